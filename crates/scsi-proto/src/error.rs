@@ -1,0 +1,243 @@
+//! The one error type of this crate: which field of which command or page was wrong, and where.
+
+use core::fmt;
+
+/// Where a [`FieldPointer`] points: into the CDB or into the parameter data the initiator sent.
+///
+/// This is the C/D bit of the sense-key-specific field pointer (SPC-5 4.4.2.2): a target answers
+/// an [`Error::InvalidField`] in the CDB with INVALID FIELD IN CDB, and one in the parameter
+/// list with INVALID FIELD IN PARAMETER LIST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// The command descriptor block (C/D = 1).
+    Cdb,
+    /// The Data-Out buffer: a parameter list such as MODE SELECT or UNMAP data (C/D = 0).
+    ParameterList,
+    /// Data sent by a device and parsed by an initiator (INQUIRY data, sense data...).
+    /// Not reported back to anyone in sense data.
+    Data,
+}
+
+/// The byte, and optionally the bit, of an offending field: what a target puts into the
+/// sense-key-specific field pointer so the initiator learns exactly what it got wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldPointer {
+    /// CDB or parameter list.
+    pub location: Location,
+    /// Byte offset of the field (of its most significant byte) from the start of the CDB or
+    /// parameter list.
+    pub byte: u16,
+    /// For fields narrower than a byte, the bit (0..=7) of the field's most significant bit.
+    pub bit: Option<u8>,
+}
+
+impl FieldPointer {
+    /// A pointer to a whole-byte field of the CDB.
+    pub const fn cdb(byte: u16) -> Self {
+        FieldPointer {
+            location: Location::Cdb,
+            byte,
+            bit: None,
+        }
+    }
+
+    /// A pointer to a bit field of the CDB whose most significant bit is `bit`.
+    pub const fn cdb_bit(byte: u16, bit: u8) -> Self {
+        FieldPointer {
+            location: Location::Cdb,
+            byte,
+            bit: Some(bit),
+        }
+    }
+
+    /// A pointer to a whole-byte field of the parameter list.
+    pub const fn param(byte: u16) -> Self {
+        FieldPointer {
+            location: Location::ParameterList,
+            byte,
+            bit: None,
+        }
+    }
+
+    /// A pointer to a bit field of the parameter list whose most significant bit is `bit`.
+    pub const fn param_bit(byte: u16, bit: u8) -> Self {
+        FieldPointer {
+            location: Location::ParameterList,
+            byte,
+            bit: Some(bit),
+        }
+    }
+
+    /// A pointer into data parsed on the initiator side (never reported in sense data).
+    pub const fn data(byte: u16, bit: Option<u8>) -> Self {
+        FieldPointer {
+            location: Location::Data,
+            byte,
+            bit,
+        }
+    }
+
+    /// The same field, `offset` bytes further on: for a structure parsed at an offset inside a
+    /// larger one (a mode page inside a MODE SELECT parameter list). Saturates; never panics.
+    pub const fn shifted(self, offset: u16) -> Self {
+        FieldPointer {
+            byte: self.byte.saturating_add(offset),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for FieldPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match self.location {
+            Location::Cdb => "CDB",
+            Location::ParameterList => "parameter list",
+            Location::Data => "data",
+        };
+        match self.bit {
+            Some(bit) => write!(f, "{place} byte {}, bit {bit}", self.byte),
+            None => write!(f, "{place} byte {}", self.byte),
+        }
+    }
+}
+
+/// Everything that can go wrong parsing or emitting a SCSI structure.
+///
+/// Every variant names the command, page or list (`what`) so a log line tells a person which
+/// structure was at fault; [`crate::sense::SenseData::from_error`] turns it into the sense data
+/// a target returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is shorter than the structure it has to hold.
+    #[error("{what}: {actual} bytes given, at least {needed} needed ({location:?})")]
+    Truncated {
+        /// The command, page or list being parsed.
+        what: &'static str,
+        /// Whether the short input was a CDB, a parameter list, or device data.
+        location: Location,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        actual: usize,
+    },
+    /// The output buffer handed to `emit` is shorter than [`crate::Wire::buffer_len`].
+    #[error("{what}: output buffer of {actual} bytes, {needed} needed")]
+    BufferTooShort {
+        /// The structure being emitted.
+        what: &'static str,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes available.
+        actual: usize,
+    },
+    /// A field holds a value the standard forbids, or one that cannot be represented (a value
+    /// too large for the CDB size chosen, say).
+    #[error("{what}: invalid {field} at {pointer}")]
+    InvalidField {
+        /// The command, page or list.
+        what: &'static str,
+        /// The field's name as the standard spells it.
+        field: &'static str,
+        /// Where the field is, for the sense-key-specific field pointer.
+        pointer: FieldPointer,
+    },
+    /// An operation code (and service action, for commands that have one) this crate does not
+    /// decode.
+    #[error("unsupported operation code {opcode:#04x}{}", match service_action {
+        Some(sa) => format!(" service action {sa:#06x}"),
+        None => String::new(),
+    })]
+    UnsupportedOpcode {
+        /// The operation code (CDB byte 0).
+        opcode: u8,
+        /// The service action, when the operation code has service actions and the opcode
+        /// itself is known.
+        service_action: Option<u16>,
+    },
+    /// A parameter list whose length (from the CDB or from its own header) is inconsistent:
+    /// a target answers PARAMETER LIST LENGTH ERROR.
+    #[error("{what}: parameter list length {len} is invalid")]
+    ParameterListLength {
+        /// The list.
+        what: &'static str,
+        /// The offending length.
+        len: usize,
+    },
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Checks that `buf` holds at least `needed` bytes.
+pub(crate) fn check_len(
+    what: &'static str,
+    location: Location,
+    buf: &[u8],
+    needed: usize,
+) -> Result<()> {
+    if buf.len() < needed {
+        Err(Error::Truncated {
+            what,
+            location,
+            needed,
+            actual: buf.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that an output buffer can take `needed` bytes.
+pub(crate) fn check_out(what: &'static str, buf: &[u8], needed: usize) -> Result<()> {
+    if buf.len() < needed {
+        Err(Error::BufferTooShort {
+            what,
+            needed,
+            actual: buf.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_field_and_place() {
+        let e = Error::InvalidField {
+            what: "WRITE SAME(16)",
+            field: "ANCHOR",
+            pointer: FieldPointer::cdb_bit(1, 4),
+        };
+        assert_eq!(
+            e.to_string(),
+            "WRITE SAME(16): invalid ANCHOR at CDB byte 1, bit 4"
+        );
+        let e = Error::UnsupportedOpcode {
+            opcode: 0x9e,
+            service_action: Some(0x1f),
+        };
+        assert_eq!(
+            e.to_string(),
+            "unsupported operation code 0x9e service action 0x001f"
+        );
+        assert_eq!(FieldPointer::param(3).shifted(12), FieldPointer::param(15));
+    }
+
+    #[test]
+    fn length_checks() {
+        assert!(check_len("x", Location::Cdb, &[0; 5], 6).is_err());
+        assert!(check_len("x", Location::Cdb, &[0; 6], 6).is_ok());
+        assert_eq!(
+            check_out("y", &[0; 2], 3),
+            Err(Error::BufferTooShort {
+                what: "y",
+                needed: 3,
+                actual: 2
+            })
+        );
+    }
+}
