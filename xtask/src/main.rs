@@ -1,1 +1,242 @@
-fn main() {}
+//! The project's automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
+//!
+//! - `cargo xtask test`: everything CI checks, in order: formatting, clippy with warnings denied,
+//!   the workspace's tests, and a short run of every fuzz target.
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the fuzz targets (all by default).
+//!
+//! Each step installs what it needs when a fresh machine lacks it (cargo-fuzz), so the same
+//! command works on a newcomer's machine and in CI.
+#![forbid(unsafe_code)]
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [--fuzz-seconds N] [--no-fuzz]   fmt, clippy, tests and a short run of every fuzz target
+  fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
+  help                                  this text
+";
+
+/// Seconds each fuzz target runs for inside `cargo xtask test`.
+const TEST_FUZZ_SECONDS: u64 = 15;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("fuzz") => fuzz_cmd(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (the parent of this crate's folder).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Runs a command in `dir`, echoing it first; an error names the command that failed.
+fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("xtask: $ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> Result<(), String> {
+    run(dir, env!("CARGO"), args, &[])
+}
+
+/// Parses `--name N` from `args`, removing both words.
+fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>, String> {
+    let Some(i) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let value = args
+        .get(i + 1)
+        .ok_or_else(|| format!("{name} needs a number"))?
+        .parse()
+        .map_err(|_| format!("{name} needs a whole number of seconds"))?;
+    args.drain(i..i + 2);
+    Ok(Some(value))
+}
+
+fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
+}
+
+fn no_extra(args: &[String]) -> Result<(), String> {
+    match args.first() {
+        Some(a) => Err(format!("unexpected argument `{a}`\n\n{USAGE}")),
+        None => Ok(()),
+    }
+}
+
+/// `cargo xtask test`: the one command that runs every check CI runs.
+fn test(args: &[String]) -> Result<(), String> {
+    let mut args = args.to_vec();
+    let fuzz_seconds = take_number(&mut args, "--fuzz-seconds")?.unwrap_or(TEST_FUZZ_SECONDS);
+    let no_fuzz = take_flag(&mut args, "--no-fuzz");
+    no_extra(&args)?;
+
+    let root = root();
+    let fuzz_dir = root.join("fuzz");
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, f: &dyn Fn() -> Result<(), String>| {
+        eprintln!("\nxtask: ==> {name}");
+        let start = Instant::now();
+        f().map_err(|e| format!("step `{name}` failed: {e}"))?;
+        steps.push((name, start.elapsed().as_secs_f64()));
+        Ok::<(), String>(())
+    };
+
+    step("format", &|| {
+        cargo(&root, &["fmt", "--all", "--check"])?;
+        cargo(&fuzz_dir, &["fmt", "--all", "--check"])
+    })?;
+    step("clippy", &|| {
+        cargo(
+            &root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    step("unit and property tests", &|| {
+        cargo(&root, &["test", "--workspace"])
+    })?;
+    if !no_fuzz {
+        step("fuzz (short run of every target)", &|| {
+            fuzz(&[], fuzz_seconds)
+        })?;
+    }
+
+    eprintln!("\nxtask: all steps passed:");
+    for (name, secs) in &steps {
+        eprintln!("xtask:   {name:<36} {secs:>7.1} s");
+    }
+    Ok(())
+}
+
+/// `cargo xtask fuzz [--seconds N] [TARGET...]`.
+fn fuzz_cmd(args: &[String]) -> Result<(), String> {
+    let mut args = args.to_vec();
+    let seconds = take_number(&mut args, "--seconds")?.unwrap_or(60);
+    if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
+        return Err(format!("unknown option `{flag}`\n\n{USAGE}"));
+    }
+    fuzz(&args, seconds)
+}
+
+/// The fuzz targets, read from `fuzz/Cargo.toml` so a new target needs no change here.
+fn fuzz_targets(fuzz_dir: &Path) -> Result<Vec<String>, String> {
+    let manifest = std::fs::read_to_string(fuzz_dir.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read fuzz/Cargo.toml: {e}"))?;
+    let mut targets = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin && let Some(rest) = line.strip_prefix("name") {
+            let name = rest
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            targets.push(name.to_string());
+        }
+    }
+    if targets.is_empty() {
+        return Err("fuzz/Cargo.toml declares no [[bin]] targets".into());
+    }
+    Ok(targets)
+}
+
+/// Installs cargo-fuzz when the machine lacks it.
+fn ensure_cargo_fuzz() -> Result<(), String> {
+    let present = Command::new(env!("CARGO"))
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    eprintln!("xtask: cargo-fuzz is missing; installing it (about 90 s, once)");
+    cargo(&root(), &["install", "cargo-fuzz", "--locked"])
+}
+
+/// Builds all fuzz targets once, then runs each for `seconds`. A crash fails the run and leaves
+/// the reproducer in `fuzz/artifacts/TARGET/`.
+fn fuzz(selected: &[String], seconds: u64) -> Result<(), String> {
+    let fuzz_dir = root().join("fuzz");
+    let all = fuzz_targets(&fuzz_dir)?;
+    for t in selected {
+        if !all.contains(t) {
+            return Err(format!(
+                "no fuzz target `{t}`; the targets are: {}",
+                all.join(", ")
+            ));
+        }
+    }
+    let targets = if selected.is_empty() {
+        all
+    } else {
+        selected.to_vec()
+    };
+    ensure_cargo_fuzz()?;
+    // cargo-fuzz passes -Z sanitizer flags; on the stable toolchain they need RUSTC_BOOTSTRAP.
+    let env = [("RUSTC_BOOTSTRAP", "1")];
+    let program = env!("CARGO");
+    run(&fuzz_dir, program, &["fuzz", "build", "--release"], &env)?;
+    let max_time = format!("-max_total_time={seconds}");
+    for target in &targets {
+        let corpus = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let seeds = fuzz_dir.join("seeds").join(target);
+        let mut args = vec!["fuzz", "run", "--release", target.as_str()];
+        let corpus_s = corpus.to_string_lossy().into_owned();
+        let seeds_s = seeds.to_string_lossy().into_owned();
+        args.push(&corpus_s);
+        if seeds.is_dir() {
+            args.push(&seeds_s);
+        }
+        args.extend(["--", max_time.as_str(), "-print_final_stats=1"]);
+        run(&fuzz_dir, program, &args, &env)?;
+    }
+    Ok(())
+}
