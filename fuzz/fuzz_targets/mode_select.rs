@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if let Ok(params) = ModeParameters::parse(list, ten) {
-        let bytes = params.to_vec(ten);
+        let bytes = params.to_vec(ten).expect("parsed data emits");
         assert_eq!(ModeParameters::parse(&bytes, ten).expect("emitted data parses"), params);
     }
 });
