@@ -1,6 +1,18 @@
-//! The kernel's TCMU command ring (`include/uapi/linux/target_core_user.h`): the mailbox,
-//! command and TMR entries and their completions, laid out with zerocopy over the memory mapped
-//! from a UIO device, consumed safely with out-of-order completion and zero-copy data buffers,
-//! plus a simulated kernel for tests, fuzzing and benchmarks.
+//! The kernel's TCMU command ring (`include/uapi/linux/target_core_user.h`), consumed safely.
 //!
-//! Not written yet: see issue 3.
+//! - [`layout`]: the mailbox, entries, iovecs and TMR entries as zerocopy types, every size and
+//!   offset checked at compile time against the UAPI header.
+//! - [`region`]: the shared memory and every `unsafe` operation on it.
+//! - [`ring`]: the consumer: validates the mailbox and every entry, hands out commands with
+//!   their CDB copied and their data buffers as slices of the shared data area (zero-copy),
+//!   completes them out of order when the kernel allows it, and batches notifications.
+#![deny(unsafe_code)]
+
+pub mod layout;
+#[allow(unsafe_code)]
+pub mod region;
+pub mod ring;
+
+pub use layout::MailboxFlags;
+pub use region::SharedRegion;
+pub use ring::{Command, DataBuffers, Entry, Geometry, Response, Ring, RingError, Tmr};
