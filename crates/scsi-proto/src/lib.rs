@@ -74,6 +74,11 @@ pub fn copy_truncated(data: &[u8], allocation_length: usize, out: &mut [u8]) -> 
     n
 }
 
+/// The README's example, compiled and run as a doc test so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::Wire;
