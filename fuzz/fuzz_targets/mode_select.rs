@@ -18,7 +18,9 @@ fn pages_bytes(set: &PageSet) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, list)) = data.split_first() else { return };
+    let Some((&flags, list)) = data.split_first() else {
+        return;
+    };
     let ten = flags & 1 != 0;
     let pf = flags & 2 != 0;
     let sp = flags & 4 != 0;
@@ -37,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
         let mask = pages_bytes(&pages.changeable);
         assert_eq!(old.len(), now.len());
         for ((o, n), m) in old.iter().zip(&now).zip(&mask) {
-            assert_eq!((o ^ n) & !m, 0, "MODE SELECT changed a bit that is not changeable");
+            assert_eq!(
+                (o ^ n) & !m,
+                0,
+                "MODE SELECT changed a bit that is not changeable"
+            );
         }
         // What the device then reports parses back.
         let req = ModeSenseRequest {
@@ -54,6 +60,9 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(params) = ModeParameters::parse(list, ten) {
         let bytes = params.to_vec(ten).expect("parsed data emits");
-        assert_eq!(ModeParameters::parse(&bytes, ten).expect("emitted data parses"), params);
+        assert_eq!(
+            ModeParameters::parse(&bytes, ten).expect("emitted data parses"),
+            params
+        );
     }
 });
