@@ -6,12 +6,16 @@
 //! - [`ring`]: the consumer: validates the mailbox and every entry, hands out commands with
 //!   their CDB copied and their data buffers as slices of the shared data area (zero-copy),
 //!   completes them out of order when the kernel allows it, and batches notifications.
+//! - `sim` (feature `sim`): a simulated kernel placing commands as `target_core_user.c` does,
+//!   for tests, fuzzing and benchmarks without root or a VM.
 #![deny(unsafe_code)]
 
 pub mod layout;
 #[allow(unsafe_code)]
 pub mod region;
 pub mod ring;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use layout::MailboxFlags;
 pub use region::SharedRegion;

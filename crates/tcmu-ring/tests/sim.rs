@@ -1,0 +1,449 @@
+//! The consumer against the simulated kernel: every command completes exactly once with its own
+//! status, sense and data; no data byte lands in another command's buffer; the ring wraps many
+//! times; in order and out of order; malformed entries are refused without undefined behaviour.
+
+use proptest::prelude::*;
+use tcmu_ring::layout::{MailboxFlags, TmrType};
+use tcmu_ring::sim::{SimConfig, SimData, SimError, SimKernel};
+use tcmu_ring::{Command, Entry, Response, Ring, RingError};
+
+/// The byte a command's data holds at `offset`: distinct per command and position.
+fn pattern(id: u16, offset: usize) -> u8 {
+    (id as usize)
+        .wrapping_mul(31)
+        .wrapping_add(offset)
+        .wrapping_mul(0x9e37) as u8
+        ^ (offset >> 8) as u8
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    None,
+    Read(usize),
+    Write(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        Just(Op::None),
+        (0usize..=64 * 1024).prop_map(Op::Read),
+        (0usize..=64 * 1024).prop_map(Op::Write),
+        (0usize..=3).prop_map(|k| Op::Read([1, 4095, 4096, 4097][k])),
+    ]
+}
+
+struct Expect {
+    op: Op,
+    status: u8,
+    short: Option<u32>,
+}
+
+fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), TestCaseError> {
+    let mut sim = SimKernel::new(SimConfig::small().with_flags(flags)).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let mut expect = std::collections::HashMap::new();
+    let mut held: Vec<Command> = Vec::new();
+    let mut completed = 0usize;
+    let mut seed = order_seed.into_iter().cycle();
+    let mut pending = ops.into_iter().peekable();
+
+    while pending.peek().is_some() || !expect.is_empty() {
+        // Submit as much as fits.
+        while let Some(&op) = pending.peek() {
+            let data;
+            let sim_data = match op {
+                Op::None => SimData::None,
+                Op::Read(n) => SimData::Read(n),
+                Op::Write(n) => {
+                    data = (0..n).map(|i| (i % 251) as u8).collect::<Vec<_>>();
+                    SimData::Write(Box::leak(data.into_boxed_slice()))
+                }
+            };
+            match sim.submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], sim_data) {
+                Ok(id) => {
+                    let status = (id % 3) as u8 * 2; // GOOD, CHECK CONDITION, CONDITION MET
+                    let short = match op {
+                        Op::Read(n) if n > 2 && id % 5 == 0 => Some((n / 2) as u32),
+                        _ => None,
+                    };
+                    let fresh = expect.insert(id, Expect { op, status, short }).is_none();
+                    prop_assert!(fresh);
+                    pending.next();
+                }
+                Err(SimError::Full) => break,
+                Err(e) => return Err(TestCaseError::fail(format!("submit: {e}"))),
+            }
+        }
+        // Take everything published.
+        while let Some(entry) = ring
+            .next_entry()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?
+        {
+            let Entry::Command(mut cmd) = entry else {
+                continue;
+            };
+            let e = &expect[&cmd.id()];
+            prop_assert_eq!(&cmd.cdb()[..10], &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0][..]);
+            match e.op {
+                Op::Read(n) => {
+                    prop_assert_eq!(cmd.data.len(), n);
+                    let id = cmd.id();
+                    let mut off = 0;
+                    for buf in cmd.data.iter_mut() {
+                        for b in buf.iter_mut() {
+                            *b = pattern(id, off);
+                            off += 1;
+                        }
+                    }
+                }
+                Op::Write(n) => {
+                    prop_assert_eq!(cmd.data.len(), n);
+                    let mut got = vec![0u8; n];
+                    prop_assert_eq!(cmd.data.copy_to_slice_at(0, &mut got), n);
+                    prop_assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+                }
+                Op::None => prop_assert_eq!(cmd.data.len(), 0),
+            }
+            held.push(cmd);
+        }
+        // Complete a random subset in a random order.
+        let k =
+            (seed.next().unwrap() as usize % (held.len() + 1)).max(usize::from(!held.is_empty()));
+        for _ in 0..k {
+            let i = seed.next().unwrap() as usize % held.len();
+            let cmd = held.swap_remove(i);
+            let e = &expect[&cmd.id()];
+            let mut rsp = if e.status == 2 {
+                Response::check_condition(&[
+                    0x70,
+                    0,
+                    5,
+                    0,
+                    0,
+                    0,
+                    0,
+                    10,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0x24,
+                    0,
+                    0,
+                    0xcc,
+                    (cmd.id() >> 8) as u8,
+                    cmd.id() as u8,
+                ])
+            } else {
+                Response::status(e.status)
+            };
+            rsp.read_len = e.short;
+            ring.complete(cmd, rsp).unwrap();
+        }
+        ring.flush();
+        for c in sim.reap().map_err(|e| TestCaseError::fail(e.to_string()))? {
+            let e = expect
+                .remove(&c.id)
+                .ok_or_else(|| TestCaseError::fail("completed twice"))?;
+            completed += 1;
+            prop_assert_eq!(c.status, e.status);
+            if e.status == 2 {
+                prop_assert_eq!(&c.sense[..3], &[0x70, 0, 5][..]);
+                prop_assert_eq!(&c.sense[16..18], &[(c.id >> 8) as u8, c.id as u8][..]);
+            }
+            if let Op::Read(n) = e.op {
+                let read_len_supported = flags.contains(MailboxFlags::CAP_READ_LEN);
+                let n = match (e.short, read_len_supported) {
+                    (Some(s), true) => {
+                        prop_assert_eq!(c.read_len, Some(s));
+                        s as usize
+                    }
+                    _ => n,
+                };
+                prop_assert_eq!(c.data_in.len(), n);
+                for (off, &b) in c.data_in.iter().enumerate() {
+                    prop_assert_eq!(b, pattern(c.id, off), "byte {} of command {}", off, c.id);
+                }
+            }
+        }
+    }
+    prop_assert_eq!(ring.outstanding(), 0);
+    prop_assert_eq!(sim.outstanding(), 0);
+    let _ = completed;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn out_of_order(ops in proptest::collection::vec(op(), 1..400), seed in proptest::collection::vec(any::<u32>(), 1..64)) {
+        run(MailboxFlags::CAP_OOOC | MailboxFlags::CAP_READ_LEN, ops, seed)?;
+    }
+
+    #[test]
+    fn in_order_kernel(ops in proptest::collection::vec(op(), 1..400), seed in proptest::collection::vec(any::<u32>(), 1..64)) {
+        run(MailboxFlags::empty(), ops, seed)?;
+    }
+}
+
+#[test]
+fn many_wraps_of_a_small_ring() {
+    // 4 KiB ring, 128-byte entries: 2000 commands wrap it about 60 times.
+    let ops = (0..2000)
+        .map(|i| {
+            if i % 2 == 0 {
+                Op::Read(512)
+            } else {
+                Op::Write(4096)
+            }
+        })
+        .collect();
+    run(MailboxFlags::CAP_OOOC, ops, (0..97).collect()).unwrap();
+}
+
+#[test]
+fn tmr_entries_are_yielded_and_passed() {
+    let flags = MailboxFlags::CAP_OOOC | MailboxFlags::CAP_TMR;
+    let mut sim = SimKernel::new(SimConfig::small().with_flags(flags)).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let id = sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
+    sim.submit_tmr(TmrType::AbortTask, &[7, 9]).unwrap();
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else {
+        panic!("command first")
+    };
+    match ring.next_entry().unwrap() {
+        Some(Entry::Tmr(t)) => {
+            assert_eq!(t.kind, TmrType::AbortTask);
+            assert_eq!(t.cmd_ids, vec![7, 9]);
+        }
+        other => panic!("expected a TMR, got {other:?}"),
+    }
+    assert!(ring.next_entry().unwrap().is_none());
+    ring.complete(cmd, Response::good()).unwrap();
+    assert!(ring.flush());
+    let done = sim.reap().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].id, id);
+    // The tail moved past the TMR entry too: a new command fits and completes.
+    let id2 = sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else {
+        panic!()
+    };
+    ring.complete(cmd, Response::good()).unwrap();
+    ring.flush();
+    assert_eq!(sim.reap().unwrap()[0].id, id2);
+}
+
+#[test]
+fn a_completion_is_not_accepted_twice_or_from_another_ring() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let mut other = Ring::new(sim.region()).unwrap();
+    sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else {
+        panic!()
+    };
+    let id = cmd.id();
+    assert_eq!(
+        other.complete(cmd, Response::good()),
+        Err(RingError::NotOutstanding { id })
+    );
+}
+
+#[test]
+fn corrupt_mailboxes_are_refused() {
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    sim.corrupt(0, &1u16.to_ne_bytes());
+    assert_eq!(
+        Ring::new(sim.region()).unwrap_err(),
+        RingError::BadVersion { found: 1 }
+    );
+
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    sim.corrupt(8, &u32::MAX.to_ne_bytes());
+    assert!(matches!(
+        Ring::new(sim.region()),
+        Err(RingError::BadGeometry { .. })
+    ));
+
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    sim.corrupt(4, &64u32.to_ne_bytes());
+    assert!(matches!(
+        Ring::new(sim.region()),
+        Err(RingError::BadGeometry { .. })
+    ));
+
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    sim.corrupt(12, &5000u32.to_ne_bytes());
+    assert!(matches!(ring.next_entry(), Err(RingError::Corrupt { .. })));
+}
+
+fn corrupt_entry(
+    patch: impl Fn(&SimKernel, usize),
+) -> (SimKernel, Result<Option<Entry>, RingError>) {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let id = sim
+        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
+        .unwrap();
+    patch(&sim, sim.entry_offset(id).unwrap());
+    let r = ring.next_entry();
+    if r.as_ref().is_err_and(|e| !e.is_fatal()) {
+        ring.flush();
+    }
+    (sim, r)
+}
+
+/// A change to a placed entry, given the entry's offset in the mapping.
+type Patch = Box<dyn Fn(&SimKernel, usize)>;
+
+#[test]
+fn corrupt_entries_are_errors_not_undefined_behaviour() {
+    // Entry length 0, unaligned, or past the end of the ring: the ring is corrupt.
+    for len_op in [0u32, 1, 13 | 1, 1 << 20 | 1] {
+        let (_, r) = corrupt_entry(|s, at| s.corrupt(at, &len_op.to_ne_bytes()));
+        assert!(
+            matches!(r, Err(RingError::Corrupt { .. })),
+            "len_op {len_op:#x}: {r:?}"
+        );
+    }
+    // Unknown entry opcode.
+    let (_, r) = corrupt_entry(|s, at| s.corrupt(at, &(128u32 | 5).to_ne_bytes()));
+    assert!(matches!(r, Err(RingError::Corrupt { .. })));
+
+    // A malformed command is refused and answered with CHECK CONDITION; the ring goes on.
+    let cases: [(&str, Patch); 4] = [
+        (
+            "iovec outside the data area",
+            Box::new(|s: &SimKernel, at| s.corrupt(at + 48, &8u64.to_ne_bytes())),
+        ),
+        (
+            "iovec length overflows",
+            Box::new(|s: &SimKernel, at| s.corrupt(at + 56, &u64::MAX.to_ne_bytes())),
+        ),
+        (
+            "CDB outside its entry",
+            Box::new(|s: &SimKernel, at| s.corrupt(at + 24, &0u64.to_ne_bytes())),
+        ),
+        (
+            "iovec count too large",
+            Box::new(|s: &SimKernel, at| s.corrupt(at + 8, &1000u32.to_ne_bytes())),
+        ),
+    ];
+    for (what, patch) in cases {
+        let (mut sim, r) = corrupt_entry(patch);
+        assert!(
+            matches!(r, Err(RingError::Malformed { .. })),
+            "{what}: {r:?}"
+        );
+        let done = sim.reap().unwrap();
+        assert_eq!(done.len(), 1, "{what}");
+        assert_eq!(done[0].status, 2, "{what}");
+        assert_eq!((done[0].sense[2], done[0].sense[12]), (4, 0x44), "{what}");
+    }
+}
+
+#[test]
+fn overlapping_buffers_of_two_live_commands_are_refused() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let a = sim
+        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
+        .unwrap();
+    let b = sim
+        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
+        .unwrap();
+    // Point b's iovec at a's block.
+    let mut base = [0u8; 8];
+    sim.region()
+        .read(sim.entry_offset(a).unwrap() + 48, &mut base)
+        .unwrap();
+    sim.corrupt(sim.entry_offset(b).unwrap() + 48, &base);
+    let Some(Entry::Command(first)) = ring.next_entry().unwrap() else {
+        panic!()
+    };
+    assert_eq!(first.id(), a);
+    assert_eq!(
+        ring.next_entry().unwrap_err(),
+        RingError::Malformed {
+            id: b,
+            reason: "data buffer overlaps a buffer in use"
+        }
+    );
+    ring.complete(first, Response::good()).unwrap();
+    ring.flush();
+    let done = sim.reap().unwrap();
+    assert_eq!(done.len(), 2);
+}
+
+#[test]
+fn workers_on_threads() {
+    use std::sync::mpsc;
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let (done_tx, done_rx) = mpsc::channel::<(Command, Response)>();
+    let mut work_txs = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let (tx, rx) = mpsc::channel::<Command>();
+        let done_tx = done_tx.clone();
+        handles.push(std::thread::spawn(move || {
+            for mut cmd in rx {
+                let id = cmd.id();
+                let mut off = 0;
+                for buf in cmd.data.iter_mut() {
+                    for b in buf.iter_mut() {
+                        *b = pattern(id, off);
+                        off += 1;
+                    }
+                }
+                done_tx.send((cmd, Response::good())).unwrap();
+            }
+        }));
+        work_txs.push(tx);
+    }
+    drop(done_tx);
+    let total = 3000;
+    let (mut submitted, mut verified, mut next_worker) = (0, 0, 0);
+    while verified < total {
+        while submitted < total {
+            match sim.submit(
+                &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0],
+                SimData::Read(1000 + submitted % 9000),
+            ) {
+                Ok(_) => submitted += 1,
+                Err(SimError::Full) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        while let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() {
+            work_txs[next_worker % 4].send(cmd).unwrap();
+            next_worker += 1;
+        }
+        if let Ok((cmd, rsp)) = done_rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            ring.complete(cmd, rsp).unwrap();
+            while let Ok((cmd, rsp)) = done_rx.try_recv() {
+                ring.complete(cmd, rsp).unwrap();
+            }
+        }
+        ring.flush();
+        for c in sim.reap().unwrap() {
+            assert!(
+                c.data_in
+                    .iter()
+                    .enumerate()
+                    .all(|(o, &b)| b == pattern(c.id, o)),
+                "command {}",
+                c.id
+            );
+            verified += 1;
+        }
+    }
+    drop(work_txs);
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(ring.outstanding(), 0);
+}
