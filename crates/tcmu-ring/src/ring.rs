@@ -358,8 +358,6 @@ pub struct Ring {
     outstanding: Vec<u64>,
     /// Data-area granules owned by outstanding commands.
     busy: Vec<u64>,
-    /// Granules owned by each outstanding command with buffers.
-    busy_by_id: HashMap<u16, Vec<Range<usize>>>,
     published_tail: u32,
     out_of_order: bool,
     broken: Option<RingError>,
@@ -449,7 +447,6 @@ impl Ring {
             ready_by_id: HashMap::new(),
             outstanding: vec![0; 65536 / 64],
             busy: vec![0; granules.div_ceil(64)],
-            busy_by_id: HashMap::new(),
             published_tail: tail,
             broken: None,
         })
@@ -656,7 +653,7 @@ impl Ring {
         if total == iov_cnt {
             bidi_start = iovs.len();
         }
-        self.claim(id, &iovs)?;
+        self.claim(&iovs)?;
         Ok(Command {
             id,
             ring_serial: self.serial,
@@ -672,7 +669,7 @@ impl Ring {
 
     /// Marks the granules of `iovs` busy, refusing any overlap with a live command's buffers
     /// (or within the command): the guarantee behind [`DataBuffers`]' mutable slices.
-    fn claim(&mut self, id: u16, iovs: &[Range<usize>]) -> Result<(), &'static str> {
+    fn claim(&mut self, iovs: &[Range<usize>]) -> Result<(), &'static str> {
         if iovs.is_empty() {
             return Ok(());
         }
@@ -696,17 +693,15 @@ impl Ring {
                 bit_put(&mut self.busy, g, true);
             }
         }
-        self.busy_by_id.insert(id, iovs.to_vec());
         Ok(())
     }
 
-    fn release(&mut self, id: u16) {
-        if let Some(iovs) = self.busy_by_id.remove(&id) {
-            let base = self.geo.data.start;
-            for r in &iovs {
-                for g in (r.start - base) / BUSY_GRANULE..(r.end - base).div_ceil(BUSY_GRANULE) {
-                    bit_put(&mut self.busy, g, false);
-                }
+    /// Frees the granules a completed command claimed (its own ranges, checked when taken).
+    fn release(&mut self, iovs: &[Range<usize>]) {
+        let base = self.geo.data.start;
+        for r in iovs {
+            for g in (r.start - base) / BUSY_GRANULE..(r.end - base).div_ceil(BUSY_GRANULE) {
+                bit_put(&mut self.busy, g, false);
             }
         }
     }
@@ -728,10 +723,10 @@ impl Ring {
         if cmd.ring_serial != self.serial || !bit_set(&self.outstanding, usize::from(id)) {
             return Err(RingError::NotOutstanding { id });
         }
+        self.release(&cmd.data.iovs);
         // The buffers are dropped with `cmd` here, before the kernel may reuse the blocks.
         drop(cmd);
         bit_put(&mut self.outstanding, usize::from(id), false);
-        self.release(id);
         self.push_ready(id, rsp);
         Ok(())
     }

@@ -123,6 +123,7 @@ pub struct SimKernel {
     placed: VecDeque<(u32, u32, Option<u16>)>,
     next_id: u16,
     broken: Option<String>,
+    copy_data_in: bool,
 }
 
 impl SimKernel {
@@ -158,6 +159,7 @@ impl SimKernel {
             placed: VecDeque::new(),
             next_id: 0,
             broken: None,
+            copy_data_in: true,
         })
     }
 
@@ -169,6 +171,12 @@ impl SimKernel {
     /// The configuration.
     pub fn config(&self) -> &SimConfig {
         &self.cfg
+    }
+
+    /// Whether [`SimKernel::reap`] copies each read's Data-In out of the data area (the default).
+    /// Benchmarks turn it off to time the ring and the handler, not the simulated kernel's copy.
+    pub fn set_copy_data_in(&mut self, copy: bool) {
+        self.copy_data_in = copy;
     }
 
     /// Commands submitted and not yet reaped.
@@ -391,6 +399,7 @@ impl SimKernel {
                     && self.cfg.flags.contains(MailboxFlags::CAP_READ_LEN))
                 .then(|| rsp.read_len.get());
                 let want = read_len.map_or(cmd.read_len, |n| (n as usize).min(cmd.read_len));
+                let want = if self.copy_data_in { want } else { 0 };
                 let mut data_in = vec![0u8; want];
                 let mut done = 0;
                 for &b in &cmd.blocks {
