@@ -6,6 +6,8 @@
 //! - [`ring`]: the consumer: validates the mailbox and every entry, hands out commands with
 //!   their CDB copied and their data buffers as slices of the shared data area (zero-copy),
 //!   completes them out of order when the kernel allows it, and batches notifications.
+//! - [`uio`]: the kernel's UIO device for a TCMU backstore: discovery in sysfs, mapping,
+//!   waiting and notifying.
 //! - `sim` (feature `sim`): a simulated kernel placing commands as `target_core_user.c` does,
 //!   for tests, fuzzing and benchmarks without root or a VM.
 #![deny(unsafe_code)]
@@ -16,7 +18,9 @@ pub mod region;
 pub mod ring;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod uio;
 
 pub use layout::MailboxFlags;
 pub use region::SharedRegion;
 pub use ring::{Command, DataBuffers, Entry, Geometry, Response, Ring, RingError, Tmr};
+pub use uio::{Uio, UioError, UioInfo};
