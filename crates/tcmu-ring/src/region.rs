@@ -7,7 +7,7 @@
 //! until they are completed ([`SharedRegion::buffer_mut`], whose caller proves exclusivity).
 
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::any::Any;
 
 /// A mapping of shared memory: the UIO device's `map0`, or the simulated kernel's anonymous
@@ -15,6 +15,9 @@ use std::any::Any;
 pub struct SharedRegion {
     ptr: NonNull<u8>,
     len: usize,
+    /// Set once a consumer ([`crate::Ring`]) exists: its buffer bookkeeping is what makes the
+    /// data slices exclusive, so a second consumer of the same memory must never exist.
+    consumer: AtomicBool,
     _owner: Box<dyn Any + Send + Sync>,
 }
 
@@ -38,14 +41,29 @@ impl std::fmt::Debug for SharedRegion {
 impl SharedRegion {
     /// Wraps a read-write mapping owned by memmap2.
     pub fn from_mmap(map: memmap2::MmapRaw) -> Self {
+        Self::from_mmap_with(map, ())
+    }
+
+    /// Wraps a mapping and keeps `keep_alive` (the device's file) for as long as the region,
+    /// and so any command buffer into it, lives.
+    pub fn from_mmap_with(map: memmap2::MmapRaw, keep_alive: impl Any + Send + Sync) -> Self {
         let len = map.len();
         // A zero-length mapping cannot be made, but keep a valid dangling pointer if it were.
         let ptr = NonNull::new(map.as_mut_ptr()).unwrap_or(NonNull::dangling());
         SharedRegion {
             ptr,
             len,
-            _owner: Box::new(map),
+            consumer: AtomicBool::new(false),
+            _owner: Box::new((map, keep_alive)),
         }
+    }
+
+    /// Claims the region for its one consumer; false if it was claimed before. Never released:
+    /// commands of a dropped consumer may still hold buffers.
+    pub(crate) fn claim_consumer(&self) -> bool {
+        self.consumer
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// The length of the mapping in bytes.

@@ -67,6 +67,9 @@ pub enum RingError {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The region already has a consumer: a second one could hand out the same buffers twice.
+    #[error("this TCMU mapping already has a consumer")]
+    AlreadyConsumed,
     /// `complete` was given a command this ring did not hand out or already completed.
     #[error("command {id} is not outstanding on this ring")]
     NotOutstanding {
@@ -389,7 +392,8 @@ fn bit_put(bits: &mut [u64], i: usize, on: bool) {
 }
 
 impl Ring {
-    /// Validates the mailbox of `region` and starts consuming at the current `cmd_tail`
+    /// Validates the mailbox of `region` and starts consuming at the current `cmd_tail`. A region
+    /// has one consumer in its lifetime ([`RingError::AlreadyConsumed`] otherwise)
     /// (entries between tail and head at start-up, left by an earlier process, are read as new
     /// commands: reset the ring through configfs first if that is not wanted).
     pub fn new(region: Arc<SharedRegion>) -> Result<Ring, RingError> {
@@ -433,6 +437,9 @@ impl Ring {
                 offset: tail,
                 reason: "cmd_tail out of range",
             });
+        }
+        if !region.claim_consumer() {
+            return Err(RingError::AlreadyConsumed);
         }
         let granules = geo.data.len().div_ceil(BUSY_GRANULE);
         Ok(Ring {
