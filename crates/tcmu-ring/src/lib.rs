@@ -20,6 +20,11 @@ pub mod ring;
 pub mod sim;
 pub mod uio;
 
+/// The README's example, compiled and run as a doc test (it needs the `sim` feature).
+#[cfg(all(doctest, feature = "sim"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use layout::MailboxFlags;
 pub use region::SharedRegion;
 pub use ring::{Command, DataBuffers, Entry, Geometry, Response, Ring, RingError, Tmr};

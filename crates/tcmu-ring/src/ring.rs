@@ -583,7 +583,18 @@ impl Ring {
                     };
                 }
                 EntryOp::Unknown(_) => {
-                    return Err(self.corrupt(off, "unknown entry opcode"));
+                    // An entry type from a newer kernel: tell it we did not understand (the
+                    // UNKNOWN_OP uflag) and pass over it, as the header asks. Its length was
+                    // checked above, so the walk stays on entry boundaries.
+                    let flags = UFlags::from_bits_retain(hdr.uflags) | UFlags::UNKNOWN_OP;
+                    let _ = self.region.write(abs + 7, &[flags.bits()]);
+                    self.slots.push_back(Slot {
+                        off,
+                        len,
+                        cmd_id: None,
+                    });
+                    self.next = after;
+                    self.advance_tail();
                 }
             }
         }
