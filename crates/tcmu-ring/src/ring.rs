@@ -536,26 +536,13 @@ impl Ring {
                 return Err(self.corrupt(off, "entry length runs past cmd_head"));
             }
             match EntryOp::from_len_op(hdr.len_op.get()) {
-                EntryOp::Pad => {
-                    self.slots.push_back(Slot {
-                        off,
-                        len,
-                        cmd_id: None,
-                    });
-                    self.next = after;
-                }
+                EntryOp::Pad => self.pass_over(off, len),
                 EntryOp::Tmr => {
                     let tmr = self.read_tmr(abs, len);
                     let Some(tmr) = tmr else {
                         return Err(self.corrupt(off, "TMR entry shorter than its id list"));
                     };
-                    self.slots.push_back(Slot {
-                        off,
-                        len,
-                        cmd_id: None,
-                    });
-                    self.next = after;
-                    self.advance_tail();
+                    self.pass_over(off, len);
                     return Ok(Some(Entry::Tmr(tmr)));
                 }
                 EntryOp::Cmd => {
@@ -588,16 +575,22 @@ impl Ring {
                     // checked above, so the walk stays on entry boundaries.
                     let flags = UFlags::from_bits_retain(hdr.uflags) | UFlags::UNKNOWN_OP;
                     let _ = self.region.write(abs + 7, &[flags.bits()]);
-                    self.slots.push_back(Slot {
-                        off,
-                        len,
-                        cmd_id: None,
-                    });
-                    self.next = after;
-                    self.advance_tail();
+                    self.pass_over(off, len);
                 }
             }
         }
+    }
+
+    /// Consumes an entry that needs no completion (PAD, TMR, unknown): the tail passes it as
+    /// soon as everything before it is completed.
+    fn pass_over(&mut self, off: u32, len: u32) {
+        self.slots.push_back(Slot {
+            off,
+            len,
+            cmd_id: None,
+        });
+        self.next = (off + len) % self.geo.cmdr_size;
+        self.advance_tail();
     }
 
     fn read_tmr(&self, abs: usize, len: u32) -> Option<Tmr> {
