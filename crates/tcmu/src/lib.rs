@@ -1,6 +1,18 @@
 //! Serve SCSI block devices to Linux from user space through LIO's TCMU backstore: the facade
 //! that ties `scsi-proto`, `tcmu-ring` and `lio-config` together behind a handler trait, with
-//! file and memory backends, and the `tcmu` command-line program.
+//! file and memory backends.
 //!
-//! Not written yet: see issue 4.
+//! - [`backend`]: the block-level [`BlockDevice`] trait, [`MemoryDisk`], [`FileDisk`] and the
+//!   [`ReadOnly`] wrapper.
+//! - [`emulate`]: the SBC command set emulated on top of a `BlockDevice`: every command the
+//!   kernel hands to a TCMU device, answered from the command's own buffers.
+//!
+//! Still to come (issue 4): the device builder over configfs and the UIO ring, worker threads,
+//! and the `tcmu` command-line program.
 #![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod emulate;
+
+pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
+pub use emulate::{Emulator, Identity};

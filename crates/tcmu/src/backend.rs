@@ -1,0 +1,356 @@
+//! The block-level handler trait and the backends shipped with it.
+
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::RwLock;
+
+/// A disk made of fixed-size logical blocks. The facade emulates the whole SBC command set on
+/// top of it; an implementation only moves bytes.
+///
+/// Buffers are the kernel's own (slices of the TCMU data area): a read fills them, a write
+/// takes from them, with no copy in between. Offsets and lengths are checked against the
+/// capacity before any method is called.
+pub trait BlockDevice: Send + Sync {
+    /// Logical block size in bytes (512 or 4096, usually).
+    fn block_size(&self) -> u32;
+
+    /// Capacity in logical blocks.
+    fn num_blocks(&self) -> u64;
+
+    /// Fills `bufs`, in order, with the bytes starting at block `lba`.
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()>;
+
+    /// Writes `bufs`, in order, starting at block `lba`. With `fua` the data must be durable
+    /// when this returns.
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()>;
+
+    /// Makes every completed write durable (SYNCHRONIZE CACHE).
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Deallocates `blocks` blocks from `lba` (UNMAP, WRITE SAME with UNMAP). Afterwards they
+    /// read back as zeroes. `Unsupported` means the device does not do thin provisioning.
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        let _ = (lba, blocks);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Whether [`BlockDevice::discard`] is implemented.
+    fn supports_discard(&self) -> bool {
+        false
+    }
+
+    /// Writes zeroes over `blocks` blocks from `lba` (WRITE SAME of a zero block).
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        let bs = u64::from(self.block_size());
+        let chunk = vec![0u8; 1 << 20];
+        let per_chunk = (chunk.len() as u64 / bs).max(1);
+        let mut done = 0;
+        while done < blocks {
+            let n = per_chunk.min(blocks - done);
+            let len = usize::try_from(n * bs).map_err(|_| io::ErrorKind::InvalidInput)?;
+            self.write(
+                lba + done,
+                &[IoSlice::new(&chunk[..len.min(chunk.len())])],
+                false,
+            )?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Whether writes are refused (the device reports itself write-protected).
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// Whether the device has a volatile write cache (completed writes may be lost until a
+    /// flush). Reported in the Caching mode page (WCE).
+    fn write_cache(&self) -> bool {
+        true
+    }
+}
+
+fn total(bufs: &[IoSliceMut<'_>]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize> {
+    let start = lba
+        .checked_mul(u64::from(bs))
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    let end = start
+        .checked_add(len as u64)
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    if end > capacity.saturating_mul(u64::from(bs)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "beyond the end of the device",
+        ));
+    }
+    usize::try_from(start).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+/// A disk in memory.
+#[derive(Debug)]
+pub struct MemoryDisk {
+    data: RwLock<Vec<u8>>,
+    block_size: u32,
+}
+
+impl MemoryDisk {
+    /// A zero-filled disk of `num_blocks` blocks of `block_size` bytes.
+    pub fn new(num_blocks: u64, block_size: u32) -> io::Result<MemoryDisk> {
+        let len = num_blocks
+            .checked_mul(u64::from(block_size))
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or(io::ErrorKind::OutOfMemory)?;
+        Ok(MemoryDisk {
+            data: RwLock::new(vec![0; len]),
+            block_size,
+        })
+    }
+
+    /// A copy of the whole disk.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.data.read().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+impl BlockDevice for MemoryDisk {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.data.read().map(|d| d.len() as u64).unwrap_or(0) / u64::from(self.block_size)
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        let data = self
+            .data
+            .read()
+            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let mut at = byte_range(lba, total(bufs), self.block_size, self.num_blocks_of(&data))?;
+        for buf in bufs.iter_mut() {
+            let n = buf.len();
+            buf.copy_from_slice(&data[at..at + n]);
+            at += n;
+        }
+        Ok(())
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
+        let mut data = self
+            .data
+            .write()
+            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let len = bufs.iter().map(|b| b.len()).sum();
+        let mut at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
+        for buf in bufs {
+            data[at..at + buf.len()].copy_from_slice(buf);
+            at += buf.len();
+        }
+        Ok(())
+    }
+
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.write_zeroes(lba, blocks)
+    }
+
+    fn supports_discard(&self) -> bool {
+        true
+    }
+
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        let mut data = self
+            .data
+            .write()
+            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let len = usize::try_from(blocks.saturating_mul(u64::from(self.block_size)))
+            .map_err(|_| io::ErrorKind::InvalidInput)?;
+        let at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
+        data[at..at + len].fill(0);
+        Ok(())
+    }
+
+    fn write_cache(&self) -> bool {
+        false
+    }
+}
+
+impl MemoryDisk {
+    fn num_blocks_of(&self, data: &[u8]) -> u64 {
+        data.len() as u64 / u64::from(self.block_size)
+    }
+}
+
+/// A disk backed by a file or a block device. Reads and writes go straight between the file
+/// and the ring's buffers with `preadv`/`pwritev`; flush is `fdatasync`; discard punches holes.
+#[derive(Debug)]
+pub struct FileDisk {
+    file: File,
+    num_blocks: u64,
+    block_size: u32,
+    read_only: bool,
+}
+
+impl FileDisk {
+    /// Opens `path` read-write (or read-only); the capacity is the file's size in whole blocks.
+    pub fn open(path: &Path, block_size: u32, read_only: bool) -> io::Result<FileDisk> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        Ok(FileDisk {
+            file,
+            num_blocks: len / u64::from(block_size),
+            block_size,
+            read_only,
+        })
+    }
+
+    /// Creates (or extends to) a sparse image of `size` bytes and opens it read-write.
+    pub fn create(path: &Path, size: u64, block_size: u32) -> io::Result<FileDisk> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        if file.metadata()?.len() < size {
+            file.set_len(size)?;
+        }
+        drop(file);
+        FileDisk::open(path, block_size, false)
+    }
+}
+
+impl BlockDevice for FileDisk {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.num_blocks
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        let mut off = byte_range(lba, total(bufs), self.block_size, self.num_blocks)? as i64;
+        let mut bufs: &mut [IoSliceMut<'_>] = bufs;
+        while !bufs.is_empty() {
+            let n = nix::sys::uio::preadv(&self.file, bufs, off).map_err(io::Error::from)?;
+            if n == 0 {
+                // A file shorter than its block count (truncated under us): zeroes.
+                for b in bufs.iter_mut() {
+                    b.fill(0);
+                }
+                return Ok(());
+            }
+            off += n as i64;
+            IoSliceMut::advance_slices(&mut bufs, n);
+        }
+        Ok(())
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        let mut off = byte_range(lba, len, self.block_size, self.num_blocks)? as i64;
+        let mut owned: Vec<IoSlice<'_>> = bufs.to_vec();
+        let mut bufs: &mut [IoSlice<'_>] = &mut owned;
+        while !bufs.is_empty() {
+            let n = nix::sys::uio::pwritev(&self.file, bufs, off).map_err(io::Error::from)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            off += n as i64;
+            IoSlice::advance_slices(&mut bufs, n);
+        }
+        if fua { self.file.sync_data() } else { Ok(()) }
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        let bs = u64::from(self.block_size);
+        let off = i64::try_from(lba.saturating_mul(bs)).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let len =
+            i64::try_from(blocks.saturating_mul(bs)).map_err(|_| io::ErrorKind::InvalidInput)?;
+        use nix::fcntl::FallocateFlags as F;
+        match nix::fcntl::fallocate(
+            &self.file,
+            F::FALLOC_FL_PUNCH_HOLE | F::FALLOC_FL_KEEP_SIZE,
+            off,
+            len,
+        ) {
+            Ok(()) => Ok(()),
+            // A block device or a file system without hole punching: write zeroes instead.
+            Err(nix::errno::Errno::EOPNOTSUPP) => self.write_zeroes(lba, blocks),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn supports_discard(&self) -> bool {
+        !self.read_only
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn write_cache(&self) -> bool {
+        // Writes land in the page cache until fdatasync.
+        true
+    }
+}
+
+impl FileDisk {
+    /// Reads bytes at a byte offset, for tests and tools.
+    pub fn read_bytes_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+}
+
+/// Wraps a device so it refuses writes and reports itself write-protected.
+#[derive(Debug)]
+pub struct ReadOnly<B>(pub B);
+
+impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
+    fn block_size(&self) -> u32 {
+        self.0.block_size()
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.0.num_blocks()
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        self.0.read(lba, bufs)
+    }
+
+    fn write(&self, _lba: u64, _bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+
+    fn discard(&self, _lba: u64, _blocks: u64) -> io::Result<()> {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+
+    fn write_zeroes(&self, _lba: u64, _blocks: u64) -> io::Result<()> {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    fn write_cache(&self) -> bool {
+        false
+    }
+}

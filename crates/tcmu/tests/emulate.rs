@@ -1,0 +1,301 @@
+//! The emulated disk, driven through the real ring consumer by the simulated kernel: what an
+//! initiator would see (data read back, sense keys and codes, identity pages).
+
+use scsi_proto::Wire;
+use scsi_proto::inquiry::{StandardInquiry, VpdPage};
+use scsi_proto::mode::ModeParameters;
+use scsi_proto::params::ReadCapacity16Data;
+use scsi_proto::sense::SenseData;
+use tcmu::{BlockDevice, Emulator, FileDisk, Identity, MemoryDisk, ReadOnly};
+use tcmu_ring::sim::{SimCompletion, SimConfig, SimData, SimKernel};
+use tcmu_ring::{Entry, Ring};
+
+struct Disk<B> {
+    sim: SimKernel,
+    ring: Ring,
+    emu: Emulator<B>,
+}
+
+impl<B: BlockDevice> Disk<B> {
+    fn new(dev: B) -> Self {
+        let sim = SimKernel::new(SimConfig::small()).unwrap();
+        let ring = Ring::new(sim.region()).unwrap();
+        Disk {
+            sim,
+            ring,
+            emu: Emulator::new(dev, Identity::for_name("disk0")),
+        }
+    }
+
+    fn run(&mut self, cdb: &[u8], data: SimData<'_>) -> SimCompletion {
+        let id = self.sim.submit(cdb, data).unwrap();
+        let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
+            panic!("no command")
+        };
+        let cdb = cmd.cdb().to_vec();
+        let rsp = self.emu.execute(&cdb, &mut cmd.data);
+        self.ring.complete(cmd, rsp).unwrap();
+        self.ring.flush();
+        let mut done = self.sim.reap().unwrap();
+        assert_eq!(done.len(), 1);
+        let c = done.remove(0);
+        assert_eq!(c.id, id);
+        c
+    }
+
+    fn ok(&mut self, cdb: &[u8], data: SimData<'_>) -> Vec<u8> {
+        let c = self.run(cdb, data);
+        assert_eq!(
+            c.status,
+            0,
+            "{:02x?}: sense {}",
+            cdb,
+            SenseData::parse(&c.sense)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        );
+        c.data_in
+    }
+
+    /// (sense key, ASC, ASCQ) of a CHECK CONDITION.
+    fn fails(&mut self, cdb: &[u8], data: SimData<'_>) -> (u8, u8, u8, SenseData) {
+        let c = self.run(cdb, data);
+        assert_eq!(c.status, 2, "{cdb:02x?} should fail");
+        let s = SenseData::parse(&c.sense).unwrap();
+        (s.key as u8, s.additional.asc, s.additional.ascq, s)
+    }
+}
+
+fn read10(lba: u32, blocks: u16) -> [u8; 10] {
+    let l = lba.to_be_bytes();
+    let b = blocks.to_be_bytes();
+    [0x28, 0, l[0], l[1], l[2], l[3], 0, b[0], b[1], 0]
+}
+
+fn write10(lba: u32, blocks: u16) -> [u8; 10] {
+    let mut c = read10(lba, blocks);
+    c[0] = 0x2a;
+    c
+}
+
+#[test]
+fn identity_and_capacity() {
+    let mut d = Disk::new(MemoryDisk::new(2048, 512).unwrap());
+    let std = d.ok(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(255));
+    let inq = StandardInquiry::parse(&std).unwrap();
+    assert_eq!(
+        (inq.vendor_identification(), inq.product_identification()),
+        ("TCMU-RS", "Rust TCMU disk")
+    );
+    assert!(inq.cmdque);
+    // Allocation length 36 cuts the answer to 36 bytes.
+    assert_eq!(d.ok(&[0x12, 0, 0, 0, 36, 0], SimData::Read(36)).len(), 36);
+
+    let pages = d.ok(&[0x12, 1, 0x00, 0, 0xff, 0], SimData::Read(255));
+    let Ok(VpdPage::SupportedVpdPages(p)) = VpdPage::parse(&pages) else {
+        panic!("{pages:02x?}")
+    };
+    for code in &p.pages {
+        let page = d.ok(&[0x12, 1, *code, 0, 0xff, 0], SimData::Read(255));
+        let parsed = VpdPage::parse(&page).unwrap_or_else(|e| panic!("VPD {code:#x}: {e}"));
+        assert_eq!(parsed.page_code(), *code);
+    }
+    let serial = d.ok(&[0x12, 1, 0x80, 0, 0xff, 0], SimData::Read(255));
+    assert_eq!(&serial[4..], Identity::for_name("disk0").serial.as_bytes());
+    // An unknown VPD page: INVALID FIELD IN CDB pointing at the page code.
+    let (key, asc, _, s) = d.fails(&[0x12, 1, 0xc7, 0, 0xff, 0], SimData::Read(255));
+    assert_eq!((key, asc), (5, 0x24));
+    assert!(s.to_string().contains("byte 2"), "{s}");
+
+    let rc = d.ok(
+        &[0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0],
+        SimData::Read(32),
+    );
+    let rc = ReadCapacity16Data::parse(&rc).unwrap();
+    assert_eq!(
+        (rc.returned_lba, rc.block_length, rc.lbpme, rc.lbprz),
+        (2047, 512, true, true)
+    );
+    let rc10 = d.ok(&[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::Read(8));
+    assert_eq!(rc10, [0, 0, 0x07, 0xff, 0, 0, 2, 0]);
+}
+
+#[test]
+fn reads_and_writes_round_trip() {
+    let mut d = Disk::new(MemoryDisk::new(2048, 512).unwrap());
+    let data: Vec<u8> = (0..8 * 512).map(|i| (i * 13 % 251) as u8).collect();
+    d.ok(&write10(100, 8), SimData::Write(&data));
+    assert_eq!(d.ok(&read10(100, 8), SimData::Read(8 * 512)), data);
+    assert_eq!(&d.emu.device().snapshot()[100 * 512..108 * 512], &data[..]);
+    // Past the end: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE; nothing written.
+    let (key, asc, ascq, _) = d.fails(&write10(2047, 2), SimData::Write(&data[..1024]));
+    assert_eq!((key, asc, ascq), (5, 0x21, 0));
+    assert_eq!(d.fails(&read10(2048, 1), SimData::Read(512)).1, 0x21);
+    // READ(16) with FUA, and READ(6).
+    let r16 = [0x88, 0x08, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 8, 0, 0];
+    assert_eq!(d.ok(&r16, SimData::Read(8 * 512)), data);
+    assert_eq!(
+        d.ok(&[0x08, 0, 0, 100, 1, 0], SimData::Read(512)),
+        data[..512]
+    );
+    // RDPROTECT without protection information is refused at the field.
+    let (key, asc, _, s) = d.fails(&[0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(512));
+    assert_eq!((key, asc), (5, 0x24));
+    assert!(s.to_string().contains("byte 1, bit 7"), "{s}");
+}
+
+#[test]
+fn unknown_commands_are_refused_with_the_right_sense() {
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    for cdb in [
+        &[0xc1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
+        &[0x3b, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[0x02, 0, 0, 0, 0, 0],
+    ] {
+        let (key, asc, ascq, _) = d.fails(cdb, SimData::None);
+        assert_eq!((key, asc, ascq), (5, 0x20, 0), "{cdb:02x?}");
+    }
+    d.ok(&[0, 0, 0, 0, 0, 0], SimData::None); // TEST UNIT READY
+}
+
+#[test]
+fn mode_pages_and_descriptor_sense() {
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let all = d.ok(
+        &[0x5a, 0, 0x3f, 0, 0, 0, 0, 0x10, 0, 0],
+        SimData::Read(4096),
+    );
+    let params = ModeParameters::parse(&all, true).unwrap();
+    assert_eq!(params.block_descriptors[0].number_of_blocks, 64);
+    // Saved values: SAVING PARAMETERS NOT SUPPORTED.
+    assert_eq!(
+        d.fails(&[0x1a, 0, 0xff, 0, 0xff, 0], SimData::Read(255)).1,
+        0x39
+    );
+    // Turn on descriptor-format sense through the Control page: D_SENSE is changeable.
+    let mut control = d.ok(&[0x1a, 0x08, 0x0a, 0, 0xff, 0], SimData::Read(255));
+    control[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
+    control[4 + 2] |= 0x04; // D_SENSE
+    let select = [0x15, 0x10, 0, 0, control.len() as u8, 0];
+    d.ok(&select, SimData::Write(&control));
+    let c = d.run(
+        &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        SimData::None,
+    );
+    assert_eq!(
+        (c.status, c.sense[0], c.sense[1], c.sense[2]),
+        (2, 0x72, 5, 0x20)
+    );
+    // A change to a bit that is not changeable: INVALID FIELD IN PARAMETER LIST.
+    control[4 + 3] ^= 0x10; // QERR... in the queue algorithm byte
+    let (key, asc, _, _) = d.fails(&select, SimData::Write(&control));
+    assert_eq!((key, asc), (5, 0x26));
+}
+
+#[test]
+fn thin_provisioning_write_same_and_compare_and_write() {
+    let mut d = Disk::new(MemoryDisk::new(1024, 512).unwrap());
+    let ones = vec![0xffu8; 16 * 512];
+    d.ok(&write10(0, 16), SimData::Write(&ones));
+    // UNMAP blocks 2..6: they read back as zeroes.
+    let list = [
+        0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0,
+    ];
+    d.ok(
+        &[0x42, 0, 0, 0, 0, 0, 0, 0, list.len() as u8, 0],
+        SimData::Write(&list),
+    );
+    let back = d.ok(&read10(0, 8), SimData::Read(8 * 512));
+    assert!(
+        back[..1024].iter().all(|&b| b == 0xff)
+            && back[1024..3072].iter().all(|&b| b == 0)
+            && back[3072..].iter().all(|&b| b == 0xff)
+    );
+    // WRITE SAME(16) of a pattern block over 10..14.
+    let block: Vec<u8> = (0..512).map(|i| i as u8).collect();
+    d.ok(
+        &[0x93, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0],
+        SimData::Write(&block),
+    );
+    let back = d.ok(&read10(10, 4), SimData::Read(4 * 512));
+    assert!(back.chunks(512).all(|c| c == &block[..]));
+    // COMPARE AND WRITE: matching compare writes; a mismatch is MISCOMPARE at the first
+    // differing byte and writes nothing.
+    let mut both = block.clone();
+    both.extend(vec![0x77u8; 512]);
+    d.ok(
+        &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0],
+        SimData::Write(&both),
+    );
+    assert!(
+        d.ok(&read10(10, 1), SimData::Read(512))
+            .iter()
+            .all(|&b| b == 0x77)
+    );
+    let (key, asc, _, sense) = d.fails(
+        &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 1, 0, 0],
+        SimData::Write(&{
+            let mut v = block.clone();
+            v[100] ^= 1;
+            v.extend(vec![0u8; 512]);
+            v
+        }),
+    );
+    assert_eq!((key, asc), (0x0e, 0x1d));
+    assert_eq!(sense.information, Some(100));
+    assert_eq!(d.ok(&read10(11, 1), SimData::Read(512)), block);
+    // VERIFY with BYTCHK=1 compares.
+    d.ok(
+        &[0x2f, 0x02, 0, 0, 0, 11, 0, 0, 1, 0],
+        SimData::Write(&block),
+    );
+    assert_eq!(
+        d.fails(
+            &[0x2f, 0x02, 0, 0, 0, 12, 0, 0, 1, 0],
+            SimData::Write(&ones[..512])
+        )
+        .0,
+        0x0e
+    );
+    // REPORT SUPPORTED OPERATION CODES lists READ(10) with its usage data.
+    let one = d.ok(
+        &[0xa3, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 0, 64, 0, 0],
+        SimData::Read(64),
+    );
+    assert_eq!((one[1] & 7, &one[2..4]), (3, &[0, 10][..]));
+    assert_eq!(one[4], 0x28);
+}
+
+#[test]
+fn read_only_devices_refuse_writes() {
+    let mut d = Disk::new(ReadOnly(MemoryDisk::new(64, 512).unwrap()));
+    let (key, asc, _, _) = d.fails(&write10(0, 1), SimData::Write(&[1; 512]));
+    assert_eq!((key, asc), (7, 0x27));
+    let ms = d.ok(&[0x1a, 0, 0x3f, 0, 0xff, 0], SimData::Read(255));
+    assert_eq!(ms[2] & 0x80, 0x80, "WP in the mode parameter header");
+    d.ok(&read10(0, 1), SimData::Read(512));
+}
+
+#[test]
+fn file_backend_reads_writes_flushes_and_punches_holes() {
+    let path = std::env::temp_dir().join(format!("tcmu-file-{}.img", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let disk = FileDisk::create(&path, 1 << 20, 4096).unwrap();
+    assert_eq!(disk.num_blocks(), 256);
+    let mut d = Disk::new(disk);
+    let data: Vec<u8> = (0..2 * 4096).map(|i| (i % 253) as u8).collect();
+    d.ok(&write10(3, 2), SimData::Write(&data));
+    d.ok(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None); // SYNCHRONIZE CACHE
+    assert_eq!(d.ok(&read10(3, 2), SimData::Read(2 * 4096)), data);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(&on_disk[3 * 4096..5 * 4096], &data[..]);
+    // UNMAP of block 3 punches a hole: zeroes in the image.
+    let list = [
+        0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
+    ];
+    d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], SimData::Write(&list));
+    let on_disk = std::fs::read(&path).unwrap();
+    assert!(on_disk[3 * 4096..4 * 4096].iter().all(|&b| b == 0));
+    assert_eq!(&on_disk[4 * 4096..5 * 4096], &data[4096..]);
+    std::fs::remove_file(&path).unwrap();
+}
