@@ -6,13 +6,18 @@
 //!   [`ReadOnly`] wrapper.
 //! - [`emulate`]: the SBC command set emulated on top of a `BlockDevice`: every command the
 //!   kernel hands to a TCMU device, answered from the command's own buffers.
+//! - [`server`]: the serving loop: a ring thread, worker threads completing out of order, a
+//!   handler panic answered with CHECK CONDITION; the command-level [`CommandHandler`] with
+//!   fallback to the emulation.
 //!
-//! Still to come (issue 4): the device builder over configfs and the UIO ring, worker threads,
-//! and the `tcmu` command-line program.
+//! Still to come (issue 4): the device builder over configfs and the UIO device, and the `tcmu`
+//! command-line program.
 #![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod emulate;
+pub mod server;
 
 pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
 pub use emulate::{Emulator, Identity};
+pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};
