@@ -14,6 +14,11 @@
 //! command-line program.
 #![forbid(unsafe_code)]
 
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod backend;
 pub mod emulate;
 pub mod server;
