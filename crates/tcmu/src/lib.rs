@@ -6,12 +6,14 @@
 //!   [`ReadOnly`] wrapper.
 //! - [`emulate`]: the SBC command set emulated on top of a `BlockDevice`: every command the
 //!   kernel hands to a TCMU device, answered from the command's own buffers.
+//! - [`device`]: [`DeviceBuilder`] brings a device up over configfs (backstore, UIO ring served,
+//!   loopback LUN, the disk found) and [`Device`] tears it down in reverse.
 //! - [`server`]: the serving loop: a ring thread, worker threads completing out of order, a
 //!   handler panic answered with CHECK CONDITION; the command-level [`CommandHandler`] with
 //!   fallback to the emulation.
 //!
-//! Still to come (issue 4): the device builder over configfs and the UIO device, and the `tcmu`
-//! command-line program.
+//! Still to come (issue 4): the `tcmu` command-line program and the VM tests that prove the
+//! device against a real kernel.
 #![forbid(unsafe_code)]
 
 /// The README's example, compiled and run as a doc test.
@@ -20,9 +22,11 @@
 pub struct ReadmeDoctests;
 
 pub mod backend;
+pub mod device;
 pub mod emulate;
 pub mod server;
 
 pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
+pub use device::{Device, DeviceBuilder, DeviceError};
 pub use emulate::{Emulator, Identity};
 pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};

@@ -1,0 +1,257 @@
+//! A served device: the configfs objects, the ring being served, and the disk the kernel made,
+//! in the spirit of go-tcmu's `OpenTCMUDevice`. Closing or dropping it tears everything down
+//! in reverse order.
+
+use crate::backend::BlockDevice;
+use crate::emulate::{Emulator, Identity};
+use crate::server::{Doorbell, Handler, Server};
+use lio_config::{CONFIG_PREFIX, ConfigFs, LoopbackTarget, UserBackstore, UserBackstoreSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tcmu_ring::uio::{SYSFS_CLASS_UIO, UioInfo};
+use tcmu_ring::{Ring, Uio};
+
+/// What can go wrong bringing a device up or down.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// configfs refused or is not there (the message says what to do).
+    #[error(transparent)]
+    Config(#[from] lio_config::Error),
+    /// The UIO device could not be found or opened.
+    #[error(transparent)]
+    Uio(#[from] tcmu_ring::UioError),
+    /// The ring's mailbox was not usable.
+    #[error("TCMU ring: {0}")]
+    Ring(#[from] tcmu_ring::RingError),
+    /// A size that is not a whole number of blocks, or zero.
+    #[error("size {size} is not a positive multiple of the block size {block_size}")]
+    BadSize {
+        /// Bytes.
+        size: u64,
+        /// Block size.
+        block_size: u32,
+    },
+}
+
+/// Builds and serves a TCMU device.
+#[derive(Debug, Clone)]
+pub struct DeviceBuilder {
+    name: String,
+    hba: u32,
+    lun: u32,
+    wwn: Option<String>,
+    threads: usize,
+    max_data_area_mb: Option<u32>,
+    cmd_time_out: u32,
+    disk_timeout: Duration,
+    configfs: Option<ConfigFs>,
+    uio_class: PathBuf,
+    uio_dev: PathBuf,
+}
+
+impl DeviceBuilder {
+    /// A device called `name` (the backstore's name under `core/user_HBA/`).
+    pub fn new(name: &str) -> Self {
+        DeviceBuilder {
+            name: name.to_string(),
+            hba: 1,
+            lun: 0,
+            wwn: None,
+            threads: 4,
+            max_data_area_mb: None,
+            cmd_time_out: 30,
+            disk_timeout: Duration::from_secs(30),
+            configfs: None,
+            uio_class: PathBuf::from(SYSFS_CLASS_UIO),
+            uio_dev: PathBuf::from("/dev"),
+        }
+    }
+
+    /// `core/user_HBA` (default 1).
+    pub fn hba(mut self, hba: u32) -> Self {
+        self.hba = hba;
+        self
+    }
+
+    /// The loopback LUN (default 0).
+    pub fn lun(mut self, lun: u32) -> Self {
+        self.lun = lun;
+        self
+    }
+
+    /// The loopback target's WWN (default: derived from the name).
+    pub fn wwn(mut self, wwn: &str) -> Self {
+        self.wwn = Some(wwn.to_string());
+        self
+    }
+
+    /// Worker threads (default 4).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// The kernel's data area for this device, in MiB (default: the kernel's, 1024 on 6.1).
+    pub fn max_data_area_mb(mut self, mb: u32) -> Self {
+        self.max_data_area_mb = Some(mb);
+        self
+    }
+
+    /// How long the kernel waits for a command before failing it (default 30 s).
+    pub fn cmd_time_out(mut self, seconds: u32) -> Self {
+        self.cmd_time_out = seconds;
+        self
+    }
+
+    /// How long to wait for the kernel to make the disk (default 30 s).
+    pub fn disk_timeout(mut self, t: Duration) -> Self {
+        self.disk_timeout = t;
+        self
+    }
+
+    /// Another configfs / sysfs / UIO location (tests).
+    pub fn roots(mut self, configfs: ConfigFs, uio_class: &Path, uio_dev: &Path) -> Self {
+        self.configfs = Some(configfs);
+        self.uio_class = uio_class.to_path_buf();
+        self.uio_dev = uio_dev.to_path_buf();
+        self
+    }
+
+    fn config_string(&self) -> String {
+        format!("{CONFIG_PREFIX}{}", self.name)
+    }
+
+    fn wwn_or_default(&self) -> String {
+        self.wwn.clone().unwrap_or_else(|| {
+            lio_config::naa_wwn(u64::from(self.hba) << 24 ^ Identity::for_name(&self.name).naa_id)
+        })
+    }
+
+    /// Serves a block device with the built-in emulation.
+    pub fn serve_block<B: BlockDevice + 'static>(self, dev: B) -> Result<Device, DeviceError> {
+        let size = dev.num_blocks().saturating_mul(u64::from(dev.block_size()));
+        let bs = dev.block_size();
+        let emu = Arc::new(Emulator::new(dev, Identity::for_name(&self.name)));
+        self.serve(emu, size, bs)
+    }
+
+    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks, through the kernel's
+    /// UIO device.
+    pub fn serve<H: Handler + 'static>(
+        self,
+        handler: Arc<H>,
+        size: u64,
+        block_size: u32,
+    ) -> Result<Device, DeviceError> {
+        let dev_dir = self.uio_dev.clone();
+        self.serve_with(handler, size, block_size, move |info| {
+            let uio = Uio::open(&dev_dir, info.clone())?;
+            let ring = Ring::new(uio.region())?;
+            Ok((ring, Arc::new(uio)))
+        })
+    }
+
+    /// [`DeviceBuilder::serve`] with the ring and doorbell made by `open` from the UIO device's
+    /// description (tests serve the simulated kernel this way).
+    pub fn serve_with<H, D, F>(
+        self,
+        handler: Arc<H>,
+        size: u64,
+        block_size: u32,
+        open: F,
+    ) -> Result<Device, DeviceError>
+    where
+        H: Handler + 'static,
+        D: Doorbell + 'static,
+        F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
+    {
+        if size == 0 || block_size == 0 || size % u64::from(block_size) != 0 {
+            return Err(DeviceError::BadSize { size, block_size });
+        }
+        let cfs = match &self.configfs {
+            Some(c) => c.clone(),
+            None => ConfigFs::system()?,
+        };
+        let mut spec = UserBackstoreSpec::new(self.hba, &self.name, size, &self.config_string());
+        spec.block_size = block_size;
+        spec.max_data_area_mb = self.max_data_area_mb;
+        let spec = spec.attribute("cmd_time_out", self.cmd_time_out);
+        let store = cfs.create_user_backstore(&spec)?;
+        let mut device = Device {
+            server: None,
+            loopback: None,
+            store: Some(store),
+            disk: None,
+        };
+
+        // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
+        let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
+        let (ring, doorbell) = open(&info)?;
+        device.server = Some(Server::spawn(ring, doorbell, handler, self.threads));
+
+        let lo = cfs.create_loopback(&self.wwn_or_default())?;
+        device.loopback = Some(lo.clone());
+        if let Some(store) = &device.store {
+            lo.add_lun(self.lun, store)?;
+        }
+        device.disk = Some(lo.wait_for_disk(self.lun, self.disk_timeout)?);
+        Ok(device)
+    }
+}
+
+/// A device being served. [`Device::close`] (or dropping it) removes the LUN while the ring is
+/// still served (the kernel flushes the disk on removal), then stops serving, then removes the
+/// backstore.
+#[derive(Debug)]
+pub struct Device {
+    server: Option<Server>,
+    loopback: Option<LoopbackTarget>,
+    store: Option<UserBackstore>,
+    disk: Option<PathBuf>,
+}
+
+impl Device {
+    /// The block device node, e.g. `/dev/sdb`.
+    pub fn disk(&self) -> Option<&Path> {
+        self.disk.as_deref()
+    }
+
+    /// The backstore's configfs folder.
+    pub fn backstore(&self) -> Option<&Path> {
+        self.store.as_ref().map(|s| s.path())
+    }
+
+    /// Tears everything down; the first error is returned, every step is tried.
+    pub fn close(mut self) -> Result<(), DeviceError> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<(), DeviceError> {
+        let mut first: Option<DeviceError> = None;
+        if let Some(lo) = self.loopback.take()
+            && let Err(e) = lo.remove()
+        {
+            first.get_or_insert(e.into());
+        }
+        if let Some(server) = self.server.take()
+            && let Err(e) = server.stop()
+        {
+            first.get_or_insert(e.into());
+        }
+        if let Some(store) = self.store.take()
+            && let Err(e) = store.remove()
+        {
+            first.get_or_insert(e.into());
+        }
+        self.disk = None;
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
