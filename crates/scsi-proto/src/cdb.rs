@@ -409,8 +409,8 @@ pub struct CommandInfo {
 
 impl CommandInfo {
     /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES (SPC-5 6.35.4): the operation
-    /// code, then for each CDB byte the bits this decoder reads. The service action bits are
-    /// set; the CONTROL byte reports 00h (NACA is not supported).
+    /// code, then for each CDB byte the bits this decoder reads. The service action field is
+    /// set to the service action's value; the CONTROL byte reports 00h (NACA is not supported).
     pub fn usage_data(&self) -> Vec<u8> {
         let mut usage = vec![0u8; usize::from(self.cdb_length)];
         for spec in self.fields.iter().filter(|s| s.field != Field::Control) {
@@ -419,13 +419,17 @@ impl CommandInfo {
         if let Some(first) = usage.first_mut() {
             *first = self.opcode;
         }
-        if self.service_action.is_some() {
+        // The service action field carries the service action itself (SPC-5 6.35.4).
+        if let Some(sa) = self.service_action {
             if self.opcode == opcode::VARIABLE_LENGTH {
-                for b in usage.get_mut(7..10).into_iter().flatten() {
-                    *b = 0xff;
+                let [hi, lo] = sa.to_be_bytes();
+                for (i, b) in [(7, 0xff), (8, hi), (9, lo)] {
+                    if let Some(u) = usage.get_mut(i) {
+                        *u = b;
+                    }
                 }
             } else if let Some(b) = usage.get_mut(1) {
-                *b |= 0x1f;
+                *b = (*b & !0x1f) | (sa as u8 & 0x1f);
             }
         }
         usage
@@ -1849,7 +1853,9 @@ mod tests {
             vec![0x28, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0x00]
         );
         let rc16 = command_info(opcode::SERVICE_ACTION_IN_16, Some(0x10)).unwrap();
-        assert_eq!(rc16.usage_data()[..2], [0x9e, 0x1f]);
+        assert_eq!(rc16.usage_data()[..2], [0x9e, 0x10]);
+        let read32 = command_info(opcode::VARIABLE_LENGTH, Some(0x0009)).unwrap();
+        assert_eq!(read32.usage_data()[7..10], [0xff, 0x00, 0x09]);
     }
 
     fn any_command() -> impl Strategy<Value = Command> {
