@@ -569,9 +569,17 @@ impl UserBackstore {
         self.config().is_some_and(|c| c.starts_with(CONFIG_PREFIX))
     }
 
-    /// Removes it (after every LUN linking to it is gone); absent is fine.
+    /// Removes it (after every LUN linking to it is gone), and its `user_N` folder if that is
+    /// now empty; absent is fine.
     pub fn remove(&self) -> Result<()> {
-        rmdir_gone_ok(&self.path)
+        rmdir_gone_ok(&self.path)?;
+        if let Some(hba) = self.path.parent()
+            && subdirs(hba)?.is_empty()
+        {
+            // Another process may add a backstore meanwhile; then the HBA stays, which is right.
+            let _ = fs::remove_dir(hba);
+        }
+        Ok(())
     }
 }
 
@@ -618,7 +626,17 @@ fn unlink_luns(tpg: &Path) -> Result<()> {
         }
         rmdir_gone_ok(&dir)?;
     }
-    rmdir_gone_ok(&tpg.join("lun"))
+    remove_default_group(&tpg.join("lun"))
+}
+
+/// `lun/`, `np/`, `acls/` are groups the kernel makes with their parent and removes with it;
+/// only a plain folder standing for configfs needs them removed by hand.
+fn remove_default_group(path: &Path) -> Result<()> {
+    if is_configfs(path) {
+        Ok(())
+    } else {
+        rmdir_gone_ok(path)
+    }
 }
 
 /// The backstores the LUNs of `tpg` link to.
@@ -827,12 +845,12 @@ impl IscsiTarget {
             }
             rmdir_gone_ok(&acl_dir)?;
         }
-        rmdir_gone_ok(&tpg.join("acls"))?;
+        remove_default_group(&tpg.join("acls"))?;
         unlink_luns(&tpg)?;
         for np in subdirs(&tpg.join("np"))? {
             rmdir_gone_ok(&tpg.join("np").join(np))?;
         }
-        rmdir_gone_ok(&tpg.join("np"))?;
+        remove_default_group(&tpg.join("np"))?;
         rmdir_gone_ok(&tpg)?;
         rmdir_gone_ok(&self.path)
     }

@@ -63,6 +63,10 @@ fn user_backstore_sequence() {
 
     store.remove().unwrap();
     assert!(!store.exists());
+    assert!(
+        !t.dir.join("target/core/user_1").exists(),
+        "the empty HBA goes too"
+    );
     store.remove().unwrap(); // idempotent
 }
 
