@@ -8,6 +8,8 @@
 //! command works on a newcomer's machine and in CI.
 #![forbid(unsafe_code)]
 
+mod vm;
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +21,8 @@ usage: cargo xtask <command>
 commands:
   test [--fuzz-seconds N] [--no-fuzz]   fmt, clippy, tests and a short run of every fuzz target
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
+  vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
+  vm-test                                build `tcmu` and run the integration tests in the VM
   help                                  this text
 ";
 
@@ -30,6 +34,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
+        Some("vm-run") => vm_run(&args[1..]),
+        Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test()),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -149,6 +155,42 @@ fn test(args: &[String]) -> Result<(), String> {
         eprintln!("xtask:   {name:<36} {secs:>7.1} s");
     }
     Ok(())
+}
+
+/// `cargo xtask vm-run [--timeout S] -- COMMAND...`.
+fn vm_run(args: &[String]) -> Result<(), String> {
+    let mut args = args.to_vec();
+    let timeout = take_number(&mut args, "--timeout")?.unwrap_or(600);
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .skip_while(|a| *a == "--")
+        .collect();
+    if words.is_empty() {
+        return Err(format!("vm-run needs a command\n\n{USAGE}"));
+    }
+    let rc = vm::run(&words.join(" "), std::time::Duration::from_secs(timeout))?;
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("the command exited with {rc} in the VM"))
+    }
+}
+
+/// `cargo xtask vm-test`: the integration tests in a real kernel.
+fn vm_test() -> Result<(), String> {
+    let root = root();
+    cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+    let tcmu = root.join("target/release/tcmu");
+    let script = std::fs::read_to_string(root.join("xtask/vm/tests.sh"))
+        .map_err(|e| format!("xtask/vm/tests.sh: {e}"))?;
+    let script = format!("TCMU={}\n{script}", tcmu.display());
+    let rc = vm::run(&script, std::time::Duration::from_secs(600))?;
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err("integration tests failed in the VM".into())
+    }
 }
 
 /// `cargo xtask fuzz [--seconds N] [TARGET...]`.

@@ -1,0 +1,312 @@
+//! A QEMU guest with Debian's 6.1 kernel for the tests that need LIO (this host's kernel has
+//! no configfs, target core or UIO).
+//!
+//! Provisioning is idempotent and cached under `$HOME/.cache/tcmu-rs-vm`: the Debian packages
+//! (qemu-system-x86, busybox-static, cpio, kmod), and the newest `linux-image-6.1.*-amd64-unsigned`
+//! package, downloaded and extracted, never installed. The guest boots from a small busybox
+//! initramfs (about 3 s under TCG), loads the LIO modules, mounts the host's root read-only over
+//! 9p with a tmpfs overlay on top, and runs a shell script in it as root, so every host tool and
+//! the project's own binaries run as they are. Results come back through a second 9p share.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Modules the guest loads, in order (their dependencies come along).
+const MODULES: &[&str] = &[
+    "virtio_pci",
+    "9pnet_virtio",
+    "9p",
+    "overlay",
+    "ext4",
+    "crc32c_generic",
+    "configfs",
+    "uio",
+    "target_core_mod",
+    "target_core_user",
+    "target_core_file",
+    "tcm_loop",
+    "sd_mod",
+    "sg",
+];
+
+const INIT: &str = r#"#!/bin/sh
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in @MODULES@; do modprobe $m || echo "vm: modprobe $m failed"; done
+mount -t configfs none /sys/kernel/config
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host || echo "vm: host mount failed"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /results || echo "vm: results mount failed"
+mount -t tmpfs tmp /ovl; mkdir -p /ovl/up /ovl/work
+mount -t overlay overlay -o lowerdir=/host,upperdir=/ovl/up,workdir=/ovl/work /newroot || echo "vm: overlay failed"
+for d in proc sys dev results; do mkdir -p /newroot/$d; mount -o bind /$d /newroot/$d; done
+mount -t configfs none /newroot/sys/kernel/config 2>/dev/null
+mount -t tmpfs tmp /newroot/tmp
+ip link set lo up
+echo "vm: guest ready after $(cut -d' ' -f1 /proc/uptime) s"
+chroot /newroot /bin/sh /results/cmd > /results/out 2>&1
+echo $? > /results/rc
+sync
+poweroff -f
+"#;
+
+fn cache() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/root".into());
+    home.join(".cache/tcmu-rs-vm")
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn sh(script: &str) -> Result<String, String> {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{script}` failed ({})", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Installs what the guest needs and returns (vmlinuz, kernel version, extracted tree).
+fn provision() -> Result<(PathBuf, String, PathBuf), String> {
+    if !(have("qemu-system-x86_64") && have("busybox") && have("cpio") && have("depmod")) {
+        eprintln!("vm: installing qemu-system-x86, busybox-static, cpio, kmod (once)");
+        sh("apt-get update -qq")?;
+        // bookworm's qemu-system-x86 conflicts with a backported qemu-utils: take both from
+        // the same release.
+        let v = sh("apt-cache madison qemu-system-x86 | awk 'NR==1{print $3}'")?;
+        sh(&format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades \
+             qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod >/dev/null"
+        ))?;
+    }
+    let dir = cache();
+    let tree = dir.join("kernel");
+    let existing = sh(&format!(
+        "ls {}/boot 2>/dev/null | grep '^vmlinuz-' | head -1",
+        tree.display()
+    ))
+    .unwrap_or_default();
+    if existing.is_empty() {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let pkg = sh(
+            "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
+                      | awk '{print $1}' | sort -V | tail -1",
+        )?;
+        if pkg.is_empty() {
+            sh("apt-get update -qq")?;
+        }
+        let pkg = sh(
+            "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
+                      | awk '{print $1}' | sort -V | tail -1",
+        )?;
+        if pkg.is_empty() {
+            return Err("no linux-image-6.1.*-amd64-unsigned package in apt's lists".into());
+        }
+        eprintln!("vm: downloading {pkg} (once)");
+        sh(&format!(
+            "cd {d} && rm -rf kernel *.deb && apt-get download -qq {pkg} 2>/dev/null && dpkg-deb -x *.deb kernel",
+            d = dir.display()
+        ))?;
+    }
+    let vmlinuz = sh(&format!("ls {}/boot/vmlinuz-* | head -1", tree.display()))?;
+    let version = vmlinuz
+        .rsplit("vmlinuz-")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if !tree
+        .join(format!("lib/modules/{version}/modules.dep"))
+        .exists()
+    {
+        sh(&format!("depmod -b {} {version}", tree.display()))?;
+    }
+    Ok((PathBuf::from(vmlinuz), version, tree))
+}
+
+/// Builds the initramfs: busybox, the modules with their dependencies, /init.
+fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
+    let dir = cache();
+    let root = dir.join("initrd");
+    let _ = std::fs::remove_dir_all(&root);
+    let mods = tree.join(format!("lib/modules/{version}"));
+    let dep = std::fs::read_to_string(mods.join("modules.dep"))
+        .map_err(|e| format!("{}: {e}", mods.display()))?;
+    let deps: Vec<(String, Vec<String>)> = dep
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.split_whitespace().map(String::from).collect(),
+            )
+        })
+        .collect();
+    let by_name = |name: &str| {
+        deps.iter().find(|(k, _)| {
+            let base = k.rsplit('/').next().unwrap_or(k);
+            base.split(".ko").next().unwrap_or(base).replace('-', "_") == name
+        })
+    };
+    let mut need = BTreeSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    for m in MODULES {
+        match by_name(m) {
+            Some((k, _)) => stack.push(k.clone()),
+            None => return Err(format!("module {m} not in the kernel package")),
+        }
+    }
+    while let Some(k) = stack.pop() {
+        if need.insert(k.clone())
+            && let Some((_, d)) = deps.iter().find(|(key, _)| *key == k)
+        {
+            stack.extend(d.iter().cloned());
+        }
+    }
+    let target = root.join(format!("lib/modules/{version}"));
+    for k in &need {
+        let to = target.join(k);
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+        }
+        std::fs::copy(mods.join(k), &to).map_err(|e| format!("{k}: {e}"))?;
+    }
+    for f in [
+        "modules.dep",
+        "modules.alias",
+        "modules.builtin",
+        "modules.order",
+        "modules.softdep",
+    ] {
+        let _ = std::fs::copy(mods.join(f), target.join(f));
+    }
+    for d in [
+        "bin", "proc", "sys", "dev", "host", "ovl", "newroot", "results",
+    ] {
+        std::fs::create_dir_all(root.join(d)).map_err(|e| e.to_string())?;
+    }
+    std::fs::copy(sh("command -v busybox")?, root.join("bin/busybox"))
+        .map_err(|e| e.to_string())?;
+    for applet in [
+        "sh", "mount", "mkdir", "modprobe", "chroot", "poweroff", "cat", "cut", "echo", "ip",
+        "sync",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
+            .map_err(|e| e.to_string())?;
+    }
+    let init = root.join("init");
+    std::fs::write(&init, INIT.replace("@MODULES@", &MODULES.join(" ")))
+        .map_err(|e| e.to_string())?;
+    sh(&format!("chmod +x {}", init.display()))?;
+    let out = dir.join("initrd.gz");
+    sh(&format!(
+        "cd {} && find . | cpio -o -H newc 2>/dev/null | gzip -1 > {}",
+        root.display(),
+        out.display()
+    ))?;
+    Ok(out)
+}
+
+/// Boots the guest, runs `script` (sh) in it as root, prints its output, and returns its exit
+/// status.
+pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
+    let (vmlinuz, version, tree) = provision()?;
+    let initrd = initramfs(&tree, &version)?;
+    let results = cache().join("results");
+    let _ = std::fs::remove_dir_all(&results);
+    std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
+    std::fs::write(results.join("cmd"), script).map_err(|e| e.to_string())?;
+    let console = cache().join("console.log");
+    let log = std::fs::File::create(&console).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut qemu = Command::new("qemu-system-x86_64")
+        .args([
+            "-machine",
+            "q35,accel=tcg",
+            "-cpu",
+            "max",
+            "-smp",
+            "2",
+            "-m",
+            "2048",
+        ])
+        .arg("-kernel")
+        .arg(&vmlinuz)
+        .arg("-initrd")
+        .arg(&initrd)
+        .args([
+            "-append",
+            "console=ttyS0 quiet panic=-1 rdinit=/init",
+            "-nographic",
+            "-no-reboot",
+        ])
+        .args([
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        ])
+        .arg("-virtfs")
+        .arg(format!(
+            "local,path={},mount_tag=results,security_model=none",
+            results.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    loop {
+        if let Some(status) = qemu.try_wait().map_err(|e| e.to_string())? {
+            if !status.success() {
+                eprintln!("vm: qemu exited with {status}");
+            }
+            break;
+        }
+        if start.elapsed() > timeout {
+            let _ = qemu.kill();
+            let _ = qemu.wait();
+            return Err(format!(
+                "the guest did not finish within {timeout:?}; console in {}",
+                console.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let console_text = std::fs::read_to_string(&console).unwrap_or_default();
+    if let Some(line) = console_text.lines().find(|l| l.contains("vm: guest ready")) {
+        eprintln!("{}", line.trim());
+    }
+    print!(
+        "{}",
+        std::fs::read_to_string(results.join("out")).unwrap_or_default()
+    );
+    eprintln!("vm: finished after {:.1} s", start.elapsed().as_secs_f64());
+    match std::fs::read_to_string(results.join("rc")) {
+        Ok(rc) => rc
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad exit status {rc:?}")),
+        Err(_) => Err(format!(
+            "the guest wrote no exit status; console in {}:\n{}",
+            console.display(),
+            console_text
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    }
+}
