@@ -1,7 +1,9 @@
 //! The project's automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask test`: everything CI checks, in order: formatting, clippy with warnings denied,
-//!   the workspace's tests, and a short run of every fuzz target.
+//!   the workspace's tests, the integration tests in a VM, and a short run of every fuzz target.
+//! - `cargo xtask vm-run -- COMMAND` / `cargo xtask vm-test`: a real Linux kernel (Debian 6.1
+//!   under QEMU) for what needs LIO.
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the fuzz targets (all by default).
 //!
 //! Each step installs what it needs when a fresh machine lacks it (cargo-fuzz), so the same
@@ -19,7 +21,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [--fuzz-seconds N] [--no-fuzz]   fmt, clippy, tests and a short run of every fuzz target
+  test [--fuzz-seconds N] [--no-fuzz] [--no-vm]
+                                         fmt, clippy, tests, the VM tests, a short run of every fuzz target
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
   vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
   vm-test                                build `tcmu` and run the integration tests in the VM
@@ -111,6 +114,7 @@ fn test(args: &[String]) -> Result<(), String> {
     let mut args = args.to_vec();
     let fuzz_seconds = take_number(&mut args, "--fuzz-seconds")?.unwrap_or(TEST_FUZZ_SECONDS);
     let no_fuzz = take_flag(&mut args, "--no-fuzz");
+    let no_vm = take_flag(&mut args, "--no-vm");
     no_extra(&args)?;
 
     let root = root();
