@@ -148,6 +148,9 @@ fn test(args: &[String]) -> Result<(), String> {
     step("unit and property tests", &|| {
         cargo(&root, &["test", "--workspace"])
     })?;
+    if !no_vm {
+        step("integration tests in a VM (real kernel)", &vm_test)?;
+    }
     if !no_fuzz {
         step("fuzz (short run of every target)", &|| {
             fuzz(&[], fuzz_seconds)
