@@ -41,7 +41,6 @@ mount -t tmpfs tmp /ovl; mkdir -p /ovl/up /ovl/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/ovl/up,workdir=/ovl/work /newroot || echo "vm: overlay failed"
 for d in proc sys dev results; do mkdir -p /newroot/$d; mount -o bind /$d /newroot/$d; done
 mount -t configfs none /newroot/sys/kernel/config 2>/dev/null
-mount -t tmpfs tmp /newroot/tmp
 ip link set lo up
 echo "vm: guest ready after $(cut -d' ' -f1 /proc/uptime) s"
 chroot /newroot /bin/sh /results/cmd > /results/out 2>&1
