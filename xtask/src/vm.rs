@@ -78,15 +78,26 @@ fn sh(script: &str) -> Result<String, String> {
 
 /// Installs what the guest needs and returns (vmlinuz, kernel version, extracted tree).
 fn provision() -> Result<(PathBuf, String, PathBuf), String> {
-    if !(have("qemu-system-x86_64") && have("busybox") && have("cpio") && have("depmod")) {
-        eprintln!("vm: installing qemu-system-x86, busybox-static, cpio, kmod (once)");
+    let tools = [
+        "qemu-system-x86_64",
+        "busybox",
+        "cpio",
+        "depmod",
+        "fio",
+        "sg_inq",
+        "mkfs.ext4",
+    ];
+    if !tools.iter().all(|t| have(t)) {
+        eprintln!(
+            "vm: installing qemu-system-x86, busybox-static, cpio, kmod, fio, sg3-utils (once)"
+        );
         sh("apt-get update -qq")?;
         // bookworm's qemu-system-x86 conflicts with a backported qemu-utils: take both from
         // the same release.
         let v = sh("apt-cache madison qemu-system-x86 | awk 'NR==1{print $3}'")?;
         sh(&format!(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades \
-             qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod >/dev/null"
+             qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod fio sg3-utils e2fsprogs >/dev/null"
         ))?;
     }
     let dir = cache();

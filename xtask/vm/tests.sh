@@ -14,6 +14,10 @@ DEV=$(head -1 /tmp/serve.out); SD=$(basename "$DEV")
 check "serve prints the disk" '[ -b "$DEV" ]'
 check "vendor and product" '[ "$(cat /sys/block/$SD/device/vendor)" = "TCMU-RS " ] && grep -q "Rust TCMU disk" /sys/block/$SD/device/model'
 check "size is 64 MiB" '[ "$(cat /sys/block/$SD/size)" = 131072 ]'
+check "sg_inq: vendor, product" 'sg_inq "$DEV" | grep -q "Vendor identification: TCMU-RS" && sg_inq "$DEV" | grep -q "Product identification: Rust TCMU disk"'
+check "sg_readcap: 131072 blocks of 512" 'sg_readcap "$DEV" | grep -q "Number of logical blocks=131072" && sg_readcap "$DEV" | grep -q "Logical block length=512"'
+check "sg_vpd: serial, NAA, block limits" 'sg_vpd -p sn "$DEV" | grep -q "Unit serial number:" && sg_vpd -p di "$DEV" | grep -qi "naa" && sg_vpd -p bl "$DEV" | grep -q "Maximum compare and write length: 8"'
+check "fio: 4 jobs, QD16, 4K-1M random writes, crc32c verify" 'fio --name=v --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite --bsrange=4k-1m --iodepth=16 --numjobs=4 --size=16m --offset_increment=16m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=/tmp/fio.out >/dev/null 2>&1 && ! grep -q "verify:.*bad" /tmp/fio.out'
 
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
 dd if=/tmp/pattern of="$DEV" bs=1M seek=3 oflag=direct 2>/dev/null
@@ -32,6 +36,20 @@ kill -TERM $PID; wait $PID; rc=$?
 check "serve stops cleanly on SIGTERM" '[ $rc -eq 0 ]'
 check "no configfs object or disk of ours remains" '[ -n "$SD" ] && ! leftovers'
 check "the image holds a clean file system" 'e2fsck -fn "$IMG" >/dev/null 2>&1'
+
+# Two devices served at once by two processes, each with its own data.
+"$TCMU" serve /tmp/a.img --size 16M --name deva > /tmp/a.out 2>/dev/null &
+PA=$!
+"$TCMU" serve /tmp/b.img --size 32M --name devb > /tmp/b.out 2>/dev/null &
+PB=$!
+for i in $(seq 1 200); do [ -s /tmp/a.out ] && [ -s /tmp/b.out ] && break; sleep 0.1; done
+DA=$(head -1 /tmp/a.out); DB=$(head -1 /tmp/b.out)
+check "two processes, two disks" '[ -b "$DA" ] && [ -b "$DB" ] && [ "$DA" != "$DB" ] && [ "$(cat /sys/block/$(basename $DB)/size)" = 65536 ]'
+yes A | head -c 1048576 > /tmp/fa; yes B | head -c 1048576 > /tmp/fb
+dd if=/tmp/fa of="$DA" bs=1M oflag=direct 2>/dev/null; dd if=/tmp/fb of="$DB" bs=1M oflag=direct 2>/dev/null
+check "each disk keeps its own data" '[ -b "$DA" ] && dd if="$DA" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fa && dd if="$DB" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fb'
+kill -TERM $PA $PB; wait $PA; ra=$?; wait $PB; rb=$?
+check "both stop cleanly, nothing left" '[ $ra -eq 0 ] && [ $rb -eq 0 ] && ! leftovers'
 
 echo "vm-test: $pass passed, $fail failed"
 [ $fail -eq 0 ]
