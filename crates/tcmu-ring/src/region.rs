@@ -1,5 +1,8 @@
 //! The memory shared with the kernel, and every `unsafe` operation on it.
 //!
+//! Raw access ([`SharedRegion::read`], `write`, `atomic_u32`) is crate-private: code outside the
+//! crate could otherwise touch bytes under a command's live `&mut [u8]` data buffer.
+//!
 //! The kernel writes to this memory while we read it, so no Rust reference (`&[u8]`, `&mut`)
 //! ever covers the mailbox or the command ring: they are read and written by copying through
 //! raw pointers, and the two indices are accessed as atomics. The only references handed out
@@ -82,13 +85,14 @@ impl SharedRegion {
 
     /// Copies `out.len()` bytes from `off`. Returns `None` (and copies nothing) when the range
     /// is not inside the mapping.
-    pub fn read(&self, off: usize, out: &mut [u8]) -> Option<()> {
+    pub(crate) fn read(&self, off: usize, out: &mut [u8]) -> Option<()> {
         self.check(off, out.len())?;
         // SAFETY: `off..off+len` is inside the mapping (checked above), which stays mapped
         // while `self` lives; `out` is a distinct Rust buffer, so the ranges do not overlap.
-        // A byte-wise copy of memory another party may be writing yields some byte values,
-        // never undefined behaviour for `u8` (every bit pattern is valid); callers only read
-        // entries the kernel published before the Acquire load of `cmd_head`.
+        // The protocol keeps this from racing: callers only read the mailbox's fixed fields and
+        // entries the kernel published before the Acquire load of `cmd_head`, which it does not
+        // touch again until `cmd_tail` passes them. (A kernel breaking the protocol could race
+        // with the copy; the bytes read are then garbage that the checks after it refuse.)
         unsafe {
             core::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(off), out.as_mut_ptr(), out.len())
         };
@@ -97,7 +101,7 @@ impl SharedRegion {
 
     /// Copies `data` to `off`. Returns `None` (and writes nothing) when the range is not inside
     /// the mapping.
-    pub fn write(&self, off: usize, data: &[u8]) -> Option<()> {
+    pub(crate) fn write(&self, off: usize, data: &[u8]) -> Option<()> {
         self.check(off, data.len())?;
         // SAFETY: the range is inside the mapping (checked above); writing bytes through a raw
         // pointer creates no reference, so concurrent access by the kernel to *other* bytes is
@@ -111,7 +115,7 @@ impl SharedRegion {
 
     /// The 32-bit word at `off` as an atomic (for `cmd_head` and `cmd_tail`). `None` if it is
     /// outside the mapping or misaligned.
-    pub fn atomic_u32(&self, off: usize) -> Option<&AtomicU32> {
+    pub(crate) fn atomic_u32(&self, off: usize) -> Option<&AtomicU32> {
         self.check(off, 4)?;
         // SAFETY: in bounds (checked), so `add` stays inside the allocation.
         let p = unsafe { self.ptr.as_ptr().add(off) };

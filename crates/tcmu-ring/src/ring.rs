@@ -642,7 +642,9 @@ impl Ring {
             .read(cdb_off, &mut cdb[..cdb_len])
             .ok_or("CDB outside the mapping")?;
 
-        let mut iovs = Vec::with_capacity(total);
+        // `total` comes from shared memory: bounded by the entry's size, but do not let it size
+        // a large allocation up front.
+        let mut iovs = Vec::with_capacity(total.min(64));
         let mut bidi_start = 0;
         for i in 0..total {
             if i == iov_cnt {
@@ -733,6 +735,19 @@ impl Ring {
         let id = cmd.id;
         if cmd.ring_serial != self.serial || !bit_set(&self.outstanding, usize::from(id)) {
             return Err(RingError::NotOutstanding { id });
+        }
+        // A short read the kernel will not be told about (no READ_LEN support) would hand the
+        // initiator whatever an earlier command left in the rest of the buffer: zero it.
+        let mut cmd = cmd;
+        if let Some(n) = rsp.read_len
+            && !self.geo.flags.contains(MailboxFlags::CAP_READ_LEN)
+        {
+            let mut skip = n as usize;
+            for buf in cmd.data.iter_mut() {
+                let from = skip.min(buf.len());
+                buf[from..].fill(0);
+                skip -= from;
+            }
         }
         self.release(&cmd.data.iovs);
         // The buffers are dropped with `cmd` here, before the kernel may reuse the blocks.

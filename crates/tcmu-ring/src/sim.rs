@@ -430,9 +430,23 @@ impl SimKernel {
         Ok(out)
     }
 
-    /// Overwrites bytes of the mapping, to test how the consumer takes a corrupt ring.
+    /// Overwrites bytes of the mailbox or command ring, to test how the consumer takes a
+    /// corrupt ring. Writes that would reach the data area (where the consumer may hold live
+    /// buffers) are cut off there.
     pub fn corrupt(&self, off: usize, bytes: &[u8]) {
-        let _ = self.region.write(off, bytes);
+        let end = off.saturating_add(bytes.len()).min(self.data_off);
+        if off < end {
+            let _ = self.region.write(off, &bytes[..end - off]);
+        }
+    }
+
+    /// Reads bytes of the mailbox or command ring (what a test checks after the consumer wrote
+    /// there). `None` outside them.
+    pub fn peek(&self, off: usize, out: &mut [u8]) -> Option<()> {
+        if off.checked_add(out.len())? > self.data_off {
+            return None;
+        }
+        self.region.read(off, out)
     }
 
     /// Ring offset of the entry of command `id`, if outstanding.

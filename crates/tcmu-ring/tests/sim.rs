@@ -165,8 +165,12 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
                     _ => n,
                 };
                 prop_assert_eq!(c.data_in.len(), n);
+                // A short read the kernel cannot be told about arrives whole, its tail zeroed:
+                // nothing an earlier command left there may reach the initiator.
+                let valid = e.short.map_or(n, |s| s as usize);
                 for (off, &b) in c.data_in.iter().enumerate() {
-                    prop_assert_eq!(b, pattern(c.id, off), "byte {} of command {}", off, c.id);
+                    let want = if off < valid { pattern(c.id, off) } else { 0 };
+                    prop_assert_eq!(b, want, "byte {} of command {}", off, c.id);
                 }
             }
         }
@@ -321,7 +325,7 @@ fn corrupt_entries_are_errors_not_undefined_behaviour() {
     let (sim, r) = corrupt_entry(|s, at| s.corrupt(at, &(128u32 | 5).to_ne_bytes()));
     assert!(matches!(r, Ok(None)), "{r:?}");
     let mut uflags = [0u8];
-    sim.region().read(128 + 7, &mut uflags).unwrap();
+    sim.peek(128 + 7, &mut uflags).unwrap();
     assert_eq!(uflags[0] & 0x1, 0x1, "UNKNOWN_OP set");
 
     // A malformed command is refused and answered with CHECK CONDITION; the ring goes on.
@@ -368,8 +372,7 @@ fn overlapping_buffers_of_two_live_commands_are_refused() {
         .unwrap();
     // Point b's iovec at a's block.
     let mut base = [0u8; 8];
-    sim.region()
-        .read(sim.entry_offset(a).unwrap() + 48, &mut base)
+    sim.peek(sim.entry_offset(a).unwrap() + 48, &mut base)
         .unwrap();
     sim.corrupt(sim.entry_offset(b).unwrap() + 48, &base);
     let Some(Entry::Command(first)) = ring.next_entry().unwrap() else {
