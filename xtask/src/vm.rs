@@ -109,17 +109,18 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
     .unwrap_or_default();
     if existing.is_empty() {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let pkg = sh(
-            "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
-                      | awk '{print $1}' | sort -V | tail -1",
-        )?;
+        let newest = || {
+            sh(
+                "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
+                | awk '{print $1}' | sort -V | tail -1",
+            )
+        };
+        let mut pkg = newest()?;
         if pkg.is_empty() {
+            // Empty package lists on a fresh machine: read them once, then look again.
             sh("apt-get update -qq")?;
+            pkg = newest()?;
         }
-        let pkg = sh(
-            "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
-                      | awk '{print $1}' | sort -V | tail -1",
-        )?;
         if pkg.is_empty() {
             return Err("no linux-image-6.1.*-amd64-unsigned package in apt's lists".into());
         }

@@ -144,6 +144,11 @@ impl Command {
     pub fn cdb(&self) -> &[u8] {
         &self.cdb[..usize::from(self.cdb_len)]
     }
+
+    /// The CDB and the data buffers at once, for a handler that reads one and fills the other.
+    pub fn parts_mut(&mut self) -> (&[u8], &mut DataBuffers) {
+        (&self.cdb[..usize::from(self.cdb_len)], &mut self.data)
+    }
 }
 
 /// A command's data buffers: slices of the shared data area, handed out without copying.

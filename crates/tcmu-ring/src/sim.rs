@@ -390,7 +390,6 @@ impl SimKernel {
                         "completion of {id} written over {placed_id} without out-of-order support"
                     )));
                 }
-                let _ = cmd.slot;
                 let mut raw = [0u8; size_of::<CmdResponse>()];
                 let _ = self.region.read(abs + 8, &mut raw);
                 let rsp = CmdResponse::read_from_bytes(&raw)

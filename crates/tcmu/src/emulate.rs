@@ -167,8 +167,21 @@ impl<B: BlockDevice> Emulator<B> {
         self.mode.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// Reads one thing of the current mode pages under the lock, without copying them.
+    fn mode_bit(&self, f: impl FnOnce(&ModePages) -> bool) -> bool {
+        match self.mode.lock() {
+            Ok(m) => f(&m),
+            Err(_) => f(&ModePages::default()),
+        }
+    }
+
     fn sense_format(&self) -> SenseFormat {
-        SenseFormat::from_d_sense(self.mode().control.d_sense)
+        SenseFormat::from_d_sense(self.mode_bit(|m| m.control.d_sense))
+    }
+
+    /// Whether writes must be durable before they complete: FUA, or no write cache (WCE=0).
+    fn durable(&self, cmd: &Command) -> bool {
+        cmd.fua() || !self.mode_bit(|m| m.caching.wce)
     }
 
     fn info(&self) -> BlockDeviceInfo {
@@ -372,12 +385,9 @@ impl<B: BlockDevice> Emulator<B> {
         let (lba, blocks) = self.range(cmd)?;
         let want = self.bytes(blocks)?;
         if data.len() < want {
-            return Err(Fail::Sense(SenseData::illegal_request(
-                AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-            )));
+            return Err(short_data_out());
         }
-        // Without a write cache (WCE=0 in the Caching page) every write is durable.
-        let fua = cmd.fua() || !self.mode().caching.wce;
+        let fua = self.durable(cmd);
         let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
         let bufs = slices(data, want);
         self.dev
@@ -402,9 +412,7 @@ impl<B: BlockDevice> Emulator<B> {
             Some(1) => {
                 let mut expected = vec![0u8; self.bytes(blocks)?];
                 if data.copy_to_slice_at(0, &mut expected) < expected.len() {
-                    return Err(Fail::Sense(SenseData::illegal_request(
-                        AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-                    )));
+                    return Err(short_data_out());
                 }
                 match self.compare(lba, &expected)? {
                     Some(off) => Err(Fail::Sense(verify_miscompare(off as u64))),
@@ -414,9 +422,7 @@ impl<B: BlockDevice> Emulator<B> {
             Some(3) => {
                 let mut block = vec![0u8; bs];
                 if data.copy_to_slice_at(0, &mut block) < bs {
-                    return Err(Fail::Sense(SenseData::illegal_request(
-                        AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-                    )));
+                    return Err(short_data_out());
                 }
                 for i in 0..blocks {
                     if let Some(off) = self.compare(lba + i, &block)? {
@@ -445,9 +451,7 @@ impl<B: BlockDevice> Emulator<B> {
         let bs = self.bytes(1)?;
         let mut block = vec![0u8; bs];
         if !ndob && data.copy_to_slice_at(0, &mut block) < bs {
-            return Err(Fail::Sense(SenseData::illegal_request(
-                AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-            )));
+            return Err(short_data_out());
         }
         let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
         let zero = block.iter().all(|&b| b == 0);
@@ -514,9 +518,7 @@ impl<B: BlockDevice> Emulator<B> {
         let len = self.bytes(blocks)?;
         let mut both = vec![0u8; 2 * len];
         if data.copy_to_slice_at(0, &mut both) < both.len() {
-            return Err(Fail::Sense(SenseData::illegal_request(
-                AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-            )));
+            return Err(short_data_out());
         }
         let (verify, write) = both.split_at(len);
         // Exclusive: no other write lands between the compare and the write.
@@ -524,7 +526,7 @@ impl<B: BlockDevice> Emulator<B> {
         if let Some(off) = self.compare(lba, verify)? {
             return Err(Fail::Sense(SenseData::miscompare(off as u64)));
         }
-        let fua = cmd.fua() || !self.mode().caching.wce;
+        let fua = self.durable(cmd);
         self.dev
             .write(lba, &[IoSlice::new(write)], fua)
             .map_err(|e| io_fail(e, true))?;
@@ -703,6 +705,13 @@ impl<B: BlockDevice> Emulator<B> {
         *mode = new;
         Ok(Response::good())
     }
+}
+
+/// The Data-Out buffer is shorter than the CDB says it carries.
+fn short_data_out() -> Fail {
+    Fail::Sense(SenseData::illegal_request(
+        AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
+    ))
 }
 
 fn verify_miscompare(offset: u64) -> SenseData {

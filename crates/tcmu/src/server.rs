@@ -209,9 +209,11 @@ fn worker<H: Handler, D: Doorbell>(
     handler: Arc<H>,
 ) {
     for mut cmd in rx {
-        let cdb = cmd.cdb().to_vec();
-        let rsp = catch_unwind(AssertUnwindSafe(|| handler.execute(&cdb, &mut cmd.data)))
-            .unwrap_or_else(|_| Response::internal_target_failure());
+        let rsp = catch_unwind(AssertUnwindSafe(|| {
+            let (cdb, data) = cmd.parts_mut();
+            handler.execute(cdb, data)
+        }))
+        .unwrap_or_else(|_| Response::internal_target_failure());
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);
