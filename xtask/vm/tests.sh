@@ -7,12 +7,17 @@ leftovers() { ls /sys/kernel/config/target/core 2>/dev/null | grep -q '^user_' &
 
 IMG=/tmp/disk.img
 check "the program exists" '[ -x "$TCMU" ]'
-"$TCMU" serve "$IMG" --size 64M --name vmdisk > /tmp/serve.out 2> /tmp/serve.err &
+"$TCMU" serve "$IMG" --size 64M --name vmdisk --node /tmp/vmdisk.node > /tmp/serve.out 2> /tmp/serve.err &
 PID=$!
 for i in $(seq 1 200); do [ -s /tmp/serve.out ] && break; sleep 0.1; done
 DEV=$(head -1 /tmp/serve.out); SD=$(basename "$DEV")
 check "serve prints the disk" '[ -b "$DEV" ]'
 check "vendor and product" '[ "$(cat /sys/block/$SD/device/vendor)" = "TCMU-RS " ] && grep -q "Rust TCMU disk" /sys/block/$SD/device/model'
+check "the node asked for is the same disk" '[ -b /tmp/vmdisk.node ] && [ "$(stat -c %t:%T /tmp/vmdisk.node)" = "$(stat -c %t:%T "$DEV")" ]'
+"$TCMU" list > /tmp/list.out 2>&1
+check "tcmu list shows the backstore and its disk" 'grep -q "^backstore user_1/vmdisk .*(tcmu-rs)" /tmp/list.out && grep -q "^loopback .* $DEV\$" /tmp/list.out'
+"$TCMU" cleanup > /tmp/cleanup.out 2>&1
+check "tcmu cleanup leaves a served device alone" 'grep -q "kept .*user_1/vmdisk" /tmp/cleanup.out && [ -b "$DEV" ] && dd if="$DEV" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null'
 check "size is 64 MiB" '[ "$(cat /sys/block/$SD/size)" = 131072 ]'
 check "sg_inq: vendor, product" 'sg_inq "$DEV" | grep -q "Vendor identification: TCMU-RS" && sg_inq "$DEV" | grep -q "Product identification: Rust TCMU disk"'
 check "sg_readcap: 131072 blocks of 512" 'sg_readcap "$DEV" | grep -q "Number of logical blocks=131072" && sg_readcap "$DEV" | grep -q "Logical block length=512"'
@@ -34,7 +39,7 @@ umount /mnt/t
 
 kill -TERM $PID; wait $PID; rc=$?
 check "serve stops cleanly on SIGTERM" '[ $rc -eq 0 ]'
-check "no configfs object or disk of ours remains" '[ -n "$SD" ] && ! leftovers'
+check "no configfs object or disk of ours remains" '[ -n "$SD" ] && ! leftovers && [ ! -e /tmp/vmdisk.node ]'
 check "the image holds a clean file system" 'e2fsck -fn "$IMG" >/dev/null 2>&1'
 
 # Two devices served at once by two processes, each with its own data.
@@ -50,6 +55,29 @@ dd if=/tmp/fa of="$DA" bs=1M oflag=direct 2>/dev/null; dd if=/tmp/fb of="$DB" bs
 check "each disk keeps its own data" '[ -b "$DA" ] && dd if="$DA" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fa && dd if="$DB" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fb'
 kill -TERM $PA $PB; wait $PA; ra=$?; wait $PB; rb=$?
 check "both stop cleanly, nothing left" '[ $ra -eq 0 ] && [ $rb -eq 0 ] && ! leftovers'
+
+# SIGKILL in the middle of I/O: the I/O fails once cmd_time_out (5 s) passes, nothing hangs,
+# and `tcmu cleanup` removes everything (answering the dead ring so teardown does not wait).
+"$TCMU" serve /tmp/k.img --size 64M --name killed --cmd-time-out 5 > /tmp/k.out 2>/dev/null &
+PK=$!
+for i in $(seq 1 200); do [ -s /tmp/k.out ] && break; sleep 0.1; done
+DK=$(head -1 /tmp/k.out)
+# Writes until one fails; only a failure ends the loop.
+( while dd if=/dev/urandom of="$DK" bs=1M count=16 oflag=direct 2>/dev/null; do :; done ) &
+DD=$!
+sleep 2
+kill -KILL $PK
+t=0; while kill -0 $DD 2>/dev/null && [ $t -lt 120 ]; do sleep 1; t=$((t+1)); done
+check "SIGKILL mid-I/O: the I/O fails within 2 x cmd_time_out" '[ -b "$DK" ] && ! kill -0 $DD 2>/dev/null && [ $t -le 10 ]'
+kill -KILL $DD 2>/dev/null
+"$TCMU" list > /tmp/list.out 2>&1
+check "the dead device is still listed" 'grep -q "user_1/killed" /tmp/list.out'
+s0=$(date +%s)
+timeout 60 "$TCMU" cleanup > /tmp/cleanup.out 2>&1; rc=$?
+s1=$(date +%s)
+check "tcmu cleanup removes every object and the disk, in under 5 s" '[ $rc -eq 0 ] && grep -q "removed .*user_1/killed" /tmp/cleanup.out && ! leftovers && [ ! -b "$DK" ] && [ $((s1-s0)) -lt 5 ]'
+"$TCMU" cleanup > /tmp/cleanup.out 2>&1
+check "a second cleanup finds nothing" 'grep -q "nothing of ours" /tmp/cleanup.out'
 
 echo "vm-test: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -398,10 +398,18 @@ impl ConfigFs {
                 inv.user_backstores.push(self.user_backstore(n, &name));
             }
         }
-        for wwn in subdirs(&self.root.join("loopback"))? {
+        // `discovery_auth` is the fabric's own group, not a target.
+        let is_target = |name: &String| name != "discovery_auth";
+        for wwn in subdirs(&self.root.join("loopback"))?
+            .into_iter()
+            .filter(is_target)
+        {
             inv.loopback.push(self.loopback(&wwn));
         }
-        for iqn in subdirs(&self.root.join("iscsi"))? {
+        for iqn in subdirs(&self.root.join("iscsi"))?
+            .into_iter()
+            .filter(is_target)
+        {
             inv.iscsi.push(self.iscsi(&iqn));
         }
         Ok(inv)
@@ -411,9 +419,17 @@ impl ConfigFs {
     /// LUN linked to one of our backstores (those whose `dev_config` starts with
     /// [`CONFIG_PREFIX`]), then those backstores. Returns what was removed.
     pub fn cleanup(&self) -> Result<Vec<PathBuf>> {
+        self.cleanup_only(|_| true)
+    }
+
+    /// [`ConfigFs::cleanup`] of those of our backstores `pick` chooses (and their targets).
+    pub fn cleanup_only(&self, pick: impl Fn(&UserBackstore) -> bool) -> Result<Vec<PathBuf>> {
         let inv = self.list()?;
-        let ours: Vec<&UserBackstore> =
-            inv.user_backstores.iter().filter(|b| b.is_ours()).collect();
+        let ours: Vec<&UserBackstore> = inv
+            .user_backstores
+            .iter()
+            .filter(|b| b.is_ours() && pick(b))
+            .collect();
         let mut removed = Vec::new();
         for lo in &inv.loopback {
             if lo
@@ -645,12 +661,30 @@ fn lun_link_targets(tpg: &Path) -> Result<Vec<PathBuf>> {
     for lun in subdirs(&tpg.join("lun"))? {
         let dir = tpg.join("lun").join(&lun);
         for entry in fs::read_dir(&dir).map_err(io("list", &dir))?.flatten() {
+            // configfs reads its links back as relative paths (`../../../../core/...`).
             if let Ok(t) = fs::read_link(entry.path()) {
-                out.push(t);
+                out.push(normalize(&dir.join(t)));
             }
         }
     }
     Ok(out)
+}
+
+/// `path` with `.` and `..` resolved lexically (configfs has no symlinked folders to make that
+/// wrong).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A tcm_loop target, `loopback/WWN`, with its one TPG `tpgt_1`.

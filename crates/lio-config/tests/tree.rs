@@ -174,20 +174,28 @@ fn cleanup_removes_only_ours() {
     lo_ours.add_lun(0, &ours).unwrap();
     let lo_theirs = t.cfs.create_loopback(&naa_wwn(2)).unwrap();
     lo_theirs.add_lun(0, &theirs).unwrap();
+    // The kernel shows LUN links as relative paths; such a target is found as well.
+    let lo_relative = t.cfs.create_loopback(&naa_wwn(3)).unwrap();
+    let lun = lo_relative.path().join("tpgt_1/lun/lun_0");
+    fs::create_dir_all(&lun).unwrap();
+    std::os::unix::fs::symlink("../../../../../core/user_1/ours", lun.join("ours")).unwrap();
     let iscsi = t
         .cfs
         .create_iscsi("iqn.2026-11.rs.tcmu:t1", "127.0.0.1:3260")
         .unwrap();
     iscsi.add_lun(0, &ours).unwrap();
 
+    // The fabric's own group is not a target.
+    fs::create_dir_all(t.cfs.root().join("loopback/discovery_auth")).unwrap();
     let inv = t.cfs.list().unwrap();
     assert_eq!(inv.user_backstores.len(), 2);
-    assert_eq!(inv.loopback.len(), 2);
+    assert_eq!(inv.loopback.len(), 3);
     assert_eq!(inv.iscsi.len(), 1);
 
     let removed = t.cfs.cleanup().unwrap();
-    assert_eq!(removed.len(), 3, "{removed:?}");
+    assert_eq!(removed.len(), 4, "{removed:?}");
     assert!(!ours.exists() && !lo_ours.path().exists() && !iscsi.path().exists());
+    assert!(!lo_relative.path().exists());
     assert!(
         theirs.exists() && lo_theirs.path().exists(),
         "someone else's objects stay"

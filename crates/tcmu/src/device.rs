@@ -25,6 +25,24 @@ pub enum DeviceError {
     /// The ring's mailbox was not usable.
     #[error("TCMU ring: {0}")]
     Ring(#[from] tcmu_ring::RingError),
+    /// A vendor, product or serial the SCSI standard cannot carry.
+    #[error("{what} {value:?} must be 1 to {max} printable ASCII characters")]
+    BadIdentity {
+        /// Which field.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Its longest legal length.
+        max: usize,
+    },
+    /// The device node could not be made or removed.
+    #[error("device node {path}: {source}")]
+    Node {
+        /// The path asked for.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A size that is not a whole number of blocks, or zero.
     #[error("size {size} is not a positive multiple of the block size {block_size}")]
     BadSize {
@@ -49,6 +67,11 @@ pub struct DeviceBuilder {
     configfs: Option<ConfigFs>,
     uio_class: PathBuf,
     uio_dev: PathBuf,
+    vendor: Option<String>,
+    product: Option<String>,
+    serial: Option<String>,
+    write_cache: Option<bool>,
+    node: Option<PathBuf>,
 }
 
 impl DeviceBuilder {
@@ -66,7 +89,69 @@ impl DeviceBuilder {
             configfs: None,
             uio_class: PathBuf::from(SYSFS_CLASS_UIO),
             uio_dev: PathBuf::from("/dev"),
+            vendor: None,
+            product: None,
+            serial: None,
+            write_cache: None,
+            node: None,
         }
+    }
+
+    /// The T10 vendor identification INQUIRY reports (default `TCMU-RS`; 1 to 8 characters).
+    pub fn vendor(mut self, vendor: &str) -> Self {
+        self.vendor = Some(vendor.to_string());
+        self
+    }
+
+    /// The product identification (default `Rust TCMU disk`; 1 to 16 characters).
+    pub fn product(mut self, product: &str) -> Self {
+        self.product = Some(product.to_string());
+        self
+    }
+
+    /// The unit serial number, VPD page 80h (default: derived from the name; up to 64
+    /// characters).
+    pub fn serial(mut self, serial: &str) -> Self {
+        self.serial = Some(serial.to_string());
+        self
+    }
+
+    /// Whether the disk reports a volatile write cache (WCE in the Caching mode page), so the
+    /// kernel sends SYNCHRONIZE CACHE; default: what the [`BlockDevice`] says.
+    pub fn write_cache(mut self, on: bool) -> Self {
+        self.write_cache = Some(on);
+        self
+    }
+
+    /// Also makes a block device node for the disk at `path` (as go-tcmu's `DevPath` does),
+    /// removed again on close. An existing file at `path` is an error, never replaced.
+    pub fn node(mut self, path: &Path) -> Self {
+        self.node = Some(path.to_path_buf());
+        self
+    }
+
+    /// The identity INQUIRY reports: [`Identity::for_name`] with the vendor, product and serial
+    /// given to the builder.
+    pub fn identity(&self) -> Result<Identity, DeviceError> {
+        let mut id = Identity::for_name(&self.name);
+        for (what, value, max, field) in [
+            ("vendor", &self.vendor, 8, &mut id.vendor),
+            ("product", &self.product, 16, &mut id.product),
+            ("serial", &self.serial, 64, &mut id.serial),
+        ] {
+            if let Some(v) = value {
+                let printable = v.bytes().all(|b| (0x20..0x7f).contains(&b));
+                if v.is_empty() || v.len() > max || !printable {
+                    return Err(DeviceError::BadIdentity {
+                        what,
+                        value: v.clone(),
+                        max,
+                    });
+                }
+                *field = v.clone();
+            }
+        }
+        Ok(id)
     }
 
     /// `core/user_HBA` (default 1).
@@ -133,8 +218,11 @@ impl DeviceBuilder {
     pub fn serve_block<B: BlockDevice + 'static>(self, dev: B) -> Result<Device, DeviceError> {
         let size = dev.num_blocks().saturating_mul(u64::from(dev.block_size()));
         let bs = dev.block_size();
-        let emu = Arc::new(Emulator::new(dev, Identity::for_name(&self.name)));
-        self.serve(emu, size, bs)
+        let mut emu = Emulator::new(dev, self.identity()?);
+        if let Some(on) = self.write_cache {
+            emu = emu.with_write_cache(on);
+        }
+        self.serve(Arc::new(emu), size, bs)
     }
 
     /// Serves `handler` as a disk of `size` bytes in `block_size` blocks, through the kernel's
@@ -184,6 +272,7 @@ impl DeviceBuilder {
             loopback: None,
             store: Some(store),
             disk: None,
+            node: None,
         };
 
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
@@ -196,7 +285,15 @@ impl DeviceBuilder {
         if let Some(store) = &device.store {
             lo.add_lun(self.lun, store)?;
         }
-        device.disk = Some(lo.wait_for_disk(self.lun, self.disk_timeout)?);
+        let disk = lo.wait_for_disk(self.lun, self.disk_timeout)?;
+        if let Some(path) = &self.node {
+            make_node(path, &disk, cfs.sysfs()).map_err(|source| DeviceError::Node {
+                path: path.clone(),
+                source,
+            })?;
+            device.node = Some(path.clone());
+        }
+        device.disk = Some(disk);
         Ok(device)
     }
 }
@@ -210,12 +307,41 @@ pub struct Device {
     loopback: Option<LoopbackTarget>,
     store: Option<UserBackstore>,
     disk: Option<PathBuf>,
+    node: Option<PathBuf>,
+}
+
+/// Makes a block device node at `path` with the device numbers of `disk` (a `/dev/sdX` path),
+/// read from `sysfs`'s `class/block/sdX/dev`.
+fn make_node(path: &Path, disk: &Path, sysfs: &Path) -> std::io::Result<()> {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    let name = disk
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the disk has no name"))?;
+    let dev = std::fs::read_to_string(sysfs.join("class/block").join(name).join("dev"))?;
+    let (major, minor) = dev
+        .trim()
+        .split_once(':')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .ok_or_else(|| std::io::Error::other(format!("unreadable device numbers {dev:?}")))?;
+    // mknod fails with EEXIST rather than replacing whatever is there.
+    mknod(
+        path,
+        SFlag::S_IFBLK,
+        Mode::from_bits_truncate(0o660),
+        makedev(major, minor),
+    )
+    .map_err(std::io::Error::from)
 }
 
 impl Device {
     /// The block device node, e.g. `/dev/sdb`.
     pub fn disk(&self) -> Option<&Path> {
         self.disk.as_deref()
+    }
+
+    /// The extra device node made by [`DeviceBuilder::node`], if any.
+    pub fn node(&self) -> Option<&Path> {
+        self.node.as_deref()
     }
 
     /// The backstore's configfs folder.
@@ -230,6 +356,12 @@ impl Device {
 
     fn teardown(&mut self) -> Result<(), DeviceError> {
         let mut first: Option<DeviceError> = None;
+        if let Some(path) = self.node.take()
+            && let Err(source) = std::fs::remove_file(&path)
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            first.get_or_insert(DeviceError::Node { path, source });
+        }
         if let Some(lo) = self.loopback.take()
             && let Err(e) = lo.remove()
         {

@@ -153,6 +153,16 @@ impl<B: BlockDevice> Emulator<B> {
         }
     }
 
+    /// The same emulator reporting WCE = `on` in the Caching mode page, whatever the backend
+    /// says.
+    pub fn with_write_cache(self, on: bool) -> Emulator<B> {
+        let changeable = on || self.dev.write_cache();
+        if let Ok(mut m) = self.mode.lock() {
+            *m = ModePages::new(on, changeable);
+        }
+        self
+    }
+
     /// The backend.
     pub fn device(&self) -> &B {
         &self.dev

@@ -12,8 +12,7 @@
 //!   handler panic answered with CHECK CONDITION; the command-level [`CommandHandler`] with
 //!   fallback to the emulation.
 //!
-//! Still to come (issue 4): the `tcmu` command-line program and the VM tests that prove the
-//! device against a real kernel.
+//! - [`cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 #![forbid(unsafe_code)]
 
 /// The README's example, compiled and run as a doc test.
@@ -22,11 +21,13 @@
 pub struct ReadmeDoctests;
 
 pub mod backend;
+pub mod cleanup;
 pub mod device;
 pub mod emulate;
 pub mod server;
 
 pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
+pub use cleanup::{CleanupReport, cleanup};
 pub use device::{Device, DeviceBuilder, DeviceError};
 pub use emulate::{Emulator, Identity};
 pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};

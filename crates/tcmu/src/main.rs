@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tcmu::{DeviceBuilder, FileDisk, ReadOnly};
 
@@ -23,33 +23,60 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve IMAGE (a file or block device) as a disk until interrupted, then remove it.
-    Serve {
-        /// The image file or block device.
-        image: PathBuf,
-        /// Create the image with this size if it is missing, or grow it (never shrinks):
-        /// bytes, or with a K, M, G or T suffix (powers of 1024).
-        #[arg(long)]
-        size: Option<String>,
-        /// The backstore's name (default: the image's file name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Logical block size.
-        #[arg(long, default_value_t = 512)]
-        block_size: u32,
-        /// Refuse writes; the disk reports itself write-protected.
-        #[arg(long)]
-        read_only: bool,
-        /// Worker threads.
-        #[arg(long, default_value_t = 4)]
-        threads: usize,
-        /// N of configfs `core/user_N`.
-        #[arg(long, default_value_t = 1)]
-        hba: u32,
-    },
+    Serve(ServeArgs),
     /// List the TCMU backstores and targets on this host.
     List,
-    /// Remove every configfs object this project left behind (and so its disks).
-    Cleanup,
+    /// Remove every configfs object this project left behind (and so its disks); devices a
+    /// running `tcmu serve` still serves are left alone unless --force.
+    Cleanup {
+        /// Also remove devices a running process serves (its I/O then fails).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The image file or block device.
+    image: PathBuf,
+    /// Create the image with this size if it is missing, or grow it (never shrinks):
+    /// bytes, or with a K, M, G or T suffix (powers of 1024).
+    #[arg(long)]
+    size: Option<String>,
+    /// The backstore's name (default: the image's file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Logical block size.
+    #[arg(long, default_value_t = 512)]
+    block_size: u32,
+    /// Refuse writes; the disk reports itself write-protected.
+    #[arg(long)]
+    read_only: bool,
+    /// Worker threads.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// N of configfs `core/user_N`.
+    #[arg(long, default_value_t = 1)]
+    hba: u32,
+    /// Seconds the kernel waits for a command before failing it.
+    #[arg(long, default_value_t = 30)]
+    cmd_time_out: u32,
+    /// Also make a block device node for the disk at this path (removed on exit).
+    #[arg(long)]
+    node: Option<PathBuf>,
+    /// Vendor identification reported by INQUIRY (up to 8 characters).
+    #[arg(long)]
+    vendor: Option<String>,
+    /// Product identification (up to 16 characters).
+    #[arg(long)]
+    product: Option<String>,
+    /// Unit serial number (up to 64 characters; default: derived from the name).
+    #[arg(long)]
+    serial: Option<String>,
+    /// Report a volatile write cache (true) or none (false); default: what the image has
+    /// (a file goes through the page cache, so true).
+    #[arg(long)]
+    write_cache: Option<bool>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -69,15 +96,17 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
-fn serve(
-    image: PathBuf,
-    size: Option<String>,
-    name: Option<String>,
-    block_size: u32,
-    read_only: bool,
-    threads: usize,
-    hba: u32,
-) -> Result<(), String> {
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let ServeArgs {
+        image,
+        size,
+        name,
+        block_size,
+        read_only,
+        threads,
+        hba,
+        ..
+    } = args;
     let name = match name {
         Some(n) => n,
         None => image
@@ -118,7 +147,25 @@ fn serve(
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
 
-    let builder = DeviceBuilder::new(&name).hba(hba).threads(threads);
+    let mut builder = DeviceBuilder::new(&name)
+        .hba(hba)
+        .threads(threads)
+        .cmd_time_out(args.cmd_time_out);
+    if let Some(node) = &args.node {
+        builder = builder.node(node);
+    }
+    if let Some(v) = &args.vendor {
+        builder = builder.vendor(v);
+    }
+    if let Some(p) = &args.product {
+        builder = builder.product(p);
+    }
+    if let Some(s) = &args.serial {
+        builder = builder.serial(s);
+    }
+    if let Some(on) = args.write_cache {
+        builder = builder.write_cache(on);
+    }
     let device = if read_only {
         builder.serve_block(ReadOnly(disk))
     } else {
@@ -161,13 +208,25 @@ fn list() -> Result<(), String> {
     Ok(())
 }
 
-fn cleanup() -> Result<(), String> {
+fn cleanup(force: bool) -> Result<(), String> {
     let cfs = ConfigFs::system().map_err(|e| e.to_string())?;
-    let removed = cfs.cleanup().map_err(|e| e.to_string())?;
-    for p in &removed {
+    let report = tcmu::cleanup(
+        &cfs,
+        Path::new(tcmu_ring::uio::SYSFS_CLASS_UIO),
+        Path::new("/dev"),
+        force,
+    )
+    .map_err(|e| e.to_string())?;
+    for p in &report.removed {
         println!("removed {}", p.display());
     }
-    if removed.is_empty() {
+    for p in &report.in_use {
+        println!(
+            "kept {}: a running process serves it (stop it, or use --force)",
+            p.display()
+        );
+    }
+    if report.removed.is_empty() && report.in_use.is_empty() {
         println!("nothing of ours to remove");
     }
     Ok(())
@@ -183,17 +242,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let r = match cli.command {
-        Cmd::Serve {
-            image,
-            size,
-            name,
-            block_size,
-            read_only,
-            threads,
-            hba,
-        } => serve(image, size, name, block_size, read_only, threads, hba),
+        Cmd::Serve(args) => serve(args),
         Cmd::List => list(),
-        Cmd::Cleanup => cleanup(),
+        Cmd::Cleanup { force } => cleanup(force),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

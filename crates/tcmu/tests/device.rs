@@ -38,6 +38,8 @@ fn fake_kernel(dir: &Path, name: &'static str) -> std::thread::JoinHandle<bool> 
                 if tpg.join("lun/lun_0").join(name).is_symlink() {
                     fs::write(tpg.join("address"), "7:0:1\n").unwrap();
                     fs::create_dir_all(dir.join("sys/bus/scsi/devices/7:0:1:0/block/sdz")).unwrap();
+                    fs::create_dir_all(dir.join("sys/class/block/sdz")).unwrap();
+                    fs::write(dir.join("sys/class/block/sdz/dev"), "65:160\n").unwrap();
                     return true;
                 }
             }
@@ -63,8 +65,10 @@ fn a_device_comes_up_serves_and_goes_away() {
         Identity::for_name("d0"),
     ));
     let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+    let node = dir.join("mydisk");
     let device = DeviceBuilder::new("d0")
         .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
+        .node(&node)
         .threads(2)
         .disk_timeout(Duration::from_secs(5))
         .serve_with(emu, 2048 * 512, 512, |info| {
@@ -77,6 +81,15 @@ fn a_device_comes_up_serves_and_goes_away() {
         .unwrap();
     assert!(kernel.join().unwrap());
     assert_eq!(device.disk(), Some(Path::new("/dev/sdz")));
+    // The extra node has the disk's numbers (65:160) and is a block device.
+    {
+        use std::os::unix::fs::FileTypeExt;
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::symlink_metadata(&node).unwrap();
+        assert!(meta.file_type().is_block_device());
+        assert_eq!(meta.rdev(), nix::sys::stat::makedev(65, 160));
+        assert_eq!(device.node(), Some(node.as_path()));
+    }
     let store = dir.join("target/core/user_1/d0");
     assert_eq!(
         fs::read_to_string(store.join("control")).unwrap(),
@@ -95,6 +108,7 @@ fn a_device_comes_up_serves_and_goes_away() {
     assert_eq!(done[0].data_in, data);
 
     device.close().unwrap();
+    assert!(!node.exists(), "node removed");
     assert!(!store.exists(), "backstore removed");
     let left: Vec<_> = fs::read_dir(dir.join("target/loopback")).unwrap().collect();
     assert!(left.is_empty(), "loopback target removed: {left:?}");
@@ -120,5 +134,14 @@ fn failures_leave_nothing_behind() {
         .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
         .serve(emu, 1000, 512);
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
+    // So is a vendor SCSI cannot carry.
+    let r = DeviceBuilder::new("z")
+        .vendor("far too long a vendor")
+        .serve_block(MemoryDisk::new(8, 512).unwrap());
+    assert!(
+        matches!(r, Err(DeviceError::BadIdentity { what: "vendor", .. })),
+        "{r:?}"
+    );
+    assert!(!dir.join("target/core/user_1/z").exists());
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -299,3 +299,18 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
     assert_eq!(&on_disk[4 * 4096..5 * 4096], &data[4096..]);
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn write_cache_can_be_turned_off_or_on() {
+    // MODE SENSE(6) of the Caching page with DBD: WCE is bit 2 of the page's byte 2.
+    let caching = [0x1a, 0x08, 0x08, 0, 0xff, 0];
+    let wce = |d: &mut Disk<MemoryDisk>| d.ok(&caching, SimData::Read(255))[4 + 2] & 0x04 != 0;
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    assert!(!wce(&mut d), "a memory disk has no volatile cache");
+    d.emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("a"))
+        .with_write_cache(true);
+    assert!(wce(&mut d));
+    d.emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("b"))
+        .with_write_cache(false);
+    assert!(!wce(&mut d));
+}

@@ -1,0 +1,110 @@
+//! Removing what a crashed run left behind, without waiting on a dead ring.
+//!
+//! When a serving process dies, its device stays in configfs and the kernel queues commands on
+//! a ring nobody reads; each waits out `cmd_time_out`, and removing the LUN makes the kernel
+//! send SYNCHRONIZE CACHE, which waits again. [`cleanup`] opens the UIO device of each of our
+//! backstores: the kernel lets only one process hold it, so the open succeeds exactly for the
+//! orphans. While their targets and backstores are removed, every command on an orphan's ring
+//! (those left unanswered by the dead process included) is answered at once with NOT READY,
+//! LOGICAL UNIT COMMUNICATION FAILURE: the same failure the kernel's timeout gives, so no
+//! write is ever reported done that was not. Devices another process is serving are left
+//! alone unless `force` is set.
+
+use crate::device::DeviceError;
+use crate::server::{Handler, Server};
+use lio_config::{ConfigFs, UserBackstore};
+use scsi_proto::Wire;
+use scsi_proto::sense::{AdditionalSense, SenseData, SenseKey};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tcmu_ring::uio::UioInfo;
+use tcmu_ring::{DataBuffers, Response, Ring, Uio, UioError};
+
+/// What [`cleanup`] did.
+#[derive(Debug, Default)]
+pub struct CleanupReport {
+    /// The configfs objects removed, targets before backstores.
+    pub removed: Vec<PathBuf>,
+    /// Our backstores left in place because a running process serves them.
+    pub in_use: Vec<PathBuf>,
+}
+
+/// Fails every command of a device whose server is gone.
+struct Orphaned;
+
+impl Handler for Orphaned {
+    fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
+        let sense = SenseData::new(
+            SenseKey::NotReady,
+            AdditionalSense::LUN_COMMUNICATION_FAILURE,
+        );
+        Response::check_condition(&sense.to_vec())
+    }
+}
+
+/// Whether opening the UIO device failed because another process holds it.
+fn is_busy(e: &UioError) -> bool {
+    matches!(e, UioError::Io { source, .. } if source.raw_os_error() == Some(nix::libc::EBUSY))
+}
+
+/// Removes every configfs object of ours whose device no process serves (every one, with
+/// `force`), answering the orphans' rings meanwhile so nothing waits for a timeout.
+pub fn cleanup(
+    cfs: &ConfigFs,
+    uio_class: &Path,
+    uio_dev: &Path,
+    force: bool,
+) -> Result<CleanupReport, DeviceError> {
+    let inv = cfs.list()?;
+    let mut report = CleanupReport::default();
+    let mut servers = Vec::new();
+    let mut picked: Vec<PathBuf> = Vec::new();
+    for store in inv.user_backstores.iter().filter(|b| b.is_ours()) {
+        match open_orphan(store, uio_class, uio_dev) {
+            Ok(Some(server)) => servers.push(server),
+            // No UIO device (never enabled) or an unusable ring: nothing to answer.
+            Ok(None) => {}
+            Err(e) if is_busy(&e) => {
+                if !force {
+                    report.in_use.push(store.path().to_path_buf());
+                    continue;
+                }
+            }
+            Err(e) => tracing::warn!(store = %store.path().display(), "{e}"),
+        }
+        picked.push(store.path().to_path_buf());
+    }
+    let removed = cfs.cleanup_only(|b| picked.iter().any(|p| p == b.path()));
+    for server in servers {
+        let _ = server.stop();
+    }
+    report.removed = removed?;
+    Ok(report)
+}
+
+/// Opens `store`'s ring and answers it with [`Orphaned`]; `Err` with EBUSY when a process
+/// serves it.
+fn open_orphan(
+    store: &UserBackstore,
+    uio_class: &Path,
+    uio_dev: &Path,
+) -> Result<Option<Server>, UioError> {
+    let info = match UioInfo::find_tcmu(uio_class, store.hba(), store.name()) {
+        Ok(info) => info,
+        Err(UioError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let uio = Uio::open(uio_dev, info)?;
+    match Ring::new(uio.region()) {
+        Ok(ring) => Ok(Some(Server::spawn(
+            ring,
+            Arc::new(uio),
+            Arc::new(Orphaned),
+            1,
+        ))),
+        Err(e) => {
+            tracing::warn!(store = %store.path().display(), "ring not usable: {e}");
+            Ok(None)
+        }
+    }
+}
