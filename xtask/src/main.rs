@@ -26,6 +26,8 @@ commands:
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
   vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
   vm-test                                build `tcmu` and run the integration tests in the VM
+  demo                                   serve an image in the VM, mkfs, mount, use it; the
+                                         image is left in target/demo.img
   help                                  this text
 ";
 
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("vm-run") => vm_run(&args[1..]),
         Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test()),
+        Some("demo") => no_extra(&args[1..]).and_then(|()| demo()),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -150,6 +153,7 @@ fn test(args: &[String]) -> Result<(), String> {
     })?;
     if !no_vm {
         step("integration tests in a VM (real kernel)", &vm_test)?;
+        step("the README's demo (cargo xtask demo)", &demo)?;
     }
     if !no_fuzz {
         step("fuzz (short run of every target)", &|| {
@@ -184,20 +188,42 @@ fn vm_run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// `cargo xtask vm-test`: the integration tests in a real kernel.
-fn vm_test() -> Result<(), String> {
+/// Builds `tcmu` and runs `xtask/vm/SCRIPT` in the VM with `$TCMU` set; the script's exit
+/// status.
+fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     let root = root();
     cargo(&root, &["build", "--release", "-p", "tcmu"])?;
     let tcmu = root.join("target/release/tcmu");
-    let script = std::fs::read_to_string(root.join("xtask/vm/tests.sh"))
-        .map_err(|e| format!("xtask/vm/tests.sh: {e}"))?;
-    let script = format!("TCMU={}\n{script}", tcmu.display());
-    let rc = vm::run(&script, std::time::Duration::from_secs(600))?;
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err("integration tests failed in the VM".into())
+    let path = root.join("xtask/vm").join(script);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = format!("TCMU={}\n{text}", tcmu.display());
+    vm::run(&text, std::time::Duration::from_secs(timeout_secs))
+}
+
+/// `cargo xtask vm-test`: the integration tests in a real kernel.
+fn vm_test() -> Result<(), String> {
+    match run_vm_script("tests.sh", 600)? {
+        0 => Ok(()),
+        _ => Err("integration tests failed in the VM".into()),
     }
+}
+
+/// `cargo xtask demo`: the main job (serve an image, mkfs, mount, use it) in the VM; the image
+/// comes back to the host.
+fn demo() -> Result<(), String> {
+    let rc = run_vm_script("demo.sh", 600)?;
+    if rc != 0 {
+        return Err(format!("the demo failed in the VM (exit status {rc})"));
+    }
+    let out = root().join("target/demo.img");
+    std::fs::copy(vm::results_dir().join("demo.img"), &out)
+        .map_err(|e| format!("cannot copy the image to {}: {e}", out.display()))?;
+    println!(
+        "\nThe image the VM's disk was served from is now {}: an ext4 file system holding the\n\
+         files above (try `e2fsck -fn {0}` or `debugfs -R 'ls -l /' {0}`).",
+        out.display()
+    );
+    Ok(())
 }
 
 /// `cargo xtask fuzz [--seconds N] [TARGET...]`.

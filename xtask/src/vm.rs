@@ -228,12 +228,18 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// Boots the guest, runs `script` (sh) in it as root, prints its output, and returns its exit
-/// status.
+/// The folder the guest sees as `/results` (emptied at the start of every run).
+pub fn results_dir() -> PathBuf {
+    cache().join("results")
+}
+
+/// Boots the guest, runs `script` (sh) in it as root, prints its output as it comes, and
+/// returns its exit status.
+
 pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     let (vmlinuz, version, tree) = provision()?;
     let initrd = initramfs(&tree, &version)?;
-    let results = cache().join("results");
+    let results = results_dir();
     let _ = std::fs::remove_dir_all(&results);
     std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
     std::fs::write(results.join("cmd"), script).map_err(|e| e.to_string())?;
@@ -275,7 +281,21 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
         .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    // The guest's output is shown as it is written (the results folder is shared).
+    let mut shown = 0;
+    let show = |shown: &mut usize| {
+        if let Ok(out) = std::fs::read(results.join("out"))
+            && out.len() > *shown
+        {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&out[*shown..]);
+            let _ = stdout.flush();
+            *shown = out.len();
+        }
+    };
     loop {
+        show(&mut shown);
         if let Some(status) = qemu.try_wait().map_err(|e| e.to_string())? {
             if !status.success() {
                 eprintln!("vm: qemu exited with {status}");
@@ -292,14 +312,11 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    show(&mut shown);
     let console_text = std::fs::read_to_string(&console).unwrap_or_default();
     if let Some(line) = console_text.lines().find(|l| l.contains("vm: guest ready")) {
         eprintln!("{}", line.trim());
     }
-    print!(
-        "{}",
-        std::fs::read_to_string(results.join("out")).unwrap_or_default()
-    );
     eprintln!("vm: finished after {:.1} s", start.elapsed().as_secs_f64());
     match std::fs::read_to_string(results.join("rc")) {
         Ok(rc) => rc
