@@ -235,7 +235,6 @@ pub fn results_dir() -> PathBuf {
 
 /// Boots the guest, runs `script` (sh) in it as root, prints its output as it comes, and
 /// returns its exit status.
-
 pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     let (vmlinuz, version, tree) = provision()?;
     let initrd = initramfs(&tree, &version)?;
