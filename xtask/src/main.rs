@@ -10,6 +10,7 @@
 //! command works on a newcomer's machine and in CI.
 #![forbid(unsafe_code)]
 
+mod conformance;
 mod vm;
 
 use std::env;
@@ -26,6 +27,8 @@ commands:
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
   vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
   vm-test                                build `tcmu` and run the integration tests in the VM
+  conformance                            libiscsi's iscsi-test-cu against our devices and the
+                                         kernel's fileio in the VM; writes docs/conformance.md
   demo                                   serve an image in the VM, mkfs, mount, use it; the
                                          image is left in target/demo.img
   help                                  this text
@@ -42,6 +45,16 @@ fn main() -> ExitCode {
         Some("vm-run") => vm_run(&args[1..]),
         Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test()),
         Some("demo") => no_extra(&args[1..]).and_then(|()| demo()),
+        Some("conformance") => no_extra(&args[1..]).and_then(|()| {
+            let root = root();
+            cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+            conformance::host(&root, &root.join("target/release/tcmu"))
+        }),
+        // Run by `conformance` inside the VM.
+        Some("conformance-guest") => match &args[1..] {
+            [tcmu, out] => conformance::guest(Path::new(tcmu), Path::new(out)),
+            _ => Err("usage: conformance-guest TCMU OUT_DIR".into()),
+        },
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

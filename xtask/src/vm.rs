@@ -27,6 +27,7 @@ const MODULES: &[&str] = &[
     "target_core_user",
     "target_core_file",
     "tcm_loop",
+    "iscsi_target_mod",
     "sd_mod",
     "sg",
 ];
@@ -86,10 +87,13 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         "fio",
         "sg_inq",
         "mkfs.ext4",
+        "iscsi-test-cu",
+        "ip",
     ];
     if !tools.iter().all(|t| have(t)) {
         eprintln!(
-            "vm: installing qemu-system-x86, busybox-static, cpio, kmod, fio, sg3-utils (once)"
+            "vm: installing qemu-system-x86, busybox-static, cpio, kmod, fio, sg3-utils, \
+             libiscsi-bin, iproute2 (once)"
         );
         sh("apt-get update -qq")?;
         // bookworm's qemu-system-x86 conflicts with a backported qemu-utils: take both from
@@ -97,7 +101,8 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         let v = sh("apt-cache madison qemu-system-x86 | awk 'NR==1{print $3}'")?;
         sh(&format!(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades \
-             qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod fio sg3-utils e2fsprogs >/dev/null"
+             qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod fio sg3-utils e2fsprogs \
+             libiscsi-bin iproute2 >/dev/null"
         ))?;
     }
     let dir = cache();

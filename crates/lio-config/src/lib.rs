@@ -322,6 +322,45 @@ impl ConfigFs {
         Ok(store)
     }
 
+    /// Creates and enables a kernel `fileio` backstore `core/fileio_HBA/NAME` serving `file`
+    /// (which must exist) as a disk of `size` bytes. On failure what was made is removed.
+    pub fn create_fileio_backstore(
+        &self,
+        hba: u32,
+        name: &str,
+        file: &Path,
+        size: u64,
+    ) -> Result<FileioBackstore> {
+        check_name(name)?;
+        let file_str = file
+            .to_str()
+            .filter(|f| f.starts_with('/') && !f.contains(','))
+            .ok_or_else(|| Error::InvalidName(file.display().to_string()))?;
+        let hba_dir = self.root.join("core").join(format!("fileio_{hba}"));
+        let store = FileioBackstore {
+            path: hba_dir.join(name),
+            name: name.to_string(),
+        };
+        mkdir_exist_ok(&hba_dir).map_err(|e| match e {
+            Error::Io { .. } if is_configfs(&hba_dir) => Error::ModuleNotLoaded {
+                module: "target_core_file",
+            },
+            e => e,
+        })?;
+        mkdir_new(&store.path)?;
+        let made = || -> Result<()> {
+            let control = store.path.join("control");
+            write_attr(&control, &format!("fd_dev_name={file_str}"))?;
+            write_attr(&control, &format!("fd_dev_size={size}"))?;
+            write_attr(&store.path.join("enable"), "1")
+        };
+        if let Err(e) = made() {
+            let _ = store.remove();
+            return Err(e);
+        }
+        Ok(store)
+    }
+
     /// A handle on `loopback/WWN`, whether or not it exists.
     pub fn loopback(&self, wwn: &str) -> LoopbackTarget {
         LoopbackTarget {
@@ -520,6 +559,60 @@ impl UserBackstoreSpec {
     }
 }
 
+/// A backstore a target's LUN can link to.
+pub trait StorageObject {
+    /// Its configfs folder (`core/KIND_N/NAME`).
+    fn path(&self) -> &Path;
+    /// Its name.
+    fn name(&self) -> &str;
+}
+
+impl StorageObject for UserBackstore {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A kernel `fileio` backstore, `core/fileio_HBA/NAME`: LIO serving a file itself (the
+/// reference the conformance run compares TCMU devices with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileioBackstore {
+    path: PathBuf,
+    name: String,
+}
+
+impl StorageObject for FileioBackstore {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl FileioBackstore {
+    /// Writes `attrib/NAME`.
+    pub fn set_attribute(&self, name: &str, value: &str) -> Result<()> {
+        check_name(name)?;
+        write_attr(&self.path.join("attrib").join(name), value)
+    }
+
+    /// Removes it (after every LUN linking to it is gone), and its `fileio_N` folder if that
+    /// is now empty; absent is fine.
+    pub fn remove(&self) -> Result<()> {
+        rmdir_gone_ok(&self.path)?;
+        if let Some(hba) = self.path.parent()
+            && subdirs(hba)?.is_empty()
+        {
+            let _ = fs::remove_dir(hba);
+        }
+        Ok(())
+    }
+}
+
 /// A TCMU backstore, `core/user_HBA/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserBackstore {
@@ -604,7 +697,7 @@ fn lun_dir(tpg: &Path, lun: u32) -> PathBuf {
 }
 
 /// Adds LUN `lun` of `tpg` pointing at `store`: `mkdir lun/lun_N` and the symlink.
-fn link_lun(tpg: &Path, lun: u32, store: &UserBackstore) -> Result<()> {
+fn link_lun(tpg: &Path, lun: u32, store: &impl StorageObject) -> Result<()> {
     mkdir_exist_ok(&tpg.join("lun"))?;
     let dir = lun_dir(tpg, lun);
     mkdir_new(&dir)?;
@@ -706,7 +799,7 @@ impl LoopbackTarget {
 
     /// Exports `store` as LUN `lun`. The kernel scans the new LUN at once (INQUIRY, READ
     /// CAPACITY...): the backstore's ring must already be served.
-    pub fn add_lun(&self, lun: u32, store: &UserBackstore) -> Result<()> {
+    pub fn add_lun(&self, lun: u32, store: &impl StorageObject) -> Result<()> {
         link_lun(&self.tpg(), lun, store)
     }
 
@@ -800,7 +893,7 @@ impl IscsiTarget {
     }
 
     /// Exports `store` as LUN `lun`.
-    pub fn add_lun(&self, lun: u32, store: &UserBackstore) -> Result<()> {
+    pub fn add_lun(&self, lun: u32, store: &impl StorageObject) -> Result<()> {
         link_lun(&self.tpg(), lun, store)
     }
 

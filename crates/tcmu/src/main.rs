@@ -7,7 +7,7 @@ use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tcmu::{DeviceBuilder, FileDisk, ReadOnly};
+use tcmu::{BlockDevice, Device, DeviceBuilder, FileDisk, MemoryDisk, ReadOnly};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +38,11 @@ enum Cmd {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// The image file or block device.
-    image: PathBuf,
+    #[arg(required_unless_present = "memory")]
+    image: Option<PathBuf>,
+    /// Serve a disk held in memory (of --size bytes, zeroed; gone on exit) instead of an image.
+    #[arg(long, conflicts_with = "image", requires = "size")]
+    memory: bool,
     /// Create the image with this size if it is missing, or grow it (never shrinks):
     /// bytes, or with a K, M, G or T suffix (powers of 1024).
     #[arg(long)]
@@ -96,6 +100,24 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// What `serve` serves.
+enum Disk {
+    File(FileDisk),
+    Memory(MemoryDisk),
+}
+
+fn start<B: BlockDevice + 'static>(
+    builder: DeviceBuilder,
+    disk: B,
+    read_only: bool,
+) -> Result<Device, tcmu::DeviceError> {
+    if read_only {
+        builder.serve_block(ReadOnly(disk))
+    } else {
+        builder.serve_block(disk)
+    }
+}
+
 fn serve(args: ServeArgs) -> Result<(), String> {
     let ServeArgs {
         image,
@@ -107,9 +129,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         hba,
         ..
     } = args;
-    let name = match name {
-        Some(n) => n,
-        None => image
+    let what = match &image {
+        Some(image) => image.display().to_string(),
+        None => "memory".to_string(),
+    };
+    let name = match (name, &image) {
+        (Some(n), _) => n,
+        (None, None) => "memory".to_string(),
+        (None, Some(image)) => image
             .file_stem()
             .and_then(|s| s.to_str())
             .map(|s| {
@@ -117,26 +144,36 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                     .collect()
             })
-            .ok_or_else(|| {
-                format!(
-                    "cannot name a device after {}; pass --name",
-                    image.display()
-                )
-            })?,
+            .ok_or_else(|| format!("cannot name a device after {what}; pass --name"))?,
     };
-    let disk = match size {
-        Some(size) => {
-            let size = parse_size(&size)?;
+    let size = size.as_deref().map(parse_size).transpose()?;
+    let disk = match (&image, size) {
+        (None, size) => {
+            let size = size.unwrap_or(0);
+            let blocks = size / u64::from(block_size.max(1));
+            if size == 0 || size % u64::from(block_size.max(1)) != 0 {
+                return Err(format!(
+                    "--size {size} is not a positive multiple of the block size {block_size}"
+                ));
+            }
+            Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(|e| e.to_string())?)
+        }
+        (Some(image), Some(size)) => {
             if read_only {
                 return Err(
                     "--size creates or grows the image; it cannot go with --read-only".into(),
                 );
             }
-            FileDisk::create(&image, size, block_size)
+            Disk::File(
+                FileDisk::create(image, size, block_size)
+                    .map_err(|e| format!("{}: {e}", image.display()))?,
+            )
         }
-        None => FileDisk::open(&image, block_size, read_only),
-    }
-    .map_err(|e| format!("{}: {e}", image.display()))?;
+        (Some(image), None) => Disk::File(
+            FileDisk::open(image, block_size, read_only)
+                .map_err(|e| format!("{}: {e}", image.display()))?,
+        ),
+    };
 
     // SIGINT and SIGTERM are blocked in every thread and taken by `wait` below, so the device is
     // always torn down.
@@ -166,17 +203,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(on) = args.write_cache {
         builder = builder.write_cache(on);
     }
-    let device = if read_only {
-        builder.serve_block(ReadOnly(disk))
-    } else {
-        builder.serve_block(disk)
+    let device = match disk {
+        Disk::File(d) => start(builder, d, read_only),
+        Disk::Memory(d) => start(builder, d, read_only),
     }
     .map_err(|e| e.to_string())?;
     match device.disk() {
         Some(d) => println!("{}", d.display()),
         None => println!("(no disk)"),
     }
-    tracing::info!(image = %image.display(), name, "serving; Ctrl-C to stop");
+    tracing::info!(image = %what, name, "serving; Ctrl-C to stop");
     let sig = signals
         .wait()
         .map_err(|e| format!("waiting for a signal: {e}"))?;

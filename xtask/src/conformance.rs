@@ -1,0 +1,494 @@
+//! `cargo xtask conformance`: libiscsi's `iscsi-test-cu` against our TCMU devices and, as the
+//! reference in the same run, LIO's own `fileio` backstore, each through tcm_loop (SG_IO on
+//! the disk) and LIO's iSCSI fabric on 127.0.0.1.
+//!
+//! The host side boots the VM and runs this same program inside it (`conformance-guest`),
+//! which sets up the devices with lio-config and `tcmu serve`, runs the suite on every route
+//! and leaves one log per run in the shared results folder; the host side then parses the
+//! logs, prints and writes the table, and checks the bar: no test that passes on the kernel's
+//! backstore fails on ours, and our pass count is at least the kernel's on every route.
+
+use crate::vm;
+use lio_config::{ConfigFs, IscsiAccess};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The suite's IQN for read-write devices, and for read-only ones.
+const IQN_RW: &str = "iqn.2026-11.rs.tcmu:conformance";
+const IQN_RO: &str = "iqn.2026-11.rs.tcmu:conformance-ro";
+/// Every device's size (the suite writes all of it in places; TCG is slow).
+const SIZE: u64 = 64 << 20;
+
+/// One run of the suite: a device reached one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// Log file name and column key.
+    pub key: &'static str,
+    /// Whose device: "ours-file", "ours-memory", "kernel-fileio", ...
+    pub device: &'static str,
+    /// "loop" or "iscsi".
+    pub route: &'static str,
+    /// The test family given to `-t`.
+    pub tests: &'static str,
+}
+
+/// Every run, in the order the guest does them.
+pub const RUNS: &[Run] = &[
+    Run {
+        key: "file-loop",
+        device: "ours-file",
+        route: "loop",
+        tests: "SCSI",
+    },
+    Run {
+        key: "memory-loop",
+        device: "ours-memory",
+        route: "loop",
+        tests: "SCSI",
+    },
+    Run {
+        key: "kernel-loop",
+        device: "kernel-fileio",
+        route: "loop",
+        tests: "SCSI",
+    },
+    Run {
+        key: "file-iscsi",
+        device: "ours-file",
+        route: "iscsi",
+        tests: "SCSI",
+    },
+    Run {
+        key: "memory-iscsi",
+        device: "ours-memory",
+        route: "iscsi",
+        tests: "SCSI",
+    },
+    Run {
+        key: "kernel-iscsi",
+        device: "kernel-fileio",
+        route: "iscsi",
+        tests: "SCSI",
+    },
+    Run {
+        key: "ro-iscsi",
+        device: "ours-file-ro",
+        route: "iscsi",
+        tests: "SCSI.ReadOnly",
+    },
+    Run {
+        key: "kernel-ro-iscsi",
+        device: "kernel-fileio-ro",
+        route: "iscsi",
+        tests: "SCSI.ReadOnly",
+    },
+];
+
+/// A `tcmu serve` running in the guest, and the disk it printed.
+struct Served {
+    child: Child,
+    disk: PathBuf,
+    name: &'static str,
+}
+
+fn serve(tcmu: &Path, args: &[&str], name: &'static str) -> Result<Served, String> {
+    let mut child = Command::new(tcmu)
+        .arg("serve")
+        .args(args)
+        .args(["--name", name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", tcmu.display()))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let disk = PathBuf::from(line.trim());
+    if !disk.starts_with("/dev/") {
+        let _ = child.kill();
+        return Err(format!("tcmu serve {name} printed no disk"));
+    }
+    Ok(Served { child, disk, name })
+}
+
+fn stop(mut s: Served) -> Result<(), String> {
+    let pid = s.child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = s.child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("tcmu serve {} exited with {status}", s.name))
+    }
+}
+
+fn sh(cmd: &str) -> Result<(), String> {
+    let status = Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{cmd}` failed: {status}"))
+    }
+}
+
+/// Runs `iscsi-test-cu` for `run` against `target`, its output to `out/KEY.log`.
+fn suite(run: &Run, target: &str, out: &Path) -> Result<(), String> {
+    eprintln!(
+        "conformance: {} ({} via {}): {target}",
+        run.key, run.device, run.route
+    );
+    let log =
+        std::fs::File::create(out.join(format!("{}.log", run.key))).map_err(|e| e.to_string())?;
+    let start = std::time::Instant::now();
+    let status = Command::new("iscsi-test-cu")
+        .args(["-d", "-V", "-t", run.tests, target])
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .status()
+        .map_err(|e| format!("iscsi-test-cu: {e}"))?;
+    eprintln!(
+        "conformance: {} done in {:.0} s ({status})",
+        run.key,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Inside the VM: sets every device and route up, runs the suite on each, tears down.
+pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
+    sh("ip link set lo up")?;
+    let cfs = ConfigFs::system().map_err(|e| e.to_string())?;
+    let size_arg = format!("{}M", SIZE >> 20);
+    let ro_img = Path::new("/tmp/conf-ro.img");
+    let kernel_img = Path::new("/tmp/conf-kernel.img");
+    for img in [ro_img, kernel_img] {
+        std::fs::File::create(img)
+            .and_then(|f| f.set_len(SIZE))
+            .map_err(|e| format!("{}: {e}", img.display()))?;
+    }
+    let file = serve(tcmu, &["/tmp/conf-file.img", "--size", &size_arg], "cfile")?;
+    let memory = serve(tcmu, &["--memory", "--size", &size_arg], "cmemory")?;
+    let ro = serve(
+        tcmu,
+        &[ro_img.to_str().unwrap_or_default(), "--read-only"],
+        "cro",
+    )?;
+
+    let kernel = cfs
+        .create_fileio_backstore(1, "kfile", kernel_img, SIZE)
+        .map_err(|e| e.to_string())?;
+    let lo = cfs
+        .create_loopback(&lio_config::naa_wwn(0xc0_ffee))
+        .map_err(|e| e.to_string())?;
+    lo.add_lun(0, &kernel).map_err(|e| e.to_string())?;
+    let kernel_disk = lo
+        .wait_for_disk(0, Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+
+    let store = |s: &Served| cfs.user_backstore(1, s.name);
+    let rw = cfs
+        .create_iscsi(IQN_RW, "127.0.0.1:3260")
+        .map_err(|e| e.to_string())?;
+    rw.add_lun(0, &store(&file)).map_err(|e| e.to_string())?;
+    rw.add_lun(1, &store(&memory)).map_err(|e| e.to_string())?;
+    rw.add_lun(2, &kernel).map_err(|e| e.to_string())?;
+    rw.set_access(&IscsiAccess::Open)
+        .map_err(|e| e.to_string())?;
+    rw.enable().map_err(|e| e.to_string())?;
+    let ro_t = cfs
+        .create_iscsi(IQN_RO, "127.0.0.1:3261")
+        .map_err(|e| e.to_string())?;
+    ro_t.add_lun(0, &store(&ro)).map_err(|e| e.to_string())?;
+    ro_t.add_lun(1, &kernel).map_err(|e| e.to_string())?;
+    ro_t.set_access(&IscsiAccess::Open)
+        .map_err(|e| e.to_string())?;
+    sh(&format!(
+        "echo 1 > {}/tpgt_1/attrib/demo_mode_write_protect",
+        ro_t.path().display()
+    ))?;
+    ro_t.enable().map_err(|e| e.to_string())?;
+
+    let mut result = Ok(());
+    for run in RUNS {
+        let target = match run.key {
+            "file-loop" => file.disk.display().to_string(),
+            "memory-loop" => memory.disk.display().to_string(),
+            "kernel-loop" => kernel_disk.display().to_string(),
+            "file-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/0"),
+            "memory-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/1"),
+            "kernel-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/2"),
+            "ro-iscsi" => format!("iscsi://127.0.0.1:3261/{IQN_RO}/0"),
+            "kernel-ro-iscsi" => format!("iscsi://127.0.0.1:3261/{IQN_RO}/1"),
+            other => return Err(format!("no target for run {other}")),
+        };
+        if let Err(e) = suite(run, &target, out) {
+            result = Err(e);
+        }
+    }
+
+    let _ = ro_t.remove();
+    let _ = rw.remove();
+    let _ = lo.remove();
+    let _ = kernel.remove();
+    for s in [file, memory, ro] {
+        stop(s)?;
+    }
+    result
+}
+
+/// How one test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Passed.
+    Pass,
+    /// Skipped: the suite found the feature not claimed.
+    Skip,
+    /// Failed (or the suite stopped in it).
+    Fail,
+}
+
+impl Outcome {
+    fn word(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Skip => "skip",
+            Outcome::Fail => "FAIL",
+        }
+    }
+}
+
+/// Parses `iscsi-test-cu`'s CUnit console output into `Suite.Test -> outcome`. A test's text
+/// runs from its `Test: NAME ...` line to the next test, suite or summary; `[SKIPPED]` in it
+/// means skipped, `FAILED` failed, `passed` passed; a test with none of them (the suite died in
+/// it) failed.
+pub fn parse_log(log: &str) -> BTreeMap<String, Outcome> {
+    let mut out = BTreeMap::new();
+    let mut suite = String::new();
+    let mut current: Option<(String, String)> = None;
+    let mut finish = |current: &mut Option<(String, String)>| {
+        if let Some((name, text)) = current.take() {
+            let outcome = if text.contains("FAILED") {
+                Outcome::Fail
+            } else if text.contains("[SKIPPED]") {
+                Outcome::Skip
+            } else if text.contains("passed") {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            };
+            out.insert(name, outcome);
+        }
+    };
+    for line in log.lines() {
+        if let Some(s) = line.strip_prefix("Suite: ") {
+            finish(&mut current);
+            suite = s.trim().to_string();
+        } else if let Some(rest) = line.trim_start().strip_prefix("Test: ") {
+            finish(&mut current);
+            let (name, tail) = rest.split_once(" ...").unwrap_or((rest, ""));
+            current = Some((format!("{suite}.{}", name.trim()), tail.to_string()));
+        } else if line.starts_with("Run Summary") {
+            finish(&mut current);
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push('\n');
+            text.push_str(line);
+        }
+    }
+    finish(&mut current);
+    out
+}
+
+/// Each of our runs and the kernel run it is held against.
+pub const COMPARISONS: &[(&str, &str)] = &[
+    ("file-loop", "kernel-loop"),
+    ("memory-loop", "kernel-loop"),
+    ("file-iscsi", "kernel-iscsi"),
+    ("memory-iscsi", "kernel-iscsi"),
+    ("ro-iscsi", "kernel-ro-iscsi"),
+];
+
+/// The results of every run: run key -> test -> outcome.
+pub type Results = BTreeMap<String, BTreeMap<String, Outcome>>;
+
+fn count(r: &BTreeMap<String, Outcome>, o: Outcome) -> usize {
+    r.values().filter(|v| **v == o).count()
+}
+
+/// The bar: for each comparison, the tests the kernel passes that we do not, and whether our
+/// pass count falls short. Empty when the bar is met.
+pub fn violations(results: &Results) -> Vec<String> {
+    let empty = BTreeMap::new();
+    let mut out = Vec::new();
+    for (ours, kernel) in COMPARISONS {
+        let o = results.get(*ours).unwrap_or(&empty);
+        let k = results.get(*kernel).unwrap_or(&empty);
+        if o.is_empty() {
+            out.push(format!("{ours}: no results"));
+            continue;
+        }
+        for (test, outcome) in k {
+            if *outcome == Outcome::Pass && o.get(test) != Some(&Outcome::Pass) {
+                let got = o.get(test).map_or("missing", |v| v.word());
+                out.push(format!("{ours}: {test} passes on {kernel} but is {got}"));
+            }
+        }
+        let (po, pk) = (count(o, Outcome::Pass), count(k, Outcome::Pass));
+        if po < pk {
+            out.push(format!("{ours}: {po} passed, fewer than {kernel}'s {pk}"));
+        }
+    }
+    out
+}
+
+/// The Markdown report: totals per run, then every test.
+pub fn table(results: &Results) -> String {
+    let empty = BTreeMap::new();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| run | device | route | tests | pass | fail | skip |\n| --- | --- | --- | --- | ---: | ---: | ---: |"
+    );
+    for run in RUNS {
+        let r = results.get(run.key).unwrap_or(&empty);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | `{}` | {} | {} | {} |",
+            run.key,
+            run.device,
+            run.route,
+            run.tests,
+            count(r, Outcome::Pass),
+            count(r, Outcome::Fail),
+            count(r, Outcome::Skip)
+        );
+    }
+    let mut tests: Vec<&String> = results.values().flat_map(|r| r.keys()).collect();
+    tests.sort();
+    tests.dedup();
+    let _ = writeln!(
+        s,
+        "\n| test | {} |",
+        RUNS.iter().map(|r| r.key).collect::<Vec<_>>().join(" | ")
+    );
+    let _ = writeln!(s, "| --- |{}", " --- |".repeat(RUNS.len()));
+    for t in tests {
+        let cells: Vec<&str> = RUNS
+            .iter()
+            .map(|r| {
+                results
+                    .get(r.key)
+                    .and_then(|m| m.get(t))
+                    .map_or("", |o| o.word())
+            })
+            .collect();
+        let _ = writeln!(s, "| {t} | {} |", cells.join(" | "));
+    }
+    s
+}
+
+/// `cargo xtask conformance`: the whole run from the host.
+pub fn host(root: &Path, tcmu: &Path) -> Result<(), String> {
+    let xtask = std::env::current_exe().map_err(|e| e.to_string())?;
+    let script = format!(
+        "mkdir -p /results/conformance && {} conformance-guest {} /results/conformance",
+        xtask.display(),
+        tcmu.display()
+    );
+    let rc = vm::run(&script, Duration::from_secs(3600))?;
+    let dir = vm::results_dir().join("conformance");
+    let mut results = Results::new();
+    for run in RUNS {
+        let log = std::fs::read_to_string(dir.join(format!("{}.log", run.key))).unwrap_or_default();
+        results.insert(run.key.to_string(), parse_log(&log));
+    }
+    let keep = root.join("target/conformance");
+    let _ = std::fs::remove_dir_all(&keep);
+    std::fs::create_dir_all(&keep).map_err(|e| e.to_string())?;
+    for run in RUNS {
+        let _ = std::fs::copy(
+            dir.join(format!("{}.log", run.key)),
+            keep.join(format!("{}.log", run.key)),
+        );
+    }
+    let report = table(&results);
+    let bad = violations(&results);
+    let mut doc = String::from(
+        "# Conformance: libiscsi's iscsi-test-cu, ours against the kernel's fileio\n\n\
+         Written by `cargo xtask conformance` (logs in `target/conformance/`). Each run is\n\
+         `iscsi-test-cu -d -t TESTS TARGET` in a Debian 6.1 kernel; `loop` is SG_IO on the\n\
+         tcm_loop disk, `iscsi` is LIO's iSCSI fabric on 127.0.0.1.\n\n",
+    );
+    doc.push_str(&report);
+    if bad.is_empty() {
+        doc.push_str("\nThe bar holds: no test the kernel passes fails on ours, on any route.\n");
+    } else {
+        doc.push_str("\nBelow the bar:\n\n");
+        for b in &bad {
+            let _ = writeln!(doc, "- {b}");
+        }
+    }
+    let out = root.join("docs/conformance.md");
+    std::fs::create_dir_all(root.join("docs")).map_err(|e| e.to_string())?;
+    std::fs::write(&out, &doc).map_err(|e| e.to_string())?;
+    println!("{}", report.split("\n\n").next().unwrap_or_default());
+    println!("full table: {}", out.display());
+    if rc != 0 {
+        return Err(format!(
+            "the conformance run failed in the VM (exit status {rc})"
+        ));
+    }
+    if bad.is_empty() {
+        println!("conformance: the bar holds on every route");
+        Ok(())
+    } else {
+        for b in &bad {
+            eprintln!("conformance: {b}");
+        }
+        Err(format!(
+            "{} conformance regressions against the kernel",
+            bad.len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cunit_log_is_read_test_by_test() {
+        let log = "Suite: Inquiry\n  Test: Standard ...passed\n  Test: BlockLimits ...FAILED\n    1. x.c:155  - CU_ASSERT_TRUE(a)\nSuite: ReadOnly\n  Test: ReadOnlySBC ...    [SKIPPED] Logical unit is not write-protected.\npassed\n  Test: Died ...\nRun Summary:    Type  Total\n";
+        let r = parse_log(log);
+        assert_eq!(r["Inquiry.Standard"], Outcome::Pass);
+        assert_eq!(r["Inquiry.BlockLimits"], Outcome::Fail);
+        assert_eq!(r["ReadOnly.ReadOnlySBC"], Outcome::Skip);
+        assert_eq!(r["ReadOnly.Died"], Outcome::Fail);
+        assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn the_bar_catches_a_test_the_kernel_passes() {
+        let mut results = Results::new();
+        for (ours, kernel) in COMPARISONS {
+            let mut k = BTreeMap::new();
+            k.insert("A.x".to_string(), Outcome::Pass);
+            results.insert(kernel.to_string(), k.clone());
+            results.insert(ours.to_string(), k);
+        }
+        assert!(violations(&results).is_empty());
+        results
+            .get_mut("file-iscsi")
+            .unwrap()
+            .insert("A.x".into(), Outcome::Skip);
+        let v = violations(&results);
+        assert_eq!(v.len(), 2, "{v:?}"); // the test, and the pass count
+    }
+}
