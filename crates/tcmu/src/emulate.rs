@@ -30,7 +30,7 @@ const MAX_COMPARE_AND_WRITE: u8 = 8;
 /// Largest WRITE SAME, in blocks (Block Limits VPD).
 const MAX_WRITE_SAME: u64 = 1 << 20;
 /// Most blocks one UNMAP may cover, and most descriptors (Block Limits VPD).
-const MAX_UNMAP_BLOCKS: u32 = 1 << 22;
+const MAX_UNMAP_BLOCKS: u32 = 1 << 20;
 const MAX_UNMAP_DESCRIPTORS: u32 = 256;
 
 /// What the device says about itself: INQUIRY and VPD identity.
@@ -455,6 +455,10 @@ impl<B: BlockDevice> Emulator<B> {
         }
         let unmap = cmd.get(Field::Unmap) == Some(1);
         let ndob = cmd.get(Field::Ndob) == Some(1);
+        // Anchored blocks are not supported (ANC_SUP = 0 in the Logical Block Provisioning page).
+        if cmd.get(Field::Anchor) == Some(1) {
+            return Err(illegal_field(cmd, Field::Anchor));
+        }
         if unmap && !self.dev.supports_discard() {
             return Err(illegal_field(cmd, Field::Unmap));
         }
@@ -522,10 +526,15 @@ impl<B: BlockDevice> Emulator<B> {
         if blocks > u64::from(MAX_COMPARE_AND_WRITE) {
             return Err(illegal_field(cmd, Field::TransferLength));
         }
+        let len = self.bytes(blocks)?;
+        // The data sent must be the verify and write blocks the CDB names: a NUMBER OF LOGICAL
+        // BLOCKS that wrapped (256 sent as 0) or disagrees with the transfer is refused.
+        if data.len() != 2 * len {
+            return Err(illegal_field(cmd, Field::TransferLength));
+        }
         if blocks == 0 {
             return Ok(Response::good());
         }
-        let len = self.bytes(blocks)?;
         let mut both = vec![0u8; 2 * len];
         if data.copy_to_slice_at(0, &mut both) < both.len() {
             return Err(short_data_out());

@@ -314,3 +314,36 @@ fn write_cache_can_be_turned_off_or_on() {
         .with_write_cache(false);
     assert!(!wce(&mut d));
 }
+
+#[test]
+fn one_command_usage_data_for_32_byte_cdbs() {
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h.
+    let r = d.ok(
+        &[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0],
+        SimData::Read(65535),
+    );
+    assert_eq!(r[1] & 0x07, 0x03, "supported per the standard: {r:02x?}");
+    assert_eq!(u16::from_be_bytes([r[2], r[3]]), 32);
+    assert_eq!(r[4], 0x7f);
+    assert_eq!((r[4 + 8], r[4 + 9]), (0x00, 0x09));
+}
+
+#[test]
+fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let block = [0u8; 512];
+    // WRITE SAME(10) with ANCHOR and UNMAP: anchoring is not supported.
+    let (key, asc, _, s) = d.fails(
+        &[0x41, 0x18, 0, 0, 0, 0, 0, 0, 1, 0],
+        SimData::Write(&block),
+    );
+    assert_eq!((key, asc), (5, 0x24));
+    assert!(s.to_string().contains("byte 1"), "{s}");
+    // COMPARE AND WRITE of "256" blocks (sent as 0) with 2 x 256 blocks of data.
+    let data = vec![0u8; 2 * 256 * 512];
+    let mut caw = [0u8; 16];
+    caw[0] = 0x89;
+    let (key, asc, _, _) = d.fails(&caw, SimData::Write(&data));
+    assert_eq!((key, asc), (5, 0x24));
+}
