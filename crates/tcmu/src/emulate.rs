@@ -222,6 +222,12 @@ impl<B: BlockDevice> Emulator<B> {
     /// Whether the emulation implements a table entry (what REPORT SUPPORTED OPERATION CODES
     /// lists).
     pub fn supports(&self, info: &CommandInfo) -> bool {
+        // The 32-byte READ / WRITE / VERIFY / WRITE SAME exist for type 2 protection, which
+        // this emulation does not format: SBC-4 has them refused as INVALID COMMAND OPERATION
+        // CODE then.
+        if info.cdb_length == 32 {
+            return false;
+        }
         use Kind::*;
         match info.kind {
             TestUnitReady

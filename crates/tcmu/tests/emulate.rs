@@ -316,17 +316,22 @@ fn write_cache_can_be_turned_off_or_on() {
 }
 
 #[test]
-fn one_command_usage_data_for_32_byte_cdbs() {
+fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
     let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
-    // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h.
+    // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h is not supported.
     let r = d.ok(
         &[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0],
         SimData::Read(65535),
     );
-    assert_eq!(r[1] & 0x07, 0x03, "supported per the standard: {r:02x?}");
-    assert_eq!(u16::from_be_bytes([r[2], r[3]]), 32);
-    assert_eq!(r[4], 0x7f);
-    assert_eq!((r[4 + 8], r[4 + 9]), (0x00, 0x09));
+    assert_eq!(r[1] & 0x07, 0x01, "not supported: {r:02x?}");
+    // And READ(32) itself: INVALID COMMAND OPERATION CODE.
+    let mut read32 = [0u8; 32];
+    read32[0] = 0x7f;
+    read32[7] = 0x18;
+    read32[9] = 0x09;
+    read32[31] = 1;
+    let (key, asc, _, _) = d.fails(&read32, SimData::Read(512));
+    assert_eq!((key, asc), (5, 0x20));
 }
 
 #[test]
