@@ -1,5 +1,12 @@
 //! A user-space iSCSI initiator: RFC 7143 login (None and CHAP), SendTargets discovery, and the
 //! hand-off of the logged-in connection to the kernel over NETLINK_ISCSI.
 //!
-//! Not written yet: see issue 6.
+//! Written so far: the pure protocol layer, with no I/O.
+//!
+//! - [`pdu`]: the Basic Header Segment, the typed PDUs of login, discovery and logout, and
+//!   their framing on the byte stream (AHS, padding, CRC32C digests).
+//!
+//! Not written yet: the login state machine, CHAP, sockets and netlink (issue 6).
 #![forbid(unsafe_code)]
+
+pub mod pdu;
