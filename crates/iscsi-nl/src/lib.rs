@@ -5,8 +5,11 @@
 //!
 //! - [`pdu`]: the Basic Header Segment, the typed PDUs of login, discovery and logout, and
 //!   their framing on the byte stream (AHS, padding, CRC32C digests).
+//! - [`text`]: the `key=value` text of Login and Text PDUs, texts spanning several PDUs, and
+//!   the value forms (numbers in decimal, hex and base64, binary values, booleans, lists).
 //!
 //! Not written yet: the login state machine, CHAP, sockets and netlink (issue 6).
 #![forbid(unsafe_code)]
 
 pub mod pdu;
+pub mod text;
