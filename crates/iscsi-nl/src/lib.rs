@@ -7,9 +7,13 @@
 //!   their framing on the byte stream (AHS, padding, CRC32C digests).
 //! - [`text`]: the `key=value` text of Login and Text PDUs, texts spanning several PDUs, and
 //!   the value forms (numbers in decimal, hex and base64, binary values, booleans, lists).
+//! - [`keys`]: the login and operational keys of RFC 7143 with their negotiation rules and
+//!   ranges, checking a target's answers and answering its offers, and [`keys::SessionParams`]
+//!   with the RFC defaults and the negotiated results.
 //!
 //! Not written yet: the login state machine, CHAP, sockets and netlink (issue 6).
 #![forbid(unsafe_code)]
 
+pub mod keys;
 pub mod pdu;
 pub mod text;
