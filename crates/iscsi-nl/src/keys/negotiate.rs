@@ -12,7 +12,7 @@ use crate::text::Special;
 ///   answer but must not contradict; otherwise the answer is the result.
 /// - Declarative keys: nothing is negotiated; the result is our own value. A value the
 ///   target declares under the same key (its MaxRecvDataSegmentLength) is not an answer:
-///   give it to [`SessionParams::apply_peer_declaration`].
+///   give it to [`SessionParams::apply_peer_declaration`](super::SessionParams::apply_peer_declaration).
 ///
 /// `Reject`, `Irrelevant` and `NotUnderstood` answers are outcomes, not errors: the key
 /// keeps its current value. An answer that is missing where one is needed is

@@ -107,9 +107,9 @@ fn digest_at(buf: &[u8], at: usize) -> Result<u32, PduError> {
 ///
 /// Returns `Ok(None)` when `buf` does not yet hold the whole PDU (read more and call again),
 /// and `Ok(Some((pdu, consumed)))` otherwise. `max_data_segment` is our
-/// MaxRecvDataSegmentLength: a header announcing more is an error as soon as the header is
-/// in, before any of the data is waited for. Digest mismatches are errors; so are unknown
-/// opcodes and invalid fields of the typed PDUs.
+/// MaxRecvDataSegmentLength: a header announcing more is an error as soon as the header (and
+/// its digest) is in, before any of the data is waited for. Digest mismatches are errors; so
+/// are unknown opcodes and invalid fields of the typed PDUs.
 pub fn decode(
     buf: &[u8],
     digests: Digests,
@@ -118,6 +118,20 @@ pub fn decode(
     let Ok(bhs) = Bhs::parse(buf) else {
         return Ok(None);
     };
+    let ahs_end = Bhs::LEN + bhs.ahs_len();
+    let header_end = ahs_end + digests.header.len();
+    if buf.len() < header_end {
+        return Ok(None);
+    }
+    // The header digest is checked before any header field is believed, so a corrupted
+    // header is reported as such rather than as a bad opcode or length.
+    if digests.header == Digest::Crc32c {
+        let received = digest_at(buf, ahs_end)?;
+        let computed = crc32c(buf.get(..ahs_end).unwrap_or(&[]));
+        if received != computed {
+            return Err(PduError::HeaderDigest { received, computed });
+        }
+    }
     bhs.opcode()?;
     let dsl = bhs.data_segment_length();
     if dsl > max_data_segment {
@@ -125,18 +139,6 @@ pub fn decode(
             len: dsl,
             max: max_data_segment,
         });
-    }
-    let ahs_end = Bhs::LEN + bhs.ahs_len();
-    let header_end = ahs_end + digests.header.len();
-    if buf.len() < header_end {
-        return Ok(None);
-    }
-    if digests.header == Digest::Crc32c {
-        let received = digest_at(buf, ahs_end)?;
-        let computed = crc32c(buf.get(..ahs_end).unwrap_or(&[]));
-        if received != computed {
-            return Err(PduError::HeaderDigest { received, computed });
-        }
     }
     // dsl < 2^24 so none of this overflows, even on 32-bit targets.
     let dsl = dsl as usize;
