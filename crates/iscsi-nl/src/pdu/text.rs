@@ -1,0 +1,179 @@
+//! Text Request and Text Response (RFC 7143 11.10, 11.11).
+
+use super::bhs::set_bit;
+use super::{Bhs, Opcode, PduBody, PduError, RESERVED_TAG, header_for};
+
+const F_BIT: u8 = 0x80;
+const C_BIT: u8 = 0x40;
+
+/// Reads F and C; both set is a protocol error (RFC 7143 11.10.2).
+fn parse_fc(b: u8) -> Result<(bool, bool), PduError> {
+    let (fin, cont) = (b & F_BIT != 0, b & C_BIT != 0);
+    if fin && cont {
+        return Err(PduError::InvalidField {
+            field: "text F and C bits both set",
+            value: b.into(),
+        });
+    }
+    Ok((fin, cont))
+}
+
+fn fc(fin: bool, cont: bool) -> u8 {
+    let mut b = 0;
+    set_bit(&mut b, F_BIT, fin);
+    set_bit(&mut b, C_BIT, cont);
+    b
+}
+
+/// Text Request (opcode 0x04).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRequest {
+    /// I: immediate delivery.
+    pub immediate: bool,
+    /// F: the last PDU of the request text.
+    pub final_: bool,
+    /// C: the text continues in the next PDU.
+    pub cont: bool,
+    /// LUN (usually 0).
+    pub lun: u64,
+    /// Initiator Task Tag.
+    pub itt: u32,
+    /// Target Transfer Tag: [`RESERVED_TAG`] to start, the target's tag to continue.
+    pub ttt: u32,
+    /// CmdSN.
+    pub cmd_sn: u32,
+    /// ExpStatSN.
+    pub exp_stat_sn: u32,
+    /// Text key=value pairs.
+    pub data: Vec<u8>,
+}
+
+impl Default for TextRequest {
+    /// A final, non-immediate request with the reserved TTT and no text.
+    fn default() -> Self {
+        TextRequest {
+            immediate: false,
+            final_: true,
+            cont: false,
+            lun: 0,
+            itt: 0,
+            ttt: RESERVED_TAG,
+            cmd_sn: 0,
+            exp_stat_sn: 0,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl PduBody for TextRequest {
+    const OPCODE: Opcode = Opcode::TextRequest;
+
+    fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
+        bhs.expect(Self::OPCODE)?;
+        let (final_, cont) = parse_fc(bhs.flags())?;
+        Ok(TextRequest {
+            immediate: bhs.immediate(),
+            final_,
+            cont,
+            lun: bhs.lun(),
+            itt: bhs.itt(),
+            ttt: bhs.u32_at(20),
+            cmd_sn: bhs.u32_at(24),
+            exp_stat_sn: bhs.u32_at(28),
+            data: data.to_vec(),
+        })
+    }
+
+    fn emit(&self) -> Result<Bhs, PduError> {
+        let mut bhs = header_for::<Self>(&self.data)?;
+        bhs.set_immediate(self.immediate);
+        bhs.set_flags(fc(self.final_, self.cont));
+        bhs.set_lun(self.lun);
+        bhs.set_itt(self.itt);
+        bhs.set_u32_at(20, self.ttt);
+        bhs.set_u32_at(24, self.cmd_sn);
+        bhs.set_u32_at(28, self.exp_stat_sn);
+        Ok(bhs)
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// Text Response (opcode 0x24).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextResponse {
+    /// F: the last PDU of the response text.
+    pub final_: bool,
+    /// C: the text continues in the next PDU.
+    pub cont: bool,
+    /// LUN.
+    pub lun: u64,
+    /// Initiator Task Tag.
+    pub itt: u32,
+    /// Target Transfer Tag: [`RESERVED_TAG`] when the exchange is over, a tag to echo in the
+    /// next request otherwise.
+    pub ttt: u32,
+    /// StatSN.
+    pub stat_sn: u32,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: u32,
+    /// MaxCmdSN.
+    pub max_cmd_sn: u32,
+    /// Text key=value pairs.
+    pub data: Vec<u8>,
+}
+
+impl Default for TextResponse {
+    /// A final response with the reserved TTT and no text.
+    fn default() -> Self {
+        TextResponse {
+            final_: true,
+            cont: false,
+            lun: 0,
+            itt: 0,
+            ttt: RESERVED_TAG,
+            stat_sn: 0,
+            exp_cmd_sn: 0,
+            max_cmd_sn: 0,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl PduBody for TextResponse {
+    const OPCODE: Opcode = Opcode::TextResponse;
+
+    fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
+        bhs.expect(Self::OPCODE)?;
+        let (final_, cont) = parse_fc(bhs.flags())?;
+        Ok(TextResponse {
+            final_,
+            cont,
+            lun: bhs.lun(),
+            itt: bhs.itt(),
+            ttt: bhs.u32_at(20),
+            stat_sn: bhs.u32_at(24),
+            exp_cmd_sn: bhs.u32_at(28),
+            max_cmd_sn: bhs.u32_at(32),
+            data: data.to_vec(),
+        })
+    }
+
+    fn emit(&self) -> Result<Bhs, PduError> {
+        let mut bhs = header_for::<Self>(&self.data)?;
+        bhs.set_flags(fc(self.final_, self.cont));
+        bhs.set_lun(self.lun);
+        bhs.set_itt(self.itt);
+        bhs.set_u32_at(20, self.ttt);
+        bhs.set_u32_at(24, self.stat_sn);
+        bhs.set_u32_at(28, self.exp_cmd_sn);
+        bhs.set_u32_at(32, self.max_cmd_sn);
+        Ok(bhs)
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
