@@ -152,7 +152,7 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
 
 /// Builds the initramfs: busybox, the modules with their dependencies, /init.
 fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
-    let dir = cache();
+    let dir = run_dir();
     let root = dir.join("initrd");
     let _ = std::fs::remove_dir_all(&root);
     let mods = tree.join(format!("lib/modules/{version}"));
@@ -233,21 +233,44 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// This process's own folder for a guest (initramfs, console log, results), so that several
+/// VMs can run at once.
+fn run_dir() -> PathBuf {
+    cache().join(format!("run-{}", std::process::id()))
+}
+
+/// Removes the folders of runs whose process is gone.
+fn remove_stale_runs() {
+    let Ok(entries) = std::fs::read_dir(cache()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("run-")
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// The folder the guest sees as `/results` (emptied at the start of every run).
 pub fn results_dir() -> PathBuf {
-    cache().join("results")
+    run_dir().join("results")
 }
 
 /// Boots the guest, runs `script` (sh) in it as root, prints its output as it comes, and
 /// returns its exit status.
 pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     let (vmlinuz, version, tree) = provision()?;
+    remove_stale_runs();
     let initrd = initramfs(&tree, &version)?;
+    let _ = std::fs::remove_dir_all(run_dir().join("initrd"));
     let results = results_dir();
     let _ = std::fs::remove_dir_all(&results);
     std::fs::create_dir_all(&results).map_err(|e| e.to_string())?;
     std::fs::write(results.join("cmd"), script).map_err(|e| e.to_string())?;
-    let console = cache().join("console.log");
+    let console = run_dir().join("console.log");
     let log = std::fs::File::create(&console).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut qemu = Command::new("qemu-system-x86_64")

@@ -22,6 +22,21 @@ check "size is 64 MiB" '[ "$(cat /sys/block/$SD/size)" = 131072 ]'
 check "sg_inq: vendor, product" 'sg_inq "$DEV" | grep -q "Vendor identification: TCMU-RS" && sg_inq "$DEV" | grep -q "Product identification: Rust TCMU disk"'
 check "sg_readcap: 131072 blocks of 512" 'sg_readcap "$DEV" | grep -q "Number of logical blocks=131072" && sg_readcap "$DEV" | grep -q "Logical block length=512"'
 check "sg_vpd: serial, NAA, block limits" 'sg_vpd -p sn "$DEV" | grep -q "Unit serial number:" && sg_vpd -p di "$DEV" | grep -qi "naa" && sg_vpd -p bl "$DEV" | grep -q "Maximum compare and write length: 8"'
+# sg3_utils agrees with what the disk claims: every VPD page it lists decodes cleanly, every mode
+# page decodes, and the command list is what the emulation implements.
+vpd_ok() {
+  pages=$(sg_vpd -p 0 "$DEV" | sed -n 's/.*\[\([a-z]*\)\]$/\1/p')
+  [ -n "$pages" ] || return 1
+  for p in $pages; do
+    out=$(sg_vpd -p "$p" "$DEV" 2>&1) || { echo "sg_vpd -p $p failed: $out"; return 1; }
+    echo "$out" | grep -qiE "warning|unable to|fail|truncated|too short" && { echo "sg_vpd -p $p: $out"; return 1; }
+  done
+  return 0
+}
+check "sg_vpd decodes every page VPD 0x00 lists" 'vpd_ok'
+check "sg_modes -a decodes every page" 'out=$(sg_modes -a "$DEV" 2>&1) && ! echo "$out" | grep -qiE "warning|unable to|fail|truncated|too short|unknown" && echo "$out" | grep -q "Caching" && echo "$out" | grep -q "Control"'
+sg_opcodes "$DEV" > /tmp/opcodes 2>&1
+check "sg_opcodes lists what we implement" 'grep -q "Read(10)" /tmp/opcodes && grep -q "Compare and write" /tmp/opcodes && grep -qi "Write same(16)" /tmp/opcodes && grep -qi "Unmap" /tmp/opcodes && ! grep -qi "Read(32)" /tmp/opcodes && ! grep -qi "persistent reserve" /tmp/opcodes'
 check "fio: 4 jobs, QD16, 4K-1M random writes, crc32c verify" 'fio --name=v --filename="$DEV" --ioengine=libaio --direct=1 --rw=randwrite --bsrange=4k-1m --iodepth=16 --numjobs=4 --size=16m --offset_increment=16m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=/tmp/fio.out >/dev/null 2>&1 && ! grep -q "verify:.*bad" /tmp/fio.out'
 
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=8 2>/dev/null
