@@ -22,7 +22,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [--fuzz-seconds N] [--no-fuzz] [--no-vm]
+  test [--fuzz-seconds N] [--no-fuzz] [--no-vm] [--no-conformance]
                                          fmt, clippy, tests, the VM tests, a short run of every fuzz target
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
   vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
@@ -131,6 +131,7 @@ fn test(args: &[String]) -> Result<(), String> {
     let fuzz_seconds = take_number(&mut args, "--fuzz-seconds")?.unwrap_or(TEST_FUZZ_SECONDS);
     let no_fuzz = take_flag(&mut args, "--no-fuzz");
     let no_vm = take_flag(&mut args, "--no-vm");
+    let no_conformance = take_flag(&mut args, "--no-conformance");
     no_extra(&args)?;
 
     let root = root();
@@ -167,6 +168,11 @@ fn test(args: &[String]) -> Result<(), String> {
     if !no_vm {
         step("integration tests in a VM (real kernel)", &vm_test)?;
         step("the README's demo (cargo xtask demo)", &demo)?;
+        if !no_conformance {
+            step("conformance: iscsi-test-cu, ours vs the kernel's", &|| {
+                conformance::host(&root, &root.join("target/release/tcmu"))
+            })?;
+        }
     }
     if !no_fuzz {
         step("fuzz (short run of every target)", &|| {
