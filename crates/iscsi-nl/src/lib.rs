@@ -12,11 +12,17 @@
 //! - [`keys`]: the login and operational keys of RFC 7143 with their negotiation rules and
 //!   ranges, checking a target's answers and answering its offers, and [`keys::SessionParams`]
 //!   with the RFC defaults and the negotiated results.
+//! - [`address`]: the TargetAddress value (`host[:port][,tpgt]`, IPv6 in brackets).
+//! - [`login`]: the initiator's login as a pure state machine (security stage with None or
+//!   CHAP, operational negotiation, continuation, redirection, every login status as a typed
+//!   error), ending in a [`login::Session`].
 //!
-//! Not written yet: the login state machine, sockets and netlink (issue 6).
+//! Not written yet: SendTargets discovery, sockets and netlink (issue 6).
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod chap;
 pub mod keys;
+pub mod login;
 pub mod pdu;
 pub mod text;
