@@ -16,12 +16,15 @@
 //! - [`login`]: the initiator's login as a pure state machine (security stage with None or
 //!   CHAP, operational negotiation, continuation, redirection, every login status as a typed
 //!   error), ending in a [`login::Session`].
+//! - [`discovery`]: SendTargets over a discovery session (multi-PDU answers via the Target
+//!   Transfer Tag) into [`discovery::DiscoveredTarget`]s, then the logout.
 //!
-//! Not written yet: SendTargets discovery, sockets and netlink (issue 6).
+//! Not written yet: sockets and netlink (issue 6).
 #![forbid(unsafe_code)]
 
 pub mod address;
 pub mod chap;
+pub mod discovery;
 pub mod keys;
 pub mod login;
 pub mod pdu;

@@ -38,7 +38,7 @@ mod error;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 #[cfg(test)]
 mod tests;
 

@@ -8,7 +8,7 @@ use crate::pdu::{LoginRequest, LoginResponse, Pdu, Stage};
 use crate::text::{self, TextAssembler};
 
 /// The target's settings and state.
-pub(super) struct SimTarget {
+pub(crate) struct SimTarget {
     /// The target names it serves.
     pub names: Vec<String>,
     /// The initiator credentials it requires (CHAP), if any.
