@@ -28,6 +28,7 @@ const MODULES: &[&str] = &[
     "target_core_file",
     "tcm_loop",
     "iscsi_target_mod",
+    "iscsi_tcp",
     "sd_mod",
     "sg",
 ];
@@ -89,11 +90,12 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         "mkfs.ext4",
         "iscsi-test-cu",
         "ip",
+        "iscsiadm",
     ];
     if !tools.iter().all(|t| have(t)) {
         eprintln!(
             "vm: installing qemu-system-x86, busybox-static, cpio, kmod, fio, sg3-utils, \
-             libiscsi-bin, iproute2 (once)"
+             libiscsi-bin, iproute2, open-iscsi (once)"
         );
         sh("apt-get update -qq")?;
         // bookworm's qemu-system-x86 conflicts with a backported qemu-utils: take both from
@@ -102,7 +104,7 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         sh(&format!(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades \
              qemu-system-x86 'qemu-utils={v}' busybox-static cpio kmod fio sg3-utils e2fsprogs \
-             libiscsi-bin iproute2 >/dev/null"
+             libiscsi-bin iproute2 open-iscsi >/dev/null"
         ))?;
     }
     let dir = cache();
