@@ -10,6 +10,7 @@
 //! - [`mode`]: mode pages, MODE SENSE data and MODE SELECT parameter lists.
 //! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
 //!   REPORT LUNS and the other parameter data.
+//! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
 //!
 //! Fixed-layout headers are zerocopy structs with big-endian field types; variable structures
 //! are owned representations implementing [`Wire`]: `parse` checks every length before reading
@@ -35,6 +36,7 @@ pub mod inquiry;
 pub mod mode;
 pub mod params;
 pub mod sense;
+pub mod xcopy;
 
 pub use error::{Error, FieldPointer, Location, Result};
 

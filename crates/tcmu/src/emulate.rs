@@ -21,6 +21,8 @@ use scsi_proto::params::{
     ReadCapacity10Data, ReadCapacity16Data, ReportedTmf, UnmapLimits, UnmapParameterList,
 };
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey, status};
+use scsi_proto::xcopy::{CopyLimits, CopyRange, CopyStatus, ExtendedCopyList, OperatingParameters};
+use std::collections::HashMap;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::{Mutex, RwLock};
 use tcmu_ring::{DataBuffers, Response};
@@ -32,6 +34,15 @@ const MAX_WRITE_SAME: u64 = 1 << 20;
 /// Most blocks one UNMAP may cover, and most descriptors (Block Limits VPD).
 const MAX_UNMAP_BLOCKS: u32 = 1 << 20;
 const MAX_UNMAP_DESCRIPTORS: u32 = 256;
+/// What EXTENDED COPY accepts (RECEIVE COPY RESULTS OPERATING PARAMETERS): a source and a
+/// destination descriptor (both this logical unit) and a few segments.
+const COPY_LIMITS: CopyLimits = CopyLimits {
+    max_cscd_descriptors: 2,
+    max_segment_descriptors: 4,
+    max_descriptor_list_length: 1024,
+};
+/// EXTENDED COPY moves data through a buffer of this many bytes (at least one block).
+const COPY_CHUNK: usize = 1 << 20;
 
 /// What the device says about itself: INQUIRY and VPD identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +89,9 @@ pub struct Emulator<B> {
     /// Writes take it shared; COMPARE AND WRITE exclusive, so its compare and write are atomic
     /// with respect to every other write.
     io: RwLock<()>,
+    /// The status of completed EXTENDED COPY commands whose results are held (NRCR = 0), by
+    /// list identifier, until RECEIVE COPY RESULTS COPY STATUS returns them.
+    copy_results: Mutex<HashMap<u8, CopyStatus>>,
 }
 
 /// Why a command failed, before it becomes sense data.
@@ -150,6 +164,7 @@ impl<B: BlockDevice> Emulator<B> {
             id,
             mode: Mutex::new(ModePages::new(wce, wce)),
             io: RwLock::new(()),
+            copy_results: Mutex::new(HashMap::new()),
         }
     }
 
@@ -253,8 +268,12 @@ impl<B: BlockDevice> Emulator<B> {
             | FormatUnit
             | ReportLuns => true,
             Unmap => self.dev.supports_discard(),
-            ReadBuffer | WriteBuffer | ExtendedCopy | ReceiveCopyResults | PersistentReserveIn
-            | PersistentReserveOut | Reserve | Release => false,
+            // EXTENDED COPY(LID1) within this logical unit; its COPY STATUS and OPERATING
+            // PARAMETERS.
+            ExtendedCopy => info.service_action == Some(0x00),
+            ReceiveCopyResults => matches!(info.service_action, Some(0x00 | 0x03)),
+            ReadBuffer | WriteBuffer | PersistentReserveIn | PersistentReserveOut | Reserve
+            | Release => false,
         }
     }
 
@@ -298,6 +317,8 @@ impl<B: BlockDevice> Emulator<B> {
             WriteSame => self.write_same(cmd, data),
             Unmap => self.unmap(cmd, data),
             CompareAndWrite => self.compare_and_write(cmd, data),
+            ExtendedCopy => self.extended_copy(cmd, data),
+            ReceiveCopyResults => self.receive_copy_results(cmd, data),
             SynchronizeCache => {
                 self.range(cmd)?;
                 self.dev.flush().map_err(|e| io_fail(e, true))?;
@@ -556,6 +577,97 @@ impl<B: BlockDevice> Emulator<B> {
             .write(lba, &[IoSlice::new(write)], fua)
             .map_err(|e| io_fail(e, true))?;
         Ok(Response::good())
+    }
+
+    /// The DESIGNATOR of the NAA designator VPD 83h reports: what an identification CSCD
+    /// descriptor names this logical unit by.
+    fn naa_designator(&self) -> Result<Vec<u8>, Fail> {
+        let d = Designator::naa_ieee_registered_extended(OUI, self.id.naa_id, 0)?.to_vec();
+        Ok(d.get(4..).map(<[u8]>::to_vec).unwrap_or_default())
+    }
+
+    /// EXTENDED COPY(LID1): every segment copies blocks within this logical unit (the only
+    /// copy target it can reach), through a bounded buffer, as shared writers like WRITE.
+    fn extended_copy(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
+        let list = self.parameter_list(cmd, data);
+        // A PARAMETER LIST LENGTH of zero is no copy, and not an error (SPC-4 6.4.1).
+        if list.is_empty() {
+            return Ok(Response::good());
+        }
+        let reject = |r: scsi_proto::xcopy::XcopyRejection| Fail::Sense(r.to_sense());
+        let parsed = ExtendedCopyList::parse(&list, &COPY_LIMITS).map_err(reject)?;
+        let naa = self.naa_designator()?;
+        let ranges = parsed
+            .plan(&naa, self.dev.block_size(), self.dev.num_blocks())
+            .map_err(reject)?;
+        self.check_writable()?;
+        let fua = self.durable(cmd);
+        let bs = self.bytes(1)?;
+        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let mut bytes = 0u64;
+        for r in &ranges {
+            self.copy_range(r, bs, fua)?;
+            bytes = bytes.saturating_add(r.blocks.saturating_mul(bs as u64));
+        }
+        if !parsed.header.nrcr {
+            let segments = u16::try_from(parsed.segments.len()).unwrap_or(u16::MAX);
+            if let Ok(mut held) = self.copy_results.lock() {
+                held.insert(
+                    parsed.header.list_identifier,
+                    CopyStatus::completed(segments, bytes),
+                );
+            }
+        }
+        Ok(Response::good())
+    }
+
+    /// Copies one range in chunks of at most [`COPY_CHUNK`] bytes; back to front when the
+    /// destination overlaps the source from above, so no block is overwritten before it is
+    /// read.
+    fn copy_range(&self, r: &CopyRange, bs: usize, fua: bool) -> Result<(), Fail> {
+        let per = (COPY_CHUNK / bs.max(1)).max(1) as u64;
+        let first = per.min(r.blocks) as usize;
+        let mut buf = vec![0u8; first * bs];
+        let backward =
+            r.destination_lba > r.source_lba && r.destination_lba < r.source_lba + r.blocks;
+        let mut done = 0u64;
+        while done < r.blocks {
+            let n = per.min(r.blocks - done);
+            let off = if backward { r.blocks - done - n } else { done };
+            let chunk = &mut buf[..n as usize * bs];
+            self.dev
+                .read(r.source_lba + off, &mut [IoSliceMut::new(chunk)])
+                .map_err(|e| io_fail(e, false))?;
+            self.dev
+                .write(r.destination_lba + off, &[IoSlice::new(chunk)], fua)
+                .map_err(|e| io_fail(e, true))?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// RECEIVE COPY RESULTS: OPERATING PARAMETERS, and COPY STATUS of a held list identifier
+    /// (returned once, then discarded; an unknown one is an invalid LIST IDENTIFIER).
+    fn receive_copy_results(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
+        match cmd.info().service_action {
+            Some(0x03) => {
+                let op = OperatingParameters::for_limits(&COPY_LIMITS, self.dev.block_size());
+                self.data_in(cmd, &op.to_vec(), data)
+            }
+            Some(0x00) => {
+                let id = cmd.get(Field::ListIdentifier).unwrap_or(0) as u8;
+                let held = self
+                    .copy_results
+                    .lock()
+                    .map_err(|_| Fail::Status(status::BUSY))?
+                    .remove(&id);
+                match held {
+                    Some(s) => self.data_in(cmd, &s.to_vec(), data),
+                    None => Err(illegal_field(cmd, Field::ListIdentifier)),
+                }
+            }
+            _ => Err(Fail::Sense(SenseData::invalid_opcode())),
+        }
     }
 
     fn lba_status(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {

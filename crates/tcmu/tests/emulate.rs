@@ -2,10 +2,15 @@
 //! initiator would see (data read back, sense keys and codes, identity pages).
 
 use scsi_proto::Wire;
-use scsi_proto::inquiry::{StandardInquiry, VpdPage};
+use scsi_proto::inquiry::{Designator, StandardInquiry, VpdPage};
 use scsi_proto::mode::ModeParameters;
 use scsi_proto::params::ReadCapacity16Data;
 use scsi_proto::sense::SenseData;
+use scsi_proto::xcopy::{
+    BlockToBlockSegment, CopyStatus, ExtendedCopyList, IdentificationCscd, OperatingParameters,
+    ParameterListHeader,
+};
+use std::io::{IoSlice, IoSliceMut};
 use tcmu::{BlockDevice, Emulator, FileDisk, Identity, MemoryDisk, ReadOnly};
 use tcmu_ring::sim::{SimCompletion, SimConfig, SimData, SimKernel};
 use tcmu_ring::{Entry, Ring};
@@ -351,4 +356,184 @@ fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
     caw[0] = 0x89;
     let (key, asc, _, _) = d.fails(&caw, SimData::Write(&data));
     assert_eq!((key, asc), (5, 0x24));
+}
+
+// --- EXTENDED COPY / RECEIVE COPY RESULTS ---------------------------------------------------
+
+fn xcopy_cdb(len: u32) -> [u8; 16] {
+    let l = len.to_be_bytes();
+    [
+        0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, l[0], l[1], l[2], l[3], 0, 0,
+    ]
+}
+
+fn rcr_cdb(sa: u8, list_id: u8, alloc: u32) -> [u8; 16] {
+    let a = alloc.to_be_bytes();
+    [
+        0x84, sa, list_id, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3], 0, 0,
+    ]
+}
+
+/// The identification CSCD descriptor naming the disk by the NAA designator of its VPD 83h,
+/// found the way libiscsi finds it.
+fn own_cscd<B: BlockDevice>(d: &mut Disk<B>) -> IdentificationCscd {
+    let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], SimData::Read(255));
+    assert_eq!(page[5] & 0x0f, 3, "the first designator is the NAA one");
+    let len = usize::from(page[7]);
+    IdentificationCscd::block_device(3, &page[8..8 + len], 512)
+}
+
+fn copy_list(cscd: &IdentificationCscd, blocks: u16, src: u64, dst: u64) -> ExtendedCopyList {
+    ExtendedCopyList {
+        header: ParameterListHeader {
+            list_identifier: 1,
+            nrcr: true,
+            ..ParameterListHeader::default()
+        },
+        cscds: vec![cscd.clone()],
+        segments: vec![BlockToBlockSegment {
+            number_of_blocks: blocks,
+            source_lba: src,
+            destination_lba: dst,
+            ..BlockToBlockSegment::default()
+        }],
+    }
+}
+
+#[test]
+fn extended_copy_copies_within_the_disk() {
+    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let cscd = own_cscd(&mut d);
+    let data: Vec<u8> = (0..32 * 512).map(|i| (i % 251) as u8).collect();
+    d.ok(&write10(10, 32), SimData::Write(&data));
+    let list = copy_list(&cscd, 32, 10, 8192 - 32).to_vec();
+    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    assert_eq!(d.ok(&read10(8192 - 32, 32), SimData::Read(32 * 512)), data);
+    // Parameter list length 0: nothing to do.
+    d.ok(&xcopy_cdb(0), SimData::None);
+
+    // 3000 blocks (more than one 1 MiB chunk), overlapping upwards and downwards.
+    let big: Vec<u8> = (0..3000 * 512).map(|i| (i / 512 % 253) as u8).collect();
+    d.emu
+        .device()
+        .write(1000, &[IoSlice::new(&big)], false)
+        .unwrap();
+    let list = copy_list(&cscd, 3000, 1000, 1100).to_vec();
+    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    let mut back = vec![0u8; big.len()];
+    d.emu
+        .device()
+        .read(1100, &mut [IoSliceMut::new(&mut back)])
+        .unwrap();
+    assert!(back == big, "upward overlapping copy");
+    let list = copy_list(&cscd, 3000, 1100, 900).to_vec();
+    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    d.emu
+        .device()
+        .read(900, &mut [IoSliceMut::new(&mut back)])
+        .unwrap();
+    assert!(back == big, "downward overlapping copy");
+}
+
+#[test]
+fn extended_copy_errors() {
+    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let cscd = own_cscd(&mut d);
+    let good = copy_list(&cscd, 16, 0, 100);
+    let send = |d: &mut Disk<MemoryDisk>, bytes: &[u8]| {
+        let (key, asc, ascq, s) = d.fails(&xcopy_cdb(bytes.len() as u32), SimData::Write(bytes));
+        ((key, asc, ascq), s)
+    };
+    let bytes = good.to_vec();
+    // Truncated lists: PARAMETER LIST LENGTH ERROR.
+    for cut in [8, 16 + 31, bytes.len() - 1] {
+        assert_eq!(send(&mut d, &bytes[..cut]).0, (5, 0x1a, 0));
+    }
+    // Too many descriptors, unsupported types.
+    let mut l = good.clone();
+    l.cscds = vec![cscd.clone(); 3];
+    assert_eq!(send(&mut d, &l.to_vec()).0, (5, 0x26, 0x06));
+    let mut l = good.clone();
+    l.segments = vec![l.segments[0]; 5];
+    assert_eq!(send(&mut d, &l.to_vec()).0, (5, 0x26, 0x08));
+    let mut b = bytes.clone();
+    b[16] = 0xe0;
+    assert_eq!(send(&mut d, &b).0, (5, 0x26, 0x07));
+    let mut b = bytes.clone();
+    b[48] = 0x03;
+    assert_eq!(send(&mut d, &b).0, (5, 0x26, 0x09));
+    // Reserved LU ID TYPE: INVALID FIELD IN PARAMETER LIST at byte 17 bit 7.
+    let mut b = bytes.clone();
+    b[17] |= 0xc0;
+    let (k, s) = send(&mut d, &b);
+    assert_eq!(k, (5, 0x26, 0));
+    assert!(s.to_string().contains("byte 17"), "{s}");
+    // Unreachable targets: a missing index, a null device, another logical unit.
+    let mut l = good.clone();
+    l.segments[0].destination = 1;
+    assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0x0d, 0x02));
+    let mut l = good.clone();
+    l.cscds[0].nul = true;
+    assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0x0d, 0x02));
+    let other = Designator::naa_ieee_registered_extended(0x001405, 0x1234, 0)
+        .unwrap()
+        .to_vec();
+    let mut l = good.clone();
+    l.cscds[0] = IdentificationCscd::block_device(3, &other[4..], 512);
+    assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0x0d, 0x02));
+    // Beyond the end of the disk: COPY ABORTED, nothing written.
+    let l = copy_list(&cscd, 2048, 0, 8191);
+    assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0, 0));
+    // Read-only disks refuse.
+    let mut ro = Disk::new(ReadOnly(MemoryDisk::new(8192, 512).unwrap()));
+    let list = good.to_vec();
+    let (key, asc, _, _) = ro.fails(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    assert_eq!((key, asc), (7, 0x27));
+}
+
+#[test]
+fn receive_copy_results() {
+    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let op = d.ok(&rcr_cdb(3, 0, 1024), SimData::Read(1024));
+    let op = OperatingParameters::parse(&op).unwrap();
+    assert_eq!(
+        (op.max_cscd_descriptors, op.max_segment_descriptors),
+        (2, 4)
+    );
+    assert_eq!(op.implemented_descriptors, [0x02, 0xe4]);
+    assert_eq!(op.held_data_limit, 0);
+
+    // No held results for list 1 yet.
+    let (key, asc, _, _) = d.fails(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    assert_eq!((key, asc), (5, 0x24));
+    let cscd = own_cscd(&mut d);
+    let mut l = copy_list(&cscd, 8, 0, 100);
+    l.header.nrcr = false;
+    let list = l.to_vec();
+    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    let cs = d.ok(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    let cs = CopyStatus::parse(&cs).unwrap();
+    assert_eq!(
+        (
+            cs.copy_manager_status,
+            cs.segments_processed,
+            cs.transfer_count
+        ),
+        (1, 1, 8 * 512)
+    );
+    // Returned once, then discarded.
+    let (key, asc, _, _) = d.fails(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    assert_eq!((key, asc), (5, 0x24));
+
+    // REPORT SUPPORTED OPERATION CODES lists them.
+    let one = d.ok(
+        &[0xa3, 0x0c, 2, 0x83, 0, 0, 0, 0, 1, 0, 0, 0],
+        SimData::Read(256),
+    );
+    assert_eq!(one[1] & 7, 3, "EXTENDED COPY(LID1) supported");
+    let one = d.ok(
+        &[0xa3, 0x0c, 2, 0x84, 0, 3, 0, 0, 1, 0, 0, 0],
+        SimData::Read(256),
+    );
+    assert_eq!(one[1] & 7, 3, "OPERATING PARAMETERS supported");
 }
