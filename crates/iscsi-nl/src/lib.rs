@@ -27,6 +27,7 @@ pub mod chap;
 pub mod discovery;
 pub mod keys;
 pub mod login;
+pub mod netlink;
 pub mod pdu;
 pub mod text;
 
