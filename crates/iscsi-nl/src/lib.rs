@@ -25,6 +25,7 @@
 pub mod address;
 pub mod chap;
 pub mod discovery;
+pub mod kernel;
 pub mod keys;
 pub mod login;
 pub mod netlink;
