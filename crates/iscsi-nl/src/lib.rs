@@ -25,8 +25,10 @@
 pub mod address;
 pub mod chap;
 pub mod discovery;
+pub mod kernel;
 pub mod keys;
 pub mod login;
+pub mod netlink;
 pub mod pdu;
 pub mod text;
 
