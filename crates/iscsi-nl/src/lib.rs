@@ -19,11 +19,15 @@
 //! - [`discovery`]: SendTargets over a discovery session (multi-PDU answers via the Target
 //!   Transfer Tag) into [`discovery::DiscoveredTarget`]s, then the logout.
 //!
-//! Not written yet: sockets and netlink (issue 6).
+//! - [`connect`]: the blocking TCP driver over `std::net`: connecting to a portal, login
+//!   with redirections, a whole discovery session, and logout.
+//!
+//! Not written yet: netlink (issue 6).
 #![forbid(unsafe_code)]
 
 pub mod address;
 pub mod chap;
+pub mod connect;
 pub mod discovery;
 pub mod kernel;
 pub mod keys;
