@@ -165,6 +165,21 @@ fn test(args: &[String]) -> Result<(), String> {
     step("unit and property tests", &|| {
         cargo(&root, &["test", "--workspace"])
     })?;
+    step("iSCSI login and discovery against tgtd", &|| {
+        vm::ensure_host_packages(&[("tgtd", "tgt")])?;
+        cargo(
+            &root,
+            &[
+                "test",
+                "-p",
+                "iscsi-nl",
+                "--test",
+                "tgtd",
+                "--",
+                "--ignored",
+            ],
+        )
+    })?;
     if !no_vm {
         step("integration tests in a VM (real kernel)", &vm_test)?;
         step("the README's demo (cargo xtask demo)", &demo)?;

@@ -66,6 +66,25 @@ fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Installs the Debian packages whose programs are missing: `(program, package)` pairs.
+pub fn ensure_host_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !have(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {} (once)", missing.join(" "));
+    sh("apt-get update -qq")?;
+    sh(&format!(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {} >/dev/null",
+        missing.join(" ")
+    ))
+    .map(|_| ())
+}
+
 fn sh(script: &str) -> Result<String, String> {
     let out = Command::new("sh")
         .args(["-c", script])

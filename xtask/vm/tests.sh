@@ -94,5 +94,56 @@ check "tcmu cleanup removes every object and the disk, in under 5 s" '[ $rc -eq 
 "$TCMU" cleanup > /tmp/cleanup.out 2>&1
 check "a second cleanup finds nothing" 'grep -q "nothing of ours" /tmp/cleanup.out'
 
+# The iSCSI initiator (tcmu iscsi): LIO's iSCSI fabric on 127.0.0.1 in front of our TCMU device.
+ip link set lo up
+IQN=iqn.2026-11.rs.tcmu:vm-target
+INI=iqn.2026-11.rs.tcmu:vm-initiator
+dd if=/dev/urandom of=/tmp/ipat bs=1M count=2 2>/dev/null
+# 1. No authentication.
+"$TCMU" serve /tmp/i.img --size 32M --name isc --iscsi $IQN > /tmp/i.out 2>/tmp/i.err &
+PI=$!
+for i in $(seq 1 200); do [ -s /tmp/i.out ] && break; sleep 0.1; done
+"$TCMU" iscsi discover 127.0.0.1 > /tmp/disc.out 2>&1
+check "tcmu iscsi discover lists the target" 'grep -q "127.0.0.1:3260,1 $IQN" /tmp/disc.out'
+ISD=$("$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI 2>/tmp/login.err)
+check "tcmu iscsi login prints a new disk" '[ -b "$ISD" ] && [ "$ISD" != "$(head -1 /tmp/i.out)" ] && [ "$(cat /sys/block/$(basename $ISD)/size)" = 65536 ]'
+dd if=/tmp/ipat of="$ISD" bs=1M seek=3 oflag=direct 2>/dev/null
+check "bytes written through the iSCSI disk are in the TCMU image" 'dd if=/tmp/i.img bs=1M skip=3 count=2 2>/dev/null | cmp -s - /tmp/ipat'
+"$TCMU" iscsi logout $IQN > /tmp/logout.out 2>&1
+check "tcmu iscsi logout: no session, the disk is gone" '[ ! -b "$ISD" ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
+kill -TERM $PI; wait $PI
+
+# 2. CHAP (one-way, then mutual), and a wrong secret: the target only lets $INI in.
+export TCMU_TARGET_CHAP_SECRET=target-side-secret1 TCMU_TARGET_MUTUAL_SECRET=mutual-secret-22
+"$TCMU" serve /tmp/i.img --name isc --iscsi $IQN --chap-initiator $INI --chap-user vmuser --mutual-user vmtarget > /tmp/i.out 2>/tmp/i.err &
+PI=$!
+for i in $(seq 1 200); do [ -s /tmp/i.out ] && break; sleep 0.1; done
+ISD=$(TCMU_CHAP_SECRET=target-side-secret1 TCMU_CHAP_MUTUAL_SECRET=mutual-secret-22 "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --chap-user vmuser --mutual-user vmtarget 2>/tmp/login.err)
+check "mutual CHAP login gives the disk, and its bytes are the image's" '[ -b "$ISD" ] && dd if="$ISD" bs=1M skip=3 count=2 iflag=direct 2>/dev/null | cmp -s - /tmp/ipat'
+"$TCMU" iscsi logout --all > /dev/null 2>&1
+ISD=$(TCMU_CHAP_SECRET=target-side-secret1 "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --chap-user vmuser 2>/tmp/login.err)
+check "one-way CHAP login gives the disk" '[ -b "$ISD" ]'
+"$TCMU" iscsi logout $IQN > /dev/null 2>&1
+out=$(TCMU_CHAP_SECRET=not-the-secret "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --chap-user vmuser 2>&1); rc=$?
+check "a wrong CHAP secret fails cleanly, and no session remains" '[ $rc -ne 0 ] && echo "$out" | grep -q "authentication failed" && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
+
+# 3. open-iscsi's iscsiadm, the reference initiator, against the same target.
+mkdir -p /etc/iscsi /run/lock/iscsi /var/lib/iscsi
+echo "InitiatorName=$INI" > /etc/iscsi/initiatorname.iscsi
+iscsid 2>/dev/null; sleep 1
+iscsiadm -m discovery -t st -p 127.0.0.1 >/dev/null 2>&1
+adm() { iscsiadm -m node -T $IQN -p 127.0.0.1 -o update -n "$1" -v "$2"; }
+adm node.session.auth.authmethod CHAP; adm node.session.auth.username vmuser; adm node.session.auth.password target-side-secret1
+adm node.session.auth.username_in vmtarget; adm node.session.auth.password_in mutual-secret-22
+iscsiadm -m node -T $IQN -p 127.0.0.1 --login >/tmp/adm.out 2>&1; arc=$?
+iscsiadm -m node -T $IQN -p 127.0.0.1 --logout >/dev/null 2>&1
+adm node.session.auth.password not-the-secret
+iscsiadm -m node -T $IQN -p 127.0.0.1 --login >/tmp/adm2.out 2>&1; brc=$?
+check "iscsiadm agrees: the right secret logs in, the wrong one is refused" '[ $arc -eq 0 ] && [ $brc -ne 0 ]'
+iscsiadm -m node -T $IQN -p 127.0.0.1 --logout >/dev/null 2>&1
+kill $(pidof iscsid) 2>/dev/null
+kill -TERM $PI; wait $PI; rc=$?
+check "the served iSCSI target goes with tcmu serve" '[ $rc -eq 0 ] && [ ! -e /sys/kernel/config/target/iscsi/$IQN ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
+
 echo "vm-test: $pass passed, $fail failed"
 [ $fail -eq 0 ]

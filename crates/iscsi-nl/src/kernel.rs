@@ -333,3 +333,101 @@ pub fn wait_host_gone(sysfs: &Path, host_no: u32, timeout: Duration) -> bool {
         thread::sleep(POLL.min(deadline - now));
     }
 }
+
+/// A kernel iSCSI session found in sysfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundSession {
+    /// Its numbers, for [`log_out`].
+    pub session: KernelSession,
+    /// The target it is logged in to (`targetname`).
+    pub target_name: String,
+}
+
+/// Every kernel iSCSI session: `class/iscsi_session/session<sid>` (its `targetname`, and the
+/// SCSI host in the path it links to) with its connection `class/iscsi_connection/
+/// connection<sid>:<cid>`.
+pub fn sessions(sysfs: &Path) -> io::Result<Vec<FoundSession>> {
+    let mut out = Vec::new();
+    for (path, name) in entries(&sysfs.join("class/iscsi_session"), "session")? {
+        let Ok(sid) = name["session".len()..].parse::<u32>() else {
+            continue;
+        };
+        let target_name = fs::read_to_string(path.join("targetname"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        // The link reads `.../host<N>/session<sid>/iscsi_session/session<sid>`.
+        let link = fs::read_link(&path).unwrap_or_default();
+        let host_no = link.components().find_map(|c| {
+            c.as_os_str()
+                .to_str()
+                .and_then(|s| s.strip_prefix("host"))
+                .and_then(|n| n.parse::<u32>().ok())
+        });
+        let cid = entries(
+            &sysfs.join("class/iscsi_connection"),
+            &format!("connection{sid}:"),
+        )?
+        .into_iter()
+        .find_map(|(_, n)| n.rsplit(':').next().and_then(|c| c.parse::<u32>().ok()));
+        if let (Some(host_no), Some(cid)) = (host_no, cid) {
+            out.push(FoundSession {
+                session: KernelSession { host_no, sid, cid },
+                target_name,
+            });
+        }
+    }
+    out.sort_by_key(|s| s.session.sid);
+    Ok(out)
+}
+
+/// Removes the SCSI devices of host `host_no` (`delete` under each `<N>:*:*:*`), so the
+/// kernel flushes each disk's write cache (SYNCHRONIZE CACHE) while the connection still
+/// runs: call it before [`log_out`], which otherwise leaves the flush to a connection that is
+/// already stopped. Returns how many were removed.
+pub fn remove_scsi_devices(sysfs: &Path, host_no: u32) -> io::Result<usize> {
+    let device = scsi_host_path(sysfs, host_no).join("device");
+    let lun_prefix = format!("{host_no}:");
+    let mut n = 0;
+    for (session, _) in entries(&device, "session")? {
+        for (target, _) in entries(&session, "target")? {
+            for (lun, _) in entries(&target, &lun_prefix)? {
+                match fs::write(lun.join("delete"), "1") {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod session_lookup_tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_found_with_their_host_and_connection() {
+        let root = std::env::temp_dir().join(format!("iscsi-nl-sessions-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let dev = root.join("devices/platform/host7/session3/iscsi_session/session3");
+        fs::create_dir_all(&dev).unwrap();
+        fs::write(dev.join("targetname"), "iqn.2026-11.x:t\n").unwrap();
+        fs::create_dir_all(root.join("class/iscsi_session")).unwrap();
+        std::os::unix::fs::symlink(&dev, root.join("class/iscsi_session/session3")).unwrap();
+        fs::create_dir_all(root.join("class/iscsi_connection/connection3:0")).unwrap();
+        let found = sessions(&root).unwrap();
+        assert_eq!(
+            found,
+            vec![FoundSession {
+                session: KernelSession {
+                    host_no: 7,
+                    sid: 3,
+                    cid: 0
+                },
+                target_name: "iqn.2026-11.x:t".into(),
+            }]
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -5,7 +5,10 @@
 use crate::backend::BlockDevice;
 use crate::emulate::{Emulator, Identity};
 use crate::server::{Doorbell, Handler, Server};
-use lio_config::{CONFIG_PREFIX, ConfigFs, LoopbackTarget, UserBackstore, UserBackstoreSpec};
+use lio_config::{
+    CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
+    UserBackstoreSpec,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +75,18 @@ pub struct DeviceBuilder {
     serial: Option<String>,
     write_cache: Option<bool>,
     node: Option<PathBuf>,
+    iscsi: Option<IscsiExport>,
+}
+
+/// An export of the device through LIO's iSCSI fabric as well (LUN 0 of its own target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IscsiExport {
+    /// The target's IQN.
+    pub iqn: String,
+    /// The portal, `ADDRESS:PORT` (e.g. `127.0.0.1:3260`, `0.0.0.0:3260`).
+    pub portal: String,
+    /// Who may log in.
+    pub access: IscsiAccess,
 }
 
 impl DeviceBuilder {
@@ -94,7 +109,14 @@ impl DeviceBuilder {
             serial: None,
             write_cache: None,
             node: None,
+            iscsi: None,
         }
+    }
+
+    /// Also exports the device through LIO's iSCSI fabric (module `iscsi_target_mod`).
+    pub fn iscsi(mut self, export: IscsiExport) -> Self {
+        self.iscsi = Some(export);
+        self
     }
 
     /// The T10 vendor identification INQUIRY reports (default `TCMU-RS`; 1 to 8 characters).
@@ -273,6 +295,7 @@ impl DeviceBuilder {
             store: Some(store),
             disk: None,
             node: None,
+            iscsi: None,
         };
 
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
@@ -294,6 +317,13 @@ impl DeviceBuilder {
             device.node = Some(path.clone());
         }
         device.disk = Some(disk);
+        if let (Some(export), Some(store)) = (&self.iscsi, &device.store) {
+            let t = cfs.create_iscsi(&export.iqn, &export.portal)?;
+            device.iscsi = Some(t.clone());
+            t.add_lun(0, store)?;
+            t.set_access(&export.access)?;
+            t.enable()?;
+        }
         Ok(device)
     }
 }
@@ -308,6 +338,7 @@ pub struct Device {
     store: Option<UserBackstore>,
     disk: Option<PathBuf>,
     node: Option<PathBuf>,
+    iscsi: Option<IscsiTarget>,
 }
 
 /// Makes a block device node at `path` with the device numbers of `disk` (a `/dev/sdX` path),
@@ -344,6 +375,11 @@ impl Device {
         self.node.as_deref()
     }
 
+    /// The iSCSI target's configfs folder, when exported through iSCSI.
+    pub fn iscsi_target(&self) -> Option<&Path> {
+        self.iscsi.as_ref().map(|t| t.path())
+    }
+
     /// The backstore's configfs folder.
     pub fn backstore(&self) -> Option<&Path> {
         self.store.as_ref().map(|s| s.path())
@@ -361,6 +397,11 @@ impl Device {
             && source.kind() != std::io::ErrorKind::NotFound
         {
             first.get_or_insert(DeviceError::Node { path, source });
+        }
+        if let Some(t) = self.iscsi.take()
+            && let Err(e) = t.remove()
+        {
+            first.get_or_insert(e.into());
         }
         if let Some(lo) = self.loopback.take()
             && let Err(e) = lo.remove()

@@ -28,6 +28,6 @@ pub mod server;
 
 pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
-pub use device::{Device, DeviceBuilder, DeviceError};
+pub use device::{Device, DeviceBuilder, DeviceError, IscsiExport};
 pub use emulate::{Emulator, Identity};
 pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};

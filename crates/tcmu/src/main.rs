@@ -2,6 +2,8 @@
 //! devices, and clean up what a crashed run left.
 #![forbid(unsafe_code)]
 
+mod iscsi_cmd;
+
 use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
@@ -26,6 +28,10 @@ enum Cmd {
     Serve(ServeArgs),
     /// List the TCMU backstores and targets on this host.
     List,
+    /// An iSCSI initiator in user space: discover, log in (the kernel takes the session over),
+    /// log out.
+    #[command(subcommand)]
+    Iscsi(iscsi_cmd::IscsiCmd),
     /// Remove every configfs object this project left behind (and so its disks); devices a
     /// running `tcmu serve` still serves are left alone unless --force.
     Cleanup {
@@ -81,6 +87,78 @@ struct ServeArgs {
     /// (a file goes through the page cache, so true).
     #[arg(long)]
     write_cache: Option<bool>,
+    /// Also export the disk through LIO's iSCSI fabric as LUN 0 of this target IQN.
+    #[arg(long)]
+    iscsi: Option<String>,
+    /// The iSCSI portal to listen on.
+    #[arg(long, default_value = "127.0.0.1:3260", requires = "iscsi")]
+    portal: String,
+    /// Only this initiator may log in, with CHAP (user --chap-user, secret from
+    /// $TCMU_TARGET_CHAP_SECRET or --chap-secret-file); without it any initiator may, with no
+    /// authentication.
+    #[arg(long, requires_all = ["iscsi", "chap_user"])]
+    chap_initiator: Option<String>,
+    /// The CHAP user name the initiator logs in with.
+    #[arg(long, requires = "chap_initiator")]
+    chap_user: Option<String>,
+    /// A file holding the CHAP secret (its first line).
+    #[arg(long, requires = "chap_initiator")]
+    chap_secret_file: Option<PathBuf>,
+    /// Mutual CHAP: the user name the target answers with (secret from
+    /// $TCMU_TARGET_MUTUAL_SECRET or --mutual-secret-file).
+    #[arg(long, requires = "chap_initiator")]
+    mutual_user: Option<String>,
+    /// A file holding the mutual CHAP secret.
+    #[arg(long, requires = "mutual_user")]
+    mutual_secret_file: Option<PathBuf>,
+}
+
+/// A secret from a file's first line, else from the environment variable `env`.
+fn read_secret(file: &Option<PathBuf>, env: &str) -> Result<String, String> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        return Ok(text.lines().next().unwrap_or_default().to_string());
+    }
+    std::env::var(env).map_err(|_| format!("the CHAP secret: set ${env} or pass its file"))
+}
+
+/// The iSCSI export `serve` was asked for, if any.
+fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
+    let Some(iqn) = &args.iscsi else {
+        return Ok(None);
+    };
+    let access = match (&args.chap_initiator, &args.chap_user) {
+        (Some(initiator), Some(user)) => {
+            let mutual = match &args.mutual_user {
+                Some(mu) => Some((
+                    mu.clone(),
+                    read_secret(&args.mutual_secret_file, "TCMU_TARGET_MUTUAL_SECRET")?,
+                )),
+                None => None,
+            };
+            lio_config::IscsiAccess::Chap {
+                initiator: initiator.clone(),
+                user: user.clone(),
+                secret: read_secret(&args.chap_secret_file, "TCMU_TARGET_CHAP_SECRET")?,
+                mutual,
+            }
+        }
+        _ => {
+            if !args.portal.starts_with("127.") && !args.portal.starts_with("[::1]") {
+                tracing::warn!(
+                    portal = %args.portal,
+                    "exporting without authentication on a non-loopback portal: any initiator \
+                     that reaches it can read and write the disk"
+                );
+            }
+            lio_config::IscsiAccess::Open
+        }
+    };
+    Ok(Some(tcmu::IscsiExport {
+        iqn: iqn.clone(),
+        portal: args.portal.clone(),
+        access,
+    }))
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -119,6 +197,7 @@ fn start<B: BlockDevice + 'static>(
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    let export = iscsi_export(&args)?;
     let ServeArgs {
         image,
         size,
@@ -203,6 +282,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(on) = args.write_cache {
         builder = builder.write_cache(on);
     }
+    if let Some(export) = export {
+        builder = builder.iscsi(export);
+    }
     let device = match disk {
         Disk::File(d) => start(builder, d, read_only),
         Disk::Memory(d) => start(builder, d, read_only),
@@ -280,6 +362,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Cmd::Serve(args) => serve(args),
         Cmd::List => list(),
+        Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd),
         Cmd::Cleanup { force } => cleanup(force),
     };
     match r {
