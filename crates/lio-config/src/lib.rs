@@ -163,6 +163,15 @@ fn mkdir_exist_ok(path: &Path) -> Result<()> {
     }
 }
 
+/// Makes a folder whose creation the kernel refuses when `module` is not loaded (`core/user_N`,
+/// `core/fileio_N`, a fabric's folder); existing is fine.
+fn mkdir_needing(dir: &Path, module: &'static str) -> Result<()> {
+    mkdir_exist_ok(dir).map_err(|e| match e {
+        Error::Io { .. } if is_configfs(dir) => Error::ModuleNotLoaded { module },
+        e => e,
+    })
+}
+
 /// Removes a configfs folder; absent is fine (idempotent teardown).
 fn rmdir_gone_ok(path: &Path) -> Result<()> {
     match fs::remove_dir(path) {
@@ -292,13 +301,7 @@ impl ConfigFs {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        mkdir_exist_ok(&hba_dir).map_err(|e| match e {
-            // The kernel refuses user_N when target_core_user is not loaded.
-            Error::Io { .. } if is_configfs(&hba_dir) => Error::ModuleNotLoaded {
-                module: "target_core_user",
-            },
-            e => e,
-        })?;
+        mkdir_needing(&hba_dir, "target_core_user")?;
         mkdir_new(&store.path)?;
         let made = || -> Result<()> {
             let control = store.path.join("control");
@@ -341,12 +344,7 @@ impl ConfigFs {
             path: hba_dir.join(name),
             name: name.to_string(),
         };
-        mkdir_exist_ok(&hba_dir).map_err(|e| match e {
-            Error::Io { .. } if is_configfs(&hba_dir) => Error::ModuleNotLoaded {
-                module: "target_core_file",
-            },
-            e => e,
-        })?;
+        mkdir_needing(&hba_dir, "target_core_file")?;
         mkdir_new(&store.path)?;
         let made = || -> Result<()> {
             let control = store.path.join("control");
@@ -374,12 +372,7 @@ impl ConfigFs {
         check_name(wwn)?;
         let lo = self.loopback(wwn);
         let fabric = self.root.join("loopback");
-        mkdir_exist_ok(&fabric).map_err(|e| match e {
-            Error::Io { .. } if is_configfs(&fabric) => {
-                Error::ModuleNotLoaded { module: "tcm_loop" }
-            }
-            e => e,
-        })?;
+        mkdir_needing(&fabric, "tcm_loop")?;
         mkdir_new(&lo.path)?;
         let made = || -> Result<()> {
             mkdir_exist_ok(&lo.tpg())?;
@@ -406,12 +399,7 @@ impl ConfigFs {
         check_name(iqn)?;
         let t = self.iscsi(iqn);
         let fabric = self.root.join("iscsi");
-        mkdir_exist_ok(&fabric).map_err(|e| match e {
-            Error::Io { .. } if is_configfs(&fabric) => Error::ModuleNotLoaded {
-                module: "iscsi_target_mod",
-            },
-            e => e,
-        })?;
+        mkdir_needing(&fabric, "iscsi_target_mod")?;
         mkdir_new(&t.path)?;
         let made = || -> Result<()> {
             mkdir_exist_ok(&t.tpg())?;
