@@ -105,8 +105,9 @@ PI=$!
 for i in $(seq 1 200); do [ -s /tmp/i.out ] && break; sleep 0.1; done
 "$TCMU" iscsi discover 127.0.0.1 > /tmp/disc.out 2>&1
 check "tcmu iscsi discover lists the target" 'grep -q "127.0.0.1:3260,1 $IQN" /tmp/disc.out'
-ISD=$("$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI 2>/tmp/login.err)
+ISD=$("$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --queue-depth 8 --scheduler none 2>/tmp/login.err)
 check "tcmu iscsi login prints a new disk" '[ -b "$ISD" ] && [ "$ISD" != "$(head -1 /tmp/i.out)" ] && [ "$(cat /sys/block/$(basename $ISD)/size)" = 65536 ]'
+check "the disk has the queue depth and scheduler asked for" '[ "$(cat /sys/block/$(basename $ISD)/device/queue_depth)" = 8 ] && grep -q "\[none\]" /sys/block/$(basename $ISD)/queue/scheduler'
 dd if=/tmp/ipat of="$ISD" bs=1M seek=3 oflag=direct 2>/dev/null
 check "bytes written through the iSCSI disk are in the TCMU image" 'dd if=/tmp/i.img bs=1M skip=3 count=2 2>/dev/null | cmp -s - /tmp/ipat'
 "$TCMU" iscsi logout $IQN > /tmp/logout.out 2>&1

@@ -33,6 +33,12 @@ pub enum IscsiCmd {
         url: String,
         #[command(flatten)]
         auth: Auth,
+        /// The queue depth of the new disk (and the session's per-LUN depth).
+        #[arg(long)]
+        queue_depth: Option<u16>,
+        /// The I/O scheduler of the new disk (e.g. none, mq-deadline).
+        #[arg(long)]
+        scheduler: Option<String>,
     },
     /// End the kernel's sessions to TARGET-IQN (or every session with --all); their disks go.
     Logout {
@@ -169,12 +175,22 @@ pub fn run(cmd: IscsiCmd) -> Result<(), String> {
             }
             Ok(())
         }
-        IscsiCmd::Login { url, auth } => login(&url, &auth),
+        IscsiCmd::Login {
+            url,
+            auth,
+            queue_depth,
+            scheduler,
+        } => login(&url, &auth, queue_depth, scheduler.as_deref()),
         IscsiCmd::Logout { target, all } => logout(target.as_deref(), all),
     }
 }
 
-fn login(url: &str, auth: &Auth) -> Result<(), String> {
+fn login(
+    url: &str,
+    auth: &Auth,
+    queue_depth: Option<u16>,
+    scheduler: Option<&str>,
+) -> Result<(), String> {
     let (portal, target, lun) = parse_url(url)?;
     let initiator = auth.initiator_name();
     let sysfs = Path::new("/sys");
@@ -200,13 +216,12 @@ fn login(url: &str, auth: &Auth) -> Result<(), String> {
                 .and_then(|mut a| a.next().ok_or_else(|| std::io::Error::other("no address")))
         })
         .map_err(|e| e.to_string())?;
-    let ks = kernel::hand_off(
-        &mut nl,
-        &session,
-        stream.as_raw_fd(),
-        &HandOff::new(target.clone(), initiator, peer),
-    )
-    .map_err(|e| format!("handing the session to the kernel: {e}"))?;
+    let mut hand_off = HandOff::new(target.clone(), initiator, peer);
+    if let Some(depth) = queue_depth {
+        hand_off.queue_depth = depth;
+    }
+    let ks = kernel::hand_off(&mut nl, &session, stream.as_raw_fd(), &hand_off)
+        .map_err(|e| format!("handing the session to the kernel: {e}"))?;
     // The kernel holds its own reference to the socket now.
     drop(stream);
     let disks = kernel::scan_and_find_disks(sysfs, ks.host_no, auth.timeout())
@@ -215,8 +230,22 @@ fn login(url: &str, auth: &Auth) -> Result<(), String> {
     let disk = disks
         .iter()
         .find(|d| lun_of(sysfs, ks.host_no, d).as_deref() == Some(&*want));
+    // The kernel reports a failing connection as an event: say so rather than print a disk
+    // that is already going away.
+    for event in nl.events() {
+        if let iscsi_nl::netlink::uevent::Event::ConnError { sid, cid, error } = event {
+            let name = iscsi_nl::netlink::codes::IscsiErr::from_code(error)
+                .map(|e| e.c_name().to_string())
+                .unwrap_or_else(|| format!("error {error}"));
+            return Err(format!(
+                "the kernel reports connection {sid}:{cid} failed ({name}); \
+                 `tcmu iscsi logout {target}` ends the session"
+            ));
+        }
+    }
     match disk {
         Some(d) => {
+            tune(d, queue_depth, scheduler)?;
             println!("{}", d.display());
             Ok(())
         }
@@ -226,6 +255,24 @@ fn login(url: &str, auth: &Auth) -> Result<(), String> {
             ks.sid
         )),
     }
+}
+
+/// Sets the disk's queue depth and I/O scheduler through sysfs.
+fn tune(disk: &Path, queue_depth: Option<u16>, scheduler: Option<&str>) -> Result<(), String> {
+    let Some(name) = disk.file_name() else {
+        return Ok(());
+    };
+    let block = Path::new("/sys/block").join(name);
+    let set = |file: PathBuf, value: String| {
+        std::fs::write(&file, &value).map_err(|e| format!("{}: {value}: {e}", file.display()))
+    };
+    if let Some(depth) = queue_depth {
+        set(block.join("device/queue_depth"), depth.to_string())?;
+    }
+    if let Some(s) = scheduler {
+        set(block.join("queue/scheduler"), s.to_string())?;
+    }
+    Ok(())
 }
 
 /// The `:LUN` ending of the SCSI address of `disk` (a `/dev/sdX` under SCSI host `host_no`).
