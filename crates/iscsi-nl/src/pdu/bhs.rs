@@ -167,6 +167,39 @@ impl Bhs {
         self.set_u32_at(16, itt);
     }
 
+    /// The Target Transfer Tag, bytes 20..24 (NOP and Text PDUs).
+    pub(crate) fn ttt(&self) -> u32 {
+        self.u32_at(20)
+    }
+
+    /// Sets the Target Transfer Tag.
+    pub(crate) fn set_ttt(&mut self, ttt: u32) {
+        self.set_u32_at(20, ttt);
+    }
+
+    /// CmdSN and ExpStatSN, bytes 24..32 of an initiator PDU.
+    pub(crate) fn initiator_sns(&self) -> (u32, u32) {
+        (self.u32_at(24), self.u32_at(28))
+    }
+
+    /// Sets CmdSN and ExpStatSN.
+    pub(crate) fn set_initiator_sns(&mut self, cmd_sn: u32, exp_stat_sn: u32) {
+        self.set_u32_at(24, cmd_sn);
+        self.set_u32_at(28, exp_stat_sn);
+    }
+
+    /// StatSN, ExpCmdSN and MaxCmdSN, bytes 24..36 of a target PDU.
+    pub(crate) fn target_sns(&self) -> (u32, u32, u32) {
+        (self.u32_at(24), self.u32_at(28), self.u32_at(32))
+    }
+
+    /// Sets StatSN, ExpCmdSN and MaxCmdSN.
+    pub(crate) fn set_target_sns(&mut self, stat_sn: u32, exp_cmd_sn: u32, max_cmd_sn: u32) {
+        self.set_u32_at(24, stat_sn);
+        self.set_u32_at(28, exp_cmd_sn);
+        self.set_u32_at(32, max_cmd_sn);
+    }
+
     /// The byte at `offset`. Offsets are `% 48`: they are constants of the PDU layouts, never
     /// derived from input, and an out-of-range one wraps rather than panics.
     pub fn u8_at(&self, offset: usize) -> u8 {

@@ -95,6 +95,7 @@ impl PduBody for LoginRequest {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (transit, cont, csg, nsg) = parse_login_flags(bhs.flags())?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(LoginRequest {
             transit,
             cont,
@@ -106,8 +107,8 @@ impl PduBody for LoginRequest {
             tsih: bhs.u16_at(14),
             itt: bhs.itt(),
             cid: bhs.u16_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            cmd_sn,
+            exp_stat_sn,
             data: data.to_vec(),
         })
     }
@@ -122,8 +123,7 @@ impl PduBody for LoginRequest {
         bhs.set_u16_at(14, self.tsih);
         bhs.set_itt(self.itt);
         bhs.set_u16_at(20, self.cid);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -180,6 +180,7 @@ impl PduBody for LoginResponse {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (transit, cont, csg, nsg) = parse_login_flags(bhs.flags())?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(LoginResponse {
             transit,
             cont,
@@ -190,9 +191,9 @@ impl PduBody for LoginResponse {
             isid: bhs.array_at(8),
             tsih: bhs.u16_at(14),
             itt: bhs.itt(),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             status_class: bhs.u8_at(36),
             status_detail: bhs.u8_at(37),
             data: data.to_vec(),
@@ -207,9 +208,7 @@ impl PduBody for LoginResponse {
         bhs.set_array_at(8, &self.isid);
         bhs.set_u16_at(14, self.tsih);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         bhs.set_u8_at(36, self.status_class);
         bhs.set_u8_at(37, self.status_detail);
         Ok(bhs)

@@ -71,15 +71,16 @@ impl PduBody for TextRequest {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (final_, cont) = parse_fc(bhs.flags())?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(TextRequest {
             immediate: bhs.immediate(),
             final_,
             cont,
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            ttt: bhs.ttt(),
+            cmd_sn,
+            exp_stat_sn,
             data: data.to_vec(),
         })
     }
@@ -90,9 +91,8 @@ impl PduBody for TextRequest {
         bhs.set_flags(fc(self.final_, self.cont));
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -148,15 +148,16 @@ impl PduBody for TextResponse {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (final_, cont) = parse_fc(bhs.flags())?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(TextResponse {
             final_,
             cont,
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            ttt: bhs.ttt(),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             data: data.to_vec(),
         })
     }
@@ -166,10 +167,8 @@ impl PduBody for TextResponse {
         bhs.set_flags(fc(self.final_, self.cont));
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         Ok(bhs)
     }
 
