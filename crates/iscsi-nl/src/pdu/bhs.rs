@@ -287,3 +287,27 @@ pub(crate) fn set_bit(byte: &mut u8, mask: u8, on: bool) {
         *byte &= !mask;
     }
 }
+
+const FINAL_BIT: u8 = 0x80;
+const CONTINUE_BIT: u8 = 0x40;
+
+/// Reads the F bit (T in login PDUs) and the C bit of byte 1 of a Text or Login PDU; both set
+/// is a protocol error (RFC 7143 11.10.2, 11.12.2), reported as `field`.
+pub(crate) fn final_and_continue(flags: u8, field: &'static str) -> Result<(bool, bool), PduError> {
+    let (fin, cont) = (flags & FINAL_BIT != 0, flags & CONTINUE_BIT != 0);
+    if fin && cont {
+        return Err(PduError::InvalidField {
+            field,
+            value: flags.into(),
+        });
+    }
+    Ok((fin, cont))
+}
+
+/// Byte 1 of a Text or Login PDU with F (or T) and C as given and the other bits clear.
+pub(crate) fn final_and_continue_bits(fin: bool, cont: bool) -> u8 {
+    let mut b = 0;
+    set_bit(&mut b, FINAL_BIT, fin);
+    set_bit(&mut b, CONTINUE_BIT, cont);
+    b
+}

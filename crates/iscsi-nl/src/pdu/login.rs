@@ -1,6 +1,6 @@
 //! Login Request and Login Response (RFC 7143 11.12, 11.13).
 
-use super::bhs::set_bit;
+use super::bhs::{final_and_continue, final_and_continue_bits};
 use super::{Bhs, Opcode, PduBody, PduError, header_for};
 
 /// A login stage (the CSG and NSG fields, RFC 7143 11.12.3).
@@ -33,26 +33,14 @@ impl TryFrom<u8> for Stage {
     }
 }
 
-const T_BIT: u8 = 0x80;
-const C_BIT: u8 = 0x40;
-
 /// Byte 1 of both login PDUs: T, C, CSG, NSG.
 fn login_flags(transit: bool, cont: bool, csg: Stage, nsg: Stage) -> u8 {
-    let mut b = ((csg as u8) << 2) | nsg as u8;
-    set_bit(&mut b, T_BIT, transit);
-    set_bit(&mut b, C_BIT, cont);
-    b
+    final_and_continue_bits(transit, cont) | ((csg as u8) << 2) | nsg as u8
 }
 
 /// Reads T, C, CSG and NSG; T and C together are a protocol error (RFC 7143 11.12.2).
 fn parse_login_flags(b: u8) -> Result<(bool, bool, Stage, Stage), PduError> {
-    let (transit, cont) = (b & T_BIT != 0, b & C_BIT != 0);
-    if transit && cont {
-        return Err(PduError::InvalidField {
-            field: "login T and C bits both set",
-            value: b.into(),
-        });
-    }
+    let (transit, cont) = final_and_continue(b, "login T and C bits both set")?;
     let csg = Stage::try_from((b >> 2) & 3)?;
     let nsg = Stage::try_from(b & 3)?;
     Ok((transit, cont, csg, nsg))
