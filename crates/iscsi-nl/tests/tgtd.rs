@@ -264,6 +264,41 @@ fn config(target: &str) -> LoginConfig {
     LoginConfig::normal(INITIATOR, connect::random_isid().unwrap(), target)
 }
 
+/// A tgtd serving [`DISK`] as target 1, open to all.
+fn tgtd_with_disk() -> Tgtd {
+    let tgtd = Tgtd::start();
+    tgtd.add_target(1, DISK);
+    tgtd
+}
+
+/// A tgtd serving [`DISK`] behind CHAP with the initiator's account, and with `mutual` the
+/// target's own account as well.
+fn tgtd_with_chap(mutual: bool) -> Tgtd {
+    let tgtd = tgtd_with_disk();
+    tgtd.add_account(1, &initiator_creds(), false);
+    if mutual {
+        tgtd.add_account(1, &target_creds(), true);
+    }
+    tgtd
+}
+
+/// A login configuration to [`DISK`] answering CHAP with `chap`, and with `mutual` asking the
+/// target to prove itself.
+fn chap_config(chap: Credentials, mutual: Option<Credentials>) -> LoginConfig {
+    let mut cfg = config(DISK);
+    cfg.chap = Some(chap);
+    cfg.mutual_chap = mutual;
+    cfg
+}
+
+/// Whether the target refused the login as an authentication failure.
+fn is_auth_failure(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Login(LoginError::Status(StatusError::AuthenticationFailed))
+    )
+}
+
 /// Connects to tgtd and logs in.
 fn log_in(tgtd: &Tgtd, cfg: LoginConfig) -> Result<LoggedIn, Error> {
     connect::login(connect::connect(&tgtd.portal(), TIMEOUT)?, cfg)
@@ -272,8 +307,7 @@ fn log_in(tgtd: &Tgtd, cfg: LoginConfig) -> Result<LoggedIn, Error> {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn discovery_lists_targets_and_portal() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
+    let tgtd = tgtd_with_disk();
     tgtd.add_target(2, OTHER);
     let mut targets = connect::discover(&tgtd.portal(), INITIATOR, None, TIMEOUT).unwrap();
     targets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -296,8 +330,7 @@ fn discovery_lists_targets_and_portal() {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn login_without_auth_then_logout() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
+    let tgtd = tgtd_with_disk();
     let mut logged_in = log_in(&tgtd, config(DISK)).unwrap();
     let s = &logged_in.session;
     let p = &s.params;
@@ -332,21 +365,11 @@ fn log_out(mut logged_in: LoggedIn) {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn chap_one_way() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
-    tgtd.add_account(1, &initiator_creds(), false);
+    let tgtd = tgtd_with_chap(false);
     // The target now insists on CHAP: tgtd refuses AuthMethod=None this way.
     let err = log_in(&tgtd, config(DISK)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Login(LoginError::Status(StatusError::AuthenticationFailed))
-        ),
-        "{err:?}"
-    );
-    let mut cfg = config(DISK);
-    cfg.chap = Some(initiator_creds());
-    let logged_in = log_in(&tgtd, cfg).unwrap();
+    assert!(is_auth_failure(&err), "{err:?}");
+    let logged_in = log_in(&tgtd, chap_config(initiator_creds(), None)).unwrap();
     assert_eq!(logged_in.session.params.auth_method, "CHAP");
     log_out(logged_in);
 }
@@ -354,14 +377,8 @@ fn chap_one_way() {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn chap_mutual() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
-    tgtd.add_account(1, &initiator_creds(), false);
-    tgtd.add_account(1, &target_creds(), true);
-    let mut cfg = config(DISK);
-    cfg.chap = Some(initiator_creds());
-    cfg.mutual_chap = Some(target_creds());
-    let logged_in = log_in(&tgtd, cfg).unwrap();
+    let tgtd = tgtd_with_chap(true);
+    let logged_in = log_in(&tgtd, chap_config(initiator_creds(), Some(target_creds()))).unwrap();
     assert_eq!(logged_in.session.params.auth_method, "CHAP");
     log_out(logged_in);
 }
@@ -369,33 +386,19 @@ fn chap_mutual() {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn mutual_chap_with_the_wrong_target_secret_fails() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
-    tgtd.add_account(1, &initiator_creds(), false);
-    tgtd.add_account(1, &target_creds(), true);
-    let mut cfg = config(DISK);
-    cfg.chap = Some(initiator_creds());
-    cfg.mutual_chap = Some(Credentials::new("nl-target", "not-the-secret!"));
-    let err = log_in(&tgtd, cfg).unwrap_err();
+    let tgtd = tgtd_with_chap(true);
+    let wrong = Credentials::new("nl-target", "not-the-secret!");
+    let err = log_in(&tgtd, chap_config(initiator_creds(), Some(wrong))).unwrap_err();
     assert!(matches!(err, Error::Login(LoginError::Chap(_))), "{err:?}");
 }
 
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn wrong_secret_fails_cleanly() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
-    tgtd.add_account(1, &initiator_creds(), false);
-    let mut cfg = config(DISK);
-    cfg.chap = Some(Credentials::new("nl-initiator", "wrong-secret-99"));
-    let err = log_in(&tgtd, cfg).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Login(LoginError::Status(StatusError::AuthenticationFailed))
-        ),
-        "{err:?}"
-    );
+    let tgtd = tgtd_with_chap(false);
+    let wrong = Credentials::new("nl-initiator", "wrong-secret-99");
+    let err = log_in(&tgtd, chap_config(wrong, None)).unwrap_err();
+    assert!(is_auth_failure(&err), "{err:?}");
     let message = err.to_string();
     assert_eq!(message, "login failed: authentication failed");
     assert!(!format!("{err:?}").contains("wrong-secret"));
@@ -404,8 +407,7 @@ fn wrong_secret_fails_cleanly() {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn unknown_target_is_not_found() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
+    let tgtd = tgtd_with_disk();
     let err = log_in(&tgtd, config("iqn.2024-01.org.example:no-such-disk")).unwrap_err();
     assert!(
         matches!(err, Error::Login(LoginError::Status(StatusError::NotFound))),
@@ -419,8 +421,7 @@ fn unknown_target_is_not_found() {
 #[test]
 #[ignore = "needs tgtd: cargo xtask test installs tgt and runs these"]
 fn crc32c_digests_then_logout() {
-    let tgtd = Tgtd::start();
-    tgtd.add_target(1, DISK);
+    let tgtd = tgtd_with_disk();
     // tgtd answers None to digest offers (even to CRC32C alone) unless the target is set to
     // CRC32C.
     for key in ["HeaderDigest", "DataDigest"] {

@@ -72,6 +72,27 @@ fn sim_session(mut stream: TcpStream, target: &mut SimTarget) {
     }
 }
 
+/// Serves one connection with the simulated target `target` (see [`sim_session`]).
+fn sim_server(mut target: SimTarget) -> (String, JoinHandle<()>) {
+    server(1, move |_, s| sim_session(s, &mut target))
+}
+
+/// Serves one connection: answers its first Login Request with this status.
+fn status_server(class: u8, detail: u8) -> (String, JoinHandle<()>) {
+    server(1, move |_, mut s| {
+        let req = read(&mut s).unwrap();
+        write(&mut s, &status(&req, class, detail));
+    })
+}
+
+/// Connects to `addr` and logs in to [`TGT`] as [`INI`] with [`ISID`], the defaults otherwise.
+fn log_in(addr: &str) -> Result<LoggedIn, Error> {
+    login(
+        connect(addr, TIMEOUT).unwrap(),
+        LoginConfig::normal(INI, ISID, TGT),
+    )
+}
+
 /// A Login Response to `req` with this status and no text.
 fn status(req: &Pdu, class: u8, detail: u8) -> Pdu {
     let Pdu::LoginRequest(req) = req else {
@@ -90,9 +111,8 @@ fn status(req: &Pdu, class: u8, detail: u8) -> Pdu {
 
 #[test]
 fn login_and_logout() {
-    let (addr, server) = server(1, |_, s| sim_session(s, &mut SimTarget::new(TGT)));
-    let stream = connect(&addr, TIMEOUT).unwrap();
-    let mut logged_in = login(stream, LoginConfig::normal(INI, ISID, TGT)).unwrap();
+    let (addr, server) = sim_server(SimTarget::new(TGT));
+    let mut logged_in = log_in(&addr).unwrap();
     assert_eq!(logged_in.session.tsih, 0x1234);
     assert_eq!(logged_in.session.isid, ISID);
     assert_eq!(logged_in.session.params.max_burst_length, 131072);
@@ -106,7 +126,7 @@ fn login_and_logout() {
 
 #[test]
 fn discovery_lists_targets() {
-    let (addr, server) = server(1, |_, s| sim_session(s, &mut SimTarget::new(TGT)));
+    let (addr, server) = sim_server(SimTarget::new(TGT));
     let targets = discover(&addr, INI, None, TIMEOUT).unwrap();
     assert_eq!(
         targets,
@@ -123,7 +143,7 @@ fn chap_login() {
     let creds = Credentials::new("ini-user", "ini-secret-0123");
     let mut target = SimTarget::new(TGT);
     target.chap = Some(creds.clone());
-    let (addr, server) = server(1, move |_, s| sim_session(s, &mut target));
+    let (addr, server) = sim_server(target);
     let mut cfg = LoginConfig::normal(INI, ISID, TGT);
     cfg.chap = Some(creds);
     let logged_in = login(connect(&addr, TIMEOUT).unwrap(), cfg).unwrap();
@@ -134,15 +154,8 @@ fn chap_login() {
 
 #[test]
 fn rejected_login_is_a_clean_error() {
-    let (addr, server) = server(1, |_, mut s| {
-        let req = read(&mut s).unwrap();
-        write(&mut s, &status(&req, 2, 1));
-    });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let (addr, server) = status_server(2, 1);
+    let err = log_in(&addr).unwrap_err();
     assert!(
         matches!(
             err,
@@ -156,15 +169,8 @@ fn rejected_login_is_a_clean_error() {
 
 #[test]
 fn unknown_target() {
-    let (addr, server) = server(1, |_, mut s| {
-        let req = read(&mut s).unwrap();
-        write(&mut s, &status(&req, 2, 3));
-    });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let (addr, server) = status_server(2, 3);
+    let err = log_in(&addr).unwrap_err();
     assert_eq!(err.to_string(), "login failed: target not found");
     server.join().unwrap();
 }
@@ -174,11 +180,7 @@ fn hang_up_mid_login_is_closed() {
     let (addr, server) = server(1, |_, mut s| {
         read(&mut s).unwrap();
     });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let err = log_in(&addr).unwrap_err();
     assert!(matches!(err, Error::Closed), "{err:?}");
     server.join().unwrap();
 }
@@ -192,26 +194,18 @@ fn hang_up_mid_pdu_is_closed() {
             .unwrap();
         s.write_all(wire.get(..30).unwrap()).unwrap();
     });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let err = log_in(&addr).unwrap_err();
     assert!(matches!(err, Error::Closed), "{err:?}");
     server.join().unwrap();
 }
 
 #[test]
 fn redirection_is_followed() {
-    let (there, final_server) = server(1, |_, s| sim_session(s, &mut SimTarget::new(TGT)));
+    let (there, final_server) = sim_server(SimTarget::new(TGT));
     let mut mover = SimTarget::new(TGT);
     mover.redirect = Some((1, there));
-    let (here, first_server) = server(1, move |_, s| sim_session(s, &mut mover));
-    let logged_in = login(
-        connect(&here, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap();
+    let (here, first_server) = sim_server(mover);
+    let logged_in = log_in(&here).unwrap();
     assert_eq!(logged_in.session.tsih, 0x1234);
     drop(logged_in);
     first_server.join().unwrap();
@@ -230,11 +224,7 @@ fn endless_redirection_is_bounded() {
         r.data = format!("TargetAddress={here},1\0").into_bytes();
         write(&mut s, &Pdu::LoginResponse(r));
     });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let err = log_in(&addr).unwrap_err();
     assert!(
         matches!(err, Error::TooManyRedirects(MAX_REDIRECTS)),
         "{err:?}"
@@ -277,11 +267,7 @@ fn oversized_segment_is_refused_unread() {
         s.write_all(&wire).unwrap();
         let _ = read(&mut s);
     });
-    let err = login(
-        connect(&addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
-    .unwrap_err();
+    let err = log_in(&addr).unwrap_err();
     assert!(
         matches!(err, Error::Pdu(PduError::DataSegmentTooLong { .. })),
         "{err:?}"

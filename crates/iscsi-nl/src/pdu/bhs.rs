@@ -167,6 +167,39 @@ impl Bhs {
         self.set_u32_at(16, itt);
     }
 
+    /// The Target Transfer Tag, bytes 20..24 (NOP and Text PDUs).
+    pub(crate) fn ttt(&self) -> u32 {
+        self.u32_at(20)
+    }
+
+    /// Sets the Target Transfer Tag.
+    pub(crate) fn set_ttt(&mut self, ttt: u32) {
+        self.set_u32_at(20, ttt);
+    }
+
+    /// CmdSN and ExpStatSN, bytes 24..32 of an initiator PDU.
+    pub(crate) fn initiator_sns(&self) -> (u32, u32) {
+        (self.u32_at(24), self.u32_at(28))
+    }
+
+    /// Sets CmdSN and ExpStatSN.
+    pub(crate) fn set_initiator_sns(&mut self, cmd_sn: u32, exp_stat_sn: u32) {
+        self.set_u32_at(24, cmd_sn);
+        self.set_u32_at(28, exp_stat_sn);
+    }
+
+    /// StatSN, ExpCmdSN and MaxCmdSN, bytes 24..36 of a target PDU.
+    pub(crate) fn target_sns(&self) -> (u32, u32, u32) {
+        (self.u32_at(24), self.u32_at(28), self.u32_at(32))
+    }
+
+    /// Sets StatSN, ExpCmdSN and MaxCmdSN.
+    pub(crate) fn set_target_sns(&mut self, stat_sn: u32, exp_cmd_sn: u32, max_cmd_sn: u32) {
+        self.set_u32_at(24, stat_sn);
+        self.set_u32_at(28, exp_cmd_sn);
+        self.set_u32_at(32, max_cmd_sn);
+    }
+
     /// The byte at `offset`. Offsets are `% 48`: they are constants of the PDU layouts, never
     /// derived from input, and an out-of-range one wraps rather than panics.
     pub fn u8_at(&self, offset: usize) -> u8 {
@@ -253,4 +286,28 @@ pub(crate) fn set_bit(byte: &mut u8, mask: u8, on: bool) {
     } else {
         *byte &= !mask;
     }
+}
+
+const FINAL_BIT: u8 = 0x80;
+const CONTINUE_BIT: u8 = 0x40;
+
+/// Reads the F bit (T in login PDUs) and the C bit of byte 1 of a Text or Login PDU; both set
+/// is a protocol error (RFC 7143 11.10.2, 11.12.2), reported as `field`.
+pub(crate) fn final_and_continue(flags: u8, field: &'static str) -> Result<(bool, bool), PduError> {
+    let (fin, cont) = (flags & FINAL_BIT != 0, flags & CONTINUE_BIT != 0);
+    if fin && cont {
+        return Err(PduError::InvalidField {
+            field,
+            value: flags.into(),
+        });
+    }
+    Ok((fin, cont))
+}
+
+/// Byte 1 of a Text or Login PDU with F (or T) and C as given and the other bits clear.
+pub(crate) fn final_and_continue_bits(fin: bool, cont: bool) -> u8 {
+    let mut b = 0;
+    set_bit(&mut b, FINAL_BIT, fin);
+    set_bit(&mut b, CONTINUE_BIT, cont);
+    b
 }

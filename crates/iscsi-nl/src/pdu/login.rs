@@ -1,6 +1,6 @@
 //! Login Request and Login Response (RFC 7143 11.12, 11.13).
 
-use super::bhs::set_bit;
+use super::bhs::{final_and_continue, final_and_continue_bits};
 use super::{Bhs, Opcode, PduBody, PduError, header_for};
 
 /// A login stage (the CSG and NSG fields, RFC 7143 11.12.3).
@@ -33,26 +33,14 @@ impl TryFrom<u8> for Stage {
     }
 }
 
-const T_BIT: u8 = 0x80;
-const C_BIT: u8 = 0x40;
-
 /// Byte 1 of both login PDUs: T, C, CSG, NSG.
 fn login_flags(transit: bool, cont: bool, csg: Stage, nsg: Stage) -> u8 {
-    let mut b = ((csg as u8) << 2) | nsg as u8;
-    set_bit(&mut b, T_BIT, transit);
-    set_bit(&mut b, C_BIT, cont);
-    b
+    final_and_continue_bits(transit, cont) | ((csg as u8) << 2) | nsg as u8
 }
 
 /// Reads T, C, CSG and NSG; T and C together are a protocol error (RFC 7143 11.12.2).
 fn parse_login_flags(b: u8) -> Result<(bool, bool, Stage, Stage), PduError> {
-    let (transit, cont) = (b & T_BIT != 0, b & C_BIT != 0);
-    if transit && cont {
-        return Err(PduError::InvalidField {
-            field: "login T and C bits both set",
-            value: b.into(),
-        });
-    }
+    let (transit, cont) = final_and_continue(b, "login T and C bits both set")?;
     let csg = Stage::try_from((b >> 2) & 3)?;
     let nsg = Stage::try_from(b & 3)?;
     Ok((transit, cont, csg, nsg))
@@ -95,6 +83,7 @@ impl PduBody for LoginRequest {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (transit, cont, csg, nsg) = parse_login_flags(bhs.flags())?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(LoginRequest {
             transit,
             cont,
@@ -106,8 +95,8 @@ impl PduBody for LoginRequest {
             tsih: bhs.u16_at(14),
             itt: bhs.itt(),
             cid: bhs.u16_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            cmd_sn,
+            exp_stat_sn,
             data: data.to_vec(),
         })
     }
@@ -122,8 +111,7 @@ impl PduBody for LoginRequest {
         bhs.set_u16_at(14, self.tsih);
         bhs.set_itt(self.itt);
         bhs.set_u16_at(20, self.cid);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -180,6 +168,7 @@ impl PduBody for LoginResponse {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let (transit, cont, csg, nsg) = parse_login_flags(bhs.flags())?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(LoginResponse {
             transit,
             cont,
@@ -190,9 +179,9 @@ impl PduBody for LoginResponse {
             isid: bhs.array_at(8),
             tsih: bhs.u16_at(14),
             itt: bhs.itt(),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             status_class: bhs.u8_at(36),
             status_detail: bhs.u8_at(37),
             data: data.to_vec(),
@@ -207,9 +196,7 @@ impl PduBody for LoginResponse {
         bhs.set_array_at(8, &self.isid);
         bhs.set_u16_at(14, self.tsih);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         bhs.set_u8_at(36, self.status_class);
         bhs.set_u8_at(37, self.status_detail);
         Ok(bhs)

@@ -61,13 +61,14 @@ impl PduBody for LogoutRequest {
 
     fn parse(bhs: &Bhs, _data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(LogoutRequest {
             immediate: bhs.immediate(),
             reason: LogoutReason::from(bhs.flags()),
             itt: bhs.itt(),
             cid: bhs.u16_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            cmd_sn,
+            exp_stat_sn,
         })
     }
 
@@ -77,8 +78,7 @@ impl PduBody for LogoutRequest {
         bhs.set_flags(0x80 | u8::from(self.reason));
         bhs.set_itt(self.itt);
         bhs.set_u16_at(20, self.cid);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -151,12 +151,13 @@ impl PduBody for LogoutResponse {
 
     fn parse(bhs: &Bhs, _data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(LogoutResponse {
             response: LogoutResponseCode::from(bhs.u8_at(2)),
             itt: bhs.itt(),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             time2wait: bhs.u16_at(40),
             time2retain: bhs.u16_at(42),
         })
@@ -167,9 +168,7 @@ impl PduBody for LogoutResponse {
         bhs.set_final_bit(true);
         bhs.set_u8_at(2, self.response.into());
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         bhs.set_u16_at(40, self.time2wait);
         bhs.set_u16_at(42, self.time2retain);
         Ok(bhs)

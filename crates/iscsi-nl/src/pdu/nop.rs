@@ -41,13 +41,14 @@ impl PduBody for NopOut {
 
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(NopOut {
             immediate: bhs.immediate(),
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            ttt: bhs.ttt(),
+            cmd_sn,
+            exp_stat_sn,
             data: data.to_vec(),
         })
     }
@@ -58,9 +59,8 @@ impl PduBody for NopOut {
         bhs.set_final_bit(true);
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -108,13 +108,14 @@ impl PduBody for NopIn {
 
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(NopIn {
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            ttt: bhs.ttt(),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             data: data.to_vec(),
         })
     }
@@ -124,10 +125,8 @@ impl PduBody for NopIn {
         bhs.set_final_bit(true);
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         Ok(bhs)
     }
 

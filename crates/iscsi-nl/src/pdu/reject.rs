@@ -96,11 +96,12 @@ impl PduBody for Reject {
 
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(Reject {
             reason: RejectReason::from(bhs.u8_at(2)),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             data_sn_or_r2t_sn: bhs.u32_at(36),
             data: data.to_vec(),
         })
@@ -111,9 +112,7 @@ impl PduBody for Reject {
         bhs.set_final_bit(true);
         bhs.set_u8_at(2, self.reason.into());
         bhs.set_itt(RESERVED_TAG);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         bhs.set_u32_at(36, self.data_sn_or_r2t_sn);
         Ok(bhs)
     }

@@ -44,6 +44,7 @@ impl PduBody for ScsiCommandHeader {
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
         let f = bhs.flags();
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(ScsiCommandHeader {
             immediate: bhs.immediate(),
             final_: f & F_BIT != 0,
@@ -53,8 +54,8 @@ impl PduBody for ScsiCommandHeader {
             lun: bhs.lun(),
             itt: bhs.itt(),
             edtl: bhs.u32_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            cmd_sn,
+            exp_stat_sn,
             cdb: bhs.array_at(32),
             data: data.to_vec(),
         })
@@ -71,8 +72,7 @@ impl PduBody for ScsiCommandHeader {
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
         bhs.set_u32_at(20, self.edtl);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         bhs.set_array_at(32, &self.cdb);
         Ok(bhs)
     }

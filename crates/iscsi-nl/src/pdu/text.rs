@@ -1,29 +1,10 @@
 //! Text Request and Text Response (RFC 7143 11.10, 11.11).
 
-use super::bhs::set_bit;
+use super::bhs::{final_and_continue, final_and_continue_bits};
 use super::{Bhs, Opcode, PduBody, PduError, RESERVED_TAG, header_for};
 
-const F_BIT: u8 = 0x80;
-const C_BIT: u8 = 0x40;
-
-/// Reads F and C; both set is a protocol error (RFC 7143 11.10.2).
-fn parse_fc(b: u8) -> Result<(bool, bool), PduError> {
-    let (fin, cont) = (b & F_BIT != 0, b & C_BIT != 0);
-    if fin && cont {
-        return Err(PduError::InvalidField {
-            field: "text F and C bits both set",
-            value: b.into(),
-        });
-    }
-    Ok((fin, cont))
-}
-
-fn fc(fin: bool, cont: bool) -> u8 {
-    let mut b = 0;
-    set_bit(&mut b, F_BIT, fin);
-    set_bit(&mut b, C_BIT, cont);
-    b
-}
+/// What a Text PDU with both F and C set is reported as (RFC 7143 11.10.2).
+const BOTH_FC: &str = "text F and C bits both set";
 
 /// Text Request (opcode 0x04).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,16 +51,17 @@ impl PduBody for TextRequest {
 
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
-        let (final_, cont) = parse_fc(bhs.flags())?;
+        let (final_, cont) = final_and_continue(bhs.flags(), BOTH_FC)?;
+        let (cmd_sn, exp_stat_sn) = bhs.initiator_sns();
         Ok(TextRequest {
             immediate: bhs.immediate(),
             final_,
             cont,
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            cmd_sn: bhs.u32_at(24),
-            exp_stat_sn: bhs.u32_at(28),
+            ttt: bhs.ttt(),
+            cmd_sn,
+            exp_stat_sn,
             data: data.to_vec(),
         })
     }
@@ -87,12 +69,11 @@ impl PduBody for TextRequest {
     fn emit(&self) -> Result<Bhs, PduError> {
         let mut bhs = header_for::<Self>(&self.data)?;
         bhs.set_immediate(self.immediate);
-        bhs.set_flags(fc(self.final_, self.cont));
+        bhs.set_flags(final_and_continue_bits(self.final_, self.cont));
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.cmd_sn);
-        bhs.set_u32_at(28, self.exp_stat_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_initiator_sns(self.cmd_sn, self.exp_stat_sn);
         Ok(bhs)
     }
 
@@ -147,29 +128,28 @@ impl PduBody for TextResponse {
 
     fn parse(bhs: &Bhs, data: &[u8]) -> Result<Self, PduError> {
         bhs.expect(Self::OPCODE)?;
-        let (final_, cont) = parse_fc(bhs.flags())?;
+        let (final_, cont) = final_and_continue(bhs.flags(), BOTH_FC)?;
+        let (stat_sn, exp_cmd_sn, max_cmd_sn) = bhs.target_sns();
         Ok(TextResponse {
             final_,
             cont,
             lun: bhs.lun(),
             itt: bhs.itt(),
-            ttt: bhs.u32_at(20),
-            stat_sn: bhs.u32_at(24),
-            exp_cmd_sn: bhs.u32_at(28),
-            max_cmd_sn: bhs.u32_at(32),
+            ttt: bhs.ttt(),
+            stat_sn,
+            exp_cmd_sn,
+            max_cmd_sn,
             data: data.to_vec(),
         })
     }
 
     fn emit(&self) -> Result<Bhs, PduError> {
         let mut bhs = header_for::<Self>(&self.data)?;
-        bhs.set_flags(fc(self.final_, self.cont));
+        bhs.set_flags(final_and_continue_bits(self.final_, self.cont));
         bhs.set_lun(self.lun);
         bhs.set_itt(self.itt);
-        bhs.set_u32_at(20, self.ttt);
-        bhs.set_u32_at(24, self.stat_sn);
-        bhs.set_u32_at(28, self.exp_cmd_sn);
-        bhs.set_u32_at(32, self.max_cmd_sn);
+        bhs.set_ttt(self.ttt);
+        bhs.set_target_sns(self.stat_sn, self.exp_cmd_sn, self.max_cmd_sn);
         Ok(bhs)
     }
 
