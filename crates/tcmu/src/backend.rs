@@ -6,6 +6,15 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::RwLock;
 
+/// A run of blocks with the same provisioning status ([`BlockDevice::allocation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocation {
+    /// Whether the blocks hold data (false: deallocated, reading as zeroes).
+    pub mapped: bool,
+    /// How many blocks the run has, from the LBA asked about (at least 1).
+    pub blocks: u64,
+}
+
 /// A disk made of fixed-size logical blocks. The facade emulates the whole SBC command set on
 /// top of it; an implementation only moves bytes.
 ///
@@ -65,6 +74,14 @@ pub trait BlockDevice: Send + Sync {
     /// Whether writes are refused (the device reports itself write-protected).
     fn read_only(&self) -> bool {
         false
+    }
+
+    /// The provisioning of the blocks from `lba` (GET LBA STATUS): whether `lba` is mapped,
+    /// and for how many blocks from it that stays so (at least 1). `None`, the default, when
+    /// the device does not know; every block is then reported mapped.
+    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
+        let _ = lba;
+        Ok(None)
     }
 
     /// Whether the device has a volatile write cache (completed writes may be lost until a
@@ -300,6 +317,44 @@ impl BlockDevice for FileDisk {
         !self.read_only
     }
 
+    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
+        use nix::errno::Errno;
+        use nix::unistd::{Whence, lseek};
+        let bs = u64::from(self.block_size);
+        let left = self.num_blocks.saturating_sub(lba);
+        if left == 0 {
+            return Ok(None);
+        }
+        let off = i64::try_from(lba.saturating_mul(bs)).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // The holes of the file (punched by discard, or never written) are the deallocated
+        // blocks. A block is mapped if any of its bytes is data.
+        let data = match lseek(&self.file, off, Whence::SeekData) {
+            Ok(d) => d,
+            Err(Errno::ENXIO) => {
+                return Ok(Some(Allocation {
+                    mapped: false,
+                    blocks: left,
+                }));
+            }
+            // No hole support (a block device, some file systems): unknown.
+            Err(Errno::EINVAL | Errno::EOPNOTSUPP) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let whole_blocks = |bytes: i64| u64::try_from(bytes).unwrap_or(0) / bs;
+        if data > off && whole_blocks(data - off) > 0 {
+            return Ok(Some(Allocation {
+                mapped: false,
+                blocks: whole_blocks(data - off).min(left),
+            }));
+        }
+        let hole = lseek(&self.file, data.max(off), Whence::SeekHole)?;
+        let bytes = u64::try_from(hole - off).unwrap_or(0);
+        Ok(Some(Allocation {
+            mapped: true,
+            blocks: bytes.div_ceil(bs).clamp(1, left),
+        }))
+    }
+
     fn read_only(&self) -> bool {
         self.read_only
     }
@@ -352,5 +407,9 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn write_cache(&self) -> bool {
         false
+    }
+
+    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
+        self.0.allocation(lba)
     }
 }

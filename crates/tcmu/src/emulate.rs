@@ -676,16 +676,35 @@ impl<B: BlockDevice> Emulator<B> {
         if lba >= n {
             return Err(Fail::Sense(SenseData::lba_out_of_range()));
         }
-        // Without a query into the backend's allocation, every block is "mapped or unknown".
-        let blocks = (n - lba).min(u64::from(u32::MAX)) as u32;
-        let status = LbaStatus {
-            descriptors: vec![LbaStatusDescriptor {
-                lba,
-                number_of_blocks: blocks,
-                provisioning_status: LbaStatusDescriptor::MAPPED,
+        // As many descriptors as the allocation length holds (16 bytes each after an 8-byte
+        // header), walking the backend's runs of mapped and deallocated blocks; a backend
+        // that does not know reports the rest as mapped.
+        let room = (cmd.allocation_length().unwrap_or(0).saturating_sub(8) / 16).clamp(1, 256);
+        let mut descriptors = Vec::new();
+        let mut at = lba;
+        while at < n && descriptors.len() < room as usize {
+            let run = self
+                .dev
+                .allocation(at)
+                .map_err(|e| io_fail(e, false))?
+                .unwrap_or(crate::backend::Allocation {
+                    mapped: true,
+                    blocks: n - at,
+                });
+            let blocks = run.blocks.clamp(1, n - at).min(u64::from(u32::MAX));
+            descriptors.push(LbaStatusDescriptor {
+                lba: at,
+                number_of_blocks: blocks as u32, // at most u32::MAX
+                provisioning_status: if run.mapped {
+                    LbaStatusDescriptor::MAPPED
+                } else {
+                    LbaStatusDescriptor::DEALLOCATED
+                },
                 additional_status: 0,
-            }],
-        };
+            });
+            at += blocks;
+        }
+        let status = LbaStatus { descriptors };
         self.data_in(cmd, &status.to_vec(), data)
     }
 

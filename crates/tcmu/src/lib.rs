@@ -26,7 +26,7 @@ pub mod device;
 pub mod emulate;
 pub mod server;
 
-pub use backend::{BlockDevice, FileDisk, MemoryDisk, ReadOnly};
+pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
 pub use device::{Device, DeviceBuilder, DeviceError, IscsiExport};
 pub use emulate::{Emulator, Identity};

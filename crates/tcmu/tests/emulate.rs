@@ -537,3 +537,46 @@ fn receive_copy_results() {
     );
     assert_eq!(one[1] & 7, 3, "OPERATING PARAMETERS supported");
 }
+
+#[test]
+fn get_lba_status_reports_the_image_holes() {
+    let path = std::env::temp_dir().join(format!("tcmu-lbas-{}.img", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut d = Disk::new(FileDisk::create(&path, 256 * 4096, 4096).unwrap());
+    // Blocks 3 and 4 written, the rest never: a sparse image.
+    d.ok(&write10(3, 2), SimData::Write(&[7u8; 2 * 4096]));
+    let get = |lba: u8| [0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, lba, 0, 0, 0x04, 0, 0, 0];
+    let status = |r: &[u8]| -> Vec<(u64, u32, u8)> {
+        r[8..]
+            .chunks_exact(16)
+            .map(|c| {
+                (
+                    u64::from_be_bytes(c[0..8].try_into().unwrap()),
+                    u32::from_be_bytes(c[8..12].try_into().unwrap()),
+                    c[12] & 0x0f,
+                )
+            })
+            .collect()
+    };
+    let r = d.ok(&get(0), SimData::Read(1024));
+    if status(&r).len() == 1 {
+        // A file system without SEEK_HOLE reports everything as data; nothing to check.
+        assert_eq!(status(&r)[0], (0, 256, 0));
+    } else {
+        assert_eq!(status(&r), vec![(0, 3, 1), (3, 2, 0), (5, 251, 1)]);
+        // UNMAP block 3: one block more deallocated.
+        let unmap = [
+            0u8, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
+        ];
+        d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], SimData::Write(&unmap));
+        let r = d.ok(&get(0), SimData::Read(1024));
+        assert_eq!(status(&r), vec![(0, 4, 1), (4, 1, 0), (5, 251, 1)]);
+    }
+    // A small allocation length gets the first descriptor only.
+    let mut small = get(4);
+    small[13] = 24;
+    small[12] = 0;
+    let r = d.ok(&small, SimData::Read(24));
+    assert_eq!((r.len(), status(&r)[0].0), (24, 4));
+    std::fs::remove_file(&path).unwrap();
+}
