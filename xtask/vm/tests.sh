@@ -110,6 +110,10 @@ check "tcmu iscsi login prints a new disk" '[ -b "$ISD" ] && [ "$ISD" != "$(head
 check "the disk has the queue depth and scheduler asked for" '[ "$(cat /sys/block/$(basename $ISD)/device/queue_depth)" = 8 ] && grep -q "\[none\]" /sys/block/$(basename $ISD)/queue/scheduler'
 dd if=/tmp/ipat of="$ISD" bs=1M seek=3 oflag=direct 2>/dev/null
 check "bytes written through the iSCSI disk are in the TCMU image" 'dd if=/tmp/i.img bs=1M skip=3 count=2 2>/dev/null | cmp -s - /tmp/ipat'
+mkfs.ext4 -q "$ISD" && mkdir -p /mnt/i && mount "$ISD" /mnt/i
+"$TCMU" iscsi logout $IQN > /tmp/lo.out 2>&1; lrc=$?
+check "logout refuses while the disk is mounted, and a second login is refused" '[ $lrc -ne 0 ] && grep -q "mounted on /mnt/i" /tmp/lo.out && [ -b "$ISD" ] && ! "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI >/dev/null 2>&1'
+umount /mnt/i
 "$TCMU" iscsi logout $IQN > /tmp/logout.out 2>&1
 check "tcmu iscsi logout: no session, the disk is gone" '[ ! -b "$ISD" ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
 kill -TERM $PI; wait $PI
@@ -120,7 +124,7 @@ export TCMU_TARGET_CHAP_SECRET=target-side-secret1 TCMU_TARGET_MUTUAL_SECRET=mut
 PI=$!
 for i in $(seq 1 200); do [ -s /tmp/i.out ] && break; sleep 0.1; done
 ISD=$(TCMU_CHAP_SECRET=target-side-secret1 TCMU_CHAP_MUTUAL_SECRET=mutual-secret-22 "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --chap-user vmuser --mutual-user vmtarget 2>/tmp/login.err)
-check "mutual CHAP login gives the disk, and its bytes are the image's" '[ -b "$ISD" ] && dd if="$ISD" bs=1M skip=3 count=2 iflag=direct 2>/dev/null | cmp -s - /tmp/ipat'
+check "mutual CHAP login gives the disk, and its bytes are the image's" '[ -b "$ISD" ] && dd if="$ISD" bs=1M count=4 iflag=direct of=/tmp/via 2>/dev/null && dd if=/tmp/i.img bs=1M count=4 of=/tmp/img4 2>/dev/null && cmp -s /tmp/via /tmp/img4'
 "$TCMU" iscsi logout --all > /dev/null 2>&1
 ISD=$(TCMU_CHAP_SECRET=target-side-secret1 "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI --chap-user vmuser 2>/tmp/login.err)
 check "one-way CHAP login gives the disk" '[ -b "$ISD" ]'
@@ -137,6 +141,7 @@ adm() { iscsiadm -m node -T $IQN -p 127.0.0.1 -o update -n "$1" -v "$2"; }
 adm node.session.auth.authmethod CHAP; adm node.session.auth.username vmuser; adm node.session.auth.password target-side-secret1
 adm node.session.auth.username_in vmtarget; adm node.session.auth.password_in mutual-secret-22
 iscsiadm -m node -T $IQN -p 127.0.0.1 --login >/tmp/adm.out 2>&1; arc=$?
+check "tcmu iscsi logout leaves iscsiadm's session alone" '! "$TCMU" iscsi logout $IQN >/dev/null 2>&1 && [ -n "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
 iscsiadm -m node -T $IQN -p 127.0.0.1 --logout >/dev/null 2>&1
 adm node.session.auth.password not-the-secret
 iscsiadm -m node -T $IQN -p 127.0.0.1 --login >/tmp/adm2.out 2>&1; brc=$?

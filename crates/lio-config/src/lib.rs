@@ -163,11 +163,24 @@ fn mkdir_exist_ok(path: &Path) -> Result<()> {
     }
 }
 
+/// Linux's ENODEV (no `ErrorKind` of its own).
+const ENODEV: i32 = 19;
+
 /// Makes a folder whose creation the kernel refuses when `module` is not loaded (`core/user_N`,
 /// `core/fileio_N`, a fabric's folder); existing is fine.
 fn mkdir_needing(dir: &Path, module: &'static str) -> Result<()> {
     mkdir_exist_ok(dir).map_err(|e| match e {
-        Error::Io { .. } if is_configfs(dir) => Error::ModuleNotLoaded { module },
+        // configfs answers ENOENT (or EINVAL / ENODEV) for a group whose module is missing;
+        // anything else (EACCES, ...) is reported as it is.
+        Error::Io { ref source, .. }
+            if is_configfs(dir)
+                && (matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput
+                ) || source.raw_os_error() == Some(ENODEV)) =>
+        {
+            Error::ModuleNotLoaded { module }
+        }
         e => e,
     })
 }
@@ -458,23 +471,36 @@ impl ConfigFs {
             .filter(|b| b.is_ours() && pick(b))
             .collect();
         let mut removed = Vec::new();
-        for lo in &inv.loopback {
-            if lo
-                .lun_targets()?
-                .iter()
-                .any(|t| ours.iter().any(|b| b.path == *t))
-            {
-                lo.remove()?;
-                removed.push(lo.path.clone());
-            }
+        let is_ours = |t: &PathBuf| ours.iter().any(|b| b.path == *t);
+        // A target whose LUNs all lead to our backstores goes whole; one that also exports
+        // someone else's backstore keeps those and loses only our LUNs.
+        enum Target<'a> {
+            Loop(&'a LoopbackTarget),
+            Iscsi(&'a IscsiTarget),
         }
-        for t in &inv.iscsi {
-            if t.lun_targets()?
-                .iter()
-                .any(|p| ours.iter().any(|b| b.path == *p))
-            {
-                t.remove()?;
-                removed.push(t.path.clone());
+        let targets =
+            (inv.loopback.iter().map(Target::Loop)).chain(inv.iscsi.iter().map(Target::Iscsi));
+        for target in targets {
+            let (path, tpg) = match target {
+                Target::Loop(lo) => (lo.path.clone(), lo.tpg()),
+                Target::Iscsi(t) => (t.path.clone(), t.tpg()),
+            };
+            let luns = lun_links(&tpg)?;
+            let mine: Vec<&(String, PathBuf)> = luns.iter().filter(|(_, t)| is_ours(t)).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            if mine.len() == luns.len() {
+                match target {
+                    Target::Loop(lo) => lo.remove()?,
+                    Target::Iscsi(t) => t.remove()?,
+                }
+                removed.push(path);
+            } else {
+                for (lun, _) in mine {
+                    unlink_lun(&tpg, lun)?;
+                    removed.push(tpg.join("lun").join(lun));
+                }
             }
         }
         for b in ours {
@@ -738,17 +764,51 @@ fn remove_default_group(path: &Path) -> Result<()> {
 
 /// The backstores the LUNs of `tpg` link to.
 fn lun_link_targets(tpg: &Path) -> Result<Vec<PathBuf>> {
+    Ok(lun_links(tpg)?.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Each LUN of `tpg` (`lun_N`) with the backstore it links to.
+fn lun_links(tpg: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for lun in subdirs(&tpg.join("lun"))? {
         let dir = tpg.join("lun").join(&lun);
         for entry in fs::read_dir(&dir).map_err(io("list", &dir))?.flatten() {
             // configfs reads its links back as relative paths (`../../../../core/...`).
             if let Ok(t) = fs::read_link(entry.path()) {
-                out.push(normalize(&dir.join(t)));
+                out.push((lun.clone(), normalize(&dir.join(t))));
             }
         }
     }
     Ok(out)
+}
+
+/// Removes LUN `lun` (`lun_N`) of `tpg` alone: the ACL mappings that lead to it, its link to
+/// the backstore, its folder.
+fn unlink_lun(tpg: &Path, lun: &str) -> Result<()> {
+    let lun_dir = tpg.join("lun").join(lun);
+    for acl in subdirs(&tpg.join("acls"))? {
+        let acl_dir = tpg.join("acls").join(&acl);
+        for mapped in subdirs(&acl_dir)? {
+            let m = acl_dir.join(&mapped);
+            let leads_here = fs::read_link(m.join("lun"))
+                .map(|t| normalize(&m.join(t)) == lun_dir)
+                .unwrap_or(false);
+            if leads_here {
+                let _ = fs::remove_file(m.join("lun"));
+                rmdir_gone_ok(&m)?;
+            }
+        }
+    }
+    for entry in fs::read_dir(&lun_dir)
+        .map_err(io("list", &lun_dir))?
+        .flatten()
+    {
+        if entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
+            let p = entry.path();
+            fs::remove_file(&p).map_err(io("unlink", &p))?;
+        }
+    }
+    rmdir_gone_ok(&lun_dir)
 }
 
 /// `path` with `.` and `..` resolved lexically (configfs has no symlinked folders to make that
@@ -846,8 +906,8 @@ impl LoopbackTarget {
     }
 }
 
-/// Who may log in to an iSCSI target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who may log in to an iSCSI target. `Debug` shows no secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum IscsiAccess {
     /// Any initiator, no authentication (demo mode, writable).
     Open,
@@ -862,6 +922,26 @@ pub enum IscsiAccess {
         /// Mutual CHAP user and secret.
         mutual: Option<(String, String)>,
     },
+}
+
+impl std::fmt::Debug for IscsiAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IscsiAccess::Open => f.write_str("Open"),
+            IscsiAccess::Chap {
+                initiator,
+                user,
+                mutual,
+                ..
+            } => f
+                .debug_struct("Chap")
+                .field("initiator", initiator)
+                .field("user", user)
+                .field("secret", &"<redacted>")
+                .field("mutual_user", &mutual.as_ref().map(|(u, _)| u))
+                .finish(),
+        }
+    }
 }
 
 /// An LIO iSCSI target, `iscsi/IQN`, with its one TPG `tpgt_1`.

@@ -184,17 +184,33 @@ fn cleanup_removes_only_ours() {
         .create_iscsi("iqn.2026-11.rs.tcmu:t1", "127.0.0.1:3260")
         .unwrap();
     iscsi.add_lun(0, &ours).unwrap();
+    // A target exporting both someone else's backstore and ours loses only our LUN.
+    let shared = t
+        .cfs
+        .create_iscsi("iqn.2026-11.example:shared", "127.0.0.1:3261")
+        .unwrap();
+    shared.add_lun(0, &theirs).unwrap();
+    shared.add_lun(1, &ours).unwrap();
 
     // The fabric's own group is not a target.
     fs::create_dir_all(t.cfs.root().join("loopback/discovery_auth")).unwrap();
     let inv = t.cfs.list().unwrap();
     assert_eq!(inv.user_backstores.len(), 2);
     assert_eq!(inv.loopback.len(), 3);
-    assert_eq!(inv.iscsi.len(), 1);
+    assert_eq!(inv.iscsi.len(), 2);
 
     let removed = t.cfs.cleanup().unwrap();
-    assert_eq!(removed.len(), 4, "{removed:?}");
+    assert_eq!(removed.len(), 5, "{removed:?}");
     assert!(!ours.exists() && !lo_ours.path().exists() && !iscsi.path().exists());
+    assert!(
+        shared.path().exists(),
+        "a target with someone else's LUN stays"
+    );
+    assert_eq!(
+        shared.lun_targets().unwrap(),
+        vec![theirs.path().to_path_buf()],
+        "only our LUN went"
+    );
     assert!(!lo_relative.path().exists());
     assert!(
         theirs.exists() && lo_theirs.path().exists(),

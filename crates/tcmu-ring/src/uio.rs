@@ -134,10 +134,31 @@ impl UioInfo {
 
     /// The TCMU device whose name has this HBA and backstore name.
     pub fn find_tcmu(class_dir: &Path, hba: u32, device: &str) -> Result<UioInfo, UioError> {
-        UioInfo::list(class_dir)?
-            .into_iter()
-            .find(|i| TcmuName::parse(&i.name).is_some_and(|n| n.hba == hba && n.device == device))
-            .ok_or_else(|| UioError::NotFound(format!("user_{hba}/{device}")))
+        // Only the names are read first: other UIO devices (uio_pci_generic has no maps, for
+        // one) need not be readable as TCMU devices are.
+        let entries = match std::fs::read_dir(class_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(UioError::NotFound(format!("user_{hba}/{device}")));
+            }
+            Err(e) => return Err(io_err(class_dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_err(class_dir))?;
+            let Some(index) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("uio"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let name = std::fs::read_to_string(entry.path().join("name")).unwrap_or_default();
+            if TcmuName::parse(name.trim()).is_some_and(|n| n.hba == hba && n.device == device) {
+                return UioInfo::read(class_dir, index);
+            }
+        }
+        Err(UioError::NotFound(format!("user_{hba}/{device}")))
     }
 
     /// The parsed TCMU name, if this is a TCMU device.

@@ -25,7 +25,8 @@ use tcmu_ring::{DataBuffers, Response, Ring, Uio, UioError};
 pub struct CleanupReport {
     /// The configfs objects removed, targets before backstores.
     pub removed: Vec<PathBuf>,
-    /// Our backstores left in place because a running process serves them.
+    /// Our backstores left in place because a running process serves them (or whether one
+    /// does could not be told).
     pub in_use: Vec<PathBuf>,
 }
 
@@ -60,17 +61,25 @@ pub fn cleanup(
     let mut servers = Vec::new();
     let mut picked: Vec<PathBuf> = Vec::new();
     for store in inv.user_backstores.iter().filter(|b| b.is_ours()) {
-        match open_orphan(store, uio_class, uio_dev) {
-            Ok(Some(server)) => servers.push(server),
-            // No UIO device (never enabled) or an unusable ring: nothing to answer.
-            Ok(None) => {}
-            Err(e) if is_busy(&e) => {
-                if !force {
-                    report.in_use.push(store.path().to_path_buf());
-                    continue;
-                }
+        // Only what is certainly dead is removed without --force: a ring we now hold (the
+        // kernel lets one process hold it), or a backstore with no UIO device at all (a run
+        // that died before enabling it). Anything we cannot tell is kept.
+        let certain = match open_orphan(store, uio_class, uio_dev) {
+            Ok(Orphan::Held(server)) => {
+                servers.push(server);
+                true
             }
-            Err(e) => tracing::warn!(store = %store.path().display(), "{e}"),
+            Ok(Orphan::NoDevice) => true,
+            Err(e) => {
+                if !is_busy(&e) {
+                    tracing::warn!(store = %store.path().display(), "cannot tell whether a process serves it: {e}");
+                }
+                false
+            }
+        };
+        if !certain && !force {
+            report.in_use.push(store.path().to_path_buf());
+            continue;
         }
         picked.push(store.path().to_path_buf());
     }
@@ -82,29 +91,39 @@ pub fn cleanup(
     Ok(report)
 }
 
+/// What [`open_orphan`] found.
+enum Orphan {
+    /// We hold the ring now and answer it.
+    Held(Server),
+    /// The backstore has no UIO device: it was never enabled.
+    NoDevice,
+}
+
 /// Opens `store`'s ring and answers it with [`Orphaned`]; `Err` with EBUSY when a process
-/// serves it.
+/// serves it, and any other error when that cannot be told.
 fn open_orphan(
     store: &UserBackstore,
     uio_class: &Path,
     uio_dev: &Path,
-) -> Result<Option<Server>, UioError> {
+) -> Result<Orphan, UioError> {
     let info = match UioInfo::find_tcmu(uio_class, store.hba(), store.name()) {
         Ok(info) => info,
-        Err(UioError::NotFound(_)) => return Ok(None),
+        Err(UioError::NotFound(_)) => return Ok(Orphan::NoDevice),
         Err(e) => return Err(e),
     };
     let uio = Uio::open(uio_dev, info)?;
     match Ring::new(uio.region()) {
-        Ok(ring) => Ok(Some(Server::spawn(
+        Ok(ring) => Ok(Orphan::Held(Server::spawn(
             ring,
             Arc::new(uio),
             Arc::new(Orphaned),
             1,
         ))),
+        // We hold the device (so no one serves it) but cannot answer its ring: the
+        // kernel's time-outs will have to do.
         Err(e) => {
             tracing::warn!(store = %store.path().display(), "ring not usable: {e}");
-            Ok(None)
+            Ok(Orphan::NoDevice)
         }
     }
 }

@@ -683,14 +683,17 @@ impl<B: BlockDevice> Emulator<B> {
         let mut descriptors = Vec::new();
         let mut at = lba;
         while at < n && descriptors.len() < room as usize {
-            let run = self
-                .dev
-                .allocation(at)
-                .map_err(|e| io_fail(e, false))?
-                .unwrap_or(crate::backend::Allocation {
-                    mapped: true,
-                    blocks: n - at,
-                });
+            // Without logical block provisioning (LBPME = 0, e.g. read-only) every block is
+            // mapped, whatever the image's holes.
+            let known = if self.dev.supports_discard() {
+                self.dev.allocation(at).map_err(|e| io_fail(e, false))?
+            } else {
+                None
+            };
+            let run = known.unwrap_or(crate::backend::Allocation {
+                mapped: true,
+                blocks: n - at,
+            });
             let blocks = run.blocks.clamp(1, n - at).min(u64::from(u32::MAX));
             descriptors.push(LbaStatusDescriptor {
                 lba: at,

@@ -39,14 +39,22 @@ pub enum IscsiCmd {
         /// The I/O scheduler of the new disk (e.g. none, mq-deadline).
         #[arg(long)]
         scheduler: Option<String>,
+        /// Log in even when a session to this target exists (two disks for one LUN, without
+        /// multipath, corrupt file systems mounted on both).
+        #[arg(long)]
+        force: bool,
     },
-    /// End the kernel's sessions to TARGET-IQN (or every session with --all); their disks go.
+    /// End the sessions `tcmu iscsi login` made to TARGET-IQN (or all of them with --all);
+    /// their disks go. A disk that is mounted or held (LVM, md) stops it.
     Logout {
         /// The target's IQN.
         target: Option<String>,
-        /// Every iSCSI session on this host.
+        /// Every session `tcmu iscsi login` made on this host.
         #[arg(long, conflicts_with = "target")]
         all: bool,
+        /// Also sessions made by others (open-iscsi's), and disks still mounted or held.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -180,8 +188,9 @@ pub fn run(cmd: IscsiCmd) -> Result<(), String> {
             auth,
             queue_depth,
             scheduler,
-        } => login(&url, &auth, queue_depth, scheduler.as_deref()),
-        IscsiCmd::Logout { target, all } => logout(target.as_deref(), all),
+            force,
+        } => login(&url, &auth, queue_depth, scheduler.as_deref(), force),
+        IscsiCmd::Logout { target, all, force } => logout(target.as_deref(), all, force),
     }
 }
 
@@ -190,10 +199,21 @@ fn login(
     auth: &Auth,
     queue_depth: Option<u16>,
     scheduler: Option<&str>,
+    force: bool,
 ) -> Result<(), String> {
     let (portal, target, lun) = parse_url(url)?;
     let initiator = auth.initiator_name();
     let sysfs = Path::new("/sys");
+    let existing = kernel::sessions(sysfs).map_err(|e| e.to_string())?;
+    if let Some(s) = existing.iter().find(|s| s.target_name == target)
+        && !force
+    {
+        return Err(format!(
+            "already logged in to {target} (session {}); a second session gives a second disk \
+             for the same LUN (--force if you mean it)",
+            s.session.sid
+        ));
+    }
     // Check the kernel side first, so a missing module costs no login.
     let handle = kernel::transport_handle(sysfs, "tcp").map_err(|e| {
         format!("the kernel's iSCSI TCP transport is missing ({e}): run `modprobe iscsi_tcp`")
@@ -224,16 +244,36 @@ fn login(
         .map_err(|e| format!("handing the session to the kernel: {e}"))?;
     // The kernel holds its own reference to the socket now.
     drop(stream);
-    let disks = kernel::scan_and_find_disks(sysfs, ks.host_no, auth.timeout())
-        .map_err(|e| format!("scanning SCSI host {}: {e}", ks.host_no))?;
+    remember(ks.sid, &target);
+    let after = |what: String| {
+        format!(
+            "{what} (session {} is up: `tcmu iscsi logout {target}` ends it)",
+            ks.sid
+        )
+    };
+    kernel::scan_and_find_disks(sysfs, ks.host_no, auth.timeout())
+        .map_err(|e| after(format!("scanning SCSI host {}: {e}", ks.host_no)))?;
+    // The LUN asked for may be probed after others: wait for it, within the time-out.
     let want = format!(":{lun}");
-    let disk = disks
-        .iter()
-        .find(|d| lun_of(sysfs, ks.host_no, d).as_deref() == Some(&*want));
+    let deadline = std::time::Instant::now() + auth.timeout();
+    let (disk, disks) = loop {
+        let disks = kernel::find_disks(sysfs, ks.host_no).map_err(|e| after(e.to_string()))?;
+        let found = disks
+            .iter()
+            .find(|d| lun_of(sysfs, ks.host_no, d).as_deref() == Some(&*want))
+            .cloned();
+        if found.is_some() || std::time::Instant::now() >= deadline {
+            break (found, disks);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let disk = disk.as_ref();
     // The kernel reports a failing connection as an event: say so rather than print a disk
     // that is already going away.
     for event in nl.events() {
-        if let iscsi_nl::netlink::uevent::Event::ConnError { sid, cid, error } = event {
+        if let iscsi_nl::netlink::uevent::Event::ConnError { sid, cid, error } = event
+            && sid == ks.sid
+        {
             let name = iscsi_nl::netlink::codes::IscsiErr::from_code(error)
                 .map(|e| e.c_name().to_string())
                 .unwrap_or_else(|| format!("error {error}"));
@@ -245,8 +285,10 @@ fn login(
     }
     match disk {
         Some(d) => {
-            tune(d, queue_depth, scheduler)?;
             println!("{}", d.display());
+            if let Err(e) = tune(d, queue_depth, scheduler) {
+                tracing::warn!("{e}");
+            }
             Ok(())
         }
         None => Err(format!(
@@ -285,19 +327,98 @@ fn lun_of(sysfs: &Path, host_no: u32, disk: &Path) -> Option<String> {
         .flatten()
 }
 
-fn logout(target: Option<&str>, all: bool) -> Result<(), String> {
+/// Where `tcmu iscsi login` notes the sessions it made (one empty file per session, named
+/// `session<SID>`, holding the target's name), so logout leaves other initiators' alone.
+const STATE_DIR: &str = "/run/tcmu-rs/iscsi";
+
+fn remember(sid: u32, target: &str) {
+    let dir = Path::new(STATE_DIR);
+    let r = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join(format!("session{sid}")), target));
+    if let Err(e) = r {
+        tracing::warn!("cannot note session {sid} in {STATE_DIR}: {e}");
+    }
+}
+
+fn made_by_us(sid: u32, target: &str) -> bool {
+    std::fs::read_to_string(Path::new(STATE_DIR).join(format!("session{sid}")))
+        .is_ok_and(|t| t == target)
+}
+
+fn forget(sid: u32) {
+    let _ = std::fs::remove_file(Path::new(STATE_DIR).join(format!("session{sid}")));
+}
+
+/// Why a disk cannot go now: mounted (it or a partition) or held by another block device.
+fn busy(sysfs: &Path, disk: &Path) -> Option<String> {
+    let name = disk.file_name()?.to_str()?;
+    let block = sysfs.join("block").join(name);
+    let holders = std::fs::read_dir(block.join("holders"))
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    if holders > 0 {
+        return Some(format!(
+            "{} is held by another block device (LVM, md, dm...)",
+            disk.display()
+        ));
+    }
+    let mut numbers = vec![
+        std::fs::read_to_string(block.join("dev"))
+            .ok()?
+            .trim()
+            .to_string(),
+    ];
+    for part in std::fs::read_dir(&block).into_iter().flatten().flatten() {
+        if part.file_name().to_string_lossy().starts_with(name)
+            && let Ok(dev) = std::fs::read_to_string(part.path().join("dev"))
+        {
+            numbers.push(dev.trim().to_string());
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mounts
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|n| numbers.iter().any(|m| m == n))
+        })
+        .map(|l| {
+            let at = l.split_whitespace().nth(4).unwrap_or("?");
+            format!("{} is mounted on {at}: unmount it first", disk.display())
+        })
+}
+
+fn logout(target: Option<&str>, all: bool, force: bool) -> Result<(), String> {
     let sysfs = Path::new("/sys");
     let found = kernel::sessions(sysfs).map_err(|e| e.to_string())?;
     let chosen: Vec<_> = found
         .iter()
         .filter(|s| all || Some(s.target_name.as_str()) == target)
+        .filter(|s| force || made_by_us(s.session.sid, &s.target_name))
         .collect();
     if chosen.is_empty() {
-        return Err(match target {
-            Some(t) => format!("no iSCSI session to {t}"),
-            None if all => "no iSCSI sessions".into(),
-            None => "name a target, or --all".into(),
+        let others = found
+            .iter()
+            .filter(|s| all || Some(s.target_name.as_str()) == target)
+            .count();
+        return Err(match (target, others) {
+            (_, n) if n > 0 => format!(
+                "{n} session(s) match, but `tcmu iscsi login` did not make them (iscsiadm's?); \
+                 --force to end them anyway"
+            ),
+            (Some(t), _) => format!("no iSCSI session to {t}"),
+            (None, _) if all => "no iSCSI sessions made by tcmu".into(),
+            (None, _) => "name a target, or --all".into(),
         });
+    }
+    if !force {
+        for s in &chosen {
+            let disks = kernel::find_disks(sysfs, s.session.host_no).map_err(|e| e.to_string())?;
+            if let Some(why) = disks.iter().find_map(|d| busy(sysfs, d)) {
+                return Err(format!("not logging out of {}: {why}", s.target_name));
+            }
+        }
     }
     let handle = kernel::transport_handle(sysfs, "tcp")
         .map_err(|e| format!("the kernel's iSCSI TCP transport is missing: {e}"))?;
@@ -309,6 +430,7 @@ fn logout(target: Option<&str>, all: bool) -> Result<(), String> {
             .map_err(|e| format!("removing the disks of {}: {e}", s.target_name))?;
         kernel::log_out(&mut nl, &s.session)
             .map_err(|e| format!("logging out of {}: {e}", s.target_name))?;
+        forget(s.session.sid);
         if !kernel::wait_host_gone(sysfs, s.session.host_no, Duration::from_secs(30)) {
             return Err(format!(
                 "session {} to {} ended but SCSI host {} is still there",

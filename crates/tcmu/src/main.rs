@@ -111,15 +111,33 @@ struct ServeArgs {
     /// A file holding the mutual CHAP secret.
     #[arg(long, requires = "mutual_user")]
     mutual_secret_file: Option<PathBuf>,
+    /// Allow an iSCSI export on a non-loopback portal without CHAP.
+    #[arg(long, requires = "iscsi", conflicts_with = "chap_initiator")]
+    no_auth: bool,
 }
 
-/// A secret from a file's first line, else from the environment variable `env`.
+/// A secret from a file's first line, else from the environment variable `env`. Empty and
+/// `NULL` (LIO's "no password") are refused.
 fn read_secret(file: &Option<PathBuf>, env: &str) -> Result<String, String> {
-    if let Some(f) = file {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        return Ok(text.lines().next().unwrap_or_default().to_string());
+    let secret = match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            text.lines().next().unwrap_or_default().to_string()
+        }
+        None => std::env::var(env)
+            .map_err(|_| format!("the CHAP secret: set ${env} or pass its file"))?,
+    };
+    if secret.is_empty() || secret == "NULL" {
+        return Err(format!(
+            "the CHAP secret from {} is empty (or NULL, which LIO takes as none)",
+            file.as_ref()
+                .map_or_else(|| format!("${env}"), |f| f.display().to_string())
+        ));
     }
-    std::env::var(env).map_err(|_| format!("the CHAP secret: set ${env} or pass its file"))
+    if secret.len() < 12 {
+        tracing::warn!("a CHAP secret shorter than 12 characters; many initiators refuse it");
+    }
+    Ok(secret)
 }
 
 /// The iSCSI export `serve` was asked for, if any.
@@ -136,20 +154,25 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
                 )),
                 None => None,
             };
+            let secret = read_secret(&args.chap_secret_file, "TCMU_TARGET_CHAP_SECRET")?;
+            if mutual.as_ref().is_some_and(|(_, m)| *m == secret) {
+                return Err("the mutual CHAP secret must differ from the initiator's".into());
+            }
             lio_config::IscsiAccess::Chap {
                 initiator: initiator.clone(),
                 user: user.clone(),
-                secret: read_secret(&args.chap_secret_file, "TCMU_TARGET_CHAP_SECRET")?,
+                secret,
                 mutual,
             }
         }
         _ => {
-            if !args.portal.starts_with("127.") && !args.portal.starts_with("[::1]") {
-                tracing::warn!(
-                    portal = %args.portal,
-                    "exporting without authentication on a non-loopback portal: any initiator \
-                     that reaches it can read and write the disk"
-                );
+            let loopback = args.portal.starts_with("127.") || args.portal.starts_with("[::1]");
+            if !loopback && !args.no_auth {
+                return Err(format!(
+                    "exporting on {} without CHAP lets any initiator that reaches it read and \
+                     write the disk: add --chap-initiator/--chap-user, or --no-auth if you mean it",
+                    args.portal
+                ));
             }
             lio_config::IscsiAccess::Open
         }

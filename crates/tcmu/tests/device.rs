@@ -136,6 +136,11 @@ fn failures_leave_nothing_behind() {
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
     // So is a vendor SCSI cannot carry.
     let r = DeviceBuilder::new("z")
+        .roots(
+            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            &dir.join("sys/class/uio"),
+            &dir.join("dev"),
+        )
         .vendor("far too long a vendor")
         .serve_block(MemoryDisk::new(8, 512).unwrap());
     assert!(
@@ -143,5 +148,12 @@ fn failures_leave_nothing_behind() {
         "{r:?}"
     );
     assert!(!dir.join("target/core/user_1/z").exists());
+    assert!(
+        fs::read_dir(dir.join("target/core"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing was made"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
