@@ -28,6 +28,9 @@ pub enum IscsiCmd {
         auth: Auth,
     },
     /// Log in to iscsi://HOST[:PORT]/IQN/LUN, give the session to the kernel, print the disk.
+    ///
+    /// Nothing reconnects afterwards: if the connection fails, I/O fails after the kernel's
+    /// recovery time-out (120 s); log out and in again.
     Login {
         /// iscsi://HOST[:PORT]/TARGET-IQN/LUN
         url: String,
