@@ -605,8 +605,19 @@ impl<B: BlockDevice> Emulator<B> {
         let bs = self.bytes(1)?;
         let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
         let mut bytes = 0u64;
-        for r in &ranges {
-            self.copy_range(r, bs, fua)?;
+        for (done, r) in ranges.iter().enumerate() {
+            // A read or write that fails part way aborts the copy: COPY ABORTED with the
+            // number of segments fully processed in COMMAND-SPECIFIC INFORMATION (SPC-4
+            // 6.4.3), not a medium error the initiator would take for the whole command.
+            self.copy_range(r, bs, fua).map_err(|_| {
+                Fail::Sense(
+                    SenseData::new(
+                        SenseKey::CopyAborted,
+                        AdditionalSense::LUN_COMMUNICATION_FAILURE,
+                    )
+                    .with_command_specific(done as u64),
+                )
+            })?;
             bytes = bytes.saturating_add(r.blocks.saturating_mul(bs as u64));
         }
         if !parsed.header.nrcr {

@@ -584,3 +584,43 @@ fn get_lba_status_reports_the_image_holes() {
     assert_eq!((r.len(), status(&r)[0].0), (24, 4));
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A memory disk whose blocks from `bad` on cannot be read.
+struct BadBlocks {
+    disk: MemoryDisk,
+    bad: u64,
+}
+
+impl BlockDevice for BadBlocks {
+    fn block_size(&self) -> u32 {
+        self.disk.block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.disk.num_blocks()
+    }
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> std::io::Result<()> {
+        if lba + bufs.iter().map(|b| b.len() as u64).sum::<u64>() / 512 > self.bad {
+            return Err(std::io::Error::other("unreadable block"));
+        }
+        self.disk.read(lba, bufs)
+    }
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> std::io::Result<()> {
+        self.disk.write(lba, bufs, fua)
+    }
+}
+
+#[test]
+fn a_copy_that_fails_part_way_is_copy_aborted() {
+    let mut d = Disk::new(BadBlocks {
+        disk: MemoryDisk::new(4096, 512).unwrap(),
+        bad: 2000,
+    });
+    let cscd = own_cscd(&mut d);
+    // The source runs into the unreadable blocks.
+    let list = copy_list(&cscd, 100, 1950, 0).to_vec();
+    let (key, asc, ascq, sense) = d.fails(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    assert_eq!((key, asc, ascq), (0x0a, 0x08, 0x00), "{sense}");
+    // A copy clear of them works.
+    let list = copy_list(&cscd, 100, 10, 500).to_vec();
+    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+}
