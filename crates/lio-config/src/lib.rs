@@ -617,14 +617,20 @@ impl FileioBackstore {
     /// Removes it (after every LUN linking to it is gone), and its `fileio_N` folder if that
     /// is now empty; absent is fine.
     pub fn remove(&self) -> Result<()> {
-        rmdir_gone_ok(&self.path)?;
-        if let Some(hba) = self.path.parent()
-            && subdirs(hba)?.is_empty()
-        {
-            let _ = fs::remove_dir(hba);
-        }
-        Ok(())
+        remove_backstore(&self.path)
     }
+}
+
+/// Removes a backstore's folder and its HBA folder (`user_N`, `fileio_N`) if that is now empty.
+fn remove_backstore(path: &Path) -> Result<()> {
+    rmdir_gone_ok(path)?;
+    if let Some(hba) = path.parent()
+        && subdirs(hba)?.is_empty()
+    {
+        // Another process may add a backstore meanwhile; then the HBA stays, which is right.
+        let _ = fs::remove_dir(hba);
+    }
+    Ok(())
 }
 
 /// A TCMU backstore, `core/user_HBA/NAME`.
@@ -695,14 +701,7 @@ impl UserBackstore {
     /// Removes it (after every LUN linking to it is gone), and its `user_N` folder if that is
     /// now empty; absent is fine.
     pub fn remove(&self) -> Result<()> {
-        rmdir_gone_ok(&self.path)?;
-        if let Some(hba) = self.path.parent()
-            && subdirs(hba)?.is_empty()
-        {
-            // Another process may add a backstore meanwhile; then the HBA stays, which is right.
-            let _ = fs::remove_dir(hba);
-        }
-        Ok(())
+        remove_backstore(&self.path)
     }
 }
 
