@@ -115,7 +115,7 @@ mkfs.ext4 -q "$ISD" && mkdir -p /mnt/i && mount "$ISD" /mnt/i
 check "logout refuses while the disk is mounted, and a second login is refused" '[ $lrc -ne 0 ] && grep -q "mounted on /mnt/i" /tmp/lo.out && [ -b "$ISD" ] && ! "$TCMU" iscsi login iscsi://127.0.0.1/$IQN/0 --initiator $INI >/dev/null 2>&1'
 umount /mnt/i
 "$TCMU" iscsi logout $IQN > /tmp/logout.out 2>&1
-check "tcmu iscsi logout: no session, the disk is gone" '[ ! -b "$ISD" ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
+check "tcmu iscsi logout: the target acknowledges, no session, the disk is gone" 'grep -q "the target acknowledged" /tmp/logout.out && [ ! -b "$ISD" ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
 kill -TERM $PI; wait $PI
 
 # 2. CHAP (one-way, then mutual), and a wrong secret: the target only lets $INI in.

@@ -243,6 +243,63 @@ pub fn log_out(nl: &mut IscsiNetlink, ks: &KernelSession) -> Result<(), NetlinkE
     Ok(())
 }
 
+/// Sends an iSCSI Logout Request (close the session) on the kernel's connection and waits up to
+/// `timeout` for the target's Logout Response, which the kernel passes up as a
+/// `RECV_PDU` event. The kernel fills in the task tag and sequence numbers. `Ok(true)` when
+/// the target answered that the session is closed; `Ok(false)` when no answer came in time
+/// or the target refused (the caller stops the connection either way).
+pub fn send_logout(
+    nl: &mut IscsiNetlink,
+    ks: &KernelSession,
+    timeout: Duration,
+) -> Result<bool, NetlinkError> {
+    use crate::netlink::uevent::Event;
+    use crate::pdu::{LogoutReason, LogoutRequest, Opcode, PduBody};
+    let request = LogoutRequest {
+        immediate: true,
+        reason: LogoutReason::CloseSession,
+        itt: 0,
+        cid: u16::try_from(ks.cid).unwrap_or(0),
+        cmd_sn: 0,
+        exp_stat_sn: 0,
+    };
+    let Ok(bhs) = request.emit() else {
+        return Ok(false);
+    };
+    nl.request(&Request::SendPdu {
+        sid: ks.sid,
+        cid: ks.cid,
+        header: *bhs.as_bytes(),
+        data: Vec::new(),
+    })?;
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match nl.wait_event(left) {
+            Ok(Some(Event::RecvPdu { sid, pdu, .. })) if sid == ks.sid => {
+                let opcode = pdu.first().map(|b| b & 0x3f);
+                if opcode == Some(Opcode::LogoutResponse as u8) {
+                    // Byte 2: RESPONSE, 0 = connection or session closed successfully.
+                    return Ok(pdu.get(2) == Some(&0));
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(source) => {
+                return Err(NetlinkError::Io {
+                    step: Step::of(&Request::SendPdu {
+                        sid: ks.sid,
+                        cid: ks.cid,
+                        header: [0; 48],
+                        data: Vec::new(),
+                    }),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// How often sysfs is looked at while waiting.
 const POLL: Duration = Duration::from_millis(100);
 

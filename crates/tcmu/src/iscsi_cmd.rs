@@ -431,6 +431,19 @@ fn logout(target: Option<&str>, all: bool, force: bool) -> Result<(), String> {
         // The disks go first, flushing their caches over the live connection.
         kernel::remove_scsi_devices(sysfs, s.session.host_no)
             .map_err(|e| format!("removing the disks of {}: {e}", s.target_name))?;
+        // An iSCSI Logout through the kernel's connection, so the target closes the session
+        // itself; then the connection is stopped either way.
+        let acknowledged = kernel::send_logout(&mut nl, &s.session, Duration::from_secs(5))
+            .unwrap_or_else(|e| {
+                tracing::warn!("the Logout request to {} failed: {e}", s.target_name);
+                false
+            });
+        if !acknowledged {
+            tracing::warn!(
+                "{} did not acknowledge the logout; closing the connection",
+                s.target_name
+            );
+        }
         kernel::log_out(&mut nl, &s.session)
             .map_err(|e| format!("logging out of {}: {e}", s.target_name))?;
         forget(s.session.sid);
@@ -440,8 +453,13 @@ fn logout(target: Option<&str>, all: bool, force: bool) -> Result<(), String> {
                 s.session.sid, s.target_name, s.session.host_no
             ));
         }
+        let ack = if acknowledged {
+            ", the target acknowledged"
+        } else {
+            ""
+        };
         println!(
-            "logged out of {} (session {})",
+            "logged out of {} (session {}{ack})",
             s.target_name, s.session.sid
         );
     }

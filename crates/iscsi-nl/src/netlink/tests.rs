@@ -470,3 +470,25 @@ proptest! {
         prop_assert!(ok);
     }
 }
+
+#[test]
+fn send_pdu_puts_the_header_and_data_after_the_struct() {
+    let mut header = [0u8; 48];
+    header[0] = 0x46; // immediate Logout Request
+    let req = Request::SendPdu {
+        sid: 3,
+        cid: 1,
+        header,
+        data: vec![9, 8, 7],
+    };
+    let bytes = req.to_bytes(0x1234).unwrap();
+    assert_eq!(bytes.len(), UEVENT_SIZE + 48 + 3);
+    let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!(u32_at(0), 19, "ISCSI_UEVENT_SEND_PDU");
+    assert_eq!(
+        (u32_at(16), u32_at(20), u32_at(24), u32_at(28)),
+        (3, 1, 48, 3)
+    );
+    assert_eq!(bytes[56], 0x46);
+    assert_eq!(&bytes[104..], &[9, 8, 7]);
+}

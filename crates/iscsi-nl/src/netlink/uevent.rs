@@ -57,6 +57,10 @@ pub mod offset {
     pub const STOP_CONN_CONN_HANDLE: usize = 24;
     /// `u.stop_conn.flag`.
     pub const STOP_CONN_FLAG: usize = 32;
+    /// `u.send_pdu.hdr_size`.
+    pub const SEND_PDU_HDR_SIZE: usize = 24;
+    /// `u.send_pdu.data_size`.
+    pub const SEND_PDU_DATA_SIZE: usize = 28;
     /// `r.retcode` (`int`).
     pub const R_RETCODE: usize = 40;
     /// `r.c_session_ret.sid`, `r.c_conn_ret.sid`, `r.unbind_session.sid`,
@@ -104,6 +108,9 @@ pub enum EncodeError {
         /// The value's length with its NUL.
         len: usize,
     },
+    /// A PDU data segment longer than this crate sends through the kernel.
+    #[error("a {0}-byte PDU data segment is more than the {MAX_PARAM_LEN} sent through the kernel")]
+    PduTooLong(usize),
 }
 
 /// A message from the kernel that cannot be read.
@@ -189,6 +196,19 @@ pub enum Request {
         /// The connection.
         cid: u32,
     },
+    /// `ISCSI_UEVENT_SEND_PDU`: the kernel sends a PDU on a running connection (filling in
+    /// its task tag and sequence numbers); its answer comes back as an
+    /// [`Event::RecvPdu`].
+    SendPdu {
+        /// The session.
+        sid: u32,
+        /// The connection.
+        cid: u32,
+        /// The 48-byte header.
+        header: [u8; 48],
+        /// The data segment (unpadded).
+        data: Vec<u8>,
+    },
     /// `ISCSI_UEVENT_STOP_CONN`.
     StopConn {
         /// The session.
@@ -227,6 +247,7 @@ impl Request {
             Request::SetParam { .. } => UeventType::SetParam,
             Request::StartConn { .. } => UeventType::StartConn,
             Request::StopConn { .. } => UeventType::StopConn,
+            Request::SendPdu { .. } => UeventType::SendPdu,
         }
     }
 
@@ -235,12 +256,18 @@ impl Request {
     pub fn encoded_len(&self) -> usize {
         match self {
             Request::SetParam { value, .. } => UEVENT_SIZE + value.len() + 1,
+            Request::SendPdu { data, .. } => UEVENT_SIZE + 48 + data.len(),
             _ => UEVENT_SIZE,
         }
     }
 
     /// Checks that the request can be encoded as the kernel reads it.
     pub fn validate(&self) -> Result<(), EncodeError> {
+        if let Request::SendPdu { data, .. } = self
+            && data.len() > MAX_PARAM_LEN
+        {
+            return Err(EncodeError::PduTooLong(data.len()));
+        }
         if let Request::SetParam { param, value, .. } = self {
             if value.as_bytes().contains(&0) {
                 return Err(EncodeError::NulInValue(*param));
@@ -315,6 +342,19 @@ impl Request {
                 put_u32(buf, offset::U_CID, *cid);
                 // conn_handle stays 0: the kernel finds the connection by sid and cid.
                 put_u32(buf, offset::STOP_CONN_FLAG, flag.code());
+            }
+            Request::SendPdu {
+                sid,
+                cid,
+                header,
+                data,
+            } => {
+                put_u32(buf, offset::U_SID, *sid);
+                put_u32(buf, offset::U_CID, *cid);
+                put_u32(buf, offset::SEND_PDU_HDR_SIZE, header.len() as u32);
+                put_u32(buf, offset::SEND_PDU_DATA_SIZE, data.len() as u32);
+                buf[UEVENT_SIZE..UEVENT_SIZE + 48].copy_from_slice(header);
+                buf[UEVENT_SIZE + 48..].copy_from_slice(data);
             }
         }
     }
