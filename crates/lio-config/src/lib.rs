@@ -729,24 +729,7 @@ fn link_lun(tpg: &Path, lun: u32, store: &impl StorageObject) -> Result<()> {
 /// Unlinks and removes every LUN of `tpg`; absent is fine.
 fn unlink_luns(tpg: &Path) -> Result<()> {
     for lun in subdirs(&tpg.join("lun"))? {
-        let dir = tpg.join("lun").join(&lun);
-        for entry in fs::read_dir(&dir).map_err(io("list", &dir))?.flatten() {
-            if entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
-                let p = entry.path();
-                match fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(Error::Io {
-                            op: "unlink",
-                            path: p,
-                            source: e,
-                        });
-                    }
-                }
-            }
-        }
-        rmdir_gone_ok(&dir)?;
+        unlink_lun(tpg, &lun)?;
     }
     remove_default_group(&tpg.join("lun"))
 }
@@ -804,7 +787,17 @@ fn unlink_lun(tpg: &Path, lun: &str) -> Result<()> {
     {
         if entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
             let p = entry.path();
-            fs::remove_file(&p).map_err(io("unlink", &p))?;
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        op: "unlink",
+                        path: p,
+                        source: e,
+                    });
+                }
+            }
         }
     }
     rmdir_gone_ok(&lun_dir)
