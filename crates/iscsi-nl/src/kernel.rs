@@ -358,20 +358,28 @@ fn entries(dir: &Path, prefix: &str) -> io::Result<Vec<(PathBuf, String)>> {
 
 /// The `/dev` paths of the block devices of SCSI host `host_no` now, sorted.
 pub fn find_disks(sysfs: &Path, host_no: u32) -> io::Result<Vec<PathBuf>> {
-    let device = scsi_host_path(sysfs, host_no).join("device");
-    let lun_prefix = format!("{host_no}:");
     let mut disks = Vec::new();
-    for (session, _) in entries(&device, "session")? {
-        for (target, _) in entries(&session, "target")? {
-            for (lun, _) in entries(&target, &lun_prefix)? {
-                for (_, name) in entries(&lun.join("block"), "")? {
-                    disks.push(Path::new("/dev").join(name));
-                }
-            }
+    for lun in scsi_devices(sysfs, host_no)? {
+        for (_, name) in entries(&lun.join("block"), "")? {
+            disks.push(Path::new("/dev").join(name));
         }
     }
     disks.sort();
     Ok(disks)
+}
+
+/// The sysfs folders of SCSI host `host_no`'s devices:
+/// `host<N>/device/session*/target*/<N>:*:*:*`.
+fn scsi_devices(sysfs: &Path, host_no: u32) -> io::Result<Vec<PathBuf>> {
+    let device = scsi_host_path(sysfs, host_no).join("device");
+    let lun_prefix = format!("{host_no}:");
+    let mut out = Vec::new();
+    for (session, _) in entries(&device, "session")? {
+        for (target, _) in entries(&session, "target")? {
+            out.extend(entries(&target, &lun_prefix)?.into_iter().map(|(p, _)| p));
+        }
+    }
+    Ok(out)
 }
 
 /// Waits up to `timeout` for SCSI host `host_no` to leave sysfs (after [`log_out`]);
@@ -442,18 +450,12 @@ pub fn sessions(sysfs: &Path) -> io::Result<Vec<FoundSession>> {
 /// runs: call it before [`log_out`], which otherwise leaves the flush to a connection that is
 /// already stopped. Returns how many were removed.
 pub fn remove_scsi_devices(sysfs: &Path, host_no: u32) -> io::Result<usize> {
-    let device = scsi_host_path(sysfs, host_no).join("device");
-    let lun_prefix = format!("{host_no}:");
     let mut n = 0;
-    for (session, _) in entries(&device, "session")? {
-        for (target, _) in entries(&session, "target")? {
-            for (lun, _) in entries(&target, &lun_prefix)? {
-                match fs::write(lun.join("delete"), "1") {
-                    Ok(()) => n += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
+    for lun in scsi_devices(sysfs, host_no)? {
+        match fs::write(lun.join("delete"), "1") {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(n)
