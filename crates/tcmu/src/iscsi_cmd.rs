@@ -86,7 +86,9 @@ pub struct Auth {
     timeout: u64,
 }
 
-fn secret(file: &Option<PathBuf>, env: &str, what: &str) -> Result<String, String> {
+/// A secret from a file's first line, else from the environment variable `env`; `what` names
+/// it in the error.
+pub(crate) fn secret(file: &Option<PathBuf>, env: &str, what: &str) -> Result<String, String> {
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
         return Ok(text.lines().next().unwrap_or_default().to_string());

@@ -119,14 +119,7 @@ struct ServeArgs {
 /// A secret from a file's first line, else from the environment variable `env`. Empty and
 /// `NULL` (LIO's "no password") are refused.
 fn read_secret(file: &Option<PathBuf>, env: &str) -> Result<String, String> {
-    let secret = match file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-            text.lines().next().unwrap_or_default().to_string()
-        }
-        None => std::env::var(env)
-            .map_err(|_| format!("the CHAP secret: set ${env} or pass its file"))?,
-    };
+    let secret = iscsi_cmd::secret(file, env, "the CHAP secret")?;
     if secret.is_empty() || secret == "NULL" {
         return Err(format!(
             "the CHAP secret from {} is empty (or NULL, which LIO takes as none)",
