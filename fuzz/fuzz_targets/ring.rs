@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..64 {
         match ring.next_entry() {
             Ok(Some(Entry::Command(mut cmd))) => {
-                for buf in cmd.data.iter_mut() {
+                for buf in cmd.data_mut().iter_mut() {
                     buf.fill(0xa5);
                 }
                 let _ = cmd.cdb();

@@ -66,7 +66,7 @@ fn serve_1mib_read(sim: &mut SimKernel, ring: &mut Ring, image: &[u8]) {
         panic!("no command")
     };
     let mut off = 0;
-    for buf in cmd.data.iter_mut() {
+    for buf in cmd.data_mut().iter_mut() {
         buf.copy_from_slice(&image[off..off + buf.len()]);
         off += buf.len();
     }

@@ -76,6 +76,15 @@ pub enum RingError {
         /// The command id.
         id: u16,
     },
+    /// `complete` was given a command whose [`DataBuffers`] are not the ones the ring handed out
+    /// with it (swapped with another command's, say). Nothing was completed or released: the
+    /// command's id stays outstanding and its data blocks stay out of the kernel's hands, since
+    /// whoever holds its buffers may still write them.
+    #[error("command {id} carries data buffers that are not its own; not completed")]
+    ForeignBuffers {
+        /// The command id.
+        id: u16,
+    },
 }
 
 impl RingError {
@@ -83,7 +92,9 @@ impl RingError {
     pub fn is_fatal(&self) -> bool {
         !matches!(
             self,
-            RingError::Malformed { .. } | RingError::NotOutstanding { .. }
+            RingError::Malformed { .. }
+                | RingError::NotOutstanding { .. }
+                | RingError::ForeignBuffers { .. }
         )
     }
 }
@@ -123,14 +134,18 @@ pub enum Entry {
 /// A command taken off the ring: its CDB copied out, its buffers resolved to the data area.
 /// The ring slot is free for reuse as soon as the command is taken; the data buffers stay the
 /// command's until it is completed.
+///
+/// The buffers are reached through [`Command::data_mut`] or [`Command::parts_mut`]. They are tied
+/// to the command they were handed out with: [`Ring::complete`] refuses a command carrying
+/// another's buffers ([`RingError::ForeignBuffers`]), so swapping them cannot get pages handed
+/// back to the kernel while they are still writable here.
 #[derive(Debug)]
 pub struct Command {
     id: u16,
     ring_serial: u64,
     cdb: [u8; MAX_CDB_LEN],
     cdb_len: u8,
-    /// The buffers.
-    pub data: DataBuffers,
+    data: DataBuffers,
 }
 
 impl Command {
@@ -145,6 +160,16 @@ impl Command {
         &self.cdb[..usize::from(self.cdb_len)]
     }
 
+    /// The data buffers (their lengths; reading or writing them needs [`Command::data_mut`]).
+    pub fn data(&self) -> &DataBuffers {
+        &self.data
+    }
+
+    /// The data buffers, to read a Data-Out buffer or fill a Data-In one.
+    pub fn data_mut(&mut self) -> &mut DataBuffers {
+        &mut self.data
+    }
+
     /// The CDB and the data buffers at once, for a handler that reads one and fills the other.
     pub fn parts_mut(&mut self) -> (&[u8], &mut DataBuffers) {
         (&self.cdb[..usize::from(self.cdb_len)], &mut self.data)
@@ -156,8 +181,16 @@ impl Command {
 /// For a non-bidirectional command the [`DataBuffers::iter_mut`] buffers are the Data-Out
 /// (write) or Data-In (read) buffer, by the CDB's direction; for a bidirectional one they are
 /// the Data-Out buffer and [`DataBuffers::bidi_iter_mut`] gives the Data-In buffer.
+///
+/// Made only by the ring, for one command, and never changed: it carries the ring's serial, the
+/// command's id and the number of the take that made it, beside the ranges the ring checked and
+/// marked busy for that command.
 pub struct DataBuffers {
     region: Arc<SharedRegion>,
+    ring_serial: u64,
+    cmd_id: u16,
+    /// The ring's count of commands taken when this one was: unique within the ring.
+    take_no: u64,
     iovs: Vec<Range<usize>>,
     bidi_start: usize,
 }
@@ -165,6 +198,7 @@ pub struct DataBuffers {
 impl std::fmt::Debug for DataBuffers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataBuffers")
+            .field("cmd_id", &self.cmd_id)
             .field("iovs", &self.iovs)
             .field("bidi_start", &self.bidi_start)
             .finish()
@@ -206,9 +240,12 @@ impl DataBuffers {
             // SAFETY: `r` was checked to lie inside the data area when the command was taken,
             // and the ring marked its pages busy: no other outstanding command's buffer
             // overlaps it, the ranges of one command do not overlap each other, and the kernel
-            // does not touch a command's data blocks until it is completed, which consumes this
-            // `DataBuffers`. Yielded slices borrow `self` mutably, so they cannot outlive it or
-            // coexist with another view from it.
+            // does not touch a command's data blocks until it is completed. Completion hands the
+            // blocks back only for the command these buffers were made for, and consumes them:
+            // `Ring::complete` refuses a command whose `DataBuffers` are not the value made when
+            // it was taken (same ring serial, id and take number), so buffers moved to another
+            // command are never released while still reachable. Yielded slices borrow `self`
+            // mutably, so they cannot outlive it or coexist with another view from it.
             unsafe { region.buffer_mut(r.start, r.len()) }
         })
     }
@@ -366,6 +403,11 @@ pub struct Ring {
     outstanding: Vec<u64>,
     /// Data-area granules owned by outstanding commands.
     busy: Vec<u64>,
+    /// By command id: the take number of the `DataBuffers` handed out with the outstanding
+    /// command of that id; `complete` accepts that value and no other.
+    take_nos: Vec<u64>,
+    /// Commands taken so far (the last take number given).
+    taken: u64,
     published_tail: u32,
     out_of_order: bool,
     broken: Option<RingError>,
@@ -459,6 +501,8 @@ impl Ring {
             ready_by_id: HashMap::new(),
             outstanding: vec![0; 65536 / 64],
             busy: vec![0; granules.div_ceil(64)],
+            take_nos: Vec::new(),
+            taken: 0,
             published_tail: tail,
             broken: None,
         })
@@ -672,6 +716,12 @@ impl Ring {
             bidi_start = iovs.len();
         }
         self.claim(&iovs)?;
+        self.taken += 1;
+        let slot = usize::from(id);
+        if self.take_nos.len() <= slot {
+            self.take_nos.resize(slot + 1, 0);
+        }
+        self.take_nos[slot] = self.taken;
         Ok(Command {
             id,
             ring_serial: self.serial,
@@ -679,6 +729,9 @@ impl Ring {
             cdb_len: cdb_len as u8, // <= 32
             data: DataBuffers {
                 region: Arc::clone(&self.region),
+                ring_serial: self.serial,
+                cmd_id: id,
+                take_no: self.taken,
                 iovs,
                 bidi_start,
             },
@@ -736,10 +789,24 @@ impl Ring {
     /// Completes a command. The response is written into the ring now or, without
     /// out-of-order support, as soon as every command placed before it has completed; the
     /// kernel sees it after [`Ring::flush`] and a notification.
+    ///
+    /// Refused, with nothing completed or released, for a command this ring did not hand out or
+    /// already completed ([`RingError::NotOutstanding`]) and for one carrying buffers that are
+    /// not its own ([`RingError::ForeignBuffers`]); the command is dropped either way.
     pub fn complete(&mut self, cmd: Command, rsp: Response) -> Result<(), RingError> {
         let id = cmd.id;
         if cmd.ring_serial != self.serial || !bit_set(&self.outstanding, usize::from(id)) {
             return Err(RingError::NotOutstanding { id });
+        }
+        // The buffers must be the very value handed out with this command: had they been swapped
+        // with another command's, completing would give the kernel blocks still writable
+        // elsewhere. `DataBuffers` is made only by `take_command` and never changed, so once its
+        // take number matches, its ranges are exactly those claimed for this id at that take.
+        let own = cmd.data.ring_serial == self.serial
+            && cmd.data.cmd_id == id
+            && self.take_nos.get(usize::from(id)) == Some(&cmd.data.take_no);
+        if !own {
+            return Err(RingError::ForeignBuffers { id });
         }
         // A short read the kernel will not be told about (no READ_LEN support) would hand the
         // initiator whatever an earlier command left in the rest of the buffer: zero it.

@@ -90,10 +90,10 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
             prop_assert_eq!(&cmd.cdb()[..10], &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0][..]);
             match e.op {
                 Op::Read(n) => {
-                    prop_assert_eq!(cmd.data.len(), n);
+                    prop_assert_eq!(cmd.data().len(), n);
                     let id = cmd.id();
                     let mut off = 0;
-                    for buf in cmd.data.iter_mut() {
+                    for buf in cmd.data_mut().iter_mut() {
                         for b in buf.iter_mut() {
                             *b = pattern(id, off);
                             off += 1;
@@ -101,12 +101,12 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
                     }
                 }
                 Op::Write(n) => {
-                    prop_assert_eq!(cmd.data.len(), n);
+                    prop_assert_eq!(cmd.data().len(), n);
                     let mut got = vec![0u8; n];
-                    prop_assert_eq!(cmd.data.copy_to_slice_at(0, &mut got), n);
+                    prop_assert_eq!(cmd.data_mut().copy_to_slice_at(0, &mut got), n);
                     prop_assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
                 }
-                Op::None => prop_assert_eq!(cmd.data.len(), 0),
+                Op::None => prop_assert_eq!(cmd.data().len(), 0),
             }
             held.push(cmd);
         }
@@ -407,7 +407,7 @@ fn workers_on_threads() {
             for mut cmd in rx {
                 let id = cmd.id();
                 let mut off = 0;
-                for buf in cmd.data.iter_mut() {
+                for buf in cmd.data_mut().iter_mut() {
                     for b in buf.iter_mut() {
                         *b = pattern(id, off);
                         off += 1;
@@ -460,4 +460,84 @@ fn workers_on_threads() {
         h.join().unwrap();
     }
     assert_eq!(ring.outstanding(), 0);
+}
+
+const READ10_1: [u8; 10] = [0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+
+fn take(ring: &mut Ring) -> Command {
+    match ring.next_entry().unwrap() {
+        Some(Entry::Command(cmd)) => cmd,
+        other => panic!("expected a command, got {other:?}"),
+    }
+}
+
+#[test]
+fn swapped_buffers_are_refused_and_their_pages_kept() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let a = sim.submit(&READ10_1, SimData::Read(4096)).unwrap();
+    let b = sim.submit(&READ10_1, SimData::Read(4096)).unwrap();
+    let mut ca = take(&mut ring);
+    let mut cb = take(&mut ring);
+    assert_eq!((ca.id(), cb.id()), (a, b));
+    // Safe code can exchange the buffers of two commands...
+    std::mem::swap(ca.data_mut(), cb.data_mut());
+    // ...but completing `a` with `b`'s buffers would hand `a`'s block back to the kernel while
+    // `cb` can still write it: refused.
+    assert_eq!(
+        ring.complete(ca, Response::good()),
+        Err(RingError::ForeignBuffers { id: a })
+    );
+    assert!(!ring.flush(), "nothing was written back");
+    assert!(sim.reap().unwrap().is_empty(), "no block went back");
+    assert_eq!((sim.outstanding(), ring.outstanding()), (2, 2));
+
+    // `cb` holds `a`'s block and still writes it; the kernel has not reused it, so the next
+    // command gets other blocks and the ring takes it without an overlap.
+    for buf in cb.data_mut().iter_mut() {
+        buf.fill(0xee);
+    }
+    let c = sim.submit(&READ10_1, SimData::Read(4096)).unwrap();
+    let mut cc = take(&mut ring);
+    assert_eq!(cc.id(), c);
+    for buf in cc.data_mut().iter_mut() {
+        buf.fill(0x11);
+    }
+    assert_eq!(
+        ring.complete(cb, Response::good()),
+        Err(RingError::ForeignBuffers { id: b })
+    );
+    ring.complete(cc, Response::good()).unwrap();
+    ring.flush();
+    let done = sim.reap().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].id, c);
+    assert!(done[0].data_in.iter().all(|&x| x == 0x11));
+    assert_eq!((sim.outstanding(), ring.outstanding()), (2, 2));
+}
+
+#[test]
+fn buffers_of_another_ring_are_refused() {
+    // Both simulated kernels number their first command 1.
+    let mut sim1 = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring1 = Ring::new(sim1.region()).unwrap();
+    let mut sim2 = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring2 = Ring::new(sim2.region()).unwrap();
+    let id1 = sim1.submit(&READ10_1, SimData::Read(4096)).unwrap();
+    let id2 = sim2.submit(&READ10_1, SimData::Read(4096)).unwrap();
+    assert_eq!(id1, id2);
+    let mut c1 = take(&mut ring1);
+    let mut c2 = take(&mut ring2);
+    std::mem::swap(c1.data_mut(), c2.data_mut());
+    assert_eq!(
+        ring1.complete(c1, Response::good()),
+        Err(RingError::ForeignBuffers { id: id1 })
+    );
+    assert_eq!(
+        ring2.complete(c2, Response::good()),
+        Err(RingError::ForeignBuffers { id: id2 })
+    );
+    assert!(!ring1.flush() && !ring2.flush());
+    assert!(sim1.reap().unwrap().is_empty());
+    assert!(sim2.reap().unwrap().is_empty());
 }

@@ -38,7 +38,7 @@ impl<B: BlockDevice> Disk<B> {
             panic!("no command")
         };
         let cdb = cmd.cdb().to_vec();
-        let rsp = self.emu.execute(&cdb, &mut cmd.data);
+        let rsp = self.emu.execute(&cdb, cmd.data_mut());
         self.ring.complete(cmd, rsp).unwrap();
         self.ring.flush();
         let mut done = self.sim.reap().unwrap();
