@@ -43,13 +43,50 @@ impl std::fmt::Debug for SharedRegion {
 
 impl SharedRegion {
     /// Wraps a read-write mapping owned by memmap2.
-    pub fn from_mmap(map: memmap2::MmapRaw) -> Self {
-        Self::from_mmap_with(map, ())
+    ///
+    /// # Safety
+    /// For as long as the returned region (or any [`crate::DataBuffers`] into it) lives, no other
+    /// `SharedRegion`, in this process or another, may cover any byte of the same memory, and no
+    /// other code may consume the ring it holds: the one [`crate::Ring`] built on this region
+    /// hands out its data buffers as `&mut [u8]`, and a second region over the same memory would
+    /// let a second ring hand out the same bytes again. The producer on the other side (the
+    /// kernel) must follow the TCMU protocol: it leaves a command's data blocks alone from the
+    /// moment it publishes the command until user space completes it.
+    ///
+    /// The crate's safe ways to get a region establish this themselves: [`crate::Uio::open`]
+    /// (the kernel lets one open file of a TCMU device exist at a time) and the simulated
+    /// kernel's fresh anonymous mapping.
+    ///
+    /// Without `unsafe` this does not compile:
+    ///
+    /// ```compile_fail,E0133
+    /// let map = memmap2::MmapOptions::new().len(4096).map_anon().unwrap();
+    /// let region = tcmu_ring::SharedRegion::from_mmap(memmap2::MmapRaw::from(map));
+    /// ```
+    ///
+    /// and with it the caller states why the memory is its alone:
+    ///
+    /// ```
+    /// let map = memmap2::MmapOptions::new().len(4096).map_anon().unwrap();
+    /// // SAFETY: a fresh private anonymous mapping, wrapped once.
+    /// let region = unsafe { tcmu_ring::SharedRegion::from_mmap(memmap2::MmapRaw::from(map)) };
+    /// assert_eq!(region.len(), 4096);
+    /// ```
+    pub unsafe fn from_mmap(map: memmap2::MmapRaw) -> Self {
+        // SAFETY: the caller's contract is the one `from_mmap_with` asks for.
+        unsafe { Self::from_mmap_with(map, ()) }
     }
 
     /// Wraps a mapping and keeps `keep_alive` (the device's file) for as long as the region,
     /// and so any command buffer into it, lives.
-    pub fn from_mmap_with(map: memmap2::MmapRaw, keep_alive: impl Any + Send + Sync) -> Self {
+    ///
+    /// # Safety
+    /// As for [`SharedRegion::from_mmap`]: nothing else covers or consumes this memory while the
+    /// region lives.
+    pub unsafe fn from_mmap_with(
+        map: memmap2::MmapRaw,
+        keep_alive: impl Any + Send + Sync,
+    ) -> Self {
         let len = map.len();
         // A zero-length mapping cannot be made, but keep a valid dangling pointer if it were.
         let ptr = NonNull::new(map.as_mut_ptr()).unwrap_or(NonNull::dangling());
@@ -59,6 +96,35 @@ impl SharedRegion {
             consumer: AtomicBool::new(false),
             _owner: Box::new((map, keep_alive)),
         }
+    }
+
+    /// A fresh anonymous mapping of `len` zeroed bytes (the simulated kernel's memory).
+    pub(crate) fn anonymous(len: usize) -> std::io::Result<SharedRegion> {
+        let map = memmap2::MmapOptions::new().len(len).map_anon()?;
+        // SAFETY: the mapping was made just now, private to this process (MAP_PRIVATE |
+        // MAP_ANONYMOUS: not even a child after fork shares later writes), and is moved into the
+        // one region made here, so no other region covers it.
+        Ok(unsafe { Self::from_mmap(memmap2::MmapRaw::from(map)) })
+    }
+
+    /// Maps `len` bytes of a TCMU device's memory (its map 0) shared; the region keeps the
+    /// device open.
+    pub(crate) fn map_tcmu_device(
+        dev: crate::uio::TcmuDevice,
+        len: usize,
+    ) -> std::io::Result<SharedRegion> {
+        let map = memmap2::MmapOptions::new().len(len).map_raw(dev.file())?;
+        // SAFETY: `dev` is an open file of a TCMU UIO device, opened by `TcmuDevice::open`, which
+        // checked with the kernel (fstat, then sysfs for that device number) that it is the
+        // character device of a UIO device under the `tcm_user` root device, named `tcm-user/..`.
+        // The kernel's `tcmu_open` lets one open file of such a device exist at a time (a second
+        // open fails with EBUSY until `tcmu_release`, which runs when the last reference to the
+        // open file goes: every descriptor, and every mapping, which holds its own reference).
+        // So no other process or code maps this memory now, nor can while this region lives:
+        // the region keeps `dev` (and the mapping). `dev` is consumed here, so this file is
+        // mapped into one region only; nothing in the crate makes a region from a `Uio`'s file
+        // otherwise.
+        Ok(unsafe { Self::from_mmap_with(map, dev) })
     }
 
     /// Claims the region for its one consumer; false if it was claimed before. Never released:
@@ -152,11 +218,7 @@ mod tests {
     use super::*;
 
     fn anon(len: usize) -> SharedRegion {
-        let m = memmap2::MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .expect("anonymous mapping");
-        SharedRegion::from_mmap(memmap2::MmapRaw::from(m))
+        SharedRegion::anonymous(len).expect("anonymous mapping")
     }
 
     #[test]

@@ -137,11 +137,12 @@ impl SimKernel {
         }
         let data_off = CMDR_OFF + cfg.cmdr_size as usize;
         let len = data_off + cfg.data_size;
-        let map = memmap2::MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .map_err(|e| SimError::Broken(format!("cannot map {len} bytes: {e}")))?;
-        let region = Arc::new(SharedRegion::from_mmap(memmap2::MmapRaw::from(map)));
+        // A fresh anonymous mapping: no one else can reach it, so the region made of it is
+        // safe to hand to a `Ring` (see `SharedRegion::anonymous`).
+        let region = Arc::new(
+            SharedRegion::anonymous(len)
+                .map_err(|e| SimError::Broken(format!("cannot map {len} bytes: {e}")))?,
+        );
         let mut mb = [0u8; CMDR_OFF];
         mb[0..2].copy_from_slice(&MAILBOX_VERSION.to_ne_bytes());
         mb[2..4].copy_from_slice(&cfg.flags.bits().to_ne_bytes());

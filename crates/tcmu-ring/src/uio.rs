@@ -38,6 +38,15 @@ pub enum UioError {
     /// No UIO device carries the TCMU name asked for.
     #[error("no UIO device for TCMU backstore {0:?} (is the backstore enabled?)")]
     NotFound(String),
+    /// The file opened is not a TCMU backstore's UIO device, as the kernel describes it: only
+    /// such a device guarantees one opener at a time, which the mapping's safety rests on.
+    #[error("{path}: not the UIO device of a TCMU backstore: {reason}")]
+    NotTcmuDevice {
+        /// The file.
+        path: PathBuf,
+        /// What the kernel said it is instead.
+        reason: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> UioError + '_ {
@@ -172,10 +181,86 @@ fn parse_hex(s: &str) -> Option<usize> {
     usize::from_str_radix(digits, 16).ok()
 }
 
+/// Where the kernel describes character devices by number (`/sys/dev/char/MAJOR:MINOR`).
+const SYSFS_DEV_CHAR: &str = "/sys/dev/char";
+/// Where the kernel puts the UIO devices of TCMU backstores: under its `tcm_user` root device.
+const SYSFS_TCMU_ROOT: &str = "/sys/devices/tcm_user";
+
+/// An open file of a TCMU backstore's UIO device, checked to be one.
+///
+/// Made only by [`TcmuDevice::open`]. The kernel lets one open file of a TCMU device exist at a
+/// time (`tcmu_open` in `target_core_user.c` refuses another with EBUSY until this one is
+/// released), so a value of this type is the only way anyone reaches the device's memory:
+/// [`SharedRegion::map_tcmu_device`] relies on it.
+#[derive(Debug)]
+pub(crate) struct TcmuDevice {
+    file: Arc<File>,
+}
+
+impl TcmuDevice {
+    /// Opens `path` read-write and checks with the kernel that it is a TCMU UIO device: a
+    /// character device whose number sysfs lists as a device of the `uio` class under the
+    /// `tcm_user` root device, with a `tcm-user/` name.
+    fn open(path: &Path) -> Result<TcmuDevice, UioError> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let not = |reason: String| UioError::NotTcmuDevice {
+            path: path.to_path_buf(),
+            reason,
+        };
+        // The open file itself, not the path again: nothing can swap it under us.
+        let meta = file.metadata().map_err(io_err(path))?;
+        if !meta.file_type().is_char_device() {
+            return Err(not("not a character device".into()));
+        }
+        let (major, minor) = dev_major_minor(meta.rdev());
+        let sys = Path::new(SYSFS_DEV_CHAR).join(format!("{major}:{minor}"));
+        let class = std::fs::read_link(sys.join("subsystem")).map_err(io_err(&sys))?;
+        if class.file_name().and_then(|n| n.to_str()) != Some("uio") {
+            return Err(not(format!(
+                "device {major}:{minor} is of class {:?}, not uio",
+                class.file_name().unwrap_or_default()
+            )));
+        }
+        let real = std::fs::canonicalize(&sys).map_err(io_err(&sys))?;
+        if !real.starts_with(SYSFS_TCMU_ROOT) {
+            return Err(not(format!(
+                "UIO device {major}:{minor} is {}, not under {SYSFS_TCMU_ROOT}",
+                real.display()
+            )));
+        }
+        let name_path = sys.join("name");
+        let name = std::fs::read_to_string(&name_path).map_err(io_err(&name_path))?;
+        // `tcm-user/HBA/NAME` or `tcm-user/HBA/NAME/CONFIG`, as `tcmu_update_uio_info` names it.
+        if !name.starts_with("tcm-user/") {
+            return Err(not(format!("UIO device named {:?}", name.trim_end())));
+        }
+        Ok(TcmuDevice {
+            file: Arc::new(file),
+        })
+    }
+
+    /// The open file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+/// Major and minor of a Linux device number, as glibc's `major()` and `minor()` split it.
+fn dev_major_minor(dev: u64) -> (u64, u64) {
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
+    (major, minor)
+}
+
 /// An open, mapped UIO device.
 #[derive(Debug)]
 pub struct Uio {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     region: Arc<SharedRegion>,
     info: UioInfo,
@@ -183,22 +268,20 @@ pub struct Uio {
 
 impl Uio {
     /// Opens `dev_dir/uioN` (normally `/dev`) read-write and maps `map_size` bytes of it shared.
-    /// The kernel allows one opener at a time.
+    ///
+    /// The file must be the UIO device of a TCMU backstore, as the kernel describes it in sysfs
+    /// ([`UioError::NotTcmuDevice`] otherwise): the kernel allows such a device one opener at a
+    /// time (another open fails with EBUSY, as [`UioError::Io`]), which is what makes the
+    /// mapping this process's alone and the [`crate::Ring`] over it sound.
     pub fn open(dev_dir: &Path, info: UioInfo) -> Result<Uio, UioError> {
         let path = dev_dir.join(format!("uio{}", info.index));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        let map = memmap2::MmapOptions::new()
-            .len(info.map_size)
-            .map_raw(&file)
-            .map_err(io_err(&path))?;
+        let dev = TcmuDevice::open(&path)?;
+        let file = Arc::clone(&dev.file);
+        let region = SharedRegion::map_tcmu_device(dev, info.map_size).map_err(io_err(&path))?;
         Ok(Uio {
             file,
             path,
-            region: Arc::new(SharedRegion::from_mmap(map)),
+            region: Arc::new(region),
             info,
         })
     }
@@ -216,7 +299,7 @@ impl Uio {
     /// Blocks until the kernel signals new commands; returns its event count.
     pub fn wait(&self) -> Result<u32, UioError> {
         let mut count = [0u8; 4];
-        (&self.file)
+        (&*self.file)
             .read_exact(&mut count)
             .map_err(io_err(&self.path))?;
         Ok(u32::from_ne_bytes(count))
@@ -224,7 +307,7 @@ impl Uio {
 
     /// Tells the kernel to read completions (after [`crate::Ring::flush`] returned true).
     pub fn notify(&self) -> Result<(), UioError> {
-        (&self.file)
+        (&*self.file)
             .write_all(&0u32.to_ne_bytes())
             .map_err(io_err(&self.path))
     }
@@ -267,6 +350,51 @@ mod tests {
         assert_eq!(TcmuName::parse("uio_pdrv_genirq"), None);
         assert_eq!(TcmuName::parse("tcm-user/x/disk0/cfg"), None);
         assert_eq!(TcmuName::parse("tcm-user/1/disk0"), None);
+    }
+
+    #[test]
+    fn only_a_tcmu_device_is_mapped() {
+        // A plain file of the right size named like a UIO device: mapping it twice would give two
+        // regions, two rings and two consumers of the same bytes. It is refused, every time.
+        let dir = std::env::temp_dir().join(format!("tcmu-ring-uio-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("uio5"), vec![0u8; 8192]).unwrap();
+        let info = UioInfo {
+            index: 5,
+            name: "tcm-user/1/disk0/tcmu-rs/".into(),
+            map_size: 8192,
+        };
+        for _ in 0..2 {
+            let e = Uio::open(&dir, info.clone()).unwrap_err();
+            assert!(
+                matches!(&e, UioError::NotTcmuDevice { reason, .. } if reason.contains("not a character device")),
+                "{e}"
+            );
+        }
+        // A character device that is not a UIO device (the null device, 1:3).
+        std::os::unix::fs::symlink("/dev/null", dir.join("uio6")).unwrap();
+        if Path::new("/sys/dev/char/1:3").exists() {
+            let e = Uio::open(&dir, UioInfo { index: 6, ..info }).unwrap_err();
+            assert!(
+                matches!(&e, UioError::NotTcmuDevice { reason, .. } if reason.contains("not uio")),
+                "{e}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn device_numbers_split_as_glibc_does() {
+        assert_eq!(dev_major_minor(0x0103), (1, 3));
+        // glibc's makedev: the low 12 bits of the major and 8 of the minor in the low 32 bits,
+        // the rest of each above them.
+        let (major, minor) = (0x12345u64, 0x6789au64);
+        let dev = (minor & 0xff)
+            | ((major & 0xfff) << 8)
+            | ((minor & !0xff) << 12)
+            | ((major & !0xfff) << 32);
+        assert_eq!(dev_major_minor(dev), (major, minor));
     }
 
     #[test]
