@@ -80,12 +80,69 @@ pub struct SimCompletion {
     pub status: u8,
     /// The 96 sense bytes.
     pub sense: Vec<u8>,
-    /// `read_len` when the completion set READ_LEN (and the device supports it).
+    /// The length the kernel completes the read with, taking `read_len` as Linux does: `Some`
+    /// only when the completion set READ_LEN (on a device announcing
+    /// [`MailboxFlags::CAP_READ_LEN`]) with a non-zero `read_len` on a read and no UNKNOWN_OP,
+    /// cut to the buffer's length; `None` when the kernel ignores it, as it does a `read_len` of
+    /// 0 (it then sends the whole buffer).
     pub read_len: Option<u32>,
     /// Whether the completion set UNKNOWN_OP.
     pub unknown_op: bool,
-    /// For a read: the Data-In bytes (cut to `read_len` when given).
+    /// For a read: the Data-In bytes the kernel copies out of the data area for the initiator:
+    /// the first `read_len` bytes when it honours `read_len`, else the whole buffer; none for
+    /// UNKNOWN_OP, nor for CHECK CONDITION without a `read_len`. (Whether the target core then
+    /// sends them with a status other than GOOD is not modelled.)
     pub data_in: Vec<u8>,
+}
+
+/// How much of a completed command's Data-In buffer the kernel takes, decided as
+/// `tcmu_handle_completion` in `drivers/target/target_core_user.c` decides it (Linux 6.1; the
+/// same statements from 5.x to today's mainline). Returns the length the kernel completes the
+/// command with when it honours `read_len`, and the number of bytes it copies out of the data
+/// area (`gather_data_area`) to send to the initiator.
+///
+/// - `data_in_len`: the Data-In buffer's length for a read (a command the kernel marks
+///   `DMA_FROM_DEVICE`), `None` for any other command.
+/// - `uflags`: the completion's flags, READ_LEN only if the device announced
+///   [`MailboxFlags::CAP_READ_LEN`] (an older kernel does not know the flag).
+///
+/// What the kernel does, in order:
+/// 1. UNKNOWN_OP: it turns the status into CHECK CONDITION and finishes the command before it
+///    looks at `read_len`: nothing is copied, `read_len` is ignored.
+/// 2. It starts from the command's full transfer length. Only for a `DMA_FROM_DEVICE` command,
+///    with READ_LEN in the flags *and* a non-zero `rsp.read_len`, does it mark `read_len` valid,
+///    and then it takes `rsp.read_len` only if smaller than the transfer length. So a
+///    `read_len` of 0 is the same as none (the whole buffer is copied and sent, no residual),
+///    and one larger than the buffer is cut to it.
+/// 3. CHECK CONDITION: it copies the sense; without a valid `read_len` it finishes there (no
+///    data); with one, it flags the read as normal (sense and data both go back).
+/// 4. It copies that many bytes out of the data blocks into the command's scatterlist.
+/// 5. With a valid `read_len` it completes the command with that length (an underflow the
+///    initiator sees as a residual), otherwise with the full length.
+fn kernel_data_in(
+    data_in_len: Option<usize>,
+    uflags: UFlags,
+    rsp_read_len: u32,
+    status: u8,
+) -> (Option<u32>, usize) {
+    const CHECK_CONDITION: u8 = 0x02;
+    if uflags.contains(UFlags::UNKNOWN_OP) {
+        return (None, 0);
+    }
+    let Some(full) = data_in_len else {
+        return (None, 0);
+    };
+    let valid = uflags.contains(UFlags::READ_LEN) && rsp_read_len != 0;
+    let len = if valid {
+        full.min(rsp_read_len as usize)
+    } else {
+        full
+    };
+    if status == CHECK_CONDITION && !valid {
+        return (None, 0);
+    }
+    // `len <= full`, the buffer's length, which a command's transfer length (u32) bounds.
+    (valid.then_some(len as u32), len)
 }
 
 /// Why the simulated kernel refused or failed.
@@ -105,7 +162,8 @@ pub enum SimError {
 #[derive(Debug)]
 struct SimCmd {
     blocks: Vec<usize>,
-    read_len: usize,
+    /// The Data-In buffer's length, for a read.
+    data_in_len: Option<usize>,
     slot: u32,
 }
 
@@ -314,16 +372,12 @@ impl SimKernel {
         entry[base_size..base_size + cdb.len()].copy_from_slice(cdb);
         let _ = self.region.write(abs, &entry);
 
-        let read_len = if matches!(data, SimData::Read(_)) {
-            len
-        } else {
-            0
-        };
+        let data_in_len = matches!(data, SimData::Read(_)).then_some(len);
         self.cmds.insert(
             id,
             SimCmd {
                 blocks,
-                read_len,
+                data_in_len,
                 slot: off,
             },
         );
@@ -395,10 +449,16 @@ impl SimKernel {
                 let _ = self.region.read(abs + 8, &mut raw);
                 let rsp = CmdResponse::read_from_bytes(&raw)
                     .map_err(|_| SimError::Broken("response unreadable".into()))?;
-                let read_len = (uflags.contains(UFlags::READ_LEN)
-                    && self.cfg.flags.contains(MailboxFlags::CAP_READ_LEN))
-                .then(|| rsp.read_len.get());
-                let want = read_len.map_or(cmd.read_len, |n| (n as usize).min(cmd.read_len));
+                let mut honoured = uflags;
+                if !self.cfg.flags.contains(MailboxFlags::CAP_READ_LEN) {
+                    honoured.remove(UFlags::READ_LEN);
+                }
+                let (read_len, want) = kernel_data_in(
+                    cmd.data_in_len,
+                    honoured,
+                    rsp.read_len.get(),
+                    rsp.scsi_status,
+                );
                 let want = if self.copy_data_in { want } else { 0 };
                 let mut data_in = vec![0u8; want];
                 let mut done = 0;

@@ -156,13 +156,17 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
                 prop_assert_eq!(&c.sense[16..18], &[(c.id >> 8) as u8, c.id as u8][..]);
             }
             if let Op::Read(n) = e.op {
-                let read_len_supported = flags.contains(MailboxFlags::CAP_READ_LEN);
-                let n = match (e.short, read_len_supported) {
-                    (Some(s), true) => {
-                        prop_assert_eq!(c.read_len, Some(s));
-                        s as usize
-                    }
-                    _ => n,
+                // As the kernel takes it: a short read it is told of (READ_LEN) sends that much,
+                // even with CHECK CONDITION; otherwise CHECK CONDITION sends no data and any
+                // other status the whole buffer.
+                let told = e
+                    .short
+                    .filter(|_| flags.contains(MailboxFlags::CAP_READ_LEN));
+                prop_assert_eq!(c.read_len, told);
+                let n = match told {
+                    Some(s) => s as usize,
+                    None if e.status == 2 => 0,
+                    None => n,
                 };
                 prop_assert_eq!(c.data_in.len(), n);
                 // A short read the kernel cannot be told about arrives whole, its tail zeroed:
@@ -540,4 +544,91 @@ fn buffers_of_another_ring_are_refused() {
     assert!(!ring1.flush() && !ring2.flush());
     assert!(sim1.reap().unwrap().is_empty());
     assert!(sim2.reap().unwrap().is_empty());
+}
+
+/// Completes one command of `data` with `rsp` through the ring, the handler having filled
+/// its whole Data-In buffer with 0x5a, and returns what the simulated kernel made of it.
+fn complete_one(
+    flags: MailboxFlags,
+    data: SimData<'_>,
+    rsp: Response,
+) -> tcmu_ring::sim::SimCompletion {
+    let mut sim = SimKernel::new(SimConfig::small().with_flags(flags)).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let id = sim.submit(&READ10_1, data).unwrap();
+    let mut cmd = take(&mut ring);
+    if matches!(data, SimData::Read(_)) {
+        for buf in cmd.data_mut().iter_mut() {
+            buf.fill(0x5a);
+        }
+    }
+    ring.complete(cmd, rsp).unwrap();
+    ring.flush();
+    let mut done = sim.reap().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].id, id);
+    done.remove(0)
+}
+
+#[test]
+fn read_len_is_taken_as_the_kernel_takes_it() {
+    // Linux's tcmu_handle_completion (drivers/target/target_core_user.c, 6.1), in our words:
+    // UNKNOWN_OP ends the command before read_len is looked at; read_len counts only for a
+    // Data-In command whose completion has the READ_LEN flag *and* a non-zero read_len (0 is
+    // "not given", not "no bytes"); it is then used only if below the transfer length (a larger
+    // one is cut to it); CHECK CONDITION carries data only with a read_len that counts; the
+    // kernel copies that many bytes out of the data area and, with a read_len, completes the
+    // command with that length.
+    const LEN: usize = 10_000;
+    const L: u32 = LEN as u32;
+    const GOOD: u8 = 0;
+    const CHECK: u8 = 2;
+    const BUSY: u8 = 8;
+    let cap = MailboxFlags::CAP_OOOC | MailboxFlags::CAP_READ_LEN;
+    let no_cap = MailboxFlags::CAP_OOOC;
+    // (what, device flags, read?, status, UNKNOWN_OP, read_len given, read_len the kernel
+    // takes, bytes it copies out)
+    #[rustfmt::skip]
+    let cases = [
+        ("no read_len", cap, true, GOOD, false, None, None, LEN),
+        ("read_len 0", cap, true, GOOD, false, Some(0), None, LEN),
+        ("read_len 1", cap, true, GOOD, false, Some(1), Some(1), 1),
+        ("read_len 4096", cap, true, GOOD, false, Some(4096), Some(4096), 4096),
+        ("read_len = length", cap, true, GOOD, false, Some(L), Some(L), LEN),
+        ("read_len past the buffer", cap, true, GOOD, false, Some(L + 1), Some(L), LEN),
+        ("read_len u32::MAX", cap, true, GOOD, false, Some(u32::MAX), Some(L), LEN),
+        ("CHECK CONDITION", cap, true, CHECK, false, None, None, 0),
+        ("CHECK CONDITION, read_len 0", cap, true, CHECK, false, Some(0), None, 0),
+        ("CHECK CONDITION, read_len 100", cap, true, CHECK, false, Some(100), Some(100), 100),
+        ("UNKNOWN_OP, read_len 100", cap, true, GOOD, true, Some(100), None, 0),
+        ("BUSY, read_len 100", cap, true, BUSY, false, Some(100), Some(100), 100),
+        // A kernel without READ_LEN is not told: the whole buffer.
+        ("no CAP_READ_LEN, read_len 100", no_cap, true, GOOD, false, Some(100), None, LEN),
+        // Not a read: nothing to take.
+        ("WRITE, read_len 100", cap, false, GOOD, false, Some(100), None, 0),
+    ];
+    let out = [7u8; 100];
+    for (what, flags, read, status, unknown_op, given, taken, bytes) in cases {
+        let mut rsp = if status == CHECK {
+            Response::check_condition(&[0x70, 0, 3, 0, 0, 0, 0, 10])
+        } else {
+            Response::status(status)
+        };
+        rsp.read_len = given;
+        rsp.unknown_op = unknown_op;
+        let data = if read {
+            SimData::Read(LEN)
+        } else {
+            SimData::Write(&out)
+        };
+        let c = complete_one(flags, data, rsp);
+        assert_eq!(c.read_len, taken, "{what}: read_len");
+        assert_eq!(c.data_in.len(), bytes, "{what}: bytes copied out");
+        // What the handler said it wrote is what leaves.
+        let covered = given.map_or(LEN, |n| n as usize).min(bytes);
+        assert!(
+            c.data_in[..covered].iter().all(|&b| b == 0x5a),
+            "{what}: the handler's bytes"
+        );
+    }
 }
