@@ -325,8 +325,22 @@ pub struct Response {
     pub sense: [u8; SENSE_BUFFER_SIZE],
     /// Bytes of sense used.
     pub sense_len: u8,
-    /// For a short read: the bytes actually placed in the Data-In buffer. Sent only when the
-    /// kernel supports it ([`MailboxFlags::CAP_READ_LEN`]).
+    /// For a short read: the bytes actually placed at the start of the Data-In buffer.
+    ///
+    /// [`Ring::complete`] zeroes every byte of the (main) Data-In buffer past `n` whenever this
+    /// is `Some(n)` with `n` below the buffer's length, so whatever the kernel copies out, no
+    /// bytes an earlier command left in those data blocks reach the initiator.
+    ///
+    /// It is sent only when the kernel supports it ([`MailboxFlags::CAP_READ_LEN`]), and Linux's
+    /// `tcmu_handle_completion` (`drivers/target/target_core_user.c`) uses it only for a Data-In
+    /// command, only when it is not 0, and cut to the transfer length. It then copies `n` bytes
+    /// out and completes the command with that length (with GOOD status, an underflow residual
+    /// of the rest); with CHECK CONDITION it copies the `n` bytes too and treats the read as a
+    /// normal one, sense and data, where without `read_len` it copies no data at all.
+    /// `Some(0)` cannot be expressed: the kernel takes 0 as "not given" and sends the whole
+    /// buffer (all zeroes, after the above) with no residual; so does a kernel without READ_LEN
+    /// for any `n`. It is ignored for a bidirectional command, whose Data-In buffer
+    /// ([`DataBuffers::bidi_iter_mut`]) is not zeroed here either.
     pub read_len: Option<u32>,
     /// Tell the kernel the command was not understood (it then answers INVALID COMMAND
     /// OPERATION CODE itself).
@@ -808,11 +822,13 @@ impl Ring {
         if !own {
             return Err(RingError::ForeignBuffers { id });
         }
-        // A short read the kernel will not be told about (no READ_LEN support) would hand the
-        // initiator whatever an earlier command left in the rest of the buffer: zero it.
+        // The bytes of a short read's buffer past what the response covers hold whatever an
+        // earlier command left in those blocks. The kernel sends them whenever it does not take
+        // read_len (no READ_LEN support, or a read_len of 0, which it reads as "not given"), and
+        // whether it takes it is its business: zero them in every case.
         let mut cmd = cmd;
         if let Some(n) = rsp.read_len
-            && !self.geo.flags.contains(MailboxFlags::CAP_READ_LEN)
+            && (n as usize) < cmd.data.len()
         {
             let mut skip = n as usize;
             for buf in cmd.data.iter_mut() {

@@ -632,3 +632,82 @@ fn read_len_is_taken_as_the_kernel_takes_it() {
         );
     }
 }
+
+/// The whole main buffer of `cmd`, as the handler finds it.
+fn contents(cmd: &mut Command) -> Vec<u8> {
+    let mut v = vec![0u8; cmd.data().len()];
+    cmd.data_mut().copy_to_slice_at(0, &mut v);
+    v
+}
+
+#[test]
+fn stale_bytes_never_leave_with_a_short_read() {
+    const MARK: u8 = 0xee;
+    const LEN: usize = 8192;
+    let read = SimData::Read(LEN);
+    for flags in [
+        MailboxFlags::CAP_OOOC | MailboxFlags::CAP_READ_LEN,
+        MailboxFlags::CAP_OOOC,
+    ] {
+        for (status, n) in [
+            (0u8, 0u32),
+            (0, 1),
+            (0, 100),
+            (0, 4096),
+            (0, 5000),
+            (0, LEN as u32 - 1),
+            (2, 0),
+            (2, 100),
+        ] {
+            let what = format!("{flags:?}, status {status}, read_len Some({n})");
+            let mut sim = SimKernel::new(SimConfig::small().with_flags(flags)).unwrap();
+            let mut ring = Ring::new(sim.region()).unwrap();
+            // An earlier command leaves its data in the blocks.
+            sim.submit(&READ10_1, read).unwrap();
+            let mut cmd = take(&mut ring);
+            for buf in cmd.data_mut().iter_mut() {
+                buf.fill(MARK);
+            }
+            ring.complete(cmd, Response::good()).unwrap();
+            ring.flush();
+            assert_eq!(sim.reap().unwrap()[0].data_in, vec![MARK; LEN]);
+
+            // The next read gets the same blocks, the marker still in them...
+            sim.submit(&READ10_1, read).unwrap();
+            let mut cmd = take(&mut ring);
+            assert!(contents(&mut cmd).iter().all(|&b| b == MARK), "{what}");
+            // ...its handler fills only the first n bytes and says so.
+            cmd.data_mut()
+                .copy_from_slice_at(0, &vec![0x11; n as usize]);
+            let mut rsp = if status == 2 {
+                Response::check_condition(&[0x70, 0, 3, 0, 0, 0, 0, 10])
+            } else {
+                Response::good()
+            };
+            rsp.read_len = Some(n);
+            ring.complete(cmd, rsp).unwrap();
+            ring.flush();
+            let c = sim.reap().unwrap().remove(0);
+            // Whatever the kernel sends (n bytes, the whole buffer for read_len 0 or without
+            // READ_LEN, nothing for CHECK CONDITION it is not told the length of), the
+            // marker is not in it.
+            assert!(!c.data_in.contains(&MARK), "{what}: stale bytes sent");
+            assert!(
+                c.data_in
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b == if i < n as usize { 0x11 } else { 0 }),
+                "{what}"
+            );
+
+            // Nor is it left in the blocks the kernel got back.
+            sim.submit(&READ10_1, read).unwrap();
+            let mut cmd = take(&mut ring);
+            assert!(
+                !contents(&mut cmd).contains(&MARK),
+                "{what}: stale bytes kept"
+            );
+            ring.complete(cmd, Response::good()).unwrap();
+        }
+    }
+}
