@@ -141,7 +141,7 @@ fn kernel_data_in(
     if status == CHECK_CONDITION && !valid {
         return (None, 0);
     }
-    // `len <= full`, the buffer's length, which a command's transfer length (u32) bounds.
+    // When `valid`, `len <= rsp_read_len`, a u32: the cast is lossless where it is made.
     (valid.then_some(len as u32), len)
 }
 
