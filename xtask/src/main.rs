@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod conformance;
+mod crash;
 mod vm;
 
 use std::env;
@@ -29,6 +30,9 @@ commands:
   vm-test                                build `tcmu` and run the integration tests in the VM
   conformance                            libiscsi's iscsi-test-cu against our devices and the
                                          kernel's fileio in the VM; writes docs/conformance.md
+  crash-test [--cuts N] [--seed S]       power cuts in the VM (`tcmu serve --crash-test`): after
+                                         each, every fsync'd file and every write the disk
+                                         promised is on the image (default 100 cuts)
   demo                                   serve an image in the VM, mkfs, mount, use it; the
                                          image is left in target/demo.img
   help                                  this text
@@ -50,6 +54,9 @@ fn main() -> ExitCode {
             cargo(&root, &["build", "--release", "-p", "tcmu"])?;
             conformance::host(&root, &root.join("target/release/tcmu"))
         }),
+        Some("crash-test") => crash_test(&args[1..]),
+        // Run by `crash-test` inside the VM.
+        Some("crash-guest") => crash::guest(&args[1..]),
         // Run by `conformance` inside the VM.
         Some("conformance-guest") => match &args[1..] {
             [tcmu, out] => conformance::guest(Path::new(tcmu), Path::new(out)),
@@ -234,12 +241,38 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     vm::run(&text, std::time::Duration::from_secs(timeout_secs))
 }
 
-/// `cargo xtask vm-test`: the integration tests in a real kernel.
+/// `cargo xtask vm-test`: the integration tests in a real kernel, then a few power cuts (one
+/// per scenario).
 fn vm_test() -> Result<(), String> {
     match run_vm_script("tests.sh", 600)? {
-        0 => Ok(()),
-        _ => Err("integration tests failed in the VM".into()),
+        0 => {}
+        _ => return Err("integration tests failed in the VM".into()),
     }
+    crash::host(&root(), VM_TEST_CUTS, seed_from_clock())
+}
+
+/// Power cuts inside `vm-test` (and so CI): each scenario once.
+const VM_TEST_CUTS: u32 = 4;
+
+/// A seed for randomised tests, printed so a failure can be replayed with `--seed`.
+fn seed_from_clock() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs());
+    eprintln!("xtask: power-cut seed {seed} (replay with `cargo xtask crash-test --seed {seed}`)");
+    seed
+}
+
+/// `cargo xtask crash-test [--cuts N] [--seed S]`.
+fn crash_test(args: &[String]) -> Result<(), String> {
+    let mut args = args.to_vec();
+    let cuts = take_number(&mut args, "--cuts")?.unwrap_or(100);
+    let seed = take_number(&mut args, "--seed")?;
+    no_extra(&args)?;
+    let root = root();
+    cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+    let cuts = u32::try_from(cuts).map_err(|_| "--cuts is too large".to_string())?;
+    crash::host(&root, cuts, seed.unwrap_or_else(seed_from_clock))
 }
 
 /// `cargo xtask demo`: the main job (serve an image, mkfs, mount, use it) in the VM; the image

@@ -13,6 +13,8 @@
 //!   fallback to the emulation.
 //!
 //! - [`cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
+//! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
+//!   device whose power [`PowerSwitch::cut`] cuts.
 #![forbid(unsafe_code)]
 
 /// The README's example, compiled and run as a doc test.
@@ -22,12 +24,14 @@ pub struct ReadmeDoctests;
 
 pub mod backend;
 pub mod cleanup;
+pub mod crash;
 pub mod device;
 pub mod emulate;
 pub mod server;
 
 pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
+pub use crash::{CutReport, Keep, PowerSwitch, VolatileCache};
 pub use device::{Device, DeviceBuilder, DeviceError, IscsiExport};
 pub use emulate::{Emulator, Identity};
 pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};

@@ -9,7 +9,10 @@ use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tcmu::{BlockDevice, Device, DeviceBuilder, FileDisk, MemoryDisk, ReadOnly};
+use tcmu::{
+    BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, ReadOnly,
+    VolatileCache,
+};
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve IMAGE (a file or block device) as a disk until interrupted, then remove it.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the TCMU backstores and targets on this host.
     List,
     /// An iSCSI initiator in user space: discover, log in (the kernel takes the session over),
@@ -114,6 +117,20 @@ struct ServeArgs {
     /// Allow an iSCSI export on a non-loopback portal without CHAP.
     #[arg(long, requires = "iscsi", conflicts_with = "chap_initiator")]
     no_auth: bool,
+    /// Power-cut testing: writes stay in a volatile cache in memory until the initiator
+    /// flushes (SYNCHRONIZE CACHE) or writes with FUA; `kill -USR1` the server to cut the power:
+    /// what was never flushed is lost (see --crash-keep), the server stops answering at once
+    /// and exits, and the image holds what a disk would after losing power. Remove the dead
+    /// disk with `tcmu cleanup`, then serve the image again to check what survived.
+    #[arg(long, conflicts_with = "read_only")]
+    crash_test: bool,
+    /// What a power cut keeps of the unflushed writes: `nothing`, or `random` (each cached
+    /// block with probability 1/2, as a disk may have written some of its cache back).
+    #[arg(long, default_value = "nothing", requires = "crash_test", value_parser = ["nothing", "random"])]
+    crash_keep: String,
+    /// Seed of the random choice of --crash-keep random (default: from the clock).
+    #[arg(long, requires = "crash_test")]
+    crash_seed: Option<u64>,
 }
 
 /// A secret from a file's first line, else from the environment variable `env`. Empty and
@@ -204,11 +221,16 @@ fn start<B: BlockDevice + 'static>(
     builder: DeviceBuilder,
     disk: B,
     read_only: bool,
-) -> Result<Device, tcmu::DeviceError> {
-    if read_only {
-        builder.serve_block(ReadOnly(disk))
+    crash_test: bool,
+) -> Result<(Device, Option<PowerSwitch>), tcmu::DeviceError> {
+    if crash_test {
+        let cache = VolatileCache::new(disk);
+        let switch = cache.switch();
+        builder.serve_block(cache).map(|d| (d, Some(switch)))
+    } else if read_only {
+        builder.serve_block(ReadOnly(disk)).map(|d| (d, None))
     } else {
-        builder.serve_block(disk)
+        builder.serve_block(disk).map(|d| (d, None))
     }
 }
 
@@ -275,6 +297,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
+    if args.crash_test {
+        signals.add(Signal::SIGUSR1);
+    }
     signals
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
@@ -301,9 +326,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(export) = export {
         builder = builder.iscsi(export);
     }
-    let device = match disk {
-        Disk::File(d) => start(builder, d, read_only),
-        Disk::Memory(d) => start(builder, d, read_only),
+    let (device, switch) = match disk {
+        Disk::File(d) => start(builder, d, read_only, args.crash_test),
+        Disk::Memory(d) => start(builder, d, read_only, args.crash_test),
     }
     .map_err(|e| e.to_string())?;
     match device.disk() {
@@ -314,9 +339,35 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let sig = signals
         .wait()
         .map_err(|e| format!("waiting for a signal: {e}"))?;
+    if let (Signal::SIGUSR1, Some(switch)) = (sig, &switch) {
+        power_cut(switch, &args.crash_keep, args.crash_seed);
+    }
     tracing::info!(?sig, "stopping");
     device.close().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// `--crash-test`'s power cut: drop (or keep a random part of) the unflushed writes, then end
+/// the process at once, without removing the device: the disk stops answering, as one that
+/// lost power, and `tcmu cleanup` removes it.
+fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>) -> ! {
+    let keep = match keep {
+        "random" => Keep::RandomSubset {
+            seed: seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+            }),
+        },
+        _ => Keep::Nothing,
+    };
+    let r = switch.cut(keep);
+    eprintln!(
+        "tcmu: power cut: {} unflushed blocks lost, {} kept ({keep:?}); the disk no longer \
+         answers: remove it with `tcmu cleanup`",
+        r.dropped, r.kept
+    );
+    std::process::exit(0)
 }
 
 fn list() -> Result<(), String> {
@@ -376,7 +427,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let r = match cli.command {
-        Cmd::Serve(args) => serve(args),
+        Cmd::Serve(args) => serve(*args),
         Cmd::List => list(),
         Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd),
         Cmd::Cleanup { force } => cleanup(force),
