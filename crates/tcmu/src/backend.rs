@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A run of blocks with the same provisioning status ([`BlockDevice::allocation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,9 @@ fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize>
     usize::try_from(start).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
-/// A disk in memory.
+/// A disk in memory. A panic in another thread while it held the disk's lock (a bug) does not
+/// take the disk down: the lock is taken over and the bytes are served as they are, as a real
+/// disk would after an interrupted write.
 #[derive(Debug)]
 pub struct MemoryDisk {
     data: RwLock<Vec<u8>>,
@@ -133,7 +135,17 @@ impl MemoryDisk {
 
     /// A copy of the whole disk.
     pub fn snapshot(&self) -> Vec<u8> {
-        self.data.read().map(|d| d.clone()).unwrap_or_default()
+        self.bytes().clone()
+    }
+
+    /// The bytes, for reading; a poisoned lock is taken over.
+    fn bytes(&self) -> RwLockReadGuard<'_, Vec<u8>> {
+        self.data.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The bytes, for writing; a poisoned lock is taken over.
+    fn bytes_mut(&self) -> RwLockWriteGuard<'_, Vec<u8>> {
+        self.data.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -143,14 +155,11 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn num_blocks(&self) -> u64 {
-        self.data.read().map(|d| d.len() as u64).unwrap_or(0) / u64::from(self.block_size)
+        self.num_blocks_of(&self.bytes())
     }
 
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        let data = self
-            .data
-            .read()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let data = self.bytes();
         let mut at = byte_range(lba, total(bufs), self.block_size, self.num_blocks_of(&data))?;
         for buf in bufs.iter_mut() {
             let n = buf.len();
@@ -161,10 +170,7 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
-        let mut data = self
-            .data
-            .write()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let mut data = self.bytes_mut();
         let len = bufs.iter().map(|b| b.len()).sum();
         let mut at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
         for buf in bufs {
@@ -183,10 +189,7 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let mut data = self
-            .data
-            .write()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let mut data = self.bytes_mut();
         let len = usize::try_from(blocks.saturating_mul(u64::from(self.block_size)))
             .map_err(|_| io::ErrorKind::InvalidInput)?;
         let at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
@@ -411,5 +414,45 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
         self.0.allocation(lba)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Poisons the disk's lock the way a panicking thread would.
+    fn poison(disk: &MemoryDisk) {
+        std::thread::scope(|s| {
+            let r = s
+                .spawn(|| {
+                    let _held = disk.data.write().unwrap();
+                    panic!("a handler bug while it held the disk");
+                })
+                .join();
+            assert!(r.is_err());
+        });
+        assert!(disk.data.is_poisoned());
+    }
+
+    #[test]
+    fn a_memory_disk_outlives_a_panic_in_its_lock() {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let disk = MemoryDisk::new(8, 512).unwrap();
+        disk.write(2, &[IoSlice::new(&[0xab; 512])], false).unwrap();
+        poison(&disk);
+        std::panic::set_hook(prev);
+
+        assert_eq!(disk.num_blocks(), 8, "the capacity stays");
+        let mut back = [0u8; 512];
+        disk.read(2, &mut [IoSliceMut::new(&mut back)]).unwrap();
+        assert_eq!(back, [0xab; 512]);
+        disk.write(3, &[IoSlice::new(&[0xcd; 512])], false).unwrap();
+        disk.write_zeroes(2, 1).unwrap();
+        let image = disk.snapshot();
+        assert_eq!(image.len(), 8 * 512);
+        assert!(image[2 * 512..3 * 512].iter().all(|&b| b == 0));
+        assert!(image[3 * 512..4 * 512].iter().all(|&b| b == 0xcd));
     }
 }

@@ -102,3 +102,29 @@ fn a_handler_panic_fails_one_command_not_the_device() {
     assert!(!server.is_finished());
     server.stop().unwrap();
 }
+
+#[test]
+fn a_lone_worker_survives_a_handler_panic() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    let emu = Arc::new(Emulator::new(
+        Flaky(MemoryDisk::new(64, 512).unwrap()),
+        Identity::for_name("f1"),
+    ));
+    // One worker: the commands after the panic run on the very thread that panicked.
+    let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 1);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut jobs = vec![(rw10(0x28, 13, 1), Vec::new(), 512)];
+    for lba in 20..30 {
+        jobs.push((rw10(0x2a, lba, 1), vec![lba as u8; 512], 0));
+    }
+    let done = drive(&mut sim, &bell, jobs);
+    std::panic::set_hook(prev);
+    assert_eq!(done.iter().filter(|c| c.status == 2).count(), 1);
+    assert_eq!(done.iter().filter(|c| c.status == 0).count(), 10);
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 25, 1), Vec::new(), 512)]);
+    assert_eq!((done[0].status, done[0].data_in[0]), (0, 25));
+    assert!(!server.is_finished());
+    server.stop().unwrap();
+}
