@@ -1,8 +1,8 @@
 //! The block-level handler trait and the backends shipped with it.
 
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::unix::fs::FileExt;
+use std::io::{self, IoSlice, IoSliceMut, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -13,6 +13,30 @@ pub struct Allocation {
     pub mapped: bool,
     /// How many blocks the run has, from the LBA asked about (at least 1).
     pub blocks: u64,
+}
+
+/// The smallest logical block size a device may have, in bytes.
+pub const MIN_BLOCK_SIZE: u32 = 512;
+/// The largest logical block size a device may have, in bytes: 64 KiB, the largest logical
+/// block recent kernels (with large block size support) make a disk of. Older ones, 6.1
+/// among them, take only 512, 1024, 2048 or 4096 bytes and show a disk of larger blocks as
+/// empty.
+pub const MAX_BLOCK_SIZE: u32 = 65536;
+
+/// Whether `block_size` is a power of two from [`MIN_BLOCK_SIZE`] to [`MAX_BLOCK_SIZE`]: the
+/// logical block sizes the backends, the emulation and [`crate::DeviceBuilder`] accept.
+pub fn is_valid_block_size(block_size: u32) -> bool {
+    block_size.is_power_of_two() && (MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size)
+}
+
+/// The error for a block size [`is_valid_block_size`] refuses.
+fn bad_block_size(block_size: u32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "block size {block_size} is not a power of two from {MIN_BLOCK_SIZE} to {MAX_BLOCK_SIZE}"
+        ),
+    )
 }
 
 /// A disk made of fixed-size logical blocks. The facade emulates the whole SBC command set on
@@ -121,8 +145,12 @@ pub struct MemoryDisk {
 }
 
 impl MemoryDisk {
-    /// A zero-filled disk of `num_blocks` blocks of `block_size` bytes.
+    /// A zero-filled disk of `num_blocks` blocks of `block_size` bytes (a power of two from
+    /// 512 to 65536, see [`is_valid_block_size`]).
     pub fn new(num_blocks: u64, block_size: u32) -> io::Result<MemoryDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
         let len = num_blocks
             .checked_mul(u64::from(block_size))
             .and_then(|n| usize::try_from(n).ok())
@@ -210,6 +238,10 @@ impl MemoryDisk {
 
 /// A disk backed by a file or a block device. Reads and writes go straight between the file
 /// and the ring's buffers with `preadv`/`pwritev`; flush is `fdatasync`; discard punches holes.
+///
+/// The capacity is the image's size, which must be a whole number of blocks (at least one).
+/// A writable block device is opened exclusively (`O_EXCL`): one that is mounted or otherwise
+/// in use is refused, and cannot be mounted while it is served.
 #[derive(Debug)]
 pub struct FileDisk {
     file: File,
@@ -218,35 +250,135 @@ pub struct FileDisk {
     read_only: bool,
 }
 
+/// `err` with the path it concerns, keeping its kind.
+fn at(path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+fn not_a_disk(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file or a block device", path.display()),
+    )
+}
+
 impl FileDisk {
-    /// Opens `path` read-write (or read-only); the capacity is the file's size in whole blocks.
+    /// Opens `path`, a file or a block device, read-write (or read-only). The capacity is its
+    /// size in blocks of `block_size` bytes (a power of two from 512 to 65536, see
+    /// [`is_valid_block_size`]); a size that is not a whole number of blocks, or less than
+    /// one, is refused. Errors name the path.
     pub fn open(path: &Path, block_size: u32, read_only: bool) -> io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .open(path)?;
-        let len = file.metadata()?.len();
+        FileDisk::open_or_create(path, block_size, read_only, None)
+    }
+
+    /// Creates (or extends to) a sparse image of `size` bytes, a positive multiple of
+    /// `block_size`, and opens it read-write. An image larger than `size` keeps its size.
+    pub fn create(path: &Path, size: u64, block_size: u32) -> io::Result<FileDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
+        if size == 0 || size % u64::from(block_size) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("size {size} is not a positive multiple of the block size {block_size}"),
+            ));
+        }
+        FileDisk::open_or_create(path, block_size, false, Some(size))
+    }
+
+    fn open_or_create(
+        path: &Path,
+        block_size: u32,
+        read_only: bool,
+        grow_to: Option<u64>,
+    ) -> io::Result<FileDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(!read_only);
+        if grow_to.is_some() {
+            options.create(true).truncate(false);
+        }
+        // A block device written through while mounted (or held by RAID, LVM, another server)
+        // would be corrupted: O_EXCL makes the kernel refuse it (EBUSY), and refuse a mount
+        // for as long as it stays open.
+        let (block_device, other) = match std::fs::metadata(path) {
+            Ok(m) => {
+                let t = m.file_type();
+                (t.is_block_device(), !t.is_block_device() && !t.is_file())
+            }
+            Err(_) => (false, false),
+        };
+        // Checked before opening as well as after: opening a FIFO read-only would block.
+        if other {
+            return Err(not_a_disk(path));
+        }
+        if block_device && grow_to.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a block device: it cannot be created or grown (leave out the size)",
+                    path.display()
+                ),
+            ));
+        }
+        if block_device && !read_only {
+            options.custom_flags(nix::libc::O_EXCL);
+        }
+        let mut file = options.open(path).map_err(|e| {
+            if block_device && e.raw_os_error() == Some(nix::libc::EBUSY) {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{}: the block device is in use (mounted, part of a RAID, LVM or \
+                         device-mapper device, or opened exclusively by another program)",
+                        path.display()
+                    ),
+                )
+            } else {
+                at(path, e)
+            }
+        })?;
+        let kind = file.metadata().map_err(|e| at(path, e))?.file_type();
+        if !kind.is_file() && !kind.is_block_device() {
+            return Err(not_a_disk(path));
+        }
+        if let Some(size) = grow_to
+            && kind.is_file()
+            && file.metadata().map_err(|e| at(path, e))?.len() < size
+        {
+            file.set_len(size).map_err(|e| at(path, e))?;
+        }
+        // The end of a block device is its size; its metadata says 0.
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| at(path, e))?;
+        let bs = u64::from(block_size);
+        if len < bs {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {len} bytes, less than one block of {block_size}",
+                    path.display()
+                ),
+            ));
+        }
+        if len % bs != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {len} bytes, not a whole number of {block_size}-byte blocks (its \
+                     last {} bytes could not be served): resize it or choose another block size",
+                    path.display(),
+                    len % bs
+                ),
+            ));
+        }
         Ok(FileDisk {
             file,
-            num_blocks: len / u64::from(block_size),
+            num_blocks: len / bs,
             block_size,
             read_only,
         })
-    }
-
-    /// Creates (or extends to) a sparse image of `size` bytes and opens it read-write.
-    pub fn create(path: &Path, size: u64, block_size: u32) -> io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        if file.metadata()?.len() < size {
-            file.set_len(size)?;
-        }
-        drop(file);
-        FileDisk::open(path, block_size, false)
     }
 }
 
@@ -433,6 +565,78 @@ mod tests {
             assert!(r.is_err());
         });
         assert!(disk.data.is_poisoned());
+    }
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("tcmu-backend-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn block_sizes_are_powers_of_two_from_512_to_64k() {
+        for ok in [512, 1024, 2048, 4096, 8192, 65536] {
+            assert!(is_valid_block_size(ok), "{ok}");
+            assert!(MemoryDisk::new(4, ok).is_ok(), "{ok}");
+        }
+        // 0 divided by; more than 1 MiB made WRITE SAME loop forever.
+        for bad in [0, 1, 256, 511, 520, 768, 4095, 131072, 2 << 20, u32::MAX] {
+            assert!(!is_valid_block_size(bad), "{bad}");
+            let e = MemoryDisk::new(4, bad).unwrap_err();
+            assert!(
+                e.to_string().contains("power of two from 512 to 65536"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_image_must_be_whole_blocks() {
+        let path = temp("sizes");
+        std::fs::write(&path, vec![0u8; 8192]).unwrap();
+        let e = FileDisk::open(&path, 0, false).unwrap_err();
+        assert!(e.to_string().contains("block size 0"), "{e}");
+        assert_eq!(FileDisk::open(&path, 4096, true).unwrap().num_blocks(), 2);
+        let e = FileDisk::open(&path, 16384, true).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(path.to_str().unwrap()) && msg.contains("less than one block of 16384"),
+            "{msg}"
+        );
+        std::fs::write(&path, vec![0u8; 1000]).unwrap();
+        let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
+        assert!(
+            msg.contains("1000 bytes, not a whole number of 512-byte blocks"),
+            "{msg}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        // A size that is not whole blocks creates nothing.
+        let msg = FileDisk::create(&path, 1000, 512).unwrap_err().to_string();
+        assert!(msg.contains("not a positive multiple"), "{msg}");
+        assert!(!path.exists());
+        assert_eq!(FileDisk::create(&path, 4096, 512).unwrap().num_blocks(), 8);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn only_files_and_block_devices_are_images() {
+        let dir = temp("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let msg = FileDisk::open(&dir, 512, true).unwrap_err().to_string();
+        assert!(
+            msg.contains("not a regular file or a block device"),
+            "{msg}"
+        );
+        std::fs::remove_dir(&dir).unwrap();
+        // A FIFO opened read-only would block until a writer came.
+        let fifo = temp("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let msg = FileDisk::open(&fifo, 512, true).unwrap_err().to_string();
+        assert!(
+            msg.contains("not a regular file or a block device"),
+            "{msg}"
+        );
+        std::fs::remove_file(&fifo).unwrap();
     }
 
     #[test]

@@ -46,6 +46,16 @@ pub enum DeviceError {
         /// Why.
         source: std::io::Error,
     },
+    /// A logical block size that is not a power of two from 512 to 65536.
+    #[error(
+        "block size {block_size} is not a power of two from {} to {}",
+        crate::backend::MIN_BLOCK_SIZE,
+        crate::backend::MAX_BLOCK_SIZE
+    )]
+    BadBlockSize {
+        /// The block size given.
+        block_size: u32,
+    },
     /// A size that is not a whole number of blocks, or zero.
     #[error("size {size} is not a positive multiple of the block size {block_size}")]
     BadSize {
@@ -247,8 +257,8 @@ impl DeviceBuilder {
         self.serve(Arc::new(emu), size, bs)
     }
 
-    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks, through the kernel's
-    /// UIO device.
+    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks (a power of two from
+    /// 512 to 65536; `size` a positive multiple of it), through the kernel's UIO device.
     pub fn serve<H: Handler + 'static>(
         self,
         handler: Arc<H>,
@@ -277,7 +287,10 @@ impl DeviceBuilder {
         D: Doorbell + 'static,
         F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
     {
-        if size == 0 || block_size == 0 || size % u64::from(block_size) != 0 {
+        if !crate::backend::is_valid_block_size(block_size) {
+            return Err(DeviceError::BadBlockSize { block_size });
+        }
+        if size == 0 || size % u64::from(block_size) != 0 {
             return Err(DeviceError::BadSize { size, block_size });
         }
         let cfs = match &self.configfs {

@@ -57,3 +57,42 @@ fn without_lio_the_errors_say_what_to_do() {
     let (ok, _, err) = tcmu(&["serve", "x.img", "--size", "lots"]);
     assert!(!ok && err.contains("not a number"), "{err}");
 }
+
+#[test]
+fn bad_block_sizes_and_image_sizes_are_refused_clearly() {
+    let img = std::env::temp_dir().join(format!("tcmu-cli-bs-{}.img", std::process::id()));
+    std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+    let path = img.to_str().unwrap();
+    for bs in ["0", "1000", "2097152", "lots"] {
+        let (ok, _, err) = tcmu(&["serve", path, "--block-size", bs]);
+        assert!(!ok, "--block-size {bs} accepted");
+        assert!(!err.contains("panicked"), "--block-size {bs}: {err}");
+        assert!(err.contains("--block-size"), "--block-size {bs}: {err}");
+        if bs != "lots" {
+            assert!(
+                err.contains("is not a power of two from 512 to 65536"),
+                "--block-size {bs}: {err}"
+            );
+        }
+    }
+    // Smaller than one block, and not a whole number of blocks.
+    std::fs::write(&img, vec![0u8; 100]).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path]);
+    assert!(
+        !ok && err.contains(path) && err.contains("less than one block"),
+        "{err}"
+    );
+    std::fs::write(&img, vec![0u8; 5000]).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path, "--block-size", "4096"]);
+    assert!(
+        !ok && err.contains(path) && err.contains("not a whole number of 4096-byte blocks"),
+        "{err}"
+    );
+    // --size must be whole blocks as well, for an image as for memory.
+    std::fs::remove_file(&img).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path, "--size", "1000"]);
+    assert!(!ok && err.contains("not a positive multiple"), "{err}");
+    assert!(!img.exists(), "nothing created");
+    let (ok, _, err) = tcmu(&["serve", "--memory", "--size", "6K", "--block-size", "4096"]);
+    assert!(!ok && err.contains("not a positive multiple"), "{err}");
+}

@@ -132,8 +132,23 @@ fn failures_leave_nothing_behind() {
     // A size that is not whole blocks is refused before anything is made.
     let r = DeviceBuilder::new("y")
         .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-        .serve(emu, 1000, 512);
+        .serve(Arc::clone(&emu), 1000, 512);
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
+    // So is a block size the kernel's disks cannot have: none, odd, or larger than 64 KiB.
+    for bs in [0, 520, 2 << 20] {
+        let r = DeviceBuilder::new("b")
+            .roots(
+                ConfigFs::at(dir.join("target"), dir.join("sys")),
+                &dir.join("sys/class/uio"),
+                &dir.join("dev"),
+            )
+            .serve(Arc::clone(&emu), 4 << 20, bs);
+        let e = r.map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("is not a power of two from 512 to 65536"),
+            "{bs}: {e}"
+        );
+    }
     // So is a vendor SCSI cannot carry.
     let r = DeviceBuilder::new("z")
         .roots(
