@@ -242,6 +242,12 @@ impl MemoryDisk {
 /// The capacity is the image's size, which must be a whole number of blocks (at least one).
 /// A writable block device is opened exclusively (`O_EXCL`): one that is mounted or otherwise
 /// in use is refused, and cannot be mounted while it is served.
+///
+/// The image is locked for as long as the `FileDisk` lives, as QEMU locks its images: opened
+/// read-write, no other `FileDisk`, QEMU or qemu-nbd may open it, read-write or read-only;
+/// opened read-only, it is shared with other read-only users and no writer may open it. The
+/// error names the process holding it when `/proc` shows it. The locks are advisory: a
+/// program that takes none (`dd`, a kernel `fileio` backstore) is not stopped.
 #[derive(Debug)]
 pub struct FileDisk {
     file: File,
@@ -253,6 +259,22 @@ pub struct FileDisk {
 /// `err` with the path it concerns, keeping its kind.
 fn at(path: &Path, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+/// The error for an image another process holds.
+fn image_in_use(path: &Path, read_only: bool, id: Option<(u64, u64)>) -> io::Error {
+    let holder = id
+        .and_then(locks::holder)
+        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+    let why = if read_only {
+        "an image served read-only may be shared with other readers, never with a writer"
+    } else {
+        "an image is served by one writer at a time, and not while others read it"
+    };
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!("{} is in use by {holder}: {why}", path.display()),
+    )
 }
 
 fn not_a_disk(path: &Path) -> io::Error {
@@ -343,6 +365,25 @@ impl FileDisk {
         let kind = file.metadata().map_err(|e| at(path, e))?.file_type();
         if !kind.is_file() && !kind.is_block_device() {
             return Err(not_a_disk(path));
+        }
+        // Locked before anything is changed (grown) or read.
+        match locks::lock_image(&file, read_only) {
+            Ok(()) => {}
+            Err(locks::LockError::Conflict) => {
+                let id = locks::file_id(&file);
+                // Closing our descriptor drops the locks it took, so only the others' remain.
+                drop(file);
+                return Err(image_in_use(path, read_only, id));
+            }
+            Err(locks::LockError::Os(e)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{}: cannot lock it against a second server: {e}",
+                        path.display()
+                    ),
+                ));
+            }
         }
         if let Some(size) = grow_to
             && kind.is_file()
@@ -507,6 +548,173 @@ impl FileDisk {
     }
 }
 
+/// Advisory locks on open files: an image's (so two servers never write one image), and a
+/// lock file's (so `tcmu cleanup` never removes a device `tcmu serve` is bringing up).
+///
+/// Both are open file description locks (`F_OFD_SETLK`): they belong to the open file, not to
+/// the process, and go when it is closed, however the process ends. An image is locked the
+/// way QEMU locks its images (byte-range read locks at offsets 100 + permission and
+/// 200 + permission not shared), so QEMU, qemu-nbd and qemu-img see a served image as in use
+/// and this crate sees theirs.
+pub(crate) mod locks {
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    /// Byte offset of "holds permission N" locks (QEMU's `RAW_LOCK_PERM_BASE`).
+    const PERM_BASE: i64 = 100;
+    /// Byte offset of "does not share permission N" locks (`RAW_LOCK_SHARED_BASE`).
+    const SHARED_BASE: i64 = 200;
+    /// Permission bits, as QEMU numbers them: consistent reads, writes, resizes.
+    const READ: i64 = 0;
+    const WRITE: i64 = 1;
+    const RESIZE: i64 = 3;
+
+    /// Why a lock was not taken.
+    #[derive(Debug)]
+    pub(crate) enum LockError {
+        /// Another open file holds a conflicting lock.
+        Conflict,
+        /// The file system or the kernel refused locking itself.
+        Os(io::Error),
+    }
+
+    fn range(kind: libc::c_int, start: i64, len: i64) -> libc::flock {
+        libc::flock {
+            l_type: kind as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: start,
+            l_len: len,
+            l_pid: 0,
+        }
+    }
+
+    /// Takes a lock on `len` bytes from `start` (`len` 0: to the end of any file), without
+    /// waiting.
+    fn set(file: &File, kind: libc::c_int, start: i64, len: i64) -> Result<(), LockError> {
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&range(kind, start, len))) {
+            Ok(_) => Ok(()),
+            Err(Errno::EAGAIN | Errno::EACCES) => Err(LockError::Conflict),
+            Err(e) => Err(LockError::Os(e.into())),
+        }
+    }
+
+    /// Whether another open file holds any lock on byte `at`.
+    fn taken_by_another(file: &File, at: i64) -> Result<bool, LockError> {
+        let mut probe = range(libc::F_WRLCK, at, 1);
+        fcntl(file, FcntlArg::F_OFD_GETLK(&mut probe)).map_err(|e| LockError::Os(e.into()))?;
+        Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+    }
+
+    /// Locks an image for serving: read-write excludes every other server and reader that
+    /// wants a stable image; read-only shares with other read-only users and excludes
+    /// writers. The locks are taken first and the others' checked after, so two servers
+    /// starting at once can both fail, but never both succeed.
+    pub(crate) fn lock_image(file: &File, read_only: bool) -> Result<(), LockError> {
+        let held: &[i64] = if read_only { &[READ] } else { &[READ, WRITE] };
+        let not_shared = [WRITE, RESIZE];
+        for &p in held {
+            set(file, libc::F_RDLCK, PERM_BASE + p, 1)?;
+        }
+        for p in not_shared {
+            set(file, libc::F_RDLCK, SHARED_BASE + p, 1)?;
+        }
+        for &p in held {
+            if taken_by_another(file, SHARED_BASE + p)? {
+                return Err(LockError::Conflict);
+            }
+        }
+        for p in not_shared {
+            if taken_by_another(file, PERM_BASE + p)? {
+                return Err(LockError::Conflict);
+            }
+        }
+        Ok(())
+    }
+
+    /// The device and inode numbers of an open file.
+    pub(crate) fn file_id(file: &File) -> Option<(u64, u64)> {
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// A process that holds a lock on a file.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) struct Holder {
+        /// Its process id.
+        pub pid: u32,
+        /// Its command line, shortened.
+        pub command: String,
+    }
+
+    impl std::fmt::Display for Holder {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if self.command.is_empty() {
+                write!(f, "process {}", self.pid)
+            } else {
+                write!(f, "process {} ({})", self.pid, self.command)
+            }
+        }
+    }
+
+    /// A process holding a lock on the file `id` (device, inode), found through `/proc`: a
+    /// process with the file open whose `fdinfo` lists a lock, else one with it open at all.
+    /// `None` if none is visible (another PID namespace, no permission).
+    pub(crate) fn holder((dev, ino): (u64, u64)) -> Option<Holder> {
+        let mut open_by = None;
+        for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = proc_entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let same =
+                    std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino);
+                if !same {
+                    continue;
+                }
+                let info = proc_entry.path().join("fdinfo").join(fd.file_name());
+                let locked = std::fs::read_to_string(info)
+                    .is_ok_and(|s| s.lines().any(|l| l.starts_with("lock:")));
+                if locked {
+                    return Some(describe(pid));
+                }
+                open_by.get_or_insert(pid);
+            }
+        }
+        open_by.map(describe)
+    }
+
+    fn describe(pid: u32) -> Holder {
+        let cmdline = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline"))
+            .unwrap_or_default();
+        let mut command = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if command.len() > 120 {
+            let mut cut = 117;
+            while !command.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            command.truncate(cut);
+            command.push_str("...");
+        }
+        Holder { pid, command }
+    }
+}
+
 /// Wraps a device so it refuses writes and reports itself write-protected.
 #[derive(Debug)]
 pub struct ReadOnly<B>(pub B);
@@ -637,6 +845,86 @@ mod tests {
             "{msg}"
         );
         std::fs::remove_file(&fifo).unwrap();
+    }
+
+    #[test]
+    fn an_image_has_one_writer_or_many_readers() {
+        let path = temp("lock");
+        let p = path.to_str().unwrap().to_string();
+        let first = FileDisk::create(&path, 1 << 20, 512).unwrap();
+        for read_only in [false, true] {
+            let e = FileDisk::open(&path, 512, read_only).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+            let msg = e.to_string();
+            let me = format!("is in use by process {}", std::process::id());
+            assert!(msg.starts_with(&p) && msg.contains(&me), "{msg}");
+        }
+        // A locked image is not grown either.
+        assert!(FileDisk::create(&path, 2 << 20, 512).is_err());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20);
+        drop(first);
+        let reader = FileDisk::open(&path, 512, true).unwrap();
+        let second_reader = FileDisk::open(&path, 512, true).unwrap();
+        let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
+        assert!(
+            msg.contains("never with a writer") || msg.contains("one writer"),
+            "{msg}"
+        );
+        drop((reader, second_reader));
+        let writer = FileDisk::open(&path, 512, false).unwrap();
+        drop(writer);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn qemu_and_a_file_disk_see_each_others_locks() {
+        let have_qemu_io = std::process::Command::new("qemu-io")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have_qemu_io {
+            eprintln!("qemu-io is not installed: skipped");
+            return;
+        }
+        let path = temp("qemu");
+        let disk = FileDisk::create(&path, 1 << 20, 512).unwrap();
+        // qemu-io opens the image read-write and refuses a served one.
+        let out = std::process::Command::new("qemu-io")
+            .args(["-f", "raw", "-c", "read 0 512"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("lock"), "{err}");
+        drop(disk);
+        // An image qemu-io holds (its shell waits on stdin) is refused, naming it.
+        let mut qemu = std::process::Command::new("qemu-io")
+            .args(["-f", "raw"])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let msg = loop {
+            match FileDisk::open(&path, 512, false) {
+                Err(e) => break e.to_string(),
+                Ok(d) => drop(d),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "qemu-io never locked it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        drop(qemu.stdin.take());
+        let _ = qemu.wait();
+        assert!(
+            msg.contains(&format!("process {} (qemu-io", qemu.id())),
+            "{msg}"
+        );
+        assert!(FileDisk::open(&path, 512, false).is_ok());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -25,6 +25,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve IMAGE (a file or block device) as a disk until interrupted, then remove it.
+    ///
+    /// The image is locked while it is served, the way QEMU locks its images: no second
+    /// server, QEMU or qemu-nbd may open it, except that read-only servers share it with one
+    /// another. A block device served read-write is opened exclusively, so it cannot be mounted
+    /// meanwhile; one that is mounted is refused.
     Serve(ServeArgs),
     /// List the TCMU backstores and targets on this host.
     List,

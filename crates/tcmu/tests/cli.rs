@@ -96,3 +96,35 @@ fn bad_block_sizes_and_image_sizes_are_refused_clearly() {
     let (ok, _, err) = tcmu(&["serve", "--memory", "--size", "6K", "--block-size", "4096"]);
     assert!(!ok && err.contains("not a positive multiple"), "{err}");
 }
+
+#[test]
+fn an_image_being_served_is_refused_naming_it_and_its_holder() {
+    let img = std::env::temp_dir().join(format!("tcmu-cli-lock-{}.img", std::process::id()));
+    let _ = std::fs::remove_file(&img);
+    let path = img.to_str().unwrap();
+    // This test process stands for the first server.
+    let first = tcmu::FileDisk::create(&img, 1 << 20, 512).unwrap();
+    for extra in [&[][..], &["--read-only"], &["--size", "2M"]] {
+        let mut args = vec!["serve", path, "--name", "second"];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = tcmu(&args);
+        assert!(!ok, "{extra:?}");
+        let holder = format!("is in use by process {}", std::process::id());
+        assert!(
+            err.contains(path) && err.contains(&holder),
+            "{extra:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
+    drop(first);
+    // Read-only servers share (without LIO here, the serve then fails on configfs; on a host
+    // with LIO it would serve until killed, so it is not run there).
+    let on_lio_host = std::path::Path::new("/sys/kernel/config/target/core").is_dir();
+    if !on_lio_host {
+        let reader = tcmu::FileDisk::open(&img, 512, true).unwrap();
+        let (ok, _, err) = tcmu(&["serve", path, "--read-only"]);
+        assert!(!ok && !err.contains("in use"), "{err}");
+        drop(reader);
+    }
+    std::fs::remove_file(&img).unwrap();
+}
