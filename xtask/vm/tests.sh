@@ -94,6 +94,19 @@ check "tcmu cleanup removes every object and the disk, in under 5 s" '[ $rc -eq 
 "$TCMU" cleanup > /tmp/cleanup.out 2>&1
 check "a second cleanup finds nothing" 'grep -q "nothing of ours" /tmp/cleanup.out'
 
+# The device removed under a running server (`tcmu cleanup --force`): the server notices at
+# once, exits non-zero saying why, and nothing of ours is left.
+"$TCMU" serve /tmp/f.img --size 16M --name forced > /tmp/f.out 2>/tmp/f.err &
+PF=$!
+for i in $(seq 1 200); do [ -s /tmp/f.out ] && break; sleep 0.1; done
+DF=$(head -1 /tmp/f.out); up=0; [ -b "$DF" ] && up=1
+"$TCMU" cleanup --force > /tmp/fc.out 2>&1
+t=0; while kill -0 $PF 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t+1)); done
+kill -KILL $PF 2>/dev/null; wait $PF; rf=$?
+check "cleanup --force under tcmu serve: serve exits non-zero within 5 s, saying why" '[ $up = 1 ] && [ $t -lt 50 ] && [ $rf -eq 1 ] && grep -q "stopped serving forced: the kernel.s device is gone" /tmp/f.err'
+check "... and nothing of ours is left" 'grep -q "removed .*user_1/forced" /tmp/fc.out && ! leftovers && [ ! -b "$DF" ]'
+"$TCMU" cleanup --force > /dev/null 2>&1
+
 # The iSCSI initiator (tcmu iscsi): LIO's iSCSI fabric on 127.0.0.1 in front of our TCMU device.
 ip link set lo up
 IQN=iqn.2026-11.rs.tcmu:vm-target

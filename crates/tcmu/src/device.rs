@@ -4,7 +4,7 @@
 
 use crate::backend::BlockDevice;
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, Server};
+use crate::server::{Doorbell, Handler, ServeError, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
@@ -28,6 +28,9 @@ pub enum DeviceError {
     /// The ring's mailbox was not usable.
     #[error("TCMU ring: {0}")]
     Ring(#[from] tcmu_ring::RingError),
+    /// Serving stopped on its own: the kernel's device went away, or the ring broke.
+    #[error("serving stopped: {0}")]
+    Serve(#[from] ServeError),
     /// A vendor, product or serial the SCSI standard cannot carry.
     #[error("{what} {value:?} must be 1 to {max} printable ASCII characters")]
     BadIdentity {
@@ -398,38 +401,66 @@ impl Device {
         self.store.as_ref().map(|s| s.path())
     }
 
-    /// Tears everything down; the first error is returned, every step is tried.
+    /// Whether serving has ended on its own (the kernel removed the device, or the ring
+    /// broke): nothing answers the kernel any more. [`Device::close`] then says why.
+    pub fn server_finished(&self) -> bool {
+        self.server.as_ref().is_none_or(|s| s.is_finished())
+    }
+
+    /// Waits up to `timeout` for serving to end on its own; true if it has.
+    pub fn wait_server(&self, timeout: Duration) -> bool {
+        self.server.as_ref().is_none_or(|s| s.wait(timeout))
+    }
+
+    /// Tears everything down; every step is tried and the first error returned (the others
+    /// are logged). If serving had ended on its own, why is that first error.
     pub fn close(mut self) -> Result<(), DeviceError> {
         self.teardown()
     }
 
     fn teardown(&mut self) -> Result<(), DeviceError> {
         let mut first: Option<DeviceError> = None;
+        let mut failed = |e: DeviceError| {
+            if first.is_some() {
+                tracing::warn!("tearing the device down: {e}");
+            } else {
+                first = Some(e);
+            }
+        };
+        // A server that already ended answers nothing: its reason comes first. A running one
+        // keeps serving while the LUN goes (the kernel flushes the disk through it).
+        let ended = self.server.as_ref().is_some_and(Server::is_finished);
+        if ended
+            && let Some(server) = self.server.take()
+            && let Err(e) = server.stop()
+        {
+            failed(e.into());
+        }
         if let Some(path) = self.node.take()
             && let Err(source) = std::fs::remove_file(&path)
             && source.kind() != std::io::ErrorKind::NotFound
         {
-            first.get_or_insert(DeviceError::Node { path, source });
+            failed(DeviceError::Node { path, source });
         }
         if let Some(t) = self.iscsi.take()
             && let Err(e) = t.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(lo) = self.loopback.take()
             && let Err(e) = lo.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(server) = self.server.take()
             && let Err(e) = server.stop()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(store) = self.store.take()
             && let Err(e) = store.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         self.disk = None;
         first.map_or(Ok(()), Err)

@@ -7,6 +7,7 @@ mod iscsi_cmd;
 use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tcmu::{BlockDevice, Device, DeviceBuilder, FileDisk, MemoryDisk, ReadOnly};
@@ -30,6 +31,11 @@ enum Cmd {
     /// server, QEMU or qemu-nbd may open it, except that read-only servers share it with one
     /// another. A block device served read-write is opened exclusively, so it cannot be mounted
     /// meanwhile; one that is mounted is refused.
+    ///
+    /// Exit status: 0 when SIGINT or SIGTERM stopped it and everything was removed; 1 on any
+    /// error, including the device going away while served (removed by `tcmu cleanup --force`
+    /// or another tool) or its ring breaking: it then removes what is left of the device and
+    /// says why on stderr.
     Serve(ServeArgs),
     /// List the TCMU backstores and targets on this host.
     List,
@@ -290,14 +296,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
 
-    // SIGINT and SIGTERM are blocked in every thread and taken by `wait` below, so the device is
-    // always torn down.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals
-        .thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
+    // The signals are blocked in every thread (the serving threads inherit this mask) and
+    // read from a signalfd by `wait_for_stop`, so the device is always torn down.
+    let signals = stop_signals()?;
 
     let mut builder = DeviceBuilder::new(&name)
         .hba(hba)
@@ -331,12 +332,88 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => println!("(no disk)"),
     }
     tracing::info!(image = %what, name, "serving; Ctrl-C to stop");
-    let sig = signals
-        .wait()
-        .map_err(|e| format!("waiting for a signal: {e}"))?;
-    tracing::info!(?sig, "stopping");
-    device.close().map_err(|e| e.to_string())?;
-    Ok(())
+    match wait_for_stop(&signals, &device) {
+        Ok(Stop::Signal(sig)) => {
+            tracing::info!(?sig, "stopping");
+            device.close().map_err(|e| e.to_string())
+        }
+        Ok(Stop::ServerEnded) => {
+            // Nothing answers the kernel any more: remove what is left, and fail.
+            let why = match device.close() {
+                Err(tcmu::DeviceError::Serve(tcmu::server::ServeError::Doorbell(e))) => format!(
+                    "the kernel's device is gone ({e}); was it removed by `tcmu cleanup \
+                     --force` or another tool?"
+                ),
+                Err(e) => e.to_string(),
+                Ok(()) => "serving ended".to_string(),
+            };
+            Err(format!(
+                "stopped serving {name}: {why} (what was left of the device is removed)"
+            ))
+        }
+        Err(e) => {
+            let _ = device.close();
+            Err(e)
+        }
+    }
+}
+
+/// The signals that stop `tcmu serve`: each is blocked in every thread and read by
+/// [`wait_for_stop`]. To handle one more, add it here and give it an arm where `serve` matches
+/// [`Stop::Signal`].
+const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM];
+
+/// Blocks [`STOP_SIGNALS`] in this thread (threads started later inherit the mask) and opens a
+/// signalfd that receives them. Call it before any thread is started.
+fn stop_signals() -> Result<SignalFd, String> {
+    let mut set = SigSet::empty();
+    for &sig in STOP_SIGNALS {
+        set.add(sig);
+    }
+    set.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    SignalFd::new(&set).map_err(|e| format!("cannot receive signals: {e}"))
+}
+
+/// What ended [`wait_for_stop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// One of [`STOP_SIGNALS`] arrived.
+    Signal(Signal),
+    /// The device's serving loop ended on its own: the device is gone or its ring broke.
+    ServerEnded,
+}
+
+/// How often the wait looks at the server between signals.
+const SERVER_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits for a stop signal or for the device's server to end, whichever comes first.
+fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let timeout = PollTimeout::try_from(SERVER_CHECK).unwrap_or(PollTimeout::MAX);
+    loop {
+        if device.server_finished() {
+            return Ok(Stop::ServerEnded);
+        }
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("waiting for a signal: {e}")),
+        }
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) => continue,
+            Err(e) => return Err(format!("reading a signal: {e}")),
+        };
+        let signo = i32::try_from(info.ssi_signo).unwrap_or(-1);
+        match Signal::try_from(signo) {
+            Ok(sig) if STOP_SIGNALS.contains(&sig) => return Ok(Stop::Signal(sig)),
+            // The signalfd takes only STOP_SIGNALS; anything else is not ours to act on.
+            _ => tracing::warn!(signo, "ignoring an unexpected signal"),
+        }
+    }
 }
 
 fn list() -> Result<(), String> {

@@ -2,6 +2,10 @@
 //! which execute them and complete them as they finish (out of order when the kernel allows).
 //! A handler that panics answers that one command with CHECK CONDITION, HARDWARE ERROR,
 //! INTERNAL TARGET FAILURE; the device stays up.
+//!
+//! The loop ends on a fatal ring error or when the doorbell fails (the kernel removed the
+//! device: its UIO device reports an error from then on); [`Server::wait`] tells the owner,
+//! which should then tear the device down.
 
 use crate::backend::BlockDevice;
 use crate::emulate::Emulator;
@@ -10,7 +14,7 @@ use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tcmu_ring::{DataBuffers, Entry, Response, Ring, RingError, Uio};
@@ -61,13 +65,30 @@ pub trait Doorbell: Send + Sync {
 }
 
 impl Doorbell for Uio {
+    /// Polls the UIO device. Once the kernel has removed the device (its backstore deleted
+    /// under us), every poll reports an error at once: that is returned, never waited on again.
     fn wait(&self, timeout: Duration) -> io::Result<bool> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(self.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, ms) {
             Ok(0) => Ok(false),
-            Ok(_) => Uio::wait(self).map(|_| true).map_err(io::Error::other),
+            Ok(_) => {
+                let failed = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+                match fds[0].revents() {
+                    Some(r) if !r.intersects(failed) => {
+                        Uio::wait(self).map(|_| true).map_err(io::Error::other)
+                    }
+                    r => Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!(
+                            "the UIO device uio{} reports {}",
+                            self.info().index,
+                            r.map_or_else(|| "unknown events".into(), |r| format!("{r:?}"))
+                        ),
+                    )),
+                }
+            }
             Err(nix::errno::Errno::EINTR) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -78,11 +99,71 @@ impl Doorbell for Uio {
     }
 }
 
+/// Why a serving loop ended on its own.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The ring became unusable (until the kernel resets it).
+    #[error("TCMU ring: {0}")]
+    Ring(#[from] RingError),
+    /// Waiting for the kernel failed: the device is gone, or its UIO device broke.
+    #[error("waiting for the kernel's commands: {0}")]
+    Doorbell(#[source] io::Error),
+    /// A thread could not be started.
+    #[error("cannot start a serving thread: {0}")]
+    Thread(#[source] io::Error),
+    /// The serving loop itself panicked (a bug), or a panic left the ring's lock poisoned:
+    /// the ring cannot be trusted and is no longer served.
+    #[error("the serving loop failed: {0}")]
+    Panicked(&'static str),
+}
+
+/// Whether the ring thread has ended, with a condition variable to wait on it.
+#[derive(Debug, Default)]
+struct Finished {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Finished {
+    fn set(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.cv.notify_all();
+    }
+
+    fn wait(&self, timeout: Duration) -> bool {
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        let (done, _) = self
+            .cv
+            .wait_timeout_while(done, timeout, |d| !*d)
+            .unwrap_or_else(PoisonError::into_inner);
+        *done
+    }
+}
+
+/// Marks the loop finished when dropped: on return and on a panic alike.
+struct SetOnDrop(Arc<Finished>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// The ring thread, from the owner's side.
+#[derive(Debug)]
+enum RingThread {
+    Running(JoinHandle<Result<(), ServeError>>),
+    NotStarted(io::Error),
+    Joined,
+}
+
 /// A running serving loop. Dropping it stops the loop and joins its threads.
 #[derive(Debug)]
 pub struct Server {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), RingError>>>,
+    thread: RingThread,
+    finished: Arc<Finished>,
 }
 
 /// How long the ring thread sleeps in the doorbell before checking for a stop request.
@@ -96,33 +177,55 @@ impl Server {
         D: Doorbell + 'static,
     {
         let stop = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(Finished::default());
         let ring = Arc::new(Mutex::new(ring));
         let stop2 = Arc::clone(&stop);
+        let done = SetOnDrop(Arc::clone(&finished));
         let thread = std::thread::Builder::new()
             .name("tcmu-ring".into())
-            .spawn(move || serve(ring, doorbell, handler, threads.max(1), stop2))
-            .ok();
-        Server { stop, thread }
+            .spawn(move || {
+                let _done = done;
+                serve(ring, doorbell, handler, threads.max(1), stop2)
+            })
+            // A thread that never started has finished: its closure, with the marker, is
+            // dropped.
+            .map_or_else(RingThread::NotStarted, RingThread::Running);
+        Server {
+            stop,
+            thread,
+            finished,
+        }
     }
 
     /// Stops taking commands, lets the workers finish what they hold, and joins the threads.
-    /// Returns the ring's fatal error, if it stopped on one.
-    pub fn stop(mut self) -> Result<(), RingError> {
+    /// Returns why the loop had ended, if it ended on its own on an error.
+    pub fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown()
     }
 
-    /// Whether the loop has ended (stopped, or on a fatal ring error).
+    /// Whether the loop has ended (stopped, or on its own on an error).
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        match &self.thread {
+            RingThread::Running(t) => t.is_finished(),
+            RingThread::NotStarted(_) | RingThread::Joined => true,
+        }
     }
 
-    fn shutdown(&mut self) -> Result<(), RingError> {
+    /// Waits up to `timeout` for the loop to end on its own; true if it has ended. The owner
+    /// of a device waits on this (or polls [`Server::is_finished`]) to learn that nothing
+    /// answers the kernel any more, then calls [`Server::stop`] for the reason.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.finished.wait(timeout)
+    }
+
+    fn shutdown(&mut self) -> Result<(), ServeError> {
         self.stop.store(true, Ordering::Release);
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(r)) => r,
-            // The ring thread itself does not panic on kernel input; a panic here is a bug,
-            // and the device is torn down regardless.
-            Some(Err(_)) | None => Ok(()),
+        match std::mem::replace(&mut self.thread, RingThread::Joined) {
+            RingThread::Running(t) => t
+                .join()
+                .unwrap_or(Err(ServeError::Panicked("the ring thread panicked"))),
+            RingThread::NotStarted(e) => Err(ServeError::Thread(e)),
+            RingThread::Joined => Ok(()),
         }
     }
 }
@@ -133,16 +236,18 @@ impl Drop for Server {
     }
 }
 
-/// The ring thread: take, dispatch, wait.
+/// The ring thread: take, dispatch, wait. Returns when asked to stop, or on its own on a fatal
+/// ring error or a failed doorbell.
 fn serve<H: Handler + 'static, D: Doorbell + 'static>(
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
     threads: usize,
     stop: Arc<AtomicBool>,
-) -> Result<(), RingError> {
+) -> Result<(), ServeError> {
     let mut workers = Vec::with_capacity(threads);
     let mut queues = Vec::with_capacity(threads);
+    let mut spawn_error = None;
     for i in 0..threads {
         let (tx, rx) = mpsc::channel::<tcmu_ring::Command>();
         let (ring, doorbell, handler) = (
@@ -153,17 +258,44 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
         let w = std::thread::Builder::new()
             .name(format!("tcmu-worker-{i}"))
             .spawn(move || worker(rx, ring, doorbell, handler));
-        if let Ok(w) = w {
-            workers.push(w);
-            queues.push(tx);
+        match w {
+            Ok(w) => {
+                workers.push(w);
+                queues.push(tx);
+            }
+            Err(e) => {
+                spawn_error.get_or_insert(e);
+            }
         }
     }
+    let result = match spawn_error {
+        // No worker: nothing could answer the kernel.
+        Some(e) if queues.is_empty() => Err(ServeError::Thread(e)),
+        _ => take_and_dispatch(&ring, &*doorbell, &queues, &stop),
+    };
+    drop(queues);
+    for w in workers {
+        let _ = w.join();
+    }
+    result
+}
+
+/// The ring thread's loop, until a stop request or an error.
+fn take_and_dispatch<D: Doorbell>(
+    ring: &Mutex<Ring>,
+    doorbell: &D,
+    queues: &[mpsc::Sender<tcmu_ring::Command>],
+    stop: &AtomicBool,
+) -> Result<(), ServeError> {
     let mut next = 0usize;
-    let mut result = Ok(());
-    while !stop.load(Ordering::Acquire) && !queues.is_empty() {
+    while !stop.load(Ordering::Acquire) {
         let mut taken = Vec::new();
         {
-            let Ok(mut ring) = ring.lock() else { break };
+            // A panic while the ring was held may have left it half updated: stop serving it.
+            let mut ring = ring
+                .lock()
+                .map_err(|_| ServeError::Panicked("a thread panicked while it held the ring"))?;
+            let mut fatal = None;
             loop {
                 match ring.next_entry() {
                     Ok(Some(Entry::Command(cmd))) => taken.push(cmd),
@@ -172,7 +304,7 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
                     // A malformed command was answered with CHECK CONDITION by the ring.
                     Err(e) if !e.is_fatal() => {}
                     Err(e) => {
-                        result = Err(e);
+                        fatal = Some(e);
                         break;
                     }
                 }
@@ -181,9 +313,9 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
             if ring.flush() {
                 let _ = doorbell.notify();
             }
-        }
-        if result.is_err() {
-            break;
+            if let Some(e) = fatal {
+                return Err(e.into());
+            }
         }
         let idle = taken.is_empty();
         for cmd in taken {
@@ -192,14 +324,10 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
             next = next.wrapping_add(1);
         }
         if idle {
-            let _ = doorbell.wait(POLL);
+            doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
         }
     }
-    drop(queues);
-    for w in workers {
-        let _ = w.join();
-    }
-    result
+    Ok(())
 }
 
 fn worker<H: Handler, D: Doorbell>(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{SimBell, drive, rw10};
+use common::{BreakableBell, SimBell, drive, rw10};
 use lio_config::ConfigFs;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -170,5 +170,54 @@ fn failures_leave_nothing_behind() {
             .is_none(),
         "nothing was made"
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
+    let dir = tree("gone");
+    let uio = dir.join("sys/class/uio/uio4");
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(uio.join("name"), "tcm-user/1/g0/tcmu-rs/g0\n").unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    let kernel = fake_kernel(&dir, "g0");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(BreakableBell::default());
+    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+    let device = DeviceBuilder::new("g0")
+        .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
+        .disk_timeout(Duration::from_secs(5))
+        .serve_with(
+            Arc::new(Emulator::new(
+                MemoryDisk::new(64, 512).unwrap(),
+                Identity::for_name("g0"),
+            )),
+            64 * 512,
+            512,
+            |_| Ok((Ring::new(sim.region())?, Arc::clone(&bell))),
+        )
+        .unwrap();
+    assert!(kernel.join().unwrap());
+    assert!(
+        !device.wait_server(Duration::from_millis(200)),
+        "still serving"
+    );
+    assert!(!device.server_finished());
+    // The kernel removes the device (`tcmu cleanup --force`, targetcli...).
+    bell.broken
+        .store(true, std::sync::atomic::Ordering::Release);
+    let t = Instant::now();
+    assert!(device.wait_server(Duration::from_secs(5)));
+    assert!(device.server_finished());
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    let e = device.close().unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Doorbell(_))),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("the device is gone"), "{e}");
+    assert!(!dir.join("target/core/user_1/g0").exists());
+    let left: Vec<_> = fs::read_dir(dir.join("target/loopback")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SimBell, drive, rw10};
+use common::{BreakableBell, SimBell, drive, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
 use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk, Server};
@@ -127,4 +127,35 @@ fn a_lone_worker_survives_a_handler_panic() {
     assert_eq!((done[0].status, done[0].data_in[0]), (0, 25));
     assert!(!server.is_finished());
     server.stop().unwrap();
+}
+
+#[test]
+fn a_failing_doorbell_ends_the_loop_with_its_error() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(BreakableBell::default());
+    let emu = Arc::new(Emulator::new(
+        MemoryDisk::new(64, 512).unwrap(),
+        Identity::for_name("gone"),
+    ));
+    let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
+    let done = drive(
+        &mut sim,
+        &bell.bell,
+        vec![(rw10(0x28, 1, 1), Vec::new(), 512)],
+    );
+    assert_eq!(done[0].status, 0);
+    // The kernel removes the device: from now on every wait fails at once.
+    bell.broken
+        .store(true, std::sync::atomic::Ordering::Release);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let waits = bell.waits.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        server.is_finished(),
+        "the loop still runs after {waits} failed waits"
+    );
+    let e = server.stop().unwrap_err();
+    assert!(e.to_string().contains("the device is gone"), "{e}");
 }
