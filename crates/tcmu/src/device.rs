@@ -4,7 +4,7 @@
 
 use crate::backend::BlockDevice;
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, ServeError, Server};
+use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
@@ -219,7 +219,10 @@ impl DeviceBuilder {
         self
     }
 
-    /// How long the kernel waits for a command before failing it (default 30 s).
+    /// How long the kernel waits for a command before failing it (default 30 s; 0: forever).
+    /// A command still queued here that long after it was taken off the ring (less a
+    /// margin, see [`crate::server::late_after`]) is answered ABORTED COMMAND without running:
+    /// the kernel has failed it already, and running it late could overwrite newer data.
     pub fn cmd_time_out(mut self, seconds: u32) -> Self {
         self.cmd_time_out = seconds;
         self
@@ -317,7 +320,9 @@ impl DeviceBuilder {
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
         let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
         let (ring, doorbell) = open(&info)?;
-        device.server = Some(Server::spawn(ring, doorbell, handler, self.threads));
+        let options = ServeOptions::new(self.threads)
+            .cmd_time_out(Duration::from_secs(u64::from(self.cmd_time_out)));
+        device.server = Some(Server::spawn_with(ring, doorbell, handler, options));
 
         let lo = cfs.create_loopback(&self.wwn_or_default())?;
         device.loopback = Some(lo.clone());

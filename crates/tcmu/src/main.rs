@@ -81,7 +81,9 @@ struct ServeArgs {
     /// N of configfs `core/user_N`.
     #[arg(long, default_value_t = 1)]
     hba: u32,
-    /// Seconds the kernel waits for a command before failing it.
+    /// Seconds the kernel waits for a command before failing it (0: forever). A command
+    /// still queued here about that long (a second less) is answered ABORTED COMMAND without
+    /// running, since the kernel has failed it already and the initiator retries it.
     #[arg(long, default_value_t = 30)]
     cmd_time_out: u32,
     /// Also make a block device node for the disk at this path (removed on exit).

@@ -3,12 +3,19 @@
 //! A handler that panics answers that one command with CHECK CONDITION, HARDWARE ERROR,
 //! INTERNAL TARGET FAILURE; the device stays up.
 //!
+//! A command still queued when the device's `cmd_time_out` has (nearly) passed since it was
+//! taken off the ring is answered CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT BEFORE
+//! PROCESSING without running: the kernel has already failed it to the initiator, which
+//! retries, and running it now could overwrite what the retry or a later write put there.
+//!
 //! The loop ends on a fatal ring error or when the doorbell fails (the kernel removed the
 //! device: its UIO device reports an error from then on); [`Server::wait`] tells the owner,
 //! which should then tear the device down.
 
 use crate::backend::BlockDevice;
 use crate::emulate::Emulator;
+use scsi_proto::Wire;
+use scsi_proto::sense::{AdditionalSense, SenseData};
 use std::io;
 use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tcmu_ring::{DataBuffers, Entry, Response, Ring, RingError, Uio};
 
 /// What executes commands: the built-in emulation ([`Emulator`]) or a command-level handler.
@@ -169,9 +176,73 @@ pub struct Server {
 /// How long the ring thread sleeps in the doorbell before checking for a stop request.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How a [`Server`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// Worker threads (at least one).
+    pub threads: usize,
+    /// The device's `cmd_time_out`, after which the kernel fails a command itself; `None`
+    /// when it never does (LIO's `cmd_time_out` 0).
+    pub cmd_time_out: Option<Duration>,
+}
+
+impl ServeOptions {
+    /// `threads` workers, no command time-out.
+    pub fn new(threads: usize) -> Self {
+        ServeOptions {
+            threads: threads.max(1),
+            cmd_time_out: None,
+        }
+    }
+
+    /// The device's `cmd_time_out` (zero: none). Commands that waited nearly that long since
+    /// they were taken off the ring are answered without running; see [`late_after`].
+    pub fn cmd_time_out(mut self, t: Duration) -> Self {
+        self.cmd_time_out = (!t.is_zero()).then_some(t);
+        self
+    }
+}
+
+/// How long after it was taken off the ring a command is too late to run, for a device whose
+/// kernel fails commands `cmd_time_out` after queueing them: `cmd_time_out` less a safety
+/// margin of a second (half of it, for time-outs under two seconds), because the kernel's timer
+/// started when it queued the command, a little before it was taken.
+pub fn late_after(cmd_time_out: Duration) -> Duration {
+    cmd_time_out - (cmd_time_out / 2).min(Duration::from_secs(1))
+}
+
+/// The answer to a command too late to run: CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT
+/// BEFORE PROCESSING (2Eh/02h). An initiator retries an aborted command.
+fn too_late() -> Response {
+    let sense = SenseData::aborted_command(AdditionalSense::new(0x2e, 0x02));
+    Response::check_condition(&sense.to_vec())
+}
+
+/// A command with the moment it was taken off the ring.
+struct Taken {
+    cmd: tcmu_ring::Command,
+    at: Instant,
+}
+
 impl Server {
-    /// Starts serving `ring` with `threads` workers (at least one) running `handler`.
+    /// Starts serving `ring` with `threads` workers (at least one) running `handler`, with no
+    /// command time-out.
     pub fn spawn<H, D>(ring: Ring, doorbell: Arc<D>, handler: Arc<H>, threads: usize) -> Server
+    where
+        H: Handler + 'static,
+        D: Doorbell + 'static,
+    {
+        Server::spawn_with(ring, doorbell, handler, ServeOptions::new(threads))
+    }
+
+    /// Starts serving `ring` with `handler`, as `options` say.
+    pub fn spawn_with<H, D>(
+        ring: Ring,
+        doorbell: Arc<D>,
+        handler: Arc<H>,
+        options: ServeOptions,
+    ) -> Server
     where
         H: Handler + 'static,
         D: Doorbell + 'static,
@@ -185,7 +256,7 @@ impl Server {
             .name("tcmu-ring".into())
             .spawn(move || {
                 let _done = done;
-                serve(ring, doorbell, handler, threads.max(1), stop2)
+                serve(ring, doorbell, handler, options, stop2)
             })
             // A thread that never started has finished: its closure, with the marker, is
             // dropped.
@@ -242,14 +313,16 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
-    threads: usize,
+    options: ServeOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<(), ServeError> {
+    let threads = options.threads.max(1);
+    let late = options.cmd_time_out.map(late_after);
     let mut workers = Vec::with_capacity(threads);
     let mut queues = Vec::with_capacity(threads);
     let mut spawn_error = None;
     for i in 0..threads {
-        let (tx, rx) = mpsc::channel::<tcmu_ring::Command>();
+        let (tx, rx) = mpsc::channel::<Taken>();
         let (ring, doorbell, handler) = (
             Arc::clone(&ring),
             Arc::clone(&doorbell),
@@ -257,7 +330,7 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
         );
         let w = std::thread::Builder::new()
             .name(format!("tcmu-worker-{i}"))
-            .spawn(move || worker(rx, ring, doorbell, handler));
+            .spawn(move || worker(rx, ring, doorbell, handler, late));
         match w {
             Ok(w) => {
                 workers.push(w);
@@ -284,7 +357,7 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
 fn take_and_dispatch<D: Doorbell>(
     ring: &Mutex<Ring>,
     doorbell: &D,
-    queues: &[mpsc::Sender<tcmu_ring::Command>],
+    queues: &[mpsc::Sender<Taken>],
     stop: &AtomicBool,
 ) -> Result<(), ServeError> {
     let mut next = 0usize;
@@ -298,7 +371,10 @@ fn take_and_dispatch<D: Doorbell>(
             let mut fatal = None;
             loop {
                 match ring.next_entry() {
-                    Ok(Some(Entry::Command(cmd))) => taken.push(cmd),
+                    Ok(Some(Entry::Command(cmd))) => taken.push(Taken {
+                        cmd,
+                        at: Instant::now(),
+                    }),
                     Ok(Some(Entry::Tmr(_))) => {}
                     Ok(None) => break,
                     // A malformed command was answered with CHECK CONDITION by the ring.
@@ -330,18 +406,33 @@ fn take_and_dispatch<D: Doorbell>(
     Ok(())
 }
 
+/// A worker: runs the commands it is handed (those not already too late, when `late` is set)
+/// and completes them.
 fn worker<H: Handler, D: Doorbell>(
-    rx: mpsc::Receiver<tcmu_ring::Command>,
+    rx: mpsc::Receiver<Taken>,
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
+    late: Option<Duration>,
 ) {
-    for mut cmd in rx {
-        let rsp = catch_unwind(AssertUnwindSafe(|| {
-            let (cdb, data) = cmd.parts_mut();
-            handler.execute(cdb, data)
-        }))
-        .unwrap_or_else(|_| Response::internal_target_failure());
+    for Taken { mut cmd, at } in rx {
+        let waited = at.elapsed();
+        let rsp = if late.is_some_and(|late| waited >= late) {
+            tracing::warn!(
+                id = cmd.id(),
+                opcode = cmd.cdb().first().copied().unwrap_or(0),
+                ?waited,
+                "not run: queued past the device's cmd_time_out (the kernel has failed it and \
+                 the initiator retries); answered ABORTED COMMAND"
+            );
+            too_late()
+        } else {
+            catch_unwind(AssertUnwindSafe(|| {
+                let (cdb, data) = cmd.parts_mut();
+                handler.execute(cdb, data)
+            }))
+            .unwrap_or_else(|_| Response::internal_target_failure())
+        };
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);

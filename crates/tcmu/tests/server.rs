@@ -6,9 +6,11 @@ mod common;
 use common::{BreakableBell, SimBell, drive, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
-use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk, Server};
+use tcmu::server::{ServeOptions, late_after};
+use tcmu::{BlockDevice, Emulator, Handler, Identity, MemoryDisk, Server};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimKernel};
+use tcmu_ring::{DataBuffers, Response};
 
 #[test]
 fn many_commands_through_four_workers() {
@@ -158,4 +160,92 @@ fn a_failing_doorbell_ends_the_loop_with_its_error() {
     );
     let e = server.stop().unwrap_err();
     assert!(e.to_string().contains("the device is gone"), "{e}");
+}
+
+/// The emulation, except that TEST UNIT READY takes `stall` (a backend stuck on something).
+struct Stalling {
+    emu: Emulator<MemoryDisk>,
+    stall: std::time::Duration,
+}
+
+impl Handler for Stalling {
+    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
+        if cdb.first() == Some(&0x00) {
+            std::thread::sleep(self.stall);
+            return Response::good();
+        }
+        self.emu.execute(cdb, data)
+    }
+}
+
+#[test]
+fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
+    let cmd_time_out = std::time::Duration::from_millis(400);
+    let late = late_after(cmd_time_out);
+    assert_eq!(late, std::time::Duration::from_millis(200));
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    let handler = Arc::new(Stalling {
+        emu: Emulator::new(
+            MemoryDisk::new(64, 512).unwrap(),
+            Identity::for_name("late"),
+        ),
+        stall: late * 3,
+    });
+    // One worker: the WRITE waits behind the stalled command.
+    let options = ServeOptions::new(1).cmd_time_out(cmd_time_out);
+    let server = Server::spawn_with(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::clone(&handler),
+        options,
+    );
+    let done = drive(
+        &mut sim,
+        &bell,
+        vec![
+            (vec![0x00, 0, 0, 0, 0, 0], Vec::new(), 0),
+            (rw10(0x2a, 5, 1), vec![0xee; 512], 0),
+        ],
+    );
+    let (stalled, write) = (&done[0], &done[1]);
+    assert_eq!(stalled.status, 0);
+    assert_eq!(write.status, 2, "the late WRITE is failed");
+    assert_eq!(
+        (write.sense[2] & 0x0f, write.sense[12], write.sense[13]),
+        (0x0b, 0x2e, 0x02),
+        "ABORTED COMMAND, COMMAND TIMEOUT BEFORE PROCESSING"
+    );
+    let image = handler.emu.device().snapshot();
+    assert!(
+        image[5 * 512..6 * 512].iter().all(|&b| b == 0),
+        "the late WRITE never reached the disk"
+    );
+    // A WRITE in time runs.
+    let done = drive(
+        &mut sim,
+        &bell,
+        vec![(rw10(0x2a, 5, 1), vec![0xee; 512], 0)],
+    );
+    assert_eq!(done[0].status, 0);
+    assert!(
+        handler.emu.device().snapshot()[5 * 512..6 * 512]
+            .iter()
+            .all(|&b| b == 0xee)
+    );
+    server.stop().unwrap();
+}
+
+#[test]
+fn no_cmd_time_out_means_nothing_is_too_late() {
+    assert_eq!(
+        ServeOptions::new(2)
+            .cmd_time_out(std::time::Duration::ZERO)
+            .cmd_time_out,
+        None
+    );
+    assert_eq!(
+        late_after(std::time::Duration::from_secs(30)),
+        std::time::Duration::from_secs(29)
+    );
 }
