@@ -636,6 +636,12 @@ pub(crate) mod locks {
         Ok(())
     }
 
+    /// Locks a whole lock file exclusively, without waiting (the file must be open for
+    /// writing).
+    pub(crate) fn lock_exclusive(file: &File) -> Result<(), LockError> {
+        set(file, libc::F_WRLCK, 0, 0)
+    }
+
     /// The device and inode numbers of an open file.
     pub(crate) fn file_id(file: &File) -> Option<(u64, u64)> {
         file.metadata().ok().map(|m| (m.dev(), m.ino()))

@@ -1,14 +1,20 @@
 //! A served device: the configfs objects, the ring being served, and the disk the kernel made,
 //! in the spirit of go-tcmu's `OpenTCMUDevice`. Closing or dropping it tears everything down
 //! in reverse order.
+//!
+//! From before its backstore is made until after it is removed, a device's [`DeviceLock`] is
+//! held, so [`crate::cleanup`] never takes a device that is still being brought up (its
+//! backstore made but not yet enabled looks abandoned) or torn down for a leftover.
 
-use crate::backend::BlockDevice;
+use crate::backend::{BlockDevice, locks};
 use crate::emulate::{Emulator, Identity};
 use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
 };
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +65,31 @@ pub enum DeviceError {
         /// The block size given.
         block_size: u32,
     },
+    /// Another process holds the device's lock: a `tcmu serve` bringing it up, serving it or
+    /// tearing it down, or a `tcmu cleanup` removing it.
+    #[error(
+        "user_{hba}/{name} is locked by {holder}: it is being set up, served or removed \
+         (lock {})",
+        lock.display()
+    )]
+    Locked {
+        /// The backstore's HBA.
+        hba: u32,
+        /// The backstore's name.
+        name: String,
+        /// Who holds it, as far as `/proc` tells ("another process" when it does not).
+        holder: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The lock file could not be made or locked.
+    #[error("device lock {path}: {source}")]
+    LockFile {
+        /// The lock file or its folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A size that is not a whole number of blocks, or zero.
     #[error("size {size} is not a positive multiple of the block size {block_size}")]
     BadSize {
@@ -67,6 +98,92 @@ pub enum DeviceError {
         /// Block size.
         block_size: u32,
     },
+}
+
+/// Where `tcmu serve` and `tcmu cleanup` keep the devices' lock files (a tmpfs: emptied at
+/// boot, as the devices are).
+pub const DEVICE_LOCK_DIR: &str = "/run/tcmu-rs/devices";
+
+/// The lock on one device, `core/user_HBA/NAME`: a lock file `user_HBA-NAME.lock` in the lock
+/// folder, locked exclusively (an open file description lock: it goes when the file is
+/// closed, however the process ends). Dropping it removes the file, then unlocks it.
+#[derive(Debug)]
+pub struct DeviceLock {
+    /// Open (and locked) for as long as the lock is held.
+    _file: File,
+    path: PathBuf,
+}
+
+impl DeviceLock {
+    /// Takes the lock of `core/user_HBA/NAME` in `dir` (made if missing, mode 0700), without
+    /// waiting: [`DeviceError::Locked`] if another holds it.
+    pub fn try_lock(dir: &Path, hba: u32, name: &str) -> Result<DeviceLock, DeviceError> {
+        lio_config::check_name(name)?;
+        let lock_file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| DeviceError::LockFile { path, source }
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(lock_file_error(dir))?;
+        let path = dir.join(format!("user_{hba}-{name}.lock"));
+        // A holder removes the file before it unlocks it, so a lock taken on a file that is no
+        // longer at `path` is worthless: then try again on the new one.
+        for _ in 0..100 {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(lock_file_error(&path))?;
+            match locks::lock_exclusive(&file) {
+                Ok(()) => {}
+                Err(locks::LockError::Conflict) => {
+                    let id = locks::file_id(&file);
+                    drop(file);
+                    let holder = id
+                        .and_then(locks::holder)
+                        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+                    return Err(DeviceError::Locked {
+                        hba,
+                        name: name.to_string(),
+                        holder,
+                        lock: path,
+                    });
+                }
+                Err(locks::LockError::Os(source)) => {
+                    return Err(DeviceError::LockFile { path, source });
+                }
+            }
+            let still_there = match (locks::file_id(&file), std::fs::metadata(&path)) {
+                (Some(id), Ok(m)) => id == (m.dev(), m.ino()),
+                _ => false,
+            };
+            if still_there {
+                return Ok(DeviceLock { _file: file, path });
+            }
+        }
+        Err(DeviceError::LockFile {
+            path,
+            source: std::io::Error::other("the lock file keeps being replaced"),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for DeviceLock {
+    fn drop(&mut self) {
+        // Removed while still locked; `self._file` closes (unlocks) after this.
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Builds and serves a TCMU device.
@@ -89,6 +206,7 @@ pub struct DeviceBuilder {
     write_cache: Option<bool>,
     node: Option<PathBuf>,
     iscsi: Option<IscsiExport>,
+    lock_dir: PathBuf,
 }
 
 /// An export of the device through LIO's iSCSI fabric as well (LUN 0 of its own target).
@@ -123,7 +241,15 @@ impl DeviceBuilder {
             write_cache: None,
             node: None,
             iscsi: None,
+            lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
         }
+    }
+
+    /// Where the device's lock file goes (default [`DEVICE_LOCK_DIR`]; tests use their own).
+    /// `tcmu cleanup` must look in the same place.
+    pub fn lock_dir(mut self, dir: &Path) -> Self {
+        self.lock_dir = dir.to_path_buf();
+        self
     }
 
     /// Also exports the device through LIO's iSCSI fabric (module `iscsi_target_mod`).
@@ -303,19 +429,22 @@ impl DeviceBuilder {
             Some(c) => c.clone(),
             None => ConfigFs::system()?,
         };
+        // Held until the teardown has removed the backstore.
+        let lock = DeviceLock::try_lock(&self.lock_dir, self.hba, &self.name)?;
         let mut spec = UserBackstoreSpec::new(self.hba, &self.name, size, &self.config_string());
         spec.block_size = block_size;
         spec.max_data_area_mb = self.max_data_area_mb;
         let spec = spec.attribute("cmd_time_out", self.cmd_time_out);
-        let store = cfs.create_user_backstore(&spec)?;
         let mut device = Device {
+            lock: Some(lock),
             server: None,
             loopback: None,
-            store: Some(store),
+            store: None,
             disk: None,
             node: None,
             iscsi: None,
         };
+        device.store = Some(cfs.create_user_backstore(&spec)?);
 
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
         let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
@@ -354,6 +483,8 @@ impl DeviceBuilder {
 /// backstore.
 #[derive(Debug)]
 pub struct Device {
+    /// Released last, once everything else is gone.
+    lock: Option<DeviceLock>,
     server: Option<Server>,
     loopback: Option<LoopbackTarget>,
     store: Option<UserBackstore>,
@@ -468,6 +599,8 @@ impl Device {
             failed(e.into());
         }
         self.disk = None;
+        // Whatever could not be removed stays for `tcmu cleanup`, which may now take it.
+        self.lock = None;
         first.map_or(Ok(()), Err)
     }
 }

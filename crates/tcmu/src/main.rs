@@ -45,6 +45,11 @@ enum Cmd {
     Iscsi(iscsi_cmd::IscsiCmd),
     /// Remove every configfs object this project left behind (and so its disks); devices a
     /// running `tcmu serve` still serves are left alone unless --force.
+    ///
+    /// A `tcmu serve` holds its device's lock (in /run/tcmu-rs/devices) from before it makes
+    /// the backstore until it has removed it; cleanup takes that lock before it judges a
+    /// device and holds it while it removes it, so a device being set up, served or torn
+    /// down is kept.
     Cleanup {
         /// Also remove devices a running process serves (its I/O then fails).
         #[arg(long)]
@@ -447,16 +452,18 @@ fn cleanup(force: bool) -> Result<(), String> {
         &cfs,
         Path::new(tcmu_ring::uio::SYSFS_CLASS_UIO),
         Path::new("/dev"),
+        Path::new(tcmu::device::DEVICE_LOCK_DIR),
         force,
     )
     .map_err(|e| e.to_string())?;
     for p in &report.removed {
         println!("removed {}", p.display());
     }
-    for p in &report.in_use {
+    for kept in &report.in_use {
         println!(
-            "kept {}: a running process serves it (stop it, or use --force)",
-            p.display()
+            "kept {}: {} (stop it, or use --force)",
+            kept.path.display(),
+            kept.why
         );
     }
     if report.removed.is_empty() && report.in_use.is_empty() {
