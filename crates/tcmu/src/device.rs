@@ -90,6 +90,15 @@ pub enum DeviceError {
         /// Why.
         source: std::io::Error,
     },
+    /// The kernel made the disk empty: it takes no logical blocks this large.
+    #[error(
+        "this kernel makes an empty disk of {block_size}-byte blocks (it takes 512, 1024, 2048 \
+         or 4096; larger blocks need a kernel with large block size support)"
+    )]
+    BlockSizeUnsupported {
+        /// The block size given.
+        block_size: u32,
+    },
     /// A size that is not a whole number of blocks, or zero.
     #[error("size {size} is not a positive multiple of the block size {block_size}")]
     BadSize {
@@ -459,6 +468,11 @@ impl DeviceBuilder {
             lo.add_lun(self.lun, store)?;
         }
         let disk = lo.wait_for_disk(self.lun, self.disk_timeout)?;
+        // Kernels without large block support make a disk of blocks over 4096 bytes, but an
+        // empty one ("Unsupported sector size"): say so rather than serve nothing.
+        if block_size > 4096 && disk_sectors(&disk, cfs.sysfs()) == Some(0) {
+            return Err(DeviceError::BlockSizeUnsupported { block_size });
+        }
         if let Some(path) = &self.node {
             make_node(path, &disk, cfs.sysfs()).map_err(|source| DeviceError::Node {
                 path: path.clone(),
@@ -491,6 +505,14 @@ pub struct Device {
     disk: Option<PathBuf>,
     node: Option<PathBuf>,
     iscsi: Option<IscsiTarget>,
+}
+
+/// The size of `disk` (a `/dev/sdX` path) in 512-byte sectors, from `sysfs`'s
+/// `class/block/sdX/size`; `None` if unreadable.
+fn disk_sectors(disk: &Path, sysfs: &Path) -> Option<u64> {
+    let name = disk.file_name()?;
+    let size = std::fs::read_to_string(sysfs.join("class/block").join(name).join("size")).ok()?;
+    size.trim().parse().ok()
 }
 
 /// Makes a block device node at `path` with the device numbers of `disk` (a `/dev/sdX` path),

@@ -73,8 +73,8 @@ struct ServeArgs {
     #[arg(long)]
     name: Option<String>,
     /// Logical block size in bytes, a power of two: 512 to 4096 (up to 65536 on kernels with
-    /// large block support; 6.1 shows larger blocks as an empty disk). The image's size must
-    /// be a whole number of blocks.
+    /// large block support; 6.1 makes an empty disk of larger blocks, and serve then fails).
+    /// The image's size must be a whole number of blocks.
     #[arg(long, default_value_t = 512, value_parser = parse_block_size)]
     block_size: u32,
     /// Refuse writes; the disk reports itself write-protected.

@@ -362,3 +362,52 @@ fn a_device_lock_has_one_holder() {
     drop(again);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
+    let dir = tree("lbs");
+    let uio = dir.join("sys/class/uio/uio6");
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(uio.join("name"), "tcm-user/1/big/tcmu-rs/big\n").unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    // What 6.1's sd makes of 8192-byte blocks: "Unsupported sector size 8192", 0 sectors.
+    fs::create_dir_all(dir.join("sys/class/block/sdz")).unwrap();
+    fs::write(dir.join("sys/class/block/sdz/size"), "0\n").unwrap();
+    let kernel = fake_kernel(&dir, "big");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let r = DeviceBuilder::new("big")
+        .roots(
+            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            &dir.join("sys/class/uio"),
+            &dir.join("dev"),
+        )
+        .lock_dir(&dir.join("locks"))
+        .disk_timeout(Duration::from_secs(5))
+        .serve_with(
+            Arc::new(Emulator::new(
+                MemoryDisk::new(16, 8192).unwrap(),
+                Identity::for_name("big"),
+            )),
+            16 * 8192,
+            8192,
+            |_| Ok((Ring::new(sim.region())?, Arc::new(SimBell::default()))),
+        );
+    assert!(kernel.join().unwrap());
+    let e = r.map(|_| ()).unwrap_err();
+    assert!(
+        matches!(e, DeviceError::BlockSizeUnsupported { block_size: 8192 }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("empty disk of 8192-byte blocks"),
+        "{e}"
+    );
+    assert!(!dir.join("target/core/user_1/big").exists());
+    assert!(
+        fs::read_dir(dir.join("target/loopback"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
