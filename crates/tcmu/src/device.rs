@@ -3,7 +3,7 @@
 //! in reverse order.
 //!
 //! From before its backstore is made until after it is removed, a device's [`DeviceLock`] is
-//! held, so [`crate::cleanup`] never takes a device that is still being brought up (its
+//! held, so [`crate::cleanup()`] never takes a device that is still being brought up (its
 //! backstore made but not yet enabled looks abandoned) or torn down for a leftover.
 
 use crate::backend::{BlockDevice, locks};
