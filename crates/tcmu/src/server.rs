@@ -138,6 +138,10 @@ impl Finished {
         self.cv.notify_all();
     }
 
+    fn is_set(&self) -> bool {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn wait(&self, timeout: Duration) -> bool {
         let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
         let (done, _) = self
@@ -276,8 +280,9 @@ impl Server {
 
     /// Whether the loop has ended (stopped, or on its own on an error).
     pub fn is_finished(&self) -> bool {
+        // The same mark `wait` waits on (set as the thread ends), so the two always agree.
         match &self.thread {
-            RingThread::Running(t) => t.is_finished(),
+            RingThread::Running(_) => self.finished.is_set(),
             RingThread::NotStarted(_) | RingThread::Joined => true,
         }
     }

@@ -222,7 +222,7 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     let t = Instant::now();
     assert!(device.wait_server(Duration::from_secs(5)));
     assert!(device.server_finished());
-    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let e = device.close().unwrap_err();
     assert!(
         matches!(e, DeviceError::Serve(tcmu::server::ServeError::Doorbell(_))),

@@ -180,9 +180,9 @@ impl Handler for Stalling {
 
 #[test]
 fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
-    let cmd_time_out = std::time::Duration::from_millis(400);
+    let cmd_time_out = std::time::Duration::from_secs(1);
     let late = late_after(cmd_time_out);
-    assert_eq!(late, std::time::Duration::from_millis(200));
+    assert_eq!(late, std::time::Duration::from_millis(500));
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimBell::default());
     let handler = Arc::new(Stalling {
