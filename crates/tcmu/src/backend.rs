@@ -853,6 +853,23 @@ mod tests {
         std::fs::remove_file(&fifo).unwrap();
     }
 
+    /// Opens an image just released. A process another test spawns at that moment holds a
+    /// copy of the released descriptor (and so its lock) from its fork to its exec: wait that
+    /// out.
+    fn reopen(path: &Path, read_only: bool) -> FileDisk {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match FileDisk::open(path, 512, read_only) {
+                Ok(d) => return d,
+                Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
+                    assert!(std::time::Instant::now() < deadline, "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
     fn an_image_has_one_writer_or_many_readers() {
         let path = temp("lock");
@@ -869,7 +886,7 @@ mod tests {
         assert!(FileDisk::create(&path, 2 << 20, 512).is_err());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20);
         drop(first);
-        let reader = FileDisk::open(&path, 512, true).unwrap();
+        let reader = reopen(&path, true);
         let second_reader = FileDisk::open(&path, 512, true).unwrap();
         let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
         assert!(
@@ -877,7 +894,7 @@ mod tests {
             "{msg}"
         );
         drop((reader, second_reader));
-        let writer = FileDisk::open(&path, 512, false).unwrap();
+        let writer = reopen(&path, false);
         drop(writer);
         std::fs::remove_file(&path).unwrap();
     }
@@ -929,7 +946,7 @@ mod tests {
             msg.contains(&format!("process {} (qemu-io", qemu.id())),
             "{msg}"
         );
-        assert!(FileDisk::open(&path, 512, false).is_ok());
+        drop(reopen(&path, false));
         std::fs::remove_file(&path).unwrap();
     }
 

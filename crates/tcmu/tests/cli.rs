@@ -121,7 +121,16 @@ fn an_image_being_served_is_refused_naming_it_and_its_holder() {
     // with LIO it would serve until killed, so it is not run there).
     let on_lio_host = std::path::Path::new("/sys/kernel/config/target/core").is_dir();
     if !on_lio_host {
-        let reader = tcmu::FileDisk::open(&img, 512, true).unwrap();
+        // A process another test spawns holds a copy of `first`'s descriptor (and lock) from
+        // its fork to its exec: wait that out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let reader = loop {
+            match tcmu::FileDisk::open(&img, 512, true) {
+                Ok(d) => break d,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         let (ok, _, err) = tcmu(&["serve", path, "--read-only"]);
         assert!(!ok && !err.contains("in use"), "{err}");
         drop(reader);
