@@ -305,7 +305,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
     // The signals are blocked in every thread (the serving threads inherit this mask) and
     // read from a signalfd by `wait_for_stop`, so the device is always torn down.
-    let signals = stop_signals()?;
+    let signals = block_signals(STOP_SIGNALS)?;
 
     let mut builder = DeviceBuilder::new(&name)
         .hba(hba)
@@ -365,16 +365,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
 }
 
-/// The signals that stop `tcmu serve`: each is blocked in every thread and read by
-/// [`wait_for_stop`]. To handle one more, add it here and give it an arm where `serve` matches
+/// The signals that stop `tcmu serve`. To handle one more (always, or only in some mode),
+/// pass it to [`block_signals`] with these and give it an arm where `serve` matches
 /// [`Stop::Signal`].
 const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM];
 
-/// Blocks [`STOP_SIGNALS`] in this thread (threads started later inherit the mask) and opens a
-/// signalfd that receives them. Call it before any thread is started.
-fn stop_signals() -> Result<SignalFd, String> {
+/// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
+/// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
+fn block_signals(signals: &[Signal]) -> Result<SignalFd, String> {
     let mut set = SigSet::empty();
-    for &sig in STOP_SIGNALS {
+    for &sig in signals {
         set.add(sig);
     }
     set.thread_block()
@@ -385,7 +385,7 @@ fn stop_signals() -> Result<SignalFd, String> {
 /// What ended [`wait_for_stop`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
-    /// One of [`STOP_SIGNALS`] arrived.
+    /// One of the signals given to [`block_signals`] arrived.
     Signal(Signal),
     /// The device's serving loop ended on its own: the device is gone or its ring broke.
     ServerEnded,
@@ -394,7 +394,8 @@ enum Stop {
 /// How often the wait looks at the server between signals.
 const SERVER_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Waits for a stop signal or for the device's server to end, whichever comes first.
+/// Waits for a signal the signalfd from [`block_signals`] takes, or for the device's server to
+/// end, whichever comes first.
 fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
@@ -414,11 +415,11 @@ fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
             Ok(None) => continue,
             Err(e) => return Err(format!("reading a signal: {e}")),
         };
+        // The signalfd receives only the signals it was made for.
         let signo = i32::try_from(info.ssi_signo).unwrap_or(-1);
         match Signal::try_from(signo) {
-            Ok(sig) if STOP_SIGNALS.contains(&sig) => return Ok(Stop::Signal(sig)),
-            // The signalfd takes only STOP_SIGNALS; anything else is not ours to act on.
-            _ => tracing::warn!(signo, "ignoring an unexpected signal"),
+            Ok(sig) => return Ok(Stop::Signal(sig)),
+            Err(_) => tracing::warn!(signo, "ignoring an unknown signal number"),
         }
     }
 }
