@@ -65,11 +65,36 @@ PB=$!
 for i in $(seq 1 200); do [ -s /tmp/a.out ] && [ -s /tmp/b.out ] && break; sleep 0.1; done
 DA=$(head -1 /tmp/a.out); DB=$(head -1 /tmp/b.out)
 check "two processes, two disks" '[ -b "$DA" ] && [ -b "$DB" ] && [ "$DA" != "$DB" ] && [ "$(cat /sys/block/$(basename $DB)/size)" = 65536 ]'
+out=$(timeout 20 "$TCMU" serve /tmp/a.img --name deva2 2>&1); rc=$?
+check "a second server of one image is refused, naming the image and its holder" '[ $rc -eq 1 ] && echo "$out" | grep -q "/tmp/a.img is in use by process $PA ($TCMU serve /tmp/a.img"'
 yes A | head -c 1048576 > /tmp/fa; yes B | head -c 1048576 > /tmp/fb
 dd if=/tmp/fa of="$DA" bs=1M oflag=direct 2>/dev/null; dd if=/tmp/fb of="$DB" bs=1M oflag=direct 2>/dev/null
 check "each disk keeps its own data" '[ -b "$DA" ] && dd if="$DA" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fa && dd if="$DB" bs=1M count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/fb'
 kill -TERM $PA $PB; wait $PA; ra=$?; wait $PB; rb=$?
 check "both stop cleanly, nothing left" '[ $ra -eq 0 ] && [ $rb -eq 0 ] && ! leftovers'
+
+# A block device as the image: a memory disk one tcmu serves, served again by another.
+"$TCMU" serve --memory --size 32M --name under > /tmp/u.out 2>/tmp/u.err &
+PU=$!
+for i in $(seq 1 200); do [ -s /tmp/u.out ] && break; sleep 0.1; done
+DU=$(head -1 /tmp/u.out)
+"$TCMU" serve "$DU" --name over > /tmp/o.out 2>/tmp/o.err &
+PO=$!
+for i in $(seq 1 200); do [ -s /tmp/o.out ] && break; kill -0 $PO 2>/dev/null || break; sleep 0.1; done
+DO=$(head -1 /tmp/o.out)
+check "a block device as the image: the disk has the device's size" '[ -b "$DU" ] && [ -b "$DO" ] && [ "$DO" != "$DU" ] && [ "$(cat /sys/block/$(basename $DO)/size)" = 65536 ]'
+head -c 4194304 /tmp/pattern > /tmp/p4
+dd if=/tmp/p4 of="$DO" bs=1M seek=28 oflag=direct 2>/dev/null
+check "bytes written to it land on the block device under it" '[ -b "$DO" ] && dd if="$DU" bs=1M skip=28 count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/p4'
+out=$(timeout 20 "$TCMU" serve "$DU" --name over2 2>&1); rc=$?
+check "a block device being served is refused to a second server" '[ $rc -eq 1 ] && echo "$out" | grep -q "$DU: the block device is in use"'
+kill -TERM $PO; wait $PO; ro=$?
+kill -TERM $PU; wait $PU; ru=$?
+check "over, then under, stop cleanly; nothing left" '[ $ro -eq 0 ] && [ $ru -eq 0 ] && ! leftovers'
+
+# Blocks over 4096 bytes: 6.1 makes an empty disk of them; serve says so and leaves nothing.
+out=$(timeout 60 "$TCMU" serve --memory --size 8M --block-size 8192 --name big 2>&1); rc=$?
+check "--block-size 8192 on 6.1: refused once the kernel shows an empty disk, nothing left" '[ $rc -eq 1 ] && echo "$out" | grep -q "empty disk of 8192-byte blocks" && ! leftovers'
 
 # SIGKILL in the middle of I/O: the I/O fails once cmd_time_out (5 s) passes, nothing hangs,
 # and `tcmu cleanup` removes everything (answering the dead ring so teardown does not wait).
@@ -93,6 +118,19 @@ s1=$(date +%s)
 check "tcmu cleanup removes every object and the disk, in under 5 s" '[ $rc -eq 0 ] && grep -q "removed .*user_1/killed" /tmp/cleanup.out && ! leftovers && [ ! -b "$DK" ] && [ $((s1-s0)) -lt 5 ]'
 "$TCMU" cleanup > /tmp/cleanup.out 2>&1
 check "a second cleanup finds nothing" 'grep -q "nothing of ours" /tmp/cleanup.out'
+
+# The device removed under a running server (`tcmu cleanup --force`): the server notices at
+# once, exits non-zero saying why, and nothing of ours is left.
+"$TCMU" serve /tmp/f.img --size 16M --name forced > /tmp/f.out 2>/tmp/f.err &
+PF=$!
+for i in $(seq 1 200); do [ -s /tmp/f.out ] && break; sleep 0.1; done
+DF=$(head -1 /tmp/f.out); up=0; [ -b "$DF" ] && up=1
+"$TCMU" cleanup --force > /tmp/fc.out 2>&1
+t=0; while kill -0 $PF 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t+1)); done
+kill -KILL $PF 2>/dev/null; wait $PF; rf=$?
+check "cleanup --force under tcmu serve: serve exits non-zero within 5 s, saying why" '[ $up = 1 ] && [ $t -lt 50 ] && [ $rf -eq 1 ] && grep -q "stopped serving forced: the kernel.s device is gone" /tmp/f.err'
+check "... and nothing of ours is left" 'grep -q "removed .*user_1/forced" /tmp/fc.out && ! leftovers && [ ! -b "$DF" ]'
+"$TCMU" cleanup --force > /dev/null 2>&1
 
 # The iSCSI initiator (tcmu iscsi): LIO's iSCSI fabric on 127.0.0.1 in front of our TCMU device.
 ip link set lo up

@@ -98,7 +98,10 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Er
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
+/// Checks a name this crate puts in a configfs path (a backstore, a WWN, an IQN...): 1 to 64
+/// of letters, digits, `.`, `-`, `_` and `:`, and not `.` or `..`; else
+/// [`Error::InvalidName`]. Such a name is safe in any file name.
+pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name != "."
         && name != ".."

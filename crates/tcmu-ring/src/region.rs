@@ -99,6 +99,7 @@ impl SharedRegion {
     }
 
     /// A fresh anonymous mapping of `len` zeroed bytes (the simulated kernel's memory).
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn anonymous(len: usize) -> std::io::Result<SharedRegion> {
         let map = memmap2::MmapOptions::new().len(len).map_anon()?;
         // SAFETY: the mapping was made just now, private to this process (MAP_PRIVATE |

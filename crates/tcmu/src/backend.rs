@@ -1,10 +1,10 @@
 //! The block-level handler trait and the backends shipped with it.
 
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::unix::fs::FileExt;
+use std::io::{self, IoSlice, IoSliceMut, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A run of blocks with the same provisioning status ([`BlockDevice::allocation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,30 @@ pub struct Allocation {
     pub mapped: bool,
     /// How many blocks the run has, from the LBA asked about (at least 1).
     pub blocks: u64,
+}
+
+/// The smallest logical block size a device may have, in bytes.
+pub const MIN_BLOCK_SIZE: u32 = 512;
+/// The largest logical block size a device may have, in bytes: 64 KiB, the largest logical
+/// block recent kernels (with large block size support) make a disk of. Older ones, 6.1
+/// among them, take only 512, 1024, 2048 or 4096 bytes and show a disk of larger blocks as
+/// empty.
+pub const MAX_BLOCK_SIZE: u32 = 65536;
+
+/// Whether `block_size` is a power of two from [`MIN_BLOCK_SIZE`] to [`MAX_BLOCK_SIZE`]: the
+/// logical block sizes the backends, the emulation and [`crate::DeviceBuilder`] accept.
+pub fn is_valid_block_size(block_size: u32) -> bool {
+    block_size.is_power_of_two() && (MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size)
+}
+
+/// The error for a block size [`is_valid_block_size`] refuses.
+fn bad_block_size(block_size: u32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "block size {block_size} is not a power of two from {MIN_BLOCK_SIZE} to {MAX_BLOCK_SIZE}"
+        ),
+    )
 }
 
 /// A disk made of fixed-size logical blocks. The facade emulates the whole SBC command set on
@@ -111,7 +135,9 @@ fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize>
     usize::try_from(start).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
-/// A disk in memory.
+/// A disk in memory. A panic in another thread while it held the disk's lock (a bug) does not
+/// take the disk down: the lock is taken over and the bytes are served as they are, as a real
+/// disk would after an interrupted write.
 #[derive(Debug)]
 pub struct MemoryDisk {
     data: RwLock<Vec<u8>>,
@@ -119,8 +145,12 @@ pub struct MemoryDisk {
 }
 
 impl MemoryDisk {
-    /// A zero-filled disk of `num_blocks` blocks of `block_size` bytes.
+    /// A zero-filled disk of `num_blocks` blocks of `block_size` bytes (a power of two from
+    /// 512 to 65536, see [`is_valid_block_size`]).
     pub fn new(num_blocks: u64, block_size: u32) -> io::Result<MemoryDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
         let len = num_blocks
             .checked_mul(u64::from(block_size))
             .and_then(|n| usize::try_from(n).ok())
@@ -133,7 +163,17 @@ impl MemoryDisk {
 
     /// A copy of the whole disk.
     pub fn snapshot(&self) -> Vec<u8> {
-        self.data.read().map(|d| d.clone()).unwrap_or_default()
+        self.bytes().clone()
+    }
+
+    /// The bytes, for reading; a poisoned lock is taken over.
+    fn bytes(&self) -> RwLockReadGuard<'_, Vec<u8>> {
+        self.data.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The bytes, for writing; a poisoned lock is taken over.
+    fn bytes_mut(&self) -> RwLockWriteGuard<'_, Vec<u8>> {
+        self.data.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -143,14 +183,11 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn num_blocks(&self) -> u64 {
-        self.data.read().map(|d| d.len() as u64).unwrap_or(0) / u64::from(self.block_size)
+        self.num_blocks_of(&self.bytes())
     }
 
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        let data = self
-            .data
-            .read()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let data = self.bytes();
         let mut at = byte_range(lba, total(bufs), self.block_size, self.num_blocks_of(&data))?;
         for buf in bufs.iter_mut() {
             let n = buf.len();
@@ -161,10 +198,7 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
-        let mut data = self
-            .data
-            .write()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let mut data = self.bytes_mut();
         let len = bufs.iter().map(|b| b.len()).sum();
         let mut at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
         for buf in bufs {
@@ -183,10 +217,7 @@ impl BlockDevice for MemoryDisk {
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let mut data = self
-            .data
-            .write()
-            .map_err(|_| io::Error::other("memory disk poisoned"))?;
+        let mut data = self.bytes_mut();
         let len = usize::try_from(blocks.saturating_mul(u64::from(self.block_size)))
             .map_err(|_| io::ErrorKind::InvalidInput)?;
         let at = byte_range(lba, len, self.block_size, self.num_blocks_of(&data))?;
@@ -207,6 +238,16 @@ impl MemoryDisk {
 
 /// A disk backed by a file or a block device. Reads and writes go straight between the file
 /// and the ring's buffers with `preadv`/`pwritev`; flush is `fdatasync`; discard punches holes.
+///
+/// The capacity is the image's size, which must be a whole number of blocks (at least one).
+/// A writable block device is opened exclusively (`O_EXCL`): one that is mounted or otherwise
+/// in use is refused, and cannot be mounted while it is served.
+///
+/// The image is locked for as long as the `FileDisk` lives, as QEMU locks its images: opened
+/// read-write, no other `FileDisk`, QEMU or qemu-nbd may open it, read-write or read-only;
+/// opened read-only, it is shared with other read-only users and no writer may open it. The
+/// error names the process holding it when `/proc` shows it. The locks are advisory: a
+/// program that takes none (`dd`, a kernel `fileio` backstore) is not stopped.
 #[derive(Debug)]
 pub struct FileDisk {
     file: File,
@@ -215,35 +256,170 @@ pub struct FileDisk {
     read_only: bool,
 }
 
+/// `err` with the path it concerns, keeping its kind.
+fn at(path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+/// The error for an image another process holds.
+fn image_in_use(path: &Path, read_only: bool, id: Option<(u64, u64)>) -> io::Error {
+    let holder = id
+        .and_then(locks::holder)
+        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+    let why = if read_only {
+        "an image served read-only may be shared with other readers, never with a writer"
+    } else {
+        "an image is served by one writer at a time, and not while others read it"
+    };
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!("{} is in use by {holder}: {why}", path.display()),
+    )
+}
+
+fn not_a_disk(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file or a block device", path.display()),
+    )
+}
+
 impl FileDisk {
-    /// Opens `path` read-write (or read-only); the capacity is the file's size in whole blocks.
+    /// Opens `path`, a file or a block device, read-write (or read-only). The capacity is its
+    /// size in blocks of `block_size` bytes (a power of two from 512 to 65536, see
+    /// [`is_valid_block_size`]); a size that is not a whole number of blocks, or less than
+    /// one, is refused. Errors name the path.
     pub fn open(path: &Path, block_size: u32, read_only: bool) -> io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .open(path)?;
-        let len = file.metadata()?.len();
+        FileDisk::open_or_create(path, block_size, read_only, None)
+    }
+
+    /// Creates (or extends to) a sparse image of `size` bytes, a positive multiple of
+    /// `block_size`, and opens it read-write. An image larger than `size` keeps its size.
+    pub fn create(path: &Path, size: u64, block_size: u32) -> io::Result<FileDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
+        if size == 0 || size % u64::from(block_size) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("size {size} is not a positive multiple of the block size {block_size}"),
+            ));
+        }
+        FileDisk::open_or_create(path, block_size, false, Some(size))
+    }
+
+    fn open_or_create(
+        path: &Path,
+        block_size: u32,
+        read_only: bool,
+        grow_to: Option<u64>,
+    ) -> io::Result<FileDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(!read_only);
+        if grow_to.is_some() {
+            options.create(true).truncate(false);
+        }
+        // A block device written through while mounted (or held by RAID, LVM, another server)
+        // would be corrupted: O_EXCL makes the kernel refuse it (EBUSY), and refuse a mount
+        // for as long as it stays open.
+        let (block_device, other) = match std::fs::metadata(path) {
+            Ok(m) => {
+                let t = m.file_type();
+                (t.is_block_device(), !t.is_block_device() && !t.is_file())
+            }
+            Err(_) => (false, false),
+        };
+        // Checked before opening as well as after: opening a FIFO read-only would block.
+        if other {
+            return Err(not_a_disk(path));
+        }
+        if block_device && grow_to.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a block device: it cannot be created or grown (leave out the size)",
+                    path.display()
+                ),
+            ));
+        }
+        if block_device && !read_only {
+            options.custom_flags(nix::libc::O_EXCL);
+        }
+        let mut file = options.open(path).map_err(|e| {
+            if block_device && e.raw_os_error() == Some(nix::libc::EBUSY) {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{}: the block device is in use (mounted, part of a RAID, LVM or \
+                         device-mapper device, or opened exclusively by another program)",
+                        path.display()
+                    ),
+                )
+            } else {
+                at(path, e)
+            }
+        })?;
+        let kind = file.metadata().map_err(|e| at(path, e))?.file_type();
+        if !kind.is_file() && !kind.is_block_device() {
+            return Err(not_a_disk(path));
+        }
+        // Locked before anything is changed (grown) or read.
+        match locks::lock_image(&file, read_only) {
+            Ok(()) => {}
+            Err(locks::LockError::Conflict) => {
+                let id = locks::file_id(&file);
+                // Closing our descriptor drops the locks it took, so only the others' remain.
+                drop(file);
+                return Err(image_in_use(path, read_only, id));
+            }
+            Err(locks::LockError::Os(e)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{}: cannot lock it against a second server: {e}",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        if let Some(size) = grow_to
+            && kind.is_file()
+            && file.metadata().map_err(|e| at(path, e))?.len() < size
+        {
+            file.set_len(size).map_err(|e| at(path, e))?;
+        }
+        // The end of a block device is its size; its metadata says 0.
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| at(path, e))?;
+        let bs = u64::from(block_size);
+        if len < bs {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {len} bytes, less than one block of {block_size}",
+                    path.display()
+                ),
+            ));
+        }
+        if len % bs != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {len} bytes, not a whole number of {block_size}-byte blocks (its \
+                     last {} bytes could not be served): resize it or choose another block size",
+                    path.display(),
+                    len % bs
+                ),
+            ));
+        }
         Ok(FileDisk {
             file,
-            num_blocks: len / u64::from(block_size),
+            num_blocks: len / bs,
             block_size,
             read_only,
         })
-    }
-
-    /// Creates (or extends to) a sparse image of `size` bytes and opens it read-write.
-    pub fn create(path: &Path, size: u64, block_size: u32) -> io::Result<FileDisk> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        if file.metadata()?.len() < size {
-            file.set_len(size)?;
-        }
-        drop(file);
-        FileDisk::open(path, block_size, false)
     }
 }
 
@@ -372,6 +548,179 @@ impl FileDisk {
     }
 }
 
+/// Advisory locks on open files: an image's (so two servers never write one image), and a
+/// lock file's (so `tcmu cleanup` never removes a device `tcmu serve` is bringing up).
+///
+/// Both are open file description locks (`F_OFD_SETLK`): they belong to the open file, not to
+/// the process, and go when it is closed, however the process ends. An image is locked the
+/// way QEMU locks its images (byte-range read locks at offsets 100 + permission and
+/// 200 + permission not shared), so QEMU, qemu-nbd and qemu-img see a served image as in use
+/// and this crate sees theirs.
+pub(crate) mod locks {
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    /// Byte offset of "holds permission N" locks (QEMU's `RAW_LOCK_PERM_BASE`).
+    const PERM_BASE: i64 = 100;
+    /// Byte offset of "does not share permission N" locks (`RAW_LOCK_SHARED_BASE`).
+    const SHARED_BASE: i64 = 200;
+    /// Permission bits, as QEMU numbers them: consistent reads, writes, resizes.
+    const READ: i64 = 0;
+    const WRITE: i64 = 1;
+    const RESIZE: i64 = 3;
+
+    /// Why a lock was not taken.
+    #[derive(Debug)]
+    pub(crate) enum LockError {
+        /// Another open file holds a conflicting lock.
+        Conflict,
+        /// The file system or the kernel refused locking itself.
+        Os(io::Error),
+    }
+
+    fn range(kind: libc::c_int, start: i64, len: i64) -> libc::flock {
+        libc::flock {
+            l_type: kind as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: start,
+            l_len: len,
+            l_pid: 0,
+        }
+    }
+
+    /// Takes a lock on `len` bytes from `start` (`len` 0: to the end of any file), without
+    /// waiting.
+    fn set(file: &File, kind: libc::c_int, start: i64, len: i64) -> Result<(), LockError> {
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&range(kind, start, len))) {
+            Ok(_) => Ok(()),
+            Err(Errno::EAGAIN | Errno::EACCES) => Err(LockError::Conflict),
+            Err(e) => Err(LockError::Os(e.into())),
+        }
+    }
+
+    /// Whether another open file holds any lock on byte `at`.
+    fn taken_by_another(file: &File, at: i64) -> Result<bool, LockError> {
+        let mut probe = range(libc::F_WRLCK, at, 1);
+        fcntl(file, FcntlArg::F_OFD_GETLK(&mut probe)).map_err(|e| LockError::Os(e.into()))?;
+        Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+    }
+
+    /// Locks an image for serving: read-write excludes every other server and reader that
+    /// wants a stable image; read-only shares with other read-only users and excludes
+    /// writers. The locks are taken first and the others' checked after, so two servers
+    /// starting at once can both fail, but never both succeed.
+    pub(crate) fn lock_image(file: &File, read_only: bool) -> Result<(), LockError> {
+        let held: &[i64] = if read_only { &[READ] } else { &[READ, WRITE] };
+        let not_shared = [WRITE, RESIZE];
+        for &p in held {
+            set(file, libc::F_RDLCK, PERM_BASE + p, 1)?;
+        }
+        for p in not_shared {
+            set(file, libc::F_RDLCK, SHARED_BASE + p, 1)?;
+        }
+        for &p in held {
+            if taken_by_another(file, SHARED_BASE + p)? {
+                return Err(LockError::Conflict);
+            }
+        }
+        for p in not_shared {
+            if taken_by_another(file, PERM_BASE + p)? {
+                return Err(LockError::Conflict);
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks a whole lock file exclusively, without waiting (the file must be open for
+    /// writing).
+    pub(crate) fn lock_exclusive(file: &File) -> Result<(), LockError> {
+        set(file, libc::F_WRLCK, 0, 0)
+    }
+
+    /// The device and inode numbers of an open file.
+    pub(crate) fn file_id(file: &File) -> Option<(u64, u64)> {
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// A process that holds a lock on a file.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) struct Holder {
+        /// Its process id.
+        pub pid: u32,
+        /// Its command line, shortened.
+        pub command: String,
+    }
+
+    impl std::fmt::Display for Holder {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if self.command.is_empty() {
+                write!(f, "process {}", self.pid)
+            } else {
+                write!(f, "process {} ({})", self.pid, self.command)
+            }
+        }
+    }
+
+    /// A process holding a lock on the file `id` (device, inode), found through `/proc`: a
+    /// process with the file open whose `fdinfo` lists a lock, else one with it open at all.
+    /// `None` if none is visible (another PID namespace, no permission).
+    pub(crate) fn holder((dev, ino): (u64, u64)) -> Option<Holder> {
+        let mut open_by = None;
+        for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = proc_entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let same =
+                    std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == dev && m.ino() == ino);
+                if !same {
+                    continue;
+                }
+                let info = proc_entry.path().join("fdinfo").join(fd.file_name());
+                let locked = std::fs::read_to_string(info)
+                    .is_ok_and(|s| s.lines().any(|l| l.starts_with("lock:")));
+                if locked {
+                    return Some(describe(pid));
+                }
+                open_by.get_or_insert(pid);
+            }
+        }
+        open_by.map(describe)
+    }
+
+    fn describe(pid: u32) -> Holder {
+        let cmdline = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline"))
+            .unwrap_or_default();
+        let mut command = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if command.len() > 120 {
+            let mut cut = 117;
+            while !command.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            command.truncate(cut);
+            command.push_str("...");
+        }
+        Holder { pid, command }
+    }
+}
+
 /// Wraps a device so it refuses writes and reports itself write-protected.
 #[derive(Debug)]
 pub struct ReadOnly<B>(pub B);
@@ -411,5 +760,214 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
         self.0.allocation(lba)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Poisons the disk's lock the way a panicking thread would.
+    fn poison(disk: &MemoryDisk) {
+        std::thread::scope(|s| {
+            let r = s
+                .spawn(|| {
+                    let _held = disk.data.write().unwrap();
+                    panic!("a handler bug while it held the disk");
+                })
+                .join();
+            assert!(r.is_err());
+        });
+        assert!(disk.data.is_poisoned());
+    }
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("tcmu-backend-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn block_sizes_are_powers_of_two_from_512_to_64k() {
+        for ok in [512, 1024, 2048, 4096, 8192, 65536] {
+            assert!(is_valid_block_size(ok), "{ok}");
+            assert!(MemoryDisk::new(4, ok).is_ok(), "{ok}");
+        }
+        // 0 divided by; more than 1 MiB made WRITE SAME loop forever.
+        for bad in [0, 1, 256, 511, 520, 768, 4095, 131072, 2 << 20, u32::MAX] {
+            assert!(!is_valid_block_size(bad), "{bad}");
+            let e = MemoryDisk::new(4, bad).unwrap_err();
+            assert!(
+                e.to_string().contains("power of two from 512 to 65536"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_image_must_be_whole_blocks() {
+        let path = temp("sizes");
+        std::fs::write(&path, vec![0u8; 8192]).unwrap();
+        let e = FileDisk::open(&path, 0, false).unwrap_err();
+        assert!(e.to_string().contains("block size 0"), "{e}");
+        assert_eq!(FileDisk::open(&path, 4096, true).unwrap().num_blocks(), 2);
+        let e = FileDisk::open(&path, 16384, true).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(path.to_str().unwrap()) && msg.contains("less than one block of 16384"),
+            "{msg}"
+        );
+        std::fs::write(&path, vec![0u8; 1000]).unwrap();
+        let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
+        assert!(
+            msg.contains("1000 bytes, not a whole number of 512-byte blocks"),
+            "{msg}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        // A size that is not whole blocks creates nothing.
+        let msg = FileDisk::create(&path, 1000, 512).unwrap_err().to_string();
+        assert!(msg.contains("not a positive multiple"), "{msg}");
+        assert!(!path.exists());
+        assert_eq!(FileDisk::create(&path, 4096, 512).unwrap().num_blocks(), 8);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn only_files_and_block_devices_are_images() {
+        let dir = temp("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let msg = FileDisk::open(&dir, 512, true).unwrap_err().to_string();
+        assert!(
+            msg.contains("not a regular file or a block device"),
+            "{msg}"
+        );
+        std::fs::remove_dir(&dir).unwrap();
+        // A FIFO opened read-only would block until a writer came.
+        let fifo = temp("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let msg = FileDisk::open(&fifo, 512, true).unwrap_err().to_string();
+        assert!(
+            msg.contains("not a regular file or a block device"),
+            "{msg}"
+        );
+        std::fs::remove_file(&fifo).unwrap();
+    }
+
+    /// Opens an image just released. A process another test spawns at that moment holds a
+    /// copy of the released descriptor (and so its lock) from its fork to its exec: wait that
+    /// out.
+    fn reopen(path: &Path, read_only: bool) -> FileDisk {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match FileDisk::open(path, 512, read_only) {
+                Ok(d) => return d,
+                Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
+                    assert!(std::time::Instant::now() < deadline, "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_image_has_one_writer_or_many_readers() {
+        let path = temp("lock");
+        let p = path.to_str().unwrap().to_string();
+        let first = FileDisk::create(&path, 1 << 20, 512).unwrap();
+        for read_only in [false, true] {
+            let e = FileDisk::open(&path, 512, read_only).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+            let msg = e.to_string();
+            let me = format!("is in use by process {}", std::process::id());
+            assert!(msg.starts_with(&p) && msg.contains(&me), "{msg}");
+        }
+        // A locked image is not grown either.
+        assert!(FileDisk::create(&path, 2 << 20, 512).is_err());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20);
+        drop(first);
+        let reader = reopen(&path, true);
+        let second_reader = FileDisk::open(&path, 512, true).unwrap();
+        let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
+        assert!(
+            msg.contains("never with a writer") || msg.contains("one writer"),
+            "{msg}"
+        );
+        drop((reader, second_reader));
+        let writer = reopen(&path, false);
+        drop(writer);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn qemu_and_a_file_disk_see_each_others_locks() {
+        let have_qemu_io = std::process::Command::new("qemu-io")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have_qemu_io {
+            eprintln!("qemu-io is not installed: skipped");
+            return;
+        }
+        let path = temp("qemu");
+        let disk = FileDisk::create(&path, 1 << 20, 512).unwrap();
+        // qemu-io opens the image read-write and refuses a served one.
+        let out = std::process::Command::new("qemu-io")
+            .args(["-f", "raw", "-c", "read 0 512"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("lock"), "{err}");
+        drop(disk);
+        // An image qemu-io holds (its shell waits on stdin) is refused, naming it.
+        let mut qemu = std::process::Command::new("qemu-io")
+            .args(["-f", "raw"])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let msg = loop {
+            match FileDisk::open(&path, 512, false) {
+                Err(e) => break e.to_string(),
+                Ok(d) => drop(d),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "qemu-io never locked it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        drop(qemu.stdin.take());
+        let _ = qemu.wait();
+        assert!(
+            msg.contains(&format!("process {} (qemu-io", qemu.id())),
+            "{msg}"
+        );
+        drop(reopen(&path, false));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_memory_disk_outlives_a_panic_in_its_lock() {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let disk = MemoryDisk::new(8, 512).unwrap();
+        disk.write(2, &[IoSlice::new(&[0xab; 512])], false).unwrap();
+        poison(&disk);
+        std::panic::set_hook(prev);
+
+        assert_eq!(disk.num_blocks(), 8, "the capacity stays");
+        let mut back = [0u8; 512];
+        disk.read(2, &mut [IoSliceMut::new(&mut back)]).unwrap();
+        assert_eq!(back, [0xab; 512]);
+        disk.write(3, &[IoSlice::new(&[0xcd; 512])], false).unwrap();
+        disk.write_zeroes(2, 1).unwrap();
+        let image = disk.snapshot();
+        assert_eq!(image.len(), 8 * 512);
+        assert!(image[2 * 512..3 * 512].iter().all(|&b| b == 0));
+        assert!(image[3 * 512..4 * 512].iter().all(|&b| b == 0xcd));
     }
 }

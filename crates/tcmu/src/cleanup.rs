@@ -9,8 +9,14 @@
 //! LOGICAL UNIT COMMUNICATION FAILURE: the same failure the kernel's timeout gives, so no
 //! write is ever reported done that was not. Devices another process is serving are left
 //! alone unless `force` is set.
+//!
+//! Before judging a backstore, cleanup takes its [`DeviceLock`], the one `tcmu serve` holds
+//! from before it makes the backstore until it has removed it, and keeps it until the
+//! removal is done. A locked device is kept: it is being brought up (a backstore not yet
+//! enabled has no UIO device and would look abandoned), served, or torn down. With `force`
+//! it is removed all the same.
 
-use crate::device::DeviceError;
+use crate::device::{DeviceError, DeviceLock};
 use crate::server::{Handler, Server};
 use lio_config::{ConfigFs, UserBackstore};
 use scsi_proto::Wire;
@@ -25,9 +31,18 @@ use tcmu_ring::{DataBuffers, Response, Ring, Uio, UioError};
 pub struct CleanupReport {
     /// The configfs objects removed, targets before backstores.
     pub removed: Vec<PathBuf>,
-    /// Our backstores left in place because a running process serves them (or whether one
-    /// does could not be told).
-    pub in_use: Vec<PathBuf>,
+    /// Our backstores left in place because a running process serves them, is bringing them
+    /// up or tearing them down (or whether one does could not be told).
+    pub in_use: Vec<Kept>,
+}
+
+/// A backstore [`cleanup`] left in place, and why.
+#[derive(Debug)]
+pub struct Kept {
+    /// Its configfs folder.
+    pub path: PathBuf,
+    /// Why, in words ("process 123 (tcmu serve ...) holds its lock", ...).
+    pub why: String,
 }
 
 /// Fails every command of a device whose server is gone.
@@ -49,36 +64,72 @@ fn is_busy(e: &UioError) -> bool {
 }
 
 /// Removes every configfs object of ours whose device no process serves (every one, with
-/// `force`), answering the orphans' rings meanwhile so nothing waits for a timeout.
+/// `force`), answering the orphans' rings meanwhile so nothing waits for a timeout. Device
+/// locks are looked for in `lock_dir` ([`crate::device::DEVICE_LOCK_DIR`] for `tcmu serve`).
 pub fn cleanup(
     cfs: &ConfigFs,
     uio_class: &Path,
     uio_dev: &Path,
+    lock_dir: &Path,
     force: bool,
 ) -> Result<CleanupReport, DeviceError> {
     let inv = cfs.list()?;
     let mut report = CleanupReport::default();
     let mut servers = Vec::new();
+    // Held until the removal is done: no `tcmu serve` can make a backstore of the same name
+    // (at the same path) meanwhile.
+    let mut held = Vec::new();
     let mut picked: Vec<PathBuf> = Vec::new();
     for store in inv.user_backstores.iter().filter(|b| b.is_ours()) {
+        let mut keep = |why: String| {
+            report.in_use.push(Kept {
+                path: store.path().to_path_buf(),
+                why,
+            });
+        };
+        match DeviceLock::try_lock(lock_dir, store.hba(), store.name()) {
+            Ok(lock) => held.push(lock),
+            Err(DeviceError::Locked { holder, .. }) => {
+                if !force {
+                    keep(format!(
+                        "{holder} holds its lock (it is being set up, served or torn down)"
+                    ));
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(store = %store.path().display(), "cannot take its lock: {e}");
+                if !force {
+                    keep(format!("cannot take its lock: {e}"));
+                    continue;
+                }
+            }
+        }
         // Only what is certainly dead is removed without --force: a ring we now hold (the
         // kernel lets one process hold it), or a backstore with no UIO device at all (a run
-        // that died before enabling it). Anything we cannot tell is kept.
+        // that died before enabling it; one still starting holds the lock). Anything we cannot
+        // tell is kept.
         let certain = match open_orphan(store, uio_class, uio_dev) {
             Ok(Orphan::Held(server)) => {
                 servers.push(server);
                 true
             }
             Ok(Orphan::NoDevice) => true,
+            Err(e) if is_busy(&e) => {
+                if !force {
+                    keep("a running process serves it".to_string());
+                }
+                false
+            }
             Err(e) => {
-                if !is_busy(&e) {
-                    tracing::warn!(store = %store.path().display(), "cannot tell whether a process serves it: {e}");
+                tracing::warn!(store = %store.path().display(), "cannot tell whether a process serves it: {e}");
+                if !force {
+                    keep(format!("cannot tell whether a process serves it: {e}"));
                 }
                 false
             }
         };
         if !certain && !force {
-            report.in_use.push(store.path().to_path_buf());
             continue;
         }
         picked.push(store.path().to_path_buf());
@@ -87,6 +138,7 @@ pub fn cleanup(
     for server in servers {
         let _ = server.stop();
     }
+    drop(held);
     report.removed = removed?;
     Ok(report)
 }

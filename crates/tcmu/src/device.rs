@@ -1,14 +1,20 @@
 //! A served device: the configfs objects, the ring being served, and the disk the kernel made,
 //! in the spirit of go-tcmu's `OpenTCMUDevice`. Closing or dropping it tears everything down
 //! in reverse order.
+//!
+//! From before its backstore is made until after it is removed, a device's [`DeviceLock`] is
+//! held, so [`crate::cleanup()`] never takes a device that is still being brought up (its
+//! backstore made but not yet enabled looks abandoned) or torn down for a leftover.
 
-use crate::backend::BlockDevice;
+use crate::backend::{BlockDevice, locks};
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, Server};
+use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
 };
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +34,9 @@ pub enum DeviceError {
     /// The ring's mailbox was not usable.
     #[error("TCMU ring: {0}")]
     Ring(#[from] tcmu_ring::RingError),
+    /// Serving stopped on its own: the kernel's device went away, or the ring broke.
+    #[error("serving stopped: {0}")]
+    Serve(#[from] ServeError),
     /// A vendor, product or serial the SCSI standard cannot carry.
     #[error("{what} {value:?} must be 1 to {max} printable ASCII characters")]
     BadIdentity {
@@ -46,6 +55,50 @@ pub enum DeviceError {
         /// Why.
         source: std::io::Error,
     },
+    /// A logical block size that is not a power of two from 512 to 65536.
+    #[error(
+        "block size {block_size} is not a power of two from {} to {}",
+        crate::backend::MIN_BLOCK_SIZE,
+        crate::backend::MAX_BLOCK_SIZE
+    )]
+    BadBlockSize {
+        /// The block size given.
+        block_size: u32,
+    },
+    /// Another process holds the device's lock: a `tcmu serve` bringing it up, serving it or
+    /// tearing it down, or a `tcmu cleanup` removing it.
+    #[error(
+        "user_{hba}/{name} is locked by {holder}: it is being set up, served or removed \
+         (lock {})",
+        lock.display()
+    )]
+    Locked {
+        /// The backstore's HBA.
+        hba: u32,
+        /// The backstore's name.
+        name: String,
+        /// Who holds it, as far as `/proc` tells ("another process" when it does not).
+        holder: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The lock file could not be made or locked.
+    #[error("device lock {path}: {source}")]
+    LockFile {
+        /// The lock file or its folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The kernel made the disk empty: it takes no logical blocks this large.
+    #[error(
+        "this kernel makes an empty disk of {block_size}-byte blocks (it takes 512, 1024, 2048 \
+         or 4096; larger blocks need a kernel with large block size support)"
+    )]
+    BlockSizeUnsupported {
+        /// The block size given.
+        block_size: u32,
+    },
     /// A size that is not a whole number of blocks, or zero.
     #[error("size {size} is not a positive multiple of the block size {block_size}")]
     BadSize {
@@ -54,6 +107,92 @@ pub enum DeviceError {
         /// Block size.
         block_size: u32,
     },
+}
+
+/// Where `tcmu serve` and `tcmu cleanup` keep the devices' lock files (a tmpfs: emptied at
+/// boot, as the devices are).
+pub const DEVICE_LOCK_DIR: &str = "/run/tcmu-rs/devices";
+
+/// The lock on one device, `core/user_HBA/NAME`: a lock file `user_HBA-NAME.lock` in the lock
+/// folder, locked exclusively (an open file description lock: it goes when the file is
+/// closed, however the process ends). Dropping it removes the file, then unlocks it.
+#[derive(Debug)]
+pub struct DeviceLock {
+    /// Open (and locked) for as long as the lock is held.
+    _file: File,
+    path: PathBuf,
+}
+
+impl DeviceLock {
+    /// Takes the lock of `core/user_HBA/NAME` in `dir` (made if missing, mode 0700), without
+    /// waiting: [`DeviceError::Locked`] if another holds it.
+    pub fn try_lock(dir: &Path, hba: u32, name: &str) -> Result<DeviceLock, DeviceError> {
+        lio_config::check_name(name)?;
+        let lock_file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| DeviceError::LockFile { path, source }
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(lock_file_error(dir))?;
+        let path = dir.join(format!("user_{hba}-{name}.lock"));
+        // A holder removes the file before it unlocks it, so a lock taken on a file that is no
+        // longer at `path` is worthless: then try again on the new one.
+        for _ in 0..100 {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(lock_file_error(&path))?;
+            match locks::lock_exclusive(&file) {
+                Ok(()) => {}
+                Err(locks::LockError::Conflict) => {
+                    let id = locks::file_id(&file);
+                    drop(file);
+                    let holder = id
+                        .and_then(locks::holder)
+                        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+                    return Err(DeviceError::Locked {
+                        hba,
+                        name: name.to_string(),
+                        holder,
+                        lock: path,
+                    });
+                }
+                Err(locks::LockError::Os(source)) => {
+                    return Err(DeviceError::LockFile { path, source });
+                }
+            }
+            let still_there = match (locks::file_id(&file), std::fs::metadata(&path)) {
+                (Some(id), Ok(m)) => id == (m.dev(), m.ino()),
+                _ => false,
+            };
+            if still_there {
+                return Ok(DeviceLock { _file: file, path });
+            }
+        }
+        Err(DeviceError::LockFile {
+            path,
+            source: std::io::Error::other("the lock file keeps being replaced"),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for DeviceLock {
+    fn drop(&mut self) {
+        // Removed while still locked; `self._file` closes (unlocks) after this.
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Builds and serves a TCMU device.
@@ -76,6 +215,7 @@ pub struct DeviceBuilder {
     write_cache: Option<bool>,
     node: Option<PathBuf>,
     iscsi: Option<IscsiExport>,
+    lock_dir: PathBuf,
 }
 
 /// An export of the device through LIO's iSCSI fabric as well (LUN 0 of its own target).
@@ -110,7 +250,15 @@ impl DeviceBuilder {
             write_cache: None,
             node: None,
             iscsi: None,
+            lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
         }
+    }
+
+    /// Where the device's lock file goes (default [`DEVICE_LOCK_DIR`]; tests use their own).
+    /// `tcmu cleanup` must look in the same place.
+    pub fn lock_dir(mut self, dir: &Path) -> Self {
+        self.lock_dir = dir.to_path_buf();
+        self
     }
 
     /// Also exports the device through LIO's iSCSI fabric (module `iscsi_target_mod`).
@@ -206,7 +354,10 @@ impl DeviceBuilder {
         self
     }
 
-    /// How long the kernel waits for a command before failing it (default 30 s).
+    /// How long the kernel waits for a command before failing it (default 30 s; 0: forever).
+    /// A command still queued here that long after it was taken off the ring (less a
+    /// margin, see [`crate::server::late_after`]) is answered ABORTED COMMAND without running:
+    /// the kernel has failed it already, and running it late could overwrite newer data.
     pub fn cmd_time_out(mut self, seconds: u32) -> Self {
         self.cmd_time_out = seconds;
         self
@@ -247,8 +398,8 @@ impl DeviceBuilder {
         self.serve(Arc::new(emu), size, bs)
     }
 
-    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks, through the kernel's
-    /// UIO device.
+    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks (a power of two from
+    /// 512 to 65536; `size` a positive multiple of it), through the kernel's UIO device.
     pub fn serve<H: Handler + 'static>(
         self,
         handler: Arc<H>,
@@ -277,31 +428,39 @@ impl DeviceBuilder {
         D: Doorbell + 'static,
         F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
     {
-        if size == 0 || block_size == 0 || size % u64::from(block_size) != 0 {
+        if !crate::backend::is_valid_block_size(block_size) {
+            return Err(DeviceError::BadBlockSize { block_size });
+        }
+        if size == 0 || size % u64::from(block_size) != 0 {
             return Err(DeviceError::BadSize { size, block_size });
         }
         let cfs = match &self.configfs {
             Some(c) => c.clone(),
             None => ConfigFs::system()?,
         };
+        // Held until the teardown has removed the backstore.
+        let lock = DeviceLock::try_lock(&self.lock_dir, self.hba, &self.name)?;
         let mut spec = UserBackstoreSpec::new(self.hba, &self.name, size, &self.config_string());
         spec.block_size = block_size;
         spec.max_data_area_mb = self.max_data_area_mb;
         let spec = spec.attribute("cmd_time_out", self.cmd_time_out);
-        let store = cfs.create_user_backstore(&spec)?;
         let mut device = Device {
+            lock: Some(lock),
             server: None,
             loopback: None,
-            store: Some(store),
+            store: None,
             disk: None,
             node: None,
             iscsi: None,
         };
+        device.store = Some(cfs.create_user_backstore(&spec)?);
 
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
         let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
         let (ring, doorbell) = open(&info)?;
-        device.server = Some(Server::spawn(ring, doorbell, handler, self.threads));
+        let options = ServeOptions::new(self.threads)
+            .cmd_time_out(Duration::from_secs(u64::from(self.cmd_time_out)));
+        device.server = Some(Server::spawn_with(ring, doorbell, handler, options));
 
         let lo = cfs.create_loopback(&self.wwn_or_default())?;
         device.loopback = Some(lo.clone());
@@ -309,6 +468,11 @@ impl DeviceBuilder {
             lo.add_lun(self.lun, store)?;
         }
         let disk = lo.wait_for_disk(self.lun, self.disk_timeout)?;
+        // Kernels without large block support make a disk of blocks over 4096 bytes, but an
+        // empty one ("Unsupported sector size"): say so rather than serve nothing.
+        if block_size > 4096 && disk_sectors(&disk, cfs.sysfs()) == Some(0) {
+            return Err(DeviceError::BlockSizeUnsupported { block_size });
+        }
         if let Some(path) = &self.node {
             make_node(path, &disk, cfs.sysfs()).map_err(|source| DeviceError::Node {
                 path: path.clone(),
@@ -333,12 +497,22 @@ impl DeviceBuilder {
 /// backstore.
 #[derive(Debug)]
 pub struct Device {
+    /// Released last, once everything else is gone.
+    lock: Option<DeviceLock>,
     server: Option<Server>,
     loopback: Option<LoopbackTarget>,
     store: Option<UserBackstore>,
     disk: Option<PathBuf>,
     node: Option<PathBuf>,
     iscsi: Option<IscsiTarget>,
+}
+
+/// The size of `disk` (a `/dev/sdX` path) in 512-byte sectors, from `sysfs`'s
+/// `class/block/sdX/size`; `None` if unreadable.
+fn disk_sectors(disk: &Path, sysfs: &Path) -> Option<u64> {
+    let name = disk.file_name()?;
+    let size = std::fs::read_to_string(sysfs.join("class/block").join(name).join("size")).ok()?;
+    size.trim().parse().ok()
 }
 
 /// Makes a block device node at `path` with the device numbers of `disk` (a `/dev/sdX` path),
@@ -385,40 +559,70 @@ impl Device {
         self.store.as_ref().map(|s| s.path())
     }
 
-    /// Tears everything down; the first error is returned, every step is tried.
+    /// Whether serving has ended on its own (the kernel removed the device, or the ring
+    /// broke): nothing answers the kernel any more. [`Device::close`] then says why.
+    pub fn server_finished(&self) -> bool {
+        self.server.as_ref().is_none_or(|s| s.is_finished())
+    }
+
+    /// Waits up to `timeout` for serving to end on its own; true if it has.
+    pub fn wait_server(&self, timeout: Duration) -> bool {
+        self.server.as_ref().is_none_or(|s| s.wait(timeout))
+    }
+
+    /// Tears everything down; every step is tried and the first error returned (the others
+    /// are logged). If serving had ended on its own, why is that first error.
     pub fn close(mut self) -> Result<(), DeviceError> {
         self.teardown()
     }
 
     fn teardown(&mut self) -> Result<(), DeviceError> {
         let mut first: Option<DeviceError> = None;
+        let mut failed = |e: DeviceError| {
+            if first.is_some() {
+                tracing::warn!("tearing the device down: {e}");
+            } else {
+                first = Some(e);
+            }
+        };
+        // A server that already ended answers nothing: its reason comes first. A running one
+        // keeps serving while the LUN goes (the kernel flushes the disk through it).
+        let ended = self.server.as_ref().is_some_and(Server::is_finished);
+        if ended
+            && let Some(server) = self.server.take()
+            && let Err(e) = server.stop()
+        {
+            failed(e.into());
+        }
         if let Some(path) = self.node.take()
             && let Err(source) = std::fs::remove_file(&path)
             && source.kind() != std::io::ErrorKind::NotFound
         {
-            first.get_or_insert(DeviceError::Node { path, source });
+            failed(DeviceError::Node { path, source });
         }
         if let Some(t) = self.iscsi.take()
             && let Err(e) = t.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(lo) = self.loopback.take()
             && let Err(e) = lo.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(server) = self.server.take()
             && let Err(e) = server.stop()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         if let Some(store) = self.store.take()
             && let Err(e) = store.remove()
         {
-            first.get_or_insert(e.into());
+            failed(e.into());
         }
         self.disk = None;
+        // Whatever could not be removed stays for `tcmu cleanup`, which may now take it.
+        self.lock = None;
         first.map_or(Ok(()), Err)
     }
 }

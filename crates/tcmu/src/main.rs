@@ -7,6 +7,7 @@ mod iscsi_cmd;
 use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tcmu::{
@@ -28,6 +29,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve IMAGE (a file or block device) as a disk until interrupted, then remove it.
+    ///
+    /// The image is locked while it is served, the way QEMU locks its images: no second
+    /// server, QEMU or qemu-nbd may open it, except that read-only servers share it with one
+    /// another. A block device served read-write is opened exclusively, so it cannot be mounted
+    /// meanwhile; one that is mounted is refused.
+    ///
+    /// Exit status: 0 when SIGINT or SIGTERM stopped it and everything was removed; 1 on any
+    /// error, including the device going away while served (removed by `tcmu cleanup --force`
+    /// or another tool) or its ring breaking: it then removes what is left of the device and
+    /// says why on stderr.
     Serve(Box<ServeArgs>),
     /// List the TCMU backstores and targets on this host.
     List,
@@ -37,6 +48,11 @@ enum Cmd {
     Iscsi(iscsi_cmd::IscsiCmd),
     /// Remove every configfs object this project left behind (and so its disks); devices a
     /// running `tcmu serve` still serves are left alone unless --force.
+    ///
+    /// A `tcmu serve` holds its device's lock (in /run/tcmu-rs/devices) from before it makes
+    /// the backstore until it has removed it; cleanup takes that lock before it judges a
+    /// device and holds it while it removes it, so a device being set up, served or torn
+    /// down is kept.
     Cleanup {
         /// Also remove devices a running process serves (its I/O then fails).
         #[arg(long)]
@@ -59,8 +75,10 @@ struct ServeArgs {
     /// The backstore's name (default: the image's file name).
     #[arg(long)]
     name: Option<String>,
-    /// Logical block size.
-    #[arg(long, default_value_t = 512)]
+    /// Logical block size in bytes, a power of two: 512 to 4096 (up to 65536 on kernels with
+    /// large block support; 6.1 makes an empty disk of larger blocks, and serve then fails).
+    /// The image's size must be a whole number of blocks.
+    #[arg(long, default_value_t = 512, value_parser = parse_block_size)]
     block_size: u32,
     /// Refuse writes; the disk reports itself write-protected.
     #[arg(long)]
@@ -71,7 +89,9 @@ struct ServeArgs {
     /// N of configfs `core/user_N`.
     #[arg(long, default_value_t = 1)]
     hba: u32,
-    /// Seconds the kernel waits for a command before failing it.
+    /// Seconds the kernel waits for a command before failing it (0: forever). A command
+    /// still queued here about that long (a second less) is answered ABORTED COMMAND without
+    /// running, since the kernel has failed it already and the initiator retries it.
     #[arg(long, default_value_t = 30)]
     cmd_time_out: u32,
     /// Also make a block device node for the disk at this path (removed on exit).
@@ -194,6 +214,22 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
     }))
 }
 
+fn parse_block_size(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if tcmu::backend::is_valid_block_size(n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} is not a power of two from {} to {}",
+            tcmu::backend::MIN_BLOCK_SIZE,
+            tcmu::backend::MAX_BLOCK_SIZE
+        ))
+    }
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, shift) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
@@ -267,8 +303,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let disk = match (&image, size) {
         (None, size) => {
             let size = size.unwrap_or(0);
-            let blocks = size / u64::from(block_size.max(1));
-            if size == 0 || size % u64::from(block_size.max(1)) != 0 {
+            let blocks = size / u64::from(block_size);
+            if size == 0 || size % u64::from(block_size) != 0 {
                 return Err(format!(
                     "--size {size} is not a positive multiple of the block size {block_size}"
                 ));
@@ -281,28 +317,22 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                     "--size creates or grows the image; it cannot go with --read-only".into(),
                 );
             }
-            Disk::File(
-                FileDisk::create(image, size, block_size)
-                    .map_err(|e| format!("{}: {e}", image.display()))?,
-            )
+            // The errors name the image.
+            Disk::File(FileDisk::create(image, size, block_size).map_err(|e| e.to_string())?)
         }
-        (Some(image), None) => Disk::File(
-            FileDisk::open(image, block_size, read_only)
-                .map_err(|e| format!("{}: {e}", image.display()))?,
-        ),
+        (Some(image), None) => {
+            Disk::File(FileDisk::open(image, block_size, read_only).map_err(|e| e.to_string())?)
+        }
     };
 
-    // SIGINT and SIGTERM are blocked in every thread and taken by `wait` below, so the device is
-    // always torn down.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
+    // The signals are blocked in every thread (the serving threads inherit this mask) and
+    // read from a signalfd by `wait_for_stop`, so the device is always torn down. With
+    // --crash-test, SIGUSR1 cuts the power.
+    let mut stop_signals = STOP_SIGNALS.to_vec();
     if args.crash_test {
-        signals.add(Signal::SIGUSR1);
+        stop_signals.push(Signal::SIGUSR1);
     }
-    signals
-        .thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
+    let signals = block_signals(&stop_signals)?;
 
     let mut builder = DeviceBuilder::new(&name)
         .hba(hba)
@@ -336,15 +366,95 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => println!("(no disk)"),
     }
     tracing::info!(image = %what, name, "serving; Ctrl-C to stop");
-    let sig = signals
-        .wait()
-        .map_err(|e| format!("waiting for a signal: {e}"))?;
-    if let (Signal::SIGUSR1, Some(switch)) = (sig, &switch) {
-        power_cut(switch, &args.crash_keep, args.crash_seed);
+    match wait_for_stop(&signals, &device) {
+        Ok(Stop::Signal(Signal::SIGUSR1)) if switch.is_some() => {
+            if let Some(switch) = &switch {
+                power_cut(switch, &args.crash_keep, args.crash_seed);
+            }
+            Ok(())
+        }
+        Ok(Stop::Signal(sig)) => {
+            tracing::info!(?sig, "stopping");
+            device.close().map_err(|e| e.to_string())
+        }
+        Ok(Stop::ServerEnded) => {
+            // Nothing answers the kernel any more: remove what is left, and fail.
+            let why = match device.close() {
+                Err(tcmu::DeviceError::Serve(tcmu::server::ServeError::Doorbell(e))) => format!(
+                    "the kernel's device is gone ({e}); was it removed by `tcmu cleanup \
+                     --force` or another tool?"
+                ),
+                Err(e) => e.to_string(),
+                Ok(()) => "serving ended".to_string(),
+            };
+            Err(format!(
+                "stopped serving {name}: {why} (what was left of the device is removed)"
+            ))
+        }
+        Err(e) => {
+            let _ = device.close();
+            Err(e)
+        }
     }
-    tracing::info!(?sig, "stopping");
-    device.close().map_err(|e| e.to_string())?;
-    Ok(())
+}
+
+/// The signals that stop `tcmu serve`. To handle one more (always, or only in some mode),
+/// pass it to [`block_signals`] with these and give it an arm where `serve` matches
+/// [`Stop::Signal`].
+const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM];
+
+/// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
+/// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
+fn block_signals(signals: &[Signal]) -> Result<SignalFd, String> {
+    let mut set = SigSet::empty();
+    for &sig in signals {
+        set.add(sig);
+    }
+    set.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    SignalFd::new(&set).map_err(|e| format!("cannot receive signals: {e}"))
+}
+
+/// What ended [`wait_for_stop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// One of the signals given to [`block_signals`] arrived.
+    Signal(Signal),
+    /// The device's serving loop ended on its own: the device is gone or its ring broke.
+    ServerEnded,
+}
+
+/// How often the wait looks at the server between signals.
+const SERVER_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits for a signal the signalfd from [`block_signals`] takes, or for the device's server to
+/// end, whichever comes first.
+fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let timeout = PollTimeout::try_from(SERVER_CHECK).unwrap_or(PollTimeout::MAX);
+    loop {
+        if device.server_finished() {
+            return Ok(Stop::ServerEnded);
+        }
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("waiting for a signal: {e}")),
+        }
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) => continue,
+            Err(e) => return Err(format!("reading a signal: {e}")),
+        };
+        // The signalfd receives only the signals it was made for.
+        let signo = i32::try_from(info.ssi_signo).unwrap_or(-1);
+        match Signal::try_from(signo) {
+            Ok(sig) => return Ok(Stop::Signal(sig)),
+            Err(_) => tracing::warn!(signo, "ignoring an unknown signal number"),
+        }
+    }
 }
 
 /// `--crash-test`'s power cut: drop (or keep a random part of) the unflushed writes, then end
@@ -362,8 +472,12 @@ fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>) -> ! {
         _ => Keep::Nothing,
     };
     let r = switch.cut(keep);
+    let how = match keep {
+        Keep::Nothing => "none kept".to_string(),
+        Keep::RandomSubset { seed } => format!("a random subset kept, seed {seed}"),
+    };
     eprintln!(
-        "tcmu: power cut: {} unflushed blocks lost, {} kept ({keep:?}); the disk no longer \
+        "tcmu: power cut: {} unflushed blocks lost, {} kept ({how}); the disk no longer \
          answers: remove it with `tcmu cleanup`",
         r.dropped, r.kept
     );
@@ -399,16 +513,18 @@ fn cleanup(force: bool) -> Result<(), String> {
         &cfs,
         Path::new(tcmu_ring::uio::SYSFS_CLASS_UIO),
         Path::new("/dev"),
+        Path::new(tcmu::device::DEVICE_LOCK_DIR),
         force,
     )
     .map_err(|e| e.to_string())?;
     for p in &report.removed {
         println!("removed {}", p.display());
     }
-    for p in &report.in_use {
+    for kept in &report.in_use {
         println!(
-            "kept {}: a running process serves it (stop it, or use --force)",
-            p.display()
+            "kept {}: {} (stop it, or use --force)",
+            kept.path.display(),
+            kept.why
         );
     }
     if report.removed.is_empty() && report.in_use.is_empty() {

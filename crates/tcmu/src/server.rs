@@ -2,17 +2,28 @@
 //! which execute them and complete them as they finish (out of order when the kernel allows).
 //! A handler that panics answers that one command with CHECK CONDITION, HARDWARE ERROR,
 //! INTERNAL TARGET FAILURE; the device stays up.
+//!
+//! A command still queued when the device's `cmd_time_out` has (nearly) passed since it was
+//! taken off the ring is answered CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT BEFORE
+//! PROCESSING without running: the kernel has already failed it to the initiator, which
+//! retries, and running it now could overwrite what the retry or a later write put there.
+//!
+//! The loop ends on a fatal ring error or when the doorbell fails (the kernel removed the
+//! device: its UIO device reports an error from then on); [`Server::wait`] tells the owner,
+//! which should then tear the device down.
 
 use crate::backend::BlockDevice;
 use crate::emulate::Emulator;
+use scsi_proto::Wire;
+use scsi_proto::sense::{AdditionalSense, SenseData};
 use std::io;
 use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tcmu_ring::{DataBuffers, Entry, Response, Ring, RingError, Uio};
 
 /// What executes commands: the built-in emulation ([`Emulator`]) or a command-level handler.
@@ -61,13 +72,30 @@ pub trait Doorbell: Send + Sync {
 }
 
 impl Doorbell for Uio {
+    /// Polls the UIO device. Once the kernel has removed the device (its backstore deleted
+    /// under us), every poll reports an error at once: that is returned, never waited on again.
     fn wait(&self, timeout: Duration) -> io::Result<bool> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(self.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, ms) {
             Ok(0) => Ok(false),
-            Ok(_) => Uio::wait(self).map(|_| true).map_err(io::Error::other),
+            Ok(_) => {
+                let failed = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+                match fds[0].revents() {
+                    Some(r) if !r.intersects(failed) => {
+                        Uio::wait(self).map(|_| true).map_err(io::Error::other)
+                    }
+                    r => Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!(
+                            "the UIO device uio{} reports {}",
+                            self.info().index,
+                            r.map_or_else(|| "unknown events".into(), |r| format!("{r:?}"))
+                        ),
+                    )),
+                }
+            }
             Err(nix::errno::Errno::EINTR) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -78,51 +106,202 @@ impl Doorbell for Uio {
     }
 }
 
+/// Why a serving loop ended on its own.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The ring became unusable (until the kernel resets it).
+    #[error("TCMU ring: {0}")]
+    Ring(#[from] RingError),
+    /// Waiting for the kernel failed: the device is gone, or its UIO device broke.
+    #[error("waiting for the kernel's commands: {0}")]
+    Doorbell(#[source] io::Error),
+    /// A thread could not be started.
+    #[error("cannot start a serving thread: {0}")]
+    Thread(#[source] io::Error),
+    /// The serving loop itself panicked (a bug), or a panic left the ring's lock poisoned:
+    /// the ring cannot be trusted and is no longer served.
+    #[error("the serving loop failed: {0}")]
+    Panicked(&'static str),
+}
+
+/// Whether the ring thread has ended, with a condition variable to wait on it.
+#[derive(Debug, Default)]
+struct Finished {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Finished {
+    fn set(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.cv.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait(&self, timeout: Duration) -> bool {
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        let (done, _) = self
+            .cv
+            .wait_timeout_while(done, timeout, |d| !*d)
+            .unwrap_or_else(PoisonError::into_inner);
+        *done
+    }
+}
+
+/// Marks the loop finished when dropped: on return and on a panic alike.
+struct SetOnDrop(Arc<Finished>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// The ring thread, from the owner's side.
+#[derive(Debug)]
+enum RingThread {
+    Running(JoinHandle<Result<(), ServeError>>),
+    NotStarted(io::Error),
+    Joined,
+}
+
 /// A running serving loop. Dropping it stops the loop and joins its threads.
 #[derive(Debug)]
 pub struct Server {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), RingError>>>,
+    thread: RingThread,
+    finished: Arc<Finished>,
 }
 
 /// How long the ring thread sleeps in the doorbell before checking for a stop request.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How a [`Server`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// Worker threads (at least one).
+    pub threads: usize,
+    /// The device's `cmd_time_out`, after which the kernel fails a command itself; `None`
+    /// when it never does (LIO's `cmd_time_out` 0).
+    pub cmd_time_out: Option<Duration>,
+}
+
+impl ServeOptions {
+    /// `threads` workers, no command time-out.
+    pub fn new(threads: usize) -> Self {
+        ServeOptions {
+            threads: threads.max(1),
+            cmd_time_out: None,
+        }
+    }
+
+    /// The device's `cmd_time_out` (zero: none). Commands that waited nearly that long since
+    /// they were taken off the ring are answered without running; see [`late_after`].
+    pub fn cmd_time_out(mut self, t: Duration) -> Self {
+        self.cmd_time_out = (!t.is_zero()).then_some(t);
+        self
+    }
+}
+
+/// How long after it was taken off the ring a command is too late to run, for a device whose
+/// kernel fails commands `cmd_time_out` after queueing them: `cmd_time_out` less a safety
+/// margin of a second (half of it, for time-outs under two seconds), because the kernel's timer
+/// started when it queued the command, a little before it was taken.
+pub fn late_after(cmd_time_out: Duration) -> Duration {
+    cmd_time_out - (cmd_time_out / 2).min(Duration::from_secs(1))
+}
+
+/// The answer to a command too late to run: CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT
+/// BEFORE PROCESSING (2Eh/02h). An initiator retries an aborted command.
+fn too_late() -> Response {
+    let sense = SenseData::aborted_command(AdditionalSense::new(0x2e, 0x02));
+    Response::check_condition(&sense.to_vec())
+}
+
+/// A command with the moment it was taken off the ring.
+struct Taken {
+    cmd: tcmu_ring::Command,
+    at: Instant,
+}
+
 impl Server {
-    /// Starts serving `ring` with `threads` workers (at least one) running `handler`.
+    /// Starts serving `ring` with `threads` workers (at least one) running `handler`, with no
+    /// command time-out.
     pub fn spawn<H, D>(ring: Ring, doorbell: Arc<D>, handler: Arc<H>, threads: usize) -> Server
     where
         H: Handler + 'static,
         D: Doorbell + 'static,
     {
+        Server::spawn_with(ring, doorbell, handler, ServeOptions::new(threads))
+    }
+
+    /// Starts serving `ring` with `handler`, as `options` say.
+    pub fn spawn_with<H, D>(
+        ring: Ring,
+        doorbell: Arc<D>,
+        handler: Arc<H>,
+        options: ServeOptions,
+    ) -> Server
+    where
+        H: Handler + 'static,
+        D: Doorbell + 'static,
+    {
         let stop = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(Finished::default());
         let ring = Arc::new(Mutex::new(ring));
         let stop2 = Arc::clone(&stop);
+        let done = SetOnDrop(Arc::clone(&finished));
         let thread = std::thread::Builder::new()
             .name("tcmu-ring".into())
-            .spawn(move || serve(ring, doorbell, handler, threads.max(1), stop2))
-            .ok();
-        Server { stop, thread }
+            .spawn(move || {
+                let _done = done;
+                serve(ring, doorbell, handler, options, stop2)
+            })
+            // A thread that never started has finished: its closure, with the marker, is
+            // dropped.
+            .map_or_else(RingThread::NotStarted, RingThread::Running);
+        Server {
+            stop,
+            thread,
+            finished,
+        }
     }
 
     /// Stops taking commands, lets the workers finish what they hold, and joins the threads.
-    /// Returns the ring's fatal error, if it stopped on one.
-    pub fn stop(mut self) -> Result<(), RingError> {
+    /// Returns why the loop had ended, if it ended on its own on an error.
+    pub fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown()
     }
 
-    /// Whether the loop has ended (stopped, or on a fatal ring error).
+    /// Whether the loop has ended (stopped, or on its own on an error).
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        // The same mark `wait` waits on (set as the thread ends), so the two always agree.
+        match &self.thread {
+            RingThread::Running(_) => self.finished.is_set(),
+            RingThread::NotStarted(_) | RingThread::Joined => true,
+        }
     }
 
-    fn shutdown(&mut self) -> Result<(), RingError> {
+    /// Waits up to `timeout` for the loop to end on its own; true if it has ended. The owner
+    /// of a device waits on this (or polls [`Server::is_finished`]) to learn that nothing
+    /// answers the kernel any more, then calls [`Server::stop`] for the reason.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        self.finished.wait(timeout)
+    }
+
+    fn shutdown(&mut self) -> Result<(), ServeError> {
         self.stop.store(true, Ordering::Release);
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(r)) => r,
-            // The ring thread itself does not panic on kernel input; a panic here is a bug,
-            // and the device is torn down regardless.
-            Some(Err(_)) | None => Ok(()),
+        match std::mem::replace(&mut self.thread, RingThread::Joined) {
+            RingThread::Running(t) => t
+                .join()
+                .unwrap_or(Err(ServeError::Panicked("the ring thread panicked"))),
+            RingThread::NotStarted(e) => Err(ServeError::Thread(e)),
+            RingThread::Joined => Ok(()),
         }
     }
 }
@@ -133,18 +312,22 @@ impl Drop for Server {
     }
 }
 
-/// The ring thread: take, dispatch, wait.
+/// The ring thread: take, dispatch, wait. Returns when asked to stop, or on its own on a fatal
+/// ring error or a failed doorbell.
 fn serve<H: Handler + 'static, D: Doorbell + 'static>(
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
-    threads: usize,
+    options: ServeOptions,
     stop: Arc<AtomicBool>,
-) -> Result<(), RingError> {
+) -> Result<(), ServeError> {
+    let threads = options.threads.max(1);
+    let late = options.cmd_time_out.map(late_after);
     let mut workers = Vec::with_capacity(threads);
     let mut queues = Vec::with_capacity(threads);
+    let mut spawn_error = None;
     for i in 0..threads {
-        let (tx, rx) = mpsc::channel::<tcmu_ring::Command>();
+        let (tx, rx) = mpsc::channel::<Taken>();
         let (ring, doorbell, handler) = (
             Arc::clone(&ring),
             Arc::clone(&doorbell),
@@ -152,27 +335,57 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
         );
         let w = std::thread::Builder::new()
             .name(format!("tcmu-worker-{i}"))
-            .spawn(move || worker(rx, ring, doorbell, handler));
-        if let Ok(w) = w {
-            workers.push(w);
-            queues.push(tx);
+            .spawn(move || worker(rx, ring, doorbell, handler, late));
+        match w {
+            Ok(w) => {
+                workers.push(w);
+                queues.push(tx);
+            }
+            Err(e) => {
+                spawn_error.get_or_insert(e);
+            }
         }
     }
+    let result = match spawn_error {
+        // No worker: nothing could answer the kernel.
+        Some(e) if queues.is_empty() => Err(ServeError::Thread(e)),
+        _ => take_and_dispatch(&ring, &*doorbell, &queues, &stop),
+    };
+    drop(queues);
+    for w in workers {
+        let _ = w.join();
+    }
+    result
+}
+
+/// The ring thread's loop, until a stop request or an error.
+fn take_and_dispatch<D: Doorbell>(
+    ring: &Mutex<Ring>,
+    doorbell: &D,
+    queues: &[mpsc::Sender<Taken>],
+    stop: &AtomicBool,
+) -> Result<(), ServeError> {
     let mut next = 0usize;
-    let mut result = Ok(());
-    while !stop.load(Ordering::Acquire) && !queues.is_empty() {
+    while !stop.load(Ordering::Acquire) {
         let mut taken = Vec::new();
         {
-            let Ok(mut ring) = ring.lock() else { break };
+            // A panic while the ring was held may have left it half updated: stop serving it.
+            let mut ring = ring
+                .lock()
+                .map_err(|_| ServeError::Panicked("a thread panicked while it held the ring"))?;
+            let mut fatal = None;
             loop {
                 match ring.next_entry() {
-                    Ok(Some(Entry::Command(cmd))) => taken.push(cmd),
+                    Ok(Some(Entry::Command(cmd))) => taken.push(Taken {
+                        cmd,
+                        at: Instant::now(),
+                    }),
                     Ok(Some(Entry::Tmr(_))) => {}
                     Ok(None) => break,
                     // A malformed command was answered with CHECK CONDITION by the ring.
                     Err(e) if !e.is_fatal() => {}
                     Err(e) => {
-                        result = Err(e);
+                        fatal = Some(e);
                         break;
                     }
                 }
@@ -181,9 +394,9 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
             if ring.flush() {
                 let _ = doorbell.notify();
             }
-        }
-        if result.is_err() {
-            break;
+            if let Some(e) = fatal {
+                return Err(e.into());
+            }
         }
         let idle = taken.is_empty();
         for cmd in taken {
@@ -192,28 +405,39 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
             next = next.wrapping_add(1);
         }
         if idle {
-            let _ = doorbell.wait(POLL);
+            doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
         }
     }
-    drop(queues);
-    for w in workers {
-        let _ = w.join();
-    }
-    result
+    Ok(())
 }
 
+/// A worker: runs the commands it is handed (those not already too late, when `late` is set)
+/// and completes them.
 fn worker<H: Handler, D: Doorbell>(
-    rx: mpsc::Receiver<tcmu_ring::Command>,
+    rx: mpsc::Receiver<Taken>,
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
+    late: Option<Duration>,
 ) {
-    for mut cmd in rx {
-        let rsp = catch_unwind(AssertUnwindSafe(|| {
-            let (cdb, data) = cmd.parts_mut();
-            handler.execute(cdb, data)
-        }))
-        .unwrap_or_else(|_| Response::internal_target_failure());
+    for Taken { mut cmd, at } in rx {
+        let waited = at.elapsed();
+        let rsp = if late.is_some_and(|late| waited >= late) {
+            tracing::warn!(
+                id = cmd.id(),
+                opcode = cmd.cdb().first().copied().unwrap_or(0),
+                ?waited,
+                "not run: queued past the device's cmd_time_out (the kernel has failed it and \
+                 the initiator retries); answered ABORTED COMMAND"
+            );
+            too_late()
+        } else {
+            catch_unwind(AssertUnwindSafe(|| {
+                let (cdb, data) = cmd.parts_mut();
+                handler.execute(cdb, data)
+            }))
+            .unwrap_or_else(|_| Response::internal_target_failure())
+        };
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);

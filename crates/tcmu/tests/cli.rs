@@ -57,3 +57,83 @@ fn without_lio_the_errors_say_what_to_do() {
     let (ok, _, err) = tcmu(&["serve", "x.img", "--size", "lots"]);
     assert!(!ok && err.contains("not a number"), "{err}");
 }
+
+#[test]
+fn bad_block_sizes_and_image_sizes_are_refused_clearly() {
+    let img = std::env::temp_dir().join(format!("tcmu-cli-bs-{}.img", std::process::id()));
+    std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+    let path = img.to_str().unwrap();
+    for bs in ["0", "1000", "2097152", "lots"] {
+        let (ok, _, err) = tcmu(&["serve", path, "--block-size", bs]);
+        assert!(!ok, "--block-size {bs} accepted");
+        assert!(!err.contains("panicked"), "--block-size {bs}: {err}");
+        assert!(err.contains("--block-size"), "--block-size {bs}: {err}");
+        if bs != "lots" {
+            assert!(
+                err.contains("is not a power of two from 512 to 65536"),
+                "--block-size {bs}: {err}"
+            );
+        }
+    }
+    // Smaller than one block, and not a whole number of blocks.
+    std::fs::write(&img, vec![0u8; 100]).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path]);
+    assert!(
+        !ok && err.contains(path) && err.contains("less than one block"),
+        "{err}"
+    );
+    std::fs::write(&img, vec![0u8; 5000]).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path, "--block-size", "4096"]);
+    assert!(
+        !ok && err.contains(path) && err.contains("not a whole number of 4096-byte blocks"),
+        "{err}"
+    );
+    // --size must be whole blocks as well, for an image as for memory.
+    std::fs::remove_file(&img).unwrap();
+    let (ok, _, err) = tcmu(&["serve", path, "--size", "1000"]);
+    assert!(!ok && err.contains("not a positive multiple"), "{err}");
+    assert!(!img.exists(), "nothing created");
+    let (ok, _, err) = tcmu(&["serve", "--memory", "--size", "6K", "--block-size", "4096"]);
+    assert!(!ok && err.contains("not a positive multiple"), "{err}");
+}
+
+#[test]
+fn an_image_being_served_is_refused_naming_it_and_its_holder() {
+    let img = std::env::temp_dir().join(format!("tcmu-cli-lock-{}.img", std::process::id()));
+    let _ = std::fs::remove_file(&img);
+    let path = img.to_str().unwrap();
+    // This test process stands for the first server.
+    let first = tcmu::FileDisk::create(&img, 1 << 20, 512).unwrap();
+    for extra in [&[][..], &["--read-only"], &["--size", "2M"]] {
+        let mut args = vec!["serve", path, "--name", "second"];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = tcmu(&args);
+        assert!(!ok, "{extra:?}");
+        let holder = format!("is in use by process {}", std::process::id());
+        assert!(
+            err.contains(path) && err.contains(&holder),
+            "{extra:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
+    drop(first);
+    // Read-only servers share (without LIO here, the serve then fails on configfs; on a host
+    // with LIO it would serve until killed, so it is not run there).
+    let on_lio_host = std::path::Path::new("/sys/kernel/config/target/core").is_dir();
+    if !on_lio_host {
+        // A process another test spawns holds a copy of `first`'s descriptor (and lock) from
+        // its fork to its exec: wait that out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let reader = loop {
+            match tcmu::FileDisk::open(&img, 512, true) {
+                Ok(d) => break d,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let (ok, _, err) = tcmu(&["serve", path, "--read-only"]);
+        assert!(!ok && !err.contains("in use"), "{err}");
+        drop(reader);
+    }
+    std::fs::remove_file(&img).unwrap();
+}

@@ -4,12 +4,13 @@
 
 mod common;
 
-use common::{SimBell, drive, rw10};
+use common::{BreakableBell, SimBell, drive, rw10};
 use lio_config::ConfigFs;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tcmu::device::DeviceLock;
 use tcmu::{DeviceBuilder, DeviceError, Emulator, Identity, MemoryDisk};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimKernel};
@@ -68,6 +69,7 @@ fn a_device_comes_up_serves_and_goes_away() {
     let node = dir.join("mydisk");
     let device = DeviceBuilder::new("d0")
         .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
+        .lock_dir(&dir.join("locks"))
         .node(&node)
         .threads(2)
         .disk_timeout(Duration::from_secs(5))
@@ -107,7 +109,13 @@ fn a_device_comes_up_serves_and_goes_away() {
     let done = drive(&mut sim, &bell, vec![(rw10(0x28, 5, 2), Vec::new(), 1024)]);
     assert_eq!(done[0].data_in, data);
 
+    let lock = dir.join("locks/user_1-d0.lock");
+    assert!(
+        lock.exists(),
+        "the device's lock is held while it is served"
+    );
     device.close().unwrap();
+    assert!(!lock.exists(), "and released after the teardown");
     assert!(!node.exists(), "node removed");
     assert!(!store.exists(), "backstore removed");
     let left: Vec<_> = fs::read_dir(dir.join("target/loopback")).unwrap().collect();
@@ -126,14 +134,32 @@ fn failures_leave_nothing_behind() {
     // No UIO device appears: a clear error, and the backstore made so far is removed.
     let r = DeviceBuilder::new("x")
         .roots(cfs.clone(), &dir.join("sys/class/uio"), &dir.join("dev"))
+        .lock_dir(&dir.join("locks"))
         .serve(Arc::clone(&emu), 8 * 512, 512);
     assert!(matches!(r, Err(DeviceError::Uio(_))), "{r:?}");
     assert!(!dir.join("target/core/user_1/x").exists());
     // A size that is not whole blocks is refused before anything is made.
     let r = DeviceBuilder::new("y")
         .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-        .serve(emu, 1000, 512);
+        .lock_dir(&dir.join("locks"))
+        .serve(Arc::clone(&emu), 1000, 512);
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
+    // So is a block size the kernel's disks cannot have: none, odd, or larger than 64 KiB.
+    for bs in [0, 520, 2 << 20] {
+        let r = DeviceBuilder::new("b")
+            .roots(
+                ConfigFs::at(dir.join("target"), dir.join("sys")),
+                &dir.join("sys/class/uio"),
+                &dir.join("dev"),
+            )
+            .lock_dir(&dir.join("locks"))
+            .serve(Arc::clone(&emu), 4 << 20, bs);
+        let e = r.map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("is not a power of two from 512 to 65536"),
+            "{bs}: {e}"
+        );
+    }
     // So is a vendor SCSI cannot carry.
     let r = DeviceBuilder::new("z")
         .roots(
@@ -141,6 +167,7 @@ fn failures_leave_nothing_behind() {
             &dir.join("sys/class/uio"),
             &dir.join("dev"),
         )
+        .lock_dir(&dir.join("locks"))
         .vendor("far too long a vendor")
         .serve_block(MemoryDisk::new(8, 512).unwrap());
     assert!(
@@ -154,6 +181,233 @@ fn failures_leave_nothing_behind() {
             .next()
             .is_none(),
         "nothing was made"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
+    let dir = tree("gone");
+    let uio = dir.join("sys/class/uio/uio4");
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(uio.join("name"), "tcm-user/1/g0/tcmu-rs/g0\n").unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    let kernel = fake_kernel(&dir, "g0");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(BreakableBell::default());
+    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+    let device = DeviceBuilder::new("g0")
+        .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
+        .lock_dir(&dir.join("locks"))
+        .disk_timeout(Duration::from_secs(5))
+        .serve_with(
+            Arc::new(Emulator::new(
+                MemoryDisk::new(64, 512).unwrap(),
+                Identity::for_name("g0"),
+            )),
+            64 * 512,
+            512,
+            |_| Ok((Ring::new(sim.region())?, Arc::clone(&bell))),
+        )
+        .unwrap();
+    assert!(kernel.join().unwrap());
+    assert!(
+        !device.wait_server(Duration::from_millis(200)),
+        "still serving"
+    );
+    assert!(!device.server_finished());
+    // The kernel removes the device (`tcmu cleanup --force`, targetcli...).
+    bell.broken
+        .store(true, std::sync::atomic::Ordering::Release);
+    let t = Instant::now();
+    assert!(device.wait_server(Duration::from_secs(5)));
+    assert!(device.server_finished());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let e = device.close().unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Doorbell(_))),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("the device is gone"), "{e}");
+    assert!(!dir.join("target/core/user_1/g0").exists());
+    let left: Vec<_> = fs::read_dir(dir.join("target/loopback")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Gives the temporary tree's backstore the `info` the kernel shows for one of ours.
+fn kernel_info(dir: &Path, name: &str) {
+    let store = dir.join("target/core/user_1").join(name);
+    fs::write(
+        store.join("info"),
+        format!("Status: ACTIVATED  Max Queue Depth: 0\n Config: tcmu-rs/{name} Size: 32768\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn cleanup_keeps_a_device_that_is_still_being_set_up() {
+    let dir = tree("starting");
+    let uio = dir.join("sys/class/uio/uio5");
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(uio.join("name"), "tcm-user/1/s0/tcmu-rs/s0\n").unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    // What cleanup sees: the backstore made, no UIO device yet (not enabled), the state a
+    // starting `tcmu serve` is in between writing `control` and `enable`.
+    fs::create_dir_all(dir.join("no-uio-yet")).unwrap();
+    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+    let (at_open, starting) = std::sync::mpsc::channel();
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let serving = {
+        let (dir, cfs) = (dir.clone(), cfs.clone());
+        std::thread::spawn(move || {
+            let kernel = fake_kernel(&dir, "s0");
+            let sim = SimKernel::new(SimConfig::small()).unwrap();
+            let device = DeviceBuilder::new("s0")
+                .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
+                .lock_dir(&dir.join("locks"))
+                .disk_timeout(Duration::from_secs(5))
+                .serve_with(
+                    Arc::new(Emulator::new(
+                        MemoryDisk::new(64, 512).unwrap(),
+                        Identity::for_name("s0"),
+                    )),
+                    64 * 512,
+                    512,
+                    |_| {
+                        kernel_info(&dir, "s0");
+                        at_open.send(()).unwrap();
+                        // Held here, mid-way, until the test has run its cleanup.
+                        let _ = wait_go.recv();
+                        Ok((Ring::new(sim.region())?, Arc::new(SimBell::default())))
+                    },
+                );
+            let up = kernel.join().unwrap();
+            (device, up)
+        })
+    };
+    starting.recv().unwrap();
+    let store = dir.join("target/core/user_1/s0");
+    assert!(store.exists());
+    let report = tcmu::cleanup(
+        &cfs,
+        &dir.join("no-uio-yet"),
+        &dir.join("dev"),
+        &dir.join("locks"),
+        false,
+    );
+    go.send(()).unwrap();
+    let report = report.unwrap();
+    assert!(report.removed.is_empty(), "{:?}", report.removed);
+    assert_eq!(report.in_use.len(), 1, "{:?}", report.in_use);
+    let me = format!("process {}", std::process::id());
+    assert!(
+        report.in_use[0].path == store && report.in_use[0].why.contains(&me),
+        "{:?}",
+        report.in_use
+    );
+    assert!(store.exists(), "the starting device was not removed");
+    let (device, up) = serving.join().unwrap();
+    let device = device.unwrap();
+    assert!(up);
+    device.close().unwrap();
+    // Now nothing holds it: a leftover of the same name would be cleaned up.
+    assert!(!dir.join("locks/user_1-s0.lock").exists());
+    fs::create_dir_all(&store).unwrap();
+    kernel_info(&dir, "s0");
+    let report = tcmu::cleanup(
+        &cfs,
+        &dir.join("no-uio-yet"),
+        &dir.join("dev"),
+        &dir.join("locks"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.removed, vec![store.clone()]);
+    assert!(!store.exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_device_lock_has_one_holder() {
+    let dir = tree("lock");
+    let locks = dir.join("locks");
+    let first = DeviceLock::try_lock(&locks, 1, "l0").unwrap();
+    assert_eq!(first.path(), locks.join("user_1-l0.lock"));
+    let e = DeviceLock::try_lock(&locks, 1, "l0").unwrap_err();
+    let me = format!("user_1/l0 is locked by process {}", std::process::id());
+    assert!(e.to_string().contains(&me), "{e}");
+    // Another device's lock is its own.
+    let other = DeviceLock::try_lock(&locks, 2, "l0").unwrap();
+    // A device whose lock is held (by a cleanup removing a leftover of that name) is not
+    // brought up, and nothing is made.
+    let r = DeviceBuilder::new("l0")
+        .roots(
+            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            &dir.join("sys/class/uio"),
+            &dir.join("dev"),
+        )
+        .lock_dir(&locks)
+        .serve_block(MemoryDisk::new(8, 512).unwrap());
+    assert!(matches!(r, Err(DeviceError::Locked { .. })), "{r:?}");
+    assert!(!dir.join("target/core/user_1").exists());
+    // A name that would leave the folder is refused.
+    assert!(DeviceLock::try_lock(&locks, 1, "../x").is_err());
+    drop((first, other));
+    assert!(
+        fs::read_dir(&locks).unwrap().next().is_none(),
+        "lock files removed"
+    );
+    let again = DeviceLock::try_lock(&locks, 1, "l0").unwrap();
+    drop(again);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
+    let dir = tree("lbs");
+    let uio = dir.join("sys/class/uio/uio6");
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(uio.join("name"), "tcm-user/1/big/tcmu-rs/big\n").unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    // What 6.1's sd makes of 8192-byte blocks: "Unsupported sector size 8192", 0 sectors.
+    fs::create_dir_all(dir.join("sys/class/block/sdz")).unwrap();
+    fs::write(dir.join("sys/class/block/sdz/size"), "0\n").unwrap();
+    let kernel = fake_kernel(&dir, "big");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let r = DeviceBuilder::new("big")
+        .roots(
+            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            &dir.join("sys/class/uio"),
+            &dir.join("dev"),
+        )
+        .lock_dir(&dir.join("locks"))
+        .disk_timeout(Duration::from_secs(5))
+        .serve_with(
+            Arc::new(Emulator::new(
+                MemoryDisk::new(16, 8192).unwrap(),
+                Identity::for_name("big"),
+            )),
+            16 * 8192,
+            8192,
+            |_| Ok((Ring::new(sim.region())?, Arc::new(SimBell::default()))),
+        );
+    assert!(kernel.join().unwrap());
+    let e = r.map(|_| ()).unwrap_err();
+    assert!(
+        matches!(e, DeviceError::BlockSizeUnsupported { block_size: 8192 }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("empty disk of 8192-byte blocks"),
+        "{e}"
+    );
+    assert!(!dir.join("target/core/user_1/big").exists());
+    assert!(
+        fs::read_dir(dir.join("target/loopback"))
+            .unwrap()
+            .next()
+            .is_none()
     );
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,12 +3,14 @@
 
 mod common;
 
-use common::{SimBell, drive, rw10};
+use common::{BreakableBell, SimBell, drive, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
-use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk, Server};
+use tcmu::server::{ServeOptions, late_after};
+use tcmu::{BlockDevice, Emulator, Handler, Identity, MemoryDisk, Server};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimKernel};
+use tcmu_ring::{DataBuffers, Response};
 
 #[test]
 fn many_commands_through_four_workers() {
@@ -101,4 +103,149 @@ fn a_handler_panic_fails_one_command_not_the_device() {
     assert_eq!(done[0].status, 0);
     assert!(!server.is_finished());
     server.stop().unwrap();
+}
+
+#[test]
+fn a_lone_worker_survives_a_handler_panic() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    let emu = Arc::new(Emulator::new(
+        Flaky(MemoryDisk::new(64, 512).unwrap()),
+        Identity::for_name("f1"),
+    ));
+    // One worker: the commands after the panic run on the very thread that panicked.
+    let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 1);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut jobs = vec![(rw10(0x28, 13, 1), Vec::new(), 512)];
+    for lba in 20..30 {
+        jobs.push((rw10(0x2a, lba, 1), vec![lba as u8; 512], 0));
+    }
+    let done = drive(&mut sim, &bell, jobs);
+    std::panic::set_hook(prev);
+    assert_eq!(done.iter().filter(|c| c.status == 2).count(), 1);
+    assert_eq!(done.iter().filter(|c| c.status == 0).count(), 10);
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 25, 1), Vec::new(), 512)]);
+    assert_eq!((done[0].status, done[0].data_in[0]), (0, 25));
+    assert!(!server.is_finished());
+    server.stop().unwrap();
+}
+
+#[test]
+fn a_failing_doorbell_ends_the_loop_with_its_error() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(BreakableBell::default());
+    let emu = Arc::new(Emulator::new(
+        MemoryDisk::new(64, 512).unwrap(),
+        Identity::for_name("gone"),
+    ));
+    let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
+    let done = drive(
+        &mut sim,
+        &bell.bell,
+        vec![(rw10(0x28, 1, 1), Vec::new(), 512)],
+    );
+    assert_eq!(done[0].status, 0);
+    // The kernel removes the device: from now on every wait fails at once.
+    bell.broken
+        .store(true, std::sync::atomic::Ordering::Release);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let waits = bell.waits.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        server.is_finished(),
+        "the loop still runs after {waits} failed waits"
+    );
+    let e = server.stop().unwrap_err();
+    assert!(e.to_string().contains("the device is gone"), "{e}");
+}
+
+/// The emulation, except that TEST UNIT READY takes `stall` (a backend stuck on something).
+struct Stalling {
+    emu: Emulator<MemoryDisk>,
+    stall: std::time::Duration,
+}
+
+impl Handler for Stalling {
+    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
+        if cdb.first() == Some(&0x00) {
+            std::thread::sleep(self.stall);
+            return Response::good();
+        }
+        self.emu.execute(cdb, data)
+    }
+}
+
+#[test]
+fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
+    let cmd_time_out = std::time::Duration::from_secs(1);
+    let late = late_after(cmd_time_out);
+    assert_eq!(late, std::time::Duration::from_millis(500));
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    let handler = Arc::new(Stalling {
+        emu: Emulator::new(
+            MemoryDisk::new(64, 512).unwrap(),
+            Identity::for_name("late"),
+        ),
+        stall: late * 3,
+    });
+    // One worker: the WRITE waits behind the stalled command.
+    let options = ServeOptions::new(1).cmd_time_out(cmd_time_out);
+    let server = Server::spawn_with(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::clone(&handler),
+        options,
+    );
+    let done = drive(
+        &mut sim,
+        &bell,
+        vec![
+            (vec![0x00, 0, 0, 0, 0, 0], Vec::new(), 0),
+            (rw10(0x2a, 5, 1), vec![0xee; 512], 0),
+        ],
+    );
+    let (stalled, write) = (&done[0], &done[1]);
+    assert_eq!(stalled.status, 0);
+    assert_eq!(write.status, 2, "the late WRITE is failed");
+    assert_eq!(
+        (write.sense[2] & 0x0f, write.sense[12], write.sense[13]),
+        (0x0b, 0x2e, 0x02),
+        "ABORTED COMMAND, COMMAND TIMEOUT BEFORE PROCESSING"
+    );
+    let image = handler.emu.device().snapshot();
+    assert!(
+        image[5 * 512..6 * 512].iter().all(|&b| b == 0),
+        "the late WRITE never reached the disk"
+    );
+    // A WRITE in time runs.
+    let done = drive(
+        &mut sim,
+        &bell,
+        vec![(rw10(0x2a, 5, 1), vec![0xee; 512], 0)],
+    );
+    assert_eq!(done[0].status, 0);
+    assert!(
+        handler.emu.device().snapshot()[5 * 512..6 * 512]
+            .iter()
+            .all(|&b| b == 0xee)
+    );
+    server.stop().unwrap();
+}
+
+#[test]
+fn no_cmd_time_out_means_nothing_is_too_late() {
+    assert_eq!(
+        ServeOptions::new(2)
+            .cmd_time_out(std::time::Duration::ZERO)
+            .cmd_time_out,
+        None
+    );
+    assert_eq!(
+        late_after(std::time::Duration::from_secs(30)),
+        std::time::Duration::from_secs(29)
+    );
 }

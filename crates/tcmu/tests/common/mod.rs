@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tcmu::Doorbell;
@@ -47,6 +48,32 @@ impl Doorbell for SimBell {
         self.state.lock().unwrap().1 += 1;
         self.cv.notify_all();
         Ok(())
+    }
+}
+
+/// A [`SimBell`] that can be made to fail as the UIO device's does once the kernel removed the
+/// device: every wait then fails at once. Counts the waits.
+#[derive(Default)]
+pub struct BreakableBell {
+    pub bell: SimBell,
+    pub broken: AtomicBool,
+    pub waits: AtomicUsize,
+}
+
+impl Doorbell for BreakableBell {
+    fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        if self.broken.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the device is gone",
+            ));
+        }
+        self.bell.wait(timeout)
+    }
+
+    fn notify(&self) -> io::Result<()> {
+        self.bell.notify()
     }
 }
 
