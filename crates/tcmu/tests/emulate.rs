@@ -37,8 +37,8 @@ impl<B: BlockDevice> Disk<B> {
         let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
             panic!("no command")
         };
-        let cdb = cmd.cdb().to_vec();
-        let rsp = self.emu.execute(&cdb, &mut cmd.data);
+        let (cdb, data) = cmd.parts_mut();
+        let rsp = self.emu.execute(cdb, data);
         self.ring.complete(cmd, rsp).unwrap();
         self.ring.flush();
         let mut done = self.sim.reap().unwrap();
