@@ -6,6 +6,19 @@
 //! INVALID COMMAND OPERATION CODE; invalid fields get INVALID FIELD IN CDB / PARAMETER LIST
 //! with the sense-key-specific pointer at the field; the sense format follows the Control mode
 //! page's D_SENSE.
+//!
+//! # Durability
+//!
+//! One rule decides when a command's changes must be on stable storage before it ends GOOD
+//! (`Emulator::must_be_durable`): when the command has FUA set, when the Caching mode page
+//! says there is no write cache (WCE = 0: Linux then never sends SYNCHRONIZE CACHE), and always
+//! for WRITE AND VERIFY, whose verification is of the medium. It is applied in one place, after
+//! any command that changes the medium (WRITE, WRITE AND VERIFY, WRITE SAME in every form,
+//! UNMAP, COMPARE AND WRITE, EXTENDED COPY, FORMAT UNIT) has done its work: a
+//! [`BlockDevice::flush`], whose failure ends the command in MEDIUM ERROR, WRITE ERROR instead
+//! of GOOD. The emulation does not pass FUA down to [`BlockDevice::write`] (it passes `false`):
+//! discards and zeroing have no such flag, a command of many writes would sync each one, and the
+//! flush covers them all at once.
 
 use crate::backend::BlockDevice;
 use scsi_proto::Wire;
@@ -204,9 +217,22 @@ impl<B: BlockDevice> Emulator<B> {
         SenseFormat::from_d_sense(self.mode_bit(|m| m.control.d_sense))
     }
 
-    /// Whether writes must be durable before they complete: FUA, or no write cache (WCE=0).
-    fn durable(&self, cmd: &Command) -> bool {
-        cmd.fua() || !self.mode_bit(|m| m.caching.wce)
+    /// The durability rule: whether the changes `cmd` made must be on stable storage before it
+    /// ends GOOD. FUA asks for it; so does WCE = 0 in the current Caching mode page (no write
+    /// cache: nothing acknowledged may be lost); WRITE AND VERIFY always does, as it verifies
+    /// what is on the medium, not what a cache holds. The cache is read when the command ends,
+    /// so a command finishing after MODE SELECT turned the cache off is made durable too.
+    fn must_be_durable(&self, cmd: &Command) -> bool {
+        cmd.kind() == Kind::WriteAndVerify || cmd.fua() || !self.mode_bit(|m| m.caching.wce)
+    }
+
+    /// Ends a command that changed the medium: flushes if [`Emulator::must_be_durable`] says
+    /// so. A failed flush is a write error: the command's data may not be on the medium.
+    fn settle(&self, cmd: &Command) -> Result<(), Fail> {
+        if self.must_be_durable(cmd) {
+            self.dev.flush().map_err(|e| io_fail(e, true))?;
+        }
+        Ok(())
     }
 
     fn info(&self) -> BlockDeviceInfo {
@@ -278,6 +304,14 @@ impl<B: BlockDevice> Emulator<B> {
     }
 
     fn dispatch(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
+        let r = self.run(cmd, data)?;
+        if changes_medium(cmd.kind()) {
+            self.settle(cmd)?;
+        }
+        Ok(r)
+    }
+
+    fn run(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
         if !self.supports(cmd.info()) {
             return Err(Fail::Sense(SenseData::invalid_opcode()));
         }
@@ -424,11 +458,10 @@ impl<B: BlockDevice> Emulator<B> {
         if data.len() < want {
             return Err(short_data_out());
         }
-        let fua = self.durable(cmd);
         let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
         let bufs = slices(data, want);
         self.dev
-            .write(lba, &bufs, fua)
+            .write(lba, &bufs, false)
             .map_err(|e| io_fail(e, true))?;
         Ok(Response::good())
     }
@@ -511,7 +544,7 @@ impl<B: BlockDevice> Emulator<B> {
                 let len = n as usize * bs;
                 r = self
                     .dev
-                    .write(lba + done, &[IoSlice::new(&pattern[..len])], cmd.fua());
+                    .write(lba + done, &[IoSlice::new(&pattern[..len])], false);
                 done += n;
             }
             r
@@ -572,9 +605,8 @@ impl<B: BlockDevice> Emulator<B> {
         if let Some(off) = self.compare(lba, verify)? {
             return Err(Fail::Sense(SenseData::miscompare(off as u64)));
         }
-        let fua = self.durable(cmd);
         self.dev
-            .write(lba, &[IoSlice::new(write)], fua)
+            .write(lba, &[IoSlice::new(write)], false)
             .map_err(|e| io_fail(e, true))?;
         Ok(Response::good())
     }
@@ -601,7 +633,6 @@ impl<B: BlockDevice> Emulator<B> {
             .plan(&naa, self.dev.block_size(), self.dev.num_blocks())
             .map_err(reject)?;
         self.check_writable()?;
-        let fua = self.durable(cmd);
         let bs = self.bytes(1)?;
         let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
         let mut bytes = 0u64;
@@ -609,15 +640,17 @@ impl<B: BlockDevice> Emulator<B> {
             // A read or write that fails part way aborts the copy: COPY ABORTED with the
             // number of segments fully processed in COMMAND-SPECIFIC INFORMATION (SPC-4
             // 6.4.3), not a medium error the initiator would take for the whole command.
-            self.copy_range(r, bs, fua).map_err(|_| {
-                Fail::Sense(
+            if self.copy_range(r, bs).is_err() {
+                // What the segments before it copied must be as durable as a completed copy.
+                self.settle(cmd)?;
+                return Err(Fail::Sense(
                     SenseData::new(
                         SenseKey::CopyAborted,
                         AdditionalSense::LUN_COMMUNICATION_FAILURE,
                     )
                     .with_command_specific(done as u64),
-                )
-            })?;
+                ));
+            }
             bytes = bytes.saturating_add(r.blocks.saturating_mul(bs as u64));
         }
         if !parsed.header.nrcr {
@@ -635,7 +668,7 @@ impl<B: BlockDevice> Emulator<B> {
     /// Copies one range in chunks of at most [`COPY_CHUNK`] bytes; back to front when the
     /// destination overlaps the source from above, so no block is overwritten before it is
     /// read.
-    fn copy_range(&self, r: &CopyRange, bs: usize, fua: bool) -> Result<(), Fail> {
+    fn copy_range(&self, r: &CopyRange, bs: usize) -> Result<(), Fail> {
         let per = (COPY_CHUNK / bs.max(1)).max(1) as u64;
         let first = per.min(r.blocks) as usize;
         let mut buf = vec![0u8; first * bs];
@@ -650,7 +683,7 @@ impl<B: BlockDevice> Emulator<B> {
                 .read(r.source_lba + off, &mut [IoSliceMut::new(chunk)])
                 .map_err(|e| io_fail(e, false))?;
             self.dev
-                .write(r.destination_lba + off, &[IoSlice::new(chunk)], fua)
+                .write(r.destination_lba + off, &[IoSlice::new(chunk)], false)
                 .map_err(|e| io_fail(e, true))?;
             done += n;
         }
@@ -875,6 +908,17 @@ impl<B: BlockDevice> Emulator<B> {
         *mode = new;
         Ok(Response::good())
     }
+}
+
+/// Whether a command changes the medium, so that [`Emulator::must_be_durable`] applies to it.
+/// FORMAT UNIT is one: here it changes no block, but an initiator takes its GOOD to mean the
+/// medium is in a settled state.
+fn changes_medium(kind: Kind) -> bool {
+    use Kind::*;
+    matches!(
+        kind,
+        Write | WriteAndVerify | WriteSame | Unmap | CompareAndWrite | ExtendedCopy | FormatUnit
+    )
 }
 
 /// The Data-Out buffer is shorter than the CDB says it carries.
