@@ -905,6 +905,13 @@ impl<B: BlockDevice> Emulator<B> {
         let sp = cmd.get(Field::Sp) == Some(1);
         let mut mode = self.mode.lock().map_err(|_| Fail::Status(status::BUSY))?;
         let new = mode.select(ten, pf, sp, &list, &self.info())?;
+        if mode.caching.wce && !new.caching.wce {
+            // Turning the write cache off (`cache_type` = write through): what was acknowledged
+            // under the cache must be durable before the initiator is told there is none, as
+            // it will send no SYNCHRONIZE CACHE for it. The mode lock is held meanwhile, so a
+            // write ending now waits and then sees WCE = 0; a failed flush changes nothing.
+            self.dev.flush().map_err(|e| io_fail(e, true))?;
+        }
         *mode = new;
         Ok(Response::good())
     }

@@ -440,3 +440,65 @@ fn a_failed_flush_fails_the_command() {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// MODE SENSE(6) of the Caching page (current values, no block descriptor), ready to send back
+/// with MODE SELECT(6) with WCE as given.
+fn caching_page(d: &mut SimDisk<Recorder>, wce: bool) -> Vec<u8> {
+    let mut page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], SimData::Read(255));
+    page[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
+    if wce {
+        page[4 + 2] |= 0x04;
+    } else {
+        page[4 + 2] &= !0x04;
+    }
+    page
+}
+
+fn wce(d: &mut SimDisk<Recorder>) -> bool {
+    let page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], SimData::Read(255));
+    page[4 + 2] & 0x04 != 0
+}
+
+#[test]
+fn turning_the_write_cache_off_flushes_what_it_held() {
+    let mut d = disk(true);
+    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    assert_eq!(d.emu.device().take_log(), [Op::Write { fua: false }]);
+
+    // WCE 1 -> 0: the write acknowledged under the cache is flushed before GOOD.
+    let off = caching_page(&mut d, false);
+    let select = [0x15, 0x10, 0, 0, off.len() as u8, 0];
+    d.ok(&select, SimData::Write(&off));
+    assert_eq!(d.emu.device().take_log(), [Op::Flush]);
+    assert!(!wce(&mut d));
+    // From now on every write is durable.
+    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    let log = d.emu.device().take_log();
+    assert!(
+        log == [Op::Write { fua: false }, Op::Flush] || log == [Op::Write { fua: true }],
+        "{log:?}"
+    );
+    // WCE 0 -> 0 and 0 -> 1 have nothing to flush.
+    d.ok(&select, SimData::Write(&off));
+    let on = caching_page(&mut d, true);
+    d.ok(&select, SimData::Write(&on));
+    assert!(wce(&mut d));
+    assert_eq!(d.emu.device().take_log(), []);
+}
+
+#[test]
+fn a_failed_flush_keeps_the_write_cache_on() {
+    let mut d = disk(true);
+    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    d.emu.device().fail_flush.store(true, Ordering::Relaxed);
+    let off = caching_page(&mut d, false);
+    let select = [0x15, 0x10, 0, 0, off.len() as u8, 0];
+    let (key, asc, _) = d.fails(&select, SimData::Write(&off));
+    assert_eq!((key, asc), (3, 0x0c), "MEDIUM ERROR, WRITE ERROR");
+    // The mode is unchanged: the cache still holds the write, and says so.
+    assert!(wce(&mut d));
+    d.emu.device().fail_flush.store(false, Ordering::Relaxed);
+    d.ok(&select, SimData::Write(&off));
+    assert!(!wce(&mut d));
+    assert!(d.emu.device().take_log().ends_with(&[Op::Flush]));
+}
