@@ -56,6 +56,9 @@ const COPY_LIMITS: CopyLimits = CopyLimits {
 };
 /// EXTENDED COPY moves data through a buffer of this many bytes (at least one block).
 const COPY_CHUNK: usize = 1 << 20;
+/// VERIFY and COMPARE AND WRITE read the medium to compare in chunks of this many bytes (at
+/// least one block).
+const COMPARE_CHUNK: usize = 1 << 20;
 
 /// What the device says about itself: INQUIRY and VPD identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -466,13 +469,39 @@ impl<B: BlockDevice> Emulator<B> {
         Ok(Response::good())
     }
 
-    /// Compares `expected` with the medium from `lba`; the offset of the first difference.
-    fn compare(&self, lba: u64, expected: &[u8]) -> Result<Option<usize>, Fail> {
-        let mut medium = vec![0u8; expected.len()];
-        self.dev
-            .read(lba, &mut [IoSliceMut::new(&mut medium)])
-            .map_err(|e| io_fail(e, false))?;
-        Ok(medium.iter().zip(expected).position(|(a, b)| a != b))
+    /// Compares `blocks` blocks of the medium from `lba` with what `expected` says they hold;
+    /// the byte offset of the first difference.
+    ///
+    /// `expected(offset, buf)` fills `buf` with the bytes expected from byte `offset` of the
+    /// range on. The medium is read, and compared, [`COMPARE_CHUNK`] bytes (whole blocks) at a
+    /// time: what is held never exceeds that, however many blocks the CDB names.
+    fn compare(
+        &self,
+        lba: u64,
+        blocks: u64,
+        mut expected: impl FnMut(u64, &mut [u8]),
+    ) -> Result<Option<u64>, Fail> {
+        let bs = self.bytes(1)?;
+        let per = (COMPARE_CHUNK / bs.max(1)).max(1) as u64;
+        let held = self.bytes(per.min(blocks))?;
+        let mut medium = vec![0u8; held];
+        let mut want = vec![0u8; held];
+        let mut done = 0u64;
+        while done < blocks {
+            let n = per.min(blocks - done);
+            let len = self.bytes(n)?;
+            let offset = done * bs as u64;
+            let (medium, want) = (&mut medium[..len], &mut want[..len]);
+            self.dev
+                .read(lba + done, &mut [IoSliceMut::new(medium)])
+                .map_err(|e| io_fail(e, false))?;
+            expected(offset, want);
+            if let Some(i) = medium.iter().zip(want.iter()).position(|(a, b)| a != b) {
+                return Ok(Some(offset + i as u64));
+            }
+            done += n;
+        }
+        Ok(None)
     }
 
     fn verify(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
@@ -480,26 +509,38 @@ impl<B: BlockDevice> Emulator<B> {
         let bs = self.bytes(1)?;
         match cmd.get(Field::Bytchk) {
             Some(1) => {
-                let mut expected = vec![0u8; self.bytes(blocks)?];
-                if data.copy_to_slice_at(0, &mut expected) < expected.len() {
+                // The blocks to compare with must all have been sent: checked before anything
+                // is read or held, whatever VERIFICATION LENGTH says.
+                let sent = blocks
+                    .checked_mul(bs as u64)
+                    .is_some_and(|n| n <= data.len() as u64);
+                if !sent {
                     return Err(short_data_out());
                 }
-                match self.compare(lba, &expected)? {
-                    Some(off) => Err(Fail::Sense(verify_miscompare(off as u64))),
+                let found = self.compare(lba, blocks, |off, buf| {
+                    // `off` is below the length checked above.
+                    data.copy_to_slice_at(off as usize, buf);
+                })?;
+                match found {
+                    Some(off) => Err(Fail::Sense(verify_miscompare(off))),
                     None => Ok(Response::good()),
                 }
             }
             Some(3) => {
+                // One block sent, compared with each block of the range.
                 let mut block = vec![0u8; bs];
                 if data.copy_to_slice_at(0, &mut block) < bs {
                     return Err(short_data_out());
                 }
-                for i in 0..blocks {
-                    if let Some(off) = self.compare(lba + i, &block)? {
-                        return Err(Fail::Sense(verify_miscompare(i * bs as u64 + off as u64)));
+                let found = self.compare(lba, blocks, |_, buf| {
+                    for b in buf.chunks_mut(bs) {
+                        copy_prefix(b, &block);
                     }
+                })?;
+                match found {
+                    Some(off) => Err(Fail::Sense(verify_miscompare(off))),
+                    None => Ok(Response::good()),
                 }
-                Ok(Response::good())
             }
             // BYTCHK 0: a medium verification; the backend has no media to check.
             _ => Ok(Response::good()),
@@ -535,12 +576,14 @@ impl<B: BlockDevice> Emulator<B> {
         } else if zero {
             self.dev.write_zeroes(lba, blocks)
         } else {
-            let per = (1usize << 20) / bs.max(1);
-            let pattern: Vec<u8> = block.repeat(per.max(1));
+            // The block repeated over at most COPY_CHUNK bytes (and no more than the range),
+            // written as many times as it takes.
+            let per = ((COPY_CHUNK / bs.max(1)).max(1) as u64).min(blocks);
+            let pattern: Vec<u8> = block.repeat(per as usize);
             let mut done = 0u64;
             let mut r = Ok(());
             while done < blocks && r.is_ok() {
-                let n = (per as u64).min(blocks - done);
+                let n = per.min(blocks - done);
                 let len = n as usize * bs;
                 r = self
                     .dev
@@ -602,8 +645,11 @@ impl<B: BlockDevice> Emulator<B> {
         let (verify, write) = both.split_at(len);
         // Exclusive: no other write lands between the compare and the write.
         let _exclusive = self.io.write().map_err(|_| Fail::Status(status::BUSY))?;
-        if let Some(off) = self.compare(lba, verify)? {
-            return Err(Fail::Sense(SenseData::miscompare(off as u64)));
+        let found = self.compare(lba, blocks, |off, buf| {
+            copy_prefix(buf, verify.get(off as usize..).unwrap_or_default());
+        })?;
+        if let Some(off) = found {
+            return Err(Fail::Sense(SenseData::miscompare(off)));
         }
         self.dev
             .write(lba, &[IoSlice::new(write)], false)
@@ -926,6 +972,12 @@ fn changes_medium(kind: Kind) -> bool {
         kind,
         Write | WriteAndVerify | WriteSame | Unmap | CompareAndWrite | ExtendedCopy | FormatUnit
     )
+}
+
+/// Copies as much of `src` as fits to the start of `dst`.
+fn copy_prefix(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len().min(src.len());
+    dst[..n].copy_from_slice(&src[..n]);
 }
 
 /// The Data-Out buffer is shorter than the CDB says it carries.
