@@ -22,7 +22,7 @@
 
 use crate::backend::BlockDevice;
 use scsi_proto::Wire;
-use scsi_proto::cdb::{COMMANDS, Command, CommandInfo, Field, Kind};
+use scsi_proto::cdb::{COMMANDS, Command, CommandInfo, DataDirection, Field, Kind};
 use scsi_proto::inquiry::{
     BlockDeviceCharacteristics, BlockLimits, Designator, DeviceIdentification, ExtendedInquiryData,
     LogicalBlockProvisioning, Peripheral, StandardInquiry, SupportedVpdPages, UnitSerialNumber,
@@ -141,6 +141,30 @@ fn io_fail(e: io::Error, write: bool) -> Fail {
     }
 }
 
+/// Zeroes the command's buffers from byte `from` on.
+fn zero_from(bufs: &mut dyn Iterator<Item = &mut [u8]>, mut from: usize) {
+    for buf in bufs {
+        if from >= buf.len() {
+            from -= buf.len();
+        } else {
+            buf[from..].fill(0);
+            from = 0;
+        }
+    }
+}
+
+/// GOOD for a Data-In command that placed `n` bytes at the start of its buffer. The rest is
+/// zeroed, as it may hold another command's data and the kernel copies the whole buffer to the
+/// initiator; a transfer shorter than the buffer is reported in `read_len`.
+fn filled(data: &mut DataBuffers, n: usize) -> Response {
+    zero_from(&mut data.iter_mut(), n);
+    let mut r = Response::good();
+    if n < data.len() {
+        r.read_len = Some(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    r
+}
+
 /// The first `want` bytes of the command's buffers as `IoSliceMut`s.
 fn slices_mut(data: &mut DataBuffers, want: usize) -> Vec<IoSliceMut<'_>> {
     let mut left = want;
@@ -249,15 +273,37 @@ impl<B: BlockDevice> Emulator<B> {
 
     /// Executes one command: decodes `cdb`, does the work against the backend and the
     /// command's buffers, and says how it ended. Never panics on any CDB or buffer.
+    ///
+    /// Whatever the command, its buffer (unless it carries Data-Out) is left holding only what
+    /// this command put there: a Data-In transfer shorter than the buffer zeroes the rest and
+    /// says how long it was in `read_len`; a command that fails leaves zeroes.
     pub fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        let outcome = match Command::parse(cdb) {
-            Ok(cmd) => self.dispatch(&cmd, data),
-            Err(e) => Err(e.into()),
+        let (outcome, direction) = match Command::parse(cdb) {
+            Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
+            Err(e) => (Err(e.into()), None),
         };
-        match outcome {
-            Ok(r) => r,
-            Err(Fail::Status(s)) => Response::status(s),
-            Err(Fail::Sense(sense)) => {
+        let data_out = direction == Some(DataDirection::ToDevice);
+        let fail = match outcome {
+            // Data-In commands zeroed what they did not fill; a command without data fills
+            // nothing, should the kernel have handed it a buffer anyway.
+            Ok(r) => {
+                if direction == Some(DataDirection::None) {
+                    zero_from(&mut data.iter_mut(), 0);
+                }
+                return r;
+            }
+            Err(fail) => fail,
+        };
+        // A failed command transfers nothing, but the kernel may still copy its Data-In
+        // buffer to the initiator: it must not hold another command's bytes, nor part of a
+        // read that failed. (A Data-Out buffer is the initiator's own data.)
+        if !data_out {
+            zero_from(&mut data.iter_mut(), 0);
+        }
+        zero_from(&mut data.bidi_iter_mut(), 0);
+        match fail {
+            Fail::Status(s) => Response::status(s),
+            Fail::Sense(sense) => {
                 Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
             }
         }
@@ -391,16 +437,12 @@ impl<B: BlockDevice> Emulator<B> {
     }
 
     /// Copies a response to the Data-In buffer, honouring ALLOCATION LENGTH; a short answer
-    /// reports how much was transferred.
+    /// reports how much was transferred and zeroes the rest of the buffer.
     fn data_in(&self, cmd: &Command, bytes: &[u8], data: &mut DataBuffers) -> Outcome {
         let alloc = cmd.allocation_length().map_or(bytes.len(), |a| a as usize);
         let n = bytes.len().min(alloc);
         let copied = data.copy_from_slice_at(0, &bytes[..n]);
-        let mut r = Response::good();
-        if copied < data.len() {
-            r.read_len = Some(copied as u32);
-        }
-        Ok(r)
+        Ok(filled(data, copied))
     }
 
     /// The parameter list of a Data-Out command, up to its PARAMETER LIST LENGTH.
@@ -445,13 +487,14 @@ impl<B: BlockDevice> Emulator<B> {
     fn read(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
         let (lba, blocks) = self.range(cmd)?;
         // The kernel may hand a shorter buffer than the CDB asks for (an initiator expecting
-        // less); it reports the residual itself.
+        // less); it reports the residual itself. A longer one (SG_IO and iSCSI allow it) gets
+        // zeroes after the blocks read, and READ_LEN says how much was read.
         let want = self.bytes(blocks)?.min(data.len());
         let mut bufs = slices_mut(data, want);
         self.dev
             .read(lba, &mut bufs)
             .map_err(|e| io_fail(e, false))?;
-        Ok(Response::good())
+        Ok(filled(data, want))
     }
 
     fn write(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
