@@ -33,11 +33,11 @@ use scsi_proto::params::{
     AllCommands, CommandDescriptor, CommandTimeouts, LbaStatus, LbaStatusDescriptor, OneCommand,
     ReadCapacity10Data, ReadCapacity16Data, ReportedTmf, UnmapLimits, UnmapParameterList,
 };
-use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey, status};
+use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey};
 use scsi_proto::xcopy::{CopyLimits, CopyRange, CopyStatus, ExtendedCopyList, OperatingParameters};
 use std::collections::HashMap;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tcmu_ring::{DataBuffers, Response};
 
 /// Largest COMPARE AND WRITE, in blocks (Block Limits VPD).
@@ -113,7 +113,6 @@ pub struct Emulator<B> {
 /// Why a command failed, before it becomes sense data.
 enum Fail {
     Sense(SenseData),
-    Status(u8),
 }
 
 impl From<scsi_proto::Error> for Fail {
@@ -212,9 +211,7 @@ impl<B: BlockDevice> Emulator<B> {
     /// says.
     pub fn with_write_cache(self, on: bool) -> Emulator<B> {
         let changeable = on || self.dev.write_cache();
-        if let Ok(mut m) = self.mode.lock() {
-            *m = ModePages::new(on, changeable);
-        }
+        *self.mode_pages() = ModePages::new(on, changeable);
         self
     }
 
@@ -228,16 +225,42 @@ impl<B: BlockDevice> Emulator<B> {
         &self.id
     }
 
+    // A handler that panics (a backend's read, write or flush) costs its one command: the
+    // server answers it with INTERNAL TARGET FAILURE. The locks it unwound through must not
+    // turn every later command away, so a poisoned lock is taken as it is. That is sound
+    // because none of them can be left half updated: `io` guards no data; the mode pages
+    // are replaced in one assignment after everything that can fail or panic (MODE SELECT);
+    // the held copy results are inserted or removed in one call that runs no backend code.
+
+    /// The current mode pages, locked.
+    fn mode_pages(&self) -> MutexGuard<'_, ModePages> {
+        self.mode.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The write lock shared by writers.
+    fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.io.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The write lock, exclusive (COMPARE AND WRITE).
+    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.io.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The EXTENDED COPY results held for RECEIVE COPY RESULTS, locked.
+    fn held_results(&self) -> MutexGuard<'_, HashMap<u8, CopyStatus>> {
+        self.copy_results
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn mode(&self) -> ModePages {
-        self.mode.lock().map(|m| m.clone()).unwrap_or_default()
+        self.mode_pages().clone()
     }
 
     /// Reads one thing of the current mode pages under the lock, without copying them.
     fn mode_bit(&self, f: impl FnOnce(&ModePages) -> bool) -> bool {
-        match self.mode.lock() {
-            Ok(m) => f(&m),
-            Err(_) => f(&ModePages::default()),
-        }
+        f(&self.mode_pages())
     }
 
     fn sense_format(&self) -> SenseFormat {
@@ -301,12 +324,8 @@ impl<B: BlockDevice> Emulator<B> {
             zero_from(&mut data.iter_mut(), 0);
         }
         zero_from(&mut data.bidi_iter_mut(), 0);
-        match fail {
-            Fail::Status(s) => Response::status(s),
-            Fail::Sense(sense) => {
-                Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
-            }
-        }
+        let Fail::Sense(sense) = fail;
+        Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
     }
 
     /// Whether the emulation implements a table entry (what REPORT SUPPORTED OPERATION CODES
@@ -504,7 +523,7 @@ impl<B: BlockDevice> Emulator<B> {
         if data.len() < want {
             return Err(short_data_out());
         }
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let bufs = slices(data, want);
         self.dev
             .write(lba, &bufs, false)
@@ -611,7 +630,7 @@ impl<B: BlockDevice> Emulator<B> {
         if !ndob && data.copy_to_slice_at(0, &mut block) < bs {
             return Err(short_data_out());
         }
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let zero = block.iter().all(|&b| b == 0);
         let r = if unmap && zero {
             // Unmapped blocks read back as zeroes (LBPRZ), so unmapping writes the same data.
@@ -655,7 +674,7 @@ impl<B: BlockDevice> Emulator<B> {
                 None => Fail::Sense(SenseData::lba_out_of_range()),
             });
         }
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         for d in &list.descriptors {
             if d.number_of_blocks > 0 {
                 self.dev
@@ -687,7 +706,7 @@ impl<B: BlockDevice> Emulator<B> {
         }
         let (verify, write) = both.split_at(len);
         // Exclusive: no other write lands between the compare and the write.
-        let _exclusive = self.io.write().map_err(|_| Fail::Status(status::BUSY))?;
+        let _exclusive = self.exclusive();
         let found = self.compare(lba, blocks, |off, buf| {
             copy_prefix(buf, verify.get(off as usize..).unwrap_or_default());
         })?;
@@ -723,7 +742,7 @@ impl<B: BlockDevice> Emulator<B> {
             .map_err(reject)?;
         self.check_writable()?;
         let bs = self.bytes(1)?;
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let mut bytes = 0u64;
         for (done, r) in ranges.iter().enumerate() {
             // A read or write that fails part way aborts the copy: COPY ABORTED with the
@@ -744,12 +763,10 @@ impl<B: BlockDevice> Emulator<B> {
         }
         if !parsed.header.nrcr {
             let segments = u16::try_from(parsed.segments.len()).unwrap_or(u16::MAX);
-            if let Ok(mut held) = self.copy_results.lock() {
-                held.insert(
-                    parsed.header.list_identifier,
-                    CopyStatus::completed(segments, bytes),
-                );
-            }
+            self.held_results().insert(
+                parsed.header.list_identifier,
+                CopyStatus::completed(segments, bytes),
+            );
         }
         Ok(Response::good())
     }
@@ -789,11 +806,7 @@ impl<B: BlockDevice> Emulator<B> {
             }
             Some(0x00) => {
                 let id = cmd.get(Field::ListIdentifier).unwrap_or(0) as u8;
-                let held = self
-                    .copy_results
-                    .lock()
-                    .map_err(|_| Fail::Status(status::BUSY))?
-                    .remove(&id);
+                let held = self.held_results().remove(&id);
                 match held {
                     Some(s) => self.data_in(cmd, &s.to_vec(), data),
                     None => Err(illegal_field(cmd, Field::ListIdentifier)),
@@ -992,7 +1005,7 @@ impl<B: BlockDevice> Emulator<B> {
         let ten = cmd.info().cdb_length == 10;
         let pf = cmd.get(Field::Pf) == Some(1);
         let sp = cmd.get(Field::Sp) == Some(1);
-        let mut mode = self.mode.lock().map_err(|_| Fail::Status(status::BUSY))?;
+        let mut mode = self.mode_pages();
         let new = mode.select(ten, pf, sp, &list, &self.info())?;
         if mode.caching.wce && !new.caching.wce {
             // Turning the write cache off (`cache_type` = write through): what was acknowledged
