@@ -297,15 +297,15 @@ impl<B: BlockDevice> Emulator<B> {
     /// Executes one command: decodes `cdb`, does the work against the backend and the
     /// command's buffers, and says how it ended. Never panics on any CDB or buffer.
     ///
-    /// Whatever the command, its buffer (unless it carries Data-Out) is left holding only what
-    /// this command put there: a Data-In transfer shorter than the buffer zeroes the rest and
-    /// says how long it was in `read_len`; a command that fails leaves zeroes.
+    /// A command's buffer is left holding only what this command put there (or, for a
+    /// command whose CDB carries Data-Out, what it received): a Data-In transfer shorter than
+    /// the buffer zeroes the rest and says how long it was in `read_len`; a command without
+    /// data, and any command that fails, leave zeroes.
     pub fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
         let (outcome, direction) = match Command::parse(cdb) {
             Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
             Err(e) => (Err(e.into()), None),
         };
-        let data_out = direction == Some(DataDirection::ToDevice);
         let fail = match outcome {
             // Data-In commands zeroed what they did not fill; a command without data fills
             // nothing, should the kernel have handed it a buffer anyway.
@@ -317,12 +317,11 @@ impl<B: BlockDevice> Emulator<B> {
             }
             Err(fail) => fail,
         };
-        // A failed command transfers nothing, but the kernel may still copy its Data-In
-        // buffer to the initiator: it must not hold another command's bytes, nor part of a
-        // read that failed. (A Data-Out buffer is the initiator's own data.)
-        if !data_out {
-            zero_from(&mut data.iter_mut(), 0);
-        }
+        // A failed command transfers nothing, but the kernel may still copy its buffer to the
+        // initiator: it must not hold another command's bytes, nor part of a read that failed.
+        // Whatever the CDB says, as TCMU takes the direction from the fabric, not the CDB: a
+        // VERIFY can come with a Data-In buffer. (Zeroing a real Data-Out buffer is harmless.)
+        zero_from(&mut data.iter_mut(), 0);
         zero_from(&mut data.bidi_iter_mut(), 0);
         let Fail::Sense(sense) = fail;
         Response::check_condition(&sense.in_format(self.sense_format()).to_vec())

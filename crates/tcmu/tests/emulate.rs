@@ -681,10 +681,13 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
         buf[n..].iter().all(|&b| b == 0),
         "stale bytes after INQUIRY"
     );
-    // A READ that fails, and a command that is not understood, leave no one else's bytes.
+    // A READ that fails, a command that is not understood, and one whose CDB says Data-Out
+    // but whose buffer the kernel made Data-In (TCMU takes the direction from the fabric,
+    // not the CDB), leave no one else's bytes when they fail.
     for cdb in [
         &read10(64, 1)[..],
         &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[0x2f, 0x02, 0, 0, 0, 64, 0, 0, 1, 0],
     ] {
         leave_stale_bytes(&mut d);
         let (rsp, buf) = d.run_raw(cdb, SimData::Read(4096));
