@@ -237,8 +237,12 @@ fn run_pair<B: BlockDevice>(
         // TCMU takes the direction from the fabric, so a command whose CDB carries Data-Out
         // may come with a Data-In buffer, which it then takes as its data: user space cannot
         // tell. Both disks get the same bytes then; a failure must still zero them.
+        // The emulation sees the CDB as the ring reads it: to the end of the entry, zeroes
+        // after what was placed.
+        let mut seen = c.cdb.clone();
+        seen.resize(32, 0);
         let data_out_cdb =
-            Command::parse(&c.cdb).is_ok_and(|cmd| cmd.data_direction() == DataDirection::ToDevice);
+            Command::parse(&seen).is_ok_and(|cmd| cmd.data_direction() == DataDirection::ToDevice);
         let stale_b = if data_out_cdb { stale_a } else { stale_b };
         a.leave(&stale_a[..c.len]);
         b.leave(&stale_b[..c.len]);
