@@ -6,10 +6,23 @@
 //! INVALID COMMAND OPERATION CODE; invalid fields get INVALID FIELD IN CDB / PARAMETER LIST
 //! with the sense-key-specific pointer at the field; the sense format follows the Control mode
 //! page's D_SENSE.
+//!
+//! # Durability
+//!
+//! One rule decides when a command's changes must be on stable storage before it ends GOOD
+//! (`Emulator::must_be_durable`): when the command has FUA set, when the Caching mode page
+//! says there is no write cache (WCE = 0: Linux then never sends SYNCHRONIZE CACHE), and always
+//! for WRITE AND VERIFY, whose verification is of the medium. It is applied in one place, after
+//! any command that changes the medium (WRITE, WRITE AND VERIFY, WRITE SAME in every form,
+//! UNMAP, COMPARE AND WRITE, EXTENDED COPY, FORMAT UNIT) has done its work: a
+//! [`BlockDevice::flush`], whose failure ends the command in MEDIUM ERROR, WRITE ERROR instead
+//! of GOOD. The emulation does not pass FUA down to [`BlockDevice::write`] (it passes `false`):
+//! discards and zeroing have no such flag, a command of many writes would sync each one, and the
+//! flush covers them all at once.
 
 use crate::backend::BlockDevice;
 use scsi_proto::Wire;
-use scsi_proto::cdb::{COMMANDS, Command, CommandInfo, Field, Kind};
+use scsi_proto::cdb::{COMMANDS, Command, CommandInfo, DataDirection, Field, Kind};
 use scsi_proto::inquiry::{
     BlockDeviceCharacteristics, BlockLimits, Designator, DeviceIdentification, ExtendedInquiryData,
     LogicalBlockProvisioning, Peripheral, StandardInquiry, SupportedVpdPages, UnitSerialNumber,
@@ -20,11 +33,11 @@ use scsi_proto::params::{
     AllCommands, CommandDescriptor, CommandTimeouts, LbaStatus, LbaStatusDescriptor, OneCommand,
     ReadCapacity10Data, ReadCapacity16Data, ReportedTmf, UnmapLimits, UnmapParameterList,
 };
-use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey, status};
+use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey};
 use scsi_proto::xcopy::{CopyLimits, CopyRange, CopyStatus, ExtendedCopyList, OperatingParameters};
 use std::collections::HashMap;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tcmu_ring::{DataBuffers, Response};
 
 /// Largest COMPARE AND WRITE, in blocks (Block Limits VPD).
@@ -43,6 +56,9 @@ const COPY_LIMITS: CopyLimits = CopyLimits {
 };
 /// EXTENDED COPY moves data through a buffer of this many bytes (at least one block).
 const COPY_CHUNK: usize = 1 << 20;
+/// VERIFY and COMPARE AND WRITE read the medium to compare in chunks of this many bytes (at
+/// least one block).
+const COMPARE_CHUNK: usize = 1 << 20;
 
 /// What the device says about itself: INQUIRY and VPD identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +113,6 @@ pub struct Emulator<B> {
 /// Why a command failed, before it becomes sense data.
 enum Fail {
     Sense(SenseData),
-    Status(u8),
 }
 
 impl From<scsi_proto::Error> for Fail {
@@ -123,6 +138,30 @@ fn io_fail(e: io::Error, write: bool) -> Fail {
     } else {
         Fail::Sense(SenseData::medium_error_read())
     }
+}
+
+/// Zeroes the command's buffers from byte `from` on.
+fn zero_from(bufs: &mut dyn Iterator<Item = &mut [u8]>, mut from: usize) {
+    for buf in bufs {
+        if from >= buf.len() {
+            from -= buf.len();
+        } else {
+            buf[from..].fill(0);
+            from = 0;
+        }
+    }
+}
+
+/// GOOD for a Data-In command that placed `n` bytes at the start of its buffer. The rest is
+/// zeroed, as it may hold another command's data and the kernel copies the whole buffer to the
+/// initiator; a transfer shorter than the buffer is reported in `read_len`.
+fn filled(data: &mut DataBuffers, n: usize) -> Response {
+    zero_from(&mut data.iter_mut(), n);
+    let mut r = Response::good();
+    if n < data.len() {
+        r.read_len = Some(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    r
 }
 
 /// The first `want` bytes of the command's buffers as `IoSliceMut`s.
@@ -172,9 +211,7 @@ impl<B: BlockDevice> Emulator<B> {
     /// says.
     pub fn with_write_cache(self, on: bool) -> Emulator<B> {
         let changeable = on || self.dev.write_cache();
-        if let Ok(mut m) = self.mode.lock() {
-            *m = ModePages::new(on, changeable);
-        }
+        *self.mode_pages() = ModePages::new(on, changeable);
         self
     }
 
@@ -188,25 +225,64 @@ impl<B: BlockDevice> Emulator<B> {
         &self.id
     }
 
+    // A handler that panics (a backend's read, write or flush) costs its one command: the
+    // server answers it with INTERNAL TARGET FAILURE. The locks it unwound through must not
+    // turn every later command away, so a poisoned lock is taken as it is. That is sound
+    // because none of them can be left half updated: `io` guards no data; the mode pages
+    // are replaced in one assignment after everything that can fail or panic (MODE SELECT);
+    // the held copy results are inserted or removed in one call that runs no backend code.
+
+    /// The current mode pages, locked.
+    fn mode_pages(&self) -> MutexGuard<'_, ModePages> {
+        self.mode.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The write lock shared by writers.
+    fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        self.io.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The write lock, exclusive (COMPARE AND WRITE).
+    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.io.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The EXTENDED COPY results held for RECEIVE COPY RESULTS, locked.
+    fn held_results(&self) -> MutexGuard<'_, HashMap<u8, CopyStatus>> {
+        self.copy_results
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn mode(&self) -> ModePages {
-        self.mode.lock().map(|m| m.clone()).unwrap_or_default()
+        self.mode_pages().clone()
     }
 
     /// Reads one thing of the current mode pages under the lock, without copying them.
     fn mode_bit(&self, f: impl FnOnce(&ModePages) -> bool) -> bool {
-        match self.mode.lock() {
-            Ok(m) => f(&m),
-            Err(_) => f(&ModePages::default()),
-        }
+        f(&self.mode_pages())
     }
 
     fn sense_format(&self) -> SenseFormat {
         SenseFormat::from_d_sense(self.mode_bit(|m| m.control.d_sense))
     }
 
-    /// Whether writes must be durable before they complete: FUA, or no write cache (WCE=0).
-    fn durable(&self, cmd: &Command) -> bool {
-        cmd.fua() || !self.mode_bit(|m| m.caching.wce)
+    /// The durability rule: whether the changes `cmd` made must be on stable storage before it
+    /// ends GOOD. FUA asks for it; so does WCE = 0 in the current Caching mode page (no write
+    /// cache: nothing acknowledged may be lost); WRITE AND VERIFY always does, as it verifies
+    /// what is on the medium, not what a cache holds. The cache is read when the command ends,
+    /// so a command finishing after MODE SELECT turned the cache off is made durable too.
+    fn must_be_durable(&self, cmd: &Command) -> bool {
+        cmd.kind() == Kind::WriteAndVerify || cmd.fua() || !self.mode_bit(|m| m.caching.wce)
+    }
+
+    /// Ends a command that changed the medium: flushes if [`Emulator::must_be_durable`] says
+    /// so. A failed flush is a write error: the command's data may not be on the medium.
+    fn settle(&self, cmd: &Command) -> Result<(), Fail> {
+        if self.must_be_durable(cmd) {
+            self.dev.flush().map_err(|e| io_fail(e, true))?;
+        }
+        Ok(())
     }
 
     fn info(&self) -> BlockDeviceInfo {
@@ -220,18 +296,35 @@ impl<B: BlockDevice> Emulator<B> {
 
     /// Executes one command: decodes `cdb`, does the work against the backend and the
     /// command's buffers, and says how it ended. Never panics on any CDB or buffer.
+    ///
+    /// A command's buffer is left holding only what this command put there (or, for a
+    /// command whose CDB carries Data-Out, what it received): a Data-In transfer shorter than
+    /// the buffer zeroes the rest and says how long it was in `read_len`; a command without
+    /// data, and any command that fails, leave zeroes.
     pub fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        let outcome = match Command::parse(cdb) {
-            Ok(cmd) => self.dispatch(&cmd, data),
-            Err(e) => Err(e.into()),
+        let (outcome, direction) = match Command::parse(cdb) {
+            Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
+            Err(e) => (Err(e.into()), None),
         };
-        match outcome {
-            Ok(r) => r,
-            Err(Fail::Status(s)) => Response::status(s),
-            Err(Fail::Sense(sense)) => {
-                Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
+        let fail = match outcome {
+            // Data-In commands zeroed what they did not fill; a command without data fills
+            // nothing, should the kernel have handed it a buffer anyway.
+            Ok(r) => {
+                if direction == Some(DataDirection::None) {
+                    zero_from(&mut data.iter_mut(), 0);
+                }
+                return r;
             }
-        }
+            Err(fail) => fail,
+        };
+        // A failed command transfers nothing, but the kernel may still copy its buffer to the
+        // initiator: it must not hold another command's bytes, nor part of a read that failed.
+        // Whatever the CDB says, as TCMU takes the direction from the fabric, not the CDB: a
+        // VERIFY can come with a Data-In buffer. (Zeroing a real Data-Out buffer is harmless.)
+        zero_from(&mut data.iter_mut(), 0);
+        zero_from(&mut data.bidi_iter_mut(), 0);
+        let Fail::Sense(sense) = fail;
+        Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
     }
 
     /// Whether the emulation implements a table entry (what REPORT SUPPORTED OPERATION CODES
@@ -278,6 +371,14 @@ impl<B: BlockDevice> Emulator<B> {
     }
 
     fn dispatch(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
+        let r = self.run(cmd, data)?;
+        if changes_medium(cmd.kind()) {
+            self.settle(cmd)?;
+        }
+        Ok(r)
+    }
+
+    fn run(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
         if !self.supports(cmd.info()) {
             return Err(Fail::Sense(SenseData::invalid_opcode()));
         }
@@ -354,16 +455,12 @@ impl<B: BlockDevice> Emulator<B> {
     }
 
     /// Copies a response to the Data-In buffer, honouring ALLOCATION LENGTH; a short answer
-    /// reports how much was transferred.
+    /// reports how much was transferred and zeroes the rest of the buffer.
     fn data_in(&self, cmd: &Command, bytes: &[u8], data: &mut DataBuffers) -> Outcome {
         let alloc = cmd.allocation_length().map_or(bytes.len(), |a| a as usize);
         let n = bytes.len().min(alloc);
         let copied = data.copy_from_slice_at(0, &bytes[..n]);
-        let mut r = Response::good();
-        if copied < data.len() {
-            r.read_len = Some(copied as u32);
-        }
-        Ok(r)
+        Ok(filled(data, copied))
     }
 
     /// The parameter list of a Data-Out command, up to its PARAMETER LIST LENGTH.
@@ -408,13 +505,14 @@ impl<B: BlockDevice> Emulator<B> {
     fn read(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
         let (lba, blocks) = self.range(cmd)?;
         // The kernel may hand a shorter buffer than the CDB asks for (an initiator expecting
-        // less); it reports the residual itself.
+        // less); it reports the residual itself. A longer one (SG_IO and iSCSI allow it) gets
+        // zeroes after the blocks read, and READ_LEN says how much was read.
         let want = self.bytes(blocks)?.min(data.len());
         let mut bufs = slices_mut(data, want);
         self.dev
             .read(lba, &mut bufs)
             .map_err(|e| io_fail(e, false))?;
-        Ok(Response::good())
+        Ok(filled(data, want))
     }
 
     fn write(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
@@ -424,22 +522,47 @@ impl<B: BlockDevice> Emulator<B> {
         if data.len() < want {
             return Err(short_data_out());
         }
-        let fua = self.durable(cmd);
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let bufs = slices(data, want);
         self.dev
-            .write(lba, &bufs, fua)
+            .write(lba, &bufs, false)
             .map_err(|e| io_fail(e, true))?;
         Ok(Response::good())
     }
 
-    /// Compares `expected` with the medium from `lba`; the offset of the first difference.
-    fn compare(&self, lba: u64, expected: &[u8]) -> Result<Option<usize>, Fail> {
-        let mut medium = vec![0u8; expected.len()];
-        self.dev
-            .read(lba, &mut [IoSliceMut::new(&mut medium)])
-            .map_err(|e| io_fail(e, false))?;
-        Ok(medium.iter().zip(expected).position(|(a, b)| a != b))
+    /// Compares `blocks` blocks of the medium from `lba` with what `expected` says they hold;
+    /// the byte offset of the first difference.
+    ///
+    /// `expected(offset, buf)` fills `buf` with the bytes expected from byte `offset` of the
+    /// range on. The medium is read, and compared, [`COMPARE_CHUNK`] bytes (whole blocks) at a
+    /// time: what is held never exceeds that, however many blocks the CDB names.
+    fn compare(
+        &self,
+        lba: u64,
+        blocks: u64,
+        mut expected: impl FnMut(u64, &mut [u8]),
+    ) -> Result<Option<u64>, Fail> {
+        let bs = self.bytes(1)?;
+        let per = (COMPARE_CHUNK / bs.max(1)).max(1) as u64;
+        let held = self.bytes(per.min(blocks))?;
+        let mut medium = vec![0u8; held];
+        let mut want = vec![0u8; held];
+        let mut done = 0u64;
+        while done < blocks {
+            let n = per.min(blocks - done);
+            let len = self.bytes(n)?;
+            let offset = done * bs as u64;
+            let (medium, want) = (&mut medium[..len], &mut want[..len]);
+            self.dev
+                .read(lba + done, &mut [IoSliceMut::new(medium)])
+                .map_err(|e| io_fail(e, false))?;
+            expected(offset, want);
+            if let Some(i) = medium.iter().zip(want.iter()).position(|(a, b)| a != b) {
+                return Ok(Some(offset + i as u64));
+            }
+            done += n;
+        }
+        Ok(None)
     }
 
     fn verify(&self, cmd: &Command, data: &mut DataBuffers) -> Outcome {
@@ -447,26 +570,38 @@ impl<B: BlockDevice> Emulator<B> {
         let bs = self.bytes(1)?;
         match cmd.get(Field::Bytchk) {
             Some(1) => {
-                let mut expected = vec![0u8; self.bytes(blocks)?];
-                if data.copy_to_slice_at(0, &mut expected) < expected.len() {
+                // The blocks to compare with must all have been sent: checked before anything
+                // is read or held, whatever VERIFICATION LENGTH says.
+                let sent = blocks
+                    .checked_mul(bs as u64)
+                    .is_some_and(|n| n <= data.len() as u64);
+                if !sent {
                     return Err(short_data_out());
                 }
-                match self.compare(lba, &expected)? {
-                    Some(off) => Err(Fail::Sense(verify_miscompare(off as u64))),
+                let found = self.compare(lba, blocks, |off, buf| {
+                    // `off` is below the length checked above.
+                    data.copy_to_slice_at(off as usize, buf);
+                })?;
+                match found {
+                    Some(off) => Err(Fail::Sense(verify_miscompare(off))),
                     None => Ok(Response::good()),
                 }
             }
             Some(3) => {
+                // One block sent, compared with each block of the range.
                 let mut block = vec![0u8; bs];
                 if data.copy_to_slice_at(0, &mut block) < bs {
                     return Err(short_data_out());
                 }
-                for i in 0..blocks {
-                    if let Some(off) = self.compare(lba + i, &block)? {
-                        return Err(Fail::Sense(verify_miscompare(i * bs as u64 + off as u64)));
+                let found = self.compare(lba, blocks, |_, buf| {
+                    for b in buf.chunks_mut(bs) {
+                        copy_prefix(b, &block);
                     }
+                })?;
+                match found {
+                    Some(off) => Err(Fail::Sense(verify_miscompare(off))),
+                    None => Ok(Response::good()),
                 }
-                Ok(Response::good())
             }
             // BYTCHK 0: a medium verification; the backend has no media to check.
             _ => Ok(Response::good()),
@@ -494,7 +629,7 @@ impl<B: BlockDevice> Emulator<B> {
         if !ndob && data.copy_to_slice_at(0, &mut block) < bs {
             return Err(short_data_out());
         }
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let zero = block.iter().all(|&b| b == 0);
         let r = if unmap && zero {
             // Unmapped blocks read back as zeroes (LBPRZ), so unmapping writes the same data.
@@ -502,16 +637,18 @@ impl<B: BlockDevice> Emulator<B> {
         } else if zero {
             self.dev.write_zeroes(lba, blocks)
         } else {
-            let per = (1usize << 20) / bs.max(1);
-            let pattern: Vec<u8> = block.repeat(per.max(1));
+            // The block repeated over at most COPY_CHUNK bytes (and no more than the range),
+            // written as many times as it takes.
+            let per = ((COPY_CHUNK / bs.max(1)).max(1) as u64).min(blocks);
+            let pattern: Vec<u8> = block.repeat(per as usize);
             let mut done = 0u64;
             let mut r = Ok(());
             while done < blocks && r.is_ok() {
-                let n = (per as u64).min(blocks - done);
+                let n = per.min(blocks - done);
                 let len = n as usize * bs;
                 r = self
                     .dev
-                    .write(lba + done, &[IoSlice::new(&pattern[..len])], cmd.fua());
+                    .write(lba + done, &[IoSlice::new(&pattern[..len])], false);
                 done += n;
             }
             r
@@ -536,7 +673,7 @@ impl<B: BlockDevice> Emulator<B> {
                 None => Fail::Sense(SenseData::lba_out_of_range()),
             });
         }
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         for d in &list.descriptors {
             if d.number_of_blocks > 0 {
                 self.dev
@@ -568,13 +705,15 @@ impl<B: BlockDevice> Emulator<B> {
         }
         let (verify, write) = both.split_at(len);
         // Exclusive: no other write lands between the compare and the write.
-        let _exclusive = self.io.write().map_err(|_| Fail::Status(status::BUSY))?;
-        if let Some(off) = self.compare(lba, verify)? {
-            return Err(Fail::Sense(SenseData::miscompare(off as u64)));
+        let _exclusive = self.exclusive();
+        let found = self.compare(lba, blocks, |off, buf| {
+            copy_prefix(buf, verify.get(off as usize..).unwrap_or_default());
+        })?;
+        if let Some(off) = found {
+            return Err(Fail::Sense(SenseData::miscompare(off)));
         }
-        let fua = self.durable(cmd);
         self.dev
-            .write(lba, &[IoSlice::new(write)], fua)
+            .write(lba, &[IoSlice::new(write)], false)
             .map_err(|e| io_fail(e, true))?;
         Ok(Response::good())
     }
@@ -601,33 +740,32 @@ impl<B: BlockDevice> Emulator<B> {
             .plan(&naa, self.dev.block_size(), self.dev.num_blocks())
             .map_err(reject)?;
         self.check_writable()?;
-        let fua = self.durable(cmd);
         let bs = self.bytes(1)?;
-        let _shared = self.io.read().map_err(|_| Fail::Status(status::BUSY))?;
+        let _shared = self.shared();
         let mut bytes = 0u64;
         for (done, r) in ranges.iter().enumerate() {
             // A read or write that fails part way aborts the copy: COPY ABORTED with the
             // number of segments fully processed in COMMAND-SPECIFIC INFORMATION (SPC-4
             // 6.4.3), not a medium error the initiator would take for the whole command.
-            self.copy_range(r, bs, fua).map_err(|_| {
-                Fail::Sense(
+            if self.copy_range(r, bs).is_err() {
+                // What the segments before it copied must be as durable as a completed copy.
+                self.settle(cmd)?;
+                return Err(Fail::Sense(
                     SenseData::new(
                         SenseKey::CopyAborted,
                         AdditionalSense::LUN_COMMUNICATION_FAILURE,
                     )
                     .with_command_specific(done as u64),
-                )
-            })?;
+                ));
+            }
             bytes = bytes.saturating_add(r.blocks.saturating_mul(bs as u64));
         }
         if !parsed.header.nrcr {
             let segments = u16::try_from(parsed.segments.len()).unwrap_or(u16::MAX);
-            if let Ok(mut held) = self.copy_results.lock() {
-                held.insert(
-                    parsed.header.list_identifier,
-                    CopyStatus::completed(segments, bytes),
-                );
-            }
+            self.held_results().insert(
+                parsed.header.list_identifier,
+                CopyStatus::completed(segments, bytes),
+            );
         }
         Ok(Response::good())
     }
@@ -635,7 +773,7 @@ impl<B: BlockDevice> Emulator<B> {
     /// Copies one range in chunks of at most [`COPY_CHUNK`] bytes; back to front when the
     /// destination overlaps the source from above, so no block is overwritten before it is
     /// read.
-    fn copy_range(&self, r: &CopyRange, bs: usize, fua: bool) -> Result<(), Fail> {
+    fn copy_range(&self, r: &CopyRange, bs: usize) -> Result<(), Fail> {
         let per = (COPY_CHUNK / bs.max(1)).max(1) as u64;
         let first = per.min(r.blocks) as usize;
         let mut buf = vec![0u8; first * bs];
@@ -650,7 +788,7 @@ impl<B: BlockDevice> Emulator<B> {
                 .read(r.source_lba + off, &mut [IoSliceMut::new(chunk)])
                 .map_err(|e| io_fail(e, false))?;
             self.dev
-                .write(r.destination_lba + off, &[IoSlice::new(chunk)], fua)
+                .write(r.destination_lba + off, &[IoSlice::new(chunk)], false)
                 .map_err(|e| io_fail(e, true))?;
             done += n;
         }
@@ -667,11 +805,7 @@ impl<B: BlockDevice> Emulator<B> {
             }
             Some(0x00) => {
                 let id = cmd.get(Field::ListIdentifier).unwrap_or(0) as u8;
-                let held = self
-                    .copy_results
-                    .lock()
-                    .map_err(|_| Fail::Status(status::BUSY))?
-                    .remove(&id);
+                let held = self.held_results().remove(&id);
                 match held {
                     Some(s) => self.data_in(cmd, &s.to_vec(), data),
                     None => Err(illegal_field(cmd, Field::ListIdentifier)),
@@ -870,11 +1004,35 @@ impl<B: BlockDevice> Emulator<B> {
         let ten = cmd.info().cdb_length == 10;
         let pf = cmd.get(Field::Pf) == Some(1);
         let sp = cmd.get(Field::Sp) == Some(1);
-        let mut mode = self.mode.lock().map_err(|_| Fail::Status(status::BUSY))?;
+        let mut mode = self.mode_pages();
         let new = mode.select(ten, pf, sp, &list, &self.info())?;
+        if mode.caching.wce && !new.caching.wce {
+            // Turning the write cache off (`cache_type` = write through): what was acknowledged
+            // under the cache must be durable before the initiator is told there is none, as
+            // it will send no SYNCHRONIZE CACHE for it. The mode lock is held meanwhile, so a
+            // write ending now waits and then sees WCE = 0; a failed flush changes nothing.
+            self.dev.flush().map_err(|e| io_fail(e, true))?;
+        }
         *mode = new;
         Ok(Response::good())
     }
+}
+
+/// Whether a command changes the medium, so that [`Emulator::must_be_durable`] applies to it.
+/// FORMAT UNIT is one: here it changes no block, but an initiator takes its GOOD to mean the
+/// medium is in a settled state.
+fn changes_medium(kind: Kind) -> bool {
+    use Kind::*;
+    matches!(
+        kind,
+        Write | WriteAndVerify | WriteSame | Unmap | CompareAndWrite | ExtendedCopy | FormatUnit
+    )
+}
+
+/// Copies as much of `src` as fits to the start of `dst`.
+fn copy_prefix(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len().min(src.len());
+    dst[..n].copy_from_slice(&src[..n]);
 }
 
 /// The Data-Out buffer is shorter than the CDB says it carries.

@@ -13,7 +13,7 @@ use scsi_proto::xcopy::{
 use std::io::{IoSlice, IoSliceMut};
 use tcmu::{BlockDevice, Emulator, FileDisk, Identity, MemoryDisk, ReadOnly};
 use tcmu_ring::sim::{SimCompletion, SimConfig, SimData, SimKernel};
-use tcmu_ring::{Entry, Ring};
+use tcmu_ring::{Entry, Response, Ring};
 
 struct Disk<B> {
     sim: SimKernel,
@@ -23,7 +23,11 @@ struct Disk<B> {
 
 impl<B: BlockDevice> Disk<B> {
     fn new(dev: B) -> Self {
-        let sim = SimKernel::new(SimConfig::small()).unwrap();
+        Self::with_config(SimConfig::small(), dev)
+    }
+
+    fn with_config(cfg: SimConfig, dev: B) -> Self {
+        let sim = SimKernel::new(cfg).unwrap();
         let ring = Ring::new(sim.region()).unwrap();
         Disk {
             sim,
@@ -37,8 +41,8 @@ impl<B: BlockDevice> Disk<B> {
         let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
             panic!("no command")
         };
-        let cdb = cmd.cdb().to_vec();
-        let rsp = self.emu.execute(&cdb, cmd.data_mut());
+        let (cdb, data) = cmd.parts_mut();
+        let rsp = self.emu.execute(cdb, data);
         self.ring.complete(cmd, rsp).unwrap();
         self.ring.flush();
         let mut done = self.sim.reap().unwrap();
@@ -46,6 +50,23 @@ impl<B: BlockDevice> Disk<B> {
         let c = done.remove(0);
         assert_eq!(c.id, id);
         c
+    }
+
+    /// Runs a command and returns the emulation's response with the whole of its buffer as
+    /// the emulation left it, before the ring or the kernel touch it.
+    fn run_raw(&mut self, cdb: &[u8], data: SimData<'_>) -> (Response, Vec<u8>) {
+        self.sim.submit(cdb, data).unwrap();
+        let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
+            panic!("no command")
+        };
+        let (cdb, data) = cmd.parts_mut();
+        let rsp = self.emu.execute(cdb, data);
+        let mut buf = vec![0u8; data.len()];
+        data.copy_to_slice_at(0, &mut buf);
+        self.ring.complete(cmd, rsp).unwrap();
+        self.ring.flush();
+        assert_eq!(self.sim.reap().unwrap().len(), 1);
+        (rsp, buf)
     }
 
     fn ok(&mut self, cdb: &[u8], data: SimData<'_>) -> Vec<u8> {
@@ -623,4 +644,68 @@ fn a_copy_that_fails_part_way_is_copy_aborted() {
     // A copy clear of them works.
     let list = copy_list(&cscd, 100, 10, 500).to_vec();
     d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+}
+
+// --- Data-In buffers larger than the answer ------------------------------------------------
+
+/// Leaves 0xEE (another command's bytes) in the first 4 KiB of the data area, where the next
+/// command's buffer will be.
+fn leave_stale_bytes<B: BlockDevice>(d: &mut Disk<B>) {
+    d.ok(&write10(40, 8), SimData::Write(&[0xee; 4096]));
+}
+
+#[test]
+fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
+    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let data: Vec<u8> = (0..512).map(|i| (i % 199) as u8 + 1).collect();
+    d.ok(&write10(3, 1), SimData::Write(&data));
+    // READ(10) of one block into a 4 KiB buffer (SG_IO and iSCSI allow it).
+    leave_stale_bytes(&mut d);
+    let (rsp, buf) = d.run_raw(&read10(3, 1), SimData::Read(4096));
+    assert_eq!((rsp.status, rsp.read_len), (0, Some(512)));
+    assert_eq!(&buf[..512], &data[..]);
+    assert!(buf[512..].iter().all(|&b| b == 0), "stale bytes after READ");
+    // What the initiator gets: the block, READ_LEN 512.
+    leave_stale_bytes(&mut d);
+    let c = d.run(&read10(3, 1), SimData::Read(4096));
+    assert_eq!(
+        (c.status, c.read_len, &c.data_in[..]),
+        (0, Some(512), &data[..])
+    );
+    // INQUIRY's answer is shorter than the 255 bytes asked, and the buffer is 4 KiB.
+    leave_stale_bytes(&mut d);
+    let (rsp, buf) = d.run_raw(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(4096));
+    let n = usize::from(buf[4]) + 5;
+    assert_eq!((rsp.status, rsp.read_len), (0, Some(n as u32)));
+    assert!(
+        buf[n..].iter().all(|&b| b == 0),
+        "stale bytes after INQUIRY"
+    );
+    // A READ that fails, a command that is not understood, and one whose CDB says Data-Out
+    // but whose buffer the kernel made Data-In (TCMU takes the direction from the fabric,
+    // not the CDB), leave no one else's bytes when they fail.
+    for cdb in [
+        &read10(64, 1)[..],
+        &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[0x2f, 0x02, 0, 0, 0, 64, 0, 0, 1, 0],
+    ] {
+        leave_stale_bytes(&mut d);
+        let (rsp, buf) = d.run_raw(cdb, SimData::Read(4096));
+        assert_eq!(rsp.status, 2);
+        assert!(
+            buf.iter().all(|&b| b == 0),
+            "{cdb:02x?}: stale bytes after failing"
+        );
+    }
+    // A command without data (TEST UNIT READY) handed a buffer anyway.
+    leave_stale_bytes(&mut d);
+    let (rsp, buf) = d.run_raw(&[0, 0, 0, 0, 0, 0], SimData::Read(4096));
+    assert_eq!(rsp.status, 0);
+    assert!(
+        buf.iter().all(|&b| b == 0),
+        "stale bytes after TEST UNIT READY"
+    );
+    // A buffer of exactly the transfer: no READ_LEN needed.
+    let (rsp, buf) = d.run_raw(&read10(3, 1), SimData::Read(512));
+    assert_eq!((rsp.status, rsp.read_len, &buf[..]), (0, None, &data[..]));
 }
