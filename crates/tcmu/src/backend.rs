@@ -56,7 +56,9 @@ pub trait BlockDevice: Send + Sync {
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()>;
 
     /// Writes `bufs`, in order, starting at block `lba`. With `fua` the data must be durable
-    /// when this returns.
+    /// when this returns. (The built-in [`crate::Emulator`] passes `false` and, when a command
+    /// must be durable — FUA, no write cache, WRITE AND VERIFY — calls [`BlockDevice::flush`]
+    /// once after the command's last change, before GOOD.)
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()>;
 
     /// Makes every completed write durable (SYNCHRONIZE CACHE).
