@@ -378,8 +378,18 @@ fn ext4_workload(disk: &Path, mount: &Path, log: &Mutex<Log>, seed: u64) -> Stri
     let mut rng = Rng(seed);
     let mut names: Vec<String> = Vec::new();
     for i in 0u64.. {
-        let op = rng.range(0, 10);
-        let r = if names.len() < 4 || op < 4 {
+        let op = rng.range(0, 12);
+        let r = if op >= 10 {
+            // A write nobody fsyncs: dirty data in the page cache, written back (into the
+            // disk's volatile cache) whenever the kernel likes. Not promised, and never
+            // checked but by e2fsck; it keeps unflushed blocks around for the cut to lose.
+            let name = format!("u{}", op - 10);
+            let content = rng.some_bytes(1, 256 << 10);
+            step_unpromised(log, &name, || {
+                std::fs::write(dir.join(&name), &content)?;
+                Ok(())
+            })
+        } else if names.len() < 4 || op < 4 {
             // Create a file, fsync it and the directory.
             let name = format!("n{i}");
             let content = rng.some_bytes(1, 48 << 10);
@@ -486,6 +496,19 @@ fn step(
     }
     l.promised += 1;
     Ok(())
+}
+
+/// Runs a file operation that promises nothing: the name stays uncertain.
+fn step_unpromised(
+    log: &Mutex<Log>,
+    name: &str,
+    op: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    log.lock()
+        .map_err(|_| std::io::Error::other("poisoned"))?
+        .files
+        .insert(name.to_string(), (None, false));
+    op()
 }
 
 /// Serves the image again, mounts it (journal replay), checks every certain file, unmounts,
