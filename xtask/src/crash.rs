@@ -288,7 +288,10 @@ fn one_cut(
     let mut served = serve(tcmu, &image, &name, &extra)?;
     let disk = served.disk.clone();
     let mut rng = Rng(seed);
-    let cut_after = Duration::from_millis(rng.range(800, 4000));
+    // The cut comes at a random moment once the workload has made a few promises, so no cut
+    // passes for want of anything to check.
+    let min_promises = if scenario == Scenario::Ext4 { 8 } else { 4 };
+    let extra_delay = Duration::from_millis(rng.range(0, 2500));
 
     let mount = PathBuf::from(format!("/mnt/{name}"));
     let log = Arc::new(Mutex::new(Log::default()));
@@ -300,8 +303,32 @@ fn one_cut(
             _ => block_workload(&disk, scenario, &log, wseed),
         })
     };
-    std::thread::sleep(cut_after);
+    let started = Instant::now();
+    let progress_deadline = started + Duration::from_secs(90);
+    loop {
+        let promised = log.lock().map_or(0, |l| l.promised);
+        if promised >= min_promises {
+            break;
+        }
+        if worker.is_finished() || Instant::now() > progress_deadline {
+            let _ = served.signal("KILL");
+            let _ = sh(&format!("{} cleanup", tcmu.display()));
+            let why = if worker.is_finished() {
+                worker.join().unwrap_or_else(|_| "panicked".into())
+            } else {
+                "still running".into()
+            };
+            return Err(format!(
+                "the workload made {promised} promises in {:.0} s before the cut (it says: {why})",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(extra_delay);
+    let cut_after = started.elapsed();
     served.signal("USR1")?;
+    let cut_at = Instant::now();
     let st = served.wait(30)?;
     let said = served.stderr();
     if !st.success() || !said.contains("power cut") {
@@ -316,6 +343,7 @@ fn one_cut(
             "tcmu cleanup did not remove the dead disk: {cleaned}"
         ));
     }
+    let cleaned_after = cut_at.elapsed();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !worker.is_finished() {
         if Instant::now() > deadline {
@@ -326,6 +354,7 @@ fn one_cut(
     let ended = worker
         .join()
         .map_err(|_| "the workload panicked".to_string())?;
+    let ended_after = cut_at.elapsed();
     if scenario == Scenario::Ext4 {
         let _ = sh(&format!("umount -l {}", mount.display()));
     }
@@ -345,9 +374,13 @@ fn one_cut(
     };
     let _ = std::fs::remove_file(&image);
     Ok(format!(
-        "cut after {} ms, {} operations promised, workload ended with \"{ended}\"; {cut_note}; {summary}",
+        "cut after {} ms and {} promises; dead disk removed {} ms later, workload ended {} ms \
+         later with \"{}\"; {cut_note}; {summary}",
         cut_after.as_millis(),
-        log.promised
+        log.promised,
+        cleaned_after.as_millis(),
+        ended_after.as_millis(),
+        ended.lines().next().unwrap_or("")
     ))
 }
 
@@ -715,7 +748,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 };
                 run_block_op(log, op, |op| {
                     sh(&format!(
-                        "sg_unmap --lba={} --num={} {}",
+                        "sg_unmap --force --lba={} --num={} {}",
                         op.lba,
                         op.blocks,
                         disk.display()
