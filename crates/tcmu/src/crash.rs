@@ -28,8 +28,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub enum Keep {
     /// Nothing: the device below holds exactly what was flushed (or written with FUA).
     Nothing,
-    /// Each unflushed block independently, with probability 1/2, chosen by a generator seeded
-    /// with this value (the same seed and writes keep the same blocks).
+    /// Each unflushed write independently (a block of data, or a whole zeroed or discarded
+    /// range), with probability 1/2, chosen by a generator seeded with this value (the same
+    /// seed and writes keep the same ones).
     RandomSubset {
         /// Seed of the generator.
         seed: u64,
@@ -47,35 +48,102 @@ pub struct CutReport {
     pub already_off: bool,
 }
 
-/// A block's cached content.
+/// One entry of the cache, keyed by its first LBA.
 #[derive(Debug, Clone)]
 enum Cached {
+    /// One block of data.
     Data(Box<[u8]>),
-    /// Written as zeroes (WRITE SAME of zeroes) or discarded (UNMAP): reads as zeroes.
-    Zeroes,
-    /// Discarded: reads as zeroes; persisted as a discard below.
-    Discarded,
+    /// `blocks` blocks written as zeroes (WRITE SAME of zeroes): read as zeroes, written back
+    /// with `write_zeroes`.
+    Zeroes(u64),
+    /// `blocks` blocks discarded (UNMAP): read as zeroes, written back with `discard`.
+    Discarded(u64),
+}
+
+impl Cached {
+    /// How many blocks the entry covers.
+    fn blocks(&self) -> u64 {
+        match self {
+            Cached::Data(_) => 1,
+            Cached::Zeroes(n) | Cached::Discarded(n) => *n,
+        }
+    }
+
+    /// The same kind of run over `blocks` blocks (for the parts of a run left when a newer
+    /// write covers its middle). Never called on data.
+    fn resized(&self, blocks: u64) -> Cached {
+        match self {
+            Cached::Zeroes(_) => Cached::Zeroes(blocks),
+            Cached::Discarded(_) => Cached::Discarded(blocks),
+            Cached::Data(d) => Cached::Data(d.clone()),
+        }
+    }
 }
 
 /// Bookkeeping cost of one cached entry beyond its data, counted against the limit.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// What one cached block counts against the limit.
+/// What one cached entry counts against the limit.
 fn cost(block_size: usize, c: &Cached) -> usize {
     ENTRY_OVERHEAD
         + match c {
             Cached::Data(_) => block_size,
-            Cached::Zeroes | Cached::Discarded => 0,
+            Cached::Zeroes(_) | Cached::Discarded(_) => 0,
         }
 }
 
 #[derive(Debug)]
 struct State {
     off: bool,
-    /// Unflushed blocks by LBA, newest content only.
+    /// Unflushed writes by first LBA, newest content only; entries never overlap.
     cache: BTreeMap<u64, Cached>,
     /// Bytes the cache accounts for.
     bytes: usize,
+}
+
+impl State {
+    /// The first LBAs of the entries that overlap `lba..end`, in order.
+    fn overlapping(&self, lba: u64, end: u64) -> Vec<u64> {
+        let before = self
+            .cache
+            .range(..lba)
+            .next_back()
+            .filter(|(at, c)| **at + c.blocks() > lba)
+            .map(|(&at, _)| at);
+        before
+            .into_iter()
+            .chain(self.cache.range(lba..end).map(|(&at, _)| at))
+            .collect()
+    }
+
+    /// Removes `lba..end` from the cache: entries inside go, runs that stick out keep their
+    /// parts outside.
+    fn punch(&mut self, bs: usize, lba: u64, end: u64) {
+        for at in self.overlapping(lba, end) {
+            let Some(old) = self.cache.remove(&at) else {
+                continue;
+            };
+            self.bytes = self.bytes.saturating_sub(cost(bs, &old));
+            let old_end = at + old.blocks();
+            if at < lba {
+                self.put(bs, at, old.resized(lba - at));
+            }
+            if old_end > end {
+                self.put(bs, end, old.resized(old_end - end));
+            }
+        }
+    }
+
+    fn put(&mut self, bs: usize, lba: u64, c: Cached) {
+        self.bytes = self.bytes.saturating_add(cost(bs, &c));
+        if let Some(old) = self.cache.insert(lba, c) {
+            self.bytes = self.bytes.saturating_sub(cost(bs, &old));
+        }
+    }
+
+    fn dirty_blocks(&self) -> u64 {
+        self.cache.values().map(Cached::blocks).sum()
+    }
 }
 
 #[derive(Debug)]
@@ -85,8 +153,8 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update of the state is a single map operation or a whole write-back that
-        // leaves it consistent at each step, so a panic elsewhere does not corrupt it.
+        // The state is changed by map operations that each leave it consistent (and a
+        // write-back leaves it whole on an error), so a panic elsewhere does not corrupt it.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -105,7 +173,8 @@ pub struct VolatileCache<B> {
 #[derive(Clone)]
 pub struct PowerSwitch {
     shared: Arc<Shared>,
-    /// The device below, to write what a [`Keep::RandomSubset`] cut keeps.
+    /// The device below, to write what a [`Keep::RandomSubset`] cut keeps, or the whole cache
+    /// at an orderly shutdown.
     inner: Arc<dyn BlockDevice>,
 }
 
@@ -140,8 +209,8 @@ impl<B: BlockDevice + 'static> VolatileCache<B> {
         }
     }
 
-    /// The same cache bounded to `bytes` (at least one block): when it would hold more, it is
-    /// written back first.
+    /// The same cache bounded to `bytes`: when it would hold more, it is written back first
+    /// (a single entry larger than the bound is still cached).
     pub fn with_limit(mut self, bytes: usize) -> VolatileCache<B> {
         self.limit = bytes;
         self
@@ -163,10 +232,49 @@ impl<B: BlockDevice + 'static> VolatileCache<B> {
 
 impl PowerSwitch {
     /// Cuts the power: waits for the command in progress, keeps what `keep` says of the
-    /// unflushed blocks, and fails every command from now on. Cutting twice does nothing more.
+    /// unflushed writes, and fails every command from now on. Cutting twice does nothing more.
     pub fn cut(&self, keep: Keep) -> CutReport {
         let mut state = self.shared.lock();
-        cut_state(&*self.inner, &mut state, keep)
+        if state.off {
+            return CutReport {
+                already_off: true,
+                ..CutReport::default()
+            };
+        }
+        state.off = true;
+        let mut report = CutReport::default();
+        let cache = std::mem::take(&mut state.cache);
+        state.bytes = 0;
+        let mut rng = match keep {
+            Keep::Nothing => None,
+            Keep::RandomSubset { seed } => Some(seed),
+        };
+        for (lba, entry) in cache {
+            let kept = rng.as_mut().is_some_and(|r| splitmix(r) & 1 == 1);
+            if kept && persist(&*self.inner, lba, &entry).is_ok() {
+                report.kept += entry.blocks();
+            } else {
+                report.dropped += entry.blocks();
+            }
+        }
+        if report.kept > 0 {
+            let _ = self.inner.flush();
+        }
+        report
+    }
+
+    /// An orderly shutdown, as a disk does when told to stop: writes the whole cache back and
+    /// flushes the device below. Returns how many blocks were written back. Fails if the power
+    /// is off (nothing to write back any more) or the device below fails.
+    pub fn write_back(&self) -> io::Result<u64> {
+        let mut state = self.shared.lock();
+        if state.off {
+            return Err(off_error());
+        }
+        let blocks = state.dirty_blocks();
+        write_back(&*self.inner, &mut state)?;
+        self.inner.flush()?;
+        Ok(blocks)
     }
 
     /// Whether the power is off.
@@ -175,12 +283,12 @@ impl PowerSwitch {
     }
 
     /// How many blocks are cached (written, not yet flushed).
-    pub fn dirty_blocks(&self) -> usize {
-        self.shared.lock().cache.len()
+    pub fn dirty_blocks(&self) -> u64 {
+        self.shared.lock().dirty_blocks()
     }
 }
 
-/// SplitMix64: a small, well-mixed generator for picking the blocks a cut keeps.
+/// SplitMix64: a small, well-mixed generator for picking the writes a cut keeps.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
@@ -189,42 +297,44 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn cut_state(inner: &dyn BlockDevice, state: &mut State, keep: Keep) -> CutReport {
-    if state.off {
-        return CutReport {
-            already_off: true,
-            ..CutReport::default()
-        };
+/// Writes one cache entry to the device below.
+fn persist(inner: &dyn BlockDevice, lba: u64, entry: &Cached) -> io::Result<()> {
+    match entry {
+        Cached::Data(d) => inner.write(lba, &[IoSlice::new(d)], false),
+        Cached::Zeroes(n) => inner.write_zeroes(lba, *n),
+        Cached::Discarded(n) => inner.discard(lba, *n),
     }
-    state.off = true;
-    let mut report = CutReport::default();
-    let cache = std::mem::take(&mut state.cache);
-    state.bytes = 0;
-    let mut rng = match keep {
-        Keep::Nothing => None,
-        Keep::RandomSubset { seed } => Some(seed),
-    };
-    for (lba, block) in cache {
-        let kept = rng.as_mut().is_some_and(|r| splitmix(r) & 1 == 1);
-        if kept && persist(inner, lba, &block).is_ok() {
-            report.kept += 1;
-        } else {
-            report.dropped += 1;
-        }
-    }
-    if report.kept > 0 {
-        let _ = inner.flush();
-    }
-    report
 }
 
-/// Writes one cached block to the device below.
-fn persist(inner: &dyn BlockDevice, lba: u64, block: &Cached) -> io::Result<()> {
-    match block {
-        Cached::Data(d) => inner.write(lba, &[IoSlice::new(d)], false),
-        Cached::Zeroes => inner.write_zeroes(lba, 1),
-        Cached::Discarded => inner.discard(lba, 1),
+/// Writes every cache entry below, in LBA order, runs of data blocks merged into one write
+/// (of at most 1 MiB), then empties the cache. On an error the cache is left whole (writing
+/// an entry's newest content twice is harmless). Does not flush the device below.
+fn write_back(inner: &dyn BlockDevice, state: &mut State) -> io::Result<()> {
+    let bs = inner.block_size() as usize;
+    let mut run_start = 0u64;
+    let mut run: Vec<u8> = Vec::new();
+    for (&lba, entry) in &state.cache {
+        let contiguous = run_start + (run.len() / bs.max(1)) as u64 == lba;
+        if !run.is_empty() && (!contiguous || run.len() >= 1 << 20) {
+            inner.write(run_start, &[IoSlice::new(&run)], false)?;
+            run.clear();
+        }
+        match entry {
+            Cached::Data(d) => {
+                if run.is_empty() {
+                    run_start = lba;
+                }
+                run.extend_from_slice(d);
+            }
+            other => persist(inner, lba, other)?,
+        }
     }
+    if !run.is_empty() {
+        inner.write(run_start, &[IoSlice::new(&run)], false)?;
+    }
+    state.cache.clear();
+    state.bytes = 0;
+    Ok(())
 }
 
 impl<B: BlockDevice> VolatileCache<B> {
@@ -232,58 +342,16 @@ impl<B: BlockDevice> VolatileCache<B> {
         self.inner.block_size() as usize
     }
 
-    /// Writes every cached block below, in LBA order, runs of data blocks merged into one
-    /// write, then empties the cache. On an error the cache is left whole (writing a block's
-    /// newest content twice is harmless). Does not flush the device below.
-    fn write_back(&self, state: &mut State) -> io::Result<()> {
+    /// Caches `entry` at `lba` (replacing whatever is cached there), writing the cache back
+    /// first if it would overflow.
+    fn cache(&self, state: &mut State, lba: u64, entry: Cached) -> io::Result<()> {
         let bs = self.block_len();
-        let mut run_start = 0u64;
-        let mut run: Vec<u8> = Vec::new();
-        for (&lba, block) in &state.cache {
-            let contiguous = run_start + (run.len() / bs) as u64 == lba;
-            if !run.is_empty() && (!contiguous || run.len() >= 1 << 20) {
-                self.inner.write(run_start, &[IoSlice::new(&run)], false)?;
-                run.clear();
-            }
-            match block {
-                Cached::Data(d) => {
-                    if run.is_empty() {
-                        run_start = lba;
-                    }
-                    run.extend_from_slice(d);
-                }
-                other => persist(&*self.inner, lba, other)?,
-            }
+        let add = cost(bs, &entry);
+        if state.bytes.saturating_add(add) > self.limit && !state.cache.is_empty() {
+            write_back(&*self.inner, state)?;
         }
-        if !run.is_empty() {
-            self.inner.write(run_start, &[IoSlice::new(&run)], false)?;
-        }
-        state.cache.clear();
-        state.bytes = 0;
-        Ok(())
-    }
-
-    /// Caches `blocks` from `lba` as `make(i)`, writing the cache back first if it would
-    /// overflow.
-    fn cache_blocks(
-        &self,
-        state: &mut State,
-        lba: u64,
-        blocks: u64,
-        mut make: impl FnMut(u64) -> Cached,
-    ) -> io::Result<()> {
-        let bs = self.block_len();
-        for i in 0..blocks {
-            let block = make(i);
-            let add = cost(bs, &block);
-            if state.bytes.saturating_add(add) > self.limit {
-                self.write_back(state)?;
-            }
-            if let Some(old) = state.cache.insert(lba + i, block) {
-                state.bytes = state.bytes.saturating_sub(cost(bs, &old));
-            }
-            state.bytes = state.bytes.saturating_add(add);
-        }
+        state.punch(bs, lba, lba + entry.blocks());
+        state.put(bs, lba, entry);
         Ok(())
     }
 
@@ -295,6 +363,14 @@ impl<B: BlockDevice> VolatileCache<B> {
                 "beyond the end of the device",
             )),
         }
+    }
+
+    fn powered(&self) -> io::Result<MutexGuard<'_, State>> {
+        let state = self.shared.lock();
+        if state.off {
+            return Err(off_error());
+        }
+        Ok(state)
     }
 }
 
@@ -308,29 +384,34 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
     }
 
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        let state = self.shared.lock();
-        if state.off {
-            return Err(off_error());
-        }
+        let state = self.powered()?;
         self.inner.read(lba, bufs)?;
-        let bs = self.block_len();
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let blocks = total.div_ceil(bs) as u64;
-        // Patch the cached blocks over what the device below returned.
-        for (&at, block) in state.cache.range(lba..lba.saturating_add(blocks)) {
-            let start = (at - lba) as usize * bs;
-            let mut pos = 0usize;
+        let bs = self.block_len() as u64;
+        let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        let end = lba.saturating_add(total.div_ceil(bs));
+        // Patch the cached writes over what the device below returned: the byte range
+        // `from..to` of the request, relative to its start.
+        for at in state.overlapping(lba, end) {
+            let Some(entry) = state.cache.get(&at) else {
+                continue;
+            };
+            let from = (at.max(lba) - lba) * bs;
+            let to = ((at + entry.blocks()).min(end) - lba) * bs;
+            let mut pos = 0u64;
             for buf in bufs.iter_mut() {
-                let (b0, b1) = (pos, pos + buf.len());
+                let (b0, b1) = (pos, pos + buf.len() as u64);
                 pos = b1;
-                let (s, e) = (start.max(b0), (start + bs).min(b1));
+                let (s, e) = (from.max(b0), to.min(b1));
                 if s >= e {
                     continue;
                 }
-                let dst = &mut buf[s - b0..e - b0];
-                match block {
-                    Cached::Data(d) => dst.copy_from_slice(&d[s - start..e - start]),
-                    Cached::Zeroes | Cached::Discarded => dst.fill(0),
+                let dst = &mut buf[(s - b0) as usize..(e - b0) as usize];
+                match entry {
+                    Cached::Data(d) => {
+                        let off = (s - (at - lba) * bs) as usize;
+                        dst.copy_from_slice(&d[off..off + dst.len()]);
+                    }
+                    Cached::Zeroes(_) | Cached::Discarded(_) => dst.fill(0),
                 }
             }
         }
@@ -338,10 +419,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
     }
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        if state.off {
-            return Err(off_error());
-        }
+        let mut state = self.powered()?;
         let bs = self.block_len();
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total % bs != 0 {
@@ -356,47 +434,35 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
             // Straight through, durable when it returns; older cached copies of these blocks
             // are superseded.
             self.inner.write(lba, bufs, true)?;
-            let gone: Vec<u64> = state
-                .cache
-                .range(lba..lba + blocks)
-                .map(|(&at, _)| at)
-                .collect();
-            for at in gone {
-                if let Some(old) = state.cache.remove(&at) {
-                    state.bytes = state.bytes.saturating_sub(cost(bs, &old));
-                }
-            }
+            state.punch(bs, lba, lba + blocks);
             return Ok(());
         }
         let mut flat = Vec::with_capacity(total);
         for b in bufs {
             flat.extend_from_slice(b);
         }
-        self.cache_blocks(&mut state, lba, blocks, |i| {
-            let at = i as usize * bs;
-            Cached::Data(flat[at..at + bs].into())
-        })
+        for (i, block) in flat.chunks_exact(bs).enumerate() {
+            self.cache(&mut state, lba + i as u64, Cached::Data(block.into()))?;
+        }
+        Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        if state.off {
-            return Err(off_error());
-        }
-        self.write_back(&mut state)?;
+        let mut state = self.powered()?;
+        write_back(&*self.inner, &mut state)?;
         self.inner.flush()
     }
 
     fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        if state.off {
-            return Err(off_error());
-        }
+        let mut state = self.powered()?;
         if !self.inner.supports_discard() {
             return Err(io::ErrorKind::Unsupported.into());
         }
         self.check_range(lba, blocks)?;
-        self.cache_blocks(&mut state, lba, blocks, |_| Cached::Discarded)
+        if blocks == 0 {
+            return Ok(());
+        }
+        self.cache(&mut state, lba, Cached::Discarded(blocks))
     }
 
     fn supports_discard(&self) -> bool {
@@ -404,12 +470,12 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let mut state = self.shared.lock();
-        if state.off {
-            return Err(off_error());
-        }
+        let mut state = self.powered()?;
         self.check_range(lba, blocks)?;
-        self.cache_blocks(&mut state, lba, blocks, |_| Cached::Zeroes)
+        if blocks == 0 {
+            return Ok(());
+        }
+        self.cache(&mut state, lba, Cached::Zeroes(blocks))
     }
 
     fn read_only(&self) -> bool {
@@ -564,5 +630,110 @@ mod tests {
         assert!(d.write(0, &[IoSlice::new(&[0; 100])], false).is_err());
         assert!(d.discard(63, 2).is_err());
         assert!(d.write_zeroes(u64::MAX, 2).is_err());
+    }
+
+    #[test]
+    fn a_newer_write_cuts_into_a_cached_range() {
+        let d = disk();
+        write(&d, 0, 1, 64, true);
+        d.discard(10, 40).unwrap();
+        write(&d, 20, 7, 2, false);
+        d.write_zeroes(45, 10).unwrap();
+        let want = |lba: u64| match lba {
+            20 | 21 => 7,
+            10..=54 => 0,
+            _ => 1,
+        };
+        let all = read(&d, 0, 64);
+        for lba in 0..64u64 {
+            let at = lba as usize * BS;
+            assert!(
+                all[at..at + BS].iter().all(|&b| b == want(lba)),
+                "block {lba} reads wrong"
+            );
+        }
+        let sw = d.switch();
+        // The discard split around the data: 10..20 and 22..45; zeroes 45..55; 2 data blocks.
+        assert_eq!(sw.dirty_blocks(), 10 + 23 + 10 + 2);
+        d.flush().unwrap();
+        assert_eq!(sw.dirty_blocks(), 0);
+        sw.cut(Keep::Nothing);
+        for lba in 0..64u64 {
+            assert_eq!(below(&d, lba), want(lba), "block {lba} below");
+        }
+    }
+
+    /// 2^40 blocks that read as zeroes and count the calls made to them.
+    #[derive(Default)]
+    struct Null {
+        calls: std::sync::atomic::AtomicU64,
+    }
+
+    impl BlockDevice for Null {
+        fn block_size(&self) -> u32 {
+            512
+        }
+        fn num_blocks(&self) -> u64 {
+            1 << 40
+        }
+        fn read(&self, _: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+            bufs.iter_mut().for_each(|b| b.fill(0));
+            Ok(())
+        }
+        fn write(&self, _: u64, _: &[IoSlice<'_>], _: bool) -> io::Result<()> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        fn discard(&self, _: u64, _: u64) -> io::Result<()> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        fn supports_discard(&self) -> bool {
+            true
+        }
+        fn write_zeroes(&self, _: u64, _: u64) -> io::Result<()> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn large_discards_cost_one_entry_each() {
+        let d = VolatileCache::new(Null::default());
+        let t = std::time::Instant::now();
+        // The most one UNMAP may ask: 256 descriptors of 2^20 blocks.
+        for i in 0..256u64 {
+            d.discard(i << 21, 1 << 20).unwrap();
+        }
+        d.write_zeroes(1 << 30, 1 << 20).unwrap();
+        assert_eq!(d.switch().dirty_blocks(), 257 << 20);
+        d.flush().unwrap();
+        assert_eq!(
+            d.inner().calls.load(std::sync::atomic::Ordering::Relaxed),
+            257
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn an_orderly_shutdown_writes_the_cache_back() {
+        let d = disk();
+        write(&d, 2, 3, 2, false);
+        d.discard(8, 4).unwrap();
+        let sw = d.switch();
+        assert_eq!(sw.write_back().unwrap(), 6);
+        assert_eq!(sw.cut(Keep::Nothing).dropped, 0);
+        assert_eq!((below(&d, 2), below(&d, 3)), (3, 3));
+        assert!(
+            sw.write_back().is_err(),
+            "nothing to write back without power"
+        );
     }
 }
