@@ -11,7 +11,7 @@ use scsi_proto::xcopy::{
     ParameterListHeader,
 };
 use std::io::{IoSlice, IoSliceMut};
-use tcmu::{BlockDevice, Emulator, FileDisk, Identity, MemoryDisk, ReadOnly};
+use tcmu::{BlockDevice, Emulator, FileDisk, Identity, Keep, MemoryDisk, ReadOnly, VolatileCache};
 use tcmu_ring::sim::{SimCompletion, SimConfig, SimData, SimKernel};
 use tcmu_ring::{Entry, Response, Ring};
 
@@ -644,6 +644,74 @@ fn a_copy_that_fails_part_way_is_copy_aborted() {
     // A copy clear of them works.
     let list = copy_list(&cscd, 100, 10, 500).to_vec();
     d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+}
+
+/// A disk that has gone away: every read, write and flush fails with `NotConnected` (what a
+/// `VolatileCache` answers after its power was cut), or with another error when `gone` is off.
+struct Vanished {
+    gone: bool,
+}
+
+impl Vanished {
+    fn error(&self) -> std::io::Error {
+        if self.gone {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "the disk has lost power")
+        } else {
+            std::io::Error::other("bad sector")
+        }
+    }
+}
+
+impl BlockDevice for Vanished {
+    fn block_size(&self) -> u32 {
+        512
+    }
+    fn num_blocks(&self) -> u64 {
+        64
+    }
+    fn read(&self, _lba: u64, _bufs: &mut [IoSliceMut<'_>]) -> std::io::Result<()> {
+        Err(self.error())
+    }
+    fn write(&self, _lba: u64, _bufs: &[IoSlice<'_>], _fua: bool) -> std::io::Result<()> {
+        Err(self.error())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Err(self.error())
+    }
+}
+
+/// (sense key, ASC, ASCQ) of every way the data is touched: READ, WRITE, WRITE with FUA (its
+/// flush), SYNCHRONIZE CACHE.
+fn io_failures<B: BlockDevice>(d: &mut Disk<B>) -> Vec<(u8, u8, u8)> {
+    let mut fua = write10(1, 1);
+    fua[1] = 0x08;
+    vec![
+        d.fails(&read10(1, 1), SimData::Read(512)),
+        d.fails(&write10(1, 1), SimData::Write(&[1; 512])),
+        d.fails(&fua, SimData::Write(&[1; 512])),
+        d.fails(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None),
+    ]
+    .into_iter()
+    .map(|(key, asc, ascq, _)| (key, asc, ascq))
+    .collect()
+}
+
+#[test]
+fn a_disk_that_lost_power_is_not_ready_not_bad_media() {
+    // NOT READY, LOGICAL UNIT COMMUNICATION FAILURE: a vanished disk, as `tcmu cleanup`
+    // answers a dead ring; not MEDIUM ERROR, which a file system takes for bad blocks.
+    let not_ready = (0x02, 0x08, 0x00);
+    let mut d = Disk::new(Vanished { gone: true });
+    assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
+    // Any other I/O error stays a medium error.
+    let mut d = Disk::new(Vanished { gone: false });
+    let (read, write) = ((0x03, 0x11, 0x00), (0x03, 0x0c, 0x00));
+    assert_eq!(io_failures(&mut d), vec![read, write, write, write]);
+    // The power-cut test device after its cut.
+    let cache = VolatileCache::new(MemoryDisk::new(64, 512).unwrap());
+    cache.switch().cut(Keep::Nothing);
+    let mut d = Disk::new(cache);
+    assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
 }
 
 // --- Data-In buffers larger than the answer ------------------------------------------------
