@@ -43,6 +43,19 @@ impl<B: BlockDevice> Handler for Emulator<B> {
     }
 }
 
+/// Answers every command CHECK CONDITION, NOT READY, LOGICAL UNIT COMMUNICATION FAILURE, as
+/// the kernel does when a command times out: for a ring whose server is gone, answered only so
+/// that nothing waits on it while the device is removed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unavailable;
+
+impl Handler for Unavailable {
+    fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
+        let sense = SenseData::not_ready(AdditionalSense::LUN_COMMUNICATION_FAILURE);
+        Response::check_condition(&sense.to_vec())
+    }
+}
+
 /// A command-level handler for people who want raw CDBs and buffers: it answers the commands
 /// it wants and returns `None` for the rest, which the built-in emulation answers.
 pub trait CommandHandler: Send + Sync {

@@ -375,3 +375,98 @@ fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The loopback LUN's link to backstore `name`, if there is one.
+fn lun_link(dir: &Path, name: &str) -> Option<PathBuf> {
+    fs::read_dir(dir.join("target/loopback"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|wwn| wwn.path().join("tpgt_1/lun/lun_0").join(name))
+        .find(|link| link.is_symlink())
+}
+
+#[test]
+fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_lun_goes() {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tree("reset");
+    fake_uio(&dir, 7, "r0");
+    let kernel = fake_kernel(&dir, "r0");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    // cmd_time_out 0: the kernel never fails a command itself.
+    let device = serve_small(builder(&dir, "r0").cmd_time_out(0), "r0", |_| {
+        Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+    })
+    .unwrap();
+    assert!(kernel.join().unwrap());
+    let lun = lun_link(&dir, "r0").expect("the LUN is linked");
+    // `action/reset_ring` is a FIFO kept full here: the teardown's write to it waits until the
+    // test has looked at what is still there and drains it.
+    let action = dir.join("target/core/user_1/r0/action");
+    fs::create_dir_all(&action).unwrap();
+    let reset = action.join("reset_ring");
+    nix::unistd::mkfifo(&reset, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut pipe = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&reset)
+        .unwrap();
+    loop {
+        match pipe.write(&[b'.'; 4096]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    // The ring breaks (cmd_head out of range): the server ends on a ring error.
+    sim.corrupt(12, &u32::MAX.to_ne_bytes());
+    assert!(device.wait_server(Duration::from_secs(5)));
+    let closing = std::thread::spawn(move || device.close());
+    // The server has stopped (it let go of its doorbell)...
+    let t = Instant::now();
+    while Arc::strong_count(&bell) > 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the server was not stopped first"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // ...and the teardown waits on its write of reset_ring with the LUN still there.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        lun.is_symlink(),
+        "the LUN was removed before the ring was reset"
+    );
+    let mut written = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(n) => written.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if closing.is_finished() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let written = String::from_utf8(written).unwrap();
+    assert_eq!(
+        written.trim_start_matches('.'),
+        "2",
+        "reset_ring 2: the kernel fails what is outstanding with CHECK CONDITION"
+    );
+    let e = closing.join().unwrap().unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Ring(_))),
+        "{e:?}"
+    );
+    assert!(lun_link(&dir, "r0").is_none());
+    assert!(!dir.join("target/core/user_1/r0").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
