@@ -35,7 +35,8 @@ enum Cmd {
     /// another. A block device served read-write is opened exclusively, so it cannot be mounted
     /// meanwhile; one that is mounted is refused.
     ///
-    /// Exit status: 0 when SIGINT or SIGTERM stopped it and everything was removed; 1 on any
+    /// Exit status: 0 when SIGINT, SIGTERM or SIGHUP stopped it and everything was removed; 1
+    /// on any
     /// error, including the device going away while served (removed by `tcmu cleanup --force`
     /// or another tool) or its ring breaking: it then removes what is left of the device and
     /// says why on stderr.
@@ -142,7 +143,7 @@ struct ServeArgs {
     /// what was never flushed is lost (see --crash-keep), the server stops answering at once
     /// and exits, and the image holds what a disk would after losing power. Remove the dead
     /// disk with `tcmu cleanup`, then serve the image again to check what survived.
-    #[arg(long, conflicts_with = "read_only")]
+    #[arg(long, conflicts_with_all = ["read_only", "memory"])]
     crash_test: bool,
     /// What a power cut keeps of the unflushed writes: `nothing`, or `random` (each cached
     /// block with probability 1/2, as a disk may have written some of its cache back).
@@ -401,7 +402,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 /// The signals that stop `tcmu serve`. To handle one more (always, or only in some mode),
 /// pass it to [`block_signals`] with these and give it an arm where `serve` matches
 /// [`Stop::Signal`].
-const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM];
+/// SIGHUP (the terminal went away, or a service manager's stop) is one: the device is torn
+/// down in order rather than left behind by the default action, which ends the process.
+const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 /// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
 /// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
@@ -559,12 +562,21 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn sighup_stops_the_server_in_order() {
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            assert!(STOP_SIGNALS.contains(&sig), "{sig:?}");
+        }
+    }
+
     #[test]
     fn sizes() {
-        assert_eq!(super::parse_size("1G"), Ok(1 << 30));
-        assert_eq!(super::parse_size("64m"), Ok(64 << 20));
-        assert_eq!(super::parse_size("4096"), Ok(4096));
-        assert!(super::parse_size("lots").is_err());
-        assert!(super::parse_size("99999999T").is_err());
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999T").is_err());
     }
 }
