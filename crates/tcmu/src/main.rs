@@ -496,6 +496,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 /// The signals that stop `tcmu serve`. To handle one more (always, or only in some mode),
 /// pass it to [`block_signals`] with these and give it an arm where `serve` matches
 /// [`Stop::Signal`].
+///
 /// SIGHUP (the terminal went away, or a service manager's stop) is one: the device is torn
 /// down in order rather than left behind by the default action, which ends the process.
 const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
