@@ -8,7 +8,7 @@
 
 use crate::backend::{BlockDevice, locks};
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
+use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server, Unavailable};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
@@ -407,11 +407,16 @@ impl DeviceBuilder {
         block_size: u32,
     ) -> Result<Device, DeviceError> {
         let dev_dir = self.uio_dev.clone();
-        self.serve_with(handler, size, block_size, move |info| {
-            let uio = Uio::open(&dev_dir, info.clone())?;
-            let ring = Ring::new(uio.region())?;
-            Ok((ring, Arc::new(uio)))
-        })
+        let mut device = self.serve_with(handler, size, block_size, {
+            let dev_dir = dev_dir.clone();
+            move |info| {
+                let uio = Uio::open(&dev_dir, info.clone())?;
+                let ring = Ring::new(uio.region())?;
+                Ok((ring, Arc::new(uio)))
+            }
+        })?;
+        device.uio_dev = Some(dev_dir);
+        Ok(device)
     }
 
     /// [`DeviceBuilder::serve`] with the ring and doorbell made by `open` from the UIO device's
@@ -447,6 +452,8 @@ impl DeviceBuilder {
         let mut device = Device {
             lock: Some(lock),
             server: None,
+            uio: None,
+            uio_dev: None,
             loopback: None,
             store: None,
             disk: None,
@@ -458,6 +465,7 @@ impl DeviceBuilder {
         // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
         let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
         let (ring, doorbell) = open(&info)?;
+        device.uio = Some(info);
         let options = ServeOptions::new(self.threads)
             .cmd_time_out(Duration::from_secs(u64::from(self.cmd_time_out)));
         device.server = Some(Server::spawn_with(ring, doorbell, handler, options));
@@ -494,12 +502,20 @@ impl DeviceBuilder {
 
 /// A device being served. [`Device::close`] (or dropping it) removes the LUN while the ring is
 /// still served (the kernel flushes the disk on removal), then stops serving, then removes the
-/// backstore.
+/// backstore. If serving had ended on its own (a broken ring), the ring is reset first, so
+/// the kernel fails the commands nobody answered instead of waiting for them (forever, with
+/// `cmd_time_out` 0), and a ring opened by [`DeviceBuilder::serve`] is answered with NOT READY
+/// while the LUN goes.
 #[derive(Debug)]
 pub struct Device {
     /// Released last, once everything else is gone.
     lock: Option<DeviceLock>,
     server: Option<Server>,
+    /// The ring's UIO device.
+    uio: Option<UioInfo>,
+    /// Where its node is, when it was opened there ([`DeviceBuilder::serve`]) and can be
+    /// opened again to answer the ring after a reset.
+    uio_dev: Option<PathBuf>,
     loopback: Option<LoopbackTarget>,
     store: Option<UserBackstore>,
     disk: Option<PathBuf>,
@@ -588,11 +604,17 @@ impl Device {
         // A server that already ended answers nothing: its reason comes first. A running one
         // keeps serving while the LUN goes (the kernel flushes the disk through it).
         let ended = self.server.as_ref().is_some_and(Server::is_finished);
-        if ended
-            && let Some(server) = self.server.take()
-            && let Err(e) = server.stop()
-        {
-            failed(e.into());
+        if ended && let Some(server) = self.server.take() {
+            if let Err(e) = server.stop() {
+                failed(e.into());
+            }
+            // Removing the LUN waits for every command the kernel has outstanding, and with
+            // `cmd_time_out` 0 those on a ring nobody answers never time out: the teardown
+            // (and with it `tcmu serve`, which no longer reads its signals) would hang. So the
+            // kernel is told to fail them itself, and the ring is answered while the LUN goes.
+            // Only now, after `stop` returned: until every command's buffers are dropped, a
+            // reset would hand pages we still use to the kernel's next commands.
+            self.reset_ring();
         }
         if let Some(path) = self.node.take()
             && let Err(source) = std::fs::remove_file(&path)
@@ -624,6 +646,52 @@ impl Device {
         // Whatever could not be removed stays for `tcmu cleanup`, which may now take it.
         self.lock = None;
         first.map_or(Ok(()), Err)
+    }
+}
+
+impl Device {
+    /// After the server has ended on its own: writes the backstore's `action/reset_ring`
+    /// (2: the kernel fails every command outstanding on the ring with CHECK CONDITION, NOT
+    /// READY, LOGICAL UNIT COMMUNICATION FAILURE, as on a time-out, and empties the ring),
+    /// then, for a ring opened at its UIO node, opens it again and answers every command with
+    /// that same failure until the teardown stops it (removing the LUN sends commands of its
+    /// own, SYNCHRONIZE CACHE among them). Failures are logged: the teardown goes on.
+    ///
+    /// Only once [`Server::stop`] has returned: the reset frees the data area of every
+    /// outstanding command and the kernel hands those pages to new commands at once, so
+    /// resetting while a worker still held a command's buffers would let it read another
+    /// command's data or write over it.
+    fn reset_ring(&mut self) {
+        // Removed under us (`tcmu cleanup --force`...): nothing is outstanding.
+        let Some(store) = self.store.as_ref().filter(|s| s.exists()) else {
+            return;
+        };
+        if let Err(e) = store.action("reset_ring", "2") {
+            tracing::warn!(
+                "cannot reset the ring ({e}): removing the LUN waits for the kernel to time out \
+                 the commands nobody answers (forever with cmd_time_out 0)"
+            );
+            return;
+        }
+        tracing::info!(
+            backstore = %store.path().display(),
+            "ring reset: the kernel failed the commands nobody answered"
+        );
+        let (Some(dev_dir), Some(info)) = (&self.uio_dev, &self.uio) else {
+            return;
+        };
+        let answered = Uio::open(dev_dir, info.clone())
+            .map_err(DeviceError::from)
+            .and_then(|uio| Ok((Ring::new(uio.region())?, uio)));
+        match answered {
+            Ok((ring, uio)) => {
+                self.server = Some(Server::spawn(ring, Arc::new(uio), Arc::new(Unavailable), 1));
+            }
+            Err(e) => tracing::warn!(
+                "cannot answer the reset ring while the device is removed ({e}): commands \
+                 sent meanwhile wait for the kernel's time-out"
+            ),
+        }
     }
 }
 

@@ -130,9 +130,17 @@ fn illegal_field(cmd: &Command, field: Field) -> Fail {
     ))
 }
 
+/// The sense of a failed read, write or flush: WRITE PROTECTED for `PermissionDenied`; NOT
+/// READY, LOGICAL UNIT COMMUNICATION FAILURE for `NotConnected` (the device is gone: a
+/// [`crate::VolatileCache`] whose power was cut answers so; a file system must see a vanished
+/// disk, as `tcmu cleanup` answers a dead ring, not bad blocks); MEDIUM ERROR otherwise.
 fn io_fail(e: io::Error, write: bool) -> Fail {
     if e.kind() == io::ErrorKind::PermissionDenied {
         Fail::Sense(SenseData::write_protected())
+    } else if e.kind() == io::ErrorKind::NotConnected {
+        Fail::Sense(SenseData::not_ready(
+            AdditionalSense::LUN_COMMUNICATION_FAILURE,
+        ))
     } else if write {
         Fail::Sense(SenseData::medium_error_write())
     } else {

@@ -8,11 +8,13 @@ use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tcmu::{
-    BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, ReadOnly,
-    VolatileCache,
+    Allocation, BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch,
+    ReadOnly, VolatileCache,
 };
 
 #[derive(Parser)]
@@ -35,7 +37,8 @@ enum Cmd {
     /// another. A block device served read-write is opened exclusively, so it cannot be mounted
     /// meanwhile; one that is mounted is refused.
     ///
-    /// Exit status: 0 when SIGINT or SIGTERM stopped it and everything was removed; 1 on any
+    /// Exit status: 0 when SIGINT, SIGTERM or SIGHUP stopped it and everything was removed; 1
+    /// on any
     /// error, including the device going away while served (removed by `tcmu cleanup --force`
     /// or another tool) or its ring breaking: it then removes what is left of the device and
     /// says why on stderr.
@@ -140,9 +143,12 @@ struct ServeArgs {
     /// Power-cut testing: writes stay in a volatile cache in memory until the initiator
     /// flushes (SYNCHRONIZE CACHE) or writes with FUA; `kill -USR1` the server to cut the power:
     /// what was never flushed is lost (see --crash-keep), the server stops answering at once
-    /// and exits, and the image holds what a disk would after losing power. Remove the dead
-    /// disk with `tcmu cleanup`, then serve the image again to check what survived.
-    #[arg(long, conflicts_with = "read_only")]
+    /// and exits, leaving the dead disk in place, and the image holds what a disk would after
+    /// losing power. Remove the dead disk with `tcmu cleanup` (until then, commands sent to it
+    /// wait out --cmd-time-out and fail); cleanup does not remove a --node file: remove that
+    /// yourself. Then serve the image again to check what survived. An orderly stop (SIGINT, SIGTERM, SIGHUP) writes
+    /// the cache back to the image first, as a disk does when it is shut down.
+    #[arg(long, conflicts_with_all = ["read_only", "memory"])]
     crash_test: bool,
     /// What a power cut keeps of the unflushed writes: `nothing`, or `random` (each cached
     /// block with probability 1/2, as a disk may have written some of its cache back).
@@ -253,16 +259,89 @@ enum Disk {
     Memory(MemoryDisk),
 }
 
+/// A [`VolatileCache`] the device serves while `serve` keeps a handle on it ([`CrashTest`]):
+/// every call is the cache's own.
+struct SharedCache<B>(Arc<VolatileCache<B>>);
+
+impl<B: BlockDevice + 'static> BlockDevice for SharedCache<B> {
+    fn block_size(&self) -> u32 {
+        self.0.block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.0.num_blocks()
+    }
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        self.0.read(lba, bufs)
+    }
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        self.0.write(lba, bufs, fua)
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.0.flush()
+    }
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.0.discard(lba, blocks)
+    }
+    fn supports_discard(&self) -> bool {
+        self.0.supports_discard()
+    }
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.0.write_zeroes(lba, blocks)
+    }
+    fn read_only(&self) -> bool {
+        self.0.read_only()
+    }
+    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
+        self.0.allocation(lba)
+    }
+    fn write_cache(&self) -> bool {
+        self.0.write_cache()
+    }
+}
+
+/// `--crash-test`'s handles on the served disk's volatile cache.
+struct CrashTest {
+    /// Cuts the power (SIGUSR1).
+    switch: PowerSwitch,
+    /// The cache itself, to write back on an orderly stop.
+    cache: Arc<dyn BlockDevice>,
+}
+
+impl CrashTest {
+    /// Puts a volatile cache in front of `disk`: what the device serves, and the handles.
+    fn wrap<B: BlockDevice + 'static>(disk: B) -> (SharedCache<B>, CrashTest) {
+        let cache = Arc::new(VolatileCache::new(disk));
+        let handles = CrashTest {
+            switch: cache.switch(),
+            cache: Arc::clone(&cache) as Arc<dyn BlockDevice>,
+        };
+        (SharedCache(cache), handles)
+    }
+
+    /// Writes the cache back to the image and flushes it, as a disk does when it is shut
+    /// down in order; logs how many blocks it wrote.
+    fn write_back(&self, when: &str) -> Result<(), String> {
+        let blocks = self.switch.dirty_blocks();
+        self.cache.flush().map_err(|e| {
+            format!("--crash-test: writing the cache back to the image {when}: {e}")
+        })?;
+        tracing::info!(
+            blocks,
+            "--crash-test: cache written back to the image {when}"
+        );
+        Ok(())
+    }
+}
+
 fn start<B: BlockDevice + 'static>(
     builder: DeviceBuilder,
     disk: B,
     read_only: bool,
     crash_test: bool,
-) -> Result<(Device, Option<PowerSwitch>), tcmu::DeviceError> {
+) -> Result<(Device, Option<CrashTest>), tcmu::DeviceError> {
     if crash_test {
-        let cache = VolatileCache::new(disk);
-        let switch = cache.switch();
-        builder.serve_block(cache).map(|d| (d, Some(switch)))
+        let (cache, handles) = CrashTest::wrap(disk);
+        builder.serve_block(cache).map(|d| (d, Some(handles)))
     } else if read_only {
         builder.serve_block(ReadOnly(disk)).map(|d| (d, None))
     } else {
@@ -327,7 +406,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 
     // The signals are blocked in every thread (the serving threads inherit this mask) and
     // read from a signalfd by `wait_for_stop`, so the device is always torn down. With
-    // --crash-test, SIGUSR1 cuts the power.
+    // --crash-test, SIGUSR1 cuts the power (no teardown: the disk is left dead).
     let mut stop_signals = STOP_SIGNALS.to_vec();
     if args.crash_test {
         stop_signals.push(Signal::SIGUSR1);
@@ -356,7 +435,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(export) = export {
         builder = builder.iscsi(export);
     }
-    let (device, switch) = match disk {
+    let (device, crash) = match disk {
         Disk::File(d) => start(builder, d, read_only, args.crash_test),
         Disk::Memory(d) => start(builder, d, read_only, args.crash_test),
     }
@@ -366,20 +445,34 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => println!("(no disk)"),
     }
     tracing::info!(image = %what, name, "serving; Ctrl-C to stop");
-    match wait_for_stop(&signals, &device) {
-        Ok(Stop::Signal(Signal::SIGUSR1)) if switch.is_some() => {
-            if let Some(switch) = &switch {
-                power_cut(switch, &args.crash_keep, args.crash_seed);
-            }
-            Ok(())
-        }
-        Ok(Stop::Signal(sig)) => {
-            tracing::info!(?sig, "stopping");
-            device.close().map_err(|e| e.to_string())
-        }
+    let stop = wait_for_stop(&signals, &device);
+    if let (Ok(Stop::Signal(Signal::SIGUSR1)), Some(crash)) = (&stop, &crash) {
+        power_cut(
+            &crash.switch,
+            &args.crash_keep,
+            args.crash_seed,
+            args.node.as_deref(),
+        );
+    }
+    if let Ok(Stop::Signal(sig)) = &stop {
+        tracing::info!(?sig, "stopping");
+    }
+    // Any other end is no power cut: a --crash-test disk writes its cache back, before the
+    // teardown (whatever becomes of that) and again after it, for what the kernel wrote
+    // meanwhile (the device is gone then: nothing races with it).
+    let mut wrote_back = crash
+        .as_ref()
+        .map_or(Ok(()), |c| c.write_back("before the teardown"));
+    let closed = device.close();
+    if let Some(crash) = &crash {
+        let after = crash.write_back("after the teardown");
+        wrote_back = wrote_back.and(after);
+    }
+    let ended = match stop {
+        Ok(Stop::Signal(_)) => closed.map_err(|e| e.to_string()),
         Ok(Stop::ServerEnded) => {
-            // Nothing answers the kernel any more: remove what is left, and fail.
-            let why = match device.close() {
+            // Nothing answers the kernel any more: what is left was removed; fail.
+            let why = match closed {
                 Err(tcmu::DeviceError::Serve(tcmu::server::ServeError::Doorbell(e))) => format!(
                     "the kernel's device is gone ({e}); was it removed by `tcmu cleanup \
                      --force` or another tool?"
@@ -391,17 +484,22 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 "stopped serving {name}: {why} (what was left of the device is removed)"
             ))
         }
-        Err(e) => {
-            let _ = device.close();
-            Err(e)
-        }
+        Err(e) => Err(e),
+    };
+    match (ended, wrote_back) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(e), Err(w)) => Err(format!("{e}; {w}")),
     }
 }
 
 /// The signals that stop `tcmu serve`. To handle one more (always, or only in some mode),
 /// pass it to [`block_signals`] with these and give it an arm where `serve` matches
 /// [`Stop::Signal`].
-const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM];
+///
+/// SIGHUP (the terminal went away, or a service manager's stop) is one: the device is torn
+/// down in order rather than left behind by the default action, which ends the process.
+const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
 /// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
 /// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
@@ -459,8 +557,9 @@ fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
 
 /// `--crash-test`'s power cut: drop (or keep a random part of) the unflushed writes, then end
 /// the process at once, without removing the device: the disk stops answering, as one that
-/// lost power, and `tcmu cleanup` removes it.
-fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>) -> ! {
+/// lost power, and `tcmu cleanup` removes it. Nothing removes the `--node` file, if one was
+/// made: `tcmu cleanup` knows nothing of it, so the message says to remove it.
+fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>, node: Option<&Path>) -> ! {
     let keep = match keep {
         "random" => Keep::RandomSubset {
             seed: seed.unwrap_or_else(|| {
@@ -476,9 +575,16 @@ fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>) -> ! {
         Keep::Nothing => "none kept".to_string(),
         Keep::RandomSubset { seed } => format!("a random subset kept, seed {seed}"),
     };
+    let node = node.map_or_else(String::new, |n| {
+        format!(
+            "; `tcmu cleanup` does not remove the node {0}: remove it yourself (`rm {0}`), as \
+             once the disk is gone its device numbers may name another disk",
+            n.display()
+        )
+    });
     eprintln!(
         "tcmu: power cut: {} unflushed blocks lost, {} kept ({how}); the disk no longer \
-         answers: remove it with `tcmu cleanup`",
+         answers and this server exits now: remove the dead disk with `tcmu cleanup`{node}",
         r.dropped, r.kept
     );
     std::process::exit(0)
@@ -559,12 +665,48 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn sighup_stops_the_server_in_order() {
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            assert!(STOP_SIGNALS.contains(&sig), "{sig:?}");
+        }
+    }
+
+    /// What the device below a `--crash-test` cache holds at `lba`.
+    fn below(image: &MemoryDisk, lba: usize) -> u8 {
+        image.snapshot()[lba * 512]
+    }
+
+    #[test]
+    fn a_crash_test_disk_is_written_back_through_the_handle_serve_keeps() {
+        let (served, crash) = CrashTest::wrap(MemoryDisk::new(64, 512).unwrap());
+        // What the device sees is the cache: a write stays in it...
+        served.write(3, &[IoSlice::new(&[7; 512])], false).unwrap();
+        assert!(served.write_cache() && served.allocation(0).unwrap().is_none());
+        assert_eq!(crash.switch.dirty_blocks(), 1);
+        assert_eq!(below(served.0.inner(), 3), 0);
+        // ...until the orderly stop writes it back.
+        crash.write_back("now").unwrap();
+        assert_eq!(below(served.0.inner(), 3), 7);
+        assert_eq!(crash.switch.dirty_blocks(), 0);
+        // After a cut, the served disk fails as one that lost power.
+        served.write(4, &[IoSlice::new(&[8; 512])], false).unwrap();
+        crash.switch.cut(Keep::Nothing);
+        let mut b = [0u8; 512];
+        let e = served.read(4, &mut [IoSliceMut::new(&mut b)]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+        assert_eq!(below(served.0.inner(), 4), 0);
+        assert!(crash.write_back("after the cut").is_err());
+    }
+
     #[test]
     fn sizes() {
-        assert_eq!(super::parse_size("1G"), Ok(1 << 30));
-        assert_eq!(super::parse_size("64m"), Ok(64 << 20));
-        assert_eq!(super::parse_size("4096"), Ok(4096));
-        assert!(super::parse_size("lots").is_err());
-        assert!(super::parse_size("99999999T").is_err());
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999T").is_err());
     }
 }

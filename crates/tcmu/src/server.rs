@@ -1,5 +1,7 @@
-//! Serving a ring: one thread takes commands off the ring and hands them to worker threads,
-//! which execute them and complete them as they finish (out of order when the kernel allows).
+//! Serving a ring: one thread takes commands off the ring and puts them in one queue that
+//! every worker thread takes from (so a slow command holds up no other while a worker is
+//! free); the workers execute them and complete them as they finish (out of order when the
+//! kernel allows).
 //! A handler that panics answers that one command with CHECK CONDITION, HARDWARE ERROR,
 //! INTERNAL TARGET FAILURE; the device stays up.
 //!
@@ -7,6 +9,9 @@
 //! taken off the ring is answered CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT BEFORE
 //! PROCESSING without running: the kernel has already failed it to the initiator, which
 //! retries, and running it now could overwrite what the retry or a later write put there.
+//! The check is made as a worker takes the command, right before the handler runs; a command
+//! that started in time and then blocks (a stuck backend) can still finish after the kernel
+//! failed it, and its write then lands late: a running command cannot be recalled.
 //!
 //! The loop ends on a fatal ring error or when the doorbell fails (the kernel removed the
 //! device: its UIO device reports an error from then on); [`Server::wait`] tells the owner,
@@ -35,6 +40,19 @@ pub trait Handler: Send + Sync {
 impl<B: BlockDevice> Handler for Emulator<B> {
     fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
         Emulator::execute(self, cdb, data)
+    }
+}
+
+/// Answers every command CHECK CONDITION, NOT READY, LOGICAL UNIT COMMUNICATION FAILURE, as
+/// the kernel does when a command times out: for a ring whose server is gone, answered only so
+/// that nothing waits on it while the device is removed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unavailable;
+
+impl Handler for Unavailable {
+    fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
+        let sense = SenseData::not_ready(AdditionalSense::LUN_COMMUNICATION_FAILURE);
+        Response::check_condition(&sense.to_vec())
     }
 }
 
@@ -323,35 +341,37 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
 ) -> Result<(), ServeError> {
     let threads = options.threads.max(1);
     let late = options.cmd_time_out.map(late_after);
+    // One queue all the workers take from: a command goes to whichever worker is free first,
+    // never behind a slow command while another worker idles.
+    let (queue, rx) = mpsc::channel::<Taken>();
+    let rx = Arc::new(Mutex::new(rx));
     let mut workers = Vec::with_capacity(threads);
-    let mut queues = Vec::with_capacity(threads);
     let mut spawn_error = None;
     for i in 0..threads {
-        let (tx, rx) = mpsc::channel::<Taken>();
-        let (ring, doorbell, handler) = (
+        let (rx, ring, doorbell, handler) = (
+            Arc::clone(&rx),
             Arc::clone(&ring),
             Arc::clone(&doorbell),
             Arc::clone(&handler),
         );
         let w = std::thread::Builder::new()
             .name(format!("tcmu-worker-{i}"))
-            .spawn(move || worker(rx, ring, doorbell, handler, late));
+            .spawn(move || worker(&rx, ring, doorbell, handler, late));
         match w {
-            Ok(w) => {
-                workers.push(w);
-                queues.push(tx);
-            }
+            Ok(w) => workers.push(w),
             Err(e) => {
                 spawn_error.get_or_insert(e);
             }
         }
     }
+    drop(rx);
     let result = match spawn_error {
         // No worker: nothing could answer the kernel.
-        Some(e) if queues.is_empty() => Err(ServeError::Thread(e)),
-        _ => take_and_dispatch(&ring, &*doorbell, &queues, &stop),
+        Some(e) if workers.is_empty() => Err(ServeError::Thread(e)),
+        _ => take_and_dispatch(&ring, &*doorbell, &queue, &stop),
     };
-    drop(queues);
+    // The workers run what is queued, then find the queue closed and end.
+    drop(queue);
     for w in workers {
         let _ = w.join();
     }
@@ -362,10 +382,9 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
 fn take_and_dispatch<D: Doorbell>(
     ring: &Mutex<Ring>,
     doorbell: &D,
-    queues: &[mpsc::Sender<Taken>],
+    queue: &mpsc::Sender<Taken>,
     stop: &AtomicBool,
 ) -> Result<(), ServeError> {
-    let mut next = 0usize;
     while !stop.load(Ordering::Acquire) {
         let mut taken = Vec::new();
         {
@@ -400,9 +419,8 @@ fn take_and_dispatch<D: Doorbell>(
         }
         let idle = taken.is_empty();
         for cmd in taken {
-            // Round robin; a worker that died (it cannot, but) drops its queue.
-            let _ = queues[next % queues.len()].send(cmd);
-            next = next.wrapping_add(1);
+            // Fails only once every worker has ended, which they do only when it is closed.
+            let _ = queue.send(cmd);
         }
         if idle {
             doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
@@ -411,16 +429,24 @@ fn take_and_dispatch<D: Doorbell>(
     Ok(())
 }
 
-/// A worker: runs the commands it is handed (those not already too late, when `late` is set)
-/// and completes them.
+/// A worker: takes commands from the shared queue until it is closed and empty, runs each
+/// (unless it is already too late, when `late` is set) and completes it.
 fn worker<H: Handler, D: Doorbell>(
-    rx: mpsc::Receiver<Taken>,
+    queue: &Mutex<mpsc::Receiver<Taken>>,
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
     late: Option<Duration>,
 ) {
-    for Taken { mut cmd, at } in rx {
+    loop {
+        // The queue's lock is held only while waiting for the next command (a guard in a
+        // `while let` would hold it through the command, one worker at a time). Nothing
+        // panics while holding it.
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(Taken { mut cmd, at }) = next else {
+            return;
+        };
+        // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = at.elapsed();
         let rsp = if late.is_some_and(|late| waited >= late) {
             tracing::warn!(

@@ -137,3 +137,26 @@ fn an_image_being_served_is_refused_naming_it_and_its_holder() {
     }
     std::fs::remove_file(&img).unwrap();
 }
+
+#[test]
+fn crash_test_goes_with_neither_memory_nor_read_only() {
+    let img = std::env::temp_dir().join(format!("tcmu-cli-crash-{}.img", std::process::id()));
+    std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+    for args in [
+        &["serve", "--memory", "--size", "1M", "--crash-test"][..],
+        &[
+            "serve",
+            img.to_str().unwrap(),
+            "--read-only",
+            "--crash-test",
+        ],
+    ] {
+        let (ok, _, err) = tcmu(args);
+        assert!(!ok, "{args:?} accepted");
+        assert!(
+            err.contains("cannot be used with") && err.contains("--crash-test"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::remove_file(&img).unwrap();
+}

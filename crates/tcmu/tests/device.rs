@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcmu::device::DeviceLock;
-use tcmu::{DeviceBuilder, DeviceError, Emulator, Identity, MemoryDisk};
+use tcmu::{Device, DeviceBuilder, DeviceError, Doorbell, Emulator, Identity, MemoryDisk};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimKernel};
+use tcmu_ring::uio::UioInfo;
 
 fn tree(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tcmu-device-{tag}-{}", std::process::id()));
@@ -50,13 +51,47 @@ fn fake_kernel(dir: &Path, name: &'static str) -> std::thread::JoinHandle<bool> 
     })
 }
 
+/// Makes the sysfs side of UIO device `uioINDEX` of backstore `user_1/NAME`: what
+/// `UioInfo::find_tcmu` looks for.
+fn fake_uio(dir: &Path, index: u32, name: &str) {
+    let uio = dir.join(format!("sys/class/uio/uio{index}"));
+    fs::create_dir_all(uio.join("maps/map0")).unwrap();
+    fs::write(
+        uio.join("name"),
+        format!("tcm-user/1/{name}/tcmu-rs/{name}\n"),
+    )
+    .unwrap();
+    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+}
+
+/// A builder for device `name` in the temporary tree `dir`: its configfs, sysfs, `/dev` and
+/// lock folder, and a short wait for the disk.
+fn builder(dir: &Path, name: &str) -> DeviceBuilder {
+    DeviceBuilder::new(name)
+        .roots(
+            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            &dir.join("sys/class/uio"),
+            &dir.join("dev"),
+        )
+        .lock_dir(&dir.join("locks"))
+        .disk_timeout(Duration::from_secs(5))
+}
+
+/// Serves a 64-block memory disk as device `name` of `builder`, its ring and doorbell made by
+/// `open`.
+fn serve_small<D, F>(builder: DeviceBuilder, name: &str, open: F) -> Result<Device, DeviceError>
+where
+    D: Doorbell + 'static,
+    F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
+{
+    let emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name(name));
+    builder.serve_with(Arc::new(emu), 64 * 512, 512, open)
+}
+
 #[test]
 fn a_device_comes_up_serves_and_goes_away() {
     let dir = tree("up");
-    let uio = dir.join("sys/class/uio/uio3");
-    fs::create_dir_all(uio.join("maps/map0")).unwrap();
-    fs::write(uio.join("name"), "tcm-user/1/d0/tcmu-rs/d0\n").unwrap();
-    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    fake_uio(&dir, 3, "d0");
     let kernel = fake_kernel(&dir, "d0");
 
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
@@ -65,14 +100,10 @@ fn a_device_comes_up_serves_and_goes_away() {
         MemoryDisk::new(2048, 512).unwrap(),
         Identity::for_name("d0"),
     ));
-    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
     let node = dir.join("mydisk");
-    let device = DeviceBuilder::new("d0")
-        .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-        .lock_dir(&dir.join("locks"))
+    let device = builder(&dir, "d0")
         .node(&node)
         .threads(2)
-        .disk_timeout(Duration::from_secs(5))
         .serve_with(emu, 2048 * 512, 512, |info| {
             assert_eq!(
                 (info.index, info.name.as_str()),
@@ -126,34 +157,20 @@ fn a_device_comes_up_serves_and_goes_away() {
 #[test]
 fn failures_leave_nothing_behind() {
     let dir = tree("fail");
-    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
     let emu = Arc::new(Emulator::new(
         MemoryDisk::new(8, 512).unwrap(),
         Identity::for_name("x"),
     ));
     // No UIO device appears: a clear error, and the backstore made so far is removed.
-    let r = DeviceBuilder::new("x")
-        .roots(cfs.clone(), &dir.join("sys/class/uio"), &dir.join("dev"))
-        .lock_dir(&dir.join("locks"))
-        .serve(Arc::clone(&emu), 8 * 512, 512);
+    let r = builder(&dir, "x").serve(Arc::clone(&emu), 8 * 512, 512);
     assert!(matches!(r, Err(DeviceError::Uio(_))), "{r:?}");
     assert!(!dir.join("target/core/user_1/x").exists());
     // A size that is not whole blocks is refused before anything is made.
-    let r = DeviceBuilder::new("y")
-        .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-        .lock_dir(&dir.join("locks"))
-        .serve(Arc::clone(&emu), 1000, 512);
+    let r = builder(&dir, "y").serve(Arc::clone(&emu), 1000, 512);
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
     // So is a block size the kernel's disks cannot have: none, odd, or larger than 64 KiB.
     for bs in [0, 520, 2 << 20] {
-        let r = DeviceBuilder::new("b")
-            .roots(
-                ConfigFs::at(dir.join("target"), dir.join("sys")),
-                &dir.join("sys/class/uio"),
-                &dir.join("dev"),
-            )
-            .lock_dir(&dir.join("locks"))
-            .serve(Arc::clone(&emu), 4 << 20, bs);
+        let r = builder(&dir, "b").serve(Arc::clone(&emu), 4 << 20, bs);
         let e = r.map(|_| ()).unwrap_err().to_string();
         assert!(
             e.contains("is not a power of two from 512 to 65536"),
@@ -161,13 +178,7 @@ fn failures_leave_nothing_behind() {
         );
     }
     // So is a vendor SCSI cannot carry.
-    let r = DeviceBuilder::new("z")
-        .roots(
-            ConfigFs::at(dir.join("target"), dir.join("sys")),
-            &dir.join("sys/class/uio"),
-            &dir.join("dev"),
-        )
-        .lock_dir(&dir.join("locks"))
+    let r = builder(&dir, "z")
         .vendor("far too long a vendor")
         .serve_block(MemoryDisk::new(8, 512).unwrap());
     assert!(
@@ -188,28 +199,14 @@ fn failures_leave_nothing_behind() {
 #[test]
 fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     let dir = tree("gone");
-    let uio = dir.join("sys/class/uio/uio4");
-    fs::create_dir_all(uio.join("maps/map0")).unwrap();
-    fs::write(uio.join("name"), "tcm-user/1/g0/tcmu-rs/g0\n").unwrap();
-    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    fake_uio(&dir, 4, "g0");
     let kernel = fake_kernel(&dir, "g0");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(BreakableBell::default());
-    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
-    let device = DeviceBuilder::new("g0")
-        .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-        .lock_dir(&dir.join("locks"))
-        .disk_timeout(Duration::from_secs(5))
-        .serve_with(
-            Arc::new(Emulator::new(
-                MemoryDisk::new(64, 512).unwrap(),
-                Identity::for_name("g0"),
-            )),
-            64 * 512,
-            512,
-            |_| Ok((Ring::new(sim.region())?, Arc::clone(&bell))),
-        )
-        .unwrap();
+    let device = serve_small(builder(&dir, "g0"), "g0", |_| {
+        Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+    })
+    .unwrap();
     assert!(kernel.join().unwrap());
     assert!(
         !device.wait_server(Duration::from_millis(200)),
@@ -248,10 +245,7 @@ fn kernel_info(dir: &Path, name: &str) {
 #[test]
 fn cleanup_keeps_a_device_that_is_still_being_set_up() {
     let dir = tree("starting");
-    let uio = dir.join("sys/class/uio/uio5");
-    fs::create_dir_all(uio.join("maps/map0")).unwrap();
-    fs::write(uio.join("name"), "tcm-user/1/s0/tcmu-rs/s0\n").unwrap();
-    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    fake_uio(&dir, 5, "s0");
     // What cleanup sees: the backstore made, no UIO device yet (not enabled), the state a
     // starting `tcmu serve` is in between writing `control` and `enable`.
     fs::create_dir_all(dir.join("no-uio-yet")).unwrap();
@@ -259,29 +253,17 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
     let (at_open, starting) = std::sync::mpsc::channel();
     let (go, wait_go) = std::sync::mpsc::channel::<()>();
     let serving = {
-        let (dir, cfs) = (dir.clone(), cfs.clone());
+        let dir = dir.clone();
         std::thread::spawn(move || {
             let kernel = fake_kernel(&dir, "s0");
             let sim = SimKernel::new(SimConfig::small()).unwrap();
-            let device = DeviceBuilder::new("s0")
-                .roots(cfs, &dir.join("sys/class/uio"), &dir.join("dev"))
-                .lock_dir(&dir.join("locks"))
-                .disk_timeout(Duration::from_secs(5))
-                .serve_with(
-                    Arc::new(Emulator::new(
-                        MemoryDisk::new(64, 512).unwrap(),
-                        Identity::for_name("s0"),
-                    )),
-                    64 * 512,
-                    512,
-                    |_| {
-                        kernel_info(&dir, "s0");
-                        at_open.send(()).unwrap();
-                        // Held here, mid-way, until the test has run its cleanup.
-                        let _ = wait_go.recv();
-                        Ok((Ring::new(sim.region())?, Arc::new(SimBell::default())))
-                    },
-                );
+            let device = serve_small(builder(&dir, "s0"), "s0", |_| {
+                kernel_info(&dir, "s0");
+                at_open.send(()).unwrap();
+                // Held here, mid-way, until the test has run its cleanup.
+                let _ = wait_go.recv();
+                Ok((Ring::new(sim.region())?, Arc::new(SimBell::default())))
+            });
             let up = kernel.join().unwrap();
             (device, up)
         })
@@ -341,14 +323,7 @@ fn a_device_lock_has_one_holder() {
     let other = DeviceLock::try_lock(&locks, 2, "l0").unwrap();
     // A device whose lock is held (by a cleanup removing a leftover of that name) is not
     // brought up, and nothing is made.
-    let r = DeviceBuilder::new("l0")
-        .roots(
-            ConfigFs::at(dir.join("target"), dir.join("sys")),
-            &dir.join("sys/class/uio"),
-            &dir.join("dev"),
-        )
-        .lock_dir(&locks)
-        .serve_block(MemoryDisk::new(8, 512).unwrap());
+    let r = builder(&dir, "l0").serve_block(MemoryDisk::new(8, 512).unwrap());
     assert!(matches!(r, Err(DeviceError::Locked { .. })), "{r:?}");
     assert!(!dir.join("target/core/user_1").exists());
     // A name that would leave the folder is refused.
@@ -366,32 +341,21 @@ fn a_device_lock_has_one_holder() {
 #[test]
 fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
     let dir = tree("lbs");
-    let uio = dir.join("sys/class/uio/uio6");
-    fs::create_dir_all(uio.join("maps/map0")).unwrap();
-    fs::write(uio.join("name"), "tcm-user/1/big/tcmu-rs/big\n").unwrap();
-    fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
+    fake_uio(&dir, 6, "big");
     // What 6.1's sd makes of 8192-byte blocks: "Unsupported sector size 8192", 0 sectors.
     fs::create_dir_all(dir.join("sys/class/block/sdz")).unwrap();
     fs::write(dir.join("sys/class/block/sdz/size"), "0\n").unwrap();
     let kernel = fake_kernel(&dir, "big");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
-    let r = DeviceBuilder::new("big")
-        .roots(
-            ConfigFs::at(dir.join("target"), dir.join("sys")),
-            &dir.join("sys/class/uio"),
-            &dir.join("dev"),
-        )
-        .lock_dir(&dir.join("locks"))
-        .disk_timeout(Duration::from_secs(5))
-        .serve_with(
-            Arc::new(Emulator::new(
-                MemoryDisk::new(16, 8192).unwrap(),
-                Identity::for_name("big"),
-            )),
-            16 * 8192,
-            8192,
-            |_| Ok((Ring::new(sim.region())?, Arc::new(SimBell::default()))),
-        );
+    let r = builder(&dir, "big").serve_with(
+        Arc::new(Emulator::new(
+            MemoryDisk::new(16, 8192).unwrap(),
+            Identity::for_name("big"),
+        )),
+        16 * 8192,
+        8192,
+        |_| Ok((Ring::new(sim.region())?, Arc::new(SimBell::default()))),
+    );
     assert!(kernel.join().unwrap());
     let e = r.map(|_| ()).unwrap_err();
     assert!(
@@ -409,5 +373,100 @@ fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
             .next()
             .is_none()
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The loopback LUN's link to backstore `name`, if there is one.
+fn lun_link(dir: &Path, name: &str) -> Option<PathBuf> {
+    fs::read_dir(dir.join("target/loopback"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|wwn| wwn.path().join("tpgt_1/lun/lun_0").join(name))
+        .find(|link| link.is_symlink())
+}
+
+#[test]
+fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_lun_goes() {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tree("reset");
+    fake_uio(&dir, 7, "r0");
+    let kernel = fake_kernel(&dir, "r0");
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    // cmd_time_out 0: the kernel never fails a command itself.
+    let device = serve_small(builder(&dir, "r0").cmd_time_out(0), "r0", |_| {
+        Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+    })
+    .unwrap();
+    assert!(kernel.join().unwrap());
+    let lun = lun_link(&dir, "r0").expect("the LUN is linked");
+    // `action/reset_ring` is a FIFO kept full here: the teardown's write to it waits until the
+    // test has looked at what is still there and drains it.
+    let action = dir.join("target/core/user_1/r0/action");
+    fs::create_dir_all(&action).unwrap();
+    let reset = action.join("reset_ring");
+    nix::unistd::mkfifo(&reset, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut pipe = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&reset)
+        .unwrap();
+    loop {
+        match pipe.write(&[b'.'; 4096]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    // The ring breaks (cmd_head out of range): the server ends on a ring error.
+    sim.corrupt(12, &u32::MAX.to_ne_bytes());
+    assert!(device.wait_server(Duration::from_secs(5)));
+    let closing = std::thread::spawn(move || device.close());
+    // The server has stopped (it let go of its doorbell)...
+    let t = Instant::now();
+    while Arc::strong_count(&bell) > 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the server was not stopped first"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // ...and the teardown waits on its write of reset_ring with the LUN still there.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        lun.is_symlink(),
+        "the LUN was removed before the ring was reset"
+    );
+    let mut written = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(n) => written.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if closing.is_finished() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let written = String::from_utf8(written).unwrap();
+    assert_eq!(
+        written.trim_start_matches('.'),
+        "2",
+        "reset_ring 2: the kernel fails what is outstanding with CHECK CONDITION"
+    );
+    let e = closing.join().unwrap().unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Ring(_))),
+        "{e:?}"
+    );
+    assert!(lun_link(&dir, "r0").is_none());
+    assert!(!dir.join("target/core/user_1/r0").exists());
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,95 +1,25 @@
 //! The emulated disk, driven through the real ring consumer by the simulated kernel: what an
 //! initiator would see (data read back, sense keys and codes, identity pages).
 
+mod common;
+
+use common::SimDisk;
+
 use scsi_proto::Wire;
 use scsi_proto::inquiry::{Designator, StandardInquiry, VpdPage};
 use scsi_proto::mode::ModeParameters;
 use scsi_proto::params::ReadCapacity16Data;
-use scsi_proto::sense::SenseData;
 use scsi_proto::xcopy::{
     BlockToBlockSegment, CopyStatus, ExtendedCopyList, IdentificationCscd, OperatingParameters,
     ParameterListHeader,
 };
 use std::io::{IoSlice, IoSliceMut};
-use tcmu::{BlockDevice, Emulator, FileDisk, Identity, MemoryDisk, ReadOnly};
-use tcmu_ring::sim::{SimCompletion, SimConfig, SimData, SimKernel};
-use tcmu_ring::{Entry, Response, Ring};
+use tcmu::{BlockDevice, Emulator, FileDisk, Identity, Keep, MemoryDisk, ReadOnly, VolatileCache};
+use tcmu_ring::sim::SimData;
 
-struct Disk<B> {
-    sim: SimKernel,
-    ring: Ring,
-    emu: Emulator<B>,
-}
-
-impl<B: BlockDevice> Disk<B> {
-    fn new(dev: B) -> Self {
-        Self::with_config(SimConfig::small(), dev)
-    }
-
-    fn with_config(cfg: SimConfig, dev: B) -> Self {
-        let sim = SimKernel::new(cfg).unwrap();
-        let ring = Ring::new(sim.region()).unwrap();
-        Disk {
-            sim,
-            ring,
-            emu: Emulator::new(dev, Identity::for_name("disk0")),
-        }
-    }
-
-    fn run(&mut self, cdb: &[u8], data: SimData<'_>) -> SimCompletion {
-        let id = self.sim.submit(cdb, data).unwrap();
-        let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
-            panic!("no command")
-        };
-        let (cdb, data) = cmd.parts_mut();
-        let rsp = self.emu.execute(cdb, data);
-        self.ring.complete(cmd, rsp).unwrap();
-        self.ring.flush();
-        let mut done = self.sim.reap().unwrap();
-        assert_eq!(done.len(), 1);
-        let c = done.remove(0);
-        assert_eq!(c.id, id);
-        c
-    }
-
-    /// Runs a command and returns the emulation's response with the whole of its buffer as
-    /// the emulation left it, before the ring or the kernel touch it.
-    fn run_raw(&mut self, cdb: &[u8], data: SimData<'_>) -> (Response, Vec<u8>) {
-        self.sim.submit(cdb, data).unwrap();
-        let Some(Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
-            panic!("no command")
-        };
-        let (cdb, data) = cmd.parts_mut();
-        let rsp = self.emu.execute(cdb, data);
-        let mut buf = vec![0u8; data.len()];
-        data.copy_to_slice_at(0, &mut buf);
-        self.ring.complete(cmd, rsp).unwrap();
-        self.ring.flush();
-        assert_eq!(self.sim.reap().unwrap().len(), 1);
-        (rsp, buf)
-    }
-
-    fn ok(&mut self, cdb: &[u8], data: SimData<'_>) -> Vec<u8> {
-        let c = self.run(cdb, data);
-        assert_eq!(
-            c.status,
-            0,
-            "{:02x?}: sense {}",
-            cdb,
-            SenseData::parse(&c.sense)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        );
-        c.data_in
-    }
-
-    /// (sense key, ASC, ASCQ) of a CHECK CONDITION.
-    fn fails(&mut self, cdb: &[u8], data: SimData<'_>) -> (u8, u8, u8, SenseData) {
-        let c = self.run(cdb, data);
-        assert_eq!(c.status, 2, "{cdb:02x?} should fail");
-        let s = SenseData::parse(&c.sense).unwrap();
-        (s.key as u8, s.additional.asc, s.additional.ascq, s)
-    }
+/// The emulation of `dev` (named `disk0`) on the simulated kernel.
+fn sim_disk<B: BlockDevice>(dev: B) -> SimDisk<B> {
+    SimDisk::new(Emulator::new(dev, Identity::for_name("disk0")))
 }
 
 fn read10(lba: u32, blocks: u16) -> [u8; 10] {
@@ -106,7 +36,7 @@ fn write10(lba: u32, blocks: u16) -> [u8; 10] {
 
 #[test]
 fn identity_and_capacity() {
-    let mut d = Disk::new(MemoryDisk::new(2048, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(2048, 512).unwrap());
     let std = d.ok(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(255));
     let inq = StandardInquiry::parse(&std).unwrap();
     assert_eq!(
@@ -129,7 +59,7 @@ fn identity_and_capacity() {
     let serial = d.ok(&[0x12, 1, 0x80, 0, 0xff, 0], SimData::Read(255));
     assert_eq!(&serial[4..], Identity::for_name("disk0").serial.as_bytes());
     // An unknown VPD page: INVALID FIELD IN CDB pointing at the page code.
-    let (key, asc, _, s) = d.fails(&[0x12, 1, 0xc7, 0, 0xff, 0], SimData::Read(255));
+    let (key, asc, _, s) = d.fails_with_sense(&[0x12, 1, 0xc7, 0, 0xff, 0], SimData::Read(255));
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 2"), "{s}");
 
@@ -148,15 +78,18 @@ fn identity_and_capacity() {
 
 #[test]
 fn reads_and_writes_round_trip() {
-    let mut d = Disk::new(MemoryDisk::new(2048, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(2048, 512).unwrap());
     let data: Vec<u8> = (0..8 * 512).map(|i| (i * 13 % 251) as u8).collect();
     d.ok(&write10(100, 8), SimData::Write(&data));
     assert_eq!(d.ok(&read10(100, 8), SimData::Read(8 * 512)), data);
     assert_eq!(&d.emu.device().snapshot()[100 * 512..108 * 512], &data[..]);
     // Past the end: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE; nothing written.
-    let (key, asc, ascq, _) = d.fails(&write10(2047, 2), SimData::Write(&data[..1024]));
+    let (key, asc, ascq, _) = d.fails_with_sense(&write10(2047, 2), SimData::Write(&data[..1024]));
     assert_eq!((key, asc, ascq), (5, 0x21, 0));
-    assert_eq!(d.fails(&read10(2048, 1), SimData::Read(512)).1, 0x21);
+    assert_eq!(
+        d.fails_with_sense(&read10(2048, 1), SimData::Read(512)).1,
+        0x21
+    );
     // READ(16) with FUA, and READ(6).
     let r16 = [0x88, 0x08, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 8, 0, 0];
     assert_eq!(d.ok(&r16, SimData::Read(8 * 512)), data);
@@ -165,20 +98,21 @@ fn reads_and_writes_round_trip() {
         data[..512]
     );
     // RDPROTECT without protection information is refused at the field.
-    let (key, asc, _, s) = d.fails(&[0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(512));
+    let (key, asc, _, s) =
+        d.fails_with_sense(&[0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(512));
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 1, bit 7"), "{s}");
 }
 
 #[test]
 fn unknown_commands_are_refused_with_the_right_sense() {
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     for cdb in [
         &[0xc1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
         &[0x3b, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         &[0x02, 0, 0, 0, 0, 0],
     ] {
-        let (key, asc, ascq, _) = d.fails(cdb, SimData::None);
+        let (key, asc, ascq, _) = d.fails_with_sense(cdb, SimData::None);
         assert_eq!((key, asc, ascq), (5, 0x20, 0), "{cdb:02x?}");
     }
     d.ok(&[0, 0, 0, 0, 0, 0], SimData::None); // TEST UNIT READY
@@ -186,7 +120,7 @@ fn unknown_commands_are_refused_with_the_right_sense() {
 
 #[test]
 fn mode_pages_and_descriptor_sense() {
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     let all = d.ok(
         &[0x5a, 0, 0x3f, 0, 0, 0, 0, 0x10, 0, 0],
         SimData::Read(4096),
@@ -195,7 +129,8 @@ fn mode_pages_and_descriptor_sense() {
     assert_eq!(params.block_descriptors[0].number_of_blocks, 64);
     // Saved values: SAVING PARAMETERS NOT SUPPORTED.
     assert_eq!(
-        d.fails(&[0x1a, 0, 0xff, 0, 0xff, 0], SimData::Read(255)).1,
+        d.fails_with_sense(&[0x1a, 0, 0xff, 0, 0xff, 0], SimData::Read(255))
+            .1,
         0x39
     );
     // Turn on descriptor-format sense through the Control page: D_SENSE is changeable.
@@ -214,13 +149,13 @@ fn mode_pages_and_descriptor_sense() {
     );
     // A change to a bit that is not changeable: INVALID FIELD IN PARAMETER LIST.
     control[4 + 3] ^= 0x10; // QERR... in the queue algorithm byte
-    let (key, asc, _, _) = d.fails(&select, SimData::Write(&control));
+    let (key, asc, _, _) = d.fails_with_sense(&select, SimData::Write(&control));
     assert_eq!((key, asc), (5, 0x26));
 }
 
 #[test]
 fn thin_provisioning_write_same_and_compare_and_write() {
-    let mut d = Disk::new(MemoryDisk::new(1024, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(1024, 512).unwrap());
     let ones = vec![0xffu8; 16 * 512];
     d.ok(&write10(0, 16), SimData::Write(&ones));
     // UNMAP blocks 2..6: they read back as zeroes.
@@ -258,7 +193,7 @@ fn thin_provisioning_write_same_and_compare_and_write() {
             .iter()
             .all(|&b| b == 0x77)
     );
-    let (key, asc, _, sense) = d.fails(
+    let (key, asc, _, sense) = d.fails_with_sense(
         &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 1, 0, 0],
         SimData::Write(&{
             let mut v = block.clone();
@@ -276,7 +211,7 @@ fn thin_provisioning_write_same_and_compare_and_write() {
         SimData::Write(&block),
     );
     assert_eq!(
-        d.fails(
+        d.fails_with_sense(
             &[0x2f, 0x02, 0, 0, 0, 12, 0, 0, 1, 0],
             SimData::Write(&ones[..512])
         )
@@ -294,8 +229,8 @@ fn thin_provisioning_write_same_and_compare_and_write() {
 
 #[test]
 fn read_only_devices_refuse_writes() {
-    let mut d = Disk::new(ReadOnly(MemoryDisk::new(64, 512).unwrap()));
-    let (key, asc, _, _) = d.fails(&write10(0, 1), SimData::Write(&[1; 512]));
+    let mut d = sim_disk(ReadOnly(MemoryDisk::new(64, 512).unwrap()));
+    let (key, asc, _, _) = d.fails_with_sense(&write10(0, 1), SimData::Write(&[1; 512]));
     assert_eq!((key, asc), (7, 0x27));
     let ms = d.ok(&[0x1a, 0, 0x3f, 0, 0xff, 0], SimData::Read(255));
     assert_eq!(ms[2] & 0x80, 0x80, "WP in the mode parameter header");
@@ -308,7 +243,7 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
     let _ = std::fs::remove_file(&path);
     let disk = FileDisk::create(&path, 1 << 20, 4096).unwrap();
     assert_eq!(disk.num_blocks(), 256);
-    let mut d = Disk::new(disk);
+    let mut d = sim_disk(disk);
     let data: Vec<u8> = (0..2 * 4096).map(|i| (i % 253) as u8).collect();
     d.ok(&write10(3, 2), SimData::Write(&data));
     d.ok(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None); // SYNCHRONIZE CACHE
@@ -330,8 +265,8 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
 fn write_cache_can_be_turned_off_or_on() {
     // MODE SENSE(6) of the Caching page with DBD: WCE is bit 2 of the page's byte 2.
     let caching = [0x1a, 0x08, 0x08, 0, 0xff, 0];
-    let wce = |d: &mut Disk<MemoryDisk>| d.ok(&caching, SimData::Read(255))[4 + 2] & 0x04 != 0;
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let wce = |d: &mut SimDisk<MemoryDisk>| d.ok(&caching, SimData::Read(255))[4 + 2] & 0x04 != 0;
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     assert!(!wce(&mut d), "a memory disk has no volatile cache");
     d.emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("a"))
         .with_write_cache(true);
@@ -343,7 +278,7 @@ fn write_cache_can_be_turned_off_or_on() {
 
 #[test]
 fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h is not supported.
     let r = d.ok(
         &[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0],
@@ -356,16 +291,16 @@ fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
     read32[7] = 0x18;
     read32[9] = 0x09;
     read32[31] = 1;
-    let (key, asc, _, _) = d.fails(&read32, SimData::Read(512));
+    let (key, asc, _, _) = d.fails_with_sense(&read32, SimData::Read(512));
     assert_eq!((key, asc), (5, 0x20));
 }
 
 #[test]
 fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     let block = [0u8; 512];
     // WRITE SAME(10) with ANCHOR and UNMAP: anchoring is not supported.
-    let (key, asc, _, s) = d.fails(
+    let (key, asc, _, s) = d.fails_with_sense(
         &[0x41, 0x18, 0, 0, 0, 0, 0, 0, 1, 0],
         SimData::Write(&block),
     );
@@ -375,7 +310,7 @@ fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
     let data = vec![0u8; 2 * 256 * 512];
     let mut caw = [0u8; 16];
     caw[0] = 0x89;
-    let (key, asc, _, _) = d.fails(&caw, SimData::Write(&data));
+    let (key, asc, _, _) = d.fails_with_sense(&caw, SimData::Write(&data));
     assert_eq!((key, asc), (5, 0x24));
 }
 
@@ -397,7 +332,7 @@ fn rcr_cdb(sa: u8, list_id: u8, alloc: u32) -> [u8; 16] {
 
 /// The identification CSCD descriptor naming the disk by the NAA designator of its VPD 83h,
 /// found the way libiscsi finds it.
-fn own_cscd<B: BlockDevice>(d: &mut Disk<B>) -> IdentificationCscd {
+fn own_cscd<B: BlockDevice>(d: &mut SimDisk<B>) -> IdentificationCscd {
     let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], SimData::Read(255));
     assert_eq!(page[5] & 0x0f, 3, "the first designator is the NAA one");
     let len = usize::from(page[7]);
@@ -423,7 +358,7 @@ fn copy_list(cscd: &IdentificationCscd, blocks: u16, src: u64, dst: u64) -> Exte
 
 #[test]
 fn extended_copy_copies_within_the_disk() {
-    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
     let cscd = own_cscd(&mut d);
     let data: Vec<u8> = (0..32 * 512).map(|i| (i % 251) as u8).collect();
     d.ok(&write10(10, 32), SimData::Write(&data));
@@ -458,11 +393,12 @@ fn extended_copy_copies_within_the_disk() {
 
 #[test]
 fn extended_copy_errors() {
-    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
     let cscd = own_cscd(&mut d);
     let good = copy_list(&cscd, 16, 0, 100);
-    let send = |d: &mut Disk<MemoryDisk>, bytes: &[u8]| {
-        let (key, asc, ascq, s) = d.fails(&xcopy_cdb(bytes.len() as u32), SimData::Write(bytes));
+    let send = |d: &mut SimDisk<MemoryDisk>, bytes: &[u8]| {
+        let (key, asc, ascq, s) =
+            d.fails_with_sense(&xcopy_cdb(bytes.len() as u32), SimData::Write(bytes));
         ((key, asc, ascq), s)
     };
     let bytes = good.to_vec();
@@ -506,15 +442,16 @@ fn extended_copy_errors() {
     let l = copy_list(&cscd, 2048, 0, 8191);
     assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0, 0));
     // Read-only disks refuse.
-    let mut ro = Disk::new(ReadOnly(MemoryDisk::new(8192, 512).unwrap()));
+    let mut ro = sim_disk(ReadOnly(MemoryDisk::new(8192, 512).unwrap()));
     let list = good.to_vec();
-    let (key, asc, _, _) = ro.fails(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    let (key, asc, _, _) =
+        ro.fails_with_sense(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
     assert_eq!((key, asc), (7, 0x27));
 }
 
 #[test]
 fn receive_copy_results() {
-    let mut d = Disk::new(MemoryDisk::new(8192, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
     let op = d.ok(&rcr_cdb(3, 0, 1024), SimData::Read(1024));
     let op = OperatingParameters::parse(&op).unwrap();
     assert_eq!(
@@ -525,7 +462,7 @@ fn receive_copy_results() {
     assert_eq!(op.held_data_limit, 0);
 
     // No held results for list 1 yet.
-    let (key, asc, _, _) = d.fails(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
     assert_eq!((key, asc), (5, 0x24));
     let cscd = own_cscd(&mut d);
     let mut l = copy_list(&cscd, 8, 0, 100);
@@ -543,7 +480,7 @@ fn receive_copy_results() {
         (1, 1, 8 * 512)
     );
     // Returned once, then discarded.
-    let (key, asc, _, _) = d.fails(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
     assert_eq!((key, asc), (5, 0x24));
 
     // REPORT SUPPORTED OPERATION CODES lists them.
@@ -563,7 +500,7 @@ fn receive_copy_results() {
 fn get_lba_status_reports_the_image_holes() {
     let path = std::env::temp_dir().join(format!("tcmu-lbas-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let mut d = Disk::new(FileDisk::create(&path, 256 * 4096, 4096).unwrap());
+    let mut d = sim_disk(FileDisk::create(&path, 256 * 4096, 4096).unwrap());
     // Blocks 3 and 4 written, the rest never: a sparse image.
     d.ok(&write10(3, 2), SimData::Write(&[7u8; 2 * 4096]));
     let get = |lba: u8| [0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, lba, 0, 0, 0x04, 0, 0, 0];
@@ -632,31 +569,100 @@ impl BlockDevice for BadBlocks {
 
 #[test]
 fn a_copy_that_fails_part_way_is_copy_aborted() {
-    let mut d = Disk::new(BadBlocks {
+    let mut d = sim_disk(BadBlocks {
         disk: MemoryDisk::new(4096, 512).unwrap(),
         bad: 2000,
     });
     let cscd = own_cscd(&mut d);
     // The source runs into the unreadable blocks.
     let list = copy_list(&cscd, 100, 1950, 0).to_vec();
-    let (key, asc, ascq, sense) = d.fails(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    let (key, asc, ascq, sense) =
+        d.fails_with_sense(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
     assert_eq!((key, asc, ascq), (0x0a, 0x08, 0x00), "{sense}");
     // A copy clear of them works.
     let list = copy_list(&cscd, 100, 10, 500).to_vec();
     d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
 }
 
+/// A disk that has gone away: every read, write and flush fails with `NotConnected` (what a
+/// `VolatileCache` answers after its power was cut), or with another error when `gone` is off.
+struct Vanished {
+    gone: bool,
+}
+
+impl Vanished {
+    fn error(&self) -> std::io::Error {
+        if self.gone {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "the disk has lost power")
+        } else {
+            std::io::Error::other("bad sector")
+        }
+    }
+}
+
+impl BlockDevice for Vanished {
+    fn block_size(&self) -> u32 {
+        512
+    }
+    fn num_blocks(&self) -> u64 {
+        64
+    }
+    fn read(&self, _lba: u64, _bufs: &mut [IoSliceMut<'_>]) -> std::io::Result<()> {
+        Err(self.error())
+    }
+    fn write(&self, _lba: u64, _bufs: &[IoSlice<'_>], _fua: bool) -> std::io::Result<()> {
+        Err(self.error())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Err(self.error())
+    }
+}
+
+/// (sense key, ASC, ASCQ) of every way the data is touched: READ, WRITE, WRITE with FUA (its
+/// flush), SYNCHRONIZE CACHE.
+fn io_failures<B: BlockDevice>(d: &mut SimDisk<B>) -> Vec<(u8, u8, u8)> {
+    let mut fua = write10(1, 1);
+    fua[1] = 0x08;
+    vec![
+        d.fails_with_sense(&read10(1, 1), SimData::Read(512)),
+        d.fails_with_sense(&write10(1, 1), SimData::Write(&[1; 512])),
+        d.fails_with_sense(&fua, SimData::Write(&[1; 512])),
+        d.fails_with_sense(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None),
+    ]
+    .into_iter()
+    .map(|(key, asc, ascq, _)| (key, asc, ascq))
+    .collect()
+}
+
+#[test]
+fn a_disk_that_lost_power_is_not_ready_not_bad_media() {
+    // NOT READY, LOGICAL UNIT COMMUNICATION FAILURE: a vanished disk, as `tcmu cleanup`
+    // answers a dead ring; not MEDIUM ERROR, which a file system takes for bad blocks.
+    let not_ready = (0x02, 0x08, 0x00);
+    let mut d = sim_disk(Vanished { gone: true });
+    assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
+    // Any other I/O error stays a medium error.
+    let mut d = sim_disk(Vanished { gone: false });
+    let (read, write) = ((0x03, 0x11, 0x00), (0x03, 0x0c, 0x00));
+    assert_eq!(io_failures(&mut d), vec![read, write, write, write]);
+    // The power-cut test device after its cut.
+    let cache = VolatileCache::new(MemoryDisk::new(64, 512).unwrap());
+    cache.switch().cut(Keep::Nothing);
+    let mut d = sim_disk(cache);
+    assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
+}
+
 // --- Data-In buffers larger than the answer ------------------------------------------------
 
 /// Leaves 0xEE (another command's bytes) in the first 4 KiB of the data area, where the next
 /// command's buffer will be.
-fn leave_stale_bytes<B: BlockDevice>(d: &mut Disk<B>) {
+fn leave_stale_bytes<B: BlockDevice>(d: &mut SimDisk<B>) {
     d.ok(&write10(40, 8), SimData::Write(&[0xee; 4096]));
 }
 
 #[test]
 fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
-    let mut d = Disk::new(MemoryDisk::new(64, 512).unwrap());
+    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
     let data: Vec<u8> = (0..512).map(|i| (i % 199) as u8 + 1).collect();
     d.ok(&write10(3, 1), SimData::Write(&data));
     // READ(10) of one block into a 4 KiB buffer (SG_IO and iSCSI allow it).

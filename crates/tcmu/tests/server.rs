@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tcmu::server::{ServeOptions, late_after};
 use tcmu::{BlockDevice, Emulator, Handler, Identity, MemoryDisk, Server};
 use tcmu_ring::Ring;
-use tcmu_ring::sim::{SimConfig, SimKernel};
+use tcmu_ring::sim::{SimConfig, SimData, SimKernel};
 use tcmu_ring::{DataBuffers, Response};
 
 #[test]
@@ -248,4 +248,106 @@ fn no_cmd_time_out_means_nothing_is_too_late() {
         late_after(std::time::Duration::from_secs(30)),
         std::time::Duration::from_secs(29)
     );
+}
+
+/// The emulation, except that TEST UNIT READY blocks until `release` is sent (a backend stuck
+/// on one command); `started` says when it is in the handler.
+struct Blocking {
+    emu: Emulator<MemoryDisk>,
+    started: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Handler for Blocking {
+    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
+        if cdb.first() == Some(&0x00) {
+            let _ = self.started.lock().unwrap().send(());
+            let _ = self.release.lock().unwrap().recv();
+            return Response::good();
+        }
+        self.emu.execute(cdb, data)
+    }
+}
+
+#[test]
+fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
+    let cmd_time_out = std::time::Duration::from_secs(1);
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimBell::default());
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let handler = Arc::new(Blocking {
+        emu: Emulator::new(
+            MemoryDisk::new(64, 512).unwrap(),
+            Identity::for_name("blocked"),
+        ),
+        started: std::sync::Mutex::new(started_tx),
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let server = Server::spawn_with(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::clone(&handler),
+        ServeOptions::new(2).cmd_time_out(cmd_time_out),
+    );
+    // One command blocks a worker...
+    let blocked = sim.submit(&[0x00, 0, 0, 0, 0, 0], SimData::None).unwrap();
+    bell.kick();
+    started
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the blocking command reached the handler");
+    // ...and the commands after it are all served by the other one, each in time: none waits
+    // behind the blocked one (with a queue per worker, every other one would, and be answered
+    // ABORTED COMMAND once it is late).
+    let mut ids = Vec::new();
+    for lba in 0..6u32 {
+        let data = vec![lba as u8 + 1; 512];
+        ids.push(
+            sim.submit(&rw10(0x2a, lba, 1), SimData::Write(&data))
+                .unwrap(),
+        );
+        bell.kick();
+    }
+    let mut done = Vec::new();
+    let mut seen = 0;
+    let deadline = std::time::Instant::now() + late_after(cmd_time_out) * 4;
+    while done.len() < ids.len() && std::time::Instant::now() < deadline {
+        seen = bell.wait_notified(seen, std::time::Duration::from_millis(20));
+        done.extend(sim.reap().unwrap());
+    }
+    let served_meanwhile = done.len();
+    let _ = release.send(());
+    let waited = std::time::Instant::now();
+    while done.len() < ids.len() + 1 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(5),
+            "stalled"
+        );
+        seen = bell.wait_notified(seen, std::time::Duration::from_millis(20));
+        done.extend(sim.reap().unwrap());
+    }
+    for c in &done {
+        assert_eq!(
+            c.status,
+            0,
+            "command {} (the blocked one: {blocked}) failed, sense {:02x?} (0b/2e/02: ABORTED \
+             COMMAND, COMMAND TIMEOUT BEFORE PROCESSING)",
+            c.id,
+            c.sense.get(..14)
+        );
+    }
+    assert_eq!(
+        served_meanwhile,
+        ids.len(),
+        "every command after the blocked one was served while it blocked"
+    );
+    let image = handler.emu.device().snapshot();
+    for lba in 0..6usize {
+        assert!(
+            image[lba * 512..(lba + 1) * 512]
+                .iter()
+                .all(|&b| b == lba as u8 + 1)
+        );
+    }
+    server.stop().unwrap();
 }

@@ -185,9 +185,36 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
 
     /// Runs a command that must end in CHECK CONDITION: (sense key, ASC, ASCQ).
     pub fn fails(&mut self, cdb: &[u8], data: SimData<'_>) -> (u8, u8, u8) {
+        let (key, asc, ascq, _) = self.fails_with_sense(cdb, data);
+        (key, asc, ascq)
+    }
+
+    /// [`SimDisk::fails`], with the whole sense data.
+    pub fn fails_with_sense(
+        &mut self,
+        cdb: &[u8],
+        data: SimData<'_>,
+    ) -> (u8, u8, u8, scsi_proto::sense::SenseData) {
         let c = self.run(cdb, data);
         assert_eq!(c.status, 2, "{cdb:02x?} should fail");
         let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
-        (s.key as u8, s.additional.asc, s.additional.ascq)
+        (s.key as u8, s.additional.asc, s.additional.ascq, s)
+    }
+
+    /// Runs a command and returns the emulation's response with the whole of its buffer as
+    /// the emulation left it, before the ring or the kernel touch it.
+    pub fn run_raw(&mut self, cdb: &[u8], data: SimData<'_>) -> (tcmu_ring::Response, Vec<u8>) {
+        self.sim.submit(cdb, data).unwrap();
+        let Some(tcmu_ring::Entry::Command(mut cmd)) = self.ring.next_entry().unwrap() else {
+            panic!("no command")
+        };
+        let (cdb, data) = cmd.parts_mut();
+        let rsp = self.emu.execute(cdb, data);
+        let mut buf = vec![0u8; data.len()];
+        data.copy_to_slice_at(0, &mut buf);
+        self.ring.complete(cmd, rsp).unwrap();
+        self.ring.flush();
+        assert_eq!(self.sim.reap().unwrap().len(), 1);
+        (rsp, buf)
     }
 }
