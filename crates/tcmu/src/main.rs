@@ -8,13 +8,11 @@ use clap::{Parser, Subcommand};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
-use std::io::{self, IoSlice, IoSliceMut};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use tcmu::{
-    Allocation, BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch,
-    ReadOnly, VolatileCache,
+    BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, ReadOnly,
+    VolatileCache,
 };
 
 #[derive(Parser)]
@@ -259,70 +257,24 @@ enum Disk {
     Memory(MemoryDisk),
 }
 
-/// A [`VolatileCache`] the device serves while `serve` keeps a handle on it ([`CrashTest`]):
-/// every call is the cache's own.
-struct SharedCache<B>(Arc<VolatileCache<B>>);
-
-impl<B: BlockDevice + 'static> BlockDevice for SharedCache<B> {
-    fn block_size(&self) -> u32 {
-        self.0.block_size()
-    }
-    fn num_blocks(&self) -> u64 {
-        self.0.num_blocks()
-    }
-    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        self.0.read(lba, bufs)
-    }
-    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
-        self.0.write(lba, bufs, fua)
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.0.flush()
-    }
-    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        self.0.discard(lba, blocks)
-    }
-    fn supports_discard(&self) -> bool {
-        self.0.supports_discard()
-    }
-    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        self.0.write_zeroes(lba, blocks)
-    }
-    fn read_only(&self) -> bool {
-        self.0.read_only()
-    }
-    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
-        self.0.allocation(lba)
-    }
-    fn write_cache(&self) -> bool {
-        self.0.write_cache()
-    }
-}
-
-/// `--crash-test`'s handles on the served disk's volatile cache.
+/// `--crash-test`'s handle on the served disk's volatile cache.
 struct CrashTest {
-    /// Cuts the power (SIGUSR1).
+    /// Cuts the power (SIGUSR1), or writes the cache back on an orderly stop.
     switch: PowerSwitch,
-    /// The cache itself, to write back on an orderly stop.
-    cache: Arc<dyn BlockDevice>,
 }
 
 impl CrashTest {
-    /// Puts a volatile cache in front of `disk`: what the device serves, and the handles.
-    fn wrap<B: BlockDevice + 'static>(disk: B) -> (SharedCache<B>, CrashTest) {
-        let cache = Arc::new(VolatileCache::new(disk));
-        let handles = CrashTest {
-            switch: cache.switch(),
-            cache: Arc::clone(&cache) as Arc<dyn BlockDevice>,
-        };
-        (SharedCache(cache), handles)
+    /// Puts a volatile cache in front of `disk`: what the device serves, and the handle.
+    fn wrap<B: BlockDevice + 'static>(disk: B) -> (VolatileCache<B>, CrashTest) {
+        let cache = VolatileCache::new(disk);
+        let switch = cache.switch();
+        (cache, CrashTest { switch })
     }
 
     /// Writes the cache back to the image and flushes it, as a disk does when it is shut
     /// down in order; logs how many blocks it wrote.
     fn write_back(&self, when: &str) -> Result<(), String> {
-        let blocks = self.switch.dirty_blocks();
-        self.cache.flush().map_err(|e| {
+        let blocks = self.switch.write_back().map_err(|e| {
             format!("--crash-test: writing the cache back to the image {when}: {e}")
         })?;
         tracing::info!(
@@ -666,6 +618,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{self, IoSlice, IoSliceMut};
 
     #[test]
     fn sighup_stops_the_server_in_order() {
@@ -686,10 +639,10 @@ mod tests {
         served.write(3, &[IoSlice::new(&[7; 512])], false).unwrap();
         assert!(served.write_cache() && served.allocation(0).unwrap().is_none());
         assert_eq!(crash.switch.dirty_blocks(), 1);
-        assert_eq!(below(served.0.inner(), 3), 0);
+        assert_eq!(below(served.inner(), 3), 0);
         // ...until the orderly stop writes it back.
         crash.write_back("now").unwrap();
-        assert_eq!(below(served.0.inner(), 3), 7);
+        assert_eq!(below(served.inner(), 3), 7);
         assert_eq!(crash.switch.dirty_blocks(), 0);
         // After a cut, the served disk fails as one that lost power.
         served.write(4, &[IoSlice::new(&[8; 512])], false).unwrap();
@@ -697,7 +650,7 @@ mod tests {
         let mut b = [0u8; 512];
         let e = served.read(4, &mut [IoSliceMut::new(&mut b)]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotConnected);
-        assert_eq!(below(served.0.inner(), 4), 0);
+        assert_eq!(below(served.inner(), 4), 0);
         assert!(crash.write_back("after the cut").is_err());
     }
 
