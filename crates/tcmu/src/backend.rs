@@ -42,6 +42,10 @@ fn bad_block_size(block_size: u32) -> io::Error {
 /// A disk made of fixed-size logical blocks. The facade emulates the whole SBC command set on
 /// top of it; an implementation only moves bytes.
 ///
+/// Errors become sense data: `PermissionDenied` is WRITE PROTECTED, `NotConnected` (the
+/// device is gone, e.g. a `--crash-test` disk after its power cut) is NOT READY, LOGICAL UNIT
+/// COMMUNICATION FAILURE, anything else MEDIUM ERROR.
+///
 /// Buffers are the kernel's own (slices of the TCMU data area): a read fills them, a write
 /// takes from them, with no copy in between. Offsets and lengths are checked against the
 /// capacity before any method is called.

@@ -605,16 +605,24 @@ impl Device {
         // keeps serving while the LUN goes (the kernel flushes the disk through it).
         let ended = self.server.as_ref().is_some_and(Server::is_finished);
         if ended && let Some(server) = self.server.take() {
-            if let Err(e) = server.stop() {
+            let stopped = server.stop();
+            // A panicked ring thread may have left workers running detached, still holding
+            // command buffers: no reset then (the kernel would hand those pages to new
+            // commands); the LUN removal waits out `cmd_time_out` instead.
+            let workers_joined = !matches!(stopped, Err(crate::server::ServeError::Panicked(_)));
+            if let Err(e) = stopped {
                 failed(e.into());
             }
             // Removing the LUN waits for every command the kernel has outstanding, and with
             // `cmd_time_out` 0 those on a ring nobody answers never time out: the teardown
             // (and with it `tcmu serve`, which no longer reads its signals) would hang. So the
             // kernel is told to fail them itself, and the ring is answered while the LUN goes.
-            // Only now, after `stop` returned: until every command's buffers are dropped, a
-            // reset would hand pages we still use to the kernel's next commands.
-            self.reset_ring();
+            // Only now, after `stop` returned with every worker joined: until every command's
+            // buffers are dropped, a reset would hand pages we still use to the kernel's next
+            // commands.
+            if workers_joined {
+                self.reset_ring();
+            }
         }
         if let Some(path) = self.node.take()
             && let Err(source) = std::fs::remove_file(&path)

@@ -15,8 +15,9 @@
 //! for WRITE AND VERIFY, whose verification is of the medium. It is applied in one place, after
 //! any command that changes the medium (WRITE, WRITE AND VERIFY, WRITE SAME in every form,
 //! UNMAP, COMPARE AND WRITE, EXTENDED COPY, FORMAT UNIT) has done its work: a
-//! [`BlockDevice::flush`], whose failure ends the command in MEDIUM ERROR, WRITE ERROR instead
-//! of GOOD. The emulation does not pass FUA down to [`BlockDevice::write`] (it passes `false`):
+//! [`BlockDevice::flush`], whose failure ends the command in CHECK CONDITION instead of GOOD
+//! (MEDIUM ERROR, WRITE ERROR; NOT READY, LOGICAL UNIT COMMUNICATION FAILURE when the device
+//! is gone, an error of kind `NotConnected`). The emulation does not pass FUA down to [`BlockDevice::write`] (it passes `false`):
 //! discards and zeroing have no such flag, a command of many writes would sync each one, and the
 //! flush covers them all at once.
 

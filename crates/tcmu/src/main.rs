@@ -149,7 +149,8 @@ struct ServeArgs {
     #[arg(long, conflicts_with_all = ["read_only", "memory"])]
     crash_test: bool,
     /// What a power cut keeps of the unflushed writes: `nothing`, or `random` (each cached
-    /// block with probability 1/2, as a disk may have written some of its cache back).
+    /// write, a block of data or a whole zeroed or discarded range, with probability 1/2, as
+    /// a disk may have written some of its cache back).
     #[arg(long, default_value = "nothing", requires = "crash_test", value_parser = ["nothing", "random"])]
     crash_keep: String,
     /// Seed of the random choice of --crash-keep random (default: from the clock).
@@ -456,13 +457,30 @@ const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHU
 /// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
 /// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
 fn block_signals(signals: &[Signal]) -> Result<SignalFd, String> {
+    let ignored = std::fs::read_to_string("/proc/self/status")
+        .map(|s| ignored_signals(&s))
+        .unwrap_or(0);
     let mut set = SigSet::empty();
     for &sig in signals {
-        set.add(sig);
+        // A signal the parent set to be ignored (`nohup` does so for SIGHUP) stays ignored:
+        // blocked, it would still be queued and read, and stop the server the user asked to
+        // keep running.
+        if ignored & (1u64 << ((sig as i32 - 1) & 63)) == 0 {
+            set.add(sig);
+        }
     }
     set.thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
     SignalFd::new(&set).map_err(|e| format!("cannot receive signals: {e}"))
+}
+
+/// The `SigIgn` mask of a `/proc/PID/status` text: bit N-1 set when signal N is ignored.
+fn ignored_signals(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .unwrap_or(0)
 }
 
 /// What ended [`wait_for_stop`].
@@ -594,6 +612,9 @@ fn cleanup(force: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line to a terminal that went away (EIO after a hang-up) must not become a
+        // panic in the middle of a teardown.
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -619,6 +640,18 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use std::io::{self, IoSlice, IoSliceMut};
+
+    #[test]
+    fn signals_the_parent_ignores_are_read_from_proc() {
+        let status = "Name:\ttcmu\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000001\n";
+        let ignored = ignored_signals(status);
+        assert_eq!(ignored, 1, "SIGHUP (1) is bit 0");
+        assert_eq!(ignored_signals("SigIgn:\t0000000000004000\n"), 1 << 14);
+        assert_eq!(ignored_signals("garbage"), 0);
+        // What `nohup` leaves: SIGHUP ignored, so it is not among the stop signals blocked.
+        assert!(ignored & (1 << (Signal::SIGHUP as i32 - 1)) != 0);
+        assert!(ignored & (1 << (Signal::SIGTERM as i32 - 1)) == 0);
+    }
 
     #[test]
     fn sighup_stops_the_server_in_order() {
