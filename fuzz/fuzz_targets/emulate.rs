@@ -18,10 +18,9 @@
 use libfuzzer_sys::fuzz_target;
 use scsi_proto::cdb::{Command, DataDirection};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk};
+use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk, NullDisk};
 use tcmu_ring::sim::{SimConfig, SimData, SimKernel};
 use tcmu_ring::{Entry, Response, Ring};
 
@@ -69,33 +68,8 @@ const MAX_BUFFER: usize = 4 * MIB;
 
 /// 2^18 blocks of 512 bytes (128 MiB) that read as zeroes and take writes without keeping
 /// them: CDBs naming many blocks pass the range checks.
-struct Zeroes;
-
-impl BlockDevice for Zeroes {
-    fn block_size(&self) -> u32 {
-        512
-    }
-    fn num_blocks(&self) -> u64 {
-        1 << 18
-    }
-    fn read(&self, _lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        for b in bufs {
-            b.fill(0);
-        }
-        Ok(())
-    }
-    fn write(&self, _lba: u64, _bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
-        Ok(())
-    }
-    fn discard(&self, _lba: u64, _blocks: u64) -> io::Result<()> {
-        Ok(())
-    }
-    fn supports_discard(&self) -> bool {
-        true
-    }
-    fn write_zeroes(&self, _lba: u64, _blocks: u64) -> io::Result<()> {
-        Ok(())
-    }
+fn zeroes() -> NullDisk {
+    NullDisk::new(1 << 18, 512).expect("a valid block size")
 }
 
 /// A disk behind its own simulated kernel.
@@ -296,7 +270,8 @@ fuzz_target!(|bytes: &[u8]| {
             );
         }
         _ => {
-            let (Some(mut a), Some(mut b)) = (Lun::new(Zeroes, wce), Lun::new(Zeroes, wce)) else {
+            let (Some(mut a), Some(mut b)) = (Lun::new(zeroes(), wce), Lun::new(zeroes(), wce))
+            else {
                 return;
             };
             run_pair(&mut a, &mut b, &mut input, stale_a, stale_b);

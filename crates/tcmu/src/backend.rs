@@ -141,6 +141,73 @@ fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize>
     usize::try_from(start).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
 
+/// A disk that reads as zeroes and drops what is written to it, of any size (as the kernel's
+/// `null_blk`): for measuring the rest of the stack, and for tests and fuzzing that need CDBs
+/// naming huge ranges to pass the range checks without memory behind them.
+#[derive(Debug, Clone, Copy)]
+pub struct NullDisk {
+    num_blocks: u64,
+    block_size: u32,
+}
+
+impl NullDisk {
+    /// A null disk of `num_blocks` blocks of `block_size` bytes (a valid block size, see
+    /// [`is_valid_block_size`]).
+    pub fn new(num_blocks: u64, block_size: u32) -> io::Result<NullDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("block size {block_size} is not a power of two from 512 to 65536"),
+            ));
+        }
+        Ok(NullDisk {
+            num_blocks,
+            block_size,
+        })
+    }
+}
+
+impl BlockDevice for NullDisk {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.num_blocks
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        byte_range(lba, total(bufs), self.block_size, self.num_blocks)?;
+        for b in bufs.iter_mut() {
+            b.fill(0);
+        }
+        Ok(())
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        byte_range(lba, len, self.block_size, self.num_blocks).map(|_| ())
+    }
+
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.write_zeroes(lba, blocks)
+    }
+
+    fn supports_discard(&self) -> bool {
+        true
+    }
+
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        match lba.checked_add(blocks) {
+            Some(end) if end <= self.num_blocks => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "beyond the end of the device",
+            )),
+        }
+    }
+}
+
 /// A disk in memory. A panic in another thread while it held the disk's lock (a bug) does not
 /// take the disk down: the lock is taken over and the bytes are served as they are, as a real
 /// disk would after an interrupted write.

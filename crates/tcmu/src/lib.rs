@@ -29,7 +29,7 @@ pub mod device;
 pub mod emulate;
 pub mod server;
 
-pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, ReadOnly};
+pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, NullDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
 pub use crash::{CutReport, Keep, PowerSwitch, VolatileCache};
 pub use device::{Device, DeviceBuilder, DeviceError, IscsiExport};
