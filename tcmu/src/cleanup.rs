@@ -17,14 +17,11 @@
 //! it is removed all the same.
 
 use crate::device::{DeviceError, DeviceLock};
-use crate::server::{Handler, Server};
+use crate::server::Server;
 use lio_config::{ConfigFs, UserBackstore};
-use scsi_proto::Wire;
-use scsi_proto::sense::{AdditionalSense, SenseData, SenseKey};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tcmu_ring::uio::UioInfo;
-use tcmu_ring::{DataBuffers, Response, Ring, Uio, UioError};
+use tcmu_ring::{Uio, UioError};
 
 /// What [`cleanup`] did.
 #[derive(Debug, Default)]
@@ -43,19 +40,6 @@ pub struct Kept {
     pub path: PathBuf,
     /// Why, in words ("process 123 (tcmu serve ...) holds its lock", ...).
     pub why: String,
-}
-
-/// Fails every command of a device whose server is gone.
-struct Orphaned;
-
-impl Handler for Orphaned {
-    fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
-        let sense = SenseData::new(
-            SenseKey::NotReady,
-            AdditionalSense::LUN_COMMUNICATION_FAILURE,
-        );
-        Response::check_condition(&sense.to_vec())
-    }
 }
 
 /// Whether opening the UIO device failed because another process holds it.
@@ -151,7 +135,7 @@ enum Orphan {
     NoDevice,
 }
 
-/// Opens `store`'s ring and answers it with [`Orphaned`]; `Err` with EBUSY when a process
+/// Opens `store`'s ring and answers it NOT READY ([`Server::answer_unavailable`]); `Err` with EBUSY when a process
 /// serves it, and any other error when that cannot be told.
 fn open_orphan(
     store: &UserBackstore,
@@ -164,13 +148,8 @@ fn open_orphan(
         Err(e) => return Err(e),
     };
     let uio = Uio::open(uio_dev, info)?;
-    match Ring::new(uio.region()) {
-        Ok(ring) => Ok(Orphan::Held(Server::spawn(
-            ring,
-            Arc::new(uio),
-            Arc::new(Orphaned),
-            1,
-        ))),
+    match Server::answer_unavailable(uio) {
+        Ok(server) => Ok(Orphan::Held(server)),
         // We hold the device (so no one serves it) but cannot answer its ring: the
         // kernel's time-outs will have to do.
         Err(e) => {

@@ -8,7 +8,7 @@
 
 use crate::backend::{BlockDevice, locks};
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server, Unavailable};
+use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
@@ -690,10 +690,10 @@ impl Device {
         };
         let answered = Uio::open(dev_dir, info.clone())
             .map_err(DeviceError::from)
-            .and_then(|uio| Ok((Ring::new(uio.region())?, uio)));
+            .and_then(|uio| Ok(Server::answer_unavailable(uio)?));
         match answered {
-            Ok((ring, uio)) => {
-                self.server = Some(Server::spawn(ring, Arc::new(uio), Arc::new(Unavailable), 1));
+            Ok(server) => {
+                self.server = Some(server);
             }
             Err(e) => tracing::warn!(
                 "cannot answer the reset ring while the device is removed ({e}): commands \

@@ -47,7 +47,7 @@ impl<B: BlockDevice> Handler for Emulator<B> {
 /// the kernel does when a command times out: for a ring whose server is gone, answered only so
 /// that nothing waits on it while the device is removed.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Unavailable;
+struct Unavailable;
 
 impl Handler for Unavailable {
     fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
@@ -248,6 +248,15 @@ struct Taken {
 }
 
 impl Server {
+    /// Answers every command on the ring of `uio` CHECK CONDITION, NOT READY, LOGICAL UNIT
+    /// COMMUNICATION FAILURE with one worker: for a ring whose own server is gone (an
+    /// orphaned device `tcmu cleanup` removes, a reset ring while its LUN is removed), so
+    /// nothing waits on it.
+    pub(crate) fn answer_unavailable(uio: Uio) -> Result<Server, RingError> {
+        let ring = Ring::new(uio.region())?;
+        Ok(Server::spawn(ring, Arc::new(uio), Arc::new(Unavailable), 1))
+    }
+
     /// Starts serving `ring` with `threads` workers (at least one) running `handler`, with no
     /// command time-out.
     pub fn spawn<H, D>(ring: Ring, doorbell: Arc<D>, handler: Arc<H>, threads: usize) -> Server
