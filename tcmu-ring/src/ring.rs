@@ -275,6 +275,18 @@ impl DataBuffers {
         self.iter().map(IoSlice::new).collect()
     }
 
+    /// Fills the main buffers with zeroes from byte `offset` to their end (nothing if
+    /// `offset` is past it): what a short Data-In answer does to the bytes it did not fill, so
+    /// no earlier command's data reaches the initiator.
+    pub fn zero_from(&mut self, offset: usize) {
+        zero_tail(self.iter_mut(), offset);
+    }
+
+    /// Fills the bidirectional command's Data-In buffers with zeroes.
+    pub fn zero_bidi(&mut self) {
+        zero_tail(self.bidi_iter_mut(), 0);
+    }
+
     /// Copies `src` into the main buffers starting at byte `offset`; returns the bytes copied
     /// (less than `src.len()` if the buffers end first).
     pub fn copy_from_slice_at(&mut self, mut offset: usize, mut src: &[u8]) -> usize {
@@ -435,6 +447,18 @@ impl std::fmt::Debug for Ring {
             .field("tail", &self.tail)
             .field("in_flight", &self.slots.len())
             .finish()
+    }
+}
+
+/// Zeroes `bufs`, taken as one run of bytes, from byte `from` to the end.
+fn zero_tail<'a>(bufs: impl Iterator<Item = &'a mut [u8]>, mut from: usize) {
+    for buf in bufs {
+        if from >= buf.len() {
+            from -= buf.len();
+        } else {
+            buf[from..].fill(0);
+            from = 0;
+        }
     }
 }
 
@@ -830,12 +854,7 @@ impl Ring {
         if let Some(n) = rsp.read_len
             && (n as usize) < cmd.data.len()
         {
-            let mut skip = n as usize;
-            for buf in cmd.data.iter_mut() {
-                let from = skip.min(buf.len());
-                buf[from..].fill(0);
-                skip -= from;
-            }
+            cmd.data.zero_from(n as usize);
         }
         self.release(&cmd.data.iovs);
         // The buffers are dropped with `cmd` here, before the kernel may reuse the blocks.

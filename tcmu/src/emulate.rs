@@ -149,23 +149,11 @@ fn io_fail(e: io::Error, write: bool) -> Fail {
     }
 }
 
-/// Zeroes the command's buffers from byte `from` on.
-fn zero_from(bufs: &mut dyn Iterator<Item = &mut [u8]>, mut from: usize) {
-    for buf in bufs {
-        if from >= buf.len() {
-            from -= buf.len();
-        } else {
-            buf[from..].fill(0);
-            from = 0;
-        }
-    }
-}
-
 /// GOOD for a Data-In command that placed `n` bytes at the start of its buffer. The rest is
 /// zeroed, as it may hold another command's data and the kernel copies the whole buffer to the
 /// initiator; a transfer shorter than the buffer is reported in `read_len`.
 fn filled(data: &mut DataBuffers, n: usize) -> Response {
-    zero_from(&mut data.iter_mut(), n);
+    data.zero_from(n);
     let mut r = Response::good();
     if n < data.len() {
         r.read_len = Some(u32::try_from(n).unwrap_or(u32::MAX));
@@ -320,7 +308,7 @@ impl<B: BlockDevice> Emulator<B> {
             // nothing, should the kernel have handed it a buffer anyway.
             Ok(r) => {
                 if direction == Some(DataDirection::None) {
-                    zero_from(&mut data.iter_mut(), 0);
+                    data.zero_from(0);
                 }
                 return r;
             }
@@ -330,8 +318,8 @@ impl<B: BlockDevice> Emulator<B> {
         // initiator: it must not hold another command's bytes, nor part of a read that failed.
         // Whatever the CDB says, as TCMU takes the direction from the fabric, not the CDB: a
         // VERIFY can come with a Data-In buffer. (Zeroing a real Data-Out buffer is harmless.)
-        zero_from(&mut data.iter_mut(), 0);
-        zero_from(&mut data.bidi_iter_mut(), 0);
+        data.zero_from(0);
+        data.zero_bidi();
         let Fail::Sense(sense) = fail;
         Response::check_condition(&sense.in_format(self.sense_format()).to_vec())
     }
