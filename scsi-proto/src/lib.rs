@@ -30,6 +30,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bits;
 pub mod cdb;
 pub mod error;
 pub mod inquiry;

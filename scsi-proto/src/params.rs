@@ -24,6 +24,7 @@
 //! list against the Block Limits and the capacity ([`UnmapLimits`]) before anything is unmapped,
 //! so a rejected command never leaves a partial unmap behind.
 
+use crate::bits::Layout;
 use core::iter::FusedIterator;
 
 use zerocopy::byteorder::big_endian::{U16, U32, U64};
@@ -117,33 +118,19 @@ fn stream_truncated<'a>(
 // READ CAPACITY (10)
 // ---------------------------------------------------------------------------------------------
 
-/// READ CAPACITY (10) parameter data on the wire (SBC-4 5.20.2).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
-)]
-#[repr(C)]
-pub struct ReadCapacity10Raw {
-    /// RETURNED LOGICAL BLOCK ADDRESS (bytes 0..=3).
-    pub returned_lba: U32,
-    /// LOGICAL BLOCK LENGTH IN BYTES (bytes 4..=7).
-    pub block_length: U32,
-}
-const _: () = assert!(size_of::<ReadCapacity10Raw>() == 8);
-
-/// READ CAPACITY (10) parameter data (SBC-4 5.20.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadCapacity10Data {
-    /// The LBA of the last logical block, or `0xFFFF_FFFF` when that does not fit: the
-    /// initiator then has to use READ CAPACITY (16).
-    pub returned_lba: u32,
-    /// The logical block length in bytes.
-    pub block_length: u32,
+crate::bits::layout! {
+    /// READ CAPACITY (10) parameter data (SBC-4 5.20.2).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ReadCapacity10Data: "READ CAPACITY(10) data", 8 {
+        /// The LBA of the last logical block, or `0xFFFF_FFFF` when that does not fit: the
+        /// initiator then has to use READ CAPACITY (16).
+        returned_lba: u32 = "RETURNED LOGICAL BLOCK ADDRESS" (0, 0, 32),
+        /// The logical block length in bytes.
+        block_length: u32 = "LOGICAL BLOCK LENGTH IN BYTES" (4, 0, 32),
+    }
 }
 
 impl ReadCapacity10Data {
-    /// Length of the parameter data.
-    pub const LEN: usize = 8;
-
     /// The data for a device of `number_of_blocks` logical blocks, with SBC-4's hand-off rule:
     /// RETURNED LOGICAL BLOCK ADDRESS is the last LBA (`number_of_blocks - 1`), or
     /// `0xFFFF_FFFF` when the last LBA is `0xFFFF_FFFF` or more (2^32 blocks and up), telling
@@ -167,11 +154,7 @@ impl ReadCapacity10Data {
 
 impl Wire for ReadCapacity10Data {
     fn parse(buf: &[u8]) -> Result<Self> {
-        let raw: &ReadCapacity10Raw = read_at("READ CAPACITY(10) data", Location::Data, buf, 0)?;
-        Ok(ReadCapacity10Data {
-            returned_lba: raw.returned_lba.get(),
-            block_length: raw.block_length.get(),
-        })
+        Self::parse_fixed(buf, Location::Data)
     }
 
     fn buffer_len(&self) -> usize {
@@ -179,12 +162,7 @@ impl Wire for ReadCapacity10Data {
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let raw = ReadCapacity10Raw {
-            returned_lba: U32::new(self.returned_lba),
-            block_length: U32::new(self.block_length),
-        };
-        write_at("READ CAPACITY(10) data", buf, 0, &raw)?;
-        Ok(Self::LEN)
+        self.emit_fixed(buf)
     }
 }
 

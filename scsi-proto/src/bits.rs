@@ -1,0 +1,345 @@
+//! Fields inside big-endian SCSI structures, and `layout!`: the one way this crate declares a
+//! fixed-layout structure.
+//!
+//! A field is `bits` bits whose lowest bit is bit `shift` of the big-endian number starting at
+//! byte `byte` (SPC-5 3.6: the most significant byte first, bit 7 the most significant bit).
+//! A one-bit flag at byte 2 bit 2 is `(2, 2, 1)`; a 32-bit number in bytes 8..12 is
+//! `(8, 0, 32)`; a 4-bit field in the high nibble of byte 3 is `(3, 4, 4)`. The same [`Spec`]
+//! reads, writes, range-checks, points at the field in sense data and yields its bit mask, so
+//! a structure's layout is written once.
+
+use crate::{Error, FieldPointer, Location, Result};
+
+/// Where a field sits, and what it is called. `K` names the field: a `&'static str` as the
+/// standard spells it for pages and parameter data, an enum for CDB fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec<K = &'static str> {
+    /// The field's name.
+    pub field: K,
+    /// First (most significant) byte.
+    pub byte: u16,
+    /// Bit position of the field's least significant bit in its last byte.
+    pub shift: u8,
+    /// Width in bits, 1..=64.
+    pub bits: u8,
+}
+
+impl<K: Copy> Spec<K> {
+    /// A field of `bits` bits, the lowest at bit `shift` of the number starting at `byte`.
+    pub const fn new(field: K, byte: u16, shift: u8, bits: u8) -> Self {
+        Spec {
+            field,
+            byte,
+            shift,
+            bits,
+        }
+    }
+
+    /// Bytes the field spans, from [`Spec::byte`].
+    pub const fn len(&self) -> usize {
+        (self.shift as usize + self.bits as usize).div_ceil(8)
+    }
+
+    /// The byte after the field's last one.
+    pub const fn end(&self) -> usize {
+        self.byte as usize + self.len()
+    }
+
+    /// The largest value the field holds.
+    pub const fn max(&self) -> u64 {
+        if self.bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.bits) - 1
+        }
+    }
+
+    /// Reads the field; bytes beyond `buf` read as zero, so this never panics.
+    pub fn get(&self, buf: &[u8]) -> u64 {
+        let mut v = 0u64;
+        for i in self.byte as usize..self.end() {
+            v = (v << 8) | u64::from(buf.get(i).copied().unwrap_or(0));
+        }
+        (v >> self.shift) & self.max()
+    }
+
+    /// Writes the low bits of `value` into the field, leaving the other bits of its bytes as
+    /// they are; bytes beyond `buf` are skipped, so this never panics.
+    pub fn put(&self, buf: &mut [u8], value: u64) {
+        let mask = self.max() << self.shift;
+        let new = (value << self.shift) & mask;
+        let n = self.len();
+        for k in 0..n {
+            let Some(b) = buf.get_mut(self.byte as usize + k) else {
+                return;
+            };
+            let sh = 8 * (n - 1 - k);
+            let m = (mask >> sh) as u8;
+            *b = (*b & !m) | ((new >> sh) as u8 & m);
+        }
+    }
+
+    /// Sets the field's bits in `mask`: the bytes a structure's named fields cover.
+    pub fn mark(&self, mask: &mut [u8]) {
+        self.put(mask, u64::MAX);
+    }
+
+    /// The sense-key-specific pointer to the field in `location`, `offset` bytes into it: its
+    /// first byte and, for a field narrower than a byte, its most significant bit.
+    pub const fn pointer(&self, location: Location, offset: u16) -> FieldPointer {
+        FieldPointer {
+            location,
+            byte: self.byte.saturating_add(offset),
+            bit: if self.bits < 8 {
+                Some(self.shift + self.bits - 1)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+impl Spec {
+    /// The error for a value that does not fit the field, naming it (emitting device data).
+    pub fn too_large(&self, what: &'static str) -> Error {
+        Error::InvalidField {
+            what,
+            field: self.field,
+            pointer: self.pointer(Location::Data, 0),
+        }
+    }
+
+    /// Writes `value`, or says the field cannot hold it.
+    pub fn put_checked(&self, what: &'static str, buf: &mut [u8], value: u64) -> Result<()> {
+        if value > self.max() {
+            return Err(self.too_large(what));
+        }
+        self.put(buf, value);
+        Ok(())
+    }
+}
+
+/// A field's value type: what `layout!` reads a field as and writes it from.
+pub trait Value: Copy {
+    /// The value from the field's bits (already shifted down and masked).
+    fn from_bits(v: u64) -> Self;
+    /// The bits to write; [`Spec::put_checked`] refuses any that do not fit.
+    fn to_bits(self) -> u64;
+}
+
+impl Value for bool {
+    fn from_bits(v: u64) -> Self {
+        v != 0
+    }
+    fn to_bits(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+macro_rules! uint_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn from_bits(v: u64) -> Self {
+                // The spec's mask keeps `v` within the field, which fits the declared type.
+                v as $t
+            }
+            fn to_bits(self) -> u64 {
+                u64::from(self)
+            }
+        }
+    )*};
+}
+uint_value!(u8, u16, u32, u64);
+
+/// A structure declared with `layout!`: `LEN` bytes whose named fields are
+/// `FIELDS`.
+pub trait Layout: Sized {
+    /// What it is called in errors, e.g. "Caching mode page".
+    const WHAT: &'static str;
+    /// Its size in bytes.
+    const LEN: usize;
+    /// Its named fields, in declaration order.
+    const FIELDS: &'static [Spec];
+
+    /// Reads every field from `buf` (bytes past its end read as zero).
+    fn read(buf: &[u8]) -> Self;
+
+    /// Writes every field into `buf`, leaving bits no field covers as they are; a value too
+    /// large for its field is an [`Error::InvalidField`] naming it.
+    fn write(&self, buf: &mut [u8]) -> Result<()>;
+
+    /// The bits the named fields cover, by byte (`LEN` bytes).
+    fn mask() -> Vec<u8> {
+        let mut m = vec![0u8; Self::LEN];
+        for s in Self::FIELDS {
+            s.mark(&mut m);
+        }
+        m
+    }
+
+    /// The named field, by name.
+    fn spec(name: &str) -> Option<&'static Spec> {
+        Self::FIELDS.iter().find(|s| s.field == name)
+    }
+
+    /// Parses exactly as [`Layout::read`] after checking that `buf` holds `LEN` bytes.
+    fn parse_fixed(buf: &[u8], location: Location) -> Result<Self> {
+        crate::error::check_len(Self::WHAT, location, buf, Self::LEN)?;
+        Ok(Self::read(buf))
+    }
+
+    /// Writes `LEN` bytes (zeroed first, then the fields) to the start of `buf`.
+    fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
+        crate::error::check_out(Self::WHAT, buf, Self::LEN)?;
+        buf[..Self::LEN].fill(0);
+        self.write(buf)?;
+        Ok(Self::LEN)
+    }
+}
+
+/// Declares a fixed-layout structure once: the public struct (each field documented with its
+/// position), and its [`bits::Layout`](crate::bits::Layout) implementation (parse, emit with
+/// range checks, field specs for pointers and masks).
+///
+/// ```ignore
+/// layout! {
+///     /// READ CAPACITY(10) parameter data (SBC-4 5.20.2).
+///     pub struct ReadCapacity10Data: "READ CAPACITY(10) data", 8 {
+///         /// The last LBA, or FFFFFFFFh when it does not fit.
+///         returned_lba: u32 = "RETURNED LOGICAL BLOCK ADDRESS" (0, 0, 32),
+///         /// Bytes per logical block.
+///         block_length: u32 = "LOGICAL BLOCK LENGTH IN BYTES" (4, 0, 32),
+///     }
+/// }
+/// ```
+///
+/// A field's type implements [`bits::Value`](crate::bits::Value) (`bool`, the unsigned
+/// integers, or a type of the structure's own). Derives and other attributes given before
+/// `pub struct` are kept.
+macro_rules! layout {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident : $what:literal, $len:literal {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal)
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
+                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
+                pub $field: $ty,
+            )*
+        }
+
+        impl $crate::bits::Layout for $name {
+            const WHAT: &'static str = $what;
+            const LEN: usize = $len;
+            const FIELDS: &'static [$crate::bits::Spec] = &[
+                $($crate::bits::Spec::new($label, $byte, $shift, $bits)),*
+            ];
+
+            fn read(buf: &[u8]) -> Self {
+                let mut _i = 0usize;
+                $(
+                    let $field = <$ty as $crate::bits::Value>::from_bits(
+                        Self::FIELDS[_i].get(buf),
+                    );
+                    _i += 1;
+                )*
+                $name { $($field),* }
+            }
+
+            fn write(&self, buf: &mut [u8]) -> $crate::Result<()> {
+                let mut _i = 0usize;
+                $(
+                    Self::FIELDS[_i].put_checked(
+                        $what,
+                        buf,
+                        $crate::bits::Value::to_bits(self.$field),
+                    )?;
+                    _i += 1;
+                )*
+                Ok(())
+            }
+        }
+
+        const _: () = {
+            // Every field lies inside the structure.
+            let fields = <$name as $crate::bits::Layout>::FIELDS;
+            let mut i = 0;
+            while i < fields.len() {
+                assert!(fields[i].end() <= $len && fields[i].bits >= 1 && fields[i].bits <= 64);
+                i += 1;
+            }
+        };
+    };
+}
+pub(crate) use layout;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_put_across_bytes() {
+        let s = Spec::new("X", 1, 4, 12); // bits 15..4 of bytes 1..=2
+        let mut b = [0xFFu8; 4];
+        s.put(&mut b, 0xABC);
+        assert_eq!(b, [0xFF, 0xAB, 0xCF, 0xFF]);
+        assert_eq!(s.get(&b), 0xABC);
+        assert_eq!(s.pointer(Location::Data, 0).bit, None);
+        let flag = Spec::new("F", 2, 2, 1);
+        assert_eq!(flag.get(&[0, 0, 0x04]), 1);
+        assert_eq!(
+            flag.pointer(Location::ParameterList, 4),
+            FieldPointer::param_bit(6, 2)
+        );
+        assert_eq!(Spec::new("W", 0, 0, 64).max(), u64::MAX);
+        // Out of range reads zeroes, writes are skipped: never a panic.
+        assert_eq!(Spec::new("Z", 6, 0, 32).get(&[1; 7]), 0x0100_0000);
+        Spec::new("Z", 6, 0, 32).put(&mut [0; 7], u64::MAX);
+    }
+
+    crate::bits::layout! {
+        /// A test structure.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct Sample: "sample", 6 {
+            /// A flag.
+            flag: bool = "FLAG" (0, 7, 1),
+            /// A nibble.
+            nib: u8 = "NIB" (0, 0, 4),
+            /// A number.
+            num: u32 = "NUM" (2, 0, 32),
+        }
+    }
+
+    #[test]
+    fn layout_round_trip_and_range() {
+        let s = Sample {
+            flag: true,
+            nib: 9,
+            num: 0x0102_0304,
+        };
+        let mut b = [0u8; 6];
+        assert_eq!(s.emit_fixed(&mut b), Ok(6));
+        assert_eq!(b, [0x89, 0, 1, 2, 3, 4]);
+        assert_eq!(Sample::parse_fixed(&b, Location::Data), Ok(s));
+        assert!(Sample::parse_fixed(&b[..5], Location::Data).is_err());
+        let bad = Sample { nib: 16, ..s };
+        assert_eq!(
+            bad.emit_fixed(&mut b),
+            Err(Error::InvalidField {
+                what: "sample",
+                field: "NIB",
+                pointer: FieldPointer::data(0, Some(3)),
+            })
+        );
+        assert_eq!(&Sample::mask()[..6], &[0x8F, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(Sample::spec("NUM").map(|s| s.byte), Some(2));
+    }
+}
