@@ -36,13 +36,13 @@ impl<K: Copy> Spec<K> {
     }
 
     /// Bytes the field spans, from [`Spec::byte`].
-    pub const fn len(&self) -> usize {
+    pub const fn nbytes(&self) -> usize {
         (self.shift as usize + self.bits as usize).div_ceil(8)
     }
 
     /// The byte after the field's last one.
     pub const fn end(&self) -> usize {
-        self.byte as usize + self.len()
+        self.byte as usize + self.nbytes()
     }
 
     /// The largest value the field holds.
@@ -68,7 +68,7 @@ impl<K: Copy> Spec<K> {
     pub fn put(&self, buf: &mut [u8], value: u64) {
         let mask = self.max() << self.shift;
         let new = (value << self.shift) & mask;
-        let n = self.len();
+        let n = self.nbytes();
         for k in 0..n {
             let Some(b) = buf.get_mut(self.byte as usize + k) else {
                 return;
