@@ -281,6 +281,28 @@ macro_rules! layout {
 }
 pub(crate) use layout;
 
+/// Implements [`crate::Wire`] for a [`Layout`] that is the whole structure on the wire (no
+/// header to check), parsed from `$location` ([`Location::Data`] for device data,
+/// [`Location::ParameterList`] for what an initiator sends).
+macro_rules! fixed_wire {
+    ($t:ty, $location:expr) => {
+        impl $crate::Wire for $t {
+            fn parse(buf: &[u8]) -> $crate::Result<Self> {
+                <Self as $crate::bits::Layout>::parse_fixed(buf, $location)
+            }
+
+            fn buffer_len(&self) -> usize {
+                <Self as $crate::bits::Layout>::LEN
+            }
+
+            fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
+                $crate::bits::Layout::emit_fixed(self, buf)
+            }
+        }
+    };
+}
+pub(crate) use fixed_wire;
+
 #[cfg(test)]
 mod tests {
     use super::*;

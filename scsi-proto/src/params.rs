@@ -152,19 +152,7 @@ impl ReadCapacity10Data {
     }
 }
 
-impl Wire for ReadCapacity10Data {
-    fn parse(buf: &[u8]) -> Result<Self> {
-        Self::parse_fixed(buf, Location::Data)
-    }
-
-    fn buffer_len(&self) -> usize {
-        Self::LEN
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        self.emit_fixed(buf)
-    }
-}
+crate::bits::fixed_wire!(ReadCapacity10Data, Location::Data);
 
 // ---------------------------------------------------------------------------------------------
 // READ CAPACITY (16)
