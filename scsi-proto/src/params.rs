@@ -24,7 +24,6 @@
 //! list against the Block Limits and the capacity ([`UnmapLimits`]) before anything is unmapped,
 //! so a rejected command never leaves a partial unmap behind.
 
-use crate::bits::Layout;
 use core::iter::FusedIterator;
 
 use zerocopy::byteorder::big_endian::{U16, U32, U64};
