@@ -577,3 +577,73 @@ impl<B: BlockDevice> Emulator<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryDisk;
+
+    /// A buffer in two segments, as the ring's scatter-gather lists are.
+    struct Split(Vec<u8>, Vec<u8>);
+
+    impl CommandData for Split {
+        fn len(&self) -> usize {
+            self.0.len() + self.1.len()
+        }
+
+        fn segments(&mut self) -> Vec<&mut [u8]> {
+            vec![&mut self.0, &mut self.1]
+        }
+    }
+
+    #[test]
+    fn offsets_run_across_segments() {
+        let mut d = Split(vec![1; 3], vec![2; 4]);
+        assert_eq!(d.write_at(2, &[7, 8, 9]), 3);
+        assert_eq!(
+            (d.0.as_slice(), d.1.as_slice()),
+            (&[1, 1, 7][..], &[8, 9, 2, 2][..])
+        );
+        let mut out = [0u8; 8];
+        assert_eq!(d.read_at(1, &mut out), 6);
+        assert_eq!(out, [1, 7, 8, 9, 2, 2, 0, 0]);
+        assert_eq!(d.write_at(6, &[5, 5]), 1, "the buffer ends first");
+        assert_eq!(d.read_at(9, &mut out), 0);
+        d.zero_from(4);
+        assert_eq!(
+            (d.0.as_slice(), d.1.as_slice()),
+            (&[1, 1, 7][..], &[8, 0, 0, 0][..])
+        );
+        d.zero_all();
+        assert!(d.0.iter().chain(&d.1).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_read_fills_a_segmented_buffer_and_zeroes_the_rest() {
+        let emu = Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("t"));
+        let block: Vec<u8> = (0..1024).map(|i| (i % 251) as u8 + 1).collect();
+        let mut out = Split(block[..300].to_vec(), block[300..].to_vec());
+        let write = [0x2a, 0, 0, 0, 0, 2, 0, 0, 2, 0];
+        assert_eq!(emu.execute(&write, &mut out), Reply::good());
+        // Two blocks into 700 + 600 bytes that hold something else.
+        let mut back = Split(vec![0xee; 700], vec![0xee; 600]);
+        let reply = emu.execute(&[0x28, 0, 0, 0, 0, 2, 0, 0, 2, 0], &mut back);
+        assert_eq!((reply.status, reply.read_len), (0, Some(1024)));
+        assert_eq!(&back.0[..], &block[..700]);
+        assert_eq!(&back.1[..324], &block[700..]);
+        assert!(back.1[324..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_command_outside_the_table_is_an_invalid_opcode() {
+        let emu = Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("t"));
+        // PERSISTENT RESERVE IN is in the CDB table but not emulated.
+        let mut buf = vec![0u8; 8];
+        let r = emu.execute(&[0x5e, 0, 0, 0, 0, 0, 0, 0, 8, 0], &mut buf);
+        let sense = r.sense.unwrap();
+        assert_eq!(
+            (r.status, sense.additional),
+            (2, AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
+        );
+    }
+}
