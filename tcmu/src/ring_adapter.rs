@@ -35,7 +35,7 @@ impl CommandData for DataBuffers {
 impl From<Reply> for Response {
     fn from(reply: Reply) -> Response {
         let mut rsp = match reply.sense {
-            Some(sense) => Response::check_condition(&scsi_proto::Wire::to_vec(&sense)),
+            Some(_) => Response::check_condition(&reply.sense_bytes()),
             None => Response::good(),
         };
         rsp.status = reply.status;

@@ -2,12 +2,13 @@
 //! device, decoded with `scsi-proto` and answered in the command's own data.
 //!
 //! The emulation knows no ring: [`Emulator::execute`] takes a CDB and the command's data
-//! through the [`CommandData`] trait (a byte vector in tests, the ring's buffers when served:
-//! the adapter is `tcmu::server`'s) and returns a [`Reply`]. Data moves between the backend
-//! and the command's buffers directly (READ fills them, WRITE takes from them). Unknown or
-//! unsupported commands get CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE;
-//! invalid fields get INVALID FIELD IN CDB / PARAMETER LIST with the sense-key-specific
-//! pointer at the field; the sense format follows the Control mode page's D_SENSE.
+//! through the [`CommandData`] trait (a byte vector in tests, the ring's buffers when served,
+//! through the adapter in `ring_adapter.rs`) and returns a [`Reply`]. Data moves between the
+//! backend and the command's buffers directly (READ fills them, WRITE takes from them).
+//! Unknown or unsupported commands get CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND
+//! OPERATION CODE; invalid fields get INVALID FIELD IN CDB / PARAMETER LIST with the
+//! sense-key-specific pointer at the field; the sense format follows the Control mode page's
+//! D_SENSE.
 //!
 //! One table ([`Emulator::supports`] and the dispatch both read it) says which commands are
 //! emulated, by which function, and which of them change the medium. The command families
@@ -26,9 +27,9 @@
 //! UNMAP, COMPARE AND WRITE, EXTENDED COPY, FORMAT UNIT) has done its work: a
 //! [`BlockDevice::flush`], whose failure ends the command in CHECK CONDITION instead of GOOD
 //! (MEDIUM ERROR, WRITE ERROR; NOT READY, LOGICAL UNIT COMMUNICATION FAILURE when the device
-//! is gone, an error of kind `NotConnected`). The emulation does not pass FUA down to [`BlockDevice::write`] (it passes `false`):
-//! discards and zeroing have no such flag, a command of many writes would sync each one, and the
-//! flush covers them all at once.
+//! is gone, an error of kind `NotConnected`). The emulation does not pass FUA down to
+//! [`BlockDevice::write`] (it passes `false`): discards and zeroing have no such flag, a
+//! command of many writes would sync each one, and the flush covers them all at once.
 
 mod capacity;
 mod caw;
@@ -70,7 +71,9 @@ const OUI: u32 = 0x00_14_05;
 ///
 /// The buffer may be made of several segments (the ring's scatter-gather list); offsets run
 /// across them. Implemented for `Vec<u8>` and `&mut [u8]` (one segment), and for the TCMU
-/// ring's `tcmu_ring::DataBuffers`.
+/// ring's `DataBuffers` (in `ring_adapter.rs`). Only `len` and `segments` are required; an
+/// implementation may do the rest faster, and one with a second (bidirectional Data-In)
+/// buffer zeroes that too in `zero_all`.
 pub trait CommandData {
     /// The buffer's length in bytes.
     fn len(&self) -> usize;
@@ -261,12 +264,6 @@ enum Fail {
 impl From<scsi_proto::Error> for Fail {
     fn from(e: scsi_proto::Error) -> Self {
         Fail::Sense(SenseData::from_error(&e))
-    }
-}
-
-impl From<SenseData> for Fail {
-    fn from(s: SenseData) -> Self {
-        Fail::Sense(s)
     }
 }
 
