@@ -126,7 +126,7 @@ impl<B: BlockDevice> Lun<B> {
         let mut raw = vec![0u8; data.len()];
         LARGEST.store(0, Ordering::Relaxed);
         ARMED.store(true, Ordering::Relaxed);
-        let rsp = self.emu.execute(cdb, data);
+        let rsp: Response = self.emu.execute(cdb, data).into();
         ARMED.store(false, Ordering::Relaxed);
         let largest = LARGEST.load(Ordering::Relaxed);
         let limit = (4 * len).max(2 * MIB);

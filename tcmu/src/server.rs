@@ -39,7 +39,7 @@ pub trait Handler: Send + Sync {
 
 impl<B: BlockDevice> Handler for Emulator<B> {
     fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        Emulator::execute(self, cdb, data)
+        Emulator::execute(self, cdb, data).into()
     }
 }
 
@@ -76,7 +76,7 @@ impl<H: CommandHandler, B: BlockDevice> Handler for WithFallback<H, B> {
     fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
         match self.handler.handle(cdb, data) {
             Some(r) => r,
-            None => self.fallback.execute(cdb, data),
+            None => self.fallback.execute(cdb, data).into(),
         }
     }
 }

@@ -4,11 +4,12 @@
 
 mod common;
 
-use common::SimDisk;
+use common::{Data, VecDisk};
+use scsi_proto::Wire;
+use scsi_proto::sense::SenseData;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use tcmu::{Emulator, Identity, NullDisk};
-use tcmu_ring::sim::{SimConfig, SimData};
+use tcmu::{Emulator, Identity, NullDisk, Reply};
 
 /// The system allocator, noting the largest allocation made on a thread while it is armed.
 struct Counting;
@@ -64,21 +65,23 @@ fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
 
 const MIB: usize = 1 << 20;
 
-/// A simulated device with an 8 MiB data area.
-fn disk() -> SimDisk<NullDisk> {
-    let cfg = SimConfig {
-        cmdr_size: 1 << 16,
-        data_size: 8 * MIB,
-        ..SimConfig::small()
-    };
-    SimDisk::with_config(
-        cfg,
-        Emulator::new(
-            // 2^40 blocks of 512 bytes (512 TiB): CDBs naming huge ranges pass the range checks.
-            NullDisk::new(1 << 40, 512).unwrap(),
-            Identity::for_name("huge"),
-        ),
-    )
+fn disk() -> VecDisk<NullDisk> {
+    VecDisk::new(Emulator::new(
+        // 2^40 blocks of 512 bytes (512 TiB): CDBs naming huge ranges pass the range checks.
+        NullDisk::new(1 << 40, 512).unwrap(),
+        Identity::for_name("huge"),
+    ))
+}
+
+/// Runs `cdb` with `data` as its Data-Out, the buffer made before the allocations are counted:
+/// the reply and the largest allocation the emulation made.
+fn run_counted(d: &VecDisk<NullDisk>, cdb: &[u8], data: &[u8]) -> (Reply, usize) {
+    let mut buf = data.to_vec();
+    largest_allocation(|| d.emu.execute(cdb, &mut buf))
+}
+
+fn sense(r: &Reply) -> SenseData {
+    SenseData::parse(&r.sense_bytes()).unwrap()
 }
 
 fn verify16(bytchk: u8, lba: u64, blocks: u32) -> Vec<u8> {
@@ -91,11 +94,10 @@ fn verify16(bytchk: u8, lba: u64, blocks: u32) -> Vec<u8> {
 
 #[test]
 fn verify_of_four_billion_blocks_with_one_block_of_data_is_refused_without_allocating() {
-    let mut d = disk();
+    let d = disk();
     let block = [0u8; 512];
-    let (c, largest) =
-        largest_allocation(|| d.run(&verify16(1, 0, u32::MAX), SimData::Write(&block)));
-    let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
+    let (c, largest) = run_counted(&d, &verify16(1, 0, u32::MAX), &block);
+    let s = sense(&c);
     assert_eq!(
         (c.status, s.key as u8, s.additional.asc),
         (2, 5, 0x1a),
@@ -110,30 +112,29 @@ fn verify_compares_in_bounded_chunks() {
     // 6 MiB of zeroes match the disk; the compare never holds them all at once.
     let zeroes = vec![0u8; 6 * MIB];
     let blocks = (zeroes.len() / 512) as u32;
-    let (c, largest) =
-        largest_allocation(|| d.run(&verify16(1, 1000, blocks), SimData::Write(&zeroes)));
+    let (c, largest) = run_counted(&d, &verify16(1, 1000, blocks), &zeroes);
     assert_eq!(c.status, 0);
     assert!(largest <= 3 * MIB, "largest allocation {largest} bytes");
     // A difference in the fifth MiB is reported at its offset.
     let mut data = zeroes.clone();
     data[4 * MIB + 77] = 1;
-    let c = d.run(&verify16(1, 1000, blocks), SimData::Write(&data));
-    let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
+    let c = d.run(&verify16(1, 1000, blocks), Data::Write(&data));
+    let s = SenseData::parse(&c.sense).unwrap();
     assert_eq!((c.status, s.key as u8, s.additional.asc), (2, 0x0e, 0x1d));
     assert_eq!(s.information, Some((4 * MIB + 77) as u64));
     // BYTCHK=3: one block against each of 20000 blocks, a miscompare in the last one.
     let mut one = [0u8; 512];
-    d.ok(&verify16(3, 5, 20000), SimData::Write(&one));
+    d.ok(&verify16(3, 5, 20000), Data::Write(&one));
     one[9] = 0xff;
-    let c = d.run(&verify16(3, 5, 20000), SimData::Write(&one));
-    let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
+    let c = d.run(&verify16(3, 5, 20000), Data::Write(&one));
+    let s = SenseData::parse(&c.sense).unwrap();
     assert_eq!((c.status, s.key as u8), (2, 0x0e));
     assert_eq!(s.information, Some(9), "the first block already differs");
 }
 
 #[test]
 fn data_out_commands_allocate_no_more_than_they_receive() {
-    let mut d = disk();
+    let d = disk();
     let block = [0x5au8; 512];
     // Each: a CDB whose fields promise far more than the one block sent.
     let cdbs: Vec<Vec<u8>> = vec![
@@ -164,7 +165,7 @@ fn data_out_commands_allocate_no_more_than_they_receive() {
         vec![0x55, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 0],
     ];
     for cdb in cdbs {
-        let (_, largest) = largest_allocation(|| d.run(&cdb, SimData::Write(&block)));
+        let (_, largest) = run_counted(&d, &cdb, &block);
         assert!(
             largest <= 2 * MIB,
             "{cdb:02x?}: largest allocation {largest} bytes"

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::SimDisk;
+use common::{Data, VecDisk};
 use scsi_proto::Wire;
 use scsi_proto::xcopy::{
     BlockToBlockSegment, ExtendedCopyList, IdentificationCscd, ParameterListHeader,
@@ -18,7 +18,6 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tcmu::{BlockDevice, Emulator, Identity, MemoryDisk};
-use tcmu_ring::sim::SimData;
 
 const BLOCKS: u64 = 8192;
 const BS: usize = 512;
@@ -106,8 +105,8 @@ impl BlockDevice for Recorder {
     }
 }
 
-fn disk(wce: bool) -> SimDisk<Recorder> {
-    SimDisk::new(Emulator::new(Recorder::new(), Identity::for_name("rec")).with_write_cache(wce))
+fn disk(wce: bool) -> VecDisk<Recorder> {
+    VecDisk::new(Emulator::new(Recorder::new(), Identity::for_name("rec")).with_write_cache(wce))
 }
 
 /// One data-changing command: its CDB (FUA clear) and Data-Out.
@@ -147,8 +146,8 @@ fn rw16(op: u8, lba: u64, blocks: u32) -> Vec<u8> {
 
 /// An EXTENDED COPY(LID1) of 8 blocks from 0 to 100 within the disk, named by its NAA
 /// designator (as an initiator finds it in VPD 83h).
-fn xcopy(d: &mut SimDisk<Recorder>) -> (Vec<u8>, Vec<u8>) {
-    let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], SimData::Read(255));
+fn xcopy(d: &mut VecDisk<Recorder>) -> (Vec<u8>, Vec<u8>) {
+    let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], Data::Read(255));
     let len = usize::from(page[7]);
     let list = ExtendedCopyList {
         header: ParameterListHeader {
@@ -173,7 +172,7 @@ fn xcopy(d: &mut SimDisk<Recorder>) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Every command that changes the medium, in each of its forms.
-fn cases(d: &mut SimDisk<Recorder>) -> Vec<Case> {
+fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
     let block = pattern(BS);
     let zero = vec![0u8; BS];
     let c = |name, cdb: Vec<u8>, data: Vec<u8>, fua, always| Case {
@@ -344,11 +343,11 @@ fn cases(d: &mut SimDisk<Recorder>) -> Vec<Case> {
     ]
 }
 
-fn sim_data(data: &[u8]) -> SimData<'_> {
+fn data_out(data: &[u8]) -> Data<'_> {
     if data.is_empty() {
-        SimData::None
+        Data::None
     } else {
-        SimData::Write(data)
+        Data::Write(data)
     }
 }
 
@@ -390,7 +389,7 @@ fn every_data_changing_command_is_durable_exactly_when_it_must_be() {
         // A fresh disk for each: COMPARE AND WRITE compares with zeroes.
         let mut d = disk(wce);
         d.emu.device().take_log();
-        let c = d.run(&case.cdb, sim_data(&case.data));
+        let c = d.run(&case.cdb, data_out(&case.data));
         assert_eq!(c.status, 0, "{label}: {:02x?}", c.sense);
         let log = d.emu.device().take_log();
         if case.name != "FORMAT UNIT" {
@@ -422,7 +421,7 @@ fn a_failed_flush_fails_the_command() {
         }
         let mut d = disk(wce);
         d.emu.device().fail_flush.store(true, Ordering::Relaxed);
-        let c = d.run(&case.cdb, sim_data(&case.data));
+        let c = d.run(&case.cdb, data_out(&case.data));
         let log = d.emu.device().take_log();
         // A backend with FUA writes of its own may make a write durable without a flush;
         // the emulation asks for flushes, so a failed one must show.
@@ -443,8 +442,8 @@ fn a_failed_flush_fails_the_command() {
 
 /// MODE SENSE(6) of the Caching page (current values, no block descriptor), ready to send back
 /// with MODE SELECT(6) with WCE as given.
-fn caching_page(d: &mut SimDisk<Recorder>, wce: bool) -> Vec<u8> {
-    let mut page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], SimData::Read(255));
+fn caching_page(d: &mut VecDisk<Recorder>, wce: bool) -> Vec<u8> {
+    let mut page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], Data::Read(255));
     page[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
     if wce {
         page[4 + 2] |= 0x04;
@@ -454,34 +453,34 @@ fn caching_page(d: &mut SimDisk<Recorder>, wce: bool) -> Vec<u8> {
     page
 }
 
-fn wce(d: &mut SimDisk<Recorder>) -> bool {
-    let page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], SimData::Read(255));
+fn wce(d: &mut VecDisk<Recorder>) -> bool {
+    let page = d.ok(&[0x1a, 0x08, 0x08, 0, 0xff, 0], Data::Read(255));
     page[4 + 2] & 0x04 != 0
 }
 
 #[test]
 fn turning_the_write_cache_off_flushes_what_it_held() {
     let mut d = disk(true);
-    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    d.ok(&rw10(0x2a, 5, 1), Data::Write(&pattern(BS)));
     assert_eq!(d.emu.device().take_log(), [Op::Write { fua: false }]);
 
     // WCE 1 -> 0: the write acknowledged under the cache is flushed before GOOD.
     let off = caching_page(&mut d, false);
     let select = [0x15, 0x10, 0, 0, off.len() as u8, 0];
-    d.ok(&select, SimData::Write(&off));
+    d.ok(&select, Data::Write(&off));
     assert_eq!(d.emu.device().take_log(), [Op::Flush]);
     assert!(!wce(&mut d));
     // From now on every write is durable.
-    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    d.ok(&rw10(0x2a, 5, 1), Data::Write(&pattern(BS)));
     let log = d.emu.device().take_log();
     assert!(
         log == [Op::Write { fua: false }, Op::Flush] || log == [Op::Write { fua: true }],
         "{log:?}"
     );
     // WCE 0 -> 0 and 0 -> 1 have nothing to flush.
-    d.ok(&select, SimData::Write(&off));
+    d.ok(&select, Data::Write(&off));
     let on = caching_page(&mut d, true);
-    d.ok(&select, SimData::Write(&on));
+    d.ok(&select, Data::Write(&on));
     assert!(wce(&mut d));
     assert_eq!(d.emu.device().take_log(), []);
 }
@@ -489,16 +488,16 @@ fn turning_the_write_cache_off_flushes_what_it_held() {
 #[test]
 fn a_failed_flush_keeps_the_write_cache_on() {
     let mut d = disk(true);
-    d.ok(&rw10(0x2a, 5, 1), SimData::Write(&pattern(BS)));
+    d.ok(&rw10(0x2a, 5, 1), Data::Write(&pattern(BS)));
     d.emu.device().fail_flush.store(true, Ordering::Relaxed);
     let off = caching_page(&mut d, false);
     let select = [0x15, 0x10, 0, 0, off.len() as u8, 0];
-    let (key, asc, _) = d.fails(&select, SimData::Write(&off));
+    let (key, asc, _) = d.fails(&select, Data::Write(&off));
     assert_eq!((key, asc), (3, 0x0c), "MEDIUM ERROR, WRITE ERROR");
     // The mode is unchanged: the cache still holds the write, and says so.
     assert!(wce(&mut d));
     d.emu.device().fail_flush.store(false, Ordering::Relaxed);
-    d.ok(&select, SimData::Write(&off));
+    d.ok(&select, Data::Write(&off));
     assert!(!wce(&mut d));
     assert!(d.emu.device().take_log().ends_with(&[Op::Flush]));
 }

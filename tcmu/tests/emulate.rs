@@ -1,9 +1,10 @@
-//! The emulated disk, driven through the real ring consumer by the simulated kernel: what an
-//! initiator would see (data read back, sense keys and codes, identity pages).
+//! The emulated disk, driven with plain byte vectors (no ring): what an initiator would see
+//! (data read back, sense keys and codes, identity pages). `ring_adapter.rs` checks that the
+//! ring gives the same.
 
 mod common;
 
-use common::SimDisk;
+use common::{Data, STALE, VecDisk};
 
 use scsi_proto::Wire;
 use scsi_proto::inquiry::{Designator, StandardInquiry, VpdPage};
@@ -15,11 +16,10 @@ use scsi_proto::xcopy::{
 };
 use std::io::{IoSlice, IoSliceMut};
 use tcmu::{BlockDevice, Emulator, FileDisk, Identity, Keep, MemoryDisk, ReadOnly, VolatileCache};
-use tcmu_ring::sim::SimData;
 
-/// The emulation of `dev` (named `disk0`) on the simulated kernel.
-fn sim_disk<B: BlockDevice>(dev: B) -> SimDisk<B> {
-    SimDisk::new(Emulator::new(dev, Identity::for_name("disk0")))
+/// The emulation of `dev` (named `disk0`).
+fn vec_disk<B: BlockDevice>(dev: B) -> VecDisk<B> {
+    VecDisk::new(Emulator::new(dev, Identity::for_name("disk0")))
 }
 
 fn read10(lba: u32, blocks: u16) -> [u8; 10] {
@@ -36,8 +36,8 @@ fn write10(lba: u32, blocks: u16) -> [u8; 10] {
 
 #[test]
 fn identity_and_capacity() {
-    let mut d = sim_disk(MemoryDisk::new(2048, 512).unwrap());
-    let std = d.ok(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(255));
+    let mut d = vec_disk(MemoryDisk::new(2048, 512).unwrap());
+    let std = d.ok(&[0x12, 0, 0, 0, 0xff, 0], Data::Read(255));
     let inq = StandardInquiry::parse(&std).unwrap();
     assert_eq!(
         (inq.vendor_identification(), inq.product_identification()),
@@ -45,103 +45,97 @@ fn identity_and_capacity() {
     );
     assert!(inq.cmdque);
     // Allocation length 36 cuts the answer to 36 bytes.
-    assert_eq!(d.ok(&[0x12, 0, 0, 0, 36, 0], SimData::Read(36)).len(), 36);
+    assert_eq!(d.ok(&[0x12, 0, 0, 0, 36, 0], Data::Read(36)).len(), 36);
 
-    let pages = d.ok(&[0x12, 1, 0x00, 0, 0xff, 0], SimData::Read(255));
+    let pages = d.ok(&[0x12, 1, 0x00, 0, 0xff, 0], Data::Read(255));
     let Ok(VpdPage::SupportedVpdPages(p)) = VpdPage::parse(&pages) else {
         panic!("{pages:02x?}")
     };
     for code in &p.pages {
-        let page = d.ok(&[0x12, 1, *code, 0, 0xff, 0], SimData::Read(255));
+        let page = d.ok(&[0x12, 1, *code, 0, 0xff, 0], Data::Read(255));
         let parsed = VpdPage::parse(&page).unwrap_or_else(|e| panic!("VPD {code:#x}: {e}"));
         assert_eq!(parsed.page_code(), *code);
     }
-    let serial = d.ok(&[0x12, 1, 0x80, 0, 0xff, 0], SimData::Read(255));
+    let serial = d.ok(&[0x12, 1, 0x80, 0, 0xff, 0], Data::Read(255));
     assert_eq!(&serial[4..], Identity::for_name("disk0").serial.as_bytes());
     // An unknown VPD page: INVALID FIELD IN CDB pointing at the page code.
-    let (key, asc, _, s) = d.fails_with_sense(&[0x12, 1, 0xc7, 0, 0xff, 0], SimData::Read(255));
+    let (key, asc, _, s) = d.fails_with_sense(&[0x12, 1, 0xc7, 0, 0xff, 0], Data::Read(255));
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 2"), "{s}");
 
     let rc = d.ok(
         &[0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0],
-        SimData::Read(32),
+        Data::Read(32),
     );
     let rc = ReadCapacity16Data::parse(&rc).unwrap();
     assert_eq!(
         (rc.returned_lba, rc.block_length, rc.lbpme, rc.lbprz),
         (2047, 512, true, true)
     );
-    let rc10 = d.ok(&[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::Read(8));
+    let rc10 = d.ok(&[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], Data::Read(8));
     assert_eq!(rc10, [0, 0, 0x07, 0xff, 0, 0, 2, 0]);
 }
 
 #[test]
 fn reads_and_writes_round_trip() {
-    let mut d = sim_disk(MemoryDisk::new(2048, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(2048, 512).unwrap());
     let data: Vec<u8> = (0..8 * 512).map(|i| (i * 13 % 251) as u8).collect();
-    d.ok(&write10(100, 8), SimData::Write(&data));
-    assert_eq!(d.ok(&read10(100, 8), SimData::Read(8 * 512)), data);
+    d.ok(&write10(100, 8), Data::Write(&data));
+    assert_eq!(d.ok(&read10(100, 8), Data::Read(8 * 512)), data);
     assert_eq!(&d.emu.device().snapshot()[100 * 512..108 * 512], &data[..]);
     // Past the end: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE; nothing written.
-    let (key, asc, ascq, _) = d.fails_with_sense(&write10(2047, 2), SimData::Write(&data[..1024]));
+    let (key, asc, ascq, _) = d.fails_with_sense(&write10(2047, 2), Data::Write(&data[..1024]));
     assert_eq!((key, asc, ascq), (5, 0x21, 0));
     assert_eq!(
-        d.fails_with_sense(&read10(2048, 1), SimData::Read(512)).1,
+        d.fails_with_sense(&read10(2048, 1), Data::Read(512)).1,
         0x21
     );
     // READ(16) with FUA, and READ(6).
     let r16 = [0x88, 0x08, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 8, 0, 0];
-    assert_eq!(d.ok(&r16, SimData::Read(8 * 512)), data);
-    assert_eq!(
-        d.ok(&[0x08, 0, 0, 100, 1, 0], SimData::Read(512)),
-        data[..512]
-    );
+    assert_eq!(d.ok(&r16, Data::Read(8 * 512)), data);
+    assert_eq!(d.ok(&[0x08, 0, 0, 100, 1, 0], Data::Read(512)), data[..512]);
     // RDPROTECT without protection information is refused at the field.
     let (key, asc, _, s) =
-        d.fails_with_sense(&[0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(512));
+        d.fails_with_sense(&[0x28, 0x20, 0, 0, 0, 0, 0, 0, 1, 0], Data::Read(512));
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 1, bit 7"), "{s}");
 }
 
 #[test]
 fn unknown_commands_are_refused_with_the_right_sense() {
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     for cdb in [
         &[0xc1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
         &[0x3b, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         &[0x02, 0, 0, 0, 0, 0],
     ] {
-        let (key, asc, ascq, _) = d.fails_with_sense(cdb, SimData::None);
+        let (key, asc, ascq, _) = d.fails_with_sense(cdb, Data::None);
         assert_eq!((key, asc, ascq), (5, 0x20, 0), "{cdb:02x?}");
     }
-    d.ok(&[0, 0, 0, 0, 0, 0], SimData::None); // TEST UNIT READY
+    d.ok(&[0, 0, 0, 0, 0, 0], Data::None); // TEST UNIT READY
 }
 
 #[test]
 fn mode_pages_and_descriptor_sense() {
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
-    let all = d.ok(
-        &[0x5a, 0, 0x3f, 0, 0, 0, 0, 0x10, 0, 0],
-        SimData::Read(4096),
-    );
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
+    let all = d.ok(&[0x5a, 0, 0x3f, 0, 0, 0, 0, 0x10, 0, 0], Data::Read(4096));
     let params = ModeParameters::parse(&all, true).unwrap();
     assert_eq!(params.block_descriptors[0].number_of_blocks, 64);
     // Saved values: SAVING PARAMETERS NOT SUPPORTED.
     assert_eq!(
-        d.fails_with_sense(&[0x1a, 0, 0xff, 0, 0xff, 0], SimData::Read(255))
+        d.fails_with_sense(&[0x1a, 0, 0xff, 0, 0xff, 0], Data::Read(255))
             .1,
         0x39
     );
     // Turn on descriptor-format sense through the Control page: D_SENSE is changeable.
-    let mut control = d.ok(&[0x1a, 0x08, 0x0a, 0, 0xff, 0], SimData::Read(255));
+    let mut control = d.ok(&[0x1a, 0x08, 0x0a, 0, 0xff, 0], Data::Read(255));
     control[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
     control[4 + 2] |= 0x04; // D_SENSE
     let select = [0x15, 0x10, 0, 0, control.len() as u8, 0];
-    d.ok(&select, SimData::Write(&control));
+    d.ok(&select, Data::Write(&control));
     let c = d.run(
         &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        SimData::None,
+        Data::None,
     );
     assert_eq!(
         (c.status, c.sense[0], c.sense[1], c.sense[2]),
@@ -149,24 +143,24 @@ fn mode_pages_and_descriptor_sense() {
     );
     // A change to a bit that is not changeable: INVALID FIELD IN PARAMETER LIST.
     control[4 + 3] ^= 0x10; // QERR... in the queue algorithm byte
-    let (key, asc, _, _) = d.fails_with_sense(&select, SimData::Write(&control));
+    let (key, asc, _, _) = d.fails_with_sense(&select, Data::Write(&control));
     assert_eq!((key, asc), (5, 0x26));
 }
 
 #[test]
 fn thin_provisioning_write_same_and_compare_and_write() {
-    let mut d = sim_disk(MemoryDisk::new(1024, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(1024, 512).unwrap());
     let ones = vec![0xffu8; 16 * 512];
-    d.ok(&write10(0, 16), SimData::Write(&ones));
+    d.ok(&write10(0, 16), Data::Write(&ones));
     // UNMAP blocks 2..6: they read back as zeroes.
     let list = [
         0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0,
     ];
     d.ok(
         &[0x42, 0, 0, 0, 0, 0, 0, 0, list.len() as u8, 0],
-        SimData::Write(&list),
+        Data::Write(&list),
     );
-    let back = d.ok(&read10(0, 8), SimData::Read(8 * 512));
+    let back = d.ok(&read10(0, 8), Data::Read(8 * 512));
     assert!(
         back[..1024].iter().all(|&b| b == 0xff)
             && back[1024..3072].iter().all(|&b| b == 0)
@@ -176,9 +170,9 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     let block: Vec<u8> = (0..512).map(|i| i as u8).collect();
     d.ok(
         &[0x93, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0],
-        SimData::Write(&block),
+        Data::Write(&block),
     );
-    let back = d.ok(&read10(10, 4), SimData::Read(4 * 512));
+    let back = d.ok(&read10(10, 4), Data::Read(4 * 512));
     assert!(back.chunks(512).all(|c| c == &block[..]));
     // COMPARE AND WRITE: matching compare writes; a mismatch is MISCOMPARE at the first
     // differing byte and writes nothing.
@@ -186,16 +180,16 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     both.extend(vec![0x77u8; 512]);
     d.ok(
         &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0],
-        SimData::Write(&both),
+        Data::Write(&both),
     );
     assert!(
-        d.ok(&read10(10, 1), SimData::Read(512))
+        d.ok(&read10(10, 1), Data::Read(512))
             .iter()
             .all(|&b| b == 0x77)
     );
     let (key, asc, _, sense) = d.fails_with_sense(
         &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 1, 0, 0],
-        SimData::Write(&{
+        Data::Write(&{
             let mut v = block.clone();
             v[100] ^= 1;
             v.extend(vec![0u8; 512]);
@@ -204,16 +198,13 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     );
     assert_eq!((key, asc), (0x0e, 0x1d));
     assert_eq!(sense.information, Some(100));
-    assert_eq!(d.ok(&read10(11, 1), SimData::Read(512)), block);
+    assert_eq!(d.ok(&read10(11, 1), Data::Read(512)), block);
     // VERIFY with BYTCHK=1 compares.
-    d.ok(
-        &[0x2f, 0x02, 0, 0, 0, 11, 0, 0, 1, 0],
-        SimData::Write(&block),
-    );
+    d.ok(&[0x2f, 0x02, 0, 0, 0, 11, 0, 0, 1, 0], Data::Write(&block));
     assert_eq!(
         d.fails_with_sense(
             &[0x2f, 0x02, 0, 0, 0, 12, 0, 0, 1, 0],
-            SimData::Write(&ones[..512])
+            Data::Write(&ones[..512])
         )
         .0,
         0x0e
@@ -221,7 +212,7 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     // REPORT SUPPORTED OPERATION CODES lists READ(10) with its usage data.
     let one = d.ok(
         &[0xa3, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 0, 64, 0, 0],
-        SimData::Read(64),
+        Data::Read(64),
     );
     assert_eq!((one[1] & 7, &one[2..4]), (3, &[0, 10][..]));
     assert_eq!(one[4], 0x28);
@@ -229,12 +220,12 @@ fn thin_provisioning_write_same_and_compare_and_write() {
 
 #[test]
 fn read_only_devices_refuse_writes() {
-    let mut d = sim_disk(ReadOnly(MemoryDisk::new(64, 512).unwrap()));
-    let (key, asc, _, _) = d.fails_with_sense(&write10(0, 1), SimData::Write(&[1; 512]));
+    let mut d = vec_disk(ReadOnly(MemoryDisk::new(64, 512).unwrap()));
+    let (key, asc, _, _) = d.fails_with_sense(&write10(0, 1), Data::Write(&[1; 512]));
     assert_eq!((key, asc), (7, 0x27));
-    let ms = d.ok(&[0x1a, 0, 0x3f, 0, 0xff, 0], SimData::Read(255));
+    let ms = d.ok(&[0x1a, 0, 0x3f, 0, 0xff, 0], Data::Read(255));
     assert_eq!(ms[2] & 0x80, 0x80, "WP in the mode parameter header");
-    d.ok(&read10(0, 1), SimData::Read(512));
+    d.ok(&read10(0, 1), Data::Read(512));
 }
 
 #[test]
@@ -243,18 +234,18 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
     let _ = std::fs::remove_file(&path);
     let disk = FileDisk::create(&path, 1 << 20, 4096).unwrap();
     assert_eq!(disk.num_blocks(), 256);
-    let mut d = sim_disk(disk);
+    let mut d = vec_disk(disk);
     let data: Vec<u8> = (0..2 * 4096).map(|i| (i % 253) as u8).collect();
-    d.ok(&write10(3, 2), SimData::Write(&data));
-    d.ok(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None); // SYNCHRONIZE CACHE
-    assert_eq!(d.ok(&read10(3, 2), SimData::Read(2 * 4096)), data);
+    d.ok(&write10(3, 2), Data::Write(&data));
+    d.ok(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], Data::None); // SYNCHRONIZE CACHE
+    assert_eq!(d.ok(&read10(3, 2), Data::Read(2 * 4096)), data);
     let on_disk = std::fs::read(&path).unwrap();
     assert_eq!(&on_disk[3 * 4096..5 * 4096], &data[..]);
     // UNMAP of block 3 punches a hole: zeroes in the image.
     let list = [
         0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
     ];
-    d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], SimData::Write(&list));
+    d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], Data::Write(&list));
     let on_disk = std::fs::read(&path).unwrap();
     assert!(on_disk[3 * 4096..4 * 4096].iter().all(|&b| b == 0));
     assert_eq!(&on_disk[4 * 4096..5 * 4096], &data[4096..]);
@@ -265,8 +256,8 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
 fn write_cache_can_be_turned_off_or_on() {
     // MODE SENSE(6) of the Caching page with DBD: WCE is bit 2 of the page's byte 2.
     let caching = [0x1a, 0x08, 0x08, 0, 0xff, 0];
-    let wce = |d: &mut SimDisk<MemoryDisk>| d.ok(&caching, SimData::Read(255))[4 + 2] & 0x04 != 0;
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
+    let wce = |d: &mut VecDisk<MemoryDisk>| d.ok(&caching, Data::Read(255))[4 + 2] & 0x04 != 0;
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     assert!(!wce(&mut d), "a memory disk has no volatile cache");
     d.emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("a"))
         .with_write_cache(true);
@@ -278,11 +269,11 @@ fn write_cache_can_be_turned_off_or_on() {
 
 #[test]
 fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h is not supported.
     let r = d.ok(
         &[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0],
-        SimData::Read(65535),
+        Data::Read(65535),
     );
     assert_eq!(r[1] & 0x07, 0x01, "not supported: {r:02x?}");
     // And READ(32) itself: INVALID COMMAND OPERATION CODE.
@@ -291,26 +282,24 @@ fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
     read32[7] = 0x18;
     read32[9] = 0x09;
     read32[31] = 1;
-    let (key, asc, _, _) = d.fails_with_sense(&read32, SimData::Read(512));
+    let (key, asc, _, _) = d.fails_with_sense(&read32, Data::Read(512));
     assert_eq!((key, asc), (5, 0x20));
 }
 
 #[test]
 fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     let block = [0u8; 512];
     // WRITE SAME(10) with ANCHOR and UNMAP: anchoring is not supported.
-    let (key, asc, _, s) = d.fails_with_sense(
-        &[0x41, 0x18, 0, 0, 0, 0, 0, 0, 1, 0],
-        SimData::Write(&block),
-    );
+    let (key, asc, _, s) =
+        d.fails_with_sense(&[0x41, 0x18, 0, 0, 0, 0, 0, 0, 1, 0], Data::Write(&block));
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 1"), "{s}");
     // COMPARE AND WRITE of "256" blocks (sent as 0) with 2 x 256 blocks of data.
     let data = vec![0u8; 2 * 256 * 512];
     let mut caw = [0u8; 16];
     caw[0] = 0x89;
-    let (key, asc, _, _) = d.fails_with_sense(&caw, SimData::Write(&data));
+    let (key, asc, _, _) = d.fails_with_sense(&caw, Data::Write(&data));
     assert_eq!((key, asc), (5, 0x24));
 }
 
@@ -332,8 +321,8 @@ fn rcr_cdb(sa: u8, list_id: u8, alloc: u32) -> [u8; 16] {
 
 /// The identification CSCD descriptor naming the disk by the NAA designator of its VPD 83h,
 /// found the way libiscsi finds it.
-fn own_cscd<B: BlockDevice>(d: &mut SimDisk<B>) -> IdentificationCscd {
-    let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], SimData::Read(255));
+fn own_cscd<B: BlockDevice>(d: &mut VecDisk<B>) -> IdentificationCscd {
+    let page = d.ok(&[0x12, 1, 0x83, 0, 0xff, 0], Data::Read(255));
     assert_eq!(page[5] & 0x0f, 3, "the first designator is the NAA one");
     let len = usize::from(page[7]);
     IdentificationCscd::block_device(3, &page[8..8 + len], 512)
@@ -358,15 +347,15 @@ fn copy_list(cscd: &IdentificationCscd, blocks: u16, src: u64, dst: u64) -> Exte
 
 #[test]
 fn extended_copy_copies_within_the_disk() {
-    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(8192, 512).unwrap());
     let cscd = own_cscd(&mut d);
     let data: Vec<u8> = (0..32 * 512).map(|i| (i % 251) as u8).collect();
-    d.ok(&write10(10, 32), SimData::Write(&data));
+    d.ok(&write10(10, 32), Data::Write(&data));
     let list = copy_list(&cscd, 32, 10, 8192 - 32).to_vec();
-    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
-    assert_eq!(d.ok(&read10(8192 - 32, 32), SimData::Read(32 * 512)), data);
+    d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
+    assert_eq!(d.ok(&read10(8192 - 32, 32), Data::Read(32 * 512)), data);
     // Parameter list length 0: nothing to do.
-    d.ok(&xcopy_cdb(0), SimData::None);
+    d.ok(&xcopy_cdb(0), Data::None);
 
     // 3000 blocks (more than one 1 MiB chunk), overlapping upwards and downwards.
     let big: Vec<u8> = (0..3000 * 512).map(|i| (i / 512 % 253) as u8).collect();
@@ -375,7 +364,7 @@ fn extended_copy_copies_within_the_disk() {
         .write(1000, &[IoSlice::new(&big)], false)
         .unwrap();
     let list = copy_list(&cscd, 3000, 1000, 1100).to_vec();
-    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     let mut back = vec![0u8; big.len()];
     d.emu
         .device()
@@ -383,7 +372,7 @@ fn extended_copy_copies_within_the_disk() {
         .unwrap();
     assert!(back == big, "upward overlapping copy");
     let list = copy_list(&cscd, 3000, 1100, 900).to_vec();
-    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     d.emu
         .device()
         .read(900, &mut [IoSliceMut::new(&mut back)])
@@ -393,12 +382,12 @@ fn extended_copy_copies_within_the_disk() {
 
 #[test]
 fn extended_copy_errors() {
-    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(8192, 512).unwrap());
     let cscd = own_cscd(&mut d);
     let good = copy_list(&cscd, 16, 0, 100);
-    let send = |d: &mut SimDisk<MemoryDisk>, bytes: &[u8]| {
+    let send = |d: &mut VecDisk<MemoryDisk>, bytes: &[u8]| {
         let (key, asc, ascq, s) =
-            d.fails_with_sense(&xcopy_cdb(bytes.len() as u32), SimData::Write(bytes));
+            d.fails_with_sense(&xcopy_cdb(bytes.len() as u32), Data::Write(bytes));
         ((key, asc, ascq), s)
     };
     let bytes = good.to_vec();
@@ -442,17 +431,16 @@ fn extended_copy_errors() {
     let l = copy_list(&cscd, 2048, 0, 8191);
     assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0, 0));
     // Read-only disks refuse.
-    let mut ro = sim_disk(ReadOnly(MemoryDisk::new(8192, 512).unwrap()));
+    let mut ro = vec_disk(ReadOnly(MemoryDisk::new(8192, 512).unwrap()));
     let list = good.to_vec();
-    let (key, asc, _, _) =
-        ro.fails_with_sense(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    let (key, asc, _, _) = ro.fails_with_sense(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     assert_eq!((key, asc), (7, 0x27));
 }
 
 #[test]
 fn receive_copy_results() {
-    let mut d = sim_disk(MemoryDisk::new(8192, 512).unwrap());
-    let op = d.ok(&rcr_cdb(3, 0, 1024), SimData::Read(1024));
+    let mut d = vec_disk(MemoryDisk::new(8192, 512).unwrap());
+    let op = d.ok(&rcr_cdb(3, 0, 1024), Data::Read(1024));
     let op = OperatingParameters::parse(&op).unwrap();
     assert_eq!(
         (op.max_cscd_descriptors, op.max_segment_descriptors),
@@ -462,14 +450,14 @@ fn receive_copy_results() {
     assert_eq!(op.held_data_limit, 0);
 
     // No held results for list 1 yet.
-    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), Data::Read(1024));
     assert_eq!((key, asc), (5, 0x24));
     let cscd = own_cscd(&mut d);
     let mut l = copy_list(&cscd, 8, 0, 100);
     l.header.nrcr = false;
     let list = l.to_vec();
-    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
-    let cs = d.ok(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
+    let cs = d.ok(&rcr_cdb(0, 1, 1024), Data::Read(1024));
     let cs = CopyStatus::parse(&cs).unwrap();
     assert_eq!(
         (
@@ -480,18 +468,18 @@ fn receive_copy_results() {
         (1, 1, 8 * 512)
     );
     // Returned once, then discarded.
-    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), SimData::Read(1024));
+    let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), Data::Read(1024));
     assert_eq!((key, asc), (5, 0x24));
 
     // REPORT SUPPORTED OPERATION CODES lists them.
     let one = d.ok(
         &[0xa3, 0x0c, 2, 0x83, 0, 0, 0, 0, 1, 0, 0, 0],
-        SimData::Read(256),
+        Data::Read(256),
     );
     assert_eq!(one[1] & 7, 3, "EXTENDED COPY(LID1) supported");
     let one = d.ok(
         &[0xa3, 0x0c, 2, 0x84, 0, 3, 0, 0, 1, 0, 0, 0],
-        SimData::Read(256),
+        Data::Read(256),
     );
     assert_eq!(one[1] & 7, 3, "OPERATING PARAMETERS supported");
 }
@@ -500,9 +488,9 @@ fn receive_copy_results() {
 fn get_lba_status_reports_the_image_holes() {
     let path = std::env::temp_dir().join(format!("tcmu-lbas-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let mut d = sim_disk(FileDisk::create(&path, 256 * 4096, 4096).unwrap());
+    let mut d = vec_disk(FileDisk::create(&path, 256 * 4096, 4096).unwrap());
     // Blocks 3 and 4 written, the rest never: a sparse image.
-    d.ok(&write10(3, 2), SimData::Write(&[7u8; 2 * 4096]));
+    d.ok(&write10(3, 2), Data::Write(&[7u8; 2 * 4096]));
     let get = |lba: u8| [0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, lba, 0, 0, 0x04, 0, 0, 0];
     let status = |r: &[u8]| -> Vec<(u64, u32, u8)> {
         r[8..]
@@ -516,7 +504,7 @@ fn get_lba_status_reports_the_image_holes() {
             })
             .collect()
     };
-    let r = d.ok(&get(0), SimData::Read(1024));
+    let r = d.ok(&get(0), Data::Read(1024));
     if status(&r).len() == 1 {
         // A file system without SEEK_HOLE reports everything as data.
         eprintln!(
@@ -530,15 +518,15 @@ fn get_lba_status_reports_the_image_holes() {
         let unmap = [
             0u8, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
         ];
-        d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], SimData::Write(&unmap));
-        let r = d.ok(&get(0), SimData::Read(1024));
+        d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], Data::Write(&unmap));
+        let r = d.ok(&get(0), Data::Read(1024));
         assert_eq!(status(&r), vec![(0, 4, 1), (4, 1, 0), (5, 251, 1)]);
     }
     // A small allocation length gets the first descriptor only.
     let mut small = get(4);
     small[13] = 24;
     small[12] = 0;
-    let r = d.ok(&small, SimData::Read(24));
+    let r = d.ok(&small, Data::Read(24));
     assert_eq!((r.len(), status(&r)[0].0), (24, 4));
     std::fs::remove_file(&path).unwrap();
 }
@@ -569,7 +557,7 @@ impl BlockDevice for BadBlocks {
 
 #[test]
 fn a_copy_that_fails_part_way_is_copy_aborted() {
-    let mut d = sim_disk(BadBlocks {
+    let mut d = vec_disk(BadBlocks {
         disk: MemoryDisk::new(4096, 512).unwrap(),
         bad: 2000,
     });
@@ -577,11 +565,11 @@ fn a_copy_that_fails_part_way_is_copy_aborted() {
     // The source runs into the unreadable blocks.
     let list = copy_list(&cscd, 100, 1950, 0).to_vec();
     let (key, asc, ascq, sense) =
-        d.fails_with_sense(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+        d.fails_with_sense(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     assert_eq!((key, asc, ascq), (0x0a, 0x08, 0x00), "{sense}");
     // A copy clear of them works.
     let list = copy_list(&cscd, 100, 10, 500).to_vec();
-    d.ok(&xcopy_cdb(list.len() as u32), SimData::Write(&list));
+    d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
 }
 
 /// A disk that has gone away: every read, write and flush fails with `NotConnected` (what a
@@ -620,14 +608,14 @@ impl BlockDevice for Vanished {
 
 /// (sense key, ASC, ASCQ) of every way the data is touched: READ, WRITE, WRITE with FUA (its
 /// flush), SYNCHRONIZE CACHE.
-fn io_failures<B: BlockDevice>(d: &mut SimDisk<B>) -> Vec<(u8, u8, u8)> {
+fn io_failures<B: BlockDevice>(d: &mut VecDisk<B>) -> Vec<(u8, u8, u8)> {
     let mut fua = write10(1, 1);
     fua[1] = 0x08;
     vec![
-        d.fails_with_sense(&read10(1, 1), SimData::Read(512)),
-        d.fails_with_sense(&write10(1, 1), SimData::Write(&[1; 512])),
-        d.fails_with_sense(&fua, SimData::Write(&[1; 512])),
-        d.fails_with_sense(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], SimData::None),
+        d.fails_with_sense(&read10(1, 1), Data::Read(512)),
+        d.fails_with_sense(&write10(1, 1), Data::Write(&[1; 512])),
+        d.fails_with_sense(&fua, Data::Write(&[1; 512])),
+        d.fails_with_sense(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], Data::None),
     ]
     .into_iter()
     .map(|(key, asc, ascq, _)| (key, asc, ascq))
@@ -639,52 +627,41 @@ fn a_disk_that_lost_power_is_not_ready_not_bad_media() {
     // NOT READY, LOGICAL UNIT COMMUNICATION FAILURE: a vanished disk, as `tcmu cleanup`
     // answers a dead ring; not MEDIUM ERROR, which a file system takes for bad blocks.
     let not_ready = (0x02, 0x08, 0x00);
-    let mut d = sim_disk(Vanished { gone: true });
+    let mut d = vec_disk(Vanished { gone: true });
     assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
     // Any other I/O error stays a medium error.
-    let mut d = sim_disk(Vanished { gone: false });
+    let mut d = vec_disk(Vanished { gone: false });
     let (read, write) = ((0x03, 0x11, 0x00), (0x03, 0x0c, 0x00));
     assert_eq!(io_failures(&mut d), vec![read, write, write, write]);
     // The power-cut test device after its cut.
     let cache = VolatileCache::new(MemoryDisk::new(64, 512).unwrap());
     cache.switch().cut(Keep::Nothing);
-    let mut d = sim_disk(cache);
+    let mut d = vec_disk(cache);
     assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
 }
 
 // --- Data-In buffers larger than the answer ------------------------------------------------
 
-/// Leaves 0xEE (another command's bytes) in the first 4 KiB of the data area, where the next
-/// command's buffer will be.
-fn leave_stale_bytes<B: BlockDevice>(d: &mut SimDisk<B>) {
-    d.ok(&write10(40, 8), SimData::Write(&[0xee; 4096]));
-}
-
 #[test]
 fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
-    let mut d = sim_disk(MemoryDisk::new(64, 512).unwrap());
+    let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     let data: Vec<u8> = (0..512).map(|i| (i % 199) as u8 + 1).collect();
-    d.ok(&write10(3, 1), SimData::Write(&data));
-    // READ(10) of one block into a 4 KiB buffer (SG_IO and iSCSI allow it).
-    leave_stale_bytes(&mut d);
-    let (rsp, buf) = d.run_raw(&read10(3, 1), SimData::Read(4096));
-    assert_eq!((rsp.status, rsp.read_len), (0, Some(512)));
-    assert_eq!(&buf[..512], &data[..]);
-    assert!(buf[512..].iter().all(|&b| b == 0), "stale bytes after READ");
-    // What the initiator gets: the block, READ_LEN 512.
-    leave_stale_bytes(&mut d);
-    let c = d.run(&read10(3, 1), SimData::Read(4096));
-    assert_eq!(
-        (c.status, c.read_len, &c.data_in[..]),
-        (0, Some(512), &data[..])
+    d.ok(&write10(3, 1), Data::Write(&data));
+    // READ(10) of one block into a 4 KiB buffer (SG_IO and iSCSI allow it) that held another
+    // command's bytes.
+    let c = d.run(&read10(3, 1), Data::Read(4096));
+    assert_eq!((c.status, c.read_len), (0, Some(512)));
+    assert_eq!(&c.buf[..512], &data[..]);
+    assert!(
+        c.buf[512..].iter().all(|&b| b == 0),
+        "stale bytes after READ"
     );
     // INQUIRY's answer is shorter than the 255 bytes asked, and the buffer is 4 KiB.
-    leave_stale_bytes(&mut d);
-    let (rsp, buf) = d.run_raw(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(4096));
-    let n = usize::from(buf[4]) + 5;
-    assert_eq!((rsp.status, rsp.read_len), (0, Some(n as u32)));
+    let c = d.run(&[0x12, 0, 0, 0, 0xff, 0], Data::Read(4096));
+    let n = usize::from(c.buf[4]) + 5;
+    assert_eq!((c.status, c.read_len), (0, Some(n)));
     assert!(
-        buf[n..].iter().all(|&b| b == 0),
+        c.buf[n..].iter().all(|&b| b == 0),
         "stale bytes after INQUIRY"
     );
     // A READ that fails, a command that is not understood, and one whose CDB says Data-Out
@@ -695,23 +672,22 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
         &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         &[0x2f, 0x02, 0, 0, 0, 64, 0, 0, 1, 0],
     ] {
-        leave_stale_bytes(&mut d);
-        let (rsp, buf) = d.run_raw(cdb, SimData::Read(4096));
-        assert_eq!(rsp.status, 2);
+        let c = d.run(cdb, Data::Read(4096));
+        assert_eq!(c.status, 2);
         assert!(
-            buf.iter().all(|&b| b == 0),
+            c.buf.iter().all(|&b| b == 0),
             "{cdb:02x?}: stale bytes after failing"
         );
     }
     // A command without data (TEST UNIT READY) handed a buffer anyway.
-    leave_stale_bytes(&mut d);
-    let (rsp, buf) = d.run_raw(&[0, 0, 0, 0, 0, 0], SimData::Read(4096));
-    assert_eq!(rsp.status, 0);
+    let c = d.run(&[0, 0, 0, 0, 0, 0], Data::Read(4096));
+    assert_eq!(c.status, 0);
     assert!(
-        buf.iter().all(|&b| b == 0),
+        c.buf.iter().all(|&b| b == 0),
         "stale bytes after TEST UNIT READY"
     );
     // A buffer of exactly the transfer: no READ_LEN needed.
-    let (rsp, buf) = d.run_raw(&read10(3, 1), SimData::Read(512));
-    assert_eq!((rsp.status, rsp.read_len, &buf[..]), (0, None, &data[..]));
+    let c = d.run(&read10(3, 1), Data::Read(512));
+    assert_eq!((c.status, c.read_len, &c.buf[..]), (0, None, &data[..]));
+    assert_ne!(data[0], STALE);
 }

@@ -174,7 +174,7 @@ impl Handler for Stalling {
             std::thread::sleep(self.stall);
             return Response::good();
         }
-        self.emu.execute(cdb, data)
+        self.emu.execute(cdb, data).into()
     }
 }
 
@@ -265,7 +265,7 @@ impl Handler for Blocking {
             let _ = self.release.lock().unwrap().recv();
             return Response::good();
         }
-        self.emu.execute(cdb, data)
+        self.emu.execute(cdb, data).into()
     }
 }
 

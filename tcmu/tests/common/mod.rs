@@ -156,7 +156,7 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
         let emu = &self.emu;
         let rsp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let (cdb, data) = cmd.parts_mut();
-            emu.execute(cdb, data)
+            tcmu::Handler::execute(emu, cdb, data)
         }))
         .unwrap_or_else(|_| tcmu_ring::Response::internal_target_failure());
         self.ring.complete(cmd, rsp).unwrap();
@@ -209,12 +209,109 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
             panic!("no command")
         };
         let (cdb, data) = cmd.parts_mut();
-        let rsp = self.emu.execute(cdb, data);
+        let rsp = tcmu::Handler::execute(&self.emu, cdb, data);
         let mut buf = vec![0u8; data.len()];
         data.copy_to_slice_at(0, &mut buf);
         self.ring.complete(cmd, rsp).unwrap();
         self.ring.flush();
         assert_eq!(self.sim.reap().unwrap().len(), 1);
         (rsp, buf)
+    }
+}
+
+/// A command's data for [`VecDisk`]: as `SimData`, without a ring.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// No data transfer.
+    None,
+    /// Data-Out: these bytes.
+    Write(&'a [u8]),
+    /// A Data-In buffer of this many bytes.
+    Read(usize),
+}
+
+/// What a Data-In buffer holds before the emulation fills it: another command's bytes, as the
+/// ring's data area may.
+pub const STALE: u8 = 0xee;
+
+/// How a command on a [`VecDisk`] ended.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// SCSI status.
+    pub status: u8,
+    /// The sense bytes (none without CHECK CONDITION).
+    pub sense: Vec<u8>,
+    /// The emulation's `read_len`.
+    pub read_len: Option<usize>,
+    /// For GOOD: the Data-In the command placed (its first `read_len` bytes, else the whole
+    /// buffer).
+    pub data_in: Vec<u8>,
+    /// The whole buffer as the emulation left it.
+    pub buf: Vec<u8>,
+}
+
+/// An emulated disk driven with plain byte vectors: the emulation alone, no ring.
+pub struct VecDisk<B> {
+    pub emu: tcmu::Emulator<B>,
+}
+
+impl<B: tcmu::BlockDevice> VecDisk<B> {
+    pub fn new(emu: tcmu::Emulator<B>) -> Self {
+        VecDisk { emu }
+    }
+
+    /// Runs one command; a Data-In buffer starts out holding [`STALE`] bytes.
+    pub fn run(&mut self, cdb: &[u8], data: Data<'_>) -> Done {
+        let mut buf = match data {
+            Data::None => Vec::new(),
+            Data::Write(bytes) => bytes.to_vec(),
+            Data::Read(n) => vec![STALE; n],
+        };
+        let reply = self.emu.execute(cdb, &mut buf);
+        let data_in = if reply.status == 0 && matches!(data, Data::Read(_)) {
+            buf[..reply.read_len.unwrap_or(buf.len())].to_vec()
+        } else {
+            Vec::new()
+        };
+        Done {
+            status: reply.status,
+            sense: reply.sense_bytes(),
+            read_len: reply.read_len,
+            data_in,
+            buf,
+        }
+    }
+
+    /// Runs a command that must end GOOD; its Data-In.
+    pub fn ok(&mut self, cdb: &[u8], data: Data<'_>) -> Vec<u8> {
+        let c = self.run(cdb, data);
+        assert_eq!(
+            c.status,
+            0,
+            "{:02x?}: sense {}",
+            cdb,
+            <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        );
+        c.data_in
+    }
+
+    /// Runs a command that must end in CHECK CONDITION: (sense key, ASC, ASCQ).
+    pub fn fails(&mut self, cdb: &[u8], data: Data<'_>) -> (u8, u8, u8) {
+        let (key, asc, ascq, _) = self.fails_with_sense(cdb, data);
+        (key, asc, ascq)
+    }
+
+    /// [`VecDisk::fails`], with the whole sense data.
+    pub fn fails_with_sense(
+        &mut self,
+        cdb: &[u8],
+        data: Data<'_>,
+    ) -> (u8, u8, u8, scsi_proto::sense::SenseData) {
+        let c = self.run(cdb, data);
+        assert_eq!(c.status, 2, "{cdb:02x?} should fail");
+        let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
+        (s.key as u8, s.additional.asc, s.additional.ascq, s)
     }
 }
