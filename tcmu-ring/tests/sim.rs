@@ -711,3 +711,32 @@ fn stale_bytes_never_leave_with_a_short_read() {
         }
     }
 }
+
+#[test]
+fn sim_doorbell_keeps_a_kick_counts_notifications_and_fails_once_removed() {
+    use std::time::Duration;
+    use tcmu_ring::Doorbell;
+    use tcmu_ring::sim::SimDoorbell;
+    let bell = SimDoorbell::default();
+    let short = Duration::from_millis(10);
+    // Nothing kicked: the wait times out.
+    assert!(!bell.wait(short).unwrap());
+    // A kick before the wait is not lost (the UIO device's event count), and is taken once.
+    bell.kick();
+    assert!(bell.wait(Duration::from_secs(5)).unwrap());
+    assert!(!bell.wait(short).unwrap());
+    // Notifications are counted for the kernel's side.
+    assert_eq!(bell.wait_notified(0, short), 0);
+    bell.notify().unwrap();
+    bell.notify().unwrap();
+    assert_eq!(bell.wait_notified(0, short), 2);
+    // The device goes: every wait fails at once, and each is counted.
+    bell.remove_device();
+    bell.kick();
+    for _ in 0..2 {
+        let e = bell.wait(Duration::from_secs(60)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(e.to_string().contains("the device is gone"), "{e}");
+    }
+    assert_eq!(bell.waits(), 5);
+}
