@@ -200,7 +200,7 @@ fn too_late() -> Response {
 
 /// A command with the moment it was taken off the ring.
 struct Taken {
-    cmd: tcmu_ring::Command,
+    cmd: tcmu_ring::RingCommand,
     at: Instant,
 }
 
