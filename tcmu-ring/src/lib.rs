@@ -8,10 +8,13 @@
 //!   completes them out of order when the kernel allows it, and batches notifications.
 //! - [`uio`]: the kernel's UIO device for a TCMU backstore: discovery in sysfs, mapping,
 //!   waiting and notifying.
+//! - [`doorbell`]: the [`Doorbell`] a serving loop waits on and notifies, implemented by
+//!   [`Uio`] (by polling it).
 //! - `sim` (feature `sim`): a simulated kernel placing commands as `target_core_user.c` does,
-//!   for tests, fuzzing and benchmarks without root or a VM.
+//!   and its doorbell (`SimDoorbell`), for tests, fuzzing and benchmarks without root or a VM.
 #![deny(unsafe_code)]
 
+pub mod doorbell;
 pub mod layout;
 #[allow(unsafe_code)]
 pub mod region;
@@ -25,7 +28,8 @@ pub mod uio;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use doorbell::Doorbell;
 pub use layout::MailboxFlags;
 pub use region::SharedRegion;
-pub use ring::{Command, DataBuffers, Entry, Geometry, Response, Ring, RingError, Tmr};
+pub use ring::{DataBuffers, Entry, Geometry, Response, Ring, RingCommand, RingError, Tmr};
 pub use uio::{Uio, UioError, UioInfo};

@@ -126,21 +126,22 @@ pub struct Tmr {
 #[derive(Debug)]
 pub enum Entry {
     /// A SCSI command to execute and then [`Ring::complete`].
-    Command(Command),
+    Command(RingCommand),
     /// A task management notification; it needs no completion.
     Tmr(Tmr),
 }
 
 /// A command taken off the ring: its CDB copied out, its buffers resolved to the data area.
 /// The ring slot is free for reuse as soon as the command is taken; the data buffers stay the
-/// command's until it is completed.
+/// command's until it is completed. (The ring's handle on a command, not a decoded CDB: that
+/// is `scsi_proto::cdb::Command`.)
 ///
-/// The buffers are reached through [`Command::data_mut`] or [`Command::parts_mut`]. They are tied
-/// to the command they were handed out with: [`Ring::complete`] refuses a command carrying
-/// another's buffers ([`RingError::ForeignBuffers`]), so swapping them cannot get pages handed
-/// back to the kernel while they are still writable here.
+/// The buffers are reached through [`RingCommand::data_mut`] or [`RingCommand::parts_mut`].
+/// They are tied to the command they were handed out with: [`Ring::complete`] refuses a
+/// command carrying another's buffers ([`RingError::ForeignBuffers`]), so swapping them cannot
+/// get pages handed back to the kernel while they are still writable here.
 #[derive(Debug)]
-pub struct Command {
+pub struct RingCommand {
     id: u16,
     ring_serial: u64,
     cdb: [u8; MAX_CDB_LEN],
@@ -148,7 +149,7 @@ pub struct Command {
     data: DataBuffers,
 }
 
-impl Command {
+impl RingCommand {
     /// The kernel's command id.
     pub fn id(&self) -> u16 {
         self.id
@@ -160,7 +161,7 @@ impl Command {
         &self.cdb[..usize::from(self.cdb_len)]
     }
 
-    /// The data buffers (their lengths; reading or writing them needs [`Command::data_mut`]).
+    /// The data buffers (their lengths; reading or writing them needs [`RingCommand::data_mut`]).
     pub fn data(&self) -> &DataBuffers {
         &self.data
     }
@@ -700,7 +701,12 @@ impl Ring {
     }
 
     /// Reads a command entry's CDB and iovecs, checking every offset the kernel gave.
-    fn take_command(&mut self, id: u16, abs: usize, len: usize) -> Result<Command, &'static str> {
+    fn take_command(
+        &mut self,
+        id: u16,
+        abs: usize,
+        len: usize,
+    ) -> Result<RingCommand, &'static str> {
         let req: CmdRequest = self
             .read_at(abs + size_of::<EntryHeader>())
             .ok_or("request outside the mapping")?;
@@ -760,7 +766,7 @@ impl Ring {
             self.take_nos.resize(slot + 1, 0);
         }
         self.take_nos[slot] = self.taken;
-        Ok(Command {
+        Ok(RingCommand {
             id,
             ring_serial: self.serial,
             cdb,
@@ -831,7 +837,7 @@ impl Ring {
     /// Refused, with nothing completed or released, for a command this ring did not hand out or
     /// already completed ([`RingError::NotOutstanding`]) and for one carrying buffers that are
     /// not its own ([`RingError::ForeignBuffers`]); the command is dropped either way.
-    pub fn complete(&mut self, cmd: Command, rsp: Response) -> Result<(), RingError> {
+    pub fn complete(&mut self, cmd: RingCommand, rsp: Response) -> Result<(), RingError> {
         let id = cmd.id;
         if cmd.ring_serial != self.serial || !bit_set(&self.outstanding, usize::from(id)) {
             return Err(RingError::NotOutstanding { id });

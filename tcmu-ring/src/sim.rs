@@ -6,8 +6,12 @@
 //! `cmd_tail` with Acquire, checking each against what it submitted. Tests, fuzzing and
 //! benchmarks run the real consumer against it, without root and without a VM.
 //!
+//! [`SimDoorbell`] stands for the UIO device between the two sides: the kernel kicks it after
+//! submitting, user space waits on it and notifies it of completions.
+//!
 //! No `unsafe`: it uses [`SharedRegion`]'s safe copying and atomic accessors.
 
+use crate::doorbell::Doorbell;
 use crate::layout::{
     CMD_ENTRY_MIN, CMDR_OFF, CmdResponse, ENTRY_ALIGN, ENTRY_IOV_OFF, EntryOp, MAILBOX_VERSION,
     MB_CMD_HEAD, MB_CMD_TAIL, MailboxFlags, RingIovec, TMR_IDS_OFF, TmrType, UFlags,
@@ -16,7 +20,9 @@ use crate::layout::{
 use crate::region::SharedRegion;
 use core::sync::atomic::Ordering;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use zerocopy::{FromBytes, IntoBytes};
 
 /// Sizes and capabilities of a simulated device.
@@ -512,5 +518,91 @@ impl SimKernel {
     /// Ring offset of the entry of command `id`, if outstanding.
     pub fn entry_offset(&self, id: u16) -> Option<usize> {
         self.cmds.get(&id).map(|c| CMDR_OFF + c.slot as usize)
+    }
+}
+
+/// The simulated kernel's doorbell: what the UIO device is between the kernel and user space.
+/// The kernel side [`kick`](SimDoorbell::kick)s it after submitting and waits for
+/// notifications ([`wait_notified`](SimDoorbell::wait_notified)); user space uses it as its
+/// [`Doorbell`]. As the UIO device's event count does, a kick not yet waited for is not lost:
+/// the next wait returns at once. [`remove_device`](SimDoorbell::remove_device) makes every
+/// later wait fail, as the UIO device's does once the kernel removed the device.
+#[derive(Debug, Default)]
+pub struct SimDoorbell {
+    state: Mutex<BellState>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct BellState {
+    /// Kicks by the kernel.
+    kicks: u64,
+    /// Kicks user space's waits have taken.
+    taken: u64,
+    /// Notifications by user space.
+    notified: u64,
+    /// User space's waits, failed ones included.
+    waits: u64,
+    /// Whether the device is gone.
+    removed: bool,
+}
+
+impl SimDoorbell {
+    fn state(&self) -> MutexGuard<'_, BellState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The kernel signals that it published commands.
+    pub fn kick(&self) {
+        self.state().kicks += 1;
+        self.cv.notify_all();
+    }
+
+    /// Waits up to `timeout` until user space has notified more than `seen` times in all;
+    /// returns how many times it has.
+    pub fn wait_notified(&self, seen: u64, timeout: Duration) -> u64 {
+        let (state, _) = self
+            .cv
+            .wait_timeout_while(self.state(), timeout, |s| s.notified <= seen)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.notified
+    }
+
+    /// The kernel removes the device: from now on every wait fails at once
+    /// ([`io::ErrorKind::BrokenPipe`], "the device is gone").
+    pub fn remove_device(&self) {
+        self.state().removed = true;
+        self.cv.notify_all();
+    }
+
+    /// How many times user space has waited, failed waits included.
+    pub fn waits(&self) -> u64 {
+        self.state().waits
+    }
+}
+
+impl Doorbell for SimDoorbell {
+    fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        let mut state = self.state();
+        state.waits += 1;
+        let (mut state, _) = self
+            .cv
+            .wait_timeout_while(state, timeout, |s| !s.removed && s.kicks == s.taken)
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.removed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the device is gone",
+            ));
+        }
+        let kicked = state.kicks != state.taken;
+        state.taken = state.kicks;
+        Ok(kicked)
+    }
+
+    fn notify(&self) -> io::Result<()> {
+        self.state().notified += 1;
+        self.cv.notify_all();
+        Ok(())
     }
 }

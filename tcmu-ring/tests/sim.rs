@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use tcmu_ring::layout::{MailboxFlags, TmrType};
 use tcmu_ring::sim::{SimConfig, SimData, SimError, SimKernel};
-use tcmu_ring::{Command, Entry, Response, Ring, RingError};
+use tcmu_ring::{Entry, Response, Ring, RingCommand, RingError};
 
 /// The byte a command's data holds at `offset`: distinct per command and position.
 fn pattern(id: u16, offset: usize) -> u8 {
@@ -46,7 +46,7 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
     let mut sim = SimKernel::new(SimConfig::small().with_flags(flags)).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
     let mut expect = std::collections::HashMap::new();
-    let mut held: Vec<Command> = Vec::new();
+    let mut held: Vec<RingCommand> = Vec::new();
     let mut completed = 0usize;
     let mut seed = order_seed.into_iter().cycle();
     let mut pending = ops.into_iter().peekable();
@@ -401,11 +401,11 @@ fn workers_on_threads() {
     use std::sync::mpsc;
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
-    let (done_tx, done_rx) = mpsc::channel::<(Command, Response)>();
+    let (done_tx, done_rx) = mpsc::channel::<(RingCommand, Response)>();
     let mut work_txs = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..4 {
-        let (tx, rx) = mpsc::channel::<Command>();
+        let (tx, rx) = mpsc::channel::<RingCommand>();
         let done_tx = done_tx.clone();
         handles.push(std::thread::spawn(move || {
             for mut cmd in rx {
@@ -468,7 +468,7 @@ fn workers_on_threads() {
 
 const READ10_1: [u8; 10] = [0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0];
 
-fn take(ring: &mut Ring) -> Command {
+fn take(ring: &mut Ring) -> RingCommand {
     match ring.next_entry().unwrap() {
         Some(Entry::Command(cmd)) => cmd,
         other => panic!("expected a command, got {other:?}"),
@@ -634,7 +634,7 @@ fn read_len_is_taken_as_the_kernel_takes_it() {
 }
 
 /// The whole main buffer of `cmd`, as the handler finds it.
-fn contents(cmd: &mut Command) -> Vec<u8> {
+fn contents(cmd: &mut RingCommand) -> Vec<u8> {
     let mut v = vec![0u8; cmd.data().len()];
     cmd.data_mut().copy_to_slice_at(0, &mut v);
     v
@@ -710,4 +710,33 @@ fn stale_bytes_never_leave_with_a_short_read() {
             ring.complete(cmd, Response::good()).unwrap();
         }
     }
+}
+
+#[test]
+fn sim_doorbell_keeps_a_kick_counts_notifications_and_fails_once_removed() {
+    use std::time::Duration;
+    use tcmu_ring::Doorbell;
+    use tcmu_ring::sim::SimDoorbell;
+    let bell = SimDoorbell::default();
+    let short = Duration::from_millis(10);
+    // Nothing kicked: the wait times out.
+    assert!(!bell.wait(short).unwrap());
+    // A kick before the wait is not lost (the UIO device's event count), and is taken once.
+    bell.kick();
+    assert!(bell.wait(Duration::from_secs(5)).unwrap());
+    assert!(!bell.wait(short).unwrap());
+    // Notifications are counted for the kernel's side.
+    assert_eq!(bell.wait_notified(0, short), 0);
+    bell.notify().unwrap();
+    bell.notify().unwrap();
+    assert_eq!(bell.wait_notified(0, short), 2);
+    // The device goes: every wait fails at once, and each is counted.
+    bell.remove_device();
+    bell.kick();
+    for _ in 0..2 {
+        let e = bell.wait(Duration::from_secs(60)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(e.to_string().contains("the device is gone"), "{e}");
+    }
+    assert_eq!(bell.waits(), 5);
 }

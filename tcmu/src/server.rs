@@ -22,13 +22,13 @@ use crate::emulate::Emulator;
 use scsi_proto::Wire;
 use scsi_proto::sense::{AdditionalSense, SenseData};
 use std::io;
-use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+pub use tcmu_ring::Doorbell;
 use tcmu_ring::{DataBuffers, Entry, Response, Ring, RingError, Uio};
 
 /// What executes commands: the built-in emulation ([`Emulator`]) or a command-level handler.
@@ -78,49 +78,6 @@ impl<H: CommandHandler, B: BlockDevice> Handler for WithFallback<H, B> {
             Some(r) => r,
             None => self.fallback.execute(cdb, data).into(),
         }
-    }
-}
-
-/// How the serving loop waits for the kernel and tells it about completions.
-pub trait Doorbell: Send + Sync {
-    /// Waits up to `timeout` for the kernel to publish commands; true if it signalled.
-    fn wait(&self, timeout: Duration) -> io::Result<bool>;
-    /// Tells the kernel completions are ready.
-    fn notify(&self) -> io::Result<()>;
-}
-
-impl Doorbell for Uio {
-    /// Polls the UIO device. Once the kernel has removed the device (its backstore deleted
-    /// under us), every poll reports an error at once: that is returned, never waited on again.
-    fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-        let mut fds = [PollFd::new(self.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, ms) {
-            Ok(0) => Ok(false),
-            Ok(_) => {
-                let failed = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
-                match fds[0].revents() {
-                    Some(r) if !r.intersects(failed) => {
-                        Uio::wait(self).map(|_| true).map_err(io::Error::other)
-                    }
-                    r => Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        format!(
-                            "the UIO device uio{} reports {}",
-                            self.info().index,
-                            r.map_or_else(|| "unknown events".into(), |r| format!("{r:?}"))
-                        ),
-                    )),
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn notify(&self) -> io::Result<()> {
-        Uio::notify(self).map_err(io::Error::other)
     }
 }
 
@@ -243,7 +200,7 @@ fn too_late() -> Response {
 
 /// A command with the moment it was taken off the ring.
 struct Taken {
-    cmd: tcmu_ring::Command,
+    cmd: tcmu_ring::RingCommand,
     at: Instant,
 }
 

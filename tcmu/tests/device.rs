@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BreakableBell, SimBell, drive, rw10};
+use common::{drive, rw10};
 use lio_config::ConfigFs;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tcmu::device::DeviceLock;
 use tcmu::{Device, DeviceBuilder, DeviceError, Doorbell, Emulator, Identity, MemoryDisk};
 use tcmu_ring::Ring;
-use tcmu_ring::sim::{SimConfig, SimKernel};
+use tcmu_ring::sim::{SimConfig, SimDoorbell, SimKernel};
 use tcmu_ring::uio::UioInfo;
 
 fn tree(tag: &str) -> PathBuf {
@@ -95,7 +95,7 @@ fn a_device_comes_up_serves_and_goes_away() {
     let kernel = fake_kernel(&dir, "d0");
 
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let emu = Arc::new(Emulator::new(
         MemoryDisk::new(2048, 512).unwrap(),
         Identity::for_name("d0"),
@@ -202,7 +202,7 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     fake_uio(&dir, 4, "g0");
     let kernel = fake_kernel(&dir, "g0");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(BreakableBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let device = serve_small(builder(&dir, "g0"), "g0", |_| {
         Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
     })
@@ -214,8 +214,7 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     );
     assert!(!device.server_finished());
     // The kernel removes the device (`tcmu cleanup --force`, targetcli...).
-    bell.broken
-        .store(true, std::sync::atomic::Ordering::Release);
+    bell.remove_device();
     let t = Instant::now();
     assert!(device.wait_server(Duration::from_secs(5)));
     assert!(device.server_finished());
@@ -262,7 +261,7 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
                 at_open.send(()).unwrap();
                 // Held here, mid-way, until the test has run its cleanup.
                 let _ = wait_go.recv();
-                Ok((Ring::new(sim.region())?, Arc::new(SimBell::default())))
+                Ok((Ring::new(sim.region())?, Arc::new(SimDoorbell::default())))
             });
             let up = kernel.join().unwrap();
             (device, up)
@@ -354,7 +353,7 @@ fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
         )),
         16 * 8192,
         8192,
-        |_| Ok((Ring::new(sim.region())?, Arc::new(SimBell::default()))),
+        |_| Ok((Ring::new(sim.region())?, Arc::new(SimDoorbell::default()))),
     );
     assert!(kernel.join().unwrap());
     let e = r.map(|_| ()).unwrap_err();
@@ -394,7 +393,7 @@ fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_l
     fake_uio(&dir, 7, "r0");
     let kernel = fake_kernel(&dir, "r0");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     // cmd_time_out 0: the kernel never fails a command itself.
     let device = serve_small(builder(&dir, "r0").cmd_time_out(0), "r0", |_| {
         Ok((Ring::new(sim.region())?, Arc::clone(&bell)))

@@ -3,19 +3,19 @@
 
 mod common;
 
-use common::{BreakableBell, SimBell, drive, rw10};
+use common::{drive, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
 use tcmu::server::{ServeOptions, late_after};
 use tcmu::{BlockDevice, Emulator, Handler, Identity, MemoryDisk, Server};
 use tcmu_ring::Ring;
-use tcmu_ring::sim::{SimConfig, SimData, SimKernel};
+use tcmu_ring::sim::{SimConfig, SimData, SimDoorbell, SimKernel};
 use tcmu_ring::{DataBuffers, Response};
 
 #[test]
 fn many_commands_through_four_workers() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let emu = Arc::new(Emulator::new(
         MemoryDisk::new(4096, 512).unwrap(),
         Identity::for_name("srv"),
@@ -82,7 +82,7 @@ impl BlockDevice for Flaky {
 #[test]
 fn a_handler_panic_fails_one_command_not_the_device() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let emu = Arc::new(Emulator::new(
         Flaky(MemoryDisk::new(64, 512).unwrap()),
         Identity::for_name("f"),
@@ -108,7 +108,7 @@ fn a_handler_panic_fails_one_command_not_the_device() {
 #[test]
 fn a_lone_worker_survives_a_handler_panic() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let emu = Arc::new(Emulator::new(
         Flaky(MemoryDisk::new(64, 512).unwrap()),
         Identity::for_name("f1"),
@@ -134,26 +134,21 @@ fn a_lone_worker_survives_a_handler_panic() {
 #[test]
 fn a_failing_doorbell_ends_the_loop_with_its_error() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(BreakableBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let emu = Arc::new(Emulator::new(
         MemoryDisk::new(64, 512).unwrap(),
         Identity::for_name("gone"),
     ));
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
-    let done = drive(
-        &mut sim,
-        &bell.bell,
-        vec![(rw10(0x28, 1, 1), Vec::new(), 512)],
-    );
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
     assert_eq!(done[0].status, 0);
     // The kernel removes the device: from now on every wait fails at once.
-    bell.broken
-        .store(true, std::sync::atomic::Ordering::Release);
+    bell.remove_device();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !server.is_finished() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let waits = bell.waits.load(std::sync::atomic::Ordering::Relaxed);
+    let waits = bell.waits();
     assert!(
         server.is_finished(),
         "the loop still runs after {waits} failed waits"
@@ -184,7 +179,7 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
     let late = late_after(cmd_time_out);
     assert_eq!(late, std::time::Duration::from_millis(500));
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let handler = Arc::new(Stalling {
         emu: Emulator::new(
             MemoryDisk::new(64, 512).unwrap(),
@@ -273,7 +268,7 @@ impl Handler for Blocking {
 fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
     let cmd_time_out = std::time::Duration::from_secs(1);
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimBell::default());
+    let bell = Arc::new(SimDoorbell::default());
     let (started_tx, started) = std::sync::mpsc::channel();
     let (release, release_rx) = std::sync::mpsc::channel();
     let handler = Arc::new(Blocking {
