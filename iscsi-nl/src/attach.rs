@@ -1,5 +1,6 @@
 //! Attach an iSCSI LUN as a local disk, and detach it: the whole of an initiator's job in two
-//! calls, built on [`crate::connect`] and [`crate::kernel`].
+//! calls, built on [`crate::connect`] and [`crate::kernel`]. The crate re-exports all of it
+//! (the module is private, so that `iscsi_nl::attach` names one thing, the function).
 //!
 //! [`attach`] logs in to `iscsi://HOST[:PORT]/TARGET-IQN/LUN`, hands the connection to the
 //! kernel over NETLINK_ISCSI, scans the new SCSI host and waits for the LUN's disk, then
@@ -14,19 +15,6 @@
 //!
 //! Warnings that fail nothing (the state directory cannot be written, the disk cannot be
 //! tuned, a target that does not acknowledge the logout) are logged with `tracing`.
-//!
-//! ```no_run
-//! use iscsi_nl::{AttachOptions, DetachOptions, Sessions};
-//!
-//! let disk = iscsi_nl::attach("iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/0", &AttachOptions::default())?;
-//! println!("{} (session {})", disk.disk.display(), disk.session.sid);
-//! // ... use the disk ...
-//! for gone in iscsi_nl::detach(Sessions::To(&disk.url.target), &DetachOptions::default())? {
-//!     let gone = gone?;
-//!     println!("logged out of {} (acknowledged: {})", gone.target, gone.acknowledged);
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 #[cfg(test)]
 mod tests;
@@ -264,9 +252,27 @@ pub enum SessionProblem {
 /// The kernel side (the `iscsi_tcp` module, the netlink socket) is checked before the login,
 /// so a missing module costs none. A target already logged in to is refused unless
 /// [`AttachOptions::force`]. The session is noted in [`AttachOptions::state_dir`] for
-/// [`detach`]. A queue depth or scheduler that cannot be set on the disk is a warning.
+/// [`detach`]; a state directory that cannot be written, or a queue depth or scheduler that
+/// cannot be set on the disk, is a warning (logged with `tracing`), not a failure.
 ///
-/// Needs root; see the [module documentation](self) for an example.
+/// Needs root, the `iscsi_tcp` module and a target. Nothing reconnects afterwards: if the
+/// connection fails, the kernel fails I/O after its recovery time-out (120 s); [`detach`] and
+/// attach again.
+///
+/// ```no_run
+/// use iscsi_nl::{AttachOptions, DetachOptions, Sessions};
+///
+/// let url = "iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/0";
+/// let disk = iscsi_nl::attach(url, &AttachOptions::default())?;
+/// println!("{} (session {})", disk.disk.display(), disk.session.sid);
+/// // ... use the disk ...
+/// let which = Sessions::To(&disk.url.target);
+/// for gone in iscsi_nl::detach(which, &DetachOptions::default())? {
+///     let gone = gone?;
+///     println!("logged out of {} (acknowledged: {})", gone.target, gone.acknowledged);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, AttachError> {
     let url: IscsiUrl = url.parse()?;
     let sysfs = Path::new(SYSFS);
@@ -634,7 +640,8 @@ pub enum DetachError {
 /// iteration (so each can be reported as it goes), and stops after the first failure. Each
 /// session's disks go first, flushing their caches over the live connection; then an iSCSI
 /// Logout is sent through the kernel's connection, so the target closes the session itself,
-/// and the connection is stopped either way.
+/// and the connection is stopped either way (a target that does not acknowledge the logout is
+/// a warning, logged with `tracing`; [`Detached::acknowledged`] says which).
 pub fn detach(which: Sessions<'_>, options: &DetachOptions) -> Result<Detaching, DetachError> {
     let sysfs = Path::new(SYSFS);
     let found = kernel::sessions(sysfs).map_err(DetachError::Sessions)?;

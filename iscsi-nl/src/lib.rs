@@ -30,9 +30,10 @@
 //!   negotiated parameter, start), scanning for the new disks, finding sessions in sysfs, and
 //!   the logout (disks removed first, so their caches flush over the live connection).
 //!
-//! - [`mod@attach`]: [`attach()`] logs in, hands the session to the kernel, scans and waits for
-//!   the LUN's disk ([`AttachedDisk`]), noting the session in a state directory;
-//!   [`detach()`] ends the sessions it made, refusing while a disk is mounted or held.
+//! - [`attach()`] logs in, hands the session to the kernel, scans and waits for the LUN's disk
+//!   ([`AttachedDisk`]), noting the session in a state directory ([`DEFAULT_STATE_DIR`]);
+//!   [`detach()`] ends the sessions it made, refusing while a disk is mounted or held
+//!   ([`Busy`]). Both need root, the `iscsi_tcp` module and a target.
 //!
 //! The `tcmu iscsi discover | login | logout` commands are a thin layer over it; `cargo xtask vm-test`
 //! logs in to LIO's iSCSI fabric in a real 6.1 kernel with no auth, one-way and mutual CHAP.
@@ -44,7 +45,7 @@
 pub struct ReadmeDoctests;
 
 pub mod address;
-pub mod attach;
+mod attach;
 pub mod chap;
 pub mod connect;
 pub mod discovery;
@@ -56,8 +57,9 @@ pub mod pdu;
 pub mod text;
 
 pub use attach::{
-    AttachError, AttachOptions, AttachedDisk, DetachError, DetachOptions, Detached, Detaching,
-    IscsiUrl, Sessions, attach, detach,
+    AttachError, AttachOptions, AttachedDisk, Busy, DEFAULT_STATE_DIR, DetachError, DetachOptions,
+    Detached, Detaching, IscsiUrl, SessionProblem, Sessions, attach, default_initiator_name,
+    detach,
 };
 
 // Every parser on arbitrary bytes, for the cargo-fuzz target `iscsi_pdu`: built only under

@@ -92,9 +92,7 @@ pub enum Error {
     /// Discovery failed.
     #[error("{portal}: {source}")]
     Discover {
-        /// The portal.
         portal: String,
-        /// Why.
         source: iscsi_nl::connect::Error,
     },
     /// `login` refused: a session to the target exists.
@@ -102,12 +100,7 @@ pub enum Error {
     AlreadyLoggedIn(AttachError),
     /// `login` failed after the kernel took the session: it is still up.
     #[error("{error}: `tcmu iscsi logout {target}` ends it")]
-    SessionUp {
-        /// The target.
-        target: String,
-        /// What went wrong.
-        error: AttachError,
-    },
+    SessionUp { target: String, error: AttachError },
     /// `login` failed.
     #[error(transparent)]
     Attach(AttachError),
@@ -150,17 +143,13 @@ pub enum SecretError {
     /// The secret's file could not be read.
     #[error("{}: {source}", path.display())]
     File {
-        /// The file.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// Neither a file nor the environment variable.
     #[error("{what}: set ${env} or pass the secret's file")]
     Missing {
-        /// Which secret.
         what: &'static str,
-        /// Its environment variable.
         env: &'static str,
     },
 }
@@ -186,7 +175,7 @@ impl Auth {
     fn initiator_name(&self) -> String {
         self.initiator
             .clone()
-            .unwrap_or_else(iscsi_nl::attach::default_initiator_name)
+            .unwrap_or_else(iscsi_nl::default_initiator_name)
     }
 
     fn credentials(&self) -> Result<(Option<Credentials>, Option<Credentials>), SecretError> {

@@ -2,144 +2,20 @@
 //! devices, and clean up what a crashed run left.
 #![forbid(unsafe_code)]
 
+mod cli_error;
 mod iscsi_cmd;
 
 use clap::{Parser, Subcommand};
+use cli_error::{BlockSizeError, CliError, EndCause, SizeError};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tcmu::{
     BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, ReadOnly,
     VolatileCache,
 };
-
-/// Why a command failed: what `tcmu` prints after `tcmu: `.
-#[derive(Debug, thiserror::Error)]
-enum CliError {
-    /// `tcmu iscsi ...` failed.
-    #[error(transparent)]
-    Iscsi(#[from] iscsi_cmd::Error),
-    /// A CHAP secret could not be read.
-    #[error(transparent)]
-    Secret(#[from] iscsi_cmd::SecretError),
-    /// A CHAP secret LIO would take as none.
-    #[error("the CHAP secret from {from} is empty (or NULL, which LIO takes as none)")]
-    EmptySecret {
-        /// The file, or `$VARIABLE`, it came from.
-        from: String,
-    },
-    /// Mutual CHAP with one secret both ways.
-    #[error("the mutual CHAP secret must differ from the initiator's")]
-    SameMutualSecret,
-    /// An iSCSI export off the loopback without CHAP, and no --no-auth.
-    #[error(
-        "exporting on {portal} without CHAP lets any initiator that reaches it read and \
-         write the disk: add --chap-initiator/--chap-user, or --no-auth if you mean it"
-    )]
-    OpenExport {
-        /// The portal.
-        portal: String,
-    },
-    /// A bad --size.
-    #[error(transparent)]
-    Size(#[from] SizeError),
-    /// No name was given and none could be made from the image's.
-    #[error("cannot name a device after {0}; pass --name")]
-    NoName(String),
-    /// A memory disk of no whole number of blocks.
-    #[error("--size {size} is not a positive multiple of the block size {block_size}")]
-    MemorySize {
-        /// The size asked for.
-        size: u64,
-        /// The block size.
-        block_size: u32,
-    },
-    /// --size with --read-only.
-    #[error("--size creates or grows the image; it cannot go with --read-only")]
-    SizeReadOnly,
-    /// The image (or memory) could not be opened or made; the error names the image.
-    #[error(transparent)]
-    Disk(io::Error),
-    /// The device could not be made, served or removed; or cleanup failed.
-    #[error(transparent)]
-    Device(#[from] tcmu::DeviceError),
-    /// LIO's configfs could not be read.
-    #[error(transparent)]
-    ConfigFs(#[from] lio_config::Error),
-    /// The stop signals could not be set up or read.
-    #[error("{what}: {source}")]
-    Signals {
-        /// What failed.
-        what: &'static str,
-        /// Why.
-        source: nix::errno::Errno,
-    },
-    /// --crash-test's cache could not be written back.
-    #[error("--crash-test: writing the cache back to the image {when}: {source}")]
-    WriteBack {
-        /// Before or after the teardown.
-        when: &'static str,
-        /// Why.
-        source: io::Error,
-    },
-    /// Serving ended on its own.
-    #[error("stopped serving {name}: {why} (what was left of the device is removed)")]
-    ServingEnded {
-        /// The device.
-        name: String,
-        /// Why it ended.
-        why: EndCause,
-    },
-    /// Two failures, in the order they happened.
-    #[error("{0}; {1}")]
-    Both(Box<CliError>, Box<CliError>),
-}
-
-/// Why serving ended without a signal.
-#[derive(Debug, thiserror::Error)]
-enum EndCause {
-    /// The doorbell failed: the kernel removed the device.
-    #[error(
-        "the kernel's device is gone ({0}); was it removed by `tcmu cleanup --force` or \
-         another tool?"
-    )]
-    DeviceGone(io::Error),
-    /// The teardown failed.
-    #[error(transparent)]
-    Teardown(tcmu::DeviceError),
-    /// Nothing failed, yet serving ended.
-    #[error("serving ended")]
-    NoError,
-}
-
-/// A bad --size.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum SizeError {
-    /// Not a number with an optional K, M, G or T.
-    #[error("size {0:?} is not a number")]
-    NotANumber(String),
-    /// More than 64 bits of bytes.
-    #[error("size {0:?} is too large")]
-    TooLarge(String),
-}
-
-/// A bad --block-size.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum BlockSizeError {
-    /// Not a number.
-    #[error("{0:?} is not a number")]
-    NotANumber(String),
-    /// Not a power of two in range.
-    #[error(
-        "{0} is not a power of two from {min} to {max}",
-        min = tcmu::backend::MIN_BLOCK_SIZE,
-        max = tcmu::backend::MAX_BLOCK_SIZE
-    )]
-    Invalid(u32),
-}
 
 #[derive(Parser)]
 #[command(
