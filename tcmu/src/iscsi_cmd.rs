@@ -279,3 +279,51 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_library_errors_get_the_command_lines_hints() {
+        let twice = Error::from(AttachError::AlreadyLoggedIn {
+            target: "iqn.x:t".into(),
+            sid: 3,
+        });
+        assert_eq!(
+            twice.to_string(),
+            "already logged in to iqn.x:t (session 3); a second session gives a second disk for \
+             the same LUN (--force if you mean it)"
+        );
+        let up = Error::from(AttachError::SessionUp {
+            target: "iqn.x:t".into(),
+            sid: 3,
+            problem: iscsi_nl::SessionProblem::NoDisk {
+                lun: 1,
+                found: vec![Path::new("/dev/sdb").into()],
+            },
+        });
+        assert_eq!(
+            up.to_string(),
+            "LUN 1 has no disk; found: [\"/dev/sdb\"] (session 3 to iqn.x:t is up): \
+             `tcmu iscsi logout iqn.x:t` ends it"
+        );
+        let others = Error::from(DetachError::NotOurs { count: 2 });
+        assert!(
+            others.to_string().ends_with("--force to end them anyway"),
+            "{others}"
+        );
+        let busy = Error::from(DetachError::Busy {
+            target: "iqn.x:t".into(),
+            busy: iscsi_nl::Busy::Mounted {
+                disk: "/dev/sdb".into(),
+                at: "/mnt/i".into(),
+            },
+        });
+        assert_eq!(
+            busy.to_string(),
+            "not logging out of iqn.x:t: /dev/sdb is mounted on /mnt/i: unmount it first"
+        );
+    }
+}
