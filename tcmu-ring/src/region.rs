@@ -1,6 +1,6 @@
 //! The memory shared with the kernel, and every `unsafe` operation on it.
 //!
-//! Raw access ([`SharedRegion::read`], `write`, `atomic_u32`) is crate-private: code outside the
+//! Raw access (`SharedRegion::read`, `write`, `atomic_u32`) is crate-private: code outside the
 //! crate could otherwise touch bytes under a command's live `&mut [u8]` data buffer.
 //!
 //! The kernel writes to this memory while we read it, so no Rust reference (`&[u8]`, `&mut`)

@@ -14,7 +14,7 @@
 //!   handler panic answered with CHECK CONDITION; the command-level [`CommandHandler`] with
 //!   fallback to the emulation.
 //!
-//! - [`cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
+//! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
 //!   device whose power [`PowerSwitch::cut`] cuts.
 #![forbid(unsafe_code)]

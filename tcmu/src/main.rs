@@ -2,9 +2,11 @@
 //! devices, and clean up what a crashed run left.
 #![forbid(unsafe_code)]
 
+mod cli_error;
 mod iscsi_cmd;
 
 use clap::{Parser, Subcommand};
+use cli_error::{BlockSizeError, CliError, EndCause, SizeError};
 use lio_config::ConfigFs;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -160,14 +162,14 @@ struct ServeArgs {
 
 /// A secret from a file's first line, else from the environment variable `env`. Empty and
 /// `NULL` (LIO's "no password") are refused.
-fn read_secret(file: &Option<PathBuf>, env: &str) -> Result<String, String> {
+fn read_secret(file: &Option<PathBuf>, env: &'static str) -> Result<String, CliError> {
     let secret = iscsi_cmd::secret(file, env, "the CHAP secret")?;
     if secret.is_empty() || secret == "NULL" {
-        return Err(format!(
-            "the CHAP secret from {} is empty (or NULL, which LIO takes as none)",
-            file.as_ref()
-                .map_or_else(|| format!("${env}"), |f| f.display().to_string())
-        ));
+        return Err(CliError::EmptySecret {
+            from: file
+                .as_ref()
+                .map_or_else(|| format!("${env}"), |f| f.display().to_string()),
+        });
     }
     if secret.len() < 12 {
         tracing::warn!("a CHAP secret shorter than 12 characters; many initiators refuse it");
@@ -176,7 +178,7 @@ fn read_secret(file: &Option<PathBuf>, env: &str) -> Result<String, String> {
 }
 
 /// The iSCSI export `serve` was asked for, if any.
-fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
+fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, CliError> {
     let Some(iqn) = &args.iscsi else {
         return Ok(None);
     };
@@ -191,7 +193,7 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
             };
             let secret = read_secret(&args.chap_secret_file, "TCMU_TARGET_CHAP_SECRET")?;
             if mutual.as_ref().is_some_and(|(_, m)| *m == secret) {
-                return Err("the mutual CHAP secret must differ from the initiator's".into());
+                return Err(CliError::SameMutualSecret);
             }
             lio_config::IscsiAccess::Chap {
                 initiator: initiator.clone(),
@@ -203,11 +205,9 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
         _ => {
             let loopback = args.portal.starts_with("127.") || args.portal.starts_with("[::1]");
             if !loopback && !args.no_auth {
-                return Err(format!(
-                    "exporting on {} without CHAP lets any initiator that reaches it read and \
-                     write the disk: add --chap-initiator/--chap-user, or --no-auth if you mean it",
-                    args.portal
-                ));
+                return Err(CliError::OpenExport {
+                    portal: args.portal.clone(),
+                });
             }
             lio_config::IscsiAccess::Open
         }
@@ -219,23 +219,19 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, String> {
     }))
 }
 
-fn parse_block_size(s: &str) -> Result<u32, String> {
+fn parse_block_size(s: &str) -> Result<u32, BlockSizeError> {
     let n: u32 = s
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
+        .map_err(|_| BlockSizeError::NotANumber(s.to_string()))?;
     if tcmu::backend::is_valid_block_size(n) {
         Ok(n)
     } else {
-        Err(format!(
-            "{n} is not a power of two from {} to {}",
-            tcmu::backend::MIN_BLOCK_SIZE,
-            tcmu::backend::MAX_BLOCK_SIZE
-        ))
+        Err(BlockSizeError::Invalid(n))
     }
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+fn parse_size(s: &str) -> Result<u64, SizeError> {
     let s = s.trim();
     let (digits, shift) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
         Some('K') => (&s[..s.len() - 1], 10),
@@ -247,9 +243,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = digits
         .trim()
         .parse()
-        .map_err(|_| format!("size {s:?} is not a number"))?;
+        .map_err(|_| SizeError::NotANumber(s.to_string()))?;
     n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+        .ok_or_else(|| SizeError::TooLarge(s.to_string()))
 }
 
 /// What `serve` serves.
@@ -274,10 +270,11 @@ impl CrashTest {
 
     /// Writes the cache back to the image and flushes it, as a disk does when it is shut
     /// down in order; logs how many blocks it wrote.
-    fn write_back(&self, when: &str) -> Result<(), String> {
-        let blocks = self.switch.write_back().map_err(|e| {
-            format!("--crash-test: writing the cache back to the image {when}: {e}")
-        })?;
+    fn write_back(&self, when: &'static str) -> Result<(), CliError> {
+        let blocks = self
+            .switch
+            .write_back()
+            .map_err(|source| CliError::WriteBack { when, source })?;
         tracing::info!(
             blocks,
             "--crash-test: cache written back to the image {when}"
@@ -302,7 +299,7 @@ fn start<B: BlockDevice + 'static>(
     }
 }
 
-fn serve(args: ServeArgs) -> Result<(), String> {
+fn serve(args: ServeArgs) -> Result<(), CliError> {
     let export = iscsi_export(&args)?;
     let ServeArgs {
         image,
@@ -329,7 +326,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                     .collect()
             })
-            .ok_or_else(|| format!("cannot name a device after {what}; pass --name"))?,
+            .ok_or_else(|| CliError::NoName(what.clone()))?,
     };
     let size = size.as_deref().map(parse_size).transpose()?;
     let disk = match (&image, size) {
@@ -337,23 +334,19 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             let size = size.unwrap_or(0);
             let blocks = size / u64::from(block_size);
             if size == 0 || size % u64::from(block_size) != 0 {
-                return Err(format!(
-                    "--size {size} is not a positive multiple of the block size {block_size}"
-                ));
+                return Err(CliError::MemorySize { size, block_size });
             }
-            Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(|e| e.to_string())?)
+            Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(CliError::Disk)?)
         }
         (Some(image), Some(size)) => {
             if read_only {
-                return Err(
-                    "--size creates or grows the image; it cannot go with --read-only".into(),
-                );
+                return Err(CliError::SizeReadOnly);
             }
             // The errors name the image.
-            Disk::File(FileDisk::create(image, size, block_size).map_err(|e| e.to_string())?)
+            Disk::File(FileDisk::create(image, size, block_size).map_err(CliError::Disk)?)
         }
         (Some(image), None) => {
-            Disk::File(FileDisk::open(image, block_size, read_only).map_err(|e| e.to_string())?)
+            Disk::File(FileDisk::open(image, block_size, read_only).map_err(CliError::Disk)?)
         }
     };
 
@@ -391,8 +384,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let (device, crash) = match disk {
         Disk::File(d) => start(builder, d, read_only, args.crash_test),
         Disk::Memory(d) => start(builder, d, read_only, args.crash_test),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     match device.disk() {
         Some(d) => println!("{}", d.display()),
         None => println!("(no disk)"),
@@ -422,27 +414,24 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         wrote_back = wrote_back.and(after);
     }
     let ended = match stop {
-        Ok(Stop::Signal(_)) => closed.map_err(|e| e.to_string()),
+        Ok(Stop::Signal(_)) => closed.map_err(CliError::Device),
         Ok(Stop::ServerEnded) => {
             // Nothing answers the kernel any more: what is left was removed; fail.
             let why = match closed {
-                Err(tcmu::DeviceError::Serve(tcmu::server::ServeError::Doorbell(e))) => format!(
-                    "the kernel's device is gone ({e}); was it removed by `tcmu cleanup \
-                     --force` or another tool?"
-                ),
-                Err(e) => e.to_string(),
-                Ok(()) => "serving ended".to_string(),
+                Err(tcmu::DeviceError::Serve(tcmu::server::ServeError::Doorbell(e))) => {
+                    EndCause::DeviceGone(e)
+                }
+                Err(e) => EndCause::Teardown(e),
+                Ok(()) => EndCause::NoError,
             };
-            Err(format!(
-                "stopped serving {name}: {why} (what was left of the device is removed)"
-            ))
+            Err(CliError::ServingEnded { name, why })
         }
         Err(e) => Err(e),
     };
     match (ended, wrote_back) {
         (Ok(()), Ok(())) => Ok(()),
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Err(e), Err(w)) => Err(format!("{e}; {w}")),
+        (Err(e), Err(w)) => Err(CliError::Both(Box::new(e), Box::new(w))),
     }
 }
 
@@ -456,7 +445,7 @@ const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHU
 
 /// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
 /// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
-fn block_signals(signals: &[Signal]) -> Result<SignalFd, String> {
+fn block_signals(signals: &[Signal]) -> Result<SignalFd, CliError> {
     let ignored = std::fs::read_to_string("/proc/self/status")
         .map(|s| ignored_signals(&s))
         .unwrap_or(0);
@@ -469,9 +458,14 @@ fn block_signals(signals: &[Signal]) -> Result<SignalFd, String> {
             set.add(sig);
         }
     }
-    set.thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
-    SignalFd::new(&set).map_err(|e| format!("cannot receive signals: {e}"))
+    set.thread_block().map_err(|source| CliError::Signals {
+        what: "cannot block signals",
+        source,
+    })?;
+    SignalFd::new(&set).map_err(|source| CliError::Signals {
+        what: "cannot receive signals",
+        source,
+    })
 }
 
 /// The `SigIgn` mask of a `/proc/PID/status` text: bit N-1 set when signal N is ignored.
@@ -497,7 +491,7 @@ const SERVER_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Waits for a signal the signalfd from [`block_signals`] takes, or for the device's server to
 /// end, whichever comes first.
-fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
+fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, CliError> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let timeout = PollTimeout::try_from(SERVER_CHECK).unwrap_or(PollTimeout::MAX);
@@ -509,12 +503,22 @@ fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, String> {
         match poll(&mut fds, timeout) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
             Ok(_) => {}
-            Err(e) => return Err(format!("waiting for a signal: {e}")),
+            Err(source) => {
+                return Err(CliError::Signals {
+                    what: "waiting for a signal",
+                    source,
+                });
+            }
         }
         let info = match signals.read_signal() {
             Ok(Some(info)) => info,
             Ok(None) => continue,
-            Err(e) => return Err(format!("reading a signal: {e}")),
+            Err(source) => {
+                return Err(CliError::Signals {
+                    what: "reading a signal",
+                    source,
+                });
+            }
         };
         // The signalfd receives only the signals it was made for.
         let signo = i32::try_from(info.ssi_signo).unwrap_or(-1);
@@ -560,9 +564,9 @@ fn power_cut(switch: &PowerSwitch, keep: &str, seed: Option<u64>, node: Option<&
     std::process::exit(0)
 }
 
-fn list() -> Result<(), String> {
-    let cfs = ConfigFs::system().map_err(|e| e.to_string())?;
-    let inv = cfs.list().map_err(|e| e.to_string())?;
+fn list() -> Result<(), CliError> {
+    let cfs = ConfigFs::system()?;
+    let inv = cfs.list()?;
     for b in &inv.user_backstores {
         let config = b.config().unwrap_or_default();
         let ours = if b.is_ours() { " (tcmu-rs)" } else { "" };
@@ -583,16 +587,15 @@ fn list() -> Result<(), String> {
     Ok(())
 }
 
-fn cleanup(force: bool) -> Result<(), String> {
-    let cfs = ConfigFs::system().map_err(|e| e.to_string())?;
+fn cleanup(force: bool) -> Result<(), CliError> {
+    let cfs = ConfigFs::system()?;
     let report = tcmu::cleanup(
         &cfs,
         Path::new(tcmu_ring::uio::SYSFS_CLASS_UIO),
         Path::new("/dev"),
         Path::new(tcmu::device::DEVICE_LOCK_DIR),
         force,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     for p in &report.removed {
         println!("removed {}", p.display());
     }
@@ -624,7 +627,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Cmd::Serve(args) => serve(*args),
         Cmd::List => list(),
-        Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd),
+        Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd).map_err(CliError::from),
         Cmd::Cleanup { force } => cleanup(force),
     };
     match r {

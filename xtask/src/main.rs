@@ -1,7 +1,7 @@
 //! The project's automation, run as `cargo xtask <command>` (an alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask test`: everything CI checks, in order: formatting, clippy with warnings denied,
-//!   the workspace's tests, the integration tests in a VM, and a short run of every fuzz target.
+//! - `cargo xtask test`: everything CI checks, in order: formatting, clippy and the docs with
+//!   warnings denied, the workspace's tests, the integration tests in a VM, and a short run of every fuzz target.
 //! - `cargo xtask vm-run -- COMMAND` / `cargo xtask vm-test`: a real Linux kernel (Debian 6.1
 //!   under QEMU) for what needs LIO.
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: runs the fuzz targets (all by default).
@@ -167,6 +167,14 @@ fn test(args: &[String]) -> Result<(), String> {
                 "-D",
                 "warnings",
             ],
+        )
+    })?;
+    step("docs with warnings denied", &|| {
+        run(
+            &root,
+            env!("CARGO"),
+            &["doc", "--workspace", "--no-deps"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
     step("unit and property tests", &|| {
