@@ -20,7 +20,7 @@
 
 use crate::backend::BlockDevice;
 use crate::emulate::{CommandData, Emulator, Reply};
-use scsi_proto::cdb::Command;
+use scsi_proto::cdb::{Command, DataDirection};
 use scsi_proto::sense::SenseData;
 use std::io;
 use std::sync::Arc;
@@ -175,7 +175,9 @@ impl<'a> ScsiCmd<'a> {
         &mut *self.data
     }
 
-    /// GOOD, the whole Data-In buffer (if any) transferred as the handler left it.
+    /// GOOD, the whole Data-In buffer (if any) transferred as the handler left it: fill all of
+    /// it, or answer [`ScsiCmd::read_len`], as bytes left unwritten may hold another command's
+    /// data.
     pub fn ok(&self) -> Action {
         Action::Reply(Reply::good())
     }
@@ -294,11 +296,17 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
             return self.emulator.execute(cdb, data);
         };
         let block_size = self.emulator.device().block_size();
+        let no_data = command.data_direction() == DataDirection::None;
         match self
             .handler
             .handle(&mut ScsiCmd::new(id, command, block_size, data))
         {
             Action::Reply(mut reply) => {
+                // As the emulation does: a command without data carries nothing back, should
+                // the kernel have handed it a buffer anyway.
+                if no_data {
+                    data.zero_from(0);
+                }
                 let format = self.emulator.sense_format();
                 reply.sense = reply.sense.map(|s| s.in_format(format));
                 reply

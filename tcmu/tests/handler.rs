@@ -193,3 +193,28 @@ fn a_handler_that_panics_fails_its_command_with_a_hardware_error() {
     assert!(!server.is_finished());
     server.stop().unwrap();
 }
+
+/// Answers every command GOOD without touching its data.
+struct Good;
+
+impl Handler for Good {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        cmd.ok()
+    }
+}
+
+#[test]
+fn a_command_without_data_answered_by_a_handler_carries_nothing_back() {
+    let lu = LogicalUnit::new(
+        Good,
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("g")),
+    );
+    // TEST UNIT READY handed a buffer holding another command's bytes.
+    let mut stale = vec![0xee; 64];
+    assert_eq!(lu.execute(1, &[0, 0, 0, 0, 0, 0], &mut stale).status, 0);
+    assert!(stale.iter().all(|&b| b == 0));
+    // A READ answered GOOD keeps what the handler left: it is the handler's to fill.
+    let mut filled = vec![0x5a; 512];
+    assert_eq!(lu.execute(2, &rw10(0x28, 0, 1), &mut filled).status, 0);
+    assert!(filled.iter().all(|&b| b == 0x5a));
+}
