@@ -37,7 +37,8 @@ pub trait Handler: Send + Sync {
     /// called on the ring thread. Informational: the kernel has already aborted the commands
     /// it names; the server still completes them as they finish (a handler may use this to end
     /// long work on them early). Sent by the kernel only when
-    /// [`Handler::wants_task_management`] is true. Default: ignored.
+    /// [`Handler::wants_task_management`] is true. The ring thread takes no commands until it
+    /// returns: keep it short. Default: ignored.
     fn task_management(&self, tmf: &TaskManagement) {
         let _ = tmf;
     }
