@@ -8,7 +8,8 @@
 
 use crate::backend::{BlockDevice, locks};
 use crate::emulate::{Emulator, Identity};
-use crate::server::{Doorbell, Handler, ServeError, ServeOptions, Server};
+use crate::handler::{EmulationOnly, Handler, LogicalUnit};
+use crate::server::{Doorbell, ServeError, ServeOptions, Server};
 use lio_config::{
     CONFIG_PREFIX, ConfigFs, IscsiAccess, IscsiTarget, LoopbackTarget, UserBackstore,
     UserBackstoreSpec,
@@ -195,115 +196,28 @@ impl Drop for DeviceLock {
     }
 }
 
-/// Builds and serves a TCMU device.
-#[derive(Debug, Clone)]
-pub struct DeviceBuilder {
-    name: String,
-    hba: u32,
-    lun: u32,
-    wwn: Option<String>,
-    threads: usize,
-    max_data_area_mb: Option<u32>,
-    cmd_time_out: u32,
-    disk_timeout: Duration,
-    configfs: Option<ConfigFs>,
-    uio_class: PathBuf,
-    uio_dev: PathBuf,
-    vendor: Option<String>,
-    product: Option<String>,
-    serial: Option<String>,
-    write_cache: Option<bool>,
-    node: Option<PathBuf>,
-    iscsi: Option<IscsiExport>,
-    lock_dir: PathBuf,
-}
-
-/// An export of the device through LIO's iSCSI fabric as well (LUN 0 of its own target).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IscsiExport {
-    /// The target's IQN.
-    pub iqn: String,
-    /// The portal, `ADDRESS:PORT` (e.g. `127.0.0.1:3260`, `0.0.0.0:3260`).
-    pub portal: String,
-    /// Who may log in.
-    pub access: IscsiAccess,
-}
-
-impl DeviceBuilder {
-    /// A device called `name` (the backstore's name under `core/user_HBA/`).
-    pub fn new(name: &str) -> Self {
-        DeviceBuilder {
-            name: name.to_string(),
-            hba: 1,
-            lun: 0,
-            wwn: None,
-            threads: 4,
-            max_data_area_mb: None,
-            cmd_time_out: 30,
-            disk_timeout: Duration::from_secs(30),
-            configfs: None,
-            uio_class: PathBuf::from(SYSFS_CLASS_UIO),
-            uio_dev: PathBuf::from("/dev"),
-            vendor: None,
-            product: None,
-            serial: None,
-            write_cache: None,
-            node: None,
-            iscsi: None,
-            lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
-        }
-    }
-
-    /// Where the device's lock file goes (default [`DEVICE_LOCK_DIR`]; tests use their own).
-    /// `tcmu cleanup` must look in the same place.
-    pub fn lock_dir(mut self, dir: &Path) -> Self {
-        self.lock_dir = dir.to_path_buf();
-        self
-    }
-
-    /// Also exports the device through LIO's iSCSI fabric (module `iscsi_target_mod`).
-    pub fn iscsi(mut self, export: IscsiExport) -> Self {
-        self.iscsi = Some(export);
-        self
-    }
-
-    /// The T10 vendor identification INQUIRY reports (default `TCMU-RS`; 1 to 8 characters).
-    pub fn vendor(mut self, vendor: &str) -> Self {
-        self.vendor = Some(vendor.to_string());
-        self
-    }
-
-    /// The product identification (default `Rust TCMU disk`; 1 to 16 characters).
-    pub fn product(mut self, product: &str) -> Self {
-        self.product = Some(product.to_string());
-        self
-    }
-
-    /// The unit serial number, VPD page 80h (default: derived from the name; up to 64
-    /// characters).
-    pub fn serial(mut self, serial: &str) -> Self {
-        self.serial = Some(serial.to_string());
-        self
-    }
-
+/// What the device says about itself, whatever answers its commands: the emulation answers
+/// INQUIRY, the VPD pages and MODE SENSE with it behind every [`Handler`], so it holds for
+/// every way of serving. Unset parts take their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// The T10 vendor identification (default `TCMU-RS`; 1 to 8 printable ASCII characters).
+    pub vendor: Option<String>,
+    /// The product identification (default `Rust TCMU disk`; 1 to 16).
+    pub product: Option<String>,
+    /// The unit serial number, VPD page 80h (default: derived from the device's name; 1 to
+    /// 64).
+    pub serial: Option<String>,
     /// Whether the disk reports a volatile write cache (WCE in the Caching mode page), so the
-    /// kernel sends SYNCHRONIZE CACHE; default: what the [`BlockDevice`] says.
-    pub fn write_cache(mut self, on: bool) -> Self {
-        self.write_cache = Some(on);
-        self
-    }
+    /// kernel sends SYNCHRONIZE CACHE (default: what the [`BlockDevice`] says).
+    pub write_cache: Option<bool>,
+}
 
-    /// Also makes a block device node for the disk at `path` (as go-tcmu's `DevPath` does),
-    /// removed again on close. An existing file at `path` is an error, never replaced.
-    pub fn node(mut self, path: &Path) -> Self {
-        self.node = Some(path.to_path_buf());
-        self
-    }
-
-    /// The identity INQUIRY reports: [`Identity::for_name`] with the vendor, product and serial
-    /// given to the builder.
-    pub fn identity(&self) -> Result<Identity, DeviceError> {
-        let mut id = Identity::for_name(&self.name);
+impl DeviceIdentity {
+    /// The identity INQUIRY reports for device `name`: [`Identity::for_name`] with the vendor,
+    /// product and serial given here; [`DeviceError::BadIdentity`] for one SCSI cannot carry.
+    pub fn resolve(&self, name: &str) -> Result<Identity, DeviceError> {
+        let mut id = Identity::for_name(name);
         for (what, value, max, field) in [
             ("vendor", &self.vendor, 8, &mut id.vendor),
             ("product", &self.product, 16, &mut id.product),
@@ -324,90 +238,281 @@ impl DeviceBuilder {
         Ok(id)
     }
 
+    /// The emulation of `dev` as device `name`, with this identity and write cache.
+    pub fn emulator<B: BlockDevice>(&self, name: &str, dev: B) -> Result<Emulator<B>, DeviceError> {
+        let emu = Emulator::new(dev, self.resolve(name)?);
+        Ok(match self.write_cache {
+            Some(on) => emu.with_write_cache(on),
+            None => emu,
+        })
+    }
+}
+
+/// The TCMU backstore `core/user_HBA/NAME` and how its ring is served.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Backstore {
+    /// The backstore's name (also the default identity's seed).
+    pub name: String,
     /// `core/user_HBA` (default 1).
-    pub fn hba(mut self, hba: u32) -> Self {
-        self.hba = hba;
-        self
-    }
-
-    /// The loopback LUN (default 0).
-    pub fn lun(mut self, lun: u32) -> Self {
-        self.lun = lun;
-        self
-    }
-
-    /// The loopback target's WWN (default: derived from the name).
-    pub fn wwn(mut self, wwn: &str) -> Self {
-        self.wwn = Some(wwn.to_string());
-        self
-    }
-
-    /// Worker threads (default 4).
-    pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
-        self
-    }
-
+    pub hba: u32,
+    /// Worker threads (default 4; at least one runs).
+    pub threads: usize,
     /// The kernel's data area for this device, in MiB (default: the kernel's, 1024 on 6.1).
-    pub fn max_data_area_mb(mut self, mb: u32) -> Self {
-        self.max_data_area_mb = Some(mb);
-        self
-    }
+    pub max_data_area_mb: Option<u32>,
+    /// How long the kernel waits for a command before failing it, in seconds (default 30;
+    /// 0: forever). A command still queued here that long after it was taken off the ring
+    /// (less a margin, see [`crate::server::late_after`]) is answered ABORTED COMMAND without
+    /// running: the kernel has failed it already, and running it late could overwrite newer
+    /// data.
+    pub cmd_time_out: u32,
+    /// Where the device's lock file goes (default [`DEVICE_LOCK_DIR`]). `tcmu cleanup` must
+    /// look in the same place.
+    pub lock_dir: PathBuf,
+    configfs: Option<ConfigFs>,
+    uio_class: PathBuf,
+    uio_dev: PathBuf,
+}
 
-    /// How long the kernel waits for a command before failing it (default 30 s; 0: forever).
-    /// A command still queued here that long after it was taken off the ring (less a
-    /// margin, see [`crate::server::late_after`]) is answered ABORTED COMMAND without running:
-    /// the kernel has failed it already, and running it late could overwrite newer data.
-    pub fn cmd_time_out(mut self, seconds: u32) -> Self {
-        self.cmd_time_out = seconds;
-        self
-    }
-
-    /// How long to wait for the kernel to make the disk (default 30 s).
-    pub fn disk_timeout(mut self, t: Duration) -> Self {
-        self.disk_timeout = t;
-        self
-    }
-
-    /// Another configfs / sysfs / UIO location (tests).
-    pub fn roots(mut self, configfs: ConfigFs, uio_class: &Path, uio_dev: &Path) -> Self {
-        self.configfs = Some(configfs);
-        self.uio_class = uio_class.to_path_buf();
-        self.uio_dev = uio_dev.to_path_buf();
-        self
+impl Backstore {
+    /// Backstore `name` with the defaults.
+    pub fn new(name: &str) -> Self {
+        Backstore {
+            name: name.to_string(),
+            hba: 1,
+            threads: 4,
+            max_data_area_mb: None,
+            cmd_time_out: 30,
+            lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
+            configfs: None,
+            uio_class: PathBuf::from(SYSFS_CLASS_UIO),
+            uio_dev: PathBuf::from("/dev"),
+        }
     }
 
     fn config_string(&self) -> String {
         format!("{CONFIG_PREFIX}{}", self.name)
     }
+}
 
-    fn wwn_or_default(&self) -> String {
-        self.wwn.clone().unwrap_or_else(|| {
-            lio_config::naa_wwn(u64::from(self.hba) << 24 ^ Identity::for_name(&self.name).naa_id)
-        })
-    }
+/// A loopback target with the device as one LUN: the kernel makes a local disk of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Loopback {
+    /// The target's WWN (default: derived from the backstore's HBA and name; a second
+    /// loopback export needs its own).
+    pub wwn: Option<String>,
+    /// The LUN (default 0).
+    pub lun: u32,
+    /// An extra block device node made for the disk at this path (as go-tcmu's `DevPath`
+    /// does), removed again on close. An existing file there is an error, never replaced.
+    pub node: Option<PathBuf>,
+    /// How long to wait for the kernel to make the disk (default 30 s).
+    pub disk_timeout: Duration,
+}
 
-    /// Serves a block device with the built-in emulation.
-    pub fn serve_block<B: BlockDevice + 'static>(self, dev: B) -> Result<Device, DeviceError> {
-        let size = dev.num_blocks().saturating_mul(u64::from(dev.block_size()));
-        let bs = dev.block_size();
-        let mut emu = Emulator::new(dev, self.identity()?);
-        if let Some(on) = self.write_cache {
-            emu = emu.with_write_cache(on);
+impl Default for Loopback {
+    fn default() -> Self {
+        Loopback {
+            wwn: None,
+            lun: 0,
+            node: None,
+            disk_timeout: Duration::from_secs(30),
         }
-        self.serve(Arc::new(emu), size, bs)
+    }
+}
+
+impl Loopback {
+    /// LUN 0 of a target with the default WWN, no extra node, a 30 s wait for the disk.
+    pub fn new() -> Self {
+        Loopback::default()
     }
 
-    /// Serves `handler` as a disk of `size` bytes in `block_size` blocks (a power of two from
-    /// 512 to 65536; `size` a positive multiple of it), through the kernel's UIO device.
-    pub fn serve<H: Handler + 'static>(
-        self,
-        handler: Arc<H>,
-        size: u64,
-        block_size: u32,
-    ) -> Result<Device, DeviceError> {
-        let dev_dir = self.uio_dev.clone();
-        let mut device = self.serve_with(handler, size, block_size, {
+    /// The target's WWN.
+    pub fn wwn(mut self, wwn: &str) -> Self {
+        self.wwn = Some(wwn.to_string());
+        self
+    }
+
+    /// The LUN.
+    pub fn lun(mut self, lun: u32) -> Self {
+        self.lun = lun;
+        self
+    }
+
+    /// Also makes a block device node for the disk at `path`.
+    pub fn node(mut self, path: &Path) -> Self {
+        self.node = Some(path.to_path_buf());
+        self
+    }
+
+    /// How long to wait for the disk.
+    pub fn disk_timeout(mut self, t: Duration) -> Self {
+        self.disk_timeout = t;
+        self
+    }
+}
+
+/// How the device is exported: through which fabric, to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Export {
+    /// A local disk through the loopback fabric (module `tcm_loop`).
+    Loopback(Loopback),
+    /// LUN 0 of an iSCSI target of its own (module `iscsi_target_mod`).
+    Iscsi(IscsiExport),
+}
+
+/// Builds and serves a TCMU device from three parts: what it says about itself
+/// ([`DeviceIdentity`]), its backstore and serving settings ([`Backstore`]), and how it is
+/// exported (a list of [`Export`]s, by default one [`Loopback`]). The setters below reach into
+/// the parts.
+#[derive(Debug, Clone)]
+pub struct DeviceBuilder {
+    identity: DeviceIdentity,
+    backstore: Backstore,
+    exports: Vec<Export>,
+}
+
+/// An export of the device through LIO's iSCSI fabric (LUN 0 of its own target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IscsiExport {
+    /// The target's IQN.
+    pub iqn: String,
+    /// The portal, `ADDRESS:PORT` (e.g. `127.0.0.1:3260`, `0.0.0.0:3260`).
+    pub portal: String,
+    /// Who may log in.
+    pub access: IscsiAccess,
+}
+
+impl DeviceBuilder {
+    /// A device called `name` (the backstore's name under `core/user_HBA/`), with the default
+    /// identity and backstore settings, exported as a loopback disk.
+    pub fn new(name: &str) -> Self {
+        DeviceBuilder {
+            identity: DeviceIdentity::default(),
+            backstore: Backstore::new(name),
+            exports: vec![Export::Loopback(Loopback::default())],
+        }
+    }
+
+    /// What the device says about itself (replacing any vendor, product, serial or write
+    /// cache set before).
+    pub fn identity(mut self, identity: DeviceIdentity) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// The backstore and serving settings (replacing any set before; its name is the
+    /// device's).
+    pub fn backstore(mut self, backstore: Backstore) -> Self {
+        self.backstore = backstore;
+        self
+    }
+
+    /// The exports, in the order they are made (replacing the default loopback disk). None:
+    /// the backstore is made and served, and a target made elsewhere may use it.
+    pub fn exports(mut self, exports: impl IntoIterator<Item = Export>) -> Self {
+        self.exports = exports.into_iter().collect();
+        self
+    }
+
+    /// The loopback export: replaces the loopback exports there are (the default one) and
+    /// comes first.
+    pub fn loopback(mut self, loopback: Loopback) -> Self {
+        self.exports.retain(|e| !matches!(e, Export::Loopback(_)));
+        self.exports.insert(0, Export::Loopback(loopback));
+        self
+    }
+
+    /// Also exports the device through LIO's iSCSI fabric.
+    pub fn iscsi(mut self, export: IscsiExport) -> Self {
+        self.exports.push(Export::Iscsi(export));
+        self
+    }
+
+    /// The vendor identification INQUIRY reports (see [`DeviceIdentity::vendor`]).
+    pub fn vendor(mut self, vendor: &str) -> Self {
+        self.identity.vendor = Some(vendor.to_string());
+        self
+    }
+
+    /// The product identification (see [`DeviceIdentity::product`]).
+    pub fn product(mut self, product: &str) -> Self {
+        self.identity.product = Some(product.to_string());
+        self
+    }
+
+    /// The unit serial number (see [`DeviceIdentity::serial`]).
+    pub fn serial(mut self, serial: &str) -> Self {
+        self.identity.serial = Some(serial.to_string());
+        self
+    }
+
+    /// Whether the disk reports a volatile write cache (see [`DeviceIdentity::write_cache`]).
+    pub fn write_cache(mut self, on: bool) -> Self {
+        self.identity.write_cache = Some(on);
+        self
+    }
+
+    /// `core/user_HBA` (see [`Backstore::hba`]).
+    pub fn hba(mut self, hba: u32) -> Self {
+        self.backstore.hba = hba;
+        self
+    }
+
+    /// Worker threads (see [`Backstore::threads`]).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.backstore.threads = n.max(1);
+        self
+    }
+
+    /// The kernel's data area in MiB (see [`Backstore::max_data_area_mb`]).
+    pub fn max_data_area_mb(mut self, mb: u32) -> Self {
+        self.backstore.max_data_area_mb = Some(mb);
+        self
+    }
+
+    /// The kernel's command time-out in seconds (see [`Backstore::cmd_time_out`]).
+    pub fn cmd_time_out(mut self, seconds: u32) -> Self {
+        self.backstore.cmd_time_out = seconds;
+        self
+    }
+
+    /// Where the device's lock file goes (see [`Backstore::lock_dir`]; tests use their own).
+    pub fn lock_dir(mut self, dir: &Path) -> Self {
+        self.backstore.lock_dir = dir.to_path_buf();
+        self
+    }
+
+    /// Another configfs / sysfs / UIO location (tests).
+    pub fn roots(mut self, configfs: ConfigFs, uio_class: &Path, uio_dev: &Path) -> Self {
+        self.backstore.configfs = Some(configfs);
+        self.backstore.uio_class = uio_class.to_path_buf();
+        self.backstore.uio_dev = uio_dev.to_path_buf();
+        self
+    }
+
+    fn default_wwn(&self) -> String {
+        let b = &self.backstore;
+        lio_config::naa_wwn(u64::from(b.hba) << 24 ^ Identity::for_name(&b.name).naa_id)
+    }
+
+    /// Serves a block device with the built-in emulation: no handler needed.
+    pub fn serve_block<B: BlockDevice + 'static>(self, disk: B) -> Result<Device, DeviceError> {
+        self.serve(EmulationOnly, disk)
+    }
+
+    /// Serves `handler` in front of the emulation of `disk` (which says the size and block
+    /// size: a power of two from 512 to 65536, at least one block), through the kernel's UIO
+    /// device. Every command the handler declines is emulated with the device's identity.
+    pub fn serve<H, B>(self, handler: H, disk: B) -> Result<Device, DeviceError>
+    where
+        H: Handler + 'static,
+        B: BlockDevice + 'static,
+    {
+        let dev_dir = self.backstore.uio_dev.clone();
+        let mut device = self.serve_with(handler, disk, {
             let dev_dir = dev_dir.clone();
             move |info| {
                 let uio = Uio::open(&dev_dir, info.clone())?;
@@ -421,83 +526,119 @@ impl DeviceBuilder {
 
     /// [`DeviceBuilder::serve`] with the ring and doorbell made by `open` from the UIO device's
     /// description (tests serve the simulated kernel this way).
-    pub fn serve_with<H, D, F>(
-        self,
-        handler: Arc<H>,
-        size: u64,
-        block_size: u32,
-        open: F,
-    ) -> Result<Device, DeviceError>
+    pub fn serve_with<H, B, D, F>(self, handler: H, disk: B, open: F) -> Result<Device, DeviceError>
     where
         H: Handler + 'static,
+        B: BlockDevice + 'static,
         D: Doorbell + 'static,
         F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
     {
+        let block_size = disk.block_size();
         if !crate::backend::is_valid_block_size(block_size) {
             return Err(DeviceError::BadBlockSize { block_size });
         }
-        if size == 0 || size % u64::from(block_size) != 0 {
-            return Err(DeviceError::BadSize { size, block_size });
-        }
-        let cfs = match &self.configfs {
+        let size = disk.num_blocks().checked_mul(u64::from(block_size));
+        let Some(size) = size.filter(|&s| s > 0) else {
+            return Err(DeviceError::BadSize {
+                size: disk.num_blocks().saturating_mul(u64::from(block_size)),
+                block_size,
+            });
+        };
+        let b = &self.backstore;
+        let tmr = handler.wants_task_management();
+        let unit = LogicalUnit::new(handler, self.identity.emulator(&b.name, disk)?);
+        let cfs = match &b.configfs {
             Some(c) => c.clone(),
             None => ConfigFs::system()?,
         };
         // Held until the teardown has removed the backstore.
-        let lock = DeviceLock::try_lock(&self.lock_dir, self.hba, &self.name)?;
-        let mut spec = UserBackstoreSpec::new(self.hba, &self.name, size, &self.config_string());
+        let lock = DeviceLock::try_lock(&b.lock_dir, b.hba, &b.name)?;
+        let mut spec = UserBackstoreSpec::new(b.hba, &b.name, size, &b.config_string());
         spec.block_size = block_size;
-        spec.max_data_area_mb = self.max_data_area_mb;
-        let spec = spec.attribute("cmd_time_out", self.cmd_time_out);
+        spec.max_data_area_mb = b.max_data_area_mb;
+        let mut spec = spec.attribute("cmd_time_out", b.cmd_time_out);
+        if tmr {
+            // Without it the kernel sends no task management notices.
+            spec = spec.attribute("tmr_notification", 1);
+        }
         let mut device = Device {
             lock: Some(lock),
             server: None,
             uio: None,
             uio_dev: None,
-            loopback: None,
             store: None,
-            disk: None,
-            node: None,
-            iscsi: None,
+            exports: Vec::new(),
         };
         device.store = Some(cfs.create_user_backstore(&spec)?);
 
-        // The ring is served before the LUN is linked: the kernel sends INQUIRY at once.
-        let info = UioInfo::find_tcmu(&self.uio_class, self.hba, &self.name)?;
+        // The ring is served before any LUN is linked: the kernel sends INQUIRY at once.
+        let info = UioInfo::find_tcmu(&b.uio_class, b.hba, &b.name)?;
         let (ring, doorbell) = open(&info)?;
         device.uio = Some(info);
-        let options = ServeOptions::new(self.threads)
-            .cmd_time_out(Duration::from_secs(u64::from(self.cmd_time_out)));
-        device.server = Some(Server::spawn_with(ring, doorbell, handler, options));
+        let options = ServeOptions::new(b.threads)
+            .cmd_time_out(Duration::from_secs(u64::from(b.cmd_time_out)));
+        device.server = Some(Server::spawn_with(ring, doorbell, Arc::new(unit), options));
 
-        let lo = cfs.create_loopback(&self.wwn_or_default())?;
-        device.loopback = Some(lo.clone());
-        if let Some(store) = &device.store {
-            lo.add_lun(self.lun, store)?;
-        }
-        let disk = lo.wait_for_disk(self.lun, self.disk_timeout)?;
-        // Kernels without large block support make a disk of blocks over 4096 bytes, but an
-        // empty one ("Unsupported sector size"): say so rather than serve nothing.
-        if block_size > 4096 && disk_sectors(&disk, cfs.sysfs()) == Some(0) {
-            return Err(DeviceError::BlockSizeUnsupported { block_size });
-        }
-        if let Some(path) = &self.node {
-            make_node(path, &disk, cfs.sysfs()).map_err(|source| DeviceError::Node {
-                path: path.clone(),
-                source,
-            })?;
-            device.node = Some(path.clone());
-        }
-        device.disk = Some(disk);
-        if let (Some(export), Some(store)) = (&self.iscsi, &device.store) {
-            let t = cfs.create_iscsi(&export.iqn, &export.portal)?;
-            device.iscsi = Some(t.clone());
-            t.add_lun(0, store)?;
-            t.set_access(&export.access)?;
-            t.enable()?;
+        let Some(store) = &device.store else {
+            return Ok(device);
+        };
+        for export in &self.exports {
+            match export {
+                Export::Loopback(lo) => {
+                    let wwn = lo.wwn.clone().unwrap_or_else(|| self.default_wwn());
+                    let target = cfs.create_loopback(&wwn)?;
+                    device.exports.push(Exported::Loopback {
+                        target: target.clone(),
+                        disk: None,
+                        node: None,
+                    });
+                    target.add_lun(lo.lun, store)?;
+                    let disk = target.wait_for_disk(lo.lun, lo.disk_timeout)?;
+                    // Kernels without large block support make a disk of blocks over 4096
+                    // bytes, but an empty one ("Unsupported sector size"): say so rather than
+                    // serve nothing.
+                    if block_size > 4096 && disk_sectors(&disk, cfs.sysfs()) == Some(0) {
+                        return Err(DeviceError::BlockSizeUnsupported { block_size });
+                    }
+                    if let Some(path) = &lo.node {
+                        make_node(path, &disk, cfs.sysfs()).map_err(|source| {
+                            DeviceError::Node {
+                                path: path.clone(),
+                                source,
+                            }
+                        })?;
+                    }
+                    if let Some(Exported::Loopback { disk: d, node, .. }) =
+                        device.exports.last_mut()
+                    {
+                        *d = Some(disk);
+                        *node = lo.node.clone();
+                    }
+                }
+                Export::Iscsi(export) => {
+                    let t = cfs.create_iscsi(&export.iqn, &export.portal)?;
+                    device.exports.push(Exported::Iscsi(t.clone()));
+                    t.add_lun(0, store)?;
+                    t.set_access(&export.access)?;
+                    t.enable()?;
+                }
+            }
         }
         Ok(device)
     }
+}
+
+/// A target made for one export, with what came of it.
+#[derive(Debug)]
+enum Exported {
+    Loopback {
+        target: LoopbackTarget,
+        /// The disk the kernel made, once it did.
+        disk: Option<PathBuf>,
+        /// The extra node made for it.
+        node: Option<PathBuf>,
+    },
+    Iscsi(IscsiTarget),
 }
 
 /// A device being served. [`Device::close`] (or dropping it) removes the LUN while the ring is
@@ -516,11 +657,9 @@ pub struct Device {
     /// Where its node is, when it was opened there ([`DeviceBuilder::serve`]) and can be
     /// opened again to answer the ring after a reset.
     uio_dev: Option<PathBuf>,
-    loopback: Option<LoopbackTarget>,
     store: Option<UserBackstore>,
-    disk: Option<PathBuf>,
-    node: Option<PathBuf>,
-    iscsi: Option<IscsiTarget>,
+    /// The targets made, in order.
+    exports: Vec<Exported>,
 }
 
 /// The size of `disk` (a `/dev/sdX` path) in 512-byte sectors, from `sysfs`'s
@@ -555,19 +694,28 @@ fn make_node(path: &Path, disk: &Path, sysfs: &Path) -> std::io::Result<()> {
 }
 
 impl Device {
-    /// The block device node, e.g. `/dev/sdb`.
+    /// The block device node of the (first) loopback export, e.g. `/dev/sdb`.
     pub fn disk(&self) -> Option<&Path> {
-        self.disk.as_deref()
+        self.exports.iter().find_map(|e| match e {
+            Exported::Loopback { disk, .. } => disk.as_deref(),
+            Exported::Iscsi(_) => None,
+        })
     }
 
-    /// The extra device node made by [`DeviceBuilder::node`], if any.
+    /// The extra device node made for it ([`Loopback::node`]), if any.
     pub fn node(&self) -> Option<&Path> {
-        self.node.as_deref()
+        self.exports.iter().find_map(|e| match e {
+            Exported::Loopback { node, .. } => node.as_deref(),
+            Exported::Iscsi(_) => None,
+        })
     }
 
-    /// The iSCSI target's configfs folder, when exported through iSCSI.
+    /// The (first) iSCSI target's configfs folder, when exported through iSCSI.
     pub fn iscsi_target(&self) -> Option<&Path> {
-        self.iscsi.as_ref().map(|t| t.path())
+        self.exports.iter().find_map(|e| match e {
+            Exported::Iscsi(t) => Some(t.path()),
+            Exported::Loopback { .. } => None,
+        })
     }
 
     /// The backstore's configfs folder.
@@ -624,21 +772,23 @@ impl Device {
                 self.reset_ring();
             }
         }
-        if let Some(path) = self.node.take()
-            && let Err(source) = std::fs::remove_file(&path)
-            && source.kind() != std::io::ErrorKind::NotFound
-        {
-            failed(DeviceError::Node { path, source });
-        }
-        if let Some(t) = self.iscsi.take()
-            && let Err(e) = t.remove()
-        {
-            failed(e.into());
-        }
-        if let Some(lo) = self.loopback.take()
-            && let Err(e) = lo.remove()
-        {
-            failed(e.into());
+        // The exports go in reverse, each loopback's extra node before its target.
+        while let Some(export) = self.exports.pop() {
+            let removed = match export {
+                Exported::Loopback { target, node, .. } => {
+                    if let Some(path) = node
+                        && let Err(source) = std::fs::remove_file(&path)
+                        && source.kind() != std::io::ErrorKind::NotFound
+                    {
+                        failed(DeviceError::Node { path, source });
+                    }
+                    target.remove()
+                }
+                Exported::Iscsi(t) => t.remove(),
+            };
+            if let Err(e) = removed {
+                failed(e.into());
+            }
         }
         if let Some(server) = self.server.take()
             && let Err(e) = server.stop()
@@ -650,7 +800,6 @@ impl Device {
         {
             failed(e.into());
         }
-        self.disk = None;
         // Whatever could not be removed stays for `tcmu cleanup`, which may now take it.
         self.lock = None;
         first.map_or(Ok(()), Err)

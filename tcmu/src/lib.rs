@@ -2,17 +2,27 @@
 //! that ties `scsi-proto`, `tcmu-ring` and `lio-config` together behind a handler trait, with
 //! file and memory backends.
 //!
+//! Serving a [`BlockDevice`] takes no more than
+//! `DeviceBuilder::new("name").serve_block(disk)`: the built-in emulation answers every
+//! command. To answer some commands yourself, implement [`Handler`] (it gets a decoded
+//! [`ScsiCmd`] and answers it or declines it to the emulation) and serve it with
+//! [`DeviceBuilder::serve`]. The examples in `examples/` serve a RAM disk, a handler and a
+//! read-only image.
+//!
+//! - [`handler`]: the [`Handler`] trait, the [`ScsiCmd`] it gets, the [`Action`] it returns,
+//!   [`TaskManagement`] notices, and [`LogicalUnit`]: a handler in front of the emulation.
 //! - [`backend`]: the block-level [`BlockDevice`] trait, [`MemoryDisk`], [`FileDisk`] and the
 //!   [`ReadOnly`] wrapper.
 //! - [`emulate`]: the SBC command set emulated on top of a `BlockDevice`: every command the
 //!   kernel hands to a TCMU device, answered from the command's own buffers. It knows no ring:
 //!   it reads and fills any [`CommandData`] (a byte vector, or the ring's buffers) and returns
 //!   a [`Reply`], which the ring adapter turns into the ring's `Response`.
-//! - [`device`]: [`DeviceBuilder`] brings a device up over configfs (backstore, UIO ring served,
-//!   loopback LUN, the disk found) and [`Device`] tears it down in reverse.
+//! - [`device`]: [`DeviceBuilder`] brings a device up over configfs: its [`DeviceIdentity`]
+//!   (vendor, product, serial, write cache), its [`Backstore`] settings (the UIO ring served)
+//!   and its [`Export`]s (a loopback LUN and its disk, an iSCSI target); [`Device`] tears it
+//!   down in reverse.
 //! - [`server`]: the serving loop: a ring thread, worker threads completing out of order, a
-//!   handler panic answered with CHECK CONDITION; the command-level [`CommandHandler`] with
-//!   fallback to the emulation.
+//!   handler panic answered with CHECK CONDITION.
 //!
 //! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
@@ -29,12 +39,22 @@ pub mod cleanup;
 pub mod crash;
 pub mod device;
 pub mod emulate;
+pub mod handler;
 mod ring_adapter;
 pub mod server;
 
 pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, NullDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
 pub use crash::{CutReport, Keep, PowerSwitch, VolatileCache};
-pub use device::{Device, DeviceBuilder, DeviceError, IscsiExport};
+pub use device::{
+    Backstore, Device, DeviceBuilder, DeviceError, DeviceIdentity, Export, IscsiExport, Loopback,
+};
 pub use emulate::{CommandData, Emulator, Identity, Reply};
-pub use server::{CommandHandler, Doorbell, Handler, Server, WithFallback};
+pub use handler::{
+    Action, EmulationOnly, Handler, LogicalUnit, ScsiCmd, TaskFunction, TaskManagement,
+};
+/// The SCSI bytes a handler reads and answers with.
+pub use scsi_proto;
+pub use scsi_proto::cdb::{Command, DataDirection, Kind};
+pub use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat, SenseKey};
+pub use server::{Doorbell, Server};

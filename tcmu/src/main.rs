@@ -364,7 +364,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         .threads(threads)
         .cmd_time_out(args.cmd_time_out);
     if let Some(node) = &args.node {
-        builder = builder.node(node);
+        builder = builder.loopback(tcmu::Loopback::new().node(node));
     }
     if let Some(v) = &args.vendor {
         builder = builder.vendor(v);

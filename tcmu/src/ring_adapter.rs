@@ -1,8 +1,45 @@
-//! The emulation on the TCMU ring: a command's [`DataBuffers`] are its [`CommandData`], and a
-//! [`Reply`] becomes the ring's [`Response`].
+//! The emulation and the handler on the TCMU ring: a command's [`DataBuffers`] are its
+//! [`CommandData`], a [`Reply`] becomes the ring's [`Response`], and a ring's TMR entry a
+//! [`TaskManagement`] notice.
 
+use crate::backend::BlockDevice;
 use crate::emulate::{CommandData, Reply};
-use tcmu_ring::{DataBuffers, Response};
+use crate::handler::{Handler, LogicalUnit, TaskFunction, TaskManagement};
+use crate::server::Execute;
+use tcmu_ring::layout::TmrType;
+use tcmu_ring::{DataBuffers, Response, Tmr};
+
+impl<H: Handler, B: BlockDevice> Execute for LogicalUnit<H, B> {
+    fn execute(&self, cmd: &mut tcmu_ring::RingCommand) -> Response {
+        let id = cmd.id();
+        let (cdb, data) = cmd.parts_mut();
+        LogicalUnit::execute(self, id, cdb, data).into()
+    }
+
+    fn task_management(&self, tmr: &Tmr) {
+        LogicalUnit::task_management(self, &tmr.into());
+    }
+}
+
+impl From<&Tmr> for TaskManagement {
+    fn from(tmr: &Tmr) -> TaskManagement {
+        let function = match tmr.kind {
+            TmrType::AbortTask => TaskFunction::AbortTask,
+            TmrType::AbortTaskSet => TaskFunction::AbortTaskSet,
+            TmrType::ClearAca => TaskFunction::ClearAca,
+            TmrType::ClearTaskSet => TaskFunction::ClearTaskSet,
+            TmrType::LunReset => TaskFunction::LunReset,
+            TmrType::TargetWarmReset => TaskFunction::TargetWarmReset,
+            TmrType::TargetColdReset => TaskFunction::TargetColdReset,
+            TmrType::LunResetPro => TaskFunction::LunResetPro,
+            TmrType::Unknown(n) => TaskFunction::Other(n),
+        };
+        TaskManagement {
+            function,
+            aborted: tmr.cmd_ids.clone(),
+        }
+    }
+}
 
 impl CommandData for DataBuffers {
     fn len(&self) -> usize {

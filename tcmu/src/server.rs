@@ -2,8 +2,9 @@
 //! every worker thread takes from (so a slow command holds up no other while a worker is
 //! free); the workers execute them and complete them as they finish (out of order when the
 //! kernel allows).
-//! A handler that panics answers that one command with CHECK CONDITION, HARDWARE ERROR,
-//! INTERNAL TARGET FAILURE; the device stays up.
+//! The workers run a [`LogicalUnit`] (a [`Handler`] in front of the emulation); the ring
+//! thread passes task management notifications to it. A handler that panics answers that one
+//! command with CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE; the device stays up.
 //!
 //! A command still queued when the device's `cmd_time_out` has (nearly) passed since it was
 //! taken off the ring is answered CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT BEFORE
@@ -18,7 +19,7 @@
 //! which should then tear the device down.
 
 use crate::backend::BlockDevice;
-use crate::emulate::Emulator;
+use crate::handler::{Handler, LogicalUnit};
 use scsi_proto::Wire;
 use scsi_proto::sense::{AdditionalSense, SenseData};
 use std::io;
@@ -29,18 +30,15 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 pub use tcmu_ring::Doorbell;
-use tcmu_ring::{DataBuffers, Entry, Response, Ring, RingError, Uio};
+use tcmu_ring::{Entry, Response, Ring, RingError, Tmr, Uio};
 
-/// What executes commands: the built-in emulation ([`Emulator`]) or a command-level handler.
-pub trait Handler: Send + Sync {
-    /// Executes one command (its CDB and its buffers) and says how it ended.
-    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response;
-}
-
-impl<B: BlockDevice> Handler for Emulator<B> {
-    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        Emulator::execute(self, cdb, data).into()
-    }
+/// What the ring thread and the workers run: a [`LogicalUnit`] (through the ring adapter), or
+/// the answer of a ring whose server is gone.
+pub(crate) trait Execute: Send + Sync {
+    /// Executes one command taken off the ring and says how it ended.
+    fn execute(&self, cmd: &mut tcmu_ring::RingCommand) -> Response;
+    /// Passes on a task management notification.
+    fn task_management(&self, tmr: &Tmr);
 }
 
 /// Answers every command CHECK CONDITION, NOT READY, LOGICAL UNIT COMMUNICATION FAILURE, as
@@ -49,36 +47,13 @@ impl<B: BlockDevice> Handler for Emulator<B> {
 #[derive(Debug, Clone, Copy)]
 struct Unavailable;
 
-impl Handler for Unavailable {
-    fn execute(&self, _cdb: &[u8], _data: &mut DataBuffers) -> Response {
+impl Execute for Unavailable {
+    fn execute(&self, _cmd: &mut tcmu_ring::RingCommand) -> Response {
         let sense = SenseData::not_ready(AdditionalSense::LUN_COMMUNICATION_FAILURE);
         Response::check_condition(&sense.to_vec())
     }
-}
 
-/// A command-level handler for people who want raw CDBs and buffers: it answers the commands
-/// it wants and returns `None` for the rest, which the built-in emulation answers.
-pub trait CommandHandler: Send + Sync {
-    /// Handles a command, or declines it.
-    fn handle(&self, cdb: &[u8], data: &mut DataBuffers) -> Option<Response>;
-}
-
-/// A [`CommandHandler`] in front of the built-in emulation.
-#[derive(Debug)]
-pub struct WithFallback<H, B> {
-    /// Asked first.
-    pub handler: H,
-    /// Answers what `handler` declines.
-    pub fallback: Emulator<B>,
-}
-
-impl<H: CommandHandler, B: BlockDevice> Handler for WithFallback<H, B> {
-    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        match self.handler.handle(cdb, data) {
-            Some(r) => r,
-            None => self.fallback.execute(cdb, data).into(),
-        }
-    }
+    fn task_management(&self, _tmr: &Tmr) {}
 }
 
 /// Why a serving loop ended on its own.
@@ -211,28 +186,48 @@ impl Server {
     /// nothing waits on it.
     pub(crate) fn answer_unavailable(uio: Uio) -> Result<Server, RingError> {
         let ring = Ring::new(uio.region())?;
-        Ok(Server::spawn(ring, Arc::new(uio), Arc::new(Unavailable), 1))
+        Ok(Server::start(
+            ring,
+            Arc::new(uio),
+            Arc::new(Unavailable),
+            ServeOptions::new(1),
+        ))
     }
 
-    /// Starts serving `ring` with `threads` workers (at least one) running `handler`, with no
-    /// command time-out.
-    pub fn spawn<H, D>(ring: Ring, doorbell: Arc<D>, handler: Arc<H>, threads: usize) -> Server
-    where
-        H: Handler + 'static,
-        D: Doorbell + 'static,
-    {
-        Server::spawn_with(ring, doorbell, handler, ServeOptions::new(threads))
-    }
-
-    /// Starts serving `ring` with `handler`, as `options` say.
-    pub fn spawn_with<H, D>(
+    /// Starts serving `ring` with `threads` workers (at least one) executing commands on
+    /// `unit`, with no command time-out.
+    pub fn spawn<H, B, D>(
         ring: Ring,
         doorbell: Arc<D>,
-        handler: Arc<H>,
+        unit: Arc<LogicalUnit<H, B>>,
+        threads: usize,
+    ) -> Server
+    where
+        H: Handler + 'static,
+        B: BlockDevice + 'static,
+        D: Doorbell + 'static,
+    {
+        Server::spawn_with(ring, doorbell, unit, ServeOptions::new(threads))
+    }
+
+    /// Starts serving `ring` with `unit`, as `options` say.
+    pub fn spawn_with<H, B, D>(
+        ring: Ring,
+        doorbell: Arc<D>,
+        unit: Arc<LogicalUnit<H, B>>,
         options: ServeOptions,
     ) -> Server
     where
         H: Handler + 'static,
+        B: BlockDevice + 'static,
+        D: Doorbell + 'static,
+    {
+        Server::start(ring, doorbell, unit, options)
+    }
+
+    fn start<E, D>(ring: Ring, doorbell: Arc<D>, handler: Arc<E>, options: ServeOptions) -> Server
+    where
+        E: Execute + 'static,
         D: Doorbell + 'static,
     {
         let stop = Arc::new(AtomicBool::new(false));
@@ -298,7 +293,7 @@ impl Drop for Server {
 
 /// The ring thread: take, dispatch, wait. Returns when asked to stop, or on its own on a fatal
 /// ring error or a failed doorbell.
-fn serve<H: Handler + 'static, D: Doorbell + 'static>(
+fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
@@ -334,7 +329,7 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
     let result = match spawn_error {
         // No worker: nothing could answer the kernel.
         Some(e) if workers.is_empty() => Err(ServeError::Thread(e)),
-        _ => take_and_dispatch(&ring, &*doorbell, &queue, &stop),
+        _ => take_and_dispatch(&ring, &*doorbell, &*handler, &queue, &stop),
     };
     // The workers run what is queued, then find the queue closed and end.
     drop(queue);
@@ -344,10 +339,19 @@ fn serve<H: Handler + 'static, D: Doorbell + 'static>(
     result
 }
 
-/// The ring thread's loop, until a stop request or an error.
-fn take_and_dispatch<D: Doorbell>(
+/// What the ring thread took off the ring, in order: commands for the workers, task
+/// management for the handler.
+enum Took {
+    Command(Taken),
+    Tmr(Tmr),
+}
+
+/// The ring thread's loop, until a stop request or an error. Task management notifications
+/// go to the handler on this thread, after the commands taken before them were queued.
+fn take_and_dispatch<H: Execute, D: Doorbell>(
     ring: &Mutex<Ring>,
     doorbell: &D,
+    handler: &H,
     queue: &mpsc::Sender<Taken>,
     stop: &AtomicBool,
 ) -> Result<(), ServeError> {
@@ -361,11 +365,11 @@ fn take_and_dispatch<D: Doorbell>(
             let mut fatal = None;
             loop {
                 match ring.next_entry() {
-                    Ok(Some(Entry::Command(cmd))) => taken.push(Taken {
+                    Ok(Some(Entry::Command(cmd))) => taken.push(Took::Command(Taken {
                         cmd,
                         at: Instant::now(),
-                    }),
-                    Ok(Some(Entry::Tmr(_))) => {}
+                    })),
+                    Ok(Some(Entry::Tmr(tmr))) => taken.push(Took::Tmr(tmr)),
                     Ok(None) => break,
                     // A malformed command was answered with CHECK CONDITION by the ring.
                     Err(e) if !e.is_fatal() => {}
@@ -384,9 +388,21 @@ fn take_and_dispatch<D: Doorbell>(
             }
         }
         let idle = taken.is_empty();
-        for cmd in taken {
-            // Fails only once every worker has ended, which they do only when it is closed.
-            let _ = queue.send(cmd);
+        for took in taken {
+            match took {
+                // Fails only once every worker has ended, which they do only when it is closed.
+                Took::Command(cmd) => {
+                    let _ = queue.send(cmd);
+                }
+                // A handler that panics here loses the notice, not the ring thread.
+                Took::Tmr(tmr) => {
+                    let delivered =
+                        catch_unwind(AssertUnwindSafe(|| handler.task_management(&tmr)));
+                    if delivered.is_err() {
+                        tracing::warn!(?tmr, "the handler panicked on a task management notice");
+                    }
+                }
+            }
         }
         if idle {
             doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
@@ -397,7 +413,7 @@ fn take_and_dispatch<D: Doorbell>(
 
 /// A worker: takes commands from the shared queue until it is closed and empty, runs each
 /// (unless it is already too late, when `late` is set) and completes it.
-fn worker<H: Handler, D: Doorbell>(
+fn worker<H: Execute, D: Doorbell>(
     queue: &Mutex<mpsc::Receiver<Taken>>,
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
@@ -424,11 +440,8 @@ fn worker<H: Handler, D: Doorbell>(
             );
             too_late()
         } else {
-            catch_unwind(AssertUnwindSafe(|| {
-                let (cdb, data) = cmd.parts_mut();
-                handler.execute(cdb, data)
-            }))
-            .unwrap_or_else(|_| Response::internal_target_failure())
+            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd)))
+                .unwrap_or_else(|_| Response::internal_target_failure())
         };
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.

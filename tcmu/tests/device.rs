@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcmu::device::DeviceLock;
-use tcmu::{Device, DeviceBuilder, DeviceError, Doorbell, Emulator, Identity, MemoryDisk};
+use tcmu::{
+    Action, BlockDevice, Device, DeviceBuilder, DeviceError, Doorbell, Handler, Loopback,
+    MemoryDisk, ScsiCmd,
+};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimDoorbell, SimKernel};
 use tcmu_ring::uio::UioInfo;
@@ -74,18 +77,35 @@ fn builder(dir: &Path, name: &str) -> DeviceBuilder {
             &dir.join("dev"),
         )
         .lock_dir(&dir.join("locks"))
-        .disk_timeout(Duration::from_secs(5))
+        .loopback(Loopback::new().disk_timeout(Duration::from_secs(5)))
 }
 
-/// Serves a 64-block memory disk as device `name` of `builder`, its ring and doorbell made by
+/// Serves a 64-block memory disk as `builder`'s device, its ring and doorbell made by
 /// `open`.
-fn serve_small<D, F>(builder: DeviceBuilder, name: &str, open: F) -> Result<Device, DeviceError>
+fn serve_small<D, F>(builder: DeviceBuilder, open: F) -> Result<Device, DeviceError>
 where
     D: Doorbell + 'static,
     F: FnOnce(&UioInfo) -> Result<(Ring, Arc<D>), DeviceError>,
 {
-    let emu = Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name(name));
-    builder.serve_with(Arc::new(emu), 64 * 512, 512, open)
+    builder.serve_with(tcmu::EmulationOnly, MemoryDisk::new(64, 512).unwrap(), open)
+}
+
+/// A disk of `.0`-byte blocks, `.1` of them, that holds nothing: for geometry checks.
+struct Shape(u32, u64);
+
+impl BlockDevice for Shape {
+    fn block_size(&self) -> u32 {
+        self.0
+    }
+    fn num_blocks(&self) -> u64 {
+        self.1
+    }
+    fn read(&self, _lba: u64, _bufs: &mut [std::io::IoSliceMut<'_>]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write(&self, _lba: u64, _bufs: &[std::io::IoSlice<'_>], _fua: bool) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[test]
@@ -96,21 +116,25 @@ fn a_device_comes_up_serves_and_goes_away() {
 
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let emu = Arc::new(Emulator::new(
-        MemoryDisk::new(2048, 512).unwrap(),
-        Identity::for_name("d0"),
-    ));
     let node = dir.join("mydisk");
     let device = builder(&dir, "d0")
-        .node(&node)
+        .loopback(
+            Loopback::new()
+                .node(&node)
+                .disk_timeout(Duration::from_secs(5)),
+        )
         .threads(2)
-        .serve_with(emu, 2048 * 512, 512, |info| {
-            assert_eq!(
-                (info.index, info.name.as_str()),
-                (3, "tcm-user/1/d0/tcmu-rs/d0")
-            );
-            Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
-        })
+        .serve_with(
+            tcmu::EmulationOnly,
+            MemoryDisk::new(2048, 512).unwrap(),
+            |info| {
+                assert_eq!(
+                    (info.index, info.name.as_str()),
+                    (3, "tcm-user/1/d0/tcmu-rs/d0")
+                );
+                Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+            },
+        )
         .unwrap();
     assert!(kernel.join().unwrap());
     assert_eq!(device.disk(), Some(Path::new("/dev/sdz")));
@@ -131,6 +155,10 @@ fn a_device_comes_up_serves_and_goes_away() {
     assert_eq!(
         fs::read_to_string(store.join("attrib/cmd_time_out")).unwrap(),
         "30"
+    );
+    assert!(
+        !store.join("attrib/tmr_notification").exists(),
+        "the emulation alone asks for no task management"
     );
 
     // The ring is being served: a write and a read through it.
@@ -154,23 +182,76 @@ fn a_device_comes_up_serves_and_goes_away() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Answers TEST UNIT READY itself and declines the rest; asks for task management.
+struct Tur;
+
+impl Handler for Tur {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.cdb()[0] == 0x00 {
+            cmd.ok()
+        } else {
+            Action::Emulate
+        }
+    }
+
+    fn wants_task_management(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_handler_s_device_reports_the_builder_s_identity_and_gets_task_management() {
+    let dir = tree("id");
+    fake_uio(&dir, 8, "h0");
+    let kernel = fake_kernel(&dir, "h0");
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let device = builder(&dir, "h0")
+        .vendor("ACME")
+        .product("Handled")
+        .serial("S-1")
+        .write_cache(false)
+        .serve_with(Tur, MemoryDisk::new(64, 512).unwrap(), |_| {
+            Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+        })
+        .unwrap();
+    assert!(kernel.join().unwrap());
+    let store = dir.join("target/core/user_1/h0");
+    assert_eq!(
+        fs::read_to_string(store.join("attrib/tmr_notification")).unwrap(),
+        "1",
+        "the handler asked for task management: the kernel is told to send it"
+    );
+    // INQUIRY, VPD 80h and the Caching page, declined by the handler: the emulation answers
+    // with the builder's identity.
+    let mut data_in = |cdb: Vec<u8>, len: usize| {
+        let done = drive(&mut sim, &bell, vec![(cdb, Vec::new(), len)]);
+        assert_eq!(done[0].status, 0);
+        done[0].data_in.clone()
+    };
+    let std = data_in(vec![0x12, 0, 0, 0, 96, 0], 96);
+    assert_eq!(&std[8..16], b"ACME    ");
+    assert_eq!(&std[16..32], b"Handled         ");
+    assert_eq!(&data_in(vec![0x12, 1, 0x80, 0, 64, 0], 64)[4..7], b"S-1");
+    let caching = data_in(vec![0x1a, 0x08, 0x08, 0, 64, 0], 64);
+    assert_eq!(caching[4 + 2] & 0x04, 0, "WCE off, as the builder said");
+    device.close().unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn failures_leave_nothing_behind() {
     let dir = tree("fail");
-    let emu = Arc::new(Emulator::new(
-        MemoryDisk::new(8, 512).unwrap(),
-        Identity::for_name("x"),
-    ));
     // No UIO device appears: a clear error, and the backstore made so far is removed.
-    let r = builder(&dir, "x").serve(Arc::clone(&emu), 8 * 512, 512);
+    let r = builder(&dir, "x").serve_block(MemoryDisk::new(8, 512).unwrap());
     assert!(matches!(r, Err(DeviceError::Uio(_))), "{r:?}");
     assert!(!dir.join("target/core/user_1/x").exists());
-    // A size that is not whole blocks is refused before anything is made.
-    let r = builder(&dir, "y").serve(Arc::clone(&emu), 1000, 512);
+    // A disk of no blocks is refused before anything is made.
+    let r = builder(&dir, "y").serve_block(Shape(512, 0));
     assert!(matches!(r, Err(DeviceError::BadSize { .. })), "{r:?}");
     // So is a block size the kernel's disks cannot have: none, odd, or larger than 64 KiB.
     for bs in [0, 520, 2 << 20] {
-        let r = builder(&dir, "b").serve(Arc::clone(&emu), 4 << 20, bs);
+        let r = builder(&dir, "b").serve_block(Shape(bs, 8));
         let e = r.map(|_| ()).unwrap_err().to_string();
         assert!(
             e.contains("is not a power of two from 512 to 65536"),
@@ -203,7 +284,7 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     let kernel = fake_kernel(&dir, "g0");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let device = serve_small(builder(&dir, "g0"), "g0", |_| {
+    let device = serve_small(builder(&dir, "g0"), |_| {
         Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
     })
     .unwrap();
@@ -256,7 +337,7 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
         std::thread::spawn(move || {
             let kernel = fake_kernel(&dir, "s0");
             let sim = SimKernel::new(SimConfig::small()).unwrap();
-            let device = serve_small(builder(&dir, "s0"), "s0", |_| {
+            let device = serve_small(builder(&dir, "s0"), |_| {
                 kernel_info(&dir, "s0");
                 at_open.send(()).unwrap();
                 // Held here, mid-way, until the test has run its cleanup.
@@ -347,12 +428,8 @@ fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
     let kernel = fake_kernel(&dir, "big");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let r = builder(&dir, "big").serve_with(
-        Arc::new(Emulator::new(
-            MemoryDisk::new(16, 8192).unwrap(),
-            Identity::for_name("big"),
-        )),
-        16 * 8192,
-        8192,
+        tcmu::EmulationOnly,
+        MemoryDisk::new(16, 8192).unwrap(),
         |_| Ok((Ring::new(sim.region())?, Arc::new(SimDoorbell::default()))),
     );
     assert!(kernel.join().unwrap());
@@ -395,7 +472,7 @@ fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_l
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
     // cmd_time_out 0: the kernel never fails a command itself.
-    let device = serve_small(builder(&dir, "r0").cmd_time_out(0), "r0", |_| {
+    let device = serve_small(builder(&dir, "r0").cmd_time_out(0), |_| {
         Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
     })
     .unwrap();

@@ -7,19 +7,20 @@ use common::{drive, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
 use tcmu::server::{ServeOptions, late_after};
-use tcmu::{BlockDevice, Emulator, Handler, Identity, MemoryDisk, Server};
+use tcmu::{
+    Action, BlockDevice, Emulator, Handler, Identity, LogicalUnit, MemoryDisk, ScsiCmd, Server,
+};
 use tcmu_ring::Ring;
 use tcmu_ring::sim::{SimConfig, SimData, SimDoorbell, SimKernel};
-use tcmu_ring::{DataBuffers, Response};
 
 #[test]
 fn many_commands_through_four_workers() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let emu = Arc::new(Emulator::new(
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
         MemoryDisk::new(4096, 512).unwrap(),
         Identity::for_name("srv"),
-    ));
+    )));
     let server = Server::spawn(
         Ring::new(sim.region()).unwrap(),
         Arc::clone(&bell),
@@ -39,7 +40,7 @@ fn many_commands_through_four_workers() {
     for c in drive(&mut sim, &bell, writes) {
         assert_eq!(c.status, 0);
     }
-    let image = emu.device().snapshot();
+    let image = emu.emulator().device().snapshot();
     for i in 0..400u32 {
         let at = i as usize * 8 * 512;
         assert_eq!(&image[at..at + 2048], &pattern(i)[..], "write {i} data");
@@ -83,10 +84,10 @@ impl BlockDevice for Flaky {
 fn a_handler_panic_fails_one_command_not_the_device() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let emu = Arc::new(Emulator::new(
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
         Flaky(MemoryDisk::new(64, 512).unwrap()),
         Identity::for_name("f"),
-    ));
+    )));
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {})); // keep the injected panic out of the test output
@@ -109,10 +110,10 @@ fn a_handler_panic_fails_one_command_not_the_device() {
 fn a_lone_worker_survives_a_handler_panic() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let emu = Arc::new(Emulator::new(
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
         Flaky(MemoryDisk::new(64, 512).unwrap()),
         Identity::for_name("f1"),
-    ));
+    )));
     // One worker: the commands after the panic run on the very thread that panicked.
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 1);
     let prev = std::panic::take_hook();
@@ -135,10 +136,10 @@ fn a_lone_worker_survives_a_handler_panic() {
 fn a_failing_doorbell_ends_the_loop_with_its_error() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let emu = Arc::new(Emulator::new(
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
         MemoryDisk::new(64, 512).unwrap(),
         Identity::for_name("gone"),
-    ));
+    )));
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
     let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
     assert_eq!(done[0].status, 0);
@@ -159,17 +160,16 @@ fn a_failing_doorbell_ends_the_loop_with_its_error() {
 
 /// The emulation, except that TEST UNIT READY takes `stall` (a backend stuck on something).
 struct Stalling {
-    emu: Emulator<MemoryDisk>,
     stall: std::time::Duration,
 }
 
 impl Handler for Stalling {
-    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        if cdb.first() == Some(&0x00) {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.cdb().first() == Some(&0x00) {
             std::thread::sleep(self.stall);
-            return Response::good();
+            return cmd.ok();
         }
-        self.emu.execute(cdb, data).into()
+        Action::Emulate
     }
 }
 
@@ -180,13 +180,13 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
     assert_eq!(late, std::time::Duration::from_millis(500));
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let handler = Arc::new(Stalling {
-        emu: Emulator::new(
+    let handler = Arc::new(LogicalUnit::new(
+        Stalling { stall: late * 3 },
+        Emulator::new(
             MemoryDisk::new(64, 512).unwrap(),
             Identity::for_name("late"),
         ),
-        stall: late * 3,
-    });
+    ));
     // One worker: the WRITE waits behind the stalled command.
     let options = ServeOptions::new(1).cmd_time_out(cmd_time_out);
     let server = Server::spawn_with(
@@ -211,7 +211,7 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
         (0x0b, 0x2e, 0x02),
         "ABORTED COMMAND, COMMAND TIMEOUT BEFORE PROCESSING"
     );
-    let image = handler.emu.device().snapshot();
+    let image = handler.emulator().device().snapshot();
     assert!(
         image[5 * 512..6 * 512].iter().all(|&b| b == 0),
         "the late WRITE never reached the disk"
@@ -224,7 +224,7 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
     );
     assert_eq!(done[0].status, 0);
     assert!(
-        handler.emu.device().snapshot()[5 * 512..6 * 512]
+        handler.emulator().device().snapshot()[5 * 512..6 * 512]
             .iter()
             .all(|&b| b == 0xee)
     );
@@ -248,19 +248,18 @@ fn no_cmd_time_out_means_nothing_is_too_late() {
 /// The emulation, except that TEST UNIT READY blocks until `release` is sent (a backend stuck
 /// on one command); `started` says when it is in the handler.
 struct Blocking {
-    emu: Emulator<MemoryDisk>,
     started: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
     release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
 }
 
 impl Handler for Blocking {
-    fn execute(&self, cdb: &[u8], data: &mut DataBuffers) -> Response {
-        if cdb.first() == Some(&0x00) {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.cdb().first() == Some(&0x00) {
             let _ = self.started.lock().unwrap().send(());
             let _ = self.release.lock().unwrap().recv();
-            return Response::good();
+            return cmd.ok();
         }
-        self.emu.execute(cdb, data).into()
+        Action::Emulate
     }
 }
 
@@ -271,14 +270,16 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
     let bell = Arc::new(SimDoorbell::default());
     let (started_tx, started) = std::sync::mpsc::channel();
     let (release, release_rx) = std::sync::mpsc::channel();
-    let handler = Arc::new(Blocking {
-        emu: Emulator::new(
+    let handler = Arc::new(LogicalUnit::new(
+        Blocking {
+            started: std::sync::Mutex::new(started_tx),
+            release: std::sync::Mutex::new(release_rx),
+        },
+        Emulator::new(
             MemoryDisk::new(64, 512).unwrap(),
             Identity::for_name("blocked"),
         ),
-        started: std::sync::Mutex::new(started_tx),
-        release: std::sync::Mutex::new(release_rx),
-    });
+    ));
     let server = Server::spawn_with(
         Ring::new(sim.region()).unwrap(),
         Arc::clone(&bell),
@@ -336,7 +337,7 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
         ids.len(),
         "every command after the blocked one was served while it blocked"
     );
-    let image = handler.emu.device().snapshot();
+    let image = handler.emulator().device().snapshot();
     for lba in 0..6usize {
         assert!(
             image[lba * 512..(lba + 1) * 512]
@@ -344,5 +345,69 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
                 .all(|&b| b == lba as u8 + 1)
         );
     }
+    server.stop().unwrap();
+}
+
+/// The emulation, noting every task management notice it is sent.
+#[derive(Default)]
+struct Listening {
+    heard: std::sync::Mutex<Vec<tcmu::TaskManagement>>,
+}
+
+impl Handler for Listening {
+    fn handle(&self, _cmd: &mut ScsiCmd<'_>) -> Action {
+        Action::Emulate
+    }
+
+    fn task_management(&self, tmf: &tcmu::TaskManagement) {
+        self.heard.lock().unwrap().push(tmf.clone());
+    }
+
+    fn wants_task_management(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn task_management_reaches_the_handler_in_ring_order() {
+    use tcmu::{TaskFunction, TaskManagement};
+    use tcmu_ring::layout::TmrType;
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = Arc::new(LogicalUnit::new(
+        Listening::default(),
+        Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("tmr")),
+    ));
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::clone(&unit),
+        2,
+    );
+    sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
+    sim.submit_tmr(TmrType::LunReset, &[1, 2, 3]).unwrap();
+    sim.submit_tmr(TmrType::Unknown(42), &[]).unwrap();
+    bell.kick();
+    // The ring goes on serving commands after them.
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)]);
+    assert_eq!(done[0].status, 0);
+    let heard = unit.handler().heard.lock().unwrap().clone();
+    assert_eq!(
+        heard,
+        [
+            TaskManagement {
+                function: TaskFunction::AbortTask,
+                aborted: vec![7],
+            },
+            TaskManagement {
+                function: TaskFunction::LunReset,
+                aborted: vec![1, 2, 3],
+            },
+            TaskManagement {
+                function: TaskFunction::Other(42),
+                aborted: vec![],
+            },
+        ]
+    );
     server.stop().unwrap();
 }

@@ -495,7 +495,9 @@ impl<B: BlockDevice> Emulator<B> {
         f(&self.mode_pages())
     }
 
-    fn sense_format(&self) -> SenseFormat {
+    /// The sense format the device reports in: descriptor when the Control mode page's
+    /// D_SENSE is set, else fixed.
+    pub fn sense_format(&self) -> SenseFormat {
         SenseFormat::from_d_sense(self.mode_bit(|m| m.control.d_sense))
     }
 

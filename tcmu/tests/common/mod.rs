@@ -83,7 +83,7 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
         let emu = &self.emu;
         let rsp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let (cdb, data) = cmd.parts_mut();
-            tcmu::Handler::execute(emu, cdb, data)
+            tcmu_ring::Response::from(emu.execute(cdb, data))
         }))
         .unwrap_or_else(|_| tcmu_ring::Response::internal_target_failure());
         self.ring.complete(cmd, rsp).unwrap();
@@ -136,7 +136,7 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
             panic!("no command")
         };
         let (cdb, data) = cmd.parts_mut();
-        let rsp = tcmu::Handler::execute(&self.emu, cdb, data);
+        let rsp = tcmu_ring::Response::from(self.emu.execute(cdb, data));
         let mut buf = vec![0u8; data.len()];
         data.copy_to_slice_at(0, &mut buf);
         self.ring.complete(cmd, rsp).unwrap();

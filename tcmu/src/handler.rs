@@ -1,0 +1,323 @@
+//! The one trait a user implements to take part in a device: [`Handler`].
+//!
+//! A device is a [`LogicalUnit`]: a handler in front of the built-in emulation of a
+//! [`BlockDevice`]. Each command the kernel sends is decoded with `scsi-proto` and handed to
+//! the handler as a [`ScsiCmd`]: the decoded [`Command`], its LBA, transfer length and FUA, the
+//! block size, and its data as [`std::io::Read`] (Data-Out) / [`std::io::Write`] (Data-In) or
+//! by offset ([`CommandData`]). The handler answers it ([`ScsiCmd::ok`],
+//! [`ScsiCmd::read_len`], [`ScsiCmd::check_condition`]) or declines it ([`Action::Emulate`]),
+//! and the emulation answers, with the device's identity (vendor, product, serial) and mode
+//! pages. Serving a plain block device needs no handler: [`EmulationOnly`] declines everything.
+//!
+//! A CDB `scsi-proto` cannot decode never reaches the handler: the emulation answers it CHECK
+//! CONDITION with the sense saying why (INVALID COMMAND OPERATION CODE, INVALID FIELD IN
+//! CDB...). A handler that panics costs that one command: the server answers it CHECK
+//! CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE.
+//!
+//! Task management (ABORT TASK, LOGICAL UNIT RESET...) reaches [`Handler::task_management`]
+//! when [`Handler::wants_task_management`] says so: the device is then made with the kernel's
+//! `tmr_notification` attribute set, without which the kernel sends none.
+
+use crate::backend::BlockDevice;
+use crate::emulate::{CommandData, Emulator, Reply};
+use scsi_proto::cdb::{Command, DataDirection};
+use scsi_proto::sense::SenseData;
+use std::io;
+use std::sync::Arc;
+
+/// What a user implements: answers the commands it wants, declines the rest to the built-in
+/// emulation, and hears about task management.
+///
+/// Called from the server's worker threads, several commands at once (hence `Sync`).
+pub trait Handler: Send + Sync {
+    /// Answers one decoded command, or declines it with [`Action::Emulate`].
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action;
+
+    /// A task management function the initiator sent (ABORT TASK, LOGICAL UNIT RESET...),
+    /// called on the ring thread. Informational: the kernel has already aborted the commands
+    /// it names; the server still completes them as they finish (a handler may use this to end
+    /// long work on them early). Sent by the kernel only when
+    /// [`Handler::wants_task_management`] is true. The ring thread takes no commands until it
+    /// returns: keep it short. Default: ignored.
+    fn task_management(&self, tmf: &TaskManagement) {
+        let _ = tmf;
+    }
+
+    /// Whether the device should be made with the kernel's `tmr_notification` attribute set,
+    /// so task management reaches [`Handler::task_management`]. Default: false.
+    fn wants_task_management(&self) -> bool {
+        false
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Arc<H> {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        (**self).handle(cmd)
+    }
+
+    fn task_management(&self, tmf: &TaskManagement) {
+        (**self).task_management(tmf);
+    }
+
+    fn wants_task_management(&self) -> bool {
+        (**self).wants_task_management()
+    }
+}
+
+/// The handler of a device that is the emulation alone: it declines every command.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmulationOnly;
+
+impl Handler for EmulationOnly {
+    fn handle(&self, _cmd: &mut ScsiCmd<'_>) -> Action {
+        Action::Emulate
+    }
+}
+
+/// How a handler dealt with a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Answered: this is how the command ended.
+    Reply(Reply),
+    /// Declined: the built-in emulation answers it.
+    Emulate,
+}
+
+/// One command, decoded, with its data: what a [`Handler`] gets.
+///
+/// Its data is the Data-Out bytes the command carries (read them with [`io::Read`]) or the
+/// Data-In buffer it answers in (fill it with [`io::Write`]); one cursor serves both, from the
+/// start of the buffer. [`ScsiCmd::data`] reaches the buffer by offset.
+pub struct ScsiCmd<'a> {
+    id: u16,
+    command: Command,
+    block_size: u32,
+    data: &'a mut dyn CommandData,
+    pos: usize,
+}
+
+impl std::fmt::Debug for ScsiCmd<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScsiCmd")
+            .field("id", &self.id)
+            .field("command", &self.command.name())
+            .field("data_len", &self.data.len())
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl<'a> ScsiCmd<'a> {
+    /// The command `id` (the kernel's, as [`TaskManagement::aborted`] names it), decoded as
+    /// `command`, on a device of `block_size`-byte blocks, with its `data`.
+    pub(crate) fn new(
+        id: u16,
+        command: Command,
+        block_size: u32,
+        data: &'a mut dyn CommandData,
+    ) -> Self {
+        ScsiCmd {
+            id,
+            command,
+            block_size,
+            data,
+            pos: 0,
+        }
+    }
+
+    /// The kernel's id of the command.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The decoded CDB: its kind, name and every field.
+    pub fn command(&self) -> &Command {
+        &self.command
+    }
+
+    /// The CDB's bytes.
+    pub fn cdb(&self) -> &[u8] {
+        self.command.as_bytes()
+    }
+
+    /// The LOGICAL BLOCK ADDRESS, 0 for a command without one.
+    pub fn lba(&self) -> u64 {
+        self.command.lba().unwrap_or(0)
+    }
+
+    /// The number of blocks (TRANSFER LENGTH, or the count of WRITE SAME, VERIFY...), 0 for a
+    /// command without one. READ(6)/WRITE(6) say 256 for a zero field.
+    pub fn transfer_length(&self) -> u32 {
+        self.command.transfer_length().unwrap_or(0)
+    }
+
+    /// Whether FUA is set: the command's writes must be on stable storage before it ends GOOD.
+    pub fn fua(&self) -> bool {
+        self.command.fua()
+    }
+
+    /// The device's logical block size in bytes.
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// The data buffer's length in bytes.
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Where the [`io::Read`] / [`io::Write`] cursor is, in bytes from the start of the data.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The data, by offset (the cursor is not moved).
+    pub fn data(&mut self) -> &mut dyn CommandData {
+        &mut *self.data
+    }
+
+    /// GOOD, the whole Data-In buffer (if any) transferred as the handler left it: fill all of
+    /// it, or answer [`ScsiCmd::read_len`], as bytes left unwritten may hold another command's
+    /// data.
+    pub fn ok(&self) -> Action {
+        Action::Reply(Reply::good())
+    }
+
+    /// GOOD for a Data-In command that placed `n` bytes at the start of its buffer: the rest is
+    /// zeroed (it may hold another command's bytes) and the shorter transfer reported.
+    pub fn read_len(&mut self, n: usize) -> Action {
+        let n = n.min(self.data.len());
+        self.data.zero_from(n);
+        Action::Reply(Reply {
+            read_len: (n < self.data.len()).then_some(n),
+            ..Reply::good()
+        })
+    }
+
+    /// CHECK CONDITION with `sense` (in the format the device reports, by the Control mode
+    /// page's D_SENSE). The data buffer is zeroed: a failed command carries nothing back.
+    pub fn check_condition(&mut self, sense: SenseData) -> Action {
+        self.data.zero_all();
+        Action::Reply(Reply::check_condition(sense))
+    }
+}
+
+impl io::Read for ScsiCmd<'_> {
+    /// Reads the Data-Out bytes from the cursor on.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.data.read_at(self.pos, buf);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl io::Write for ScsiCmd<'_> {
+    /// Fills the Data-In buffer from the cursor on; writes nothing once it is full.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.data.write_at(self.pos, buf);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A task management function, as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskFunction {
+    /// ABORT TASK: one command.
+    AbortTask,
+    /// ABORT TASK SET: the initiator's commands.
+    AbortTaskSet,
+    /// CLEAR ACA.
+    ClearAca,
+    /// CLEAR TASK SET: every command.
+    ClearTaskSet,
+    /// LOGICAL UNIT RESET.
+    LunReset,
+    /// I_T NEXUS RESET (the kernel's "target warm reset").
+    TargetWarmReset,
+    /// TARGET COLD RESET.
+    TargetColdReset,
+    /// A LOGICAL UNIT RESET from a persistent reservation's PREEMPT AND ABORT.
+    LunResetPro,
+    /// A function this crate does not know (the kernel's number).
+    Other(u8),
+}
+
+/// A task management notification: the function and the commands it aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskManagement {
+    /// What the initiator asked.
+    pub function: TaskFunction,
+    /// The ids ([`ScsiCmd::id`]) of the commands it aborted that were handed to this device.
+    pub aborted: Vec<u16>,
+}
+
+/// A device's command side: a [`Handler`] in front of the [`Emulator`] of a block device (its
+/// identity, mode pages, and every command the handler declines). What a
+/// [`crate::Server`] serves.
+#[derive(Debug)]
+pub struct LogicalUnit<H, B> {
+    handler: H,
+    emulator: Emulator<B>,
+}
+
+impl<B: BlockDevice> LogicalUnit<EmulationOnly, B> {
+    /// The emulation alone.
+    pub fn emulated(emulator: Emulator<B>) -> Self {
+        LogicalUnit::new(EmulationOnly, emulator)
+    }
+}
+
+impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
+    /// `handler`, with `emulator` answering what it declines.
+    pub fn new(handler: H, emulator: Emulator<B>) -> Self {
+        LogicalUnit { handler, emulator }
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The emulation behind it.
+    pub fn emulator(&self) -> &Emulator<B> {
+        &self.emulator
+    }
+
+    /// Executes command `id`: decodes `cdb`, lets the handler answer it, or else the
+    /// emulation. An undecodable CDB is the emulation's to answer (CHECK CONDITION with the
+    /// reason). Works on any [`CommandData`]: a handler can be tested on byte vectors.
+    pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
+        let Ok(command) = Command::parse(cdb) else {
+            return self.emulator.execute(cdb, data);
+        };
+        let block_size = self.emulator.device().block_size();
+        let no_data = command.data_direction() == DataDirection::None;
+        match self
+            .handler
+            .handle(&mut ScsiCmd::new(id, command, block_size, data))
+        {
+            Action::Reply(mut reply) => {
+                // As the emulation does: a command without data carries nothing back, should
+                // the kernel have handed it a buffer anyway.
+                if no_data {
+                    data.zero_from(0);
+                }
+                let format = self.emulator.sense_format();
+                reply.sense = reply.sense.map(|s| s.in_format(format));
+                reply
+            }
+            Action::Emulate => self.emulator.execute(cdb, data),
+        }
+    }
+
+    /// Passes a task management notification to the handler.
+    pub fn task_management(&self, tmf: &TaskManagement) {
+        self.handler.task_management(tmf);
+    }
+}
