@@ -305,35 +305,30 @@ const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
 const WHAT_DESCRIPTOR: &str = "sense data descriptor";
 
 impl SenseData {
-    /// FILEMARK, EOM and ILI as the stream commands descriptor has them (bits 2..0).
-    fn flag_bits(&self) -> u64 {
-        u64::from(self.filemark) << 2 | u64::from(self.eom) << 1 | u64::from(self.ili)
-    }
-
-    /// The descriptors emitted, in order, as (type, value): information (with VALID = 1),
-    /// command-specific information, sense key specific, field replaceable unit (when the code
-    /// is non-zero), then stream commands (when FILEMARK or EOM is set, carrying ILI too) or
-    /// else block commands (when only ILI is set).
+    /// The descriptors emitted, in the order [`SenseData`] gives, as (type, value).
     fn descriptors(&self) -> impl Iterator<Item = (u8, u64)> {
-        let stream = if self.filemark || self.eom { 4 } else { 5 };
-        let fru = self.field_replaceable_unit;
+        let (fru, filemark, eom) = (self.field_replaceable_unit, self.filemark, self.eom);
+        // FILEMARK, EOM and ILI as the stream commands descriptor has them (bits 2..0).
+        let flags = u64::from(filemark) << 2 | u64::from(eom) << 1 | u64::from(self.ili);
         [
             (0, self.information),
             (1, self.command_specific),
             (2, self.sense_key_specific.map(SenseKeySpecific::to_bits)),
             (3, (fru != 0).then_some(u64::from(fru))),
-            (stream, Some(self.flag_bits()).filter(|&f| f != 0)),
+            (
+                if filemark || eom { 4 } else { 5 },
+                (flags != 0).then_some(flags),
+            ),
         ]
         .into_iter()
         .filter_map(|(code, value)| Some((code, value?)))
     }
 
     fn descriptor_len(&self) -> usize {
-        let descriptors = self.descriptors();
-        Header::LEN
-            + descriptors
-                .map(|(c, _)| DESCRIPTORS[usize::from(c)].0)
-                .sum::<usize>()
+        let lengths = self
+            .descriptors()
+            .map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
+        Header::LEN + lengths.sum::<usize>()
     }
 
     fn parse_fixed(buf: &[u8], deferred: bool) -> Result<Self> {

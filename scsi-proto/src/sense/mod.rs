@@ -71,21 +71,10 @@ impl SenseFormat {
     }
 }
 
-/// The SENSE KEY SPECIFIC field (SPC-5 4.4.2.4.1, "Sense key specific field"), present when
-/// SKSV = 1. Its meaning depends on the sense key, so [`SenseData::parse`](crate::Wire::parse)
-/// decodes it by the sense key (SPC-5 table "Sense key specific field definitions"):
-///
-/// | sense key                                   | variant                    |
-/// |---------------------------------------------|----------------------------|
-/// | ILLEGAL REQUEST                             | [`Self::FieldPointer`]     |
-/// | RECOVERED ERROR, MEDIUM ERROR, HARDWARE ERROR | [`Self::ActualRetryCount`] |
-/// | NO SENSE, NOT READY                         | [`Self::ProgressIndication`] |
-/// | COPY ABORTED                                | [`Self::SegmentPointer`]   |
-/// | UNIT ATTENTION                              | [`Self::UnitAttentionOverflow`] |
-/// | any other                                   | [`Self::Other`]            |
-///
-/// Emit writes whatever variant it is given; a variant that does not match the sense key
-/// parses back as the key's interpretation of the same bytes.
+/// The SENSE KEY SPECIFIC field (SPC-5 4.4.2.4), present when SKSV = 1. Its meaning depends
+/// on the sense key, so parse decodes it by the sense key each variant names (any other key:
+/// [`Self::Other`]). Emit writes whatever variant it is given; a variant that does not match
+/// the sense key parses back as the key's interpretation of the same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SenseKeySpecific {
     /// Field pointer (ILLEGAL REQUEST): the CDB or parameter list byte, and optionally bit, of
