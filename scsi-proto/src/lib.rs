@@ -11,12 +11,12 @@
 //! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
 //!   REPORT LUNS and the other parameter data.
 //! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
+//! - [`bits`]: `layout!` and [`bits::Spec`], by which each fixed layout is declared once.
 //!
-//! Fixed-layout headers are zerocopy structs with big-endian field types; variable structures
-//! are owned representations implementing [`Wire`]: `parse` checks every length before reading
-//! and never panics, `emit` never panics on a buffer of at least [`Wire::buffer_len`] bytes.
-//! Errors are [`Error`], which says which field of which structure was wrong, and converts into
-//! the sense data a target returns.
+//! Variable structures are owned representations implementing [`Wire`]: `parse` checks every
+//! length before reading and never panics, `emit` never panics on a buffer of at least
+//! [`Wire::buffer_len`] bytes. Errors are [`Error`], which says which field of which structure
+//! was wrong, and converts into the sense data a target returns.
 //!
 //! ```
 //! use scsi_proto::cdb::Command;

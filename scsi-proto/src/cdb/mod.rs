@@ -1,0 +1,463 @@
+//! CDB decoding for every command a disk target meets (SPC-5, SBC-4), in all sizes.
+//!
+//! Each command is described once, in [`COMMANDS`], by the position of every field it has in
+//! its CDB. A [`Command`] keeps the CDB's bytes and reads fields through that description, so
+//! decoding, emitting, the field pointers of errors and the CDB USAGE DATA reported by REPORT
+//! SUPPORTED OPERATION CODES all come from the same table and cannot disagree.
+//!
+//! Validation follows Linux LIO: reserved and obsolete bits are ignored (and kept, so emit
+//! reproduces the CDB), while values the standard declares invalid are rejected with
+//! [`Error::InvalidField`] pointing at the exact byte and bit. Fields a device may not support
+//! (RDPROTECT, BYTCHK, IMMED...) are exposed for the device to reject, with
+//! [`Command::field_pointer`] giving the position for the sense data.
+
+mod field;
+mod table;
+
+pub use field::{DataDirection, Field, Kind};
+pub use table::{COMMANDS, opcode, service_action};
+
+use crate::Wire;
+use crate::bits::Spec;
+use crate::error::{Error, FieldPointer, Location, Result, check_len};
+use crate::mode::{ModeSenseRequest, PageControl};
+
+/// Where a CDB field sits (byte, shift, bits), read, written and pointed at by [`Spec`].
+pub type FieldSpec = Spec<Field>;
+
+/// SERVICE ACTION of the 10-, 12- and 16-byte CDBs that have one.
+const SERVICE_ACTION: Spec = Spec::new("SERVICE ACTION", 1, 0, 5);
+/// SERVICE ACTION of a variable-length CDB.
+const SERVICE_ACTION_32: Spec = Spec::new("SERVICE ACTION", 8, 0, 16);
+/// ADDITIONAL CDB LENGTH of a variable-length CDB: 18h for every command here.
+const ADDITIONAL_CDB_LENGTH: Spec = Spec::new("ADDITIONAL CDB LENGTH", 7, 0, 8);
+
+/// The SERVICE ACTION field of a CDB with operation code `opcode`.
+pub(crate) const fn service_action_spec(opcode: u8) -> Spec {
+    if opcode == opcode::VARIABLE_LENGTH {
+        SERVICE_ACTION_32
+    } else {
+        SERVICE_ACTION
+    }
+}
+
+/// The CDB length an operation code's group gives (SPC-5 4.2.5.1): 32 for a variable-length
+/// CDB as the commands here have it, 0 for a reserved or vendor-specific group.
+const fn group_length(op: u8) -> u8 {
+    match op >> 5 {
+        0 => 6,
+        1 | 2 => 10,
+        3 if op == opcode::VARIABLE_LENGTH => 32,
+        4 => 16,
+        5 => 12,
+        _ => 0,
+    }
+}
+
+/// The length of the CDB starting with `cdb[0]`, from its group code (SPC-5 4.2.5.1), or for
+/// a variable-length CDB 8 plus its ADDITIONAL CDB LENGTH. `None` for an empty input, a
+/// reserved or vendor-specific group, or a variable-length CDB without its byte 7.
+pub fn cdb_length(cdb: &[u8]) -> Option<usize> {
+    match group_length(*cdb.first()?) {
+        0 => None,
+        32 => Some(8 + usize::from(*cdb.get(7)?)),
+        n => Some(usize::from(n)),
+    }
+}
+
+/// One decodable command: operation code, service action, size, and its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// What the command is.
+    pub kind: Kind,
+    /// Operation code.
+    pub opcode: u8,
+    /// Service action, for operation codes that have them.
+    pub service_action: Option<u16>,
+    /// Name, e.g. "READ(10)".
+    pub name: &'static str,
+    /// CDB length in bytes.
+    pub cdb_length: u8,
+    /// Every field the decoder reads, with its position.
+    pub fields: &'static [FieldSpec],
+}
+
+impl CommandInfo {
+    /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES (SPC-5 6.35.4): the operation
+    /// code, then for each CDB byte the bits this decoder reads. The service action field is
+    /// set to the service action's value; the CONTROL byte reports 00h (NACA is not supported).
+    pub fn usage_data(&self) -> Vec<u8> {
+        let mut usage = vec![0u8; usize::from(self.cdb_length)];
+        for spec in self.fields.iter().filter(|s| s.field != Field::Control) {
+            spec.mark(&mut usage);
+        }
+        if let Some(first) = usage.first_mut() {
+            *first = self.opcode;
+        }
+        // The service action field carries the service action itself (SPC-5 6.35.4).
+        if let Some(sa) = self.service_action {
+            if self.opcode == opcode::VARIABLE_LENGTH {
+                ADDITIONAL_CDB_LENGTH.mark(&mut usage);
+            }
+            service_action_spec(self.opcode).put(&mut usage, u64::from(sa));
+        }
+        usage
+    }
+
+    /// The position of `field` in this command, if it has it.
+    pub fn spec(&self, field: Field) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|s| s.field == field)
+    }
+}
+
+/// Whether `opcode` is one of those whose service action selects the command.
+fn has_service_action(opcode: u8) -> bool {
+    COMMANDS
+        .iter()
+        .any(|i| i.opcode == opcode && i.service_action.is_some())
+}
+
+/// The table entry for an operation code and service action.
+pub fn command_info(opcode: u8, service_action: Option<u16>) -> Option<&'static CommandInfo> {
+    COMMANDS
+        .iter()
+        .find(|i| i.opcode == opcode && i.service_action == service_action)
+}
+
+/// A decoded command: its table entry and the CDB's bytes.
+#[derive(Clone, Copy)]
+pub struct Command {
+    info: &'static CommandInfo,
+    bytes: [u8; 32],
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Self) -> bool {
+        // The bytes hold the operation code and service action, so they identify the entry.
+        self.bytes == other.bytes && self.info.cdb_length == other.info.cdb_length
+    }
+}
+
+impl Eq for Command {}
+
+impl core::fmt::Debug for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut d = f.debug_struct(self.info.name);
+        for spec in self.info.fields {
+            d.field(spec.field.name(), &spec.get(&self.bytes));
+        }
+        d.finish()
+    }
+}
+
+impl Command {
+    /// Decodes a CDB. The input may be longer than the command (the kernel hands a padded
+    /// buffer); extra bytes are ignored.
+    pub fn parse(cdb: &[u8]) -> Result<Command> {
+        let Some(&opcode) = cdb.first() else {
+            return Err(Error::Truncated {
+                what: "CDB",
+                location: Location::Cdb,
+                needed: 1,
+                actual: 0,
+            });
+        };
+        let sa = service_action_spec(opcode);
+        let service_action = if opcode == opcode::VARIABLE_LENGTH {
+            let what = "variable-length CDB";
+            check_len(what, Location::Cdb, cdb, sa.end())?;
+            if ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
+                return Err(spec_invalid(what, &ADDITIONAL_CDB_LENGTH));
+            }
+            Some(sa.get(cdb) as u16)
+        } else if has_service_action(opcode) {
+            check_len("CDB", Location::Cdb, cdb, sa.end())?;
+            Some(sa.get(cdb) as u16)
+        } else {
+            None
+        };
+        let info = match command_info(opcode, service_action) {
+            Some(info) => info,
+            None if service_action.is_some() => return Err(spec_invalid("CDB", &sa)),
+            None => {
+                return Err(Error::UnsupportedOpcode {
+                    opcode,
+                    service_action: None,
+                });
+            }
+        };
+        let len = usize::from(info.cdb_length);
+        check_len(info.name, Location::Cdb, cdb, len)?;
+        let mut bytes = [0u8; 32];
+        bytes[..len].copy_from_slice(&cdb[..len]);
+        let cmd = Command { info, bytes };
+        cmd.validate()?;
+        Ok(cmd)
+    }
+
+    /// A command of the given table entry with every field zero (the operation code, service
+    /// action and, for 32-byte CDBs, the ADDITIONAL CDB LENGTH set), to fill with
+    /// [`Command::set`].
+    pub fn new(info: &'static CommandInfo) -> Command {
+        let mut bytes = [0u8; 32];
+        bytes[0] = info.opcode;
+        if let Some(sa) = info.service_action {
+            if info.opcode == opcode::VARIABLE_LENGTH {
+                ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
+            }
+            service_action_spec(info.opcode).put(&mut bytes, u64::from(sa));
+        }
+        Command { info, bytes }
+    }
+
+    /// Sets a field. A value that does not fit the field, or a field the command does not
+    /// have, is an [`Error::InvalidField`]. For READ(6)/WRITE(6) a TRANSFER LENGTH of 256 is
+    /// written as 0, as SBC-4 encodes it.
+    pub fn set(&mut self, field: Field, value: u64) -> Result<&mut Self> {
+        let name = self.info.name;
+        let Some(spec) = self.info.spec(field) else {
+            return Err(invalid(name, field.name(), FieldPointer::cdb(0)));
+        };
+        // READ(6)/WRITE(6) send a TRANSFER LENGTH of 256 as 0, so 0 itself is out of range.
+        let six = self.is_six_byte_rw() && field == Field::TransferLength;
+        let value = match value {
+            256 if six => 0,
+            0 if six => u64::MAX,
+            _ => value,
+        };
+        if value > spec.max() {
+            return Err(invalid(name, field.name(), self.pointer(field)));
+        }
+        spec.put(&mut self.bytes, value);
+        Ok(self)
+    }
+
+    fn is_six_byte_rw(&self) -> bool {
+        matches!(self.info.kind, Kind::Read | Kind::Write) && self.info.cdb_length == 6
+    }
+
+    /// Raw value of a field, if the command has it.
+    pub fn get(&self, field: Field) -> Option<u64> {
+        let v = self.info.spec(field)?.get(&self.bytes);
+        if self.is_six_byte_rw() && field == Field::TransferLength && v == 0 {
+            return Some(256);
+        }
+        Some(v)
+    }
+
+    fn flag(&self, field: Field) -> bool {
+        self.get(field).is_some_and(|v| v != 0)
+    }
+
+    fn pointer(&self, field: Field) -> FieldPointer {
+        self.field_pointer(field).unwrap_or(FieldPointer::cdb(0))
+    }
+
+    /// The sense-key-specific pointer to `field` in this CDB, for a device that rejects the
+    /// value (e.g. a non-zero RDPROTECT on a device without protection information).
+    pub fn field_pointer(&self, field: Field) -> Option<FieldPointer> {
+        Some(self.info.spec(field)?.pointer(Location::Cdb, 0))
+    }
+
+    /// Values the standards declare invalid.
+    fn validate(&self) -> Result<()> {
+        let name = self.info.name;
+        let bad = |field: Field| Err(invalid(name, field.name(), self.pointer(field)));
+        match self.info.kind {
+            Kind::Inquiry if !self.flag(Field::Evpd) && self.flag(Field::PageCode) => {
+                bad(Field::PageCode)
+            }
+            Kind::ReadCapacity10 if !self.flag(Field::Pmi) && self.flag(Field::Lba) => {
+                bad(Field::Lba)
+            }
+            Kind::WriteSame if self.flag(Field::Anchor) && !self.flag(Field::Unmap) => {
+                bad(Field::Anchor)
+            }
+            // BYTCHK 10b is reserved; 11b (one block compared against each) is VERIFY's only.
+            Kind::Verify if self.get(Field::Bytchk) == Some(2) => bad(Field::Bytchk),
+            Kind::WriteAndVerify if self.get(Field::Bytchk).is_some_and(|v| v >= 2) => {
+                bad(Field::Bytchk)
+            }
+            Kind::ReportSupportedOperationCodes
+                if self.get(Field::ReportingOptions).is_some_and(|v| v > 3) =>
+            {
+                bad(Field::ReportingOptions)
+            }
+            _ => Ok(()),
+        }
+    }
+    /// The table entry.
+    pub fn info(&self) -> &'static CommandInfo {
+        self.info
+    }
+
+    /// What the command is.
+    pub fn kind(&self) -> Kind {
+        self.info.kind
+    }
+
+    /// The CDB bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.info.cdb_length)]
+    }
+
+    /// Operation code.
+    pub fn opcode(&self) -> u8 {
+        self.info.opcode
+    }
+
+    /// Service action, for operation codes that have them.
+    pub fn service_action(&self) -> Option<u16> {
+        self.info.service_action
+    }
+
+    /// Name, e.g. "READ(10)".
+    pub fn name(&self) -> &'static str {
+        self.info.name
+    }
+
+    /// LOGICAL BLOCK ADDRESS.
+    pub fn lba(&self) -> Option<u64> {
+        self.get(Field::Lba)
+    }
+
+    /// Number of logical blocks: TRANSFER LENGTH, VERIFICATION LENGTH, WRITE SAME's NUMBER OF
+    /// LOGICAL BLOCKS, COMPARE AND WRITE's NUMBER OF LOGICAL BLOCKS, SYNCHRONIZE CACHE's and
+    /// PRE-FETCH's count. READ(6)/WRITE(6) report 256 for a zero field.
+    pub fn transfer_length(&self) -> Option<u32> {
+        self.get(Field::TransferLength)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// ALLOCATION LENGTH.
+    pub fn allocation_length(&self) -> Option<u32> {
+        self.get(Field::AllocationLength)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// PARAMETER LIST LENGTH.
+    pub fn parameter_list_length(&self) -> Option<u32> {
+        self.get(Field::ParameterListLength)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// DPO.
+    pub fn dpo(&self) -> bool {
+        self.flag(Field::Dpo)
+    }
+
+    /// FUA.
+    pub fn fua(&self) -> bool {
+        self.flag(Field::Fua)
+    }
+
+    /// GROUP NUMBER.
+    pub fn group_number(&self) -> Option<u8> {
+        self.get(Field::GroupNumber).map(|v| v as u8)
+    }
+
+    /// RDPROTECT / WRPROTECT / VRPROTECT.
+    pub fn protect(&self) -> Option<u8> {
+        self.get(Field::Protect).map(|v| v as u8)
+    }
+
+    /// CONTROL byte.
+    pub fn control(&self) -> u8 {
+        self.get(Field::Control).map_or(0, |v| v as u8)
+    }
+
+    /// Which way data moves.
+    pub fn data_direction(&self) -> DataDirection {
+        use Kind::*;
+        match self.info.kind {
+            RequestSense
+            | Inquiry
+            | ModeSense
+            | ReadCapacity10
+            | ReadCapacity16
+            | Read
+            | GetLbaStatus
+            | ReportSupportedOperationCodes
+            | ReportSupportedTaskManagementFunctions
+            | ReportLuns
+            | ReadBuffer
+            | ReceiveCopyResults
+            | PersistentReserveIn => DataDirection::FromDevice,
+            Write | WriteAndVerify | CompareAndWrite | Unmap | ModeSelect | WriteBuffer
+            | ExtendedCopy | PersistentReserveOut => DataDirection::ToDevice,
+            Verify if self.flag(Field::Bytchk) => DataDirection::ToDevice,
+            WriteSame if !self.flag(Field::Ndob) => DataDirection::ToDevice,
+            FormatUnit if self.flag(Field::Fmtdata) => DataDirection::ToDevice,
+            Reserve | Release if self.flag(Field::ParameterListLength) => DataDirection::ToDevice,
+            _ => DataDirection::None,
+        }
+    }
+
+    /// The Data-Out bytes the command carries for a device of `block_length`-byte blocks;
+    /// `None` when the CDB alone does not say (FORMAT UNIT's parameter list) or on overflow.
+    pub fn data_out_length(&self, block_length: u32) -> Option<u64> {
+        use Kind::*;
+        let blocks = u64::from(self.transfer_length().unwrap_or(0));
+        let bl = u64::from(block_length);
+        match self.info.kind {
+            Write | WriteAndVerify => blocks.checked_mul(bl),
+            Verify => match self.get(Field::Bytchk) {
+                Some(1) => blocks.checked_mul(bl),
+                Some(3) => Some(bl),
+                _ => Some(0),
+            },
+            WriteSame => Some(if self.flag(Field::Ndob) { 0 } else { bl }),
+            CompareAndWrite => blocks.checked_mul(bl)?.checked_mul(2),
+            FormatUnit if self.flag(Field::Fmtdata) => None,
+            _ => Some(self.parameter_list_length().map_or(0, u64::from)),
+        }
+    }
+
+    /// For MODE SENSE(6)/(10): the request the `mode` module answers.
+    pub fn mode_sense_request(&self) -> Option<ModeSenseRequest> {
+        if self.info.kind != Kind::ModeSense {
+            return None;
+        }
+        Some(ModeSenseRequest {
+            ten: self.info.cdb_length == 10,
+            dbd: self.flag(Field::Dbd),
+            llbaa: self.flag(Field::Llbaa),
+            pc: PageControl::from_bits(self.get(Field::PageControl)? as u8),
+            page_code: self.get(Field::PageCode)? as u8,
+            subpage_code: self.get(Field::SubpageCode)? as u8,
+        })
+    }
+}
+
+fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
+    Error::InvalidField {
+        what,
+        field,
+        pointer,
+    }
+}
+
+/// An invalid value in one of the CDB fields outside the table (SERVICE ACTION...).
+fn spec_invalid(what: &'static str, spec: &Spec) -> Error {
+    invalid(what, spec.field, spec.pointer(Location::Cdb, 0))
+}
+
+impl Wire for Command {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        Command::parse(buf)
+    }
+
+    fn buffer_len(&self) -> usize {
+        usize::from(self.info.cdb_length)
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let n = self.buffer_len();
+        crate::error::check_out(self.info.name, buf, n)?;
+        buf[..n].copy_from_slice(self.as_bytes());
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,563 @@
+//! [`SenseData`]: its fields, the shorthands a target builds it with, and its two formats.
+
+use core::fmt;
+
+use super::{AdditionalSense, FIXED_LEN, SenseFormat, SenseKey, SenseKeySpecific};
+use crate::bits::{Layout, Spec, layout};
+use crate::cdb::service_action_spec;
+use crate::error::{check_len, check_out};
+use crate::{Error, FieldPointer, Location, Result, Wire};
+
+/// Sense data, fixed or descriptor format (SPC-5 4.4).
+///
+/// Representation rules, so that `parse(emit(x)) == x` holds for every value the format can
+/// carry:
+/// - Fixed format has 4-byte INFORMATION and COMMAND-SPECIFIC INFORMATION fields. An
+///   `information` above `u32::MAX` is emitted with VALID = 0 and a zero field, as SPC-5 asks
+///   when the value cannot be reported (it parses back as `None`); a `command_specific` above
+///   `u32::MAX` is emitted as zero. Fixed format has no way to tell "absent" from zero
+///   COMMAND-SPECIFIC INFORMATION, so parse returns `None` for zero.
+/// - Descriptor format emits an information descriptor (with VALID = 1), a command-specific
+///   information descriptor, a sense key specific descriptor, a field replaceable unit
+///   descriptor (when the code is non-zero), and a stream commands descriptor (when
+///   FILEMARK or EOM is set, carrying ILI too) or else a block commands descriptor (when only
+///   ILI is set), in that order. Parse skips descriptor types it does not know.
+/// - SDAT_OVFL is never set: this module emits at most 48 bytes.
+/// - Parse reads ADDITIONAL SENSE LENGTH but tolerates a buffer shorter than it says (SPC-5:
+///   sense data cut by an ALLOCATION LENGTH keeps its original ADDITIONAL SENSE LENGTH): a
+///   fixed format field that was cut off reads as zero; a descriptor that was cut off is an
+///   error. Bytes beyond the ADDITIONAL SENSE LENGTH are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SenseData {
+    /// Fixed or descriptor format.
+    pub format: SenseFormat,
+    /// A deferred error (response code 71h/73h) rather than a current one (70h/72h).
+    pub deferred: bool,
+    /// SENSE KEY.
+    pub key: SenseKey,
+    /// ADDITIONAL SENSE CODE and QUALIFIER.
+    pub additional: AdditionalSense,
+    /// INFORMATION, when valid: the LBA of a medium error, the offset of a miscompare...
+    pub information: Option<u64>,
+    /// COMMAND-SPECIFIC INFORMATION, when reported.
+    pub command_specific: Option<u64>,
+    /// The sense key specific field, when SKSV = 1.
+    pub sense_key_specific: Option<SenseKeySpecific>,
+    /// FIELD REPLACEABLE UNIT CODE; 0 when no specific unit is reported.
+    pub field_replaceable_unit: u8,
+    /// FILEMARK (sequential-access devices).
+    pub filemark: bool,
+    /// EOM, end of medium (sequential-access devices).
+    pub eom: bool,
+    /// ILI, incorrect length indicator (READ LONG / WRITE LONG, SBC-4).
+    pub ili: bool,
+}
+
+impl SenseData {
+    /// Current, fixed format sense data with `key` and `additional` and nothing else.
+    pub const fn new(key: SenseKey, additional: AdditionalSense) -> Self {
+        SenseData {
+            format: SenseFormat::Fixed,
+            deferred: false,
+            key,
+            additional,
+            information: None,
+            command_specific: None,
+            sense_key_specific: None,
+            field_replaceable_unit: 0,
+            filemark: false,
+            eom: false,
+            ili: false,
+        }
+    }
+
+    /// The same sense data in `format` (from the Control mode page's D_SENSE bit).
+    #[must_use]
+    pub const fn in_format(mut self, format: SenseFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The same sense data as a deferred (`true`) or current (`false`) error.
+    #[must_use]
+    pub const fn with_deferred(mut self, deferred: bool) -> Self {
+        self.deferred = deferred;
+        self
+    }
+
+    /// The same sense data with INFORMATION set (and VALID = 1).
+    #[must_use]
+    pub const fn with_information(mut self, information: u64) -> Self {
+        self.information = Some(information);
+        self
+    }
+
+    /// The same sense data with COMMAND-SPECIFIC INFORMATION set.
+    #[must_use]
+    pub const fn with_command_specific(mut self, command_specific: u64) -> Self {
+        self.command_specific = Some(command_specific);
+        self
+    }
+
+    /// The same sense data with a field pointer in the sense key specific field (meaningful
+    /// with ILLEGAL REQUEST).
+    #[must_use]
+    pub const fn with_field_pointer(self, pointer: FieldPointer) -> Self {
+        self.with_sense_key_specific(SenseKeySpecific::FieldPointer(pointer))
+    }
+
+    /// The same sense data with the sense key specific field set (SKSV = 1).
+    #[must_use]
+    pub const fn with_sense_key_specific(mut self, sks: SenseKeySpecific) -> Self {
+        self.sense_key_specific = Some(sks);
+        self
+    }
+
+    /// The same sense data with the ILI bit set or cleared.
+    #[must_use]
+    pub const fn with_ili(mut self, ili: bool) -> Self {
+        self.ili = ili;
+        self
+    }
+
+    /// ILLEGAL REQUEST with `additional`.
+    pub const fn illegal_request(additional: AdditionalSense) -> Self {
+        Self::new(SenseKey::IllegalRequest, additional)
+    }
+
+    /// ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at `pointer` (reported with C/D = 1,
+    /// whatever `pointer.location` says).
+    pub const fn invalid_field_in_cdb(pointer: FieldPointer) -> Self {
+        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB).with_field_pointer(
+            FieldPointer {
+                location: Location::Cdb,
+                ..pointer
+            },
+        )
+    }
+
+    /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at `pointer` (reported with
+    /// C/D = 0, whatever `pointer.location` says).
+    pub const fn invalid_field_in_parameter_list(pointer: FieldPointer) -> Self {
+        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_PARAMETER_LIST).with_field_pointer(
+            FieldPointer {
+                location: Location::ParameterList,
+                ..pointer
+            },
+        )
+    }
+
+    /// ILLEGAL REQUEST / LOGICAL BLOCK ADDRESS OUT OF RANGE.
+    pub const fn lba_out_of_range() -> Self {
+        Self::illegal_request(AdditionalSense::LBA_OUT_OF_RANGE)
+    }
+
+    /// ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, pointing at CDB byte 0.
+    pub const fn invalid_opcode() -> Self {
+        Self::illegal_request(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
+            .with_field_pointer(FieldPointer::cdb(0))
+    }
+
+    /// MEDIUM ERROR / UNRECOVERED READ ERROR. Add the LBA with [`Self::with_information`].
+    pub const fn medium_error_read() -> Self {
+        Self::new(
+            SenseKey::MediumError,
+            AdditionalSense::UNRECOVERED_READ_ERROR,
+        )
+    }
+
+    /// MEDIUM ERROR / WRITE ERROR. Add the LBA with [`Self::with_information`].
+    pub const fn medium_error_write() -> Self {
+        Self::new(SenseKey::MediumError, AdditionalSense::WRITE_ERROR)
+    }
+
+    /// MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION with INFORMATION set to `offset`, the
+    /// offset of the first byte that did not match (SBC-4 COMPARE AND WRITE, VERIFY BYTCHK).
+    pub const fn miscompare(offset: u64) -> Self {
+        Self::new(
+            SenseKey::Miscompare,
+            AdditionalSense::MISCOMPARE_DURING_VERIFY,
+        )
+        .with_information(offset)
+    }
+
+    /// DATA PROTECT / WRITE PROTECTED.
+    pub const fn write_protected() -> Self {
+        Self::new(SenseKey::DataProtect, AdditionalSense::WRITE_PROTECTED)
+    }
+
+    /// UNIT ATTENTION with `additional`.
+    pub const fn unit_attention(additional: AdditionalSense) -> Self {
+        Self::new(SenseKey::UnitAttention, additional)
+    }
+
+    /// NOT READY with `additional`.
+    pub const fn not_ready(additional: AdditionalSense) -> Self {
+        Self::new(SenseKey::NotReady, additional)
+    }
+
+    /// HARDWARE ERROR with `additional`.
+    pub const fn hardware_error(additional: AdditionalSense) -> Self {
+        Self::new(SenseKey::HardwareError, additional)
+    }
+
+    /// ABORTED COMMAND with `additional`.
+    pub const fn aborted_command(additional: AdditionalSense) -> Self {
+        Self::new(SenseKey::AbortedCommand, additional)
+    }
+
+    /// The sense data a target returns for a command this crate rejected with `e`:
+    ///
+    /// - [`Error::UnsupportedOpcode`] without a service action: ILLEGAL REQUEST / INVALID
+    ///   COMMAND OPERATION CODE, field pointer CDB byte 0;
+    /// - with a service action: ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at the
+    ///   SERVICE ACTION field, CDB byte 1 bit 4 (byte 8 for variable-length CDBs, 7Fh);
+    /// - [`Error::InvalidField`] in the CDB: INVALID FIELD IN CDB (C/D = 1); in the parameter
+    ///   list: INVALID FIELD IN PARAMETER LIST (C/D = 0); both with the field pointer;
+    /// - [`Error::Truncated`] in the CDB: INVALID FIELD IN CDB without a field pointer, since
+    ///   the missing bytes lie past the end of what was sent and no field of it can be blamed;
+    /// - [`Error::Truncated`] in the parameter list and [`Error::ParameterListLength`]:
+    ///   PARAMETER LIST LENGTH ERROR;
+    /// - anything about [`Location::Data`] and [`Error::BufferTooShort`]: HARDWARE ERROR /
+    ///   INTERNAL TARGET FAILURE, since the fault is the target's own, not the initiator's.
+    ///
+    /// The result is current, fixed format; apply [`Self::in_format`] as D_SENSE asks.
+    pub const fn from_error(e: &Error) -> Self {
+        match *e {
+            Error::UnsupportedOpcode {
+                service_action: None,
+                ..
+            } => Self::invalid_opcode(),
+            Error::UnsupportedOpcode {
+                opcode,
+                service_action: Some(_),
+            } => Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Location::Cdb, 0)),
+            Error::InvalidField { pointer, .. } => match pointer.location {
+                Location::Cdb => Self::invalid_field_in_cdb(pointer),
+                Location::ParameterList => Self::invalid_field_in_parameter_list(pointer),
+                Location::Data => Self::internal_target_failure(),
+            },
+            Error::Truncated { location, .. } => match location {
+                Location::Cdb => Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB),
+                Location::ParameterList => {
+                    Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
+                }
+                Location::Data => Self::internal_target_failure(),
+            },
+            Error::ParameterListLength { .. } => {
+                Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
+            }
+            Error::BufferTooShort { .. } => Self::internal_target_failure(),
+        }
+    }
+
+    const fn internal_target_failure() -> Self {
+        Self::hardware_error(AdditionalSense::INTERNAL_TARGET_FAILURE)
+    }
+
+    /// The RESPONSE CODE this sense data is emitted with (70h..=73h).
+    pub const fn response_code(&self) -> u8 {
+        self.format.response_code(self.deferred)
+    }
+}
+
+layout! {
+    /// Fixed format sense data (SPC-5 4.4.3), bytes 0..=17.
+    pub(super) struct Fixed: "fixed format sense data", 18 {
+        valid: bool = "VALID" (0, 7, 1),
+        response_code: u8 = "RESPONSE CODE" (0, 0, 7),
+        filemark: bool = "FILEMARK" (2, 7, 1),
+        eom: bool = "EOM" (2, 6, 1),
+        ili: bool = "ILI" (2, 5, 1),
+        key: SenseKey = "SENSE KEY" (2, 0, 4),
+        information: u32 = "INFORMATION" (3, 0, 32),
+        additional_length: u8 = "ADDITIONAL SENSE LENGTH" (7, 0, 8),
+        command_specific: u32 = "COMMAND-SPECIFIC INFORMATION" (8, 0, 32),
+        additional: AdditionalSense = "ADDITIONAL SENSE CODE" (12, 0, 16),
+        fru: u8 = "FIELD REPLACEABLE UNIT CODE" (14, 0, 8),
+        sks: u32 = "SENSE KEY SPECIFIC" (15, 0, 24),
+    }
+}
+
+layout! {
+    /// Descriptor format sense data's header (SPC-5 4.4.2.1); SDAT_OVFL is never set.
+    struct Header: "descriptor format sense data", 8 {
+        response_code: u8 = "RESPONSE CODE" (0, 0, 7),
+        key: SenseKey = "SENSE KEY" (1, 0, 4),
+        additional: AdditionalSense = "ADDITIONAL SENSE CODE" (2, 0, 16),
+        additional_length: u8 = "ADDITIONAL SENSE LENGTH" (7, 0, 8),
+    }
+}
+
+/// The sense data descriptors this module knows (SPC-5 4.4.2), indexed by type: each one's
+/// length (2 + its ADDITIONAL LENGTH) and the field holding its value.
+const DESCRIPTORS: [(usize, Spec); 6] = [
+    (12, Spec::new("INFORMATION", 4, 0, 64)),
+    (12, Spec::new("COMMAND-SPECIFIC INFORMATION", 4, 0, 64)),
+    (8, Spec::new("SENSE KEY SPECIFIC", 4, 0, 24)),
+    (4, Spec::new("FIELD REPLACEABLE UNIT CODE", 3, 0, 8)),
+    // Stream commands (SSC-4) and block commands (SBC-4).
+    (4, Spec::new("FILEMARK, EOM, ILI", 3, 5, 3)),
+    (4, Spec::new("ILI", 3, 5, 1)),
+];
+/// The information descriptor's VALID bit, which shall be one.
+const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
+const WHAT_DESCRIPTOR: &str = "sense data descriptor";
+
+impl SenseData {
+    /// The descriptors emitted, in the order [`SenseData`] gives, as (type, value).
+    fn descriptors(&self) -> impl Iterator<Item = (u8, u64)> {
+        let (fru, filemark, eom) = (self.field_replaceable_unit, self.filemark, self.eom);
+        // FILEMARK, EOM and ILI as the stream commands descriptor has them (bits 2..0).
+        let flags = u64::from(filemark) << 2 | u64::from(eom) << 1 | u64::from(self.ili);
+        [
+            (0, self.information),
+            (1, self.command_specific),
+            (2, self.sense_key_specific.map(SenseKeySpecific::to_bits)),
+            (3, (fru != 0).then_some(u64::from(fru))),
+            (
+                if filemark || eom { 4 } else { 5 },
+                (flags != 0).then_some(flags),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(code, value)| Some((code, value?)))
+    }
+
+    fn descriptor_len(&self) -> usize {
+        let lengths = self
+            .descriptors()
+            .map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
+        Header::LEN + lengths.sum::<usize>()
+    }
+
+    fn parse_fixed(buf: &[u8], deferred: bool) -> Result<Self> {
+        check_len(Fixed::WHAT, Location::Data, buf, 8)?;
+        // A field the device did not send, or that an allocation length cut off, reads as zero.
+        let f = Fixed::read(&buf[..buf.len().min(8 + usize::from(buf[7]))]);
+        Ok(SenseData {
+            format: SenseFormat::Fixed,
+            deferred,
+            key: f.key,
+            additional: f.additional,
+            information: f.valid.then_some(u64::from(f.information)),
+            command_specific: (f.command_specific != 0).then_some(u64::from(f.command_specific)),
+            sense_key_specific: SenseKeySpecific::from_bits(f.key, u64::from(f.sks)),
+            field_replaceable_unit: f.fru,
+            filemark: f.filemark,
+            eom: f.eom,
+            ili: f.ili,
+        })
+    }
+
+    fn parse_descriptor(buf: &[u8], deferred: bool) -> Result<Self> {
+        let h = Header::parse_fixed(buf, Location::Data)?;
+        let mut sense = SenseData {
+            format: SenseFormat::Descriptor,
+            deferred,
+            ..SenseData::new(h.key, h.additional)
+        };
+        let end = buf
+            .len()
+            .min(Header::LEN + usize::from(h.additional_length));
+        let mut seen = [false; DESCRIPTORS.len()];
+        let mut at = Header::LEN;
+        // Each step consumes at least the two header bytes, so the walk always ends.
+        while at < end {
+            let rest = &buf[at..end];
+            check_len(WHAT_DESCRIPTOR, Location::Data, rest, 2)?;
+            let len = 2 + usize::from(rest[1]);
+            check_len(WHAT_DESCRIPTOR, Location::Data, rest, len)?;
+            let code = usize::from(rest[0]);
+            // The first of like descriptors counts; other types (another progress indication,
+            // ATA status return, vendor specific...) are nothing a block target needs.
+            if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
+                if !core::mem::replace(&mut seen[code], true) {
+                    if len < needed {
+                        return Err(Error::InvalidField {
+                            what: WHAT_DESCRIPTOR,
+                            field: "ADDITIONAL LENGTH",
+                            pointer: FieldPointer::data(
+                                u16::try_from(at + 1).unwrap_or(u16::MAX),
+                                None,
+                            ),
+                        });
+                    }
+                    sense.apply_descriptor(code, spec.get(rest), rest);
+                }
+            }
+            at += len;
+        }
+        Ok(sense)
+    }
+
+    /// Folds in the value of a known descriptor of type `code`.
+    fn apply_descriptor(&mut self, code: usize, v: u64, desc: &[u8]) {
+        match code {
+            0 => self.information = (INFORMATION_VALID.get(desc) != 0).then_some(v),
+            1 => self.command_specific = Some(v),
+            2 => self.sense_key_specific = SenseKeySpecific::from_bits(self.key, v),
+            3 => self.field_replaceable_unit = v as u8,
+            4 => {
+                self.filemark |= v & 4 != 0;
+                self.eom |= v & 2 != 0;
+                self.ili |= v & 1 != 0;
+            }
+            _ => self.ili |= v != 0,
+        }
+    }
+
+    fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
+        // SPC-5: an INFORMATION value that does not fit the 4-byte field is not reported.
+        let information = self.information.and_then(|v| u32::try_from(v).ok());
+        let command_specific = self.command_specific.and_then(|v| u32::try_from(v).ok());
+        Fixed {
+            valid: information.is_some(),
+            response_code: self.response_code(),
+            filemark: self.filemark,
+            eom: self.eom,
+            ili: self.ili,
+            key: self.key,
+            information: information.unwrap_or(0),
+            additional_length: (FIXED_LEN - 8) as u8,
+            command_specific: command_specific.unwrap_or(0),
+            additional: self.additional,
+            fru: self.field_replaceable_unit,
+            sks: self.sense_key_specific.map_or(0, |s| s.to_bits() as u32),
+        }
+        .emit_fixed(buf)
+    }
+
+    fn emit_descriptor(&self, buf: &mut [u8]) -> Result<usize> {
+        let total = self.descriptor_len();
+        check_out(Header::WHAT, buf, total)?;
+        Header {
+            response_code: self.response_code(),
+            key: self.key,
+            additional: self.additional,
+            // At most 48 - 8: always fits.
+            additional_length: (total - Header::LEN) as u8,
+        }
+        .emit_fixed(buf)?;
+        let mut at = Header::LEN;
+        for (code, value) in self.descriptors() {
+            let (len, spec) = DESCRIPTORS[usize::from(code)];
+            let desc = &mut buf[at..at + len];
+            desc.fill(0);
+            desc[..2].copy_from_slice(&[code, (len - 2) as u8]);
+            if code == 0 {
+                INFORMATION_VALID.put(desc, 1);
+            }
+            spec.put(desc, value);
+            at += len;
+        }
+        Ok(at)
+    }
+}
+
+impl Wire for SenseData {
+    /// Parses sense data, detecting the format from the RESPONSE CODE: 70h/71h fixed,
+    /// 72h/73h descriptor, anything else an error.
+    fn parse(buf: &[u8]) -> Result<Self> {
+        let Some(&first) = buf.first() else {
+            return Err(Error::Truncated {
+                what: "sense data",
+                location: Location::Data,
+                needed: 8,
+                actual: 0,
+            });
+        };
+        match first & 0x7F {
+            0x70 => Self::parse_fixed(buf, false),
+            0x71 => Self::parse_fixed(buf, true),
+            0x72 => Self::parse_descriptor(buf, false),
+            0x73 => Self::parse_descriptor(buf, true),
+            _ => Err(Error::InvalidField {
+                what: "sense data",
+                field: "RESPONSE CODE",
+                pointer: FieldPointer::data(0, Some(6)),
+            }),
+        }
+    }
+
+    fn buffer_len(&self) -> usize {
+        match self.format {
+            SenseFormat::Fixed => FIXED_LEN,
+            SenseFormat::Descriptor => self.descriptor_len(),
+        }
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        match self.format {
+            SenseFormat::Fixed => self.emit_fixed(buf),
+            SenseFormat::Descriptor => self.emit_descriptor(buf),
+        }
+    }
+}
+
+impl From<&Error> for SenseData {
+    fn from(e: &Error) -> Self {
+        SenseData::from_error(e)
+    }
+}
+
+impl From<Error> for SenseData {
+    fn from(e: Error) -> Self {
+        SenseData::from_error(&e)
+    }
+}
+
+impl fmt::Display for SenseData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.deferred {
+            f.write_str("deferred ")?;
+        }
+        write!(f, "{}: {}", self.key, self.additional)?;
+        if let Some(info) = self.information {
+            write!(f, ", information {info:#x}")?;
+        }
+        if let Some(csi) = self.command_specific {
+            write!(f, ", command-specific {csi:#x}")?;
+        }
+        match self.sense_key_specific {
+            Some(SenseKeySpecific::FieldPointer(p)) => write!(f, ", field at {p}")?,
+            Some(SenseKeySpecific::ActualRetryCount(n)) => write!(f, ", {n} retries")?,
+            Some(SenseKeySpecific::ProgressIndication(n)) => {
+                write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?;
+            }
+            Some(SenseKeySpecific::SegmentPointer {
+                segment_descriptor,
+                bit,
+                field_pointer,
+            }) => {
+                let base = if segment_descriptor {
+                    "segment descriptor"
+                } else {
+                    "parameter list"
+                };
+                write!(f, ", {base} byte {field_pointer}")?;
+                if let Some(b) = bit {
+                    write!(f, " bit {b}")?;
+                }
+            }
+            Some(SenseKeySpecific::UnitAttentionOverflow(true)) => {
+                f.write_str(", unit attention queue overflow")?;
+            }
+            Some(SenseKeySpecific::UnitAttentionOverflow(false)) | None => {}
+            Some(SenseKeySpecific::Other(b)) => {
+                write!(
+                    f,
+                    ", sense key specific {:02x}{:02x}{:02x}",
+                    b[0], b[1], b[2]
+                )?;
+            }
+        }
+        if self.ili {
+            f.write_str(", ILI")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
