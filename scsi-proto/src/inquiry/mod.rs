@@ -1,23 +1,14 @@
 //! Standard INQUIRY data and the vital product data (VPD) pages of a disk: SPC-5 6.7 (INQUIRY),
-//! 7.7 (VPD parameters) and SBC-4 6.6 (block device VPD pages).
+//! 7.7 (VPD parameters) and SBC-4 6.6 (block device VPD pages). [`StandardInquiry`] is in
+//! `standard.rs`, each VPD page in `vpd/`, [`VpdPage`] (any page, by page code) here.
 //!
-//! - [`StandardInquiry`]: the standard INQUIRY data (SPC-5 Table 148), with its ASCII
-//!   identification fields held as [`AsciiField`]s.
-//! - One owned representation per VPD page a modern disk reports: [`SupportedVpdPages`] (00h),
-//!   [`UnitSerialNumber`] (80h), [`DeviceIdentification`] (83h) made of [`Designator`]s,
-//!   [`ExtendedInquiryData`] (86h), [`BlockLimits`] (B0h), [`BlockDeviceCharacteristics`] (B1h)
-//!   and [`LogicalBlockProvisioning`] (B2h); [`VpdPage`] dispatches on the page code.
-//!
-//! Every VPD page starts with the same 4-byte header (SPC-5 7.7.1, Table 562): peripheral
-//! qualifier and device type, PAGE CODE, and a 2-byte PAGE LENGTH counting the bytes after the
-//! header. `parse` checks the page code and that the buffer holds PAGE LENGTH bytes; `emit`
-//! writes the header with the page length.
-//!
-//! The pages with a fixed length of 3Ch (86h, B0h, B1h) are declared whole, header included,
-//! and parsed leniently: a shorter page is read as if the missing bytes were zero (LIO itself
-//! returns a Block Limits page of length 10h when thin provisioning is off, and older devices
-//! return SBC-2's shorter pages), and bytes past 3Ch are ignored. They are always emitted with
-//! PAGE LENGTH 3Ch.
+//! Every VPD page starts with the same 4-byte header (SPC-5 7.7.1, Table 562): byte 0
+//! ([`Peripheral`]), PAGE CODE, and PAGE LENGTH counting the bytes after the header. `parse`
+//! checks the page code and that the buffer holds PAGE LENGTH bytes. The pages with a fixed
+//! length of 3Ch (86h, B0h, B1h) are declared whole, header included, and parsed leniently: a
+//! shorter page reads as if the missing bytes were zero (LIO returns a Block Limits page of
+//! length 10h when thin provisioning is off; older devices return SBC-2's shorter pages), bytes
+//! past 3Ch are ignored, and emit always writes PAGE LENGTH 3Ch.
 //!
 //! Errors carry [`Location::Data`] pointers: this is data a device sends, so a field pointer is
 //! for logs and tests, not for sense data.
@@ -190,14 +181,8 @@ macro_rules! fixed_vpd {
             }
 
             fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                use $crate::bits::Layout;
-                let len = $crate::inquiry::emit_page(
-                    Self::WHAT,
-                    $code,
-                    self.peripheral,
-                    Self::LEN - 4,
-                    buf,
-                )?;
+                use $crate::{bits::Layout, inquiry::emit_page};
+                let len = emit_page(Self::WHAT, $code, self.peripheral, Self::LEN - 4, buf)?;
                 self.write(buf)?;
                 Ok(len)
             }
@@ -213,9 +198,8 @@ pub use vpd::block_limits::BlockLimits;
 pub use vpd::characteristics::{
     BlockDeviceCharacteristics, ROTATION_RATE_NON_ROTATING, ROTATION_RATE_NOT_REPORTED,
 };
-pub use vpd::device_id::{
-    Association, CodeSet, Designator, DesignatorKind, DeviceIdentification, Naa,
-};
+pub use vpd::designator::{Association, CodeSet, Designator, DesignatorKind, Naa};
+pub use vpd::device_id::DeviceIdentification;
 pub use vpd::extended::ExtendedInquiryData;
 pub use vpd::provisioning::{
     LogicalBlockProvisioning, PROVISIONING_TYPE_NOT_REPORTED, PROVISIONING_TYPE_RESOURCE,

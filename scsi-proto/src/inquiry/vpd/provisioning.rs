@@ -1,6 +1,6 @@
 //! Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6, Table 240).
 
-use super::device_id::{Designator, WHAT as DESIGNATOR};
+use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
 use crate::inquiry::{Peripheral, VpdHeader, emit_page, invalid, parse_page, within};
 use crate::{FieldPointer, Result, Wire};
