@@ -128,7 +128,7 @@ macro_rules! layout_plus {
         }
     ) => {
         $crate::bits::layout! {
-            /// The fixed part of the structure of (almost) the same name.
+            /// The declared layout of the fixed part of the structure declared with it.
             struct $fixed: $what, $len {
                 $($field: $ty = $label ($byte, $shift, $bits),)*
             }
