@@ -1,0 +1,486 @@
+//! Standard INQUIRY data and the vital product data (VPD) pages of a disk: SPC-5 6.7 (INQUIRY),
+//! 7.7 (VPD parameters) and SBC-4 6.6 (block device VPD pages). [`StandardInquiry`] is in
+//! `standard.rs`, each VPD page in `vpd/`, [`VpdPage`] (any page, by page code) here.
+//!
+//! Every VPD page starts with the same 4-byte header (SPC-5 7.7.1, Table 562): byte 0
+//! ([`Peripheral`]), PAGE CODE, and PAGE LENGTH counting the bytes after the header. `parse`
+//! checks the page code and that the buffer holds PAGE LENGTH bytes. The pages with a fixed
+//! length of 3Ch (86h, B0h, B1h) are declared whole, header included, and parsed leniently: a
+//! shorter page reads as if the missing bytes were zero (LIO returns a Block Limits page of
+//! length 10h when thin provisioning is off; older devices return SBC-2's shorter pages), bytes
+//! past 3Ch are ignored, and emit always writes PAGE LENGTH 3Ch.
+//!
+//! Errors carry [`Location::Data`] pointers: this is data a device sends, so a field pointer is
+//! for logs and tests, not for sense data.
+
+use crate::bits::{Layout, Value, layout};
+use crate::error::{check_len, check_out};
+use crate::{Error, FieldPointer, Location, Result, Wire};
+
+/// PERIPHERAL DEVICE TYPE of a direct access block device (SPC-5 Table 149).
+pub const DEVICE_TYPE_DISK: u8 = 0x00;
+/// PERIPHERAL DEVICE TYPE "unknown or no device type" (SPC-5 Table 149), used with peripheral
+/// qualifier 3h for a LUN that does not exist.
+pub const DEVICE_TYPE_UNKNOWN: u8 = 0x1F;
+
+/// PERIPHERAL QUALIFIER 000b: a device of the indicated type is connected (SPC-5 Table 147).
+pub const QUALIFIER_CONNECTED: u8 = 0b000;
+/// PERIPHERAL QUALIFIER 001b: the device type is supported but no device is connected now.
+pub const QUALIFIER_NOT_CONNECTED: u8 = 0b001;
+/// PERIPHERAL QUALIFIER 011b: the device server cannot support a device on this logical unit.
+pub const QUALIFIER_NOT_SUPPORTED: u8 = 0b011;
+
+/// VERSION 05h: the device claims SPC-3 (what LIO reported before Linux 4.x).
+pub const VERSION_SPC3: u8 = 0x05;
+/// VERSION 06h: the device claims SPC-4 (what LIO reports today).
+pub const VERSION_SPC4: u8 = 0x06;
+/// VERSION 07h: the device claims SPC-5 (SPC-5 Table 150, "VERSION field").
+pub const VERSION_SPC5: u8 = 0x07;
+
+/// The only RESPONSE DATA FORMAT SPC-5 defines (values below 2h are obsolete, above reserved).
+pub const RESPONSE_DATA_FORMAT: u8 = 2;
+
+/// TPGS 00b: asymmetric logical unit access is not supported (SPC-5 Table 151).
+pub const TPGS_NOT_SUPPORTED: u8 = 0b00;
+/// TPGS 01b: only implicit ALUA.
+pub const TPGS_IMPLICIT: u8 = 0b01;
+/// TPGS 10b: only explicit ALUA (SET TARGET PORT GROUPS).
+pub const TPGS_EXPLICIT: u8 = 0b10;
+/// TPGS 11b: implicit and explicit ALUA (what LIO reports with its default port group).
+pub const TPGS_BOTH: u8 = 0b11;
+
+/// VERSION DESCRIPTOR values a LIO disk reports (SPC-5 6.7.2, Table 150 refers to T10's list of
+/// version descriptor values; these are the "no version claimed" codes, checked against the
+/// Linux kernel's `enum scsi_version_descriptor` in `include/scsi/scsi_proto.h` and the table in
+/// sg3_utils' `sg_inq_data.c`). A version descriptor of 0000h means "none"; its low 5 bits pick
+/// a revision of the standard, 0 meaning no particular one.
+pub mod version_descriptor {
+    /// SAM-5 (no version claimed).
+    pub const SAM5: u16 = 0x00A0;
+    /// SPC-4 (no version claimed).
+    pub const SPC4: u16 = 0x0460;
+    /// SPC-5 (no version claimed).
+    pub const SPC5: u16 = 0x05C0;
+    /// SBC-3 (no version claimed).
+    pub const SBC3: u16 = 0x04C0;
+    /// SBC-4 (no version claimed).
+    pub const SBC4: u16 = 0x0600;
+    /// iSCSI (no version claimed): the transport descriptor LIO's iSCSI fabric reports.
+    pub const ISCSI: u16 = 0x0960;
+    /// FCP-4 (no version claimed): LIO's Fibre Channel fabrics.
+    pub const FCP4: u16 = 0x0A40;
+    /// SAS-3 (no version claimed): LIO's SAS fabrics.
+    pub const SAS3: u16 = 0x0C60;
+    /// SRP (no version claimed): LIO's SRP fabric.
+    pub const SRP: u16 = 0x0940;
+    /// SBP-3 (no version claimed): LIO's FireWire fabric.
+    pub const SBP3: u16 = 0x0980;
+}
+
+/// PROTOCOL IDENTIFIER values (SPC-5 7.6.1, Table 488), as used in designation descriptors
+/// with PIV set.
+pub mod protocol_identifier {
+    /// Fibre Channel (FCP-4).
+    pub const FCP: u8 = 0x0;
+    /// Parallel SCSI (obsolete).
+    pub const SPI: u8 = 0x1;
+    /// SSA.
+    pub const SSA: u8 = 0x2;
+    /// IEEE 1394 (SBP-3).
+    pub const SBP: u8 = 0x3;
+    /// SCSI RDMA Protocol.
+    pub const SRP: u8 = 0x4;
+    /// iSCSI.
+    pub const ISCSI: u8 = 0x5;
+    /// SAS Serial SCSI Protocol.
+    pub const SAS: u8 = 0x6;
+    /// Automation/Drive Interface (ADT-2).
+    pub const ADT: u8 = 0x7;
+    /// AT Attachment Interface (ACS).
+    pub const ATA: u8 = 0x8;
+    /// USB Attached SCSI.
+    pub const UAS: u8 = 0x9;
+    /// SCSI over PCI Express.
+    pub const SOP: u8 = 0xA;
+    /// PCI Express protocols.
+    pub const PCIE: u8 = 0xB;
+    /// No specific protocol.
+    pub const NONE: u8 = 0xF;
+}
+
+/// [`layout!`](crate::bits::layout) for a structure with owned fields after its fixed part: the
+/// public struct with both kinds of field, the declared layout of the fixed part (a private
+/// struct `$fixed` of `$len` bytes) and `fixed` / `from_fixed` between them. The structure's
+/// own parse and emit code handles the owned fields. Generic; it belongs in `bits`.
+macro_rules! layout_plus {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident ($fixed:ident : $what:literal, $len:literal) {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal),
+            )*
+        } + {
+            $(
+                $(#[$xmeta:meta])*
+                $extra:ident : $xty:ty,
+            )*
+        }
+    ) => {
+        $crate::bits::layout! {
+            /// The declared layout of the fixed part of the structure declared with it.
+            struct $fixed: $what, $len {
+                $($field: $ty = $label ($byte, $shift, $bits),)*
+            }
+        }
+
+        $(#[$meta])*
+        pub struct $name {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
+                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
+                pub $field: $ty,
+            )*
+            $($(#[$xmeta])* pub $extra: $xty,)*
+        }
+
+        impl $name {
+            /// The fixed part.
+            fn fixed(&self) -> $fixed {
+                $fixed { $($field: self.$field),* }
+            }
+
+            /// The structure from its fixed part and its owned fields.
+            fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
+                $name { $($field: f.$field,)* $($extra,)* }
+            }
+        }
+    };
+}
+
+/// `PAGE_CODE` and [`Wire`] for a VPD page declared whole with `layout!` (header bytes
+/// included, byte 0 as its `peripheral` field): parsed leniently (see the module docs) and
+/// emitted with PAGE LENGTH `LEN - 4`.
+macro_rules! fixed_vpd {
+    ($t:ty, $code:literal) => {
+        impl $t {
+            /// The page code.
+            pub const PAGE_CODE: u8 = $code;
+        }
+
+        impl $crate::Wire for $t {
+            fn parse(buf: &[u8]) -> $crate::Result<Self> {
+                use $crate::bits::Layout;
+                let (_, body) = $crate::inquiry::parse_page(Self::WHAT, $code, buf)?;
+                Ok(Self::read(&buf[..4 + body.len()]))
+            }
+
+            fn buffer_len(&self) -> usize {
+                <Self as $crate::bits::Layout>::LEN
+            }
+
+            fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
+                use $crate::{bits::Layout, inquiry::emit_page};
+                let len = emit_page(Self::WHAT, $code, self.peripheral, Self::LEN - 4, buf)?;
+                self.write(buf)?;
+                Ok(len)
+            }
+        }
+    };
+}
+
+mod standard;
+mod vpd;
+
+pub use standard::StandardInquiry;
+pub use vpd::block_limits::BlockLimits;
+pub use vpd::characteristics::{
+    BlockDeviceCharacteristics, ROTATION_RATE_NON_ROTATING, ROTATION_RATE_NOT_REPORTED,
+};
+pub use vpd::designator::{Association, CodeSet, Designator, DesignatorKind, Naa};
+pub use vpd::device_id::DeviceIdentification;
+pub use vpd::extended::ExtendedInquiryData;
+pub use vpd::provisioning::{
+    LogicalBlockProvisioning, PROVISIONING_TYPE_NOT_REPORTED, PROVISIONING_TYPE_RESOURCE,
+    PROVISIONING_TYPE_THIN,
+};
+pub use vpd::serial::UnitSerialNumber;
+pub use vpd::supported::SupportedVpdPages;
+
+fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
+    Error::InvalidField {
+        what,
+        field,
+        pointer,
+    }
+}
+
+/// An error about a part `offset` bytes into a structure called `what`: named after it, its
+/// field pointer moved by `offset`.
+fn within(e: Error, what: &'static str, offset: usize) -> Error {
+    match e {
+        Error::InvalidField { field, pointer, .. } => Error::InvalidField {
+            what,
+            field,
+            pointer: pointer.shifted(u16::try_from(offset).unwrap_or(u16::MAX)),
+        },
+        other => other,
+    }
+}
+
+layout! {
+    /// Byte 0 of standard INQUIRY data and of every VPD page (SPC-5 6.7.2). The default is
+    /// [`Peripheral::DISK`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct Peripheral: "peripheral", 1 {
+        /// `QUALIFIER_*`.
+        qualifier: u8 = "PERIPHERAL QUALIFIER" (0, 5, 3),
+        /// [`DEVICE_TYPE_DISK`]...
+        device_type: u8 = "PERIPHERAL DEVICE TYPE" (0, 0, 5),
+    }
+}
+
+impl Peripheral {
+    /// A connected direct access block device: qualifier 000b, device type 00h.
+    pub const DISK: Peripheral = Peripheral {
+        qualifier: QUALIFIER_CONNECTED,
+        device_type: DEVICE_TYPE_DISK,
+    };
+
+    /// What a device server reports for a LUN it does not have (SPC-5 6.7.2): qualifier 011b,
+    /// device type 1Fh.
+    pub const NO_LUN: Peripheral = Peripheral {
+        qualifier: QUALIFIER_NOT_SUPPORTED,
+        device_type: DEVICE_TYPE_UNKNOWN,
+    };
+
+    /// Checks that both fields fit their bits, naming the field and the structure `what`.
+    fn check(self, what: &'static str) -> Result<()> {
+        self.write(&mut [0]).map_err(|e| within(e, what, 0))
+    }
+}
+
+impl Value for Peripheral {
+    fn from_bits(v: u64) -> Self {
+        Peripheral::read(&v.to_be_bytes()[7..])
+    }
+
+    /// A value whose fields do not fit yields one too large for any byte.
+    fn to_bits(self) -> u64 {
+        let mut byte = [0];
+        self.write(&mut byte)
+            .map_or(u64::MAX, |()| u64::from(byte[0]))
+    }
+}
+
+/// SPC-5 4.3.1: ASCII data fields hold only the printable characters 20h..=7Eh.
+fn is_printable(c: u8) -> bool {
+    (0x20..=0x7E).contains(&c)
+}
+
+/// SPC-5 4.3.1: printable ASCII, optionally terminated by one or more NULs (and nothing after).
+fn is_ascii_data(bytes: &[u8]) -> bool {
+    let text = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    let (text, nuls) = bytes.split_at(text);
+    text.iter().all(|&c| is_printable(c)) && nuls.iter().all(|&c| c == 0)
+}
+
+/// The text of validated ASCII data, without its NUL terminator (empty for anything else).
+fn ascii_text(bytes: &[u8]) -> &str {
+    core::str::from_utf8(bytes)
+        .unwrap_or("")
+        .trim_end_matches('\0')
+}
+
+/// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
+/// IDENTIFICATION: printable ASCII (20h..=7Eh) padded with spaces, or terminated by NULs.
+///
+/// The invariant is checked when the value is built, so the text accessors never fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AsciiField<const N: usize>([u8; N]);
+
+impl<const N: usize> AsciiField<N> {
+    /// Left-aligns `text` and pads it with spaces, as SPC-5 4.3.1 asks. `None` if `text` is
+    /// longer than `N` bytes or holds anything but printable ASCII.
+    pub fn new(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        if bytes.len() > N || !bytes.iter().all(|&c| is_printable(c)) {
+            return None;
+        }
+        let mut field = [b' '; N];
+        field[..bytes.len()].copy_from_slice(bytes);
+        Some(AsciiField(field))
+    }
+
+    /// Takes the field's bytes as they are on the wire: printable ASCII, optionally followed by
+    /// NULs. `None` otherwise.
+    pub fn from_bytes(bytes: [u8; N]) -> Option<Self> {
+        is_ascii_data(&bytes).then_some(AsciiField(bytes))
+    }
+
+    /// The bytes as they go on the wire, padding included.
+    pub const fn as_bytes(&self) -> &[u8; N] {
+        &self.0
+    }
+
+    /// The text without its trailing padding (spaces or NULs).
+    pub fn as_str(&self) -> &str {
+        ascii_text(&self.0).trim_end_matches(' ')
+    }
+}
+
+layout! {
+    /// The 4-byte header of every VPD page (SPC-5 7.7.1, Table 562).
+    struct VpdHeader: "VPD page", 4 {
+        peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
+        page_code: u8 = "PAGE CODE" (1, 0, 8),
+        /// The bytes after the header.
+        page_length: u16 = "PAGE LENGTH" (2, 0, 16),
+    }
+}
+
+/// Reads a VPD page's header; `buf` must hold the PAGE LENGTH bytes after it, which are
+/// returned.
+fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
+    check_len(what, Location::Data, buf, VpdHeader::LEN)?;
+    let header = VpdHeader::read(buf);
+    let end = VpdHeader::LEN + usize::from(header.page_length);
+    check_len(what, Location::Data, buf, end)?;
+    Ok((header, &buf[VpdHeader::LEN..end]))
+}
+
+/// [`parse_any`] for the page `code`: returns byte 0 and the bytes after the header.
+fn parse_page<'a>(what: &'static str, code: u8, buf: &'a [u8]) -> Result<(Peripheral, &'a [u8])> {
+    let (header, body) = parse_any(what, buf)?;
+    if header.page_code != code {
+        return Err(invalid(what, "PAGE CODE", FieldPointer::data(1, None)));
+    }
+    Ok((header.peripheral, body))
+}
+
+/// Checks the output length, writes the header of a page with `body_len` bytes after it and
+/// zeroes them; returns the page's length.
+fn emit_page(
+    what: &'static str,
+    code: u8,
+    peripheral: Peripheral,
+    body_len: usize,
+    buf: &mut [u8],
+) -> Result<usize> {
+    let len = body_len.saturating_add(VpdHeader::LEN);
+    check_out(what, buf, len)?;
+    peripheral.check(what)?;
+    let page_length = u16::try_from(body_len)
+        .map_err(|_| invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+    buf[..len].fill(0);
+    let header = VpdHeader {
+        peripheral,
+        page_code: code,
+        page_length,
+    };
+    header.write(buf)?;
+    Ok(len)
+}
+
+/// [`emit_page`] for a page whose body is `body`.
+fn emit_bytes(
+    what: &'static str,
+    code: u8,
+    peripheral: Peripheral,
+    body: &[u8],
+    buf: &mut [u8],
+) -> Result<usize> {
+    let len = emit_page(what, code, peripheral, body.len(), buf)?;
+    buf[VpdHeader::LEN..len].copy_from_slice(body);
+    Ok(len)
+}
+
+/// Declares [`VpdPage`] with one variant per page type (named like it) and its dispatch.
+macro_rules! vpd_pages {
+    ($($(#[$doc:meta])* $page:ident,)*) => {
+        /// Any VPD page, decoded by page code. Pages B0h..B2h are decoded as the SBC-4 pages
+        /// whatever the peripheral device type (this crate serves disks).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum VpdPage {
+            $($(#[$doc])* $page($page),)*
+            /// Any other page, kept as its body. Its page code must not be one decoded above.
+            Unknown {
+                /// Byte 0.
+                peripheral: Peripheral,
+                /// PAGE CODE.
+                page_code: u8,
+                /// The PAGE LENGTH bytes after the header.
+                data: Vec<u8>,
+            },
+        }
+
+        /// Page codes [`VpdPage`] decodes into their own variants.
+        const KNOWN_PAGE_CODES: &[u8] = &[$($page::PAGE_CODE),*];
+
+        impl VpdPage {
+            /// The PAGE CODE.
+            pub fn page_code(&self) -> u8 {
+                match self {
+                    $(VpdPage::$page(_) => $page::PAGE_CODE,)*
+                    VpdPage::Unknown { page_code, .. } => *page_code,
+                }
+            }
+        }
+
+        impl Wire for VpdPage {
+            fn parse(buf: &[u8]) -> Result<Self> {
+                let (header, body) = parse_any("VPD page", buf)?;
+                Ok(match header.page_code {
+                    $($page::PAGE_CODE => VpdPage::$page($page::parse(buf)?),)*
+                    page_code => VpdPage::Unknown {
+                        peripheral: header.peripheral,
+                        page_code,
+                        data: body.to_vec(),
+                    },
+                })
+            }
+
+            fn buffer_len(&self) -> usize {
+                match self {
+                    $(VpdPage::$page(p) => p.buffer_len(),)*
+                    VpdPage::Unknown { data, .. } => VpdHeader::LEN.saturating_add(data.len()),
+                }
+            }
+
+            fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+                match self {
+                    $(VpdPage::$page(p) => p.emit(buf),)*
+                    VpdPage::Unknown { peripheral, page_code, data } => {
+                        const WHAT: &str = "VPD page";
+                        check_out(WHAT, buf, self.buffer_len())?;
+                        if KNOWN_PAGE_CODES.contains(page_code) {
+                            return Err(invalid(WHAT, "PAGE CODE", FieldPointer::data(1, None)));
+                        }
+                        emit_bytes(WHAT, *page_code, *peripheral, data, buf)
+                    }
+                }
+            }
+        }
+    };
+}
+
+vpd_pages! {
+    /// 00h.
+    SupportedVpdPages,
+    /// 80h.
+    UnitSerialNumber,
+    /// 83h.
+    DeviceIdentification,
+    /// 86h.
+    ExtendedInquiryData,
+    /// B0h.
+    BlockLimits,
+    /// B1h.
+    BlockDeviceCharacteristics,
+    /// B2h.
+    LogicalBlockProvisioning,
+}
+
+#[cfg(test)]
+mod tests;

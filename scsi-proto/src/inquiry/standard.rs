@@ -1,0 +1,217 @@
+//! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
+
+use super::invalid;
+use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, TPGS_NOT_SUPPORTED, VERSION_SPC5};
+use crate::bits::{Layout, Spec};
+use crate::error::{check_len, check_out};
+use crate::{Error, FieldPointer, Location, Result, Wire};
+
+const WHAT: &str = "standard INQUIRY data";
+/// Length of standard INQUIRY data without the optional fields.
+const SHORT_LEN: usize = 36;
+/// Length of the full emitted form: through the version descriptors and the reserved bytes
+/// 74..96, as LIO emits it (ADDITIONAL LENGTH 91).
+const FULL_LEN: usize = 96;
+/// ADDITIONAL LENGTH: the bytes after byte 4.
+const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
+/// At most eight VERSION DESCRIPTOR fields, from byte 58.
+const MAX_VERSION_DESCRIPTORS: usize = 8;
+
+/// The `i`th VERSION DESCRIPTOR field.
+const fn version_descriptor(i: usize) -> Spec {
+    Spec::new("VERSION DESCRIPTOR", 58 + 2 * i as u16, 0, 16)
+}
+
+/// The identification fields: name and first byte.
+const VENDOR: (&str, u16) = ("T10 VENDOR IDENTIFICATION", 8);
+const PRODUCT: (&str, u16) = ("PRODUCT IDENTIFICATION", 16);
+const REVISION: (&str, u16) = ("PRODUCT REVISION LEVEL", 32);
+
+fn bad_field((field, byte): (&'static str, u16)) -> Error {
+    invalid(WHAT, field, FieldPointer::data(byte, None))
+}
+
+fn bad_format() -> Error {
+    invalid(WHAT, "RESPONSE DATA FORMAT", FieldPointer::data(3, Some(3)))
+}
+
+/// The ASCII field at `at` in the first 36 bytes of `raw`.
+fn read_ascii<const N: usize>(raw: &[u8], at: (&'static str, u16)) -> Result<AsciiField<N>> {
+    let bytes = raw.get(usize::from(at.1)..).and_then(<[u8]>::first_chunk);
+    bytes
+        .and_then(|b| AsciiField::from_bytes(*b))
+        .ok_or(bad_field(at))
+}
+
+layout_plus! {
+    /// Standard INQUIRY data (SPC-5 6.7.2, Table 148).
+    ///
+    /// Emitted as 36 bytes when there are no version descriptors and no vendor specific data,
+    /// as 96 bytes (ADDITIONAL LENGTH 91, reserved bytes 74..96 zero, like LIO) otherwise.
+    /// Obsolete and vendor specific bits of bytes 6 and 7, and bytes past 96, are not
+    /// represented: parse ignores them and emit writes zeros.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
+        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
+        peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
+        /// Removable medium.
+        rmb: bool = "RMB" (1, 7, 1),
+        /// The logical unit is a conglomerate.
+        lu_cong: bool = "LU_CONG" (1, 6, 1),
+        /// Added by SPC-5: 0 = not reported.
+        hot_pluggable: u8 = "HOT PLUGGABLE" (1, 4, 2),
+        /// [`VERSION_SPC4`](super::VERSION_SPC4), [`VERSION_SPC5`]...
+        version: u8 = "VERSION" (2, 0, 8),
+        /// The NACA bit of the CONTROL byte is supported.
+        normaca: bool = "NORMACA" (3, 5, 1),
+        /// Hierarchical LUN addressing in REPORT LUNS.
+        hisup: bool = "HISUP" (3, 4, 1),
+        /// Must be [`RESPONSE_DATA_FORMAT`] (2).
+        response_data_format: u8 = "RESPONSE DATA FORMAT" (3, 0, 4),
+        /// Embedded storage array controller.
+        sccs: bool = "SCCS" (5, 7, 1),
+        /// An access controls coordinator is addressed.
+        acc: bool = "ACC" (5, 6, 1),
+        /// `TPGS_*`.
+        tpgs: u8 = "TPGS" (5, 4, 2),
+        /// Third-party copy commands supported.
+        third_party_copy: bool = "3PC" (5, 3, 1),
+        /// Protection information supported.
+        protect: bool = "PROTECT" (5, 0, 1),
+        /// Embedded enclosure services.
+        encserv: bool = "ENCSERV" (6, 6, 1),
+        /// More than one target port.
+        multip: bool = "MULTIP" (6, 4, 1),
+        /// The command management model of SAM-5 is supported; set on any modern target.
+        cmdque: bool = "CMDQUE" (7, 1, 1),
+    } + {
+        /// T10 VENDOR IDENTIFICATION (bytes 8..16).
+        vendor_identification: AsciiField<8>,
+        /// PRODUCT IDENTIFICATION (bytes 16..32).
+        product_identification: AsciiField<16>,
+        /// PRODUCT REVISION LEVEL (bytes 32..36).
+        product_revision_level: AsciiField<4>,
+        /// VENDOR SPECIFIC bytes 36..56; all zero means "absent".
+        vendor_specific: [u8; 20],
+        /// VERSION DESCRIPTORs (bytes 58..74), at most eight
+        /// ([`version_descriptor`](super::version_descriptor)). Zero descriptors at the end mean
+        /// "unused" and are dropped by parse.
+        version_descriptors: Vec<u16>,
+    }
+}
+
+impl StandardInquiry {
+    /// Standard INQUIRY data of a connected disk claiming SPC-5, with CMDQUE set, the
+    /// identification fields left-aligned and space-padded, and every other field zero.
+    ///
+    /// Fails with [`Error::InvalidField`] naming "T10 VENDOR IDENTIFICATION", "PRODUCT
+    /// IDENTIFICATION" or "PRODUCT REVISION LEVEL" when a string is longer than its field (8,
+    /// 16, 4 bytes) or holds anything but printable ASCII.
+    pub fn disk(vendor: &str, product: &str, revision: &str) -> Result<Self> {
+        let flags = Flags {
+            version: VERSION_SPC5,
+            response_data_format: RESPONSE_DATA_FORMAT,
+            tpgs: TPGS_NOT_SUPPORTED,
+            cmdque: true,
+            ..Flags::read(&[])
+        };
+        Ok(Self::from_fixed(
+            flags,
+            AsciiField::new(vendor).ok_or(bad_field(VENDOR))?,
+            AsciiField::new(product).ok_or(bad_field(PRODUCT))?,
+            AsciiField::new(revision).ok_or(bad_field(REVISION))?,
+            [0; 20],
+            Vec::new(),
+        ))
+    }
+
+    /// T10 VENDOR IDENTIFICATION without its padding.
+    pub fn vendor_identification(&self) -> &str {
+        self.vendor_identification.as_str()
+    }
+
+    /// PRODUCT IDENTIFICATION without its padding.
+    pub fn product_identification(&self) -> &str {
+        self.product_identification.as_str()
+    }
+
+    /// PRODUCT REVISION LEVEL without its padding.
+    pub fn product_revision_level(&self) -> &str {
+        self.product_revision_level.as_str()
+    }
+}
+
+impl Wire for StandardInquiry {
+    /// Parses at least 36 bytes. The optional fields are read as far as both the buffer and the
+    /// ADDITIONAL LENGTH reach (an initiator may have truncated the data with its ALLOCATION
+    /// LENGTH). Identification fields must be printable ASCII (optionally NUL-terminated).
+    fn parse(buf: &[u8]) -> Result<Self> {
+        check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
+        let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;
+        let end = buf
+            .len()
+            .min(additional_length + 5)
+            .clamp(SHORT_LEN, FULL_LEN);
+        let mut raw = [0u8; FULL_LEN];
+        raw[..end].copy_from_slice(&buf[..end]);
+        let flags = Flags::read(&raw);
+        if flags.response_data_format != RESPONSE_DATA_FORMAT {
+            return Err(bad_format());
+        }
+        // Only whole descriptors that were actually sent count.
+        let present = (end.saturating_sub(version_descriptor(0).byte.into()) / 2)
+            .min(MAX_VERSION_DESCRIPTORS);
+        let mut version_descriptors: Vec<u16> = (0..present)
+            .map(|i| version_descriptor(i).get(&raw) as u16)
+            .collect();
+        while version_descriptors.last() == Some(&0) {
+            version_descriptors.pop();
+        }
+        let mut vendor_specific = [0; 20];
+        vendor_specific.copy_from_slice(&raw[36..56]);
+        Ok(Self::from_fixed(
+            flags,
+            read_ascii(&raw, VENDOR)?,
+            read_ascii(&raw, PRODUCT)?,
+            read_ascii(&raw, REVISION)?,
+            vendor_specific,
+            version_descriptors,
+        ))
+    }
+
+    fn buffer_len(&self) -> usize {
+        if self.version_descriptors.is_empty() && self.vendor_specific == [0; 20] {
+            SHORT_LEN
+        } else {
+            FULL_LEN
+        }
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        check_out(WHAT, buf, len)?;
+        self.peripheral.check(WHAT)?;
+        if self.response_data_format != RESPONSE_DATA_FORMAT {
+            return Err(bad_format());
+        }
+        if self.version_descriptors.len() > MAX_VERSION_DESCRIPTORS {
+            let end = version_descriptor(MAX_VERSION_DESCRIPTORS);
+            return Err(invalid(WHAT, end.field, FieldPointer::data(end.byte, None)));
+        }
+        let mut raw = [0u8; FULL_LEN];
+        self.fixed().write(&mut raw)?;
+        ADDITIONAL_LENGTH.put(&mut raw, (len - 5) as u64);
+        raw[8..16].copy_from_slice(self.vendor_identification.as_bytes());
+        raw[16..32].copy_from_slice(self.product_identification.as_bytes());
+        raw[32..36].copy_from_slice(self.product_revision_level.as_bytes());
+        raw[36..56].copy_from_slice(&self.vendor_specific);
+        for (i, &d) in self.version_descriptors.iter().enumerate() {
+            version_descriptor(i).put(&mut raw, d.into());
+        }
+        buf[..len].copy_from_slice(&raw[..len]);
+        Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests;

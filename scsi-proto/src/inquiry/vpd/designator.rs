@@ -1,0 +1,520 @@
+//! Designation descriptors (SPC-5 7.7.6.1), of the Device Identification VPD page and of
+//! provisioning groups.
+
+use crate::bits::{Layout, Spec, Value, layout};
+use crate::error::{check_len, check_out};
+use crate::inquiry::{AsciiField, invalid};
+use crate::{Error, FieldPointer, Location, Result, Wire};
+
+/// What a designation descriptor's errors name.
+pub(super) const WHAT: &str = "designation descriptor";
+
+/// CODE SET of a designation descriptor (SPC-5 7.7.6.1, Table 575).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodeSet {
+    /// 1h: binary values.
+    Binary,
+    /// 2h: printable ASCII.
+    Ascii,
+    /// 3h: UTF-8.
+    Utf8,
+    /// A reserved value: 0h or 4h..=Fh (emit refuses any other).
+    Reserved(u8),
+}
+
+impl Value for CodeSet {
+    fn from_bits(v: u64) -> Self {
+        match v {
+            1 => CodeSet::Binary,
+            2 => CodeSet::Ascii,
+            3 => CodeSet::Utf8,
+            other => CodeSet::Reserved(other as u8),
+        }
+    }
+
+    /// A `Reserved` value that is not a reserved code yields one too large for the field.
+    fn to_bits(self) -> u64 {
+        match self {
+            CodeSet::Binary => 1,
+            CodeSet::Ascii => 2,
+            CodeSet::Utf8 => 3,
+            CodeSet::Reserved(v @ (0 | 4..=15)) => v.into(),
+            CodeSet::Reserved(_) => u64::MAX,
+        }
+    }
+}
+
+/// ASSOCIATION of a designation descriptor (SPC-5 7.7.6.1, Table 574); 11b is reserved and
+/// rejected by parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Association {
+    /// 00b: the addressed logical unit.
+    LogicalUnit,
+    /// 01b: the target port that received the command.
+    TargetPort,
+    /// 10b: the SCSI target device containing the logical unit.
+    TargetDevice,
+}
+
+/// The associations, by value.
+const ASSOCIATIONS: [Association; 3] = [
+    Association::LogicalUnit,
+    Association::TargetPort,
+    Association::TargetDevice,
+];
+
+layout! {
+    /// The header of a designation descriptor (SPC-5 Table 573).
+    struct Header: "designation descriptor", 4 {
+        protocol_identifier: u8 = "PROTOCOL IDENTIFIER" (0, 4, 4),
+        code_set: CodeSet = "CODE SET" (0, 0, 4),
+        piv: bool = "PIV" (1, 7, 1),
+        association: u8 = "ASSOCIATION" (1, 4, 2),
+        designator_type: u8 = "DESIGNATOR TYPE" (1, 0, 4),
+        /// Wider than its field, so a designator too long for it fails the range check.
+        designator_length: u16 = "DESIGNATOR LENGTH" (3, 0, 8),
+    }
+}
+
+layout! {
+    /// An NAA 5h designator (bytes 0..8) or NAA 6h designator (bytes 0..16) (SPC-5 7.7.6.6).
+    struct NaaFields: "designation descriptor", 16 {
+        naa: u8 = "NAA" (0, 4, 4),
+        company_id: u32 = "IEEE COMPANY_ID" (0, 4, 24),
+        vendor_specific: u64 = "VENDOR SPECIFIC IDENTIFIER" (3, 0, 36),
+        extension: u64 = "VENDOR SPECIFIC IDENTIFIER EXTENSION" (8, 0, 64),
+    }
+}
+
+/// The identifier of the 4-byte designators of types 4h, 5h and 6h.
+const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
+
+/// The longest SCSI name string designator: a multiple of four that fits DESIGNATOR LENGTH
+/// (SPC-5's limit of 256 cannot be encoded).
+const SCSI_NAME_MAX_LEN: usize = 252;
+
+fn bad_length() -> Error {
+    invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None))
+}
+
+/// The error for a field at the start of the designator (byte 4 of the descriptor).
+fn bad_designator(field: &'static str) -> Error {
+    invalid(WHAT, field, FieldPointer::data(4, None))
+}
+
+fn check_scsi_name(name: &str) -> Result<()> {
+    if name.len() >= SCSI_NAME_MAX_LEN || name.contains('\0') {
+        return Err(bad_designator("SCSI NAME STRING"));
+    }
+    Ok(())
+}
+
+/// NAA designator formats (SPC-5 7.7.6.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Naa {
+    /// NAA 5h, IEEE Registered (8 bytes).
+    IeeeRegistered {
+        /// IEEE COMPANY_ID (OUI), 24 bits.
+        company_id: u32,
+        /// VENDOR SPECIFIC IDENTIFIER, 36 bits.
+        vendor_specific: u64,
+    },
+    /// NAA 6h, IEEE Registered Extended (16 bytes): what LIO reports for every LUN (company id
+    /// 001405h).
+    IeeeRegisteredExtended {
+        /// IEEE COMPANY_ID (OUI), 24 bits.
+        company_id: u32,
+        /// VENDOR SPECIFIC IDENTIFIER, 36 bits.
+        vendor_specific: u64,
+        /// VENDOR SPECIFIC IDENTIFIER EXTENSION.
+        extension: u64,
+    },
+    /// Any other NAA (2h IEEE Extended, 3h Locally Assigned, reserved values): the designator's
+    /// raw bytes, NAA nibble included. Must not be empty nor start with NAA 5h or 6h.
+    Other(Vec<u8>),
+}
+
+impl Naa {
+    /// Checks the ranges of the fields NAA 5h and 6h share; the pointers are in the descriptor.
+    fn check(company_id: u32, vendor_specific: u64) -> Result<()> {
+        if company_id > 0xFF_FFFF {
+            let pointer = FieldPointer::data(4, Some(3));
+            return Err(invalid(WHAT, "IEEE COMPANY_ID", pointer));
+        }
+        if vendor_specific > 0xF_FFFF_FFFF {
+            let pointer = FieldPointer::data(7, Some(3));
+            return Err(invalid(WHAT, "VENDOR SPECIFIC IDENTIFIER", pointer));
+        }
+        Ok(())
+    }
+
+    /// The fields of NAA 5h (without extension) and 6h, or the bytes of any other.
+    fn fields(&self) -> core::result::Result<(NaaFields, usize), &[u8]> {
+        match *self {
+            Naa::IeeeRegistered {
+                company_id,
+                vendor_specific,
+            } => Ok((NaaFields::new(5, company_id, vendor_specific, 0), 8)),
+            Naa::IeeeRegisteredExtended {
+                company_id,
+                vendor_specific,
+                extension,
+            } => Ok((
+                NaaFields::new(6, company_id, vendor_specific, extension),
+                16,
+            )),
+            Naa::Other(ref bytes) => Err(bytes),
+        }
+    }
+
+    fn write(&self, out: &mut [u8]) -> Result<()> {
+        match self.fields() {
+            Ok((f, _)) => {
+                Naa::check(f.company_id, f.vendor_specific)?;
+                f.write(out)
+            }
+            // An empty one has no NAA field; a 5h/6h one would parse as the typed variant.
+            Err([] | [0x50..=0x6F, ..]) => {
+                Err(invalid(WHAT, "NAA", FieldPointer::data(4, Some(7))))
+            }
+            Err(bytes) => {
+                out.copy_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    fn read(bytes: &[u8]) -> Result<Self> {
+        let f = NaaFields::read(bytes);
+        let (company_id, vendor_specific) = (f.company_id, f.vendor_specific);
+        Ok(match (f.naa, bytes.len()) {
+            (5, 8) => Naa::IeeeRegistered {
+                company_id,
+                vendor_specific,
+            },
+            (6, 16) => Naa::IeeeRegisteredExtended {
+                company_id,
+                vendor_specific,
+                extension: f.extension,
+            },
+            (5 | 6, _) | (_, 0) => return Err(bad_length()),
+            _ => Naa::Other(bytes.to_vec()),
+        })
+    }
+}
+
+impl NaaFields {
+    const fn new(naa: u8, company_id: u32, vendor_specific: u64, extension: u64) -> Self {
+        NaaFields {
+            naa,
+            company_id,
+            vendor_specific,
+            extension,
+        }
+    }
+}
+
+/// The DESIGNATOR field, by DESIGNATOR TYPE (SPC-5 7.7.6.1, Table 576).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DesignatorKind {
+    /// Type 1h, T10 vendor ID based (SPC-5 7.7.6.4): T10 VENDOR IDENTIFICATION and a vendor
+    /// specific identifier (LIO: `"<product>:<serial>"` and a NUL).
+    T10VendorId {
+        /// T10 VENDOR IDENTIFICATION.
+        vendor: AsciiField<8>,
+        /// VENDOR SPECIFIC IDENTIFIER, kept as bytes.
+        vendor_specific: Vec<u8>,
+    },
+    /// Type 2h, EUI-64 based (SPC-5 7.7.6.5): 8, 12 or 16 bytes.
+    Eui64(Vec<u8>),
+    /// Type 3h, NAA (SPC-5 7.7.6.6).
+    Naa(Naa),
+    /// Type 4h, relative target port identifier (SPC-5 7.7.6.7).
+    RelativeTargetPort(u16),
+    /// Type 5h, target port group (SPC-5 7.7.6.8).
+    TargetPortGroup(u16),
+    /// Type 6h, logical unit group (SPC-5 7.7.6.9).
+    LogicalUnitGroup(u16),
+    /// Type 8h, SCSI name string (SPC-5 7.7.6.11): UTF-8 without NULs, emitted NUL-terminated
+    /// and NUL-padded to a multiple of four bytes; at most 251 bytes.
+    ScsiNameString(String),
+    /// Any other type (0h vendor specific, 7h MD5, 9h PCI Express routing ID, Ah UUID,
+    /// reserved types): the raw designator. Must not use a type that has its own variant.
+    Other {
+        /// DESIGNATOR TYPE, 4 bits.
+        designator_type: u8,
+        /// The DESIGNATOR field.
+        bytes: Vec<u8>,
+    },
+}
+
+impl DesignatorKind {
+    /// The DESIGNATOR TYPE code.
+    pub fn designator_type(&self) -> u8 {
+        match self {
+            Self::T10VendorId { .. } => 0x1,
+            Self::Eui64(_) => 0x2,
+            Self::Naa(_) => 0x3,
+            Self::RelativeTargetPort(_) => 0x4,
+            Self::TargetPortGroup(_) => 0x5,
+            Self::LogicalUnitGroup(_) => 0x6,
+            Self::ScsiNameString(_) => 0x8,
+            Self::Other {
+                designator_type, ..
+            } => *designator_type,
+        }
+    }
+
+    /// The length of the DESIGNATOR field this kind emits.
+    fn len(&self) -> usize {
+        match self {
+            Self::T10VendorId {
+                vendor_specific, ..
+            } => vendor_specific.len().saturating_add(8),
+            Self::Eui64(bytes) | Self::Other { bytes, .. } => bytes.len(),
+            Self::Naa(naa) => naa.fields().map_or_else(<[u8]>::len, |(_, len)| len),
+            Self::RelativeTargetPort(_) | Self::TargetPortGroup(_) | Self::LogicalUnitGroup(_) => 4,
+            // The string, at least one NUL, padded to a multiple of four.
+            Self::ScsiNameString(name) => name.len().saturating_add(1).next_multiple_of(4),
+        }
+    }
+
+    /// Checks what the types cannot (lengths, ranges), then writes the designator into `out`:
+    /// exactly `self.len()` zeroed bytes.
+    fn write(&self, out: &mut [u8]) -> Result<()> {
+        match self {
+            Self::T10VendorId {
+                vendor,
+                vendor_specific,
+            } => {
+                out[..8].copy_from_slice(vendor.as_bytes());
+                out[8..].copy_from_slice(vendor_specific);
+            }
+            Self::Eui64(bytes) if !matches!(bytes.len(), 8 | 12 | 16) => return Err(bad_length()),
+            Self::Naa(naa) => naa.write(out)?,
+            Self::RelativeTargetPort(v) | Self::TargetPortGroup(v) | Self::LogicalUnitGroup(v) => {
+                SHORT_IDENTIFIER.put(out, u64::from(*v));
+            }
+            Self::ScsiNameString(name) => {
+                check_scsi_name(name)?;
+                out[..name.len()].copy_from_slice(name.as_bytes());
+            }
+            Self::Other {
+                designator_type: 0x1..=0x6 | 0x8,
+                ..
+            } => {
+                let pointer = FieldPointer::data(1, Some(3));
+                return Err(invalid(WHAT, "DESIGNATOR TYPE", pointer));
+            }
+            Self::Eui64(bytes) | Self::Other { bytes, .. } => out.copy_from_slice(bytes),
+        }
+        Ok(())
+    }
+
+    /// Decodes a DESIGNATOR field of type `designator_type`.
+    fn read(designator_type: u8, bytes: &[u8]) -> Result<Self> {
+        Ok(match (designator_type, bytes.len()) {
+            (0x1, 8..) => {
+                let vendor = bytes.first_chunk().and_then(|v| AsciiField::from_bytes(*v));
+                Self::T10VendorId {
+                    vendor: vendor.ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?,
+                    vendor_specific: bytes[8..].to_vec(),
+                }
+            }
+            (0x2, 8 | 12 | 16) => Self::Eui64(bytes.to_vec()),
+            (0x3, _) => Self::Naa(Naa::read(bytes)?),
+            (0x4, 4) => Self::RelativeTargetPort(SHORT_IDENTIFIER.get(bytes) as u16),
+            (0x5, 4) => Self::TargetPortGroup(SHORT_IDENTIFIER.get(bytes) as u16),
+            (0x6, 4) => Self::LogicalUnitGroup(SHORT_IDENTIFIER.get(bytes) as u16),
+            (0x1 | 0x2 | 0x4..=0x6, _) => return Err(bad_length()),
+            (0x8, _) => {
+                // NUL-terminated, NUL-padded; tolerate a missing terminator.
+                let text = bytes.split(|&c| c == 0).next().unwrap_or(&[]);
+                let name = core::str::from_utf8(text);
+                Self::ScsiNameString(name.map_err(|_| bad_designator("SCSI NAME STRING"))?.into())
+            }
+            _ => Self::Other {
+                designator_type,
+                bytes: bytes.to_vec(),
+            },
+        })
+    }
+}
+
+/// A designation descriptor (SPC-5 7.7.6.1, Table 573), of the Device Identification VPD page
+/// or a provisioning group descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Designator {
+    /// PROTOCOL IDENTIFIER when PIV is set (`Some`, 4 bits,
+    /// [`protocol_identifier`](crate::inquiry::protocol_identifier)); SPC-5 gives it meaning
+    /// only for target port and target device associations. With PIV clear the field is
+    /// ignored on parse and written as zero.
+    pub protocol_identifier: Option<u8>,
+    /// CODE SET.
+    pub code_set: CodeSet,
+    /// ASSOCIATION.
+    pub association: Association,
+    /// DESIGNATOR TYPE and DESIGNATOR.
+    pub designator: DesignatorKind,
+}
+
+impl Designator {
+    /// An NAA 5h IEEE Registered designator of the logical unit (binary). Fails if
+    /// `company_id` exceeds 24 bits or `vendor_specific` 36 bits.
+    pub fn naa_ieee_registered(company_id: u32, vendor_specific: u64) -> Result<Self> {
+        Naa::check(company_id, vendor_specific)?;
+        let naa = Naa::IeeeRegistered {
+            company_id,
+            vendor_specific,
+        };
+        Ok(Self::new(
+            None,
+            Association::LogicalUnit,
+            DesignatorKind::Naa(naa),
+        ))
+    }
+
+    /// An NAA 6h IEEE Registered Extended designator of the logical unit (binary), the form LIO
+    /// reports. Fails if `oui` exceeds 24 bits or `vendor_specific` 36 bits.
+    pub fn naa_ieee_registered_extended(
+        oui: u32,
+        vendor_specific: u64,
+        extension: u64,
+    ) -> Result<Self> {
+        Naa::check(oui, vendor_specific)?;
+        let naa = Naa::IeeeRegisteredExtended {
+            company_id: oui,
+            vendor_specific,
+            extension,
+        };
+        Ok(Self::new(
+            None,
+            Association::LogicalUnit,
+            DesignatorKind::Naa(naa),
+        ))
+    }
+
+    /// A T10 vendor ID based designator of the logical unit (ASCII): `vendor` left-aligned and
+    /// space-padded to 8 bytes, followed by `vendor_specific`. Fails if `vendor` is not
+    /// printable ASCII of at most 8 bytes, or the designator exceeds 255 bytes.
+    pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
+        let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
+        let vendor_specific = vendor_specific.to_vec();
+        let kind = DesignatorKind::T10VendorId {
+            vendor,
+            vendor_specific,
+        };
+        let d = Self {
+            code_set: CodeSet::Ascii,
+            ..Self::new(None, Association::LogicalUnit, kind)
+        };
+        d.header().write(&mut [0; 4])?;
+        Ok(d)
+    }
+
+    /// An EUI-64 designator of the logical unit (binary, 8 bytes).
+    pub fn eui64(id: u64) -> Self {
+        let kind = DesignatorKind::Eui64(id.to_be_bytes().to_vec());
+        Self::new(None, Association::LogicalUnit, kind)
+    }
+
+    /// A relative target port identifier (association target port, binary), with PIV set when
+    /// `protocol` is given.
+    pub fn relative_target_port(protocol: Option<u8>, id: u16) -> Self {
+        let kind = DesignatorKind::RelativeTargetPort(id);
+        Self::new(protocol, Association::TargetPort, kind)
+    }
+
+    /// A target port group identifier (association target port, binary).
+    pub fn target_port_group(protocol: Option<u8>, id: u16) -> Self {
+        let kind = DesignatorKind::TargetPortGroup(id);
+        Self::new(protocol, Association::TargetPort, kind)
+    }
+
+    /// A logical unit group identifier (association logical unit, binary).
+    pub fn logical_unit_group(id: u16) -> Self {
+        let kind = DesignatorKind::LogicalUnitGroup(id);
+        Self::new(None, Association::LogicalUnit, kind)
+    }
+
+    /// A SCSI name string designator (UTF-8), such as an iSCSI name. Fails if `name` contains a
+    /// NUL or is longer than 251 bytes (the NUL terminator and padding must fit 252 bytes).
+    pub fn scsi_name_string(
+        protocol: Option<u8>,
+        association: Association,
+        name: &str,
+    ) -> Result<Self> {
+        check_scsi_name(name)?;
+        let kind = DesignatorKind::ScsiNameString(name.to_owned());
+        let d = Self::new(protocol, association, kind);
+        Ok(Designator {
+            code_set: CodeSet::Utf8,
+            ..d
+        })
+    }
+
+    /// A binary designator.
+    fn new(protocol: Option<u8>, association: Association, designator: DesignatorKind) -> Self {
+        Designator {
+            protocol_identifier: protocol,
+            code_set: CodeSet::Binary,
+            association,
+            designator,
+        }
+    }
+
+    fn header(&self) -> Header {
+        Header {
+            protocol_identifier: self.protocol_identifier.unwrap_or(0),
+            code_set: self.code_set,
+            piv: self.protocol_identifier.is_some(),
+            association: self.association as u8,
+            designator_type: self.designator.designator_type(),
+            designator_length: u16::try_from(self.designator.len()).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// Parses the descriptor at the start of `buf`, which must hold all of it; an overrun is
+    /// reported as an invalid DESIGNATOR LENGTH. Returns the descriptor and its length.
+    pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
+        check_len(WHAT, Location::Data, buf, Header::LEN)?;
+        let h = Header::read(buf);
+        let end = Header::LEN + usize::from(h.designator_length);
+        let bytes = buf.get(Header::LEN..end).ok_or_else(bad_length)?;
+        let association = ASSOCIATIONS.get(usize::from(h.association)).copied();
+        let pointer = FieldPointer::data(1, Some(5));
+        let designator = Designator {
+            protocol_identifier: h.piv.then_some(h.protocol_identifier),
+            code_set: h.code_set,
+            association: association.ok_or(invalid(WHAT, "ASSOCIATION", pointer))?,
+            designator: DesignatorKind::read(h.designator_type, bytes)?,
+        };
+        Ok((designator, end))
+    }
+}
+
+impl Wire for Designator {
+    /// Parses one descriptor from the start of `buf`; bytes after it are ignored.
+    fn parse(buf: &[u8]) -> Result<Self> {
+        check_len(WHAT, Location::Data, buf, Header::LEN)?;
+        let needed = Header::LEN + usize::from(Header::read(buf).designator_length);
+        check_len(WHAT, Location::Data, buf, needed)?;
+        Designator::read(buf).map(|(d, _)| d)
+    }
+
+    fn buffer_len(&self) -> usize {
+        self.designator.len().saturating_add(Header::LEN)
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.buffer_len();
+        check_out(WHAT, buf, len)?;
+        buf[..len].fill(0);
+        self.header().write(buf)?;
+        self.designator.write(&mut buf[Header::LEN..len])?;
+        Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests;

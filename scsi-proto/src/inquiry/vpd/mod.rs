@@ -1,0 +1,11 @@
+//! The VPD pages, one file each; [`VpdPage`](super::VpdPage) and the header they share are in
+//! the parent module.
+
+pub mod block_limits;
+pub mod characteristics;
+pub mod designator;
+pub mod device_id;
+pub mod extended;
+pub mod provisioning;
+pub mod serial;
+pub mod supported;
