@@ -22,17 +22,11 @@ crate::bits::layout! {
         mf: bool = "MF" (2, 1, 1),
         /// Read cache disable.
         rcd: bool = "RCD" (2, 0, 1),
-        /// Demand read retention priority.
         demand_read_retention_priority: u8 = "DEMAND READ RETENTION PRIORITY" (3, 4, 4),
-        /// Write retention priority.
         write_retention_priority: u8 = "WRITE RETENTION PRIORITY" (3, 0, 4),
-        /// Disable pre-fetch transfer length.
         disable_prefetch_transfer_length: u16 = "DISABLE PRE-FETCH TRANSFER LENGTH" (4, 0, 16),
-        /// Minimum pre-fetch.
         minimum_prefetch: u16 = "MINIMUM PRE-FETCH" (6, 0, 16),
-        /// Maximum pre-fetch.
         maximum_prefetch: u16 = "MAXIMUM PRE-FETCH" (8, 0, 16),
-        /// Maximum pre-fetch ceiling.
         maximum_prefetch_ceiling: u16 = "MAXIMUM PRE-FETCH CEILING" (10, 0, 16),
         /// Force sequential write.
         fsw: bool = "FSW" (12, 7, 1),
@@ -42,9 +36,7 @@ crate::bits::layout! {
         dra: bool = "DRA" (12, 5, 1),
         /// Non-volatile cache disable.
         nv_dis: bool = "NV_DIS" (12, 0, 1),
-        /// Number of cache segments.
         number_of_cache_segments: u8 = "NUMBER OF CACHE SEGMENTS" (13, 0, 8),
-        /// Cache segment size.
         cache_segment_size: u16 = "CACHE SEGMENT SIZE" (14, 0, 16),
     }
 }

@@ -18,7 +18,6 @@ crate::bits::layout! {
         gltsd: bool = "GLTSD" (2, 1, 1),
         /// Report log exception condition.
         rlec: bool = "RLEC" (2, 0, 1),
-        /// Queue algorithm modifier.
         queue_algorithm_modifier: u8 = "QUEUE ALGORITHM MODIFIER" (3, 4, 4),
         /// No unit attention on release.
         nuar: bool = "NUAR" (3, 3, 1),
@@ -40,7 +39,6 @@ crate::bits::layout! {
         rwwp: bool = "RWWP" (5, 4, 1),
         /// Supported block lengths and protection information.
         sblp: bool = "SBLP" (5, 3, 1),
-        /// Autoload mode.
         autoload_mode: u8 = "AUTOLOAD MODE" (5, 0, 3),
         /// Busy timeout period in 100 ms units, FFFFh = unlimited.
         busy_timeout_period: u16 = "BUSY TIMEOUT PERIOD" (8, 0, 16),

@@ -15,7 +15,6 @@ crate::bits::layout! {
         ewasc: bool = "EWASC" (2, 4, 1),
         /// Disable exception control.
         dexcpt: bool = "DEXCPT" (2, 3, 1),
-        /// Test.
         test: bool = "TEST" (2, 2, 1),
         /// Enable background error reporting.
         ebackerr: bool = "EBACKERR" (2, 1, 1),
@@ -25,7 +24,6 @@ crate::bits::layout! {
         mrie: u8 = "MRIE" (3, 0, 4),
         /// Interval timer in 100 ms units.
         interval_timer: u32 = "INTERVAL TIMER" (4, 0, 32),
-        /// Report count.
         report_count: u32 = "REPORT COUNT" (8, 0, 32),
     }
 }

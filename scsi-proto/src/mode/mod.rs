@@ -1,28 +1,10 @@
-//! Mode pages, MODE SENSE data and MODE SELECT parameter lists (SPC-5 7.5, SBC-4 6.5).
+//! Mode pages and mode parameter data (SPC-5 7.5, SBC-4 6.5).
 //!
-//! A disk target keeps four mode pages, [`ModePages`]: Read-Write Error Recovery (01h),
-//! Caching (08h), Control (0Ah) and Informational Exceptions Control (1Ch). Each is a
-//! [`ModePage`]: its named fields, declared once with `layout!` (one file per page), and an
-//! `other` array keeping every remaining bit (reserved, obsolete, vendor-specific), so `parse`
-//! then `emit` gives back the exact bytes.
-//!
-//! - [`ModePages::sense`] builds the MODE SENSE(6)/(10) response: header, block descriptor,
-//!   then one page or all of them.
-//! - [`ModePages::select`] checks a MODE SELECT(6)/(10) parameter list against the
-//!   *changeable* masks ([`ModePages::changeable`], a [`PageSet`] whose set bits may change) and
-//!   returns the new pages without touching `self`, so a target applies them atomically. Every
-//!   rejection carries the exact parameter-list byte and bit of the offending field.
-//! - [`ModeParameters`] parses and emits mode parameter data as an initiator sees it.
-//!
-//! Saved values are not implemented: the pages are reported with PS = 0, MODE SENSE with
-//! PC = 11b fails (see [`is_saving_parameters_not_supported`]) and MODE SELECT with SP = 1 fails
-//! with INVALID FIELD IN CDB (SPC-5, MODE SELECT: "the logical unit does not implement saved mode
-//! pages").
-//!
-//! Once a MODE SELECT changes a page, the target must act on it: a cleared WCE means every
-//! write is made durable before it completes; a changed D_SENSE switches the sense data format.
-//! It should also establish the MODE PARAMETERS CHANGED unit attention for the other I_T nexuses
-//! (SPC-5 7.5); that is the target's business, not this module's.
+//! Each page is a [`ModePage`]: PS, its named fields (declared once with `layout!`, one file
+//! per page) and an `other` array keeping every remaining bit (reserved, obsolete,
+//! vendor-specific), so `parse` then `emit` gives back the exact bytes. [`ModeParameters`]
+//! parses and emits mode parameter data as an initiator sees it; [`ModePages`] (in `select`)
+//! is a device's pages, its MODE SENSE data and its MODE SELECT checks.
 
 mod caching;
 mod control;
@@ -133,8 +115,6 @@ pub struct ModePage<F, const N: usize> {
 }
 
 impl<F: PageFields, const N: usize> ModePage<F, N> {
-    /// The PAGE CODE.
-    pub const PAGE_CODE: u8 = F::CODE;
     /// The PAGE LENGTH field value: the bytes after it.
     pub const PAGE_LENGTH: u8 = (N - 2) as u8;
 
@@ -167,19 +147,13 @@ impl<F: PageFields, const N: usize> ModePage<F, N> {
     }
 }
 
-impl<F: PageFields, const N: usize> From<F> for ModePage<F, N> {
-    fn from(fields: F) -> Self {
-        ModePage {
-            ps: false,
-            fields,
-            other: [0; N],
-        }
-    }
-}
-
 impl<F: PageFields + Default, const N: usize> Default for ModePage<F, N> {
     fn default() -> Self {
-        F::default().into()
+        ModePage {
+            ps: false,
+            fields: F::default(),
+            other: [0; N],
+        }
     }
 }
 

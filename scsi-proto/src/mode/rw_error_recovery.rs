@@ -23,9 +23,7 @@ crate::bits::layout! {
         dte: bool = "DTE" (2, 1, 1),
         /// Disable correction.
         dcr: bool = "DCR" (2, 0, 1),
-        /// Read retry count.
         read_retry_count: u8 = "READ RETRY COUNT" (3, 0, 8),
-        /// Write retry count.
         write_retry_count: u8 = "WRITE RETRY COUNT" (8, 0, 8),
         /// Recovery time limit in milliseconds.
         recovery_time_limit: u16 = "RECOVERY TIME LIMIT" (10, 0, 16),

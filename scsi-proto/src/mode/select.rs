@@ -1,5 +1,22 @@
 //! The mode pages of one logical unit, as a device keeps them: current, changeable and default
 //! values, MODE SENSE built from them and MODE SELECT checked against them.
+//!
+//! - [`ModePages::sense`] builds the MODE SENSE(6)/(10) response: header, block descriptor,
+//!   then one page or all of them.
+//! - [`ModePages::select`] checks a MODE SELECT(6)/(10) parameter list against the
+//!   *changeable* masks ([`ModePages::changeable`], a [`PageSet`] whose set bits may change) and
+//!   returns the new pages without touching `self`, so a target applies them atomically. Every
+//!   rejection carries the exact parameter-list byte and bit of the offending field.
+//!
+//! Saved values are not implemented: the pages are reported with PS = 0, MODE SENSE with
+//! PC = 11b fails (see [`is_saving_parameters_not_supported`]) and MODE SELECT with SP = 1 fails
+//! with INVALID FIELD IN CDB (SPC-5, MODE SELECT: "the logical unit does not implement saved mode
+//! pages").
+//!
+//! Once a MODE SELECT changes a page, the target must act on it: a cleared WCE means every
+//! write is made durable before it completes; a changed D_SENSE switches the sense data format.
+//! It should also establish the MODE PARAMETERS CHANGED unit attention for the other I_T nexuses
+//! (SPC-5 7.5); that is the target's business, not this module's.
 
 use super::{
     BlockDescriptor, CachingPage, ControlPage, InformationalExceptionsPage, ModePage,
