@@ -42,23 +42,25 @@ layout! {
     }
 }
 
-/// MODE DATA LENGTH, byte 0 of either header.
-pub(super) const MODE_DATA_LENGTH: Spec = ModeParameterHeader10::FIELDS[0];
+/// MODE DATA LENGTH (which counts the bytes after itself) of the (6) and the (10) header.
+pub(super) const MODE_DATA_LENGTH: [Spec; 2] = [
+    ModeParameterHeader6::FIELDS[0],
+    ModeParameterHeader10::FIELDS[0],
+];
 /// BLOCK DESCRIPTOR LENGTH of the (6) and the (10) header.
 pub(super) const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
     ModeParameterHeader6::FIELDS[3],
     ModeParameterHeader10::FIELDS[4],
 ];
 
-/// MODE DATA LENGTH's own length: it counts the bytes after itself.
-const fn length_field_len(ten: bool) -> usize {
-    if ten { 2 } else { 1 }
-}
-
 impl ModeParameterHeader10 {
     /// The header's length in the (10) or (6) form.
     pub const fn size(ten: bool) -> usize {
-        if ten { 8 } else { 4 }
+        if ten {
+            Self::LEN
+        } else {
+            ModeParameterHeader6::LEN
+        }
     }
 
     /// Reads the (10) form, or the (6) form widened; bytes past `buf`'s end read as zero.
@@ -129,7 +131,11 @@ pub(super) const LOGICAL_BLOCK_LENGTH: [Spec; 2] =
 impl BlockDescriptor {
     /// The descriptor's length, long or short.
     pub const fn size(long: bool) -> usize {
-        if long { 16 } else { 8 }
+        if long {
+            Self::LEN
+        } else {
+            ShortBlockDescriptor::LEN
+        }
     }
 
     /// Reads the long or the short form; bytes past `b`'s end read as zero.
@@ -257,9 +263,9 @@ impl ModeParameters {
         let header_len = ModeParameterHeader10::size(ten);
         check_len(what, Location::Data, buf, header_len)?;
         let h = ModeParameterHeader10::read_form(buf, ten);
-        let data_len = h.mode_data_length as usize + length_field_len(ten);
+        let data_len = h.mode_data_length as usize + MODE_DATA_LENGTH[usize::from(ten)].nbytes();
         if data_len < header_len {
-            return Err(bad_field(what, &MODE_DATA_LENGTH, Location::Data, 0));
+            return Err(bad_field(what, &MODE_DATA_LENGTH[0], Location::Data, 0));
         }
         check_len(what, Location::Data, buf, data_len)?;
         let data = &buf[..data_len];
@@ -316,7 +322,7 @@ impl ModeParameters {
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut off = ModeParameterHeader10::size(ten);
         ModeParameterHeader10 {
-            mode_data_length: len(total - length_field_len(ten)),
+            mode_data_length: len(total - MODE_DATA_LENGTH[usize::from(ten)].nbytes()),
             medium_type: self.medium_type,
             device_specific_parameter: self.device_specific_parameter,
             long_lba: self.long_lba,

@@ -424,7 +424,7 @@ impl ModePages {
         }
         let h = ModeParameterHeader10::read_form(list, ten);
         if h.mode_data_length != 0 {
-            return Err(invalid(&MODE_DATA_LENGTH, 0));
+            return Err(invalid(&MODE_DATA_LENGTH[usize::from(ten)], 0));
         }
         let bdl = h.block_descriptor_length as usize;
         if bdl != 0 && bdl != BlockDescriptor::size(h.long_lba) {
