@@ -1,0 +1,160 @@
+//! Parameter data of the block commands (SBC-4, SPC-5): what a disk target returns for READ
+//! CAPACITY, REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS, GET
+//! LBA STATUS, REPORT LUNS and PERSISTENT RESERVE IN, and what it receives for UNMAP and WRITE
+//! SAME. Every format implements [`Wire`](crate::Wire).
+//!
+//! # Allocation length
+//!
+//! A response is built in full, with its length fields stating the full length, and then cut to
+//! the ALLOCATION LENGTH of the CDB (SPC-5 4.2.5.6: truncation is not an error, and the length
+//! field still reports what the device *would* have returned, so the initiator can retry with a
+//! larger buffer). With any [`Wire`](crate::Wire) value that is
+//! `copy_truncated(&value.to_vec(), allocation_length, data_in)`. For the two responses whose
+//! size grows with the device ([`LbaStatus`], [`ReportLuns`]) `emit_truncated` does the same
+//! without building the full response first.
+//!
+//! # UNMAP
+//!
+//! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation) after checking
+//! its header exactly as SBC-4 5.32 asks; [`UnmapParameterList`] is the owned form. Neither
+//! knows the device: [`UnmapDescriptors::validate`] / [`UnmapParameterList::validate`] check the
+//! list against the Block Limits and the capacity ([`UnmapLimits`]) before anything is unmapped,
+//! so a rejected command never leaves a partial unmap behind.
+
+mod lba_status;
+mod luns;
+mod read_capacity;
+mod reservations;
+mod rsoc;
+mod unmap;
+mod unmap_limits;
+
+pub use lba_status::{LbaStatus, LbaStatusDescriptor};
+pub use luns::{Lun, ReportLuns};
+pub use read_capacity::{ReadCapacity10Data, ReadCapacity16Data};
+pub use reservations::{ReadKeys, ReadReservation, Reservation};
+pub use rsoc::{
+    AllCommands, CommandDescriptor, CommandTimeouts, OneCommand, ReportedTmf, TmfTimeouts,
+};
+pub use unmap::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList, write_same_block};
+pub use unmap_limits::{UnmapLimits, UnmapRejection};
+
+use crate::bits::{Layout, Spec, Value};
+use crate::error::check_len;
+use crate::{Error, Location, Result, copy_truncated};
+
+/// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).
+pub(crate) fn ptr_byte(offset: usize) -> u16 {
+    u16::try_from(offset).unwrap_or(u16::MAX)
+}
+
+/// The error for an invalid `field` of `what`, the field `offset` bytes into `location`.
+pub(crate) fn invalid(
+    what: &'static str,
+    field: &Spec,
+    location: Location,
+    offset: usize,
+) -> Error {
+    Error::InvalidField {
+        what,
+        field: field.field,
+        pointer: field.pointer(location, ptr_byte(offset)),
+    }
+}
+
+/// A field of a structure `layout!` cannot declare whole, because the structure also has a
+/// variable or optional part: such a structure lists `(Spec, &mut field)` pairs once, and
+/// [`read_fields`] / [`put_fields`] go through them.
+pub(crate) trait Field {
+    /// The field's value as bits.
+    fn bits(&self) -> u64;
+    /// Sets the field from its bits.
+    fn set_bits(&mut self, v: u64);
+}
+
+impl<T: Value> Field for T {
+    fn bits(&self) -> u64 {
+        self.to_bits()
+    }
+    fn set_bits(&mut self, v: u64) {
+        *self = T::from_bits(v);
+    }
+}
+
+/// Reads every listed field from `buf` (bytes past its end read as zero).
+pub(crate) fn read_fields(fields: &mut [(Spec, &mut dyn Field)], buf: &[u8]) {
+    for (spec, f) in fields {
+        f.set_bits(spec.get(buf));
+    }
+}
+
+/// Writes the low bits of every listed field into `buf` ([`Spec::put`]).
+pub(crate) fn put_fields(fields: &mut [(Spec, &mut dyn Field)], buf: &mut [u8]) {
+    for (spec, f) in fields {
+        spec.put(buf, f.bits());
+    }
+}
+
+/// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
+fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
+    let mut b = [0; N];
+    item.write(&mut b).map_err(|e| match e {
+        Error::InvalidField {
+            what,
+            field,
+            pointer,
+        } => Error::InvalidField {
+            what,
+            field,
+            pointer: pointer.shifted(ptr_byte(offset)),
+        },
+        e => e,
+    })?;
+    Ok(b)
+}
+
+/// The 8-byte header of device data that is a list: its `length` field holds the list's
+/// `items` bytes plus the `counted` header bytes after the field.
+fn list_header(what: &'static str, length: &Spec, counted: usize, items: usize) -> Result<[u8; 8]> {
+    let mut h = [0; 8];
+    let len = u64::try_from(items.saturating_add(counted)).unwrap_or(u64::MAX);
+    length.put_checked(what, &mut h, len)?;
+    Ok(h)
+}
+
+/// The `item`-byte entries of device data made of an 8-byte header and a list, whose `length`
+/// field holds the list's bytes plus `counted` header bytes: checks that it is whole entries
+/// and that `buf` holds them all.
+fn list_items<'a>(
+    what: &'static str,
+    buf: &'a [u8],
+    length: &Spec,
+    counted: usize,
+    item: usize,
+) -> Result<core::slice::ChunksExact<'a, u8>> {
+    check_len(what, Location::Data, buf, 8)?;
+    let n = usize::try_from(length.get(buf)).unwrap_or(usize::MAX);
+    if n < counted || (n - counted) % item != 0 {
+        return Err(invalid(what, length, Location::Data, 0));
+    }
+    let total = (n - counted).saturating_add(8);
+    check_len(what, Location::Data, buf, total)?;
+    Ok(buf[8..total].chunks_exact(item))
+}
+
+/// Writes `header` then each encoded item, cut to `allocation_length` and to `out` (SPC-5
+/// 4.2.5.6) without building the whole response. Every item is still encoded, so this fails
+/// exactly where emitting in full would.
+fn stream<const N: usize>(
+    header: &[u8],
+    items: impl Iterator<Item = Result<[u8; N]>>,
+    allocation_length: usize,
+    out: &mut [u8],
+) -> Result<usize> {
+    let limit = allocation_length.min(out.len());
+    let mut n = copy_truncated(header, limit, out);
+    for item in items {
+        n += copy_truncated(&item?, limit - n, &mut out[n..]);
+    }
+    Ok(n)
+}
