@@ -21,6 +21,63 @@
 //! list against the Block Limits and the capacity ([`UnmapLimits`]) before anything is unmapped,
 //! so a rejected command never leaves a partial unmap behind.
 
+/// Declares a structure whose fixed fields are placed as with `layout!`, beside fields of its
+/// own (`also { .. }`: a variable or optional part): the struct, each placed field documented
+/// with its name and place, `read_fields`, `put_fields` (each field's low bits, as
+/// [`Spec::put`](crate::bits::Spec::put)) and `spec(name)` for field pointers.
+macro_rules! partial_layout {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal)
+            ),* $(,)?
+        }
+        also {
+            $($(#[$xmeta:meta])* $xfield:ident : $xty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
+                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
+                pub $field: $ty,
+            )*
+            $($(#[$xmeta])* pub $xfield: $xty,)*
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            const FIELDS: &'static [$crate::bits::Spec] =
+                &[$($crate::bits::Spec::new($label, $byte, $shift, $bits)),*];
+
+            fn read_fields(&mut self, buf: &[u8]) {
+                let mut _i = 0;
+                $(
+                    self.$field = <$ty as $crate::bits::Value>::from_bits(Self::FIELDS[_i].get(buf));
+                    _i += 1;
+                )*
+            }
+
+            fn put_fields(&self, buf: &mut [u8]) {
+                let mut _i = 0;
+                $(
+                    Self::FIELDS[_i].put(buf, $crate::bits::Value::to_bits(self.$field));
+                    _i += 1;
+                )*
+            }
+
+            fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
+                Self::FIELDS.iter().find(|s| s.field == name)
+            }
+        }
+    };
+}
+pub(crate) use partial_layout;
+
 mod lba_status;
 mod luns;
 mod read_capacity;
@@ -39,7 +96,7 @@ pub use rsoc::{
 pub use unmap::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList, write_same_block};
 pub use unmap_limits::{UnmapLimits, UnmapRejection};
 
-use crate::bits::{Layout, Spec, Value};
+use crate::bits::{Layout, Spec};
 use crate::error::check_len;
 use crate::{Error, Location, Result, copy_truncated};
 
@@ -59,39 +116,6 @@ pub(crate) fn invalid(
         what,
         field: field.field,
         pointer: field.pointer(location, ptr_byte(offset)),
-    }
-}
-
-/// A field of a structure `layout!` cannot declare whole, because the structure also has a
-/// variable or optional part: such a structure lists `(Spec, &mut field)` pairs once, and
-/// [`read_fields`] / [`put_fields`] go through them.
-pub(crate) trait Field {
-    /// The field's value as bits.
-    fn bits(&self) -> u64;
-    /// Sets the field from its bits.
-    fn set_bits(&mut self, v: u64);
-}
-
-impl<T: Value> Field for T {
-    fn bits(&self) -> u64 {
-        self.to_bits()
-    }
-    fn set_bits(&mut self, v: u64) {
-        *self = T::from_bits(v);
-    }
-}
-
-/// Reads every listed field from `buf` (bytes past its end read as zero).
-pub(crate) fn read_fields(fields: &mut [(Spec, &mut dyn Field)], buf: &[u8]) {
-    for (spec, f) in fields {
-        f.set_bits(spec.get(buf));
-    }
-}
-
-/// Writes the low bits of every listed field into `buf` ([`Spec::put`]).
-pub(crate) fn put_fields(fields: &mut [(Spec, &mut dyn Field)], buf: &mut [u8]) {
-    for (spec, f) in fields {
-        spec.put(buf, f.bits());
     }
 }
 

@@ -1,7 +1,7 @@
 //! REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter
 //! data (SPC-5 6.35, 6.37).
 
-use super::{Field, encode, invalid, put_fields, read_fields};
+use super::{encode, invalid};
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, check_out};
 use crate::{Location, Result, Wire};
@@ -298,34 +298,38 @@ crate::bits::layout! {
     }
 }
 
-/// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37): 4 bytes, or 16
-/// with `extended` (the CDB had REPD = 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReportedTmf {
-    /// ATS: ABORT TASK supported.
-    pub ats: bool,
-    /// ATSS: ABORT TASK SET supported.
-    pub atss: bool,
-    /// CACAS: CLEAR ACA supported.
-    pub cacas: bool,
-    /// CTSS: CLEAR TASK SET supported.
-    pub ctss: bool,
-    /// LURS: LOGICAL UNIT RESET supported.
-    pub lurs: bool,
-    /// QTS: QUERY TASK supported.
-    pub qts: bool,
-    /// TRS: TARGET RESET supported (obsolete since SPC-4).
-    pub trs: bool,
-    /// WAKES: WAKEUP supported (obsolete since SPC-4).
-    pub wakes: bool,
-    /// QUAS: QUERY UNIT ATTENTION (formerly QUERY ASYNCHRONOUS EVENT) supported.
-    pub quas: bool,
-    /// QTSS: QUERY TASK SET supported.
-    pub qtss: bool,
-    /// ITNRS: I_T NEXUS RESET supported.
-    pub itnrs: bool,
-    /// The extended part, returned when the CDB had REPD = 1.
-    pub extended: Option<TmfTimeouts>,
+super::partial_layout! {
+    /// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37): 4 bytes, or 16
+    /// with `extended` (the CDB had REPD = 1). Each `..s` bit says a function is supported.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct ReportedTmf {
+        /// ABORT TASK.
+        ats: bool = "ATS" (0, 7, 1),
+        /// ABORT TASK SET.
+        atss: bool = "ATSS" (0, 6, 1),
+        /// CLEAR ACA.
+        cacas: bool = "CACAS" (0, 5, 1),
+        /// CLEAR TASK SET.
+        ctss: bool = "CTSS" (0, 4, 1),
+        /// LOGICAL UNIT RESET.
+        lurs: bool = "LURS" (0, 3, 1),
+        /// QUERY TASK.
+        qts: bool = "QTS" (0, 2, 1),
+        /// TARGET RESET (obsolete since SPC-4).
+        trs: bool = "TRS" (0, 1, 1),
+        /// WAKEUP (obsolete since SPC-4).
+        wakes: bool = "WAKES" (0, 0, 1),
+        /// QUERY UNIT ATTENTION (formerly QUERY ASYNCHRONOUS EVENT).
+        quas: bool = "QUAS" (1, 2, 1),
+        /// QUERY TASK SET.
+        qtss: bool = "QTSS" (1, 1, 1),
+        /// I_T NEXUS RESET.
+        itnrs: bool = "ITNRS" (1, 0, 1),
+    }
+    also {
+        /// The extended part, returned when the CDB had REPD = 1.
+        extended: Option<TmfTimeouts>,
+    }
 }
 
 impl ReportedTmf {
@@ -336,31 +340,13 @@ impl ReportedTmf {
     /// ADDITIONAL DATA LENGTH of the extended format.
     pub const EXTENDED_ADDITIONAL_LENGTH: u8 = 0x0C;
     const ADDITIONAL_DATA_LENGTH: Spec = Spec::new("ADDITIONAL DATA LENGTH", 3, 0, 8);
-
-    /// The support bits, bytes 0 and 1.
-    fn fields(&mut self) -> [(Spec, &mut dyn Field); 11] {
-        let s = |name, byte, shift| Spec::new(name, byte, shift, 1);
-        [
-            (s("ATS", 0, 7), &mut self.ats),
-            (s("ATSS", 0, 6), &mut self.atss),
-            (s("CACAS", 0, 5), &mut self.cacas),
-            (s("CTSS", 0, 4), &mut self.ctss),
-            (s("LURS", 0, 3), &mut self.lurs),
-            (s("QTS", 0, 2), &mut self.qts),
-            (s("TRS", 0, 1), &mut self.trs),
-            (s("WAKES", 0, 0), &mut self.wakes),
-            (s("QUAS", 1, 2), &mut self.quas),
-            (s("QTSS", 1, 1), &mut self.qtss),
-            (s("ITNRS", 1, 0), &mut self.itnrs),
-        ]
-    }
 }
 
 impl Wire for ReportedTmf {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
         let mut tmf = ReportedTmf::default();
-        read_fields(&mut tmf.fields(), buf);
+        tmf.read_fields(buf);
         match Self::ADDITIONAL_DATA_LENGTH.get(buf) as u8 {
             0 => {}
             n if n >= Self::EXTENDED_ADDITIONAL_LENGTH => {
@@ -388,7 +374,7 @@ impl Wire for ReportedTmf {
         check_out(RSTMF, buf, total)?;
         let out = &mut buf[..total];
         out.fill(0);
-        put_fields(&mut { *self }.fields(), out);
+        self.put_fields(out);
         if let Some(x) = &self.extended {
             let adl = Self::EXTENDED_ADDITIONAL_LENGTH;
             Self::ADDITIONAL_DATA_LENGTH.put(out, adl.into());

@@ -14,7 +14,6 @@ pub use plan::{CopyLimits, CopyRange, XcopyRejection};
 
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, check_out};
-use crate::params::{Field, put_fields, read_fields};
 use crate::{Location, Result, Wire};
 
 /// Length of a CSCD descriptor (all but the 64-byte IPv6 and IP copy service ones).
@@ -24,7 +23,6 @@ pub const IDENTIFICATION_CSCD: u8 = 0xE4;
 /// DESCRIPTOR TYPE CODE of the block device to block device segment descriptor.
 pub const BLOCK_TO_BLOCK: u8 = 0x02;
 
-const LU_ID_TYPE: Spec = Spec::new("LU ID TYPE", 1, 6, 2);
 const DESIGNATOR_LENGTH: Spec = Spec::new("DESIGNATOR LENGTH", 7, 0, 8);
 /// A segment descriptor's DESCRIPTOR LENGTH: its bytes after this field.
 const SEGMENT_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 2, 0, 16);
@@ -52,30 +50,31 @@ crate::bits::layout! {
     }
 }
 
-/// An identification CSCD descriptor (E4h, SPC-4 6.4.5.6): a logical unit named by one of its
-/// designators from the Device Identification VPD page.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct IdentificationCscd {
-    /// LU ID TYPE (byte 1 bits 7:6); only 00b (LUN) is accepted.
-    pub lu_id_type: u8,
-    /// NUL: the descriptor names a null device.
-    pub nul: bool,
-    /// PERIPHERAL DEVICE TYPE.
-    pub peripheral_device_type: u8,
-    /// RELATIVE INITIATOR PORT IDENTIFIER.
-    pub relative_initiator_port: u16,
-    /// CODE SET of the designator.
-    pub code_set: u8,
-    /// ASSOCIATION of the designator.
-    pub association: u8,
-    /// DESIGNATOR TYPE.
-    pub designator_type: u8,
-    /// DESIGNATOR (at most 20 bytes).
-    pub designator: Vec<u8>,
-    /// PAD (block device type specific parameters).
-    pub pad: bool,
-    /// DISK BLOCK LENGTH (block device type specific parameters).
-    pub disk_block_length: u32,
+crate::params::partial_layout! {
+    /// An identification CSCD descriptor (E4h, SPC-4 6.4.5.6): a logical unit named by one of
+    /// its designators from the Device Identification VPD page.
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct IdentificationCscd {
+        /// Only 00b (LUN) is accepted.
+        lu_id_type: u8 = "LU ID TYPE" (1, 6, 2),
+        /// The descriptor names a null device.
+        nul: bool = "NUL" (1, 5, 1),
+        peripheral_device_type: u8 = "PERIPHERAL DEVICE TYPE" (1, 0, 5),
+        relative_initiator_port: u16 = "RELATIVE INITIATOR PORT IDENTIFIER" (2, 0, 16),
+        /// Of the designator.
+        code_set: u8 = "CODE SET" (4, 0, 4),
+        /// Of the designator.
+        association: u8 = "ASSOCIATION" (5, 4, 2),
+        designator_type: u8 = "DESIGNATOR TYPE" (5, 0, 4),
+        /// Block device type specific parameters.
+        pad: bool = "PAD" (28, 2, 1),
+        /// Block device type specific parameters.
+        disk_block_length: u32 = "DISK BLOCK LENGTH" (29, 0, 24),
+    }
+    also {
+        /// DESIGNATOR (at most 20 bytes, from byte 8; DESIGNATOR LENGTH is byte 7).
+        designator: Vec<u8>,
+    }
 }
 
 impl IdentificationCscd {
@@ -100,37 +99,10 @@ impl IdentificationCscd {
             && self.designator == naa
     }
 
-    /// Every field but the designator, at its place in the descriptor.
-    fn fields(&mut self) -> [(Spec, &mut dyn Field); 9] {
-        [
-            (LU_ID_TYPE, &mut self.lu_id_type),
-            (Spec::new("NUL", 1, 5, 1), &mut self.nul),
-            (
-                Spec::new("PERIPHERAL DEVICE TYPE", 1, 0, 5),
-                &mut self.peripheral_device_type,
-            ),
-            (
-                Spec::new("RELATIVE INITIATOR PORT IDENTIFIER", 2, 0, 16),
-                &mut self.relative_initiator_port,
-            ),
-            (Spec::new("CODE SET", 4, 0, 4), &mut self.code_set),
-            (Spec::new("ASSOCIATION", 5, 4, 2), &mut self.association),
-            (
-                Spec::new("DESIGNATOR TYPE", 5, 0, 4),
-                &mut self.designator_type,
-            ),
-            (Spec::new("PAD", 28, 2, 1), &mut self.pad),
-            (
-                Spec::new("DISK BLOCK LENGTH", 29, 0, 24),
-                &mut self.disk_block_length,
-            ),
-        ]
-    }
-
     /// Reads the descriptor in `d` (bytes past its end read as zero).
     fn decode(d: &[u8]) -> Self {
         let mut c = IdentificationCscd::default();
-        read_fields(&mut c.fields(), d);
+        c.read_fields(d);
         let len = DESIGNATOR_LENGTH.get(d) as usize;
         c.designator = d.get(8..8 + len).unwrap_or_default().to_vec();
         c
@@ -140,7 +112,7 @@ impl IdentificationCscd {
     pub fn to_bytes(&self) -> [u8; CSCD_DESCRIPTOR_LEN] {
         let mut b = [0u8; CSCD_DESCRIPTOR_LEN];
         b[0] = IDENTIFICATION_CSCD;
-        put_fields(&mut self.clone().fields(), &mut b);
+        self.put_fields(&mut b);
         let n = self.designator.len().min(20);
         DESIGNATOR_LENGTH.put(&mut b, n as u64);
         b[8..8 + n].copy_from_slice(&self.designator[..n]);
@@ -216,37 +188,35 @@ impl ExtendedCopyList {
     }
 }
 
-/// RECEIVE COPY RESULTS OPERATING PARAMETERS data (service action 03h, SPC-4 6.18.4).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OperatingParameters {
-    /// SNLID: lists without a list identifier (NRCR = 1) are supported.
-    pub snlid: bool,
-    /// MAXIMUM CSCD DESCRIPTOR COUNT.
-    pub max_cscd_descriptors: u16,
-    /// MAXIMUM SEGMENT DESCRIPTOR COUNT.
-    pub max_segment_descriptors: u16,
-    /// MAXIMUM DESCRIPTOR LIST LENGTH.
-    pub max_descriptor_list_length: u32,
-    /// MAXIMUM SEGMENT LENGTH, in bytes.
-    pub max_segment_length: u32,
-    /// MAXIMUM INLINE DATA LENGTH.
-    pub max_inline_data_length: u32,
-    /// HELD DATA LIMIT.
-    pub held_data_limit: u32,
-    /// MAXIMUM STREAM DEVICE TRANSFER SIZE.
-    pub max_stream_device_transfer_size: u32,
-    /// TOTAL CONCURRENT COPIES.
-    pub total_concurrent_copies: u16,
-    /// MAXIMUM CONCURRENT COPIES.
-    pub max_concurrent_copies: u8,
-    /// DATA SEGMENT GRANULARITY (log 2).
-    pub data_segment_granularity: u8,
-    /// INLINE DATA GRANULARITY (log 2).
-    pub inline_data_granularity: u8,
-    /// HELD DATA GRANULARITY (log 2).
-    pub held_data_granularity: u8,
-    /// The implemented descriptor type codes, in ascending order (at most 255).
-    pub implemented_descriptors: Vec<u8>,
+crate::params::partial_layout! {
+    /// RECEIVE COPY RESULTS OPERATING PARAMETERS data (service action 03h, SPC-4 6.18.4).
+    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    pub struct OperatingParameters {
+        /// Lists without a list identifier (NRCR = 1) are supported.
+        snlid: bool = "SNLID" (4, 0, 1),
+        max_cscd_descriptors: u16 = "MAXIMUM CSCD DESCRIPTOR COUNT" (8, 0, 16),
+        max_segment_descriptors: u16 = "MAXIMUM SEGMENT DESCRIPTOR COUNT" (10, 0, 16),
+        max_descriptor_list_length: u32 = "MAXIMUM DESCRIPTOR LIST LENGTH" (12, 0, 32),
+        /// In bytes.
+        max_segment_length: u32 = "MAXIMUM SEGMENT LENGTH" (16, 0, 32),
+        max_inline_data_length: u32 = "MAXIMUM INLINE DATA LENGTH" (20, 0, 32),
+        held_data_limit: u32 = "HELD DATA LIMIT" (24, 0, 32),
+        max_stream_device_transfer_size: u32 =
+            "MAXIMUM STREAM DEVICE TRANSFER SIZE" (28, 0, 32),
+        total_concurrent_copies: u16 = "TOTAL CONCURRENT COPIES" (34, 0, 16),
+        max_concurrent_copies: u8 = "MAXIMUM CONCURRENT COPIES" (36, 0, 8),
+        /// Log 2.
+        data_segment_granularity: u8 = "DATA SEGMENT GRANULARITY" (37, 0, 8),
+        /// Log 2.
+        inline_data_granularity: u8 = "INLINE DATA GRANULARITY" (38, 0, 8),
+        /// Log 2.
+        held_data_granularity: u8 = "HELD DATA GRANULARITY" (39, 0, 8),
+    }
+    also {
+        /// The implemented descriptor type codes, in ascending order (at most 255; from byte
+        /// 44, their count in byte 43).
+        implemented_descriptors: Vec<u8>,
+    }
 }
 
 impl OperatingParameters {
@@ -269,59 +239,6 @@ impl OperatingParameters {
             ..OperatingParameters::default()
         }
     }
-
-    /// Every field but the descriptor list, at its place in the data.
-    fn fields(&mut self) -> [(Spec, &mut dyn Field); 13] {
-        let s = |name, byte, bits| Spec::new(name, byte, 0, bits);
-        [
-            (s("SNLID", 4, 1), &mut self.snlid),
-            (
-                s("MAXIMUM CSCD DESCRIPTOR COUNT", 8, 16),
-                &mut self.max_cscd_descriptors,
-            ),
-            (
-                s("MAXIMUM SEGMENT DESCRIPTOR COUNT", 10, 16),
-                &mut self.max_segment_descriptors,
-            ),
-            (
-                s("MAXIMUM DESCRIPTOR LIST LENGTH", 12, 32),
-                &mut self.max_descriptor_list_length,
-            ),
-            (
-                s("MAXIMUM SEGMENT LENGTH", 16, 32),
-                &mut self.max_segment_length,
-            ),
-            (
-                s("MAXIMUM INLINE DATA LENGTH", 20, 32),
-                &mut self.max_inline_data_length,
-            ),
-            (s("HELD DATA LIMIT", 24, 32), &mut self.held_data_limit),
-            (
-                s("MAXIMUM STREAM DEVICE TRANSFER SIZE", 28, 32),
-                &mut self.max_stream_device_transfer_size,
-            ),
-            (
-                s("TOTAL CONCURRENT COPIES", 34, 16),
-                &mut self.total_concurrent_copies,
-            ),
-            (
-                s("MAXIMUM CONCURRENT COPIES", 36, 8),
-                &mut self.max_concurrent_copies,
-            ),
-            (
-                s("DATA SEGMENT GRANULARITY", 37, 8),
-                &mut self.data_segment_granularity,
-            ),
-            (
-                s("INLINE DATA GRANULARITY", 38, 8),
-                &mut self.inline_data_granularity,
-            ),
-            (
-                s("HELD DATA GRANULARITY", 39, 8),
-                &mut self.held_data_granularity,
-            ),
-        ]
-    }
 }
 
 impl Wire for OperatingParameters {
@@ -330,7 +247,7 @@ impl Wire for OperatingParameters {
         let end = Self::FIXED + Self::LIST_LENGTH.get(buf) as usize;
         check_len(Self::WHAT, Location::Data, buf, end)?;
         let mut op = OperatingParameters::default();
-        read_fields(&mut op.fields(), buf);
+        op.read_fields(buf);
         op.implemented_descriptors = buf[Self::FIXED..end].to_vec();
         Ok(op)
     }
@@ -345,7 +262,7 @@ impl Wire for OperatingParameters {
         let out = &mut buf[..len];
         out.fill(0);
         AVAILABLE_DATA.put(out, (len - 4) as u64);
-        put_fields(&mut self.clone().fields(), out);
+        self.put_fields(out);
         let n = len - Self::FIXED;
         Self::LIST_LENGTH.put(out, n as u64);
         out[Self::FIXED..].copy_from_slice(&self.implemented_descriptors[..n]);

@@ -3,7 +3,7 @@
 
 use super::{
     BLOCK_TO_BLOCK, BlockToBlockSegment, CSCD_DESCRIPTOR_LEN, DESIGNATOR_LENGTH, ExtendedCopyList,
-    IDENTIFICATION_CSCD, IdentificationCscd, LU_ID_TYPE, ParameterListHeader, SEGMENT_LENGTH,
+    IDENTIFICATION_CSCD, IdentificationCscd, ParameterListHeader, SEGMENT_LENGTH,
 };
 use crate::bits::{Layout, Spec};
 use crate::params::ptr_byte;
@@ -143,7 +143,12 @@ fn invalid(field: &Spec, offset: usize) -> XcopyRejection {
 
 /// INVALID FIELD IN PARAMETER LIST at the header's field `name`.
 fn header_field(name: &str) -> XcopyRejection {
-    ParameterListHeader::spec(name).map_or(XcopyRejection::ParameterListLength, |s| invalid(s, 0))
+    field_error(ParameterListHeader::spec(name), 0)
+}
+
+/// INVALID FIELD IN PARAMETER LIST at a declared field, `offset` bytes into the list.
+fn field_error(field: Option<&Spec>, offset: usize) -> XcopyRejection {
+    field.map_or(XcopyRejection::ParameterListLength, |s| invalid(s, offset))
 }
 
 /// The length of the CSCD descriptor of type `code` (SPC-4 6.4.5.1): 64 bytes for the IPv6
@@ -229,8 +234,9 @@ impl ExtendedCopyList {
                 .get(s..s + CSCD_DESCRIPTOR_LEN)
                 .unwrap_or_default();
             // Only LU ID TYPE 00b (logical unit number): proxy tokens and reserved values not.
-            if LU_ID_TYPE.get(d) != 0 {
-                return Err(invalid(&LU_ID_TYPE, base));
+            let lu_id_type = IdentificationCscd::spec("LU ID TYPE");
+            if lu_id_type.is_some_and(|s| s.get(d) != 0) {
+                return Err(field_error(lu_id_type, base));
             }
             if DESIGNATOR_LENGTH.get(d) > 20 {
                 return Err(invalid(&DESIGNATOR_LENGTH, base));
