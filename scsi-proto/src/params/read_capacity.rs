@@ -41,10 +41,9 @@ crate::bits::fixed_wire!(ReadCapacity10Data, Location::Data);
 crate::bits::layout! {
     /// READ CAPACITY (16) parameter data (SBC-4 5.21.2).
     ///
-    /// Build it with [`ReadCapacity16Data::for_device`] and the `with_...` setters. Narrow
-    /// fields are stored as given; [`Wire::emit`](crate::Wire::emit) rejects a value too wide
-    /// for its field rather than truncating it.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    /// Build it with [`ReadCapacity16Data::for_device`], the `with_...` setters and struct
+    /// update. [`Wire::emit`](crate::Wire::emit) rejects a value too wide for its field.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ReadCapacity16Data: "READ CAPACITY(16) data", 32 {
         /// The LBA of the last logical block.
         returned_lba: u64 = "RETURNED LOGICAL BLOCK ADDRESS" (0, 0, 64),
@@ -80,14 +79,7 @@ impl ReadCapacity16Data {
         ReadCapacity16Data {
             returned_lba: number_of_blocks.saturating_sub(1),
             block_length,
-            rc_basis: 0,
-            p_type: 0,
-            prot_en: false,
-            p_i_exponent: 0,
-            logical_blocks_per_physical_block_exponent: 0,
-            lbpme: false,
-            lbprz: false,
-            lowest_aligned_lba: 0,
+            ..Self::default()
         }
     }
 
@@ -99,35 +91,11 @@ impl ReadCapacity16Data {
         self
     }
 
-    /// Sets P_I_EXPONENT.
-    pub fn with_p_i_exponent(mut self, exponent: u8) -> Self {
-        self.p_i_exponent = exponent;
-        self
-    }
-
-    /// Sets LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT.
-    pub fn with_physical_block_exponent(mut self, exponent: u8) -> Self {
-        self.logical_blocks_per_physical_block_exponent = exponent;
-        self
-    }
-
     /// Sets LBPME and LBPRZ (a thin-provisioned device that reads unmapped blocks as zeroes
     /// sets both).
     pub fn with_provisioning(mut self, lbpme: bool, lbprz: bool) -> Self {
         self.lbpme = lbpme;
         self.lbprz = lbprz;
-        self
-    }
-
-    /// Sets LOWEST ALIGNED LOGICAL BLOCK ADDRESS.
-    pub fn with_lowest_aligned_lba(mut self, lba: u16) -> Self {
-        self.lowest_aligned_lba = lba;
-        self
-    }
-
-    /// Sets RC BASIS.
-    pub fn with_rc_basis(mut self, rc_basis: u8) -> Self {
-        self.rc_basis = rc_basis;
         self
     }
 

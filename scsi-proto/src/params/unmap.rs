@@ -27,21 +27,8 @@ crate::bits::layout! {
     }
 }
 
-/// Checks an UNMAP parameter list header (SBC-4 5.32.1, 5.32.2) and returns the bytes of the
-/// complete block descriptors to process.
-///
-/// - PARAMETER LIST LENGTH 0: no data, not an error; no descriptors.
-/// - PARAMETER LIST LENGTH 1..=7: [`Error::ParameterListLength`] (SBC-4 5.32.1).
-/// - a Data-Out buffer shorter than the PARAMETER LIST LENGTH: [`Error::ParameterListLength`]
-///   (the data the CDB announced did not arrive).
-/// - UNMAP DATA LENGTH smaller than UNMAP BLOCK DESCRIPTOR DATA LENGTH + 6, with descriptors
-///   announced: the header contradicts itself; [`Error::InvalidField`] pointing at UNMAP DATA
-///   LENGTH (byte 0). SBC-4 does not rule on this; its editors advise treating it as INVALID
-///   FIELD IN PARAMETER LIST (T10 reflector, Feb 2015). Linux LIO ignores UNMAP DATA LENGTH.
-/// - lengths running past the PARAMETER LIST LENGTH: not an error. SBC-4 5.32.1 says
-///   descriptors truncated by the parameter list length are ignored (LIO does the same).
-/// - UNMAP BLOCK DESCRIPTOR DATA LENGTH not a multiple of 16: the last, incomplete descriptor
-///   is ignored, as SBC-4 5.32.2 requires ("shall be ignored"), not rejected.
+/// The bytes of the complete block descriptors of the UNMAP parameter list in `buf`, after
+/// checking its header as [`UnmapParameterList::parse_with_length`] says.
 fn unmap_descriptor_bytes(buf: &[u8], parameter_list_length: usize) -> Result<&[u8]> {
     if parameter_list_length == 0 {
         return Ok(&[]);
@@ -114,14 +101,15 @@ impl UnmapParameterList {
     ///
     /// Following SBC-4 5.32.1 and 5.32.2:
     /// - a length of 0 is a no-op: an empty list;
-    /// - a length of 1..=7 (shorter than the header), or a `buf` shorter than the length, is
-    ///   [`Error::ParameterListLength`] (PARAMETER LIST LENGTH ERROR);
-    /// - an UNMAP DATA LENGTH too small for the UNMAP BLOCK DESCRIPTOR DATA LENGTH it precedes
-    ///   (less than it + 6, with descriptors announced) is [`Error::InvalidField`] at
-    ///   parameter list byte 0 (INVALID FIELD IN PARAMETER LIST);
+    /// - a length of 1..=7 (shorter than the header), or a `buf` shorter than the length (the
+    ///   data the CDB announced did not arrive), is [`Error::ParameterListLength`];
+    /// - an UNMAP DATA LENGTH less than UNMAP BLOCK DESCRIPTOR DATA LENGTH + 6, with
+    ///   descriptors announced, is [`Error::InvalidField`] at parameter list byte 0: SBC-4 does
+    ///   not rule on it, its editors advise INVALID FIELD IN PARAMETER LIST (T10 reflector, Feb
+    ///   2015); Linux LIO ignores UNMAP DATA LENGTH;
     /// - descriptors cut short by the parameter list length, and an incomplete last descriptor
     ///   when UNMAP BLOCK DESCRIPTOR DATA LENGTH is not a multiple of 16, are ignored: the
-    ///   standard says so, and Linux LIO behaves the same.
+    ///   standard says so ("shall be ignored"), and Linux LIO behaves the same.
     ///
     /// Limits (descriptor and block counts, capacity) are checked by [`Self::validate`].
     pub fn parse_with_length(buf: &[u8], parameter_list_length: usize) -> Result<Self> {

@@ -54,9 +54,10 @@ fn read_capacity_10_parse() {
 #[test]
 fn read_capacity_16_thin_4k_physical() {
     // 2^32 + 5 blocks of 4096 bytes, LBPME and LBPRZ, 2^3 logical blocks per physical one.
-    let rc = ReadCapacity16Data::for_device((1 << 32) + 5, 4096)
-        .with_provisioning(true, true)
-        .with_physical_block_exponent(3);
+    let rc = ReadCapacity16Data {
+        logical_blocks_per_physical_block_exponent: 3,
+        ..ReadCapacity16Data::for_device((1 << 32) + 5, 4096).with_provisioning(true, true)
+    };
     let mut want = [0u8; 32];
     want[..16].copy_from_slice(&[
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, // RETURNED LOGICAL BLOCK ADDRESS
@@ -78,12 +79,14 @@ fn read_capacity_16_thin_4k_physical() {
 
 #[test]
 fn read_capacity_16_protection_and_alignment() {
-    let rc = ReadCapacity16Data::for_device(1000, 512)
-        .with_protection_type(2)
-        .with_p_i_exponent(1)
-        .with_physical_block_exponent(3)
-        .with_provisioning(true, false)
-        .with_lowest_aligned_lba(0x1234);
+    let rc = ReadCapacity16Data {
+        p_i_exponent: 1,
+        logical_blocks_per_physical_block_exponent: 3,
+        lowest_aligned_lba: 0x1234,
+        ..ReadCapacity16Data::for_device(1000, 512)
+            .with_protection_type(2)
+            .with_provisioning(true, false)
+    };
     let v = rc.to_vec();
     assert_eq!(&v[..8], &[0, 0, 0, 0, 0, 0, 0x03, 0xE7]);
     assert_eq!(&v[8..16], &[0x00, 0x00, 0x02, 0x00, 0x03, 0x13, 0x92, 0x34]);
@@ -97,7 +100,10 @@ fn read_capacity_16_protection_and_alignment() {
 #[test]
 fn read_capacity_16_rejects_wide_fields() {
     let mut buf = [0u8; 32];
-    let rc = ReadCapacity16Data::for_device(8, 512).with_p_i_exponent(16);
+    let rc = ReadCapacity16Data {
+        p_i_exponent: 16,
+        ..ReadCapacity16Data::for_device(8, 512)
+    };
     assert_eq!(
         rc.emit(&mut buf),
         Err(Error::InvalidField {
@@ -106,7 +112,10 @@ fn read_capacity_16_rejects_wide_fields() {
             pointer: FieldPointer::data(13, Some(7)),
         })
     );
-    let rc = ReadCapacity16Data::for_device(8, 512).with_lowest_aligned_lba(0x4000);
+    let rc = ReadCapacity16Data {
+        lowest_aligned_lba: 0x4000,
+        ..ReadCapacity16Data::for_device(8, 512)
+    };
     assert!(matches!(
         rc.emit(&mut buf),
         Err(Error::InvalidField {
