@@ -14,9 +14,7 @@ crate::bits::layout! {
     /// One extent of LBAs sharing a provisioning status (SBC-4 5.8.2).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct LbaStatusDescriptor: "GET LBA STATUS data", 16 {
-        /// The first LBA of the extent.
         lba: u64 = "LBA STATUS LOGICAL BLOCK ADDRESS" (0, 0, 64),
-        /// The number of logical blocks in the extent.
         number_of_blocks: u32 = "NUMBER OF LOGICAL BLOCKS" (8, 0, 32),
         /// One of the `MAPPED`, `DEALLOCATED`, `ANCHORED` constants.
         provisioning_status: u8 = "PROVISIONING STATUS" (12, 0, 4),

@@ -3,23 +3,15 @@
 //! LBA STATUS, REPORT LUNS and PERSISTENT RESERVE IN, and what it receives for UNMAP and WRITE
 //! SAME. Every format implements [`Wire`](crate::Wire).
 //!
-//! # Allocation length
+//! A response states its full length and is then cut to the CDB's ALLOCATION LENGTH (SPC-5
+//! 4.2.5.6: truncation is not an error): `copy_truncated(&value.to_vec(), allocation_length,
+//! data_in)`, or `emit_truncated` for the two that grow with the device ([`LbaStatus`],
+//! [`ReportLuns`]), without building the full response.
 //!
-//! A response is built in full, with its length fields stating the full length, and then cut to
-//! the ALLOCATION LENGTH of the CDB (SPC-5 4.2.5.6: truncation is not an error, and the length
-//! field still reports what the device *would* have returned, so the initiator can retry with a
-//! larger buffer). With any [`Wire`](crate::Wire) value that is
-//! `copy_truncated(&value.to_vec(), allocation_length, data_in)`. For the two responses whose
-//! size grows with the device ([`LbaStatus`], [`ReportLuns`]) `emit_truncated` does the same
-//! without building the full response first.
-//!
-//! # UNMAP
-//!
-//! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation) after checking
-//! its header exactly as SBC-4 5.32 asks; [`UnmapParameterList`] is the owned form. Neither
-//! knows the device: [`UnmapDescriptors::validate`] / [`UnmapParameterList::validate`] check the
-//! list against the Block Limits and the capacity ([`UnmapLimits`]) before anything is unmapped,
-//! so a rejected command never leaves a partial unmap behind.
+//! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation);
+//! [`UnmapParameterList`] is the owned form. Neither knows the device: their `validate`
+//! checks the list against [`UnmapLimits`] before anything is unmapped, so a rejected command
+//! never leaves a partial unmap behind.
 
 /// Declares a structure whose fixed fields are placed as with `layout!`, beside fields of its
 /// own (`also { .. }`: a variable or optional part): the struct, each placed field documented

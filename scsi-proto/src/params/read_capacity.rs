@@ -47,7 +47,6 @@ crate::bits::layout! {
     pub struct ReadCapacity16Data: "READ CAPACITY(16) data", 32 {
         /// The LBA of the last logical block.
         returned_lba: u64 = "RETURNED LOGICAL BLOCK ADDRESS" (0, 0, 64),
-        /// The logical block length in bytes.
         block_length: u32 = "LOGICAL BLOCK LENGTH IN BYTES" (8, 0, 32),
         /// 00b for a device whose returned LBA is the last LBA of the medium (zoned devices
         /// use 01b).

@@ -167,18 +167,14 @@ impl Wire for AllCommands {
         type D = CommandDescriptor;
         let total = self.buffer_len();
         check_out(RSOC, buf, total)?;
-        let mut off = 4;
-        for d in &self.descriptors {
-            if d.timeouts.is_some() != self.has_timeouts() {
-                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
-            }
-            off += d.descriptor_len();
-        }
         let out = &mut buf[..total];
         out.fill(0);
         COMMAND_DATA_LENGTH.put_checked(RSOC, out, (total - 4) as u64)?;
         let mut off = 4;
         for d in &self.descriptors {
+            if d.timeouts.is_some() != self.has_timeouts() {
+                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
+            }
             let o = &mut out[off..];
             D::OPCODE.put(o, d.opcode.into());
             D::SERVICE_ACTION.put(o, d.service_action.unwrap_or(0).into());

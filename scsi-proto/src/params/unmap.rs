@@ -20,9 +20,7 @@ crate::bits::layout! {
     /// no-op, not an error.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct UnmapDescriptor: "UNMAP", 16 {
-        /// The first LBA to unmap.
         lba: u64 = "UNMAP LOGICAL BLOCK ADDRESS" (0, 0, 64),
-        /// The number of logical blocks to unmap.
         number_of_blocks: u32 = "NUMBER OF LOGICAL BLOCKS" (8, 0, 32),
     }
 }

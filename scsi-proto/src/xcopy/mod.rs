@@ -39,13 +39,9 @@ crate::bits::layout! {
         str_bit: bool = "STR" (1, 5, 1),
         /// No RECEIVE COPY RESULTS: the results need not be held (LIST ID USAGE 1xb in SPC-3).
         nrcr: bool = "NRCR" (1, 4, 1),
-        /// The copy's priority.
         priority: u8 = "PRIORITY" (1, 0, 3),
-        /// Bytes of CSCD descriptors.
         cscd_list_length: u16 = "CSCD DESCRIPTOR LIST LENGTH" (2, 0, 16),
-        /// Bytes of segment descriptors.
         segment_list_length: u32 = "SEGMENT DESCRIPTOR LIST LENGTH" (8, 0, 32),
-        /// Bytes of inline data.
         inline_data_length: u32 = "INLINE DATA LENGTH" (12, 0, 32),
     }
 }
@@ -128,15 +124,10 @@ crate::bits::layout! {
         dc: bool = "DC" (1, 1, 1),
         /// What to do with residual blocks.
         cat: bool = "CAT" (1, 0, 1),
-        /// Index of the source CSCD descriptor.
         source: u16 = "SOURCE CSCD DESCRIPTOR ID" (4, 0, 16),
-        /// Index of the destination CSCD descriptor.
         destination: u16 = "DESTINATION CSCD DESCRIPTOR ID" (6, 0, 16),
-        /// Blocks to copy.
         number_of_blocks: u16 = "BLOCK DEVICE NUMBER OF BLOCKS" (10, 0, 16),
-        /// First source block.
         source_lba: u64 = "SOURCE BLOCK DEVICE LOGICAL BLOCK ADDRESS" (12, 0, 64),
-        /// First destination block.
         destination_lba: u64 = "DESTINATION BLOCK DEVICE LOGICAL BLOCK ADDRESS" (20, 0, 64),
     }
 }
@@ -279,7 +270,6 @@ crate::bits::layout! {
         hdd: bool = "HDD" (4, 7, 1),
         /// 00h in progress, 01h completed without errors, 02h completed with errors.
         copy_manager_status: u8 = "COPY MANAGER STATUS" (4, 0, 7),
-        /// Segments processed.
         segments_processed: u16 = "SEGMENTS PROCESSED" (5, 0, 16),
         /// 00h bytes, F1h..F6h kibibytes to exbibytes.
         transfer_count_units: u8 = "TRANSFER COUNT UNITS" (7, 0, 8),
