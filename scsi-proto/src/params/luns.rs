@@ -1,0 +1,112 @@
+//! Logical unit numbers and REPORT LUNS parameter data (SAM-5 4.7, SPC-5 6.33.2).
+
+use super::{list_header, list_items, stream};
+use crate::bits::Spec;
+use crate::error::check_out;
+use crate::{Error, FieldPointer, Result, Wire};
+
+const LUNS: &str = "REPORT LUNS data";
+
+/// LUN LIST LENGTH: 8 bytes per LUN.
+const LUN_LIST_LENGTH: Spec = Spec::new("LUN LIST LENGTH", 0, 0, 32);
+
+/// An 8-byte logical unit number (SAM-5 4.7), raw. [`Lun::from_index`] and [`Lun::index`]
+/// handle the two single-level forms a target uses; anything else is in the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Lun(pub [u8; 8]);
+
+impl Lun {
+    /// Length of a LUN.
+    pub const LEN: usize = 8;
+
+    /// The single-level LUN for `index`: peripheral device addressing (method 00b, bus
+    /// identifier 0) below 256, flat space addressing (method 01b) below 16384, as Linux
+    /// LIO does. 16384 and above cannot be a single-level LUN of either form:
+    /// [`Error::InvalidField`] (field "LUN").
+    pub fn from_index(index: u16) -> Result<Lun> {
+        let [hi, lo] = index.to_be_bytes();
+        match index {
+            0..=0xFF => Ok(Lun([0, lo, 0, 0, 0, 0, 0, 0])),
+            0x100..=0x3FFF => Ok(Lun([0x40 | hi, lo, 0, 0, 0, 0, 0, 0])),
+            _ => Err(Error::InvalidField {
+                what: LUNS,
+                field: "LUN",
+                pointer: FieldPointer::data(0, Some(5)),
+            }),
+        }
+    }
+
+    /// The ADDRESS METHOD (bits 7..=6 of byte 0): 00b peripheral, 01b flat space, 10b logical
+    /// unit, 11b extended.
+    pub fn address_method(&self) -> u8 {
+        self.0[0] >> 6
+    }
+
+    /// The index of a single-level LUN in peripheral device addressing with bus identifier 0
+    /// or in flat space addressing; `None` for any other form (hierarchical, other bus,
+    /// logical unit or extended addressing, well-known LUNs).
+    pub fn index(&self) -> Option<u16> {
+        let [b0, b1, rest @ ..] = self.0;
+        if rest != [0; 6] {
+            return None;
+        }
+        match b0 >> 6 {
+            0b00 if b0 == 0 => Some(u16::from(b1)),
+            0b01 => Some(u16::from_be_bytes([b0 & 0x3F, b1])),
+            _ => None,
+        }
+    }
+}
+
+impl From<[u8; 8]> for Lun {
+    fn from(bytes: [u8; 8]) -> Self {
+        Lun(bytes)
+    }
+}
+
+impl From<Lun> for [u8; 8] {
+    fn from(lun: Lun) -> Self {
+        lun.0
+    }
+}
+
+/// REPORT LUNS parameter data (SPC-5 6.33.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportLuns {
+    /// The LUNs, in the order they are reported.
+    pub luns: Vec<Lun>,
+}
+
+impl ReportLuns {
+    /// Writes the response cut to `allocation_length` (and to `out`), LUN LIST LENGTH still
+    /// stating the full list (SPC-5 4.2.5.6): initiators commonly ask for 16 bytes first and
+    /// retry with the length they learn. Same bytes as `copy_truncated(&self.to_vec(), ..)`.
+    pub fn emit_truncated(&self, allocation_length: usize, out: &mut [u8]) -> Result<usize> {
+        let len = self.luns.len().saturating_mul(Lun::LEN);
+        let header = list_header(LUNS, &LUN_LIST_LENGTH, 0, len)?;
+        let items = self.luns.iter().map(|l| Ok(l.0));
+        stream(&header, items, allocation_length, out)
+    }
+}
+
+impl Wire for ReportLuns {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        let items = list_items(LUNS, buf, &LUN_LIST_LENGTH, 0, Lun::LEN)?;
+        let luns = items
+            .map(|b| Lun(b.try_into().unwrap_or_default()))
+            .collect();
+        Ok(ReportLuns { luns })
+    }
+
+    fn buffer_len(&self) -> usize {
+        8 + Lun::LEN * self.luns.len()
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        check_out(LUNS, buf, self.buffer_len())?;
+        self.emit_truncated(self.buffer_len(), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests;

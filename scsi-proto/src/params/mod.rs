@@ -1,0 +1,176 @@
+//! Parameter data of the block commands (SBC-4, SPC-5): what a disk target returns for READ
+//! CAPACITY, REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS, GET
+//! LBA STATUS, REPORT LUNS and PERSISTENT RESERVE IN, and what it receives for UNMAP and WRITE
+//! SAME. Every format implements [`Wire`](crate::Wire).
+//!
+//! A response states its full length and is then cut to the CDB's ALLOCATION LENGTH (SPC-5
+//! 4.2.5.6: truncation is not an error): `copy_truncated(&value.to_vec(), allocation_length,
+//! data_in)`, or `emit_truncated` for the two that grow with the device ([`LbaStatus`],
+//! [`ReportLuns`]), without building the full response.
+//!
+//! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation);
+//! [`UnmapParameterList`] is the owned form. Neither knows the device: their `validate`
+//! checks the list against [`UnmapLimits`] before anything is unmapped, so a rejected command
+//! never leaves a partial unmap behind.
+
+/// Declares a structure whose fixed fields are placed as with `layout!`, beside fields of its
+/// own (`also { .. }`: a variable or optional part): the struct, each placed field documented
+/// with its name and place, `read_fields`, `put_fields` (each field's low bits, as
+/// [`Spec::put`](crate::bits::Spec::put)) and `spec(name)` for field pointers.
+macro_rules! partial_layout {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal)
+            ),* $(,)?
+        }
+        also {
+            $($(#[$xmeta:meta])* $xfield:ident : $xty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
+                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
+                pub $field: $ty,
+            )*
+            $($(#[$xmeta])* pub $xfield: $xty,)*
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            const FIELDS: &'static [$crate::bits::Spec] =
+                &[$($crate::bits::Spec::new($label, $byte, $shift, $bits)),*];
+
+            fn read_fields(&mut self, buf: &[u8]) {
+                let mut _i = 0;
+                $(
+                    self.$field = <$ty as $crate::bits::Value>::from_bits(Self::FIELDS[_i].get(buf));
+                    _i += 1;
+                )*
+            }
+
+            fn put_fields(&self, buf: &mut [u8]) {
+                let mut _i = 0;
+                $(
+                    Self::FIELDS[_i].put(buf, $crate::bits::Value::to_bits(self.$field));
+                    _i += 1;
+                )*
+            }
+
+            fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
+                Self::FIELDS.iter().find(|s| s.field == name)
+            }
+        }
+    };
+}
+pub(crate) use partial_layout;
+
+mod lba_status;
+mod luns;
+mod read_capacity;
+mod reservations;
+mod rsoc;
+mod unmap;
+mod unmap_limits;
+
+pub use lba_status::{LbaStatus, LbaStatusDescriptor};
+pub use luns::{Lun, ReportLuns};
+pub use read_capacity::{ReadCapacity10Data, ReadCapacity16Data};
+pub use reservations::{ReadKeys, ReadReservation, Reservation};
+pub use rsoc::{
+    AllCommands, CommandDescriptor, CommandTimeouts, OneCommand, ReportedTmf, TmfTimeouts,
+};
+pub use unmap::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList, write_same_block};
+pub use unmap_limits::{UnmapLimits, UnmapRejection};
+
+use crate::bits::{Layout, Spec};
+use crate::error::check_len;
+use crate::{Error, Location, Result, copy_truncated};
+
+/// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).
+pub(crate) fn ptr_byte(offset: usize) -> u16 {
+    u16::try_from(offset).unwrap_or(u16::MAX)
+}
+
+/// The error for an invalid `field` of `what`, the field `offset` bytes into `location`.
+pub(crate) fn invalid(
+    what: &'static str,
+    field: &Spec,
+    location: Location,
+    offset: usize,
+) -> Error {
+    Error::InvalidField {
+        what,
+        field: field.field,
+        pointer: field.pointer(location, ptr_byte(offset)),
+    }
+}
+
+/// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
+fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
+    let mut b = [0; N];
+    item.write(&mut b).map_err(|e| match e {
+        Error::InvalidField {
+            what,
+            field,
+            pointer,
+        } => Error::InvalidField {
+            what,
+            field,
+            pointer: pointer.shifted(ptr_byte(offset)),
+        },
+        e => e,
+    })?;
+    Ok(b)
+}
+
+/// The 8-byte header of device data that is a list: its `length` field holds the list's
+/// `items` bytes plus the `counted` header bytes after the field.
+fn list_header(what: &'static str, length: &Spec, counted: usize, items: usize) -> Result<[u8; 8]> {
+    let mut h = [0; 8];
+    let len = u64::try_from(items.saturating_add(counted)).unwrap_or(u64::MAX);
+    length.put_checked(what, &mut h, len)?;
+    Ok(h)
+}
+
+/// The `item`-byte entries of device data made of an 8-byte header and a list, whose `length`
+/// field holds the list's bytes plus `counted` header bytes: checks that it is whole entries
+/// and that `buf` holds them all.
+fn list_items<'a>(
+    what: &'static str,
+    buf: &'a [u8],
+    length: &Spec,
+    counted: usize,
+    item: usize,
+) -> Result<core::slice::ChunksExact<'a, u8>> {
+    check_len(what, Location::Data, buf, 8)?;
+    let n = usize::try_from(length.get(buf)).unwrap_or(usize::MAX);
+    if n < counted || (n - counted) % item != 0 {
+        return Err(invalid(what, length, Location::Data, 0));
+    }
+    let total = (n - counted).saturating_add(8);
+    check_len(what, Location::Data, buf, total)?;
+    Ok(buf[8..total].chunks_exact(item))
+}
+
+/// Writes `header` then each encoded item, cut to `allocation_length` and to `out` (SPC-5
+/// 4.2.5.6) without building the whole response. Every item is still encoded, so this fails
+/// exactly where emitting in full would.
+fn stream<const N: usize>(
+    header: &[u8],
+    items: impl Iterator<Item = Result<[u8; N]>>,
+    allocation_length: usize,
+    out: &mut [u8],
+) -> Result<usize> {
+    let limit = allocation_length.min(out.len());
+    let mut n = copy_truncated(header, limit, out);
+    for item in items {
+        n += copy_truncated(&item?, limit - n, &mut out[n..]);
+    }
+    Ok(n)
+}

@@ -1,0 +1,384 @@
+//! REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter
+//! data (SPC-5 6.35, 6.37).
+
+use super::{encode, invalid};
+use crate::bits::{Layout, Spec};
+use crate::error::{check_len, check_out};
+use crate::{Location, Result, Wire};
+
+const RSOC: &str = "REPORT SUPPORTED OPERATION CODES data";
+const RSTMF: &str = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data";
+
+const COMMAND_DATA_LENGTH: Spec = Spec::new("COMMAND DATA LENGTH", 0, 0, 32);
+
+crate::bits::layout! {
+    /// A command timeouts descriptor (SPC-5 6.35): returned per command when the initiator sets
+    /// RCTD in the REPORT SUPPORTED OPERATION CODES CDB. Its DESCRIPTOR LENGTH (bytes 0..=1)
+    /// is always 000Ah.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CommandTimeouts: "REPORT SUPPORTED OPERATION CODES data", 12 {
+        /// Defined per command by the command standard; usually 0.
+        command_specific: u8 = "COMMAND SPECIFIC" (3, 0, 8),
+        /// In seconds (0: not specified).
+        nominal_processing_timeout: u32 = "NOMINAL COMMAND PROCESSING TIMEOUT" (4, 0, 32),
+        /// In seconds (0: not specified).
+        recommended_timeout: u32 = "RECOMMENDED COMMAND TIMEOUT" (8, 0, 32),
+    }
+}
+
+impl CommandTimeouts {
+    const DESCRIPTOR_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 0, 0, 16);
+
+    fn parse_at(buf: &[u8], off: usize) -> Result<Self> {
+        check_len(RSOC, Location::Data, buf, off.saturating_add(Self::LEN))?;
+        let d = &buf[off..];
+        if Self::DESCRIPTOR_LENGTH.get(d) != 0x0A {
+            return Err(invalid(RSOC, &Self::DESCRIPTOR_LENGTH, Location::Data, off));
+        }
+        Ok(Self::read(d))
+    }
+
+    fn encoded(&self) -> Result<[u8; 12]> {
+        let mut b: [u8; 12] = encode(self, 0)?;
+        Self::DESCRIPTOR_LENGTH.put(&mut b, 0x0A);
+        Ok(b)
+    }
+}
+
+impl Wire for CommandTimeouts {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        Self::parse_at(buf, 0)
+    }
+
+    fn buffer_len(&self) -> usize {
+        Self::LEN
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        check_out(RSOC, buf, Self::LEN)?;
+        buf[..Self::LEN].copy_from_slice(&self.encoded()?);
+        Ok(Self::LEN)
+    }
+}
+
+/// One command of the all-commands format (SPC-5 6.35).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandDescriptor {
+    /// OPERATION CODE.
+    pub opcode: u8,
+    /// SERVICE ACTION, for an operation code that has service actions (SERVACTV = 1).
+    pub service_action: Option<u16>,
+    /// CDB LENGTH in bytes.
+    pub cdb_length: u16,
+    /// The command timeouts descriptor (CTDP = 1). In one response either every descriptor
+    /// has one (the CDB had RCTD = 1) or none does.
+    pub timeouts: Option<CommandTimeouts>,
+}
+
+impl CommandDescriptor {
+    /// Length of a descriptor without a timeouts descriptor (CTDP = 0).
+    pub const LEN: usize = 8;
+    /// Length of a descriptor with a timeouts descriptor (CTDP = 1).
+    pub const LEN_WITH_TIMEOUTS: usize = 20;
+    const OPCODE: Spec = Spec::new("OPERATION CODE", 0, 0, 8);
+    const SERVICE_ACTION: Spec = Spec::new("SERVICE ACTION", 2, 0, 16);
+    const CTDP: Spec = Spec::new("CTDP", 5, 1, 1);
+    const SERVACTV: Spec = Spec::new("SERVACTV", 5, 0, 1);
+    const CDB_LENGTH: Spec = Spec::new("CDB LENGTH", 6, 0, 16);
+
+    /// This descriptor's length on the wire: 8, or 20 with timeouts.
+    pub fn descriptor_len(&self) -> usize {
+        if self.timeouts.is_some() {
+            Self::LEN_WITH_TIMEOUTS
+        } else {
+            Self::LEN
+        }
+    }
+}
+
+/// REPORT SUPPORTED OPERATION CODES parameter data, all-commands format (REPORTING OPTIONS
+/// 000b, SPC-5 6.35): COMMAND DATA LENGTH then the command descriptors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AllCommands {
+    /// The supported commands, in any order.
+    pub descriptors: Vec<CommandDescriptor>,
+}
+
+impl AllCommands {
+    /// Whether the descriptors carry command timeouts (RCTD was set); `false` for an empty
+    /// list.
+    pub fn has_timeouts(&self) -> bool {
+        self.descriptors
+            .first()
+            .is_some_and(|d| d.timeouts.is_some())
+    }
+}
+
+impl Wire for AllCommands {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        type D = CommandDescriptor;
+        check_len(RSOC, Location::Data, buf, 4)?;
+        let total = usize::try_from(COMMAND_DATA_LENGTH.get(buf))
+            .unwrap_or(usize::MAX)
+            .saturating_add(4);
+        check_len(RSOC, Location::Data, buf, total)?;
+        let body = &buf[..total];
+        let short = || invalid(RSOC, &COMMAND_DATA_LENGTH, Location::Data, 0);
+        let mut descriptors = Vec::with_capacity((total - 4) / D::LEN);
+        let mut ctdp_all = None;
+        let mut off = 4;
+        while off < total {
+            let d = &body[off..];
+            if d.len() < D::LEN {
+                return Err(short());
+            }
+            let ctdp = D::CTDP.get(d) != 0;
+            if *ctdp_all.get_or_insert(ctdp) != ctdp {
+                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
+            }
+            if ctdp && d.len() < D::LEN_WITH_TIMEOUTS {
+                return Err(short());
+            }
+            let timeouts = match ctdp {
+                true => Some(CommandTimeouts::parse_at(body, off + D::LEN)?),
+                false => None,
+            };
+            let d = CommandDescriptor {
+                opcode: D::OPCODE.get(d) as u8,
+                service_action: (D::SERVACTV.get(d) != 0).then(|| D::SERVICE_ACTION.get(d) as u16),
+                cdb_length: D::CDB_LENGTH.get(d) as u16,
+                timeouts,
+            };
+            off += d.descriptor_len();
+            descriptors.push(d);
+        }
+        Ok(AllCommands { descriptors })
+    }
+
+    fn buffer_len(&self) -> usize {
+        4 + self
+            .descriptors
+            .iter()
+            .map(CommandDescriptor::descriptor_len)
+            .sum::<usize>()
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        type D = CommandDescriptor;
+        let total = self.buffer_len();
+        check_out(RSOC, buf, total)?;
+        let out = &mut buf[..total];
+        out.fill(0);
+        COMMAND_DATA_LENGTH.put_checked(RSOC, out, (total - 4) as u64)?;
+        let mut off = 4;
+        for d in &self.descriptors {
+            if d.timeouts.is_some() != self.has_timeouts() {
+                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
+            }
+            let o = &mut out[off..];
+            D::OPCODE.put(o, d.opcode.into());
+            D::SERVICE_ACTION.put(o, d.service_action.unwrap_or(0).into());
+            D::CTDP.put(o, d.timeouts.is_some().into());
+            D::SERVACTV.put(o, d.service_action.is_some().into());
+            D::CDB_LENGTH.put(o, d.cdb_length.into());
+            if let Some(t) = &d.timeouts {
+                o[D::LEN..D::LEN_WITH_TIMEOUTS].copy_from_slice(&t.encoded()?);
+            }
+            off += d.descriptor_len();
+        }
+        Ok(total)
+    }
+}
+
+/// REPORT SUPPORTED OPERATION CODES parameter data, one-command format (REPORTING OPTIONS
+/// 001b..=011b, SPC-5 6.35): SUPPORT, CDB SIZE, CDB USAGE DATA, then the command timeouts
+/// descriptor when CTDP is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneCommand {
+    /// SUPPORT (3 bits): one of the `SUPPORT_...` constants.
+    pub support: u8,
+    /// CDB USAGE DATA: the CDB with every bit the device server looks at set (byte 0 is the
+    /// operation code itself). Its length is the CDB SIZE.
+    pub cdb_usage_data: Vec<u8>,
+    /// The command timeouts descriptor; present exactly when CTDP is set (the CDB had
+    /// RCTD = 1). See [`OneCommand::ctdp`].
+    pub timeouts: Option<CommandTimeouts>,
+}
+
+impl OneCommand {
+    /// SUPPORT 000b: data about the command is not currently available.
+    pub const SUPPORT_NOT_AVAILABLE: u8 = 0;
+    /// SUPPORT 001b: the command is not supported.
+    pub const SUPPORT_NOT_SUPPORTED: u8 = 1;
+    /// SUPPORT 011b: supported, conforming to a SCSI standard.
+    pub const SUPPORT_STANDARD: u8 = 3;
+    /// SUPPORT 101b: supported in a vendor-specific manner.
+    pub const SUPPORT_VENDOR: u8 = 5;
+    const CTDP: Spec = Spec::new("CTDP", 1, 7, 1);
+    const SUPPORT: Spec = Spec::new("SUPPORT", 1, 0, 3);
+    const CDB_SIZE: Spec = Spec::new("CDB SIZE", 2, 0, 16);
+
+    /// The CTDP bit: whether a command timeouts descriptor follows the usage data.
+    pub fn ctdp(&self) -> bool {
+        self.timeouts.is_some()
+    }
+}
+
+impl Wire for OneCommand {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        check_len(RSOC, Location::Data, buf, 4)?;
+        let end = 4 + Self::CDB_SIZE.get(buf) as usize;
+        check_len(RSOC, Location::Data, buf, end)?;
+        let timeouts = match Self::CTDP.get(buf) != 0 {
+            true => Some(CommandTimeouts::parse_at(buf, end)?),
+            false => None,
+        };
+        Ok(OneCommand {
+            support: Self::SUPPORT.get(buf) as u8,
+            cdb_usage_data: buf[4..end].to_vec(),
+            timeouts,
+        })
+    }
+
+    fn buffer_len(&self) -> usize {
+        4 + self.cdb_usage_data.len() + if self.ctdp() { CommandTimeouts::LEN } else { 0 }
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let total = self.buffer_len();
+        check_out(RSOC, buf, total)?;
+        let out = &mut buf[..total];
+        out.fill(0);
+        Self::SUPPORT.put_checked(RSOC, out, self.support.into())?;
+        Self::CDB_SIZE.put_checked(RSOC, out, self.cdb_usage_data.len() as u64)?;
+        Self::CTDP.put(out, self.ctdp().into());
+        let end = 4 + self.cdb_usage_data.len();
+        out[4..end].copy_from_slice(&self.cdb_usage_data);
+        if let Some(t) = &self.timeouts {
+            out[end..].copy_from_slice(&t.encoded()?);
+        }
+        Ok(total)
+    }
+}
+
+crate::bits::layout! {
+    /// The timeout part of the extended REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data
+    /// (REPD = 1, SPC-5 6.37); positions count from its byte 4. Each `..ts` bit says whether
+    /// that function completes within the short timeout (1) or the long one (0).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct TmfTimeouts: "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data", 12 {
+        /// The two timeout fields are valid.
+        tmftmov: bool = "TMFTMOV" (0, 0, 1),
+        /// ABORT TASK within the short timeout.
+        atts: bool = "ATTS" (2, 7, 1),
+        /// ABORT TASK SET within the short timeout.
+        atsts: bool = "ATSTS" (2, 6, 1),
+        /// CLEAR ACA within the short timeout.
+        cacats: bool = "CACATS" (2, 5, 1),
+        /// CLEAR TASK SET within the short timeout.
+        ctsts: bool = "CTSTS" (2, 4, 1),
+        /// LOGICAL UNIT RESET within the short timeout.
+        lurts: bool = "LURTS" (2, 3, 1),
+        /// QUERY TASK within the short timeout.
+        qtts: bool = "QTTS" (2, 2, 1),
+        /// QUERY UNIT ATTENTION within the short timeout.
+        quats: bool = "QUATS" (3, 2, 1),
+        /// QUERY TASK SET within the short timeout.
+        qtsts: bool = "QTSTS" (3, 1, 1),
+        /// I_T NEXUS RESET within the short timeout.
+        itnrts: bool = "ITNRTS" (3, 0, 1),
+        /// In units of 100 ms.
+        long_timeout: u32 = "TMF LONG TIMEOUT" (4, 0, 32),
+        /// In units of 100 ms.
+        short_timeout: u32 = "TMF SHORT TIMEOUT" (8, 0, 32),
+    }
+}
+
+super::partial_layout! {
+    /// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37): 4 bytes, or 16
+    /// with `extended` (the CDB had REPD = 1). Each `..s` bit says a function is supported.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct ReportedTmf {
+        /// ABORT TASK.
+        ats: bool = "ATS" (0, 7, 1),
+        /// ABORT TASK SET.
+        atss: bool = "ATSS" (0, 6, 1),
+        /// CLEAR ACA.
+        cacas: bool = "CACAS" (0, 5, 1),
+        /// CLEAR TASK SET.
+        ctss: bool = "CTSS" (0, 4, 1),
+        /// LOGICAL UNIT RESET.
+        lurs: bool = "LURS" (0, 3, 1),
+        /// QUERY TASK.
+        qts: bool = "QTS" (0, 2, 1),
+        /// TARGET RESET (obsolete since SPC-4).
+        trs: bool = "TRS" (0, 1, 1),
+        /// WAKEUP (obsolete since SPC-4).
+        wakes: bool = "WAKES" (0, 0, 1),
+        /// QUERY UNIT ATTENTION (formerly QUERY ASYNCHRONOUS EVENT).
+        quas: bool = "QUAS" (1, 2, 1),
+        /// QUERY TASK SET.
+        qtss: bool = "QTSS" (1, 1, 1),
+        /// I_T NEXUS RESET.
+        itnrs: bool = "ITNRS" (1, 0, 1),
+    }
+    also {
+        /// The extended part, returned when the CDB had REPD = 1.
+        extended: Option<TmfTimeouts>,
+    }
+}
+
+impl ReportedTmf {
+    /// Length of the basic format.
+    pub const LEN: usize = 4;
+    /// Length of the extended format.
+    pub const LEN_EXTENDED: usize = 16;
+    /// ADDITIONAL DATA LENGTH of the extended format.
+    pub const EXTENDED_ADDITIONAL_LENGTH: u8 = 0x0C;
+    const ADDITIONAL_DATA_LENGTH: Spec = Spec::new("ADDITIONAL DATA LENGTH", 3, 0, 8);
+}
+
+impl Wire for ReportedTmf {
+    fn parse(buf: &[u8]) -> Result<Self> {
+        check_len(RSTMF, Location::Data, buf, Self::LEN)?;
+        let mut tmf = ReportedTmf::default();
+        tmf.read_fields(buf);
+        match Self::ADDITIONAL_DATA_LENGTH.get(buf) as u8 {
+            0 => {}
+            n if n >= Self::EXTENDED_ADDITIONAL_LENGTH => {
+                check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
+                tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
+            }
+            _ => {
+                let adl = &Self::ADDITIONAL_DATA_LENGTH;
+                return Err(invalid(RSTMF, adl, Location::Data, 0));
+            }
+        }
+        Ok(tmf)
+    }
+
+    fn buffer_len(&self) -> usize {
+        if self.extended.is_some() {
+            Self::LEN_EXTENDED
+        } else {
+            Self::LEN
+        }
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let total = self.buffer_len();
+        check_out(RSTMF, buf, total)?;
+        let out = &mut buf[..total];
+        out.fill(0);
+        self.put_fields(out);
+        if let Some(x) = &self.extended {
+            let adl = Self::EXTENDED_ADDITIONAL_LENGTH;
+            Self::ADDITIONAL_DATA_LENGTH.put(out, adl.into());
+            out[4..].copy_from_slice(&encode::<_, 12>(x, 4)?);
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests;
