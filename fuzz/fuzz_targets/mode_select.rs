@@ -5,9 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scsi_proto::Wire;
-use scsi_proto::mode::{
-    BlockDeviceInfo, ModePages, ModeParameters, ModeSenseRequest, PageControl, PageSet,
-};
+use scsi_proto::mode::{ModeParameters, ModeSenseRequest, PageControl};
+use tcmu::emulate::mode_pages::{BlockDeviceInfo, ModePages, PageSet};
 
 fn pages_bytes(set: &PageSet) -> Vec<u8> {
     let mut v = set.read_write_error_recovery.to_vec();

@@ -3,25 +3,23 @@
 //! Each page is a [`ModePage`]: PS, its named fields (declared once with `layout!`, one file
 //! per page) and an `other` array keeping every remaining bit (reserved, obsolete,
 //! vendor-specific), so `parse` then `emit` gives back the exact bytes. [`ModeParameters`]
-//! parses and emits mode parameter data as an initiator sees it; [`ModePages`] (in `select`)
-//! is a device's pages, its MODE SENSE data and its MODE SELECT checks.
+//! parses and emits mode parameter data as an initiator sees it. A device's pages, its MODE
+//! SENSE data and its MODE SELECT checks are device behaviour, in `tcmu`'s emulation.
 
 mod caching;
 mod control;
 mod informational_exceptions;
 mod parameters;
 mod rw_error_recovery;
-mod select;
 
 pub use caching::{Caching, CachingPage};
 pub use control::{Control, ControlPage};
 pub use informational_exceptions::{InformationalExceptions, InformationalExceptionsPage};
 pub use parameters::{
-    BlockDescriptor, ModePageIter, ModeParameterHeader6, ModeParameterHeader10, ModeParameters,
-    RawModePage, ShortBlockDescriptor,
+    BLOCK_DESCRIPTOR_LENGTH, BlockDescriptor, LOGICAL_BLOCK_LENGTH, MODE_DATA_LENGTH, ModePageIter,
+    ModeParameterHeader6, ModeParameterHeader10, ModeParameters, RawModePage, ShortBlockDescriptor,
 };
 pub use rw_error_recovery::{ReadWriteErrorRecovery, ReadWriteErrorRecoveryPage};
-pub use select::{BlockDeviceInfo, ModePages, PageSet, is_saving_parameters_not_supported};
 
 use crate::Wire;
 use crate::bits::{Layout, Spec};
@@ -29,7 +27,8 @@ use crate::error::{Error, Location, Result, check_len, check_out};
 use core::ops::{Deref, DerefMut};
 
 /// Mode page codes (SPC-5 7.5 and SBC-4 6.5, mode page codes for direct access block
-/// devices). Only the four pages of [`ModePages`] are implemented; the others are named
+/// devices). Only four pages are implemented (Read-Write Error Recovery,
+/// Caching, Control, Informational Exceptions Control); the others are named
 /// because initiators ask for them and a target logs what it refused.
 pub mod page_code {
     /// Read-Write Error Recovery mode page (SBC-4 6.5).
@@ -65,10 +64,14 @@ pub const DEVICE_SPECIFIC_DPOFUA: u8 = 0x10;
 
 // The header every page starts with (SPC-5 7.5.7): page_0 format, then the sub_page format's
 // SUBPAGE CODE and two-byte PAGE LENGTH.
-const PS: Spec = Spec::new("PS", 0, 7, 1);
-const SPF: Spec = Spec::new("SPF", 0, 6, 1);
-const PAGE_CODE: Spec = Spec::new("PAGE CODE", 0, 0, 6);
-const PAGE_LENGTH: Spec = Spec::new("PAGE LENGTH", 1, 0, 8);
+/// PS, parameters saveable, of a page header.
+pub const PS: Spec = Spec::new("PS", 0, 7, 1);
+/// SPF, sub_page format, of a page header.
+pub const SPF: Spec = Spec::new("SPF", 0, 6, 1);
+/// PAGE CODE of a page header.
+pub const PAGE_CODE: Spec = Spec::new("PAGE CODE", 0, 0, 6);
+/// PAGE LENGTH of a page_0 format page header.
+pub const PAGE_LENGTH: Spec = Spec::new("PAGE LENGTH", 1, 0, 8);
 const SUBPAGE_CODE: Spec = Spec::new("SUBPAGE CODE", 1, 0, 8);
 const SUBPAGE_PAGE_LENGTH: Spec = Spec::new("PAGE LENGTH", 2, 0, 16);
 

@@ -43,12 +43,12 @@ layout! {
 }
 
 /// MODE DATA LENGTH (which counts the bytes after itself) of the (6) and the (10) header.
-pub(super) const MODE_DATA_LENGTH: [Spec; 2] = [
+pub const MODE_DATA_LENGTH: [Spec; 2] = [
     ModeParameterHeader6::FIELDS[0],
     ModeParameterHeader10::FIELDS[0],
 ];
 /// BLOCK DESCRIPTOR LENGTH of the (6) and the (10) header.
-pub(super) const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
+pub const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
     ModeParameterHeader6::FIELDS[3],
     ModeParameterHeader10::FIELDS[4],
 ];
@@ -125,7 +125,7 @@ layout! {
 }
 
 /// LOGICAL BLOCK LENGTH of the short and the long descriptor.
-pub(super) const LOGICAL_BLOCK_LENGTH: [Spec; 2] =
+pub const LOGICAL_BLOCK_LENGTH: [Spec; 2] =
     [ShortBlockDescriptor::FIELDS[1], BlockDescriptor::FIELDS[1]];
 
 impl BlockDescriptor {

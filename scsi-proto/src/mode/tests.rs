@@ -20,10 +20,6 @@ pub(super) const CONTROL_DEFAULT: [u8; 12] = [
 ];
 pub(super) const IEC_DEFAULT: [u8; 12] = [0x1C, 0x0A, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
 
-pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
 pub(super) fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
     Error::InvalidField {
         what,
@@ -343,15 +339,6 @@ fn iec() -> impl Strategy<Value = InformationalExceptionsPage> {
                 other,
             )
         })
-}
-
-pub(super) fn page_set() -> impl Strategy<Value = PageSet> {
-    (rwer(), caching(), control(), iec()).prop_map(|(a, b, c, d)| PageSet {
-        read_write_error_recovery: a,
-        caching: b,
-        control: c,
-        informational_exceptions: d,
-    })
 }
 
 proptest! {

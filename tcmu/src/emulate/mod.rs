@@ -13,7 +13,7 @@
 //! One table ([`Emulator::supports`] and the dispatch both read it) says which commands are
 //! emulated, by which function, and which of them change the medium. The command families
 //! live one per file: `rw` (READ, WRITE, VERIFY, WRITE AND VERIFY), `inquiry` (INQUIRY and
-//! VPD), `mode` (MODE SENSE / SELECT), `unmap` (UNMAP, WRITE SAME), `caw` (COMPARE AND
+//! VPD), `mode` (MODE SENSE / SELECT, over the device's pages in `mode_pages`), `unmap` (UNMAP, WRITE SAME), `caw` (COMPARE AND
 //! WRITE), `xcopy` (EXTENDED COPY, RECEIVE COPY RESULTS), `capacity` (READ CAPACITY, GET LBA
 //! STATUS) and `misc` (the rest).
 //!
@@ -36,14 +36,15 @@ mod caw;
 mod inquiry;
 mod misc;
 mod mode;
+pub mod mode_pages;
 mod rw;
 mod unmap;
 mod xcopy;
 
 use crate::backend::BlockDevice;
+use mode_pages::{BlockDeviceInfo, ModePages};
 use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, CommandInfo, DataDirection, Field, Kind};
-use scsi_proto::mode::{BlockDeviceInfo, ModePages};
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat};
 use scsi_proto::xcopy::CopyStatus;
 use std::collections::HashMap;

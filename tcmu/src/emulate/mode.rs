@@ -1,9 +1,9 @@
 //! MODE SENSE and MODE SELECT: the device's mode pages, WCE and D_SENSE changeable.
 
+use super::mode_pages::ModeSenseError;
 use super::{CommandData, Emulator, Fail, Outcome, Reply, io_fail};
 use crate::backend::BlockDevice;
 use scsi_proto::cdb::{Command, Field};
-use scsi_proto::mode::is_saving_parameters_not_supported;
 use scsi_proto::sense::{AdditionalSense, SenseData};
 
 impl<B: BlockDevice> Emulator<B> {
@@ -14,11 +14,11 @@ impl<B: BlockDevice> Emulator<B> {
         let mode = self.mode_pages().clone();
         match mode.sense(&req, &self.info()) {
             Ok(bytes) => self.data_in(cmd, &bytes, data),
-            Err(e) if is_saving_parameters_not_supported(&e) => Err(Fail::Sense(
+            Err(ModeSenseError::SavingParametersNotSupported) => Err(Fail::Sense(
                 SenseData::illegal_request(AdditionalSense::SAVING_PARAMETERS_NOT_SUPPORTED)
                     .with_field_pointer(scsi_proto::FieldPointer::cdb_bit(2, 7)),
             )),
-            Err(e) => Err(e.into()),
+            Err(ModeSenseError::Invalid(e)) => Err(e.into()),
         }
     }
 

@@ -9,7 +9,7 @@
 //!   rejection carries the exact parameter-list byte and bit of the offending field.
 //!
 //! Saved values are not implemented: the pages are reported with PS = 0, MODE SENSE with
-//! PC = 11b fails (see [`is_saving_parameters_not_supported`]) and MODE SELECT with SP = 1 fails
+//! PC = 11b fails ([`ModeSenseError::SavingParametersNotSupported`]) and MODE SELECT with SP = 1 fails
 //! with INVALID FIELD IN CDB (SPC-5, MODE SELECT: "the logical unit does not implement saved mode
 //! pages").
 //!
@@ -18,15 +18,14 @@
 //! It should also establish the MODE PARAMETERS CHANGED unit attention for the other I_T nexuses
 //! (SPC-5 7.5); that is the target's business, not this module's.
 
-use super::{
-    BlockDescriptor, CachingPage, ControlPage, InformationalExceptionsPage, ModePage,
-    ModeParameterHeader10, ModeParameters, ModeSenseRequest, PAGE_CODE, PAGE_LENGTH, PS,
-    PageControl, PageFields, ReadWriteErrorRecoveryPage, SPF, bad_field, page_code,
-    parameters::{BLOCK_DESCRIPTOR_LENGTH, LOGICAL_BLOCK_LENGTH, MODE_DATA_LENGTH},
+use scsi_proto::bits::Spec;
+use scsi_proto::mode::{
+    BLOCK_DESCRIPTOR_LENGTH, BlockDescriptor, CachingPage, ControlPage, DEVICE_SPECIFIC_DPOFUA,
+    DEVICE_SPECIFIC_WP, InformationalExceptionsPage, LOGICAL_BLOCK_LENGTH, MODE_DATA_LENGTH,
+    ModePage, ModeParameterHeader10, ModeParameters, ModeSenseRequest, PAGE_CODE, PAGE_LENGTH, PS,
+    PageControl, PageFields, ReadWriteErrorRecoveryPage, SPF, page_code,
 };
-use crate::Wire;
-use crate::bits::Spec;
-use crate::error::{Error, FieldPointer, Location, Result};
+use scsi_proto::{Error, FieldPointer, Location, Result, Wire};
 
 /// The four mode pages of a disk target: either values (current, default) or masks
 /// (changeable: a one for every bit an initiator may change with MODE SELECT).
@@ -106,7 +105,8 @@ trait AnyPage {
     fn sense_bytes(&self) -> Result<Vec<u8>>;
     fn fields(&self) -> &'static [Spec];
     fn page_len(&self) -> usize;
-    fn load(&mut self, page: &[u8]);
+    /// Replaces the page by `page`, whose header the caller has checked.
+    fn load(&mut self, page: &[u8]) -> Result<()>;
 }
 
 impl<F: PageFields, const N: usize> AnyPage for ModePage<F, N> {
@@ -128,8 +128,9 @@ impl<F: PageFields, const N: usize> AnyPage for ModePage<F, N> {
         N
     }
 
-    fn load(&mut self, page: &[u8]) {
-        *self = Self::read(page);
+    fn load(&mut self, page: &[u8]) -> Result<()> {
+        *self = Self::parse(page)?;
+        Ok(())
     }
 }
 
@@ -157,10 +158,9 @@ fn apply(
             m[i] & (1 << bit) != 0
         };
         let spec = page.fields().iter().find(covers).unwrap_or(&alone);
-        return Err(bad_field(what, spec, Location::ParameterList, off));
+        return Err(invalid_param(what, spec, off));
     }
-    page.load(given);
-    Ok(())
+    page.load(given)
 }
 
 /// What MODE SENSE and MODE SELECT need to know of the device: its capacity for the block
@@ -181,24 +181,29 @@ impl BlockDeviceInfo {
     /// The device-specific parameter byte of the mode parameter header (SBC-4 6.5).
     pub const fn device_specific_parameter(&self) -> u8 {
         let wp = if self.write_protect {
-            super::DEVICE_SPECIFIC_WP
+            DEVICE_SPECIFIC_WP
         } else {
             0
         };
         wp | if self.dpofua {
-            super::DEVICE_SPECIFIC_DPOFUA
+            DEVICE_SPECIFIC_DPOFUA
         } else {
             0
         }
     }
 }
 
-/// Whether `err`, returned by [`ModePages::sense`] or [`ModePages::page`], is the request for
-/// saved values (PC = 11b): the target answers ILLEGAL REQUEST, SAVING PARAMETERS NOT SUPPORTED
-/// (39h/00h, SPC-5, MODE SENSE, saved values) rather than INVALID FIELD IN CDB.
-pub fn is_saving_parameters_not_supported(err: &Error) -> bool {
-    matches!(err, Error::InvalidField { what, field: "PC", pointer }
-        if what.starts_with("MODE SENSE") && *pointer == FieldPointer::cdb_bit(2, 7))
+/// Why [`ModePages::sense`] or [`ModePages::page`] built no data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModeSenseError {
+    /// PC = 11b, saved values: the target answers ILLEGAL REQUEST, SAVING PARAMETERS NOT
+    /// SUPPORTED (39h/00h, SPC-5, MODE SENSE, saved values) rather than INVALID FIELD IN CDB,
+    /// the field pointer at PC (CDB byte 2 bit 7).
+    #[error("MODE SENSE: saved values (PC = 11b) are not supported")]
+    SavingParametersNotSupported,
+    /// Any other refusal, an invalid field of the CDB or of a page.
+    #[error(transparent)]
+    Invalid(#[from] Error),
 }
 
 /// The mode pages of one logical unit: the current values (the four page fields), the
@@ -278,37 +283,33 @@ impl ModePages {
         };
     }
 
-    fn values(&self, pc: PageControl, what: &'static str) -> Result<PageSet> {
+    fn values(&self, pc: PageControl) -> Result<PageSet, ModeSenseError> {
         match pc {
             PageControl::Current => Ok(self.current()),
             PageControl::Changeable => Ok(self.changeable),
             PageControl::Default => Ok(self.defaults),
-            PageControl::Saved => Err(Error::InvalidField {
-                what,
-                field: "PC",
-                pointer: FieldPointer::cdb_bit(2, 7),
-            }),
+            PageControl::Saved => Err(ModeSenseError::SavingParametersNotSupported),
         }
     }
 
     /// The bytes of one page as MODE SENSE reports it for `pc` (PS = 0): current, default, or
     /// for [`PageControl::Changeable`] the mask. An unknown code is an invalid PAGE CODE (CDB
     /// byte 2 bit 5); [`PageControl::Saved`] is an error for which
-    /// [`is_saving_parameters_not_supported`] is true.
-    pub fn page(&self, page_code: u8, pc: PageControl) -> Result<Vec<u8>> {
-        const WHAT: &str = "MODE SENSE";
+    /// [`ModeSenseError::SavingParametersNotSupported`].
+    pub fn page(&self, page_code: u8, pc: PageControl) -> Result<Vec<u8>, ModeSenseError> {
         if !Self::SUPPORTED_PAGES.contains(&page_code) {
-            return Err(unknown_page(WHAT));
+            return Err(unknown_page("MODE SENSE").into());
         }
-        let set = self.values(pc, WHAT)?;
-        set.page(page_code)
-            .map_or(Ok(Vec::new()), AnyPage::sense_bytes)
+        let set = self.values(pc)?;
+        Ok(set
+            .page(page_code)
+            .map_or(Ok(Vec::new()), AnyPage::sense_bytes)?)
     }
 
     /// Builds the MODE SENSE(6) or MODE SENSE(10) parameter data (SPC-5 7.5): header,
     /// block descriptor unless DBD, then the page asked for, or every page in ascending order
     /// for page code 3Fh. The caller truncates to the ALLOCATION LENGTH
-    /// ([`crate::copy_truncated`]).
+    /// ([`scsi_proto::copy_truncated`]).
     ///
     /// The block descriptor carries the real capacity whatever PC is. With LLBAA (MODE
     /// SENSE(10) only) it is the 16-byte long LBA descriptor and LONGLBA is set; otherwise the
@@ -317,12 +318,16 @@ impl ModePages {
     /// page code returns that page: we have no subpages to add.
     ///
     /// Errors: an unknown page code is an invalid PAGE CODE (CDB byte 2 bit 5); a subpage code
-    /// other than 00h or FFh an invalid SUBPAGE CODE (CDB byte 3); PC = 11b is the error of
-    /// [`is_saving_parameters_not_supported`]; MODE SENSE(6) data longer than its one-byte
+    /// other than 00h or FFh an invalid SUBPAGE CODE (CDB byte 3); PC = 11b is
+    /// [`ModeSenseError::SavingParametersNotSupported`]; MODE SENSE(6) data longer than its one-byte
     /// MODE DATA LENGTH can say is an invalid PAGE CODE too (the initiator must use MODE
     /// SENSE(10) for it; it cannot happen with the four pages here). A page field too large
     /// for its bits is an error naming it.
-    pub fn sense(&self, req: &ModeSenseRequest, device: &BlockDeviceInfo) -> Result<Vec<u8>> {
+    pub fn sense(
+        &self,
+        req: &ModeSenseRequest,
+        device: &BlockDeviceInfo,
+    ) -> Result<Vec<u8>, ModeSenseError> {
         let what = if req.ten {
             "MODE SENSE(10)"
         } else {
@@ -330,7 +335,7 @@ impl ModePages {
         };
         let all = req.page_code == page_code::ALL_PAGES;
         if !all && !Self::SUPPORTED_PAGES.contains(&req.page_code) {
-            return Err(unknown_page(what));
+            return Err(unknown_page(what).into());
         }
         if req.subpage_code != page_code::SUBPAGE_NONE
             && req.subpage_code != page_code::ALL_SUBPAGES
@@ -339,9 +344,10 @@ impl ModePages {
                 what,
                 field: "SUBPAGE CODE",
                 pointer: FieldPointer::cdb(3),
-            });
+            }
+            .into());
         }
-        let set = self.values(req.pc, what)?;
+        let set = self.values(req.pc)?;
         let mut pages = Vec::new();
         for p in set.pages() {
             if all || p.code() == req.page_code {
@@ -364,9 +370,9 @@ impl ModePages {
             pages,
         };
         if !req.ten && data.buffer_len(false) > usize::from(u8::MAX) + 1 {
-            return Err(unknown_page(what));
+            return Err(unknown_page(what).into());
         }
-        data.to_vec(req.ten)
+        Ok(data.to_vec(req.ten)?)
     }
 
     /// Applies a MODE SELECT(6) (`ten` false) or MODE SELECT(10) parameter list (SPC-5, MODE
@@ -407,7 +413,7 @@ impl ModePages {
             what,
             len: list.len(),
         };
-        let invalid = |spec: &Spec, off| bad_field(what, spec, Location::ParameterList, off);
+        let invalid = |spec: &Spec, off| invalid_param(what, spec, off);
         if sp {
             return Err(Error::InvalidField {
                 what,
@@ -473,6 +479,19 @@ impl ModePages {
         let mut out = self.clone();
         out.set_current(new);
         Ok(out)
+    }
+}
+
+/// INVALID FIELD IN PARAMETER LIST at `spec`, a field of a structure `offset` bytes into the
+/// list.
+fn invalid_param(what: &'static str, spec: &Spec, offset: usize) -> Error {
+    Error::InvalidField {
+        what,
+        field: spec.field,
+        pointer: spec.pointer(
+            Location::ParameterList,
+            u16::try_from(offset).unwrap_or(u16::MAX),
+        ),
     }
 }
 
