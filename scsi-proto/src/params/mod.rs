@@ -9,9 +9,8 @@
 //! [`ReportLuns`]), without building the full response.
 //!
 //! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation);
-//! [`UnmapParameterList`] is the owned form. Neither knows the device: their `validate`
-//! checks the list against [`UnmapLimits`] before anything is unmapped, so a rejected command
-//! never leaves a partial unmap behind.
+//! [`UnmapParameterList`] is the owned form. Neither knows the device: the limits a list is
+//! checked against are the emulation's, in `tcmu`.
 
 /// Declares a structure whose fixed fields are placed as with `layout!`, beside fields of its
 /// own (`also { .. }`: a variable or optional part): the struct, each placed field documented
@@ -76,7 +75,6 @@ mod read_capacity;
 mod reservations;
 mod rsoc;
 mod unmap;
-mod unmap_limits;
 
 pub use lba_status::{LbaStatus, LbaStatusDescriptor};
 pub use luns::{Lun, ReportLuns};
@@ -86,7 +84,6 @@ pub use rsoc::{
     AllCommands, CommandDescriptor, CommandTimeouts, OneCommand, ReportedTmf, TmfTimeouts,
 };
 pub use unmap::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList, write_same_block};
-pub use unmap_limits::{UnmapLimits, UnmapRejection};
 
 use crate::bits::{Layout, Spec};
 use crate::error::check_len;

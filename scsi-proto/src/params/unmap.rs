@@ -109,7 +109,8 @@ impl UnmapParameterList {
     ///   when UNMAP BLOCK DESCRIPTOR DATA LENGTH is not a multiple of 16, are ignored: the
     ///   standard says so ("shall be ignored"), and Linux LIO behaves the same.
     ///
-    /// Limits (descriptor and block counts, capacity) are checked by [`Self::validate`].
+    /// Limits (descriptor and block counts, capacity) are the device's to check (`tcmu`'s
+    /// `UnmapLimits::check`).
     pub fn parse_with_length(buf: &[u8], parameter_list_length: usize) -> Result<Self> {
         Ok(UnmapParameterList {
             descriptors: UnmapDescriptors::new(buf, parameter_list_length)?.collect(),

@@ -39,6 +39,7 @@ mod mode;
 pub mod mode_pages;
 mod rw;
 mod unmap;
+pub mod unmap_limits;
 mod xcopy;
 
 use crate::backend::BlockDevice;

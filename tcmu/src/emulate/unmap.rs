@@ -1,12 +1,13 @@
 //! UNMAP and WRITE SAME: discards, zeroing and a repeated block.
 
+use super::unmap_limits::UnmapLimits;
 use super::{
     COPY_CHUNK, CommandData, Emulator, Fail, MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS,
     MAX_WRITE_SAME, Outcome, Reply, illegal_field, io_fail, short_data_out,
 };
 use crate::backend::BlockDevice;
 use scsi_proto::cdb::{Command, Field};
-use scsi_proto::params::{UnmapLimits, UnmapParameterList};
+use scsi_proto::params::UnmapParameterList;
 use scsi_proto::sense::SenseData;
 use std::io::IoSlice;
 
@@ -70,7 +71,7 @@ impl<B: BlockDevice> Emulator<B> {
             max_unmap_block_descriptor_count: MAX_UNMAP_DESCRIPTORS,
             capacity_blocks: self.dev.num_blocks(),
         };
-        if let Err(rejection) = list.validate(&limits) {
+        if let Err(rejection) = limits.check(list.descriptors.iter().copied()) {
             return Err(match rejection.to_error() {
                 Some(e) => e.into(),
                 None => Fail::Sense(SenseData::lba_out_of_range()),

@@ -1,8 +1,8 @@
-//! What a device checks an UNMAP list against (device behaviour: moves to `tcmu`).
+//! What the device checks an UNMAP parameter list against before anything is unmapped, so a
+//! rejected command never leaves a partial unmap behind.
 
-use super::unmap::UNMAP;
-use super::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList};
-use crate::{Error, FieldPointer};
+use scsi_proto::params::UnmapDescriptor;
+use scsi_proto::{Error, FieldPointer};
 
 /// What an UNMAP is checked against: the Block Limits VPD page the target reports (SBC-4) and
 /// the capacity.
@@ -63,13 +63,13 @@ impl UnmapRejection {
             UnmapRejection::TooManyDescriptors { .. } => Some(FieldPointer::param(2)),
             UnmapRejection::TooManyBlocks { index, .. } => {
                 let at = index.saturating_mul(16).saturating_add(8 + 8);
-                Some(FieldPointer::param(super::ptr_byte(at)))
+                Some(FieldPointer::param(u16::try_from(at).unwrap_or(u16::MAX)))
             }
             UnmapRejection::LbaOutOfRange { .. } => None,
         }
     }
 
-    /// The crate [`Error`] for the INVALID FIELD IN PARAMETER LIST cases; `None` for
+    /// The `scsi-proto` [`Error`] for the INVALID FIELD IN PARAMETER LIST cases; `None` for
     /// [`UnmapRejection::LbaOutOfRange`], which the target reports as LOGICAL BLOCK ADDRESS
     /// OUT OF RANGE itself.
     pub fn to_error(&self) -> Option<Error> {
@@ -79,55 +79,45 @@ impl UnmapRejection {
             UnmapRejection::LbaOutOfRange { .. } => return None,
         };
         Some(Error::InvalidField {
-            what: UNMAP,
+            what: "UNMAP",
             field,
             pointer: self.field_pointer()?,
         })
     }
 }
 
-impl UnmapDescriptors<'_> {
-    /// Checks the remaining descriptors against the device's limits; see [`UnmapLimits`].
-    pub fn validate(&self, limits: &UnmapLimits) -> Result<(), UnmapRejection> {
-        validate_unmap(self.clone(), limits)
-    }
-}
-
-impl UnmapParameterList {
-    /// Checks the descriptors against the device's limits; see [`UnmapLimits`].
-    pub fn validate(&self, limits: &UnmapLimits) -> Result<(), UnmapRejection> {
-        validate_unmap(self.descriptors.iter().copied(), limits)
-    }
-}
-
-/// The checks of SBC-4 5.32: descriptor count first, then each descriptor in order, total of
-/// blocks before range. The whole list is checked before anything is unmapped.
-fn validate_unmap(
-    descriptors: impl ExactSizeIterator<Item = UnmapDescriptor>,
-    limits: &UnmapLimits,
-) -> Result<(), UnmapRejection> {
-    let count = descriptors.len();
-    let max = limits.max_unmap_block_descriptor_count;
-    if max != u32::MAX && u64::try_from(count).unwrap_or(u64::MAX) > u64::from(max) {
-        return Err(UnmapRejection::TooManyDescriptors { count, max });
-    }
-    let mut total: u64 = 0;
-    for (index, d) in descriptors.enumerate() {
-        total = total.saturating_add(u64::from(d.number_of_blocks));
-        let max = limits.max_unmap_lba_count;
-        if max != u32::MAX && total > u64::from(max) {
-            return Err(UnmapRejection::TooManyBlocks { index, total, max });
+impl UnmapLimits {
+    /// The checks of SBC-4 5.32 on an UNMAP list's descriptors (an `UnmapDescriptors` walk or
+    /// an `UnmapParameterList`'s, in order): descriptor count first, then each descriptor in
+    /// order, total of blocks before range. The whole list is checked before anything is
+    /// unmapped.
+    pub fn check(
+        &self,
+        descriptors: impl ExactSizeIterator<Item = UnmapDescriptor>,
+    ) -> Result<(), UnmapRejection> {
+        let count = descriptors.len();
+        let max = self.max_unmap_block_descriptor_count;
+        if max != u32::MAX && u64::try_from(count).unwrap_or(u64::MAX) > u64::from(max) {
+            return Err(UnmapRejection::TooManyDescriptors { count, max });
         }
-        let end = d.lba.checked_add(u64::from(d.number_of_blocks));
-        if end.is_none_or(|end| end > limits.capacity_blocks) {
-            return Err(UnmapRejection::LbaOutOfRange {
-                index,
-                lba: d.lba,
-                number_of_blocks: d.number_of_blocks,
-            });
+        let mut total: u64 = 0;
+        for (index, d) in descriptors.enumerate() {
+            total = total.saturating_add(u64::from(d.number_of_blocks));
+            let max = self.max_unmap_lba_count;
+            if max != u32::MAX && total > u64::from(max) {
+                return Err(UnmapRejection::TooManyBlocks { index, total, max });
+            }
+            let end = d.lba.checked_add(u64::from(d.number_of_blocks));
+            if end.is_none_or(|end| end > self.capacity_blocks) {
+                return Err(UnmapRejection::LbaOutOfRange {
+                    index,
+                    lba: d.lba,
+                    number_of_blocks: d.number_of_blocks,
+                });
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,47 @@
 use super::*;
-use crate::params::unmap::tests::{TWO_UNMAPS, arb_unmap_list, two_unmaps};
-use crate::{Error, FieldPointer, Wire};
+use proptest::collection::vec;
 use proptest::prelude::*;
+use scsi_proto::Wire;
+use scsi_proto::params::{UnmapDescriptors, UnmapParameterList};
+
+/// Two descriptors: 8 blocks at 1000h, 256 at 2^32.
+const TWO_UNMAPS: [u8; 40] = [
+    // UNMAP DATA LENGTH 38, UNMAP BLOCK DESCRIPTOR DATA LENGTH 32, reserved
+    0x00, 0x26, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, //
+    0, 0, 0, 0, 0, 0, 0x10, 0x00, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 0, // 0x1000 + 8
+    0, 0, 0, 0x01, 0, 0, 0, 0, 0x00, 0x00, 0x01, 0x00, 0, 0, 0, 0, // 2^32 + 256
+];
+
+fn two_unmaps() -> UnmapParameterList {
+    UnmapParameterList {
+        descriptors: vec![
+            UnmapDescriptor {
+                lba: 0x1000,
+                number_of_blocks: 8,
+            },
+            UnmapDescriptor {
+                lba: 0x1_0000_0000,
+                number_of_blocks: 256,
+            },
+        ],
+    }
+}
+
+fn arb_unmap_list() -> impl Strategy<Value = UnmapParameterList> {
+    vec(
+        (any::<u64>(), any::<u32>()).prop_map(|(lba, number_of_blocks)| UnmapDescriptor {
+            lba,
+            number_of_blocks,
+        }),
+        0..40,
+    )
+    .prop_map(|descriptors| UnmapParameterList { descriptors })
+}
+
+/// The descriptors of an owned list, as the check takes them.
+fn all(list: &UnmapParameterList) -> impl ExactSizeIterator<Item = UnmapDescriptor> + '_ {
+    list.descriptors.iter().copied()
+}
 
 const ROOMY: UnmapLimits = UnmapLimits {
     max_unmap_lba_count: 1 << 20,
@@ -12,9 +52,9 @@ const ROOMY: UnmapLimits = UnmapLimits {
 #[test]
 fn unmap_validate_accepts() {
     let list = two_unmaps();
-    assert_eq!(list.validate(&ROOMY), Ok(()));
+    assert_eq!(ROOMY.check(all(&list)), Ok(()));
     let it = UnmapDescriptors::new(&TWO_UNMAPS, 40).unwrap();
-    assert_eq!(it.validate(&ROOMY), Ok(()));
+    assert_eq!(ROOMY.check(it.clone()), Ok(()));
     // Validation does not consume the iterator.
     assert_eq!(it.len(), 2);
     // Ends exactly at the capacity.
@@ -22,7 +62,7 @@ fn unmap_validate_accepts() {
         capacity_blocks: 0x1_0000_0100,
         ..ROOMY
     };
-    assert_eq!(list.validate(&exact), Ok(()));
+    assert_eq!(exact.check(all(&list)), Ok(()));
     // FFFF_FFFFh limits mean none.
     let unlimited = UnmapLimits {
         max_unmap_lba_count: u32::MAX,
@@ -38,7 +78,7 @@ fn unmap_validate_accepts() {
             3
         ],
     };
-    assert_eq!(huge.validate(&unlimited), Ok(()));
+    assert_eq!(unlimited.check(all(&huge)), Ok(()));
 }
 
 #[test]
@@ -47,7 +87,7 @@ fn unmap_too_many_descriptors() {
         max_unmap_block_descriptor_count: 1,
         ..ROOMY
     };
-    let r = two_unmaps().validate(&limits).unwrap_err();
+    let r = limits.check(all(&two_unmaps())).unwrap_err();
     assert_eq!(r, UnmapRejection::TooManyDescriptors { count: 2, max: 1 });
     assert_eq!(r.field_pointer(), Some(FieldPointer::param(2)));
     assert_eq!(
@@ -59,7 +99,7 @@ fn unmap_too_many_descriptors() {
         })
     );
     let it = UnmapDescriptors::new(&TWO_UNMAPS, 40).unwrap();
-    assert_eq!(it.validate(&limits), Err(r));
+    assert_eq!(limits.check(it.clone()), Err(r));
 }
 
 #[test]
@@ -69,7 +109,7 @@ fn unmap_too_many_blocks_counts_the_total() {
         max_unmap_lba_count: 200,
         ..ROOMY
     };
-    let r = two_unmaps().validate(&limits).unwrap_err();
+    let r = limits.check(all(&two_unmaps())).unwrap_err();
     assert_eq!(
         r,
         UnmapRejection::TooManyBlocks {
@@ -92,7 +132,7 @@ fn unmap_too_many_blocks_counts_the_total() {
         max_unmap_lba_count: 264,
         ..ROOMY
     };
-    assert_eq!(two_unmaps().validate(&limits), Ok(()));
+    assert_eq!(limits.check(all(&two_unmaps())), Ok(()));
 }
 
 #[test]
@@ -101,7 +141,7 @@ fn unmap_lba_out_of_range() {
         capacity_blocks: 0x1_0000_00FF,
         ..ROOMY
     };
-    let r = two_unmaps().validate(&limits).unwrap_err();
+    let r = limits.check(all(&two_unmaps())).unwrap_err();
     assert_eq!(
         r,
         UnmapRejection::LbaOutOfRange {
@@ -120,10 +160,11 @@ fn unmap_lba_out_of_range() {
         }],
     };
     assert!(matches!(
-        wrap.validate(&UnmapLimits {
+        UnmapLimits {
             capacity_blocks: u64::MAX,
             ..ROOMY
-        }),
+        }
+        .check(all(&wrap)),
         Err(UnmapRejection::LbaOutOfRange { index: 0, .. })
     ));
     // Zero blocks at the capacity is fine; one past it is not.
@@ -137,8 +178,8 @@ fn unmap_lba_out_of_range() {
         capacity_blocks: 100,
         ..ROOMY
     };
-    assert_eq!(at(100).validate(&small), Ok(()));
-    assert!(at(101).validate(&small).is_err());
+    assert_eq!(small.check(all(&at(100))), Ok(()));
+    assert!(small.check(all(&at(101))).is_err());
 }
 
 fn arb_limits() -> impl Strategy<Value = UnmapLimits> {
@@ -165,7 +206,7 @@ proptest! {
         match UnmapDescriptors::new(&bytes, len) {
             Ok(it) => {
                 let owned = owned.unwrap();
-                prop_assert_eq!(it.validate(&lim), owned.validate(&lim));
+                prop_assert_eq!(lim.check(it.clone()), lim.check(all(&owned)));
                 let items: Vec<_> = it.collect();
                 prop_assert_eq!(&items[..], &x.descriptors[..items.len()]);
                 prop_assert_eq!(items, owned.descriptors);
@@ -179,7 +220,7 @@ proptest! {
 
     #[test]
     fn unmap_validate_is_consistent(x in arb_unmap_list(), lim in arb_limits()) {
-        match x.validate(&lim) {
+        match lim.check(all(&x)) {
             Ok(()) => {
                 for d in &x.descriptors {
                     let end = d.lba.checked_add(u64::from(d.number_of_blocks));
