@@ -10,6 +10,7 @@ use scsi_proto::params::{
     AllCommands, LbaStatus, OneCommand, ReadCapacity10Data, ReadCapacity16Data, ReadKeys,
     ReadReservation, ReportLuns, ReportedTmf, UnmapDescriptors, UnmapParameterList,
 };
+use tcmu::emulate::copy_manager::CopyLimits;
 use tcmu::emulate::unmap_limits::UnmapLimits;
 
 fn roundtrip<T: Wire + PartialEq + core::fmt::Debug>(data: &[u8]) {
@@ -24,12 +25,12 @@ fuzz_target!(|data: &[u8]| {
     // EXTENDED COPY parameter lists come from initiators too: a list or a rejection, and what
     // parses plans against a small disk without panicking.
     if let [a, b, rest @ ..] = data {
-        let limits = scsi_proto::xcopy::CopyLimits {
+        let limits = CopyLimits {
             max_cscd_descriptors: u16::from(*a & 0x07),
             max_segment_descriptors: u16::from(*b & 0x07),
             max_descriptor_list_length: 1024,
         };
-        let _ = scsi_proto::xcopy::ExtendedCopyList::parse(rest, &limits);
+        let _ = limits.parse(rest);
     }
     // The first two bytes choose the CDB's PARAMETER LIST LENGTH and the device's limits.
     if let [a, b, rest @ ..] = data {

@@ -61,7 +61,8 @@ macro_rules! partial_layout {
                 )*
             }
 
-            fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
+            /// The placed field named `name`, for its field pointer.
+            pub fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
                 Self::FIELDS.iter().find(|s| s.field == name)
             }
         }

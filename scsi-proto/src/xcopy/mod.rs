@@ -1,16 +1,10 @@
 //! EXTENDED COPY (LID1) parameter lists and RECEIVE COPY RESULTS data (SPC-4 6.4, 6.18).
 //!
-//! [`ExtendedCopyList::parse`] checks a parameter list against the copy manager's
-//! [`CopyLimits`] and decodes the descriptors this crate knows: the identification CSCD
-//! descriptor (E4h) and the block device to block device segment descriptor (02h). Every
-//! rejection is an [`XcopyRejection`] that knows its sense data, with the field pointer at the
-//! offending byte of the parameter list. [`ExtendedCopyList::plan`] then resolves the segments
-//! against the one logical unit the copy manager serves, and [`OperatingParameters`] /
-//! [`CopyStatus`] are the RECEIVE COPY RESULTS answers. Nothing here panics, whatever the bytes.
-
-mod plan;
-
-pub use plan::{CopyLimits, CopyRange, XcopyRejection};
+//! The descriptors this crate knows: the identification CSCD descriptor (E4h) and the block
+//! device to block device segment descriptor (02h), in an [`ExtendedCopyList`];
+//! [`OperatingParameters`] / [`CopyStatus`] are the RECEIVE COPY RESULTS answers. Checking a
+//! list against a copy manager's limits and planning the copy are device behaviour, in `tcmu`'s
+//! emulation. Nothing here panics, whatever the bytes.
 
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, check_out};
@@ -23,9 +17,10 @@ pub const IDENTIFICATION_CSCD: u8 = 0xE4;
 /// DESCRIPTOR TYPE CODE of the block device to block device segment descriptor.
 pub const BLOCK_TO_BLOCK: u8 = 0x02;
 
-const DESIGNATOR_LENGTH: Spec = Spec::new("DESIGNATOR LENGTH", 7, 0, 8);
+/// DESIGNATOR LENGTH of an identification CSCD descriptor.
+pub const DESIGNATOR_LENGTH: Spec = Spec::new("DESIGNATOR LENGTH", 7, 0, 8);
 /// A segment descriptor's DESCRIPTOR LENGTH: its bytes after this field.
-const SEGMENT_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 2, 0, 16);
+pub const SEGMENT_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 2, 0, 16);
 /// AVAILABLE DATA of RECEIVE COPY RESULTS: the bytes after it.
 const AVAILABLE_DATA: Spec = Spec::new("AVAILABLE DATA", 0, 0, 32);
 
@@ -96,7 +91,7 @@ impl IdentificationCscd {
     }
 
     /// Reads the descriptor in `d` (bytes past its end read as zero).
-    fn decode(d: &[u8]) -> Self {
+    pub fn decode(d: &[u8]) -> Self {
         let mut c = IdentificationCscd::default();
         c.read_fields(d);
         let len = DESIGNATOR_LENGTH.get(d) as usize;
@@ -214,22 +209,6 @@ impl OperatingParameters {
     const WHAT: &'static str = "RECEIVE COPY RESULTS operating parameters";
     const FIXED: usize = 44;
     const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
-
-    /// What a copy manager enforcing `limits` reports: one copy at a time, no inline or held
-    /// data, segments of up to 65535 blocks of `block_size`, and descriptors 02h and E4h.
-    pub fn for_limits(limits: &CopyLimits, block_size: u32) -> Self {
-        OperatingParameters {
-            snlid: true,
-            max_cscd_descriptors: limits.max_cscd_descriptors,
-            max_segment_descriptors: limits.max_segment_descriptors,
-            max_descriptor_list_length: limits.max_descriptor_list_length,
-            max_segment_length: block_size.saturating_mul(u32::from(u16::MAX)),
-            total_concurrent_copies: 1,
-            max_concurrent_copies: 1,
-            implemented_descriptors: vec![BLOCK_TO_BLOCK, IDENTIFICATION_CSCD],
-            ..OperatingParameters::default()
-        }
-    }
 }
 
 impl Wire for OperatingParameters {

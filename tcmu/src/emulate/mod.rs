@@ -13,8 +13,9 @@
 //! One table ([`Emulator::supports`] and the dispatch both read it) says which commands are
 //! emulated, by which function, and which of them change the medium. The command families
 //! live one per file: `rw` (READ, WRITE, VERIFY, WRITE AND VERIFY), `inquiry` (INQUIRY and
-//! VPD), `mode` (MODE SENSE / SELECT, over the device's pages in `mode_pages`), `unmap` (UNMAP, WRITE SAME), `caw` (COMPARE AND
-//! WRITE), `xcopy` (EXTENDED COPY, RECEIVE COPY RESULTS), `capacity` (READ CAPACITY, GET LBA
+//! VPD), `mode` (MODE SENSE / SELECT, over the device's pages in `mode_pages`), `unmap` (UNMAP, WRITE SAME; the UNMAP limits in `unmap_limits`), `caw` (COMPARE AND
+//! WRITE), `xcopy` (EXTENDED COPY, RECEIVE COPY RESULTS, with the copy manager's limits and
+//! planning in `copy_manager`), `capacity` (READ CAPACITY, GET LBA
 //! STATUS) and `misc` (the rest).
 //!
 //! # Durability
@@ -33,6 +34,7 @@
 
 mod capacity;
 mod caw;
+pub mod copy_manager;
 mod inquiry;
 mod misc;
 mod mode;

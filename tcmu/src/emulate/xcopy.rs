@@ -1,12 +1,13 @@
 //! EXTENDED COPY (LID1, within this logical unit) and RECEIVE COPY RESULTS.
 
+use super::copy_manager::{CopyLimits, CopyRange, XcopyRejection, plan};
 use super::{COPY_CHUNK, CommandData, Emulator, Fail, OUI, Outcome, Reply, illegal_field, io_fail};
 use crate::backend::BlockDevice;
 use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, Field};
 use scsi_proto::inquiry::Designator;
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseKey};
-use scsi_proto::xcopy::{CopyLimits, CopyRange, CopyStatus, ExtendedCopyList, OperatingParameters};
+use scsi_proto::xcopy::CopyStatus;
 use std::io::{IoSlice, IoSliceMut};
 
 /// What EXTENDED COPY accepts (RECEIVE COPY RESULTS OPERATING PARAMETERS): a source and a
@@ -33,12 +34,11 @@ impl<B: BlockDevice> Emulator<B> {
         if list.is_empty() {
             return Ok(Reply::good());
         }
-        let reject = |r: scsi_proto::xcopy::XcopyRejection| Fail::Sense(r.to_sense());
-        let parsed = ExtendedCopyList::parse(&list, &COPY_LIMITS).map_err(reject)?;
+        let reject = |r: XcopyRejection| Fail::Sense(r.to_sense());
+        let parsed = COPY_LIMITS.parse(&list).map_err(reject)?;
         let naa = self.naa_designator()?;
-        let ranges = parsed
-            .plan(&naa, self.dev.block_size(), self.dev.num_blocks())
-            .map_err(reject)?;
+        let ranges =
+            plan(&parsed, &naa, self.dev.block_size(), self.dev.num_blocks()).map_err(reject)?;
         self.check_writable()?;
         let bs = self.bytes(1)?;
         let _shared = self.shared();
@@ -104,7 +104,7 @@ impl<B: BlockDevice> Emulator<B> {
     ) -> Outcome {
         match cmd.info().service_action {
             Some(0x03) => {
-                let op = OperatingParameters::for_limits(&COPY_LIMITS, self.dev.block_size());
+                let op = COPY_LIMITS.operating_parameters(self.dev.block_size());
                 self.data_in(cmd, &op.to_vec(), data)
             }
             Some(0x00) => {

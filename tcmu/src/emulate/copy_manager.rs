@@ -1,17 +1,25 @@
-//! The copy manager's side of EXTENDED COPY: a parameter list checked against its limits, and
-//! resolved against the one logical unit it serves (device behaviour: moves to `tcmu`).
+//! The copy manager's side of EXTENDED COPY (SPC-4 6.4): a parameter list decoded and checked
+//! against its [`CopyLimits`] ([`CopyLimits::parse`]), then resolved against the one logical
+//! unit it serves ([`plan`]). Every rejection is an [`XcopyRejection`] that knows its sense
+//! data, with the field pointer at the offending byte of the parameter list. The bytes
+//! (descriptors, header, RECEIVE COPY RESULTS data) are `scsi_proto::xcopy`'s.
 
-use super::{
+use scsi_proto::bits::{Layout, Spec};
+use scsi_proto::sense::{AdditionalSense, SenseData, SenseKey, SenseKeySpecific};
+use scsi_proto::xcopy::{
     BLOCK_TO_BLOCK, BlockToBlockSegment, CSCD_DESCRIPTOR_LEN, DESIGNATOR_LENGTH, ExtendedCopyList,
-    IDENTIFICATION_CSCD, IdentificationCscd, ParameterListHeader, SEGMENT_LENGTH,
+    IDENTIFICATION_CSCD, IdentificationCscd, OperatingParameters, ParameterListHeader,
+    SEGMENT_LENGTH,
 };
-use crate::bits::{Layout, Spec};
-use crate::params::ptr_byte;
-use crate::sense::{AdditionalSense, SenseData, SenseKey, SenseKeySpecific};
-use crate::{FieldPointer, Location};
+use scsi_proto::{FieldPointer, Location};
+
+/// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).
+fn ptr_byte(offset: usize) -> u16 {
+    u16::try_from(offset).unwrap_or(u16::MAX)
+}
 
 /// What the copy manager accepts: the limits RECEIVE COPY RESULTS OPERATING PARAMETERS
-/// reports and [`ExtendedCopyList::parse`] enforces.
+/// reports and [`CopyLimits::parse`] enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyLimits {
     /// MAXIMUM CSCD DESCRIPTOR COUNT.
@@ -160,7 +168,23 @@ fn cscd_len(code: u8) -> usize {
     }
 }
 
-impl ExtendedCopyList {
+impl CopyLimits {
+    /// What a copy manager enforcing these limits reports: one copy at a time, no inline or
+    /// held data, segments of up to 65535 blocks of `block_size`, and descriptors 02h and E4h.
+    pub fn operating_parameters(&self, block_size: u32) -> OperatingParameters {
+        OperatingParameters {
+            snlid: true,
+            max_cscd_descriptors: self.max_cscd_descriptors,
+            max_segment_descriptors: self.max_segment_descriptors,
+            max_descriptor_list_length: self.max_descriptor_list_length,
+            max_segment_length: block_size.saturating_mul(u32::from(u16::MAX)),
+            total_concurrent_copies: 1,
+            max_concurrent_copies: 1,
+            implemented_descriptors: vec![BLOCK_TO_BLOCK, IDENTIFICATION_CSCD],
+            ..OperatingParameters::default()
+        }
+    }
+
     /// Decodes and checks a parameter list (the bytes the initiator sent, at most PARAMETER
     /// LIST LENGTH of them; an empty list is no copy and is the caller's to accept). The
     /// checks, in order:
@@ -171,7 +195,7 @@ impl ExtendedCopyList {
     /// 3. descriptor counts within the limits (TOO MANY TARGET / SEGMENT DESCRIPTORS);
     /// 4. only identification CSCD descriptors and block to block segment descriptors
     ///    (UNSUPPORTED TARGET / SEGMENT DESCRIPTOR TYPE CODE), with valid fields.
-    pub fn parse(buf: &[u8], limits: &CopyLimits) -> Result<Self, XcopyRejection> {
+    pub fn parse(&self, buf: &[u8]) -> Result<ExtendedCopyList, XcopyRejection> {
         type H = ParameterListHeader;
         if buf.len() < H::LEN {
             return Err(XcopyRejection::ParameterListLength);
@@ -180,7 +204,7 @@ impl ExtendedCopyList {
         let tdll = usize::from(header.cscd_list_length);
         let sdll = header.segment_list_length as usize;
         let lists = u64::from(header.cscd_list_length) + u64::from(header.segment_list_length);
-        if lists > u64::from(limits.max_descriptor_list_length) {
+        if lists > u64::from(self.max_descriptor_list_length) {
             return Err(XcopyRejection::ParameterListLength);
         }
         if header.inline_data_length != 0 {
@@ -203,7 +227,7 @@ impl ExtendedCopyList {
         if at != tdll {
             return Err(header_field("CSCD DESCRIPTOR LIST LENGTH"));
         }
-        if cscd_starts.len() > usize::from(limits.max_cscd_descriptors) {
+        if cscd_starts.len() > usize::from(self.max_cscd_descriptors) {
             return Err(XcopyRejection::TooManyCscds);
         }
         let mut seg_starts = Vec::new();
@@ -219,7 +243,7 @@ impl ExtendedCopyList {
             seg_starts.push(at);
             at += len;
         }
-        if seg_starts.len() > usize::from(limits.max_segment_descriptors) {
+        if seg_starts.len() > usize::from(self.max_segment_descriptors) {
             return Err(XcopyRejection::TooManySegments);
         }
 
@@ -262,46 +286,46 @@ impl ExtendedCopyList {
             segments,
         })
     }
+}
 
-    /// Resolves every segment against the one logical unit this copy manager serves: its NAA
-    /// designator `naa` (the DESIGNATOR bytes of VPD 83h), `block_size` and `capacity` in
-    /// blocks. Segments of zero blocks resolve to nothing.
-    pub fn plan(
-        &self,
-        naa: &[u8],
-        block_size: u32,
-        capacity: u64,
-    ) -> Result<Vec<CopyRange>, XcopyRejection> {
-        let mut out = Vec::with_capacity(self.segments.len());
-        for (i, s) in self.segments.iter().enumerate() {
-            let segment = ptr_byte(i);
-            for (id, byte) in [(s.source, 4), (s.destination, 6)] {
-                let Some(c) = self.cscds.get(usize::from(id)) else {
-                    return Err(XcopyRejection::Unreachable { segment, byte });
-                };
-                if c.nul || !c.identifies_naa(naa) {
-                    return Err(XcopyRejection::Unreachable { segment, byte });
-                }
-                if c.peripheral_device_type != 0 || c.disk_block_length != block_size {
-                    return Err(XcopyRejection::IncorrectDeviceType { segment, byte });
-                }
+/// Resolves every segment of `list` against the one logical unit this copy manager serves: its NAA
+/// designator `naa` (the DESIGNATOR bytes of VPD 83h), `block_size` and `capacity` in
+/// blocks. Segments of zero blocks resolve to nothing.
+pub fn plan(
+    list: &ExtendedCopyList,
+    naa: &[u8],
+    block_size: u32,
+    capacity: u64,
+) -> Result<Vec<CopyRange>, XcopyRejection> {
+    let mut out = Vec::with_capacity(list.segments.len());
+    for (i, s) in list.segments.iter().enumerate() {
+        let segment = ptr_byte(i);
+        for (id, byte) in [(s.source, 4), (s.destination, 6)] {
+            let Some(c) = list.cscds.get(usize::from(id)) else {
+                return Err(XcopyRejection::Unreachable { segment, byte });
+            };
+            if c.nul || !c.identifies_naa(naa) {
+                return Err(XcopyRejection::Unreachable { segment, byte });
             }
-            let blocks = u64::from(s.number_of_blocks);
-            for (lba, byte) in [(s.source_lba, 12), (s.destination_lba, 20)] {
-                if lba.checked_add(blocks).is_none_or(|end| end > capacity) {
-                    return Err(XcopyRejection::OutOfRange { segment, byte });
-                }
-            }
-            if blocks > 0 {
-                out.push(CopyRange {
-                    source_lba: s.source_lba,
-                    destination_lba: s.destination_lba,
-                    blocks,
-                });
+            if c.peripheral_device_type != 0 || c.disk_block_length != block_size {
+                return Err(XcopyRejection::IncorrectDeviceType { segment, byte });
             }
         }
-        Ok(out)
+        let blocks = u64::from(s.number_of_blocks);
+        for (lba, byte) in [(s.source_lba, 12), (s.destination_lba, 20)] {
+            if lba.checked_add(blocks).is_none_or(|end| end > capacity) {
+                return Err(XcopyRejection::OutOfRange { segment, byte });
+            }
+        }
+        if blocks > 0 {
+            out.push(CopyRange {
+                source_lba: s.source_lba,
+                destination_lba: s.destination_lba,
+                blocks,
+            });
+        }
     }
+    Ok(out)
 }
 
 #[cfg(test)]
