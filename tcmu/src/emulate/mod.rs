@@ -13,10 +13,12 @@
 //! One table ([`Emulator::supports`] and the dispatch both read it) says which commands are
 //! emulated, by which function, and which of them change the medium. The command families
 //! live one per file: `rw` (READ, WRITE, VERIFY, WRITE AND VERIFY), `inquiry` (INQUIRY and
-//! VPD), `mode` (MODE SENSE / SELECT, over the device's pages in `mode_pages`), `unmap` (UNMAP, WRITE SAME; the UNMAP limits in `unmap_limits`), `caw` (COMPARE AND
-//! WRITE), `xcopy` (EXTENDED COPY, RECEIVE COPY RESULTS, with the copy manager's limits and
-//! planning in `copy_manager`), `capacity` (READ CAPACITY, GET LBA
-//! STATUS) and `misc` (the rest).
+//! VPD), `mode` (MODE SENSE / SELECT), `unmap` (UNMAP, WRITE SAME), `caw` (COMPARE AND
+//! WRITE), `xcopy` (EXTENDED COPY, RECEIVE COPY RESULTS), `capacity` (READ CAPACITY, GET LBA
+//! STATUS) and `misc` (the rest). The device behaviour they decide with is public, in
+//! [`mode_pages`] (the mode pages' current, changeable and default values, MODE SENSE data,
+//! MODE SELECT checks), [`unmap_limits`] (what an UNMAP list is checked against) and
+//! [`copy_manager`] (the EXTENDED COPY limits, list checks and planning).
 //!
 //! # Durability
 //!
