@@ -11,7 +11,8 @@
 //! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
 //!   REPORT LUNS and the other parameter data.
 //! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
-//! - [`bits`]: `layout!` and [`bits::Spec`], by which each fixed layout is declared once.
+//! - [`bits`]: `layout!` and [`bits::Spec`]: every fixed-layout header is declared once as a
+//!   struct whose fields are read and written big-endian at their standard byte and bit.
 //!
 //! Variable structures are owned representations implementing [`Wire`]: `parse` checks every
 //! length before reading and never panics, `emit` never panics on a buffer of at least
