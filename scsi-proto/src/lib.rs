@@ -69,9 +69,8 @@ pub trait Wire: Sized {
     }
 }
 
-/// Copies a response into an initiator's buffer honouring its ALLOCATION LENGTH: SPC-5 4.2.5.6
-/// says a device returns at most that many bytes and truncation is not an error. Returns the
-/// number of bytes copied.
+/// Copies a response into an initiator's buffer, at most ALLOCATION LENGTH bytes (truncation is
+/// not an error); returns the number of bytes copied.
 pub fn copy_truncated(data: &[u8], allocation_length: usize, out: &mut [u8]) -> usize {
     let n = data.len().min(allocation_length).min(out.len());
     out[..n].copy_from_slice(&data[..n]);
