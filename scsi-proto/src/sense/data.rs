@@ -318,8 +318,7 @@ impl SenseData {
             let len = 2 + usize::from(rest[1]);
             check_len(WHAT_DESCRIPTOR, Location::Data, rest, len)?;
             let code = usize::from(rest[0]);
-            // The first of like descriptors counts; other types (another progress indication,
-            // ATA status return, vendor specific...) are nothing a block target needs.
+            // The first of like descriptors counts; other types are nothing a block target needs.
             if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
                 if !core::mem::replace(&mut seen[code], true) {
                     if len < needed {
@@ -485,12 +484,8 @@ impl fmt::Display for SenseData {
                 f.write_str(", unit attention queue overflow")?;
             }
             Some(SenseKeySpecific::UnitAttentionOverflow(false)) | None => {}
-            Some(SenseKeySpecific::Other(b)) => {
-                write!(
-                    f,
-                    ", sense key specific {:02x}{:02x}{:02x}",
-                    b[0], b[1], b[2]
-                )?;
+            Some(SenseKeySpecific::Other([x, y, z])) => {
+                write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?;
             }
         }
         if self.ili {

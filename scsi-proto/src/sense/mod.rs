@@ -32,12 +32,13 @@ pub const FIXED_LEN: usize = data::Fixed::LEN;
 
 /// Which of the two sense data formats to emit: the Control mode page's D_SENSE bit chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum SenseFormat {
     /// Fixed format, response codes 70h/71h (D_SENSE = 0, the default).
     #[default]
-    Fixed,
+    Fixed = 0,
     /// Descriptor format, response codes 72h/73h (D_SENSE = 1).
-    Descriptor,
+    Descriptor = 1,
 }
 
 impl SenseFormat {
@@ -50,14 +51,9 @@ impl SenseFormat {
         }
     }
 
-    /// The RESPONSE CODE for this format, for current or deferred errors (SPC-5 4.4.1).
+    /// The RESPONSE CODE for this format, for current or deferred errors: 70h..=73h.
     pub const fn response_code(self, deferred: bool) -> u8 {
-        match (self, deferred) {
-            (SenseFormat::Fixed, false) => 0x70,
-            (SenseFormat::Fixed, true) => 0x71,
-            (SenseFormat::Descriptor, false) => 0x72,
-            (SenseFormat::Descriptor, true) => 0x73,
-        }
+        0x70 + 2 * (self as u8) + deferred as u8
     }
 }
 
