@@ -334,11 +334,6 @@ impl Command {
         self.get(Field::Protect).map(|v| v as u8)
     }
 
-    /// CONTROL byte.
-    pub fn control(&self) -> u8 {
-        self.get(Field::Control).map_or(0, |v| v as u8)
-    }
-
     /// Which way data moves.
     pub fn data_direction(&self) -> DataDirection {
         use Kind::*;
