@@ -70,12 +70,8 @@ sense_keys! {
 
 impl SenseKey {
     /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
-    pub const fn from_u8(v: u8) -> Option<Self> {
-        if v > 0x0F {
-            None
-        } else {
-            Some(Self::ALL[v as usize])
-        }
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(v)).copied()
     }
 }
 
