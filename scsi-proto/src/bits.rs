@@ -1,17 +1,12 @@
-//! Fields inside big-endian SCSI structures, and `layout!`: the one way this crate declares a
-//! fixed-layout structure.
+//! Fields inside big-endian SCSI structures, and `layout!`, which declares each fixed layout once.
 //!
 //! A field is `bits` bits whose lowest bit is bit `shift` of the big-endian number starting at
-//! byte `byte` (SPC-5 3.6: the most significant byte first, bit 7 the most significant bit).
-//! A one-bit flag at byte 2 bit 2 is `(2, 2, 1)`; a 32-bit number in bytes 8..12 is
-//! `(8, 0, 32)`; a 4-bit field in the high nibble of byte 3 is `(3, 4, 4)`. The same [`Spec`]
-//! reads, writes, range-checks, points at the field in sense data and yields its bit mask, so
-//! a structure's layout is written once.
+//! byte `byte`: a flag at byte 2 bit 2 is `(2, 2, 1)`, a 32-bit number in bytes 8..12 is
+//! `(8, 0, 32)`. One [`Spec`] reads, writes, range-checks, points at and masks the field.
 
 use crate::{Error, FieldPointer, Location, Result};
 
-/// Where a field sits, and what it is called. `K` names the field: a `&'static str` as the
-/// standard spells it for pages and parameter data, an enum for CDB fields.
+/// Where a field sits, and its name: a `&'static str` as the standard spells it, or an enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec<K = &'static str> {
     /// The field's name.
@@ -63,8 +58,8 @@ impl<K: Copy> Spec<K> {
         (v >> self.shift) & self.max()
     }
 
-    /// Writes the low bits of `value` into the field, leaving the other bits of its bytes as
-    /// they are; bytes beyond `buf` are skipped, so this never panics.
+    /// Writes the low bits of `value` into the field, keeping the other bits of its bytes;
+    /// bytes beyond `buf` are skipped, so this never panics.
     pub fn put(&self, buf: &mut [u8], value: u64) {
         let mask = self.max() << self.shift;
         let new = (value << self.shift) & mask;
@@ -84,8 +79,7 @@ impl<K: Copy> Spec<K> {
         self.put(mask, u64::MAX);
     }
 
-    /// The sense-key-specific pointer to the field in `location`, `offset` bytes into it: its
-    /// first byte and, for a field narrower than a byte, its most significant bit.
+    /// The field pointer to the field in `location`, `offset` bytes into it.
     pub const fn pointer(&self, location: Location, offset: u16) -> FieldPointer {
         FieldPointer {
             location,
@@ -151,8 +145,7 @@ macro_rules! uint_value {
 }
 uint_value!(u8, u16, u32, u64);
 
-/// A structure declared with `layout!`: `LEN` bytes whose named fields are
-/// `FIELDS`.
+/// A structure declared with `layout!`: `LEN` bytes whose named fields are `FIELDS`.
 pub trait Layout: Sized {
     /// What it is called in errors, e.g. "Caching mode page".
     const WHAT: &'static str;
@@ -197,9 +190,8 @@ pub trait Layout: Sized {
     }
 }
 
-/// Declares a fixed-layout structure once: the public struct (each field documented with its
-/// position), and its [`bits::Layout`](crate::bits::Layout) implementation (parse, emit with
-/// range checks, field specs for pointers and masks).
+/// Declares a fixed-layout structure once: the struct (each field documented with its position)
+/// and its [`bits::Layout`](crate::bits::Layout) implementation.
 ///
 /// ```ignore
 /// layout! {
@@ -213,9 +205,7 @@ pub trait Layout: Sized {
 /// }
 /// ```
 ///
-/// A field's type implements [`bits::Value`](crate::bits::Value) (`bool`, the unsigned
-/// integers, or a type of the structure's own). Derives and other attributes given before
-/// `pub struct` are kept.
+/// A field's type implements [`bits::Value`](crate::bits::Value); attributes are kept.
 macro_rules! layout {
     (
         $(#[$meta:meta])*
@@ -244,26 +234,16 @@ macro_rules! layout {
             ];
 
             fn read(buf: &[u8]) -> Self {
-                let mut _i = 0usize;
-                $(
-                    let $field = <$ty as $crate::bits::Value>::from_bits(
-                        Self::FIELDS[_i].get(buf),
-                    );
-                    _i += 1;
-                )*
-                $name { $($field),* }
+                $name {
+                    $($field: $crate::bits::Value::from_bits(
+                        $crate::bits::Spec::new($label, $byte, $shift, $bits).get(buf),
+                    ),)*
+                }
             }
 
             fn write(&self, buf: &mut [u8]) -> $crate::Result<()> {
-                let mut _i = 0usize;
-                $(
-                    Self::FIELDS[_i].put_checked(
-                        $what,
-                        buf,
-                        $crate::bits::Value::to_bits(self.$field),
-                    )?;
-                    _i += 1;
-                )*
+                $($crate::bits::Spec::new($label, $byte, $shift, $bits)
+                    .put_checked($what, buf, $crate::bits::Value::to_bits(self.$field))?;)*
                 Ok(())
             }
         }
@@ -281,9 +261,8 @@ macro_rules! layout {
 }
 pub(crate) use layout;
 
-/// Implements [`crate::Wire`] for a [`Layout`] that is the whole structure on the wire (no
-/// header to check), parsed from `$location` ([`Location::Data`] for device data,
-/// [`Location::ParameterList`] for what an initiator sends).
+/// Implements [`crate::Wire`] for a [`Layout`] that is the whole structure on the wire, parsed
+/// from `$location`.
 macro_rules! fixed_wire {
     ($t:ty, $location:expr) => {
         impl $crate::Wire for $t {

@@ -2,79 +2,61 @@
 
 use core::fmt;
 
-/// Where a [`FieldPointer`] points: into the CDB or into the parameter data the initiator sent.
-///
-/// This is the C/D bit of the sense-key-specific field pointer (SPC-5 4.4.2.2): a target answers
-/// an [`Error::InvalidField`] in the CDB with INVALID FIELD IN CDB, and one in the parameter
-/// list with INVALID FIELD IN PARAMETER LIST.
+/// Where a [`FieldPointer`] points: the C/D bit of the sense-key-specific field pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Location {
     /// The command descriptor block (C/D = 1).
     Cdb,
     /// The Data-Out buffer: a parameter list such as MODE SELECT or UNMAP data (C/D = 0).
     ParameterList,
-    /// Data sent by a device and parsed by an initiator (INQUIRY data, sense data...).
-    /// Not reported back to anyone in sense data.
+    /// Data sent by a device and parsed by an initiator; never reported in sense data.
     Data,
 }
 
-/// The byte, and optionally the bit, of an offending field: what a target puts into the
-/// sense-key-specific field pointer so the initiator learns exactly what it got wrong.
+/// The byte, and optionally the bit, of an offending field, for the sense-key-specific field
+/// pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldPointer {
     /// CDB or parameter list.
     pub location: Location,
-    /// Byte offset of the field (of its most significant byte) from the start of the CDB or
-    /// parameter list.
+    /// Offset of the field's most significant byte.
     pub byte: u16,
-    /// For fields narrower than a byte, the bit (0..=7) of the field's most significant bit.
+    /// For fields narrower than a byte, its most significant bit (0..=7).
     pub bit: Option<u8>,
 }
 
 impl FieldPointer {
+    const fn at(location: Location, byte: u16, bit: Option<u8>) -> Self {
+        FieldPointer {
+            location,
+            byte,
+            bit,
+        }
+    }
+
     /// A pointer to a whole-byte field of the CDB.
     pub const fn cdb(byte: u16) -> Self {
-        FieldPointer {
-            location: Location::Cdb,
-            byte,
-            bit: None,
-        }
+        Self::at(Location::Cdb, byte, None)
     }
 
     /// A pointer to a bit field of the CDB whose most significant bit is `bit`.
     pub const fn cdb_bit(byte: u16, bit: u8) -> Self {
-        FieldPointer {
-            location: Location::Cdb,
-            byte,
-            bit: Some(bit),
-        }
+        Self::at(Location::Cdb, byte, Some(bit))
     }
 
     /// A pointer to a whole-byte field of the parameter list.
     pub const fn param(byte: u16) -> Self {
-        FieldPointer {
-            location: Location::ParameterList,
-            byte,
-            bit: None,
-        }
+        Self::at(Location::ParameterList, byte, None)
     }
 
     /// A pointer to a bit field of the parameter list whose most significant bit is `bit`.
     pub const fn param_bit(byte: u16, bit: u8) -> Self {
-        FieldPointer {
-            location: Location::ParameterList,
-            byte,
-            bit: Some(bit),
-        }
+        Self::at(Location::ParameterList, byte, Some(bit))
     }
 
     /// A pointer into data parsed on the initiator side (never reported in sense data).
     pub const fn data(byte: u16, bit: Option<u8>) -> Self {
-        FieldPointer {
-            location: Location::Data,
-            byte,
-            bit,
-        }
+        Self::at(Location::Data, byte, bit)
     }
 
     /// The same field, `offset` bytes further on: for a structure parsed at an offset inside a
@@ -101,11 +83,8 @@ impl fmt::Display for FieldPointer {
     }
 }
 
-/// Everything that can go wrong parsing or emitting a SCSI structure.
-///
-/// Every variant names the command, page or list (`what`) so a log line tells a person which
-/// structure was at fault; [`crate::sense::SenseData::from_error`] turns it into the sense data
-/// a target returns.
+/// Everything that can go wrong parsing or emitting a SCSI structure, naming the structure at
+/// fault; [`crate::sense::SenseData::from_error`] turns it into sense data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -131,8 +110,7 @@ pub enum Error {
         /// Bytes available.
         actual: usize,
     },
-    /// A field holds a value the standard forbids, or one that cannot be represented (a value
-    /// too large for the CDB size chosen, say).
+    /// A field holds a value the standard forbids, or one it cannot represent.
     #[error("{what}: invalid {field} at {pointer}")]
     InvalidField {
         /// The command, page or list.
@@ -142,8 +120,7 @@ pub enum Error {
         /// Where the field is, for the sense-key-specific field pointer.
         pointer: FieldPointer,
     },
-    /// An operation code (and service action, for commands that have one) this crate does not
-    /// decode.
+    /// An operation code (and service action) this crate does not decode.
     #[error("unsupported operation code {opcode:#04x}{}", match service_action {
         Some(sa) => format!(" service action {sa:#06x}"),
         None => String::new(),
@@ -151,12 +128,10 @@ pub enum Error {
     UnsupportedOpcode {
         /// The operation code (CDB byte 0).
         opcode: u8,
-        /// The service action, when the operation code has service actions and the opcode
-        /// itself is known.
+        /// The service action, when the (known) operation code has them.
         service_action: Option<u16>,
     },
-    /// A parameter list whose length (from the CDB or from its own header) is inconsistent:
-    /// a target answers PARAMETER LIST LENGTH ERROR.
+    /// A parameter list whose length (from the CDB or its own header) is inconsistent.
     #[error("{what}: parameter list length {len} is invalid")]
     ParameterListLength {
         /// The list.

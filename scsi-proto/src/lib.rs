@@ -11,7 +11,8 @@
 //! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
 //!   REPORT LUNS and the other parameter data.
 //! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
-//! - [`bits`]: `layout!` and [`bits::Spec`], by which each fixed layout is declared once.
+//! - [`bits`]: `layout!` and [`bits::Spec`]: every fixed-layout header is declared once as a
+//!   struct whose fields are read and written big-endian at their standard byte and bit.
 //!
 //! Variable structures are owned representations implementing [`Wire`]: `parse` checks every
 //! length before reading and never panics, `emit` never panics on a buffer of at least
@@ -68,9 +69,8 @@ pub trait Wire: Sized {
     }
 }
 
-/// Copies a response into an initiator's buffer honouring its ALLOCATION LENGTH: SPC-5 4.2.5.6
-/// says a device returns at most that many bytes and truncation is not an error. Returns the
-/// number of bytes copied.
+/// Copies a response into an initiator's buffer, at most ALLOCATION LENGTH bytes (truncation is
+/// not an error); returns the number of bytes copied.
 pub fn copy_truncated(data: &[u8], allocation_length: usize, out: &mut [u8]) -> usize {
     let n = data.len().min(allocation_length).min(out.len());
     out[..n].copy_from_slice(&data[..n]);

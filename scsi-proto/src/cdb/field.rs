@@ -47,7 +47,7 @@ pub enum DataDirection {
     FromDevice,
     /// Data-Out: initiator to device (WRITE, MODE SELECT, UNMAP...).
     ToDevice,
-    /// Both (none of the commands here; kept for completeness of the type).
+    /// Both (none of the commands here).
     Bidirectional,
 }
 
@@ -122,11 +122,8 @@ fields! {
     Scope = "SCOPE",
     Type = "TYPE",
     ReportType = "REPORT TYPE",
-    /// 32-byte CDBs.
     ReferenceTag = "EXPECTED INITIAL LOGICAL BLOCK REFERENCE TAG",
-    /// 32-byte CDBs.
     ApplicationTag = "EXPECTED LOGICAL BLOCK APPLICATION TAG",
-    /// 32-byte CDBs.
     ApplicationTagMask = "LOGICAL BLOCK APPLICATION TAG MASK",
     Control = "CONTROL",
 }

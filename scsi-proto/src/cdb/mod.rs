@@ -1,15 +1,9 @@
 //! CDB decoding for every command a disk target meets (SPC-5, SBC-4), in all sizes.
 //!
-//! Each command is described once, in [`COMMANDS`], by the position of every field it has in
-//! its CDB. A [`Command`] keeps the CDB's bytes and reads fields through that description, so
-//! decoding, emitting, the field pointers of errors and the CDB USAGE DATA reported by REPORT
-//! SUPPORTED OPERATION CODES all come from the same table and cannot disagree.
-//!
-//! Validation follows Linux LIO: reserved and obsolete bits are ignored (and kept, so emit
-//! reproduces the CDB), while values the standard declares invalid are rejected with
-//! [`Error::InvalidField`] pointing at the exact byte and bit. Fields a device may not support
-//! (RDPROTECT, BYTCHK, IMMED...) are exposed for the device to reject, with
-//! [`Command::field_pointer`] giving the position for the sense data.
+//! Each command is described once, in [`COMMANDS`], by its fields' positions: decoding,
+//! emitting, error field pointers and REPORT SUPPORTED OPERATION CODES usage data all read that
+//! one table. As in Linux LIO, reserved bits are ignored (and kept), values the standard forbids
+//! are [`Error::InvalidField`], and fields a device may not support are exposed for it to reject.
 
 mod field;
 mod table;
@@ -25,9 +19,7 @@ use crate::mode::{ModeSenseRequest, PageControl};
 /// Where a CDB field sits (byte, shift, bits), read, written and pointed at by [`Spec`].
 pub type FieldSpec = Spec<Field>;
 
-/// SERVICE ACTION of the 10-, 12- and 16-byte CDBs that have one.
 const SERVICE_ACTION: Spec = Spec::new("SERVICE ACTION", 1, 0, 5);
-/// SERVICE ACTION of a variable-length CDB.
 const SERVICE_ACTION_32: Spec = Spec::new("SERVICE ACTION", 8, 0, 16);
 /// ADDITIONAL CDB LENGTH of a variable-length CDB: 18h for every command here.
 const ADDITIONAL_CDB_LENGTH: Spec = Spec::new("ADDITIONAL CDB LENGTH", 7, 0, 8);
@@ -41,8 +33,7 @@ pub(crate) const fn service_action_spec(opcode: u8) -> Spec {
     }
 }
 
-/// The CDB length an operation code's group gives (SPC-5 4.2.5.1): 32 for a variable-length
-/// CDB as the commands here have it, 0 for a reserved or vendor-specific group.
+/// The CDB length an operation code's group gives: 0 for a reserved or vendor-specific group.
 const fn group_length(op: u8) -> u8 {
     match op >> 5 {
         0 => 6,
@@ -54,9 +45,8 @@ const fn group_length(op: u8) -> u8 {
     }
 }
 
-/// The length of the CDB starting with `cdb[0]`, from its group code (SPC-5 4.2.5.1), or for
-/// a variable-length CDB 8 plus its ADDITIONAL CDB LENGTH. `None` for an empty input, a
-/// reserved or vendor-specific group, or a variable-length CDB without its byte 7.
+/// The length of the CDB starting with `cdb[0]`, from its group code or ADDITIONAL CDB LENGTH;
+/// `None` when `cdb` does not say.
 pub fn cdb_length(cdb: &[u8]) -> Option<usize> {
     match group_length(*cdb.first()?) {
         0 => None,
@@ -83,9 +73,8 @@ pub struct CommandInfo {
 }
 
 impl CommandInfo {
-    /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES (SPC-5 6.35.4): the operation
-    /// code, then for each CDB byte the bits this decoder reads. The service action field is
-    /// set to the service action's value; the CONTROL byte reports 00h (NACA is not supported).
+    /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES: the bits this decoder reads, with
+    /// the operation code and service action themselves (CONTROL reports 00h: no NACA).
     pub fn usage_data(&self) -> Vec<u8> {
         let mut usage = vec![0u8; usize::from(self.cdb_length)];
         for spec in self.fields.iter().filter(|s| s.field != Field::Control) {
@@ -94,7 +83,6 @@ impl CommandInfo {
         if let Some(first) = usage.first_mut() {
             *first = self.opcode;
         }
-        // The service action field carries the service action itself (SPC-5 6.35.4).
         if let Some(sa) = self.service_action {
             if self.opcode == opcode::VARIABLE_LENGTH {
                 ADDITIONAL_CDB_LENGTH.mark(&mut usage);
@@ -125,20 +113,11 @@ pub fn command_info(opcode: u8, service_action: Option<u16>) -> Option<&'static 
 }
 
 /// A decoded command: its table entry and the CDB's bytes.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Command {
     info: &'static CommandInfo,
     bytes: [u8; 32],
 }
-
-impl PartialEq for Command {
-    fn eq(&self, other: &Self) -> bool {
-        // The bytes hold the operation code and service action, so they identify the entry.
-        self.bytes == other.bytes && self.info.cdb_length == other.info.cdb_length
-    }
-}
-
-impl Eq for Command {}
 
 impl core::fmt::Debug for Command {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -154,14 +133,8 @@ impl Command {
     /// Decodes a CDB. The input may be longer than the command (the kernel hands a padded
     /// buffer); extra bytes are ignored.
     pub fn parse(cdb: &[u8]) -> Result<Command> {
-        let Some(&opcode) = cdb.first() else {
-            return Err(Error::Truncated {
-                what: "CDB",
-                location: Location::Cdb,
-                needed: 1,
-                actual: 0,
-            });
-        };
+        check_len("CDB", Location::Cdb, cdb, 1)?;
+        let opcode = cdb[0];
         let sa = service_action_spec(opcode);
         let service_action = if opcode == opcode::VARIABLE_LENGTH {
             let what = "variable-length CDB";
@@ -195,8 +168,7 @@ impl Command {
         Ok(cmd)
     }
 
-    /// A command of the given table entry with every field zero (the operation code, service
-    /// action and, for 32-byte CDBs, the ADDITIONAL CDB LENGTH set), to fill with
+    /// A command of the given table entry with every other field zero, to fill with
     /// [`Command::set`].
     pub fn new(info: &'static CommandInfo) -> Command {
         let mut bytes = [0u8; 32];
@@ -210,13 +182,11 @@ impl Command {
         Command { info, bytes }
     }
 
-    /// Sets a field. A value that does not fit the field, or a field the command does not
-    /// have, is an [`Error::InvalidField`]. For READ(6)/WRITE(6) a TRANSFER LENGTH of 256 is
-    /// written as 0, as SBC-4 encodes it.
+    /// Sets a field; a value that does not fit, or a field the command lacks, is an
+    /// [`Error::InvalidField`]. READ(6)/WRITE(6) write a TRANSFER LENGTH of 256 as 0.
     pub fn set(&mut self, field: Field, value: u64) -> Result<&mut Self> {
-        let name = self.info.name;
         let Some(spec) = self.info.spec(field) else {
-            return Err(invalid(name, field.name(), FieldPointer::cdb(0)));
+            return Err(self.invalid(field));
         };
         // READ(6)/WRITE(6) send a TRANSFER LENGTH of 256 as 0, so 0 itself is out of range.
         let six = self.is_six_byte_rw() && field == Field::TransferLength;
@@ -226,7 +196,7 @@ impl Command {
             _ => value,
         };
         if value > spec.max() {
-            return Err(invalid(name, field.name(), self.pointer(field)));
+            return Err(self.invalid(field));
         }
         spec.put(&mut self.bytes, value);
         Ok(self)
@@ -249,20 +219,23 @@ impl Command {
         self.get(field).is_some_and(|v| v != 0)
     }
 
-    fn pointer(&self, field: Field) -> FieldPointer {
-        self.field_pointer(field).unwrap_or(FieldPointer::cdb(0))
+    /// The error for an invalid value of `field` (pointing at CDB byte 0 if the command lacks it).
+    fn invalid(&self, field: Field) -> Error {
+        Error::InvalidField {
+            what: self.info.name,
+            field: field.name(),
+            pointer: self.field_pointer(field).unwrap_or(FieldPointer::cdb(0)),
+        }
     }
 
-    /// The sense-key-specific pointer to `field` in this CDB, for a device that rejects the
-    /// value (e.g. a non-zero RDPROTECT on a device without protection information).
+    /// The field pointer to `field` in this CDB, for a device that rejects its value.
     pub fn field_pointer(&self, field: Field) -> Option<FieldPointer> {
         Some(self.info.spec(field)?.pointer(Location::Cdb, 0))
     }
 
     /// Values the standards declare invalid.
     fn validate(&self) -> Result<()> {
-        let name = self.info.name;
-        let bad = |field: Field| Err(invalid(name, field.name(), self.pointer(field)));
+        let bad = |field: Field| Err(self.invalid(field));
         match self.info.kind {
             Kind::Inquiry if !self.flag(Field::Evpd) && self.flag(Field::PageCode) => {
                 bad(Field::PageCode)
@@ -321,24 +294,24 @@ impl Command {
         self.get(Field::Lba)
     }
 
-    /// Number of logical blocks: TRANSFER LENGTH, VERIFICATION LENGTH, WRITE SAME's NUMBER OF
-    /// LOGICAL BLOCKS, COMPARE AND WRITE's NUMBER OF LOGICAL BLOCKS, SYNCHRONIZE CACHE's and
-    /// PRE-FETCH's count. READ(6)/WRITE(6) report 256 for a zero field.
+    /// Number of logical blocks ([`Field::TransferLength`] and its synonyms); READ(6)/WRITE(6)
+    /// report 256 for a zero field.
     pub fn transfer_length(&self) -> Option<u32> {
-        self.get(Field::TransferLength)
-            .and_then(|v| u32::try_from(v).ok())
+        self.length(Field::TransferLength)
     }
 
     /// ALLOCATION LENGTH.
     pub fn allocation_length(&self) -> Option<u32> {
-        self.get(Field::AllocationLength)
-            .and_then(|v| u32::try_from(v).ok())
+        self.length(Field::AllocationLength)
     }
 
     /// PARAMETER LIST LENGTH.
     pub fn parameter_list_length(&self) -> Option<u32> {
-        self.get(Field::ParameterListLength)
-            .and_then(|v| u32::try_from(v).ok())
+        self.length(Field::ParameterListLength)
+    }
+
+    fn length(&self, field: Field) -> Option<u32> {
+        u32::try_from(self.get(field)?).ok()
     }
 
     /// DPO.
@@ -359,11 +332,6 @@ impl Command {
     /// RDPROTECT / WRPROTECT / VRPROTECT.
     pub fn protect(&self) -> Option<u8> {
         self.get(Field::Protect).map(|v| v as u8)
-    }
-
-    /// CONTROL byte.
-    pub fn control(&self) -> u8 {
-        self.get(Field::Control).map_or(0, |v| v as u8)
     }
 
     /// Which way data moves.
@@ -429,17 +397,13 @@ impl Command {
     }
 }
 
-fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
-}
-
 /// An invalid value in one of the CDB fields outside the table (SERVICE ACTION...).
 fn spec_invalid(what: &'static str, spec: &Spec) -> Error {
-    invalid(what, spec.field, spec.pointer(Location::Cdb, 0))
+    Error::InvalidField {
+        what,
+        field: spec.field,
+        pointer: spec.pointer(Location::Cdb, 0),
+    }
 }
 
 impl Wire for Command {

@@ -26,13 +26,13 @@ pub mod status {
 
 /// Declares [`SenseKey`], its values and its standard names from one list.
 macro_rules! sense_keys {
-    ($($(#[$meta:meta])* $key:ident = $v:literal $name:literal,)*) => {
+    ($($key:ident = $v:literal $name:literal,)*) => {
         /// The SENSE KEY field (SPC-5 4.4, "Sense key descriptions" table): the general category
         /// of the condition. All sixteen 4-bit values have a variant, so every sense key parses.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u8)]
         pub enum SenseKey {
-            $(#[doc = concat!(stringify!($v), " `", $name, "`:")] $(#[$meta])* $key = $v,)*
+            $(#[doc = concat!(stringify!($v), " ", $name, ".")] $key = $v,)*
         }
 
         impl SenseKey {
@@ -50,48 +50,28 @@ macro_rules! sense_keys {
 }
 
 sense_keys! {
-    /// Nothing to report (or only a progress indication / flag bits).
     NoSense = 0x0 "NO SENSE",
-    /// The command completed after recovery by the device.
     RecoveredError = 0x1 "RECOVERED ERROR",
-    /// The logical unit is not accessible.
     NotReady = 0x2 "NOT READY",
-    /// A non-recoverable error in or on the medium.
     MediumError = 0x3 "MEDIUM ERROR",
-    /// A non-recoverable hardware (or, for us, internal) failure.
     HardwareError = 0x4 "HARDWARE ERROR",
-    /// The CDB or parameter list was invalid; nothing was changed.
     IllegalRequest = 0x5 "ILLEGAL REQUEST",
-    /// An event (reset, parameter change...) the initiator must notice.
     UnitAttention = 0x6 "UNIT ATTENTION",
-    /// A write or read to a protected block was refused.
     DataProtect = 0x7 "DATA PROTECT",
-    /// Blank or non-blank medium met unexpectedly.
     BlankCheck = 0x8 "BLANK CHECK",
-    /// Vendor specific.
     VendorSpecific = 0x9 "VENDOR SPECIFIC",
-    /// An EXTENDED COPY or similar was aborted.
     CopyAborted = 0xA "COPY ABORTED",
-    /// The device server aborted the command; a retry may succeed.
     AbortedCommand = 0xB "ABORTED COMMAND",
-    /// Obsolete (EQUAL in SCSI-2). Kept so that every 4-bit value parses.
     Obsolete = 0xC "OBSOLETE (0Ch)",
-    /// A buffered device reached the end of partition.
     VolumeOverflow = 0xD "VOLUME OVERFLOW",
-    /// Source data did not match the medium (VERIFY, COMPARE AND WRITE).
     Miscompare = 0xE "MISCOMPARE",
-    /// Command completed sense data to report along with GOOD (SAM-5).
     Completed = 0xF "COMPLETED",
 }
 
 impl SenseKey {
     /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
-    pub const fn from_u8(v: u8) -> Option<Self> {
-        if v > 0x0F {
-            None
-        } else {
-            Some(Self::ALL[v as usize])
-        }
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(v)).copied()
     }
 }
 

@@ -8,25 +8,16 @@ use crate::cdb::service_action_spec;
 use crate::error::{check_len, check_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
-/// Sense data, fixed or descriptor format (SPC-5 4.4).
+/// Sense data, fixed or descriptor format (SPC-5 4.4), such that `parse(emit(x)) == x`.
 ///
-/// Representation rules, so that `parse(emit(x)) == x` holds for every value the format can
-/// carry:
-/// - Fixed format has 4-byte INFORMATION and COMMAND-SPECIFIC INFORMATION fields. An
-///   `information` above `u32::MAX` is emitted with VALID = 0 and a zero field, as SPC-5 asks
-///   when the value cannot be reported (it parses back as `None`); a `command_specific` above
-///   `u32::MAX` is emitted as zero. Fixed format has no way to tell "absent" from zero
-///   COMMAND-SPECIFIC INFORMATION, so parse returns `None` for zero.
-/// - Descriptor format emits an information descriptor (with VALID = 1), a command-specific
-///   information descriptor, a sense key specific descriptor, a field replaceable unit
-///   descriptor (when the code is non-zero), and a stream commands descriptor (when
-///   FILEMARK or EOM is set, carrying ILI too) or else a block commands descriptor (when only
-///   ILI is set), in that order. Parse skips descriptor types it does not know.
-/// - SDAT_OVFL is never set: this module emits at most 48 bytes.
-/// - Parse reads ADDITIONAL SENSE LENGTH but tolerates a buffer shorter than it says (SPC-5:
-///   sense data cut by an ALLOCATION LENGTH keeps its original ADDITIONAL SENSE LENGTH): a
-///   fixed format field that was cut off reads as zero; a descriptor that was cut off is an
-///   error. Bytes beyond the ADDITIONAL SENSE LENGTH are ignored.
+/// - Fixed format: `information` above `u32::MAX` is emitted with VALID = 0 (it parses back as
+///   `None`), `command_specific` above it as zero, and zero COMMAND-SPECIFIC INFORMATION parses
+///   as `None`.
+/// - Descriptor format: information (VALID = 1), command-specific, sense key specific, FRU
+///   (when non-zero), then stream commands (FILEMARK or EOM set) or block commands (only ILI);
+///   parse skips unknown descriptor types.
+/// - Parse tolerates a buffer shorter than ADDITIONAL SENSE LENGTH says (cut by an allocation
+///   length): a cut fixed field reads as zero, a cut descriptor is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SenseData {
     /// Fixed or descriptor format.
@@ -53,6 +44,39 @@ pub struct SenseData {
     pub ili: bool,
 }
 
+/// The shorthands: a sense key with any ASC/ASCQ, or a sense key and ASC/ASCQ.
+macro_rules! shorthands {
+    ($($f:ident = $key:ident $name:literal;)* $(@ $g:ident = $k:ident / $asc:ident;)*) => {
+        impl SenseData {
+            $(
+                #[doc = concat!($name, " with `additional`.")]
+                pub const fn $f(additional: AdditionalSense) -> Self {
+                    Self::new(SenseKey::$key, additional)
+                }
+            )*
+            $(
+                #[doc = concat!("[`SenseKey::", stringify!($k), "`] / [`AdditionalSense::", stringify!($asc), "`].")]
+                pub const fn $g() -> Self {
+                    Self::new(SenseKey::$k, AdditionalSense::$asc)
+                }
+            )*
+        }
+    };
+}
+
+shorthands! {
+    illegal_request = IllegalRequest "ILLEGAL REQUEST";
+    unit_attention = UnitAttention "UNIT ATTENTION";
+    not_ready = NotReady "NOT READY";
+    hardware_error = HardwareError "HARDWARE ERROR";
+    aborted_command = AbortedCommand "ABORTED COMMAND";
+    @ lba_out_of_range = IllegalRequest / LBA_OUT_OF_RANGE;
+    @ medium_error_read = MediumError / UNRECOVERED_READ_ERROR;
+    @ medium_error_write = MediumError / WRITE_ERROR;
+    @ write_protected = DataProtect / WRITE_PROTECTED;
+    @ internal_target_failure = HardwareError / INTERNAL_TARGET_FAILURE;
+}
+
 impl SenseData {
     /// Current, fixed format sense data with `key` and `additional` and nothing else.
     pub const fn new(key: SenseKey, additional: AdditionalSense) -> Self {
@@ -75,13 +99,6 @@ impl SenseData {
     #[must_use]
     pub const fn in_format(mut self, format: SenseFormat) -> Self {
         self.format = format;
-        self
-    }
-
-    /// The same sense data as a deferred (`true`) or current (`false`) error.
-    #[must_use]
-    pub const fn with_deferred(mut self, deferred: bool) -> Self {
-        self.deferred = deferred;
         self
     }
 
@@ -113,18 +130,6 @@ impl SenseData {
         self
     }
 
-    /// The same sense data with the ILI bit set or cleared.
-    #[must_use]
-    pub const fn with_ili(mut self, ili: bool) -> Self {
-        self.ili = ili;
-        self
-    }
-
-    /// ILLEGAL REQUEST with `additional`.
-    pub const fn illegal_request(additional: AdditionalSense) -> Self {
-        Self::new(SenseKey::IllegalRequest, additional)
-    }
-
     /// ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at `pointer` (reported with C/D = 1,
     /// whatever `pointer.location` says).
     pub const fn invalid_field_in_cdb(pointer: FieldPointer) -> Self {
@@ -147,28 +152,10 @@ impl SenseData {
         )
     }
 
-    /// ILLEGAL REQUEST / LOGICAL BLOCK ADDRESS OUT OF RANGE.
-    pub const fn lba_out_of_range() -> Self {
-        Self::illegal_request(AdditionalSense::LBA_OUT_OF_RANGE)
-    }
-
     /// ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, pointing at CDB byte 0.
     pub const fn invalid_opcode() -> Self {
         Self::illegal_request(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
             .with_field_pointer(FieldPointer::cdb(0))
-    }
-
-    /// MEDIUM ERROR / UNRECOVERED READ ERROR. Add the LBA with [`Self::with_information`].
-    pub const fn medium_error_read() -> Self {
-        Self::new(
-            SenseKey::MediumError,
-            AdditionalSense::UNRECOVERED_READ_ERROR,
-        )
-    }
-
-    /// MEDIUM ERROR / WRITE ERROR. Add the LBA with [`Self::with_information`].
-    pub const fn medium_error_write() -> Self {
-        Self::new(SenseKey::MediumError, AdditionalSense::WRITE_ERROR)
     }
 
     /// MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION with INFORMATION set to `offset`, the
@@ -181,47 +168,13 @@ impl SenseData {
         .with_information(offset)
     }
 
-    /// DATA PROTECT / WRITE PROTECTED.
-    pub const fn write_protected() -> Self {
-        Self::new(SenseKey::DataProtect, AdditionalSense::WRITE_PROTECTED)
-    }
-
-    /// UNIT ATTENTION with `additional`.
-    pub const fn unit_attention(additional: AdditionalSense) -> Self {
-        Self::new(SenseKey::UnitAttention, additional)
-    }
-
-    /// NOT READY with `additional`.
-    pub const fn not_ready(additional: AdditionalSense) -> Self {
-        Self::new(SenseKey::NotReady, additional)
-    }
-
-    /// HARDWARE ERROR with `additional`.
-    pub const fn hardware_error(additional: AdditionalSense) -> Self {
-        Self::new(SenseKey::HardwareError, additional)
-    }
-
-    /// ABORTED COMMAND with `additional`.
-    pub const fn aborted_command(additional: AdditionalSense) -> Self {
-        Self::new(SenseKey::AbortedCommand, additional)
-    }
-
-    /// The sense data a target returns for a command this crate rejected with `e`:
-    ///
-    /// - [`Error::UnsupportedOpcode`] without a service action: ILLEGAL REQUEST / INVALID
-    ///   COMMAND OPERATION CODE, field pointer CDB byte 0;
-    /// - with a service action: ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at the
-    ///   SERVICE ACTION field, CDB byte 1 bit 4 (byte 8 for variable-length CDBs, 7Fh);
-    /// - [`Error::InvalidField`] in the CDB: INVALID FIELD IN CDB (C/D = 1); in the parameter
-    ///   list: INVALID FIELD IN PARAMETER LIST (C/D = 0); both with the field pointer;
-    /// - [`Error::Truncated`] in the CDB: INVALID FIELD IN CDB without a field pointer, since
-    ///   the missing bytes lie past the end of what was sent and no field of it can be blamed;
-    /// - [`Error::Truncated`] in the parameter list and [`Error::ParameterListLength`]:
-    ///   PARAMETER LIST LENGTH ERROR;
-    /// - anything about [`Location::Data`] and [`Error::BufferTooShort`]: HARDWARE ERROR /
-    ///   INTERNAL TARGET FAILURE, since the fault is the target's own, not the initiator's.
-    ///
-    /// The result is current, fixed format; apply [`Self::in_format`] as D_SENSE asks.
+    /// The sense data a target returns for a command this crate rejected with `e`, current and
+    /// fixed format: an unsupported opcode is INVALID COMMAND OPERATION CODE (an unsupported
+    /// service action, INVALID FIELD IN CDB at the SERVICE ACTION field); an invalid field is
+    /// INVALID FIELD IN CDB or IN PARAMETER LIST with its field pointer; a truncated CDB is
+    /// INVALID FIELD IN CDB without a pointer; a short parameter list is PARAMETER LIST LENGTH
+    /// ERROR; a fault in the target's own data or buffers is HARDWARE ERROR / INTERNAL TARGET
+    /// FAILURE.
     pub const fn from_error(e: &Error) -> Self {
         match *e {
             Error::UnsupportedOpcode {
@@ -249,10 +202,6 @@ impl SenseData {
             }
             Error::BufferTooShort { .. } => Self::internal_target_failure(),
         }
-    }
-
-    const fn internal_target_failure() -> Self {
-        Self::hardware_error(AdditionalSense::INTERNAL_TARGET_FAILURE)
     }
 
     /// The RESPONSE CODE this sense data is emitted with (70h..=73h).
@@ -369,8 +318,7 @@ impl SenseData {
             let len = 2 + usize::from(rest[1]);
             check_len(WHAT_DESCRIPTOR, Location::Data, rest, len)?;
             let code = usize::from(rest[0]);
-            // The first of like descriptors counts; other types (another progress indication,
-            // ATA status return, vendor specific...) are nothing a block target needs.
+            // The first of like descriptors counts; other types are nothing a block target needs.
             if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
                 if !core::mem::replace(&mut seen[code], true) {
                     if len < needed {
@@ -459,15 +407,10 @@ impl Wire for SenseData {
     /// Parses sense data, detecting the format from the RESPONSE CODE: 70h/71h fixed,
     /// 72h/73h descriptor, anything else an error.
     fn parse(buf: &[u8]) -> Result<Self> {
-        let Some(&first) = buf.first() else {
-            return Err(Error::Truncated {
-                what: "sense data",
-                location: Location::Data,
-                needed: 8,
-                actual: 0,
-            });
-        };
-        match first & 0x7F {
+        if buf.is_empty() {
+            check_len("sense data", Location::Data, buf, 8)?;
+        }
+        match buf[0] & 0x7F {
             0x70 => Self::parse_fixed(buf, false),
             0x71 => Self::parse_fixed(buf, true),
             0x72 => Self::parse_descriptor(buf, false),
@@ -530,11 +473,8 @@ impl fmt::Display for SenseData {
                 bit,
                 field_pointer,
             }) => {
-                let base = if segment_descriptor {
-                    "segment descriptor"
-                } else {
-                    "parameter list"
-                };
+                let base =
+                    ["parameter list", "segment descriptor"][usize::from(segment_descriptor)];
                 write!(f, ", {base} byte {field_pointer}")?;
                 if let Some(b) = bit {
                     write!(f, " bit {b}")?;
@@ -544,12 +484,8 @@ impl fmt::Display for SenseData {
                 f.write_str(", unit attention queue overflow")?;
             }
             Some(SenseKeySpecific::UnitAttentionOverflow(false)) | None => {}
-            Some(SenseKeySpecific::Other(b)) => {
-                write!(
-                    f,
-                    ", sense key specific {:02x}{:02x}{:02x}",
-                    b[0], b[1], b[2]
-                )?;
+            Some(SenseKeySpecific::Other([x, y, z])) => {
+                write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?;
             }
         }
         if self.ili {

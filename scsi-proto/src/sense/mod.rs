@@ -1,12 +1,7 @@
 //! Sense data (SPC-5 4.4): what a target returns with CHECK CONDITION status, in fixed or
-//! descriptor format, with the sense keys, ASC/ASCQ codes and SCSI status codes it needs.
-//!
-//! A target builds a [`SenseData`] with one of the shorthands ([`SenseData::invalid_field_in_cdb`],
-//! [`SenseData::lba_out_of_range`], ...) or from an [`Error`](crate::Error)
-//! ([`SenseData::from_error`]), picks the format the Control mode page's D_SENSE bit asks for
-//! ([`SenseData::in_format`]) and emits it with [`Wire::emit`](crate::Wire::emit). Everything
-//! this module emits is at most 48 bytes, well within the 96-byte sense buffer of a TCMU command
-//! ring entry (`TCMU_SENSE_BUFFERSIZE`).
+//! descriptor format, with the sense keys, ASC/ASCQ codes and status codes it needs. A target
+//! builds a [`SenseData`] with a shorthand or [`SenseData::from_error`], picks the format D_SENSE
+//! asks for ([`SenseData::in_format`]) and emits it (at most 48 bytes).
 //!
 //! ```
 //! use scsi_proto::{FieldPointer, Wire};
@@ -29,25 +24,21 @@ pub use data::SenseData;
 use crate::bits::{Layout, Spec};
 use crate::{FieldPointer, Location};
 
-/// The largest sense data SPC-5 allows (4.4.1: ADDITIONAL SENSE LENGTH at most 244).
-///
-/// Only a bound for buffers: this module emits at most 48 bytes, which also fits the 96-byte
-/// sense buffer TCMU gives each command.
+/// The largest sense data SPC-5 allows, a bound for buffers (this module emits at most 48).
 pub const MAX_LEN: usize = 252;
 
-/// The length of fixed format sense data as this module emits it (SPC-5 4.4.3: bytes 0..=17,
-/// ADDITIONAL SENSE LENGTH 0Ah).
+/// The length of fixed format sense data as this module emits it.
 pub const FIXED_LEN: usize = data::Fixed::LEN;
 
-/// Which of the two sense data formats to emit (SPC-5 4.4.1): the Control mode page's D_SENSE
-/// bit chooses, per logical unit.
+/// Which of the two sense data formats to emit: the Control mode page's D_SENSE bit chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum SenseFormat {
     /// Fixed format, response codes 70h/71h (D_SENSE = 0, the default).
     #[default]
-    Fixed,
+    Fixed = 0,
     /// Descriptor format, response codes 72h/73h (D_SENSE = 1).
-    Descriptor,
+    Descriptor = 1,
 }
 
 impl SenseFormat {
@@ -60,39 +51,26 @@ impl SenseFormat {
         }
     }
 
-    /// The RESPONSE CODE for this format, for current or deferred errors (SPC-5 4.4.1).
+    /// The RESPONSE CODE for this format, for current or deferred errors: 70h..=73h.
     pub const fn response_code(self, deferred: bool) -> u8 {
-        match (self, deferred) {
-            (SenseFormat::Fixed, false) => 0x70,
-            (SenseFormat::Fixed, true) => 0x71,
-            (SenseFormat::Descriptor, false) => 0x72,
-            (SenseFormat::Descriptor, true) => 0x73,
-        }
+        0x70 + 2 * (self as u8) + deferred as u8
     }
 }
 
-/// The SENSE KEY SPECIFIC field (SPC-5 4.4.2.4), present when SKSV = 1. Its meaning depends
-/// on the sense key, so parse decodes it by the sense key each variant names (any other key:
-/// [`Self::Other`]). Emit writes whatever variant it is given; a variant that does not match
-/// the sense key parses back as the key's interpretation of the same bytes.
+/// The SENSE KEY SPECIFIC field (SPC-5 4.4.2.4), present when SKSV = 1, decoded by the sense
+/// key each variant names (any other key: [`Self::Other`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SenseKeySpecific {
-    /// Field pointer (ILLEGAL REQUEST): the CDB or parameter list byte, and optionally bit, of
-    /// the offending field. C/D = 1 for [`Location::Cdb`], 0 otherwise ([`Location::Data`]
-    /// is never reported and is emitted as C/D = 0); BPV = 1 with BIT POINTER when `bit` is
-    /// `Some(0..=7)` (a larger bit number is emitted with BPV = 0).
+    /// Field pointer (ILLEGAL REQUEST): C/D = 1 only for [`Location::Cdb`]; a bit above 7 is
+    /// emitted with BPV = 0.
     FieldPointer(FieldPointer),
-    /// Actual retry count (RECOVERED / MEDIUM / HARDWARE ERROR): retries of the recovery
-    /// algorithm.
+    /// Actual retry count (RECOVERED / MEDIUM / HARDWARE ERROR).
     ActualRetryCount(u16),
-    /// Progress indication (NO SENSE, NOT READY): the fraction complete, numerator over 65536
-    /// (a FORMAT UNIT or SANITIZE in progress).
+    /// Progress indication (NO SENSE, NOT READY): fraction complete, over 65536.
     ProgressIndication(u16),
-    /// Segment pointer (COPY ABORTED): where in the EXTENDED COPY parameter list the copy
-    /// stopped.
+    /// Segment pointer (COPY ABORTED): where in the EXTENDED COPY parameter list it stopped.
     SegmentPointer {
-        /// SD: `true` if `field_pointer` is relative to the start of the segment descriptor,
-        /// `false` if relative to the start of the parameter list.
+        /// SD: `field_pointer` is relative to the segment descriptor, not the parameter list.
         segment_descriptor: bool,
         /// BPV and BIT POINTER: the bit of the byte, when reported (0..=7).
         bit: Option<u8>,
@@ -101,13 +79,10 @@ pub enum SenseKeySpecific {
     },
     /// Unit attention condition queue overflow (UNIT ATTENTION): the OVERFLOW bit.
     UnitAttentionOverflow(bool),
-    /// The field for a sense key that gives it no meaning: the three bytes as sent, with the
-    /// SKSV bit (byte 0 bit 7) cleared.
+    /// For a sense key that gives the field no meaning: the bytes as sent, SKSV cleared.
     Other([u8; 3]),
 }
 
-// The sense key specific field's parts (SPC-5 4.4.2.4); which of them a form has depends on
-// the sense key.
 const SKSV: Spec = Spec::new("SKSV", 0, 7, 1);
 const CD: Spec = Spec::new("C/D", 0, 6, 1);
 const SD: Spec = Spec::new("SD", 0, 5, 1);
@@ -122,7 +97,6 @@ impl SenseKeySpecific {
     /// The field's three bytes, SKSV set.
     pub fn to_bytes(&self) -> [u8; 3] {
         let mut b = [0u8; 3];
-        // BPV and BIT POINTER for a bit number; bits beyond 7 cannot be pointed at.
         let put_bit = |b: &mut [u8; 3], bit: Option<u8>| match bit {
             Some(n) if n <= 7 => BIT.put(b, BPV | u64::from(n)),
             _ => {}

@@ -97,11 +97,13 @@ fn information_beyond_32_bits() {
 
 #[test]
 fn ili_and_flags() {
-    let s = SenseData::new(
-        SenseKey::IllegalRequest,
-        AdditionalSense::INVALID_FIELD_IN_CDB,
-    )
-    .with_ili(true)
+    let s = SenseData {
+        ili: true,
+        ..SenseData::new(
+            SenseKey::IllegalRequest,
+            AdditionalSense::INVALID_FIELD_IN_CDB,
+        )
+    }
     .with_information(8);
     assert_eq!(
         s.to_vec(),
@@ -198,7 +200,10 @@ fn real_devices() {
 
 #[test]
 fn deferred_errors() {
-    let s = SenseData::medium_error_write().with_deferred(true);
+    let s = SenseData {
+        deferred: true,
+        ..SenseData::medium_error_write()
+    };
     assert_eq!(s.to_vec()[0], 0x71);
     assert_roundtrip(&s);
     let d = s.in_format(SenseFormat::Descriptor);
