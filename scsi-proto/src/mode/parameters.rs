@@ -44,11 +44,7 @@ pub(super) const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
 impl ModeParameterHeader10 {
     /// The header's length in the (10) or (6) form.
     pub const fn size(ten: bool) -> usize {
-        if ten {
-            Self::LEN
-        } else {
-            ModeParameterHeader6::LEN
-        }
+        [ModeParameterHeader6::LEN, Self::LEN][ten as usize]
     }
 
     /// Reads the (10) form, or the (6) form widened; bytes past `buf`'s end read as zero.
@@ -115,11 +111,7 @@ pub(super) const LOGICAL_BLOCK_LENGTH: [Spec; 2] =
 impl BlockDescriptor {
     /// The descriptor's length, long or short.
     pub const fn size(long: bool) -> usize {
-        if long {
-            Self::LEN
-        } else {
-            ShortBlockDescriptor::LEN
-        }
+        [ShortBlockDescriptor::LEN, Self::LEN][long as usize]
     }
 
     /// Reads the long or the short form; bytes past `b`'s end read as zero.
@@ -213,13 +205,7 @@ pub struct ModeParameters {
 }
 
 impl ModeParameters {
-    fn what(ten: bool) -> &'static str {
-        if ten {
-            "MODE SENSE(10) data"
-        } else {
-            "MODE SENSE(6) data"
-        }
-    }
+    const WHAT: [&'static str; 2] = ["MODE SENSE(6) data", "MODE SENSE(10) data"];
 
     /// The pages, one by one.
     pub fn pages(&self) -> ModePageIter<'_> {
@@ -239,7 +225,7 @@ impl ModeParameters {
     /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`] if cut short); the pages
     /// must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
-        let what = Self::what(ten);
+        let what = Self::WHAT[usize::from(ten)];
         let header_len = ModeParameterHeader10::size(ten);
         check_len(what, Location::Data, buf, header_len)?;
         let h = ModeParameterHeader10::read_form(buf, ten);
@@ -250,12 +236,8 @@ impl ModeParameters {
         check_len(what, Location::Data, buf, data_len)?;
         let data = &buf[..data_len];
         let desc_len = BlockDescriptor::size(h.long_lba);
-        let bd_err = bad_field(
-            what,
-            &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)],
-            Location::Data,
-            0,
-        );
+        let bd_dl = &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)];
+        let bd_err = bad_field(what, bd_dl, Location::Data, 0);
         let pages_start = header_len + h.block_descriptor_length as usize;
         let descriptors = data.get(header_len..pages_start).ok_or(bd_err)?;
         if descriptors.len() % desc_len != 0 {
@@ -291,7 +273,7 @@ impl ModeParameters {
 
     /// Emits the data, or says which field cannot hold its value (LONGLBA in the (6) form).
     pub fn emit(&self, ten: bool, buf: &mut [u8]) -> Result<usize> {
-        let what = Self::what(ten);
+        let what = Self::WHAT[usize::from(ten)];
         let total = self.buffer_len(ten);
         check_out(what, buf, total)?;
         let buf = &mut buf[..total];

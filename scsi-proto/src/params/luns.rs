@@ -53,18 +53,6 @@ impl Lun {
     }
 }
 
-impl From<[u8; 8]> for Lun {
-    fn from(bytes: [u8; 8]) -> Self {
-        Lun(bytes)
-    }
-}
-
-impl From<Lun> for [u8; 8] {
-    fn from(lun: Lun) -> Self {
-        lun.0
-    }
-}
-
 /// REPORT LUNS parameter data (SPC-5 6.33.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReportLuns {
