@@ -33,12 +33,6 @@ impl CommandTimeouts {
         }
         Ok(Self::read(d))
     }
-
-    fn encoded(&self) -> Result<[u8; 12]> {
-        let mut b: [u8; 12] = encode(self, 0)?;
-        Self::DESCRIPTOR_LENGTH.put(&mut b, 0x0A);
-        Ok(b)
-    }
 }
 
 impl Wire for CommandTimeouts {
@@ -51,8 +45,8 @@ impl Wire for CommandTimeouts {
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        check_out(RSOC, buf, Self::LEN)?;
-        buf[..Self::LEN].copy_from_slice(&self.encoded()?);
+        self.emit_fixed(buf)?;
+        Self::DESCRIPTOR_LENGTH.put(buf, 0x0A);
         Ok(Self::LEN)
     }
 }
@@ -175,7 +169,7 @@ impl Wire for AllCommands {
             D::SERVACTV.put(o, d.service_action.is_some().into());
             D::CDB_LENGTH.put(o, d.cdb_length.into());
             if let Some(t) = &d.timeouts {
-                o[D::LEN..D::LEN_WITH_TIMEOUTS].copy_from_slice(&t.encoded()?);
+                t.emit(&mut o[D::LEN..])?;
             }
             off += d.descriptor_len();
         }
@@ -244,7 +238,7 @@ impl Wire for OneCommand {
         let end = 4 + self.cdb_usage_data.len();
         out[4..end].copy_from_slice(&self.cdb_usage_data);
         if let Some(t) = &self.timeouts {
-            out[end..].copy_from_slice(&t.encoded()?);
+            t.emit(&mut out[end..])?;
         }
         Ok(total)
     }
