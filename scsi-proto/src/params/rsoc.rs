@@ -303,16 +303,12 @@ impl Wire for ReportedTmf {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
         let mut tmf = ReportedTmf::default();
         tmf.read_fields(buf);
-        match Self::ADDITIONAL_DATA_LENGTH.get(buf) as u8 {
-            0 => {}
-            n if n >= Self::EXTENDED_ADDITIONAL_LENGTH => {
-                check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
-                tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
-            }
-            _ => {
-                let adl = &Self::ADDITIONAL_DATA_LENGTH;
-                return Err(invalid(RSTMF, adl, Location::Data, 0));
-            }
+        let adl = &Self::ADDITIONAL_DATA_LENGTH;
+        if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
+            check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
+            tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
+        } else if adl.get(buf) != 0 {
+            return Err(invalid(RSTMF, adl, Location::Data, 0));
         }
         Ok(tmf)
     }
