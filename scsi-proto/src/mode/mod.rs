@@ -109,9 +109,8 @@ impl<F: PageFields, const N: usize> ModePage<F, N> {
 impl<F: PageFields + Default, const N: usize> Default for ModePage<F, N> {
     fn default() -> Self {
         ModePage {
-            ps: false,
             fields: F::default(),
-            other: [0; N],
+            ..Self::cleared()
         }
     }
 }

@@ -24,16 +24,14 @@ crate::bits::layout! {
 
 /// The block descriptors of an UNMAP parameter list, read in place (no allocation).
 #[derive(Debug, Clone)]
-pub struct UnmapDescriptors<'a> {
-    rest: &'a [u8],
-}
+pub struct UnmapDescriptors<'a>(core::slice::ChunksExact<'a, u8>);
 
 impl<'a> UnmapDescriptors<'a> {
     /// Checks the header of the list in `buf` whose length the CDB gave as
     /// `parameter_list_length`; the rules are [`UnmapParameterList::parse_with_length`]'s.
     pub fn new(buf: &'a [u8], parameter_list_length: usize) -> Result<Self> {
         if parameter_list_length == 0 {
-            return Ok(UnmapDescriptors { rest: &[] });
+            return Ok(UnmapDescriptors([].chunks_exact(UnmapDescriptor::LEN)));
         }
         if parameter_list_length < 8 || buf.len() < parameter_list_length {
             return Err(Error::ParameterListLength {
@@ -48,8 +46,8 @@ impl<'a> UnmapDescriptors<'a> {
             return Err(invalid(UNMAP, &DATA_LENGTH, Location::ParameterList, 0));
         }
         let available = bd_dl.min(list.len() - 8);
-        let rest = &list[8..8 + available - available % UnmapDescriptor::LEN];
-        Ok(UnmapDescriptors { rest })
+        let rest = list[8..8 + available].chunks_exact(UnmapDescriptor::LEN);
+        Ok(UnmapDescriptors(rest))
     }
 }
 
@@ -57,14 +55,11 @@ impl Iterator for UnmapDescriptors<'_> {
     type Item = UnmapDescriptor;
 
     fn next(&mut self) -> Option<UnmapDescriptor> {
-        let (d, rest) = self.rest.split_at_checked(UnmapDescriptor::LEN)?;
-        self.rest = rest;
-        Some(UnmapDescriptor::read(d))
+        self.0.next().map(UnmapDescriptor::read)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.rest.len() / UnmapDescriptor::LEN;
-        (n, Some(n))
+        self.0.size_hint()
     }
 }
 
