@@ -3,24 +3,16 @@
 use super::{ModePage, PageFields, page_code};
 
 crate::bits::layout! {
-    /// The named fields of the Caching mode page (see [`CachingPage`]).
+    /// The named fields of [`CachingPage`].
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Caching: "Caching mode page", 20 {
-        /// Initiator control.
         ic: bool = "IC" (2, 7, 1),
-        /// Abort pre-fetch.
         abpf: bool = "ABPF" (2, 6, 1),
-        /// Caching analysis permitted.
         cap: bool = "CAP" (2, 5, 1),
-        /// Discontinuity.
         disc: bool = "DISC" (2, 4, 1),
-        /// Size enable.
         size: bool = "SIZE" (2, 3, 1),
-        /// Writeback cache enable.
         wce: bool = "WCE" (2, 2, 1),
-        /// Multiplication factor.
         mf: bool = "MF" (2, 1, 1),
-        /// Read cache disable.
         rcd: bool = "RCD" (2, 0, 1),
         demand_read_retention_priority: u8 = "DEMAND READ RETENTION PRIORITY" (3, 4, 4),
         write_retention_priority: u8 = "WRITE RETENTION PRIORITY" (3, 0, 4),
@@ -28,13 +20,9 @@ crate::bits::layout! {
         minimum_prefetch: u16 = "MINIMUM PRE-FETCH" (6, 0, 16),
         maximum_prefetch: u16 = "MAXIMUM PRE-FETCH" (8, 0, 16),
         maximum_prefetch_ceiling: u16 = "MAXIMUM PRE-FETCH CEILING" (10, 0, 16),
-        /// Force sequential write.
         fsw: bool = "FSW" (12, 7, 1),
-        /// Logical block cache segment size.
         lbcss: bool = "LBCSS" (12, 6, 1),
-        /// Disable read-ahead.
         dra: bool = "DRA" (12, 5, 1),
-        /// Non-volatile cache disable.
         nv_dis: bool = "NV_DIS" (12, 0, 1),
         number_of_cache_segments: u8 = "NUMBER OF CACHE SEGMENTS" (13, 0, 8),
         cache_segment_size: u16 = "CACHE SEGMENT SIZE" (14, 0, 16),
@@ -45,18 +33,12 @@ impl PageFields for Caching {
     const CODE: u8 = page_code::CACHING;
 }
 
-/// The Caching mode page, 08h (SBC-4 6.5), page length 12h.
-///
-/// [`CachingPage::new`] builds what this target reports: WCE as the device is configured,
-/// DRA = 1 (the target does no read-ahead of its own; LIO reports the same), every other field
-/// zero. [`Default`] is `new(true)`: reporting a write-back cache makes initiators send
-/// SYNCHRONIZE CACHE, which is harmless on a write-through store and vital on a caching one.
-/// `other` holds the vendor-specific and SYNC_PROG bits 4..1 of byte 12, reserved byte 16 and
-/// obsolete bytes 17..=19.
+/// The Caching mode page, 08h (SBC-4 6.5). [`Default`] is `new(true)`: a reported write-back
+/// cache makes initiators send SYNCHRONIZE CACHE, vital on a caching store.
 pub type CachingPage = ModePage<Caching, 20>;
 
 impl CachingPage {
-    /// The page this target reports, with WCE = `write_cache`.
+    /// The page this target reports: WCE = `write_cache`, DRA (no read-ahead, as LIO).
     pub fn new(write_cache: bool) -> Self {
         let mut p = Self::cleared();
         p.wce = write_cache;

@@ -1,5 +1,4 @@
-//! Mode parameter data: the (6) and (10) headers, block descriptors and the pages that follow
-//! (SPC-5 7.5, SBC-4 6.5).
+//! Mode parameter data: header, block descriptors, pages (SPC-5 7.5, SBC-4 6.5).
 
 use super::{
     DEVICE_SPECIFIC_DPOFUA, DEVICE_SPECIFIC_WP, PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE,
@@ -9,40 +8,29 @@ use crate::bits::{Layout, Spec, layout};
 use crate::error::{Error, FieldPointer, Location, Result, check_len, check_out};
 
 layout! {
-    /// The mode parameter header of MODE SENSE(6) and MODE SELECT(6) (SPC-5 7.5). The lengths
-    /// are wider than their fields so that any length is range-checked on emit.
+    /// The mode parameter header(6); lengths are wider than their fields, checked on emit.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct ModeParameterHeader6: "mode parameter header(6)", 4 {
-        /// The bytes after this field; reserved (zero) in MODE SELECT.
         mode_data_length: u32 = "MODE DATA LENGTH" (0, 0, 8),
-        /// 00h for a disk.
         medium_type: u8 = "MEDIUM TYPE" (1, 0, 8),
-        /// WP bit 7, DPOFUA bit 4 for a disk (SBC-4 6.5).
         device_specific_parameter: u8 = "DEVICE-SPECIFIC PARAMETER" (2, 0, 8),
-        /// Bytes of block descriptors.
         block_descriptor_length: u32 = "BLOCK DESCRIPTOR LENGTH" (3, 0, 8),
     }
 }
 
 layout! {
-    /// The mode parameter header of MODE SENSE(10) and MODE SELECT(10) (SPC-5 7.5); also the
-    /// (6) one widened, which has no LONGLBA.
+    /// The mode parameter header(10), or the (6) one widened.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct ModeParameterHeader10: "mode parameter header(10)", 8 {
-        /// The bytes after this field; reserved (zero) in MODE SELECT.
         mode_data_length: u32 = "MODE DATA LENGTH" (0, 0, 16),
-        /// 00h for a disk.
         medium_type: u8 = "MEDIUM TYPE" (2, 0, 8),
-        /// WP bit 7, DPOFUA bit 4 for a disk (SBC-4 6.5).
         device_specific_parameter: u8 = "DEVICE-SPECIFIC PARAMETER" (3, 0, 8),
-        /// The block descriptors are long LBA ones.
         long_lba: bool = "LONGLBA" (4, 0, 1),
-        /// Bytes of block descriptors.
         block_descriptor_length: u32 = "BLOCK DESCRIPTOR LENGTH" (6, 0, 16),
     }
 }
 
-/// MODE DATA LENGTH (which counts the bytes after itself) of the (6) and the (10) header.
+/// MODE DATA LENGTH of the (6) and the (10) header.
 pub const MODE_DATA_LENGTH: [Spec; 2] = [
     ModeParameterHeader6::FIELDS[0],
     ModeParameterHeader10::FIELDS[0],
@@ -56,11 +44,7 @@ pub const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
 impl ModeParameterHeader10 {
     /// The header's length in the (10) or (6) form.
     pub const fn size(ten: bool) -> usize {
-        if ten {
-            Self::LEN
-        } else {
-            ModeParameterHeader6::LEN
-        }
+        [ModeParameterHeader6::LEN, Self::LEN][ten as usize]
     }
 
     /// Reads the (10) form, or the (6) form widened; bytes past `buf`'s end read as zero.
@@ -83,8 +67,8 @@ impl ModeParameterHeader10 {
             return self.write(buf);
         }
         if self.long_lba {
-            let pointer = FieldPointer::data(0, None);
             let (what, field) = (ModeParameterHeader6::WHAT, "LONGLBA");
+            let pointer = FieldPointer::data(0, None);
             return Err(Error::InvalidField {
                 what,
                 field,
@@ -102,13 +86,11 @@ impl ModeParameterHeader10 {
 }
 
 layout! {
-    /// A mode parameter block descriptor: the long LBA one (SBC-4 6.5) on the wire when the
-    /// header's LONGLBA is set, [`ShortBlockDescriptor`] otherwise.
+    /// A mode parameter block descriptor, long LBA (SBC-4 6.5); [`ShortBlockDescriptor`] on the
+    /// wire without LONGLBA.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct BlockDescriptor: "long LBA mode parameter block descriptor", 16 {
-        /// A short descriptor says FFFFFFFFh for a number above it (SBC-4 6.5).
         number_of_blocks: u64 = "NUMBER OF LOGICAL BLOCKS" (0, 0, 64),
-        /// At most FFFFFFh in a short descriptor.
         block_length: u32 = "LOGICAL BLOCK LENGTH" (12, 0, 32),
     }
 }
@@ -117,9 +99,7 @@ layout! {
     /// The short LBA mode parameter block descriptor (SBC-4 6.5).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct ShortBlockDescriptor: "short LBA mode parameter block descriptor", 8 {
-        /// FFFFFFFFh if the capacity does not fit.
         number_of_blocks: u32 = "NUMBER OF LOGICAL BLOCKS" (0, 0, 32),
-        /// The logical block length in bytes.
         block_length: u32 = "LOGICAL BLOCK LENGTH" (5, 0, 24),
     }
 }
@@ -131,11 +111,7 @@ pub const LOGICAL_BLOCK_LENGTH: [Spec; 2] =
 impl BlockDescriptor {
     /// The descriptor's length, long or short.
     pub const fn size(long: bool) -> usize {
-        if long {
-            Self::LEN
-        } else {
-            ShortBlockDescriptor::LEN
-        }
+        [ShortBlockDescriptor::LEN, Self::LEN][long as usize]
     }
 
     /// Reads the long or the short form; bytes past `b`'s end read as zero.
@@ -165,9 +141,9 @@ impl BlockDescriptor {
 /// One mode page in raw form, as [`ModeParameters::pages`] yields it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawModePage<'a> {
-    /// PS, parameters saveable.
+    /// PS.
     pub ps: bool,
-    /// SPF: the page is in the sub_page format.
+    /// SPF: the sub_page format.
     pub spf: bool,
     /// PAGE CODE.
     pub page_code: u8,
@@ -213,53 +189,43 @@ impl<'a> Iterator for ModePageIter<'a> {
     }
 }
 
-/// Mode parameter data as an initiator receives it from MODE SENSE (SPC-5 7.5): header,
-/// block descriptors, pages. Parsed and emitted with `ten` saying whether it is the (10)
-/// form.
+/// Mode parameter data as MODE SENSE returns it; `ten` selects the (10) form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModeParameters {
     /// MEDIUM TYPE.
     pub medium_type: u8,
-    /// Device-specific parameter (WP, DPOFUA for a disk).
+    /// DEVICE-SPECIFIC PARAMETER.
     pub device_specific_parameter: u8,
-    /// LONGLBA: the descriptors are long LBA ones. Only in the (10) form.
+    /// LONGLBA (only in the (10) form).
     pub long_lba: bool,
     /// The block descriptors.
     pub block_descriptors: Vec<BlockDescriptor>,
-    /// The mode pages, concatenated; see [`ModeParameters::pages`].
+    /// The mode pages, concatenated.
     pub pages: Vec<u8>,
 }
 
 impl ModeParameters {
-    fn what(ten: bool) -> &'static str {
-        if ten {
-            "MODE SENSE(10) data"
-        } else {
-            "MODE SENSE(6) data"
-        }
-    }
+    const WHAT: [&'static str; 2] = ["MODE SENSE(6) data", "MODE SENSE(10) data"];
 
     /// The pages, one by one.
     pub fn pages(&self) -> ModePageIter<'_> {
         ModePageIter { rest: &self.pages }
     }
 
-    /// WP: the medium is write protected.
+    /// WP.
     pub const fn write_protect(&self) -> bool {
         self.device_specific_parameter & DEVICE_SPECIFIC_WP != 0
     }
 
-    /// DPOFUA: DPO and FUA are supported.
+    /// DPOFUA.
     pub const fn dpofua(&self) -> bool {
         self.device_specific_parameter & DEVICE_SPECIFIC_DPOFUA != 0
     }
 
-    /// Parses MODE SENSE(6) (`ten` false) or MODE SENSE(10) data. Reads MODE DATA LENGTH
-    /// bytes after that field and ignores anything further; data shorter than MODE DATA
-    /// LENGTH says (cut by the allocation length) is [`Error::Truncated`]. The pages must
-    /// exactly fill what remains after the block descriptors.
+    /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`] if cut short); the pages
+    /// must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
-        let what = Self::what(ten);
+        let what = Self::WHAT[usize::from(ten)];
         let header_len = ModeParameterHeader10::size(ten);
         check_len(what, Location::Data, buf, header_len)?;
         let h = ModeParameterHeader10::read_form(buf, ten);
@@ -270,12 +236,8 @@ impl ModeParameters {
         check_len(what, Location::Data, buf, data_len)?;
         let data = &buf[..data_len];
         let desc_len = BlockDescriptor::size(h.long_lba);
-        let bd_err = bad_field(
-            what,
-            &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)],
-            Location::Data,
-            0,
-        );
+        let bd_dl = &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)];
+        let bd_err = bad_field(what, bd_dl, Location::Data, 0);
         let pages_start = header_len + h.block_descriptor_length as usize;
         let descriptors = data.get(header_len..pages_start).ok_or(bd_err)?;
         if descriptors.len() % desc_len != 0 {
@@ -309,11 +271,9 @@ impl ModeParameters {
             .saturating_add(self.pages.len())
     }
 
-    /// Emits the data in the (6) or (10) form, returning the length written. Errors when a
-    /// length does not fit its field, when LONGLBA is asked of the (6) form, or when a short
-    /// descriptor's block length exceeds 24 bits.
+    /// Emits the data, or says which field cannot hold its value (LONGLBA in the (6) form).
     pub fn emit(&self, ten: bool, buf: &mut [u8]) -> Result<usize> {
-        let what = Self::what(ten);
+        let what = Self::WHAT[usize::from(ten)];
         let total = self.buffer_len(ten);
         check_out(what, buf, total)?;
         let buf = &mut buf[..total];

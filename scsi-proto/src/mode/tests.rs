@@ -2,7 +2,7 @@
 //! strategies the parameter data and MODE SELECT tests use.
 
 use super::*;
-use crate::error::FieldPointer;
+use crate::error::{Error, FieldPointer};
 use crate::testutil::assert_roundtrip;
 use proptest::collection::vec;
 use proptest::prelude::*;

@@ -7,7 +7,6 @@ use crate::{Result, Wire};
 
 const GLS: &str = "GET LBA STATUS data";
 
-/// PARAMETER DATA LENGTH: the bytes after it (4 + 16 per descriptor).
 const PARAMETER_DATA_LENGTH: Spec = Spec::new("PARAMETER DATA LENGTH", 0, 0, 32);
 
 crate::bits::layout! {
@@ -18,7 +17,6 @@ crate::bits::layout! {
         number_of_blocks: u32 = "NUMBER OF LOGICAL BLOCKS" (8, 0, 32),
         /// One of the `MAPPED`, `DEALLOCATED`, `ANCHORED` constants.
         provisioning_status: u8 = "PROVISIONING STATUS" (12, 0, 4),
-        /// 0 unless the device reports why an extent is in that state.
         additional_status: u8 = "ADDITIONAL STATUS" (13, 0, 8),
     }
 }
@@ -40,11 +38,8 @@ pub struct LbaStatus {
 }
 
 impl LbaStatus {
-    /// Writes the response cut to `allocation_length` (and to `out`), returning the number of
-    /// bytes written. PARAMETER DATA LENGTH still states the full length, as SPC-5 4.2.5.6
-    /// wants, so an initiator that asked for 8 bytes learns how much to ask for. The result is
-    /// the same as `copy_truncated(&self.to_vec(), allocation_length, out)`, without building
-    /// the full response; it fails only where [`Wire::emit`] would.
+    /// The response cut to `allocation_length` and `out`, stating its full length: the bytes
+    /// of `copy_truncated(&self.to_vec(), ..)` without building them.
     pub fn emit_truncated(&self, allocation_length: usize, out: &mut [u8]) -> Result<usize> {
         let n = self.descriptors.len();
         let header = list_header(GLS, &PARAMETER_DATA_LENGTH, 4, n.saturating_mul(16))?;
@@ -56,13 +51,7 @@ impl LbaStatus {
 
 impl Wire for LbaStatus {
     fn parse(buf: &[u8]) -> Result<Self> {
-        let items = list_items(
-            GLS,
-            buf,
-            &PARAMETER_DATA_LENGTH,
-            4,
-            LbaStatusDescriptor::LEN,
-        )?;
+        let items = list_items(GLS, buf, &PARAMETER_DATA_LENGTH, 4, 16)?;
         let descriptors = items.map(LbaStatusDescriptor::read).collect();
         Ok(LbaStatus { descriptors })
     }

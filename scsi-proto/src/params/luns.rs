@@ -7,7 +7,6 @@ use crate::{Error, FieldPointer, Result, Wire};
 
 const LUNS: &str = "REPORT LUNS data";
 
-/// LUN LIST LENGTH: 8 bytes per LUN.
 const LUN_LIST_LENGTH: Spec = Spec::new("LUN LIST LENGTH", 0, 0, 32);
 
 /// An 8-byte logical unit number (SAM-5 4.7), raw. [`Lun::from_index`] and [`Lun::index`]
@@ -19,10 +18,8 @@ impl Lun {
     /// Length of a LUN.
     pub const LEN: usize = 8;
 
-    /// The single-level LUN for `index`: peripheral device addressing (method 00b, bus
-    /// identifier 0) below 256, flat space addressing (method 01b) below 16384, as Linux
-    /// LIO does. 16384 and above cannot be a single-level LUN of either form:
-    /// [`Error::InvalidField`] (field "LUN").
+    /// The single-level LUN for `index`, as LIO does: peripheral device addressing below 256,
+    /// flat space below 16384, [`Error::InvalidField`] ("LUN") above.
     pub fn from_index(index: u16) -> Result<Lun> {
         let [hi, lo] = index.to_be_bytes();
         match index {
@@ -36,15 +33,13 @@ impl Lun {
         }
     }
 
-    /// The ADDRESS METHOD (bits 7..=6 of byte 0): 00b peripheral, 01b flat space, 10b logical
-    /// unit, 11b extended.
+    /// The ADDRESS METHOD.
     pub fn address_method(&self) -> u8 {
         self.0[0] >> 6
     }
 
-    /// The index of a single-level LUN in peripheral device addressing with bus identifier 0
-    /// or in flat space addressing; `None` for any other form (hierarchical, other bus,
-    /// logical unit or extended addressing, well-known LUNs).
+    /// The index of a single-level LUN of the forms [`Lun::from_index`] makes; `None` for any
+    /// other.
     pub fn index(&self) -> Option<u16> {
         let [b0, b1, rest @ ..] = self.0;
         if rest != [0; 6] {
@@ -58,18 +53,6 @@ impl Lun {
     }
 }
 
-impl From<[u8; 8]> for Lun {
-    fn from(bytes: [u8; 8]) -> Self {
-        Lun(bytes)
-    }
-}
-
-impl From<Lun> for [u8; 8] {
-    fn from(lun: Lun) -> Self {
-        lun.0
-    }
-}
-
 /// REPORT LUNS parameter data (SPC-5 6.33.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReportLuns {
@@ -78,9 +61,7 @@ pub struct ReportLuns {
 }
 
 impl ReportLuns {
-    /// Writes the response cut to `allocation_length` (and to `out`), LUN LIST LENGTH still
-    /// stating the full list (SPC-5 4.2.5.6): initiators commonly ask for 16 bytes first and
-    /// retry with the length they learn. Same bytes as `copy_truncated(&self.to_vec(), ..)`.
+    /// As [`LbaStatus::emit_truncated`](super::LbaStatus::emit_truncated).
     pub fn emit_truncated(&self, allocation_length: usize, out: &mut [u8]) -> Result<usize> {
         let len = self.luns.len().saturating_mul(Lun::LEN);
         let header = list_header(LUNS, &LUN_LIST_LENGTH, 0, len)?;

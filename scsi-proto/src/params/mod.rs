@@ -1,21 +1,10 @@
-//! Parameter data of the block commands (SBC-4, SPC-5): what a disk target returns for READ
-//! CAPACITY, REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS, GET
-//! LBA STATUS, REPORT LUNS and PERSISTENT RESERVE IN, and what it receives for UNMAP and WRITE
-//! SAME. Every format implements [`Wire`](crate::Wire).
-//!
-//! A response states its full length and is then cut to the CDB's ALLOCATION LENGTH (SPC-5
-//! 4.2.5.6: truncation is not an error): `copy_truncated(&value.to_vec(), allocation_length,
-//! data_in)`, or `emit_truncated` for the two that grow with the device ([`LbaStatus`],
-//! [`ReportLuns`]), without building the full response.
-//!
-//! [`UnmapDescriptors`] walks an UNMAP parameter list in place (no allocation);
-//! [`UnmapParameterList`] is the owned form. Neither knows the device: the limits a list is
-//! checked against are the emulation's, in `tcmu`.
+//! Parameter data of the block commands (SBC-4, SPC-5). Responses state their full length and
+//! are cut to the ALLOCATION LENGTH (SPC-5 4.2.5.6); the two that grow with the device
+//! ([`LbaStatus`], [`ReportLuns`]) also have `emit_truncated`, which builds no full response. The limits a
+//! list is checked against are the device's, in `tcmu`'s emulation.
 
-/// Declares a structure whose fixed fields are placed as with `layout!`, beside fields of its
-/// own (`also { .. }`: a variable or optional part): the struct, each placed field documented
-/// with its name and place, `read_fields`, `put_fields` (each field's low bits, as
-/// [`Spec::put`](crate::bits::Spec::put)) and `spec(name)` for field pointers.
+/// `layout!` for a structure with a variable part (`also { .. }`): the struct, `read_fields`,
+/// `put_fields` (low bits, as [`Spec::put`](crate::bits::Spec::put)) and `spec(name)`.
 macro_rules! partial_layout {
     (
         $(#[$meta:meta])*
@@ -109,21 +98,22 @@ pub(crate) fn invalid(
     }
 }
 
-/// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
-fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
-    let mut b = [0; N];
-    item.write(&mut b).map_err(|e| match e {
-        Error::InvalidField {
-            what,
-            field,
-            pointer,
-        } => Error::InvalidField {
+/// `e`, from writing a structure `offset` bytes into `what`'s data, said of `what`.
+pub(crate) fn within(e: Error, what: &'static str, offset: usize) -> Error {
+    match e {
+        Error::InvalidField { field, pointer, .. } => Error::InvalidField {
             what,
             field,
             pointer: pointer.shifted(ptr_byte(offset)),
         },
         e => e,
-    })?;
+    }
+}
+
+/// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
+fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
+    let mut b = [0; N];
+    item.write(&mut b).map_err(|e| within(e, T::WHAT, offset))?;
     Ok(b)
 }
 
@@ -136,9 +126,8 @@ fn list_header(what: &'static str, length: &Spec, counted: usize, items: usize) 
     Ok(h)
 }
 
-/// The `item`-byte entries of device data made of an 8-byte header and a list, whose `length`
-/// field holds the list's bytes plus `counted` header bytes: checks that it is whole entries
-/// and that `buf` holds them all.
+/// The `item`-byte entries after the 8-byte header (see [`list_header`]): whole entries, all
+/// in `buf`.
 fn list_items<'a>(
     what: &'static str,
     buf: &'a [u8],
@@ -156,9 +145,8 @@ fn list_items<'a>(
     Ok(buf[8..total].chunks_exact(item))
 }
 
-/// Writes `header` then each encoded item, cut to `allocation_length` and to `out` (SPC-5
-/// 4.2.5.6) without building the whole response. Every item is still encoded, so this fails
-/// exactly where emitting in full would.
+/// Writes `header` then each item, cut to `allocation_length` and `out`; every item is still
+/// encoded, so this fails exactly where emitting in full would.
 fn stream<const N: usize>(
     header: &[u8],
     items: impl Iterator<Item = Result<[u8; N]>>,

@@ -7,18 +7,14 @@ use crate::{Location, Result, Wire};
 
 const PRIN: &str = "PERSISTENT RESERVE IN data";
 
-/// PRGENERATION: bumped by every PERSISTENT RESERVE OUT that changes registrations.
 const PRGENERATION: Spec = Spec::new("PRGENERATION", 0, 0, 32);
-/// ADDITIONAL LENGTH: the bytes that follow the header.
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 32);
-/// A reservation key of READ KEYS.
 const KEY: Spec = Spec::new("RESERVATION KEY", 0, 0, 64);
 
-/// READ KEYS parameter data (SPC-5 PERSISTENT RESERVE IN, READ KEYS): the registered
-/// reservation keys.
+/// READ KEYS parameter data (SPC-5 6.16.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadKeys {
-    /// PRGENERATION: bumped by every PERSISTENT RESERVE OUT that changes registrations.
+    /// PRGENERATION.
     pub generation: u32,
     /// One key per registered I_T nexus.
     pub keys: Vec<u64>,
@@ -51,22 +47,18 @@ crate::bits::layout! {
     /// The persistent reservation a READ RESERVATION reports.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Reservation: "PERSISTENT RESERVE IN data", 16 {
-        /// The reservation key of the holder (0 for an all-registrants reservation).
         key: u64 = "RESERVATION KEY" (0, 0, 64),
-        /// 0h, logical unit.
         scope: u8 = "SCOPE" (13, 4, 4),
-        /// 1h write exclusive, 3h exclusive access, 5h/6h registrants only, 7h/8h all
-        /// registrants (SPC-5).
         pr_type: u8 = "TYPE" (13, 0, 4),
     }
 }
 
-/// READ RESERVATION parameter data (SPC-5 PERSISTENT RESERVE IN, READ RESERVATION).
+/// READ RESERVATION parameter data (SPC-5 6.16.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReadReservation {
     /// PRGENERATION.
     pub generation: u32,
-    /// The reservation, if one is held (ADDITIONAL LENGTH 10h), or `None` (00h).
+    /// The reservation, if one is held.
     pub reservation: Option<Reservation>,
 }
 

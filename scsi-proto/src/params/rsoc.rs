@@ -12,16 +12,12 @@ const RSTMF: &str = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data";
 const COMMAND_DATA_LENGTH: Spec = Spec::new("COMMAND DATA LENGTH", 0, 0, 32);
 
 crate::bits::layout! {
-    /// A command timeouts descriptor (SPC-5 6.35): returned per command when the initiator sets
-    /// RCTD in the REPORT SUPPORTED OPERATION CODES CDB. Its DESCRIPTOR LENGTH (bytes 0..=1)
-    /// is always 000Ah.
+    /// A command timeouts descriptor (SPC-5 6.35), returned when the CDB sets RCTD. Times are
+    /// in seconds (0: not specified).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct CommandTimeouts: "REPORT SUPPORTED OPERATION CODES data", 12 {
-        /// Defined per command by the command standard; usually 0.
         command_specific: u8 = "COMMAND SPECIFIC" (3, 0, 8),
-        /// In seconds (0: not specified).
         nominal_processing_timeout: u32 = "NOMINAL COMMAND PROCESSING TIMEOUT" (4, 0, 32),
-        /// In seconds (0: not specified).
         recommended_timeout: u32 = "RECOMMENDED COMMAND TIMEOUT" (8, 0, 32),
     }
 }
@@ -37,12 +33,6 @@ impl CommandTimeouts {
         }
         Ok(Self::read(d))
     }
-
-    fn encoded(&self) -> Result<[u8; 12]> {
-        let mut b: [u8; 12] = encode(self, 0)?;
-        Self::DESCRIPTOR_LENGTH.put(&mut b, 0x0A);
-        Ok(b)
-    }
 }
 
 impl Wire for CommandTimeouts {
@@ -55,8 +45,8 @@ impl Wire for CommandTimeouts {
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        check_out(RSOC, buf, Self::LEN)?;
-        buf[..Self::LEN].copy_from_slice(&self.encoded()?);
+        self.emit_fixed(buf)?;
+        Self::DESCRIPTOR_LENGTH.put(buf, 0x0A);
         Ok(Self::LEN)
     }
 }
@@ -70,8 +60,7 @@ pub struct CommandDescriptor {
     pub service_action: Option<u16>,
     /// CDB LENGTH in bytes.
     pub cdb_length: u16,
-    /// The command timeouts descriptor (CTDP = 1). In one response either every descriptor
-    /// has one (the CDB had RCTD = 1) or none does.
+    /// The command timeouts descriptor (CTDP): all descriptors of a response have one or none.
     pub timeouts: Option<CommandTimeouts>,
 }
 
@@ -86,7 +75,7 @@ impl CommandDescriptor {
     const SERVACTV: Spec = Spec::new("SERVACTV", 5, 0, 1);
     const CDB_LENGTH: Spec = Spec::new("CDB LENGTH", 6, 0, 16);
 
-    /// This descriptor's length on the wire: 8, or 20 with timeouts.
+    /// This descriptor's length on the wire.
     pub fn descriptor_len(&self) -> usize {
         if self.timeouts.is_some() {
             Self::LEN_WITH_TIMEOUTS
@@ -96,8 +85,7 @@ impl CommandDescriptor {
     }
 }
 
-/// REPORT SUPPORTED OPERATION CODES parameter data, all-commands format (REPORTING OPTIONS
-/// 000b, SPC-5 6.35): COMMAND DATA LENGTH then the command descriptors.
+/// REPORT SUPPORTED OPERATION CODES parameter data, all-commands format (SPC-5 6.35).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AllCommands {
     /// The supported commands, in any order.
@@ -105,8 +93,7 @@ pub struct AllCommands {
 }
 
 impl AllCommands {
-    /// Whether the descriptors carry command timeouts (RCTD was set); `false` for an empty
-    /// list.
+    /// Whether the descriptors carry command timeouts; `false` for an empty list.
     pub fn has_timeouts(&self) -> bool {
         self.descriptors
             .first()
@@ -182,7 +169,7 @@ impl Wire for AllCommands {
             D::SERVACTV.put(o, d.service_action.is_some().into());
             D::CDB_LENGTH.put(o, d.cdb_length.into());
             if let Some(t) = &d.timeouts {
-                o[D::LEN..D::LEN_WITH_TIMEOUTS].copy_from_slice(&t.encoded()?);
+                t.emit(&mut o[D::LEN..])?;
             }
             off += d.descriptor_len();
         }
@@ -190,18 +177,14 @@ impl Wire for AllCommands {
     }
 }
 
-/// REPORT SUPPORTED OPERATION CODES parameter data, one-command format (REPORTING OPTIONS
-/// 001b..=011b, SPC-5 6.35): SUPPORT, CDB SIZE, CDB USAGE DATA, then the command timeouts
-/// descriptor when CTDP is set.
+/// REPORT SUPPORTED OPERATION CODES parameter data, one-command format (SPC-5 6.35).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneCommand {
     /// SUPPORT (3 bits): one of the `SUPPORT_...` constants.
     pub support: u8,
-    /// CDB USAGE DATA: the CDB with every bit the device server looks at set (byte 0 is the
-    /// operation code itself). Its length is the CDB SIZE.
+    /// CDB USAGE DATA (its length is the CDB SIZE).
     pub cdb_usage_data: Vec<u8>,
-    /// The command timeouts descriptor; present exactly when CTDP is set (the CDB had
-    /// RCTD = 1). See [`OneCommand::ctdp`].
+    /// The command timeouts descriptor, present exactly when CTDP is set.
     pub timeouts: Option<CommandTimeouts>,
 }
 
@@ -218,7 +201,7 @@ impl OneCommand {
     const SUPPORT: Spec = Spec::new("SUPPORT", 1, 0, 3);
     const CDB_SIZE: Spec = Spec::new("CDB SIZE", 2, 0, 16);
 
-    /// The CTDP bit: whether a command timeouts descriptor follows the usage data.
+    /// The CTDP bit.
     pub fn ctdp(&self) -> bool {
         self.timeouts.is_some()
     }
@@ -255,75 +238,52 @@ impl Wire for OneCommand {
         let end = 4 + self.cdb_usage_data.len();
         out[4..end].copy_from_slice(&self.cdb_usage_data);
         if let Some(t) = &self.timeouts {
-            out[end..].copy_from_slice(&t.encoded()?);
+            t.emit(&mut out[end..])?;
         }
         Ok(total)
     }
 }
 
 crate::bits::layout! {
-    /// The timeout part of the extended REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data
-    /// (REPD = 1, SPC-5 6.37); positions count from its byte 4. Each `..ts` bit says whether
-    /// that function completes within the short timeout (1) or the long one (0).
+    /// The extended part of REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data (SPC-5 6.37), from
+    /// its byte 4: each `..ts` bit says that function completes within the short timeout;
+    /// timeouts are in units of 100 ms.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct TmfTimeouts: "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data", 12 {
-        /// The two timeout fields are valid.
         tmftmov: bool = "TMFTMOV" (0, 0, 1),
-        /// ABORT TASK within the short timeout.
         atts: bool = "ATTS" (2, 7, 1),
-        /// ABORT TASK SET within the short timeout.
         atsts: bool = "ATSTS" (2, 6, 1),
-        /// CLEAR ACA within the short timeout.
         cacats: bool = "CACATS" (2, 5, 1),
-        /// CLEAR TASK SET within the short timeout.
         ctsts: bool = "CTSTS" (2, 4, 1),
-        /// LOGICAL UNIT RESET within the short timeout.
         lurts: bool = "LURTS" (2, 3, 1),
-        /// QUERY TASK within the short timeout.
         qtts: bool = "QTTS" (2, 2, 1),
-        /// QUERY UNIT ATTENTION within the short timeout.
         quats: bool = "QUATS" (3, 2, 1),
-        /// QUERY TASK SET within the short timeout.
         qtsts: bool = "QTSTS" (3, 1, 1),
-        /// I_T NEXUS RESET within the short timeout.
         itnrts: bool = "ITNRTS" (3, 0, 1),
-        /// In units of 100 ms.
         long_timeout: u32 = "TMF LONG TIMEOUT" (4, 0, 32),
-        /// In units of 100 ms.
         short_timeout: u32 = "TMF SHORT TIMEOUT" (8, 0, 32),
     }
 }
 
 super::partial_layout! {
-    /// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37): 4 bytes, or 16
-    /// with `extended` (the CDB had REPD = 1). Each `..s` bit says a function is supported.
+    /// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37), extended when
+    /// the CDB sets REPD. Each `..s` bit says a function is supported.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ReportedTmf {
-        /// ABORT TASK.
         ats: bool = "ATS" (0, 7, 1),
-        /// ABORT TASK SET.
         atss: bool = "ATSS" (0, 6, 1),
-        /// CLEAR ACA.
         cacas: bool = "CACAS" (0, 5, 1),
-        /// CLEAR TASK SET.
         ctss: bool = "CTSS" (0, 4, 1),
-        /// LOGICAL UNIT RESET.
         lurs: bool = "LURS" (0, 3, 1),
-        /// QUERY TASK.
         qts: bool = "QTS" (0, 2, 1),
-        /// TARGET RESET (obsolete since SPC-4).
         trs: bool = "TRS" (0, 1, 1),
-        /// WAKEUP (obsolete since SPC-4).
         wakes: bool = "WAKES" (0, 0, 1),
-        /// QUERY UNIT ATTENTION (formerly QUERY ASYNCHRONOUS EVENT).
         quas: bool = "QUAS" (1, 2, 1),
-        /// QUERY TASK SET.
         qtss: bool = "QTSS" (1, 1, 1),
-        /// I_T NEXUS RESET.
         itnrs: bool = "ITNRS" (1, 0, 1),
     }
     also {
-        /// The extended part, returned when the CDB had REPD = 1.
+        /// The extended part.
         extended: Option<TmfTimeouts>,
     }
 }
@@ -343,16 +303,12 @@ impl Wire for ReportedTmf {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
         let mut tmf = ReportedTmf::default();
         tmf.read_fields(buf);
-        match Self::ADDITIONAL_DATA_LENGTH.get(buf) as u8 {
-            0 => {}
-            n if n >= Self::EXTENDED_ADDITIONAL_LENGTH => {
-                check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
-                tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
-            }
-            _ => {
-                let adl = &Self::ADDITIONAL_DATA_LENGTH;
-                return Err(invalid(RSTMF, adl, Location::Data, 0));
-            }
+        let adl = &Self::ADDITIONAL_DATA_LENGTH;
+        if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
+            check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
+            tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
+        } else if adl.get(buf) != 0 {
+            return Err(invalid(RSTMF, adl, Location::Data, 0));
         }
         Ok(tmf)
     }

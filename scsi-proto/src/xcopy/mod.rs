@@ -1,16 +1,12 @@
-//! EXTENDED COPY (LID1) parameter lists and RECEIVE COPY RESULTS data (SPC-4 6.4, 6.18).
-//!
-//! The descriptors this crate knows: the identification CSCD descriptor (E4h) and the block
-//! device to block device segment descriptor (02h), in an [`ExtendedCopyList`];
-//! [`OperatingParameters`] / [`CopyStatus`] are the RECEIVE COPY RESULTS answers. Checking a
-//! list against a copy manager's limits and planning the copy are device behaviour, in `tcmu`'s
-//! emulation. Nothing here panics, whatever the bytes.
+//! EXTENDED COPY (LID1) parameter lists and RECEIVE COPY RESULTS data (SPC-4 6.4, 6.18): the
+//! identification CSCD descriptor (E4h) and block to block segment descriptor (02h).
+//! Checking a list against a copy manager's limits and planning the copy are `tcmu`'s.
 
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, check_out};
 use crate::{Location, Result, Wire};
 
-/// Length of a CSCD descriptor (all but the 64-byte IPv6 and IP copy service ones).
+/// Length of a CSCD descriptor (but the 64-byte IPv6 and IP copy service ones).
 pub const CSCD_DESCRIPTOR_LEN: usize = 32;
 /// DESCRIPTOR TYPE CODE of the identification CSCD descriptor.
 pub const IDENTIFICATION_CSCD: u8 = 0xE4;
@@ -28,11 +24,8 @@ crate::bits::layout! {
     /// The 16-byte parameter list header (SPC-4 6.4.3.1, LID1).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ParameterListHeader: "EXTENDED COPY parameter list", 16 {
-        /// Names the copy for RECEIVE COPY RESULTS.
         list_identifier: u8 = "LIST IDENTIFIER" (0, 0, 8),
-        /// Sequential striped.
         str_bit: bool = "STR" (1, 5, 1),
-        /// No RECEIVE COPY RESULTS: the results need not be held (LIST ID USAGE 1xb in SPC-3).
         nrcr: bool = "NRCR" (1, 4, 1),
         priority: u8 = "PRIORITY" (1, 0, 3),
         cscd_list_length: u16 = "CSCD DESCRIPTOR LIST LENGTH" (2, 0, 16),
@@ -42,35 +35,27 @@ crate::bits::layout! {
 }
 
 crate::params::partial_layout! {
-    /// An identification CSCD descriptor (E4h, SPC-4 6.4.5.6): a logical unit named by one of
-    /// its designators from the Device Identification VPD page.
+    /// An identification CSCD descriptor (E4h, SPC-4 6.4.5.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct IdentificationCscd {
-        /// Only 00b (LUN) is accepted.
         lu_id_type: u8 = "LU ID TYPE" (1, 6, 2),
-        /// The descriptor names a null device.
         nul: bool = "NUL" (1, 5, 1),
         peripheral_device_type: u8 = "PERIPHERAL DEVICE TYPE" (1, 0, 5),
         relative_initiator_port: u16 = "RELATIVE INITIATOR PORT IDENTIFIER" (2, 0, 16),
-        /// Of the designator.
         code_set: u8 = "CODE SET" (4, 0, 4),
-        /// Of the designator.
         association: u8 = "ASSOCIATION" (5, 4, 2),
         designator_type: u8 = "DESIGNATOR TYPE" (5, 0, 4),
-        /// Block device type specific parameters.
         pad: bool = "PAD" (28, 2, 1),
-        /// Block device type specific parameters.
         disk_block_length: u32 = "DISK BLOCK LENGTH" (29, 0, 24),
     }
     also {
-        /// DESIGNATOR (at most 20 bytes, from byte 8; DESIGNATOR LENGTH is byte 7).
+        /// DESIGNATOR (at most 20 bytes).
         designator: Vec<u8>,
     }
 }
 
 impl IdentificationCscd {
-    /// The identification CSCD descriptor naming a block device by `designator` (binary,
-    /// associated with the logical unit, of `designator_type`), with `disk_block_length`.
+    /// The descriptor naming a block device by its binary LU `designator` of `designator_type`.
     pub fn block_device(designator_type: u8, designator: &[u8], disk_block_length: u32) -> Self {
         IdentificationCscd {
             code_set: 1,
@@ -81,8 +66,7 @@ impl IdentificationCscd {
         }
     }
 
-    /// Whether the descriptor names the logical unit whose binary, logical-unit-associated NAA
-    /// designator (type 3) is `naa`.
+    /// Whether the descriptor names the logical unit whose binary NAA designator is `naa`.
     pub fn identifies_naa(&self, naa: &[u8]) -> bool {
         self.code_set == 1
             && self.association == 0
@@ -99,7 +83,7 @@ impl IdentificationCscd {
         c
     }
 
-    /// The 32 bytes of the descriptor; each field keeps the bits its place holds.
+    /// The 32 bytes of the descriptor (each field's low bits).
     pub fn to_bytes(&self) -> [u8; CSCD_DESCRIPTOR_LEN] {
         let mut b = [0u8; CSCD_DESCRIPTOR_LEN];
         b[0] = IDENTIFICATION_CSCD;
@@ -115,9 +99,7 @@ crate::bits::layout! {
     /// A block device to block device segment descriptor (02h, SPC-4 6.4.6.5).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct BlockToBlockSegment: "EXTENDED COPY parameter list", 28 {
-        /// NUMBER OF BLOCKS counts destination blocks.
         dc: bool = "DC" (1, 1, 1),
-        /// What to do with residual blocks.
         cat: bool = "CAT" (1, 0, 1),
         source: u16 = "SOURCE CSCD DESCRIPTOR ID" (4, 0, 16),
         destination: u16 = "DESTINATION CSCD DESCRIPTOR ID" (6, 0, 16),
@@ -144,15 +126,14 @@ impl BlockToBlockSegment {
 pub struct ExtendedCopyList {
     /// The header.
     pub header: ParameterListHeader,
-    /// The CSCD descriptors, in order (their index is their CSCD descriptor ID).
+    /// The CSCD descriptors (their index is their ID).
     pub cscds: Vec<IdentificationCscd>,
-    /// The segment descriptors, in order.
+    /// The segment descriptors.
     pub segments: Vec<BlockToBlockSegment>,
 }
 
 impl ExtendedCopyList {
-    /// The parameter list bytes: header (with its lengths recomputed and PRIORITY cut to its
-    /// 3 bits), CSCD descriptors and segment descriptors.
+    /// The parameter list bytes, the header's lengths recomputed and PRIORITY cut to 3 bits.
     pub fn to_vec(&self) -> Vec<u8> {
         let header = ParameterListHeader {
             cscd_list_length: (self.cscds.len() * CSCD_DESCRIPTOR_LEN) as u16,
@@ -178,12 +159,10 @@ crate::params::partial_layout! {
     /// RECEIVE COPY RESULTS OPERATING PARAMETERS data (service action 03h, SPC-4 6.18.4).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct OperatingParameters {
-        /// Lists without a list identifier (NRCR = 1) are supported.
         snlid: bool = "SNLID" (4, 0, 1),
         max_cscd_descriptors: u16 = "MAXIMUM CSCD DESCRIPTOR COUNT" (8, 0, 16),
         max_segment_descriptors: u16 = "MAXIMUM SEGMENT DESCRIPTOR COUNT" (10, 0, 16),
         max_descriptor_list_length: u32 = "MAXIMUM DESCRIPTOR LIST LENGTH" (12, 0, 32),
-        /// In bytes.
         max_segment_length: u32 = "MAXIMUM SEGMENT LENGTH" (16, 0, 32),
         max_inline_data_length: u32 = "MAXIMUM INLINE DATA LENGTH" (20, 0, 32),
         held_data_limit: u32 = "HELD DATA LIMIT" (24, 0, 32),
@@ -191,16 +170,13 @@ crate::params::partial_layout! {
             "MAXIMUM STREAM DEVICE TRANSFER SIZE" (28, 0, 32),
         total_concurrent_copies: u16 = "TOTAL CONCURRENT COPIES" (34, 0, 16),
         max_concurrent_copies: u8 = "MAXIMUM CONCURRENT COPIES" (36, 0, 8),
-        /// Log 2.
+        /// Granularities are log 2.
         data_segment_granularity: u8 = "DATA SEGMENT GRANULARITY" (37, 0, 8),
-        /// Log 2.
         inline_data_granularity: u8 = "INLINE DATA GRANULARITY" (38, 0, 8),
-        /// Log 2.
         held_data_granularity: u8 = "HELD DATA GRANULARITY" (39, 0, 8),
     }
     also {
-        /// The implemented descriptor type codes, in ascending order (at most 255; from byte
-        /// 44, their count in byte 43).
+        /// The implemented descriptor type codes, ascending (at most 255).
         implemented_descriptors: Vec<u8>,
     }
 }
@@ -241,18 +217,13 @@ impl Wire for OperatingParameters {
 }
 
 crate::bits::layout! {
-    /// RECEIVE COPY RESULTS COPY STATUS data (service action 00h, LID1, SPC-4 6.18.2); its
-    /// AVAILABLE DATA (bytes 0..=3) is always 8.
+    /// RECEIVE COPY RESULTS COPY STATUS data (LID1, SPC-4 6.18.2).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct CopyStatus: "RECEIVE COPY RESULTS copy status", 12 {
-        /// Held data discarded.
         hdd: bool = "HDD" (4, 7, 1),
-        /// 00h in progress, 01h completed without errors, 02h completed with errors.
         copy_manager_status: u8 = "COPY MANAGER STATUS" (4, 0, 7),
         segments_processed: u16 = "SEGMENTS PROCESSED" (5, 0, 16),
-        /// 00h bytes, F1h..F6h kibibytes to exbibytes.
         transfer_count_units: u8 = "TRANSFER COUNT UNITS" (7, 0, 8),
-        /// Data transferred, in TRANSFER COUNT UNITS.
         transfer_count: u32 = "TRANSFER COUNT" (8, 0, 32),
     }
 }
@@ -261,8 +232,8 @@ impl CopyStatus {
     /// COPY MANAGER STATUS: completed without errors.
     pub const COMPLETED: u8 = 0x01;
 
-    /// The status of a copy that completed without errors after `segments` segments and
-    /// `bytes` bytes, in the smallest unit the count fits.
+    /// A copy completed after `segments` segments and `bytes` bytes (in the smallest unit
+    /// the count fits).
     pub fn completed(segments: u16, bytes: u64) -> Self {
         let mut units = 0u8;
         let mut count = bytes;

@@ -69,8 +69,8 @@ fn lun_forms() {
     assert_eq!(Lun([0x80, 0x01, 0, 0, 0, 0, 0, 0]).index(), None);
     // Flat space addressing below 256 still decodes.
     assert_eq!(Lun([0x40, 0x05, 0, 0, 0, 0, 0, 0]).index(), Some(5));
-    let raw: [u8; 8] = Lun::from_index(300).unwrap().into();
-    assert_eq!(Lun::from(raw).index(), Some(300));
+    let raw: [u8; 8] = Lun::from_index(300).unwrap().0;
+    assert_eq!(Lun(raw).index(), Some(300));
 }
 
 fn arb_report_luns() -> impl Strategy<Value = ReportLuns> {
