@@ -1,117 +1,76 @@
-//! Standard INQUIRY data and the vital product data (VPD) pages of a disk: SPC-5 6.7 (INQUIRY),
-//! 7.7 (VPD parameters) and SBC-4 6.6 (block device VPD pages). [`StandardInquiry`] is in
-//! `standard.rs`, each VPD page in `vpd/`, [`VpdPage`] (any page, by page code) here.
+//! Standard INQUIRY data ([`StandardInquiry`], `standard.rs`) and the VPD pages of a disk
+//! (SPC-5 7.7, SBC-4 6.6; one file each in `vpd/`, any page by code as [`VpdPage`]).
 //!
-//! Every VPD page starts with the same 4-byte header (SPC-5 7.7.1, Table 562): byte 0
-//! ([`Peripheral`]), PAGE CODE, and PAGE LENGTH counting the bytes after the header. `parse`
-//! checks the page code and that the buffer holds PAGE LENGTH bytes. The pages with a fixed
-//! length of 3Ch (86h, B0h, B1h) are declared whole, header included, and parsed leniently: a
-//! shorter page reads as if the missing bytes were zero (LIO returns a Block Limits page of
-//! length 10h when thin provisioning is off; older devices return SBC-2's shorter pages), bytes
-//! past 3Ch are ignored, and emit always writes PAGE LENGTH 3Ch.
-//!
-//! Errors carry [`Location::Data`] pointers: this is data a device sends, so a field pointer is
-//! for logs and tests, not for sense data.
+//! `parse` checks a page's code and that the buffer holds PAGE LENGTH bytes. The pages of fixed
+//! length 3Ch (86h, B0h, B1h) are parsed leniently: missing bytes read as zero (LIO sends a
+//! short Block Limits page without thin provisioning), extra bytes are ignored, and emit
+//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
 use crate::bits::{Layout, Value, layout};
 use crate::error::{check_len, check_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
-/// PERIPHERAL DEVICE TYPE of a direct access block device (SPC-5 Table 149).
-pub const DEVICE_TYPE_DISK: u8 = 0x00;
-/// PERIPHERAL DEVICE TYPE "unknown or no device type" (SPC-5 Table 149), used with peripheral
-/// qualifier 3h for a LUN that does not exist.
-pub const DEVICE_TYPE_UNKNOWN: u8 = 0x1F;
+/// Public constants, one documented line each.
+macro_rules! consts {
+    ($ty:ty; $($name:ident = $value:literal, $doc:literal;)*) => {
+        $(#[doc = $doc] pub const $name: $ty = $value;)*
+    };
+}
 
-/// PERIPHERAL QUALIFIER 000b: a device of the indicated type is connected (SPC-5 Table 147).
-pub const QUALIFIER_CONNECTED: u8 = 0b000;
-/// PERIPHERAL QUALIFIER 001b: the device type is supported but no device is connected now.
-pub const QUALIFIER_NOT_CONNECTED: u8 = 0b001;
-/// PERIPHERAL QUALIFIER 011b: the device server cannot support a device on this logical unit.
-pub const QUALIFIER_NOT_SUPPORTED: u8 = 0b011;
+consts! { u8;
+    DEVICE_TYPE_DISK = 0x00, "PERIPHERAL DEVICE TYPE of a direct access block device.";
+    DEVICE_TYPE_UNKNOWN = 0x1F, "PERIPHERAL DEVICE TYPE unknown; with qualifier 3h: no such LUN.";
+    QUALIFIER_CONNECTED = 0b000, "PERIPHERAL QUALIFIER: a device is connected.";
+    QUALIFIER_NOT_CONNECTED = 0b001, "PERIPHERAL QUALIFIER: supported but not connected now.";
+    QUALIFIER_NOT_SUPPORTED = 0b011, "PERIPHERAL QUALIFIER: no device possible on this LUN.";
+    VERSION_SPC3 = 0x05, "VERSION: SPC-3 (LIO before Linux 4.x).";
+    VERSION_SPC4 = 0x06, "VERSION: SPC-4 (LIO today).";
+    VERSION_SPC5 = 0x07, "VERSION: SPC-5.";
+    RESPONSE_DATA_FORMAT = 2, "The only RESPONSE DATA FORMAT SPC-5 defines.";
+    TPGS_NOT_SUPPORTED = 0b00, "TPGS: no asymmetric logical unit access.";
+    TPGS_IMPLICIT = 0b01, "TPGS: implicit ALUA only.";
+    TPGS_EXPLICIT = 0b10, "TPGS: explicit ALUA only.";
+    TPGS_BOTH = 0b11, "TPGS: implicit and explicit ALUA (LIO's default port group).";
+}
 
-/// VERSION 05h: the device claims SPC-3 (what LIO reported before Linux 4.x).
-pub const VERSION_SPC3: u8 = 0x05;
-/// VERSION 06h: the device claims SPC-4 (what LIO reports today).
-pub const VERSION_SPC4: u8 = 0x06;
-/// VERSION 07h: the device claims SPC-5 (SPC-5 Table 150, "VERSION field").
-pub const VERSION_SPC5: u8 = 0x07;
-
-/// The only RESPONSE DATA FORMAT SPC-5 defines (values below 2h are obsolete, above reserved).
-pub const RESPONSE_DATA_FORMAT: u8 = 2;
-
-/// TPGS 00b: asymmetric logical unit access is not supported (SPC-5 Table 151).
-pub const TPGS_NOT_SUPPORTED: u8 = 0b00;
-/// TPGS 01b: only implicit ALUA.
-pub const TPGS_IMPLICIT: u8 = 0b01;
-/// TPGS 10b: only explicit ALUA (SET TARGET PORT GROUPS).
-pub const TPGS_EXPLICIT: u8 = 0b10;
-/// TPGS 11b: implicit and explicit ALUA (what LIO reports with its default port group).
-pub const TPGS_BOTH: u8 = 0b11;
-
-/// VERSION DESCRIPTOR values a LIO disk reports (SPC-5 6.7.2, Table 150 refers to T10's list of
-/// version descriptor values; these are the "no version claimed" codes, checked against the
-/// Linux kernel's `enum scsi_version_descriptor` in `include/scsi/scsi_proto.h` and the table in
-/// sg3_utils' `sg_inq_data.c`). A version descriptor of 0000h means "none"; its low 5 bits pick
-/// a revision of the standard, 0 meaning no particular one.
+/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux's
+/// `enum scsi_version_descriptor` and sg3_utils).
 pub mod version_descriptor {
-    /// SAM-5 (no version claimed).
-    pub const SAM5: u16 = 0x00A0;
-    /// SPC-4 (no version claimed).
-    pub const SPC4: u16 = 0x0460;
-    /// SPC-5 (no version claimed).
-    pub const SPC5: u16 = 0x05C0;
-    /// SBC-3 (no version claimed).
-    pub const SBC3: u16 = 0x04C0;
-    /// SBC-4 (no version claimed).
-    pub const SBC4: u16 = 0x0600;
-    /// iSCSI (no version claimed): the transport descriptor LIO's iSCSI fabric reports.
-    pub const ISCSI: u16 = 0x0960;
-    /// FCP-4 (no version claimed): LIO's Fibre Channel fabrics.
-    pub const FCP4: u16 = 0x0A40;
-    /// SAS-3 (no version claimed): LIO's SAS fabrics.
-    pub const SAS3: u16 = 0x0C60;
-    /// SRP (no version claimed): LIO's SRP fabric.
-    pub const SRP: u16 = 0x0940;
-    /// SBP-3 (no version claimed): LIO's FireWire fabric.
-    pub const SBP3: u16 = 0x0980;
+    consts! { u16;
+        SAM5 = 0x00A0, "SAM-5.";
+        SPC4 = 0x0460, "SPC-4.";
+        SPC5 = 0x05C0, "SPC-5.";
+        SBC3 = 0x04C0, "SBC-3.";
+        SBC4 = 0x0600, "SBC-4.";
+        ISCSI = 0x0960, "iSCSI (LIO's iSCSI fabric).";
+        FCP4 = 0x0A40, "FCP-4 (LIO's Fibre Channel fabrics).";
+        SAS3 = 0x0C60, "SAS-3 (LIO's SAS fabrics).";
+        SRP = 0x0940, "SRP (LIO's SRP fabric).";
+        SBP3 = 0x0980, "SBP-3 (LIO's FireWire fabric).";
+    }
 }
 
-/// PROTOCOL IDENTIFIER values (SPC-5 7.6.1, Table 488), as used in designation descriptors
-/// with PIV set.
+/// PROTOCOL IDENTIFIER values (SPC-5 Table 488), for designation descriptors with PIV set.
 pub mod protocol_identifier {
-    /// Fibre Channel (FCP-4).
-    pub const FCP: u8 = 0x0;
-    /// Parallel SCSI (obsolete).
-    pub const SPI: u8 = 0x1;
-    /// SSA.
-    pub const SSA: u8 = 0x2;
-    /// IEEE 1394 (SBP-3).
-    pub const SBP: u8 = 0x3;
-    /// SCSI RDMA Protocol.
-    pub const SRP: u8 = 0x4;
-    /// iSCSI.
-    pub const ISCSI: u8 = 0x5;
-    /// SAS Serial SCSI Protocol.
-    pub const SAS: u8 = 0x6;
-    /// Automation/Drive Interface (ADT-2).
-    pub const ADT: u8 = 0x7;
-    /// AT Attachment Interface (ACS).
-    pub const ATA: u8 = 0x8;
-    /// USB Attached SCSI.
-    pub const UAS: u8 = 0x9;
-    /// SCSI over PCI Express.
-    pub const SOP: u8 = 0xA;
-    /// PCI Express protocols.
-    pub const PCIE: u8 = 0xB;
-    /// No specific protocol.
-    pub const NONE: u8 = 0xF;
+    consts! { u8;
+        FCP = 0x0, "Fibre Channel.";
+        SPI = 0x1, "Parallel SCSI (obsolete).";
+        SSA = 0x2, "SSA.";
+        SBP = 0x3, "IEEE 1394.";
+        SRP = 0x4, "SCSI RDMA Protocol.";
+        ISCSI = 0x5, "iSCSI.";
+        SAS = 0x6, "SAS Serial SCSI Protocol.";
+        ADT = 0x7, "Automation/Drive Interface.";
+        ATA = 0x8, "AT Attachment Interface.";
+        UAS = 0x9, "USB Attached SCSI.";
+        SOP = 0xA, "SCSI over PCI Express.";
+        PCIE = 0xB, "PCI Express protocols.";
+        NONE = 0xF, "No specific protocol.";
+    }
 }
 
-/// [`layout!`](crate::bits::layout) for a structure with owned fields after its fixed part: the
-/// public struct with both kinds of field, the declared layout of the fixed part (a private
-/// struct `$fixed` of `$len` bytes) and `fixed` / `from_fixed` between them. The structure's
-/// own parse and emit code handles the owned fields. Generic; it belongs in `bits`.
+/// [`layout!`](crate::bits::layout) for a structure with owned fields after a fixed part: the
+/// public struct, the private layout `$fixed` of the fixed part, and `fixed` / `from_fixed`.
 macro_rules! layout_plus {
     (
         $(#[$meta:meta])*
@@ -159,9 +118,8 @@ macro_rules! layout_plus {
     };
 }
 
-/// `PAGE_CODE` and [`Wire`] for a VPD page declared whole with `layout!` (header bytes
-/// included, byte 0 as its `peripheral` field): parsed leniently (see the module docs) and
-/// emitted with PAGE LENGTH `LEN - 4`.
+/// `PAGE_CODE` and [`Wire`] for a VPD page declared whole with `layout!`, header included
+/// (byte 0 as `peripheral`): parsed leniently, emitted with PAGE LENGTH `LEN - 4`.
 macro_rules! fixed_vpd {
     ($t:ty, $code:literal) => {
         impl $t {
@@ -335,7 +293,6 @@ layout! {
     struct VpdHeader: "VPD page", 4 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
         page_code: u8 = "PAGE CODE" (1, 0, 8),
-        /// The bytes after the header.
         page_length: u16 = "PAGE LENGTH" (2, 0, 16),
     }
 }

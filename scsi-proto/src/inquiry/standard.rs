@@ -52,37 +52,23 @@ layout_plus! {
     /// represented: parse ignores them and emit writes zeros.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
-        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
-        /// Removable medium.
         rmb: bool = "RMB" (1, 7, 1),
-        /// The logical unit is a conglomerate.
         lu_cong: bool = "LU_CONG" (1, 6, 1),
-        /// Added by SPC-5: 0 = not reported.
         hot_pluggable: u8 = "HOT PLUGGABLE" (1, 4, 2),
         /// [`VERSION_SPC4`](super::VERSION_SPC4), [`VERSION_SPC5`]...
         version: u8 = "VERSION" (2, 0, 8),
-        /// The NACA bit of the CONTROL byte is supported.
         normaca: bool = "NORMACA" (3, 5, 1),
-        /// Hierarchical LUN addressing in REPORT LUNS.
         hisup: bool = "HISUP" (3, 4, 1),
-        /// Must be [`RESPONSE_DATA_FORMAT`] (2).
         response_data_format: u8 = "RESPONSE DATA FORMAT" (3, 0, 4),
-        /// Embedded storage array controller.
         sccs: bool = "SCCS" (5, 7, 1),
-        /// An access controls coordinator is addressed.
         acc: bool = "ACC" (5, 6, 1),
         /// `TPGS_*`.
         tpgs: u8 = "TPGS" (5, 4, 2),
-        /// Third-party copy commands supported.
         third_party_copy: bool = "3PC" (5, 3, 1),
-        /// Protection information supported.
         protect: bool = "PROTECT" (5, 0, 1),
-        /// Embedded enclosure services.
         encserv: bool = "ENCSERV" (6, 6, 1),
-        /// More than one target port.
         multip: bool = "MULTIP" (6, 4, 1),
-        /// The command management model of SAM-5 is supported; set on any modern target.
         cmdque: bool = "CMDQUE" (7, 1, 1),
     } + {
         /// T10 VENDOR IDENTIFICATION (bytes 8..16).

@@ -20,25 +20,16 @@ layout_plus! {
     /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
-        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
-        /// 0 = thresholds not supported.
         threshold_exponent: u8 = "THRESHOLD EXPONENT" (4, 0, 8),
-        /// UNMAP supported.
         lbpu: bool = "LBPU" (5, 7, 1),
-        /// WRITE SAME(16) with UNMAP supported.
         lbpws: bool = "LBPWS" (5, 6, 1),
-        /// WRITE SAME(10) with UNMAP supported.
         lbpws10: bool = "LBPWS10" (5, 5, 1),
-        /// 001b = unmapped blocks read as zeros.
         lbprz: u8 = "LBPRZ" (5, 2, 3),
-        /// ANCHOR supported.
         anc_sup: bool = "ANC_SUP" (5, 1, 1),
-        /// Minimum percentage of resources.
         minimum_percentage: u8 = "MINIMUM PERCENTAGE" (6, 3, 5),
         /// `PROVISIONING_TYPE_*`.
         provisioning_type: u8 = "PROVISIONING TYPE" (6, 0, 3),
-        /// Threshold percentage.
         threshold_percentage: u8 = "THRESHOLD PERCENTAGE" (7, 0, 8),
     } + {
         /// The provisioning group descriptor (bytes 8..), present exactly when DP is set.
