@@ -118,9 +118,20 @@ macro_rules! layout_plus {
     };
 }
 
-/// `PAGE_CODE` and [`Wire`] for a VPD page declared whole with `layout!`, header included
-/// (byte 0 as `peripheral`): parsed leniently, emitted with PAGE LENGTH `LEN - 4`.
-macro_rules! fixed_vpd {
+/// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
+trait Page: Sized {
+    /// What errors name.
+    const NAME: &'static str;
+    /// PAGE LENGTH.
+    fn body_len(&self) -> usize;
+    /// The page from all its bytes; the header is checked.
+    fn read_page(page: &[u8]) -> Result<Self>;
+    /// Writes the page into `page`, whose header is written and body zeroed.
+    fn write_page(&self, page: &mut [u8]) -> Result<()>;
+}
+
+/// `PAGE_CODE` and [`Wire`] for a [`Page`] with a `peripheral` field.
+macro_rules! vpd_page {
     ($t:ty, $code:literal) => {
         impl $t {
             /// The page code.
@@ -129,22 +140,41 @@ macro_rules! fixed_vpd {
 
         impl $crate::Wire for $t {
             fn parse(buf: &[u8]) -> $crate::Result<Self> {
-                use $crate::bits::Layout;
-                let (_, body) = $crate::inquiry::parse_page(Self::WHAT, $code, buf)?;
-                Ok(Self::read(&buf[..4 + body.len()]))
+                $crate::inquiry::parse_vpd($code, buf)
             }
 
             fn buffer_len(&self) -> usize {
-                <Self as $crate::bits::Layout>::LEN
+                $crate::inquiry::Page::body_len(self).saturating_add(4)
             }
 
             fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                use $crate::{bits::Layout, inquiry::emit_page};
-                let len = emit_page(Self::WHAT, $code, self.peripheral, Self::LEN - 4, buf)?;
-                self.write(buf)?;
-                Ok(len)
+                $crate::inquiry::emit_vpd(self, $code, self.peripheral, buf)
             }
         }
+    };
+}
+
+/// [`vpd_page!`] for a page declared whole with `layout!`, header included: parsed leniently,
+/// emitted with PAGE LENGTH `LEN - 4`.
+macro_rules! fixed_vpd {
+    ($t:ty, $code:literal) => {
+        impl $crate::inquiry::Page for $t {
+            const NAME: &'static str = <$t as $crate::bits::Layout>::WHAT;
+
+            fn body_len(&self) -> usize {
+                <$t as $crate::bits::Layout>::LEN - 4
+            }
+
+            fn read_page(page: &[u8]) -> $crate::Result<Self> {
+                Ok($crate::bits::Layout::read(page))
+            }
+
+            fn write_page(&self, page: &mut [u8]) -> $crate::Result<()> {
+                $crate::bits::Layout::write(self, page)
+            }
+        }
+
+        vpd_page!($t, $code);
     };
 }
 
@@ -307,13 +337,20 @@ fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u
     Ok((header, &buf[VpdHeader::LEN..end]))
 }
 
-/// [`parse_any`] for the page `code`: returns byte 0 and the bytes after the header.
-fn parse_page<'a>(what: &'static str, code: u8, buf: &'a [u8]) -> Result<(Peripheral, &'a [u8])> {
-    let (header, body) = parse_any(what, buf)?;
+/// Parses page `code`.
+fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
+    let (header, body) = parse_any(T::NAME, buf)?;
     if header.page_code != code {
-        return Err(invalid(what, "PAGE CODE", FieldPointer::data(1, None)));
+        return Err(invalid(T::NAME, "PAGE CODE", FieldPointer::data(1, None)));
     }
-    Ok((header.peripheral, body))
+    T::read_page(&buf[..VpdHeader::LEN + body.len()])
+}
+
+/// Emits `page` with page code `code` and byte 0 `peripheral`.
+fn emit_vpd<T: Page>(page: &T, code: u8, peripheral: Peripheral, buf: &mut [u8]) -> Result<usize> {
+    let len = emit_page(T::NAME, code, peripheral, page.body_len(), buf)?;
+    page.write_page(&mut buf[..len])?;
+    Ok(len)
 }
 
 /// Checks the output length, writes the header of a page with `body_len` bytes after it and
@@ -337,19 +374,6 @@ fn emit_page(
         page_length,
     };
     header.write(buf)?;
-    Ok(len)
-}
-
-/// [`emit_page`] for a page whose body is `body`.
-fn emit_bytes(
-    what: &'static str,
-    code: u8,
-    peripheral: Peripheral,
-    body: &[u8],
-    buf: &mut [u8],
-) -> Result<usize> {
-    let len = emit_page(what, code, peripheral, body.len(), buf)?;
-    buf[VpdHeader::LEN..len].copy_from_slice(body);
     Ok(len)
 }
 
@@ -414,7 +438,9 @@ macro_rules! vpd_pages {
                         if KNOWN_PAGE_CODES.contains(page_code) {
                             return Err(invalid(WHAT, "PAGE CODE", FieldPointer::data(1, None)));
                         }
-                        emit_bytes(WHAT, *page_code, *peripheral, data, buf)
+                        let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
+                        buf[VpdHeader::LEN..len].copy_from_slice(data);
+                        Ok(len)
                     }
                 }
             }

@@ -2,7 +2,7 @@
 
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
-use crate::inquiry::{Peripheral, VpdHeader, emit_page, invalid, parse_page, within};
+use crate::inquiry::{Page, Peripheral, VpdHeader, invalid, within};
 use crate::{FieldPointer, Result, Wire};
 
 /// PROVISIONING TYPE 000b: not reported, or fully provisioned (SBC-4 Table 241).
@@ -37,22 +37,20 @@ layout_plus! {
     }
 }
 
-impl LogicalBlockProvisioning {
-    /// The page code.
-    pub const PAGE_CODE: u8 = 0xB2;
-}
+impl Page for LogicalBlockProvisioning {
+    const NAME: &'static str = Fixed::WHAT;
 
-impl Wire for LogicalBlockProvisioning {
+    fn body_len(&self) -> usize {
+        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
+        (Fixed::LEN - VpdHeader::LEN).saturating_add(descriptor)
+    }
+
     /// PAGE LENGTH must be at least 4; with DP set, a designation descriptor must follow
     /// within it. Bytes after the fixed fields (DP clear) or the descriptor are ignored.
-    fn parse(buf: &[u8]) -> Result<Self> {
-        let (_, body) = parse_page(Fixed::WHAT, Self::PAGE_CODE, buf)?;
+    fn read_page(page: &[u8]) -> Result<Self> {
         let bad_length = || invalid(Fixed::WHAT, "PAGE LENGTH", FieldPointer::data(2, None));
-        let rest = body
-            .get(Fixed::LEN - VpdHeader::LEN..)
-            .ok_or_else(bad_length)?;
-        let fixed = Fixed::read(buf);
-        let provisioning_group = if DP.get(buf) == 1 {
+        let rest = page.get(Fixed::LEN..).ok_or_else(bad_length)?;
+        let provisioning_group = if DP.get(page) == 1 {
             if rest.len() < 4 {
                 // Too short for a descriptor header.
                 return Err(bad_length());
@@ -62,26 +60,21 @@ impl Wire for LogicalBlockProvisioning {
         } else {
             None
         };
-        Ok(Self::from_fixed(fixed, provisioning_group))
+        Ok(Self::from_fixed(Fixed::read(page), provisioning_group))
     }
 
-    fn buffer_len(&self) -> usize {
-        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
-        Fixed::LEN.saturating_add(descriptor)
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        emit_page(Fixed::WHAT, Self::PAGE_CODE, self.peripheral, len - 4, buf)?;
-        self.fixed().write(buf)?;
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
+        self.fixed().write(page)?;
         if let Some(d) = &self.provisioning_group {
-            DP.put(buf, 1);
-            d.emit(&mut buf[Fixed::LEN..])
+            DP.put(page, 1);
+            d.emit(&mut page[Fixed::LEN..])
                 .map_err(|e| within(e, DESIGNATOR, Fixed::LEN))?;
         }
-        Ok(len)
+        Ok(())
     }
 }
+
+vpd_page!(LogicalBlockProvisioning, 0xB2);
 
 #[cfg(test)]
 mod tests;
