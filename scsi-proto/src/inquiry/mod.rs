@@ -204,8 +204,7 @@ fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Er
     }
 }
 
-/// An error about a part `offset` bytes into a structure called `what`: named after it, its
-/// field pointer moved by `offset`.
+/// `e`, about a part `offset` bytes into `what`, as an error about `what`.
 fn within(e: Error, what: &'static str, offset: usize) -> Error {
     match e {
         Error::InvalidField { field, pointer, .. } => Error::InvalidField {
@@ -236,8 +235,7 @@ impl Peripheral {
         device_type: DEVICE_TYPE_DISK,
     };
 
-    /// What a device server reports for a LUN it does not have (SPC-5 6.7.2): qualifier 011b,
-    /// device type 1Fh.
+    /// What a device server reports for a LUN it does not have: qualifier 011b, type 1Fh.
     pub const NO_LUN: Peripheral = Peripheral {
         qualifier: QUALIFIER_NOT_SUPPORTED,
         device_type: DEVICE_TYPE_UNKNOWN,
@@ -282,15 +280,12 @@ fn ascii_text(bytes: &[u8]) -> &str {
 }
 
 /// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
-/// IDENTIFICATION: printable ASCII (20h..=7Eh) padded with spaces, or terminated by NULs.
-///
-/// The invariant is checked when the value is built, so the text accessors never fail.
+/// IDENTIFICATION: printable ASCII padded with spaces or NULs, checked when built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AsciiField<const N: usize>([u8; N]);
 
 impl<const N: usize> AsciiField<N> {
-    /// Left-aligns `text` and pads it with spaces, as SPC-5 4.3.1 asks. `None` if `text` is
-    /// longer than `N` bytes or holds anything but printable ASCII.
+    /// `text` padded with spaces; `None` if longer than `N` bytes or not printable ASCII.
     pub fn new(text: &str) -> Option<Self> {
         let bytes = text.as_bytes();
         if bytes.len() > N || !bytes.iter().all(|&c| is_printable(c)) {
@@ -301,8 +296,7 @@ impl<const N: usize> AsciiField<N> {
         Some(AsciiField(field))
     }
 
-    /// Takes the field's bytes as they are on the wire: printable ASCII, optionally followed by
-    /// NULs. `None` otherwise.
+    /// The field's wire bytes, if printable ASCII optionally followed by NULs.
     pub fn from_bytes(bytes: [u8; N]) -> Option<Self> {
         is_ascii_data(&bytes).then_some(AsciiField(bytes))
     }
@@ -327,8 +321,7 @@ layout! {
     }
 }
 
-/// Reads a VPD page's header; `buf` must hold the PAGE LENGTH bytes after it, which are
-/// returned.
+/// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
     check_len(what, Location::Data, buf, VpdHeader::LEN)?;
     let header = VpdHeader::read(buf);
@@ -353,8 +346,7 @@ fn emit_vpd<T: Page>(page: &T, code: u8, peripheral: Peripheral, buf: &mut [u8])
     Ok(len)
 }
 
-/// Checks the output length, writes the header of a page with `body_len` bytes after it and
-/// zeroes them; returns the page's length.
+/// Writes the header of a page with `body_len` zeroed bytes after it; returns its length.
 fn emit_page(
     what: &'static str,
     code: u8,
@@ -379,12 +371,12 @@ fn emit_page(
 
 /// Declares [`VpdPage`] with one variant per page type (named like it) and its dispatch.
 macro_rules! vpd_pages {
-    ($($(#[$doc:meta])* $page:ident,)*) => {
+    ($($page:ident,)*) => {
         /// Any VPD page, decoded by page code. Pages B0h..B2h are decoded as the SBC-4 pages
         /// whatever the peripheral device type (this crate serves disks).
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum VpdPage {
-            $($(#[$doc])* $page($page),)*
+            $(#[doc = concat!("[`", stringify!($page), "`].")] $page($page),)*
             /// Any other page, kept as its body. Its page code must not be one decoded above.
             Unknown {
                 /// Byte 0.
@@ -449,19 +441,12 @@ macro_rules! vpd_pages {
 }
 
 vpd_pages! {
-    /// 00h.
     SupportedVpdPages,
-    /// 80h.
     UnitSerialNumber,
-    /// 83h.
     DeviceIdentification,
-    /// 86h.
     ExtendedInquiryData,
-    /// B0h.
     BlockLimits,
-    /// B1h.
     BlockDeviceCharacteristics,
-    /// B2h.
     LogicalBlockProvisioning,
 }
 

@@ -7,14 +7,11 @@ use crate::error::{check_len, check_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 const WHAT: &str = "standard INQUIRY data";
-/// Length of standard INQUIRY data without the optional fields.
+/// Without the optional fields.
 const SHORT_LEN: usize = 36;
-/// Length of the full emitted form: through the version descriptors and the reserved bytes
-/// 74..96, as LIO emits it (ADDITIONAL LENGTH 91).
+/// Through the version descriptors and reserved bytes 74..96, as LIO emits it.
 const FULL_LEN: usize = 96;
-/// ADDITIONAL LENGTH: the bytes after byte 4.
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
-/// At most eight VERSION DESCRIPTOR fields, from byte 58.
 const MAX_VERSION_DESCRIPTORS: usize = 8;
 
 /// The `i`th VERSION DESCRIPTOR field.
@@ -27,20 +24,25 @@ const VENDOR: (&str, u16) = ("T10 VENDOR IDENTIFICATION", 8);
 const PRODUCT: (&str, u16) = ("PRODUCT IDENTIFICATION", 16);
 const REVISION: (&str, u16) = ("PRODUCT REVISION LEVEL", 32);
 
-fn bad_field((field, byte): (&'static str, u16)) -> Error {
-    invalid(WHAT, field, FieldPointer::data(byte, None))
+/// `field`, or the error naming the identification field `at`.
+fn ascii<const N: usize>(
+    field: Option<AsciiField<N>>,
+    at: (&'static str, u16),
+) -> Result<AsciiField<N>> {
+    field.ok_or(invalid(WHAT, at.0, FieldPointer::data(at.1, None)))
 }
 
 fn bad_format() -> Error {
     invalid(WHAT, "RESPONSE DATA FORMAT", FieldPointer::data(3, Some(3)))
 }
 
-/// The ASCII field at `at` in the first 36 bytes of `raw`.
-fn read_ascii<const N: usize>(raw: &[u8], at: (&'static str, u16)) -> Result<AsciiField<N>> {
-    let bytes = raw.get(usize::from(at.1)..).and_then(<[u8]>::first_chunk);
-    bytes
-        .and_then(|b| AsciiField::from_bytes(*b))
-        .ok_or(bad_field(at))
+/// The ASCII field at `at` in `raw`.
+fn read_ascii<const N: usize>(
+    raw: &[u8; FULL_LEN],
+    at: (&'static str, u16),
+) -> Result<AsciiField<N>> {
+    let bytes = raw[usize::from(at.1)..].first_chunk();
+    ascii(bytes.and_then(|b| AsciiField::from_bytes(*b)), at)
 }
 
 layout_plus! {
@@ -87,12 +89,9 @@ layout_plus! {
 }
 
 impl StandardInquiry {
-    /// Standard INQUIRY data of a connected disk claiming SPC-5, with CMDQUE set, the
-    /// identification fields left-aligned and space-padded, and every other field zero.
-    ///
-    /// Fails with [`Error::InvalidField`] naming "T10 VENDOR IDENTIFICATION", "PRODUCT
-    /// IDENTIFICATION" or "PRODUCT REVISION LEVEL" when a string is longer than its field (8,
-    /// 16, 4 bytes) or holds anything but printable ASCII.
+    /// A connected disk claiming SPC-5 with CMDQUE set, the identification fields space-padded,
+    /// every other field zero. Fails, naming the field, on a string too long for its field or
+    /// not printable ASCII.
     pub fn disk(vendor: &str, product: &str, revision: &str) -> Result<Self> {
         let flags = Flags {
             version: VERSION_SPC5,
@@ -103,9 +102,9 @@ impl StandardInquiry {
         };
         Ok(Self::from_fixed(
             flags,
-            AsciiField::new(vendor).ok_or(bad_field(VENDOR))?,
-            AsciiField::new(product).ok_or(bad_field(PRODUCT))?,
-            AsciiField::new(revision).ok_or(bad_field(REVISION))?,
+            ascii(AsciiField::new(vendor), VENDOR)?,
+            ascii(AsciiField::new(product), PRODUCT)?,
+            ascii(AsciiField::new(revision), REVISION)?,
             [0; 20],
             Vec::new(),
         ))
