@@ -260,16 +260,11 @@ impl Value for Peripheral {
     }
 }
 
-/// SPC-5 4.3.1: ASCII data fields hold only the printable characters 20h..=7Eh.
-fn is_printable(c: u8) -> bool {
-    (0x20..=0x7E).contains(&c)
-}
-
-/// SPC-5 4.3.1: printable ASCII, optionally terminated by one or more NULs (and nothing after).
+/// SPC-5 4.3.1: printable ASCII (20h..=7Eh), optionally followed by NULs only.
 fn is_ascii_data(bytes: &[u8]) -> bool {
     let text = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
     let (text, nuls) = bytes.split_at(text);
-    text.iter().all(|&c| is_printable(c)) && nuls.iter().all(|&c| c == 0)
+    text.iter().all(|c| (0x20..=0x7E).contains(c)) && nuls.iter().all(|&c| c == 0)
 }
 
 /// The text of validated ASCII data, without its NUL terminator (empty for anything else).
@@ -287,13 +282,11 @@ pub struct AsciiField<const N: usize>([u8; N]);
 impl<const N: usize> AsciiField<N> {
     /// `text` padded with spaces; `None` if longer than `N` bytes or not printable ASCII.
     pub fn new(text: &str) -> Option<Self> {
-        let bytes = text.as_bytes();
-        if bytes.len() > N || !bytes.iter().all(|&c| is_printable(c)) {
-            return None;
-        }
         let mut field = [b' '; N];
-        field[..bytes.len()].copy_from_slice(bytes);
-        Some(AsciiField(field))
+        field
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Self::from_bytes(field).filter(|_| !text.contains('\0'))
     }
 
     /// The field's wire bytes, if printable ASCII optionally followed by NULs.
