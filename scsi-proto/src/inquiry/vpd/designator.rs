@@ -2,7 +2,7 @@
 
 use crate::bits::{Layout, Spec, Value, layout};
 use crate::error::{check_len, check_out};
-use crate::inquiry::{AsciiField, invalid};
+use crate::inquiry::{AsciiField, invalid, within};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
@@ -457,6 +457,14 @@ impl Designator {
             designator: DesignatorKind::read(h.designator_type, bytes)?,
         };
         Ok((designator, end))
+    }
+
+    /// [`read`](Self::read) at `off` in the VPD page `what`, whose PAGE LENGTH is wrong if
+    /// fewer than 4 bytes are left; errors point into the page.
+    pub(super) fn read_at(page: &[u8], off: usize, what: &'static str) -> Result<(Self, usize)> {
+        let rest = page.get(off..).filter(|r| r.len() >= 4);
+        let rest = rest.ok_or(invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+        Designator::read(rest).map_err(|e| within(e, what, off))
     }
 }
 

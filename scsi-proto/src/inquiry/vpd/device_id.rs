@@ -2,8 +2,8 @@
 
 use super::designator::{Designator, WHAT};
 use crate::bits::Layout;
-use crate::inquiry::{Page, Peripheral, VpdHeader, invalid, within};
-use crate::{FieldPointer, Result, Wire};
+use crate::inquiry::{Page, Peripheral, VpdHeader, within};
+use crate::{Result, Wire};
 
 /// Device Identification VPD page, 83h: a list of designation descriptors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +27,8 @@ impl Page for DeviceIdentification {
     fn read_page(page: &[u8]) -> Result<Self> {
         let mut designators = Vec::new();
         let mut off = VpdHeader::LEN;
-        while let Some(rest) = page.get(off..).filter(|r| !r.is_empty()) {
-            if rest.len() < 4 {
-                // Trailing bytes too short for a descriptor header: PAGE LENGTH is wrong.
-                let pointer = FieldPointer::data(2, None);
-                return Err(invalid(Self::NAME, "PAGE LENGTH", pointer));
-            }
-            let (d, used) = Designator::read(rest).map_err(|e| within(e, Self::NAME, off))?;
+        while off < page.len() {
+            let (d, used) = Designator::read_at(page, off, Self::NAME)?;
             designators.push(d);
             off += used;
         }

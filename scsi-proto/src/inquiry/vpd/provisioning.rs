@@ -48,15 +48,15 @@ impl Page for LogicalBlockProvisioning {
     /// PAGE LENGTH must be at least 4; with DP set, a designation descriptor must follow
     /// within it. Bytes after the fixed fields (DP clear) or the descriptor are ignored.
     fn read_page(page: &[u8]) -> Result<Self> {
-        let bad_length = || invalid(Fixed::WHAT, "PAGE LENGTH", FieldPointer::data(2, None));
-        let rest = page.get(Fixed::LEN..).ok_or_else(bad_length)?;
+        if page.len() < Fixed::LEN {
+            return Err(invalid(
+                Fixed::WHAT,
+                "PAGE LENGTH",
+                FieldPointer::data(2, None),
+            ));
+        }
         let provisioning_group = if DP.get(page) == 1 {
-            if rest.len() < 4 {
-                // Too short for a descriptor header.
-                return Err(bad_length());
-            }
-            let read = Designator::read(rest).map_err(|e| within(e, Fixed::WHAT, Fixed::LEN))?;
-            Some(read.0)
+            Some(Designator::read_at(page, Fixed::LEN, Fixed::WHAT)?.0)
         } else {
             None
         };
