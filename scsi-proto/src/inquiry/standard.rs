@@ -46,12 +46,9 @@ fn read_ascii<const N: usize>(
 }
 
 layout_plus! {
-    /// Standard INQUIRY data (SPC-5 6.7.2, Table 148).
-    ///
-    /// Emitted as 36 bytes when there are no version descriptors and no vendor specific data,
-    /// as 96 bytes (ADDITIONAL LENGTH 91, reserved bytes 74..96 zero, like LIO) otherwise.
-    /// Obsolete and vendor specific bits of bytes 6 and 7, and bytes past 96, are not
-    /// represented: parse ignores them and emit writes zeros.
+    /// Standard INQUIRY data, emitted as 36 bytes, or as 96 (like LIO) with version descriptors
+    /// or vendor specific data. Obsolete and vendor specific bits of bytes 6 and 7, and bytes
+    /// past 96, are ignored by parse and emitted as zero.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -81,9 +78,8 @@ layout_plus! {
         product_revision_level: AsciiField<4>,
         /// VENDOR SPECIFIC bytes 36..56; all zero means "absent".
         vendor_specific: [u8; 20],
-        /// VERSION DESCRIPTORs (bytes 58..74), at most eight
-        /// ([`version_descriptor`](super::version_descriptor)). Zero descriptors at the end mean
-        /// "unused" and are dropped by parse.
+        /// At most eight [`version_descriptor`](super::version_descriptor)s (bytes 58..74);
+        /// parse drops trailing zero (unused) ones.
         version_descriptors: Vec<u16>,
     }
 }
@@ -127,9 +123,8 @@ impl StandardInquiry {
 }
 
 impl Wire for StandardInquiry {
-    /// Parses at least 36 bytes. The optional fields are read as far as both the buffer and the
-    /// ADDITIONAL LENGTH reach (an initiator may have truncated the data with its ALLOCATION
-    /// LENGTH). Identification fields must be printable ASCII (optionally NUL-terminated).
+    /// Parses at least 36 bytes; optional fields as far as both the buffer and ADDITIONAL
+    /// LENGTH reach (the data may be truncated by ALLOCATION LENGTH).
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
         let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;

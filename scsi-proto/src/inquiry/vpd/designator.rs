@@ -90,8 +90,7 @@ layout! {
 /// The identifier of the 4-byte designators of types 4h, 5h and 6h.
 const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
 
-/// The longest SCSI name string designator: a multiple of four that fits DESIGNATOR LENGTH
-/// (SPC-5's limit of 256 cannot be encoded).
+/// The longest SCSI name string designator that fits DESIGNATOR LENGTH (not SPC-5's 256).
 const SCSI_NAME_MAX_LEN: usize = 252;
 
 fn bad_length() -> Error {
@@ -208,7 +207,7 @@ impl Naa {
 /// DESIGNATOR TYPE and DESIGNATOR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DesignatorKind {
-    /// 1h: T10 VENDOR IDENTIFICATION and a vendor specific identifier (LIO: `"<product>:<serial>"`).
+    /// 1h: T10 vendor ID based (LIO's vendor specific part: `"<product>:<serial>"`).
     T10VendorId {
         /// T10 VENDOR IDENTIFICATION.
         vendor: AsciiField<8>,
@@ -267,8 +266,7 @@ impl DesignatorKind {
         }
     }
 
-    /// Checks what the types cannot (lengths, ranges), then writes the designator into `out`:
-    /// exactly `self.len()` zeroed bytes.
+    /// Checks lengths and ranges, then writes into `out`: `self.len()` zeroed bytes.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         match self {
             Self::T10VendorId {
@@ -441,8 +439,8 @@ impl Designator {
         }
     }
 
-    /// Parses the descriptor at the start of `buf`, which must hold all of it; an overrun is
-    /// reported as an invalid DESIGNATOR LENGTH. Returns the descriptor and its length.
+    /// The descriptor at the start of `buf` and its length; an overrun is an invalid
+    /// DESIGNATOR LENGTH.
     pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
         check_len(WHAT, Location::Data, buf, Header::LEN)?;
         let h = Header::read(buf);
