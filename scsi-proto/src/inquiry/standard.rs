@@ -147,8 +147,7 @@ impl Wire for StandardInquiry {
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }
-        let mut vendor_specific = [0; 20];
-        vendor_specific.copy_from_slice(&raw[36..56]);
+        let vendor_specific = *raw[36..].first_chunk().unwrap_or(&[0; 20]);
         Ok(Self::from_fixed(
             flags,
             read_ascii(&raw, VENDOR)?,
