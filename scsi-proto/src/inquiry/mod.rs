@@ -1,117 +1,76 @@
-//! Standard INQUIRY data and the vital product data (VPD) pages of a disk: SPC-5 6.7 (INQUIRY),
-//! 7.7 (VPD parameters) and SBC-4 6.6 (block device VPD pages). [`StandardInquiry`] is in
-//! `standard.rs`, each VPD page in `vpd/`, [`VpdPage`] (any page, by page code) here.
+//! Standard INQUIRY data ([`StandardInquiry`], `standard.rs`) and the VPD pages of a disk
+//! (SPC-5 7.7, SBC-4 6.6; one file each in `vpd/`, any page by code as [`VpdPage`]).
 //!
-//! Every VPD page starts with the same 4-byte header (SPC-5 7.7.1, Table 562): byte 0
-//! ([`Peripheral`]), PAGE CODE, and PAGE LENGTH counting the bytes after the header. `parse`
-//! checks the page code and that the buffer holds PAGE LENGTH bytes. The pages with a fixed
-//! length of 3Ch (86h, B0h, B1h) are declared whole, header included, and parsed leniently: a
-//! shorter page reads as if the missing bytes were zero (LIO returns a Block Limits page of
-//! length 10h when thin provisioning is off; older devices return SBC-2's shorter pages), bytes
-//! past 3Ch are ignored, and emit always writes PAGE LENGTH 3Ch.
-//!
-//! Errors carry [`Location::Data`] pointers: this is data a device sends, so a field pointer is
-//! for logs and tests, not for sense data.
+//! `parse` checks a page's code and that the buffer holds PAGE LENGTH bytes. The pages of fixed
+//! length 3Ch (86h, B0h, B1h) are parsed leniently: missing bytes read as zero (LIO sends a
+//! short Block Limits page without thin provisioning), extra bytes are ignored, and emit
+//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
 use crate::bits::{Layout, Value, layout};
 use crate::error::{check_len, check_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
-/// PERIPHERAL DEVICE TYPE of a direct access block device (SPC-5 Table 149).
-pub const DEVICE_TYPE_DISK: u8 = 0x00;
-/// PERIPHERAL DEVICE TYPE "unknown or no device type" (SPC-5 Table 149), used with peripheral
-/// qualifier 3h for a LUN that does not exist.
-pub const DEVICE_TYPE_UNKNOWN: u8 = 0x1F;
+/// Public constants, one documented line each.
+macro_rules! consts {
+    ($ty:ty; $($name:ident = $value:literal, $doc:literal;)*) => {
+        $(#[doc = $doc] pub const $name: $ty = $value;)*
+    };
+}
 
-/// PERIPHERAL QUALIFIER 000b: a device of the indicated type is connected (SPC-5 Table 147).
-pub const QUALIFIER_CONNECTED: u8 = 0b000;
-/// PERIPHERAL QUALIFIER 001b: the device type is supported but no device is connected now.
-pub const QUALIFIER_NOT_CONNECTED: u8 = 0b001;
-/// PERIPHERAL QUALIFIER 011b: the device server cannot support a device on this logical unit.
-pub const QUALIFIER_NOT_SUPPORTED: u8 = 0b011;
+consts! { u8;
+    DEVICE_TYPE_DISK = 0x00, "PERIPHERAL DEVICE TYPE of a direct access block device.";
+    DEVICE_TYPE_UNKNOWN = 0x1F, "PERIPHERAL DEVICE TYPE unknown; with qualifier 3h: no such LUN.";
+    QUALIFIER_CONNECTED = 0b000, "PERIPHERAL QUALIFIER: a device is connected.";
+    QUALIFIER_NOT_CONNECTED = 0b001, "PERIPHERAL QUALIFIER: supported but not connected now.";
+    QUALIFIER_NOT_SUPPORTED = 0b011, "PERIPHERAL QUALIFIER: no device possible on this LUN.";
+    VERSION_SPC3 = 0x05, "VERSION: SPC-3 (LIO before Linux 4.x).";
+    VERSION_SPC4 = 0x06, "VERSION: SPC-4 (LIO today).";
+    VERSION_SPC5 = 0x07, "VERSION: SPC-5.";
+    RESPONSE_DATA_FORMAT = 2, "The only RESPONSE DATA FORMAT SPC-5 defines.";
+    TPGS_NOT_SUPPORTED = 0b00, "TPGS: no asymmetric logical unit access.";
+    TPGS_IMPLICIT = 0b01, "TPGS: implicit ALUA only.";
+    TPGS_EXPLICIT = 0b10, "TPGS: explicit ALUA only.";
+    TPGS_BOTH = 0b11, "TPGS: implicit and explicit ALUA (LIO's default port group).";
+}
 
-/// VERSION 05h: the device claims SPC-3 (what LIO reported before Linux 4.x).
-pub const VERSION_SPC3: u8 = 0x05;
-/// VERSION 06h: the device claims SPC-4 (what LIO reports today).
-pub const VERSION_SPC4: u8 = 0x06;
-/// VERSION 07h: the device claims SPC-5 (SPC-5 Table 150, "VERSION field").
-pub const VERSION_SPC5: u8 = 0x07;
-
-/// The only RESPONSE DATA FORMAT SPC-5 defines (values below 2h are obsolete, above reserved).
-pub const RESPONSE_DATA_FORMAT: u8 = 2;
-
-/// TPGS 00b: asymmetric logical unit access is not supported (SPC-5 Table 151).
-pub const TPGS_NOT_SUPPORTED: u8 = 0b00;
-/// TPGS 01b: only implicit ALUA.
-pub const TPGS_IMPLICIT: u8 = 0b01;
-/// TPGS 10b: only explicit ALUA (SET TARGET PORT GROUPS).
-pub const TPGS_EXPLICIT: u8 = 0b10;
-/// TPGS 11b: implicit and explicit ALUA (what LIO reports with its default port group).
-pub const TPGS_BOTH: u8 = 0b11;
-
-/// VERSION DESCRIPTOR values a LIO disk reports (SPC-5 6.7.2, Table 150 refers to T10's list of
-/// version descriptor values; these are the "no version claimed" codes, checked against the
-/// Linux kernel's `enum scsi_version_descriptor` in `include/scsi/scsi_proto.h` and the table in
-/// sg3_utils' `sg_inq_data.c`). A version descriptor of 0000h means "none"; its low 5 bits pick
-/// a revision of the standard, 0 meaning no particular one.
+/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux's
+/// `enum scsi_version_descriptor` and sg3_utils).
 pub mod version_descriptor {
-    /// SAM-5 (no version claimed).
-    pub const SAM5: u16 = 0x00A0;
-    /// SPC-4 (no version claimed).
-    pub const SPC4: u16 = 0x0460;
-    /// SPC-5 (no version claimed).
-    pub const SPC5: u16 = 0x05C0;
-    /// SBC-3 (no version claimed).
-    pub const SBC3: u16 = 0x04C0;
-    /// SBC-4 (no version claimed).
-    pub const SBC4: u16 = 0x0600;
-    /// iSCSI (no version claimed): the transport descriptor LIO's iSCSI fabric reports.
-    pub const ISCSI: u16 = 0x0960;
-    /// FCP-4 (no version claimed): LIO's Fibre Channel fabrics.
-    pub const FCP4: u16 = 0x0A40;
-    /// SAS-3 (no version claimed): LIO's SAS fabrics.
-    pub const SAS3: u16 = 0x0C60;
-    /// SRP (no version claimed): LIO's SRP fabric.
-    pub const SRP: u16 = 0x0940;
-    /// SBP-3 (no version claimed): LIO's FireWire fabric.
-    pub const SBP3: u16 = 0x0980;
+    consts! { u16;
+        SAM5 = 0x00A0, "SAM-5.";
+        SPC4 = 0x0460, "SPC-4.";
+        SPC5 = 0x05C0, "SPC-5.";
+        SBC3 = 0x04C0, "SBC-3.";
+        SBC4 = 0x0600, "SBC-4.";
+        ISCSI = 0x0960, "iSCSI (LIO's iSCSI fabric).";
+        FCP4 = 0x0A40, "FCP-4 (LIO's Fibre Channel fabrics).";
+        SAS3 = 0x0C60, "SAS-3 (LIO's SAS fabrics).";
+        SRP = 0x0940, "SRP (LIO's SRP fabric).";
+        SBP3 = 0x0980, "SBP-3 (LIO's FireWire fabric).";
+    }
 }
 
-/// PROTOCOL IDENTIFIER values (SPC-5 7.6.1, Table 488), as used in designation descriptors
-/// with PIV set.
+/// PROTOCOL IDENTIFIER values (SPC-5 Table 488), for designation descriptors with PIV set.
 pub mod protocol_identifier {
-    /// Fibre Channel (FCP-4).
-    pub const FCP: u8 = 0x0;
-    /// Parallel SCSI (obsolete).
-    pub const SPI: u8 = 0x1;
-    /// SSA.
-    pub const SSA: u8 = 0x2;
-    /// IEEE 1394 (SBP-3).
-    pub const SBP: u8 = 0x3;
-    /// SCSI RDMA Protocol.
-    pub const SRP: u8 = 0x4;
-    /// iSCSI.
-    pub const ISCSI: u8 = 0x5;
-    /// SAS Serial SCSI Protocol.
-    pub const SAS: u8 = 0x6;
-    /// Automation/Drive Interface (ADT-2).
-    pub const ADT: u8 = 0x7;
-    /// AT Attachment Interface (ACS).
-    pub const ATA: u8 = 0x8;
-    /// USB Attached SCSI.
-    pub const UAS: u8 = 0x9;
-    /// SCSI over PCI Express.
-    pub const SOP: u8 = 0xA;
-    /// PCI Express protocols.
-    pub const PCIE: u8 = 0xB;
-    /// No specific protocol.
-    pub const NONE: u8 = 0xF;
+    consts! { u8;
+        FCP = 0x0, "Fibre Channel.";
+        SPI = 0x1, "Parallel SCSI (obsolete).";
+        SSA = 0x2, "SSA.";
+        SBP = 0x3, "IEEE 1394.";
+        SRP = 0x4, "SCSI RDMA Protocol.";
+        ISCSI = 0x5, "iSCSI.";
+        SAS = 0x6, "SAS Serial SCSI Protocol.";
+        ADT = 0x7, "Automation/Drive Interface.";
+        ATA = 0x8, "AT Attachment Interface.";
+        UAS = 0x9, "USB Attached SCSI.";
+        SOP = 0xA, "SCSI over PCI Express.";
+        PCIE = 0xB, "PCI Express protocols.";
+        NONE = 0xF, "No specific protocol.";
+    }
 }
 
-/// [`layout!`](crate::bits::layout) for a structure with owned fields after its fixed part: the
-/// public struct with both kinds of field, the declared layout of the fixed part (a private
-/// struct `$fixed` of `$len` bytes) and `fixed` / `from_fixed` between them. The structure's
-/// own parse and emit code handles the owned fields. Generic; it belongs in `bits`.
+/// [`layout!`](crate::bits::layout) for a structure with owned fields after a fixed part: the
+/// public struct, the private layout `$fixed` of the fixed part, and `fixed` / `from_fixed`.
 macro_rules! layout_plus {
     (
         $(#[$meta:meta])*
@@ -159,10 +118,20 @@ macro_rules! layout_plus {
     };
 }
 
-/// `PAGE_CODE` and [`Wire`] for a VPD page declared whole with `layout!` (header bytes
-/// included, byte 0 as its `peripheral` field): parsed leniently (see the module docs) and
-/// emitted with PAGE LENGTH `LEN - 4`.
-macro_rules! fixed_vpd {
+/// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
+trait Page: Sized {
+    /// What errors name.
+    const NAME: &'static str;
+    /// PAGE LENGTH.
+    fn body_len(&self) -> usize;
+    /// The page from all its bytes; the header is checked.
+    fn read_page(page: &[u8]) -> Result<Self>;
+    /// Writes the page into `page`, whose header is written and body zeroed.
+    fn write_page(&self, page: &mut [u8]) -> Result<()>;
+}
+
+/// `PAGE_CODE` and [`Wire`] for a [`Page`] with a `peripheral` field.
+macro_rules! vpd_page {
     ($t:ty, $code:literal) => {
         impl $t {
             /// The page code.
@@ -171,22 +140,41 @@ macro_rules! fixed_vpd {
 
         impl $crate::Wire for $t {
             fn parse(buf: &[u8]) -> $crate::Result<Self> {
-                use $crate::bits::Layout;
-                let (_, body) = $crate::inquiry::parse_page(Self::WHAT, $code, buf)?;
-                Ok(Self::read(&buf[..4 + body.len()]))
+                $crate::inquiry::parse_vpd($code, buf)
             }
 
             fn buffer_len(&self) -> usize {
-                <Self as $crate::bits::Layout>::LEN
+                $crate::inquiry::Page::body_len(self).saturating_add(4)
             }
 
             fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                use $crate::{bits::Layout, inquiry::emit_page};
-                let len = emit_page(Self::WHAT, $code, self.peripheral, Self::LEN - 4, buf)?;
-                self.write(buf)?;
-                Ok(len)
+                $crate::inquiry::emit_vpd(self, $code, self.peripheral, buf)
             }
         }
+    };
+}
+
+/// [`vpd_page!`] for a page declared whole with `layout!`, header included: parsed leniently,
+/// emitted with PAGE LENGTH `LEN - 4`.
+macro_rules! fixed_vpd {
+    ($t:ty, $code:literal) => {
+        impl $crate::inquiry::Page for $t {
+            const NAME: &'static str = <$t as $crate::bits::Layout>::WHAT;
+
+            fn body_len(&self) -> usize {
+                <$t as $crate::bits::Layout>::LEN - 4
+            }
+
+            fn read_page(page: &[u8]) -> $crate::Result<Self> {
+                Ok($crate::bits::Layout::read(page))
+            }
+
+            fn write_page(&self, page: &mut [u8]) -> $crate::Result<()> {
+                $crate::bits::Layout::write(self, page)
+            }
+        }
+
+        vpd_page!($t, $code);
     };
 }
 
@@ -216,8 +204,7 @@ fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Er
     }
 }
 
-/// An error about a part `offset` bytes into a structure called `what`: named after it, its
-/// field pointer moved by `offset`.
+/// `e`, about a part `offset` bytes into `what`, as an error about `what`.
 fn within(e: Error, what: &'static str, offset: usize) -> Error {
     match e {
         Error::InvalidField { field, pointer, .. } => Error::InvalidField {
@@ -248,8 +235,7 @@ impl Peripheral {
         device_type: DEVICE_TYPE_DISK,
     };
 
-    /// What a device server reports for a LUN it does not have (SPC-5 6.7.2): qualifier 011b,
-    /// device type 1Fh.
+    /// What a device server reports for a LUN it does not have: qualifier 011b, type 1Fh.
     pub const NO_LUN: Peripheral = Peripheral {
         qualifier: QUALIFIER_NOT_SUPPORTED,
         device_type: DEVICE_TYPE_UNKNOWN,
@@ -274,16 +260,11 @@ impl Value for Peripheral {
     }
 }
 
-/// SPC-5 4.3.1: ASCII data fields hold only the printable characters 20h..=7Eh.
-fn is_printable(c: u8) -> bool {
-    (0x20..=0x7E).contains(&c)
-}
-
-/// SPC-5 4.3.1: printable ASCII, optionally terminated by one or more NULs (and nothing after).
+/// SPC-5 4.3.1: printable ASCII (20h..=7Eh), optionally followed by NULs only.
 fn is_ascii_data(bytes: &[u8]) -> bool {
     let text = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
     let (text, nuls) = bytes.split_at(text);
-    text.iter().all(|&c| is_printable(c)) && nuls.iter().all(|&c| c == 0)
+    text.iter().all(|c| (0x20..=0x7E).contains(c)) && nuls.iter().all(|&c| c == 0)
 }
 
 /// The text of validated ASCII data, without its NUL terminator (empty for anything else).
@@ -294,27 +275,21 @@ fn ascii_text(bytes: &[u8]) -> &str {
 }
 
 /// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
-/// IDENTIFICATION: printable ASCII (20h..=7Eh) padded with spaces, or terminated by NULs.
-///
-/// The invariant is checked when the value is built, so the text accessors never fail.
+/// IDENTIFICATION: printable ASCII padded with spaces or NULs, checked when built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AsciiField<const N: usize>([u8; N]);
 
 impl<const N: usize> AsciiField<N> {
-    /// Left-aligns `text` and pads it with spaces, as SPC-5 4.3.1 asks. `None` if `text` is
-    /// longer than `N` bytes or holds anything but printable ASCII.
+    /// `text` padded with spaces; `None` if longer than `N` bytes or not printable ASCII.
     pub fn new(text: &str) -> Option<Self> {
-        let bytes = text.as_bytes();
-        if bytes.len() > N || !bytes.iter().all(|&c| is_printable(c)) {
-            return None;
-        }
         let mut field = [b' '; N];
-        field[..bytes.len()].copy_from_slice(bytes);
-        Some(AsciiField(field))
+        field
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        Self::from_bytes(field).filter(|_| !text.contains('\0'))
     }
 
-    /// Takes the field's bytes as they are on the wire: printable ASCII, optionally followed by
-    /// NULs. `None` otherwise.
+    /// The field's wire bytes, if printable ASCII optionally followed by NULs.
     pub fn from_bytes(bytes: [u8; N]) -> Option<Self> {
         is_ascii_data(&bytes).then_some(AsciiField(bytes))
     }
@@ -335,13 +310,11 @@ layout! {
     struct VpdHeader: "VPD page", 4 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
         page_code: u8 = "PAGE CODE" (1, 0, 8),
-        /// The bytes after the header.
         page_length: u16 = "PAGE LENGTH" (2, 0, 16),
     }
 }
 
-/// Reads a VPD page's header; `buf` must hold the PAGE LENGTH bytes after it, which are
-/// returned.
+/// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
     check_len(what, Location::Data, buf, VpdHeader::LEN)?;
     let header = VpdHeader::read(buf);
@@ -350,17 +323,23 @@ fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u
     Ok((header, &buf[VpdHeader::LEN..end]))
 }
 
-/// [`parse_any`] for the page `code`: returns byte 0 and the bytes after the header.
-fn parse_page<'a>(what: &'static str, code: u8, buf: &'a [u8]) -> Result<(Peripheral, &'a [u8])> {
-    let (header, body) = parse_any(what, buf)?;
+/// Parses page `code`.
+fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
+    let (header, body) = parse_any(T::NAME, buf)?;
     if header.page_code != code {
-        return Err(invalid(what, "PAGE CODE", FieldPointer::data(1, None)));
+        return Err(invalid(T::NAME, "PAGE CODE", FieldPointer::data(1, None)));
     }
-    Ok((header.peripheral, body))
+    T::read_page(&buf[..VpdHeader::LEN + body.len()])
 }
 
-/// Checks the output length, writes the header of a page with `body_len` bytes after it and
-/// zeroes them; returns the page's length.
+/// Emits `page` with page code `code` and byte 0 `peripheral`.
+fn emit_vpd<T: Page>(page: &T, code: u8, peripheral: Peripheral, buf: &mut [u8]) -> Result<usize> {
+    let len = emit_page(T::NAME, code, peripheral, page.body_len(), buf)?;
+    page.write_page(&mut buf[..len])?;
+    Ok(len)
+}
+
+/// Writes the header of a page with `body_len` zeroed bytes after it; returns its length.
 fn emit_page(
     what: &'static str,
     code: u8,
@@ -383,27 +362,14 @@ fn emit_page(
     Ok(len)
 }
 
-/// [`emit_page`] for a page whose body is `body`.
-fn emit_bytes(
-    what: &'static str,
-    code: u8,
-    peripheral: Peripheral,
-    body: &[u8],
-    buf: &mut [u8],
-) -> Result<usize> {
-    let len = emit_page(what, code, peripheral, body.len(), buf)?;
-    buf[VpdHeader::LEN..len].copy_from_slice(body);
-    Ok(len)
-}
-
 /// Declares [`VpdPage`] with one variant per page type (named like it) and its dispatch.
 macro_rules! vpd_pages {
-    ($($(#[$doc:meta])* $page:ident,)*) => {
+    ($($page:ident,)*) => {
         /// Any VPD page, decoded by page code. Pages B0h..B2h are decoded as the SBC-4 pages
         /// whatever the peripheral device type (this crate serves disks).
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum VpdPage {
-            $($(#[$doc])* $page($page),)*
+            $(#[doc = concat!("[`", stringify!($page), "`].")] $page($page),)*
             /// Any other page, kept as its body. Its page code must not be one decoded above.
             Unknown {
                 /// Byte 0.
@@ -457,7 +423,9 @@ macro_rules! vpd_pages {
                         if KNOWN_PAGE_CODES.contains(page_code) {
                             return Err(invalid(WHAT, "PAGE CODE", FieldPointer::data(1, None)));
                         }
-                        emit_bytes(WHAT, *page_code, *peripheral, data, buf)
+                        let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
+                        buf[VpdHeader::LEN..len].copy_from_slice(data);
+                        Ok(len)
                     }
                 }
             }
@@ -466,19 +434,12 @@ macro_rules! vpd_pages {
 }
 
 vpd_pages! {
-    /// 00h.
     SupportedVpdPages,
-    /// 80h.
     UnitSerialNumber,
-    /// 83h.
     DeviceIdentification,
-    /// 86h.
     ExtendedInquiryData,
-    /// B0h.
     BlockLimits,
-    /// B1h.
     BlockDeviceCharacteristics,
-    /// B2h.
     LogicalBlockProvisioning,
 }
 

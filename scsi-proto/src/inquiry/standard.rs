@@ -7,14 +7,11 @@ use crate::error::{check_len, check_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 const WHAT: &str = "standard INQUIRY data";
-/// Length of standard INQUIRY data without the optional fields.
+/// Without the optional fields.
 const SHORT_LEN: usize = 36;
-/// Length of the full emitted form: through the version descriptors and the reserved bytes
-/// 74..96, as LIO emits it (ADDITIONAL LENGTH 91).
+/// Through the version descriptors and reserved bytes 74..96, as LIO emits it.
 const FULL_LEN: usize = 96;
-/// ADDITIONAL LENGTH: the bytes after byte 4.
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
-/// At most eight VERSION DESCRIPTOR fields, from byte 58.
 const MAX_VERSION_DESCRIPTORS: usize = 8;
 
 /// The `i`th VERSION DESCRIPTOR field.
@@ -27,62 +24,50 @@ const VENDOR: (&str, u16) = ("T10 VENDOR IDENTIFICATION", 8);
 const PRODUCT: (&str, u16) = ("PRODUCT IDENTIFICATION", 16);
 const REVISION: (&str, u16) = ("PRODUCT REVISION LEVEL", 32);
 
-fn bad_field((field, byte): (&'static str, u16)) -> Error {
-    invalid(WHAT, field, FieldPointer::data(byte, None))
+/// `field`, or the error naming the identification field `at`.
+fn ascii<const N: usize>(
+    field: Option<AsciiField<N>>,
+    at: (&'static str, u16),
+) -> Result<AsciiField<N>> {
+    field.ok_or(invalid(WHAT, at.0, FieldPointer::data(at.1, None)))
 }
 
 fn bad_format() -> Error {
     invalid(WHAT, "RESPONSE DATA FORMAT", FieldPointer::data(3, Some(3)))
 }
 
-/// The ASCII field at `at` in the first 36 bytes of `raw`.
-fn read_ascii<const N: usize>(raw: &[u8], at: (&'static str, u16)) -> Result<AsciiField<N>> {
-    let bytes = raw.get(usize::from(at.1)..).and_then(<[u8]>::first_chunk);
-    bytes
-        .and_then(|b| AsciiField::from_bytes(*b))
-        .ok_or(bad_field(at))
+/// The ASCII field at `at` in `raw`.
+fn read_ascii<const N: usize>(
+    raw: &[u8; FULL_LEN],
+    at: (&'static str, u16),
+) -> Result<AsciiField<N>> {
+    let bytes = raw[usize::from(at.1)..].first_chunk();
+    ascii(bytes.and_then(|b| AsciiField::from_bytes(*b)), at)
 }
 
 layout_plus! {
-    /// Standard INQUIRY data (SPC-5 6.7.2, Table 148).
-    ///
-    /// Emitted as 36 bytes when there are no version descriptors and no vendor specific data,
-    /// as 96 bytes (ADDITIONAL LENGTH 91, reserved bytes 74..96 zero, like LIO) otherwise.
-    /// Obsolete and vendor specific bits of bytes 6 and 7, and bytes past 96, are not
-    /// represented: parse ignores them and emit writes zeros.
+    /// Standard INQUIRY data, emitted as 36 bytes, or as 96 (like LIO) with version descriptors
+    /// or vendor specific data. Obsolete and vendor specific bits of bytes 6 and 7, and bytes
+    /// past 96, are ignored by parse and emitted as zero.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
-        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
-        /// Removable medium.
         rmb: bool = "RMB" (1, 7, 1),
-        /// The logical unit is a conglomerate.
         lu_cong: bool = "LU_CONG" (1, 6, 1),
-        /// Added by SPC-5: 0 = not reported.
         hot_pluggable: u8 = "HOT PLUGGABLE" (1, 4, 2),
         /// [`VERSION_SPC4`](super::VERSION_SPC4), [`VERSION_SPC5`]...
         version: u8 = "VERSION" (2, 0, 8),
-        /// The NACA bit of the CONTROL byte is supported.
         normaca: bool = "NORMACA" (3, 5, 1),
-        /// Hierarchical LUN addressing in REPORT LUNS.
         hisup: bool = "HISUP" (3, 4, 1),
-        /// Must be [`RESPONSE_DATA_FORMAT`] (2).
         response_data_format: u8 = "RESPONSE DATA FORMAT" (3, 0, 4),
-        /// Embedded storage array controller.
         sccs: bool = "SCCS" (5, 7, 1),
-        /// An access controls coordinator is addressed.
         acc: bool = "ACC" (5, 6, 1),
         /// `TPGS_*`.
         tpgs: u8 = "TPGS" (5, 4, 2),
-        /// Third-party copy commands supported.
         third_party_copy: bool = "3PC" (5, 3, 1),
-        /// Protection information supported.
         protect: bool = "PROTECT" (5, 0, 1),
-        /// Embedded enclosure services.
         encserv: bool = "ENCSERV" (6, 6, 1),
-        /// More than one target port.
         multip: bool = "MULTIP" (6, 4, 1),
-        /// The command management model of SAM-5 is supported; set on any modern target.
         cmdque: bool = "CMDQUE" (7, 1, 1),
     } + {
         /// T10 VENDOR IDENTIFICATION (bytes 8..16).
@@ -93,20 +78,16 @@ layout_plus! {
         product_revision_level: AsciiField<4>,
         /// VENDOR SPECIFIC bytes 36..56; all zero means "absent".
         vendor_specific: [u8; 20],
-        /// VERSION DESCRIPTORs (bytes 58..74), at most eight
-        /// ([`version_descriptor`](super::version_descriptor)). Zero descriptors at the end mean
-        /// "unused" and are dropped by parse.
+        /// At most eight [`version_descriptor`](super::version_descriptor)s (bytes 58..74);
+        /// parse drops trailing zero (unused) ones.
         version_descriptors: Vec<u16>,
     }
 }
 
 impl StandardInquiry {
-    /// Standard INQUIRY data of a connected disk claiming SPC-5, with CMDQUE set, the
-    /// identification fields left-aligned and space-padded, and every other field zero.
-    ///
-    /// Fails with [`Error::InvalidField`] naming "T10 VENDOR IDENTIFICATION", "PRODUCT
-    /// IDENTIFICATION" or "PRODUCT REVISION LEVEL" when a string is longer than its field (8,
-    /// 16, 4 bytes) or holds anything but printable ASCII.
+    /// A connected disk claiming SPC-5 with CMDQUE set, the identification fields space-padded,
+    /// every other field zero. Fails, naming the field, on a string too long for its field or
+    /// not printable ASCII.
     pub fn disk(vendor: &str, product: &str, revision: &str) -> Result<Self> {
         let flags = Flags {
             version: VERSION_SPC5,
@@ -117,9 +98,9 @@ impl StandardInquiry {
         };
         Ok(Self::from_fixed(
             flags,
-            AsciiField::new(vendor).ok_or(bad_field(VENDOR))?,
-            AsciiField::new(product).ok_or(bad_field(PRODUCT))?,
-            AsciiField::new(revision).ok_or(bad_field(REVISION))?,
+            ascii(AsciiField::new(vendor), VENDOR)?,
+            ascii(AsciiField::new(product), PRODUCT)?,
+            ascii(AsciiField::new(revision), REVISION)?,
             [0; 20],
             Vec::new(),
         ))
@@ -142,9 +123,8 @@ impl StandardInquiry {
 }
 
 impl Wire for StandardInquiry {
-    /// Parses at least 36 bytes. The optional fields are read as far as both the buffer and the
-    /// ADDITIONAL LENGTH reach (an initiator may have truncated the data with its ALLOCATION
-    /// LENGTH). Identification fields must be printable ASCII (optionally NUL-terminated).
+    /// Parses at least 36 bytes; optional fields as far as both the buffer and ADDITIONAL
+    /// LENGTH reach (the data may be truncated by ALLOCATION LENGTH).
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
         let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;
@@ -167,8 +147,7 @@ impl Wire for StandardInquiry {
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }
-        let mut vendor_specific = [0; 20];
-        vendor_specific.copy_from_slice(&raw[36..56]);
+        let vendor_specific = *raw[36..].first_chunk().unwrap_or(&[0; 20]);
         Ok(Self::from_fixed(
             flags,
             read_ascii(&raw, VENDOR)?,

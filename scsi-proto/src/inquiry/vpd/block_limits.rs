@@ -27,43 +27,27 @@ layout! {
     /// "not reported" / "no limit" as SBC-4 says for each field.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct BlockLimits: "Block Limits VPD page", 64 {
-        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
-        /// WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected.
         wsnz: bool = "WSNZ" (4, 0, 1),
-        /// Longest COMPARE AND WRITE.
         maximum_compare_and_write_length: u8 = "MAXIMUM COMPARE AND WRITE LENGTH" (5, 0, 8),
-        /// Preferred multiple of transfer lengths.
         optimal_transfer_length_granularity: u16 =
             "OPTIMAL TRANSFER LENGTH GRANULARITY" (6, 0, 16),
-        /// Longest transfer.
         maximum_transfer_length: u32 = "MAXIMUM TRANSFER LENGTH" (8, 0, 32),
-        /// Preferred transfer length.
         optimal_transfer_length: u32 = "OPTIMAL TRANSFER LENGTH" (12, 0, 32),
-        /// Longest PRE-FETCH.
         maximum_prefetch_length: u32 = "MAXIMUM PREFETCH LENGTH" (16, 0, 32),
-        /// Most blocks one UNMAP unmaps.
         maximum_unmap_lba_count: u32 = "MAXIMUM UNMAP LBA COUNT" (20, 0, 32),
-        /// Most descriptors in one UNMAP.
         maximum_unmap_block_descriptor_count: u32 =
             "MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT" (24, 0, 32),
-        /// Preferred unmap granularity.
         optimal_unmap_granularity: u32 = "OPTIMAL UNMAP GRANULARITY" (28, 0, 32),
         /// The alignment (31 bits) when UGAVALID (bit 31) is set.
         unmap_granularity_alignment: Option<u32> = "UNMAP GRANULARITY ALIGNMENT" (32, 0, 32),
-        /// Longest WRITE SAME.
         maximum_write_same_length: u64 = "MAXIMUM WRITE SAME LENGTH" (36, 0, 64),
-        /// Longest atomic write.
         maximum_atomic_transfer_length: u32 = "MAXIMUM ATOMIC TRANSFER LENGTH" (44, 0, 32),
-        /// Required alignment of atomic writes.
         atomic_alignment: u32 = "ATOMIC ALIGNMENT" (48, 0, 32),
-        /// Required multiple of atomic write lengths.
         atomic_transfer_length_granularity: u32 =
             "ATOMIC TRANSFER LENGTH GRANULARITY" (52, 0, 32),
-        /// Longest atomic write with an atomic boundary.
         maximum_atomic_transfer_length_with_atomic_boundary: u32 =
             "MAXIMUM ATOMIC TRANSFER LENGTH WITH ATOMIC BOUNDARY" (56, 0, 32),
-        /// Largest atomic boundary.
         maximum_atomic_boundary_size: u32 = "MAXIMUM ATOMIC BOUNDARY SIZE" (60, 0, 32),
     }
 }

@@ -1,24 +1,23 @@
-//! Designation descriptors (SPC-5 7.7.6.1), of the Device Identification VPD page and of
-//! provisioning groups.
+//! Designation descriptors (SPC-5 7.7.6.1).
 
 use crate::bits::{Layout, Spec, Value, layout};
 use crate::error::{check_len, check_out};
-use crate::inquiry::{AsciiField, invalid};
+use crate::inquiry::{AsciiField, invalid, within};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
 pub(super) const WHAT: &str = "designation descriptor";
 
-/// CODE SET of a designation descriptor (SPC-5 7.7.6.1, Table 575).
+/// CODE SET of a designation descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CodeSet {
-    /// 1h: binary values.
+    /// 1h.
     Binary,
     /// 2h: printable ASCII.
     Ascii,
-    /// 3h: UTF-8.
+    /// 3h.
     Utf8,
-    /// A reserved value: 0h or 4h..=Fh (emit refuses any other).
+    /// 0h or 4h..=Fh (emit refuses any other).
     Reserved(u8),
 }
 
@@ -44,8 +43,7 @@ impl Value for CodeSet {
     }
 }
 
-/// ASSOCIATION of a designation descriptor (SPC-5 7.7.6.1, Table 574); 11b is reserved and
-/// rejected by parse.
+/// ASSOCIATION of a designation descriptor; 11b is reserved and rejected by parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Association {
     /// 00b: the addressed logical unit.
@@ -55,6 +53,9 @@ pub enum Association {
     /// 10b: the SCSI target device containing the logical unit.
     TargetDevice,
 }
+
+const LU: Association = Association::LogicalUnit;
+const PORT: Association = Association::TargetPort;
 
 /// The associations, by value.
 const ASSOCIATIONS: [Association; 3] = [
@@ -89,8 +90,7 @@ layout! {
 /// The identifier of the 4-byte designators of types 4h, 5h and 6h.
 const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
 
-/// The longest SCSI name string designator: a multiple of four that fits DESIGNATOR LENGTH
-/// (SPC-5's limit of 256 cannot be encoded).
+/// The longest SCSI name string designator that fits DESIGNATOR LENGTH (not SPC-5's 256).
 const SCSI_NAME_MAX_LEN: usize = 252;
 
 fn bad_length() -> Error {
@@ -119,8 +119,7 @@ pub enum Naa {
         /// VENDOR SPECIFIC IDENTIFIER, 36 bits.
         vendor_specific: u64,
     },
-    /// NAA 6h, IEEE Registered Extended (16 bytes): what LIO reports for every LUN (company id
-    /// 001405h).
+    /// NAA 6h, IEEE Registered Extended (16 bytes): what LIO reports (company id 001405h).
     IeeeRegisteredExtended {
         /// IEEE COMPANY_ID (OUI), 24 bits.
         company_id: u32,
@@ -129,42 +128,44 @@ pub enum Naa {
         /// VENDOR SPECIFIC IDENTIFIER EXTENSION.
         extension: u64,
     },
-    /// Any other NAA (2h IEEE Extended, 3h Locally Assigned, reserved values): the designator's
-    /// raw bytes, NAA nibble included. Must not be empty nor start with NAA 5h or 6h.
+    /// Any other NAA: the designator's bytes, NAA nibble included; not empty, not 5h or 6h.
     Other(Vec<u8>),
 }
 
 impl Naa {
     /// Checks the ranges of the fields NAA 5h and 6h share; the pointers are in the descriptor.
     fn check(company_id: u32, vendor_specific: u64) -> Result<()> {
-        if company_id > 0xFF_FFFF {
-            let pointer = FieldPointer::data(4, Some(3));
-            return Err(invalid(WHAT, "IEEE COMPANY_ID", pointer));
-        }
-        if vendor_specific > 0xF_FFFF_FFFF {
-            let pointer = FieldPointer::data(7, Some(3));
-            return Err(invalid(WHAT, "VENDOR SPECIFIC IDENTIFIER", pointer));
-        }
-        Ok(())
+        let (field, byte) = if company_id > 0xFF_FFFF {
+            ("IEEE COMPANY_ID", 4)
+        } else if vendor_specific > 0xF_FFFF_FFFF {
+            ("VENDOR SPECIFIC IDENTIFIER", 7)
+        } else {
+            return Ok(());
+        };
+        Err(invalid(WHAT, field, FieldPointer::data(byte, Some(3))))
     }
 
-    /// The fields of NAA 5h (without extension) and 6h, or the bytes of any other.
+    /// The fields and length of NAA 5h or 6h, or the bytes of any other.
     fn fields(&self) -> core::result::Result<(NaaFields, usize), &[u8]> {
-        match *self {
+        let (naa, len, company_id, vendor_specific, extension) = match *self {
             Naa::IeeeRegistered {
-                company_id,
-                vendor_specific,
-            } => Ok((NaaFields::new(5, company_id, vendor_specific, 0), 8)),
+                company_id: c,
+                vendor_specific: v,
+            } => (5, 8, c, v, 0),
             Naa::IeeeRegisteredExtended {
-                company_id,
-                vendor_specific,
-                extension,
-            } => Ok((
-                NaaFields::new(6, company_id, vendor_specific, extension),
-                16,
-            )),
-            Naa::Other(ref bytes) => Err(bytes),
-        }
+                company_id: c,
+                vendor_specific: v,
+                extension: e,
+            } => (6, 16, c, v, e),
+            Naa::Other(ref bytes) => return Err(bytes),
+        };
+        let f = NaaFields {
+            naa,
+            company_id,
+            vendor_specific,
+            extension,
+        };
+        Ok((f, len))
     }
 
     fn write(&self, out: &mut [u8]) -> Result<()> {
@@ -203,43 +204,29 @@ impl Naa {
     }
 }
 
-impl NaaFields {
-    const fn new(naa: u8, company_id: u32, vendor_specific: u64, extension: u64) -> Self {
-        NaaFields {
-            naa,
-            company_id,
-            vendor_specific,
-            extension,
-        }
-    }
-}
-
-/// The DESIGNATOR field, by DESIGNATOR TYPE (SPC-5 7.7.6.1, Table 576).
+/// DESIGNATOR TYPE and DESIGNATOR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DesignatorKind {
-    /// Type 1h, T10 vendor ID based (SPC-5 7.7.6.4): T10 VENDOR IDENTIFICATION and a vendor
-    /// specific identifier (LIO: `"<product>:<serial>"` and a NUL).
+    /// 1h: T10 vendor ID based (LIO's vendor specific part: `"<product>:<serial>"`).
     T10VendorId {
         /// T10 VENDOR IDENTIFICATION.
         vendor: AsciiField<8>,
-        /// VENDOR SPECIFIC IDENTIFIER, kept as bytes.
+        /// VENDOR SPECIFIC IDENTIFIER.
         vendor_specific: Vec<u8>,
     },
-    /// Type 2h, EUI-64 based (SPC-5 7.7.6.5): 8, 12 or 16 bytes.
+    /// 2h: EUI-64 based, 8, 12 or 16 bytes.
     Eui64(Vec<u8>),
-    /// Type 3h, NAA (SPC-5 7.7.6.6).
+    /// 3h.
     Naa(Naa),
-    /// Type 4h, relative target port identifier (SPC-5 7.7.6.7).
+    /// 4h: relative target port identifier.
     RelativeTargetPort(u16),
-    /// Type 5h, target port group (SPC-5 7.7.6.8).
+    /// 5h: target port group.
     TargetPortGroup(u16),
-    /// Type 6h, logical unit group (SPC-5 7.7.6.9).
+    /// 6h: logical unit group.
     LogicalUnitGroup(u16),
-    /// Type 8h, SCSI name string (SPC-5 7.7.6.11): UTF-8 without NULs, emitted NUL-terminated
-    /// and NUL-padded to a multiple of four bytes; at most 251 bytes.
+    /// 8h: UTF-8 without NULs, at most 251 bytes (emitted NUL-terminated, padded to 4n bytes).
     ScsiNameString(String),
-    /// Any other type (0h vendor specific, 7h MD5, 9h PCI Express routing ID, Ah UUID,
-    /// reserved types): the raw designator. Must not use a type that has its own variant.
+    /// Any other type, raw; not one of the types above.
     Other {
         /// DESIGNATOR TYPE, 4 bits.
         designator_type: u8,
@@ -279,8 +266,7 @@ impl DesignatorKind {
         }
     }
 
-    /// Checks what the types cannot (lengths, ranges), then writes the designator into `out`:
-    /// exactly `self.len()` zeroed bytes.
+    /// Checks lengths and ranges, then writes into `out`: `self.len()` zeroed bytes.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         match self {
             Self::T10VendorId {
@@ -341,14 +327,12 @@ impl DesignatorKind {
     }
 }
 
-/// A designation descriptor (SPC-5 7.7.6.1, Table 573), of the Device Identification VPD page
-/// or a provisioning group descriptor.
+/// A designation descriptor (SPC-5 7.7.6.1), of the Device Identification VPD page or a
+/// provisioning group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Designator {
-    /// PROTOCOL IDENTIFIER when PIV is set (`Some`, 4 bits,
-    /// [`protocol_identifier`](crate::inquiry::protocol_identifier)); SPC-5 gives it meaning
-    /// only for target port and target device associations. With PIV clear the field is
-    /// ignored on parse and written as zero.
+    /// PROTOCOL IDENTIFIER ([`protocol_identifier`](crate::inquiry::protocol_identifier)) when
+    /// PIV is set; with PIV clear the field is ignored on parse and written as zero.
     pub protocol_identifier: Option<u8>,
     /// CODE SET.
     pub code_set: CodeSet,
@@ -359,44 +343,32 @@ pub struct Designator {
 }
 
 impl Designator {
-    /// An NAA 5h IEEE Registered designator of the logical unit (binary). Fails if
-    /// `company_id` exceeds 24 bits or `vendor_specific` 36 bits.
+    /// An NAA 5h designator of the logical unit. Fails if `company_id` exceeds 24 bits or
+    /// `vendor_specific` 36 bits.
     pub fn naa_ieee_registered(company_id: u32, vendor_specific: u64) -> Result<Self> {
         Naa::check(company_id, vendor_specific)?;
         let naa = Naa::IeeeRegistered {
             company_id,
             vendor_specific,
         };
-        Ok(Self::new(
-            None,
-            Association::LogicalUnit,
-            DesignatorKind::Naa(naa),
-        ))
+        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
     }
 
-    /// An NAA 6h IEEE Registered Extended designator of the logical unit (binary), the form LIO
-    /// reports. Fails if `oui` exceeds 24 bits or `vendor_specific` 36 bits.
-    pub fn naa_ieee_registered_extended(
-        oui: u32,
-        vendor_specific: u64,
-        extension: u64,
-    ) -> Result<Self> {
+    /// An NAA 6h designator of the logical unit, the form LIO reports. Fails if `oui` exceeds
+    /// 24 bits or `vendor_specific` 36 bits.
+    pub fn naa_ieee_registered_extended(oui: u32, vendor_specific: u64, ext: u64) -> Result<Self> {
         Naa::check(oui, vendor_specific)?;
         let naa = Naa::IeeeRegisteredExtended {
             company_id: oui,
             vendor_specific,
-            extension,
+            extension: ext,
         };
-        Ok(Self::new(
-            None,
-            Association::LogicalUnit,
-            DesignatorKind::Naa(naa),
-        ))
+        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
     }
 
-    /// A T10 vendor ID based designator of the logical unit (ASCII): `vendor` left-aligned and
-    /// space-padded to 8 bytes, followed by `vendor_specific`. Fails if `vendor` is not
-    /// printable ASCII of at most 8 bytes, or the designator exceeds 255 bytes.
+    /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes,
+    /// then `vendor_specific`. Fails if `vendor` is not printable ASCII of at most 8 bytes or
+    /// the designator exceeds 255 bytes.
     pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
         let vendor_specific = vendor_specific.to_vec();
@@ -404,41 +376,33 @@ impl Designator {
             vendor,
             vendor_specific,
         };
-        let d = Self {
-            code_set: CodeSet::Ascii,
-            ..Self::new(None, Association::LogicalUnit, kind)
-        };
+        let d = Self::new(None, LU, kind);
         d.header().write(&mut [0; 4])?;
         Ok(d)
     }
 
-    /// An EUI-64 designator of the logical unit (binary, 8 bytes).
+    /// An 8-byte EUI-64 designator of the logical unit.
     pub fn eui64(id: u64) -> Self {
-        let kind = DesignatorKind::Eui64(id.to_be_bytes().to_vec());
-        Self::new(None, Association::LogicalUnit, kind)
+        Self::new(None, LU, DesignatorKind::Eui64(id.to_be_bytes().to_vec()))
     }
 
-    /// A relative target port identifier (association target port, binary), with PIV set when
-    /// `protocol` is given.
+    /// A relative target port identifier, with PIV set when `protocol` is given.
     pub fn relative_target_port(protocol: Option<u8>, id: u16) -> Self {
-        let kind = DesignatorKind::RelativeTargetPort(id);
-        Self::new(protocol, Association::TargetPort, kind)
+        Self::new(protocol, PORT, DesignatorKind::RelativeTargetPort(id))
     }
 
-    /// A target port group identifier (association target port, binary).
+    /// A target port group identifier.
     pub fn target_port_group(protocol: Option<u8>, id: u16) -> Self {
-        let kind = DesignatorKind::TargetPortGroup(id);
-        Self::new(protocol, Association::TargetPort, kind)
+        Self::new(protocol, PORT, DesignatorKind::TargetPortGroup(id))
     }
 
-    /// A logical unit group identifier (association logical unit, binary).
+    /// A logical unit group identifier.
     pub fn logical_unit_group(id: u16) -> Self {
-        let kind = DesignatorKind::LogicalUnitGroup(id);
-        Self::new(None, Association::LogicalUnit, kind)
+        Self::new(None, LU, DesignatorKind::LogicalUnitGroup(id))
     }
 
-    /// A SCSI name string designator (UTF-8), such as an iSCSI name. Fails if `name` contains a
-    /// NUL or is longer than 251 bytes (the NUL terminator and padding must fit 252 bytes).
+    /// A SCSI name string designator, such as an iSCSI name. Fails if `name` contains a NUL or
+    /// is longer than 251 bytes.
     pub fn scsi_name_string(
         protocol: Option<u8>,
         association: Association,
@@ -446,18 +410,19 @@ impl Designator {
     ) -> Result<Self> {
         check_scsi_name(name)?;
         let kind = DesignatorKind::ScsiNameString(name.to_owned());
-        let d = Self::new(protocol, association, kind);
-        Ok(Designator {
-            code_set: CodeSet::Utf8,
-            ..d
-        })
+        Ok(Self::new(protocol, association, kind))
     }
 
-    /// A binary designator.
+    /// A designator with the code set its kind uses: ASCII, UTF-8 or binary.
     fn new(protocol: Option<u8>, association: Association, designator: DesignatorKind) -> Self {
+        let code_set = match designator {
+            DesignatorKind::T10VendorId { .. } => CodeSet::Ascii,
+            DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
+            _ => CodeSet::Binary,
+        };
         Designator {
             protocol_identifier: protocol,
-            code_set: CodeSet::Binary,
+            code_set,
             association,
             designator,
         }
@@ -474,8 +439,8 @@ impl Designator {
         }
     }
 
-    /// Parses the descriptor at the start of `buf`, which must hold all of it; an overrun is
-    /// reported as an invalid DESIGNATOR LENGTH. Returns the descriptor and its length.
+    /// The descriptor at the start of `buf` and its length; an overrun is an invalid
+    /// DESIGNATOR LENGTH.
     pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
         check_len(WHAT, Location::Data, buf, Header::LEN)?;
         let h = Header::read(buf);
@@ -490,6 +455,14 @@ impl Designator {
             designator: DesignatorKind::read(h.designator_type, bytes)?,
         };
         Ok((designator, end))
+    }
+
+    /// [`read`](Self::read) at `off` in the VPD page `what`, whose PAGE LENGTH is wrong if
+    /// fewer than 4 bytes are left; errors point into the page.
+    pub(super) fn read_at(page: &[u8], off: usize, what: &'static str) -> Result<(Self, usize)> {
+        let rest = page.get(off..).filter(|r| r.len() >= 4);
+        let rest = rest.ok_or(invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+        Designator::read(rest).map_err(|e| within(e, what, off))
     }
 }
 

@@ -2,10 +2,10 @@
 
 use super::designator::{Designator, WHAT};
 use crate::bits::Layout;
-use crate::inquiry::{Peripheral, VpdHeader, emit_page, invalid, parse_page, within};
-use crate::{FieldPointer, Result, Wire};
+use crate::inquiry::{Page, Peripheral, VpdHeader, within};
+use crate::{Result, Wire};
 
-/// Device Identification VPD page, 83h (SPC-5 7.7.6): a list of designation descriptors.
+/// Device Identification VPD page, 83h: a list of designation descriptors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentification {
     /// Byte 0.
@@ -14,52 +14,41 @@ pub struct DeviceIdentification {
     pub designators: Vec<Designator>,
 }
 
-impl DeviceIdentification {
-    /// The page code.
-    pub const PAGE_CODE: u8 = 0x83;
-    const WHAT: &'static str = "Device Identification VPD page";
-}
+impl Page for DeviceIdentification {
+    const NAME: &'static str = "Device Identification VPD page";
 
-impl Wire for DeviceIdentification {
-    /// Walks the descriptors: each must fit inside PAGE LENGTH (an overrun is an invalid
-    /// DESIGNATOR LENGTH, pointer at that descriptor's byte 3), and every step advances at
-    /// least 4 bytes, so the walk ends.
-    fn parse(buf: &[u8]) -> Result<Self> {
-        let (peripheral, body) = parse_page(Self::WHAT, Self::PAGE_CODE, buf)?;
+    fn body_len(&self) -> usize {
+        let lens = self.designators.iter().map(Wire::buffer_len);
+        lens.fold(0, usize::saturating_add)
+    }
+
+    /// Each descriptor must fit inside PAGE LENGTH (an overrun is an invalid DESIGNATOR
+    /// LENGTH, pointer at that descriptor's byte 3); each step advances at least 4 bytes.
+    fn read_page(page: &[u8]) -> Result<Self> {
         let mut designators = Vec::new();
-        let mut off = 0;
-        while let Some(rest) = body.get(off..).filter(|r| !r.is_empty()) {
-            if rest.len() < 4 {
-                // Trailing bytes too short for a descriptor header: PAGE LENGTH is wrong.
-                let pointer = FieldPointer::data(2, None);
-                return Err(invalid(Self::WHAT, "PAGE LENGTH", pointer));
-            }
-            let (d, used) =
-                Designator::read(rest).map_err(|e| within(e, Self::WHAT, VpdHeader::LEN + off))?;
+        let mut off = VpdHeader::LEN;
+        while off < page.len() {
+            let (d, used) = Designator::read_at(page, off, Self::NAME)?;
             designators.push(d);
             off += used;
         }
+        let peripheral = Peripheral::read(page);
         Ok(DeviceIdentification {
             peripheral,
             designators,
         })
     }
 
-    fn buffer_len(&self) -> usize {
-        let body = self.designators.iter().map(Wire::buffer_len);
-        body.fold(VpdHeader::LEN, usize::saturating_add)
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        emit_page(Self::WHAT, Self::PAGE_CODE, self.peripheral, len - 4, buf)?;
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
         let mut off = VpdHeader::LEN;
         for d in &self.designators {
-            off += d.emit(&mut buf[off..]).map_err(|e| within(e, WHAT, off))?;
+            off += d.emit(&mut page[off..]).map_err(|e| within(e, WHAT, off))?;
         }
-        Ok(len)
+        Ok(())
     }
 }
+
+vpd_page!(DeviceIdentification, 0x83);
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
-use crate::inquiry::{Peripheral, VpdHeader, emit_page, invalid, parse_page, within};
+use crate::inquiry::{Page, Peripheral, VpdHeader, invalid, within};
 use crate::{FieldPointer, Result, Wire};
 
 /// PROVISIONING TYPE 000b: not reported, or fully provisioned (SBC-4 Table 241).
@@ -20,25 +20,16 @@ layout_plus! {
     /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
-        /// PERIPHERAL QUALIFIER and PERIPHERAL DEVICE TYPE.
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
-        /// 0 = thresholds not supported.
         threshold_exponent: u8 = "THRESHOLD EXPONENT" (4, 0, 8),
-        /// UNMAP supported.
         lbpu: bool = "LBPU" (5, 7, 1),
-        /// WRITE SAME(16) with UNMAP supported.
         lbpws: bool = "LBPWS" (5, 6, 1),
-        /// WRITE SAME(10) with UNMAP supported.
         lbpws10: bool = "LBPWS10" (5, 5, 1),
-        /// 001b = unmapped blocks read as zeros.
         lbprz: u8 = "LBPRZ" (5, 2, 3),
-        /// ANCHOR supported.
         anc_sup: bool = "ANC_SUP" (5, 1, 1),
-        /// Minimum percentage of resources.
         minimum_percentage: u8 = "MINIMUM PERCENTAGE" (6, 3, 5),
         /// `PROVISIONING_TYPE_*`.
         provisioning_type: u8 = "PROVISIONING TYPE" (6, 0, 3),
-        /// Threshold percentage.
         threshold_percentage: u8 = "THRESHOLD PERCENTAGE" (7, 0, 8),
     } + {
         /// The provisioning group descriptor (bytes 8..), present exactly when DP is set.
@@ -46,51 +37,44 @@ layout_plus! {
     }
 }
 
-impl LogicalBlockProvisioning {
-    /// The page code.
-    pub const PAGE_CODE: u8 = 0xB2;
-}
+impl Page for LogicalBlockProvisioning {
+    const NAME: &'static str = Fixed::WHAT;
 
-impl Wire for LogicalBlockProvisioning {
+    fn body_len(&self) -> usize {
+        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
+        (Fixed::LEN - VpdHeader::LEN).saturating_add(descriptor)
+    }
+
     /// PAGE LENGTH must be at least 4; with DP set, a designation descriptor must follow
     /// within it. Bytes after the fixed fields (DP clear) or the descriptor are ignored.
-    fn parse(buf: &[u8]) -> Result<Self> {
-        let (_, body) = parse_page(Fixed::WHAT, Self::PAGE_CODE, buf)?;
-        let bad_length = || invalid(Fixed::WHAT, "PAGE LENGTH", FieldPointer::data(2, None));
-        let rest = body
-            .get(Fixed::LEN - VpdHeader::LEN..)
-            .ok_or_else(bad_length)?;
-        let fixed = Fixed::read(buf);
-        let provisioning_group = if DP.get(buf) == 1 {
-            if rest.len() < 4 {
-                // Too short for a descriptor header.
-                return Err(bad_length());
-            }
-            let read = Designator::read(rest).map_err(|e| within(e, Fixed::WHAT, Fixed::LEN))?;
-            Some(read.0)
+    fn read_page(page: &[u8]) -> Result<Self> {
+        if page.len() < Fixed::LEN {
+            return Err(invalid(
+                Fixed::WHAT,
+                "PAGE LENGTH",
+                FieldPointer::data(2, None),
+            ));
+        }
+        let provisioning_group = if DP.get(page) == 1 {
+            Some(Designator::read_at(page, Fixed::LEN, Fixed::WHAT)?.0)
         } else {
             None
         };
-        Ok(Self::from_fixed(fixed, provisioning_group))
+        Ok(Self::from_fixed(Fixed::read(page), provisioning_group))
     }
 
-    fn buffer_len(&self) -> usize {
-        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
-        Fixed::LEN.saturating_add(descriptor)
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        emit_page(Fixed::WHAT, Self::PAGE_CODE, self.peripheral, len - 4, buf)?;
-        self.fixed().write(buf)?;
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
+        self.fixed().write(page)?;
         if let Some(d) = &self.provisioning_group {
-            DP.put(buf, 1);
-            d.emit(&mut buf[Fixed::LEN..])
+            DP.put(page, 1);
+            d.emit(&mut page[Fixed::LEN..])
                 .map_err(|e| within(e, DESIGNATOR, Fixed::LEN))?;
         }
-        Ok(len)
+        Ok(())
     }
 }
+
+vpd_page!(LogicalBlockProvisioning, 0xB2);
 
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,11 @@
 //! Supported VPD Pages VPD page, 00h (SPC-5 7.7.16).
 
-use crate::inquiry::{Peripheral, emit_bytes, parse_page};
-use crate::{Result, Wire};
+use crate::Result;
+use crate::bits::Layout;
+use crate::inquiry::{Page, Peripheral};
 
-/// Supported VPD Pages VPD page, 00h (SPC-5 7.7.16): the page codes the device returns, in
-/// ascending order (not enforced).
+/// Supported VPD Pages VPD page, 00h: the page codes the device returns, in ascending order
+/// (not enforced).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupportedVpdPages {
     /// Byte 0.
@@ -13,33 +14,26 @@ pub struct SupportedVpdPages {
     pub pages: Vec<u8>,
 }
 
-impl SupportedVpdPages {
-    /// The page code.
-    pub const PAGE_CODE: u8 = 0x00;
-    const WHAT: &'static str = "Supported VPD Pages VPD page";
-}
+impl Page for SupportedVpdPages {
+    const NAME: &'static str = "Supported VPD Pages VPD page";
 
-impl Wire for SupportedVpdPages {
-    fn parse(buf: &[u8]) -> Result<Self> {
-        let (peripheral, body) = parse_page(Self::WHAT, Self::PAGE_CODE, buf)?;
-        let pages = body.to_vec();
+    fn body_len(&self) -> usize {
+        self.pages.len()
+    }
+
+    fn read_page(page: &[u8]) -> Result<Self> {
+        let peripheral = Peripheral::read(page);
+        let pages = page[4..].to_vec();
         Ok(SupportedVpdPages { peripheral, pages })
     }
 
-    fn buffer_len(&self) -> usize {
-        self.pages.len().saturating_add(4)
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        emit_bytes(
-            Self::WHAT,
-            Self::PAGE_CODE,
-            self.peripheral,
-            &self.pages,
-            buf,
-        )
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
+        page[4..].copy_from_slice(&self.pages);
+        Ok(())
     }
 }
+
+vpd_page!(SupportedVpdPages, 0x00);
 
 #[cfg(test)]
 mod tests;
