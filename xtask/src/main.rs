@@ -237,15 +237,23 @@ fn vm_run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// Builds `tcmu` and runs `xtask/vm/SCRIPT` in the VM with `$TCMU` set; the script's exit
-/// status.
+/// Builds `tcmu` and its examples and runs `xtask/vm/SCRIPT` in the VM with `$TCMU` (the
+/// program) and `$EXAMPLES` (the examples' folder) set; the script's exit status.
 fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     let root = root();
-    cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+    cargo(
+        &root,
+        &["build", "--release", "-p", "tcmu", "--bins", "--examples"],
+    )?;
     let tcmu = root.join("target/release/tcmu");
+    let examples = root.join("target/release/examples");
     let path = root.join("xtask/vm").join(script);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = format!("TCMU={}\n{text}", tcmu.display());
+    let text = format!(
+        "TCMU={}\nEXAMPLES={}\n{text}",
+        tcmu.display(),
+        examples.display()
+    );
     vm::run(&text, std::time::Duration::from_secs(timeout_secs))
 }
 

@@ -189,5 +189,27 @@ kill $(pidof iscsid) 2>/dev/null
 kill -TERM $PI; wait $PI; rc=$?
 check "the served iSCSI target goes with tcmu serve" '[ $rc -eq 0 ] && [ ! -e /sys/kernel/config/target/iscsi/$IQN ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
 
+# The library's examples, as a user runs them: each serves a real disk until SIGTERM.
+serve_example() { # NAME ARGS...: starts it, sets EP (pid) and ED (its disk)
+  n=$1; shift
+  "$EXAMPLES/$n" "$@" > /tmp/ex.out 2> /tmp/ex.err &
+  EP=$!
+  for i in $(seq 1 200); do [ -s /tmp/ex.out ] && break; sleep 0.1; done
+  ED=$(head -1 /tmp/ex.out)
+}
+serve_example ram_disk
+check "example ram_disk: a 64 MiB disk that keeps what is written" '[ -b "$ED" ] && [ "$(cat /sys/block/$(basename $ED)/size)" = 131072 ] && dd if=/tmp/pattern of="$ED" bs=1M seek=1 oflag=direct 2>/dev/null && dd if="$ED" bs=1M skip=1 count=8 iflag=direct 2>/dev/null | cmp -s - /tmp/pattern'
+kill -TERM $EP; wait $EP; rc=$?
+check "example ram_disk stops on SIGTERM and removes its disk" '[ $rc -eq 0 ] && ! leftovers'
+serve_example command_handler
+check "example command_handler: a write to block 0 is refused write protected, others land" '[ -b "$ED" ] && ! dd if=/tmp/pattern of="$ED" bs=4k count=1 oflag=direct 2>/dev/null && grep -q "refused WRITE" /tmp/ex.err && dd if=/tmp/pattern of="$ED" bs=4k count=1 seek=1 oflag=direct 2>/dev/null && dd if="$ED" bs=4k skip=1 count=1 iflag=direct 2>/dev/null | cmp -s -n 4096 - /tmp/pattern'
+kill -TERM $EP; wait $EP; rc=$?
+check "example command_handler stops on SIGTERM and removes its disk" '[ $rc -eq 0 ] && ! leftovers'
+head -c 8M /tmp/pattern > /tmp/ro.img
+serve_example read_only_image /tmp/ro.img
+check "example read_only_image: reads the image, refuses writes, leaves it unchanged" '[ -b "$ED" ] && dd if="$ED" bs=1M count=8 iflag=direct 2>/dev/null | cmp -s - /tmp/ro.img && ! dd if=/dev/zero of="$ED" bs=4k count=1 oflag=direct 2>/dev/null && cmp -s /tmp/ro.img /tmp/pattern'
+kill -TERM $EP; wait $EP; rc=$?
+check "example read_only_image stops on SIGTERM and removes its disk" '[ $rc -eq 0 ] && ! leftovers'
+
 echo "vm-test: $pass passed, $fail failed"
 [ $fail -eq 0 ]
