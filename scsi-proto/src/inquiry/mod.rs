@@ -7,8 +7,8 @@
 //! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
 use crate::bits::{Layout, Value, layout};
-use crate::error::{check_len, check_out};
-use crate::{Error, FieldPointer, Location, Result, Wire};
+use crate::error::{check_len, check_out, invalid, within};
+use crate::{FieldPointer, Location, Result, Wire};
 
 /// Public constants, one documented line each.
 macro_rules! consts {
@@ -67,55 +67,6 @@ pub mod protocol_identifier {
         PCIE = 0xB, "PCI Express protocols.";
         NONE = 0xF, "No specific protocol.";
     }
-}
-
-/// [`layout!`](crate::bits::layout) for a structure with owned fields after a fixed part: the
-/// public struct, the private layout `$fixed` of the fixed part, and `fixed` / `from_fixed`.
-macro_rules! layout_plus {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident ($fixed:ident : $what:literal, $len:literal) {
-            $(
-                $(#[$fmeta:meta])*
-                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal),
-            )*
-        } + {
-            $(
-                $(#[$xmeta:meta])*
-                $extra:ident : $xty:ty,
-            )*
-        }
-    ) => {
-        $crate::bits::layout! {
-            /// The declared layout of the fixed part of the structure declared with it.
-            struct $fixed: $what, $len {
-                $($field: $ty = $label ($byte, $shift, $bits),)*
-            }
-        }
-
-        $(#[$meta])*
-        pub struct $name {
-            $(
-                $(#[$fmeta])*
-                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
-                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
-                pub $field: $ty,
-            )*
-            $($(#[$xmeta])* pub $extra: $xty,)*
-        }
-
-        impl $name {
-            /// The fixed part.
-            fn fixed(&self) -> $fixed {
-                $fixed { $($field: self.$field),* }
-            }
-
-            /// The structure from its fixed part and its owned fields.
-            fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
-                $name { $($field: f.$field,)* $($extra,)* }
-            }
-        }
-    };
 }
 
 /// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
@@ -195,26 +146,6 @@ pub use vpd::provisioning::{
 };
 pub use vpd::serial::UnitSerialNumber;
 pub use vpd::supported::SupportedVpdPages;
-
-fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
-}
-
-/// `e`, about a part `offset` bytes into `what`, as an error about `what`.
-fn within(e: Error, what: &'static str, offset: usize) -> Error {
-    match e {
-        Error::InvalidField { field, pointer, .. } => Error::InvalidField {
-            what,
-            field,
-            pointer: pointer.shifted(u16::try_from(offset).unwrap_or(u16::MAX)),
-        },
-        other => other,
-    }
-}
 
 layout! {
     /// Byte 0 of standard INQUIRY data and of every VPD page (SPC-5 6.7.2). The default is

@@ -1,6 +1,6 @@
 //! PERSISTENT RESERVE IN parameter data: READ KEYS and READ RESERVATION (SPC-5 6.16).
 
-use super::{encode, invalid, list_header, list_items, stream};
+use super::{encode, list_header, list_items, stream};
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, check_out};
 use crate::{Location, Result, Wire};
@@ -71,7 +71,7 @@ impl Wire for ReadReservation {
                 check_len(PRIN, Location::Data, buf, 24)?;
                 Some(Reservation::read(&buf[8..]))
             }
-            _ => return Err(invalid(PRIN, &ADDITIONAL_LENGTH, Location::Data, 0)),
+            _ => return Err(ADDITIONAL_LENGTH.invalid(PRIN, Location::Data, 0)),
         };
         Ok(ReadReservation {
             generation: PRGENERATION.get(buf) as u32,

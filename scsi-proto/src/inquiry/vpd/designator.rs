@@ -1,8 +1,8 @@
 //! Designation descriptors (SPC-5 7.7.6.1).
 
 use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_len, check_out};
-use crate::inquiry::{AsciiField, invalid, within};
+use crate::error::{check_len, check_out, invalid, within};
+use crate::inquiry::AsciiField;
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.

@@ -2,7 +2,8 @@
 
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
-use crate::inquiry::{Page, Peripheral, VpdHeader, invalid, within};
+use crate::error::{invalid, within};
+use crate::inquiry::{Page, Peripheral, VpdHeader};
 use crate::{FieldPointer, Result, Wire};
 
 /// PROVISIONING TYPE 000b: not reported, or fully provisioned (SBC-4 Table 241).
@@ -16,7 +17,7 @@ pub const PROVISIONING_TYPE_THIN: u8 = 0b010;
 /// `provisioning_group` is `Some`.
 const DP: Spec = Spec::new("DP", 5, 0, 1);
 
-layout_plus! {
+crate::bits::layout! {
     /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
