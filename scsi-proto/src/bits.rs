@@ -4,7 +4,7 @@
 //! byte `byte`: a flag at byte 2 bit 2 is `(2, 2, 1)`, a 32-bit number in bytes 8..12 is
 //! `(8, 0, 32)`. One [`Spec`] reads, writes, range-checks, points at and masks the field.
 
-use crate::error::ptr_byte;
+use crate::error::{check_len, ptr_byte};
 use crate::{Error, FieldPointer, Location, Result};
 
 /// Where a field sits, and its name: a `&'static str` as the standard spells it, or an enum.
@@ -100,6 +100,20 @@ impl Spec {
         crate::error::invalid(what, self.field, self.pointer(location, ptr_byte(offset)))
     }
 
+    /// Device data `what` through the end this length field gives: `start` bytes (holding the
+    /// field), then as many as it counts, all checked to be in `buf`.
+    pub(crate) fn counted<'a>(
+        &self,
+        what: &'static str,
+        buf: &'a [u8],
+        start: usize,
+    ) -> Result<&'a [u8]> {
+        check_len(what, Location::Data, buf, start)?;
+        let end = usize::try_from(self.get(buf)).map_or(usize::MAX, |n| n.saturating_add(start));
+        check_len(what, Location::Data, buf, end)?;
+        Ok(&buf[..end])
+    }
+
     /// Writes `value`, or says the field cannot hold it.
     pub fn put_checked(&self, what: &'static str, buf: &mut [u8], value: u64) -> Result<()> {
         if value > self.max() {
@@ -177,15 +191,13 @@ pub trait Layout: Sized {
 
     /// Parses exactly as [`Layout::read`] after checking that `buf` holds `LEN` bytes.
     fn parse_fixed(buf: &[u8], location: Location) -> Result<Self> {
-        crate::error::check_len(Self::WHAT, location, buf, Self::LEN)?;
+        check_len(Self::WHAT, location, buf, Self::LEN)?;
         Ok(Self::read(buf))
     }
 
     /// Writes `LEN` bytes (zeroed first, then the fields) to the start of `buf`.
     fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
-        crate::error::check_out(Self::WHAT, buf, Self::LEN)?;
-        buf[..Self::LEN].fill(0);
-        self.write(buf)?;
+        self.write(crate::error::zeroed_out(Self::WHAT, buf, Self::LEN)?)?;
         Ok(Self::LEN)
     }
 }

@@ -176,6 +176,18 @@ pub(crate) fn check_out(what: &'static str, buf: &[u8], needed: usize) -> Result
     }
 }
 
+/// The first `len` bytes of an output buffer, which must hold them, zeroed.
+pub(crate) fn zeroed_out<'a>(
+    what: &'static str,
+    buf: &'a mut [u8],
+    len: usize,
+) -> Result<&'a mut [u8]> {
+    check_out(what, buf, len)?;
+    let out = &mut buf[..len];
+    out.fill(0);
+    Ok(out)
+}
+
 /// An [`Error::InvalidField`]: `field` of `what`, at `pointer`.
 pub(crate) const fn invalid(
     what: &'static str,

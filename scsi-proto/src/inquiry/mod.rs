@@ -4,11 +4,11 @@
 //! `parse` checks a page's code and that the buffer holds PAGE LENGTH bytes. The pages of fixed
 //! length 3Ch (86h, B0h, B1h) are parsed leniently: missing bytes read as zero (LIO sends a
 //! short Block Limits page without thin provisioning), extra bytes are ignored, and emit
-//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
+//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`](crate::Location::Data)), for logs and tests.
 
 use crate::bits::{Layout, Value, layout};
-use crate::error::{check_len, check_out, invalid, within};
-use crate::{FieldPointer, Location, Result, Wire};
+use crate::error::{check_out, invalid, within};
+use crate::{FieldPointer, Result, Wire};
 
 /// Public constants, one documented line each.
 macro_rules! consts {
@@ -247,11 +247,8 @@ layout! {
 
 /// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
-    check_len(what, Location::Data, buf, VpdHeader::LEN)?;
-    let header = VpdHeader::read(buf);
-    let end = VpdHeader::LEN + usize::from(header.page_length);
-    check_len(what, Location::Data, buf, end)?;
-    Ok((header, &buf[VpdHeader::LEN..end]))
+    let page = VpdHeader::FIELDS[2].counted(what, buf, VpdHeader::LEN)?;
+    Ok((VpdHeader::read(page), &page[VpdHeader::LEN..]))
 }
 
 /// Parses page `code`.

@@ -2,7 +2,7 @@
 
 use super::{encode, list_header, list_items, stream};
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, check_out, zeroed_out};
 use crate::{Location, Result, Wire};
 
 const PRIN: &str = "PERSISTENT RESERVE IN data";
@@ -85,9 +85,7 @@ impl Wire for ReadReservation {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(PRIN, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(PRIN, buf, total)?;
         PRGENERATION.put(out, self.generation.into());
         ADDITIONAL_LENGTH.put(out, (total - 8) as u64);
         if let Some(r) = &self.reservation {

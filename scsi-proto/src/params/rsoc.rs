@@ -3,7 +3,7 @@
 
 use super::encode;
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, zeroed_out};
 use crate::{Location, Result, Wire};
 
 const RSOC: &str = "REPORT SUPPORTED OPERATION CODES data";
@@ -104,12 +104,8 @@ impl AllCommands {
 impl Wire for AllCommands {
     fn parse(buf: &[u8]) -> Result<Self> {
         type D = CommandDescriptor;
-        check_len(RSOC, Location::Data, buf, 4)?;
-        let total = usize::try_from(COMMAND_DATA_LENGTH.get(buf))
-            .unwrap_or(usize::MAX)
-            .saturating_add(4);
-        check_len(RSOC, Location::Data, buf, total)?;
-        let body = &buf[..total];
+        let body = COMMAND_DATA_LENGTH.counted(RSOC, buf, 4)?;
+        let total = body.len();
         let short = || COMMAND_DATA_LENGTH.invalid(RSOC, Location::Data, 0);
         let mut descriptors = Vec::with_capacity((total - 4) / D::LEN);
         let mut ctdp_all = None;
@@ -153,9 +149,7 @@ impl Wire for AllCommands {
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         type D = CommandDescriptor;
         let total = self.buffer_len();
-        check_out(RSOC, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(RSOC, buf, total)?;
         COMMAND_DATA_LENGTH.put_checked(RSOC, out, (total - 4) as u64)?;
         let mut off = 4;
         for d in &self.descriptors {
@@ -209,9 +203,7 @@ impl OneCommand {
 
 impl Wire for OneCommand {
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(RSOC, Location::Data, buf, 4)?;
-        let end = 4 + Self::CDB_SIZE.get(buf) as usize;
-        check_len(RSOC, Location::Data, buf, end)?;
+        let end = Self::CDB_SIZE.counted(RSOC, buf, 4)?.len();
         let timeouts = match Self::CTDP.get(buf) != 0 {
             true => Some(CommandTimeouts::parse_at(buf, end)?),
             false => None,
@@ -229,9 +221,7 @@ impl Wire for OneCommand {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(RSOC, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(RSOC, buf, total)?;
         Self::SUPPORT.put_checked(RSOC, out, self.support.into())?;
         Self::CDB_SIZE.put_checked(RSOC, out, self.cdb_usage_data.len() as u64)?;
         Self::CTDP.put(out, self.ctdp().into());
@@ -322,9 +312,7 @@ impl Wire for ReportedTmf {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(RSTMF, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(RSTMF, buf, total)?;
         self.fixed().put(out);
         if let Some(x) = &self.extended {
             let adl = Self::EXTENDED_ADDITIONAL_LENGTH;

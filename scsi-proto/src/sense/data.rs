@@ -250,6 +250,8 @@ const DESCRIPTORS: [(usize, Spec); 6] = [
     (4, Spec::new("ILI", 3, 5, 1)),
 ];
 /// The information descriptor's VALID bit, which shall be one.
+/// A sense data descriptor's ADDITIONAL LENGTH.
+const DESCRIPTOR_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 1, 0, 8);
 const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
 const WHAT_DESCRIPTOR: &str = "sense data descriptor";
 
@@ -314,9 +316,7 @@ impl SenseData {
         // Each step consumes at least the two header bytes, so the walk always ends.
         while at < end {
             let rest = &buf[at..end];
-            check_len(WHAT_DESCRIPTOR, Location::Data, rest, 2)?;
-            let len = 2 + usize::from(rest[1]);
-            check_len(WHAT_DESCRIPTOR, Location::Data, rest, len)?;
+            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, rest, 2)?.len();
             let code = usize::from(rest[0]);
             // The first of like descriptors counts; other types are nothing a block target needs.
             if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {

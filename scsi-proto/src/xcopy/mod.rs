@@ -3,7 +3,7 @@
 //! Checking a list against a copy manager's limits and planning the copy are `tcmu`'s.
 
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::zeroed_out;
 use crate::{Location, Result, Wire};
 
 /// Length of a CSCD descriptor (but the 64-byte IPv6 and IP copy service ones).
@@ -182,10 +182,8 @@ impl OperatingParameters {
 
 impl Wire for OperatingParameters {
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(Self::WHAT, Location::Data, buf, Self::FIXED)?;
-        let end = Self::FIXED + Self::LIST_LENGTH.get(buf) as usize;
-        check_len(Self::WHAT, Location::Data, buf, end)?;
-        let descriptors = buf[Self::FIXED..end].to_vec();
+        let data = Self::LIST_LENGTH.counted(Self::WHAT, buf, Self::FIXED)?;
+        let descriptors = data[Self::FIXED..].to_vec();
         Ok(Self::from_fixed(OpFields::read(buf), descriptors))
     }
 
@@ -195,9 +193,7 @@ impl Wire for OperatingParameters {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        check_out(Self::WHAT, buf, len)?;
-        let out = &mut buf[..len];
-        out.fill(0);
+        let out = zeroed_out(Self::WHAT, buf, len)?;
         AVAILABLE_DATA.put(out, (len - 4) as u64);
         self.fixed().put(out);
         let n = len - Self::FIXED;

@@ -469,9 +469,7 @@ impl Designator {
 impl Wire for Designator {
     /// Parses one descriptor from the start of `buf`; bytes after it are ignored.
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(WHAT, Location::Data, buf, Header::LEN)?;
-        let needed = Header::LEN + usize::from(Header::read(buf).designator_length);
-        check_len(WHAT, Location::Data, buf, needed)?;
+        Header::FIELDS[5].counted(WHAT, buf, Header::LEN)?;
         Designator::read(buf).map(|(d, _)| d)
     }
 
