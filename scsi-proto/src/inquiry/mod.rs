@@ -4,11 +4,11 @@
 //! `parse` checks a page's code and that the buffer holds PAGE LENGTH bytes. The pages of fixed
 //! length 3Ch (86h, B0h, B1h) are parsed leniently: missing bytes read as zero (LIO sends a
 //! short Block Limits page without thin provisioning), extra bytes are ignored, and emit
-//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`](crate::Location::Data)), for logs and tests.
+//! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
-use crate::bits::{Layout, Value, layout};
-use crate::error::{check_out, invalid, within};
-use crate::{FieldPointer, Result, Wire};
+use crate::bits::{Layout, Spec, Value, layout};
+use crate::error::{check_out, within};
+use crate::{Location, Result, Wire};
 
 /// Public constants, one documented line each.
 macro_rules! consts {
@@ -245,9 +245,13 @@ layout! {
     }
 }
 
+/// The header's PAGE CODE and PAGE LENGTH, for errors.
+const PAGE_CODE: &Spec = &VpdHeader::FIELDS[1];
+const PAGE_LENGTH: &Spec = &VpdHeader::FIELDS[2];
+
 /// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
-    let page = VpdHeader::FIELDS[2].counted(what, buf, VpdHeader::LEN)?;
+    let page = PAGE_LENGTH.counted(what, buf, VpdHeader::LEN)?;
     Ok((VpdHeader::read(page), &page[VpdHeader::LEN..]))
 }
 
@@ -255,7 +259,7 @@ fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u
 fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
     let (header, body) = parse_any(T::NAME, buf)?;
     if header.page_code != code {
-        return Err(invalid(T::NAME, "PAGE CODE", FieldPointer::data(1, None)));
+        return Err(PAGE_CODE.invalid(T::NAME, Location::Data, 0));
     }
     T::read_page(&buf[..VpdHeader::LEN + body.len()])
 }
@@ -278,8 +282,8 @@ fn emit_page(
     let len = body_len.saturating_add(VpdHeader::LEN);
     check_out(what, buf, len)?;
     peripheral.check(what)?;
-    let page_length = u16::try_from(body_len)
-        .map_err(|_| invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+    let page_length =
+        u16::try_from(body_len).map_err(|_| PAGE_LENGTH.invalid(what, Location::Data, 0))?;
     buf[..len].fill(0);
     let header = VpdHeader {
         peripheral,
@@ -349,7 +353,7 @@ macro_rules! vpd_pages {
                         const WHAT: &str = "VPD page";
                         check_out(WHAT, buf, self.buffer_len())?;
                         if KNOWN_PAGE_CODES.contains(page_code) {
-                            return Err(invalid(WHAT, "PAGE CODE", FieldPointer::data(1, None)));
+                            return Err(PAGE_CODE.invalid(WHAT, Location::Data, 0));
                         }
                         let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
                         buf[VpdHeader::LEN..len].copy_from_slice(data);
