@@ -217,8 +217,8 @@ impl ModeParameters {
         self.device_specific_parameter & DEVICE_SPECIFIC_DPOFUA != 0
     }
 
-    /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`](crate::Error::Truncated) if cut short); the pages
-    /// must exactly fill what follows the block descriptors.
+    /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`](crate::Error::Truncated) if
+    /// cut short); the pages must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
         let what = Self::WHAT[usize::from(ten)];
         let header_len = ModeParameterHeader10::size(ten);
