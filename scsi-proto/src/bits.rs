@@ -4,6 +4,7 @@
 //! byte `byte`: a flag at byte 2 bit 2 is `(2, 2, 1)`, a 32-bit number in bytes 8..12 is
 //! `(8, 0, 32)`. One [`Spec`] reads, writes, range-checks, points at and masks the field.
 
+use crate::error::{check_len, ptr_byte};
 use crate::{Error, FieldPointer, Location, Result};
 
 /// Where a field sits, and its name: a `&'static str` as the standard spells it, or an enum.
@@ -94,19 +95,29 @@ impl<K: Copy> Spec<K> {
 }
 
 impl Spec {
-    /// The error for a value that does not fit the field, naming it (emitting device data).
-    pub fn too_large(&self, what: &'static str) -> Error {
-        Error::InvalidField {
-            what,
-            field: self.field,
-            pointer: self.pointer(Location::Data, 0),
-        }
+    /// The error for an invalid value of the field, in `what` at `offset` bytes into `location`.
+    pub fn invalid(&self, what: &'static str, location: Location, offset: usize) -> Error {
+        crate::error::invalid(what, self.field, self.pointer(location, ptr_byte(offset)))
+    }
+
+    /// Device data `what` through the end this length field gives: `start` bytes (holding the
+    /// field), then as many as it counts, all checked to be in `buf`.
+    pub(crate) fn counted<'a>(
+        &self,
+        what: &'static str,
+        buf: &'a [u8],
+        start: usize,
+    ) -> Result<&'a [u8]> {
+        check_len(what, Location::Data, buf, start)?;
+        let end = usize::try_from(self.get(buf)).map_or(usize::MAX, |n| n.saturating_add(start));
+        check_len(what, Location::Data, buf, end)?;
+        Ok(&buf[..end])
     }
 
     /// Writes `value`, or says the field cannot hold it.
     pub fn put_checked(&self, what: &'static str, buf: &mut [u8], value: u64) -> Result<()> {
         if value > self.max() {
-            return Err(self.too_large(what));
+            return Err(self.invalid(what, Location::Data, 0));
         }
         self.put(buf, value);
         Ok(())
@@ -161,6 +172,9 @@ pub trait Layout: Sized {
     /// large for its field is an [`Error::InvalidField`] naming it.
     fn write(&self, buf: &mut [u8]) -> Result<()>;
 
+    /// Writes the low bits of every field into `buf`, as [`Spec::put`]: never fails.
+    fn put(&self, buf: &mut [u8]);
+
     /// The bits the named fields cover, by byte (`LEN` bytes).
     fn mask() -> Vec<u8> {
         let mut m = vec![0u8; Self::LEN];
@@ -177,15 +191,13 @@ pub trait Layout: Sized {
 
     /// Parses exactly as [`Layout::read`] after checking that `buf` holds `LEN` bytes.
     fn parse_fixed(buf: &[u8], location: Location) -> Result<Self> {
-        crate::error::check_len(Self::WHAT, location, buf, Self::LEN)?;
+        check_len(Self::WHAT, location, buf, Self::LEN)?;
         Ok(Self::read(buf))
     }
 
     /// Writes `LEN` bytes (zeroed first, then the fields) to the start of `buf`.
     fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
-        crate::error::check_out(Self::WHAT, buf, Self::LEN)?;
-        buf[..Self::LEN].fill(0);
-        self.write(buf)?;
+        self.write(crate::error::zeroed_out(Self::WHAT, buf, Self::LEN)?)?;
         Ok(Self::LEN)
     }
 }
@@ -206,7 +218,51 @@ pub trait Layout: Sized {
 /// ```
 ///
 /// A field's type implements [`bits::Value`](crate::bits::Value); attributes are kept.
+///
+/// A structure with owned fields besides its fixed part names a private struct `Fixed` for
+/// that part, `pub struct Name(Fixed: "what", len) { .. } + { extra: Type, .. }`: `Fixed` is
+/// the `Layout`; `Name` has `fixed()`, `from_fixed(fixed, extra..)` and `spec(name)`.
 macro_rules! layout {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident ($fixed:ident : $what:literal, $len:literal) {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal)
+            ),* $(,)?
+        } + {
+            $($(#[$xmeta:meta])* $extra:ident : $xty:ty),* $(,)?
+        }
+    ) => {
+        $crate::bits::layout! {
+            /// The fixed part of the structure declared with it.
+            struct $fixed: $what, $len {
+                $($field: $ty = $label ($byte, $shift, $bits),)*
+            }
+        }
+
+        $crate::bits::layout!(@struct $(#[$meta])* $vis $name
+            { $($(#[$fmeta])* $field: $ty = $label ($byte, $shift, $bits),)* }
+            $($(#[$xmeta])* $extra: $xty,)*);
+
+        #[allow(dead_code)]
+        impl $name {
+            /// The fixed part.
+            fn fixed(&self) -> $fixed {
+                $fixed { $($field: self.$field),* }
+            }
+
+            /// The structure from its fixed part and its owned fields.
+            fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
+                $name { $($field: f.$field,)* $($extra,)* }
+            }
+
+            /// The field of the fixed part named `name`, for its field pointer.
+            pub fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
+                <$fixed as $crate::bits::Layout>::spec(name)
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident : $what:literal, $len:literal {
@@ -216,15 +272,8 @@ macro_rules! layout {
             ),* $(,)?
         }
     ) => {
-        $(#[$meta])*
-        $vis struct $name {
-            $(
-                $(#[$fmeta])*
-                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
-                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
-                pub $field: $ty,
-            )*
-        }
+        $crate::bits::layout!(@struct $(#[$meta])* $vis $name
+            { $($(#[$fmeta])* $field: $ty = $label ($byte, $shift, $bits),)* });
 
         impl $crate::bits::Layout for $name {
             const WHAT: &'static str = $what;
@@ -246,6 +295,11 @@ macro_rules! layout {
                     .put_checked($what, buf, $crate::bits::Value::to_bits(self.$field))?;)*
                 Ok(())
             }
+
+            fn put(&self, buf: &mut [u8]) {
+                $($crate::bits::Spec::new($label, $byte, $shift, $bits)
+                    .put(buf, $crate::bits::Value::to_bits(self.$field));)*
+            }
         }
 
         const _: () = {
@@ -257,6 +311,22 @@ macro_rules! layout {
                 i += 1;
             }
         };
+    };
+    // The struct, each placed field documented with its position.
+    (@struct $(#[$meta:meta])* $vis:vis $name:ident {
+        $($(#[$fmeta:meta])* $field:ident : $ty:ty = $label:literal
+            ($byte:literal, $shift:literal, $bits:literal),)*
+    } $($(#[$xmeta:meta])* $extra:ident : $xty:ty,)*) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[$fmeta])*
+                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
+                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
+                pub $field: $ty,
+            )*
+            $($(#[$xmeta])* pub $extra: $xty,)*
+        }
     };
 }
 pub(crate) use layout;

@@ -176,5 +176,45 @@ pub(crate) fn check_out(what: &'static str, buf: &[u8], needed: usize) -> Result
     }
 }
 
+/// The first `len` bytes of an output buffer, which must hold them, zeroed.
+pub(crate) fn zeroed_out<'a>(
+    what: &'static str,
+    buf: &'a mut [u8],
+    len: usize,
+) -> Result<&'a mut [u8]> {
+    check_out(what, buf, len)?;
+    let out = &mut buf[..len];
+    out.fill(0);
+    Ok(out)
+}
+
+/// An [`Error::InvalidField`]: `field` of `what`, at `pointer`.
+pub(crate) const fn invalid(
+    what: &'static str,
+    field: &'static str,
+    pointer: FieldPointer,
+) -> Error {
+    Error::InvalidField {
+        what,
+        field,
+        pointer,
+    }
+}
+
+/// `e`, about a part `offset` bytes into `what`, as an error about `what`.
+pub(crate) fn within(e: Error, what: &'static str, offset: usize) -> Error {
+    match e {
+        Error::InvalidField { field, pointer, .. } => {
+            invalid(what, field, pointer.shifted(ptr_byte(offset)))
+        }
+        e => e,
+    }
+}
+
+/// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).
+pub(crate) fn ptr_byte(offset: usize) -> u16 {
+    u16::try_from(offset).unwrap_or(u16::MAX)
+}
+
 #[cfg(test)]
 mod tests;

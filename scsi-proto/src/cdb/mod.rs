@@ -140,7 +140,7 @@ impl Command {
             let what = "variable-length CDB";
             check_len(what, Location::Cdb, cdb, sa.end())?;
             if ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
-                return Err(spec_invalid(what, &ADDITIONAL_CDB_LENGTH));
+                return Err(ADDITIONAL_CDB_LENGTH.invalid(what, Location::Cdb, 0));
             }
             Some(sa.get(cdb) as u16)
         } else if has_service_action(opcode) {
@@ -151,7 +151,7 @@ impl Command {
         };
         let info = match command_info(opcode, service_action) {
             Some(info) => info,
-            None if service_action.is_some() => return Err(spec_invalid("CDB", &sa)),
+            None if service_action.is_some() => return Err(sa.invalid("CDB", Location::Cdb, 0)),
             None => {
                 return Err(Error::UnsupportedOpcode {
                     opcode,
@@ -221,11 +221,8 @@ impl Command {
 
     /// The error for an invalid value of `field` (pointing at CDB byte 0 if the command lacks it).
     fn invalid(&self, field: Field) -> Error {
-        Error::InvalidField {
-            what: self.info.name,
-            field: field.name(),
-            pointer: self.field_pointer(field).unwrap_or(FieldPointer::cdb(0)),
-        }
+        let pointer = self.field_pointer(field).unwrap_or(FieldPointer::cdb(0));
+        crate::error::invalid(self.info.name, field.name(), pointer)
     }
 
     /// The field pointer to `field` in this CDB, for a device that rejects its value.
@@ -394,15 +391,6 @@ impl Command {
             page_code: self.get(Field::PageCode)? as u8,
             subpage_code: self.get(Field::SubpageCode)? as u8,
         })
-    }
-}
-
-/// An invalid value in one of the CDB fields outside the table (SERVICE ACTION...).
-fn spec_invalid(what: &'static str, spec: &Spec) -> Error {
-    Error::InvalidField {
-        what,
-        field: spec.field,
-        pointer: spec.pointer(Location::Cdb, 0),
     }
 }
 

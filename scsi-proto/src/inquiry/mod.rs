@@ -6,9 +6,9 @@
 //! short Block Limits page without thin provisioning), extra bytes are ignored, and emit
 //! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
-use crate::bits::{Layout, Value, layout};
-use crate::error::{check_len, check_out};
-use crate::{Error, FieldPointer, Location, Result, Wire};
+use crate::bits::{Layout, Spec, Value, layout};
+use crate::error::{check_out, within};
+use crate::{Location, Result, Wire};
 
 /// Public constants, one documented line each.
 macro_rules! consts {
@@ -67,55 +67,6 @@ pub mod protocol_identifier {
         PCIE = 0xB, "PCI Express protocols.";
         NONE = 0xF, "No specific protocol.";
     }
-}
-
-/// [`layout!`](crate::bits::layout) for a structure with owned fields after a fixed part: the
-/// public struct, the private layout `$fixed` of the fixed part, and `fixed` / `from_fixed`.
-macro_rules! layout_plus {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident ($fixed:ident : $what:literal, $len:literal) {
-            $(
-                $(#[$fmeta:meta])*
-                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal),
-            )*
-        } + {
-            $(
-                $(#[$xmeta:meta])*
-                $extra:ident : $xty:ty,
-            )*
-        }
-    ) => {
-        $crate::bits::layout! {
-            /// The declared layout of the fixed part of the structure declared with it.
-            struct $fixed: $what, $len {
-                $($field: $ty = $label ($byte, $shift, $bits),)*
-            }
-        }
-
-        $(#[$meta])*
-        pub struct $name {
-            $(
-                $(#[$fmeta])*
-                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
-                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
-                pub $field: $ty,
-            )*
-            $($(#[$xmeta])* pub $extra: $xty,)*
-        }
-
-        impl $name {
-            /// The fixed part.
-            fn fixed(&self) -> $fixed {
-                $fixed { $($field: self.$field),* }
-            }
-
-            /// The structure from its fixed part and its owned fields.
-            fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
-                $name { $($field: f.$field,)* $($extra,)* }
-            }
-        }
-    };
 }
 
 /// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
@@ -195,26 +146,6 @@ pub use vpd::provisioning::{
 };
 pub use vpd::serial::UnitSerialNumber;
 pub use vpd::supported::SupportedVpdPages;
-
-fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
-}
-
-/// `e`, about a part `offset` bytes into `what`, as an error about `what`.
-fn within(e: Error, what: &'static str, offset: usize) -> Error {
-    match e {
-        Error::InvalidField { field, pointer, .. } => Error::InvalidField {
-            what,
-            field,
-            pointer: pointer.shifted(u16::try_from(offset).unwrap_or(u16::MAX)),
-        },
-        other => other,
-    }
-}
 
 layout! {
     /// Byte 0 of standard INQUIRY data and of every VPD page (SPC-5 6.7.2). The default is
@@ -314,20 +245,21 @@ layout! {
     }
 }
 
+/// The header's PAGE CODE and PAGE LENGTH, for errors.
+const PAGE_CODE: &Spec = &VpdHeader::FIELDS[1];
+const PAGE_LENGTH: &Spec = &VpdHeader::FIELDS[2];
+
 /// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
-    check_len(what, Location::Data, buf, VpdHeader::LEN)?;
-    let header = VpdHeader::read(buf);
-    let end = VpdHeader::LEN + usize::from(header.page_length);
-    check_len(what, Location::Data, buf, end)?;
-    Ok((header, &buf[VpdHeader::LEN..end]))
+    let page = PAGE_LENGTH.counted(what, buf, VpdHeader::LEN)?;
+    Ok((VpdHeader::read(page), &page[VpdHeader::LEN..]))
 }
 
 /// Parses page `code`.
 fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
     let (header, body) = parse_any(T::NAME, buf)?;
     if header.page_code != code {
-        return Err(invalid(T::NAME, "PAGE CODE", FieldPointer::data(1, None)));
+        return Err(PAGE_CODE.invalid(T::NAME, Location::Data, 0));
     }
     T::read_page(&buf[..VpdHeader::LEN + body.len()])
 }
@@ -350,8 +282,8 @@ fn emit_page(
     let len = body_len.saturating_add(VpdHeader::LEN);
     check_out(what, buf, len)?;
     peripheral.check(what)?;
-    let page_length = u16::try_from(body_len)
-        .map_err(|_| invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+    let page_length =
+        u16::try_from(body_len).map_err(|_| PAGE_LENGTH.invalid(what, Location::Data, 0))?;
     buf[..len].fill(0);
     let header = VpdHeader {
         peripheral,
@@ -421,7 +353,7 @@ macro_rules! vpd_pages {
                         const WHAT: &str = "VPD page";
                         check_out(WHAT, buf, self.buffer_len())?;
                         if KNOWN_PAGE_CODES.contains(page_code) {
-                            return Err(invalid(WHAT, "PAGE CODE", FieldPointer::data(1, None)));
+                            return Err(PAGE_CODE.invalid(WHAT, Location::Data, 0));
                         }
                         let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
                         buf[VpdHeader::LEN..len].copy_from_slice(data);

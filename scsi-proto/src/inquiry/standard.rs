@@ -1,9 +1,8 @@
 //! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
 
-use super::invalid;
 use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, TPGS_NOT_SUPPORTED, VERSION_SPC5};
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, check_out, invalid};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 const WHAT: &str = "standard INQUIRY data";
@@ -45,7 +44,7 @@ fn read_ascii<const N: usize>(
     ascii(bytes.and_then(|b| AsciiField::from_bytes(*b)), at)
 }
 
-layout_plus! {
+crate::bits::layout! {
     /// Standard INQUIRY data, emitted as 36 bytes, or as 96 (like LIO) with version descriptors
     /// or vendor specific data. Obsolete and vendor specific bits of bytes 6 and 7, and bytes
     /// past 96, are ignored by parse and emitted as zero.

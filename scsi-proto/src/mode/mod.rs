@@ -57,8 +57,6 @@ pub const PAGE_LENGTH: Spec = Spec::new("PAGE LENGTH", 1, 0, 8);
 const SUBPAGE_CODE: Spec = Spec::new("SUBPAGE CODE", 1, 0, 8);
 const SUBPAGE_PAGE_LENGTH: Spec = Spec::new("PAGE LENGTH", 2, 0, 16);
 
-use crate::params::{invalid as bad_field, within};
-
 /// The named fields of a mode page: a `layout!` structure over the whole page.
 pub trait PageFields: Layout + Copy {
     /// The PAGE CODE.
@@ -135,7 +133,7 @@ impl<F, const N: usize> DerefMut for ModePage<F, N> {
 impl<F: PageFields, const N: usize> Wire for ModePage<F, N> {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(F::WHAT, Location::Data, buf, 2)?;
-        let bad = |spec| Err(bad_field(F::WHAT, spec, Location::Data, 0));
+        let bad = |spec: &Spec| Err(spec.invalid(F::WHAT, Location::Data, 0));
         if PAGE_CODE.get(buf) != u64::from(F::CODE) {
             return bad(&PAGE_CODE);
         }

@@ -2,10 +2,10 @@
 
 use super::{
     DEVICE_SPECIFIC_DPOFUA, DEVICE_SPECIFIC_WP, PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE,
-    SUBPAGE_PAGE_LENGTH, bad_field, within,
+    SUBPAGE_PAGE_LENGTH,
 };
 use crate::bits::{Layout, Spec, layout};
-use crate::error::{Error, FieldPointer, Location, Result, check_len, check_out};
+use crate::error::{FieldPointer, Location, Result, check_len, check_out, invalid, within};
 
 layout! {
     /// The mode parameter header(6); lengths are wider than their fields, checked on emit.
@@ -67,13 +67,8 @@ impl ModeParameterHeader10 {
             return self.write(buf);
         }
         if self.long_lba {
-            let (what, field) = (ModeParameterHeader6::WHAT, "LONGLBA");
             let pointer = FieldPointer::data(0, None);
-            return Err(Error::InvalidField {
-                what,
-                field,
-                pointer,
-            });
+            return Err(invalid(ModeParameterHeader6::WHAT, "LONGLBA", pointer));
         }
         ModeParameterHeader6 {
             mode_data_length: self.mode_data_length,
@@ -222,8 +217,8 @@ impl ModeParameters {
         self.device_specific_parameter & DEVICE_SPECIFIC_DPOFUA != 0
     }
 
-    /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`] if cut short); the pages
-    /// must exactly fill what follows the block descriptors.
+    /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`](crate::Error::Truncated) if
+    /// cut short); the pages must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
         let what = Self::WHAT[usize::from(ten)];
         let header_len = ModeParameterHeader10::size(ten);
@@ -231,13 +226,13 @@ impl ModeParameters {
         let h = ModeParameterHeader10::read_form(buf, ten);
         let data_len = h.mode_data_length as usize + MODE_DATA_LENGTH[usize::from(ten)].nbytes();
         if data_len < header_len {
-            return Err(bad_field(what, &MODE_DATA_LENGTH[0], Location::Data, 0));
+            return Err(MODE_DATA_LENGTH[0].invalid(what, Location::Data, 0));
         }
         check_len(what, Location::Data, buf, data_len)?;
         let data = &buf[..data_len];
         let desc_len = BlockDescriptor::size(h.long_lba);
         let bd_dl = &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)];
-        let bd_err = bad_field(what, bd_dl, Location::Data, 0);
+        let bd_err = bd_dl.invalid(what, Location::Data, 0);
         let pages_start = header_len + h.block_descriptor_length as usize;
         let descriptors = data.get(header_len..pages_start).ok_or(bd_err)?;
         if descriptors.len() % desc_len != 0 {
@@ -251,7 +246,7 @@ impl ModeParameters {
         let consumed: usize = ModePageIter { rest: pages }.map(|p| p.bytes.len()).sum();
         if consumed != pages.len() {
             let at = pages_start + consumed;
-            return Err(bad_field(what, &PAGE_LENGTH, Location::Data, at));
+            return Err(PAGE_LENGTH.invalid(what, Location::Data, at));
         }
         Ok(ModeParameters {
             medium_type: h.medium_type,

@@ -20,13 +20,7 @@ pub(super) const CONTROL_DEFAULT: [u8; 12] = [
 ];
 pub(super) const IEC_DEFAULT: [u8; 12] = [0x1C, 0x0A, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
 
-pub(super) fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
-}
+pub(super) use crate::error::invalid;
 
 #[test]
 fn default_pages_bytes() {

@@ -2,8 +2,8 @@
 
 use super::{list_header, list_items, stream};
 use crate::bits::Spec;
-use crate::error::check_out;
-use crate::{Error, FieldPointer, Result, Wire};
+use crate::error::{check_out, invalid};
+use crate::{FieldPointer, Result, Wire};
 
 const LUNS: &str = "REPORT LUNS data";
 
@@ -19,17 +19,13 @@ impl Lun {
     pub const LEN: usize = 8;
 
     /// The single-level LUN for `index`, as LIO does: peripheral device addressing below 256,
-    /// flat space below 16384, [`Error::InvalidField`] ("LUN") above.
+    /// flat space below 16384, [`Error::InvalidField`](crate::Error::InvalidField) ("LUN") above.
     pub fn from_index(index: u16) -> Result<Lun> {
         let [hi, lo] = index.to_be_bytes();
         match index {
             0..=0xFF => Ok(Lun([0, lo, 0, 0, 0, 0, 0, 0])),
             0x100..=0x3FFF => Ok(Lun([0x40 | hi, lo, 0, 0, 0, 0, 0, 0])),
-            _ => Err(Error::InvalidField {
-                what: LUNS,
-                field: "LUN",
-                pointer: FieldPointer::data(0, Some(5)),
-            }),
+            _ => Err(invalid(LUNS, "LUN", FieldPointer::data(0, Some(5)))),
         }
     }
 

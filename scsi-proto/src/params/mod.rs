@@ -3,62 +3,6 @@
 //! ([`LbaStatus`], [`ReportLuns`]) also have `emit_truncated`, which builds no full response. The limits a
 //! list is checked against are the device's, in `tcmu`'s emulation.
 
-/// `layout!` for a structure with a variable part (`also { .. }`): the struct, `read_fields`,
-/// `put_fields` (low bits, as [`Spec::put`](crate::bits::Spec::put)) and `spec(name)`.
-macro_rules! partial_layout {
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $name:ident {
-            $(
-                $(#[$fmeta:meta])*
-                $field:ident : $ty:ty = $label:literal ($byte:literal, $shift:literal, $bits:literal)
-            ),* $(,)?
-        }
-        also {
-            $($(#[$xmeta:meta])* $xfield:ident : $xty:ty),* $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        $vis struct $name {
-            $(
-                $(#[$fmeta])*
-                #[doc = concat!("\n\n`", $label, "`: byte ", stringify!($byte), ", ",
-                    stringify!($bits), " bit(s) from bit ", stringify!($shift), ".")]
-                pub $field: $ty,
-            )*
-            $($(#[$xmeta])* pub $xfield: $xty,)*
-        }
-
-        #[allow(dead_code)]
-        impl $name {
-            const FIELDS: &'static [$crate::bits::Spec] =
-                &[$($crate::bits::Spec::new($label, $byte, $shift, $bits)),*];
-
-            fn read_fields(&mut self, buf: &[u8]) {
-                let mut _i = 0;
-                $(
-                    self.$field = <$ty as $crate::bits::Value>::from_bits(Self::FIELDS[_i].get(buf));
-                    _i += 1;
-                )*
-            }
-
-            fn put_fields(&self, buf: &mut [u8]) {
-                let mut _i = 0;
-                $(
-                    Self::FIELDS[_i].put(buf, $crate::bits::Value::to_bits(self.$field));
-                    _i += 1;
-                )*
-            }
-
-            /// The placed field named `name`, for its field pointer.
-            pub fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
-                Self::FIELDS.iter().find(|s| s.field == name)
-            }
-        }
-    };
-}
-pub(crate) use partial_layout;
-
 mod lba_status;
 mod luns;
 mod read_capacity;
@@ -76,39 +20,8 @@ pub use rsoc::{
 pub use unmap::{UnmapDescriptor, UnmapDescriptors, UnmapParameterList, write_same_block};
 
 use crate::bits::{Layout, Spec};
-use crate::error::check_len;
-use crate::{Error, Location, Result, copy_truncated};
-
-/// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).
-pub(crate) fn ptr_byte(offset: usize) -> u16 {
-    u16::try_from(offset).unwrap_or(u16::MAX)
-}
-
-/// The error for an invalid `field` of `what`, the field `offset` bytes into `location`.
-pub(crate) fn invalid(
-    what: &'static str,
-    field: &Spec,
-    location: Location,
-    offset: usize,
-) -> Error {
-    Error::InvalidField {
-        what,
-        field: field.field,
-        pointer: field.pointer(location, ptr_byte(offset)),
-    }
-}
-
-/// `e`, from writing a structure `offset` bytes into `what`'s data, said of `what`.
-pub(crate) fn within(e: Error, what: &'static str, offset: usize) -> Error {
-    match e {
-        Error::InvalidField { field, pointer, .. } => Error::InvalidField {
-            what,
-            field,
-            pointer: pointer.shifted(ptr_byte(offset)),
-        },
-        e => e,
-    }
-}
+use crate::error::{check_len, within};
+use crate::{Location, Result, copy_truncated};
 
 /// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
 fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
@@ -138,7 +51,7 @@ fn list_items<'a>(
     check_len(what, Location::Data, buf, 8)?;
     let n = usize::try_from(length.get(buf)).unwrap_or(usize::MAX);
     if n < counted || (n - counted) % item != 0 {
-        return Err(invalid(what, length, Location::Data, 0));
+        return Err(length.invalid(what, Location::Data, 0));
     }
     let total = (n - counted).saturating_add(8);
     check_len(what, Location::Data, buf, total)?;

@@ -1,8 +1,8 @@
 //! PERSISTENT RESERVE IN parameter data: READ KEYS and READ RESERVATION (SPC-5 6.16).
 
-use super::{encode, invalid, list_header, list_items, stream};
+use super::{encode, list_header, list_items, stream};
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, check_out, zeroed_out};
 use crate::{Location, Result, Wire};
 
 const PRIN: &str = "PERSISTENT RESERVE IN data";
@@ -71,7 +71,7 @@ impl Wire for ReadReservation {
                 check_len(PRIN, Location::Data, buf, 24)?;
                 Some(Reservation::read(&buf[8..]))
             }
-            _ => return Err(invalid(PRIN, &ADDITIONAL_LENGTH, Location::Data, 0)),
+            _ => return Err(ADDITIONAL_LENGTH.invalid(PRIN, Location::Data, 0)),
         };
         Ok(ReadReservation {
             generation: PRGENERATION.get(buf) as u32,
@@ -85,9 +85,7 @@ impl Wire for ReadReservation {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(PRIN, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(PRIN, buf, total)?;
         PRGENERATION.put(out, self.generation.into());
         ADDITIONAL_LENGTH.put(out, (total - 8) as u64);
         if let Some(r) = &self.reservation {

@@ -1,9 +1,9 @@
 //! REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter
 //! data (SPC-5 6.35, 6.37).
 
-use super::{encode, invalid};
+use super::encode;
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, zeroed_out};
 use crate::{Location, Result, Wire};
 
 const RSOC: &str = "REPORT SUPPORTED OPERATION CODES data";
@@ -29,7 +29,7 @@ impl CommandTimeouts {
         check_len(RSOC, Location::Data, buf, off.saturating_add(Self::LEN))?;
         let d = &buf[off..];
         if Self::DESCRIPTOR_LENGTH.get(d) != 0x0A {
-            return Err(invalid(RSOC, &Self::DESCRIPTOR_LENGTH, Location::Data, off));
+            return Err(Self::DESCRIPTOR_LENGTH.invalid(RSOC, Location::Data, off));
         }
         Ok(Self::read(d))
     }
@@ -104,13 +104,9 @@ impl AllCommands {
 impl Wire for AllCommands {
     fn parse(buf: &[u8]) -> Result<Self> {
         type D = CommandDescriptor;
-        check_len(RSOC, Location::Data, buf, 4)?;
-        let total = usize::try_from(COMMAND_DATA_LENGTH.get(buf))
-            .unwrap_or(usize::MAX)
-            .saturating_add(4);
-        check_len(RSOC, Location::Data, buf, total)?;
-        let body = &buf[..total];
-        let short = || invalid(RSOC, &COMMAND_DATA_LENGTH, Location::Data, 0);
+        let body = COMMAND_DATA_LENGTH.counted(RSOC, buf, 4)?;
+        let total = body.len();
+        let short = || COMMAND_DATA_LENGTH.invalid(RSOC, Location::Data, 0);
         let mut descriptors = Vec::with_capacity((total - 4) / D::LEN);
         let mut ctdp_all = None;
         let mut off = 4;
@@ -121,7 +117,7 @@ impl Wire for AllCommands {
             }
             let ctdp = D::CTDP.get(d) != 0;
             if *ctdp_all.get_or_insert(ctdp) != ctdp {
-                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
+                return Err(D::CTDP.invalid(RSOC, Location::Data, off));
             }
             if ctdp && d.len() < D::LEN_WITH_TIMEOUTS {
                 return Err(short());
@@ -153,14 +149,12 @@ impl Wire for AllCommands {
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         type D = CommandDescriptor;
         let total = self.buffer_len();
-        check_out(RSOC, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(RSOC, buf, total)?;
         COMMAND_DATA_LENGTH.put_checked(RSOC, out, (total - 4) as u64)?;
         let mut off = 4;
         for d in &self.descriptors {
             if d.timeouts.is_some() != self.has_timeouts() {
-                return Err(invalid(RSOC, &D::CTDP, Location::Data, off));
+                return Err(D::CTDP.invalid(RSOC, Location::Data, off));
             }
             let o = &mut out[off..];
             D::OPCODE.put(o, d.opcode.into());
@@ -209,9 +203,7 @@ impl OneCommand {
 
 impl Wire for OneCommand {
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(RSOC, Location::Data, buf, 4)?;
-        let end = 4 + Self::CDB_SIZE.get(buf) as usize;
-        check_len(RSOC, Location::Data, buf, end)?;
+        let end = Self::CDB_SIZE.counted(RSOC, buf, 4)?.len();
         let timeouts = match Self::CTDP.get(buf) != 0 {
             true => Some(CommandTimeouts::parse_at(buf, end)?),
             false => None,
@@ -229,9 +221,7 @@ impl Wire for OneCommand {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(RSOC, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
+        let out = zeroed_out(RSOC, buf, total)?;
         Self::SUPPORT.put_checked(RSOC, out, self.support.into())?;
         Self::CDB_SIZE.put_checked(RSOC, out, self.cdb_usage_data.len() as u64)?;
         Self::CTDP.put(out, self.ctdp().into());
@@ -265,11 +255,11 @@ crate::bits::layout! {
     }
 }
 
-super::partial_layout! {
+crate::bits::layout! {
     /// REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter data (SPC-5 6.37), extended when
     /// the CDB sets REPD. Each `..s` bit says a function is supported.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-    pub struct ReportedTmf {
+    pub struct ReportedTmf(TmfFlags: "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS data", 4) {
         ats: bool = "ATS" (0, 7, 1),
         atss: bool = "ATSS" (0, 6, 1),
         cacas: bool = "CACAS" (0, 5, 1),
@@ -281,8 +271,7 @@ super::partial_layout! {
         quas: bool = "QUAS" (1, 2, 1),
         qtss: bool = "QTSS" (1, 1, 1),
         itnrs: bool = "ITNRS" (1, 0, 1),
-    }
-    also {
+    } + {
         /// The extended part.
         extended: Option<TmfTimeouts>,
     }
@@ -301,16 +290,16 @@ impl ReportedTmf {
 impl Wire for ReportedTmf {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
-        let mut tmf = ReportedTmf::default();
-        tmf.read_fields(buf);
         let adl = &Self::ADDITIONAL_DATA_LENGTH;
-        if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
+        let extended = if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
             check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
-            tmf.extended = Some(TmfTimeouts::read(&buf[4..]));
+            Some(TmfTimeouts::read(&buf[4..]))
         } else if adl.get(buf) != 0 {
-            return Err(invalid(RSTMF, adl, Location::Data, 0));
-        }
-        Ok(tmf)
+            return Err(adl.invalid(RSTMF, Location::Data, 0));
+        } else {
+            None
+        };
+        Ok(Self::from_fixed(TmfFlags::read(buf), extended))
     }
 
     fn buffer_len(&self) -> usize {
@@ -323,10 +312,8 @@ impl Wire for ReportedTmf {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
-        check_out(RSTMF, buf, total)?;
-        let out = &mut buf[..total];
-        out.fill(0);
-        self.put_fields(out);
+        let out = zeroed_out(RSTMF, buf, total)?;
+        self.fixed().put(out);
         if let Some(x) = &self.extended {
             let adl = Self::EXTENDED_ADDITIONAL_LENGTH;
             Self::ADDITIONAL_DATA_LENGTH.put(out, adl.into());

@@ -2,7 +2,7 @@
 
 use core::iter::FusedIterator;
 
-use super::{encode, invalid, stream};
+use super::{encode, stream};
 use crate::bits::{Layout, Spec};
 use crate::error::check_out;
 use crate::{Error, Location, Result, Wire};
@@ -43,7 +43,7 @@ impl<'a> UnmapDescriptors<'a> {
         let dl = DATA_LENGTH.get(list) as usize;
         let bd_dl = BLOCK_DESCRIPTOR_DATA_LENGTH.get(list) as usize;
         if bd_dl != 0 && dl < bd_dl + 6 {
-            return Err(invalid(UNMAP, &DATA_LENGTH, Location::ParameterList, 0));
+            return Err(DATA_LENGTH.invalid(UNMAP, Location::ParameterList, 0));
         }
         let available = bd_dl.min(list.len() - 8);
         let rest = list[8..8 + available].chunks_exact(UnmapDescriptor::LEN);
@@ -103,7 +103,7 @@ impl Wire for UnmapParameterList {
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.buffer_len();
         check_out(UNMAP, buf, total)?;
-        let too_long = invalid(UNMAP, &DATA_LENGTH, Location::ParameterList, 0);
+        let too_long = DATA_LENGTH.invalid(UNMAP, Location::ParameterList, 0);
         let data_length = u16::try_from(total - 2).map_err(|_| too_long)?;
         let mut header = [0; 8];
         DATA_LENGTH.put(&mut header, data_length.into());

@@ -5,7 +5,7 @@ use core::fmt;
 use super::{AdditionalSense, FIXED_LEN, SenseFormat, SenseKey, SenseKeySpecific};
 use crate::bits::{Layout, Spec, layout};
 use crate::cdb::service_action_spec;
-use crate::error::{check_len, check_out};
+use crate::error::{check_len, check_out, invalid};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// Sense data, fixed or descriptor format (SPC-5 4.4), such that `parse(emit(x)) == x`.
@@ -250,6 +250,8 @@ const DESCRIPTORS: [(usize, Spec); 6] = [
     (4, Spec::new("ILI", 3, 5, 1)),
 ];
 /// The information descriptor's VALID bit, which shall be one.
+/// A sense data descriptor's ADDITIONAL LENGTH.
+const DESCRIPTOR_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 1, 0, 8);
 const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
 const WHAT_DESCRIPTOR: &str = "sense data descriptor";
 
@@ -314,22 +316,13 @@ impl SenseData {
         // Each step consumes at least the two header bytes, so the walk always ends.
         while at < end {
             let rest = &buf[at..end];
-            check_len(WHAT_DESCRIPTOR, Location::Data, rest, 2)?;
-            let len = 2 + usize::from(rest[1]);
-            check_len(WHAT_DESCRIPTOR, Location::Data, rest, len)?;
+            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, rest, 2)?.len();
             let code = usize::from(rest[0]);
             // The first of like descriptors counts; other types are nothing a block target needs.
             if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
                 if !core::mem::replace(&mut seen[code], true) {
                     if len < needed {
-                        return Err(Error::InvalidField {
-                            what: WHAT_DESCRIPTOR,
-                            field: "ADDITIONAL LENGTH",
-                            pointer: FieldPointer::data(
-                                u16::try_from(at + 1).unwrap_or(u16::MAX),
-                                None,
-                            ),
-                        });
+                        return Err(DESCRIPTOR_LENGTH.invalid(WHAT_DESCRIPTOR, Location::Data, at));
                     }
                     sense.apply_descriptor(code, spec.get(rest), rest);
                 }
@@ -415,11 +408,11 @@ impl Wire for SenseData {
             0x71 => Self::parse_fixed(buf, true),
             0x72 => Self::parse_descriptor(buf, false),
             0x73 => Self::parse_descriptor(buf, true),
-            _ => Err(Error::InvalidField {
-                what: "sense data",
-                field: "RESPONSE CODE",
-                pointer: FieldPointer::data(0, Some(6)),
-            }),
+            _ => Err(invalid(
+                "sense data",
+                "RESPONSE CODE",
+                FieldPointer::data(0, Some(6)),
+            )),
         }
     }
 

@@ -3,7 +3,7 @@
 //! Checking a list against a copy manager's limits and planning the copy are `tcmu`'s.
 
 use crate::bits::{Layout, Spec};
-use crate::error::{check_len, check_out};
+use crate::error::zeroed_out;
 use crate::{Location, Result, Wire};
 
 /// Length of a CSCD descriptor (but the 64-byte IPv6 and IP copy service ones).
@@ -34,10 +34,10 @@ crate::bits::layout! {
     }
 }
 
-crate::params::partial_layout! {
+crate::bits::layout! {
     /// An identification CSCD descriptor (E4h, SPC-4 6.4.5.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
-    pub struct IdentificationCscd {
+    pub struct IdentificationCscd(CscdFields: "identification CSCD descriptor", 32) {
         lu_id_type: u8 = "LU ID TYPE" (1, 6, 2),
         nul: bool = "NUL" (1, 5, 1),
         peripheral_device_type: u8 = "PERIPHERAL DEVICE TYPE" (1, 0, 5),
@@ -47,8 +47,7 @@ crate::params::partial_layout! {
         designator_type: u8 = "DESIGNATOR TYPE" (5, 0, 4),
         pad: bool = "PAD" (28, 2, 1),
         disk_block_length: u32 = "DISK BLOCK LENGTH" (29, 0, 24),
-    }
-    also {
+    } + {
         /// DESIGNATOR (at most 20 bytes).
         designator: Vec<u8>,
     }
@@ -76,18 +75,16 @@ impl IdentificationCscd {
 
     /// Reads the descriptor in `d` (bytes past its end read as zero).
     pub fn decode(d: &[u8]) -> Self {
-        let mut c = IdentificationCscd::default();
-        c.read_fields(d);
         let len = DESIGNATOR_LENGTH.get(d) as usize;
-        c.designator = d.get(8..8 + len).unwrap_or_default().to_vec();
-        c
+        let designator = d.get(8..8 + len).unwrap_or_default().to_vec();
+        Self::from_fixed(CscdFields::read(d), designator)
     }
 
     /// The 32 bytes of the descriptor (each field's low bits).
     pub fn to_bytes(&self) -> [u8; CSCD_DESCRIPTOR_LEN] {
         let mut b = [0u8; CSCD_DESCRIPTOR_LEN];
         b[0] = IDENTIFICATION_CSCD;
-        self.put_fields(&mut b);
+        self.fixed().put(&mut b);
         let n = self.designator.len().min(20);
         DESIGNATOR_LENGTH.put(&mut b, n as u64);
         b[8..8 + n].copy_from_slice(&self.designator[..n]);
@@ -115,8 +112,7 @@ impl BlockToBlockSegment {
         let mut b = [0u8; 28];
         b[0] = BLOCK_TO_BLOCK;
         SEGMENT_LENGTH.put(&mut b, 28 - 4);
-        // Every field is as wide as its type (or a bool): writing cannot fail.
-        let _ = self.write(&mut b);
+        self.put(&mut b);
         b
     }
 }
@@ -139,12 +135,10 @@ impl ExtendedCopyList {
             cscd_list_length: (self.cscds.len() * CSCD_DESCRIPTOR_LEN) as u16,
             segment_list_length: (self.segments.len() * BlockToBlockSegment::LEN) as u32,
             inline_data_length: 0,
-            priority: self.header.priority & 7,
             ..self.header
         };
         let mut v = vec![0; ParameterListHeader::LEN];
-        // PRIORITY is cut to its bits and the lengths fit theirs: writing cannot fail.
-        let _ = header.write(&mut v);
+        header.put(&mut v);
         for c in &self.cscds {
             v.extend_from_slice(&c.to_bytes());
         }
@@ -155,10 +149,10 @@ impl ExtendedCopyList {
     }
 }
 
-crate::params::partial_layout! {
+crate::bits::layout! {
     /// RECEIVE COPY RESULTS OPERATING PARAMETERS data (service action 03h, SPC-4 6.18.4).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
-    pub struct OperatingParameters {
+    pub struct OperatingParameters(OpFields: "RECEIVE COPY RESULTS operating parameters", 44) {
         snlid: bool = "SNLID" (4, 0, 1),
         max_cscd_descriptors: u16 = "MAXIMUM CSCD DESCRIPTOR COUNT" (8, 0, 16),
         max_segment_descriptors: u16 = "MAXIMUM SEGMENT DESCRIPTOR COUNT" (10, 0, 16),
@@ -174,28 +168,23 @@ crate::params::partial_layout! {
         data_segment_granularity: u8 = "DATA SEGMENT GRANULARITY" (37, 0, 8),
         inline_data_granularity: u8 = "INLINE DATA GRANULARITY" (38, 0, 8),
         held_data_granularity: u8 = "HELD DATA GRANULARITY" (39, 0, 8),
-    }
-    also {
+    } + {
         /// The implemented descriptor type codes, ascending (at most 255).
         implemented_descriptors: Vec<u8>,
     }
 }
 
 impl OperatingParameters {
-    const WHAT: &'static str = "RECEIVE COPY RESULTS operating parameters";
-    const FIXED: usize = 44;
+    const WHAT: &'static str = OpFields::WHAT;
+    const FIXED: usize = OpFields::LEN;
     const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
 }
 
 impl Wire for OperatingParameters {
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(Self::WHAT, Location::Data, buf, Self::FIXED)?;
-        let end = Self::FIXED + Self::LIST_LENGTH.get(buf) as usize;
-        check_len(Self::WHAT, Location::Data, buf, end)?;
-        let mut op = OperatingParameters::default();
-        op.read_fields(buf);
-        op.implemented_descriptors = buf[Self::FIXED..end].to_vec();
-        Ok(op)
+        let data = Self::LIST_LENGTH.counted(Self::WHAT, buf, Self::FIXED)?;
+        let descriptors = data[Self::FIXED..].to_vec();
+        Ok(Self::from_fixed(OpFields::read(buf), descriptors))
     }
 
     fn buffer_len(&self) -> usize {
@@ -204,11 +193,9 @@ impl Wire for OperatingParameters {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        check_out(Self::WHAT, buf, len)?;
-        let out = &mut buf[..len];
-        out.fill(0);
+        let out = zeroed_out(Self::WHAT, buf, len)?;
         AVAILABLE_DATA.put(out, (len - 4) as u64);
-        self.put_fields(out);
+        self.fixed().put(out);
         let n = len - Self::FIXED;
         Self::LIST_LENGTH.put(out, n as u64);
         out[Self::FIXED..].copy_from_slice(&self.implemented_descriptors[..n]);

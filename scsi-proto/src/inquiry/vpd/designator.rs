@@ -1,8 +1,8 @@
 //! Designation descriptors (SPC-5 7.7.6.1).
 
 use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_len, check_out};
-use crate::inquiry::{AsciiField, invalid, within};
+use crate::error::{check_len, check_out, invalid, within};
+use crate::inquiry::{AsciiField, PAGE_LENGTH};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
@@ -461,7 +461,7 @@ impl Designator {
     /// fewer than 4 bytes are left; errors point into the page.
     pub(super) fn read_at(page: &[u8], off: usize, what: &'static str) -> Result<(Self, usize)> {
         let rest = page.get(off..).filter(|r| r.len() >= 4);
-        let rest = rest.ok_or(invalid(what, "PAGE LENGTH", FieldPointer::data(2, None)))?;
+        let rest = rest.ok_or(PAGE_LENGTH.invalid(what, Location::Data, 0))?;
         Designator::read(rest).map_err(|e| within(e, what, off))
     }
 }
@@ -469,9 +469,7 @@ impl Designator {
 impl Wire for Designator {
     /// Parses one descriptor from the start of `buf`; bytes after it are ignored.
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(WHAT, Location::Data, buf, Header::LEN)?;
-        let needed = Header::LEN + usize::from(Header::read(buf).designator_length);
-        check_len(WHAT, Location::Data, buf, needed)?;
+        Header::FIELDS[5].counted(WHAT, buf, Header::LEN)?;
         Designator::read(buf).map(|(d, _)| d)
     }
 

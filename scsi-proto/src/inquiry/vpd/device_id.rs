@@ -2,7 +2,8 @@
 
 use super::designator::{Designator, WHAT};
 use crate::bits::Layout;
-use crate::inquiry::{Page, Peripheral, VpdHeader, within};
+use crate::error::within;
+use crate::inquiry::{Page, Peripheral, VpdHeader};
 use crate::{Result, Wire};
 
 /// Device Identification VPD page, 83h: a list of designation descriptors.

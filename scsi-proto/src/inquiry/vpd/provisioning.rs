@@ -2,8 +2,9 @@
 
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
-use crate::inquiry::{Page, Peripheral, VpdHeader, invalid, within};
-use crate::{FieldPointer, Result, Wire};
+use crate::error::within;
+use crate::inquiry::{PAGE_LENGTH, Page, Peripheral, VpdHeader};
+use crate::{Location, Result, Wire};
 
 /// PROVISIONING TYPE 000b: not reported, or fully provisioned (SBC-4 Table 241).
 pub const PROVISIONING_TYPE_NOT_REPORTED: u8 = 0b000;
@@ -16,7 +17,7 @@ pub const PROVISIONING_TYPE_THIN: u8 = 0b010;
 /// `provisioning_group` is `Some`.
 const DP: Spec = Spec::new("DP", 5, 0, 1);
 
-layout_plus! {
+crate::bits::layout! {
     /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
@@ -49,11 +50,7 @@ impl Page for LogicalBlockProvisioning {
     /// within it. Bytes after the fixed fields (DP clear) or the descriptor are ignored.
     fn read_page(page: &[u8]) -> Result<Self> {
         if page.len() < Fixed::LEN {
-            return Err(invalid(
-                Fixed::WHAT,
-                "PAGE LENGTH",
-                FieldPointer::data(2, None),
-            ));
+            return Err(PAGE_LENGTH.invalid(Fixed::WHAT, Location::Data, 0));
         }
         let provisioning_group = if DP.get(page) == 1 {
             Some(Designator::read_at(page, Fixed::LEN, Fixed::WHAT)?.0)

@@ -1,7 +1,8 @@
 //! Unit Serial Number VPD page, 80h (SPC-5 7.7.18).
 
 use crate::bits::Layout;
-use crate::inquiry::{Page, Peripheral, ascii_text, invalid, is_ascii_data};
+use crate::error::invalid;
+use crate::inquiry::{Page, Peripheral, ascii_text, is_ascii_data};
 use crate::{Error, FieldPointer, Result};
 
 /// Unit Serial Number VPD page, 80h: PRODUCT SERIAL NUMBER, right-aligned ASCII data of any

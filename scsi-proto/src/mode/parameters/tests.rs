@@ -2,6 +2,7 @@
 
 use super::super::tests::invalid;
 use super::*;
+use crate::Error;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
