@@ -98,15 +98,7 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
     /// Runs a command that must end GOOD; its Data-In.
     pub fn ok(&mut self, cdb: &[u8], data: SimData<'_>) -> Vec<u8> {
         let c = self.run(cdb, data);
-        assert_eq!(
-            c.status,
-            0,
-            "{:02x?}: sense {}",
-            cdb,
-            <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        );
+        good(cdb, c.status, &c.sense);
         c.data_in
     }
 
@@ -123,9 +115,7 @@ impl<B: tcmu::BlockDevice> SimDisk<B> {
         data: SimData<'_>,
     ) -> (u8, u8, u8, scsi_proto::sense::SenseData) {
         let c = self.run(cdb, data);
-        assert_eq!(c.status, 2, "{cdb:02x?} should fail");
-        let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
-        (s.key as u8, s.additional.asc, s.additional.ascq, s)
+        check_condition(cdb, c.status, &c.sense)
     }
 
     /// Runs a command and returns the emulation's response with the whole of its buffer as
@@ -212,15 +202,7 @@ impl<B: tcmu::BlockDevice> VecDisk<B> {
     /// Runs a command that must end GOOD; its Data-In.
     pub fn ok(&mut self, cdb: &[u8], data: Data<'_>) -> Vec<u8> {
         let c = self.run(cdb, data);
-        assert_eq!(
-            c.status,
-            0,
-            "{:02x?}: sense {}",
-            cdb,
-            <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        );
+        good(cdb, c.status, &c.sense);
         c.data_in
     }
 
@@ -237,8 +219,30 @@ impl<B: tcmu::BlockDevice> VecDisk<B> {
         data: Data<'_>,
     ) -> (u8, u8, u8, scsi_proto::sense::SenseData) {
         let c = self.run(cdb, data);
-        assert_eq!(c.status, 2, "{cdb:02x?} should fail");
-        let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(&c.sense).unwrap();
-        (s.key as u8, s.additional.asc, s.additional.ascq, s)
+        check_condition(cdb, c.status, &c.sense)
     }
+}
+
+/// Asserts a command ended GOOD, showing its sense otherwise.
+fn good(cdb: &[u8], status: u8, sense: &[u8]) {
+    assert_eq!(
+        status,
+        0,
+        "{:02x?}: sense {}",
+        cdb,
+        <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(sense)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
+}
+
+/// Asserts a command ended in CHECK CONDITION: (sense key, ASC, ASCQ, the sense data).
+fn check_condition(
+    cdb: &[u8],
+    status: u8,
+    sense: &[u8],
+) -> (u8, u8, u8, scsi_proto::sense::SenseData) {
+    assert_eq!(status, 2, "{cdb:02x?} should fail");
+    let s = <scsi_proto::sense::SenseData as scsi_proto::Wire>::parse(sense).unwrap();
+    (s.key as u8, s.additional.asc, s.additional.ascq, s)
 }
