@@ -144,6 +144,33 @@ impl Spec {
     }
 }
 
+/// The field called `name` among `fields` (a [`Layout::FIELDS`]), for a `const`: a name that
+/// is not there panics, which in a `const` is a compile error.
+///
+/// ```compile_fail
+/// use scsi_proto::bits::{Layout, named};
+/// const X: scsi_proto::bits::Spec =
+///     named(<scsi_proto::xcopy::ParameterListHeader as Layout>::FIELDS, "NO SUCH FIELD");
+/// ```
+pub const fn named(fields: &[Spec], name: &str) -> Spec {
+    let mut i = 0;
+    while i < fields.len() {
+        let f = fields[i].field.as_bytes();
+        let n = name.as_bytes();
+        if f.len() == n.len() {
+            let mut k = 0;
+            while k < n.len() && f[k] == n[k] {
+                k += 1;
+            }
+            if k == n.len() {
+                return fields[i];
+            }
+        }
+        i += 1;
+    }
+    panic!("no field of that name")
+}
+
 /// A field's value type: what `layout!` reads a field as and writes it from.
 pub trait Value: Copy {
     /// The value from the field's bits (already shifted down and masked).

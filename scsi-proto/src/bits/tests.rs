@@ -114,3 +114,13 @@ fn extreme_specs_never_panic() {
     specs[3].put(&mut b, u64::MAX);
     assert_eq!((b, specs[3].get(&[0xFF; 2])), ([0, 0], 0));
 }
+
+#[test]
+fn named_finds_a_declared_field_at_compile_time() {
+    const NUM: Spec = named(Sample::FIELDS, "NUM");
+    assert_eq!(Sample::spec("NUM"), Some(&NUM));
+    assert_eq!(
+        crate::xcopy::IdentificationCscd::spec("LU ID TYPE"),
+        Some(&crate::xcopy::LU_ID_TYPE)
+    );
+}
