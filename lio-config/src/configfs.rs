@@ -5,12 +5,29 @@ use crate::backstores::UserBackstore;
 use crate::fabrics::{IscsiTarget, LoopbackTarget, remove_target};
 use crate::fs::{Tree, subdirs};
 use crate::{Error, Result};
+use nix::sys::statfs::FsType;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where configfs puts LIO.
 pub const CONFIGFS_TARGET: &str = "/sys/kernel/config/target";
+
+/// configfs's `statfs` magic number (`CONFIGFS_MAGIC` in linux/magic.h).
+const CONFIGFS_MAGIC: FsType = FsType(0x6265_6570);
+
+/// [`Error::OnConfigfs`] when `path`, or its nearest existing ancestor, is on the file system
+/// whose `statfs` magic is `magic`.
+fn refuse_fs(path: &Path, magic: FsType) -> Result<()> {
+    let found = path
+        .ancestors()
+        .find_map(|p| nix::sys::statfs::statfs(p).ok())
+        .map(|s| s.filesystem_type());
+    if found == Some(magic) {
+        return Err(Error::OnConfigfs(path.to_path_buf()));
+    }
+    Ok(())
+}
 
 /// The configfs tree of LIO, at a root that is the kernel's ([`ConfigFs::system`]) or a plain
 /// folder standing for it ([`ConfigFs::at`]). Which of the two it is was decided when it was
@@ -26,7 +43,8 @@ pub struct ConfigFs {
 
 impl ConfigFs {
     /// The kernel's tree, after checking what a person would otherwise trip over: root,
-    /// configfs mounted, target_core_user and tcm_loop loaded.
+    /// configfs mounted, target_core_user loaded. (`tcm_loop` is needed only for a loopback
+    /// target; making one without it fails with [`Error::ModuleNotLoaded`] naming it.)
     pub fn system() -> Result<ConfigFs> {
         let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
         if uid != 0 {
@@ -39,7 +57,7 @@ impl ConfigFs {
         {
             return Err(Error::NotMounted);
         }
-        for module in ["target_core_mod", "target_core_user", "tcm_loop"] {
+        for module in ["target_core_mod", "target_core_user"] {
             if !Path::new("/sys/module").join(module).exists() {
                 return Err(Error::ModuleNotLoaded { module });
             }
@@ -53,13 +71,17 @@ impl ConfigFs {
 
     /// A plain folder at `root` standing for `/sys/kernel/config/target`, with sysfs at
     /// `sysfs` (tests): groups the kernel would make with an object are made when written
-    /// to, and folders are removed with what they hold.
-    pub fn at(root: impl Into<PathBuf>, sysfs: impl Into<PathBuf>) -> ConfigFs {
-        ConfigFs {
-            root: root.into(),
+    /// to, and folders are removed with what they hold. A `root` on configfs (or under a
+    /// missing folder on it) is refused with [`Error::OnConfigfs`]: the kernel's tree is
+    /// [`ConfigFs::system`].
+    pub fn at(root: impl Into<PathBuf>, sysfs: impl Into<PathBuf>) -> Result<ConfigFs> {
+        let root = root.into();
+        refuse_fs(&root, CONFIGFS_MAGIC)?;
+        Ok(ConfigFs {
+            root,
             sysfs: sysfs.into(),
             tree: Tree::Folder,
-        }
+        })
     }
 
     /// The root folder.
@@ -154,4 +176,25 @@ pub struct Inventory {
     pub loopback: Vec<LoopbackTarget>,
     /// `iscsi/IQN`.
     pub iscsi: Vec<IscsiTarget>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_refuses_the_file_system_it_checks_for() {
+        let dir = std::env::temp_dir().join(format!("lio-config-refuse-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let own = nix::sys::statfs::statfs(&dir).unwrap().filesystem_type();
+        // The folder's own file system is refused, for it and for a missing folder under it.
+        assert!(matches!(refuse_fs(&dir, own), Err(Error::OnConfigfs(p)) if p == dir));
+        assert!(matches!(
+            refuse_fs(&dir.join("no/such"), own),
+            Err(Error::OnConfigfs(_))
+        ));
+        assert!(refuse_fs(&dir, FsType(own.0.wrapping_add(1))).is_ok());
+        assert!(ConfigFs::at(&dir, &dir).is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -21,6 +21,12 @@ pub enum Error {
         /// The module's name.
         module: &'static str,
     },
+    /// [`crate::ConfigFs::at`] was given a folder on configfs, which it would treat as a plain
+    /// folder.
+    #[error(
+        "{0} is on configfs: use ConfigFs::system() for the kernel's tree (ConfigFs::at is for a plain folder standing for it)"
+    )]
+    OnConfigfs(PathBuf),
     /// The object exists already; it is left as it is.
     #[error(
         "{0} already exists; remove it first (`tcmu cleanup` removes this project's leftovers)"

@@ -16,7 +16,7 @@ impl Tree {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("target/core")).unwrap();
         fs::create_dir_all(dir.join("sys")).unwrap();
-        let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+        let cfs = ConfigFs::at(dir.join("target"), dir.join("sys")).unwrap();
         Tree { dir, cfs }
     }
 

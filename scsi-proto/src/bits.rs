@@ -22,7 +22,19 @@ pub struct Spec<K = &'static str> {
 
 impl<K: Copy> Spec<K> {
     /// A field of `bits` bits, the lowest at bit `shift` of the number starting at `byte`.
+    ///
+    /// Panics unless `shift < 8`, `1 <= bits <= 64` and `shift + bits <= 64`; in a `const`
+    /// that panic is a compile error:
+    ///
+    /// ```compile_fail
+    /// const BAD: scsi_proto::bits::Spec = scsi_proto::bits::Spec::new("X", 0, 7, 64);
+    /// ```
+    ///
+    /// ```
+    /// const GOOD: scsi_proto::bits::Spec = scsi_proto::bits::Spec::new("X", 0, 0, 64);
+    /// ```
     pub const fn new(field: K, byte: u16, shift: u8, bits: u8) -> Self {
+        assert!(shift < 8 && bits >= 1 && bits <= 64 && shift as u32 + bits as u32 <= 64);
         Spec {
             field,
             byte,
@@ -50,28 +62,34 @@ impl<K: Copy> Spec<K> {
         }
     }
 
-    /// Reads the field; bytes beyond `buf` read as zero, so this never panics.
+    /// Reads the field; bytes beyond `buf` read as zero, so this never panics (nor does it for
+    /// a spec [`Spec::new`] would refuse, whose value is then meaningless).
     pub fn get(&self, buf: &[u8]) -> u64 {
         let mut v = 0u64;
         for i in self.byte as usize..self.end() {
             v = (v << 8) | u64::from(buf.get(i).copied().unwrap_or(0));
         }
-        (v >> self.shift) & self.max()
+        v.checked_shr(self.shift.into()).unwrap_or(0) & self.max()
     }
 
     /// Writes the low bits of `value` into the field, keeping the other bits of its bytes;
-    /// bytes beyond `buf` are skipped, so this never panics.
+    /// bytes beyond `buf` are skipped, so this never panics (nor for a spec [`Spec::new`]
+    /// would refuse).
     pub fn put(&self, buf: &mut [u8], value: u64) {
-        let mask = self.max() << self.shift;
-        let new = (value << self.shift) & mask;
+        let shl = |v: u64| v.checked_shl(self.shift.into()).unwrap_or(0);
+        let mask = shl(self.max());
+        let new = shl(value) & mask;
         let n = self.nbytes();
         for k in 0..n {
             let Some(b) = buf.get_mut(self.byte as usize + k) else {
                 return;
             };
-            let sh = 8 * (n - 1 - k);
-            let m = (mask >> sh) as u8;
-            *b = (*b & !m) | ((new >> sh) as u8 & m);
+            // Bytes more than 64 bits up (only in a refused spec) get nothing.
+            let shr = |v: u64| {
+                u32::try_from(8 * (n - 1 - k)).map_or(0, |sh| v.checked_shr(sh).unwrap_or(0))
+            };
+            let m = shr(mask) as u8;
+            *b = (*b & !m) | (shr(new) as u8 & m);
         }
     }
 
@@ -86,7 +104,9 @@ impl<K: Copy> Spec<K> {
             location,
             byte: self.byte.saturating_add(offset),
             bit: if self.bits < 8 {
-                Some(self.shift + self.bits - 1)
+                // Saturating (and at most 7) so a spec Spec::new would refuse cannot panic.
+                let top = self.shift.saturating_add(self.bits).saturating_sub(1);
+                Some(if top > 7 { 7 } else { top })
             } else {
                 None
             },
@@ -122,6 +142,33 @@ impl Spec {
         self.put(buf, value);
         Ok(())
     }
+}
+
+/// The field called `name` among `fields` (a [`Layout::FIELDS`]), for a `const`: a name that
+/// is not there panics, which in a `const` is a compile error.
+///
+/// ```compile_fail
+/// use scsi_proto::bits::{Layout, named};
+/// const X: scsi_proto::bits::Spec =
+///     named(<scsi_proto::xcopy::ParameterListHeader as Layout>::FIELDS, "NO SUCH FIELD");
+/// ```
+pub const fn named(fields: &[Spec], name: &str) -> Spec {
+    let mut i = 0;
+    while i < fields.len() {
+        let f = fields[i].field.as_bytes();
+        let n = name.as_bytes();
+        if f.len() == n.len() {
+            let mut k = 0;
+            while k < n.len() && f[k] == n[k] {
+                k += 1;
+            }
+            if k == n.len() {
+                return fields[i];
+            }
+        }
+        i += 1;
+    }
+    panic!("no field of that name")
 }
 
 /// A field's value type: what `layout!` reads a field as and writes it from.
@@ -307,7 +354,9 @@ macro_rules! layout {
             let fields = <$name as $crate::bits::Layout>::FIELDS;
             let mut i = 0;
             while i < fields.len() {
-                assert!(fields[i].end() <= $len && fields[i].bits >= 1 && fields[i].bits <= 64);
+                let f = fields[i];
+                assert!(f.end() <= $len && f.shift < 8 && f.bits >= 1 && f.bits <= 64);
+                assert!(f.shift as u32 + f.bits as u32 <= 64);
                 i += 1;
             }
         };

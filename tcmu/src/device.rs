@@ -404,9 +404,12 @@ impl DeviceBuilder {
     }
 
     /// The backstore and serving settings (replacing any set before; its name is the
-    /// device's).
+    /// device's). Locations set with [`DeviceBuilder::roots`] are kept, before or after.
     pub fn backstore(mut self, backstore: Backstore) -> Self {
-        self.backstore = backstore;
+        let old = std::mem::replace(&mut self.backstore, backstore);
+        self.backstore.configfs = old.configfs;
+        self.backstore.uio_class = old.uio_class;
+        self.backstore.uio_dev = old.uio_dev;
         self
     }
 
@@ -425,8 +428,11 @@ impl DeviceBuilder {
         self
     }
 
-    /// Also exports the device through LIO's iSCSI fabric.
+    /// Also exports the device through LIO's iSCSI fabric: replaces the iSCSI exports there
+    /// are (a second call replaces the first) and comes after the others. More than one iSCSI
+    /// export: [`DeviceBuilder::exports`].
     pub fn iscsi(mut self, export: IscsiExport) -> Self {
+        self.exports.retain(|e| !matches!(e, Export::Iscsi(_)));
         self.exports.push(Export::Iscsi(export));
         self
     }
@@ -855,5 +861,54 @@ impl Device {
 impl Drop for Device {
     fn drop(&mut self) {
         let _ = self.teardown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iscsi(iqn: &str) -> IscsiExport {
+        IscsiExport {
+            iqn: iqn.to_string(),
+            portal: "127.0.0.1:3260".to_string(),
+            access: IscsiAccess::Open,
+        }
+    }
+
+    #[test]
+    fn a_second_iscsi_export_replaces_the_first() {
+        let b = DeviceBuilder::new("d")
+            .iscsi(iscsi("iqn.2024-01.test:a"))
+            .iscsi(iscsi("iqn.2024-01.test:b"));
+        assert_eq!(
+            b.exports,
+            [
+                Export::Loopback(Loopback::default()),
+                Export::Iscsi(iscsi("iqn.2024-01.test:b"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_backstore_set_after_the_roots_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("tcmu-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfs = ConfigFs::at(dir.join("target"), dir.join("sys")).unwrap();
+        let mut store = Backstore::new("other");
+        store.hba = 7;
+        let b = DeviceBuilder::new("d")
+            .roots(cfs, &dir.join("uio"), &dir.join("dev"))
+            .backstore(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!((b.backstore.name.as_str(), b.backstore.hba), ("other", 7));
+        let root = b
+            .backstore
+            .configfs
+            .as_ref()
+            .map(|c| c.root().to_path_buf());
+        assert_eq!(root, Some(dir.join("target")));
+        assert_eq!(b.backstore.uio_class, dir.join("uio"));
+        assert_eq!(b.backstore.uio_dev, dir.join("dev"));
     }
 }

@@ -72,7 +72,7 @@ fn fake_uio(dir: &Path, index: u32, name: &str) {
 fn builder(dir: &Path, name: &str) -> DeviceBuilder {
     DeviceBuilder::new(name)
         .roots(
-            ConfigFs::at(dir.join("target"), dir.join("sys")),
+            ConfigFs::at(dir.join("target"), dir.join("sys")).unwrap(),
             &dir.join("sys/class/uio"),
             &dir.join("dev"),
         )
@@ -329,7 +329,7 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
     // What cleanup sees: the backstore made, no UIO device yet (not enabled), the state a
     // starting `tcmu serve` is in between writing `control` and `enable`.
     fs::create_dir_all(dir.join("no-uio-yet")).unwrap();
-    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys"));
+    let cfs = ConfigFs::at(dir.join("target"), dir.join("sys")).unwrap();
     let (at_open, starting) = std::sync::mpsc::channel();
     let (go, wait_go) = std::sync::mpsc::channel::<()>();
     let serving = {

@@ -57,3 +57,70 @@ fn layout_round_trip_and_range() {
     assert_eq!(&Sample::mask()[..6], &[0x8F, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
     assert_eq!(Sample::spec("NUM").map(|s| s.byte), Some(2));
 }
+
+#[test]
+fn extreme_specs_never_panic() {
+    // Fields are public, so a Spec that Spec::new would refuse can still be built.
+    let specs = [
+        Spec {
+            field: "A",
+            byte: u16::MAX,
+            shift: u8::MAX,
+            bits: u8::MAX,
+        },
+        Spec {
+            field: "B",
+            byte: 0,
+            shift: 7,
+            bits: 64,
+        },
+        Spec {
+            field: "C",
+            byte: 0,
+            shift: 63,
+            bits: 2,
+        },
+        Spec {
+            field: "D",
+            byte: 0,
+            shift: 0,
+            bits: 0,
+        },
+        Spec {
+            field: "E",
+            byte: 0,
+            shift: 250,
+            bits: 7,
+        },
+        Spec {
+            field: "F",
+            byte: 0,
+            shift: 64,
+            bits: 1,
+        },
+    ];
+    for s in specs {
+        for len in [0, 1, 8, 16, 80] {
+            let mut buf = vec![0xA5u8; len];
+            let _ = s.get(&buf);
+            s.put(&mut buf, u64::MAX);
+            s.mark(&mut buf);
+        }
+        let p = s.pointer(Location::Cdb, u16::MAX);
+        assert!(p.bit.is_none_or(|b| b <= 7), "{s:?}: {p:?}");
+    }
+    // A zero-width field holds nothing.
+    let mut b = [0u8; 2];
+    specs[3].put(&mut b, u64::MAX);
+    assert_eq!((b, specs[3].get(&[0xFF; 2])), ([0, 0], 0));
+}
+
+#[test]
+fn named_finds_a_declared_field_at_compile_time() {
+    const NUM: Spec = named(Sample::FIELDS, "NUM");
+    assert_eq!(Sample::spec("NUM"), Some(&NUM));
+    assert_eq!(
+        crate::xcopy::IdentificationCscd::spec("LU ID TYPE"),
+        Some(&crate::xcopy::LU_ID_TYPE)
+    );
+}

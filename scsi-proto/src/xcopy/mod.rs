@@ -2,7 +2,7 @@
 //! identification CSCD descriptor (E4h) and block to block segment descriptor (02h).
 //! Checking a list against a copy manager's limits and planning the copy are `tcmu`'s.
 
-use crate::bits::{Layout, Spec};
+use crate::bits::{Layout, Spec, named};
 use crate::error::zeroed_out;
 use crate::{Location, Result, Wire};
 
@@ -17,6 +17,18 @@ pub const BLOCK_TO_BLOCK: u8 = 0x02;
 pub const DESIGNATOR_LENGTH: Spec = Spec::new("DESIGNATOR LENGTH", 7, 0, 8);
 /// A segment descriptor's DESCRIPTOR LENGTH: its bytes after this field.
 pub const SEGMENT_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 2, 0, 16);
+/// The parameter list header's CSCD DESCRIPTOR LIST LENGTH.
+pub const CSCD_LIST_LENGTH: Spec =
+    named(ParameterListHeader::FIELDS, "CSCD DESCRIPTOR LIST LENGTH");
+/// The parameter list header's SEGMENT DESCRIPTOR LIST LENGTH.
+pub const SEGMENT_LIST_LENGTH: Spec = named(
+    ParameterListHeader::FIELDS,
+    "SEGMENT DESCRIPTOR LIST LENGTH",
+);
+/// The parameter list header's INLINE DATA LENGTH.
+pub const INLINE_DATA_LENGTH: Spec = named(ParameterListHeader::FIELDS, "INLINE DATA LENGTH");
+/// LU ID TYPE of an identification CSCD descriptor.
+pub const LU_ID_TYPE: Spec = named(<CscdFields as Layout>::FIELDS, "LU ID TYPE");
 /// AVAILABLE DATA of RECEIVE COPY RESULTS: the bytes after it.
 const AVAILABLE_DATA: Spec = Spec::new("AVAILABLE DATA", 0, 0, 32);
 

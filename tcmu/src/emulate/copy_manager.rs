@@ -7,9 +7,9 @@
 use scsi_proto::bits::{Layout, Spec};
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseKey, SenseKeySpecific};
 use scsi_proto::xcopy::{
-    BLOCK_TO_BLOCK, BlockToBlockSegment, CSCD_DESCRIPTOR_LEN, DESIGNATOR_LENGTH, ExtendedCopyList,
-    IDENTIFICATION_CSCD, IdentificationCscd, OperatingParameters, ParameterListHeader,
-    SEGMENT_LENGTH,
+    BLOCK_TO_BLOCK, BlockToBlockSegment, CSCD_DESCRIPTOR_LEN, CSCD_LIST_LENGTH, DESIGNATOR_LENGTH,
+    ExtendedCopyList, IDENTIFICATION_CSCD, INLINE_DATA_LENGTH, IdentificationCscd, LU_ID_TYPE,
+    OperatingParameters, ParameterListHeader, SEGMENT_LENGTH, SEGMENT_LIST_LENGTH,
 };
 use scsi_proto::{FieldPointer, Location};
 
@@ -149,16 +149,6 @@ fn invalid(field: &Spec, offset: usize) -> XcopyRejection {
     XcopyRejection::InvalidField(field.pointer(Location::ParameterList, ptr_byte(offset)))
 }
 
-/// INVALID FIELD IN PARAMETER LIST at the header's field `name`.
-fn header_field(name: &str) -> XcopyRejection {
-    field_error(ParameterListHeader::spec(name), 0)
-}
-
-/// INVALID FIELD IN PARAMETER LIST at a declared field, `offset` bytes into the list.
-fn field_error(field: Option<&Spec>, offset: usize) -> XcopyRejection {
-    field.map_or(XcopyRejection::ParameterListLength, |s| invalid(s, offset))
-}
-
 /// The length of the CSCD descriptor of type `code` (SPC-4 6.4.5.1): 64 bytes for the IPv6
 /// (EAh) and IP copy service (EBh) descriptors, 32 for the others.
 fn cscd_len(code: u8) -> usize {
@@ -208,7 +198,7 @@ impl CopyLimits {
             return Err(XcopyRejection::ParameterListLength);
         }
         if header.inline_data_length != 0 {
-            return Err(header_field("INLINE DATA LENGTH"));
+            return Err(invalid(&INLINE_DATA_LENGTH, 0));
         }
         if (H::LEN as u64).saturating_add(lists) > buf.len() as u64 {
             return Err(XcopyRejection::ParameterListLength);
@@ -225,7 +215,7 @@ impl CopyLimits {
             at = at.saturating_add(cscd_len(cscd_bytes[at]));
         }
         if at != tdll {
-            return Err(header_field("CSCD DESCRIPTOR LIST LENGTH"));
+            return Err(invalid(&CSCD_LIST_LENGTH, 0));
         }
         if cscd_starts.len() > usize::from(self.max_cscd_descriptors) {
             return Err(XcopyRejection::TooManyCscds);
@@ -234,7 +224,7 @@ impl CopyLimits {
         let mut at = 0usize;
         while at < sdll {
             if at + 4 > sdll {
-                return Err(header_field("SEGMENT DESCRIPTOR LIST LENGTH"));
+                return Err(invalid(&SEGMENT_LIST_LENGTH, 0));
             }
             let len = 4 + SEGMENT_LENGTH.get(&seg_bytes[at..]) as usize;
             if at + len > sdll {
@@ -258,9 +248,8 @@ impl CopyLimits {
                 .get(s..s + CSCD_DESCRIPTOR_LEN)
                 .unwrap_or_default();
             // Only LU ID TYPE 00b (logical unit number): proxy tokens and reserved values not.
-            let lu_id_type = IdentificationCscd::spec("LU ID TYPE");
-            if lu_id_type.is_some_and(|s| s.get(d) != 0) {
-                return Err(field_error(lu_id_type, base));
+            if LU_ID_TYPE.get(d) != 0 {
+                return Err(invalid(&LU_ID_TYPE, base));
             }
             if DESIGNATOR_LENGTH.get(d) > 20 {
                 return Err(invalid(&DESIGNATOR_LENGTH, base));
