@@ -25,6 +25,9 @@ use scsi_proto::sense::SenseData;
 use std::io;
 use std::sync::Arc;
 
+/// The CHECK CONDITION status.
+const CHECK_CONDITION: u8 = 0x02;
+
 /// What a user implements: answers the commands it wants, declines the rest to the built-in
 /// emulation, and hears about task management.
 ///
@@ -94,6 +97,9 @@ pub struct ScsiCmd<'a> {
     block_size: u32,
     data: &'a mut dyn CommandData,
     pos: usize,
+    /// How far the handler is known to have filled the buffer: the highest byte written
+    /// through [`io::Write`], or all of it once [`ScsiCmd::data`] was taken.
+    filled: usize,
 }
 
 impl std::fmt::Debug for ScsiCmd<'_> {
@@ -122,6 +128,7 @@ impl<'a> ScsiCmd<'a> {
             block_size,
             data,
             pos: 0,
+            filled: 0,
         }
     }
 
@@ -171,14 +178,18 @@ impl<'a> ScsiCmd<'a> {
         self.pos
     }
 
-    /// The data, by offset (the cursor is not moved).
+    /// The data, by offset (the cursor is not moved). Taking it makes the handler answerable
+    /// for the whole Data-In buffer: [`ScsiCmd::ok`] then zeroes none of it.
     pub fn data(&mut self) -> &mut dyn CommandData {
+        self.filled = self.data.len();
         &mut *self.data
     }
 
-    /// GOOD, the whole Data-In buffer (if any) transferred as the handler left it: fill all of
-    /// it, or answer [`ScsiCmd::read_len`], as bytes left unwritten may hold another command's
-    /// data.
+    /// GOOD, the whole Data-In buffer (if any) transferred. Bytes the handler did not fill may
+    /// hold another command's data, so the rule is: what lies past the highest byte written
+    /// through [`io::Write`] is zeroed, unless the handler took [`ScsiCmd::data`] (then it is
+    /// answerable for the whole buffer and nothing is zeroed). A handler that fills only part
+    /// of the buffer should answer [`ScsiCmd::read_len`], which also reports the residual.
     pub fn ok(&self) -> Action {
         Action::Reply(Reply::good())
     }
@@ -216,6 +227,7 @@ impl io::Write for ScsiCmd<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.data.write_at(self.pos, buf);
         self.pos += n;
+        self.filled = self.filled.max(self.pos);
         Ok(n)
     }
 
@@ -297,16 +309,26 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
             return self.emulator.execute(cdb, data);
         };
         let block_size = self.emulator.device().block_size();
-        let no_data = command.data_direction() == DataDirection::None;
-        match self
-            .handler
-            .handle(&mut ScsiCmd::new(id, command, block_size, data))
-        {
+        let direction = command.data_direction();
+        let mut cmd = ScsiCmd::new(id, command, block_size, data);
+        match self.handler.handle(&mut cmd) {
             Action::Reply(mut reply) => {
-                // As the emulation does: a command without data carries nothing back, should
-                // the kernel have handed it a buffer anyway.
-                if no_data {
+                let filled = cmd.filled;
+                // Whatever the handler built, what leaves is consistent: sense means CHECK
+                // CONDITION, a failed command carries nothing back, and neither does a command
+                // without data (should the kernel have handed it a buffer anyway); a GOOD
+                // Data-In reply shows only what the handler filled (see `ScsiCmd::ok`).
+                if reply.sense.is_some() {
+                    reply.status = CHECK_CONDITION;
+                }
+                if reply.status != Reply::good().status {
+                    data.zero_all();
+                    reply.read_len = None;
+                } else if direction == DataDirection::None {
                     data.zero_from(0);
+                } else if direction == DataDirection::FromDevice {
+                    let end = reply.read_len.map_or(filled, |n| n.min(data.len()));
+                    data.zero_from(end);
                 }
                 let format = self.emulator.sense_format();
                 reply.sense = reply.sense.map(|s| s.in_format(format));

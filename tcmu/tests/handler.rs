@@ -214,8 +214,59 @@ fn a_command_without_data_answered_by_a_handler_carries_nothing_back() {
     let mut stale = vec![0xee; 64];
     assert_eq!(lu.execute(1, &[0, 0, 0, 0, 0, 0], &mut stale).status, 0);
     assert!(stale.iter().all(|&b| b == 0));
-    // A READ answered GOOD keeps what the handler left: it is the handler's to fill.
+    // A READ answered GOOD by a handler that wrote nothing: the stale bytes do not leak.
     let mut filled = vec![0x5a; 512];
     assert_eq!(lu.execute(2, &rw10(0x28, 0, 1), &mut filled).status, 0);
-    assert!(filled.iter().all(|&b| b == 0x5a));
+    assert!(filled.iter().all(|&b| b == 0));
+}
+
+/// Answers READ(10) with whatever reply the test set, after writing `wrote` bytes of 0x11.
+struct Replies {
+    reply: tcmu::Reply,
+    wrote: usize,
+}
+
+impl Handler for Replies {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        cmd.write_all(&vec![0x11; self.wrote]).unwrap();
+        Action::Reply(self.reply)
+    }
+}
+
+fn replies(reply: tcmu::Reply, wrote: usize) -> LogicalUnit<Replies, MemoryDisk> {
+    LogicalUnit::new(
+        Replies { reply, wrote },
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("r")),
+    )
+}
+
+#[test]
+fn a_handler_s_reply_is_normalised_before_it_leaves() {
+    // A failed status zeroes the whole buffer, stale bytes and the handler's alike.
+    let failed = tcmu::Reply {
+        status: 0x08, // BUSY
+        ..tcmu::Reply::good()
+    };
+    let mut stale = vec![0xee; 512];
+    let reply = replies(failed, 100).execute(1, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 0x08);
+    assert!(
+        stale.iter().all(|&b| b == 0),
+        "a failed command carries nothing"
+    );
+    // Sense means CHECK CONDITION, whatever status the handler put.
+    let sensed = tcmu::Reply {
+        status: 0,
+        ..tcmu::Reply::check_condition(SenseData::medium_error_read())
+    };
+    let mut stale = vec![0xee; 512];
+    let reply = replies(sensed, 0).execute(2, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 2);
+    assert!(stale.iter().all(|&b| b == 0));
+    // GOOD without read_len after filling part of the buffer: nothing stale past it.
+    let mut stale = vec![0xee; 512];
+    let reply = replies(tcmu::Reply::good(), 100).execute(3, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 0);
+    assert!(stale[..100].iter().all(|&b| b == 0x11));
+    assert!(stale[100..].iter().all(|&b| b == 0), "no stale bytes leak");
 }
