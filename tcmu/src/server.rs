@@ -440,8 +440,14 @@ fn worker<H: Execute, D: Doorbell>(
             );
             too_late()
         } else {
-            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd)))
-                .unwrap_or_else(|_| Response::internal_target_failure())
+            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd))).unwrap_or_else(|_| {
+                // A failed command carries nothing back: not what the handler half wrote, nor
+                // another command's bytes (the Data-In buffers, a bidirectional one's too).
+                let data = cmd.parts_mut().1;
+                data.zero_from(0);
+                data.zero_bidi();
+                Response::internal_target_failure()
+            })
         };
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.

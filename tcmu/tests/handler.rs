@@ -168,6 +168,51 @@ impl Handler for Panics {
     }
 }
 
+/// Panics on a READ of LBA 1 after writing into its buffer; answers any other command GOOD
+/// with its buffer as it found it (taking `data()`: nothing is zeroed for it).
+struct PanicsHalfway;
+
+impl Handler for PanicsHalfway {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.lba() == 1 {
+            let _ = cmd.write_all(&[0xab; 512]);
+            panic!("the handler panics (as the test asked)")
+        }
+        let _ = cmd.data();
+        cmd.ok()
+    }
+}
+
+#[test]
+fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = LogicalUnit::new(
+        PanicsHalfway,
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("p")),
+    );
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::new(unit),
+        1,
+    );
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
+    std::panic::set_hook(prev);
+    assert_eq!(done[0].status, 2);
+    // The next READ gets the same data area back, as the panicking one left it.
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 2, 1), Vec::new(), 512)]);
+    assert_eq!(done[0].status, 0);
+    assert_eq!(done[0].data_in.len(), 512);
+    assert!(
+        done[0].data_in.iter().all(|&b| b == 0),
+        "what the panicking handler wrote stayed in the data area"
+    );
+    server.stop().unwrap();
+}
+
 #[test]
 fn a_handler_that_panics_fails_its_command_with_a_hardware_error() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();

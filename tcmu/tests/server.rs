@@ -411,3 +411,50 @@ fn task_management_reaches_the_handler_in_ring_order() {
     );
     server.stop().unwrap();
 }
+
+/// The emulation, panicking on every task management notice.
+struct PanicsOnTmr;
+
+impl Handler for PanicsOnTmr {
+    fn handle(&self, _cmd: &mut ScsiCmd<'_>) -> Action {
+        Action::Emulate
+    }
+
+    fn task_management(&self, _tmf: &tcmu::TaskManagement) {
+        panic!("task management panics (as the test asked)")
+    }
+
+    fn wants_task_management(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_panicking_task_management_keeps_the_server_serving() {
+    use tcmu_ring::layout::TmrType;
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = LogicalUnit::new(
+        PanicsOnTmr,
+        Emulator::new(
+            MemoryDisk::new(64, 512).unwrap(),
+            Identity::for_name("tmrp"),
+        ),
+    );
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::new(unit),
+        1,
+    );
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
+    sim.submit_tmr(TmrType::LunReset, &[]).unwrap();
+    bell.kick();
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)]);
+    std::panic::set_hook(prev);
+    assert_eq!(done[0].status, 0);
+    assert!(!server.is_finished());
+    server.stop().unwrap();
+}
