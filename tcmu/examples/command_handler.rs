@@ -22,10 +22,15 @@ struct Guard {
 
 impl Handler for Guard {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
-        match cmd.command().kind() {
+        // A CDB scsi-proto cannot decode (a vendor opcode...): the emulation refuses it.
+        let Some(command) = cmd.command() else {
+            return Action::Emulate;
+        };
+        let (kind, name) = (command.kind(), command.name());
+        match kind {
             Kind::Write | Kind::WriteSame | Kind::WriteAndVerify if cmd.lba() == 0 => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
-                eprintln!("refused {} at LBA 0", cmd.command().name());
+                eprintln!("refused {name} at LBA 0");
                 cmd.check_condition(SenseData::write_protected())
             }
             Kind::Read => {

@@ -2,16 +2,18 @@
 //!
 //! A device is a [`LogicalUnit`]: a handler in front of the built-in emulation of a
 //! [`BlockDevice`]. Each command the kernel sends is decoded with `scsi-proto` and handed to
-//! the handler as a [`ScsiCmd`]: the decoded [`Command`], its LBA, transfer length and FUA, the
+//! the handler as a [`ScsiCmd`]: its CDB and the decoded [`Command`] (when `scsi-proto` knows
+//! it), its LBA, transfer length and FUA, the
 //! block size, and its data as [`std::io::Read`] (Data-Out) / [`std::io::Write`] (Data-In) or
 //! by offset ([`CommandData`]). The handler answers it ([`ScsiCmd::ok`],
 //! [`ScsiCmd::read_len`], [`ScsiCmd::check_condition`]) or declines it ([`Action::Emulate`]),
 //! and the emulation answers, with the device's identity (vendor, product, serial) and mode
 //! pages. Serving a plain block device needs no handler: [`EmulationOnly`] declines everything.
 //!
-//! A CDB `scsi-proto` cannot decode never reaches the handler: the emulation answers it CHECK
-//! CONDITION with the sense saying why (INVALID COMMAND OPERATION CODE, INVALID FIELD IN
-//! CDB...). A handler that panics costs that one command: the server answers it CHECK
+//! A CDB `scsi-proto` cannot decode (a vendor opcode, LOG SENSE...) reaches the handler too,
+//! with [`ScsiCmd::command`] `None` and its bytes in [`ScsiCmd::cdb`]; declined, the emulation
+//! answers it CHECK CONDITION with the sense saying why (INVALID COMMAND OPERATION CODE,
+//! INVALID FIELD IN CDB...). A handler that panics costs that one command: the server answers it CHECK
 //! CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE.
 //!
 //! Task management (ABORT TASK, LOGICAL UNIT RESET...) reaches [`Handler::task_management`]
@@ -94,7 +96,8 @@ pub enum Action {
 /// start of the buffer. [`ScsiCmd::data`] reaches the buffer by offset.
 pub struct ScsiCmd<'a> {
     id: u16,
-    command: Command,
+    cdb: &'a [u8],
+    command: Option<Command>,
     block_size: u32,
     data: &'a mut dyn CommandData,
     pos: usize,
@@ -107,7 +110,7 @@ impl std::fmt::Debug for ScsiCmd<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScsiCmd")
             .field("id", &self.id)
-            .field("command", &self.command.name())
+            .field("command", &self.command.as_ref().map(Command::name))
             .field("data_len", &self.data.len())
             .field("pos", &self.pos)
             .finish()
@@ -115,16 +118,19 @@ impl std::fmt::Debug for ScsiCmd<'_> {
 }
 
 impl<'a> ScsiCmd<'a> {
-    /// The command `id` (the kernel's, as [`TaskManagement::aborted`] names it), decoded as
-    /// `command`, on a device of `block_size`-byte blocks, with its `data`.
+    /// The command `id` (the kernel's, as [`TaskManagement::aborted`] names it), `cdb`,
+    /// decoded as `command` if `scsi-proto` can, on a device of `block_size`-byte blocks, with
+    /// its `data`.
     pub(crate) fn new(
         id: u16,
-        command: Command,
+        cdb: &'a [u8],
+        command: Option<Command>,
         block_size: u32,
         data: &'a mut dyn CommandData,
     ) -> Self {
         ScsiCmd {
             id,
+            cdb,
             command,
             block_size,
             data,
@@ -138,30 +144,36 @@ impl<'a> ScsiCmd<'a> {
         self.id
     }
 
-    /// The decoded CDB: its kind, name and every field.
-    pub fn command(&self) -> &Command {
-        &self.command
+    /// The decoded CDB: its kind, name and every field. `None` for a CDB `scsi-proto` cannot
+    /// decode (a vendor or unsupported operation code, a reserved field set...): the handler
+    /// may still answer it from [`ScsiCmd::cdb`], or decline it to the emulation, which
+    /// answers with the sense saying why.
+    pub fn command(&self) -> Option<&Command> {
+        self.command.as_ref()
     }
 
-    /// The CDB's bytes.
+    /// The CDB's bytes, as the kernel sent them.
     pub fn cdb(&self) -> &[u8] {
-        self.command.as_bytes()
+        self.cdb
     }
 
-    /// The LOGICAL BLOCK ADDRESS, 0 for a command without one.
+    /// The LOGICAL BLOCK ADDRESS, 0 for a command without one (or not decoded).
     pub fn lba(&self) -> u64 {
-        self.command.lba().unwrap_or(0)
+        self.command.as_ref().and_then(Command::lba).unwrap_or(0)
     }
 
     /// The number of blocks (TRANSFER LENGTH, or the count of WRITE SAME, VERIFY...), 0 for a
-    /// command without one. READ(6)/WRITE(6) say 256 for a zero field.
+    /// command without one (or not decoded). READ(6)/WRITE(6) say 256 for a zero field.
     pub fn transfer_length(&self) -> u32 {
-        self.command.transfer_length().unwrap_or(0)
+        self.command
+            .as_ref()
+            .and_then(Command::transfer_length)
+            .unwrap_or(0)
     }
 
     /// Whether FUA is set: the command's writes must be on stable storage before it ends GOOD.
     pub fn fua(&self) -> bool {
-        self.command.fua()
+        self.command.as_ref().is_some_and(Command::fua)
     }
 
     /// The device's logical block size in bytes.
@@ -303,15 +315,18 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     }
 
     /// Executes command `id`: decodes `cdb`, lets the handler answer it, or else the
-    /// emulation. An undecodable CDB is the emulation's to answer (CHECK CONDITION with the
-    /// reason). Works on any [`CommandData`]: a handler can be tested on byte vectors.
+    /// emulation. A CDB `scsi-proto` cannot decode reaches the handler undecoded; declined, the
+    /// emulation answers it CHECK CONDITION with the reason. Works on any [`CommandData`]: a
+    /// handler can be tested on byte vectors.
     pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
-        let Ok(command) = Command::parse(cdb) else {
-            return self.emulator.execute(cdb, data);
-        };
+        let command = Command::parse(cdb).ok();
         let block_size = self.emulator.device().block_size();
-        let direction = command.data_direction();
-        let mut cmd = ScsiCmd::new(id, command, block_size, data);
+        // An undecoded command's direction is unknown: treated as Data-In, as zeroing what the
+        // handler did not fill is harmless for a Data-Out or data-less one.
+        let direction = command
+            .as_ref()
+            .map_or(DataDirection::FromDevice, Command::data_direction);
+        let mut cmd = ScsiCmd::new(id, cdb, command, block_size, data);
         match self.handler.handle(&mut cmd) {
             Action::Reply(mut reply) => {
                 let filled = cmd.filled;

@@ -37,7 +37,9 @@ struct Own {
 
 impl Handler for Own {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
-        let kind = cmd.command().kind();
+        let Some(kind) = cmd.command().map(|c| c.kind()) else {
+            return Action::Emulate;
+        };
         if !matches!(kind, Kind::Read | Kind::Write) || cmd.cdb()[0] == 0x88 {
             return Action::Emulate;
         }
@@ -146,14 +148,14 @@ fn declined_and_undecodable_commands_are_the_emulation_s() {
         0
     );
     assert_eq!(cap, [0, 0, 0, 63, 0, 0, 2, 0]);
-    // An operation code nobody knows never reaches the handler: INVALID COMMAND OPERATION
-    // CODE, from the emulation.
+    // An operation code nobody knows, declined undecoded by this handler: INVALID COMMAND
+    // OPERATION CODE, from the emulation.
     let reply = lu.execute(2, &[0xc7, 0, 0, 0, 0, 0], &mut Vec::new());
     assert_eq!(
         reply.sense.map(|s| s.additional),
         Some(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
     );
-    // A CDB cut short neither.
+    // A CDB cut short likewise.
     let reply = lu.execute(3, &[0x2a, 0, 0], &mut Vec::new());
     assert_eq!(reply.status, 2);
     assert!(lu.handler().seen.lock().unwrap().is_empty());
@@ -314,4 +316,37 @@ fn a_handler_s_reply_is_normalised_before_it_leaves() {
     assert_eq!(reply.status, 0);
     assert!(stale[..100].iter().all(|&b| b == 0x11));
     assert!(stale[100..].iter().all(|&b| b == 0), "no stale bytes leak");
+}
+
+/// Answers the vendor operation code 0xC0 itself with its CDB's second byte; declines the rest.
+struct Vendor;
+
+impl Handler for Vendor {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.command().is_some() || cmd.cdb().first() != Some(&0xc0) {
+            return Action::Emulate;
+        }
+        let answer = [cmd.cdb()[1]; 4];
+        cmd.write_all(&answer).unwrap();
+        cmd.read_len(4)
+    }
+}
+
+#[test]
+fn a_cdb_scsi_proto_cannot_decode_reaches_the_handler() {
+    let lu = LogicalUnit::new(
+        Vendor,
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("v")),
+    );
+    let mut back = vec![0xee; 16];
+    let reply = lu.execute(1, &[0xc0, 0x42, 0, 0, 0, 0], &mut back);
+    assert_eq!((reply.status, reply.read_len), (0, Some(4)));
+    assert_eq!(back[..4], [0x42; 4]);
+    assert!(back[4..].iter().all(|&b| b == 0));
+    // Declined, another undecodable CDB gets the emulation's sense, as before.
+    let reply = lu.execute(2, &[0xc7, 0, 0, 0, 0, 0], &mut Vec::new());
+    assert_eq!(
+        reply.sense.map(|s| s.additional),
+        Some(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
+    );
 }
