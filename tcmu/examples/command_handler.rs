@@ -8,6 +8,8 @@
 //! Ctrl-C, then prints what it counted. Needs root, configfs and the `target_core_user` and
 //! `tcm_loop` modules.
 
+#![forbid(unsafe_code)]
+
 use nix::sys::signal::{SigSet, Signal};
 use std::process::ExitCode;
 use std::sync::Arc;
