@@ -35,7 +35,17 @@ const CHECK_CONDITION: u8 = 0x02;
 ///
 /// Called from the server's worker threads, several commands at once (hence `Sync`).
 pub trait Handler: Send + Sync {
-    /// Answers one decoded command, or declines it with [`Action::Emulate`].
+    /// Answers one command, or declines it with [`Action::Emulate`].
+    ///
+    /// Durability is the emulation's for what it answers: it honours FUA, writes through when
+    /// the write cache is off (WCE=0), and flushes when MODE SELECT turns WCE from 1 to 0. For
+    /// a write the handler answers itself, it is the handler's own job: with FUA
+    /// ([`ScsiCmd::fua`]) or the cache off, the data must be on stable storage before the
+    /// command ends GOOD, and SYNCHRONIZE CACHE (emulated unless the handler takes it) flushes
+    /// only the emulation's [`BlockDevice`], not wherever the handler put the data. The
+    /// current Caching mode page (WCE, which an initiator's MODE SELECT may change) is not
+    /// shown to the handler: one that answers writes itself and cannot tell should make each
+    /// durable before answering GOOD.
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action;
 
     /// A task management function the initiator sent (ABORT TASK, LOGICAL UNIT RESET...),
@@ -172,6 +182,8 @@ impl<'a> ScsiCmd<'a> {
     }
 
     /// Whether FUA is set: the command's writes must be on stable storage before it ends GOOD.
+    /// The emulation sees to that for the commands it answers; a handler that answers a write
+    /// itself must see to it (see [`Handler::handle`]), and to the write cache being off too.
     pub fn fua(&self) -> bool {
         self.command.as_ref().is_some_and(Command::fua)
     }
