@@ -9,6 +9,8 @@
 //! It needs root, the `iscsi_tcp` module and a target; without them it says which is missing.
 //! For CHAP, set `chap` (and `mutual_chap`) in the options.
 
+#![forbid(unsafe_code)]
+
 use iscsi_nl::{AttachOptions, DetachOptions, Sessions};
 use std::process::ExitCode;
 

@@ -1,11 +1,14 @@
-//! A command-level handler: a RAM disk whose first block is write-protected (a WRITE that
-//! touches LBA 0 is refused DATA PROTECT, WRITE PROTECTED), that counts the blocks read and
-//! logs task management; every other command, and every WRITE it lets through, goes to the
-//! built-in emulation.
+//! A command-level handler: a RAM disk that refuses WRITE, WRITE SAME, WRITE AND VERIFY and
+//! COMPARE AND WRITE starting at LBA 0 (DATA PROTECT, WRITE PROTECTED), that counts the blocks
+//! read and logs task management; every other command, and every write it lets through, goes
+//! to the built-in emulation. Only those commands are intercepted: block 0 is not protected
+//! from UNMAP or EXTENDED COPY, which a real guard would have to refuse too.
 //!
 //! `sudo cargo run -p tcmu --example command_handler` prints the disk and serves it until
 //! Ctrl-C, then prints what it counted. Needs root, configfs and the `target_core_user` and
 //! `tcm_loop` modules.
+
+#![forbid(unsafe_code)]
 
 use nix::sys::signal::{SigSet, Signal};
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tcmu::{Action, DeviceBuilder, Handler, Kind, MemoryDisk, ScsiCmd, SenseData, TaskManagement};
 
-/// Guards block 0 and counts reads.
+/// Refuses the writes above at LBA 0 and counts reads.
 #[derive(Default)]
 struct Guard {
     blocks_read: AtomicU64,
@@ -22,10 +25,17 @@ struct Guard {
 
 impl Handler for Guard {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
-        match cmd.command().kind() {
-            Kind::Write | Kind::WriteSame | Kind::WriteAndVerify if cmd.lba() == 0 => {
+        // A CDB scsi-proto cannot decode (a vendor opcode...): the emulation refuses it.
+        let Some(command) = cmd.command() else {
+            return Action::Emulate;
+        };
+        let (kind, name) = (command.kind(), command.name());
+        match kind {
+            Kind::Write | Kind::WriteSame | Kind::WriteAndVerify | Kind::CompareAndWrite
+                if cmd.lba() == 0 =>
+            {
                 self.refused.fetch_add(1, Ordering::Relaxed);
-                eprintln!("refused {} at LBA 0", cmd.command().name());
+                eprintln!("refused {name} at LBA 0");
                 cmd.check_condition(SenseData::write_protected())
             }
             Kind::Read => {

@@ -4,6 +4,8 @@
 //! Ctrl-C, then removes it. Needs root, configfs and the `target_core_user` and `tcm_loop`
 //! modules.
 
+#![forbid(unsafe_code)]
+
 use nix::sys::signal::{SigSet, Signal};
 use std::process::ExitCode;
 use tcmu::{DeviceBuilder, MemoryDisk};

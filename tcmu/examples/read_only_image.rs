@@ -4,6 +4,8 @@
 //! `sudo cargo run -p tcmu --example read_only_image -- IMAGE` prints the disk and serves it
 //! until Ctrl-C. Needs root, configfs and the `target_core_user` and `tcm_loop` modules.
 
+#![forbid(unsafe_code)]
+
 use nix::sys::signal::{SigSet, Signal};
 use std::path::PathBuf;
 use std::process::ExitCode;

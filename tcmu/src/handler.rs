@@ -2,16 +2,18 @@
 //!
 //! A device is a [`LogicalUnit`]: a handler in front of the built-in emulation of a
 //! [`BlockDevice`]. Each command the kernel sends is decoded with `scsi-proto` and handed to
-//! the handler as a [`ScsiCmd`]: the decoded [`Command`], its LBA, transfer length and FUA, the
+//! the handler as a [`ScsiCmd`]: its CDB and the decoded [`Command`] (when `scsi-proto` knows
+//! it), its LBA, transfer length and FUA, the
 //! block size, and its data as [`std::io::Read`] (Data-Out) / [`std::io::Write`] (Data-In) or
 //! by offset ([`CommandData`]). The handler answers it ([`ScsiCmd::ok`],
 //! [`ScsiCmd::read_len`], [`ScsiCmd::check_condition`]) or declines it ([`Action::Emulate`]),
 //! and the emulation answers, with the device's identity (vendor, product, serial) and mode
 //! pages. Serving a plain block device needs no handler: [`EmulationOnly`] declines everything.
 //!
-//! A CDB `scsi-proto` cannot decode never reaches the handler: the emulation answers it CHECK
-//! CONDITION with the sense saying why (INVALID COMMAND OPERATION CODE, INVALID FIELD IN
-//! CDB...). A handler that panics costs that one command: the server answers it CHECK
+//! A CDB `scsi-proto` cannot decode (a vendor opcode, LOG SENSE...) reaches the handler too,
+//! with [`ScsiCmd::command`] `None` and its bytes in [`ScsiCmd::cdb`]; declined, the emulation
+//! answers it CHECK CONDITION with the sense saying why (INVALID COMMAND OPERATION CODE,
+//! INVALID FIELD IN CDB...). A handler that panics costs that one command: the server answers it CHECK
 //! CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE.
 //!
 //! Task management (ABORT TASK, LOGICAL UNIT RESET...) reaches [`Handler::task_management`]
@@ -25,18 +27,32 @@ use scsi_proto::sense::SenseData;
 use std::io;
 use std::sync::Arc;
 
+/// The CHECK CONDITION status.
+const CHECK_CONDITION: u8 = 0x02;
+
 /// What a user implements: answers the commands it wants, declines the rest to the built-in
 /// emulation, and hears about task management.
 ///
 /// Called from the server's worker threads, several commands at once (hence `Sync`).
 pub trait Handler: Send + Sync {
-    /// Answers one decoded command, or declines it with [`Action::Emulate`].
+    /// Answers one command, or declines it with [`Action::Emulate`].
+    ///
+    /// Durability is the emulation's for what it answers: it honours FUA, writes through when
+    /// the write cache is off (WCE=0), and flushes when MODE SELECT turns WCE from 1 to 0. For
+    /// a write the handler answers itself, it is the handler's own job: with FUA
+    /// ([`ScsiCmd::fua`]) or the cache off, the data must be on stable storage before the
+    /// command ends GOOD, and SYNCHRONIZE CACHE (emulated unless the handler takes it) flushes
+    /// only the emulation's [`BlockDevice`], not wherever the handler put the data. The
+    /// current Caching mode page (WCE, which an initiator's MODE SELECT may change) is not
+    /// shown to the handler: one that answers writes itself and cannot tell should make each
+    /// durable before answering GOOD.
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action;
 
     /// A task management function the initiator sent (ABORT TASK, LOGICAL UNIT RESET...),
     /// called on the ring thread. Informational: the kernel has already aborted the commands
-    /// it names; the server still completes them as they finish (a handler may use this to end
-    /// long work on them early). Sent by the kernel only when
+    /// it names. Those still queued (not yet taken by a worker) are answered ABORTED COMMAND
+    /// without reaching [`Handler::handle`]; those already running are completed as they
+    /// finish (a handler may use this to end long work on them early). Sent by the kernel only when
     /// [`Handler::wants_task_management`] is true. The ring thread takes no commands until it
     /// returns: keep it short. Default: ignored.
     fn task_management(&self, tmf: &TaskManagement) {
@@ -90,17 +106,21 @@ pub enum Action {
 /// start of the buffer. [`ScsiCmd::data`] reaches the buffer by offset.
 pub struct ScsiCmd<'a> {
     id: u16,
-    command: Command,
+    cdb: &'a [u8],
+    command: Option<Command>,
     block_size: u32,
     data: &'a mut dyn CommandData,
     pos: usize,
+    /// How far the handler is known to have filled the buffer: the highest byte written
+    /// through [`io::Write`], or all of it once [`ScsiCmd::data`] was taken.
+    filled: usize,
 }
 
 impl std::fmt::Debug for ScsiCmd<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScsiCmd")
             .field("id", &self.id)
-            .field("command", &self.command.name())
+            .field("command", &self.command.as_ref().map(Command::name))
             .field("data_len", &self.data.len())
             .field("pos", &self.pos)
             .finish()
@@ -108,20 +128,24 @@ impl std::fmt::Debug for ScsiCmd<'_> {
 }
 
 impl<'a> ScsiCmd<'a> {
-    /// The command `id` (the kernel's, as [`TaskManagement::aborted`] names it), decoded as
-    /// `command`, on a device of `block_size`-byte blocks, with its `data`.
+    /// The command `id` (the kernel's, as [`TaskManagement::aborted`] names it), `cdb`,
+    /// decoded as `command` if `scsi-proto` can, on a device of `block_size`-byte blocks, with
+    /// its `data`.
     pub(crate) fn new(
         id: u16,
-        command: Command,
+        cdb: &'a [u8],
+        command: Option<Command>,
         block_size: u32,
         data: &'a mut dyn CommandData,
     ) -> Self {
         ScsiCmd {
             id,
+            cdb,
             command,
             block_size,
             data,
             pos: 0,
+            filled: 0,
         }
     }
 
@@ -130,30 +154,38 @@ impl<'a> ScsiCmd<'a> {
         self.id
     }
 
-    /// The decoded CDB: its kind, name and every field.
-    pub fn command(&self) -> &Command {
-        &self.command
+    /// The decoded CDB: its kind, name and every field. `None` for a CDB `scsi-proto` cannot
+    /// decode (a vendor or unsupported operation code, a reserved field set...): the handler
+    /// may still answer it from [`ScsiCmd::cdb`], or decline it to the emulation, which
+    /// answers with the sense saying why.
+    pub fn command(&self) -> Option<&Command> {
+        self.command.as_ref()
     }
 
-    /// The CDB's bytes.
+    /// The CDB's bytes, as the kernel sent them.
     pub fn cdb(&self) -> &[u8] {
-        self.command.as_bytes()
+        self.cdb
     }
 
-    /// The LOGICAL BLOCK ADDRESS, 0 for a command without one.
+    /// The LOGICAL BLOCK ADDRESS, 0 for a command without one (or not decoded).
     pub fn lba(&self) -> u64 {
-        self.command.lba().unwrap_or(0)
+        self.command.as_ref().and_then(Command::lba).unwrap_or(0)
     }
 
     /// The number of blocks (TRANSFER LENGTH, or the count of WRITE SAME, VERIFY...), 0 for a
-    /// command without one. READ(6)/WRITE(6) say 256 for a zero field.
+    /// command without one (or not decoded). READ(6)/WRITE(6) say 256 for a zero field.
     pub fn transfer_length(&self) -> u32 {
-        self.command.transfer_length().unwrap_or(0)
+        self.command
+            .as_ref()
+            .and_then(Command::transfer_length)
+            .unwrap_or(0)
     }
 
     /// Whether FUA is set: the command's writes must be on stable storage before it ends GOOD.
+    /// The emulation sees to that for the commands it answers; a handler that answers a write
+    /// itself must see to it (see [`Handler::handle`]), and to the write cache being off too.
     pub fn fua(&self) -> bool {
-        self.command.fua()
+        self.command.as_ref().is_some_and(Command::fua)
     }
 
     /// The device's logical block size in bytes.
@@ -171,14 +203,18 @@ impl<'a> ScsiCmd<'a> {
         self.pos
     }
 
-    /// The data, by offset (the cursor is not moved).
+    /// The data, by offset (the cursor is not moved). Taking it makes the handler answerable
+    /// for the whole Data-In buffer: [`ScsiCmd::ok`] then zeroes none of it.
     pub fn data(&mut self) -> &mut dyn CommandData {
+        self.filled = self.data.len();
         &mut *self.data
     }
 
-    /// GOOD, the whole Data-In buffer (if any) transferred as the handler left it: fill all of
-    /// it, or answer [`ScsiCmd::read_len`], as bytes left unwritten may hold another command's
-    /// data.
+    /// GOOD, the whole Data-In buffer (if any) transferred. Bytes the handler did not fill may
+    /// hold another command's data, so the rule is: what lies past the highest byte written
+    /// through [`io::Write`] is zeroed, unless the handler took [`ScsiCmd::data`] (then it is
+    /// answerable for the whole buffer and nothing is zeroed). A handler that fills only part
+    /// of the buffer should answer [`ScsiCmd::read_len`], which also reports the residual.
     pub fn ok(&self) -> Action {
         Action::Reply(Reply::good())
     }
@@ -216,6 +252,7 @@ impl io::Write for ScsiCmd<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.data.write_at(self.pos, buf);
         self.pos += n;
+        self.filled = self.filled.max(self.pos);
         Ok(n)
     }
 
@@ -290,23 +327,36 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     }
 
     /// Executes command `id`: decodes `cdb`, lets the handler answer it, or else the
-    /// emulation. An undecodable CDB is the emulation's to answer (CHECK CONDITION with the
-    /// reason). Works on any [`CommandData`]: a handler can be tested on byte vectors.
+    /// emulation. A CDB `scsi-proto` cannot decode reaches the handler undecoded; declined, the
+    /// emulation answers it CHECK CONDITION with the reason. Works on any [`CommandData`]: a
+    /// handler can be tested on byte vectors.
     pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
-        let Ok(command) = Command::parse(cdb) else {
-            return self.emulator.execute(cdb, data);
-        };
+        let command = Command::parse(cdb).ok();
         let block_size = self.emulator.device().block_size();
-        let no_data = command.data_direction() == DataDirection::None;
-        match self
-            .handler
-            .handle(&mut ScsiCmd::new(id, command, block_size, data))
-        {
+        // An undecoded command's direction is unknown: treated as Data-In, as zeroing what the
+        // handler did not fill is harmless for a Data-Out or data-less one.
+        let direction = command
+            .as_ref()
+            .map_or(DataDirection::FromDevice, Command::data_direction);
+        let mut cmd = ScsiCmd::new(id, cdb, command, block_size, data);
+        match self.handler.handle(&mut cmd) {
             Action::Reply(mut reply) => {
-                // As the emulation does: a command without data carries nothing back, should
-                // the kernel have handed it a buffer anyway.
-                if no_data {
+                let filled = cmd.filled;
+                // Whatever the handler built, what leaves is consistent: sense means CHECK
+                // CONDITION, a failed command carries nothing back, and neither does a command
+                // without data (should the kernel have handed it a buffer anyway); a GOOD
+                // Data-In reply shows only what the handler filled (see `ScsiCmd::ok`).
+                if reply.sense.is_some() {
+                    reply.status = CHECK_CONDITION;
+                }
+                if reply.status != Reply::good().status {
+                    data.zero_all();
+                    reply.read_len = None;
+                } else if direction == DataDirection::None {
                     data.zero_from(0);
+                } else if direction == DataDirection::FromDevice {
+                    let end = reply.read_len.map_or(filled, |n| n.min(data.len()));
+                    data.zero_from(end);
                 }
                 let format = self.emulator.sense_format();
                 reply.sense = reply.sense.map(|s| s.in_format(format));

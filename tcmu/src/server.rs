@@ -22,6 +22,7 @@ use crate::backend::BlockDevice;
 use crate::handler::{Handler, LogicalUnit};
 use scsi_proto::Wire;
 use scsi_proto::sense::{AdditionalSense, SenseData};
+use std::collections::HashSet;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -306,18 +307,20 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     // never behind a slow command while another worker idles.
     let (queue, rx) = mpsc::channel::<Taken>();
     let rx = Arc::new(Mutex::new(rx));
+    let aborted = Arc::new(Aborted::default());
     let mut workers = Vec::with_capacity(threads);
     let mut spawn_error = None;
     for i in 0..threads {
-        let (rx, ring, doorbell, handler) = (
+        let (rx, ring, doorbell, handler, aborted) = (
             Arc::clone(&rx),
             Arc::clone(&ring),
             Arc::clone(&doorbell),
             Arc::clone(&handler),
+            Arc::clone(&aborted),
         );
         let w = std::thread::Builder::new()
             .name(format!("tcmu-worker-{i}"))
-            .spawn(move || worker(&rx, ring, doorbell, handler, late));
+            .spawn(move || worker(&rx, ring, doorbell, handler, late, &aborted));
         match w {
             Ok(w) => workers.push(w),
             Err(e) => {
@@ -329,7 +332,7 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     let result = match spawn_error {
         // No worker: nothing could answer the kernel.
         Some(e) if workers.is_empty() => Err(ServeError::Thread(e)),
-        _ => take_and_dispatch(&ring, &*doorbell, &*handler, &queue, &stop),
+        _ => take_and_dispatch(&ring, &*doorbell, &*handler, &queue, &aborted, &stop),
     };
     // The workers run what is queued, then find the queue closed and end.
     drop(queue);
@@ -337,6 +340,21 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
         let _ = w.join();
     }
     result
+}
+
+/// The ids of queued commands a task management notice named (the kernel has already failed
+/// them): a worker answers such a command without running it. Updated by the ring thread in
+/// ring order: a notice adds the ids it names, and a command taken later under one of them (the
+/// kernel reuses an id once its command completed) removes it; a worker removes the id of the
+/// command it takes. At most 65536 ids.
+#[derive(Default)]
+struct Aborted(Mutex<HashSet<u16>>);
+
+impl Aborted {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<u16>> {
+        // A set of ids is whole whatever panicked while it was held.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What the ring thread took off the ring, in order: commands for the workers, task
@@ -353,6 +371,7 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
     doorbell: &D,
     handler: &H,
     queue: &mpsc::Sender<Taken>,
+    aborted: &Aborted,
     stop: &AtomicBool,
 ) -> Result<(), ServeError> {
     while !stop.load(Ordering::Acquire) {
@@ -392,10 +411,12 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
             match took {
                 // Fails only once every worker has ended, which they do only when it is closed.
                 Took::Command(cmd) => {
+                    aborted.set().remove(&cmd.cmd.id());
                     let _ = queue.send(cmd);
                 }
                 // A handler that panics here loses the notice, not the ring thread.
                 Took::Tmr(tmr) => {
+                    aborted.set().extend(tmr.cmd_ids.iter().copied());
                     let delivered =
                         catch_unwind(AssertUnwindSafe(|| handler.task_management(&tmr)));
                     if delivered.is_err() {
@@ -412,13 +433,15 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
 }
 
 /// A worker: takes commands from the shared queue until it is closed and empty, runs each
-/// (unless it is already too late, when `late` is set) and completes it.
+/// (unless task management aborted it while queued, or it is already too late, when `late` is
+/// set) and completes it.
 fn worker<H: Execute, D: Doorbell>(
     queue: &Mutex<mpsc::Receiver<Taken>>,
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
     handler: Arc<H>,
     late: Option<Duration>,
+    aborted: &Aborted,
 ) {
     loop {
         // The queue's lock is held only while waiting for the next command (a guard in a
@@ -430,7 +453,13 @@ fn worker<H: Execute, D: Doorbell>(
         };
         // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = at.elapsed();
-        let rsp = if late.is_some_and(|late| waited >= late) {
+        let rsp = if aborted.set().remove(&cmd.id()) {
+            tracing::info!(
+                id = cmd.id(),
+                "not run: aborted by task management while queued; answered ABORTED COMMAND"
+            );
+            too_late()
+        } else if late.is_some_and(|late| waited >= late) {
             tracing::warn!(
                 id = cmd.id(),
                 opcode = cmd.cdb().first().copied().unwrap_or(0),
@@ -440,8 +469,14 @@ fn worker<H: Execute, D: Doorbell>(
             );
             too_late()
         } else {
-            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd)))
-                .unwrap_or_else(|_| Response::internal_target_failure())
+            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd))).unwrap_or_else(|_| {
+                // A failed command carries nothing back: not what the handler half wrote, nor
+                // another command's bytes (the Data-In buffers, a bidirectional one's too).
+                let data = cmd.parts_mut().1;
+                data.zero_from(0);
+                data.zero_bidi();
+                Response::internal_target_failure()
+            })
         };
         let Ok(mut ring) = ring.lock() else { return };
         // The command came from this ring and is completed once: this cannot fail.

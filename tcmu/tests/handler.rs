@@ -37,7 +37,9 @@ struct Own {
 
 impl Handler for Own {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
-        let kind = cmd.command().kind();
+        let Some(kind) = cmd.command().map(|c| c.kind()) else {
+            return Action::Emulate;
+        };
         if !matches!(kind, Kind::Read | Kind::Write) || cmd.cdb()[0] == 0x88 {
             return Action::Emulate;
         }
@@ -146,14 +148,14 @@ fn declined_and_undecodable_commands_are_the_emulation_s() {
         0
     );
     assert_eq!(cap, [0, 0, 0, 63, 0, 0, 2, 0]);
-    // An operation code nobody knows never reaches the handler: INVALID COMMAND OPERATION
-    // CODE, from the emulation.
+    // An operation code nobody knows, declined undecoded by this handler: INVALID COMMAND
+    // OPERATION CODE, from the emulation.
     let reply = lu.execute(2, &[0xc7, 0, 0, 0, 0, 0], &mut Vec::new());
     assert_eq!(
         reply.sense.map(|s| s.additional),
         Some(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
     );
-    // A CDB cut short neither.
+    // A CDB cut short likewise.
     let reply = lu.execute(3, &[0x2a, 0, 0], &mut Vec::new());
     assert_eq!(reply.status, 2);
     assert!(lu.handler().seen.lock().unwrap().is_empty());
@@ -166,6 +168,51 @@ impl Handler for Panics {
     fn handle(&self, _cmd: &mut ScsiCmd<'_>) -> Action {
         panic!("the handler panics (as the test asked)")
     }
+}
+
+/// Panics on a READ of LBA 1 after writing into its buffer; answers any other command GOOD
+/// with its buffer as it found it (taking `data()`: nothing is zeroed for it).
+struct PanicsHalfway;
+
+impl Handler for PanicsHalfway {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.lba() == 1 {
+            let _ = cmd.write_all(&[0xab; 512]);
+            panic!("the handler panics (as the test asked)")
+        }
+        let _ = cmd.data();
+        cmd.ok()
+    }
+}
+
+#[test]
+fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = LogicalUnit::new(
+        PanicsHalfway,
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("p")),
+    );
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::new(unit),
+        1,
+    );
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
+    std::panic::set_hook(prev);
+    assert_eq!(done[0].status, 2);
+    // The next READ gets the same data area back, as the panicking one left it.
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 2, 1), Vec::new(), 512)]);
+    assert_eq!(done[0].status, 0);
+    assert_eq!(done[0].data_in.len(), 512);
+    assert!(
+        done[0].data_in.iter().all(|&b| b == 0),
+        "what the panicking handler wrote stayed in the data area"
+    );
+    server.stop().unwrap();
 }
 
 #[test]
@@ -214,8 +261,92 @@ fn a_command_without_data_answered_by_a_handler_carries_nothing_back() {
     let mut stale = vec![0xee; 64];
     assert_eq!(lu.execute(1, &[0, 0, 0, 0, 0, 0], &mut stale).status, 0);
     assert!(stale.iter().all(|&b| b == 0));
-    // A READ answered GOOD keeps what the handler left: it is the handler's to fill.
+    // A READ answered GOOD by a handler that wrote nothing: the stale bytes do not leak.
     let mut filled = vec![0x5a; 512];
     assert_eq!(lu.execute(2, &rw10(0x28, 0, 1), &mut filled).status, 0);
-    assert!(filled.iter().all(|&b| b == 0x5a));
+    assert!(filled.iter().all(|&b| b == 0));
+}
+
+/// Answers READ(10) with whatever reply the test set, after writing `wrote` bytes of 0x11.
+struct Replies {
+    reply: tcmu::Reply,
+    wrote: usize,
+}
+
+impl Handler for Replies {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        cmd.write_all(&vec![0x11; self.wrote]).unwrap();
+        Action::Reply(self.reply)
+    }
+}
+
+fn replies(reply: tcmu::Reply, wrote: usize) -> LogicalUnit<Replies, MemoryDisk> {
+    LogicalUnit::new(
+        Replies { reply, wrote },
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("r")),
+    )
+}
+
+#[test]
+fn a_handler_s_reply_is_normalised_before_it_leaves() {
+    // A failed status zeroes the whole buffer, stale bytes and the handler's alike.
+    let failed = tcmu::Reply {
+        status: 0x08, // BUSY
+        ..tcmu::Reply::good()
+    };
+    let mut stale = vec![0xee; 512];
+    let reply = replies(failed, 100).execute(1, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 0x08);
+    assert!(
+        stale.iter().all(|&b| b == 0),
+        "a failed command carries nothing"
+    );
+    // Sense means CHECK CONDITION, whatever status the handler put.
+    let sensed = tcmu::Reply {
+        status: 0,
+        ..tcmu::Reply::check_condition(SenseData::medium_error_read())
+    };
+    let mut stale = vec![0xee; 512];
+    let reply = replies(sensed, 0).execute(2, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 2);
+    assert!(stale.iter().all(|&b| b == 0));
+    // GOOD without read_len after filling part of the buffer: nothing stale past it.
+    let mut stale = vec![0xee; 512];
+    let reply = replies(tcmu::Reply::good(), 100).execute(3, &rw10(0x28, 0, 1), &mut stale);
+    assert_eq!(reply.status, 0);
+    assert!(stale[..100].iter().all(|&b| b == 0x11));
+    assert!(stale[100..].iter().all(|&b| b == 0), "no stale bytes leak");
+}
+
+/// Answers the vendor operation code 0xC0 itself with its CDB's second byte; declines the rest.
+struct Vendor;
+
+impl Handler for Vendor {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        if cmd.command().is_some() || cmd.cdb().first() != Some(&0xc0) {
+            return Action::Emulate;
+        }
+        let answer = [cmd.cdb()[1]; 4];
+        cmd.write_all(&answer).unwrap();
+        cmd.read_len(4)
+    }
+}
+
+#[test]
+fn a_cdb_scsi_proto_cannot_decode_reaches_the_handler() {
+    let lu = LogicalUnit::new(
+        Vendor,
+        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("v")),
+    );
+    let mut back = vec![0xee; 16];
+    let reply = lu.execute(1, &[0xc0, 0x42, 0, 0, 0, 0], &mut back);
+    assert_eq!((reply.status, reply.read_len), (0, Some(4)));
+    assert_eq!(back[..4], [0x42; 4]);
+    assert!(back[4..].iter().all(|&b| b == 0));
+    // Declined, another undecodable CDB gets the emulation's sense, as before.
+    let reply = lu.execute(2, &[0xc7, 0, 0, 0, 0, 0], &mut Vec::new());
+    assert_eq!(
+        reply.sense.map(|s| s.additional),
+        Some(AdditionalSense::INVALID_COMMAND_OPERATION_CODE)
+    );
 }

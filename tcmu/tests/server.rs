@@ -411,3 +411,133 @@ fn task_management_reaches_the_handler_in_ring_order() {
     );
     server.stop().unwrap();
 }
+
+/// The emulation, panicking on every task management notice.
+struct PanicsOnTmr;
+
+impl Handler for PanicsOnTmr {
+    fn handle(&self, _cmd: &mut ScsiCmd<'_>) -> Action {
+        Action::Emulate
+    }
+
+    fn task_management(&self, _tmf: &tcmu::TaskManagement) {
+        panic!("task management panics (as the test asked)")
+    }
+
+    fn wants_task_management(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_panicking_task_management_keeps_the_server_serving() {
+    use tcmu_ring::layout::TmrType;
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = LogicalUnit::new(
+        PanicsOnTmr,
+        Emulator::new(
+            MemoryDisk::new(64, 512).unwrap(),
+            Identity::for_name("tmrp"),
+        ),
+    );
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::new(unit),
+        1,
+    );
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
+    sim.submit_tmr(TmrType::LunReset, &[]).unwrap();
+    bell.kick();
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)]);
+    std::panic::set_hook(prev);
+    assert_eq!(done[0].status, 0);
+    assert!(!server.is_finished());
+    server.stop().unwrap();
+}
+
+/// Blocks on a READ of LBA 0 until released; notes every LBA it runs and every notice heard.
+struct BlocksOnLbaZero {
+    ran: std::sync::Mutex<Vec<u64>>,
+    started: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    heard: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+}
+
+impl Handler for BlocksOnLbaZero {
+    fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
+        self.ran.lock().unwrap().push(cmd.lba());
+        if cmd.lba() == 0 {
+            self.started.lock().unwrap().send(()).unwrap();
+            self.release.lock().unwrap().recv().unwrap();
+        }
+        Action::Emulate
+    }
+
+    fn task_management(&self, _tmf: &tcmu::TaskManagement) {
+        self.heard.lock().unwrap().send(()).unwrap();
+    }
+
+    fn wants_task_management(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_queued_command_an_abort_names_is_not_run() {
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+    use tcmu_ring::layout::TmrType;
+    let (started_tx, started) = channel();
+    let (release, release_rx) = channel();
+    let (heard_tx, heard) = channel();
+    let unit = Arc::new(LogicalUnit::new(
+        BlocksOnLbaZero {
+            ran: Default::default(),
+            started: started_tx.into(),
+            release: release_rx.into(),
+            heard: heard_tx.into(),
+        },
+        Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("abq")),
+    ));
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let server = Server::spawn(
+        Ring::new(sim.region()).unwrap(),
+        Arc::clone(&bell),
+        Arc::clone(&unit),
+        1,
+    );
+    // The one worker blocks on the first READ; the second waits in the queue behind it.
+    let first = sim.submit(&rw10(0x28, 0, 1), SimData::Read(512)).unwrap();
+    bell.kick();
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = sim.submit(&rw10(0x28, 1, 1), SimData::Read(512)).unwrap();
+    sim.submit_tmr(TmrType::AbortTask, &[second]).unwrap();
+    bell.kick();
+    heard.recv_timeout(Duration::from_secs(10)).unwrap();
+    release.send(()).unwrap();
+    let mut done = Vec::new();
+    let mut seen = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while done.len() < 2 && std::time::Instant::now() < deadline {
+        seen = bell.wait_notified(seen, Duration::from_millis(50));
+        done.extend(sim.reap().unwrap());
+    }
+    let status = |id| {
+        done.iter()
+            .find(|c| c.id == id)
+            .map(|c| (c.status, c.sense[2]))
+    };
+    assert_eq!(status(first).map(|s| s.0), Some(0));
+    assert_eq!(status(second), Some((2, 0x0b)), "ABORTED COMMAND");
+    assert_eq!(
+        *unit.handler().ran.lock().unwrap(),
+        [0],
+        "the aborted READ never ran"
+    );
+    server.stop().unwrap();
+}
