@@ -107,7 +107,7 @@ pub enum Action {
 pub struct ScsiCmd<'a> {
     id: u16,
     cdb: &'a [u8],
-    command: Option<Command>,
+    command: Option<&'a Command>,
     block_size: u32,
     data: &'a mut dyn CommandData,
     pos: usize,
@@ -120,7 +120,7 @@ impl std::fmt::Debug for ScsiCmd<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScsiCmd")
             .field("id", &self.id)
-            .field("command", &self.command.as_ref().map(Command::name))
+            .field("command", &self.command.map(Command::name))
             .field("data_len", &self.data.len())
             .field("pos", &self.pos)
             .finish()
@@ -134,7 +134,7 @@ impl<'a> ScsiCmd<'a> {
     pub(crate) fn new(
         id: u16,
         cdb: &'a [u8],
-        command: Option<Command>,
+        command: Option<&'a Command>,
         block_size: u32,
         data: &'a mut dyn CommandData,
     ) -> Self {
@@ -159,7 +159,7 @@ impl<'a> ScsiCmd<'a> {
     /// may still answer it from [`ScsiCmd::cdb`], or decline it to the emulation, which
     /// answers with the sense saying why.
     pub fn command(&self) -> Option<&Command> {
-        self.command.as_ref()
+        self.command
     }
 
     /// The CDB's bytes, as the kernel sent them.
@@ -169,23 +169,20 @@ impl<'a> ScsiCmd<'a> {
 
     /// The LOGICAL BLOCK ADDRESS, 0 for a command without one (or not decoded).
     pub fn lba(&self) -> u64 {
-        self.command.as_ref().and_then(Command::lba).unwrap_or(0)
+        self.command.and_then(Command::lba).unwrap_or(0)
     }
 
     /// The number of blocks (TRANSFER LENGTH, or the count of WRITE SAME, VERIFY...), 0 for a
     /// command without one (or not decoded). READ(6)/WRITE(6) say 256 for a zero field.
     pub fn transfer_length(&self) -> u32 {
-        self.command
-            .as_ref()
-            .and_then(Command::transfer_length)
-            .unwrap_or(0)
+        self.command.and_then(Command::transfer_length).unwrap_or(0)
     }
 
     /// Whether FUA is set: the command's writes must be on stable storage before it ends GOOD.
     /// The emulation sees to that for the commands it answers; a handler that answers a write
     /// itself must see to it (see [`Handler::handle`]), and to the write cache being off too.
     pub fn fua(&self) -> bool {
-        self.command.as_ref().is_some_and(Command::fua)
+        self.command.is_some_and(Command::fua)
     }
 
     /// The device's logical block size in bytes.
@@ -220,10 +217,10 @@ impl<'a> ScsiCmd<'a> {
     }
 
     /// GOOD for a Data-In command that placed `n` bytes at the start of its buffer: the rest is
-    /// zeroed (it may hold another command's bytes) and the shorter transfer reported.
+    /// zeroed as the reply leaves (it may hold another command's bytes) and the shorter
+    /// transfer reported.
     pub fn read_len(&mut self, n: usize) -> Action {
         let n = n.min(self.data.len());
-        self.data.zero_from(n);
         Action::Reply(Reply {
             read_len: (n < self.data.len()).then_some(n),
             ..Reply::good()
@@ -231,9 +228,9 @@ impl<'a> ScsiCmd<'a> {
     }
 
     /// CHECK CONDITION with `sense` (in the format the device reports, by the Control mode
-    /// page's D_SENSE). The data buffer is zeroed: a failed command carries nothing back.
+    /// page's D_SENSE). The data buffer is zeroed as the reply leaves: a failed command
+    /// carries nothing back.
     pub fn check_condition(&mut self, sense: SenseData) -> Action {
-        self.data.zero_all();
         Action::Reply(Reply::check_condition(sense))
     }
 }
@@ -331,13 +328,13 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     /// emulation answers it CHECK CONDITION with the reason. Works on any [`CommandData`]: a
     /// handler can be tested on byte vectors.
     pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
-        let command = Command::parse(cdb).ok();
+        // Decoded once: the handler sees it, and the emulation takes it if the handler declines.
+        let decoded = Command::parse(cdb);
+        let command = decoded.as_ref().ok();
         let block_size = self.emulator.device().block_size();
         // An undecoded command's direction is unknown: treated as Data-In, as zeroing what the
         // handler did not fill is harmless for a Data-Out or data-less one.
-        let direction = command
-            .as_ref()
-            .map_or(DataDirection::FromDevice, Command::data_direction);
+        let direction = command.map_or(DataDirection::FromDevice, Command::data_direction);
         let mut cmd = ScsiCmd::new(id, cdb, command, block_size, data);
         match self.handler.handle(&mut cmd) {
             Action::Reply(mut reply) => {
@@ -362,7 +359,7 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
                 reply.sense = reply.sense.map(|s| s.in_format(format));
                 reply
             }
-            Action::Emulate => self.emulator.execute(cdb, data),
+            Action::Emulate => self.emulator.execute_decoded(decoded, data),
         }
     }
 

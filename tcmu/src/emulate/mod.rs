@@ -378,7 +378,17 @@ impl<B: BlockDevice> Emulator<B> {
     /// the buffer zeroes the rest and says how long it was in [`Reply::read_len`]; a command
     /// without data, and any command that fails, leave zeroes ([`CommandData::zero_all`]).
     pub fn execute(&self, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
-        let (outcome, direction) = match Command::parse(cdb) {
+        self.execute_decoded(Command::parse(cdb), data)
+    }
+
+    /// [`Emulator::execute`] of a CDB already decoded (or refused) by `Command::parse`: the
+    /// handler path decodes once for both the handler and the emulation.
+    pub(crate) fn execute_decoded(
+        &self,
+        decoded: scsi_proto::Result<Command>,
+        data: &mut dyn CommandData,
+    ) -> Reply {
+        let (outcome, direction) = match decoded {
             Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
             Err(e) => (Err(e.into()), None),
         };
