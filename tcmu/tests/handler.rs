@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{drive, rw10};
+use common::{drive, quietly, rw10};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use tcmu::{
@@ -185,12 +185,12 @@ impl Handler for PanicsHalfway {
     }
 }
 
-#[test]
-fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
-    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+/// `handler` over an 8-block memory disk, served on the simulated kernel by one worker.
+fn serve_one_worker<H: Handler + 'static>(handler: H) -> (SimKernel, Arc<SimDoorbell>, Server) {
+    let sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
     let unit = LogicalUnit::new(
-        PanicsHalfway,
+        handler,
         Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("p")),
     );
     let server = Server::spawn(
@@ -199,10 +199,13 @@ fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
         Arc::new(unit),
         1,
     );
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
-    std::panic::set_hook(prev);
+    (sim, bell, server)
+}
+
+#[test]
+fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
+    let (mut sim, bell, server) = serve_one_worker(PanicsHalfway);
+    let done = quietly(|| drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]));
     assert_eq!(done[0].status, 2);
     // The next READ gets the same data area back, as the panicking one left it.
     let done = drive(&mut sim, &bell, vec![(rw10(0x28, 2, 1), Vec::new(), 512)]);
@@ -217,22 +220,8 @@ fn a_handler_that_panics_leaves_nothing_in_the_data_area() {
 
 #[test]
 fn a_handler_that_panics_fails_its_command_with_a_hardware_error() {
-    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
-    let bell = Arc::new(SimDoorbell::default());
-    let unit = LogicalUnit::new(
-        Panics,
-        Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("p")),
-    );
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::new(unit),
-        1,
-    );
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]);
-    std::panic::set_hook(prev);
+    let (mut sim, bell, server) = serve_one_worker(Panics);
+    let done = quietly(|| drive(&mut sim, &bell, vec![(rw10(0x28, 1, 1), Vec::new(), 512)]));
     assert_eq!(
         (done[0].status, done[0].sense[2], done[0].sense[12]),
         (2, 0x04, 0x44),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{drive, rw10};
+use common::{drive, quietly, rw10};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::Arc;
 use tcmu::server::{ServeOptions, late_after};
@@ -89,10 +89,7 @@ fn a_handler_panic_fails_one_command_not_the_device() {
         Identity::for_name("f"),
     )));
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 2);
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {})); // keep the injected panic out of the test output
-    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 13, 1), Vec::new(), 512)]);
-    std::panic::set_hook(prev);
+    let done = quietly(|| drive(&mut sim, &bell, vec![(rw10(0x28, 13, 1), Vec::new(), 512)]));
     assert_eq!(done[0].status, 2);
     assert_eq!(
         (done[0].sense[2], done[0].sense[12]),
@@ -116,14 +113,13 @@ fn a_lone_worker_survives_a_handler_panic() {
     )));
     // One worker: the commands after the panic run on the very thread that panicked.
     let server = Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, 1);
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut jobs = vec![(rw10(0x28, 13, 1), Vec::new(), 512)];
-    for lba in 20..30 {
-        jobs.push((rw10(0x2a, lba, 1), vec![lba as u8; 512], 0));
-    }
-    let done = drive(&mut sim, &bell, jobs);
-    std::panic::set_hook(prev);
+    let done = quietly(|| {
+        let mut jobs = vec![(rw10(0x28, 13, 1), Vec::new(), 512)];
+        for lba in 20..30 {
+            jobs.push((rw10(0x2a, lba, 1), vec![lba as u8; 512], 0));
+        }
+        drive(&mut sim, &bell, jobs)
+    });
     assert_eq!(done.iter().filter(|c| c.status == 2).count(), 1);
     assert_eq!(done.iter().filter(|c| c.status == 0).count(), 10);
     let done = drive(&mut sim, &bell, vec![(rw10(0x28, 25, 1), Vec::new(), 512)]);
@@ -447,13 +443,12 @@ fn a_panicking_task_management_keeps_the_server_serving() {
         Arc::new(unit),
         1,
     );
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
-    sim.submit_tmr(TmrType::LunReset, &[]).unwrap();
-    bell.kick();
-    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)]);
-    std::panic::set_hook(prev);
+    let done = quietly(|| {
+        sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
+        sim.submit_tmr(TmrType::LunReset, &[]).unwrap();
+        bell.kick();
+        drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)])
+    });
     assert_eq!(done[0].status, 0);
     assert!(!server.is_finished());
     server.stop().unwrap();

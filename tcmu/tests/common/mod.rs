@@ -4,6 +4,20 @@
 use std::time::{Duration, Instant};
 use tcmu_ring::sim::{SimCompletion, SimData, SimDoorbell, SimError, SimKernel};
 
+/// Runs `f` with panic messages kept out of the test output, for a test that injects a panic
+/// into a server thread. The hook is process-wide: one such test at a time swaps it.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = HOOK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = f();
+    std::panic::set_hook(prev);
+    r
+}
+
 pub fn drive(
     sim: &mut SimKernel,
     bell: &SimDoorbell,
