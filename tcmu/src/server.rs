@@ -346,14 +346,33 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
 /// them): a worker answers such a command without running it. Updated by the ring thread in
 /// ring order: a notice adds the ids it names, and a command taken later under one of them (the
 /// kernel reuses an id once its command completed) removes it; a worker removes the id of the
-/// command it takes. At most 65536 ids.
+/// command it takes. At most 65536 ids. `pending` mirrors "the set is not empty" (written
+/// under the lock), so a command takes the lock only while some abort is pending: none in the
+/// common case.
 #[derive(Default)]
-struct Aborted(Mutex<HashSet<u16>>);
+struct Aborted {
+    ids: Mutex<HashSet<u16>>,
+    pending: AtomicBool,
+}
 
 impl Aborted {
-    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<u16>> {
+    /// Applies `f` to the set under its lock and keeps `pending` true to it.
+    fn with<T>(&self, f: impl FnOnce(&mut HashSet<u16>) -> T) -> T {
         // A set of ids is whole whatever panicked while it was held.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = f(&mut ids);
+        self.pending.store(!ids.is_empty(), Ordering::Release);
+        r
+    }
+
+    /// Records the ids a notice named.
+    fn record(&self, named: &[u16]) {
+        self.with(|ids| ids.extend(named.iter().copied()));
+    }
+
+    /// Removes `id`; true if it was recorded.
+    fn take(&self, id: u16) -> bool {
+        self.pending.load(Ordering::Acquire) && self.with(|ids| ids.remove(&id))
     }
 }
 
@@ -411,12 +430,12 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
             match took {
                 // Fails only once every worker has ended, which they do only when it is closed.
                 Took::Command(cmd) => {
-                    aborted.set().remove(&cmd.cmd.id());
+                    aborted.take(cmd.cmd.id());
                     let _ = queue.send(cmd);
                 }
                 // A handler that panics here loses the notice, not the ring thread.
                 Took::Tmr(tmr) => {
-                    aborted.set().extend(tmr.cmd_ids.iter().copied());
+                    aborted.record(&tmr.cmd_ids);
                     let delivered =
                         catch_unwind(AssertUnwindSafe(|| handler.task_management(&tmr)));
                     if delivered.is_err() {
@@ -453,7 +472,7 @@ fn worker<H: Execute, D: Doorbell>(
         };
         // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = at.elapsed();
-        let rsp = if aborted.set().remove(&cmd.id()) {
+        let rsp = if aborted.take(cmd.id()) {
             tracing::info!(
                 id = cmd.id(),
                 "not run: aborted by task management while queued; answered ABORTED COMMAND"
