@@ -15,22 +15,11 @@ fuzz_target!(|data: &[u8]| {
             let bytes = cmd.to_vec();
             assert_eq!(Some(bytes.len()), expected_len, "{cmd:?}");
             assert_eq!(Command::parse(&bytes).expect("emitted CDB parses"), cmd);
-            assert!(
-                command_info(cmd.opcode(), cmd.service_action()).is_some(),
-                "{cmd:?}"
-            );
+            assert!(command_info(cmd.opcode(), cmd.service_action()).is_some(), "{cmd:?}");
             // Accessors never panic whatever the command.
             let _ = (cmd.lba(), cmd.transfer_length(), cmd.allocation_length());
-            let _ = (
-                cmd.parameter_list_length(),
-                cmd.group_number(),
-                cmd.data_direction(),
-            );
-            let _ = (
-                cmd.data_out_length(512),
-                cmd.data_out_length(u32::MAX),
-                cmd.name(),
-            );
+            let _ = (cmd.parameter_list_length(), cmd.group_number(), cmd.data_direction());
+            let _ = (cmd.data_out_length(512), cmd.data_out_length(u32::MAX), cmd.name());
         }
         Err(e) => {
             let sense = SenseData::from_error(&e).to_vec();

@@ -84,11 +84,7 @@ type Outcome = (Response, Vec<u8>);
 
 impl<B: BlockDevice> Lun<B> {
     fn new(dev: B, wce: bool) -> Option<Self> {
-        let cfg = SimConfig {
-            cmdr_size: 1 << 16,
-            data_size: 8 * MIB,
-            ..SimConfig::small()
-        };
+        let cfg = SimConfig { cmdr_size: 1 << 16, data_size: 8 * MIB, ..SimConfig::small() };
         let sim = SimKernel::new(cfg).ok()?;
         let ring = Ring::new(sim.region()).ok()?;
         let emu = Emulator::new(dev, Identity::for_name("fuzz")).with_write_cache(wce);
@@ -101,15 +97,11 @@ impl<B: BlockDevice> Lun<B> {
         if stale.is_empty() {
             return;
         }
-        self.sim
-            .submit(&[0; 6], SimData::Write(stale))
-            .expect("the data area is free");
+        self.sim.submit(&[0; 6], SimData::Write(stale)).expect("the data area is free");
         let Ok(Some(Entry::Command(cmd))) = self.ring.next_entry() else {
             panic!("the placed command is not seen")
         };
-        self.ring
-            .complete(cmd, Response::good())
-            .expect("outstanding");
+        self.ring.complete(cmd, Response::good()).expect("outstanding");
         self.ring.flush();
         assert_eq!(self.sim.reap().expect("ring intact").len(), 1);
     }
@@ -184,12 +176,7 @@ fn next_command(input: &mut Input<'_>) -> Option<Cmd> {
     if direction == 1 {
         data.resize(len, fill);
     }
-    Some(Cmd {
-        cdb,
-        direction,
-        len,
-        data,
-    })
+    Some(Cmd { cdb, direction, len, data })
 }
 
 /// Runs the commands on two disks built alike, whose data areas hold different bytes before
@@ -264,10 +251,7 @@ fuzz_target!(|bytes: &[u8]| {
                 return;
             };
             run_pair(&mut a, &mut b, &mut input, stale_a, stale_b);
-            assert!(
-                a.emu.device().snapshot() == b.emu.device().snapshot(),
-                "the disks differ"
-            );
+            assert!(a.emu.device().snapshot() == b.emu.device().snapshot(), "the disks differ");
         }
         _ => {
             let (Some(mut a), Some(mut b)) = (Lun::new(zeroes(), wce), Lun::new(zeroes(), wce))

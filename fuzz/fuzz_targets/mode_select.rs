@@ -38,11 +38,7 @@ fuzz_target!(|data: &[u8]| {
         let mask = pages_bytes(&pages.changeable);
         assert_eq!(old.len(), now.len());
         for ((o, n), m) in old.iter().zip(&now).zip(&mask) {
-            assert_eq!(
-                (o ^ n) & !m,
-                0,
-                "MODE SELECT changed a bit that is not changeable"
-            );
+            assert_eq!((o ^ n) & !m, 0, "MODE SELECT changed a bit that is not changeable");
         }
         // What the device then reports parses back.
         let req = ModeSenseRequest {
@@ -59,9 +55,6 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(params) = ModeParameters::parse(list, ten) {
         let bytes = params.to_vec(ten).expect("parsed data emits");
-        assert_eq!(
-            ModeParameters::parse(&bytes, ten).expect("emitted data parses"),
-            params
-        );
+        assert_eq!(ModeParameters::parse(&bytes, ten).expect("emitted data parses"), params);
     }
 });

@@ -38,8 +38,7 @@ fuzz_target!(|data: &[u8]| {
                     buf.fill(0xa5);
                 }
                 let _ = cmd.cdb();
-                ring.complete(cmd, Response::good())
-                    .expect("a command just taken is outstanding");
+                ring.complete(cmd, Response::good()).expect("a command just taken is outstanding");
             }
             Ok(Some(Entry::Tmr(_))) => {}
             Ok(None) => break,

@@ -43,20 +43,10 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("press Enter to detach");
     std::io::stdin().read_line(&mut String::new())?;
-    for gone in iscsi_nl::detach(
-        Sessions::To(&attached.url.target),
-        &DetachOptions::default(),
-    )? {
+    for gone in iscsi_nl::detach(Sessions::To(&attached.url.target), &DetachOptions::default())? {
         let gone = gone?;
-        let ack = if gone.acknowledged {
-            ", the target acknowledged"
-        } else {
-            ""
-        };
-        println!(
-            "logged out of {} (session {}{ack})",
-            gone.target, gone.session.sid
-        );
+        let ack = if gone.acknowledged { ", the target acknowledged" } else { "" };
+        println!("logged out of {} (session {}{ack})", gone.target, gone.session.sid);
     }
     Ok(())
 }

@@ -57,22 +57,17 @@ impl core::str::FromStr for TargetAddress {
     fn from_str(s: &str) -> Result<Self, AddressError> {
         let whole = || s.to_owned();
         let (hostport, tpgt) = match s.rsplit_once(',') {
-            Some((hp, tag)) => (
-                hp,
-                Some(number(tag).ok_or_else(|| AddressError::InvalidTag(whole()))?),
-            ),
+            Some((hp, tag)) => {
+                (hp, Some(number(tag).ok_or_else(|| AddressError::InvalidTag(whole()))?))
+            }
             None => (s, None),
         };
         let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| AddressError::Malformed(whole()))?;
+            let (host, after) =
+                rest.split_once(']').ok_or_else(|| AddressError::Malformed(whole()))?;
             let port = match after {
                 "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| AddressError::Malformed(whole()))?,
-                ),
+                p => Some(p.strip_prefix(':').ok_or_else(|| AddressError::Malformed(whole()))?),
             };
             (host, port)
         } else {
@@ -91,11 +86,7 @@ impl core::str::FromStr for TargetAddress {
             None => DEFAULT_PORT,
             Some(p) => number(p).ok_or_else(|| AddressError::InvalidPort(whole()))?,
         };
-        Ok(TargetAddress {
-            host: host.to_owned(),
-            port,
-            tpgt,
-        })
+        Ok(TargetAddress { host: host.to_owned(), port, tpgt })
     }
 }
 
@@ -137,10 +128,7 @@ mod tests {
             ("iscsi.example.com".into(), 3260, Some(65535))
         );
         assert_eq!(ok("[::1]"), ("::1".into(), 3260, None));
-        assert_eq!(
-            ok("[fe80::1%eth0]:860,3"),
-            ("fe80::1%eth0".into(), 860, Some(3))
-        );
+        assert_eq!(ok("[fe80::1%eth0]:860,3"), ("fe80::1%eth0".into(), 860, Some(3)));
     }
 
     #[test]
@@ -148,30 +136,21 @@ mod tests {
         assert!(matches!(parse(""), Err(AddressError::EmptyHost(_))));
         assert!(matches!(parse(":3260"), Err(AddressError::EmptyHost(_))));
         assert!(matches!(parse("[]:3260"), Err(AddressError::EmptyHost(_))));
-        assert!(matches!(
-            parse("h:65536"),
-            Err(AddressError::InvalidPort(_))
-        ));
+        assert!(matches!(parse("h:65536"), Err(AddressError::InvalidPort(_))));
         assert!(matches!(parse("h:"), Err(AddressError::InvalidPort(_))));
         assert!(matches!(parse("h:+1"), Err(AddressError::InvalidPort(_))));
         assert!(matches!(parse("h,x"), Err(AddressError::InvalidTag(_))));
         assert!(matches!(parse("h,"), Err(AddressError::InvalidTag(_))));
         assert!(matches!(parse("[::1"), Err(AddressError::Malformed(_))));
         assert!(matches!(parse("[::1]x"), Err(AddressError::Malformed(_))));
-        assert!(matches!(
-            parse("2001:db8::1"),
-            Err(AddressError::Malformed(_))
-        ));
+        assert!(matches!(parse("2001:db8::1"), Err(AddressError::Malformed(_))));
     }
 
     #[test]
     fn display_round_trips() {
         for s in ["10.0.0.1:3260,1", "[2001:db8::2]:3261,7", "host:1"] {
             assert_eq!(parse(s).unwrap().to_string(), s);
-            assert_eq!(
-                parse(&parse(s).unwrap().to_string()).unwrap(),
-                parse(s).unwrap()
-            );
+            assert_eq!(parse(&parse(s).unwrap().to_string()).unwrap(), parse(s).unwrap());
         }
     }
 }

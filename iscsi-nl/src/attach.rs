@@ -75,11 +75,7 @@ impl FromStr for IscsiUrl {
         if portal.is_empty() || target.is_empty() || target.contains('/') {
             return Err(bad());
         }
-        Ok(IscsiUrl {
-            portal: portal.to_string(),
-            target: target.to_string(),
-            lun,
-        })
+        Ok(IscsiUrl { portal: portal.to_string(), target: target.to_string(), lun })
     }
 }
 
@@ -293,16 +289,10 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
     let mut cfg = LoginConfig::normal(initiator.clone(), isid, url.target.clone());
     cfg.chap = options.chap.clone();
     cfg.mutual_chap = options.mutual_chap.clone();
-    let stream =
-        connect::connect(&url.portal, options.timeout).map_err(|source| AttachError::Connect {
-            portal: url.portal.clone(),
-            source,
-        })?;
-    let LoggedIn { stream, session } =
-        connect::login(stream, cfg).map_err(|source| AttachError::Login {
-            url: url.clone(),
-            source: Box::new(source),
-        })?;
+    let stream = connect::connect(&url.portal, options.timeout)
+        .map_err(|source| AttachError::Connect { portal: url.portal.clone(), source })?;
+    let LoggedIn { stream, session } = connect::login(stream, cfg)
+        .map_err(|source| AttachError::Login { url: url.clone(), source: Box::new(source) })?;
     let portal = stream
         .peer_addr()
         .or_else(|_| {
@@ -320,30 +310,15 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
     // The kernel holds its own reference to the socket now.
     drop(stream);
     remember(&options.state_dir, ks.sid, &url.target);
-    let up = |problem| AttachError::SessionUp {
-        target: url.target.clone(),
-        sid: ks.sid,
-        problem,
-    };
-    kernel::scan_and_find_disks(sysfs, ks.host_no, options.timeout).map_err(|source| {
-        up(SessionProblem::Scan {
-            host_no: ks.host_no,
-            source,
-        })
-    })?;
+    let up = |problem| AttachError::SessionUp { target: url.target.clone(), sid: ks.sid, problem };
+    kernel::scan_and_find_disks(sysfs, ks.host_no, options.timeout)
+        .map_err(|source| up(SessionProblem::Scan { host_no: ks.host_no, source }))?;
     // The LUN asked for may be probed after others: wait for it, within the time-out.
     let deadline = Instant::now() + options.timeout;
     let (disk, disks) = loop {
-        let disks = kernel::find_disks(sysfs, ks.host_no).map_err(|source| {
-            up(SessionProblem::FindDisks {
-                host_no: ks.host_no,
-                source,
-            })
-        })?;
-        let found = disks
-            .iter()
-            .find(|d| lun_of(sysfs, ks.host_no, d) == Some(url.lun))
-            .cloned();
+        let disks = kernel::find_disks(sysfs, ks.host_no)
+            .map_err(|source| up(SessionProblem::FindDisks { host_no: ks.host_no, source }))?;
+        let found = disks.iter().find(|d| lun_of(sysfs, ks.host_no, d) == Some(url.lun)).cloned();
         if found.is_some() || Instant::now() >= deadline {
             break (found, disks);
         }
@@ -362,21 +337,12 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
         }
     }
     let Some(disk) = disk else {
-        return Err(up(SessionProblem::NoDisk {
-            lun: url.lun,
-            found: disks,
-        }));
+        return Err(up(SessionProblem::NoDisk { lun: url.lun, found: disks }));
     };
     if let Err(e) = tune(&disk, options.queue_depth, options.scheduler.as_deref()) {
         tracing::warn!("{e}");
     }
-    Ok(AttachedDisk {
-        disk,
-        disks,
-        url,
-        session: ks,
-        portal,
-    })
+    Ok(AttachedDisk { disk, disks, url, session: ks, portal })
 }
 
 /// Our InitiatorName: `/etc/iscsi/initiatorname.iscsi`'s (open-iscsi's), else one made from
@@ -405,13 +371,7 @@ fn iqn_for_host(host: &str) -> String {
         .trim()
         .to_lowercase()
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
         .collect();
     format!("iqn.2026-11.rs.tcmu:{host}")
 }
@@ -491,18 +451,12 @@ pub enum Busy {
 fn busy(sysfs: &Path, disk: &Path, mountinfo: &str) -> Option<Busy> {
     let name = disk.file_name()?.to_str()?;
     let block = sysfs.join("block").join(name);
-    let holders = std::fs::read_dir(block.join("holders"))
-        .map(|d| d.flatten().count())
-        .unwrap_or(0);
+    let holders =
+        std::fs::read_dir(block.join("holders")).map(|d| d.flatten().count()).unwrap_or(0);
     if holders > 0 {
         return Some(Busy::Held(disk.to_path_buf()));
     }
-    let mut numbers = vec![
-        std::fs::read_to_string(block.join("dev"))
-            .ok()?
-            .trim()
-            .to_string(),
-    ];
+    let mut numbers = vec![std::fs::read_to_string(block.join("dev")).ok()?.trim().to_string()];
     for part in std::fs::read_dir(&block).into_iter().flatten().flatten() {
         if part.file_name().to_string_lossy().starts_with(name)
             && let Ok(dev) = std::fs::read_to_string(part.path().join("dev"))
@@ -512,11 +466,7 @@ fn busy(sysfs: &Path, disk: &Path, mountinfo: &str) -> Option<Busy> {
     }
     mountinfo
         .lines()
-        .find(|l| {
-            l.split_whitespace()
-                .nth(2)
-                .is_some_and(|n| numbers.iter().any(|m| m == n))
-        })
+        .find(|l| l.split_whitespace().nth(2).is_some_and(|n| numbers.iter().any(|m| m == n)))
         .map(|l| Busy::Mounted {
             disk: disk.to_path_buf(),
             at: l.split_whitespace().nth(4).unwrap_or("?").to_string(),
@@ -544,10 +494,7 @@ pub struct DetachOptions {
 
 impl Default for DetachOptions {
     fn default() -> DetachOptions {
-        DetachOptions {
-            force: false,
-            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
-        }
+        DetachOptions { force: false, state_dir: PathBuf::from(DEFAULT_STATE_DIR) }
     }
 }
 
@@ -667,26 +614,16 @@ pub fn detach(which: Sessions<'_>, options: &DetachOptions) -> Result<Detaching,
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         for s in &chosen {
             let disks = kernel::find_disks(sysfs, s.session.host_no).map_err(|source| {
-                DetachError::FindDisks {
-                    target: s.target_name.clone(),
-                    source,
-                }
+                DetachError::FindDisks { target: s.target_name.clone(), source }
             })?;
             if let Some(busy) = disks.iter().find_map(|d| busy(sysfs, d, &mountinfo)) {
-                return Err(DetachError::Busy {
-                    target: s.target_name.clone(),
-                    busy,
-                });
+                return Err(DetachError::Busy { target: s.target_name.clone(), busy });
             }
         }
     }
     let handle = kernel::transport_handle(sysfs, "tcp").map_err(DetachError::NoTransport)?;
     let nl = IscsiNetlink::open(handle, DETACH_NETLINK_TIMEOUT).map_err(DetachError::Netlink)?;
-    Ok(Detaching {
-        nl,
-        sessions: chosen,
-        state_dir: options.state_dir.clone(),
-    })
+    Ok(Detaching { nl, sessions: chosen, state_dir: options.state_dir.clone() })
 }
 
 /// The sessions [`detach`] chose, ended one per [`Iterator::next`]; it stops after the first
@@ -707,12 +644,8 @@ impl Detaching {
         let sysfs = Path::new(SYSFS);
         let target = || s.target_name.clone();
         // The disks go first, flushing their caches over the live connection.
-        kernel::remove_scsi_devices(sysfs, s.session.host_no).map_err(|source| {
-            DetachError::RemoveDisks {
-                target: target(),
-                source,
-            }
-        })?;
+        kernel::remove_scsi_devices(sysfs, s.session.host_no)
+            .map_err(|source| DetachError::RemoveDisks { target: target(), source })?;
         // An iSCSI Logout through the kernel's connection, so the target closes the session
         // itself; then the connection is stopped either way.
         let acknowledged = kernel::send_logout(&mut self.nl, &s.session, LOGOUT_TIMEOUT)
@@ -726,10 +659,8 @@ impl Detaching {
                 s.target_name
             );
         }
-        kernel::log_out(&mut self.nl, &s.session).map_err(|source| DetachError::LogOut {
-            target: target(),
-            source,
-        })?;
+        kernel::log_out(&mut self.nl, &s.session)
+            .map_err(|source| DetachError::LogOut { target: target(), source })?;
         forget(&self.state_dir, s.session.sid);
         if !kernel::wait_host_gone(sysfs, s.session.host_no, HOST_GONE_TIMEOUT) {
             return Err(DetachError::HostRemains {
@@ -738,11 +669,7 @@ impl Detaching {
                 host_no: s.session.host_no,
             });
         }
-        Ok(Detached {
-            target: target(),
-            session: s.session,
-            acknowledged,
-        })
+        Ok(Detached { target: target(), session: s.session, acknowledged })
     }
 }
 

@@ -79,10 +79,7 @@ pub struct Credentials {
 impl Credentials {
     /// Credentials with this name and secret.
     pub fn new(user: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
-        Credentials {
-            user: user.into(),
-            secret: secret.as_ref().to_vec(),
-        }
+        Credentials { user: user.into(), secret: secret.as_ref().to_vec() }
     }
 
     /// The secret.
@@ -228,12 +225,7 @@ impl ChapInitiator {
         if mutual.as_ref().is_some_and(|m| m.secret == ours.secret) {
             return Err(ChapError::SameSecret);
         }
-        Ok(ChapInitiator {
-            ours,
-            mutual,
-            state: State::AwaitChallenge,
-            sent: None,
-        })
+        Ok(ChapInitiator { ours, mutual, state: State::AwaitChallenge, sent: None })
     }
 
     /// Whether the target is authenticated too.
@@ -270,10 +262,8 @@ impl ChapInitiator {
             return Err(ChapError::ChallengeLength(challenge.len()));
         }
         let answer = response(identifier, &self.ours.secret, &challenge);
-        let mut out = vec![
-            pair("CHAP_N", self.ours.user.clone()),
-            pair("CHAP_R", text::encode_hex(&answer)),
-        ];
+        let mut out =
+            vec![pair("CHAP_N", self.ours.user.clone()), pair("CHAP_R", text::encode_hex(&answer))];
         if self.mutual.is_some() {
             let mut ours = [0u8; 1 + CHALLENGE_LEN];
             rng.fill(&mut ours)?;
@@ -296,9 +286,7 @@ impl ChapInitiator {
         let (Some(expected), Some((id, challenge)), State::AwaitTargetResponse) =
             (&self.mutual, &self.sent, self.state)
         else {
-            return Err(ChapError::OutOfOrder(
-                "a target response we did not ask for",
-            ));
+            return Err(ChapError::OutOfOrder("a target response we did not ask for"));
         };
         let name = required(pairs, "CHAP_N")?;
         if name != expected.user {

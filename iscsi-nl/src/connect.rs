@@ -98,9 +98,8 @@ impl LoggedIn {
 /// trying each address the host resolves to. `timeout` bounds the connection and then every
 /// read and write; TCP_NODELAY is set, as PDUs are written whole.
 pub fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
-    let portal: TargetAddress = addr
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let portal: TargetAddress =
+        addr.parse().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     connect_to(&portal.host, portal.port, timeout)
 }
 
@@ -119,10 +118,7 @@ fn connect_to(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream>
         }
     }
     Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{host} resolves to no address"),
-        )
+        io::Error::new(io::ErrorKind::NotFound, format!("{host} resolves to no address"))
     }))
 }
 
@@ -158,11 +154,7 @@ fn recv(stream: &mut TcpStream, framer: &Framer) -> Result<Pdu, Error> {
     let mut buf = Vec::with_capacity(Bhs::LEN);
     read_more(stream, &mut buf, Bhs::LEN)?;
     let bhs = Bhs::parse(&buf)?;
-    read_more(
-        stream,
-        &mut buf,
-        bhs.ahs_len() + framer.digests.header.len(),
-    )?;
+    read_more(stream, &mut buf, bhs.ahs_len() + framer.digests.header.len())?;
     if let Some((pdu, _)) = framer.decode(&buf)? {
         return Ok(pdu);
     }
@@ -202,9 +194,7 @@ pub fn login_with<R>(
 where
     R: ChallengeSource + Send + 'static,
 {
-    let timeout = stream
-        .read_timeout()?
-        .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    let timeout = stream.read_timeout()?.unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     let mut redirects = 0;
     loop {
         let (host, port) = match login_once(&mut stream, cfg.clone(), rng())? {
@@ -253,10 +243,7 @@ fn login_once(
             }
             Step::Done(session) => return Ok(Ended::Done(*session)),
             Step::Redirect { address, port, .. } => {
-                return Ok(Ended::Redirect {
-                    host: address,
-                    port,
-                });
+                return Ok(Ended::Redirect { host: address, port });
             }
         }
     }
@@ -272,9 +259,7 @@ fn session_framer(session: &Session) -> Framer {
 /// and a zero qualifier).
 pub fn random_isid() -> Result<[u8; 6], Error> {
     let mut bytes = [0u8; 3];
-    OsRandom
-        .fill(&mut bytes)
-        .map_err(|e| Error::Io(io::Error::other(e)))?;
+    OsRandom.fill(&mut bytes).map_err(|e| Error::Io(io::Error::other(e)))?;
     Ok([0x80 | (bytes[0] & 0x3f), bytes[1], bytes[2], 0, 0, 0])
 }
 
@@ -290,10 +275,7 @@ pub fn discover(
 ) -> Result<Vec<DiscoveredTarget>, Error> {
     let mut cfg = LoginConfig::discovery(initiator_name, random_isid()?);
     cfg.chap = chap;
-    let LoggedIn {
-        mut stream,
-        session,
-    } = login(connect(addr, timeout)?, cfg)?;
+    let LoggedIn { mut stream, session } = login(connect(addr, timeout)?, cfg)?;
     let framer = session_framer(&session);
     let (mut machine, query) = Discovery::new(&session);
     send(&mut stream, &framer, &query)?;

@@ -118,21 +118,17 @@ pub fn parse_send_targets(
     let mut targets: Vec<DiscoveredTarget> = Vec::new();
     for (key, value) in pairs {
         match key.as_str() {
-            "TargetName" => targets.push(DiscoveredTarget {
-                name: value.clone(),
-                addresses: Vec::new(),
-            }),
+            "TargetName" => {
+                targets.push(DiscoveredTarget { name: value.clone(), addresses: Vec::new() })
+            }
             "TargetAddress" => {
                 let target = targets
                     .last_mut()
                     .ok_or_else(|| DiscoveryError::AddressBeforeName(value.clone()))?;
-                let a: TargetAddress = value.parse().map_err(|source| DiscoveryError::Address {
-                    value: value.clone(),
-                    source,
-                })?;
-                target
-                    .addresses
-                    .push((a.host, a.port, a.tpgt.unwrap_or(DEFAULT_TPGT)));
+                let a: TargetAddress = value
+                    .parse()
+                    .map_err(|source| DiscoveryError::Address { value: value.clone(), source })?;
+                target.addresses.push((a.host, a.port, a.tpgt.unwrap_or(DEFAULT_TPGT)));
             }
             _ => {}
         }
@@ -282,10 +278,7 @@ impl Discovery {
             return Err(DiscoveryError::TooManyResponses(MAX_RESPONSES));
         }
         if r.itt != self.itt {
-            return Err(DiscoveryError::IttMismatch {
-                expected: self.itt,
-                got: r.itt,
-            });
+            return Err(DiscoveryError::IttMismatch { expected: self.itt, got: r.itt });
         }
         self.track(r.stat_sn, r.exp_cmd_sn, r.max_cmd_sn);
         let more = !r.final_ || r.cont;
@@ -294,9 +287,7 @@ impl Discovery {
         }
         // Partial answers are joined whole: C only says a pair is cut, F says more follows.
         match self.assembler.push(&r.data, more)? {
-            None => Ok(DiscoveryStep::Send(vec![
-                self.text_request(Vec::new(), r.ttt),
-            ])),
+            None => Ok(DiscoveryStep::Send(vec![self.text_request(Vec::new(), r.ttt)])),
             Some(pairs) => {
                 self.state = State::Listed;
                 parse_send_targets(&pairs).map(DiscoveryStep::Targets)
@@ -306,16 +297,11 @@ impl Discovery {
 
     fn on_logout(&mut self, r: LogoutResponse) -> Result<DiscoveryStep, DiscoveryError> {
         if r.itt != self.logout_itt {
-            return Err(DiscoveryError::IttMismatch {
-                expected: self.logout_itt,
-                got: r.itt,
-            });
+            return Err(DiscoveryError::IttMismatch { expected: self.logout_itt, got: r.itt });
         }
         self.track(r.stat_sn, r.exp_cmd_sn, r.max_cmd_sn);
         match r.response {
-            LogoutResponseCode::Success => Ok(DiscoveryStep::Closed {
-                time2wait: r.time2wait,
-            }),
+            LogoutResponseCode::Success => Ok(DiscoveryStep::Closed { time2wait: r.time2wait }),
             code => Err(DiscoveryError::LogoutFailed(code)),
         }
     }

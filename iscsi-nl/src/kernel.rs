@@ -34,10 +34,7 @@ use crate::netlink::{IscsiNetlink, NetlinkError, Reply, Request, Step, StopConnF
 
 /// The sysfs file of a transport's handle: `<sysfs>/class/iscsi_transport/<name>/handle`.
 pub fn transport_handle_path(sysfs: &Path, name: &str) -> PathBuf {
-    sysfs
-        .join("class/iscsi_transport")
-        .join(name)
-        .join("handle")
+    sysfs.join("class/iscsi_transport").join(name).join("handle")
 }
 
 /// The handle of the iSCSI transport `name` (`tcp` for `iscsi_tcp`), read from
@@ -49,10 +46,7 @@ pub fn transport_handle(sysfs: &Path, name: &str) -> io::Result<u64> {
     let text = fs::read_to_string(&path).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!(
-                "{}: {e} (is the iscsi_{name} module loaded?)",
-                path.display()
-            ),
+            format!("{}: {e} (is the iscsi_{name} module loaded?)", path.display()),
         )
     })?;
     text.trim().parse().map_err(|e| {
@@ -134,20 +128,12 @@ pub fn hand_off(
         Reply::SessionCreated { sid, host_no } => (sid, host_no),
         reply => return Err(unexpected(&create, reply)),
     };
-    let mut ks = KernelSession {
-        host_no,
-        sid,
-        cid: u32::from(session.cid),
-    };
+    let mut ks = KernelSession { host_no, sid, cid: u32::from(session.cid) };
     let mut conn_created = false;
     let result = connect(nl, session, socket_fd, target, &mut ks, &mut conn_created);
     if result.is_err() {
         if conn_created {
-            let _ = nl.request(&Request::StopConn {
-                sid,
-                cid: ks.cid,
-                flag: StopConnFlag::Term,
-            });
+            let _ = nl.request(&Request::StopConn { sid, cid: ks.cid, flag: StopConnFlag::Term });
             let _ = nl.request(&Request::DestroyConn { sid, cid: ks.cid });
         }
         let _ = nl.request(&Request::DestroySession { sid });
@@ -156,10 +142,7 @@ pub fn hand_off(
 }
 
 fn unexpected(request: &Request, reply: Reply) -> NetlinkError {
-    NetlinkError::UnexpectedReply {
-        step: Step::of(request),
-        reply,
-    }
+    NetlinkError::UnexpectedReply { step: Step::of(request), reply }
 }
 
 /// The steps of [`hand_off`] after the session exists.
@@ -171,20 +154,14 @@ fn connect(
     ks: &mut KernelSession,
     conn_created: &mut bool,
 ) -> Result<(), NetlinkError> {
-    let create = Request::CreateConn {
-        sid: ks.sid,
-        cid: ks.cid,
-    };
+    let create = Request::CreateConn { sid: ks.sid, cid: ks.cid };
     match nl.request(&create)? {
         Reply::ConnCreated { cid, .. } => ks.cid = cid,
         reply => return Err(unexpected(&create, reply)),
     }
     *conn_created = true;
     let fd = u64::try_from(socket_fd).map_err(|_| NetlinkError::Io {
-        step: Step {
-            kind: UeventType::BindConn,
-            param: None,
-        },
+        step: Step { kind: UeventType::BindConn, param: None },
         source: io::Error::new(io::ErrorKind::InvalidInput, "negative file descriptor"),
     })?;
     nl.request(&Request::BindConn {
@@ -201,22 +178,14 @@ fn connect(
         &target.timeouts,
     );
     for p in params {
-        let req = Request::SetParam {
-            sid: ks.sid,
-            cid: ks.cid,
-            param: p.param,
-            value: p.value,
-        };
+        let req = Request::SetParam { sid: ks.sid, cid: ks.cid, param: p.param, value: p.value };
         match nl.request(&req) {
             Ok(_) => {}
             Err(e) if !p.required && e.errno() == Some(-ENOSYS) => {}
             Err(e) => return Err(e),
         }
     }
-    nl.request(&Request::StartConn {
-        sid: ks.sid,
-        cid: ks.cid,
-    })?;
+    nl.request(&Request::StartConn { sid: ks.sid, cid: ks.cid })?;
     Ok(())
 }
 
@@ -230,15 +199,8 @@ const ENOSYS: i32 = 38;
 /// The connection is dropped without an iSCSI Logout: the target sees the TCP connection
 /// close.
 pub fn log_out(nl: &mut IscsiNetlink, ks: &KernelSession) -> Result<(), NetlinkError> {
-    nl.request(&Request::StopConn {
-        sid: ks.sid,
-        cid: ks.cid,
-        flag: StopConnFlag::Term,
-    })?;
-    nl.request(&Request::DestroyConn {
-        sid: ks.sid,
-        cid: ks.cid,
-    })?;
+    nl.request(&Request::StopConn { sid: ks.sid, cid: ks.cid, flag: StopConnFlag::Term })?;
+    nl.request(&Request::DestroyConn { sid: ks.sid, cid: ks.cid })?;
     nl.request(&Request::DestroySession { sid: ks.sid })?;
     Ok(())
 }
@@ -428,17 +390,11 @@ pub fn sessions(sysfs: &Path) -> io::Result<Vec<FoundSession>> {
                 .and_then(|s| s.strip_prefix("host"))
                 .and_then(|n| n.parse::<u32>().ok())
         });
-        let cid = entries(
-            &sysfs.join("class/iscsi_connection"),
-            &format!("connection{sid}:"),
-        )?
-        .into_iter()
-        .find_map(|(_, n)| n.rsplit(':').next().and_then(|c| c.parse::<u32>().ok()));
+        let cid = entries(&sysfs.join("class/iscsi_connection"), &format!("connection{sid}:"))?
+            .into_iter()
+            .find_map(|(_, n)| n.rsplit(':').next().and_then(|c| c.parse::<u32>().ok()));
         if let (Some(host_no), Some(cid)) = (host_no, cid) {
-            out.push(FoundSession {
-                session: KernelSession { host_no, sid, cid },
-                target_name,
-            });
+            out.push(FoundSession { session: KernelSession { host_no, sid, cid }, target_name });
         }
     }
     out.sort_by_key(|s| s.session.sid);
@@ -479,11 +435,7 @@ mod session_lookup_tests {
         assert_eq!(
             found,
             vec![FoundSession {
-                session: KernelSession {
-                    host_no: 7,
-                    sid: 3,
-                    cid: 0
-                },
+                session: KernelSession { host_no: 7, sid: 3, cid: 0 },
                 target_name: "iqn.2026-11.x:t".into(),
             }]
         );

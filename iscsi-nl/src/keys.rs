@@ -432,11 +432,7 @@ impl Key {
     /// item of the list; items must be known values or extension values (`X-`, `X#`, `Z#`).
     pub fn parse_value(self, s: &str) -> Result<Value, NegotiationError> {
         let key = self.name();
-        let invalid = |source| NegotiationError::InvalidValue {
-            key,
-            value: s.to_owned(),
-            source,
-        };
+        let invalid = |source| NegotiationError::InvalidValue { key, value: s.to_owned(), source };
         match self.kind() {
             Kind::Number => {
                 let n = text::parse_number(s).map_err(invalid)?;
@@ -455,10 +451,7 @@ impl Key {
             Kind::Text => {
                 if let Some(known) = self.known_values() {
                     if !known.contains(&s) && !is_extension(s) {
-                        return Err(NegotiationError::UnknownValue {
-                            key,
-                            value: s.to_owned(),
-                        });
+                        return Err(NegotiationError::UnknownValue { key, value: s.to_owned() });
                     }
                 }
                 Ok(Value::Text(s.to_owned()))
@@ -493,10 +486,6 @@ impl Key {
     }
 
     pub(crate) fn wrong_kind(self, found: Kind) -> NegotiationError {
-        NegotiationError::WrongKind {
-            key: self.name(),
-            expected: self.kind(),
-            found,
-        }
+        NegotiationError::WrongKind { key: self.name(), expected: self.kind(), found }
     }
 }

@@ -167,9 +167,7 @@ impl Login {
             return Err(LoginError::Config("empty TargetName"));
         }
         if cfg.mutual_chap.is_some() && cfg.chap.is_none() {
-            return Err(LoginError::Config(
-                "mutual CHAP needs initiator credentials",
-            ));
+            return Err(LoginError::Config("mutual CHAP needs initiator credentials"));
         }
         for key in cfg.operational_keys().iter().copied() {
             check_offer(key, &cfg.our_value(key).unwrap_or_default())?;
@@ -326,10 +324,7 @@ impl Login {
             return Err(LoginError::TooManyRounds(MAX_RESPONSES));
         }
         if resp.itt != self.cfg.itt {
-            return Err(LoginError::IttMismatch {
-                expected: self.cfg.itt,
-                got: resp.itt,
-            });
+            return Err(LoginError::IttMismatch { expected: self.cfg.itt, got: resp.itt });
         }
         match (resp.status_class, resp.status_detail) {
             (0, _) => {}
@@ -347,20 +342,14 @@ impl Login {
         self.exp_cmd_sn = resp.exp_cmd_sn;
         self.max_cmd_sn = resp.max_cmd_sn;
         if resp.csg != self.stage {
-            return Err(LoginError::StageMismatch {
-                expected: self.stage,
-                got: resp.csg,
-            });
+            return Err(LoginError::StageMismatch { expected: self.stage, got: resp.csg });
         }
         if resp.transit {
             let later = |a: Stage, b: Stage| (a as u8) > (b as u8);
             match self.asked {
                 Some(asked) if later(resp.nsg, self.stage) && !later(resp.nsg, asked) => {}
                 asked => {
-                    return Err(LoginError::BadTransition {
-                        asked,
-                        got: resp.nsg,
-                    });
+                    return Err(LoginError::BadTransition { asked, got: resp.nsg });
                 }
             }
         }
@@ -545,10 +534,7 @@ impl Login {
         }
         self.params.validate()?;
         if resp.tsih == 0 || (self.cfg.tsih != 0 && resp.tsih != self.cfg.tsih) {
-            return Err(LoginError::BadTsih {
-                expected: self.cfg.tsih,
-                got: resp.tsih,
-            });
+            return Err(LoginError::BadTsih { expected: self.cfg.tsih, got: resp.tsih });
         }
         self.stage = Stage::FullFeaturePhase;
         Ok(Step::Done(Box::new(Session {

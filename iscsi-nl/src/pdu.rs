@@ -188,11 +188,7 @@ impl TryFrom<u8> for Opcode {
 
     /// Converts the six opcode bits; the I bit and the reserved bit 7 must already be masked.
     fn try_from(v: u8) -> Result<Self, PduError> {
-        Opcode::ALL
-            .iter()
-            .copied()
-            .find(|op| *op as u8 == v)
-            .ok_or(PduError::UnknownOpcode(v))
+        Opcode::ALL.iter().copied().find(|op| *op as u8 == v).ok_or(PduError::UnknownOpcode(v))
     }
 }
 
@@ -278,11 +274,7 @@ impl Pdu {
             Opcode::TextResponse => Pdu::TextResponse(TextResponse::parse(bhs, data)?),
             Opcode::LogoutResponse => Pdu::LogoutResponse(LogoutResponse::parse(bhs, data)?),
             Opcode::Reject => Pdu::Reject(Reject::parse(bhs, data)?),
-            _ => Pdu::Other {
-                bhs: *bhs,
-                ahs: ahs.to_vec(),
-                data: data.to_vec(),
-            },
+            _ => Pdu::Other { bhs: *bhs, ahs: ahs.to_vec(), data: data.to_vec() },
         })
     }
 

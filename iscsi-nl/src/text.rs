@@ -110,10 +110,7 @@ pub fn parse(data: &[u8]) -> Result<Vec<(String, String)>, TextError> {
         if entry.is_empty() {
             continue;
         }
-        let eq = entry
-            .iter()
-            .position(|b| *b == b'=')
-            .ok_or(TextError::MissingEquals { index })?;
+        let eq = entry.iter().position(|b| *b == b'=').ok_or(TextError::MissingEquals { index })?;
         let (key, value) = (&entry[..eq], &entry[eq + 1..]);
         if key.is_empty() {
             return Err(TextError::EmptyKey { index });
@@ -131,10 +128,7 @@ fn check_lengths(key: &str, value: &str) -> Result<(), TextError> {
         return Err(TextError::KeyTooLong { len: key.len() });
     }
     if value.len() > MAX_VALUE_LEN {
-        return Err(TextError::ValueTooLong {
-            key: key.to_owned(),
-            len: value.len(),
-        });
+        return Err(TextError::ValueTooLong { key: key.to_owned(), len: value.len() });
     }
     Ok(())
 }
@@ -165,10 +159,7 @@ pub fn emit<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Result<Vec<u8>, T
 
 /// The value of the first pair with this key.
 pub fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// The values with a meaning of their own in any key's answer (RFC 7143 6.2).
@@ -227,10 +218,7 @@ impl Default for TextAssembler {
 impl TextAssembler {
     /// An empty assembler that accepts texts of up to `max_len` bytes.
     pub fn new(max_len: usize) -> Self {
-        TextAssembler {
-            buf: Vec::new(),
-            max_len,
-        }
+        TextAssembler { buf: Vec::new(), max_len }
     }
 
     /// Adds the data segment of one PDU. With `cont` (the C bit) it keeps it and returns
@@ -288,11 +276,7 @@ pub struct TextSplitter<'a> {
 impl<'a> TextSplitter<'a> {
     /// A splitter over `text`; a `max` of 0 is taken as 1.
     pub fn new(text: &'a [u8], max: usize) -> Self {
-        TextSplitter {
-            rest: text,
-            max: max.max(1),
-            done: false,
-        }
+        TextSplitter { rest: text, max: max.max(1), done: false }
     }
 }
 

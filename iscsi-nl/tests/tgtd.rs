@@ -103,12 +103,7 @@ impl Tgtd {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", tgtd.display()));
-        let mut me = Tgtd {
-            child,
-            port,
-            dir,
-            tgtadm,
-        };
+        let mut me = Tgtd { child, port, dir, tgtadm };
         me.wait_ready();
         me
     }
@@ -118,10 +113,7 @@ impl Tgtd {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "tgtd exited at start ({status}); is this root? its log:\n{}",
-                    self.log()
-                );
+                panic!("tgtd exited at start ({status}); is this root? its log:\n{}", self.log());
             }
             let listening = TcpStream::connect(("127.0.0.1", self.port)).is_ok();
             if listening && self.try_adm(&["--mode", "target", "--op", "show"]).is_ok() {
@@ -168,13 +160,7 @@ impl Tgtd {
         let shown: Vec<&str> = args
             .iter()
             .zip(std::iter::once(&"").chain(args))
-            .map(|(arg, before)| {
-                if *before == "--password" {
-                    "<redacted>"
-                } else {
-                    arg
-                }
-            })
+            .map(|(arg, before)| if *before == "--password" { "<redacted>" } else { arg })
             .collect();
         Err(format!("tgtadm {shown:?} failed ({}): {text}", out.status))
     }
@@ -202,9 +188,7 @@ impl Tgtd {
     fn add_target(&self, tid: u32, name: &str) {
         let tid = tid.to_string();
         let store = self.dir.join(format!("lun-{tid}.img"));
-        File::create(&store)
-            .and_then(|f| f.set_len(16 << 20))
-            .unwrap();
+        File::create(&store).and_then(|f| f.set_len(16 << 20)).unwrap();
         let target = ["--mode", "target", "--tid", &tid];
         self.adm(&[&target[..], &["--op", "new", "--targetname", name]].concat());
         self.adm(&[
@@ -228,15 +212,7 @@ impl Tgtd {
         let secret = String::from_utf8(creds.secret().to_vec()).unwrap();
         let user = ["--user", creds.user.as_str()];
         let account = ["--mode", "account"];
-        self.adm(
-            &[
-                &account[..],
-                &["--op", "new"],
-                &user,
-                &["--password", &secret],
-            ]
-            .concat(),
-        );
+        self.adm(&[&account[..], &["--op", "new"], &user, &["--password", &secret]].concat());
         let tid = tid.to_string();
         let mut bind = [&account[..], &["--op", "bind", "--tid", &tid], &user].concat();
         if outgoing {
@@ -293,10 +269,7 @@ fn chap_config(chap: Credentials, mutual: Option<Credentials>) -> LoginConfig {
 
 /// Whether the target refused the login as an authentication failure.
 fn is_auth_failure(err: &Error) -> bool {
-    matches!(
-        err,
-        Error::Login(LoginError::Status(StatusError::AuthenticationFailed))
-    )
+    matches!(err, Error::Login(LoginError::Status(StatusError::AuthenticationFailed)))
 }
 
 /// Connects to tgtd and logs in.
@@ -315,14 +288,8 @@ fn discovery_lists_targets_and_portal() {
     assert_eq!(
         targets,
         vec![
-            DiscoveredTarget {
-                name: DISK.into(),
-                addresses: portal.clone(),
-            },
-            DiscoveredTarget {
-                name: OTHER.into(),
-                addresses: portal,
-            },
+            DiscoveredTarget { name: DISK.into(), addresses: portal.clone() },
+            DiscoveredTarget { name: OTHER.into(), addresses: portal },
         ]
     );
 }
@@ -337,10 +304,7 @@ fn login_without_auth_then_logout() {
     assert_ne!(s.tsih, 0);
     assert_eq!(p.auth_method, "None");
     assert_eq!(p.max_recv_data_segment_length, 8192);
-    assert!(
-        (512..=(1 << 24) - 1).contains(&p.target_max_recv_data_segment_length),
-        "{p:?}"
-    );
+    assert!((512..=(1 << 24) - 1).contains(&p.target_max_recv_data_segment_length), "{p:?}");
     assert!((512..=(1 << 24) - 1).contains(&p.max_burst_length), "{p:?}");
     assert!(p.first_burst_length <= p.max_burst_length, "{p:?}");
     assert_eq!(p.max_connections, 1);
@@ -409,10 +373,7 @@ fn wrong_secret_fails_cleanly() {
 fn unknown_target_is_not_found() {
     let tgtd = tgtd_with_disk();
     let err = log_in(&tgtd, config("iqn.2024-01.org.example:no-such-disk")).unwrap_err();
-    assert!(
-        matches!(err, Error::Login(LoginError::Status(StatusError::NotFound))),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Login(LoginError::Status(StatusError::NotFound))), "{err:?}");
     assert_eq!(err.to_string(), "login failed: target not found");
     // The target still serves the others.
     log_out(log_in(&tgtd, config(DISK)).unwrap());

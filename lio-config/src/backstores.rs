@@ -57,11 +57,7 @@ impl ConfigFs {
     /// A handle on `core/user_HBA/NAME`, whether or not it exists.
     pub fn user_backstore(&self, hba: u32, name: &str) -> UserBackstore {
         UserBackstore {
-            path: self
-                .root()
-                .join("core")
-                .join(format!("user_{hba}"))
-                .join(name),
+            path: self.root().join("core").join(format!("user_{hba}")).join(name),
             hba,
             name: name.to_string(),
             tree: self.tree,
@@ -76,15 +72,9 @@ impl ConfigFs {
         let store = self.user_backstore(spec.hba, &spec.name);
         let core = self.root().join("core");
         if !core.is_dir() {
-            return Err(Error::ModuleNotLoaded {
-                module: "target_core_mod",
-            });
+            return Err(Error::ModuleNotLoaded { module: "target_core_mod" });
         }
-        let hba_dir = store
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let hba_dir = store.path.parent().map(Path::to_path_buf).unwrap_or_default();
         self.tree.mkdir_needing(&hba_dir, "target_core_user")?;
         mkdir_new(&store.path)?;
         let made = || -> Result<()> {
@@ -125,19 +115,14 @@ impl ConfigFs {
             .filter(|f| f.starts_with('/') && !f.contains(','))
             .ok_or_else(|| Error::InvalidName(file.display().to_string()))?;
         let hba_dir = self.root().join("core").join(format!("fileio_{hba}"));
-        let store = FileioBackstore {
-            path: hba_dir.join(name),
-            name: name.to_string(),
-            tree: self.tree,
-        };
+        let store =
+            FileioBackstore { path: hba_dir.join(name), name: name.to_string(), tree: self.tree };
         self.tree.mkdir_needing(&hba_dir, "target_core_file")?;
         mkdir_new(&store.path)?;
         let made = || -> Result<()> {
             let control = store.path.join("control");
-            self.tree
-                .write_attr(&control, &format!("fd_dev_name={file_str}"))?;
-            self.tree
-                .write_attr(&control, &format!("fd_dev_size={size}"))?;
+            self.tree.write_attr(&control, &format!("fd_dev_name={file_str}"))?;
+            self.tree.write_attr(&control, &format!("fd_dev_size={size}"))?;
             self.tree.write_attr(&store.path.join("enable"), "1")
         };
         if let Err(e) = made() {
@@ -187,8 +172,7 @@ impl FileioBackstore {
     /// Writes `attrib/NAME`.
     pub fn set_attribute(&self, name: &str, value: &str) -> Result<()> {
         check_name(name)?;
-        self.tree
-            .write_attr(&self.path.join("attrib").join(name), value)
+        self.tree.write_attr(&self.path.join("attrib").join(name), value)
     }
 
     /// Removes it (after every LUN linking to it is gone), and its `fileio_N` folder if that
@@ -243,8 +227,7 @@ impl UserBackstore {
     /// Writes `attrib/NAME`.
     pub fn set_attribute(&self, name: &str, value: &str) -> Result<()> {
         check_name(name)?;
-        self.tree
-            .write_attr(&self.path.join("attrib").join(name), value)
+        self.tree.write_attr(&self.path.join("attrib").join(name), value)
     }
 
     /// Reads `attrib/NAME`.
@@ -256,21 +239,14 @@ impl UserBackstore {
     /// Writes `action/NAME` (`block_dev`, `reset_ring`, ...).
     pub fn action(&self, name: &str, value: &str) -> Result<()> {
         check_name(name)?;
-        self.tree
-            .write_attr(&self.path.join("action").join(name), value)
+        self.tree.write_attr(&self.path.join("action").join(name), value)
     }
 
     /// The `dev_config` the kernel reports in `info` ("... Config: X ...").
     pub fn config(&self) -> Option<String> {
         let info = fs::read_to_string(self.path.join("info")).ok()?;
         let at = info.find("Config: ")? + "Config: ".len();
-        Some(
-            info[at..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        )
+        Some(info[at..].split_whitespace().next().unwrap_or("").to_string())
     }
 
     /// Whether this project made it (its config starts with [`CONFIG_PREFIX`]).

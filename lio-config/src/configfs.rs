@@ -51,10 +51,7 @@ impl ConfigFs {
             return Err(Error::NotRoot);
         }
         let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
-        if !mounts
-            .lines()
-            .any(|l| l.split_whitespace().nth(2) == Some("configfs"))
-        {
+        if !mounts.lines().any(|l| l.split_whitespace().nth(2) == Some("configfs")) {
             return Err(Error::NotMounted);
         }
         for module in ["target_core_mod", "target_core_user"] {
@@ -62,11 +59,7 @@ impl ConfigFs {
                 return Err(Error::ModuleNotLoaded { module });
             }
         }
-        Ok(ConfigFs {
-            root: CONFIGFS_TARGET.into(),
-            sysfs: "/sys".into(),
-            tree: Tree::Kernel,
-        })
+        Ok(ConfigFs { root: CONFIGFS_TARGET.into(), sysfs: "/sys".into(), tree: Tree::Kernel })
     }
 
     /// A plain folder at `root` standing for `/sys/kernel/config/target`, with sysfs at
@@ -77,11 +70,7 @@ impl ConfigFs {
     pub fn at(root: impl Into<PathBuf>, sysfs: impl Into<PathBuf>) -> Result<ConfigFs> {
         let root = root.into();
         refuse_fs(&root, CONFIGFS_MAGIC)?;
-        Ok(ConfigFs {
-            root,
-            sysfs: sysfs.into(),
-            tree: Tree::Folder,
-        })
+        Ok(ConfigFs { root, sysfs: sysfs.into(), tree: Tree::Folder })
     }
 
     /// The root folder.
@@ -107,16 +96,10 @@ impl ConfigFs {
         }
         // `discovery_auth` is the fabric's own group, not a target.
         let is_target = |name: &String| name != "discovery_auth";
-        for wwn in subdirs(&self.root.join("loopback"))?
-            .into_iter()
-            .filter(is_target)
-        {
+        for wwn in subdirs(&self.root.join("loopback"))?.into_iter().filter(is_target) {
             inv.loopback.push(self.loopback(&wwn));
         }
-        for iqn in subdirs(&self.root.join("iscsi"))?
-            .into_iter()
-            .filter(is_target)
-        {
+        for iqn in subdirs(&self.root.join("iscsi"))?.into_iter().filter(is_target) {
             inv.iscsi.push(self.iscsi(&iqn));
         }
         Ok(inv)
@@ -132,11 +115,8 @@ impl ConfigFs {
     /// [`ConfigFs::cleanup`] of those of our backstores `pick` chooses (and their targets).
     pub fn cleanup_only(&self, pick: impl Fn(&UserBackstore) -> bool) -> Result<Vec<PathBuf>> {
         let inv = self.list()?;
-        let ours: Vec<&UserBackstore> = inv
-            .user_backstores
-            .iter()
-            .filter(|b| b.is_ours() && pick(b))
-            .collect();
+        let ours: Vec<&UserBackstore> =
+            inv.user_backstores.iter().filter(|b| b.is_ours() && pick(b)).collect();
         let mut removed = Vec::new();
         let is_ours = |t: &PathBuf| ours.iter().any(|b| b.path() == t);
         // A target whose LUNs all lead to our backstores goes whole; one that also exports
@@ -189,10 +169,7 @@ mod tests {
         let own = nix::sys::statfs::statfs(&dir).unwrap().filesystem_type();
         // The folder's own file system is refused, for it and for a missing folder under it.
         assert!(matches!(refuse_fs(&dir, own), Err(Error::OnConfigfs(p)) if p == dir));
-        assert!(matches!(
-            refuse_fs(&dir.join("no/such"), own),
-            Err(Error::OnConfigfs(_))
-        ));
+        assert!(matches!(refuse_fs(&dir.join("no/such"), own), Err(Error::OnConfigfs(_))));
         assert!(refuse_fs(&dir, FsType(own.0.wrapping_add(1))).is_ok());
         assert!(ConfigFs::at(&dir, &dir).is_ok());
         fs::remove_dir_all(&dir).unwrap();

@@ -46,8 +46,7 @@ impl ConfigFs {
         mkdir_new(&lo.path)?;
         let made = || -> Result<()> {
             mkdir_exist_ok(&lo.tpg.path)?;
-            self.tree
-                .write_attr(&lo.tpg.path.join("nexus"), &nexus_wwn(wwn))
+            self.tree.write_attr(&lo.tpg.path.join("nexus"), &nexus_wwn(wwn))
         };
         if let Err(e) = made() {
             let _ = lo.remove();
@@ -59,10 +58,7 @@ impl ConfigFs {
     /// A handle on `iscsi/IQN`, whether or not it exists.
     pub fn iscsi(&self, iqn: &str) -> IscsiTarget {
         let path = self.root().join("iscsi").join(iqn);
-        IscsiTarget {
-            tpg: Tpg::first_of(&path, self.tree),
-            path,
-        }
+        IscsiTarget { tpg: Tpg::first_of(&path, self.tree), path }
     }
 
     /// Creates an iSCSI target `iscsi/IQN/tpgt_1` with a portal. Enable it with
@@ -98,10 +94,7 @@ pub struct Tpg {
 impl Tpg {
     /// The one TPG, `tpgt_1`, of the target at `target`.
     fn first_of(target: &Path, tree: Tree) -> Tpg {
-        Tpg {
-            path: target.join("tpgt_1"),
-            tree,
-        }
+        Tpg { path: target.join("tpgt_1"), tree }
     }
 
     /// Its configfs folder.
@@ -121,11 +114,7 @@ impl Tpg {
         let link = dir.join(store.name());
         if let Err(e) = std::os::unix::fs::symlink(store.path(), &link) {
             let _ = self.tree.rmdir_gone_ok(&dir);
-            return Err(Error::Io {
-                op: "symlink",
-                path: link,
-                source: e,
-            });
+            return Err(Error::Io { op: "symlink", path: link, source: e });
         }
         Ok(())
     }
@@ -167,21 +156,14 @@ impl Tpg {
                 }
             }
         }
-        for entry in fs::read_dir(&lun_dir)
-            .map_err(io("list", &lun_dir))?
-            .flatten()
-        {
+        for entry in fs::read_dir(&lun_dir).map_err(io("list", &lun_dir))?.flatten() {
             if entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) {
                 let p = entry.path();
                 match fs::remove_file(&p) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
-                        return Err(Error::Io {
-                            op: "unlink",
-                            path: p,
-                            source: e,
-                        });
+                        return Err(Error::Io { op: "unlink", path: p, source: e });
                     }
                 }
             }
@@ -272,15 +254,9 @@ impl LoopbackTarget {
     /// The `/dev` node of LUN `lun`'s disk, once the kernel made it, or `None` yet.
     pub fn disk(&self, lun: u32) -> Result<Option<PathBuf>> {
         let address = self.address()?;
-        let block = self
-            .sysfs
-            .join("bus/scsi/devices")
-            .join(format!("{address}:{lun}"))
-            .join("block");
-        Ok(subdirs(&block)?
-            .into_iter()
-            .next()
-            .map(|name| Path::new("/dev").join(name)))
+        let block =
+            self.sysfs.join("bus/scsi/devices").join(format!("{address}:{lun}")).join("block");
+        Ok(subdirs(&block)?.into_iter().next().map(|name| Path::new("/dev").join(name)))
     }
 
     /// Waits, polling every 50 ms up to `timeout`, for LUN `lun`'s disk.
@@ -321,12 +297,7 @@ impl std::fmt::Debug for IscsiAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IscsiAccess::Open => f.write_str("Open"),
-            IscsiAccess::Chap {
-                initiator,
-                user,
-                mutual,
-                ..
-            } => f
+            IscsiAccess::Chap { initiator, user, mutual, .. } => f
                 .debug_struct("Chap")
                 .field("initiator", initiator)
                 .field("user", user)
@@ -377,12 +348,7 @@ impl IscsiTarget {
                 tree.write_attr(&attrib.join("demo_mode_write_protect"), "0")?;
                 tree.write_attr(&attrib.join("authentication"), "0")
             }
-            IscsiAccess::Chap {
-                initiator,
-                user,
-                secret,
-                mutual,
-            } => {
+            IscsiAccess::Chap { initiator, user, secret, mutual } => {
                 check_name(initiator)?;
                 tree.write_attr(&attrib.join("generate_node_acls"), "0")?;
                 tree.write_attr(&attrib.join("authentication"), "1")?;

@@ -74,11 +74,7 @@ impl Tree {
             Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && self == Tree::Folder => {
                 fs::remove_dir_all(path).map_err(io("rmdir", path))
             }
-            Err(e) => Err(Error::Io {
-                op: "rmdir",
-                path: path.to_path_buf(),
-                source: e,
-            }),
+            Err(e) => Err(Error::Io { op: "rmdir", path: path.to_path_buf(), source: e }),
         }
     }
 
@@ -97,11 +93,7 @@ pub(crate) fn io<'a>(
     op: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Io { op, path: path.to_path_buf(), source }
 }
 
 /// Checks a name this crate puts in a configfs path (a backstore, a WWN, an IQN...): 1 to 64
@@ -112,21 +104,13 @@ pub fn check_name(name: &str) -> Result<()> {
         && name != "."
         && name != ".."
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidName(name.to_string()))
-    }
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
+    if ok { Ok(()) } else { Err(Error::InvalidName(name.to_string())) }
 }
 
 /// Reads an attribute, without its trailing newline.
 pub(crate) fn read_attr(path: &Path) -> Result<String> {
-    fs::read_to_string(path)
-        .map_err(io("read", path))
-        .map(|s| s.trim_end().to_string())
+    fs::read_to_string(path).map_err(io("read", path)).map(|s| s.trim_end().to_string())
 }
 
 /// Makes a folder that must not exist yet ([`Error::AlreadyExists`] otherwise).
@@ -136,11 +120,7 @@ pub(crate) fn mkdir_new(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(Error::AlreadyExists(path.to_path_buf()))
         }
-        Err(e) => Err(Error::Io {
-            op: "mkdir",
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Err(e) => Err(Error::Io { op: "mkdir", path: path.to_path_buf(), source: e }),
     }
 }
 
@@ -149,11 +129,7 @@ pub(crate) fn mkdir_exist_ok(path: &Path) -> Result<()> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::Io {
-            op: "mkdir",
-            path: path.to_path_buf(),
-            source: e,
-        }),
+        Err(e) => Err(Error::Io { op: "mkdir", path: path.to_path_buf(), source: e }),
     }
 }
 
@@ -163,11 +139,7 @@ pub(crate) fn subdirs(path: &Path) -> Result<Vec<String>> {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(Error::Io {
-                op: "list",
-                path: path.to_path_buf(),
-                source: e,
-            });
+            return Err(Error::Io { op: "list", path: path.to_path_buf(), source: e });
         }
     };
     let mut out = Vec::new();
@@ -211,10 +183,7 @@ pub(crate) fn wait_for<T>(
             return Ok(t);
         }
         if start.elapsed() >= timeout {
-            return Err(Error::Timeout {
-                what: what(),
-                waited: start.elapsed(),
-            });
+            return Err(Error::Timeout { what: what(), waited: start.elapsed() });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -234,10 +203,7 @@ mod tests {
         fs::create_dir_all(dir.join("obj")).unwrap();
         let attr = dir.join("obj/attrib/x");
 
-        assert!(matches!(
-            Tree::Kernel.write_attr(&attr, "1"),
-            Err(Error::Io { op: "open", .. })
-        ));
+        assert!(matches!(Tree::Kernel.write_attr(&attr, "1"), Err(Error::Io { op: "open", .. })));
         Tree::Folder.write_attr(&attr, "1").unwrap();
         assert_eq!(read_attr(&attr).unwrap(), "1");
 

@@ -56,17 +56,11 @@ fn user_backstore_sequence() {
         "{again:?}"
     );
     assert_eq!(t.read("core/user_1/disk0/enable"), "1");
-    assert!(
-        t.read("core/user_1/disk0/control")
-            .starts_with("dev_size=67108864dev_config")
-    );
+    assert!(t.read("core/user_1/disk0/control").starts_with("dev_size=67108864dev_config"));
 
     store.remove().unwrap();
     assert!(!store.exists());
-    assert!(
-        !t.dir.join("target/core/user_1").exists(),
-        "the empty HBA goes too"
-    );
+    assert!(!t.dir.join("target/core/user_1").exists(), "the empty HBA goes too");
     store.remove().unwrap(); // idempotent
 }
 
@@ -74,17 +68,12 @@ fn user_backstore_sequence() {
 fn names_are_checked() {
     let t = Tree::new("names");
     for bad in ["", "..", "a/b", "../../etc", "x y"] {
-        let r = t
-            .cfs
-            .create_user_backstore(&UserBackstoreSpec::new(1, bad, 1 << 20, "tcmu-rs/x"));
+        let r = t.cfs.create_user_backstore(&UserBackstoreSpec::new(1, bad, 1 << 20, "tcmu-rs/x"));
         assert!(matches!(r, Err(Error::InvalidName(_))), "{bad:?}: {r:?}");
     }
     assert!(
         !t.dir.join("target/core/user_1").exists()
-            || fs::read_dir(t.dir.join("target/core/user_1"))
-                .unwrap()
-                .count()
-                == 0
+            || fs::read_dir(t.dir.join("target/core/user_1")).unwrap().count() == 0
     );
 }
 
@@ -110,35 +99,20 @@ fn loopback_lun_and_disk() {
     let wwn = naa_wwn(0xabc);
     assert_eq!(wwn, "naa.5001405000000abc");
     let lo = t.cfs.create_loopback(&wwn).unwrap();
-    assert_eq!(
-        t.read(&format!("loopback/{wwn}/tpgt_1/nexus")),
-        "naa.5001405000000abf"
-    );
+    assert_eq!(t.read(&format!("loopback/{wwn}/tpgt_1/nexus")), "naa.5001405000000abf");
     lo.add_lun(0, &store).unwrap();
-    let link = t
-        .dir
-        .join(format!("target/loopback/{wwn}/tpgt_1/lun/lun_0/d1"));
+    let link = t.dir.join(format!("target/loopback/{wwn}/tpgt_1/lun/lun_0/d1"));
     assert_eq!(fs::read_link(&link).unwrap(), store.path());
     assert_eq!(lo.lun_targets().unwrap(), vec![store.path().to_path_buf()]);
-    assert!(matches!(
-        lo.add_lun(0, &store),
-        Err(Error::AlreadyExists(_))
-    ));
+    assert!(matches!(lo.add_lun(0, &store), Err(Error::AlreadyExists(_))));
 
     // No disk yet: a bounded wait, then a clear timeout.
-    fs::write(
-        t.dir.join(format!("target/loopback/{wwn}/tpgt_1/address")),
-        "3:0:1\n",
-    )
-    .unwrap();
+    fs::write(t.dir.join(format!("target/loopback/{wwn}/tpgt_1/address")), "3:0:1\n").unwrap();
     let e = lo.wait_for_disk(0, Duration::from_millis(120)).unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
     // The kernel's disk appears in sysfs.
     fs::create_dir_all(t.dir.join("sys/bus/scsi/devices/3:0:1:0/block/sdq")).unwrap();
-    assert_eq!(
-        lo.wait_for_disk(0, Duration::from_secs(1)).unwrap(),
-        PathBuf::from("/dev/sdq")
-    );
+    assert_eq!(lo.wait_for_disk(0, Duration::from_secs(1)).unwrap(), PathBuf::from("/dev/sdq"));
     assert_eq!(lo.disk(1).unwrap(), None);
 
     lo.remove().unwrap();
@@ -156,12 +130,7 @@ fn cleanup_removes_only_ours() {
         .unwrap();
     let theirs = t
         .cfs
-        .create_user_backstore(&UserBackstoreSpec::new(
-            1,
-            "theirs",
-            1 << 20,
-            "rbd/pool/img",
-        ))
+        .create_user_backstore(&UserBackstoreSpec::new(1, "theirs", 1 << 20, "rbd/pool/img"))
         .unwrap();
     // The kernel reports the config in `info`.
     fs::write(ours.path().join("info"), "Status: ACTIVATED  Max DMA Sectors: 2048\n        Config: tcmu-rs/ours Size: 1048576 MaxDataAreaMB: 1024\n").unwrap();
@@ -179,16 +148,10 @@ fn cleanup_removes_only_ours() {
     let lun = lo_relative.path().join("tpgt_1/lun/lun_0");
     fs::create_dir_all(&lun).unwrap();
     std::os::unix::fs::symlink("../../../../../core/user_1/ours", lun.join("ours")).unwrap();
-    let iscsi = t
-        .cfs
-        .create_iscsi("iqn.2026-11.rs.tcmu:t1", "127.0.0.1:3260")
-        .unwrap();
+    let iscsi = t.cfs.create_iscsi("iqn.2026-11.rs.tcmu:t1", "127.0.0.1:3260").unwrap();
     iscsi.add_lun(0, &ours).unwrap();
     // A target exporting both someone else's backstore and ours loses only our LUN.
-    let shared = t
-        .cfs
-        .create_iscsi("iqn.2026-11.example:shared", "127.0.0.1:3261")
-        .unwrap();
+    let shared = t.cfs.create_iscsi("iqn.2026-11.example:shared", "127.0.0.1:3261").unwrap();
     shared.add_lun(0, &theirs).unwrap();
     shared.add_lun(1, &ours).unwrap();
 
@@ -202,37 +165,25 @@ fn cleanup_removes_only_ours() {
     let removed = t.cfs.cleanup().unwrap();
     assert_eq!(removed.len(), 5, "{removed:?}");
     assert!(!ours.exists() && !lo_ours.path().exists() && !iscsi.path().exists());
-    assert!(
-        shared.path().exists(),
-        "a target with someone else's LUN stays"
-    );
+    assert!(shared.path().exists(), "a target with someone else's LUN stays");
     assert_eq!(
         shared.lun_targets().unwrap(),
         vec![theirs.path().to_path_buf()],
         "only our LUN went"
     );
     assert!(!lo_relative.path().exists());
-    assert!(
-        theirs.exists() && lo_theirs.path().exists(),
-        "someone else's objects stay"
-    );
+    assert!(theirs.exists() && lo_theirs.path().exists(), "someone else's objects stay");
     assert!(t.cfs.cleanup().unwrap().is_empty(), "cleanup is idempotent");
 }
 
 #[test]
 fn iscsi_target_with_chap() {
     let t = Tree::new("iscsi");
-    let store = t
-        .cfs
-        .create_user_backstore(&UserBackstoreSpec::new(1, "d", 1 << 20, "tcmu-rs/d"))
-        .unwrap();
+    let store =
+        t.cfs.create_user_backstore(&UserBackstoreSpec::new(1, "d", 1 << 20, "tcmu-rs/d")).unwrap();
     let iqn = "iqn.2026-11.rs.tcmu:disk";
     let target = t.cfs.create_iscsi(iqn, "127.0.0.1:3260").unwrap();
-    assert!(
-        t.dir
-            .join(format!("target/iscsi/{iqn}/tpgt_1/np/127.0.0.1:3260"))
-            .is_dir()
-    );
+    assert!(t.dir.join(format!("target/iscsi/{iqn}/tpgt_1/np/127.0.0.1:3260")).is_dir());
     target.add_lun(0, &store).unwrap();
     let init = "iqn.2026-11.rs.tcmu:initiator";
     target
@@ -247,31 +198,15 @@ fn iscsi_target_with_chap() {
     let tpg = format!("iscsi/{iqn}/tpgt_1");
     assert_eq!(t.read(&format!("{tpg}/attrib/authentication")), "1");
     assert_eq!(t.read(&format!("{tpg}/acls/{init}/auth/userid")), "alice");
-    assert_eq!(
-        t.read(&format!("{tpg}/acls/{init}/auth/password_mutual")),
-        "mutual-654321"
-    );
-    assert!(
-        t.dir
-            .join(format!("target/{tpg}/acls/{init}/lun_0/lun"))
-            .is_symlink()
-    );
+    assert_eq!(t.read(&format!("{tpg}/acls/{init}/auth/password_mutual")), "mutual-654321");
+    assert!(t.dir.join(format!("target/{tpg}/acls/{init}/lun_0/lun")).is_symlink());
     assert_eq!(t.read(&format!("{tpg}/enable")), "1");
     target.remove().unwrap();
     assert!(!target.path().exists());
     target.remove().unwrap();
 
-    let open = t
-        .cfs
-        .create_iscsi("iqn.2026-11.rs.tcmu:open", "127.0.0.1:3261")
-        .unwrap();
+    let open = t.cfs.create_iscsi("iqn.2026-11.rs.tcmu:open", "127.0.0.1:3261").unwrap();
     open.set_access(&IscsiAccess::Open).unwrap();
-    assert_eq!(
-        t.read("iscsi/iqn.2026-11.rs.tcmu:open/tpgt_1/attrib/generate_node_acls"),
-        "1"
-    );
-    assert_eq!(
-        t.read("iscsi/iqn.2026-11.rs.tcmu:open/tpgt_1/attrib/demo_mode_write_protect"),
-        "0"
-    );
+    assert_eq!(t.read("iscsi/iqn.2026-11.rs.tcmu:open/tpgt_1/attrib/generate_node_acls"), "1");
+    assert_eq!(t.read("iscsi/iqn.2026-11.rs.tcmu:open/tpgt_1/attrib/demo_mode_write_protect"), "0");
 }

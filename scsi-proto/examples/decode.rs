@@ -42,24 +42,11 @@ fn main() -> ExitCode {
                 }
             };
             row("LBA", cmd.lba().map(|v| format!("{v:#x}")));
-            row(
-                "transfer length",
-                cmd.transfer_length().map(|v| v.to_string()),
-            );
-            row(
-                "allocation length",
-                cmd.allocation_length().map(|v| v.to_string()),
-            );
-            row(
-                "parameter list length",
-                cmd.parameter_list_length().map(|v| v.to_string()),
-            );
+            row("transfer length", cmd.transfer_length().map(|v| v.to_string()));
+            row("allocation length", cmd.allocation_length().map(|v| v.to_string()));
+            row("parameter list length", cmd.parameter_list_length().map(|v| v.to_string()));
             row("group number", cmd.group_number().map(|v| v.to_string()));
-            println!(
-                "  {:<24} {}",
-                "DPO / FUA",
-                format_args!("{} / {}", cmd.dpo(), cmd.fua())
-            );
+            println!("  {:<24} {}", "DPO / FUA", format_args!("{} / {}", cmd.dpo(), cmd.fua()));
             println!("  {:<24} {:?}", "data direction", cmd.data_direction());
             println!("  {cmd:?}");
             ExitCode::SUCCESS

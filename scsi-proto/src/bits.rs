@@ -35,12 +35,7 @@ impl<K: Copy> Spec<K> {
     /// ```
     pub const fn new(field: K, byte: u16, shift: u8, bits: u8) -> Self {
         assert!(shift < 8 && bits >= 1 && bits <= 64 && shift as u32 + bits as u32 <= 64);
-        Spec {
-            field,
-            byte,
-            shift,
-            bits,
-        }
+        Spec { field, byte, shift, bits }
     }
 
     /// Bytes the field spans, from [`Spec::byte`].
@@ -55,11 +50,7 @@ impl<K: Copy> Spec<K> {
 
     /// The largest value the field holds.
     pub const fn max(&self) -> u64 {
-        if self.bits >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << self.bits) - 1
-        }
+        if self.bits >= 64 { u64::MAX } else { (1u64 << self.bits) - 1 }
     }
 
     /// Reads the field; bytes beyond `buf` read as zero, so this never panics (nor does it for

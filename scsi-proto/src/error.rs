@@ -27,11 +27,7 @@ pub struct FieldPointer {
 
 impl FieldPointer {
     const fn at(location: Location, byte: u16, bit: Option<u8>) -> Self {
-        FieldPointer {
-            location,
-            byte,
-            bit,
-        }
+        FieldPointer { location, byte, bit }
     }
 
     /// A pointer to a whole-byte field of the CDB.
@@ -62,10 +58,7 @@ impl FieldPointer {
     /// The same field, `offset` bytes further on: for a structure parsed at an offset inside a
     /// larger one (a mode page inside a MODE SELECT parameter list). Saturates; never panics.
     pub const fn shifted(self, offset: u16) -> Self {
-        FieldPointer {
-            byte: self.byte.saturating_add(offset),
-            ..self
-        }
+        FieldPointer { byte: self.byte.saturating_add(offset), ..self }
     }
 }
 
@@ -152,12 +145,7 @@ pub(crate) fn check_len(
     needed: usize,
 ) -> Result<()> {
     if buf.len() < needed {
-        Err(Error::Truncated {
-            what,
-            location,
-            needed,
-            actual: buf.len(),
-        })
+        Err(Error::Truncated { what, location, needed, actual: buf.len() })
     } else {
         Ok(())
     }
@@ -166,11 +154,7 @@ pub(crate) fn check_len(
 /// Checks that an output buffer can take `needed` bytes.
 pub(crate) fn check_out(what: &'static str, buf: &[u8], needed: usize) -> Result<()> {
     if buf.len() < needed {
-        Err(Error::BufferTooShort {
-            what,
-            needed,
-            actual: buf.len(),
-        })
+        Err(Error::BufferTooShort { what, needed, actual: buf.len() })
     } else {
         Ok(())
     }
@@ -194,11 +178,7 @@ pub(crate) const fn invalid(
     field: &'static str,
     pointer: FieldPointer,
 ) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
+    Error::InvalidField { what, field, pointer }
 }
 
 /// `e`, about a part `offset` bytes into `what`, as an error about `what`.

@@ -92,17 +92,11 @@ pub(crate) mod testutil {
         let len = x.buffer_len();
         let mut buf = vec![0xAAu8; len + 8];
         let n = x.emit(&mut buf).expect("emit into a large enough buffer");
-        assert_eq!(
-            n, len,
-            "emit wrote a different length than buffer_len for {x:?}"
-        );
+        assert_eq!(n, len, "emit wrote a different length than buffer_len for {x:?}");
         let y = T::parse(&buf[..n]).expect("parse what was emitted");
         assert_eq!(&y, x);
         if len > 0 {
-            assert!(
-                x.emit(&mut vec![0u8; len - 1]).is_err(),
-                "emit accepted a short buffer"
-            );
+            assert!(x.emit(&mut vec![0u8; len - 1]).is_err(), "emit accepted a short buffer");
         }
     }
 }

@@ -52,9 +52,7 @@ fn ring_only_batch(
 /// One whole round trip: placed, taken, completed, reaped.
 fn round_trip(sim: &mut SimKernel, ring: &mut Ring, cdb: &[u8], data: SimData<'_>) {
     sim.submit(cdb, data).expect("room");
-    let Ok(Some(Entry::Command(cmd))) = ring.next_entry() else {
-        panic!("no command")
-    };
+    let Ok(Some(Entry::Command(cmd))) = ring.next_entry() else { panic!("no command") };
     ring.complete(cmd, Response::good()).expect("outstanding");
     ring.flush();
     assert_eq!(sim.reap().expect("reap").len(), 1);
@@ -62,9 +60,7 @@ fn round_trip(sim: &mut SimKernel, ring: &mut Ring, cdb: &[u8], data: SimData<'_
 
 fn serve_1mib_read(sim: &mut SimKernel, ring: &mut Ring, image: &[u8]) {
     sim.submit(&READ10, SimData::Read(MIB)).expect("room");
-    let Ok(Some(Entry::Command(mut cmd))) = ring.next_entry() else {
-        panic!("no command")
-    };
+    let Ok(Some(Entry::Command(mut cmd))) = ring.next_entry() else { panic!("no command") };
     let mut off = 0;
     for buf in cmd.data_mut().iter_mut() {
         buf.copy_from_slice(&image[off..off + buf.len()]);
@@ -134,9 +130,7 @@ fn summary() {
     let (mut sim, mut ring) = setup();
     let budget = Duration::from_millis(700);
     let per_cmd = |sim: &mut SimKernel, ring: &mut Ring, cdb: &[u8], data| {
-        best_of(budget, || {
-            ring_only_batch(sim, ring, cdb, data) / BATCH as u32
-        })
+        best_of(budget, || ring_only_batch(sim, ring, cdb, data) / BATCH as u32)
     };
     let read = per_cmd(&mut sim, &mut ring, &READ10, SimData::Read(4096));
     let wdata = vec![1u8; 4096];
@@ -162,10 +156,7 @@ fn summary() {
     });
     let gib = |t: Duration| MIB as f64 / t.as_secs_f64() / (1u64 << 30) as f64;
     println!();
-    println!(
-        "summary: ring overhead per 4 KiB read command: {} ns (goal < 100)",
-        read.as_nanos()
-    );
+    println!("summary: ring overhead per 4 KiB read command: {} ns (goal < 100)", read.as_nanos());
     println!(
         "summary: ring overhead per 4 KiB write command: {} ns (goal < 100)",
         write.as_nanos()

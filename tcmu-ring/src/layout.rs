@@ -258,11 +258,7 @@ const _: () = {
 /// fits), then the CDB, rounded up to [`ENTRY_ALIGN`].
 pub const fn cmd_entry_size(iov_cnt: usize, cdb_len: usize) -> usize {
     let base = ENTRY_IOV_OFF + iov_cnt * size_of::<RingIovec>();
-    let base = if base < CMD_ENTRY_MIN {
-        CMD_ENTRY_MIN
-    } else {
-        base
-    };
+    let base = if base < CMD_ENTRY_MIN { CMD_ENTRY_MIN } else { base };
     let align = ENTRY_ALIGN as usize;
     base + cdb_len.div_ceil(align) * align
 }
@@ -356,9 +352,6 @@ mod tests {
         assert_eq!(&b[4..8], &512u32.to_ne_bytes());
         assert_eq!(&b[8..11], &[0x70, 0, 5]);
         assert!(b[11..].iter().all(|&x| x == 0));
-        assert_eq!(
-            TmrType::from_u8(TmrType::LunResetPro.as_u8()),
-            TmrType::LunResetPro
-        );
+        assert_eq!(TmrType::from_u8(TmrType::LunResetPro.as_u8()), TmrType::LunResetPro);
     }
 }

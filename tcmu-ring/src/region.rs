@@ -34,10 +34,7 @@ unsafe impl Sync for SharedRegion {}
 
 impl std::fmt::Debug for SharedRegion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedRegion")
-            .field("ptr", &self.ptr)
-            .field("len", &self.len)
-            .finish()
+        f.debug_struct("SharedRegion").field("ptr", &self.ptr).field("len", &self.len).finish()
     }
 }
 
@@ -131,9 +128,7 @@ impl SharedRegion {
     /// Claims the region for its one consumer; false if it was claimed before. Never released:
     /// commands of a dropped consumer may still hold buffers.
     pub(crate) fn claim_consumer(&self) -> bool {
-        self.consumer
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.consumer.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// The length of the mapping in bytes.

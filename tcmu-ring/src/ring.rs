@@ -484,9 +484,7 @@ impl Ring {
     /// commands: reset the ring through configfs first if that is not wanted).
     pub fn new(region: Arc<SharedRegion>) -> Result<Ring, RingError> {
         let mut mb = [0u8; size_of::<Mailbox>()];
-        region
-            .read(0, &mut mb)
-            .ok_or(RingError::MappingTooSmall { len: region.len() })?;
+        region.read(0, &mut mb).ok_or(RingError::MappingTooSmall { len: region.len() })?;
         let mb = Mailbox::read_from_bytes(&mb)
             .map_err(|_| RingError::MappingTooSmall { len: region.len() })?;
         let version = mb.version.get();
@@ -495,14 +493,8 @@ impl Ring {
         }
         let cmdr_off = mb.cmdr_off.get();
         let cmdr_size = mb.cmdr_size.get();
-        let bad = RingError::BadGeometry {
-            cmdr_off,
-            cmdr_size,
-            len: region.len(),
-        };
-        let ring_end = (cmdr_off as usize)
-            .checked_add(cmdr_size as usize)
-            .ok_or(bad.clone())?;
+        let bad = RingError::BadGeometry { cmdr_off, cmdr_size, len: region.len() };
+        let ring_end = (cmdr_off as usize).checked_add(cmdr_size as usize).ok_or(bad.clone())?;
         if (cmdr_off as usize) < CMDR_OFF
             || cmdr_off % ENTRY_ALIGN != 0
             || cmdr_size < CMD_ENTRY_MIN as u32
@@ -519,10 +511,7 @@ impl Ring {
         };
         let tail = mb.cmd_tail.get();
         if tail >= cmdr_size || tail % ENTRY_ALIGN != 0 {
-            return Err(RingError::Corrupt {
-                offset: tail,
-                reason: "cmd_tail out of range",
-            });
+            return Err(RingError::Corrupt { offset: tail, reason: "cmd_tail out of range" });
         }
         if !region.claim_consumer() {
             return Err(RingError::AlreadyConsumed);
@@ -565,18 +554,13 @@ impl Ring {
 
     /// Number of commands handed out and not yet completed.
     pub fn outstanding(&self) -> usize {
-        self.outstanding
-            .iter()
-            .map(|w| w.count_ones() as usize)
-            .sum()
+        self.outstanding.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     fn atomic(&self, field: usize) -> &AtomicU32 {
         // The mailbox was read at construction, so offsets 12 and 64 are in bounds; the mapping
         // is page-aligned, so they are aligned too.
-        self.region
-            .atomic_u32(field)
-            .expect("mailbox indices are in bounds and aligned")
+        self.region.atomic_u32(field).expect("mailbox indices are in bounds and aligned")
     }
 
     fn corrupt(&mut self, offset: u32, reason: &'static str) -> RingError {
@@ -641,11 +625,7 @@ impl Ring {
                     if bit_set(&self.outstanding, usize::from(id)) {
                         return Err(self.corrupt(off, "command id already outstanding"));
                     }
-                    self.slots.push_back(Slot {
-                        off,
-                        len,
-                        cmd_id: Some(id),
-                    });
+                    self.slots.push_back(Slot { off, len, cmd_id: Some(id) });
                     self.next = after;
                     bit_put(&mut self.outstanding, usize::from(id), true);
                     return match self.take_command(id, abs, len as usize) {
@@ -672,11 +652,7 @@ impl Ring {
     /// Consumes an entry that needs no completion (PAD, TMR, unknown): the tail passes it as
     /// soon as everything before it is completed.
     fn pass_over(&mut self, off: u32, len: u32) {
-        self.slots.push_back(Slot {
-            off,
-            len,
-            cmd_id: None,
-        });
+        self.slots.push_back(Slot { off, len, cmd_id: None });
         self.next = (off + len) % self.geo.cmdr_size;
         self.advance_tail();
     }
@@ -690,14 +666,8 @@ impl Ring {
         }
         let mut raw = vec![0u8; ids_len];
         self.region.read(abs + TMR_IDS_OFF, &mut raw)?;
-        let cmd_ids = raw
-            .chunks_exact(2)
-            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
-            .collect();
-        Some(Tmr {
-            kind: TmrType::from_u8(t.tmr_type),
-            cmd_ids,
-        })
+        let cmd_ids = raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+        Some(Tmr { kind: TmrType::from_u8(t.tmr_type), cmd_ids })
     }
 
     /// Reads a command entry's CDB and iovecs, checking every offset the kernel gave.
@@ -707,14 +677,11 @@ impl Ring {
         abs: usize,
         len: usize,
     ) -> Result<RingCommand, &'static str> {
-        let req: CmdRequest = self
-            .read_at(abs + size_of::<EntryHeader>())
-            .ok_or("request outside the mapping")?;
+        let req: CmdRequest =
+            self.read_at(abs + size_of::<EntryHeader>()).ok_or("request outside the mapping")?;
         let iov_cnt = req.iov_cnt.get() as usize;
         let bidi_cnt = req.iov_bidi_cnt.get() as usize;
-        let total = iov_cnt
-            .checked_add(bidi_cnt)
-            .ok_or("iovec count overflows")?;
+        let total = iov_cnt.checked_add(bidi_cnt).ok_or("iovec count overflows")?;
         let iov_end = total
             .checked_mul(size_of::<RingIovec>())
             .and_then(|n| n.checked_add(ENTRY_IOV_OFF))
@@ -731,9 +698,7 @@ impl Ring {
         }
         let cdb_len = (entry_end - cdb_off).min(MAX_CDB_LEN);
         let mut cdb = [0u8; MAX_CDB_LEN];
-        self.region
-            .read(cdb_off, &mut cdb[..cdb_len])
-            .ok_or("CDB outside the mapping")?;
+        self.region.read(cdb_off, &mut cdb[..cdb_len]).ok_or("CDB outside the mapping")?;
 
         // `total` comes from shared memory: bounded by the entry's size, but do not let it size
         // a large allocation up front.
@@ -796,11 +761,7 @@ impl Ring {
             for g in granules(r) {
                 if bit_set(&self.busy, g) {
                     // Undo what this command claimed so far, then refuse it.
-                    for h in iovs[..k]
-                        .iter()
-                        .flat_map(granules)
-                        .chain(granules(r).start..g)
-                    {
+                    for h in iovs[..k].iter().flat_map(granules).chain(granules(r).start..g) {
                         bit_put(&mut self.busy, h, false);
                     }
                     return Err("data buffer overlaps a buffer in use");
@@ -904,20 +865,14 @@ impl Ring {
         if rsp.unknown_op {
             uflags |= UFlags::UNKNOWN_OP;
         }
-        let body = CmdResponse::new(
-            rsp.status,
-            read_len,
-            &rsp.sense[..usize::from(rsp.sense_len)],
-        );
+        let body = CmdResponse::new(rsp.status, read_len, &rsp.sense[..usize::from(rsp.sense_len)]);
         // The slot was read by us and is not yet behind cmd_tail, so the kernel does not touch
         // it: plain writes suffice; `flush` publishes them with Release. The entry's len_op
         // stays as the kernel wrote it (it walks completions by that length); only the id,
         // the flags and the response change. Writes are in bounds: the slot is >= 112 bytes.
         let _ = self.region.write(abs + 4, &id.to_ne_bytes());
         let _ = self.region.write(abs + 7, &[uflags.bits()]);
-        let _ = self
-            .region
-            .write(abs + size_of::<EntryHeader>(), body.as_bytes());
+        let _ = self.region.write(abs + size_of::<EntryHeader>(), body.as_bytes());
     }
 
     /// Publishes the tail. Returns whether it moved since the last flush, in which case the

@@ -53,11 +53,7 @@ impl SimConfig {
 
     /// A small device whose ring wraps every few dozen commands: for tests.
     pub fn small() -> Self {
-        SimConfig {
-            cmdr_size: 4096,
-            data_size: 1 << 20,
-            ..SimConfig::kernel_6_1()
-        }
+        SimConfig { cmdr_size: 4096, data_size: 1 << 20, ..SimConfig::kernel_6_1() }
     }
 
     /// The same configuration with other capabilities.
@@ -139,11 +135,7 @@ fn kernel_data_in(
         return (None, 0);
     };
     let valid = uflags.contains(UFlags::READ_LEN) && rsp_read_len != 0;
-    let len = if valid {
-        full.min(rsp_read_len as usize)
-    } else {
-        full
-    };
+    let len = if valid { full.min(rsp_read_len as usize) } else { full };
     if status == CHECK_CONDITION && !valid {
         return (None, 0);
     }
@@ -298,11 +290,7 @@ impl SimKernel {
 
     fn alloc_id(&mut self) -> Result<u16, SimError> {
         for _ in 0..0xffff {
-            self.next_id = if self.next_id == 0xffff {
-                1
-            } else {
-                self.next_id + 1
-            };
+            self.next_id = if self.next_id == 0xffff { 1 } else { self.next_id + 1 };
             if !self.cmds.contains_key(&self.next_id) {
                 return Ok(self.next_id);
             }
@@ -379,14 +367,7 @@ impl SimKernel {
         let _ = self.region.write(abs, &entry);
 
         let data_in_len = matches!(data, SimData::Read(_)).then_some(len);
-        self.cmds.insert(
-            id,
-            SimCmd {
-                blocks,
-                data_in_len,
-                slot: off,
-            },
-        );
+        self.cmds.insert(id, SimCmd { blocks, data_in_len, slot: off });
         self.placed.push_back((off, size, Some(id)));
         self.publish(off, size);
         Ok(id)
@@ -459,12 +440,8 @@ impl SimKernel {
                 if !self.cfg.flags.contains(MailboxFlags::CAP_READ_LEN) {
                     honoured.remove(UFlags::READ_LEN);
                 }
-                let (read_len, want) = kernel_data_in(
-                    cmd.data_in_len,
-                    honoured,
-                    rsp.read_len.get(),
-                    rsp.scsi_status,
-                );
+                let (read_len, want) =
+                    kernel_data_in(cmd.data_in_len, honoured, rsp.read_len.get(), rsp.scsi_status);
                 let want = if self.copy_data_in { want } else { 0 };
                 let mut data_in = vec![0u8; want];
                 let mut done = 0;
@@ -473,9 +450,7 @@ impl SimKernel {
                         break;
                     }
                     let n = (want - done).min(self.cfg.block_size);
-                    let _ = self
-                        .region
-                        .read(self.block_off(b), &mut data_in[done..done + n]);
+                    let _ = self.region.read(self.block_off(b), &mut data_in[done..done + n]);
                     done += n;
                 }
                 for &b in &cmd.blocks {
@@ -590,10 +565,7 @@ impl Doorbell for SimDoorbell {
             .wait_timeout_while(state, timeout, |s| !s.removed && s.kicks == s.taken)
             .unwrap_or_else(PoisonError::into_inner);
         if state.removed {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the device is gone",
-            ));
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the device is gone"));
         }
         let kicked = state.kicks != state.taken;
         state.taken = state.kicks;

@@ -50,10 +50,7 @@ pub enum UioError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> UioError + '_ {
-    move |source| UioError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| UioError::Io { path: path.to_path_buf(), source }
 }
 
 /// The parts of a TCMU UIO device name, `tcm-user/<hba>/<device>/<dev_config>`.
@@ -104,11 +101,7 @@ impl UioInfo {
             path: size_path.clone(),
             content: size.trim().to_string(),
         })?;
-        Ok(UioInfo {
-            index,
-            name: name.trim_end_matches('\n').to_string(),
-            map_size,
-        })
+        Ok(UioInfo { index, name: name.trim_end_matches('\n').to_string(), map_size })
     }
 
     /// Every UIO device under `class_dir`, in index order.
@@ -118,20 +111,15 @@ impl UioInfo {
             // No UIO device at all: the class folder may not exist yet.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(UioError::Io {
-                    path: class_dir.to_path_buf(),
-                    source: e,
-                });
+                return Err(UioError::Io { path: class_dir.to_path_buf(), source: e });
             }
         };
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io_err(class_dir))?;
             let file_name = entry.file_name();
-            let Some(index) = file_name
-                .to_str()
-                .and_then(|n| n.strip_prefix("uio"))
-                .and_then(|n| n.parse().ok())
+            let Some(index) =
+                file_name.to_str().and_then(|n| n.strip_prefix("uio")).and_then(|n| n.parse().ok())
             else {
                 continue;
             };
@@ -203,15 +191,8 @@ impl TcmuDevice {
     /// `tcm_user` root device, with a `tcm-user/` name.
     fn open(path: &Path) -> Result<TcmuDevice, UioError> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io_err(path))?;
-        let not = |reason: String| UioError::NotTcmuDevice {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let file = OpenOptions::new().read(true).write(true).open(path).map_err(io_err(path))?;
+        let not = |reason: String| UioError::NotTcmuDevice { path: path.to_path_buf(), reason };
         // The open file itself, not the path again: nothing can swap it under us.
         let meta = file.metadata().map_err(io_err(path))?;
         if !meta.file_type().is_char_device() {
@@ -239,9 +220,7 @@ impl TcmuDevice {
         if !name.starts_with("tcm-user/") {
             return Err(not(format!("UIO device named {:?}", name.trim_end())));
         }
-        Ok(TcmuDevice {
-            file: Arc::new(file),
-        })
+        Ok(TcmuDevice { file: Arc::new(file) })
     }
 
     /// The open file.
@@ -278,12 +257,7 @@ impl Uio {
         let dev = TcmuDevice::open(&path)?;
         let file = Arc::clone(&dev.file);
         let region = SharedRegion::map_tcmu_device(dev, info.map_size).map_err(io_err(&path))?;
-        Ok(Uio {
-            file,
-            path,
-            region: Arc::new(region),
-            info,
-        })
+        Ok(Uio { file, path, region: Arc::new(region), info })
     }
 
     /// The mapped memory, to build a [`crate::Ring`] from.
@@ -299,17 +273,13 @@ impl Uio {
     /// Blocks until the kernel signals new commands; returns its event count.
     pub fn wait(&self) -> Result<u32, UioError> {
         let mut count = [0u8; 4];
-        (&*self.file)
-            .read_exact(&mut count)
-            .map_err(io_err(&self.path))?;
+        (&*self.file).read_exact(&mut count).map_err(io_err(&self.path))?;
         Ok(u32::from_ne_bytes(count))
     }
 
     /// Tells the kernel to read completions (after [`crate::Ring::flush`] returned true).
     pub fn notify(&self) -> Result<(), UioError> {
-        (&*self.file)
-            .write_all(&0u32.to_ne_bytes())
-            .map_err(io_err(&self.path))
+        (&*self.file).write_all(&0u32.to_ne_bytes()).map_err(io_err(&self.path))
     }
 }
 
@@ -360,11 +330,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("uio5"), vec![0u8; 8192]).unwrap();
-        let info = UioInfo {
-            index: 5,
-            name: "tcm-user/1/disk0/tcmu-rs/".into(),
-            map_size: 8192,
-        };
+        let info = UioInfo { index: 5, name: "tcm-user/1/disk0/tcmu-rs/".into(), map_size: 8192 };
         for _ in 0..2 {
             let e = Uio::open(&dir, info.clone()).unwrap_err();
             assert!(
@@ -405,16 +371,10 @@ mod tests {
             (1, "tcm-user/1/a/tcmu-rs/", "0x118000"),
         ]);
         let all = UioInfo::list(&root).unwrap();
-        assert_eq!(
-            all.iter().map(|i| i.index).collect::<Vec<_>>(),
-            vec![0, 1, 2]
-        );
+        assert_eq!(all.iter().map(|i| i.index).collect::<Vec<_>>(), vec![0, 1, 2]);
         let b = UioInfo::find_tcmu(&root, 1, "b").unwrap();
         assert_eq!((b.index, b.map_size), (2, 0x4080_0000));
-        assert!(matches!(
-            UioInfo::find_tcmu(&root, 2, "b"),
-            Err(UioError::NotFound(_))
-        ));
+        assert!(matches!(UioInfo::find_tcmu(&root, 2, "b"), Err(UioError::NotFound(_))));
         assert!(UioInfo::list(&root.join("absent")).unwrap().is_empty());
 
         std::fs::write(root.join("uio1/maps/map0/size"), "4096\n").unwrap();

@@ -9,10 +9,7 @@ use tcmu_ring::{Entry, Response, Ring, RingCommand, RingError};
 
 /// The byte a command's data holds at `offset`: distinct per command and position.
 fn pattern(id: u16, offset: usize) -> u8 {
-    (id as usize)
-        .wrapping_mul(31)
-        .wrapping_add(offset)
-        .wrapping_mul(0x9e37) as u8
+    (id as usize).wrapping_mul(31).wrapping_add(offset).wrapping_mul(0x9e37) as u8
         ^ (offset >> 8) as u8
 }
 
@@ -79,10 +76,7 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
             }
         }
         // Take everything published.
-        while let Some(entry) = ring
-            .next_entry()
-            .map_err(|e| TestCaseError::fail(e.to_string()))?
-        {
+        while let Some(entry) = ring.next_entry().map_err(|e| TestCaseError::fail(e.to_string()))? {
             let Entry::Command(mut cmd) = entry else {
                 continue;
             };
@@ -146,9 +140,7 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
         }
         ring.flush();
         for c in sim.reap().map_err(|e| TestCaseError::fail(e.to_string()))? {
-            let e = expect
-                .remove(&c.id)
-                .ok_or_else(|| TestCaseError::fail("completed twice"))?;
+            let e = expect.remove(&c.id).ok_or_else(|| TestCaseError::fail("completed twice"))?;
             completed += 1;
             prop_assert_eq!(c.status, e.status);
             if e.status == 2 {
@@ -159,9 +151,7 @@ fn run(flags: MailboxFlags, ops: Vec<Op>, order_seed: Vec<u32>) -> Result<(), Te
                 // As the kernel takes it: a short read it is told of (READ_LEN) sends that much,
                 // even with CHECK CONDITION; otherwise CHECK CONDITION sends no data and any
                 // other status the whole buffer.
-                let told = e
-                    .short
-                    .filter(|_| flags.contains(MailboxFlags::CAP_READ_LEN));
+                let told = e.short.filter(|_| flags.contains(MailboxFlags::CAP_READ_LEN));
                 prop_assert_eq!(c.read_len, told);
                 let n = match told {
                     Some(s) => s as usize,
@@ -202,15 +192,7 @@ proptest! {
 #[test]
 fn many_wraps_of_a_small_ring() {
     // 4 KiB ring, 128-byte entries: 2000 commands wrap it about 60 times.
-    let ops = (0..2000)
-        .map(|i| {
-            if i % 2 == 0 {
-                Op::Read(512)
-            } else {
-                Op::Write(4096)
-            }
-        })
-        .collect();
+    let ops = (0..2000).map(|i| if i % 2 == 0 { Op::Read(512) } else { Op::Write(4096) }).collect();
     run(MailboxFlags::CAP_OOOC, ops, (0..97).collect()).unwrap();
 }
 
@@ -221,9 +203,7 @@ fn tmr_entries_are_yielded_and_passed() {
     let mut ring = Ring::new(sim.region()).unwrap();
     let id = sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
     sim.submit_tmr(TmrType::AbortTask, &[7, 9]).unwrap();
-    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else {
-        panic!("command first")
-    };
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else { panic!("command first") };
     match ring.next_entry().unwrap() {
         Some(Entry::Tmr(t)) => {
             assert_eq!(t.kind, TmrType::AbortTask);
@@ -239,9 +219,7 @@ fn tmr_entries_are_yielded_and_passed() {
     assert_eq!(done[0].id, id);
     // The tail moved past the TMR entry too: a new command fits and completes.
     let id2 = sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
-    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else {
-        panic!()
-    };
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else { panic!() };
     ring.complete(cmd, Response::good()).unwrap();
     ring.flush();
     assert_eq!(sim.reap().unwrap()[0].id, id2);
@@ -252,15 +230,9 @@ fn one_consumer_per_mapping() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
     // A second consumer of the same memory could take the same entry and alias its buffers.
-    assert_eq!(
-        Ring::new(sim.region()).unwrap_err(),
-        RingError::AlreadyConsumed
-    );
+    assert_eq!(Ring::new(sim.region()).unwrap_err(), RingError::AlreadyConsumed);
     drop(ring);
-    assert_eq!(
-        Ring::new(sim.region()).unwrap_err(),
-        RingError::AlreadyConsumed
-    );
+    assert_eq!(Ring::new(sim.region()).unwrap_err(), RingError::AlreadyConsumed);
     sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
     ring = Ring::new(SimKernel::new(SimConfig::small()).unwrap().region()).unwrap();
     assert!(ring.next_entry().unwrap().is_none());
@@ -270,24 +242,15 @@ fn one_consumer_per_mapping() {
 fn corrupt_mailboxes_are_refused() {
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     sim.corrupt(0, &1u16.to_ne_bytes());
-    assert_eq!(
-        Ring::new(sim.region()).unwrap_err(),
-        RingError::BadVersion { found: 1 }
-    );
+    assert_eq!(Ring::new(sim.region()).unwrap_err(), RingError::BadVersion { found: 1 });
 
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     sim.corrupt(8, &u32::MAX.to_ne_bytes());
-    assert!(matches!(
-        Ring::new(sim.region()),
-        Err(RingError::BadGeometry { .. })
-    ));
+    assert!(matches!(Ring::new(sim.region()), Err(RingError::BadGeometry { .. })));
 
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     sim.corrupt(4, &64u32.to_ne_bytes());
-    assert!(matches!(
-        Ring::new(sim.region()),
-        Err(RingError::BadGeometry { .. })
-    ));
+    assert!(matches!(Ring::new(sim.region()), Err(RingError::BadGeometry { .. })));
 
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
@@ -300,9 +263,7 @@ fn corrupt_entry(
 ) -> (SimKernel, Result<Option<Entry>, RingError>) {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
-    let id = sim
-        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
-        .unwrap();
+    let id = sim.submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096)).unwrap();
     patch(&sim, sim.entry_offset(id).unwrap());
     let r = ring.next_entry();
     if r.as_ref().is_err_and(|e| !e.is_fatal()) {
@@ -319,10 +280,7 @@ fn corrupt_entries_are_errors_not_undefined_behaviour() {
     // Entry length 0, unaligned, or past the end of the ring: the ring is corrupt.
     for len_op in [0u32, 1, 13 | 1, 1 << 20 | 1] {
         let (_, r) = corrupt_entry(|s, at| s.corrupt(at, &len_op.to_ne_bytes()));
-        assert!(
-            matches!(r, Err(RingError::Corrupt { .. })),
-            "len_op {len_op:#x}: {r:?}"
-        );
+        assert!(matches!(r, Err(RingError::Corrupt { .. })), "len_op {len_op:#x}: {r:?}");
     }
     // An entry type this crate does not know (from a newer kernel) is flagged UNKNOWN_OP and
     // passed over; the ring goes on.
@@ -353,10 +311,7 @@ fn corrupt_entries_are_errors_not_undefined_behaviour() {
     ];
     for (what, patch) in cases {
         let (mut sim, r) = corrupt_entry(patch);
-        assert!(
-            matches!(r, Err(RingError::Malformed { .. })),
-            "{what}: {r:?}"
-        );
+        assert!(matches!(r, Err(RingError::Malformed { .. })), "{what}: {r:?}");
         let done = sim.reap().unwrap();
         assert_eq!(done.len(), 1, "{what}");
         assert_eq!(done[0].status, 2, "{what}");
@@ -368,27 +323,17 @@ fn corrupt_entries_are_errors_not_undefined_behaviour() {
 fn overlapping_buffers_of_two_live_commands_are_refused() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();
-    let a = sim
-        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
-        .unwrap();
-    let b = sim
-        .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096))
-        .unwrap();
+    let a = sim.submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096)).unwrap();
+    let b = sim.submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(4096)).unwrap();
     // Point b's iovec at a's block.
     let mut base = [0u8; 8];
-    sim.peek(sim.entry_offset(a).unwrap() + 48, &mut base)
-        .unwrap();
+    sim.peek(sim.entry_offset(a).unwrap() + 48, &mut base).unwrap();
     sim.corrupt(sim.entry_offset(b).unwrap() + 48, &base);
-    let Some(Entry::Command(first)) = ring.next_entry().unwrap() else {
-        panic!()
-    };
+    let Some(Entry::Command(first)) = ring.next_entry().unwrap() else { panic!() };
     assert_eq!(first.id(), a);
     assert_eq!(
         ring.next_entry().unwrap_err(),
-        RingError::Malformed {
-            id: b,
-            reason: "data buffer overlaps a buffer in use"
-        }
+        RingError::Malformed { id: b, reason: "data buffer overlaps a buffer in use" }
     );
     ring.complete(first, Response::good()).unwrap();
     ring.flush();
@@ -427,10 +372,9 @@ fn workers_on_threads() {
     let (mut submitted, mut verified, mut next_worker) = (0, 0, 0);
     while verified < total {
         while submitted < total {
-            match sim.submit(
-                &[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0],
-                SimData::Read(1000 + submitted % 9000),
-            ) {
+            match sim
+                .submit(&[0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], SimData::Read(1000 + submitted % 9000))
+            {
                 Ok(_) => submitted += 1,
                 Err(SimError::Full) => break,
                 Err(e) => panic!("{e}"),
@@ -449,10 +393,7 @@ fn workers_on_threads() {
         ring.flush();
         for c in sim.reap().unwrap() {
             assert!(
-                c.data_in
-                    .iter()
-                    .enumerate()
-                    .all(|(o, &b)| b == pattern(c.id, o)),
+                c.data_in.iter().enumerate().all(|(o, &b)| b == pattern(c.id, o)),
                 "command {}",
                 c.id
             );
@@ -488,10 +429,7 @@ fn swapped_buffers_are_refused_and_their_pages_kept() {
     std::mem::swap(ca.data_mut(), cb.data_mut());
     // ...but completing `a` with `b`'s buffers would hand `a`'s block back to the kernel while
     // `cb` can still write it: refused.
-    assert_eq!(
-        ring.complete(ca, Response::good()),
-        Err(RingError::ForeignBuffers { id: a })
-    );
+    assert_eq!(ring.complete(ca, Response::good()), Err(RingError::ForeignBuffers { id: a }));
     assert!(!ring.flush(), "nothing was written back");
     assert!(sim.reap().unwrap().is_empty(), "no block went back");
     assert_eq!((sim.outstanding(), ring.outstanding()), (2, 2));
@@ -507,10 +445,7 @@ fn swapped_buffers_are_refused_and_their_pages_kept() {
     for buf in cc.data_mut().iter_mut() {
         buf.fill(0x11);
     }
-    assert_eq!(
-        ring.complete(cb, Response::good()),
-        Err(RingError::ForeignBuffers { id: b })
-    );
+    assert_eq!(ring.complete(cb, Response::good()), Err(RingError::ForeignBuffers { id: b }));
     ring.complete(cc, Response::good()).unwrap();
     ring.flush();
     let done = sim.reap().unwrap();
@@ -533,14 +468,8 @@ fn buffers_of_another_ring_are_refused() {
     let mut c1 = take(&mut ring1);
     let mut c2 = take(&mut ring2);
     std::mem::swap(c1.data_mut(), c2.data_mut());
-    assert_eq!(
-        ring1.complete(c1, Response::good()),
-        Err(RingError::ForeignBuffers { id: id1 })
-    );
-    assert_eq!(
-        ring2.complete(c2, Response::good()),
-        Err(RingError::ForeignBuffers { id: id2 })
-    );
+    assert_eq!(ring1.complete(c1, Response::good()), Err(RingError::ForeignBuffers { id: id1 }));
+    assert_eq!(ring2.complete(c2, Response::good()), Err(RingError::ForeignBuffers { id: id2 }));
     assert!(!ring1.flush() && !ring2.flush());
     assert!(sim1.reap().unwrap().is_empty());
     assert!(sim2.reap().unwrap().is_empty());
@@ -616,20 +545,13 @@ fn read_len_is_taken_as_the_kernel_takes_it() {
         };
         rsp.read_len = given;
         rsp.unknown_op = unknown_op;
-        let data = if read {
-            SimData::Read(LEN)
-        } else {
-            SimData::Write(&out)
-        };
+        let data = if read { SimData::Read(LEN) } else { SimData::Write(&out) };
         let c = complete_one(flags, data, rsp);
         assert_eq!(c.read_len, taken, "{what}: read_len");
         assert_eq!(c.data_in.len(), bytes, "{what}: bytes copied out");
         // What the handler said it wrote is what leaves.
         let covered = given.map_or(LEN, |n| n as usize).min(bytes);
-        assert!(
-            c.data_in[..covered].iter().all(|&b| b == 0x5a),
-            "{what}: the handler's bytes"
-        );
+        assert!(c.data_in[..covered].iter().all(|&b| b == 0x5a), "{what}: the handler's bytes");
     }
 }
 
@@ -645,10 +567,7 @@ fn stale_bytes_never_leave_with_a_short_read() {
     const MARK: u8 = 0xee;
     const LEN: usize = 8192;
     let read = SimData::Read(LEN);
-    for flags in [
-        MailboxFlags::CAP_OOOC | MailboxFlags::CAP_READ_LEN,
-        MailboxFlags::CAP_OOOC,
-    ] {
+    for flags in [MailboxFlags::CAP_OOOC | MailboxFlags::CAP_READ_LEN, MailboxFlags::CAP_OOOC] {
         for (status, n) in [
             (0u8, 0u32),
             (0, 1),
@@ -677,8 +596,7 @@ fn stale_bytes_never_leave_with_a_short_read() {
             let mut cmd = take(&mut ring);
             assert!(contents(&mut cmd).iter().all(|&b| b == MARK), "{what}");
             // ...its handler fills only the first n bytes and says so.
-            cmd.data_mut()
-                .copy_from_slice_at(0, &vec![0x11; n as usize]);
+            cmd.data_mut().copy_from_slice_at(0, &vec![0x11; n as usize]);
             let mut rsp = if status == 2 {
                 Response::check_condition(&[0x70, 0, 3, 0, 0, 0, 0, 10])
             } else {
@@ -703,10 +621,7 @@ fn stale_bytes_never_leave_with_a_short_read() {
             // Nor is it left in the blocks the kernel got back.
             sim.submit(&READ10_1, read).unwrap();
             let mut cmd = take(&mut ring);
-            assert!(
-                !contents(&mut cmd).contains(&MARK),
-                "{what}: stale bytes kept"
-            );
+            assert!(!contents(&mut cmd).contains(&MARK), "{what}: stale bytes kept");
             ring.complete(cmd, Response::good()).unwrap();
         }
     }

@@ -48,10 +48,7 @@ impl Handler for Guard {
     }
 
     fn task_management(&self, tmf: &TaskManagement) {
-        eprintln!(
-            "task management: {:?}, aborted {:?}",
-            tmf.function, tmf.aborted
-        );
+        eprintln!("task management: {:?}, aborted {:?}", tmf.function, tmf.aborted);
     }
 
     fn wants_task_management(&self) -> bool {
@@ -77,12 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let device = DeviceBuilder::new("guarded")
         .vendor("EXAMPLE")
         .serve(Arc::clone(&guard), MemoryDisk::new(128 * 1024, 512)?)?;
-    println!(
-        "{}",
-        device
-            .disk()
-            .map_or("(no disk)".into(), |d| d.display().to_string())
-    );
+    println!("{}", device.disk().map_or("(no disk)".into(), |d| d.display().to_string()));
     stop.wait()?;
     device.close()?;
     println!(

@@ -26,12 +26,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     stop.thread_block()?;
     let disk = MemoryDisk::new(128 * 1024, 512)?; // 64 MiB of 512-byte blocks
     let device = DeviceBuilder::new("ramdisk").serve_block(disk)?;
-    println!(
-        "{}",
-        device
-            .disk()
-            .map_or("(no disk)".into(), |d| d.display().to_string())
-    );
+    println!("{}", device.disk().map_or("(no disk)".into(), |d| d.display().to_string()));
     stop.wait()?;
     device.close()?;
     Ok(())

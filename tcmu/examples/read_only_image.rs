@@ -30,15 +30,8 @@ fn run(image: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     stop.thread_block()?;
     // Opened read-only with a shared lock; the wrapper reports the disk write-protected.
     let disk = ReadOnly(FileDisk::open(&image, 512, true)?);
-    let device = DeviceBuilder::new("readonly")
-        .product("Read-only image")
-        .serve_block(disk)?;
-    println!(
-        "{}",
-        device
-            .disk()
-            .map_or("(no disk)".into(), |d| d.display().to_string())
-    );
+    let device = DeviceBuilder::new("readonly").product("Read-only image").serve_block(disk)?;
+    println!("{}", device.disk().map_or("(no disk)".into(), |d| d.display().to_string()));
     stop.wait()?;
     device.close()?;
     Ok(())

@@ -91,11 +91,7 @@ pub trait BlockDevice: Send + Sync {
         while done < blocks {
             let n = per_chunk.min(blocks - done);
             let len = usize::try_from(n * bs).map_err(|_| io::ErrorKind::InvalidInput)?;
-            self.write(
-                lba + done,
-                &[IoSlice::new(&chunk[..len.min(chunk.len())])],
-                false,
-            )?;
+            self.write(lba + done, &[IoSlice::new(&chunk[..len.min(chunk.len())])], false)?;
             done += n;
         }
         Ok(())
@@ -126,17 +122,10 @@ fn total(bufs: &[IoSliceMut<'_>]) -> usize {
 }
 
 fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize> {
-    let start = lba
-        .checked_mul(u64::from(bs))
-        .ok_or(io::ErrorKind::InvalidInput)?;
-    let end = start
-        .checked_add(len as u64)
-        .ok_or(io::ErrorKind::InvalidInput)?;
+    let start = lba.checked_mul(u64::from(bs)).ok_or(io::ErrorKind::InvalidInput)?;
+    let end = start.checked_add(len as u64).ok_or(io::ErrorKind::InvalidInput)?;
     if end > capacity.saturating_mul(u64::from(bs)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "beyond the end of the device",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "beyond the end of the device"));
     }
     usize::try_from(start).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
@@ -160,10 +149,7 @@ impl NullDisk {
                 format!("block size {block_size} is not a power of two from 512 to 65536"),
             ));
         }
-        Ok(NullDisk {
-            num_blocks,
-            block_size,
-        })
+        Ok(NullDisk { num_blocks, block_size })
     }
 }
 
@@ -200,10 +186,7 @@ impl BlockDevice for NullDisk {
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         match lba.checked_add(blocks) {
             Some(end) if end <= self.num_blocks => Ok(()),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "beyond the end of the device",
-            )),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "beyond the end of the device")),
         }
     }
 }
@@ -228,10 +211,7 @@ impl MemoryDisk {
             .checked_mul(u64::from(block_size))
             .and_then(|n| usize::try_from(n).ok())
             .ok_or(io::ErrorKind::OutOfMemory)?;
-        Ok(MemoryDisk {
-            data: RwLock::new(vec![0; len]),
-            block_size,
-        })
+        Ok(MemoryDisk { data: RwLock::new(vec![0; len]), block_size })
     }
 
     /// A copy of the whole disk.
@@ -336,9 +316,8 @@ fn at(path: &Path, err: io::Error) -> io::Error {
 
 /// The error for an image another process holds.
 fn image_in_use(path: &Path, read_only: bool, id: Option<(u64, u64)>) -> io::Error {
-    let holder = id
-        .and_then(locks::holder)
-        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+    let holder =
+        id.and_then(locks::holder).map_or_else(|| "another process".to_string(), |h| h.to_string());
     let why = if read_only {
         "an image served read-only may be shared with other readers, never with a writer"
     } else {
@@ -451,10 +430,7 @@ impl FileDisk {
             Err(locks::LockError::Os(e)) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!(
-                        "{}: cannot lock it against a second server: {e}",
-                        path.display()
-                    ),
+                    format!("{}: cannot lock it against a second server: {e}", path.display()),
                 ));
             }
         }
@@ -470,10 +446,7 @@ impl FileDisk {
         if len < bs {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "{} is {len} bytes, less than one block of {block_size}",
-                    path.display()
-                ),
+                format!("{} is {len} bytes, less than one block of {block_size}", path.display()),
             ));
         }
         if len % bs != 0 {
@@ -487,12 +460,7 @@ impl FileDisk {
                 ),
             ));
         }
-        Ok(FileDisk {
-            file,
-            num_blocks: len / bs,
-            block_size,
-            read_only,
-        })
+        Ok(FileDisk { file, num_blocks: len / bs, block_size, read_only })
     }
 }
 
@@ -580,10 +548,7 @@ impl BlockDevice for FileDisk {
         let data = match lseek(&self.file, off, Whence::SeekData) {
             Ok(d) => d,
             Err(Errno::ENXIO) => {
-                return Ok(Some(Allocation {
-                    mapped: false,
-                    blocks: left,
-                }));
+                return Ok(Some(Allocation { mapped: false, blocks: left }));
             }
             // No hole support (a block device, some file systems): unknown.
             Err(Errno::EINVAL | Errno::EOPNOTSUPP) => return Ok(None),
@@ -598,10 +563,7 @@ impl BlockDevice for FileDisk {
         }
         let hole = lseek(&self.file, data.max(off), Whence::SeekHole)?;
         let bytes = u64::try_from(hole - off).unwrap_or(0);
-        Ok(Some(Allocation {
-            mapped: true,
-            blocks: bytes.div_ceil(bs).clamp(1, left),
-        }))
+        Ok(Some(Allocation { mapped: true, blocks: bytes.div_ceil(bs).clamp(1, left) }))
     }
 
     fn read_only(&self) -> bool {
@@ -745,10 +707,7 @@ pub(crate) mod locks {
     pub(crate) fn holder((dev, ino): (u64, u64)) -> Option<Holder> {
         let mut open_by = None;
         for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let Some(pid) = proc_entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
+            let Some(pid) = proc_entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
             else {
                 continue;
             };
@@ -870,10 +829,7 @@ mod tests {
         for bad in [0, 1, 256, 511, 520, 768, 4095, 131072, 2 << 20, u32::MAX] {
             assert!(!is_valid_block_size(bad), "{bad}");
             let e = MemoryDisk::new(4, bad).unwrap_err();
-            assert!(
-                e.to_string().contains("power of two from 512 to 65536"),
-                "{e}"
-            );
+            assert!(e.to_string().contains("power of two from 512 to 65536"), "{e}");
         }
     }
 
@@ -892,10 +848,7 @@ mod tests {
         );
         std::fs::write(&path, vec![0u8; 1000]).unwrap();
         let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
-        assert!(
-            msg.contains("1000 bytes, not a whole number of 512-byte blocks"),
-            "{msg}"
-        );
+        assert!(msg.contains("1000 bytes, not a whole number of 512-byte blocks"), "{msg}");
         std::fs::remove_file(&path).unwrap();
         // A size that is not whole blocks creates nothing.
         let msg = FileDisk::create(&path, 1000, 512).unwrap_err().to_string();
@@ -910,19 +863,13 @@ mod tests {
         let dir = temp("dir");
         std::fs::create_dir_all(&dir).unwrap();
         let msg = FileDisk::open(&dir, 512, true).unwrap_err().to_string();
-        assert!(
-            msg.contains("not a regular file or a block device"),
-            "{msg}"
-        );
+        assert!(msg.contains("not a regular file or a block device"), "{msg}");
         std::fs::remove_dir(&dir).unwrap();
         // A FIFO opened read-only would block until a writer came.
         let fifo = temp("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let msg = FileDisk::open(&fifo, 512, true).unwrap_err().to_string();
-        assert!(
-            msg.contains("not a regular file or a block device"),
-            "{msg}"
-        );
+        assert!(msg.contains("not a regular file or a block device"), "{msg}");
         std::fs::remove_file(&fifo).unwrap();
     }
 
@@ -962,10 +909,7 @@ mod tests {
         let reader = reopen(&path, true);
         let second_reader = FileDisk::open(&path, 512, true).unwrap();
         let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
-        assert!(
-            msg.contains("never with a writer") || msg.contains("one writer"),
-            "{msg}"
-        );
+        assert!(msg.contains("never with a writer") || msg.contains("one writer"), "{msg}");
         drop((reader, second_reader));
         let writer = reopen(&path, false);
         drop(writer);
@@ -1007,18 +951,12 @@ mod tests {
                 Err(e) => break e.to_string(),
                 Ok(d) => drop(d),
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "qemu-io never locked it"
-            );
+            assert!(std::time::Instant::now() < deadline, "qemu-io never locked it");
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
         drop(qemu.stdin.take());
         let _ = qemu.wait();
-        assert!(
-            msg.contains(&format!("process {} (qemu-io", qemu.id())),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("process {} (qemu-io", qemu.id())), "{msg}");
         drop(reopen(&path, false));
         std::fs::remove_file(&path).unwrap();
     }

@@ -66,10 +66,7 @@ pub fn cleanup(
     let mut picked: Vec<PathBuf> = Vec::new();
     for store in inv.user_backstores.iter().filter(|b| b.is_ours()) {
         let mut keep = |why: String| {
-            report.in_use.push(Kept {
-                path: store.path().to_path_buf(),
-                why,
-            });
+            report.in_use.push(Kept { path: store.path().to_path_buf(), why });
         };
         match DeviceLock::try_lock(lock_dir, store.hba(), store.name()) {
             Ok(lock) => held.push(lock),

@@ -48,16 +48,10 @@ pub(crate) enum CliError {
     ConfigFs(#[from] lio_config::Error),
     /// The stop signals could not be set up or read.
     #[error("{what}: {source}")]
-    Signals {
-        what: &'static str,
-        source: nix::errno::Errno,
-    },
+    Signals { what: &'static str, source: nix::errno::Errno },
     /// --crash-test's cache could not be written back.
     #[error("--crash-test: writing the cache back to the image {when}: {source}")]
-    WriteBack {
-        when: &'static str,
-        source: io::Error,
-    },
+    WriteBack { when: &'static str, source: io::Error },
     /// Serving ended on its own.
     #[error("stopped serving {name}: {why} (what was left of the device is removed)")]
     ServingEnded { name: String, why: EndCause },

@@ -110,10 +110,7 @@ impl State {
             .next_back()
             .filter(|(at, c)| **at + c.blocks() > lba)
             .map(|(&at, _)| at);
-        before
-            .into_iter()
-            .chain(self.cache.range(lba..end).map(|(&at, _)| at))
-            .collect()
+        before.into_iter().chain(self.cache.range(lba..end).map(|(&at, _)| at)).collect()
     }
 
     /// Removes `lba..end` from the cache: entries inside go, runs that stick out keep their
@@ -180,9 +177,7 @@ pub struct PowerSwitch {
 
 impl std::fmt::Debug for PowerSwitch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowerSwitch")
-            .field("off", &self.is_off())
-            .finish()
+        f.debug_struct("PowerSwitch").field("off", &self.is_off()).finish()
     }
 }
 
@@ -199,11 +194,7 @@ impl<B: BlockDevice + 'static> VolatileCache<B> {
         VolatileCache {
             inner: Arc::new(inner),
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    off: false,
-                    cache: BTreeMap::new(),
-                    bytes: 0,
-                }),
+                state: Mutex::new(State { off: false, cache: BTreeMap::new(), bytes: 0 }),
             }),
             limit: DEFAULT_LIMIT,
         }
@@ -236,10 +227,7 @@ impl PowerSwitch {
     pub fn cut(&self, keep: Keep) -> CutReport {
         let mut state = self.shared.lock();
         if state.off {
-            return CutReport {
-                already_off: true,
-                ..CutReport::default()
-            };
+            return CutReport { already_off: true, ..CutReport::default() };
         }
         state.off = true;
         let mut report = CutReport::default();
@@ -358,10 +346,7 @@ impl<B: BlockDevice> VolatileCache<B> {
     fn check_range(&self, lba: u64, blocks: u64) -> io::Result<()> {
         match lba.checked_add(blocks) {
             Some(end) if end <= self.inner.num_blocks() => Ok(()),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "beyond the end of the device",
-            )),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "beyond the end of the device")),
         }
     }
 
@@ -423,10 +408,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         let bs = self.block_len();
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total % bs != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a write of part of a block",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a write of part of a block"));
         }
         let blocks = (total / bs) as u64;
         self.check_range(lba, blocks)?;
@@ -505,8 +487,7 @@ mod tests {
     }
 
     fn write(d: &VolatileCache<MemoryDisk>, lba: u64, byte: u8, blocks: usize, fua: bool) {
-        d.write(lba, &[IoSlice::new(&vec![byte; blocks * BS])], fua)
-            .unwrap();
+        d.write(lba, &[IoSlice::new(&vec![byte; blocks * BS])], fua).unwrap();
     }
 
     fn read(d: &VolatileCache<MemoryDisk>, lba: u64, blocks: usize) -> Vec<u8> {
@@ -616,8 +597,7 @@ mod tests {
         write(&d, 1, 5, 1, false);
         d.write_zeroes(2, 1).unwrap();
         let (mut a, mut b) = (vec![0; 700], vec![0; 4 * BS - 700]);
-        d.read(0, &mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
-            .unwrap();
+        d.read(0, &mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)]).unwrap();
         let all = [a, b].concat();
         let want = [vec![1; BS], vec![5; BS], vec![0; BS], vec![1; BS]].concat();
         assert_eq!(all, want);
@@ -647,10 +627,7 @@ mod tests {
         let all = read(&d, 0, 64);
         for lba in 0..64u64 {
             let at = lba as usize * BS;
-            assert!(
-                all[at..at + BS].iter().all(|&b| b == want(lba)),
-                "block {lba} reads wrong"
-            );
+            assert!(all[at..at + BS].iter().all(|&b| b == want(lba)), "block {lba} reads wrong");
         }
         let sw = d.switch();
         // The discard split around the data: 10..20 and 22..45; zeroes 45..55; 2 data blocks.
@@ -681,21 +658,18 @@ mod tests {
             Ok(())
         }
         fn write(&self, _: u64, _: &[IoSlice<'_>], _: bool) -> io::Result<()> {
-            self.calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         }
         fn discard(&self, _: u64, _: u64) -> io::Result<()> {
-            self.calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         }
         fn supports_discard(&self) -> bool {
             true
         }
         fn write_zeroes(&self, _: u64, _: u64) -> io::Result<()> {
-            self.calls
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         }
     }
@@ -711,15 +685,8 @@ mod tests {
         d.write_zeroes(1 << 30, 1 << 20).unwrap();
         assert_eq!(d.switch().dirty_blocks(), 257 << 20);
         d.flush().unwrap();
-        assert_eq!(
-            d.inner().calls.load(std::sync::atomic::Ordering::Relaxed),
-            257
-        );
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(2),
-            "{:?}",
-            t.elapsed()
-        );
+        assert_eq!(d.inner().calls.load(std::sync::atomic::Ordering::Relaxed), 257);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
     }
 
     #[test]
@@ -731,9 +698,6 @@ mod tests {
         assert_eq!(sw.write_back().unwrap(), 6);
         assert_eq!(sw.cut(Keep::Nothing).dropped, 0);
         assert_eq!((below(&d, 2), below(&d, 3)), (3, 3));
-        assert!(
-            sw.write_back().is_err(),
-            "nothing to write back without power"
-        );
+        assert!(sw.write_back().is_err(), "nothing to write back without power");
     }
 }

@@ -226,11 +226,7 @@ impl DeviceIdentity {
             if let Some(v) = value {
                 let printable = v.bytes().all(|b| (0x20..0x7f).contains(&b));
                 if v.is_empty() || v.len() > max || !printable {
-                    return Err(DeviceError::BadIdentity {
-                        what,
-                        value: v.clone(),
-                        max,
-                    });
+                    return Err(DeviceError::BadIdentity { what, value: v.clone(), max });
                 }
                 *field = v.clone();
             }
@@ -313,12 +309,7 @@ pub struct Loopback {
 
 impl Default for Loopback {
     fn default() -> Self {
-        Loopback {
-            wwn: None,
-            lun: 0,
-            node: None,
-            disk_timeout: Duration::from_secs(30),
-        }
+        Loopback { wwn: None, lun: 0, node: None, disk_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -607,12 +598,8 @@ impl DeviceBuilder {
                         return Err(DeviceError::BlockSizeUnsupported { block_size });
                     }
                     if let Some(path) = &lo.node {
-                        make_node(path, &disk, cfs.sysfs()).map_err(|source| {
-                            DeviceError::Node {
-                                path: path.clone(),
-                                source,
-                            }
-                        })?;
+                        make_node(path, &disk, cfs.sysfs())
+                            .map_err(|source| DeviceError::Node { path: path.clone(), source })?;
                     }
                     if let Some(Exported::Loopback { disk: d, node, .. }) =
                         device.exports.last_mut()
@@ -680,9 +667,7 @@ fn disk_sectors(disk: &Path, sysfs: &Path) -> Option<u64> {
 /// read from `sysfs`'s `class/block/sdX/dev`.
 fn make_node(path: &Path, disk: &Path, sysfs: &Path) -> std::io::Result<()> {
     use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-    let name = disk
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the disk has no name"))?;
+    let name = disk.file_name().ok_or_else(|| std::io::Error::other("the disk has no name"))?;
     let dev = std::fs::read_to_string(sysfs.join("class/block").join(name).join("dev"))?;
     let (major, minor) = dev
         .trim()
@@ -690,13 +675,8 @@ fn make_node(path: &Path, disk: &Path, sysfs: &Path) -> std::io::Result<()> {
         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
         .ok_or_else(|| std::io::Error::other(format!("unreadable device numbers {dev:?}")))?;
     // mknod fails with EEXIST rather than replacing whatever is there.
-    mknod(
-        path,
-        SFlag::S_IFBLK,
-        Mode::from_bits_truncate(0o660),
-        makedev(major, minor),
-    )
-    .map_err(std::io::Error::from)
+    mknod(path, SFlag::S_IFBLK, Mode::from_bits_truncate(0o660), makedev(major, minor))
+        .map_err(std::io::Error::from)
 }
 
 impl Device {
@@ -883,10 +863,7 @@ mod tests {
             .iscsi(iscsi("iqn.2024-01.test:b"));
         assert_eq!(
             b.exports,
-            [
-                Export::Loopback(Loopback::default()),
-                Export::Iscsi(iscsi("iqn.2024-01.test:b"))
-            ]
+            [Export::Loopback(Loopback::default()), Export::Iscsi(iscsi("iqn.2024-01.test:b"))]
         );
     }
 
@@ -897,16 +874,11 @@ mod tests {
         let cfs = ConfigFs::at(dir.join("target"), dir.join("sys")).unwrap();
         let mut store = Backstore::new("other");
         store.hba = 7;
-        let b = DeviceBuilder::new("d")
-            .roots(cfs, &dir.join("uio"), &dir.join("dev"))
-            .backstore(store);
+        let b =
+            DeviceBuilder::new("d").roots(cfs, &dir.join("uio"), &dir.join("dev")).backstore(store);
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!((b.backstore.name.as_str(), b.backstore.hba), ("other", 7));
-        let root = b
-            .backstore
-            .configfs
-            .as_ref()
-            .map(|c| c.root().to_path_buf());
+        let root = b.backstore.configfs.as_ref().map(|c| c.root().to_path_buf());
         assert_eq!(root, Some(dir.join("target")));
         assert_eq!(b.backstore.uio_class, dir.join("uio"));
         assert_eq!(b.backstore.uio_dev, dir.join("dev"));

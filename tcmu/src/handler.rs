@@ -138,15 +138,7 @@ impl<'a> ScsiCmd<'a> {
         block_size: u32,
         data: &'a mut dyn CommandData,
     ) -> Self {
-        ScsiCmd {
-            id,
-            cdb,
-            command,
-            block_size,
-            data,
-            pos: 0,
-            filled: 0,
-        }
+        ScsiCmd { id, cdb, command, block_size, data, pos: 0, filled: 0 }
     }
 
     /// The kernel's id of the command.
@@ -221,10 +213,7 @@ impl<'a> ScsiCmd<'a> {
     /// transfer reported.
     pub fn read_len(&mut self, n: usize) -> Action {
         let n = n.min(self.data.len());
-        Action::Reply(Reply {
-            read_len: (n < self.data.len()).then_some(n),
-            ..Reply::good()
-        })
+        Action::Reply(Reply { read_len: (n < self.data.len()).then_some(n), ..Reply::good() })
     }
 
     /// CHECK CONDITION with `sense` (in the format the device reports, by the Control mode

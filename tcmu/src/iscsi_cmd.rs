@@ -91,10 +91,7 @@ pub enum Error {
     Secret(#[from] SecretError),
     /// Discovery failed.
     #[error("{portal}: {source}")]
-    Discover {
-        portal: String,
-        source: iscsi_nl::connect::Error,
-    },
+    Discover { portal: String, source: iscsi_nl::connect::Error },
     /// `login` refused: a session to the target exists.
     #[error("{0} (--force if you mean it)")]
     AlreadyLoggedIn(AttachError),
@@ -119,10 +116,9 @@ impl From<AttachError> for Error {
     fn from(e: AttachError) -> Error {
         match e {
             AttachError::AlreadyLoggedIn { .. } => Error::AlreadyLoggedIn(e),
-            AttachError::SessionUp { ref target, .. } => Error::SessionUp {
-                target: target.clone(),
-                error: e,
-            },
+            AttachError::SessionUp { ref target, .. } => {
+                Error::SessionUp { target: target.clone(), error: e }
+            }
             e => Error::Attach(e),
         }
     }
@@ -142,16 +138,10 @@ impl From<DetachError> for Error {
 pub enum SecretError {
     /// The secret's file could not be read.
     #[error("{}: {source}", path.display())]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
     /// Neither a file nor the environment variable.
     #[error("{what}: set ${env} or pass the secret's file")]
-    Missing {
-        what: &'static str,
-        env: &'static str,
-    },
+    Missing { what: &'static str, env: &'static str },
 }
 
 /// A secret from a file's first line, else from the environment variable `env`; `what` names
@@ -162,10 +152,8 @@ pub(crate) fn secret(
     what: &'static str,
 ) -> Result<String, SecretError> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f).map_err(|source| SecretError::File {
-            path: f.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|source| SecretError::File { path: f.clone(), source })?;
         return Ok(text.lines().next().unwrap_or_default().to_string());
     }
     std::env::var(env).map_err(|_| SecretError::Missing { what, env })
@@ -173,9 +161,7 @@ pub(crate) fn secret(
 
 impl Auth {
     fn initiator_name(&self) -> String {
-        self.initiator
-            .clone()
-            .unwrap_or_else(iscsi_nl::default_initiator_name)
+        self.initiator.clone().unwrap_or_else(iscsi_nl::default_initiator_name)
     }
 
     fn credentials(&self) -> Result<(Option<Credentials>, Option<Credentials>), SecretError> {
@@ -189,11 +175,7 @@ impl Auth {
         let mutual = match &self.mutual_user {
             Some(u) => Some(Credentials::new(
                 u.clone(),
-                secret(
-                    &self.mutual_secret_file,
-                    MUTUAL_SECRET_ENV,
-                    "mutual CHAP secret",
-                )?,
+                secret(&self.mutual_secret_file, MUTUAL_SECRET_ENV, "mutual CHAP secret")?,
             )),
             None => None,
         };
@@ -212,32 +194,19 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
             let (chap, _) = auth.credentials()?;
             let targets =
                 iscsi_nl::connect::discover(&portal, &auth.initiator_name(), chap, auth.timeout())
-                    .map_err(|source| Error::Discover {
-                        portal: portal.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| Error::Discover { portal: portal.clone(), source })?;
             for t in &targets {
                 if t.addresses.is_empty() {
                     println!("{portal} {}", t.name);
                 }
                 for (host, port, tpgt) in &t.addresses {
-                    let host = if host.contains(':') {
-                        format!("[{host}]")
-                    } else {
-                        host.clone()
-                    };
+                    let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
                     println!("{host}:{port},{tpgt} {}", t.name);
                 }
             }
             Ok(())
         }
-        IscsiCmd::Login {
-            url,
-            auth,
-            queue_depth,
-            scheduler,
-            force,
-        } => {
+        IscsiCmd::Login { url, auth, queue_depth, scheduler, force } => {
             let (chap, mutual_chap) = auth.credentials()?;
             let options = AttachOptions {
                 initiator_name: auth.initiator_name(),
@@ -259,21 +228,11 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 (Some(t), false) => Sessions::To(t),
                 (None, false) => return Err(Error::NothingNamed),
             };
-            let options = DetachOptions {
-                force,
-                ..DetachOptions::default()
-            };
+            let options = DetachOptions { force, ..DetachOptions::default() };
             for gone in iscsi_nl::detach(which, &options)? {
                 let gone = gone?;
-                let ack = if gone.acknowledged {
-                    ", the target acknowledged"
-                } else {
-                    ""
-                };
-                println!(
-                    "logged out of {} (session {}{ack})",
-                    gone.target, gone.session.sid
-                );
+                let ack = if gone.acknowledged { ", the target acknowledged" } else { "" };
+                println!("logged out of {} (session {}{ack})", gone.target, gone.session.sid);
             }
             Ok(())
         }
@@ -287,10 +246,7 @@ mod tests {
 
     #[test]
     fn the_library_errors_get_the_command_lines_hints() {
-        let twice = Error::from(AttachError::AlreadyLoggedIn {
-            target: "iqn.x:t".into(),
-            sid: 3,
-        });
+        let twice = Error::from(AttachError::AlreadyLoggedIn { target: "iqn.x:t".into(), sid: 3 });
         assert_eq!(
             twice.to_string(),
             "already logged in to iqn.x:t (session 3); a second session gives a second disk for \
@@ -310,16 +266,10 @@ mod tests {
              `tcmu iscsi logout iqn.x:t` ends it"
         );
         let others = Error::from(DetachError::NotOurs { count: 2 });
-        assert!(
-            others.to_string().ends_with("--force to end them anyway"),
-            "{others}"
-        );
+        assert!(others.to_string().ends_with("--force to end them anyway"), "{others}");
         let busy = Error::from(DetachError::Busy {
             target: "iqn.x:t".into(),
-            busy: iscsi_nl::Busy::Mounted {
-                disk: "/dev/sdb".into(),
-                at: "/mnt/i".into(),
-            },
+            busy: iscsi_nl::Busy::Mounted { disk: "/dev/sdb".into(), at: "/mnt/i".into() },
         });
         assert_eq!(
             busy.to_string(),

@@ -166,9 +166,7 @@ fn read_secret(file: &Option<PathBuf>, env: &'static str) -> Result<String, CliE
     let secret = iscsi_cmd::secret(file, env, "the CHAP secret")?;
     if secret.is_empty() || secret == "NULL" {
         return Err(CliError::EmptySecret {
-            from: file
-                .as_ref()
-                .map_or_else(|| format!("${env}"), |f| f.display().to_string()),
+            from: file.as_ref().map_or_else(|| format!("${env}"), |f| f.display().to_string()),
         });
     }
     if secret.len() < 12 {
@@ -205,30 +203,17 @@ fn iscsi_export(args: &ServeArgs) -> Result<Option<tcmu::IscsiExport>, CliError>
         _ => {
             let loopback = args.portal.starts_with("127.") || args.portal.starts_with("[::1]");
             if !loopback && !args.no_auth {
-                return Err(CliError::OpenExport {
-                    portal: args.portal.clone(),
-                });
+                return Err(CliError::OpenExport { portal: args.portal.clone() });
             }
             lio_config::IscsiAccess::Open
         }
     };
-    Ok(Some(tcmu::IscsiExport {
-        iqn: iqn.clone(),
-        portal: args.portal.clone(),
-        access,
-    }))
+    Ok(Some(tcmu::IscsiExport { iqn: iqn.clone(), portal: args.portal.clone(), access }))
 }
 
 fn parse_block_size(s: &str) -> Result<u32, BlockSizeError> {
-    let n: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| BlockSizeError::NotANumber(s.to_string()))?;
-    if tcmu::backend::is_valid_block_size(n) {
-        Ok(n)
-    } else {
-        Err(BlockSizeError::Invalid(n))
-    }
+    let n: u32 = s.trim().parse().map_err(|_| BlockSizeError::NotANumber(s.to_string()))?;
+    if tcmu::backend::is_valid_block_size(n) { Ok(n) } else { Err(BlockSizeError::Invalid(n)) }
 }
 
 fn parse_size(s: &str) -> Result<u64, SizeError> {
@@ -240,12 +225,8 @@ fn parse_size(s: &str) -> Result<u64, SizeError> {
         Some('T') => (&s[..s.len() - 1], 40),
         _ => (s, 0),
     };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| SizeError::NotANumber(s.to_string()))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| SizeError::TooLarge(s.to_string()))
+    let n: u64 = digits.trim().parse().map_err(|_| SizeError::NotANumber(s.to_string()))?;
+    n.checked_mul(1 << shift).ok_or_else(|| SizeError::TooLarge(s.to_string()))
 }
 
 /// What `serve` serves.
@@ -271,14 +252,9 @@ impl CrashTest {
     /// Writes the cache back to the image and flushes it, as a disk does when it is shut
     /// down in order; logs how many blocks it wrote.
     fn write_back(&self, when: &'static str) -> Result<(), CliError> {
-        let blocks = self
-            .switch
-            .write_back()
-            .map_err(|source| CliError::WriteBack { when, source })?;
-        tracing::info!(
-            blocks,
-            "--crash-test: cache written back to the image {when}"
-        );
+        let blocks =
+            self.switch.write_back().map_err(|source| CliError::WriteBack { when, source })?;
+        tracing::info!(blocks, "--crash-test: cache written back to the image {when}");
         Ok(())
     }
 }
@@ -301,16 +277,7 @@ fn start<B: BlockDevice + 'static>(
 
 fn serve(args: ServeArgs) -> Result<(), CliError> {
     let export = iscsi_export(&args)?;
-    let ServeArgs {
-        image,
-        size,
-        name,
-        block_size,
-        read_only,
-        threads,
-        hba,
-        ..
-    } = args;
+    let ServeArgs { image, size, name, block_size, read_only, threads, hba, .. } = args;
     let what = match &image {
         Some(image) => image.display().to_string(),
         None => "memory".to_string(),
@@ -321,11 +288,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         (None, Some(image)) => image
             .file_stem()
             .and_then(|s| s.to_str())
-            .map(|s| {
-                s.chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect()
-            })
+            .map(|s| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect())
             .ok_or_else(|| CliError::NoName(what.clone()))?,
     };
     let size = size.as_deref().map(parse_size).transpose()?;
@@ -359,10 +322,8 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let signals = block_signals(&stop_signals)?;
 
-    let mut builder = DeviceBuilder::new(&name)
-        .hba(hba)
-        .threads(threads)
-        .cmd_time_out(args.cmd_time_out);
+    let mut builder =
+        DeviceBuilder::new(&name).hba(hba).threads(threads).cmd_time_out(args.cmd_time_out);
     if let Some(node) = &args.node {
         builder = builder.loopback(tcmu::Loopback::new().node(node));
     }
@@ -392,12 +353,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     tracing::info!(image = %what, name, "serving; Ctrl-C to stop");
     let stop = wait_for_stop(&signals, &device);
     if let (Ok(Stop::Signal(Signal::SIGUSR1)), Some(crash)) = (&stop, &crash) {
-        power_cut(
-            &crash.switch,
-            &args.crash_keep,
-            args.crash_seed,
-            args.node.as_deref(),
-        );
+        power_cut(&crash.switch, &args.crash_keep, args.crash_seed, args.node.as_deref());
     }
     if let Ok(Stop::Signal(sig)) = &stop {
         tracing::info!(?sig, "stopping");
@@ -405,9 +361,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     // Any other end is no power cut: a --crash-test disk writes its cache back, before the
     // teardown (whatever becomes of that) and again after it, for what the kernel wrote
     // meanwhile (the device is gone then: nothing races with it).
-    let mut wrote_back = crash
-        .as_ref()
-        .map_or(Ok(()), |c| c.write_back("before the teardown"));
+    let mut wrote_back = crash.as_ref().map_or(Ok(()), |c| c.write_back("before the teardown"));
     let closed = device.close();
     if let Some(crash) = &crash {
         let after = crash.write_back("after the teardown");
@@ -446,9 +400,8 @@ const STOP_SIGNALS: &[Signal] = &[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHU
 /// Blocks `signals` in this thread (threads started later inherit the mask) and opens a
 /// signalfd that receives them, for [`wait_for_stop`]. Call it before any thread is started.
 fn block_signals(signals: &[Signal]) -> Result<SignalFd, CliError> {
-    let ignored = std::fs::read_to_string("/proc/self/status")
-        .map(|s| ignored_signals(&s))
-        .unwrap_or(0);
+    let ignored =
+        std::fs::read_to_string("/proc/self/status").map(|s| ignored_signals(&s)).unwrap_or(0);
     let mut set = SigSet::empty();
     for &sig in signals {
         // A signal the parent set to be ignored (`nohup` does so for SIGHUP) stays ignored:
@@ -458,14 +411,10 @@ fn block_signals(signals: &[Signal]) -> Result<SignalFd, CliError> {
             set.add(sig);
         }
     }
-    set.thread_block().map_err(|source| CliError::Signals {
-        what: "cannot block signals",
-        source,
-    })?;
-    SignalFd::new(&set).map_err(|source| CliError::Signals {
-        what: "cannot receive signals",
-        source,
-    })
+    set.thread_block()
+        .map_err(|source| CliError::Signals { what: "cannot block signals", source })?;
+    SignalFd::new(&set)
+        .map_err(|source| CliError::Signals { what: "cannot receive signals", source })
 }
 
 /// The `SigIgn` mask of a `/proc/PID/status` text: bit N-1 set when signal N is ignored.
@@ -504,20 +453,14 @@ fn wait_for_stop(signals: &SignalFd, device: &Device) -> Result<Stop, CliError> 
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
             Ok(_) => {}
             Err(source) => {
-                return Err(CliError::Signals {
-                    what: "waiting for a signal",
-                    source,
-                });
+                return Err(CliError::Signals { what: "waiting for a signal", source });
             }
         }
         let info = match signals.read_signal() {
             Ok(Some(info)) => info,
             Ok(None) => continue,
             Err(source) => {
-                return Err(CliError::Signals {
-                    what: "reading a signal",
-                    source,
-                });
+                return Err(CliError::Signals { what: "reading a signal", source });
             }
         };
         // The signalfd receives only the signals it was made for.
@@ -573,12 +516,7 @@ fn list() -> Result<(), CliError> {
         println!("backstore user_{}/{}  {config}{ours}", b.hba(), b.name());
     }
     for lo in &inv.loopback {
-        let disk = lo
-            .disk(0)
-            .ok()
-            .flatten()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default();
+        let disk = lo.disk(0).ok().flatten().map(|d| d.display().to_string()).unwrap_or_default();
         println!("loopback  {}  {disk}", lo.path().display());
     }
     for t in &inv.iscsi {
@@ -600,11 +538,7 @@ fn cleanup(force: bool) -> Result<(), CliError> {
         println!("removed {}", p.display());
     }
     for kept in &report.in_use {
-        println!(
-            "kept {}: {} (stop it, or use --force)",
-            kept.path.display(),
-            kept.why
-        );
+        println!("kept {}: {} (stop it, or use --force)", kept.path.display(), kept.why);
     }
     if report.removed.is_empty() && report.in_use.is_empty() {
         println!("nothing of ours to remove");

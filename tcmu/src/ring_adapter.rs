@@ -34,10 +34,7 @@ impl From<&Tmr> for TaskManagement {
             TmrType::LunResetPro => TaskFunction::LunResetPro,
             TmrType::Unknown(n) => TaskFunction::Other(n),
         };
-        TaskManagement {
-            function,
-            aborted: tmr.cmd_ids.clone(),
-        }
+        TaskManagement { function, aborted: tmr.cmd_ids.clone() }
     }
 }
 

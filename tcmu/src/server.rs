@@ -145,10 +145,7 @@ pub struct ServeOptions {
 impl ServeOptions {
     /// `threads` workers, no command time-out.
     pub fn new(threads: usize) -> Self {
-        ServeOptions {
-            threads: threads.max(1),
-            cmd_time_out: None,
-        }
+        ServeOptions { threads: threads.max(1), cmd_time_out: None }
     }
 
     /// The device's `cmd_time_out` (zero: none). Commands that waited nearly that long since
@@ -187,12 +184,7 @@ impl Server {
     /// nothing waits on it.
     pub(crate) fn answer_unavailable(uio: Uio) -> Result<Server, RingError> {
         let ring = Ring::new(uio.region())?;
-        Ok(Server::start(
-            ring,
-            Arc::new(uio),
-            Arc::new(Unavailable),
-            ServeOptions::new(1),
-        ))
+        Ok(Server::start(ring, Arc::new(uio), Arc::new(Unavailable), ServeOptions::new(1)))
     }
 
     /// Starts serving `ring` with `threads` workers (at least one) executing commands on
@@ -245,11 +237,7 @@ impl Server {
             // A thread that never started has finished: its closure, with the marker, is
             // dropped.
             .map_or_else(RingThread::NotStarted, RingThread::Running);
-        Server {
-            stop,
-            thread,
-            finished,
-        }
+        Server { stop, thread, finished }
     }
 
     /// Stops taking commands, lets the workers finish what they hold, and joins the threads.
@@ -277,9 +265,9 @@ impl Server {
     fn shutdown(&mut self) -> Result<(), ServeError> {
         self.stop.store(true, Ordering::Release);
         match std::mem::replace(&mut self.thread, RingThread::Joined) {
-            RingThread::Running(t) => t
-                .join()
-                .unwrap_or(Err(ServeError::Panicked("the ring thread panicked"))),
+            RingThread::Running(t) => {
+                t.join().unwrap_or(Err(ServeError::Panicked("the ring thread panicked")))
+            }
             RingThread::NotStarted(e) => Err(ServeError::Thread(e)),
             RingThread::Joined => Ok(()),
         }
@@ -403,10 +391,9 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
             let mut fatal = None;
             loop {
                 match ring.next_entry() {
-                    Ok(Some(Entry::Command(cmd))) => taken.push(Took::Command(Taken {
-                        cmd,
-                        at: Instant::now(),
-                    })),
+                    Ok(Some(Entry::Command(cmd))) => {
+                        taken.push(Took::Command(Taken { cmd, at: Instant::now() }))
+                    }
                     Ok(Some(Entry::Tmr(tmr))) => taken.push(Took::Tmr(tmr)),
                     Ok(None) => break,
                     // A malformed command was answered with CHECK CONDITION by the ring.

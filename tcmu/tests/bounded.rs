@@ -159,16 +159,11 @@ fn data_out_commands_allocate_no_more_than_they_receive() {
         },
         // UNMAP, EXTENDED COPY, MODE SELECT(10) with the largest PARAMETER LIST LENGTH.
         vec![0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0],
-        vec![
-            0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0,
-        ],
+        vec![0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0],
         vec![0x55, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 0],
     ];
     for cdb in cdbs {
         let (_, largest) = run_counted(&d, &cdb, &block);
-        assert!(
-            largest <= 2 * MIB,
-            "{cdb:02x?}: largest allocation {largest} bytes"
-        );
+        assert!(largest <= 2 * MIB, "{cdb:02x?}: largest allocation {largest} bytes");
     }
 }

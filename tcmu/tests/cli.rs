@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn tcmu(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tcmu"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tcmu")).args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -46,11 +43,7 @@ fn without_lio_the_errors_say_what_to_do() {
         err.contains("mount -t configfs") || err.contains("modprobe") || err.contains("needs root"),
         "{err}"
     );
-    assert_eq!(
-        std::fs::metadata(&img).unwrap().len(),
-        1 << 20,
-        "the image was created"
-    );
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "the image was created");
     std::fs::remove_file(&img).unwrap();
     let (ok, _, err) = tcmu(&["serve", "/nonexistent/x.img"]);
     assert!(!ok && err.contains("/nonexistent/x.img"), "{err}");
@@ -78,10 +71,7 @@ fn bad_block_sizes_and_image_sizes_are_refused_clearly() {
     // Smaller than one block, and not a whole number of blocks.
     std::fs::write(&img, vec![0u8; 100]).unwrap();
     let (ok, _, err) = tcmu(&["serve", path]);
-    assert!(
-        !ok && err.contains(path) && err.contains("less than one block"),
-        "{err}"
-    );
+    assert!(!ok && err.contains(path) && err.contains("less than one block"), "{err}");
     std::fs::write(&img, vec![0u8; 5000]).unwrap();
     let (ok, _, err) = tcmu(&["serve", path, "--block-size", "4096"]);
     assert!(
@@ -110,10 +100,7 @@ fn an_image_being_served_is_refused_naming_it_and_its_holder() {
         let (ok, _, err) = tcmu(&args);
         assert!(!ok, "{extra:?}");
         let holder = format!("is in use by process {}", std::process::id());
-        assert!(
-            err.contains(path) && err.contains(&holder),
-            "{extra:?}: {err}"
-        );
+        assert!(err.contains(path) && err.contains(&holder), "{extra:?}: {err}");
     }
     assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
     drop(first);
@@ -144,12 +131,7 @@ fn crash_test_goes_with_neither_memory_nor_read_only() {
     std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
     for args in [
         &["serve", "--memory", "--size", "1M", "--crash-test"][..],
-        &[
-            "serve",
-            img.to_str().unwrap(),
-            "--read-only",
-            "--crash-test",
-        ],
+        &["serve", img.to_str().unwrap(), "--read-only", "--crash-test"],
     ] {
         let (ok, _, err) = tcmu(args);
         assert!(!ok, "{args:?} accepted");

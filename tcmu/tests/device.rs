@@ -34,11 +34,7 @@ fn fake_kernel(dir: &Path, name: &'static str) -> std::thread::JoinHandle<bool> 
     std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            for wwn in fs::read_dir(dir.join("target/loopback"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+            for wwn in fs::read_dir(dir.join("target/loopback")).into_iter().flatten().flatten() {
                 let tpg = wwn.path().join("tpgt_1");
                 if tpg.join("lun/lun_0").join(name).is_symlink() {
                     fs::write(tpg.join("address"), "7:0:1\n").unwrap();
@@ -59,11 +55,7 @@ fn fake_kernel(dir: &Path, name: &'static str) -> std::thread::JoinHandle<bool> 
 fn fake_uio(dir: &Path, index: u32, name: &str) {
     let uio = dir.join(format!("sys/class/uio/uio{index}"));
     fs::create_dir_all(uio.join("maps/map0")).unwrap();
-    fs::write(
-        uio.join("name"),
-        format!("tcm-user/1/{name}/tcmu-rs/{name}\n"),
-    )
-    .unwrap();
+    fs::write(uio.join("name"), format!("tcm-user/1/{name}/tcmu-rs/{name}\n")).unwrap();
     fs::write(uio.join("maps/map0/size"), "0x100000\n").unwrap();
 }
 
@@ -118,23 +110,12 @@ fn a_device_comes_up_serves_and_goes_away() {
     let bell = Arc::new(SimDoorbell::default());
     let node = dir.join("mydisk");
     let device = builder(&dir, "d0")
-        .loopback(
-            Loopback::new()
-                .node(&node)
-                .disk_timeout(Duration::from_secs(5)),
-        )
+        .loopback(Loopback::new().node(&node).disk_timeout(Duration::from_secs(5)))
         .threads(2)
-        .serve_with(
-            tcmu::EmulationOnly,
-            MemoryDisk::new(2048, 512).unwrap(),
-            |info| {
-                assert_eq!(
-                    (info.index, info.name.as_str()),
-                    (3, "tcm-user/1/d0/tcmu-rs/d0")
-                );
-                Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
-            },
-        )
+        .serve_with(tcmu::EmulationOnly, MemoryDisk::new(2048, 512).unwrap(), |info| {
+            assert_eq!((info.index, info.name.as_str()), (3, "tcm-user/1/d0/tcmu-rs/d0"));
+            Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
+        })
         .unwrap();
     assert!(kernel.join().unwrap());
     assert_eq!(device.disk(), Some(Path::new("/dev/sdz")));
@@ -152,10 +133,7 @@ fn a_device_comes_up_serves_and_goes_away() {
         fs::read_to_string(store.join("control")).unwrap(),
         "dev_size=1048576dev_config=tcmu-rs/d0hw_block_size=512nl_reply_supported=-1"
     );
-    assert_eq!(
-        fs::read_to_string(store.join("attrib/cmd_time_out")).unwrap(),
-        "30"
-    );
+    assert_eq!(fs::read_to_string(store.join("attrib/cmd_time_out")).unwrap(), "30");
     assert!(
         !store.join("attrib/tmr_notification").exists(),
         "the emulation alone asks for no task management"
@@ -169,10 +147,7 @@ fn a_device_comes_up_serves_and_goes_away() {
     assert_eq!(done[0].data_in, data);
 
     let lock = dir.join("locks/user_1-d0.lock");
-    assert!(
-        lock.exists(),
-        "the device's lock is held while it is served"
-    );
+    assert!(lock.exists(), "the device's lock is held while it is served");
     device.close().unwrap();
     assert!(!lock.exists(), "and released after the teardown");
     assert!(!node.exists(), "node removed");
@@ -187,11 +162,7 @@ struct Tur;
 
 impl Handler for Tur {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action {
-        if cmd.cdb()[0] == 0x00 {
-            cmd.ok()
-        } else {
-            Action::Emulate
-        }
+        if cmd.cdb()[0] == 0x00 { cmd.ok() } else { Action::Emulate }
     }
 
     fn wants_task_management(&self) -> bool {
@@ -253,27 +224,15 @@ fn failures_leave_nothing_behind() {
     for bs in [0, 520, 2 << 20] {
         let r = builder(&dir, "b").serve_block(Shape(bs, 8));
         let e = r.map(|_| ()).unwrap_err().to_string();
-        assert!(
-            e.contains("is not a power of two from 512 to 65536"),
-            "{bs}: {e}"
-        );
+        assert!(e.contains("is not a power of two from 512 to 65536"), "{bs}: {e}");
     }
     // So is a vendor SCSI cannot carry.
     let r = builder(&dir, "z")
         .vendor("far too long a vendor")
         .serve_block(MemoryDisk::new(8, 512).unwrap());
-    assert!(
-        matches!(r, Err(DeviceError::BadIdentity { what: "vendor", .. })),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(DeviceError::BadIdentity { what: "vendor", .. })), "{r:?}");
     assert!(!dir.join("target/core/user_1/z").exists());
-    assert!(
-        fs::read_dir(dir.join("target/core"))
-            .unwrap()
-            .next()
-            .is_none(),
-        "nothing was made"
-    );
+    assert!(fs::read_dir(dir.join("target/core")).unwrap().next().is_none(), "nothing was made");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -284,15 +243,11 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     let kernel = fake_kernel(&dir, "g0");
     let sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let device = serve_small(builder(&dir, "g0"), |_| {
-        Ok((Ring::new(sim.region())?, Arc::clone(&bell)))
-    })
-    .unwrap();
+    let device =
+        serve_small(builder(&dir, "g0"), |_| Ok((Ring::new(sim.region())?, Arc::clone(&bell))))
+            .unwrap();
     assert!(kernel.join().unwrap());
-    assert!(
-        !device.wait_server(Duration::from_millis(200)),
-        "still serving"
-    );
+    assert!(!device.wait_server(Duration::from_millis(200)), "still serving");
     assert!(!device.server_finished());
     // The kernel removes the device (`tcmu cleanup --force`, targetcli...).
     bell.remove_device();
@@ -301,10 +256,7 @@ fn a_device_whose_kernel_side_goes_away_says_so_and_is_torn_down() {
     assert!(device.server_finished());
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let e = device.close().unwrap_err();
-    assert!(
-        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Doorbell(_))),
-        "{e:?}"
-    );
+    assert!(matches!(e, DeviceError::Serve(tcmu::server::ServeError::Doorbell(_))), "{e:?}");
     assert!(e.to_string().contains("the device is gone"), "{e}");
     assert!(!dir.join("target/core/user_1/g0").exists());
     let left: Vec<_> = fs::read_dir(dir.join("target/loopback")).unwrap().collect();
@@ -351,13 +303,8 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
     starting.recv().unwrap();
     let store = dir.join("target/core/user_1/s0");
     assert!(store.exists());
-    let report = tcmu::cleanup(
-        &cfs,
-        &dir.join("no-uio-yet"),
-        &dir.join("dev"),
-        &dir.join("locks"),
-        false,
-    );
+    let report =
+        tcmu::cleanup(&cfs, &dir.join("no-uio-yet"), &dir.join("dev"), &dir.join("locks"), false);
     go.send(()).unwrap();
     let report = report.unwrap();
     assert!(report.removed.is_empty(), "{:?}", report.removed);
@@ -377,14 +324,9 @@ fn cleanup_keeps_a_device_that_is_still_being_set_up() {
     assert!(!dir.join("locks/user_1-s0.lock").exists());
     fs::create_dir_all(&store).unwrap();
     kernel_info(&dir, "s0");
-    let report = tcmu::cleanup(
-        &cfs,
-        &dir.join("no-uio-yet"),
-        &dir.join("dev"),
-        &dir.join("locks"),
-        false,
-    )
-    .unwrap();
+    let report =
+        tcmu::cleanup(&cfs, &dir.join("no-uio-yet"), &dir.join("dev"), &dir.join("locks"), false)
+            .unwrap();
     assert_eq!(report.removed, vec![store.clone()]);
     assert!(!store.exists());
     fs::remove_dir_all(&dir).unwrap();
@@ -409,10 +351,7 @@ fn a_device_lock_has_one_holder() {
     // A name that would leave the folder is refused.
     assert!(DeviceLock::try_lock(&locks, 1, "../x").is_err());
     drop((first, other));
-    assert!(
-        fs::read_dir(&locks).unwrap().next().is_none(),
-        "lock files removed"
-    );
+    assert!(fs::read_dir(&locks).unwrap().next().is_none(), "lock files removed");
     let again = DeviceLock::try_lock(&locks, 1, "l0").unwrap();
     drop(again);
     fs::remove_dir_all(&dir).unwrap();
@@ -434,21 +373,10 @@ fn an_empty_disk_from_a_kernel_without_large_blocks_is_an_error() {
     );
     assert!(kernel.join().unwrap());
     let e = r.map(|_| ()).unwrap_err();
-    assert!(
-        matches!(e, DeviceError::BlockSizeUnsupported { block_size: 8192 }),
-        "{e:?}"
-    );
-    assert!(
-        e.to_string().contains("empty disk of 8192-byte blocks"),
-        "{e}"
-    );
+    assert!(matches!(e, DeviceError::BlockSizeUnsupported { block_size: 8192 }), "{e:?}");
+    assert!(e.to_string().contains("empty disk of 8192-byte blocks"), "{e}");
     assert!(!dir.join("target/core/user_1/big").exists());
-    assert!(
-        fs::read_dir(dir.join("target/loopback"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    assert!(fs::read_dir(dir.join("target/loopback")).unwrap().next().is_none());
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -505,18 +433,12 @@ fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_l
     // The server has stopped (it let go of its doorbell)...
     let t = Instant::now();
     while Arc::strong_count(&bell) > 1 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the server was not stopped first"
-        );
+        assert!(t.elapsed() < Duration::from_secs(5), "the server was not stopped first");
         std::thread::sleep(Duration::from_millis(5));
     }
     // ...and the teardown waits on its write of reset_ring with the LUN still there.
     std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        lun.is_symlink(),
-        "the LUN was removed before the ring was reset"
-    );
+    assert!(lun.is_symlink(), "the LUN was removed before the ring was reset");
     let mut written = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -538,10 +460,7 @@ fn after_a_ring_error_the_ring_is_reset_once_the_server_stopped_and_before_the_l
         "reset_ring 2: the kernel fails what is outstanding with CHECK CONDITION"
     );
     let e = closing.join().unwrap().unwrap_err();
-    assert!(
-        matches!(e, DeviceError::Serve(tcmu::server::ServeError::Ring(_))),
-        "{e:?}"
-    );
+    assert!(matches!(e, DeviceError::Serve(tcmu::server::ServeError::Ring(_))), "{e:?}");
     assert!(lun_link(&dir, "r0").is_none());
     assert!(!dir.join("target/core/user_1/r0").exists());
     fs::remove_dir_all(&dir).unwrap();

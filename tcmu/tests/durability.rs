@@ -165,9 +165,7 @@ fn xcopy(d: &mut VecDisk<Recorder>) -> (Vec<u8>, Vec<u8>) {
     }
     .to_vec();
     let l = (list.len() as u32).to_be_bytes();
-    let cdb = vec![
-        0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, l[0], l[1], l[2], l[3], 0, 0,
-    ];
+    let cdb = vec![0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, l[0], l[1], l[2], l[3], 0, 0];
     (cdb, list)
 }
 
@@ -175,13 +173,7 @@ fn xcopy(d: &mut VecDisk<Recorder>) -> (Vec<u8>, Vec<u8>) {
 fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
     let block = pattern(BS);
     let zero = vec![0u8; BS];
-    let c = |name, cdb: Vec<u8>, data: Vec<u8>, fua, always| Case {
-        name,
-        cdb,
-        data,
-        fua,
-        always,
-    };
+    let c = |name, cdb: Vec<u8>, data: Vec<u8>, fua, always| Case { name, cdb, data, fua, always };
     let unmap_list = {
         let mut l = vec![0, 22, 0, 16, 0, 0, 0, 0];
         l.extend(20u64.to_be_bytes());
@@ -193,69 +185,15 @@ fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
     let mut caw_data = vec![0u8; 2 * BS]; // compares with the zeroed disk, then writes
     caw_data[BS..].copy_from_slice(&block);
     vec![
-        c(
-            "WRITE(6)",
-            vec![0x0a, 0, 0, 7, 2, 0],
-            pattern(2 * BS),
-            None,
-            false,
-        ),
-        c(
-            "WRITE(10)",
-            rw10(0x2a, 7, 2),
-            pattern(2 * BS),
-            Some((1, 0x08)),
-            false,
-        ),
-        c(
-            "WRITE(12)",
-            rw12(0xaa, 7, 2),
-            pattern(2 * BS),
-            Some((1, 0x08)),
-            false,
-        ),
-        c(
-            "WRITE(16)",
-            rw16(0x8a, 7, 2),
-            pattern(2 * BS),
-            Some((1, 0x08)),
-            false,
-        ),
-        c(
-            "WRITE AND VERIFY(10)",
-            rw10(0x2e, 7, 2),
-            pattern(2 * BS),
-            None,
-            true,
-        ),
-        c(
-            "WRITE AND VERIFY(12)",
-            rw12(0xae, 7, 2),
-            pattern(2 * BS),
-            None,
-            true,
-        ),
-        c(
-            "WRITE AND VERIFY(16)",
-            rw16(0x8e, 7, 2),
-            pattern(2 * BS),
-            None,
-            true,
-        ),
-        c(
-            "WRITE SAME(10) data",
-            rw10(0x41, 10, 8),
-            block.clone(),
-            None,
-            false,
-        ),
-        c(
-            "WRITE SAME(10) zeroes",
-            rw10(0x41, 10, 8),
-            zero.clone(),
-            None,
-            false,
-        ),
+        c("WRITE(6)", vec![0x0a, 0, 0, 7, 2, 0], pattern(2 * BS), None, false),
+        c("WRITE(10)", rw10(0x2a, 7, 2), pattern(2 * BS), Some((1, 0x08)), false),
+        c("WRITE(12)", rw12(0xaa, 7, 2), pattern(2 * BS), Some((1, 0x08)), false),
+        c("WRITE(16)", rw16(0x8a, 7, 2), pattern(2 * BS), Some((1, 0x08)), false),
+        c("WRITE AND VERIFY(10)", rw10(0x2e, 7, 2), pattern(2 * BS), None, true),
+        c("WRITE AND VERIFY(12)", rw12(0xae, 7, 2), pattern(2 * BS), None, true),
+        c("WRITE AND VERIFY(16)", rw16(0x8e, 7, 2), pattern(2 * BS), None, true),
+        c("WRITE SAME(10) data", rw10(0x41, 10, 8), block.clone(), None, false),
+        c("WRITE SAME(10) zeroes", rw10(0x41, 10, 8), zero.clone(), None, false),
         c(
             "WRITE SAME(10) UNMAP",
             {
@@ -278,20 +216,8 @@ fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
             None,
             false,
         ),
-        c(
-            "WRITE SAME(16) data",
-            rw16(0x93, 10, 3000),
-            block.clone(),
-            None,
-            false,
-        ),
-        c(
-            "WRITE SAME(16) zeroes",
-            rw16(0x93, 10, 8),
-            zero,
-            None,
-            false,
-        ),
+        c("WRITE SAME(16) data", rw16(0x93, 10, 3000), block.clone(), None, false),
+        c("WRITE SAME(16) zeroes", rw16(0x93, 10, 8), zero, None, false),
         c(
             "WRITE SAME(16) NDOB",
             {
@@ -314,13 +240,7 @@ fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
             None,
             false,
         ),
-        c(
-            "UNMAP",
-            vec![0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0],
-            unmap_list,
-            None,
-            false,
-        ),
+        c("UNMAP", vec![0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], unmap_list, None, false),
         c(
             "COMPARE AND WRITE",
             {
@@ -333,22 +253,12 @@ fn cases(d: &mut VecDisk<Recorder>) -> Vec<Case> {
             false,
         ),
         c("EXTENDED COPY", xcopy_cdb, xcopy_list, None, false),
-        c(
-            "FORMAT UNIT",
-            vec![0x04, 0, 0, 0, 0, 0],
-            Vec::new(),
-            None,
-            false,
-        ),
+        c("FORMAT UNIT", vec![0x04, 0, 0, 0, 0, 0], Vec::new(), None, false),
     ]
 }
 
 fn data_out(data: &[u8]) -> Data<'_> {
-    if data.is_empty() {
-        Data::None
-    } else {
-        Data::Write(data)
-    }
+    if data.is_empty() { Data::None } else { Data::Write(data) }
 }
 
 /// Every (case, WCE, FUA) combination: the cache setting, the CDB, whether it must be durable.
@@ -357,11 +267,7 @@ fn table() -> Vec<(String, bool, Case, bool)> {
     for wce in [false, true] {
         let mut d = disk(wce);
         for case in cases(&mut d) {
-            let fuas: &[bool] = if case.fua.is_some() {
-                &[false, true]
-            } else {
-                &[false]
-            };
+            let fuas: &[bool] = if case.fua.is_some() { &[false, true] } else { &[false] };
             for &fua in fuas {
                 let mut case = Case {
                     name: case.name,
@@ -431,10 +337,7 @@ fn a_failed_flush_fails_the_command() {
         let sense = scsi_proto::sense::SenseData::parse(&c.sense).ok();
         let key_asc = sense.map(|s| (s.key as u8, s.additional.asc));
         if c.status != 2 || key_asc != Some((3, 0x0c)) {
-            wrong.push(format!(
-                "{label}: status {:#x}, sense {key_asc:02x?}",
-                c.status
-            ));
+            wrong.push(format!("{label}: status {:#x}, sense {key_asc:02x?}", c.status));
         }
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));

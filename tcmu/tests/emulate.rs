@@ -48,9 +48,7 @@ fn identity_and_capacity() {
     assert_eq!(d.ok(&[0x12, 0, 0, 0, 36, 0], Data::Read(36)).len(), 36);
 
     let pages = d.ok(&[0x12, 1, 0x00, 0, 0xff, 0], Data::Read(255));
-    let Ok(VpdPage::SupportedVpdPages(p)) = VpdPage::parse(&pages) else {
-        panic!("{pages:02x?}")
-    };
+    let Ok(VpdPage::SupportedVpdPages(p)) = VpdPage::parse(&pages) else { panic!("{pages:02x?}") };
     for code in &p.pages {
         let page = d.ok(&[0x12, 1, *code, 0, 0xff, 0], Data::Read(255));
         let parsed = VpdPage::parse(&page).unwrap_or_else(|e| panic!("VPD {code:#x}: {e}"));
@@ -63,15 +61,9 @@ fn identity_and_capacity() {
     assert_eq!((key, asc), (5, 0x24));
     assert!(s.to_string().contains("byte 2"), "{s}");
 
-    let rc = d.ok(
-        &[0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0],
-        Data::Read(32),
-    );
+    let rc = d.ok(&[0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], Data::Read(32));
     let rc = ReadCapacity16Data::parse(&rc).unwrap();
-    assert_eq!(
-        (rc.returned_lba, rc.block_length, rc.lbpme, rc.lbprz),
-        (2047, 512, true, true)
-    );
+    assert_eq!((rc.returned_lba, rc.block_length, rc.lbpme, rc.lbprz), (2047, 512, true, true));
     let rc10 = d.ok(&[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], Data::Read(8));
     assert_eq!(rc10, [0, 0, 0x07, 0xff, 0, 0, 2, 0]);
 }
@@ -86,10 +78,7 @@ fn reads_and_writes_round_trip() {
     // Past the end: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE; nothing written.
     let (key, asc, ascq, _) = d.fails_with_sense(&write10(2047, 2), Data::Write(&data[..1024]));
     assert_eq!((key, asc, ascq), (5, 0x21, 0));
-    assert_eq!(
-        d.fails_with_sense(&read10(2048, 1), Data::Read(512)).1,
-        0x21
-    );
+    assert_eq!(d.fails_with_sense(&read10(2048, 1), Data::Read(512)).1, 0x21);
     // READ(16) with FUA, and READ(6).
     let r16 = [0x88, 0x08, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 8, 0, 0];
     assert_eq!(d.ok(&r16, Data::Read(8 * 512)), data);
@@ -122,25 +111,15 @@ fn mode_pages_and_descriptor_sense() {
     let params = ModeParameters::parse(&all, true).unwrap();
     assert_eq!(params.block_descriptors[0].number_of_blocks, 64);
     // Saved values: SAVING PARAMETERS NOT SUPPORTED.
-    assert_eq!(
-        d.fails_with_sense(&[0x1a, 0, 0xff, 0, 0xff, 0], Data::Read(255))
-            .1,
-        0x39
-    );
+    assert_eq!(d.fails_with_sense(&[0x1a, 0, 0xff, 0, 0xff, 0], Data::Read(255)).1, 0x39);
     // Turn on descriptor-format sense through the Control page: D_SENSE is changeable.
     let mut control = d.ok(&[0x1a, 0x08, 0x0a, 0, 0xff, 0], Data::Read(255));
     control[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
     control[4 + 2] |= 0x04; // D_SENSE
     let select = [0x15, 0x10, 0, 0, control.len() as u8, 0];
     d.ok(&select, Data::Write(&control));
-    let c = d.run(
-        &[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        Data::None,
-    );
-    assert_eq!(
-        (c.status, c.sense[0], c.sense[1], c.sense[2]),
-        (2, 0x72, 5, 0x20)
-    );
+    let c = d.run(&[0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Data::None);
+    assert_eq!((c.status, c.sense[0], c.sense[1], c.sense[2]), (2, 0x72, 5, 0x20));
     // A change to a bit that is not changeable: INVALID FIELD IN PARAMETER LIST.
     control[4 + 3] ^= 0x10; // QERR... in the queue algorithm byte
     let (key, asc, _, _) = d.fails_with_sense(&select, Data::Write(&control));
@@ -153,13 +132,8 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     let ones = vec![0xffu8; 16 * 512];
     d.ok(&write10(0, 16), Data::Write(&ones));
     // UNMAP blocks 2..6: they read back as zeroes.
-    let list = [
-        0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0,
-    ];
-    d.ok(
-        &[0x42, 0, 0, 0, 0, 0, 0, 0, list.len() as u8, 0],
-        Data::Write(&list),
-    );
+    let list = [0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0];
+    d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, list.len() as u8, 0], Data::Write(&list));
     let back = d.ok(&read10(0, 8), Data::Read(8 * 512));
     assert!(
         back[..1024].iter().all(|&b| b == 0xff)
@@ -168,25 +142,15 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     );
     // WRITE SAME(16) of a pattern block over 10..14.
     let block: Vec<u8> = (0..512).map(|i| i as u8).collect();
-    d.ok(
-        &[0x93, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0],
-        Data::Write(&block),
-    );
+    d.ok(&[0x93, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0], Data::Write(&block));
     let back = d.ok(&read10(10, 4), Data::Read(4 * 512));
     assert!(back.chunks(512).all(|c| c == &block[..]));
     // COMPARE AND WRITE: matching compare writes; a mismatch is MISCOMPARE at the first
     // differing byte and writes nothing.
     let mut both = block.clone();
     both.extend(vec![0x77u8; 512]);
-    d.ok(
-        &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0],
-        Data::Write(&both),
-    );
-    assert!(
-        d.ok(&read10(10, 1), Data::Read(512))
-            .iter()
-            .all(|&b| b == 0x77)
-    );
+    d.ok(&[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0], Data::Write(&both));
+    assert!(d.ok(&read10(10, 1), Data::Read(512)).iter().all(|&b| b == 0x77));
     let (key, asc, _, sense) = d.fails_with_sense(
         &[0x89, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 1, 0, 0],
         Data::Write(&{
@@ -202,18 +166,11 @@ fn thin_provisioning_write_same_and_compare_and_write() {
     // VERIFY with BYTCHK=1 compares.
     d.ok(&[0x2f, 0x02, 0, 0, 0, 11, 0, 0, 1, 0], Data::Write(&block));
     assert_eq!(
-        d.fails_with_sense(
-            &[0x2f, 0x02, 0, 0, 0, 12, 0, 0, 1, 0],
-            Data::Write(&ones[..512])
-        )
-        .0,
+        d.fails_with_sense(&[0x2f, 0x02, 0, 0, 0, 12, 0, 0, 1, 0], Data::Write(&ones[..512])).0,
         0x0e
     );
     // REPORT SUPPORTED OPERATION CODES lists READ(10) with its usage data.
-    let one = d.ok(
-        &[0xa3, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 0, 64, 0, 0],
-        Data::Read(64),
-    );
+    let one = d.ok(&[0xa3, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 0, 64, 0, 0], Data::Read(64));
     assert_eq!((one[1] & 7, &one[2..4]), (3, &[0, 10][..]));
     assert_eq!(one[4], 0x28);
 }
@@ -242,9 +199,7 @@ fn file_backend_reads_writes_flushes_and_punches_holes() {
     let on_disk = std::fs::read(&path).unwrap();
     assert_eq!(&on_disk[3 * 4096..5 * 4096], &data[..]);
     // UNMAP of block 3 punches a hole: zeroes in the image.
-    let list = [
-        0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
-    ];
+    let list = [0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0];
     d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], Data::Write(&list));
     let on_disk = std::fs::read(&path).unwrap();
     assert!(on_disk[3 * 4096..4 * 4096].iter().all(|&b| b == 0));
@@ -271,10 +226,7 @@ fn write_cache_can_be_turned_off_or_on() {
 fn thirty_two_byte_commands_are_not_claimed_without_type_2_protection() {
     let mut d = vec_disk(MemoryDisk::new(64, 512).unwrap());
     // REPORT SUPPORTED OPERATION CODES, options 2: READ(32) = 7Fh / 0009h is not supported.
-    let r = d.ok(
-        &[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0],
-        Data::Read(65535),
-    );
+    let r = d.ok(&[0xa3, 0x0c, 0x02, 0x7f, 0x00, 0x09, 0, 0, 0xff, 0xff, 0, 0], Data::Read(65535));
     assert_eq!(r[1] & 0x07, 0x01, "not supported: {r:02x?}");
     // And READ(32) itself: INVALID COMMAND OPERATION CODE.
     let mut read32 = [0u8; 32];
@@ -307,16 +259,12 @@ fn anchored_write_same_and_a_wrapped_compare_and_write_are_refused() {
 
 fn xcopy_cdb(len: u32) -> [u8; 16] {
     let l = len.to_be_bytes();
-    [
-        0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, l[0], l[1], l[2], l[3], 0, 0,
-    ]
+    [0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, l[0], l[1], l[2], l[3], 0, 0]
 }
 
 fn rcr_cdb(sa: u8, list_id: u8, alloc: u32) -> [u8; 16] {
     let a = alloc.to_be_bytes();
-    [
-        0x84, sa, list_id, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3], 0, 0,
-    ]
+    [0x84, sa, list_id, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3], 0, 0]
 }
 
 /// The identification CSCD descriptor naming the disk by the NAA designator of its VPD 83h,
@@ -359,24 +307,15 @@ fn extended_copy_copies_within_the_disk() {
 
     // 3000 blocks (more than one 1 MiB chunk), overlapping upwards and downwards.
     let big: Vec<u8> = (0..3000 * 512).map(|i| (i / 512 % 253) as u8).collect();
-    d.emu
-        .device()
-        .write(1000, &[IoSlice::new(&big)], false)
-        .unwrap();
+    d.emu.device().write(1000, &[IoSlice::new(&big)], false).unwrap();
     let list = copy_list(&cscd, 3000, 1000, 1100).to_vec();
     d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     let mut back = vec![0u8; big.len()];
-    d.emu
-        .device()
-        .read(1100, &mut [IoSliceMut::new(&mut back)])
-        .unwrap();
+    d.emu.device().read(1100, &mut [IoSliceMut::new(&mut back)]).unwrap();
     assert!(back == big, "upward overlapping copy");
     let list = copy_list(&cscd, 3000, 1100, 900).to_vec();
     d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
-    d.emu
-        .device()
-        .read(900, &mut [IoSliceMut::new(&mut back)])
-        .unwrap();
+    d.emu.device().read(900, &mut [IoSliceMut::new(&mut back)]).unwrap();
     assert!(back == big, "downward overlapping copy");
 }
 
@@ -421,9 +360,7 @@ fn extended_copy_errors() {
     let mut l = good.clone();
     l.cscds[0].nul = true;
     assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0x0d, 0x02));
-    let other = Designator::naa_ieee_registered_extended(0x001405, 0x1234, 0)
-        .unwrap()
-        .to_vec();
+    let other = Designator::naa_ieee_registered_extended(0x001405, 0x1234, 0).unwrap().to_vec();
     let mut l = good.clone();
     l.cscds[0] = IdentificationCscd::block_device(3, &other[4..], 512);
     assert_eq!(send(&mut d, &l.to_vec()).0, (0x0a, 0x0d, 0x02));
@@ -442,10 +379,7 @@ fn receive_copy_results() {
     let mut d = vec_disk(MemoryDisk::new(8192, 512).unwrap());
     let op = d.ok(&rcr_cdb(3, 0, 1024), Data::Read(1024));
     let op = OperatingParameters::parse(&op).unwrap();
-    assert_eq!(
-        (op.max_cscd_descriptors, op.max_segment_descriptors),
-        (2, 4)
-    );
+    assert_eq!((op.max_cscd_descriptors, op.max_segment_descriptors), (2, 4));
     assert_eq!(op.implemented_descriptors, [0x02, 0xe4]);
     assert_eq!(op.held_data_limit, 0);
 
@@ -459,28 +393,15 @@ fn receive_copy_results() {
     d.ok(&xcopy_cdb(list.len() as u32), Data::Write(&list));
     let cs = d.ok(&rcr_cdb(0, 1, 1024), Data::Read(1024));
     let cs = CopyStatus::parse(&cs).unwrap();
-    assert_eq!(
-        (
-            cs.copy_manager_status,
-            cs.segments_processed,
-            cs.transfer_count
-        ),
-        (1, 1, 8 * 512)
-    );
+    assert_eq!((cs.copy_manager_status, cs.segments_processed, cs.transfer_count), (1, 1, 8 * 512));
     // Returned once, then discarded.
     let (key, asc, _, _) = d.fails_with_sense(&rcr_cdb(0, 1, 1024), Data::Read(1024));
     assert_eq!((key, asc), (5, 0x24));
 
     // REPORT SUPPORTED OPERATION CODES lists them.
-    let one = d.ok(
-        &[0xa3, 0x0c, 2, 0x83, 0, 0, 0, 0, 1, 0, 0, 0],
-        Data::Read(256),
-    );
+    let one = d.ok(&[0xa3, 0x0c, 2, 0x83, 0, 0, 0, 0, 1, 0, 0, 0], Data::Read(256));
     assert_eq!(one[1] & 7, 3, "EXTENDED COPY(LID1) supported");
-    let one = d.ok(
-        &[0xa3, 0x0c, 2, 0x84, 0, 3, 0, 0, 1, 0, 0, 0],
-        Data::Read(256),
-    );
+    let one = d.ok(&[0xa3, 0x0c, 2, 0x84, 0, 3, 0, 0, 1, 0, 0, 0], Data::Read(256));
     assert_eq!(one[1] & 7, 3, "OPERATING PARAMETERS supported");
 }
 
@@ -507,17 +428,12 @@ fn get_lba_status_reports_the_image_holes() {
     let r = d.ok(&get(0), Data::Read(1024));
     if status(&r).len() == 1 {
         // A file system without SEEK_HOLE reports everything as data.
-        eprintln!(
-            "NOTE: {} keeps no holes; only the fallback was checked",
-            path.display()
-        );
+        eprintln!("NOTE: {} keeps no holes; only the fallback was checked", path.display());
         assert_eq!(status(&r)[0], (0, 256, 0));
     } else {
         assert_eq!(status(&r), vec![(0, 3, 1), (3, 2, 0), (5, 251, 1)]);
         // UNMAP block 3: one block more deallocated.
-        let unmap = [
-            0u8, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
-        ];
+        let unmap = [0u8, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0];
         d.ok(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], Data::Write(&unmap));
         let r = d.ok(&get(0), Data::Read(1024));
         assert_eq!(status(&r), vec![(0, 4, 1), (4, 1, 0), (5, 251, 1)]);
@@ -557,10 +473,7 @@ impl BlockDevice for BadBlocks {
 
 #[test]
 fn a_copy_that_fails_part_way_is_copy_aborted() {
-    let mut d = vec_disk(BadBlocks {
-        disk: MemoryDisk::new(4096, 512).unwrap(),
-        bad: 2000,
-    });
+    let mut d = vec_disk(BadBlocks { disk: MemoryDisk::new(4096, 512).unwrap(), bad: 2000 });
     let cscd = own_cscd(&mut d);
     // The source runs into the unreadable blocks.
     let list = copy_list(&cscd, 100, 1950, 0).to_vec();
@@ -652,18 +565,12 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
     let c = d.run(&read10(3, 1), Data::Read(4096));
     assert_eq!((c.status, c.read_len), (0, Some(512)));
     assert_eq!(&c.buf[..512], &data[..]);
-    assert!(
-        c.buf[512..].iter().all(|&b| b == 0),
-        "stale bytes after READ"
-    );
+    assert!(c.buf[512..].iter().all(|&b| b == 0), "stale bytes after READ");
     // INQUIRY's answer is shorter than the 255 bytes asked, and the buffer is 4 KiB.
     let c = d.run(&[0x12, 0, 0, 0, 0xff, 0], Data::Read(4096));
     let n = usize::from(c.buf[4]) + 5;
     assert_eq!((c.status, c.read_len), (0, Some(n)));
-    assert!(
-        c.buf[n..].iter().all(|&b| b == 0),
-        "stale bytes after INQUIRY"
-    );
+    assert!(c.buf[n..].iter().all(|&b| b == 0), "stale bytes after INQUIRY");
     // A READ that fails, a command that is not understood, and one whose CDB says Data-Out
     // but whose buffer the kernel made Data-In (TCMU takes the direction from the fabric,
     // not the CDB), leave no one else's bytes when they fail.
@@ -674,18 +581,12 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
     ] {
         let c = d.run(cdb, Data::Read(4096));
         assert_eq!(c.status, 2);
-        assert!(
-            c.buf.iter().all(|&b| b == 0),
-            "{cdb:02x?}: stale bytes after failing"
-        );
+        assert!(c.buf.iter().all(|&b| b == 0), "{cdb:02x?}: stale bytes after failing");
     }
     // A command without data (TEST UNIT READY) handed a buffer anyway.
     let c = d.run(&[0, 0, 0, 0, 0, 0], Data::Read(4096));
     assert_eq!(c.status, 0);
-    assert!(
-        c.buf.iter().all(|&b| b == 0),
-        "stale bytes after TEST UNIT READY"
-    );
+    assert!(c.buf.iter().all(|&b| b == 0), "stale bytes after TEST UNIT READY");
     // A buffer of exactly the transfer: no READ_LEN needed.
     let c = d.run(&read10(3, 1), Data::Read(512));
     assert_eq!((c.status, c.read_len, &c.buf[..]), (0, None, &data[..]));

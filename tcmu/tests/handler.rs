@@ -142,11 +142,7 @@ fn declined_and_undecodable_commands_are_the_emulation_s() {
     let lu = unit();
     // READ CAPACITY(10): declined, emulated with the disk's geometry.
     let mut cap = vec![0u8; 8];
-    assert_eq!(
-        lu.execute(1, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], &mut cap)
-            .status,
-        0
-    );
+    assert_eq!(lu.execute(1, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], &mut cap).status, 0);
     assert_eq!(cap, [0, 0, 0, 63, 0, 0, 2, 0]);
     // An operation code nobody knows, declined undecoded by this handler: INVALID COMMAND
     // OPERATION CODE, from the emulation.
@@ -193,12 +189,8 @@ fn serve_one_worker<H: Handler + 'static>(handler: H) -> (SimKernel, Arc<SimDoor
         handler,
         Emulator::new(MemoryDisk::new(8, 512).unwrap(), Identity::for_name("p")),
     );
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::new(unit),
-        1,
-    );
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::new(unit), 1);
     (sim, bell, server)
 }
 
@@ -286,15 +278,10 @@ fn a_handler_s_reply_is_normalised_before_it_leaves() {
     let mut stale = vec![0xee; 512];
     let reply = replies(failed, 100).execute(1, &rw10(0x28, 0, 1), &mut stale);
     assert_eq!(reply.status, 0x08);
-    assert!(
-        stale.iter().all(|&b| b == 0),
-        "a failed command carries nothing"
-    );
+    assert!(stale.iter().all(|&b| b == 0), "a failed command carries nothing");
     // Sense means CHECK CONDITION, whatever status the handler put.
-    let sensed = tcmu::Reply {
-        status: 0,
-        ..tcmu::Reply::check_condition(SenseData::medium_error_read())
-    };
+    let sensed =
+        tcmu::Reply { status: 0, ..tcmu::Reply::check_condition(SenseData::medium_error_read()) };
     let mut stale = vec![0xee; 512];
     let reply = replies(sensed, 0).execute(2, &rw10(0x28, 0, 1), &mut stale);
     assert_eq!(reply.status, 2);

@@ -59,11 +59,7 @@ fn write10(lba: u8, blocks: u8) -> [u8; 10] {
 
 /// HARDWARE ERROR, INTERNAL TARGET FAILURE: what the server answers a panic with.
 fn internal_target_failure(d: &mut SimDisk<Panicky>, cdb: &[u8], data: &[u8]) {
-    assert_eq!(
-        d.fails(cdb, SimData::Write(data)),
-        (4, 0x44, 0),
-        "{cdb:02x?}"
-    );
+    assert_eq!(d.fails(cdb, SimData::Write(data)), (4, 0x44, 0), "{cdb:02x?}");
 }
 
 /// MODE SENSE(6) of the Caching page: whether WCE is set, and the page ready for MODE SELECT
@@ -91,14 +87,8 @@ fn a_panic_inside_compare_and_write_costs_one_command() {
     d.ok(&write10(1, 1), SimData::Write(&[3u8; 512]));
     d.ok(&caw, SimData::Write(&both));
     let (_, page) = caching(&mut d, true);
-    d.ok(
-        &[0x15, 0x10, 0, 0, page.len() as u8, 0],
-        SimData::Write(&page),
-    );
-    assert_eq!(
-        d.ok(&[0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], SimData::Read(512)),
-        [3u8; 512]
-    );
+    d.ok(&[0x15, 0x10, 0, 0, page.len() as u8, 0], SimData::Write(&page));
+    assert_eq!(d.ok(&[0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], SimData::Read(512)), [3u8; 512]);
 }
 
 #[test]

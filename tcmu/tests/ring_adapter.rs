@@ -45,11 +45,7 @@ fn the_ring_gets_what_plain_vectors_get() {
         (vec![0x12, 1, 0x83, 0, 0xff, 0], Vec::new(), 255),
         // Failures: out of range, an unknown opcode, an invalid field.
         (read10(256, 1).to_vec(), Vec::new(), 512),
-        (
-            vec![0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-            Vec::new(),
-            0,
-        ),
+        (vec![0xc1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Vec::new(), 0),
         (vec![0x12, 1, 0xc7, 0, 0xff, 0], Vec::new(), 255),
         (select.to_vec(), control.clone(), 0),
         (read10(256, 1).to_vec(), Vec::new(), 512),
@@ -66,11 +62,7 @@ fn the_ring_gets_what_plain_vectors_get() {
         let (rsp, buf) = ring.run_raw(&cdb, sim);
         let c = plain.run(&cdb, vec);
         assert_eq!(rsp.status, c.status, "{cdb:02x?}");
-        assert_eq!(
-            &rsp.sense[..usize::from(rsp.sense_len)],
-            &c.sense[..],
-            "{cdb:02x?}"
-        );
+        assert_eq!(&rsp.sense[..usize::from(rsp.sense_len)], &c.sense[..], "{cdb:02x?}");
         assert_eq!(rsp.read_len.map(|n| n as usize), c.read_len, "{cdb:02x?}");
         assert!(!rsp.unknown_op);
         if read > 0 {
@@ -99,19 +91,13 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
     // What the initiator gets: the block, READ_LEN 512.
     leave_stale_bytes(&mut d);
     let c = d.run(&read10(3, 1), SimData::Read(4096));
-    assert_eq!(
-        (c.status, c.read_len, &c.data_in[..]),
-        (0, Some(512), &data[..])
-    );
+    assert_eq!((c.status, c.read_len, &c.data_in[..]), (0, Some(512), &data[..]));
     // INQUIRY's answer is shorter than the 255 bytes asked, and the buffer is 4 KiB.
     leave_stale_bytes(&mut d);
     let (rsp, buf) = d.run_raw(&[0x12, 0, 0, 0, 0xff, 0], SimData::Read(4096));
     let n = usize::from(buf[4]) + 5;
     assert_eq!((rsp.status, rsp.read_len), (0, Some(n as u32)));
-    assert!(
-        buf[n..].iter().all(|&b| b == 0),
-        "stale bytes after INQUIRY"
-    );
+    assert!(buf[n..].iter().all(|&b| b == 0), "stale bytes after INQUIRY");
     // A READ that fails, a command that is not understood, and one whose CDB says Data-Out
     // but whose buffer the kernel made Data-In (TCMU takes the direction from the fabric,
     // not the CDB), leave no one else's bytes when they fail.
@@ -123,19 +109,13 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
         leave_stale_bytes(&mut d);
         let (rsp, buf) = d.run_raw(cdb, SimData::Read(4096));
         assert_eq!(rsp.status, 2);
-        assert!(
-            buf.iter().all(|&b| b == 0),
-            "{cdb:02x?}: stale bytes after failing"
-        );
+        assert!(buf.iter().all(|&b| b == 0), "{cdb:02x?}: stale bytes after failing");
     }
     // A command without data (TEST UNIT READY) handed a buffer anyway.
     leave_stale_bytes(&mut d);
     let (rsp, buf) = d.run_raw(&[0, 0, 0, 0, 0, 0], SimData::Read(4096));
     assert_eq!(rsp.status, 0);
-    assert!(
-        buf.iter().all(|&b| b == 0),
-        "stale bytes after TEST UNIT READY"
-    );
+    assert!(buf.iter().all(|&b| b == 0), "stale bytes after TEST UNIT READY");
     // A buffer of exactly the transfer: no READ_LEN needed.
     let (rsp, buf) = d.run_raw(&read10(3, 1), SimData::Read(512));
     assert_eq!((rsp.status, rsp.read_len, &buf[..]), (0, None, &data[..]));

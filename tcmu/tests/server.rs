@@ -21,12 +21,8 @@ fn many_commands_through_four_workers() {
         MemoryDisk::new(4096, 512).unwrap(),
         Identity::for_name("srv"),
     )));
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::clone(&emu),
-        4,
-    );
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&emu), 4);
 
     // 400 writes of distinct patterns to distinct places, then 400 reads of them.
     let pattern = |i: u32| -> Vec<u8> {
@@ -34,9 +30,7 @@ fn many_commands_through_four_workers() {
         v[..4].copy_from_slice(&i.to_be_bytes()); // unique per command
         v
     };
-    let writes = (0..400u32)
-        .map(|i| (rw10(0x2a, i * 8, 4), pattern(i), 0))
-        .collect();
+    let writes = (0..400u32).map(|i| (rw10(0x2a, i * 8, 4), pattern(i), 0)).collect();
     for c in drive(&mut sim, &bell, writes) {
         assert_eq!(c.status, 0);
     }
@@ -45,9 +39,7 @@ fn many_commands_through_four_workers() {
         let at = i as usize * 8 * 512;
         assert_eq!(&image[at..at + 2048], &pattern(i)[..], "write {i} data");
     }
-    let reads: Vec<_> = (0..400u32)
-        .map(|i| (rw10(0x28, i * 8, 4), Vec::new(), 4 * 512))
-        .collect();
+    let reads: Vec<_> = (0..400u32).map(|i| (rw10(0x28, i * 8, 4), Vec::new(), 4 * 512)).collect();
     let mut by_id = std::collections::HashMap::new();
     // Map ids back to LBAs through the READ data itself: each pattern is unique per i.
     for c in drive(&mut sim, &bell, reads) {
@@ -146,10 +138,7 @@ fn a_failing_doorbell_ends_the_loop_with_its_error() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let waits = bell.waits();
-    assert!(
-        server.is_finished(),
-        "the loop still runs after {waits} failed waits"
-    );
+    assert!(server.is_finished(), "the loop still runs after {waits} failed waits");
     let e = server.stop().unwrap_err();
     assert!(e.to_string().contains("the device is gone"), "{e}");
 }
@@ -178,10 +167,7 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
     let bell = Arc::new(SimDoorbell::default());
     let handler = Arc::new(LogicalUnit::new(
         Stalling { stall: late * 3 },
-        Emulator::new(
-            MemoryDisk::new(64, 512).unwrap(),
-            Identity::for_name("late"),
-        ),
+        Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("late")),
     ));
     // One worker: the WRITE waits behind the stalled command.
     let options = ServeOptions::new(1).cmd_time_out(cmd_time_out);
@@ -194,10 +180,7 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
     let done = drive(
         &mut sim,
         &bell,
-        vec![
-            (vec![0x00, 0, 0, 0, 0, 0], Vec::new(), 0),
-            (rw10(0x2a, 5, 1), vec![0xee; 512], 0),
-        ],
+        vec![(vec![0x00, 0, 0, 0, 0, 0], Vec::new(), 0), (rw10(0x2a, 5, 1), vec![0xee; 512], 0)],
     );
     let (stalled, write) = (&done[0], &done[1]);
     assert_eq!(stalled.status, 0);
@@ -213,32 +196,16 @@ fn a_write_queued_past_cmd_time_out_is_answered_without_running() {
         "the late WRITE never reached the disk"
     );
     // A WRITE in time runs.
-    let done = drive(
-        &mut sim,
-        &bell,
-        vec![(rw10(0x2a, 5, 1), vec![0xee; 512], 0)],
-    );
+    let done = drive(&mut sim, &bell, vec![(rw10(0x2a, 5, 1), vec![0xee; 512], 0)]);
     assert_eq!(done[0].status, 0);
-    assert!(
-        handler.emulator().device().snapshot()[5 * 512..6 * 512]
-            .iter()
-            .all(|&b| b == 0xee)
-    );
+    assert!(handler.emulator().device().snapshot()[5 * 512..6 * 512].iter().all(|&b| b == 0xee));
     server.stop().unwrap();
 }
 
 #[test]
 fn no_cmd_time_out_means_nothing_is_too_late() {
-    assert_eq!(
-        ServeOptions::new(2)
-            .cmd_time_out(std::time::Duration::ZERO)
-            .cmd_time_out,
-        None
-    );
-    assert_eq!(
-        late_after(std::time::Duration::from_secs(30)),
-        std::time::Duration::from_secs(29)
-    );
+    assert_eq!(ServeOptions::new(2).cmd_time_out(std::time::Duration::ZERO).cmd_time_out, None);
+    assert_eq!(late_after(std::time::Duration::from_secs(30)), std::time::Duration::from_secs(29));
 }
 
 /// The emulation, except that TEST UNIT READY blocks until `release` is sent (a backend stuck
@@ -271,10 +238,7 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
             started: std::sync::Mutex::new(started_tx),
             release: std::sync::Mutex::new(release_rx),
         },
-        Emulator::new(
-            MemoryDisk::new(64, 512).unwrap(),
-            Identity::for_name("blocked"),
-        ),
+        Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("blocked")),
     ));
     let server = Server::spawn_with(
         Ring::new(sim.region()).unwrap(),
@@ -294,10 +258,7 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
     let mut ids = Vec::new();
     for lba in 0..6u32 {
         let data = vec![lba as u8 + 1; 512];
-        ids.push(
-            sim.submit(&rw10(0x2a, lba, 1), SimData::Write(&data))
-                .unwrap(),
-        );
+        ids.push(sim.submit(&rw10(0x2a, lba, 1), SimData::Write(&data)).unwrap());
         bell.kick();
     }
     let mut done = Vec::new();
@@ -311,10 +272,7 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
     let _ = release.send(());
     let waited = std::time::Instant::now();
     while done.len() < ids.len() + 1 {
-        assert!(
-            waited.elapsed() < std::time::Duration::from_secs(5),
-            "stalled"
-        );
+        assert!(waited.elapsed() < std::time::Duration::from_secs(5), "stalled");
         seen = bell.wait_notified(seen, std::time::Duration::from_millis(20));
         done.extend(sim.reap().unwrap());
     }
@@ -335,11 +293,7 @@ fn a_blocked_command_holds_up_no_other_while_a_worker_is_free() {
     );
     let image = handler.emulator().device().snapshot();
     for lba in 0..6usize {
-        assert!(
-            image[lba * 512..(lba + 1) * 512]
-                .iter()
-                .all(|&b| b == lba as u8 + 1)
-        );
+        assert!(image[lba * 512..(lba + 1) * 512].iter().all(|&b| b == lba as u8 + 1));
     }
     server.stop().unwrap();
 }
@@ -374,12 +328,8 @@ fn task_management_reaches_the_handler_in_ring_order() {
         Listening::default(),
         Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("tmr")),
     ));
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::clone(&unit),
-        2,
-    );
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&unit), 2);
     sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
     sim.submit_tmr(TmrType::LunReset, &[1, 2, 3]).unwrap();
     sim.submit_tmr(TmrType::Unknown(42), &[]).unwrap();
@@ -391,18 +341,9 @@ fn task_management_reaches_the_handler_in_ring_order() {
     assert_eq!(
         heard,
         [
-            TaskManagement {
-                function: TaskFunction::AbortTask,
-                aborted: vec![7],
-            },
-            TaskManagement {
-                function: TaskFunction::LunReset,
-                aborted: vec![1, 2, 3],
-            },
-            TaskManagement {
-                function: TaskFunction::Other(42),
-                aborted: vec![],
-            },
+            TaskManagement { function: TaskFunction::AbortTask, aborted: vec![7] },
+            TaskManagement { function: TaskFunction::LunReset, aborted: vec![1, 2, 3] },
+            TaskManagement { function: TaskFunction::Other(42), aborted: vec![] },
         ]
     );
     server.stop().unwrap();
@@ -432,17 +373,10 @@ fn a_panicking_task_management_keeps_the_server_serving() {
     let bell = Arc::new(SimDoorbell::default());
     let unit = LogicalUnit::new(
         PanicsOnTmr,
-        Emulator::new(
-            MemoryDisk::new(64, 512).unwrap(),
-            Identity::for_name("tmrp"),
-        ),
+        Emulator::new(MemoryDisk::new(64, 512).unwrap(), Identity::for_name("tmrp")),
     );
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::new(unit),
-        1,
-    );
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::new(unit), 1);
     let done = quietly(|| {
         sim.submit_tmr(TmrType::AbortTask, &[7]).unwrap();
         sim.submit_tmr(TmrType::LunReset, &[]).unwrap();
@@ -500,12 +434,8 @@ fn a_queued_command_an_abort_names_is_not_run() {
     ));
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let bell = Arc::new(SimDoorbell::default());
-    let server = Server::spawn(
-        Ring::new(sim.region()).unwrap(),
-        Arc::clone(&bell),
-        Arc::clone(&unit),
-        1,
-    );
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&unit), 1);
     // The one worker blocks on the first READ; the second waits in the queue behind it.
     let first = sim.submit(&rw10(0x28, 0, 1), SimData::Read(512)).unwrap();
     bell.kick();
@@ -522,17 +452,9 @@ fn a_queued_command_an_abort_names_is_not_run() {
         seen = bell.wait_notified(seen, Duration::from_millis(50));
         done.extend(sim.reap().unwrap());
     }
-    let status = |id| {
-        done.iter()
-            .find(|c| c.id == id)
-            .map(|c| (c.status, c.sense[2]))
-    };
+    let status = |id| done.iter().find(|c| c.id == id).map(|c| (c.status, c.sense[2]));
     assert_eq!(status(first).map(|s| s.0), Some(0));
     assert_eq!(status(second), Some((2, 0x0b)), "ABORTED COMMAND");
-    assert_eq!(
-        *unit.handler().ran.lock().unwrap(),
-        [0],
-        "the aborted READ never ran"
-    );
+    assert_eq!(*unit.handler().ran.lock().unwrap(), [0], "the aborted READ never ran");
     server.stop().unwrap();
 }

@@ -37,48 +37,13 @@ pub struct Run {
 
 /// Every run, in the order the guest does them.
 pub const RUNS: &[Run] = &[
-    Run {
-        key: "file-loop",
-        device: "ours-file",
-        route: "loop",
-        tests: "SCSI",
-    },
-    Run {
-        key: "memory-loop",
-        device: "ours-memory",
-        route: "loop",
-        tests: "SCSI",
-    },
-    Run {
-        key: "kernel-loop",
-        device: "kernel-fileio",
-        route: "loop",
-        tests: "SCSI",
-    },
-    Run {
-        key: "file-iscsi",
-        device: "ours-file",
-        route: "iscsi",
-        tests: "SCSI",
-    },
-    Run {
-        key: "memory-iscsi",
-        device: "ours-memory",
-        route: "iscsi",
-        tests: "SCSI",
-    },
-    Run {
-        key: "kernel-iscsi",
-        device: "kernel-fileio",
-        route: "iscsi",
-        tests: "SCSI",
-    },
-    Run {
-        key: "ro-iscsi",
-        device: "ours-file-ro",
-        route: "iscsi",
-        tests: "SCSI.ReadOnly",
-    },
+    Run { key: "file-loop", device: "ours-file", route: "loop", tests: "SCSI" },
+    Run { key: "memory-loop", device: "ours-memory", route: "loop", tests: "SCSI" },
+    Run { key: "kernel-loop", device: "kernel-fileio", route: "loop", tests: "SCSI" },
+    Run { key: "file-iscsi", device: "ours-file", route: "iscsi", tests: "SCSI" },
+    Run { key: "memory-iscsi", device: "ours-memory", route: "iscsi", tests: "SCSI" },
+    Run { key: "kernel-iscsi", device: "kernel-fileio", route: "iscsi", tests: "SCSI" },
+    Run { key: "ro-iscsi", device: "ours-file-ro", route: "iscsi", tests: "SCSI.ReadOnly" },
     Run {
         key: "kernel-ro-iscsi",
         device: "kernel-fileio-ro",
@@ -128,23 +93,13 @@ fn stop(mut s: Served) -> Result<(), String> {
 }
 
 fn sh(cmd: &str) -> Result<(), String> {
-    let status = Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{cmd}` failed: {status}"))
-    }
+    let status = Command::new("sh").args(["-c", cmd]).status().map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("`{cmd}` failed: {status}")) }
 }
 
 /// Runs `iscsi-test-cu` for `run` against `target`, its output to `out/KEY.log`.
 fn suite(run: &Run, target: &str, out: &Path) -> Result<(), String> {
-    eprintln!(
-        "conformance: {} ({} via {}): {target}",
-        run.key, run.device, run.route
-    );
+    eprintln!("conformance: {} ({} via {}): {target}", run.key, run.device, run.route);
     let log =
         std::fs::File::create(out.join(format!("{}.log", run.key))).map_err(|e| e.to_string())?;
     let start = std::time::Instant::now();
@@ -154,11 +109,7 @@ fn suite(run: &Run, target: &str, out: &Path) -> Result<(), String> {
         .stderr(log)
         .status()
         .map_err(|e| format!("iscsi-test-cu: {e}"))?;
-    eprintln!(
-        "conformance: {} done in {:.0} s ({status})",
-        run.key,
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("conformance: {} done in {:.0} s ({status})", run.key, start.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -238,58 +189,32 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
         Ok(p)
     };
     let arg = |p: &Path| p.display().to_string();
-    let file_loop = serve(
-        tcmu,
-        &["/tmp/conf-file-loop.img", "--size", &size_arg],
-        "cfileloop",
-    )?;
+    let file_loop = serve(tcmu, &["/tmp/conf-file-loop.img", "--size", &size_arg], "cfileloop")?;
     let memory_loop = serve(tcmu, &["--memory", "--size", &size_arg], "cmemloop")?;
-    let file_iscsi = serve(
-        tcmu,
-        &["/tmp/conf-file-iscsi.img", "--size", &size_arg],
-        "cfileiscsi",
-    )?;
+    let file_iscsi = serve(tcmu, &["/tmp/conf-file-iscsi.img", "--size", &size_arg], "cfileiscsi")?;
     let memory_iscsi = serve(tcmu, &["--memory", "--size", &size_arg], "cmemiscsi")?;
     let ro = serve(tcmu, &[&arg(&image("ro")?), "--read-only"], "cro")?;
     let mut kernel = Vec::new();
     for name in ["kloop", "kiscsi", "kro"] {
         let img = image(name)?;
-        kernel.push(
-            cfs.create_fileio_backstore(1, name, &img, SIZE)
-                .map_err(|e| e.to_string())?,
-        );
+        kernel.push(cfs.create_fileio_backstore(1, name, &img, SIZE).map_err(|e| e.to_string())?);
     }
-    let lo = cfs
-        .create_loopback(&lio_config::naa_wwn(0xc0_ffee))
-        .map_err(|e| e.to_string())?;
+    let lo = cfs.create_loopback(&lio_config::naa_wwn(0xc0_ffee)).map_err(|e| e.to_string())?;
     lo.add_lun(0, &kernel[0]).map_err(|e| e.to_string())?;
-    let kernel_disk = lo
-        .wait_for_disk(0, Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
+    let kernel_disk = lo.wait_for_disk(0, Duration::from_secs(30)).map_err(|e| e.to_string())?;
 
     let store = |s: &Served| cfs.user_backstore(1, s.name);
-    let rw = cfs
-        .create_iscsi(IQN_RW, "127.0.0.1:3260")
-        .map_err(|e| e.to_string())?;
-    rw.add_lun(0, &store(&file_iscsi))
-        .map_err(|e| e.to_string())?;
-    rw.add_lun(1, &store(&memory_iscsi))
-        .map_err(|e| e.to_string())?;
+    let rw = cfs.create_iscsi(IQN_RW, "127.0.0.1:3260").map_err(|e| e.to_string())?;
+    rw.add_lun(0, &store(&file_iscsi)).map_err(|e| e.to_string())?;
+    rw.add_lun(1, &store(&memory_iscsi)).map_err(|e| e.to_string())?;
     rw.add_lun(2, &kernel[1]).map_err(|e| e.to_string())?;
-    rw.set_access(&IscsiAccess::Open)
-        .map_err(|e| e.to_string())?;
+    rw.set_access(&IscsiAccess::Open).map_err(|e| e.to_string())?;
     rw.enable().map_err(|e| e.to_string())?;
-    let ro_t = cfs
-        .create_iscsi(IQN_RO, "127.0.0.1:3261")
-        .map_err(|e| e.to_string())?;
+    let ro_t = cfs.create_iscsi(IQN_RO, "127.0.0.1:3261").map_err(|e| e.to_string())?;
     ro_t.add_lun(0, &store(&ro)).map_err(|e| e.to_string())?;
     ro_t.add_lun(1, &kernel[2]).map_err(|e| e.to_string())?;
-    ro_t.set_access(&IscsiAccess::Open)
-        .map_err(|e| e.to_string())?;
-    sh(&format!(
-        "echo 1 > {}/tpgt_1/attrib/demo_mode_write_protect",
-        ro_t.path().display()
-    ))?;
+    ro_t.set_access(&IscsiAccess::Open).map_err(|e| e.to_string())?;
+    sh(&format!("echo 1 > {}/tpgt_1/attrib/demo_mode_write_protect", ro_t.path().display()))?;
     ro_t.enable().map_err(|e| e.to_string())?;
 
     let target = |run: &Run| -> String {
@@ -323,10 +248,7 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
         }
     });
     rerun_disputed(out, &|key| {
-        RUNS.iter()
-            .find(|r| r.key == key)
-            .map(&target)
-            .unwrap_or_default()
+        RUNS.iter().find(|r| r.key == key).map(&target).unwrap_or_default()
     })?;
 
     let _ = ro_t.remove();
@@ -427,9 +349,7 @@ fn count(r: &BTreeMap<String, Outcome>, o: Outcome) -> usize {
 /// these results are the kernel's, shown in the table but not held against us. (They are also
 /// racy: RESERVE(6) released on logout depends on how fast LIO tears the old session down.)
 pub fn handled_by_lio(test: &str) -> bool {
-    ["Reserve6.", "Prin", "Prout"]
-        .iter()
-        .any(|p| test.starts_with(p))
+    ["Reserve6.", "Prin", "Prout"].iter().any(|p| test.starts_with(p))
 }
 
 /// The bar: for each comparison, the tests the kernel passes that we do not, and whether our
@@ -454,9 +374,7 @@ pub fn violations(results: &Results) -> Vec<String> {
             }
         }
         let ours_only = |r: &BTreeMap<String, Outcome>| {
-            r.iter()
-                .filter(|(t, v)| **v == Outcome::Pass && !handled_by_lio(t))
-                .count()
+            r.iter().filter(|(t, v)| **v == Outcome::Pass && !handled_by_lio(t)).count()
         };
         let (po, pk) = (ours_only(o), ours_only(k));
         if po < pk {
@@ -491,21 +409,13 @@ pub fn table(results: &Results) -> String {
     let mut tests: Vec<&String> = results.values().flat_map(|r| r.keys()).collect();
     tests.sort();
     tests.dedup();
-    let _ = writeln!(
-        s,
-        "\n| test | {} |",
-        RUNS.iter().map(|r| r.key).collect::<Vec<_>>().join(" | ")
-    );
+    let _ =
+        writeln!(s, "\n| test | {} |", RUNS.iter().map(|r| r.key).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "| --- |{}", " --- |".repeat(RUNS.len()));
     for t in tests {
         let cells: Vec<&str> = RUNS
             .iter()
-            .map(|r| {
-                results
-                    .get(r.key)
-                    .and_then(|m| m.get(t))
-                    .map_or("", |o| o.word())
-            })
+            .map(|r| results.get(r.key).and_then(|m| m.get(t)).map_or("", |o| o.word()))
             .collect();
         let _ = writeln!(s, "| {t} | {} |", cells.join(" | "));
     }
@@ -582,9 +492,7 @@ pub fn host(root: &Path, tcmu: &Path) -> Result<(), String> {
     println!("{}", report.split("\n\n").next().unwrap_or_default());
     println!("full table: {}", out.display());
     if rc != 0 {
-        return Err(format!(
-            "the conformance run failed in the VM (exit status {rc})"
-        ));
+        return Err(format!("the conformance run failed in the VM (exit status {rc})"));
     }
     if bad.is_empty() {
         println!("conformance: the bar holds on every route");
@@ -593,10 +501,7 @@ pub fn host(root: &Path, tcmu: &Path) -> Result<(), String> {
         for b in &bad {
             eprintln!("conformance: {b}");
         }
-        Err(format!(
-            "{} conformance regressions against the kernel",
-            bad.len()
-        ))
+        Err(format!("{} conformance regressions against the kernel", bad.len()))
     }
 }
 
@@ -606,10 +511,7 @@ fn update_readme(readme: &Path, report: &str, bar_holds: bool) -> Result<(), Str
     const END: &str = "<!-- conformance:end -->";
     let text = std::fs::read_to_string(readme).map_err(|e| e.to_string())?;
     let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
-        return Err(format!(
-            "{} lacks the conformance markers",
-            readme.display()
-        ));
+        return Err(format!("{} lacks the conformance markers", readme.display()));
     };
     let totals = report.split("\n\n").next().unwrap_or_default();
     let verdict = if bar_holds {
@@ -618,11 +520,7 @@ fn update_readme(readme: &Path, report: &str, bar_holds: bool) -> Result<(), Str
     } else {
         "The bar does NOT hold in this run: see docs/conformance.md."
     };
-    let new = format!(
-        "{}{BEGIN}\n{totals}\n\n{verdict}\n{}",
-        &text[..b],
-        &text[e..]
-    );
+    let new = format!("{}{BEGIN}\n{totals}\n\n{verdict}\n{}", &text[..b], &text[e..]);
     std::fs::write(readme, new).map_err(|e| e.to_string())
 }
 
@@ -666,10 +564,7 @@ mod tests {
             results.insert(ours.to_string(), k);
         }
         assert!(violations(&results).is_empty());
-        results
-            .get_mut("file-iscsi")
-            .unwrap()
-            .insert("A.x".into(), Outcome::Skip);
+        results.get_mut("file-iscsi").unwrap().insert("A.x".into(), Outcome::Skip);
         let v = violations(&results);
         assert_eq!(v.len(), 2, "{v:?}"); // the test, and the pass count
     }

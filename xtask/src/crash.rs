@@ -33,12 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The scenarios, run in turn.
-const SCENARIOS: [Scenario; 4] = [
-    Scenario::Ext4,
-    Scenario::DirectWce0,
-    Scenario::CachedSync,
-    Scenario::DsyncFua,
-];
+const SCENARIOS: [Scenario; 4] =
+    [Scenario::Ext4, Scenario::DirectWce0, Scenario::CachedSync, Scenario::DsyncFua];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scenario {
@@ -72,9 +68,7 @@ pub fn host(root: &Path, cuts: u32, seed: u64) -> Result<(), String> {
     let timeout = Duration::from_secs(180 + 45 * u64::from(cuts));
     match crate::vm::run(&script, timeout)? {
         0 => Ok(()),
-        rc => Err(format!(
-            "power-cut tests failed in the VM (exit status {rc})"
-        )),
+        rc => Err(format!("power-cut tests failed in the VM (exit status {rc})")),
     }
 }
 
@@ -152,10 +146,7 @@ pub fn guest(args: &[String]) -> Result<(), String> {
             if keep_random { "random" } else { "nothing" }
         );
         match one_cut(&tcmu, i, scenario, keep_random, s) {
-            Ok(summary) => println!(
-                "PASS {label}: {summary} ({:.1} s)",
-                t.elapsed().as_secs_f64()
-            ),
+            Ok(summary) => println!("PASS {label}: {summary} ({:.1} s)", t.elapsed().as_secs_f64()),
             Err(e) => {
                 println!("FAIL {label}: {e}");
                 failed += 1;
@@ -167,18 +158,11 @@ pub fn guest(args: &[String]) -> Result<(), String> {
         cuts - failed,
         start.elapsed().as_secs_f64()
     );
-    if failed > 0 {
-        Err(format!("{failed} of {cuts} power cuts broke a promise"))
-    } else {
-        Ok(())
-    }
+    if failed > 0 { Err(format!("{failed} of {cuts} power cuts broke a promise")) } else { Ok(()) }
 }
 
 fn sh(cmd: &str) -> Result<String, String> {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
+    let out = Command::new("sh").args(["-c", cmd]).output().map_err(|e| format!("{cmd}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "`{cmd}` failed ({}): {}",
@@ -208,11 +192,7 @@ fn serve(tcmu: &Path, image: &Path, name: &str, extra: &[&str]) -> Result<Served
         .stderr(File::create(&err).map_err(|e| e.to_string())?)
         .spawn()
         .map_err(|e| format!("{}: {e}", tcmu.display()))?;
-    let mut served = Served {
-        child,
-        disk: PathBuf::new(),
-        err,
-    };
+    let mut served = Served { child, disk: PathBuf::new(), err };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let text = std::fs::read_to_string(&out).unwrap_or_default();
@@ -233,10 +213,7 @@ fn serve(tcmu: &Path, image: &Path, name: &str, extra: &[&str]) -> Result<Served
 
 impl Served {
     fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.err)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
+        std::fs::read_to_string(&self.err).unwrap_or_default().trim().to_string()
     }
 
     fn signal(&self, sig: &str) -> Result<(), String> {
@@ -355,16 +332,12 @@ fn one_cut(
     let st = served.wait(30)?;
     let said = served.stderr();
     if !st.success() || !said.contains("power cut") {
-        return Err(format!(
-            "the server did not report a power cut ({st}): {said}"
-        ));
+        return Err(format!("the server did not report a power cut ({st}): {said}"));
     }
     // The dead disk: `tcmu cleanup` answers its ring with errors and removes it.
     let cleaned = sh(&format!("{} cleanup", tcmu.display()))?;
     if !cleaned.contains(&format!("user_1/{name}")) {
-        return Err(format!(
-            "tcmu cleanup did not remove the dead disk: {cleaned}"
-        ));
+        return Err(format!("tcmu cleanup did not remove the dead disk: {cleaned}"));
     }
     let cleaned_after = cut_at.elapsed();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -374,9 +347,7 @@ fn one_cut(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let ended = worker
-        .join()
-        .map_err(|_| "the workload panicked".to_string())?;
+    let ended = worker.join().map_err(|_| "the workload panicked".to_string())?;
     let ended_after = cut_at.elapsed();
     if scenario == Scenario::Ext4 {
         let _ = sh(&format!("umount -l {}", mount.display()));
@@ -473,10 +444,7 @@ fn ext4_workload(disk: &Path, mount: &Path, log: &Mutex<Log>, seed: u64) -> Stri
                         let mut f = OpenOptions::new().append(true).open(dir.join(&name))?;
                         f.write_all(&more)?;
                         f.sync_all()?;
-                        Ok(vec![(
-                            name.clone(),
-                            Some([current.clone(), more.clone()].concat()),
-                        )])
+                        Ok(vec![(name.clone(), Some([current.clone(), more.clone()].concat()))])
                     })
                 }
                 6 => {
@@ -499,10 +467,7 @@ fn ext4_workload(disk: &Path, mount: &Path, log: &Mutex<Log>, seed: u64) -> Stri
                     step(log, &[&name, &to], || {
                         std::fs::rename(dir.join(&name), dir.join(&to))?;
                         sync_dir(&dir)?;
-                        Ok(vec![
-                            (name.clone(), None),
-                            (to.clone(), Some(current.clone())),
-                        ])
+                        Ok(vec![(name.clone(), None), (to.clone(), Some(current.clone()))])
                     })
                     .map(|()| names[k] = to)
                 }
@@ -575,12 +540,8 @@ fn check_ext4(tcmu: &Path, image: &Path, name: &str, log: &Log) -> Result<String
     let mount = PathBuf::from(format!("/mnt/{check_name}"));
     std::fs::create_dir_all(&mount).map_err(|e| e.to_string())?;
     let r = (|| {
-        sh(&format!(
-            "mount {} {}",
-            served.disk.display(),
-            mount.display()
-        ))
-        .map_err(|e| format!("the file system does not mount after the cut: {e}"))?;
+        sh(&format!("mount {} {}", served.disk.display(), mount.display()))
+            .map_err(|e| format!("the file system does not mount after the cut: {e}"))?;
         let mut checked = 0;
         let mut problems = Vec::new();
         for (n, (content, certain)) in &log.files {
@@ -623,9 +584,7 @@ fn check_ext4(tcmu: &Path, image: &Path, name: &str, log: &Log) -> Result<String
             String::from_utf8_lossy(&fsck.stdout)
         ));
     }
-    Ok(format!(
-        "{checked} fsync'd files intact, journal replayed, e2fsck -fn clean"
-    ))
+    Ok(format!("{checked} fsync'd files intact, journal replayed, e2fsck -fn clean"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -683,12 +642,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
     if scenario == Scenario::DsyncFua {
         flags |= nix::fcntl::OFlag::O_DSYNC.bits();
     }
-    let dev = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(flags)
-        .open(disk)
-    {
+    let dev = match OpenOptions::new().read(true).write(true).custom_flags(flags).open(disk) {
         Ok(f) => f,
         Err(e) => return format!("open {}: {e}", disk.display()),
     };
@@ -698,11 +652,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
     let promise_each = scenario != Scenario::CachedSync;
     let scratch = format!("/tmp/crash-scratch-{seed}");
     for seq in 1u64.. {
-        let kind = if scenario == Scenario::DsyncFua {
-            0
-        } else {
-            rng.range(0, 10)
-        };
+        let kind = if scenario == Scenario::DsyncFua { 0 } else { rng.range(0, 10) };
         let lba = rng.range(0, REGION_BLOCKS / 8 - 32) * 8;
         // Whether this command carries FUA (only COMPARE AND WRITE here; O_DSYNC writes get it
         // from the kernel).
@@ -719,10 +669,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 run_block_op(log, op, |op| {
                     let buf = &mut raw[skip..skip + op.blocks as usize * BLOCK];
                     for (k, chunk) in buf.chunks_exact_mut(BLOCK).enumerate() {
-                        chunk.copy_from_slice(&stamp(Content {
-                            seq,
-                            tag: op.lba + k as u64,
-                        }));
+                        chunk.copy_from_slice(&stamp(Content { seq, tag: op.lba + k as u64 }));
                     }
                     dev.write_all_at(buf, op.lba * BLOCK as u64)
                         .map_err(|e| format!("O_DIRECT write: {e}"))
@@ -737,11 +684,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                     blocks,
                     content: Box::new(move |_| (!zero).then_some(Content { seq, tag: lba })),
                 };
-                let block = if zero {
-                    [0u8; BLOCK]
-                } else {
-                    stamp(Content { seq, tag: lba })
-                };
+                let block = if zero { [0u8; BLOCK] } else { stamp(Content { seq, tag: lba }) };
                 // Zeroes by UNMAP (the data-out block is zeroes) or by NDOB (no data-out
                 // block); data by WRITE SAME(10) or (16).
                 let how = match (zero, rng.range(0, 2)) {
@@ -764,11 +707,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
             7 => {
                 // UNMAP.
                 let blocks = rng.range(1, 129);
-                let op = BlockOp {
-                    lba,
-                    blocks,
-                    content: Box::new(|_| None),
-                };
+                let op = BlockOp { lba, blocks, content: Box::new(|_| None) };
                 run_block_op(log, op, |op| {
                     sh(&format!(
                         "sg_unmap --force --lba={} --num={} {}",
@@ -920,14 +859,9 @@ fn check_blocks(image: &Path, log: &Log) -> Result<String, String> {
     if !problems.is_empty() {
         let n = problems.len();
         problems.truncate(6);
-        return Err(format!(
-            "{n} blocks lost what was promised: {}",
-            problems.join("; ")
-        ));
+        return Err(format!("{n} blocks lost what was promised: {}", problems.join("; ")));
     }
-    Ok(format!(
-        "{promised_blocks} promised blocks intact ({later} hold later, unpromised writes)"
-    ))
+    Ok(format!("{promised_blocks} promised blocks intact ({later} hold later, unpromised writes)"))
 }
 
 #[cfg(test)]
@@ -935,18 +869,11 @@ mod tests {
     use super::*;
 
     fn log() -> Log {
-        Log {
-            blocks: vec![BlockState::default(); REGION_BLOCKS as usize],
-            ..Log::default()
-        }
+        Log { blocks: vec![BlockState::default(); REGION_BLOCKS as usize], ..Log::default() }
     }
 
     fn op(lba: u64, blocks: u64, seq: u64) -> BlockOp {
-        BlockOp {
-            lba,
-            blocks,
-            content: Box::new(move |b| Some(Content { seq, tag: b })),
-        }
+        BlockOp { lba, blocks, content: Box::new(move |b| Some(Content { seq, tag: b })) }
     }
 
     /// An image of the region with `fill(lba)` in each block.
@@ -966,20 +893,13 @@ mod tests {
         let w = run_block_op(&log, op(8, 8, 1), |_| Ok(())).unwrap();
         promise(&log, Some(&w));
         let l = log.lock().unwrap();
-        let good = image("good", |b| {
-            (8..16).contains(&b).then_some(Content { seq: 1, tag: b })
-        });
+        let good = image("good", |b| (8..16).contains(&b).then_some(Content { seq: 1, tag: b }));
         assert!(check_blocks(&good, &l).is_ok());
         let lost = image("lost", |_| None);
         let e = check_blocks(&lost, &l).unwrap_err();
         assert!(e.contains("8 blocks lost"), "{e}");
-        let torn = image("torn", |b| {
-            (8..12).contains(&b).then_some(Content { seq: 1, tag: b })
-        });
-        assert!(
-            check_blocks(&torn, &l).is_err(),
-            "half a promised write is a lost promise"
-        );
+        let torn = image("torn", |b| (8..12).contains(&b).then_some(Content { seq: 1, tag: b }));
+        assert!(check_blocks(&torn, &l).is_err(), "half a promised write is a lost promise");
         for p in [good, lost, torn] {
             let _ = std::fs::remove_file(p);
         }
@@ -1021,10 +941,7 @@ mod tests {
         let l = log.lock().unwrap();
         assert_eq!(l.promised, 1);
         let older = image("older", |b| (b < 8).then_some(Content { seq: 1, tag: b }));
-        assert!(
-            check_blocks(&older, &l).is_err(),
-            "the synced write is 2, not 1"
-        );
+        assert!(check_blocks(&older, &l).is_err(), "the synced write is 2, not 1");
         let synced = image("synced", |b| (b < 8).then_some(Content { seq: 2, tag: b }));
         assert!(check_blocks(&synced, &l).is_ok());
         let later = image("later", |b| (b < 8).then_some(Content { seq: 3, tag: b }));

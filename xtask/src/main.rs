@@ -157,17 +157,7 @@ fn test(args: &[String]) -> Result<(), String> {
         cargo(&fuzz_dir, &["fmt", "--all", "--check"])
     })?;
     step("clippy", &|| {
-        cargo(
-            &root,
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        )
+        cargo(&root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
     })?;
     step("docs with warnings denied", &|| {
         run(
@@ -177,23 +167,10 @@ fn test(args: &[String]) -> Result<(), String> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
-    step("unit and property tests", &|| {
-        cargo(&root, &["test", "--workspace"])
-    })?;
+    step("unit and property tests", &|| cargo(&root, &["test", "--workspace"]))?;
     step("iSCSI login and discovery against tgtd", &|| {
         vm::ensure_host_packages(&[("tgtd", "tgt")])?;
-        cargo(
-            &root,
-            &[
-                "test",
-                "-p",
-                "iscsi-nl",
-                "--test",
-                "tgtd",
-                "--",
-                "--ignored",
-            ],
-        )
+        cargo(&root, &["test", "-p", "iscsi-nl", "--test", "tgtd", "--", "--ignored"])
     })?;
     if !no_vm {
         step("integration tests in a VM (real kernel)", &vm_test)?;
@@ -205,9 +182,7 @@ fn test(args: &[String]) -> Result<(), String> {
         }
     }
     if !no_fuzz {
-        step("fuzz (short run of every target)", &|| {
-            fuzz(&[], fuzz_seconds)
-        })?;
+        step("fuzz (short run of every target)", &|| fuzz(&[], fuzz_seconds))?;
     }
 
     eprintln!("\nxtask: all steps passed:");
@@ -221,39 +196,24 @@ fn test(args: &[String]) -> Result<(), String> {
 fn vm_run(args: &[String]) -> Result<(), String> {
     let mut args = args.to_vec();
     let timeout = take_number(&mut args, "--timeout")?.unwrap_or(600);
-    let words: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .skip_while(|a| *a == "--")
-        .collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).skip_while(|a| *a == "--").collect();
     if words.is_empty() {
         return Err(format!("vm-run needs a command\n\n{USAGE}"));
     }
     let rc = vm::run(&words.join(" "), std::time::Duration::from_secs(timeout))?;
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(format!("the command exited with {rc} in the VM"))
-    }
+    if rc == 0 { Ok(()) } else { Err(format!("the command exited with {rc} in the VM")) }
 }
 
 /// Builds `tcmu` and its examples and runs `xtask/vm/SCRIPT` in the VM with `$TCMU` (the
 /// program) and `$EXAMPLES` (the examples' folder) set; the script's exit status.
 fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     let root = root();
-    cargo(
-        &root,
-        &["build", "--release", "-p", "tcmu", "--bins", "--examples"],
-    )?;
+    cargo(&root, &["build", "--release", "-p", "tcmu", "--bins", "--examples"])?;
     let tcmu = root.join("target/release/tcmu");
     let examples = root.join("target/release/examples");
     let path = root.join("xtask/vm").join(script);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = format!(
-        "TCMU={}\nEXAMPLES={}\n{text}",
-        tcmu.display(),
-        examples.display()
-    );
+    let text = format!("TCMU={}\nEXAMPLES={}\n{text}", tcmu.display(), examples.display());
     vm::run(&text, std::time::Duration::from_secs(timeout_secs))
 }
 
@@ -329,11 +289,7 @@ fn fuzz_targets(fuzz_dir: &Path) -> Result<Vec<String>, String> {
         if line.starts_with('[') {
             in_bin = line == "[[bin]]";
         } else if in_bin && let Some(rest) = line.strip_prefix("name") {
-            let name = rest
-                .trim_start()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"');
+            let name = rest.trim_start().trim_start_matches('=').trim().trim_matches('"');
             targets.push(name.to_string());
         }
     }
@@ -364,17 +320,10 @@ fn fuzz(selected: &[String], seconds: u64) -> Result<(), String> {
     let all = fuzz_targets(&fuzz_dir)?;
     for t in selected {
         if !all.contains(t) {
-            return Err(format!(
-                "no fuzz target `{t}`; the targets are: {}",
-                all.join(", ")
-            ));
+            return Err(format!("no fuzz target `{t}`; the targets are: {}", all.join(", ")));
         }
     }
-    let targets = if selected.is_empty() {
-        all
-    } else {
-        selected.to_vec()
-    };
+    let targets = if selected.is_empty() { all } else { selected.to_vec() };
     ensure_cargo_fuzz()?;
     // cargo-fuzz passes -Z sanitizer flags; on the stable toolchain they need RUSTC_BOOTSTRAP.
     let env = [("RUSTC_BOOTSTRAP", "1")];

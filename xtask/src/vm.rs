@@ -52,9 +52,7 @@ poweroff -f
 "#;
 
 fn cache() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/root".into());
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
     home.join(".cache/tcmu-rs-vm")
 }
 
@@ -68,11 +66,8 @@ fn have(program: &str) -> bool {
 
 /// Installs the Debian packages whose programs are missing: `(program, package)` pairs.
 pub fn ensure_host_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
-    let missing: Vec<&str> = wanted
-        .iter()
-        .filter(|(program, _)| !have(program))
-        .map(|(_, package)| *package)
-        .collect();
+    let missing: Vec<&str> =
+        wanted.iter().filter(|(program, _)| !have(program)).map(|(_, package)| *package).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -128,18 +123,14 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
     }
     let dir = cache();
     let tree = dir.join("kernel");
-    let existing = sh(&format!(
-        "ls {}/boot 2>/dev/null | grep '^vmlinuz-' | head -1",
-        tree.display()
-    ))
-    .unwrap_or_default();
+    let existing =
+        sh(&format!("ls {}/boot 2>/dev/null | grep '^vmlinuz-' | head -1", tree.display()))
+            .unwrap_or_default();
     if existing.is_empty() {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let newest = || {
-            sh(
-                "apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
-                | awk '{print $1}' | sort -V | tail -1",
-            )
+            sh("apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
+                | awk '{print $1}' | sort -V | tail -1")
         };
         let mut pkg = newest()?;
         if pkg.is_empty() {
@@ -157,15 +148,8 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         ))?;
     }
     let vmlinuz = sh(&format!("ls {}/boot/vmlinuz-* | head -1", tree.display()))?;
-    let version = vmlinuz
-        .rsplit("vmlinuz-")
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    if !tree
-        .join(format!("lib/modules/{version}/modules.dep"))
-        .exists()
-    {
+    let version = vmlinuz.rsplit("vmlinuz-").next().unwrap_or_default().to_string();
+    if !tree.join(format!("lib/modules/{version}/modules.dep")).exists() {
         sh(&format!("depmod -b {} {version}", tree.display()))?;
     }
     Ok((PathBuf::from(vmlinuz), version, tree))
@@ -182,12 +166,7 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
     let deps: Vec<(String, Vec<String>)> = dep
         .lines()
         .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| {
-            (
-                k.trim().to_string(),
-                v.split_whitespace().map(String::from).collect(),
-            )
-        })
+        .map(|(k, v)| (k.trim().to_string(), v.split_whitespace().map(String::from).collect()))
         .collect();
     let by_name = |name: &str| {
         deps.iter().find(|(k, _)| {
@@ -218,18 +197,11 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
         }
         std::fs::copy(mods.join(k), &to).map_err(|e| format!("{k}: {e}"))?;
     }
-    for f in [
-        "modules.dep",
-        "modules.alias",
-        "modules.builtin",
-        "modules.order",
-        "modules.softdep",
-    ] {
+    for f in ["modules.dep", "modules.alias", "modules.builtin", "modules.order", "modules.softdep"]
+    {
         let _ = std::fs::copy(mods.join(f), target.join(f));
     }
-    for d in [
-        "bin", "proc", "sys", "dev", "host", "ovl", "newroot", "results",
-    ] {
+    for d in ["bin", "proc", "sys", "dev", "host", "ovl", "newroot", "results"] {
         std::fs::create_dir_all(root.join(d)).map_err(|e| e.to_string())?;
     }
     std::fs::copy(sh("command -v busybox")?, root.join("bin/busybox"))
@@ -295,35 +267,18 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     let log = std::fs::File::create(&console).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut qemu = Command::new("qemu-system-x86_64")
-        .args([
-            "-machine",
-            "q35,accel=tcg",
-            "-cpu",
-            "max",
-            "-smp",
-            "2",
-            "-m",
-            "2048",
-        ])
+        .args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2", "-m", "2048"])
         .arg("-kernel")
         .arg(&vmlinuz)
         .arg("-initrd")
         .arg(&initrd)
-        .args([
-            "-append",
-            "console=ttyS0 quiet panic=-1 rdinit=/init",
-            "-nographic",
-            "-no-reboot",
-        ])
+        .args(["-append", "console=ttyS0 quiet panic=-1 rdinit=/init", "-nographic", "-no-reboot"])
         .args([
             "-virtfs",
             "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         ])
         .arg("-virtfs")
-        .arg(format!(
-            "local,path={},mount_tag=results,security_model=none",
-            results.display()
-        ))
+        .arg(format!("local,path={},mount_tag=results,security_model=none", results.display()))
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
@@ -367,10 +322,7 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     }
     eprintln!("vm: finished after {:.1} s", start.elapsed().as_secs_f64());
     match std::fs::read_to_string(results.join("rc")) {
-        Ok(rc) => rc
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad exit status {rc:?}")),
+        Ok(rc) => rc.trim().parse().map_err(|_| format!("bad exit status {rc:?}")),
         Err(_) => Err(format!(
             "the guest wrote no exit status; console in {}:\n{}",
             console.display(),

@@ -10,31 +10,17 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn url(portal: &str, target: &str, lun: u64) -> IscsiUrl {
-    IscsiUrl {
-        portal: portal.into(),
-        target: target.into(),
-        lun,
-    }
+    IscsiUrl { portal: portal.into(), target: target.into(), lun }
 }
 
 #[test]
 fn urls() {
     assert_eq!(
-        "iscsi://127.0.0.1:3261/iqn.2026-11.x:t/2"
-            .parse::<IscsiUrl>()
-            .unwrap(),
+        "iscsi://127.0.0.1:3261/iqn.2026-11.x:t/2".parse::<IscsiUrl>().unwrap(),
         url("127.0.0.1:3261", "iqn.2026-11.x:t", 2)
     );
-    assert_eq!(
-        "iscsi://[::1]/iqn.x/0".parse::<IscsiUrl>().unwrap(),
-        url("[::1]", "iqn.x", 0)
-    );
-    for bad in [
-        "http://h/t/0",
-        "iscsi://h/t",
-        "iscsi://h/t/x",
-        "iscsi:///t/0",
-    ] {
+    assert_eq!("iscsi://[::1]/iqn.x/0".parse::<IscsiUrl>().unwrap(), url("[::1]", "iqn.x", 0));
+    for bad in ["http://h/t/0", "iscsi://h/t", "iscsi://h/t/x", "iscsi:///t/0"] {
         assert!(bad.parse::<IscsiUrl>().is_err(), "{bad}");
     }
     let u = "iscsi://[::1]:3261/iqn.x:y/7";
@@ -45,24 +31,15 @@ fn urls() {
 fn a_bad_url_fails_before_anything_is_touched() {
     let e = attach("iscsi://h/t", &AttachOptions::default()).unwrap_err();
     assert!(matches!(e, AttachError::BadUrl(_)), "{e}");
-    assert_eq!(
-        e.to_string(),
-        "\"iscsi://h/t\" is not iscsi://HOST[:PORT]/TARGET-IQN/LUN"
-    );
+    assert_eq!(e.to_string(), "\"iscsi://h/t\" is not iscsi://HOST[:PORT]/TARGET-IQN/LUN");
 }
 
 #[test]
 fn initiator_names() {
     let file = "# a comment\n#InitiatorName=iqn.no\n  InitiatorName=iqn.1993-08.org.debian:01:ab\n";
-    assert_eq!(
-        initiator_name_in(file).as_deref(),
-        Some("iqn.1993-08.org.debian:01:ab")
-    );
+    assert_eq!(initiator_name_in(file).as_deref(), Some("iqn.1993-08.org.debian:01:ab"));
     assert_eq!(initiator_name_in("# InitiatorName=iqn.x\n"), None);
-    assert_eq!(
-        iqn_for_host("Build_Host.lan\n"),
-        "iqn.2026-11.rs.tcmu:build-host.lan"
-    );
+    assert_eq!(iqn_for_host("Build_Host.lan\n"), "iqn.2026-11.rs.tcmu:build-host.lan");
 }
 
 #[test]
@@ -106,17 +83,8 @@ fn a_mounted_or_held_disk_is_busy() {
     // Its partition is mounted.
     let mounted = format!("{other}40 25 8:33 / /mnt/i rw - ext4 /dev/sdc1 rw\n");
     let b = busy(&sysfs, disk, &mounted).unwrap();
-    assert_eq!(
-        b,
-        Busy::Mounted {
-            disk: disk.into(),
-            at: "/mnt/i".into()
-        }
-    );
-    assert_eq!(
-        b.to_string(),
-        "/dev/sdc is mounted on /mnt/i: unmount it first"
-    );
+    assert_eq!(b, Busy::Mounted { disk: disk.into(), at: "/mnt/i".into() });
+    assert_eq!(b.to_string(), "/dev/sdc is mounted on /mnt/i: unmount it first");
     // Held by LVM: said before any mount.
     fs::create_dir_all(block.join("holders/dm-0")).unwrap();
     assert_eq!(busy(&sysfs, disk, &mounted), Some(Busy::Held(disk.into())));

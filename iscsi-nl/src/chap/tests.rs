@@ -25,9 +25,7 @@ impl ChallengeSource for Script {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 const INI_SECRET: &str = "initiator-secret";
@@ -40,10 +38,7 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn md5_vectors() {
     // MD5("abc"), the RFC 1321 vector, split into identifier, secret and challenge.
-    assert_eq!(
-        hex(&response(b'a', b"b", b"c")),
-        "0x900150983cd24fb0d6963f7d28e17f72"
-    );
+    assert_eq!(hex(&response(b'a', b"b", b"c")), "0x900150983cd24fb0d6963f7d28e17f72");
     // Computed independently: MD5(0x2a || "target-secret-1" || 01..10).
     let challenge: Vec<u8> = (1..=16).collect();
     assert_eq!(
@@ -72,16 +67,8 @@ impl SimTarget {
     }
 
     fn challenge(&self, base64: bool) -> Vec<(String, String)> {
-        let c = if base64 {
-            text::encode_base64(&self.challenge)
-        } else {
-            hex(&self.challenge)
-        };
-        pairs(&[
-            ("CHAP_A", "5"),
-            ("CHAP_I", &self.id.to_string()),
-            ("CHAP_C", &c),
-        ])
+        let c = if base64 { text::encode_base64(&self.challenge) } else { hex(&self.challenge) };
+        pairs(&[("CHAP_A", "5"), ("CHAP_I", &self.id.to_string()), ("CHAP_C", &c)])
     }
 
     /// Checks the initiator's answer; returns the mutual response if it challenged us.
@@ -109,9 +96,7 @@ fn one_way_exchange() {
     let target = SimTarget::new();
     let mut chap = ChapInitiator::new(target.initiator.clone(), None).unwrap();
     assert!(!chap.is_mutual());
-    let answer = chap
-        .on_challenge(&target.challenge(false), &mut Fixed(1))
-        .unwrap();
+    let answer = chap.on_challenge(&target.challenge(false), &mut Fixed(1)).unwrap();
     assert_eq!(answer.len(), 2);
     assert_eq!(target.check(&answer), Ok(Vec::new()));
     assert!(chap.is_done());
@@ -122,9 +107,7 @@ fn one_way_exchange() {
 fn base64_challenge_is_accepted() {
     let target = SimTarget::new();
     let mut chap = ChapInitiator::new(target.initiator.clone(), None).unwrap();
-    let answer = chap
-        .on_challenge(&target.challenge(true), &mut Fixed(1))
-        .unwrap();
+    let answer = chap.on_challenge(&target.challenge(true), &mut Fixed(1)).unwrap();
     assert_eq!(target.check(&answer), Ok(Vec::new()));
 }
 
@@ -132,14 +115,9 @@ fn base64_challenge_is_accepted() {
 fn mutual_exchange() {
     let target = SimTarget::new();
     let mut chap = ChapInitiator::new(target.initiator.clone(), Some(target.own.clone())).unwrap();
-    let answer = chap
-        .on_challenge(&target.challenge(false), &mut Fixed(0x5a))
-        .unwrap();
+    let answer = chap.on_challenge(&target.challenge(false), &mut Fixed(0x5a)).unwrap();
     assert_eq!(text::get(&answer, "CHAP_I"), Some("90"));
-    assert_eq!(
-        text::get(&answer, "CHAP_C"),
-        Some(hex(&[0x5a; 16]).as_str())
-    );
+    assert_eq!(text::get(&answer, "CHAP_C"), Some(hex(&[0x5a; 16]).as_str()));
     assert!(chap.awaits_target_response());
     let back = target.check(&answer).unwrap();
     chap.on_target_response(&back).unwrap();
@@ -149,14 +127,9 @@ fn mutual_exchange() {
 #[test]
 fn wrong_secret_fails_at_the_target() {
     let target = SimTarget::new();
-    let mut chap = ChapInitiator::new(
-        Credentials::new(target.initiator.user.clone(), "nope"),
-        None,
-    )
-    .unwrap();
-    let answer = chap
-        .on_challenge(&target.challenge(false), &mut Fixed(1))
-        .unwrap();
+    let mut chap =
+        ChapInitiator::new(Credentials::new(target.initiator.user.clone(), "nope"), None).unwrap();
+    let answer = chap.on_challenge(&target.challenge(false), &mut Fixed(1)).unwrap();
     assert_eq!(target.check(&answer), Err("authentication failure"));
 }
 
@@ -165,20 +138,12 @@ fn impostor_target_is_refused() {
     let target = SimTarget::new();
     let expected = Credentials::new(target.own.user.clone(), "what-the-real-target-knows");
     let mut chap = ChapInitiator::new(target.initiator.clone(), Some(expected)).unwrap();
-    let answer = chap
-        .on_challenge(&target.challenge(false), &mut Fixed(3))
-        .unwrap();
+    let answer = chap.on_challenge(&target.challenge(false), &mut Fixed(3)).unwrap();
     let back = target.check(&answer).unwrap();
-    assert_eq!(
-        chap.on_target_response(&back),
-        Err(ChapError::TargetAuthenticationFailed)
-    );
+    assert_eq!(chap.on_target_response(&back), Err(ChapError::TargetAuthenticationFailed));
     let mut renamed = back.clone();
     renamed[0].1 = "someone-else".into();
-    assert!(matches!(
-        chap.on_target_response(&renamed),
-        Err(ChapError::TargetNameMismatch { .. })
-    ));
+    assert!(matches!(chap.on_target_response(&renamed), Err(ChapError::TargetNameMismatch { .. })));
 }
 
 #[test]
@@ -198,22 +163,14 @@ fn reflected_challenge_is_refused() {
 fn bad_challenges() {
     let creds = Credentials::new("u", "s");
     let run = |list: &[(&str, &str)]| {
-        ChapInitiator::new(creds.clone(), None)
-            .unwrap()
-            .on_challenge(&pairs(list), &mut Fixed(0))
+        ChapInitiator::new(creds.clone(), None).unwrap().on_challenge(&pairs(list), &mut Fixed(0))
     };
     assert_eq!(
         run(&[("CHAP_A", "7"), ("CHAP_I", "1"), ("CHAP_C", "0x01")]),
         Err(ChapError::UnsupportedAlgorithm("7".into()))
     );
-    assert_eq!(
-        run(&[("CHAP_A", "Reject")]),
-        Err(ChapError::UnsupportedAlgorithm("Reject".into()))
-    );
-    assert_eq!(
-        run(&[("CHAP_A", "5"), ("CHAP_C", "0x01")]),
-        Err(ChapError::MissingKey("CHAP_I"))
-    );
+    assert_eq!(run(&[("CHAP_A", "Reject")]), Err(ChapError::UnsupportedAlgorithm("Reject".into())));
+    assert_eq!(run(&[("CHAP_A", "5"), ("CHAP_C", "0x01")]), Err(ChapError::MissingKey("CHAP_I")));
     assert_eq!(
         run(&[("CHAP_A", "5"), ("CHAP_I", "256"), ("CHAP_C", "0x01")]),
         Err(ChapError::InvalidIdentifier("256".into()))
@@ -233,12 +190,8 @@ fn bad_challenges() {
 fn steps_out_of_order() {
     let target = SimTarget::new();
     let mut chap = ChapInitiator::new(target.initiator.clone(), None).unwrap();
-    assert!(matches!(
-        chap.on_target_response(&[]),
-        Err(ChapError::OutOfOrder(_))
-    ));
-    chap.on_challenge(&target.challenge(false), &mut Fixed(1))
-        .unwrap();
+    assert!(matches!(chap.on_target_response(&[]), Err(ChapError::OutOfOrder(_))));
+    chap.on_challenge(&target.challenge(false), &mut Fixed(1)).unwrap();
     assert!(matches!(
         chap.on_challenge(&target.challenge(false), &mut Fixed(1)),
         Err(ChapError::OutOfOrder(_))

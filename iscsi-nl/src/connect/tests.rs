@@ -87,10 +87,7 @@ fn status_server(class: u8, detail: u8) -> (String, JoinHandle<()>) {
 
 /// Connects to `addr` and logs in to [`TGT`] as [`INI`] with [`ISID`], the defaults otherwise.
 fn log_in(addr: &str) -> Result<LoggedIn, Error> {
-    login(
-        connect(addr, TIMEOUT).unwrap(),
-        LoginConfig::normal(INI, ISID, TGT),
-    )
+    login(connect(addr, TIMEOUT).unwrap(), LoginConfig::normal(INI, ISID, TGT))
 }
 
 /// A Login Response to `req` with this status and no text.
@@ -130,10 +127,7 @@ fn discovery_lists_targets() {
     let targets = discover(&addr, INI, None, TIMEOUT).unwrap();
     assert_eq!(
         targets,
-        vec![DiscoveredTarget {
-            name: TGT.into(),
-            addresses: vec![("127.0.0.1".into(), 3260, 1)],
-        }]
+        vec![DiscoveredTarget { name: TGT.into(), addresses: vec![("127.0.0.1".into(), 3260, 1)] }]
     );
     server.join().unwrap();
 }
@@ -157,10 +151,7 @@ fn rejected_login_is_a_clean_error() {
     let (addr, server) = status_server(2, 1);
     let err = log_in(&addr).unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Login(LoginError::Status(StatusError::AuthenticationFailed))
-        ),
+        matches!(err, Error::Login(LoginError::Status(StatusError::AuthenticationFailed))),
         "{err:?}"
     );
     assert_eq!(err.to_string(), "login failed: authentication failed");
@@ -189,9 +180,7 @@ fn hang_up_mid_login_is_closed() {
 fn hang_up_mid_pdu_is_closed() {
     let (addr, server) = server(1, |_, mut s| {
         let req = read(&mut s).unwrap();
-        let wire = status(&req, 0, 0)
-            .encode(crate::pdu::Digests::NONE)
-            .unwrap();
+        let wire = status(&req, 0, 0).encode(crate::pdu::Digests::NONE).unwrap();
         s.write_all(wire.get(..30).unwrap()).unwrap();
     });
     let err = log_in(&addr).unwrap_err();
@@ -218,17 +207,12 @@ fn endless_redirection_is_bounded() {
     let (addr, server) = server(conns, |_, mut s| {
         let here = s.local_addr().unwrap().to_string();
         let req = read(&mut s).unwrap();
-        let Pdu::LoginResponse(mut r) = status(&req, 1, 2) else {
-            unreachable!()
-        };
+        let Pdu::LoginResponse(mut r) = status(&req, 1, 2) else { unreachable!() };
         r.data = format!("TargetAddress={here},1\0").into_bytes();
         write(&mut s, &Pdu::LoginResponse(r));
     });
     let err = log_in(&addr).unwrap_err();
-    assert!(
-        matches!(err, Error::TooManyRedirects(MAX_REDIRECTS)),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::TooManyRedirects(MAX_REDIRECTS)), "{err:?}");
     server.join().unwrap();
 }
 
@@ -241,16 +225,8 @@ fn silent_target_times_out() {
     });
     let stream = connect(&addr, Duration::from_millis(200)).unwrap();
     let err = login(stream, LoginConfig::normal(INI, ISID, TGT)).unwrap_err();
-    let Error::Io(e) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ),
-        "{e:?}"
-    );
+    let Error::Io(e) = &err else { panic!("{err:?}") };
+    assert!(matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut), "{e:?}");
     drop(err);
     server.join().unwrap();
 }
@@ -259,19 +235,14 @@ fn silent_target_times_out() {
 fn oversized_segment_is_refused_unread() {
     let (addr, server) = server(1, |_, mut s| {
         let req = read(&mut s).unwrap();
-        let mut wire = status(&req, 0, 0)
-            .encode(crate::pdu::Digests::NONE)
-            .unwrap();
+        let mut wire = status(&req, 0, 0).encode(crate::pdu::Digests::NONE).unwrap();
         // DataSegmentLength 1 MiB, with none of the data sent.
         wire.splice(5..8, [0x10, 0, 0]);
         s.write_all(&wire).unwrap();
         let _ = read(&mut s);
     });
     let err = log_in(&addr).unwrap_err();
-    assert!(
-        matches!(err, Error::Pdu(PduError::DataSegmentTooLong { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Pdu(PduError::DataSegmentTooLong { .. })), "{err:?}");
     server.join().unwrap();
 }
 

@@ -68,10 +68,7 @@ fn the_request() {
     let Pdu::TextRequest(req) = pdu else { panic!() };
     assert_eq!(req.data, b"SendTargets=All\0");
     assert!(req.final_ && !req.cont && !req.immediate);
-    assert_eq!(
-        (req.itt, req.ttt, req.cmd_sn, req.exp_stat_sn),
-        (20, RESERVED_TAG, 10, 100)
-    );
+    assert_eq!((req.itt, req.ttt, req.cmd_sn, req.exp_stat_sn), (20, RESERVED_TAG, 10, 100));
     assert_eq!(d.cmd_sn(), 11);
     let (_, pdu) = Discovery::query(&session(), "iqn.x");
     let Pdu::TextRequest(req) = pdu else { panic!() };
@@ -81,9 +78,7 @@ fn the_request() {
 #[test]
 fn answer_in_one_pdu() {
     let (mut d, _) = Discovery::new(&session());
-    let step = d
-        .receive(response(ANSWER, true, false, RESERVED_TAG, 100))
-        .unwrap();
+    let step = d.receive(response(ANSWER, true, false, RESERVED_TAG, 100)).unwrap();
     assert_eq!(step, DiscoveryStep::Targets(expected()));
     assert_eq!(d.exp_stat_sn(), 101);
     assert_eq!(d.command_window(), (11, 41));
@@ -95,35 +90,18 @@ fn answer_in_three_pdus() {
     // Cut inside a pair (C set), then on a pair boundary with F clear, then the rest.
     let cut1 = 30;
     let cut2 = ANSWER.iter().skip(100).position(|b| *b == 0).unwrap() + 101;
-    let step = d
-        .receive(response(&ANSWER[..cut1], false, true, 0x100, 100))
-        .unwrap();
-    let DiscoveryStep::Send(pdus) = step else {
-        panic!("{step:?}")
-    };
-    let [Pdu::TextRequest(req)] = pdus.as_slice() else {
-        panic!()
-    };
+    let step = d.receive(response(&ANSWER[..cut1], false, true, 0x100, 100)).unwrap();
+    let DiscoveryStep::Send(pdus) = step else { panic!("{step:?}") };
+    let [Pdu::TextRequest(req)] = pdus.as_slice() else { panic!() };
     assert!(req.data.is_empty() && req.final_ && !req.cont);
-    assert_eq!(
-        (req.itt, req.ttt, req.cmd_sn, req.exp_stat_sn),
-        (20, 0x100, 11, 101)
-    );
+    assert_eq!((req.itt, req.ttt, req.cmd_sn, req.exp_stat_sn), (20, 0x100, 11, 101));
 
-    let step = d
-        .receive(response(&ANSWER[cut1..cut2], false, false, 0x101, 101))
-        .unwrap();
-    let DiscoveryStep::Send(pdus) = step else {
-        panic!("{step:?}")
-    };
-    let [Pdu::TextRequest(req)] = pdus.as_slice() else {
-        panic!()
-    };
+    let step = d.receive(response(&ANSWER[cut1..cut2], false, false, 0x101, 101)).unwrap();
+    let DiscoveryStep::Send(pdus) = step else { panic!("{step:?}") };
+    let [Pdu::TextRequest(req)] = pdus.as_slice() else { panic!() };
     assert_eq!((req.ttt, req.cmd_sn, req.exp_stat_sn), (0x101, 12, 102));
 
-    let step = d
-        .receive(response(&ANSWER[cut2..], true, false, RESERVED_TAG, 102))
-        .unwrap();
+    let step = d.receive(response(&ANSWER[cut2..], true, false, RESERVED_TAG, 102)).unwrap();
     assert_eq!(step, DiscoveryStep::Targets(expected()));
     assert_eq!((d.cmd_sn(), d.exp_stat_sn()), (13, 103));
 }
@@ -131,9 +109,7 @@ fn answer_in_three_pdus() {
 #[test]
 fn empty_answer() {
     let (mut d, _) = Discovery::new(&session());
-    let step = d
-        .receive(response(b"", true, false, RESERVED_TAG, 100))
-        .unwrap();
+    let step = d.receive(response(b"", true, false, RESERVED_TAG, 100)).unwrap();
     assert_eq!(step, DiscoveryStep::Targets(Vec::new()));
 }
 
@@ -156,10 +132,7 @@ fn parse_errors() {
                 name: "a".into(),
                 addresses: vec![("h".into(), 3260, DEFAULT_TPGT)]
             },
-            DiscoveredTarget {
-                name: "b".into(),
-                addresses: Vec::new()
-            },
+            DiscoveredTarget { name: "b".into(), addresses: Vec::new() },
         ]
     );
 }
@@ -181,13 +154,7 @@ fn bad_responses() {
     if let Pdu::TextResponse(t) = &mut r {
         t.itt = 21;
     }
-    assert_eq!(
-        d.receive(r),
-        Err(DiscoveryError::IttMismatch {
-            expected: 20,
-            got: 21
-        })
-    );
+    assert_eq!(d.receive(r), Err(DiscoveryError::IttMismatch { expected: 20, got: 21 }));
 
     let (mut d, _) = Discovery::new(&session());
     assert!(matches!(
@@ -196,10 +163,7 @@ fn bad_responses() {
     ));
 
     let (mut d, _) = Discovery::new(&session());
-    let reject = Reject {
-        reason: RejectReason::CommandNotSupported,
-        ..Reject::default()
-    };
+    let reject = Reject { reason: RejectReason::CommandNotSupported, ..Reject::default() };
     assert_eq!(
         d.receive(Pdu::Reject(reject)),
         Err(DiscoveryError::Rejected(RejectReason::CommandNotSupported))
@@ -215,71 +179,33 @@ fn bad_responses() {
 #[test]
 fn nop_in_is_answered() {
     let (mut d, _) = Discovery::new(&session());
-    let ping = NopIn {
-        ttt: 0x55,
-        lun: 0,
-        data: b"hi".to_vec(),
-        stat_sn: 100,
-        ..NopIn::default()
-    };
+    let ping = NopIn { ttt: 0x55, lun: 0, data: b"hi".to_vec(), stat_sn: 100, ..NopIn::default() };
     let step = d.receive(Pdu::NopIn(ping)).unwrap();
-    let DiscoveryStep::Send(pdus) = step else {
-        panic!()
-    };
-    let [Pdu::NopOut(out)] = pdus.as_slice() else {
-        panic!()
-    };
-    assert_eq!(
-        (out.itt, out.ttt, out.data.as_slice()),
-        (RESERVED_TAG, 0x55, &b"hi"[..])
-    );
-    assert_eq!(
-        out.exp_stat_sn, 100,
-        "an unsolicited NOP-In does not advance StatSN"
-    );
-    let quiet = NopIn {
-        ttt: RESERVED_TAG,
-        ..NopIn::default()
-    };
-    assert_eq!(
-        d.receive(Pdu::NopIn(quiet)),
-        Ok(DiscoveryStep::Send(Vec::new()))
-    );
+    let DiscoveryStep::Send(pdus) = step else { panic!() };
+    let [Pdu::NopOut(out)] = pdus.as_slice() else { panic!() };
+    assert_eq!((out.itt, out.ttt, out.data.as_slice()), (RESERVED_TAG, 0x55, &b"hi"[..]));
+    assert_eq!(out.exp_stat_sn, 100, "an unsolicited NOP-In does not advance StatSN");
+    let quiet = NopIn { ttt: RESERVED_TAG, ..NopIn::default() };
+    assert_eq!(d.receive(Pdu::NopIn(quiet)), Ok(DiscoveryStep::Send(Vec::new())));
     // The answer still arrives.
-    let step = d
-        .receive(response(ANSWER, true, false, RESERVED_TAG, 100))
-        .unwrap();
+    let step = d.receive(response(ANSWER, true, false, RESERVED_TAG, 100)).unwrap();
     assert_eq!(step, DiscoveryStep::Targets(expected()));
 }
 
 #[test]
 fn logout() {
     let (mut d, _) = Discovery::new(&session());
-    d.receive(response(ANSWER, true, false, RESERVED_TAG, 100))
-        .unwrap();
-    let Pdu::LogoutRequest(req) = d.logout() else {
-        panic!()
-    };
+    d.receive(response(ANSWER, true, false, RESERVED_TAG, 100)).unwrap();
+    let Pdu::LogoutRequest(req) = d.logout() else { panic!() };
     assert!(req.immediate);
     assert_eq!(req.reason, LogoutReason::CloseSession);
-    assert_eq!(
-        (req.itt, req.cid, req.cmd_sn, req.exp_stat_sn),
-        (21, 2, 11, 101)
-    );
-    let ok = LogoutResponse {
-        itt: 21,
-        stat_sn: 101,
-        time2wait: 2,
-        ..LogoutResponse::default()
-    };
+    assert_eq!((req.itt, req.cid, req.cmd_sn, req.exp_stat_sn), (21, 2, 11, 101));
+    let ok = LogoutResponse { itt: 21, stat_sn: 101, time2wait: 2, ..LogoutResponse::default() };
     assert_eq!(
         d.receive(Pdu::LogoutResponse(ok.clone())),
         Ok(DiscoveryStep::Closed { time2wait: 2 })
     );
-    assert_eq!(
-        d.receive(Pdu::LogoutResponse(ok)),
-        Err(DiscoveryError::Finished)
-    );
+    assert_eq!(d.receive(Pdu::LogoutResponse(ok)), Err(DiscoveryError::Finished));
 
     let (mut d, _) = Discovery::new(&session());
     d.logout();
@@ -290,9 +216,7 @@ fn logout() {
     };
     assert_eq!(
         d.receive(Pdu::LogoutResponse(failed)),
-        Err(DiscoveryError::LogoutFailed(
-            LogoutResponseCode::CleanupFailed
-        ))
+        Err(DiscoveryError::LogoutFailed(LogoutResponseCode::CleanupFailed))
     );
 }
 
@@ -311,20 +235,13 @@ fn login_then_discovery() {
             other => panic!("{other:?}"),
         }
     };
-    let (mut d, Pdu::TextRequest(req)) = Discovery::new(&session) else {
-        panic!()
-    };
+    let (mut d, Pdu::TextRequest(req)) = Discovery::new(&session) else { panic!() };
     assert_eq!(req.exp_stat_sn, session.exp_stat_sn);
     assert_eq!(req.itt, session.next_itt);
     let answer = response(ANSWER, true, false, RESERVED_TAG, session.exp_stat_sn);
-    let Pdu::TextResponse(mut answer) = answer else {
-        panic!()
-    };
+    let Pdu::TextResponse(mut answer) = answer else { panic!() };
     answer.itt = req.itt;
-    assert_eq!(
-        d.receive(Pdu::TextResponse(answer)),
-        Ok(DiscoveryStep::Targets(expected()))
-    );
+    assert_eq!(d.receive(Pdu::TextResponse(answer)), Ok(DiscoveryStep::Targets(expected())));
 }
 
 mod props {

@@ -53,18 +53,11 @@ pub struct KernelParam {
 
 impl KernelParam {
     fn new(param: Param, value: impl ToString) -> KernelParam {
-        KernelParam {
-            param,
-            value: value.to_string(),
-            required: true,
-        }
+        KernelParam { param, value: value.to_string(), required: true }
     }
 
     fn optional(param: Param, value: impl ToString) -> KernelParam {
-        KernelParam {
-            required: false,
-            ..KernelParam::new(param, value)
-        }
+        KernelParam { required: false, ..KernelParam::new(param, value) }
     }
 }
 
@@ -76,11 +69,7 @@ fn flag(b: bool) -> u8 {
 /// The largest power of two not above `n` (at least 1): `iscsi_tcp` refuses a MaxR2T that is
 /// not a power of two, and fewer R2Ts than negotiated is always allowed.
 pub(crate) fn power_of_two_at_most(n: u16) -> u16 {
-    if n <= 1 {
-        1
-    } else {
-        1 << (15 - n.leading_zeros())
-    }
+    if n <= 1 { 1 } else { 1 << (15 - n.leading_zeros()) }
 }
 
 /// The ISID as libiscsi prints it: 12 lowercase hex digits.
@@ -105,14 +94,8 @@ pub fn kernel_params(
     let mut out = vec![
         KernelParam::new(Param::MaxRecvDlength, p.max_recv_data_segment_length),
         KernelParam::new(Param::MaxXmitDlength, p.target_max_recv_data_segment_length),
-        KernelParam::new(
-            Param::HdrdgstEn,
-            flag(session.digests.header == Digest::Crc32c),
-        ),
-        KernelParam::new(
-            Param::DatadgstEn,
-            flag(session.digests.data == Digest::Crc32c),
-        ),
+        KernelParam::new(Param::HdrdgstEn, flag(session.digests.header == Digest::Crc32c)),
+        KernelParam::new(Param::DatadgstEn, flag(session.digests.data == Digest::Crc32c)),
         KernelParam::new(Param::InitialR2tEn, flag(p.initial_r2t)),
         KernelParam::new(Param::MaxR2t, power_of_two_at_most(p.max_outstanding_r2t)),
         KernelParam::new(Param::ImmDataEn, flag(p.immediate_data)),

@@ -48,10 +48,7 @@ fn transport_handle_from_sysfs() {
     let path = transport_handle_path(&sys.0, "tcp");
     assert!(path.ends_with("class/iscsi_transport/tcp/handle"));
     write(&path, "18446744072641543808\n");
-    assert_eq!(
-        transport_handle(&sys.0, "tcp").unwrap(),
-        18_446_744_072_641_543_808
-    );
+    assert_eq!(transport_handle(&sys.0, "tcp").unwrap(), 18_446_744_072_641_543_808);
     write(&path, "oops\n");
     let err = transport_handle(&sys.0, "tcp").unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
@@ -79,10 +76,7 @@ fn session() -> Session {
         exp_cmd_sn: 5,
         max_cmd_sn: 36,
         next_itt: 2,
-        digests: Digests {
-            header: Digest::Crc32c,
-            data: Digest::None,
-        },
+        digests: Digests { header: Digest::Crc32c, data: Digest::None },
     }
 }
 
@@ -96,10 +90,8 @@ fn params_of_a_session() {
         portal,
         &Timeouts::default(),
     );
-    let got: Vec<(Param, &str, bool)> = list
-        .iter()
-        .map(|p| (p.param, p.value.as_str(), p.required))
-        .collect();
+    let got: Vec<(Param, &str, bool)> =
+        list.iter().map(|p| (p.param, p.value.as_str(), p.required)).collect();
     let want = vec![
         (Param::MaxRecvDlength, "262144", true),
         (Param::MaxXmitDlength, "65536", true),
@@ -153,15 +145,8 @@ fn params_without_tpgt_or_alias_and_ipv6_portal() {
     let list = kernel_params(&s, "t", "i", portal, &Timeouts::default());
     assert!(list.iter().all(|p| p.param != Param::Tpgt));
     assert!(list.iter().all(|p| p.param != Param::TargetAlias));
-    let value = |param| {
-        list.iter()
-            .find(|p| p.param == param)
-            .map(|p| p.value.clone())
-    };
-    assert_eq!(
-        value(Param::PersistentAddress).as_deref(),
-        Some("2001:db8::1")
-    );
+    let value = |param| list.iter().find(|p| p.param == param).map(|p| p.value.clone());
+    assert_eq!(value(Param::PersistentAddress).as_deref(), Some("2001:db8::1"));
     assert_eq!(value(Param::PersistentPort).as_deref(), Some("3261"));
     assert_eq!(value(Param::MaxR2t).as_deref(), Some("1"));
 }
@@ -169,15 +154,7 @@ fn params_without_tpgt_or_alias_and_ipv6_portal() {
 #[test]
 fn helpers() {
     assert_eq!(isid_hex([0x40, 0, 0, 0, 0, 1]), "400000000001");
-    for (n, want) in [
-        (0, 1),
-        (1, 1),
-        (2, 2),
-        (3, 2),
-        (4, 4),
-        (1000, 512),
-        (65535, 32768),
-    ] {
+    for (n, want) in [(0, 1), (1, 1), (2, 2), (3, 2), (4, 4), (1000, 512), (65535, 32768)] {
         assert_eq!(params::power_of_two_at_most(n), want, "{n}");
     }
     let h = HandOff::new("t", "i", "127.0.0.1:3260".parse().unwrap());
@@ -206,10 +183,7 @@ fn scan_writes_and_finds_disks() {
     let sys = TempDir::new();
     fake_host(&sys.0, &[(1, "sdc"), (0, "sdb")]);
     let disks = scan_and_find_disks(&sys.0, 3, Duration::from_secs(2)).unwrap();
-    assert_eq!(
-        disks,
-        vec![PathBuf::from("/dev/sdb"), PathBuf::from("/dev/sdc")]
-    );
+    assert_eq!(disks, vec![PathBuf::from("/dev/sdb"), PathBuf::from("/dev/sdc")]);
     let scan = fs::read_to_string(scsi_host_path(&sys.0, 3).join("scan")).unwrap();
     assert_eq!(scan, "- - -");
 }

@@ -36,10 +36,7 @@ pub fn negotiate(
                 (None, None) => return Err(NegotiationError::NotAnswered { key: name }),
                 (None, Some(a)) if items.contains(&a) => Outcome::Value(Value::Text(a.into())),
                 (None, Some(a)) => {
-                    return Err(NegotiationError::NotInOffer {
-                        key: name,
-                        answer: a.into(),
-                    });
+                    return Err(NegotiationError::NotInOffer { key: name, answer: a.into() });
                 }
             }
         }
@@ -104,15 +101,12 @@ pub fn negotiate(
 /// A target offer that is malformed or out of range is an error; RFC 7143 6.2 has the
 /// responder answer `Reject` to such values, which the caller may do.
 pub fn respond(key: Key, peer_offer: &str, ours: &str) -> Result<Response, NegotiationError> {
-    let answered = |value: Value| Response {
-        answer: Some(value.to_string()),
-        outcome: Outcome::Value(value),
-    };
+    let answered =
+        |value: Value| Response { answer: Some(value.to_string()), outcome: Outcome::Value(value) };
     Ok(match key.rule() {
-        Rule::Declarative => Response {
-            outcome: Outcome::Value(key.parse_value(peer_offer)?),
-            answer: None,
-        },
+        Rule::Declarative => {
+            Response { outcome: Outcome::Value(key.parse_value(peer_offer)?), answer: None }
+        }
         Rule::List => {
             let theirs = key.parse_offer_list(peer_offer)?;
             let supported = key.parse_offer_list(ours)?;
@@ -126,19 +120,11 @@ pub fn respond(key: Key, peer_offer: &str, ours: &str) -> Result<Response, Negot
         }
         Rule::Min | Rule::Max => {
             let (a, b) = (key.parse_number(peer_offer)?, key.parse_number(ours)?);
-            answered(Value::Number(if key.rule() == Rule::Min {
-                a.min(b)
-            } else {
-                a.max(b)
-            }))
+            answered(Value::Number(if key.rule() == Rule::Min { a.min(b) } else { a.max(b) }))
         }
         Rule::Or | Rule::And => {
             let (a, b) = (key.parse_bool(peer_offer)?, key.parse_bool(ours)?);
-            answered(Value::Bool(if key.rule() == Rule::Or {
-                a || b
-            } else {
-                a && b
-            }))
+            answered(Value::Bool(if key.rule() == Rule::Or { a || b } else { a && b }))
         }
     })
 }

@@ -154,11 +154,8 @@ impl SessionParams {
                 self.error_recovery_level = u8::try_from(n).unwrap_or(u8::MAX)
             }
             Key::SessionType => {
-                self.session_type = if text == "Discovery" {
-                    SessionType::Discovery
-                } else {
-                    SessionType::Normal
-                }
+                self.session_type =
+                    if text == "Discovery" { SessionType::Discovery } else { SessionType::Normal }
             }
             Key::AuthMethod => self.auth_method = text,
             Key::InitiatorName => self.initiator_name = Some(text),
@@ -232,19 +229,14 @@ impl SessionParams {
     /// exceed MaxBurstLength (RFC 7143 13.14), when it is relevant.
     pub fn validate(&self) -> Result<(), NegotiationError> {
         if self.first_burst_relevant() && self.first_burst_length > self.max_burst_length {
-            return Err(NegotiationError::Inconsistent(
-                "FirstBurstLength exceeds MaxBurstLength",
-            ));
+            return Err(NegotiationError::Inconsistent("FirstBurstLength exceeds MaxBurstLength"));
         }
         Ok(())
     }
 
     /// The digests of the Full Feature Phase.
     pub fn digests(&self) -> Digests {
-        Digests {
-            header: self.header_digest,
-            data: self.data_digest,
-        }
+        Digests { header: self.header_digest, data: self.data_digest }
     }
 }
 
@@ -254,9 +246,6 @@ fn digest(key: Key, name: &str) -> Result<Digest, NegotiationError> {
     match name {
         "CRC32C" => Ok(Digest::Crc32c),
         "None" => Ok(Digest::None),
-        _ => Err(NegotiationError::UnknownValue {
-            key: key.name(),
-            value: name.to_owned(),
-        }),
+        _ => Err(NegotiationError::UnknownValue { key: key.name(), value: name.to_owned() }),
     }
 }

@@ -28,13 +28,7 @@ fn names_and_table() {
     }
     assert_eq!(Key::from_name("DataPDUInOrder"), Some(Key::DataPduInOrder));
     assert_eq!(Key::from_name("headerdigest"), None);
-    for passthrough in [
-        "X-com.example.foo",
-        "X#bar",
-        "Z#baz",
-        "RDMAExtensions",
-        "TaskReporting",
-    ] {
+    for passthrough in ["X-com.example.foo", "X#bar", "Z#baz", "RDMAExtensions", "TaskReporting"] {
         assert_eq!(Key::from_name(passthrough), None);
     }
     assert!(is_extension("X-com.example.foo") && is_extension("X#a") && is_extension("Z#a"));
@@ -48,10 +42,7 @@ fn list_rule() {
     assert_eq!(negotiate(k, "CRC32C,None", Some("CRC32C")), txt("CRC32C"));
     assert_eq!(
         negotiate(k, "CRC32C", Some("None")),
-        Err(NegotiationError::NotInOffer {
-            key: "HeaderDigest",
-            answer: "None".into()
-        })
+        Err(NegotiationError::NotInOffer { key: "HeaderDigest", answer: "None".into() })
     );
     assert!(matches!(
         negotiate(k, "CRC32C,None", Some("CRC32C,None")),
@@ -59,39 +50,23 @@ fn list_rule() {
     ));
     assert_eq!(
         negotiate(k, "CRC32C,None", None),
-        Err(NegotiationError::NotAnswered {
-            key: "HeaderDigest"
-        })
+        Err(NegotiationError::NotAnswered { key: "HeaderDigest" })
     );
-    assert_eq!(
-        negotiate(k, "CRC32C", Some("Reject")),
-        Ok(Outcome::Rejected)
-    );
-    assert_eq!(
-        negotiate(k, "CRC32C", Some("NotUnderstood")),
-        Ok(Outcome::NotUnderstood)
-    );
+    assert_eq!(negotiate(k, "CRC32C", Some("Reject")), Ok(Outcome::Rejected));
+    assert_eq!(negotiate(k, "CRC32C", Some("NotUnderstood")), Ok(Outcome::NotUnderstood));
     assert_eq!(
         negotiate(k, "MD5,None", Some("None")),
-        Err(NegotiationError::UnknownValue {
-            key: "HeaderDigest",
-            value: "MD5".into()
-        })
+        Err(NegotiationError::UnknownValue { key: "HeaderDigest", value: "MD5".into() })
     );
     assert_eq!(
         negotiate(k, "", Some("None")),
-        Err(NegotiationError::EmptyOffer {
-            key: "HeaderDigest"
-        })
+        Err(NegotiationError::EmptyOffer { key: "HeaderDigest" })
     );
     assert_eq!(
         negotiate(k, "X-vendor.digest,None", Some("X-vendor.digest")),
         txt("X-vendor.digest")
     );
-    assert_eq!(
-        negotiate(Key::AuthMethod, "CHAP,None", Some("CHAP")),
-        txt("CHAP")
-    );
+    assert_eq!(negotiate(Key::AuthMethod, "CHAP,None", Some("CHAP")), txt("CHAP"));
 }
 
 #[test]
@@ -102,11 +77,7 @@ fn min_rule() {
     assert_eq!(negotiate(k, "262144", Some("0x10000")), num(65536));
     assert_eq!(
         negotiate(k, "65536", Some("262144")),
-        Err(NegotiationError::AboveOffer {
-            key: "MaxBurstLength",
-            offered: 65536,
-            answer: 262144
-        })
+        Err(NegotiationError::AboveOffer { key: "MaxBurstLength", offered: 65536, answer: 262144 })
     );
     assert_eq!(
         negotiate(k, "65536", Some("511")),
@@ -125,10 +96,7 @@ fn min_rule() {
         negotiate(k, "16777216", Some("512")),
         Err(NegotiationError::OutOfRange { .. })
     ));
-    assert_eq!(
-        negotiate(k, "65536", Some("Irrelevant")),
-        Ok(Outcome::Irrelevant)
-    );
+    assert_eq!(negotiate(k, "65536", Some("Irrelevant")), Ok(Outcome::Irrelevant));
     assert_eq!(negotiate(Key::ErrorRecoveryLevel, "2", Some("0")), num(0));
     assert!(matches!(
         negotiate(Key::ErrorRecoveryLevel, "2", Some("3")),
@@ -149,16 +117,9 @@ fn max_rule() {
     assert_eq!(negotiate(k, "2", Some("2")), num(2));
     assert_eq!(
         negotiate(k, "2", Some("1")),
-        Err(NegotiationError::BelowOffer {
-            key: "DefaultTime2Wait",
-            offered: 2,
-            answer: 1
-        })
+        Err(NegotiationError::BelowOffer { key: "DefaultTime2Wait", offered: 2, answer: 1 })
     );
-    assert!(matches!(
-        negotiate(k, "2", Some("3601")),
-        Err(NegotiationError::OutOfRange { .. })
-    ));
+    assert!(matches!(negotiate(k, "2", Some("3601")), Err(NegotiationError::OutOfRange { .. })));
 }
 
 #[test]
@@ -168,27 +129,14 @@ fn or_rule() {
     assert_eq!(negotiate(k, "Yes", Some("Yes")), boolean(true));
     assert_eq!(
         negotiate(k, "Yes", Some("No")),
-        Err(NegotiationError::BoolMismatch {
-            key: "InitialR2T",
-            offered: true,
-            answer: false
-        })
+        Err(NegotiationError::BoolMismatch { key: "InitialR2T", offered: true, answer: false })
     );
     assert_eq!(negotiate(k, "No", Some("Yes")), boolean(true));
     assert_eq!(negotiate(k, "No", Some("No")), boolean(false));
-    assert_eq!(
-        negotiate(k, "No", None),
-        Err(NegotiationError::NotAnswered { key: "InitialR2T" })
-    );
-    assert!(matches!(
-        negotiate(k, "No", Some("yes")),
-        Err(NegotiationError::InvalidValue { .. })
-    ));
+    assert_eq!(negotiate(k, "No", None), Err(NegotiationError::NotAnswered { key: "InitialR2T" }));
+    assert!(matches!(negotiate(k, "No", Some("yes")), Err(NegotiationError::InvalidValue { .. })));
     assert_eq!(negotiate(Key::DataPduInOrder, "Yes", None), boolean(true));
-    assert_eq!(
-        negotiate(Key::DataSequenceInOrder, "No", Some("No")),
-        boolean(false)
-    );
+    assert_eq!(negotiate(Key::DataSequenceInOrder, "No", Some("No")), boolean(false));
 }
 
 #[test]
@@ -198,19 +146,13 @@ fn and_rule() {
     assert_eq!(negotiate(k, "No", Some("No")), boolean(false));
     assert_eq!(
         negotiate(k, "No", Some("Yes")),
-        Err(NegotiationError::BoolMismatch {
-            key: "ImmediateData",
-            offered: false,
-            answer: true
-        })
+        Err(NegotiationError::BoolMismatch { key: "ImmediateData", offered: false, answer: true })
     );
     assert_eq!(negotiate(k, "Yes", Some("No")), boolean(false));
     assert_eq!(negotiate(k, "Yes", Some("Yes")), boolean(true));
     assert_eq!(
         negotiate(k, "Yes", None),
-        Err(NegotiationError::NotAnswered {
-            key: "ImmediateData"
-        })
+        Err(NegotiationError::NotAnswered { key: "ImmediateData" })
     );
 }
 
@@ -218,30 +160,18 @@ fn and_rule() {
 fn declarative_rule() {
     let name = "iqn.1999-07.com.os:hostid.77";
     assert_eq!(negotiate(Key::InitiatorName, name, None), txt(name));
-    assert_eq!(
-        negotiate(Key::SessionType, "Discovery", None),
-        txt("Discovery")
-    );
+    assert_eq!(negotiate(Key::SessionType, "Discovery", None), txt("Discovery"));
     assert_eq!(
         negotiate(Key::SessionType, "Bogus", None),
-        Err(NegotiationError::UnknownValue {
-            key: "SessionType",
-            value: "Bogus".into()
-        })
+        Err(NegotiationError::UnknownValue { key: "SessionType", value: "Bogus".into() })
     );
     // The target's own MaxRecvDataSegmentLength is not an answer to ours.
-    assert_eq!(
-        negotiate(Key::MaxRecvDataSegmentLength, "262144", Some("8192")),
-        num(262144)
-    );
+    assert_eq!(negotiate(Key::MaxRecvDataSegmentLength, "262144", Some("8192")), num(262144));
     assert!(matches!(
         negotiate(Key::MaxRecvDataSegmentLength, "511", None),
         Err(NegotiationError::OutOfRange { .. })
     ));
-    assert_eq!(
-        negotiate(Key::MaxRecvDataSegmentLength, "16777215", None),
-        num(16_777_215)
-    );
+    assert_eq!(negotiate(Key::MaxRecvDataSegmentLength, "16777215", None), num(16_777_215));
     assert_eq!(
         negotiate(Key::InitiatorAlias, "host", Some("NotUnderstood")),
         Ok(Outcome::NotUnderstood)
@@ -253,15 +183,9 @@ fn declarative_rule() {
 #[test]
 fn responding_to_target_offers() {
     let r = respond(Key::DataDigest, "CRC32C,None", "None,CRC32C").unwrap();
-    assert_eq!(
-        (r.outcome, r.answer),
-        (txt("CRC32C").unwrap(), Some("CRC32C".into()))
-    );
+    assert_eq!((r.outcome, r.answer), (txt("CRC32C").unwrap(), Some("CRC32C".into())));
     let r = respond(Key::DataDigest, "CRC32C", "None").unwrap();
-    assert_eq!(
-        (r.outcome, r.answer),
-        (Outcome::Rejected, Some("Reject".into()))
-    );
+    assert_eq!((r.outcome, r.answer), (Outcome::Rejected, Some("Reject".into())));
     let r = respond(Key::MaxBurstLength, "1048576", "262144").unwrap();
     assert_eq!(r.answer.as_deref(), Some("262144"));
     let r = respond(Key::DefaultTime2Wait, "0", "2").unwrap();
@@ -284,20 +208,14 @@ fn session_params_defaults_match_the_table() {
     let mut from_table = SessionParams::default();
     for key in Key::ALL {
         if let Some(default) = key.default_value() {
-            from_table
-                .apply(key, &key.parse_value(default).unwrap())
-                .unwrap();
+            from_table.apply(key, &key.parse_value(default).unwrap()).unwrap();
         }
     }
     assert_eq!(p, from_table);
     assert_eq!(p.digests(), crate::pdu::Digests::NONE);
     assert_eq!(p.session_type, SessionType::Normal);
     assert_eq!(
-        (
-            p.max_burst_length,
-            p.first_burst_length,
-            p.max_recv_data_segment_length
-        ),
+        (p.max_burst_length, p.first_burst_length, p.max_recv_data_segment_length),
         (262_144, 65_536, 8192)
     );
     p.validate().unwrap();
@@ -332,25 +250,14 @@ fn session_params_record_a_login() {
             None => assert!(is_extension(name)),
         }
     }
-    p.apply_peer_declaration(Key::MaxRecvDataSegmentLength, "65536")
-        .unwrap();
-    p.apply_peer_declaration(Key::TargetPortalGroupTag, "1")
-        .unwrap();
+    p.apply_peer_declaration(Key::MaxRecvDataSegmentLength, "65536").unwrap();
+    p.apply_peer_declaration(Key::TargetPortalGroupTag, "1").unwrap();
     p.validate().unwrap();
-    assert_eq!(
-        p.digests(),
-        crate::pdu::Digests {
-            header: Digest::Crc32c,
-            data: Digest::None
-        }
-    );
+    assert_eq!(p.digests(), crate::pdu::Digests { header: Digest::Crc32c, data: Digest::None });
     assert!(p.initial_r2t && p.immediate_data);
     assert_eq!(p.max_recv_data_segment_length, 262_144);
     assert_eq!(p.target_max_recv_data_segment_length, 65_536);
-    assert_eq!(
-        (p.max_burst_length, p.first_burst_length),
-        (262_144, 65_536)
-    );
+    assert_eq!((p.max_burst_length, p.first_burst_length), (262_144, 65_536));
     assert_eq!(p.default_time2retain, 0);
     assert_eq!(p.target_portal_group_tag, Some(1));
 }
@@ -359,17 +266,11 @@ fn session_params_record_a_login() {
 fn session_params_edge_cases() {
     let mut p = SessionParams::default();
     // A rejected or irrelevant key keeps its value.
-    assert_eq!(
-        p.negotiate(Key::MaxBurstLength, "4096", Some("Reject")),
-        Ok(Outcome::Rejected)
-    );
+    assert_eq!(p.negotiate(Key::MaxBurstLength, "4096", Some("Reject")), Ok(Outcome::Rejected));
     assert_eq!(p.max_burst_length, 262_144);
     // FirstBurstLength above MaxBurstLength is inconsistent, unless irrelevant.
     p.apply(Key::MaxBurstLength, &Value::Number(4096)).unwrap();
-    assert!(matches!(
-        p.validate(),
-        Err(NegotiationError::Inconsistent(_))
-    ));
+    assert!(matches!(p.validate(), Err(NegotiationError::Inconsistent(_))));
     p.apply(Key::ImmediateData, &Value::Bool(false)).unwrap();
     assert!(!p.first_burst_relevant());
     p.validate().unwrap();
@@ -394,14 +295,12 @@ fn session_params_edge_cases() {
     let r = p.respond(Key::MaxOutstandingR2T, "4", "2").unwrap();
     assert_eq!(r.answer.as_deref(), Some("2"));
     assert_eq!(p.max_outstanding_r2t, 2);
-    p.respond(Key::MaxRecvDataSegmentLength, "1024", "8192")
-        .unwrap();
+    p.respond(Key::MaxRecvDataSegmentLength, "1024", "8192").unwrap();
     assert_eq!(p.target_max_recv_data_segment_length, 1024);
     assert_eq!(p.max_recv_data_segment_length, 8192);
     p.respond(Key::TargetAlias, "disk", "").unwrap();
     assert_eq!(p.target_alias.as_deref(), Some("disk"));
-    p.apply(Key::SessionType, &Value::Text("Discovery".into()))
-        .unwrap();
+    p.apply(Key::SessionType, &Value::Text("Discovery".into())).unwrap();
     assert_eq!(p.session_type, SessionType::Discovery);
     assert_eq!(p.session_type.as_str(), "Discovery");
 }
@@ -418,18 +317,16 @@ mod props {
                     let r = key.range().unwrap_or(0..=0);
                     (r.clone()).prop_map(|n| n.to_string()).boxed()
                 }
-                (Kind::Bool, _) => any::<bool>()
-                    .prop_map(|b| text::format_bool(b).into())
-                    .boxed(),
+                (Kind::Bool, _) => any::<bool>().prop_map(|b| text::format_bool(b).into()).boxed(),
                 (Kind::Text, Some(known)) if key.rule() == Rule::List => {
                     proptest::sample::subsequence(known.to_vec(), 1..=known.len())
                         .prop_shuffle()
                         .prop_map(|v| text::format_list(&v))
                         .boxed()
                 }
-                (Kind::Text, Some(known)) => proptest::sample::select(known.to_vec())
-                    .prop_map(String::from)
-                    .boxed(),
+                (Kind::Text, Some(known)) => {
+                    proptest::sample::select(known.to_vec()).prop_map(String::from).boxed()
+                }
                 (Kind::Text, None) => "[a-z0-9.:-]{1,20}".boxed(),
             };
             (Just(key), value)

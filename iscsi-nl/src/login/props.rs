@@ -40,16 +40,11 @@ fn stage() -> impl Strategy<Value = Stage> {
 fn text_data() -> impl Strategy<Value = Vec<u8>> {
     let key = prop_oneof![
         proptest::sample::select(
-            crate::keys::Key::ALL
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
+            crate::keys::Key::ALL.iter().map(|k| k.name()).collect::<Vec<_>>()
         )
         .prop_map(str::to_owned),
-        proptest::sample::select(vec![
-            "CHAP_A", "CHAP_I", "CHAP_C", "CHAP_N", "CHAP_R", "X-a"
-        ])
-        .prop_map(str::to_owned),
+        proptest::sample::select(vec!["CHAP_A", "CHAP_I", "CHAP_C", "CHAP_N", "CHAP_R", "X-a"])
+            .prop_map(str::to_owned),
     ];
     let value = prop_oneof![
         proptest::sample::select(vec![
@@ -98,26 +93,24 @@ fn response() -> impl Strategy<Value = Pdu> {
         (0u8..4, 0u8..4, prop_oneof![Just(0u8), any::<u8>()]),
         (any::<bool>(), any::<u16>(), any::<u32>(), text_data()),
     )
-        .prop_map(
-            |((t, c, csg, nsg), (class, detail, version), (own_itt, tsih, sn, data))| {
-                let (transit, cont) = if t && c { (true, false) } else { (t, c) };
-                Pdu::LoginResponse(LoginResponse {
-                    transit,
-                    cont,
-                    csg,
-                    nsg,
-                    version_active: version,
-                    isid: [1, 2, 3, 4, 5, 6],
-                    itt: if own_itt { 0 } else { sn },
-                    tsih,
-                    stat_sn: sn,
-                    status_class: if class == 0 || detail == 0 { 0 } else { class },
-                    status_detail: detail,
-                    data,
-                    ..LoginResponse::default()
-                })
-            },
-        )
+        .prop_map(|((t, c, csg, nsg), (class, detail, version), (own_itt, tsih, sn, data))| {
+            let (transit, cont) = if t && c { (true, false) } else { (t, c) };
+            Pdu::LoginResponse(LoginResponse {
+                transit,
+                cont,
+                csg,
+                nsg,
+                version_active: version,
+                isid: [1, 2, 3, 4, 5, 6],
+                itt: if own_itt { 0 } else { sn },
+                tsih,
+                stat_sn: sn,
+                status_class: if class == 0 || detail == 0 { 0 } else { class },
+                status_detail: detail,
+                data,
+                ..LoginResponse::default()
+            })
+        })
 }
 
 /// A response with the success status, right tags and our stage, to go deeper.

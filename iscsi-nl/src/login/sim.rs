@@ -123,10 +123,7 @@ impl SimTarget {
             return Pdu::LoginResponse(r);
         }
         if !self.queued.is_empty() {
-            assert!(
-                req.data.is_empty(),
-                "the initiator must fetch with empty requests"
-            );
+            assert!(req.data.is_empty(), "the initiator must fetch with empty requests");
             let (data, transit) = self.queued.remove(0);
             let cont = !self.queued.is_empty();
             let mut r = self.response(req, data);
@@ -213,11 +210,7 @@ impl SimTarget {
             if self.offers.iter().any(|(o, _)| o == k) {
                 continue; // the initiator's answer to our offer
             }
-            let ours = self
-                .prefs
-                .iter()
-                .find(|(p, _)| p == k)
-                .map(|(_, v)| v.clone());
+            let ours = self.prefs.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
             let answer = match ours {
                 Some(ours) => keys::respond(key, v, &ours).unwrap().answer,
                 None => Some("NotUnderstood".into()),

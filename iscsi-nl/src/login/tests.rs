@@ -48,10 +48,7 @@ fn drive(cfg: LoginConfig, target: &mut SimTarget) -> (Result<Step, LoginError>,
             }
             other => {
                 assert!(login.is_over());
-                assert_eq!(
-                    login.receive(Pdu::NopIn(NopIn::default())),
-                    Err(LoginError::Finished)
-                );
+                assert_eq!(login.receive(Pdu::NopIn(NopIn::default())), Err(LoginError::Finished));
                 return (other, sent);
             }
         }
@@ -104,21 +101,13 @@ fn no_authentication() {
 #[test]
 fn the_first_request() {
     let (login, pdu) = Login::new(cfg(), Fixed(0)).unwrap();
-    let Pdu::LoginRequest(req) = pdu else {
-        panic!()
-    };
+    let Pdu::LoginRequest(req) = pdu else { panic!() };
     assert!(req.transit && !req.cont);
     assert_eq!(
         (req.csg, req.nsg),
-        (
-            Stage::SecurityNegotiation,
-            Stage::LoginOperationalNegotiation
-        )
+        (Stage::SecurityNegotiation, Stage::LoginOperationalNegotiation)
     );
-    assert_eq!(
-        (req.itt, req.cmd_sn, req.cid, req.tsih, req.isid),
-        (5, 42, 3, 0, ISID)
-    );
+    assert_eq!((req.itt, req.cmd_sn, req.cid, req.tsih, req.isid), (5, 42, 3, 0, ISID));
     assert_eq!(login.stage(), Stage::SecurityNegotiation);
     assert_eq!(login.params().initiator_name.as_deref(), Some(INI));
 }
@@ -130,9 +119,7 @@ fn chap_one_way() {
     let mut c = cfg();
     c.chap = Some(ini_creds());
     let (result, sent) = drive(c, &mut target);
-    let Ok(Step::Done(s)) = result else {
-        panic!("{result:?}")
-    };
+    let Ok(Step::Done(s)) = result else { panic!("{result:?}") };
     assert_eq!(s.params.auth_method, "CHAP");
     // AuthMethod, CHAP_A, CHAP_R, the operational offers.
     assert_eq!(sent, 4);
@@ -199,30 +186,16 @@ fn redirection() {
     let step = drive(cfg(), &mut target).0.unwrap();
     assert_eq!(
         step,
-        Step::Redirect {
-            address: "2001:db8::5".into(),
-            port: 3261,
-            permanent: false
-        }
+        Step::Redirect { address: "2001:db8::5".into(), port: 3261, permanent: false }
     );
     target.redirect = Some((2, "192.0.2.9".into()));
     let mut target2 = SimTarget::new(TGT);
     target2.redirect = target.redirect.clone();
     let step = drive(cfg(), &mut target2).0.unwrap();
-    assert_eq!(
-        step,
-        Step::Redirect {
-            address: "192.0.2.9".into(),
-            port: 3260,
-            permanent: true
-        }
-    );
+    assert_eq!(step, Step::Redirect { address: "192.0.2.9".into(), port: 3260, permanent: true });
     let mut target3 = SimTarget::new(TGT);
     target3.redirect = Some((1, "[::1".into()));
-    assert!(matches!(
-        drive(cfg(), &mut target3).0,
-        Err(LoginError::BadRedirect(_))
-    ));
+    assert!(matches!(drive(cfg(), &mut target3).0, Err(LoginError::BadRedirect(_))));
 }
 
 #[test]
@@ -230,9 +203,7 @@ fn target_answers_across_two_pdus() {
     let mut target = SimTarget::new(TGT);
     target.split = true;
     let (result, sent) = drive(cfg(), &mut target);
-    let Ok(Step::Done(s)) = result else {
-        panic!("{result:?}")
-    };
+    let Ok(Step::Done(s)) = result else { panic!("{result:?}") };
     assert_eq!(s.params.max_burst_length, 131_072);
     // Security, offers, the empty fetch, then the transit the fetch could not carry.
     assert_eq!(sent, 4);
@@ -245,9 +216,7 @@ fn our_text_across_several_pdus() {
     c.max_send_segment = 48;
     c.initiator_alias = Some("a rather long alias to make the first text longer".into());
     let (result, sent) = drive(c, &mut target);
-    let Ok(Step::Done(s)) = result else {
-        panic!("{result:?}")
-    };
+    let Ok(Step::Done(s)) = result else { panic!("{result:?}") };
     assert!(sent > 8, "{sent}");
     assert_eq!(
         s.params.initiator_alias.as_deref(),
@@ -268,17 +237,12 @@ fn both_directions_split() {
 #[test]
 fn digests_negotiated() {
     let mut target = SimTarget::new(TGT);
-    target
-        .pref("HeaderDigest", "CRC32C")
-        .pref("DataDigest", "None");
+    target.pref("HeaderDigest", "CRC32C").pref("DataDigest", "None");
     let mut c = cfg();
     c.header_digest = "CRC32C,None".into();
     c.data_digest = "CRC32C,None".into();
     let s = session(c, &mut target);
-    assert_eq!(
-        (s.digests.header, s.digests.data),
-        (Digest::Crc32c, Digest::None)
-    );
+    assert_eq!((s.digests.header, s.digests.data), (Digest::Crc32c, Digest::None));
     assert_eq!(received(&target, "HeaderDigest"), Some("CRC32C,None"));
 }
 
@@ -290,10 +254,7 @@ fn out_of_range_answer_is_an_error() {
     assert!(
         matches!(
             err,
-            LoginError::Negotiation(NegotiationError::OutOfRange {
-                key: "MaxBurstLength",
-                ..
-            })
+            LoginError::Negotiation(NegotiationError::OutOfRange { key: "MaxBurstLength", .. })
         ),
         "{err:?}"
     );
@@ -302,27 +263,19 @@ fn out_of_range_answer_is_an_error() {
     let mut target = SimTarget::new(TGT);
     target.overrides.push(("MaxBurstLength", "300000".into()));
     let err = drive(cfg(), &mut target).0.unwrap_err();
-    assert!(matches!(
-        err,
-        LoginError::Negotiation(NegotiationError::AboveOffer { .. })
-    ));
+    assert!(matches!(err, LoginError::Negotiation(NegotiationError::AboveOffer { .. })));
 
     let mut target = SimTarget::new(TGT);
     target.overrides.push(("HeaderDigest", "CRC32C".into()));
     let err = drive(cfg(), &mut target).0.unwrap_err();
-    assert!(matches!(
-        err,
-        LoginError::Negotiation(NegotiationError::NotInOffer { .. })
-    ));
+    assert!(matches!(err, LoginError::Negotiation(NegotiationError::NotInOffer { .. })));
 }
 
 #[test]
 fn rejected_and_irrelevant_answers_keep_defaults() {
     let mut target = SimTarget::new(TGT);
     target.overrides.push(("MaxBurstLength", "Reject".into()));
-    target
-        .overrides
-        .push(("MaxConnections", "Irrelevant".into()));
+    target.overrides.push(("MaxConnections", "Irrelevant".into()));
     let mut c = cfg();
     c.offers.max_burst_length = 65_536;
     let s = session(c, &mut target);
@@ -347,10 +300,7 @@ fn discovery_session_and_target_offers() {
     assert_eq!(received(&target, "ErrorRecoveryLevel"), None);
     // Our answers to the target's offers.
     assert_eq!(received(&target, "MaxBurstLength"), Some("65536"));
-    assert_eq!(
-        received(&target, "X-com.example.feature"),
-        Some("NotUnderstood")
-    );
+    assert_eq!(received(&target, "X-com.example.feature"), Some("NotUnderstood"));
     assert_eq!(received(&target, "FirstBurstLength"), Some("Reject"));
 }
 
@@ -382,51 +332,19 @@ fn every_status_is_a_readable_error() {
     let cases: [((u8, u8), StatusError, &str); 16] = [
         ((1, 3), StatusError::Redirection(3), "redirected"),
         ((2, 0), StatusError::InitiatorError, "initiator error"),
-        (
-            (2, 1),
-            StatusError::AuthenticationFailed,
-            "authentication failed",
-        ),
-        (
-            (2, 2),
-            StatusError::AuthorizationFailed,
-            "authorization failed",
-        ),
+        ((2, 1), StatusError::AuthenticationFailed, "authentication failed"),
+        ((2, 2), StatusError::AuthorizationFailed, "authorization failed"),
         ((2, 3), StatusError::NotFound, "target not found"),
         ((2, 4), StatusError::TargetRemoved, "target removed"),
-        (
-            (2, 5),
-            StatusError::UnsupportedVersion,
-            "unsupported iSCSI version",
-        ),
-        (
-            (2, 6),
-            StatusError::TooManyConnections,
-            "too many connections",
-        ),
+        ((2, 5), StatusError::UnsupportedVersion, "unsupported iSCSI version"),
+        ((2, 6), StatusError::TooManyConnections, "too many connections"),
         ((2, 7), StatusError::MissingParameter, "missing parameter"),
         ((2, 8), StatusError::CantIncludeInSession, "cannot include"),
-        (
-            (2, 9),
-            StatusError::SessionTypeNotSupported,
-            "session type not supported",
-        ),
-        (
-            (2, 10),
-            StatusError::SessionDoesNotExist,
-            "session does not exist",
-        ),
-        (
-            (2, 11),
-            StatusError::InvalidDuringLogin,
-            "invalid request during login",
-        ),
+        ((2, 9), StatusError::SessionTypeNotSupported, "session type not supported"),
+        ((2, 10), StatusError::SessionDoesNotExist, "session does not exist"),
+        ((2, 11), StatusError::InvalidDuringLogin, "invalid request during login"),
         ((3, 0), StatusError::TargetError, "target error"),
-        (
-            (3, 1),
-            StatusError::ServiceUnavailable,
-            "service unavailable",
-        ),
+        ((3, 1), StatusError::ServiceUnavailable, "service unavailable"),
         ((3, 2), StatusError::OutOfResources, "out of resources"),
     ];
     for ((class, detail), expected, words) in cases {
@@ -437,13 +355,7 @@ fn every_status_is_a_readable_error() {
         assert!(err.to_string().contains(words), "{err}");
     }
     let unknown = StatusError::from_status(2, 0x40);
-    assert_eq!(
-        unknown,
-        StatusError::Unknown {
-            class: 2,
-            detail: 0x40
-        }
-    );
+    assert_eq!(unknown, StatusError::Unknown { class: 2, detail: 0x40 });
     assert_eq!(unknown.code(), (2, 0x40));
     assert!(StatusError::ServiceUnavailable.is_transient());
     assert!(!StatusError::NotFound.is_transient());
@@ -451,21 +363,9 @@ fn every_status_is_a_readable_error() {
 
 #[test]
 fn protocol_violations() {
-    assert_eq!(
-        first_error(|r| r.itt = 6),
-        LoginError::IttMismatch {
-            expected: 5,
-            got: 6
-        }
-    );
-    assert!(matches!(
-        first_error(|r| r.isid[0] = 0),
-        LoginError::IsidMismatch(_)
-    ));
-    assert_eq!(
-        first_error(|r| r.version_active = 1),
-        LoginError::VersionMismatch(1)
-    );
+    assert_eq!(first_error(|r| r.itt = 6), LoginError::IttMismatch { expected: 5, got: 6 });
+    assert!(matches!(first_error(|r| r.isid[0] = 0), LoginError::IsidMismatch(_)));
+    assert_eq!(first_error(|r| r.version_active = 1), LoginError::VersionMismatch(1));
     assert!(matches!(
         first_error(|r| r.csg = Stage::LoginOperationalNegotiation),
         LoginError::StageMismatch { .. }
@@ -486,10 +386,7 @@ fn protocol_violations() {
         first_error(|r| r.data = b"AuthMethod=Reject\0".to_vec()),
         LoginError::AuthMethodRefused { .. }
     ));
-    assert!(matches!(
-        first_error(|r| r.data = b"TargetAlias=x".to_vec()),
-        LoginError::Text(_)
-    ));
+    assert!(matches!(first_error(|r| r.data = b"TargetAlias=x".to_vec()), LoginError::Text(_)));
     assert!(matches!(
         first_error(|r| r.data = b"CHAP_C=0x01\0".to_vec()),
         LoginError::Chap(ChapError::OutOfOrder(_))
@@ -511,10 +408,7 @@ fn protocol_violations() {
 #[test]
 fn other_pdus_end_the_login() {
     let (mut login, _) = started();
-    let reject = Reject {
-        reason: RejectReason::ProtocolError,
-        ..Reject::default()
-    };
+    let reject = Reject { reason: RejectReason::ProtocolError, ..Reject::default() };
     assert_eq!(
         login.receive(Pdu::Reject(reject)),
         Err(LoginError::Rejected(RejectReason::ProtocolError))
@@ -524,10 +418,7 @@ fn other_pdus_end_the_login() {
         login.receive(Pdu::NopIn(NopIn::default())),
         Err(LoginError::UnexpectedPdu(crate::pdu::Opcode::NopIn))
     );
-    assert_eq!(
-        login.receive(Pdu::NopIn(NopIn::default())),
-        Err(LoginError::Finished)
-    );
+    assert_eq!(login.receive(Pdu::NopIn(NopIn::default())), Err(LoginError::Finished));
 }
 
 #[test]
@@ -536,10 +427,7 @@ fn zero_tsih_is_refused() {
     target.tsih = 0;
     assert!(matches!(
         drive(cfg(), &mut target).0,
-        Err(LoginError::BadTsih {
-            expected: 0,
-            got: 0
-        })
+        Err(LoginError::BadTsih { expected: 0, got: 0 })
     ));
 }
 
@@ -557,45 +445,27 @@ fn a_target_that_never_finishes() {
             break;
         }
     }
-    assert!(matches!(
-        result,
-        Err(LoginError::TooManyRounds(_)) | Err(LoginError::Negotiation(_))
-    ));
+    assert!(matches!(result, Err(LoginError::TooManyRounds(_)) | Err(LoginError::Negotiation(_))));
 }
 
 #[test]
 fn configuration_errors() {
     let mut c = cfg();
     c.initiator_name.clear();
-    assert!(matches!(
-        Login::new(c, Fixed(0)),
-        Err(LoginError::Config(_))
-    ));
+    assert!(matches!(Login::new(c, Fixed(0)), Err(LoginError::Config(_))));
     let mut c = cfg();
     c.mutual_chap = Some(tgt_creds());
-    assert!(matches!(
-        Login::new(c, Fixed(0)),
-        Err(LoginError::Config(_))
-    ));
+    assert!(matches!(Login::new(c, Fixed(0)), Err(LoginError::Config(_))));
     let mut c = cfg();
     c.header_digest = "MD5".into();
-    assert!(matches!(
-        Login::new(c, Fixed(0)),
-        Err(LoginError::Negotiation(_))
-    ));
+    assert!(matches!(Login::new(c, Fixed(0)), Err(LoginError::Negotiation(_))));
     let mut c = cfg();
     c.offers.max_burst_length = 100;
-    assert!(matches!(
-        Login::new(c, Fixed(0)),
-        Err(LoginError::Negotiation(_))
-    ));
+    assert!(matches!(Login::new(c, Fixed(0)), Err(LoginError::Negotiation(_))));
     let mut c = cfg();
     c.chap = Some(Credentials::new("u", "same"));
     c.mutual_chap = Some(Credentials::new("t", "same"));
-    assert_eq!(
-        Login::new(c, Fixed(0)).err(),
-        Some(LoginError::Chap(ChapError::SameSecret))
-    );
+    assert_eq!(Login::new(c, Fixed(0)).err(), Some(LoginError::Chap(ChapError::SameSecret)));
 }
 
 #[test]

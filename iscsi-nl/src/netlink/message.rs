@@ -84,10 +84,7 @@ pub fn encode_request(
     header.sequence_number = sequence_number;
     let mut msg = NetlinkMessage::new(
         header,
-        NetlinkPayload::InnerMessage(Outgoing {
-            transport_handle,
-            request: request.clone(),
-        }),
+        NetlinkPayload::InnerMessage(Outgoing { transport_handle, request: request.clone() }),
     );
     msg.finalize();
     let mut buf = vec![0; msg.buffer_len()];

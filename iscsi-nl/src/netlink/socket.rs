@@ -155,26 +155,14 @@ impl IscsiNetlink {
     pub fn open(transport_handle: u64, timeout: Duration) -> io::Result<IscsiNetlink> {
         let mut socket = Socket::new(NETLINK_ISCSI)?;
         socket.bind(&SocketAddr::new(0, 1 << (ISCSI_NL_GRP_ISCSID - 1)))?;
-        Ok(IscsiNetlink {
-            socket,
-            transport_handle,
-            timeout,
-            sequence: 0,
-            events: VecDeque::new(),
-        })
+        Ok(IscsiNetlink { socket, transport_handle, timeout, sequence: 0, events: VecDeque::new() })
     }
 
     /// An `IscsiNetlink` over another netlink socket, for tests that run without the iSCSI
     /// modules.
     #[cfg(test)]
     fn over(socket: Socket, transport_handle: u64, timeout: Duration) -> IscsiNetlink {
-        IscsiNetlink {
-            socket,
-            transport_handle,
-            timeout,
-            sequence: 0,
-            events: VecDeque::new(),
-        }
+        IscsiNetlink { socket, transport_handle, timeout, sequence: 0, events: VecDeque::new() }
     }
 
     /// The transport handle requests carry.
@@ -191,16 +179,11 @@ impl IscsiNetlink {
         let io = |source| NetlinkError::Io { step, source };
         self.sequence = self.sequence.wrapping_add(1);
         let bytes = encode_request(self.transport_handle, request, self.sequence)?;
-        self.socket
-            .send_to(&bytes, &SocketAddr::new(0, 0), 0)
-            .map_err(io)?;
+        self.socket.send_to(&bytes, &SocketAddr::new(0, 0), 0).map_err(io)?;
         let deadline = Instant::now() + self.timeout;
         loop {
             let Some(datagram) = self.receive(deadline).map_err(io)? else {
-                return Err(NetlinkError::Timeout {
-                    step,
-                    timeout: self.timeout,
-                });
+                return Err(NetlinkError::Timeout { step, timeout: self.timeout });
             };
             if let Some(reply) = self.sort(&datagram, step)? {
                 return match reply {
@@ -229,10 +212,7 @@ impl IscsiNetlink {
             let Some(datagram) = self.receive(deadline)? else {
                 return Ok(None);
             };
-            let unknown = Step {
-                kind: UeventType::Unknown,
-                param: None,
-            };
+            let unknown = Step { kind: UeventType::Unknown, param: None };
             // Stale replies are dropped; events are queued.
             let _ = self.sort(&datagram, unknown);
         }
@@ -277,10 +257,7 @@ impl IscsiNetlink {
                 }
                 NetlinkPayload::Error(e) if step.kind != UeventType::Unknown => {
                     if let Some(code) = e.code {
-                        return Err(NetlinkError::Netlink {
-                            step,
-                            code: code.get(),
-                        });
+                        return Err(NetlinkError::Netlink { step, code: code.get() });
                     }
                 }
                 _ => {}
@@ -320,19 +297,13 @@ mod tests {
     #[test]
     fn events_are_queued_while_waiting_for_the_reply() {
         let mut nl = route_socket(Duration::from_millis(50));
-        let step = Step {
-            kind: UeventType::CreateConn,
-            param: None,
-        };
+        let step = Step { kind: UeventType::CreateConn, param: None };
         let mut datagram = kernel_msg(0, 102, &[1, 0, 1011]);
         datagram.extend(kernel_msg(12, 12, &[0]));
         // Not ours: a stale reply to another request is dropped.
         assert_eq!(nl.sort(&datagram, step).unwrap(), None);
         datagram.extend(kernel_msg(13, 13, &[1, 4]));
-        assert_eq!(
-            nl.sort(&datagram, step).unwrap(),
-            Some(Reply::ConnCreated { sid: 1, cid: 4 })
-        );
+        assert_eq!(nl.sort(&datagram, step).unwrap(), Some(Reply::ConnCreated { sid: 1, cid: 4 }));
         let events: Vec<Event> = nl.events().collect();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].sid(), Some(1));
@@ -347,10 +318,7 @@ mod tests {
         // rtnetlink ignores message types below 16: no reply ever comes.
         let err = nl.request(&Request::DestroySession { sid: 1 }).unwrap_err();
         assert!(matches!(err, NetlinkError::Timeout { .. }), "{err}");
-        assert!(
-            err.to_string().starts_with("ISCSI_UEVENT_DESTROY_SESSION"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("ISCSI_UEVENT_DESTROY_SESSION"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(2));
     }
 

@@ -273,10 +273,7 @@ impl Request {
                 return Err(EncodeError::NulInValue(*param));
             }
             if value.len() + 1 > MAX_PARAM_LEN {
-                return Err(EncodeError::ValueTooLong {
-                    param: *param,
-                    len: value.len() + 1,
-                });
+                return Err(EncodeError::ValueTooLong { param: *param, len: value.len() + 1 });
             }
         }
         Ok(())
@@ -296,11 +293,7 @@ impl Request {
         put_u32(buf, offset::TYPE, self.event_type().code());
         put_u64(buf, offset::TRANSPORT_HANDLE, transport_handle);
         match self {
-            Request::CreateSession {
-                initial_cmdsn,
-                cmds_max,
-                queue_depth,
-            } => {
+            Request::CreateSession { initial_cmdsn, cmds_max, queue_depth } => {
                 put_u32(buf, offset::C_SESSION_INITIAL_CMDSN, *initial_cmdsn);
                 put_u16(buf, offset::C_SESSION_CMDS_MAX, *cmds_max);
                 put_u16(buf, offset::C_SESSION_QUEUE_DEPTH, *queue_depth);
@@ -312,23 +305,13 @@ impl Request {
                 put_u32(buf, offset::U_SID, *sid);
                 put_u32(buf, offset::U_CID, *cid);
             }
-            Request::BindConn {
-                sid,
-                cid,
-                transport_eph,
-                is_leading,
-            } => {
+            Request::BindConn { sid, cid, transport_eph, is_leading } => {
                 put_u32(buf, offset::U_SID, *sid);
                 put_u32(buf, offset::U_CID, *cid);
                 put_u64(buf, offset::B_CONN_TRANSPORT_EPH, *transport_eph);
                 put_u32(buf, offset::B_CONN_IS_LEADING, u32::from(*is_leading));
             }
-            Request::SetParam {
-                sid,
-                cid,
-                param,
-                value,
-            } => {
+            Request::SetParam { sid, cid, param, value } => {
                 put_u32(buf, offset::U_SID, *sid);
                 put_u32(buf, offset::U_CID, *cid);
                 put_u32(buf, offset::SET_PARAM_PARAM, param.code());
@@ -343,12 +326,7 @@ impl Request {
                 // conn_handle stays 0: the kernel finds the connection by sid and cid.
                 put_u32(buf, offset::STOP_CONN_FLAG, flag.code());
             }
-            Request::SendPdu {
-                sid,
-                cid,
-                header,
-                data,
-            } => {
+            Request::SendPdu { sid, cid, header, data } => {
                 put_u32(buf, offset::U_SID, *sid);
                 put_u32(buf, offset::U_CID, *cid);
                 put_u32(buf, offset::SEND_PDU_HDR_SIZE, header.len() as u32);
@@ -469,28 +447,20 @@ impl Reply {
             return Err(ParseError::Unexpected(request));
         }
         if ev.kind == UeventType::IfError.code() {
-            return Ok(Reply::IfError {
-                errno: ev.iferror as i32,
-            });
+            return Ok(Reply::IfError { errno: ev.iferror as i32 });
         }
         if ev.kind != request.code() {
-            return Err(ParseError::Mismatch {
-                request,
-                found: ev.kind,
-            });
+            return Err(ParseError::Mismatch { request, found: ev.kind });
         }
         Ok(match request {
             UeventType::CreateSession | UeventType::CreateBoundSession => Reply::SessionCreated {
                 sid: ev.r_u32(offset::R_SID),
                 host_no: ev.r_u32(offset::R_HOST_NO),
             },
-            UeventType::CreateConn => Reply::ConnCreated {
-                sid: ev.r_u32(offset::R_SID),
-                cid: ev.r_u32(offset::R_CID),
-            },
-            _ => Reply::Done {
-                retcode: ev.r_u32(offset::R_RETCODE) as i32,
-            },
+            UeventType::CreateConn => {
+                Reply::ConnCreated { sid: ev.r_u32(offset::R_SID), cid: ev.r_u32(offset::R_CID) }
+            }
+            _ => Reply::Done { retcode: ev.r_u32(offset::R_RETCODE) as i32 },
         })
     }
 }
@@ -570,36 +540,24 @@ impl Event {
         let sid = ev.r_u32(offset::R_SID);
         let cid = ev.r_u32(offset::R_CID);
         Ok(match kind {
-            UeventType::ConnError => Event::ConnError {
-                sid,
-                cid,
-                error: ev.r_u32(offset::R_ERROR),
-            },
-            UeventType::ConnLoginState => Event::ConnLoginState {
-                sid,
-                cid,
-                state: ev.r_u32(offset::R_ERROR),
-            },
-            UeventType::KCreateSession => Event::SessionCreated {
-                sid,
-                host_no: ev.r_u32(offset::R_HOST_NO),
-            },
+            UeventType::ConnError => {
+                Event::ConnError { sid, cid, error: ev.r_u32(offset::R_ERROR) }
+            }
+            UeventType::ConnLoginState => {
+                Event::ConnLoginState { sid, cid, state: ev.r_u32(offset::R_ERROR) }
+            }
+            UeventType::KCreateSession => {
+                Event::SessionCreated { sid, host_no: ev.r_u32(offset::R_HOST_NO) }
+            }
             UeventType::KDestroySession => Event::SessionDestroyed {
                 sid: ev.r_u32(offset::R_D_SESSION_SID),
                 host_no: ev.r_u32(offset::R_D_SESSION_HOST_NO),
             },
-            UeventType::KUnbindSession => Event::SessionUnbound {
-                sid,
-                host_no: ev.r_u32(offset::R_HOST_NO),
-            },
-            UeventType::RecvPdu => Event::RecvPdu {
-                sid,
-                cid,
-                pdu: ev.data,
-            },
-            UeventType::IfError => Event::IfError {
-                errno: ev.iferror as i32,
-            },
+            UeventType::KUnbindSession => {
+                Event::SessionUnbound { sid, host_no: ev.r_u32(offset::R_HOST_NO) }
+            }
+            UeventType::RecvPdu => Event::RecvPdu { sid, cid, pdu: ev.data },
+            UeventType::IfError => Event::IfError { errno: ev.iferror as i32 },
             k if k.is_request() || k == UeventType::Unknown => {
                 return Err(ParseError::Unexpected(k));
             }

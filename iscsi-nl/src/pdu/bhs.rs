@@ -27,9 +27,7 @@ impl core::fmt::Debug for Bhs {
 
 impl Default for Bhs {
     fn default() -> Self {
-        Bhs {
-            bytes: [0; Bhs::LEN],
-        }
+        Bhs { bytes: [0; Bhs::LEN] }
     }
 }
 
@@ -51,14 +49,10 @@ impl Bhs {
 
     /// Reads a header from the first 48 bytes of `buf`.
     pub fn parse(buf: &[u8]) -> Result<Self, PduError> {
-        let bytes: [u8; Bhs::LEN] =
-            buf.get(..Bhs::LEN)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(PduError::Truncated {
-                    what: "BHS",
-                    need: Bhs::LEN,
-                    have: buf.len(),
-                })?;
+        let bytes: [u8; Bhs::LEN] = buf
+            .get(..Bhs::LEN)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(PduError::Truncated { what: "BHS", need: Bhs::LEN, have: buf.len() })?;
         Ok(Bhs { bytes })
     }
 
@@ -271,11 +265,7 @@ impl Bhs {
     /// Checks the opcode is `expected`.
     pub(crate) fn expect(&self, expected: Opcode) -> Result<(), PduError> {
         let found = self.opcode()?;
-        if found == expected {
-            Ok(())
-        } else {
-            Err(PduError::UnexpectedOpcode { expected, found })
-        }
+        if found == expected { Ok(()) } else { Err(PduError::UnexpectedOpcode { expected, found }) }
     }
 }
 
@@ -296,10 +286,7 @@ const CONTINUE_BIT: u8 = 0x40;
 pub(crate) fn final_and_continue(flags: u8, field: &'static str) -> Result<(bool, bool), PduError> {
     let (fin, cont) = (flags & FINAL_BIT != 0, flags & CONTINUE_BIT != 0);
     if fin && cont {
-        return Err(PduError::InvalidField {
-            field,
-            value: flags.into(),
-        });
+        return Err(PduError::InvalidField { field, value: flags.into() });
     }
     Ok((fin, cont))
 }

@@ -40,16 +40,10 @@ pub struct Digests {
 
 impl Digests {
     /// No digests: the setting during login.
-    pub const NONE: Digests = Digests {
-        header: Digest::None,
-        data: Digest::None,
-    };
+    pub const NONE: Digests = Digests { header: Digest::None, data: Digest::None };
 
     /// CRC32C on both header and data.
-    pub const CRC32C: Digests = Digests {
-        header: Digest::Crc32c,
-        data: Digest::Crc32c,
-    };
+    pub const CRC32C: Digests = Digests { header: Digest::Crc32c, data: Digest::Crc32c };
 }
 
 /// The iSCSI CRC32C of `bytes` (RFC 7143 13.1: generator 0x11EDC6F41, register initialised
@@ -67,11 +61,8 @@ fn pad(len: usize) -> usize {
 /// Writes header, AHS, digests and padded data. The header's length fields must already
 /// describe `ahs` and `data`.
 pub(super) fn encode_parts(bhs: &Bhs, ahs: &[u8], data: &[u8], digests: Digests) -> Vec<u8> {
-    let data_part = if data.is_empty() {
-        0
-    } else {
-        data.len() + pad(data.len()) + digests.data.len()
-    };
+    let data_part =
+        if data.is_empty() { 0 } else { data.len() + pad(data.len()) + digests.data.len() };
     let mut out = Vec::with_capacity(Bhs::LEN + ahs.len() + digests.header.len() + data_part);
     out.extend_from_slice(bhs.as_bytes());
     out.extend_from_slice(ahs);
@@ -96,11 +87,7 @@ fn digest_at(buf: &[u8], at: usize) -> Result<u32, PduError> {
     buf.get(at..at + 4)
         .and_then(|b| b.try_into().ok())
         .map(u32::from_le_bytes)
-        .ok_or(PduError::Truncated {
-            what: "digest",
-            need: at + 4,
-            have: buf.len(),
-        })
+        .ok_or(PduError::Truncated { what: "digest", need: at + 4, have: buf.len() })
 }
 
 /// Cuts one PDU from the start of `buf`.
@@ -135,19 +122,12 @@ pub fn decode(
     bhs.opcode()?;
     let dsl = bhs.data_segment_length();
     if dsl > max_data_segment {
-        return Err(PduError::DataSegmentTooLong {
-            len: dsl,
-            max: max_data_segment,
-        });
+        return Err(PduError::DataSegmentTooLong { len: dsl, max: max_data_segment });
     }
     // dsl < 2^24 so none of this overflows, even on 32-bit targets.
     let dsl = dsl as usize;
     let padded_end = header_end + dsl + pad(dsl);
-    let end = if dsl == 0 {
-        header_end
-    } else {
-        padded_end + digests.data.len()
-    };
+    let end = if dsl == 0 { header_end } else { padded_end + digests.data.len() };
     if buf.len() < end {
         return Ok(None);
     }
@@ -184,10 +164,7 @@ impl Default for Framer {
 impl Framer {
     /// A framer with these settings.
     pub fn new(digests: Digests, max_recv_data_segment_length: u32) -> Self {
-        Framer {
-            digests,
-            max_recv_data_segment_length,
-        }
+        Framer { digests, max_recv_data_segment_length }
     }
 
     /// [`decode`] with these settings.

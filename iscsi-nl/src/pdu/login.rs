@@ -25,10 +25,7 @@ impl TryFrom<u8> for Stage {
             0 => Ok(Stage::SecurityNegotiation),
             1 => Ok(Stage::LoginOperationalNegotiation),
             3 => Ok(Stage::FullFeaturePhase),
-            _ => Err(PduError::InvalidField {
-                field: "login stage",
-                value: v.into(),
-            }),
+            _ => Err(PduError::InvalidField { field: "login stage", value: v.into() }),
         }
     }
 }

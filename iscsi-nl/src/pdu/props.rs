@@ -18,11 +18,7 @@ fn data() -> impl Strategy<Value = Vec<u8>> {
 
 /// T/C or F/C pairs that are legal together.
 fn two_flags() -> impl Strategy<Value = (bool, bool)> {
-    prop_oneof![
-        Just((false, false)),
-        Just((true, false)),
-        Just((false, true))
-    ]
+    prop_oneof![Just((false, false)), Just((true, false)), Just((false, true))]
 }
 
 fn login_request() -> impl Strategy<Value = Pdu> {
@@ -31,25 +27,23 @@ fn login_request() -> impl Strategy<Value = Pdu> {
         (any::<[u8; 6]>(), any::<u16>(), any::<u32>(), any::<u16>()),
         (any::<u32>(), any::<u32>(), data()),
     )
-        .prop_map(
-            |(((t, c), csg, nsg, vmax, vmin), (isid, tsih, itt, cid), (cmd, exp, d))| {
-                Pdu::LoginRequest(LoginRequest {
-                    transit: t,
-                    cont: c,
-                    csg,
-                    nsg,
-                    version_max: vmax,
-                    version_min: vmin,
-                    isid,
-                    tsih,
-                    itt,
-                    cid,
-                    cmd_sn: cmd,
-                    exp_stat_sn: exp,
-                    data: d,
-                })
-            },
-        )
+        .prop_map(|(((t, c), csg, nsg, vmax, vmin), (isid, tsih, itt, cid), (cmd, exp, d))| {
+            Pdu::LoginRequest(LoginRequest {
+                transit: t,
+                cont: c,
+                csg,
+                nsg,
+                version_max: vmax,
+                version_min: vmin,
+                isid,
+                tsih,
+                itt,
+                cid,
+                cmd_sn: cmd,
+                exp_stat_sn: exp,
+                data: d,
+            })
+        })
 }
 
 fn login_response() -> impl Strategy<Value = Pdu> {
@@ -58,38 +52,30 @@ fn login_response() -> impl Strategy<Value = Pdu> {
         (any::<[u8; 6]>(), any::<u16>(), any::<u32>()),
         (any::<[u32; 3]>(), any::<u8>(), any::<u8>(), data()),
     )
-        .prop_map(
-            |(((t, c), csg, nsg, vmax, vact), (isid, tsih, itt), (sn, sc, sd, d))| {
-                Pdu::LoginResponse(LoginResponse {
-                    transit: t,
-                    cont: c,
-                    csg,
-                    nsg,
-                    version_max: vmax,
-                    version_active: vact,
-                    isid,
-                    tsih,
-                    itt,
-                    stat_sn: sn[0],
-                    exp_cmd_sn: sn[1],
-                    max_cmd_sn: sn[2],
-                    status_class: sc,
-                    status_detail: sd,
-                    data: d,
-                })
-            },
-        )
+        .prop_map(|(((t, c), csg, nsg, vmax, vact), (isid, tsih, itt), (sn, sc, sd, d))| {
+            Pdu::LoginResponse(LoginResponse {
+                transit: t,
+                cont: c,
+                csg,
+                nsg,
+                version_max: vmax,
+                version_active: vact,
+                isid,
+                tsih,
+                itt,
+                stat_sn: sn[0],
+                exp_cmd_sn: sn[1],
+                max_cmd_sn: sn[2],
+                status_class: sc,
+                status_detail: sd,
+                data: d,
+            })
+        })
 }
 
 fn text() -> impl Strategy<Value = Pdu> {
-    (
-        any::<bool>(),
-        two_flags(),
-        any::<u64>(),
-        any::<[u32; 5]>(),
-        data(),
-    )
-        .prop_map(|(imm, (f, c), lun, n, d)| {
+    (any::<bool>(), two_flags(), any::<u64>(), any::<[u32; 5]>(), data()).prop_map(
+        |(imm, (f, c), lun, n, d)| {
             if imm {
                 Pdu::TextRequest(TextRequest {
                     immediate: n[4] & 1 != 0,
@@ -115,18 +101,13 @@ fn text() -> impl Strategy<Value = Pdu> {
                     data: d,
                 })
             }
-        })
+        },
+    )
 }
 
 fn logout() -> impl Strategy<Value = Pdu> {
-    (
-        any::<bool>(),
-        any::<u8>(),
-        any::<u16>(),
-        any::<[u32; 4]>(),
-        any::<[u16; 2]>(),
-    )
-        .prop_map(|(req, code, cid, n, t)| {
+    (any::<bool>(), any::<u8>(), any::<u16>(), any::<[u32; 4]>(), any::<[u16; 2]>()).prop_map(
+        |(req, code, cid, n, t)| {
             if req {
                 Pdu::LogoutRequest(LogoutRequest {
                     immediate: t[0] & 1 != 0,
@@ -147,7 +128,8 @@ fn logout() -> impl Strategy<Value = Pdu> {
                     time2retain: t[1],
                 })
             }
-        })
+        },
+    )
 }
 
 fn nop_reject() -> impl Strategy<Value = Pdu> {
@@ -184,14 +166,7 @@ fn nop_reject() -> impl Strategy<Value = Pdu> {
 }
 
 fn scsi() -> impl Strategy<Value = Pdu> {
-    (
-        any::<[bool; 4]>(),
-        0..8u8,
-        any::<u64>(),
-        any::<[u32; 4]>(),
-        any::<[u8; 16]>(),
-        data(),
-    )
+    (any::<[bool; 4]>(), 0..8u8, any::<u64>(), any::<[u32; 4]>(), any::<[u8; 16]>(), data())
         .prop_map(|(b, attr, lun, n, cdb, d)| {
             Pdu::ScsiCommand(ScsiCommandHeader {
                 immediate: b[0],
@@ -221,35 +196,19 @@ fn other() -> impl Strategy<Value = Pdu> {
         Opcode::R2t,
         Opcode::AsyncMessage,
     ];
-    (
-        proptest::sample::select(ops.to_vec()),
-        any::<[u8; 48]>(),
-        0..4usize,
-        data(),
-    )
-        .prop_map(|(op, raw, words, d)| {
+    (proptest::sample::select(ops.to_vec()), any::<[u8; 48]>(), 0..4usize, data()).prop_map(
+        |(op, raw, words, d)| {
             let mut bhs = Bhs::from_bytes(raw);
             bhs.set_opcode(op);
             bhs.set_total_ahs_length(words as u8);
             bhs.set_data_segment_length(d.len()).unwrap();
-            Pdu::Other {
-                bhs,
-                ahs: (0..words * 4).map(|i| i as u8).collect(),
-                data: d,
-            }
-        })
+            Pdu::Other { bhs, ahs: (0..words * 4).map(|i| i as u8).collect(), data: d }
+        },
+    )
 }
 
 fn pdu() -> impl Strategy<Value = Pdu> {
-    prop_oneof![
-        login_request(),
-        login_response(),
-        text(),
-        logout(),
-        nop_reject(),
-        scsi(),
-        other(),
-    ]
+    prop_oneof![login_request(), login_response(), text(), logout(), nop_reject(), scsi(), other(),]
 }
 
 fn digests() -> impl Strategy<Value = Digests> {

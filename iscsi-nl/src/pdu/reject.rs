@@ -48,10 +48,7 @@ const REASONS: [(RejectReason, u8); 11] = [
 
 impl From<u8> for RejectReason {
     fn from(v: u8) -> Self {
-        REASONS
-            .iter()
-            .find(|(_, code)| *code == v)
-            .map_or(RejectReason::Other(v), |(r, _)| *r)
+        REASONS.iter().find(|(_, code)| *code == v).map_or(RejectReason::Other(v), |(r, _)| *r)
     }
 }
 
@@ -59,10 +56,7 @@ impl From<RejectReason> for u8 {
     fn from(r: RejectReason) -> u8 {
         match r {
             RejectReason::Other(v) => v,
-            r => REASONS
-                .iter()
-                .find(|(known, _)| *known == r)
-                .map_or(0, |(_, code)| *code),
+            r => REASONS.iter().find(|(known, _)| *known == r).map_or(0, |(_, code)| *code),
         }
     }
 }

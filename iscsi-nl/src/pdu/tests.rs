@@ -27,10 +27,7 @@ fn crc32c_vectors() {
 fn digest_is_sent_least_significant_byte_first() {
     // A 48-byte header is not 32 bytes, so check the byte order on a data segment of 32 zeros:
     // the RFC lists its CRC as the bytes aa 36 91 8a.
-    let pdu = Pdu::NopOut(NopOut {
-        data: vec![0; 32],
-        ..NopOut::default()
-    });
+    let pdu = Pdu::NopOut(NopOut { data: vec![0; 32], ..NopOut::default() });
     let wire = roundtrip(&pdu, Digests::CRC32C);
     assert_eq!(wire.len(), 48 + 4 + 32 + 4);
     assert_eq!(&wire[84..], &[0xaa, 0x36, 0x91, 0x8a]);
@@ -45,9 +42,7 @@ fn opcodes() {
     }
     assert_eq!(Opcode::try_from(0x07), Err(PduError::UnknownOpcode(0x07)));
     assert_eq!(Opcode::try_from(0x3e), Err(PduError::UnknownOpcode(0x3e)));
-    let known = (0..=0x3fu8)
-        .filter(|v| Opcode::try_from(*v).is_ok())
-        .count();
+    let known = (0..=0x3fu8).filter(|v| Opcode::try_from(*v).is_ok()).count();
     assert_eq!(known, 18);
 }
 
@@ -67,18 +62,8 @@ fn bhs_common_fields() {
     assert!(bhs.immediate() && bhs.final_bit());
     assert_eq!(bhs.ahs_len(), 12);
     assert_eq!(bhs.data_segment_length(), 0x00ab_cdef);
-    assert_eq!(
-        bhs.set_data_segment_length(1 << 24),
-        Err(PduError::DataSegmentOverflow(1 << 24))
-    );
-    assert!(matches!(
-        Bhs::parse(&[0; 47]),
-        Err(PduError::Truncated {
-            need: 48,
-            have: 47,
-            ..
-        })
-    ));
+    assert_eq!(bhs.set_data_segment_length(1 << 24), Err(PduError::DataSegmentOverflow(1 << 24)));
+    assert!(matches!(Bhs::parse(&[0; 47]), Err(PduError::Truncated { need: 48, have: 47, .. })));
     // Out-of-range offsets clamp instead of panicking.
     assert_eq!(bhs.u32_at(1000), bhs.u32_at(44));
     assert_eq!(bhs.array_at::<64>(0), [0; 64]);
@@ -122,15 +107,9 @@ fn login_request_layout() {
 fn login_flags_invalid() {
     let mut bhs = login_request().emit().unwrap();
     bhs.set_flags(0xc0); // T and C
-    assert!(matches!(
-        LoginRequest::parse(&bhs, &[]),
-        Err(PduError::InvalidField { .. })
-    ));
+    assert!(matches!(LoginRequest::parse(&bhs, &[]), Err(PduError::InvalidField { .. })));
     bhs.set_flags(0x08); // CSG = 2, reserved
-    assert!(matches!(
-        LoginRequest::parse(&bhs, &[]),
-        Err(PduError::InvalidField { .. })
-    ));
+    assert!(matches!(LoginRequest::parse(&bhs, &[]), Err(PduError::InvalidField { .. })));
     assert!(matches!(
         LoginResponse::parse(&login_request().emit().unwrap(), &[]),
         Err(PduError::UnexpectedOpcode {
@@ -166,22 +145,13 @@ fn login_response_layout() {
 
 #[test]
 fn text_logout_nop_reject_scsi_layouts() {
-    let req = TextRequest {
-        itt: 1,
-        data: b"SendTargets=All\0".to_vec(),
-        ..TextRequest::default()
-    };
+    let req = TextRequest { itt: 1, data: b"SendTargets=All\0".to_vec(), ..TextRequest::default() };
     let b = *req.emit().unwrap().as_bytes();
     assert_eq!(&b[..2], &[0x04, 0x80]);
     assert_eq!(&b[20..24], &[0xff; 4]);
     roundtrip(&Pdu::TextRequest(req), Digests::NONE);
 
-    let rsp = TextResponse {
-        final_: false,
-        cont: true,
-        ttt: 0x77,
-        ..TextResponse::default()
-    };
+    let rsp = TextResponse { final_: false, cont: true, ttt: 0x77, ..TextResponse::default() };
     assert_eq!(rsp.emit().unwrap().as_bytes()[..2], [0x24, 0x40]);
     roundtrip(&Pdu::TextResponse(rsp), Digests::NONE);
 
@@ -207,12 +177,7 @@ fn text_logout_nop_reject_scsi_layouts() {
     assert_eq!(&b[40..44], &[0, 2, 0, 20]);
     roundtrip(&Pdu::LogoutResponse(lr), Digests::NONE);
 
-    let nop_in = NopIn {
-        itt: RESERVED_TAG,
-        ttt: 9,
-        data: vec![1, 2, 3],
-        ..NopIn::default()
-    };
+    let nop_in = NopIn { itt: RESERVED_TAG, ttt: 9, data: vec![1, 2, 3], ..NopIn::default() };
     assert_eq!(nop_in.emit().unwrap().as_bytes()[..2], [0x20, 0x80]);
     roundtrip(&Pdu::NopIn(nop_in), Digests::CRC32C);
 
@@ -259,10 +224,7 @@ fn framing_short_buffers_need_more() {
 #[test]
 fn framing_back_to_back_and_no_data_digest_without_data() {
     let a = Pdu::LogoutRequest(LogoutRequest::default());
-    let b = Pdu::NopOut(NopOut {
-        data: vec![9; 5],
-        ..NopOut::default()
-    });
+    let b = Pdu::NopOut(NopOut { data: vec![9; 5], ..NopOut::default() });
     let framer = Framer::new(Digests::CRC32C, 8192);
     let wa = framer.encode(&a).unwrap();
     assert_eq!(wa.len(), 52, "no data: no data digest");
@@ -278,43 +240,25 @@ fn framing_back_to_back_and_no_data_digest_without_data() {
 
 #[test]
 fn framing_digest_mismatches() {
-    let pdu = Pdu::NopOut(NopOut {
-        data: b"hello".to_vec(),
-        ..NopOut::default()
-    });
+    let pdu = Pdu::NopOut(NopOut { data: b"hello".to_vec(), ..NopOut::default() });
     let wire = pdu.encode(Digests::CRC32C).unwrap();
     let mut bad = wire.clone();
     bad[20] ^= 1;
-    assert!(matches!(
-        decode(&bad, Digests::CRC32C, 8192),
-        Err(PduError::HeaderDigest { .. })
-    ));
+    assert!(matches!(decode(&bad, Digests::CRC32C, 8192), Err(PduError::HeaderDigest { .. })));
     let mut bad = wire.clone();
     bad[48] ^= 0x80; // the header digest itself
-    assert!(matches!(
-        decode(&bad, Digests::CRC32C, 8192),
-        Err(PduError::HeaderDigest { .. })
-    ));
+    assert!(matches!(decode(&bad, Digests::CRC32C, 8192), Err(PduError::HeaderDigest { .. })));
     let mut bad = wire.clone();
     bad[54] ^= 1;
-    assert!(matches!(
-        decode(&bad, Digests::CRC32C, 8192),
-        Err(PduError::DataDigest { .. })
-    ));
+    assert!(matches!(decode(&bad, Digests::CRC32C, 8192), Err(PduError::DataDigest { .. })));
     let mut bad = wire;
     bad[59] ^= 1; // padding is covered too
-    assert!(matches!(
-        decode(&bad, Digests::CRC32C, 8192),
-        Err(PduError::DataDigest { .. })
-    ));
+    assert!(matches!(decode(&bad, Digests::CRC32C, 8192), Err(PduError::DataDigest { .. })));
 }
 
 #[test]
 fn framing_data_segment_limit_checked_from_the_header_alone() {
-    let pdu = Pdu::NopIn(NopIn {
-        data: vec![0; 600],
-        ..NopIn::default()
-    });
+    let pdu = Pdu::NopIn(NopIn { data: vec![0; 600], ..NopIn::default() });
     let wire = pdu.encode(Digests::NONE).unwrap();
     assert_eq!(
         decode(&wire[..48], Digests::NONE, 512),
@@ -327,17 +271,10 @@ fn framing_data_segment_limit_checked_from_the_header_alone() {
 fn framing_unknown_opcode_and_other_pdus_with_ahs() {
     let mut raw = [0u8; 48];
     raw[0] = 0x07;
-    assert_eq!(
-        decode(&raw, Digests::NONE, 8192),
-        Err(PduError::UnknownOpcode(0x07))
-    );
+    assert_eq!(decode(&raw, Digests::NONE, 8192), Err(PduError::UnknownOpcode(0x07)));
     let mut bhs = Bhs::new(Opcode::DataIn);
     bhs.set_itt(42);
-    let other = Pdu::Other {
-        bhs,
-        ahs: vec![1, 2, 3, 4, 5, 6, 7, 8],
-        data: vec![0xaa; 3],
-    };
+    let other = Pdu::Other { bhs, ahs: vec![1, 2, 3, 4, 5, 6, 7, 8], data: vec![0xaa; 3] };
     let wire = other.encode(Digests::CRC32C).unwrap();
     assert_eq!(wire[4], 2, "TotalAHSLength in words");
     assert_eq!(wire.len(), 48 + 8 + 4 + 4 + 4);
@@ -345,22 +282,12 @@ fn framing_unknown_opcode_and_other_pdus_with_ahs() {
     let Pdu::Other { bhs: b, ahs, data } = back else {
         panic!("not kept raw");
     };
-    assert_eq!(
-        (b.itt(), ahs, data),
-        (42, vec![1, 2, 3, 4, 5, 6, 7, 8], vec![0xaa; 3])
-    );
-    let bad = Pdu::Other {
-        bhs,
-        ahs: vec![1, 2, 3],
-        data: vec![],
-    };
+    assert_eq!((b.itt(), ahs, data), (42, vec![1, 2, 3, 4, 5, 6, 7, 8], vec![0xaa; 3]));
+    let bad = Pdu::Other { bhs, ahs: vec![1, 2, 3], data: vec![] };
     assert_eq!(bad.encode(Digests::NONE), Err(PduError::AhsLength(3)));
     // A typed PDU with an AHS: the AHS is skipped.
     let mut wire = Pdu::NopIn(NopIn::default()).encode(Digests::NONE).unwrap();
     wire[4] = 1;
     wire.extend([0; 4]);
-    assert_eq!(
-        decode(&wire, Digests::NONE, 0).unwrap(),
-        Some((Pdu::NopIn(NopIn::default()), 52))
-    );
+    assert_eq!(decode(&wire, Digests::NONE, 0).unwrap(), Some((Pdu::NopIn(NopIn::default()), 52)));
 }

@@ -4,9 +4,7 @@
 use super::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[test]
@@ -30,10 +28,7 @@ fn rfc_login_example() {
     );
     let back = parse(&data).unwrap();
     assert_eq!(back, sent);
-    assert_eq!(
-        parse_list(get(&back, "AuthMethod").unwrap()),
-        ["KRB5", "SRP", "None"]
-    );
+    assert_eq!(parse_list(get(&back, "AuthMethod").unwrap()), ["KRB5", "SRP", "None"]);
 }
 
 #[test]
@@ -58,10 +53,7 @@ TargetAddress=10.1.0.45:5300,1\0TargetAddress=10.1.1.45:5300,2\0";
 fn parse_edge_cases() {
     assert_eq!(parse(b""), Ok(vec![]));
     assert_eq!(parse(b"A=1"), Err(TextError::Unterminated));
-    assert_eq!(
-        parse(b"A=1\0B\0"),
-        Err(TextError::MissingEquals { index: 1 })
-    );
+    assert_eq!(parse(b"A=1\0B\0"), Err(TextError::MissingEquals { index: 1 }));
     assert_eq!(parse(b"=1\0"), Err(TextError::EmptyKey { index: 0 }));
     assert_eq!(parse(b"A=\xff\0"), Err(TextError::NotUtf8 { index: 0 }));
     // The value is everything after the first '=', and may be empty.
@@ -77,35 +69,20 @@ fn length_limits() {
     let value = "v".repeat(MAX_VALUE_LEN);
     let data = emit(&[(key63.as_str(), value.as_str())]).unwrap();
     assert_eq!(parse(&data).unwrap(), vec![(key63, value.clone())]);
-    assert_eq!(
-        emit(&[(key64.as_str(), "1")]),
-        Err(TextError::KeyTooLong { len: 64 })
-    );
-    assert_eq!(
-        parse(format!("{key64}=1\0").as_bytes()),
-        Err(TextError::KeyTooLong { len: 64 })
-    );
+    assert_eq!(emit(&[(key64.as_str(), "1")]), Err(TextError::KeyTooLong { len: 64 }));
+    assert_eq!(parse(format!("{key64}=1\0").as_bytes()), Err(TextError::KeyTooLong { len: 64 }));
     let long = format!("A={value}v\0");
     assert_eq!(
         parse(long.as_bytes()),
-        Err(TextError::ValueTooLong {
-            key: "A".into(),
-            len: MAX_VALUE_LEN + 1
-        })
+        Err(TextError::ValueTooLong { key: "A".into(), len: MAX_VALUE_LEN + 1 })
     );
 }
 
 #[test]
 fn emit_rejects_what_cannot_be_sent() {
     assert_eq!(emit(&[("", "1")]), Err(TextError::EmptyKey { index: 0 }));
-    assert!(matches!(
-        emit(&[("A=B", "1")]),
-        Err(TextError::ForbiddenChar(_))
-    ));
-    assert!(matches!(
-        emit(&[("A", "x\0y")]),
-        Err(TextError::ForbiddenChar(_))
-    ));
+    assert!(matches!(emit(&[("A=B", "1")]), Err(TextError::ForbiddenChar(_))));
+    assert!(matches!(emit(&[("A", "x\0y")]), Err(TextError::ForbiddenChar(_))));
     assert_eq!(emit::<&str, &str>(&[]), Ok(vec![]));
 }
 
@@ -121,25 +98,11 @@ fn numbers() {
     assert_eq!(parse_number("0bAAAAAAAAAAAAAAAB"), Ok(1));
     assert_eq!(parse_number("18446744073709551615"), Ok(u64::MAX));
     assert_eq!(parse_number("0xffffffffffffffff"), Ok(u64::MAX));
-    for big in [
-        "18446744073709551616",
-        "0x10000000000000000",
-        "0bAQAAAAAAAAAA",
-    ] {
-        assert_eq!(
-            parse_number(big),
-            Err(TextError::NumberTooLarge(big.into())),
-            "{big}"
-        );
+    for big in ["18446744073709551616", "0x10000000000000000", "0bAQAAAAAAAAAA"] {
+        assert_eq!(parse_number(big), Err(TextError::NumberTooLarge(big.into())), "{big}");
     }
-    for bad in [
-        "", "-1", "+1", "1e3", "0x", "0x+1", "0xg", "0b", "0b!", " 1", "Yes",
-    ] {
-        assert_eq!(
-            parse_number(bad),
-            Err(TextError::InvalidNumber(bad.into())),
-            "{bad}"
-        );
+    for bad in ["", "-1", "+1", "1e3", "0x", "0x+1", "0xg", "0b", "0b!", " 1", "Yes"] {
+        assert_eq!(parse_number(bad), Err(TextError::InvalidNumber(bad.into())), "{bad}");
     }
 }
 
@@ -170,11 +133,7 @@ fn binary_values() {
     assert_eq!(parse_binary("0xABC"), Ok(vec![0x0a, 0xbc]));
     assert_eq!(encode_hex(&[0x0a, 0xbc, 0xff]), "0x0abcff");
     for bad in ["123", "0x", "0b", "0xz1", ""] {
-        assert_eq!(
-            parse_binary(bad),
-            Err(TextError::InvalidNumber(bad.into())),
-            "{bad}"
-        );
+        assert_eq!(parse_binary(bad), Err(TextError::InvalidNumber(bad.into())), "{bad}");
     }
 }
 
@@ -182,10 +141,7 @@ fn binary_values() {
 fn booleans_lists_and_special_values() {
     assert_eq!(parse_bool("Yes"), Ok(true));
     assert_eq!(parse_bool("No"), Ok(false));
-    assert_eq!(
-        parse_bool("yes"),
-        Err(TextError::InvalidBoolean("yes".into()))
-    );
+    assert_eq!(parse_bool("yes"), Err(TextError::InvalidBoolean("yes".into())));
     assert_eq!((format_bool(true), format_bool(false)), ("Yes", "No"));
     assert_eq!(parse_list("CRC32C,None"), ["CRC32C", "None"]);
     assert_eq!(parse_list("None"), ["None"]);
@@ -202,11 +158,8 @@ fn booleans_lists_and_special_values() {
 
 #[test]
 fn assembler_joins_segments_cut_anywhere() {
-    let data = emit(&[
-        ("TargetName", "iqn.2024-01.test:t1"),
-        ("TargetAddress", "[::1]:3260,1"),
-    ])
-    .unwrap();
+    let data =
+        emit(&[("TargetName", "iqn.2024-01.test:t1"), ("TargetAddress", "[::1]:3260,1")]).unwrap();
     let expected = parse(&data).unwrap();
     for cut in 0..=data.len() {
         let mut asm = TextAssembler::default();
@@ -221,10 +174,7 @@ fn assembler_joins_segments_cut_anywhere() {
 fn assembler_bounds_and_errors_start_over() {
     let mut asm = TextAssembler::new(8);
     assert_eq!(asm.push(b"A=12", true), Ok(None));
-    assert_eq!(
-        asm.push(b"34567", true),
-        Err(TextError::TextTooLong { max: 8 })
-    );
+    assert_eq!(asm.push(b"34567", true), Err(TextError::TextTooLong { max: 8 }));
     assert_eq!(asm.pending(), 0);
     assert_eq!(asm.push(b"A=1", false), Err(TextError::Unterminated));
     assert_eq!(asm.push(b"B=2\0", false), Ok(Some(pairs(&[("B", "2")]))));
@@ -239,36 +189,15 @@ fn splitter() {
     assert_eq!(
         chunks,
         [
-            TextChunk {
-                data: b"abcd",
-                cont: true
-            },
-            TextChunk {
-                data: b"efgh",
-                cont: true
-            },
-            TextChunk {
-                data: b"ij",
-                cont: false
-            },
+            TextChunk { data: b"abcd", cont: true },
+            TextChunk { data: b"efgh", cont: true },
+            TextChunk { data: b"ij", cont: false },
         ]
     );
     let exact: Vec<_> = TextSplitter::new(b"abcd", 4).collect();
-    assert_eq!(
-        exact,
-        [TextChunk {
-            data: b"abcd",
-            cont: false
-        }]
-    );
+    assert_eq!(exact, [TextChunk { data: b"abcd", cont: false }]);
     let empty: Vec<_> = TextSplitter::new(b"", 512).collect();
-    assert_eq!(
-        empty,
-        [TextChunk {
-            data: b"",
-            cont: false
-        }]
-    );
+    assert_eq!(empty, [TextChunk { data: b"", cont: false }]);
     assert_eq!(TextSplitter::new(b"ab", 0).count(), 2);
 }
 

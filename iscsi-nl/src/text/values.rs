@@ -28,9 +28,7 @@ pub fn parse_number(s: &str) -> Result<u64, TextError> {
         if significant.len() > 8 {
             return Err(too_large());
         }
-        return Ok(significant
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)));
+        return Ok(significant.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)));
     }
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
@@ -47,9 +45,7 @@ pub fn parse_binary(s: &str) -> Result<Vec<u8>, TextError> {
         return decode_hex(hex).ok_or_else(invalid);
     }
     if let Some(b64) = strip_radix(s, 'b') {
-        return decode_base64(b64)
-            .filter(|b| !b.is_empty())
-            .ok_or_else(invalid);
+        return decode_base64(b64).filter(|b| !b.is_empty()).ok_or_else(invalid);
     }
     Err(invalid())
 }
@@ -104,11 +100,7 @@ pub fn format_bool(b: bool) -> &'static str {
 
 /// Splits a list-of-values at its commas. An empty value is an empty list.
 pub fn parse_list(s: &str) -> Vec<&str> {
-    if s.is_empty() {
-        Vec::new()
-    } else {
-        s.split(',').collect()
-    }
+    if s.is_empty() { Vec::new() } else { s.split(',').collect() }
 }
 
 /// Joins values with commas.
@@ -126,8 +118,7 @@ pub fn format_list<S: AsRef<str>>(items: &[S]) -> String {
 /// Strips `0` and `letter` in either case (`0x`/`0X`, `0b`/`0B`).
 fn strip_radix(s: &str, letter: char) -> Option<&str> {
     let rest = s.strip_prefix('0')?;
-    rest.strip_prefix(letter)
-        .or_else(|| rest.strip_prefix(letter.to_ascii_uppercase()))
+    rest.strip_prefix(letter).or_else(|| rest.strip_prefix(letter.to_ascii_uppercase()))
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
@@ -180,11 +171,8 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
     for group in sextets.chunks(4) {
-        let n = group
-            .iter()
-            .chain(core::iter::repeat(&0))
-            .take(4)
-            .fold(0u32, |acc, v| (acc << 6) | v);
+        let n =
+            group.iter().chain(core::iter::repeat(&0)).take(4).fold(0u32, |acc, v| (acc << 6) | v);
         let bytes = n.to_be_bytes();
         // 2 sextets carry 1 byte, 3 carry 2, 4 carry 3.
         out.extend_from_slice(bytes.get(1..group.len())?);

@@ -10,10 +10,7 @@ fn get_put_across_bytes() {
     assert_eq!(s.pointer(Location::Data, 0).bit, None);
     let flag = Spec::new("F", 2, 2, 1);
     assert_eq!(flag.get(&[0, 0, 0x04]), 1);
-    assert_eq!(
-        flag.pointer(Location::ParameterList, 4),
-        FieldPointer::param_bit(6, 2)
-    );
+    assert_eq!(flag.pointer(Location::ParameterList, 4), FieldPointer::param_bit(6, 2));
     assert_eq!(Spec::new("W", 0, 0, 64).max(), u64::MAX);
     // Out of range reads zeroes, writes are skipped: never a panic.
     assert_eq!(Spec::new("Z", 6, 0, 32).get(&[1; 7]), 0x0100_0000);
@@ -35,11 +32,7 @@ crate::bits::layout! {
 
 #[test]
 fn layout_round_trip_and_range() {
-    let s = Sample {
-        flag: true,
-        nib: 9,
-        num: 0x0102_0304,
-    };
+    let s = Sample { flag: true, nib: 9, num: 0x0102_0304 };
     let mut b = [0u8; 6];
     assert_eq!(s.emit_fixed(&mut b), Ok(6));
     assert_eq!(b, [0x89, 0, 1, 2, 3, 4]);
@@ -62,42 +55,12 @@ fn layout_round_trip_and_range() {
 fn extreme_specs_never_panic() {
     // Fields are public, so a Spec that Spec::new would refuse can still be built.
     let specs = [
-        Spec {
-            field: "A",
-            byte: u16::MAX,
-            shift: u8::MAX,
-            bits: u8::MAX,
-        },
-        Spec {
-            field: "B",
-            byte: 0,
-            shift: 7,
-            bits: 64,
-        },
-        Spec {
-            field: "C",
-            byte: 0,
-            shift: 63,
-            bits: 2,
-        },
-        Spec {
-            field: "D",
-            byte: 0,
-            shift: 0,
-            bits: 0,
-        },
-        Spec {
-            field: "E",
-            byte: 0,
-            shift: 250,
-            bits: 7,
-        },
-        Spec {
-            field: "F",
-            byte: 0,
-            shift: 64,
-            bits: 1,
-        },
+        Spec { field: "A", byte: u16::MAX, shift: u8::MAX, bits: u8::MAX },
+        Spec { field: "B", byte: 0, shift: 7, bits: 64 },
+        Spec { field: "C", byte: 0, shift: 63, bits: 2 },
+        Spec { field: "D", byte: 0, shift: 0, bits: 0 },
+        Spec { field: "E", byte: 0, shift: 250, bits: 7 },
+        Spec { field: "F", byte: 0, shift: 64, bits: 1 },
     ];
     for s in specs {
         for len in [0, 1, 8, 16, 80] {

@@ -26,11 +26,7 @@ const ADDITIONAL_CDB_LENGTH: Spec = Spec::new("ADDITIONAL CDB LENGTH", 7, 0, 8);
 
 /// The SERVICE ACTION field of a CDB with operation code `opcode`.
 pub(crate) const fn service_action_spec(opcode: u8) -> Spec {
-    if opcode == opcode::VARIABLE_LENGTH {
-        SERVICE_ACTION_32
-    } else {
-        SERVICE_ACTION
-    }
+    if opcode == opcode::VARIABLE_LENGTH { SERVICE_ACTION_32 } else { SERVICE_ACTION }
 }
 
 /// The CDB length an operation code's group gives: 0 for a reserved or vendor-specific group.
@@ -100,16 +96,12 @@ impl CommandInfo {
 
 /// Whether `opcode` is one of those whose service action selects the command.
 fn has_service_action(opcode: u8) -> bool {
-    COMMANDS
-        .iter()
-        .any(|i| i.opcode == opcode && i.service_action.is_some())
+    COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some())
 }
 
 /// The table entry for an operation code and service action.
 pub fn command_info(opcode: u8, service_action: Option<u16>) -> Option<&'static CommandInfo> {
-    COMMANDS
-        .iter()
-        .find(|i| i.opcode == opcode && i.service_action == service_action)
+    COMMANDS.iter().find(|i| i.opcode == opcode && i.service_action == service_action)
 }
 
 /// A decoded command: its table entry and the CDB's bytes.
@@ -153,10 +145,7 @@ impl Command {
             Some(info) => info,
             None if service_action.is_some() => return Err(sa.invalid("CDB", Location::Cdb, 0)),
             None => {
-                return Err(Error::UnsupportedOpcode {
-                    opcode,
-                    service_action: None,
-                });
+                return Err(Error::UnsupportedOpcode { opcode, service_action: None });
             }
         };
         let len = usize::from(info.cdb_length);

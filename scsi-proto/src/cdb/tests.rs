@@ -3,10 +3,8 @@ use crate::testutil::assert_roundtrip;
 use proptest::prelude::*;
 
 fn parse(hex: &str) -> Result<Command> {
-    let bytes: Vec<u8> = hex
-        .split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect();
+    let bytes: Vec<u8> =
+        hex.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect();
     Command::parse(&bytes)
 }
 
@@ -34,10 +32,7 @@ fn lengths_from_group_codes() {
 #[test]
 fn read_family_in_every_size() {
     let c = parse("08 1f ff ff 00 00").unwrap();
-    assert_eq!(
-        (c.name(), c.lba(), c.transfer_length()),
-        ("READ(6)", Some(0x1f_ffff), Some(256))
-    );
+    assert_eq!((c.name(), c.lba(), c.transfer_length()), ("READ(6)", Some(0x1f_ffff), Some(256)));
     let c = parse("28 fa 00 00 12 34 17 00 08 00").unwrap();
     assert_eq!(c.name(), "READ(10)");
     assert_eq!(
@@ -68,86 +63,52 @@ fn read_family_in_every_size() {
     assert_eq!(c.get(Field::ReferenceTag), Some(0x1122_3344));
     assert_eq!(c.get(Field::ApplicationTag), Some(0x5566));
     assert_eq!(c.get(Field::ApplicationTagMask), Some(0x7788));
-    assert_eq!(
-        c.field_pointer(Field::Protect),
-        Some(FieldPointer::cdb_bit(10, 7))
-    );
+    assert_eq!(c.field_pointer(Field::Protect), Some(FieldPointer::cdb_bit(10, 7)));
     assert_eq!(c.data_direction(), DataDirection::FromDevice);
 }
 
 #[test]
 fn read6_transfer_length_256_is_zero_on_the_wire() {
     let mut c = Command::new(command_info(opcode::WRITE_6, None).unwrap());
-    c.set(Field::Lba, 0x1234)
-        .unwrap()
-        .set(Field::TransferLength, 256)
-        .unwrap();
+    c.set(Field::Lba, 0x1234).unwrap().set(Field::TransferLength, 256).unwrap();
     assert_eq!(c.as_bytes(), &[0x0a, 0x00, 0x12, 0x34, 0x00, 0x00]);
     assert_eq!(c.transfer_length(), Some(256));
     assert!(c.set(Field::TransferLength, 257).is_err());
     assert!(c.set(Field::TransferLength, 0).is_err());
-    invalid_at(
-        Command::new(c.info())
-            .set(Field::Lba, 0x20_0000)
-            .map(|c| *c),
-        FieldPointer::cdb(1),
-    );
+    invalid_at(Command::new(c.info()).set(Field::Lba, 0x20_0000).map(|c| *c), FieldPointer::cdb(1));
 }
 
 #[test]
 fn everyday_commands() {
     let c = parse("12 01 b0 01 00 00").unwrap();
     assert_eq!(
-        (
-            c.get(Field::Evpd),
-            c.get(Field::PageCode),
-            c.allocation_length()
-        ),
+        (c.get(Field::Evpd), c.get(Field::PageCode), c.allocation_length()),
         (Some(1), Some(0xb0), Some(256))
     );
     invalid_at(parse("12 00 80 00 ff 00"), FieldPointer::cdb(2));
     let c = parse("5a 18 7f 00 00 00 00 02 00 00").unwrap();
     let req = c.mode_sense_request().unwrap();
     assert!(req.ten && req.dbd && req.llbaa);
-    assert_eq!(
-        (req.pc, req.page_code, req.subpage_code),
-        (PageControl::Changeable, 0x3f, 0)
-    );
+    assert_eq!((req.pc, req.page_code, req.subpage_code), (PageControl::Changeable, 0x3f, 0));
     assert_eq!(c.allocation_length(), Some(512));
     let c = parse("15 10 00 00 18 00").unwrap();
     assert_eq!(
-        (
-            c.get(Field::Pf),
-            c.get(Field::Sp),
-            c.parameter_list_length()
-        ),
+        (c.get(Field::Pf), c.get(Field::Sp), c.parameter_list_length()),
         (Some(1), Some(0), Some(0x18))
     );
     assert_eq!(c.data_out_length(512), Some(0x18));
     let c = parse("9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00").unwrap();
-    assert_eq!(
-        (c.name(), c.allocation_length()),
-        ("READ CAPACITY(16)", Some(32))
-    );
+    assert_eq!((c.name(), c.allocation_length()), ("READ CAPACITY(16)", Some(32)));
     invalid_at(parse("25 00 00 00 00 01 00 00 00 00"), FieldPointer::cdb(2));
     assert!(parse("25 00 00 00 00 01 00 00 01 00").is_ok());
     let c = parse("9e 12 00 00 00 00 00 00 10 00 00 00 10 00 01 00").unwrap();
     assert_eq!(
-        (
-            c.name(),
-            c.lba(),
-            c.allocation_length(),
-            c.get(Field::ReportType)
-        ),
+        (c.name(), c.lba(), c.allocation_length(), c.get(Field::ReportType)),
         ("GET LBA STATUS(16)", Some(0x1000), Some(0x1000), Some(1))
     );
     let c = parse("42 01 00 00 00 00 05 00 18 00").unwrap();
     assert_eq!(
-        (
-            c.get(Field::Anchor),
-            c.group_number(),
-            c.parameter_list_length()
-        ),
+        (c.get(Field::Anchor), c.group_number(), c.parameter_list_length()),
         (Some(1), Some(5), Some(24))
     );
     let c = parse("89 00 00 00 00 00 00 00 00 10 00 00 00 02 00 00").unwrap();
@@ -156,23 +117,13 @@ fn everyday_commands() {
         (Some(16), Some(2), Some(2048))
     );
     let c = parse("35 02 00 00 00 00 00 00 00 00").unwrap();
-    assert_eq!(
-        (c.get(Field::Immed), c.lba(), c.transfer_length()),
-        (Some(1), Some(0), Some(0))
-    );
+    assert_eq!((c.get(Field::Immed), c.lba(), c.transfer_length()), (Some(1), Some(0), Some(0)));
     let c = parse("a3 0c 82 28 00 00 00 00 02 00 00 00").unwrap();
     assert_eq!(
-        (
-            c.get(Field::Rctd),
-            c.get(Field::ReportingOptions),
-            c.get(Field::RequestedOperationCode)
-        ),
+        (c.get(Field::Rctd), c.get(Field::ReportingOptions), c.get(Field::RequestedOperationCode)),
         (Some(1), Some(2), Some(0x28))
     );
-    invalid_at(
-        parse("a3 0c 07 28 00 00 00 00 02 00 00 00"),
-        FieldPointer::cdb_bit(2, 2),
-    );
+    invalid_at(parse("a3 0c 07 28 00 00 00 00 02 00 00 00"), FieldPointer::cdb_bit(2, 2));
     let c = parse("1b 01 00 02 31 00").unwrap();
     assert_eq!(
         (
@@ -185,18 +136,8 @@ fn everyday_commands() {
     );
     let c = parse("5f 01 35 00 00 00 00 00 18 00").unwrap();
     assert_eq!(
-        (
-            c.name(),
-            c.get(Field::Scope),
-            c.get(Field::Type),
-            c.parameter_list_length()
-        ),
-        (
-            "PERSISTENT RESERVE OUT (RESERVE)",
-            Some(3),
-            Some(5),
-            Some(24)
-        )
+        (c.name(), c.get(Field::Scope), c.get(Field::Type), c.parameter_list_length()),
+        ("PERSISTENT RESERVE OUT (RESERVE)", Some(3), Some(5), Some(24))
     );
     let c = parse("3b e2 01 00 10 00 00 02 00 00").unwrap();
     assert_eq!(
@@ -209,78 +150,48 @@ fn everyday_commands() {
         (Some(7), Some(2), Some(0x1000), Some(0x200))
     );
     let c = parse("a0 00 02 00 00 00 00 00 10 00 00 00").unwrap();
-    assert_eq!(
-        (c.get(Field::SelectReport), c.allocation_length()),
-        (Some(2), Some(4096))
-    );
+    assert_eq!((c.get(Field::SelectReport), c.allocation_length()), (Some(2), Some(4096)));
 }
 
 #[test]
 fn write_same_and_verify_rules() {
     // ANCHOR without UNMAP: invalid, pointing at ANCHOR in each size.
-    invalid_at(
-        parse("41 10 00 00 00 00 00 00 01 00"),
-        FieldPointer::cdb_bit(1, 4),
-    );
+    invalid_at(parse("41 10 00 00 00 00 00 00 01 00"), FieldPointer::cdb_bit(1, 4));
     invalid_at(
         parse("93 10 00 00 00 00 00 00 00 00 00 00 00 08 00 00"),
         FieldPointer::cdb_bit(1, 4),
     );
     let c = parse("93 19 00 00 00 00 00 00 00 00 00 00 00 08 00 00").unwrap();
     assert_eq!(
-        (
-            c.get(Field::Anchor),
-            c.get(Field::Unmap),
-            c.get(Field::Ndob)
-        ),
+        (c.get(Field::Anchor), c.get(Field::Unmap), c.get(Field::Ndob)),
         (Some(1), Some(1), Some(1))
     );
-    assert_eq!(
-        (c.data_direction(), c.data_out_length(512)),
-        (DataDirection::None, Some(0))
-    );
+    assert_eq!((c.data_direction(), c.data_out_length(512)), (DataDirection::None, Some(0)));
     let c = parse("93 08 00 00 00 00 00 00 00 00 00 00 00 08 00 00").unwrap();
-    assert_eq!(
-        (c.data_direction(), c.data_out_length(512)),
-        (DataDirection::ToDevice, Some(512))
-    );
-    invalid_at(
-        parse("2f 04 00 00 00 00 00 00 01 00"),
-        FieldPointer::cdb_bit(1, 2),
-    );
+    assert_eq!((c.data_direction(), c.data_out_length(512)), (DataDirection::ToDevice, Some(512)));
+    invalid_at(parse("2f 04 00 00 00 00 00 00 01 00"), FieldPointer::cdb_bit(1, 2));
     let c = parse("2f 06 00 00 00 00 00 00 04 00").unwrap();
     assert_eq!(c.data_out_length(512), Some(512));
     let c = parse("2f 02 00 00 00 00 00 00 04 00").unwrap();
     assert_eq!(c.data_out_length(512), Some(2048));
     assert_eq!(
-        parse("2f 00 00 00 00 00 00 00 04 00")
-            .unwrap()
-            .data_direction(),
+        parse("2f 00 00 00 00 00 00 00 04 00").unwrap().data_direction(),
         DataDirection::None
     );
-    invalid_at(
-        parse("2e 06 00 00 00 00 00 00 01 00"),
-        FieldPointer::cdb_bit(1, 2),
-    );
+    invalid_at(parse("2e 06 00 00 00 00 00 00 01 00"), FieldPointer::cdb_bit(1, 2));
 }
 
 #[test]
 fn opcode_and_service_action_errors() {
     assert_eq!(
         parse("c1 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"),
-        Err(Error::UnsupportedOpcode {
-            opcode: 0xc1,
-            service_action: None
-        })
+        Err(Error::UnsupportedOpcode { opcode: 0xc1, service_action: None })
     );
     invalid_at(
         parse("9e 1f 00 00 00 00 00 00 00 00 00 00 00 00 00 00"),
         FieldPointer::cdb_bit(1, 4),
     );
-    invalid_at(
-        parse("5e 07 00 00 00 00 00 00 00 00"),
-        FieldPointer::cdb_bit(1, 4),
-    );
+    invalid_at(parse("5e 07 00 00 00 00 00 00 00 00"), FieldPointer::cdb_bit(1, 4));
     invalid_at(
         parse(
             "7f 00 00 00 00 00 00 18 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
@@ -290,12 +201,7 @@ fn opcode_and_service_action_errors() {
     invalid_at(parse("7f 00 00 00 00 00 00 10 00 09"), FieldPointer::cdb(7));
     assert!(matches!(
         parse("28 00 00 00"),
-        Err(Error::Truncated {
-            location: Location::Cdb,
-            needed: 10,
-            actual: 4,
-            ..
-        })
+        Err(Error::Truncated { location: Location::Cdb, needed: 10, actual: 4, .. })
     ));
     assert!(matches!(Command::parse(&[]), Err(Error::Truncated { .. })));
 }
@@ -346,11 +252,9 @@ fn the_table_is_consistent() {
 }
 
 fn any_command() -> impl Strategy<Value = Command> {
-    (
-        0..COMMANDS.len(),
-        proptest::collection::vec(any::<u64>(), 16),
-    )
-        .prop_filter_map("valid combination", |(i, values)| {
+    (0..COMMANDS.len(), proptest::collection::vec(any::<u64>(), 16)).prop_filter_map(
+        "valid combination",
+        |(i, values)| {
             let info = &COMMANDS[i];
             let mut c = Command::new(info);
             for (spec, v) in info.fields.iter().zip(values) {
@@ -362,7 +266,8 @@ fn any_command() -> impl Strategy<Value = Command> {
             }
             c.validate().ok()?;
             Some(c)
-        })
+        },
+    )
 }
 
 proptest! {

@@ -161,16 +161,12 @@ layout! {
 
 impl Peripheral {
     /// A connected direct access block device: qualifier 000b, device type 00h.
-    pub const DISK: Peripheral = Peripheral {
-        qualifier: QUALIFIER_CONNECTED,
-        device_type: DEVICE_TYPE_DISK,
-    };
+    pub const DISK: Peripheral =
+        Peripheral { qualifier: QUALIFIER_CONNECTED, device_type: DEVICE_TYPE_DISK };
 
     /// What a device server reports for a LUN it does not have: qualifier 011b, type 1Fh.
-    pub const NO_LUN: Peripheral = Peripheral {
-        qualifier: QUALIFIER_NOT_SUPPORTED,
-        device_type: DEVICE_TYPE_UNKNOWN,
-    };
+    pub const NO_LUN: Peripheral =
+        Peripheral { qualifier: QUALIFIER_NOT_SUPPORTED, device_type: DEVICE_TYPE_UNKNOWN };
 
     /// Checks that both fields fit their bits, naming the field and the structure `what`.
     fn check(self, what: &'static str) -> Result<()> {
@@ -186,8 +182,7 @@ impl Value for Peripheral {
     /// A value whose fields do not fit yields one too large for any byte.
     fn to_bits(self) -> u64 {
         let mut byte = [0];
-        self.write(&mut byte)
-            .map_or(u64::MAX, |()| u64::from(byte[0]))
+        self.write(&mut byte).map_or(u64::MAX, |()| u64::from(byte[0]))
     }
 }
 
@@ -200,9 +195,7 @@ fn is_ascii_data(bytes: &[u8]) -> bool {
 
 /// The text of validated ASCII data, without its NUL terminator (empty for anything else).
 fn ascii_text(bytes: &[u8]) -> &str {
-    core::str::from_utf8(bytes)
-        .unwrap_or("")
-        .trim_end_matches('\0')
+    core::str::from_utf8(bytes).unwrap_or("").trim_end_matches('\0')
 }
 
 /// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
@@ -214,9 +207,7 @@ impl<const N: usize> AsciiField<N> {
     /// `text` padded with spaces; `None` if longer than `N` bytes or not printable ASCII.
     pub fn new(text: &str) -> Option<Self> {
         let mut field = [b' '; N];
-        field
-            .get_mut(..text.len())?
-            .copy_from_slice(text.as_bytes());
+        field.get_mut(..text.len())?.copy_from_slice(text.as_bytes());
         Self::from_bytes(field).filter(|_| !text.contains('\0'))
     }
 
@@ -285,11 +276,7 @@ fn emit_page(
     let page_length =
         u16::try_from(body_len).map_err(|_| PAGE_LENGTH.invalid(what, Location::Data, 0))?;
     buf[..len].fill(0);
-    let header = VpdHeader {
-        peripheral,
-        page_code: code,
-        page_length,
-    };
+    let header = VpdHeader { peripheral, page_code: code, page_length };
     header.write(buf)?;
     Ok(len)
 }

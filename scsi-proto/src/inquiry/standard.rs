@@ -127,10 +127,7 @@ impl Wire for StandardInquiry {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
         let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;
-        let end = buf
-            .len()
-            .min(additional_length + 5)
-            .clamp(SHORT_LEN, FULL_LEN);
+        let end = buf.len().min(additional_length + 5).clamp(SHORT_LEN, FULL_LEN);
         let mut raw = [0u8; FULL_LEN];
         raw[..end].copy_from_slice(&buf[..end]);
         let flags = Flags::read(&raw);
@@ -140,9 +137,8 @@ impl Wire for StandardInquiry {
         // Only whole descriptors that were actually sent count.
         let present = (end.saturating_sub(version_descriptor(0).byte.into()) / 2)
             .min(MAX_VERSION_DESCRIPTORS);
-        let mut version_descriptors: Vec<u16> = (0..present)
-            .map(|i| version_descriptor(i).get(&raw) as u16)
-            .collect();
+        let mut version_descriptors: Vec<u16> =
+            (0..present).map(|i| version_descriptor(i).get(&raw) as u16).collect();
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }

@@ -46,10 +46,7 @@ pub(crate) fn lio_device_identification() -> Vec<u8> {
 }
 
 pub(crate) fn peripheral() -> impl Strategy<Value = Peripheral> {
-    (0u8..8, 0u8..32).prop_map(|(qualifier, device_type)| Peripheral {
-        qualifier,
-        device_type,
-    })
+    (0u8..8, 0u8..32).prop_map(|(qualifier, device_type)| Peripheral { qualifier, device_type })
 }
 
 pub(crate) fn ascii<const N: usize>() -> impl Strategy<Value = AsciiField<N>> {
@@ -93,19 +90,13 @@ prop_compose! {
 pub(crate) fn designator_kind() -> impl Strategy<Value = DesignatorKind> {
     prop_oneof![
         (ascii::<8>(), vec(any::<u8>(), 0..=247)).prop_map(|(vendor, vendor_specific)| {
-            DesignatorKind::T10VendorId {
-                vendor,
-                vendor_specific,
-            }
+            DesignatorKind::T10VendorId { vendor, vendor_specific }
         }),
         prop_oneof![Just(8usize), Just(12), Just(16)]
             .prop_flat_map(|n| vec(any::<u8>(), n))
             .prop_map(DesignatorKind::Eui64),
         (0..=0xFF_FFFFu32, 0..=0xF_FFFF_FFFFu64).prop_map(|(company_id, vendor_specific)| {
-            DesignatorKind::Naa(Naa::IeeeRegistered {
-                company_id,
-                vendor_specific,
-            })
+            DesignatorKind::Naa(Naa::IeeeRegistered { company_id, vendor_specific })
         }),
         (0..=0xFF_FFFFu32, 0..=0xF_FFFF_FFFFu64, any::<u64>()).prop_map(
             |(company_id, vendor_specific, extension)| {
@@ -124,14 +115,8 @@ pub(crate) fn designator_kind() -> impl Strategy<Value = DesignatorKind> {
         any::<u16>().prop_map(DesignatorKind::TargetPortGroup),
         any::<u16>().prop_map(DesignatorKind::LogicalUnitGroup),
         "[^\u{0}]{0,60}".prop_map(DesignatorKind::ScsiNameString),
-        (
-            prop_oneof![Just(0u8), Just(7u8), 9u8..16],
-            vec(any::<u8>(), 0..=255)
-        )
-            .prop_map(|(designator_type, bytes)| DesignatorKind::Other {
-                designator_type,
-                bytes
-            }),
+        (prop_oneof![Just(0u8), Just(7u8), 9u8..16], vec(any::<u8>(), 0..=255))
+            .prop_map(|(designator_type, bytes)| DesignatorKind::Other { designator_type, bytes }),
     ]
 }
 
@@ -152,14 +137,12 @@ pub(crate) fn designator() -> impl Strategy<Value = Designator> {
         ],
         designator_kind(),
     )
-        .prop_map(
-            |(protocol_identifier, code_set, association, designator)| Designator {
-                protocol_identifier,
-                code_set,
-                association,
-                designator,
-            },
-        )
+        .prop_map(|(protocol_identifier, code_set, association, designator)| Designator {
+            protocol_identifier,
+            code_set,
+            association,
+            designator,
+        })
 }
 
 pub(crate) fn supported_vpd_pages() -> impl Strategy<Value = SupportedVpdPages> {
@@ -177,12 +160,8 @@ pub(crate) fn unit_serial_number() -> impl Strategy<Value = UnitSerialNumber> {
 }
 
 pub(crate) fn device_identification() -> impl Strategy<Value = DeviceIdentification> {
-    (peripheral(), vec(designator(), 0..6)).prop_map(|(peripheral, designators)| {
-        DeviceIdentification {
-            peripheral,
-            designators,
-        }
-    })
+    (peripheral(), vec(designator(), 0..6))
+        .prop_map(|(peripheral, designators)| DeviceIdentification { peripheral, designators })
 }
 
 prop_compose! {
@@ -314,10 +293,7 @@ fn ascii_field_rules() {
     assert!(AsciiField::<4>::from_bytes(*b"ab\0\0").is_some());
     assert!(AsciiField::<4>::from_bytes(*b"a\0b\0").is_none());
     assert!(AsciiField::<4>::from_bytes([b'a', 0xFF, b' ', b' ']).is_none());
-    assert_eq!(
-        AsciiField::<4>::from_bytes(*b"ab\0\0").unwrap().as_str(),
-        "ab"
-    );
+    assert_eq!(AsciiField::<4>::from_bytes(*b"ab\0\0").unwrap().as_str(), "ab");
     assert_eq!(AsciiField::<6>::new(" x y").unwrap().as_str(), " x y");
 }
 
@@ -345,18 +321,10 @@ fn vpd_page_dispatch() {
     let page = VpdPage::parse(&bytes).unwrap();
     assert_eq!(
         page,
-        VpdPage::Unknown {
-            peripheral: Peripheral::DISK,
-            page_code: 0x8F,
-            data: vec![1, 2, 3]
-        }
+        VpdPage::Unknown { peripheral: Peripheral::DISK, page_code: 0x8F, data: vec![1, 2, 3] }
     );
     assert_eq!(page.to_vec(), bytes);
-    let pretend = VpdPage::Unknown {
-        peripheral: Peripheral::DISK,
-        page_code: 0xB0,
-        data: vec![],
-    };
+    let pretend = VpdPage::Unknown { peripheral: Peripheral::DISK, page_code: 0xB0, data: vec![] };
     assert_eq!(field_of(pretend.to_vec_checked()).0, "PAGE CODE");
     // Errors from the page parsers come through.
     assert!(VpdPage::parse(&[0x00, 0x83, 0x00, 0x02, 0x01, 0x03]).is_err());

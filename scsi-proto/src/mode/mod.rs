@@ -99,20 +99,13 @@ impl<F: PageFields, const N: usize> ModePage<F, N> {
         for ((o, &x), m) in other.iter_mut().zip(b).zip(Self::modeled()) {
             *o = x & !m;
         }
-        ModePage {
-            ps: PS.get(b) != 0,
-            fields: F::read(b),
-            other,
-        }
+        ModePage { ps: PS.get(b) != 0, fields: F::read(b), other }
     }
 }
 
 impl<F: PageFields + Default, const N: usize> Default for ModePage<F, N> {
     fn default() -> Self {
-        ModePage {
-            fields: F::default(),
-            ..Self::cleared()
-        }
+        ModePage { fields: F::default(), ..Self::cleared() }
     }
 }
 

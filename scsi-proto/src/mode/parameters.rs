@@ -31,15 +31,11 @@ layout! {
 }
 
 /// MODE DATA LENGTH of the (6) and the (10) header.
-pub const MODE_DATA_LENGTH: [Spec; 2] = [
-    ModeParameterHeader6::FIELDS[0],
-    ModeParameterHeader10::FIELDS[0],
-];
+pub const MODE_DATA_LENGTH: [Spec; 2] =
+    [ModeParameterHeader6::FIELDS[0], ModeParameterHeader10::FIELDS[0]];
 /// BLOCK DESCRIPTOR LENGTH of the (6) and the (10) header.
-pub const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] = [
-    ModeParameterHeader6::FIELDS[3],
-    ModeParameterHeader10::FIELDS[4],
-];
+pub const BLOCK_DESCRIPTOR_LENGTH: [Spec; 2] =
+    [ModeParameterHeader6::FIELDS[3], ModeParameterHeader10::FIELDS[4]];
 
 impl ModeParameterHeader10 {
     /// The header's length in the (10) or (6) form.
@@ -287,13 +283,10 @@ impl ModeParameters {
         .map_err(|e| within(e, what, 0))?;
         for bd in &self.block_descriptors {
             let out = buf.get_mut(off..).unwrap_or_default();
-            bd.write_form(out, self.long_lba)
-                .map_err(|e| within(e, what, off))?;
+            bd.write_form(out, self.long_lba).map_err(|e| within(e, what, off))?;
             off += desc_len;
         }
-        buf.get_mut(off..)
-            .unwrap_or_default()
-            .copy_from_slice(&self.pages);
+        buf.get_mut(off..).unwrap_or_default().copy_from_slice(&self.pages);
         Ok(total)
     }
 

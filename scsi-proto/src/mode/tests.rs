@@ -15,9 +15,8 @@ pub(super) const CACHING_WCE: [u8; 20] = [
     0x08, 0x12, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00,
 ];
-pub(super) const CONTROL_DEFAULT: [u8; 12] = [
-    0x0A, 0x0A, 0x02, 0x10, 0x00, 0x40, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x1E,
-];
+pub(super) const CONTROL_DEFAULT: [u8; 12] =
+    [0x0A, 0x0A, 0x02, 0x10, 0x00, 0x40, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x1E];
 pub(super) const IEC_DEFAULT: [u8; 12] = [0x1C, 0x0A, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
 
 pub(super) use crate::error::invalid;
@@ -32,10 +31,7 @@ fn default_pages_bytes() {
     assert_eq!(ControlPage::default().to_vec(), CONTROL_DEFAULT);
     assert_eq!(InformationalExceptionsPage::default().to_vec(), IEC_DEFAULT);
     // And back.
-    assert_eq!(
-        ControlPage::parse(&CONTROL_DEFAULT),
-        Ok(ControlPage::default())
-    );
+    assert_eq!(ControlPage::parse(&CONTROL_DEFAULT), Ok(ControlPage::default()));
     assert_eq!(
         InformationalExceptionsPage::parse(&IEC_DEFAULT),
         Ok(InformationalExceptionsPage::default())
@@ -44,9 +40,7 @@ fn default_pages_bytes() {
 
 #[test]
 fn rwer_decode_every_field() {
-    let b = [
-        0x81, 0x0A, 0xC1, 0x05, 0xAA, 0xBB, 0xCC, 0x80, 0x07, 0x00, 0x27, 0x10,
-    ];
+    let b = [0x81, 0x0A, 0xC1, 0x05, 0xAA, 0xBB, 0xCC, 0x80, 0x07, 0x00, 0x27, 0x10];
     let p = ReadWriteErrorRecoveryPage::parse(&b).unwrap();
     assert!(p.ps && p.awre && p.arre && p.dcr);
     assert!(!p.tb && !p.rc && !p.eer && !p.per && !p.dte);
@@ -85,9 +79,7 @@ fn caching_decode_every_field() {
 
 #[test]
 fn control_decode_every_field() {
-    let b = [
-        0x0A, 0x0A, 0x65, 0x1B, 0xFA, 0xDD, 0x12, 0x34, 0x01, 0x02, 0x0E, 0x10,
-    ];
+    let b = [0x0A, 0x0A, 0x65, 0x1B, 0xFA, 0xDD, 0x12, 0x34, 0x01, 0x02, 0x0E, 0x10];
     let p = ControlPage::parse(&b).unwrap();
     assert!(!p.ps);
     assert_eq!(p.tst, 3);
@@ -107,9 +99,7 @@ fn control_decode_every_field() {
 
 #[test]
 fn iec_decode_every_field() {
-    let b = [
-        0x1C, 0x0A, 0xFF, 0x56, 0x00, 0x00, 0x0B, 0xB8, 0x00, 0x00, 0x00, 0x01,
-    ];
+    let b = [0x1C, 0x0A, 0xFF, 0x56, 0x00, 0x00, 0x0B, 0xB8, 0x00, 0x00, 0x00, 0x01];
     let p = InformationalExceptionsPage::parse(&b).unwrap();
     assert!(p.perf && p.ebf && p.ewasc && p.dexcpt && p.test && p.ebackerr && p.logerr);
     assert_eq!(p.mrie, 6);
@@ -125,30 +115,18 @@ fn page_parse_rejects_wrong_header() {
     b[0] = 0x0A;
     assert_eq!(
         CachingPage::parse(&b),
-        Err(invalid(
-            "Caching mode page",
-            "PAGE CODE",
-            FieldPointer::data(0, Some(5))
-        ))
+        Err(invalid("Caching mode page", "PAGE CODE", FieldPointer::data(0, Some(5))))
     );
     b[0] = 0x48;
     assert_eq!(
         CachingPage::parse(&b),
-        Err(invalid(
-            "Caching mode page",
-            "SPF",
-            FieldPointer::data(0, Some(6))
-        ))
+        Err(invalid("Caching mode page", "SPF", FieldPointer::data(0, Some(6))))
     );
     b[0] = 0x08;
     b[1] = 0x0A;
     assert_eq!(
         CachingPage::parse(&b),
-        Err(invalid(
-            "Caching mode page",
-            "PAGE LENGTH",
-            FieldPointer::data(1, None)
-        ))
+        Err(invalid("Caching mode page", "PAGE LENGTH", FieldPointer::data(1, None)))
     );
     assert!(matches!(
         CachingPage::parse(&CACHING_WCE[..19]),
@@ -161,18 +139,10 @@ fn page_parse_rejects_wrong_header() {
 
 #[test]
 fn emit_ignores_named_bits_in_other() {
-    let p = ControlPage {
-        other: [0xFF; 12],
-        ..ControlPage::default()
-    };
+    let p = ControlPage { other: [0xFF; 12], ..ControlPage::default() };
     let b = p.to_vec();
     // Named fields come from the fields; only unnamed bits come from `other`.
-    assert_eq!(
-        b,
-        [
-            0x0A, 0x0A, 0x02, 0x11, 0x87, 0x40, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x1E
-        ]
-    );
+    assert_eq!(b, [0x0A, 0x0A, 0x02, 0x11, 0x87, 0x40, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x1E]);
 }
 
 #[test]
@@ -195,14 +165,7 @@ fn page<F: PageFields, const N: usize>(ps: bool, fields: F, mut other: [u8; N]) 
 }
 
 fn rwer() -> impl Strategy<Value = ReadWriteErrorRecoveryPage> {
-    (
-        any::<bool>(),
-        any::<[bool; 8]>(),
-        any::<u8>(),
-        any::<u8>(),
-        any::<u16>(),
-        any::<[u8; 12]>(),
-    )
+    (any::<bool>(), any::<[bool; 8]>(), any::<u8>(), any::<u8>(), any::<u16>(), any::<[u8; 12]>())
         .prop_map(|(ps, f, rrc, wrc, rtl, other)| {
             page(
                 ps,
@@ -274,47 +237,38 @@ fn control() -> impl Strategy<Value = ControlPage> {
         any::<[u16; 2]>(),
         any::<[u8; 12]>(),
     )
-        .prop_map(
-            |((ps, tst, b2), (qam, nuar, qerr), (rac, ua, swp), (b5, al), t, other)| {
-                page(
-                    ps,
-                    Control {
-                        tst,
-                        tmf_only: b2[0],
-                        dpicz: b2[1],
-                        d_sense: b2[2],
-                        gltsd: b2[3],
-                        rlec: b2[4],
-                        queue_algorithm_modifier: qam,
-                        nuar,
-                        qerr,
-                        rac,
-                        ua_intlck_ctrl: ua,
-                        swp,
-                        ato: b5[0],
-                        tas: b5[1],
-                        atmpe: b5[2],
-                        rwwp: b5[3],
-                        sblp: b5[4],
-                        autoload_mode: al,
-                        busy_timeout_period: t[0],
-                        extended_self_test_completion_time: t[1],
-                    },
-                    other,
-                )
-            },
-        )
+        .prop_map(|((ps, tst, b2), (qam, nuar, qerr), (rac, ua, swp), (b5, al), t, other)| {
+            page(
+                ps,
+                Control {
+                    tst,
+                    tmf_only: b2[0],
+                    dpicz: b2[1],
+                    d_sense: b2[2],
+                    gltsd: b2[3],
+                    rlec: b2[4],
+                    queue_algorithm_modifier: qam,
+                    nuar,
+                    qerr,
+                    rac,
+                    ua_intlck_ctrl: ua,
+                    swp,
+                    ato: b5[0],
+                    tas: b5[1],
+                    atmpe: b5[2],
+                    rwwp: b5[3],
+                    sblp: b5[4],
+                    autoload_mode: al,
+                    busy_timeout_period: t[0],
+                    extended_self_test_completion_time: t[1],
+                },
+                other,
+            )
+        })
 }
 
 fn iec() -> impl Strategy<Value = InformationalExceptionsPage> {
-    (
-        any::<bool>(),
-        any::<[bool; 7]>(),
-        0..16u8,
-        any::<u32>(),
-        any::<u32>(),
-        any::<[u8; 12]>(),
-    )
+    (any::<bool>(), any::<[bool; 7]>(), 0..16u8, any::<u32>(), any::<u32>(), any::<[u8; 12]>())
         .prop_map(|(ps, f, mrie, it, rc, other)| {
             page(
                 ps,

@@ -69,9 +69,7 @@ impl ReportLuns {
 impl Wire for ReportLuns {
     fn parse(buf: &[u8]) -> Result<Self> {
         let items = list_items(LUNS, buf, &LUN_LIST_LENGTH, 0, Lun::LEN)?;
-        let luns = items
-            .map(|b| Lun(b.try_into().unwrap_or_default()))
-            .collect();
+        let luns = items.map(|b| Lun(b.try_into().unwrap_or_default())).collect();
         Ok(ReportLuns { luns })
     }
 

@@ -73,10 +73,7 @@ impl Wire for ReadReservation {
             }
             _ => return Err(ADDITIONAL_LENGTH.invalid(PRIN, Location::Data, 0)),
         };
-        Ok(ReadReservation {
-            generation: PRGENERATION.get(buf) as u32,
-            reservation,
-        })
+        Ok(ReadReservation { generation: PRGENERATION.get(buf) as u32, reservation })
     }
 
     fn buffer_len(&self) -> usize {

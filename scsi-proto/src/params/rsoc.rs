@@ -77,11 +77,7 @@ impl CommandDescriptor {
 
     /// This descriptor's length on the wire.
     pub fn descriptor_len(&self) -> usize {
-        if self.timeouts.is_some() {
-            Self::LEN_WITH_TIMEOUTS
-        } else {
-            Self::LEN
-        }
+        if self.timeouts.is_some() { Self::LEN_WITH_TIMEOUTS } else { Self::LEN }
     }
 }
 
@@ -95,9 +91,7 @@ pub struct AllCommands {
 impl AllCommands {
     /// Whether the descriptors carry command timeouts; `false` for an empty list.
     pub fn has_timeouts(&self) -> bool {
-        self.descriptors
-            .first()
-            .is_some_and(|d| d.timeouts.is_some())
+        self.descriptors.first().is_some_and(|d| d.timeouts.is_some())
     }
 }
 
@@ -139,11 +133,7 @@ impl Wire for AllCommands {
     }
 
     fn buffer_len(&self) -> usize {
-        4 + self
-            .descriptors
-            .iter()
-            .map(CommandDescriptor::descriptor_len)
-            .sum::<usize>()
+        4 + self.descriptors.iter().map(CommandDescriptor::descriptor_len).sum::<usize>()
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -303,11 +293,7 @@ impl Wire for ReportedTmf {
     }
 
     fn buffer_len(&self) -> usize {
-        if self.extended.is_some() {
-            Self::LEN_EXTENDED
-        } else {
-            Self::LEN
-        }
+        if self.extended.is_some() { Self::LEN_EXTENDED } else { Self::LEN }
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {

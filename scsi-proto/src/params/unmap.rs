@@ -34,10 +34,7 @@ impl<'a> UnmapDescriptors<'a> {
             return Ok(UnmapDescriptors([].chunks_exact(UnmapDescriptor::LEN)));
         }
         if parameter_list_length < 8 || buf.len() < parameter_list_length {
-            return Err(Error::ParameterListLength {
-                what: UNMAP,
-                len: parameter_list_length,
-            });
+            return Err(Error::ParameterListLength { what: UNMAP, len: parameter_list_length });
         }
         let list = &buf[..parameter_list_length];
         let dl = DATA_LENGTH.get(list) as usize;
@@ -118,10 +115,7 @@ impl Wire for UnmapParameterList {
 /// [`Error::ParameterListLength`] (initiator and device disagree on the block size).
 pub fn write_same_block(buf: &[u8], block_length: u32) -> Result<&[u8]> {
     if usize::try_from(block_length).ok() != Some(buf.len()) {
-        return Err(Error::ParameterListLength {
-            what: "WRITE SAME",
-            len: buf.len(),
-        });
+        return Err(Error::ParameterListLength { what: "WRITE SAME", len: buf.len() });
     }
     Ok(buf)
 }

@@ -133,23 +133,15 @@ impl SenseData {
     /// ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at `pointer` (reported with C/D = 1,
     /// whatever `pointer.location` says).
     pub const fn invalid_field_in_cdb(pointer: FieldPointer) -> Self {
-        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB).with_field_pointer(
-            FieldPointer {
-                location: Location::Cdb,
-                ..pointer
-            },
-        )
+        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB)
+            .with_field_pointer(FieldPointer { location: Location::Cdb, ..pointer })
     }
 
     /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at `pointer` (reported with
     /// C/D = 0, whatever `pointer.location` says).
     pub const fn invalid_field_in_parameter_list(pointer: FieldPointer) -> Self {
-        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_PARAMETER_LIST).with_field_pointer(
-            FieldPointer {
-                location: Location::ParameterList,
-                ..pointer
-            },
-        )
+        Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_PARAMETER_LIST)
+            .with_field_pointer(FieldPointer { location: Location::ParameterList, ..pointer })
     }
 
     /// ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, pointing at CDB byte 0.
@@ -161,11 +153,8 @@ impl SenseData {
     /// MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION with INFORMATION set to `offset`, the
     /// offset of the first byte that did not match (SBC-4 COMPARE AND WRITE, VERIFY BYTCHK).
     pub const fn miscompare(offset: u64) -> Self {
-        Self::new(
-            SenseKey::Miscompare,
-            AdditionalSense::MISCOMPARE_DURING_VERIFY,
-        )
-        .with_information(offset)
+        Self::new(SenseKey::Miscompare, AdditionalSense::MISCOMPARE_DURING_VERIFY)
+            .with_information(offset)
     }
 
     /// The sense data a target returns for a command this crate rejected with `e`, current and
@@ -177,14 +166,10 @@ impl SenseData {
     /// FAILURE.
     pub const fn from_error(e: &Error) -> Self {
         match *e {
-            Error::UnsupportedOpcode {
-                service_action: None,
-                ..
-            } => Self::invalid_opcode(),
-            Error::UnsupportedOpcode {
-                opcode,
-                service_action: Some(_),
-            } => Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Location::Cdb, 0)),
+            Error::UnsupportedOpcode { service_action: None, .. } => Self::invalid_opcode(),
+            Error::UnsupportedOpcode { opcode, service_action: Some(_) } => {
+                Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Location::Cdb, 0))
+            }
             Error::InvalidField { pointer, .. } => match pointer.location {
                 Location::Cdb => Self::invalid_field_in_cdb(pointer),
                 Location::ParameterList => Self::invalid_field_in_parameter_list(pointer),
@@ -266,19 +251,14 @@ impl SenseData {
             (1, self.command_specific),
             (2, self.sense_key_specific.map(SenseKeySpecific::to_bits)),
             (3, (fru != 0).then_some(u64::from(fru))),
-            (
-                if filemark || eom { 4 } else { 5 },
-                (flags != 0).then_some(flags),
-            ),
+            (if filemark || eom { 4 } else { 5 }, (flags != 0).then_some(flags)),
         ]
         .into_iter()
         .filter_map(|(code, value)| Some((code, value?)))
     }
 
     fn descriptor_len(&self) -> usize {
-        let lengths = self
-            .descriptors()
-            .map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
+        let lengths = self.descriptors().map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
         Header::LEN + lengths.sum::<usize>()
     }
 
@@ -308,9 +288,7 @@ impl SenseData {
             deferred,
             ..SenseData::new(h.key, h.additional)
         };
-        let end = buf
-            .len()
-            .min(Header::LEN + usize::from(h.additional_length));
+        let end = buf.len().min(Header::LEN + usize::from(h.additional_length));
         let mut seen = [false; DESCRIPTORS.len()];
         let mut at = Header::LEN;
         // Each step consumes at least the two header bytes, so the walk always ends.
@@ -408,11 +386,7 @@ impl Wire for SenseData {
             0x71 => Self::parse_fixed(buf, true),
             0x72 => Self::parse_descriptor(buf, false),
             0x73 => Self::parse_descriptor(buf, true),
-            _ => Err(invalid(
-                "sense data",
-                "RESPONSE CODE",
-                FieldPointer::data(0, Some(6)),
-            )),
+            _ => Err(invalid("sense data", "RESPONSE CODE", FieldPointer::data(0, Some(6)))),
         }
     }
 
@@ -461,11 +435,7 @@ impl fmt::Display for SenseData {
             Some(SenseKeySpecific::ProgressIndication(n)) => {
                 write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?;
             }
-            Some(SenseKeySpecific::SegmentPointer {
-                segment_descriptor,
-                bit,
-                field_pointer,
-            }) => {
+            Some(SenseKeySpecific::SegmentPointer { segment_descriptor, bit, field_pointer }) => {
                 let base =
                     ["parameter list", "segment descriptor"][usize::from(segment_descriptor)];
                 write!(f, ", {base} byte {field_pointer}")?;

@@ -44,11 +44,7 @@ pub enum SenseFormat {
 impl SenseFormat {
     /// The format the Control mode page's D_SENSE bit asks for.
     pub const fn from_d_sense(d_sense: bool) -> Self {
-        if d_sense {
-            SenseFormat::Descriptor
-        } else {
-            SenseFormat::Fixed
-        }
+        if d_sense { SenseFormat::Descriptor } else { SenseFormat::Fixed }
     }
 
     /// The RESPONSE CODE for this format, for current or deferred errors: 70h..=73h.
@@ -110,11 +106,7 @@ impl SenseKeySpecific {
             Self::ActualRetryCount(n) | Self::ProgressIndication(n) => {
                 VALUE.put(&mut b, u64::from(n));
             }
-            Self::SegmentPointer {
-                segment_descriptor,
-                bit,
-                field_pointer,
-            } => {
+            Self::SegmentPointer { segment_descriptor, bit, field_pointer } => {
                 SD.put(&mut b, u64::from(segment_descriptor));
                 put_bit(&mut b, bit);
                 VALUE.put(&mut b, u64::from(field_pointer));
@@ -136,11 +128,7 @@ impl SenseKeySpecific {
         let bit = (bit & BPV != 0).then_some((bit & !BPV) as u8);
         Some(match key {
             SenseKey::IllegalRequest => Self::FieldPointer(FieldPointer {
-                location: if CD.get(&b) != 0 {
-                    Location::Cdb
-                } else {
-                    Location::ParameterList
-                },
+                location: if CD.get(&b) != 0 { Location::Cdb } else { Location::ParameterList },
                 byte: value,
                 bit,
             }),

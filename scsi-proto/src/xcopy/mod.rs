@@ -21,10 +21,8 @@ pub const SEGMENT_LENGTH: Spec = Spec::new("DESCRIPTOR LENGTH", 2, 0, 16);
 pub const CSCD_LIST_LENGTH: Spec =
     named(ParameterListHeader::FIELDS, "CSCD DESCRIPTOR LIST LENGTH");
 /// The parameter list header's SEGMENT DESCRIPTOR LIST LENGTH.
-pub const SEGMENT_LIST_LENGTH: Spec = named(
-    ParameterListHeader::FIELDS,
-    "SEGMENT DESCRIPTOR LIST LENGTH",
-);
+pub const SEGMENT_LIST_LENGTH: Spec =
+    named(ParameterListHeader::FIELDS, "SEGMENT DESCRIPTOR LIST LENGTH");
 /// The parameter list header's INLINE DATA LENGTH.
 pub const INLINE_DATA_LENGTH: Spec = named(ParameterListHeader::FIELDS, "INLINE DATA LENGTH");
 /// LU ID TYPE of an identification CSCD descriptor.

@@ -27,10 +27,7 @@ fn results_data() {
     assert_eq!(cs.to_vec(), [0, 0, 0, 8, 1, 0, 1, 0, 0, 0, 0x10, 0]);
     assert_roundtrip(&cs);
     let big = CopyStatus::completed(1, 1 << 40);
-    assert_eq!(
-        (big.transfer_count_units, big.transfer_count),
-        (0xF1, 1 << 30)
-    );
+    assert_eq!((big.transfer_count_units, big.transfer_count), (0xF1, 1 << 30));
 }
 
 proptest! {

@@ -41,10 +41,7 @@ impl<B: BlockDevice> Emulator<B> {
             } else {
                 None
             };
-            let run = known.unwrap_or(Allocation {
-                mapped: true,
-                blocks: n - at,
-            });
+            let run = known.unwrap_or(Allocation { mapped: true, blocks: n - at });
             let blocks = run.blocks.clamp(1, n - at).min(u64::from(u32::MAX));
             descriptors.push(LbaStatusDescriptor {
                 lba: at,

@@ -38,9 +38,7 @@ impl<B: BlockDevice> Emulator<B> {
         if let Some(off) = found {
             return Err(Fail::Sense(SenseData::miscompare(off)));
         }
-        self.dev
-            .write(lba, &[IoSlice::new(write)], false)
-            .map_err(|e| io_fail(e, true))?;
+        self.dev.write(lba, &[IoSlice::new(write)], false).map_err(|e| io_fail(e, true))?;
         Ok(Reply::good())
     }
 }

@@ -127,16 +127,12 @@ impl XcopyRejection {
                     .with_field_pointer(FieldPointer::param(offset))
             }
             XcopyRejection::InvalidField(p) => SenseData::invalid_field_in_parameter_list(p),
-            XcopyRejection::Unreachable { segment, byte } => aborted(
-                AdditionalSense::COPY_TARGET_DEVICE_NOT_REACHABLE,
-                segment,
-                byte,
-            ),
-            XcopyRejection::IncorrectDeviceType { segment, byte } => aborted(
-                AdditionalSense::INCORRECT_COPY_TARGET_DEVICE_TYPE,
-                segment,
-                byte,
-            ),
+            XcopyRejection::Unreachable { segment, byte } => {
+                aborted(AdditionalSense::COPY_TARGET_DEVICE_NOT_REACHABLE, segment, byte)
+            }
+            XcopyRejection::IncorrectDeviceType { segment, byte } => {
+                aborted(AdditionalSense::INCORRECT_COPY_TARGET_DEVICE_TYPE, segment, byte)
+            }
             XcopyRejection::OutOfRange { segment, byte } => {
                 aborted(AdditionalSense::NO_ADDITIONAL_SENSE, segment, byte)
             }
@@ -244,9 +240,7 @@ impl CopyLimits {
                 let offset = ptr_byte(base);
                 return Err(XcopyRejection::UnsupportedCscdType { offset });
             }
-            let d = cscd_bytes
-                .get(s..s + CSCD_DESCRIPTOR_LEN)
-                .unwrap_or_default();
+            let d = cscd_bytes.get(s..s + CSCD_DESCRIPTOR_LEN).unwrap_or_default();
             // Only LU ID TYPE 00b (logical unit number): proxy tokens and reserved values not.
             if LU_ID_TYPE.get(d) != 0 {
                 return Err(invalid(&LU_ID_TYPE, base));
@@ -269,11 +263,7 @@ impl CopyLimits {
             }
             segments.push(BlockToBlockSegment::read(d));
         }
-        Ok(ExtendedCopyList {
-            header,
-            cscds,
-            segments,
-        })
+        Ok(ExtendedCopyList { header, cscds, segments })
     }
 }
 

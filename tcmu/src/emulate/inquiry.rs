@@ -21,11 +21,8 @@ impl<B: BlockDevice> Emulator<B> {
             std.version = 0x06; // SPC-4
             std.cmdque = true;
             std.hisup = true;
-            std.version_descriptors = vec![
-                version_descriptor::SAM5,
-                version_descriptor::SPC4,
-                version_descriptor::SBC3,
-            ];
+            std.version_descriptors =
+                vec![version_descriptor::SAM5, version_descriptor::SPC4, version_descriptor::SBC3];
             return self.data_in(cmd, &std.to_vec(), data);
         }
         let p = Peripheral::DISK;

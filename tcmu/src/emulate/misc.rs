@@ -47,9 +47,7 @@ impl<B: BlockDevice> Emulator<B> {
 
     pub(super) fn report_luns(&self, cmd: &Command, data: &mut dyn CommandData) -> Outcome {
         // LIO answers REPORT LUNS itself; should one arrive, we are LUN 0.
-        let luns = ReportLuns {
-            luns: vec![Lun::from_index(0)?],
-        };
+        let luns = ReportLuns { luns: vec![Lun::from_index(0)?] };
         self.data_in(cmd, &luns.to_vec(), data)
     }
 
@@ -90,9 +88,8 @@ impl<B: BlockDevice> Emulator<B> {
             options => {
                 let opcode = cmd.get(Field::RequestedOperationCode).unwrap_or(0) as u8;
                 let sa = cmd.get(Field::RequestedServiceAction).unwrap_or(0) as u16;
-                let has_sa = COMMANDS
-                    .iter()
-                    .any(|i| i.opcode == opcode && i.service_action.is_some());
+                let has_sa =
+                    COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some());
                 // Options 1 asks without a service action, 2 with one; asking the wrong way
                 // for an opcode is an invalid REQUESTED OPERATION CODE (SPC-5 6.35.2).
                 if (options == 1 && has_sa)

@@ -182,20 +182,12 @@ pub struct Reply {
 impl Reply {
     /// GOOD, no sense, the whole buffer (if any) transferred.
     pub fn good() -> Reply {
-        Reply {
-            status: 0x00,
-            sense: None,
-            read_len: None,
-        }
+        Reply { status: 0x00, sense: None, read_len: None }
     }
 
     /// CHECK CONDITION with `sense`.
     pub fn check_condition(sense: SenseData) -> Reply {
-        Reply {
-            status: 0x02,
-            sense: Some(sense),
-            read_len: None,
-        }
+        Reply { status: 0x02, sense: Some(sense), read_len: None }
     }
 
     /// GOOD for a Data-In command that placed `n` bytes at the start of `data`. The rest is
@@ -203,10 +195,7 @@ impl Reply {
     /// the initiator; a transfer shorter than the buffer is reported in `read_len`.
     fn filled(data: &mut dyn CommandData, n: usize) -> Reply {
         data.zero_from(n);
-        Reply {
-            read_len: (n < data.len()).then_some(n),
-            ..Reply::good()
-        }
+        Reply { read_len: (n < data.len()).then_some(n), ..Reply::good() }
     }
 
     /// The sense bytes (empty without sense).
@@ -289,24 +278,17 @@ struct Op<B> {
 
 impl<B> Op<B> {
     fn answers(run: Run<B>) -> Option<Op<B>> {
-        Some(Op {
-            run,
-            changes_medium: false,
-        })
+        Some(Op { run, changes_medium: false })
     }
 
     fn changes(run: Run<B>) -> Option<Op<B>> {
-        Some(Op {
-            run,
-            changes_medium: true,
-        })
+        Some(Op { run, changes_medium: true })
     }
 }
 
 fn illegal_field(cmd: &Command, field: Field) -> Fail {
     Fail::Sense(SenseData::invalid_field_in_cdb(
-        cmd.field_pointer(field)
-            .unwrap_or(scsi_proto::FieldPointer::cdb(0)),
+        cmd.field_pointer(field).unwrap_or(scsi_proto::FieldPointer::cdb(0)),
     ))
 }
 
@@ -328,9 +310,7 @@ fn io_fail(e: io::Error, write: bool) -> Fail {
 
 /// The Data-Out buffer is shorter than the CDB says it carries.
 fn short_data_out() -> Fail {
-    Fail::Sense(SenseData::illegal_request(
-        AdditionalSense::PARAMETER_LIST_LENGTH_ERROR,
-    ))
+    Fail::Sense(SenseData::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR))
 }
 
 /// Copies as much of `src` as fits to the start of `dst`.
@@ -501,9 +481,7 @@ impl<B: BlockDevice> Emulator<B> {
 
     /// The EXTENDED COPY results held for RECEIVE COPY RESULTS, locked.
     fn held_results(&self) -> MutexGuard<'_, HashMap<u8, CopyStatus>> {
-        self.copy_results
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.copy_results.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Reads one thing of the current mode pages under the lock, without copying them.
@@ -555,10 +533,7 @@ impl<B: BlockDevice> Emulator<B> {
 
     /// The parameter list of a Data-Out command, up to its PARAMETER LIST LENGTH.
     fn parameter_list(&self, cmd: &Command, data: &mut dyn CommandData) -> Vec<u8> {
-        let len = cmd
-            .parameter_list_length()
-            .map_or(0, |l| l as usize)
-            .min(data.len());
+        let len = cmd.parameter_list_length().map_or(0, |l| l as usize).min(data.len());
         let mut v = vec![0u8; len];
         let n = data.read_at(0, &mut v);
         v.truncate(n);
@@ -585,11 +560,7 @@ impl<B: BlockDevice> Emulator<B> {
     }
 
     fn check_writable(&self) -> Result<(), Fail> {
-        if self.dev.read_only() {
-            Err(Fail::Sense(SenseData::write_protected()))
-        } else {
-            Ok(())
-        }
+        if self.dev.read_only() { Err(Fail::Sense(SenseData::write_protected())) } else { Ok(()) }
     }
 }
 
@@ -615,20 +586,14 @@ mod tests {
     fn offsets_run_across_segments() {
         let mut d = Split(vec![1; 3], vec![2; 4]);
         assert_eq!(d.write_at(2, &[7, 8, 9]), 3);
-        assert_eq!(
-            (d.0.as_slice(), d.1.as_slice()),
-            (&[1, 1, 7][..], &[8, 9, 2, 2][..])
-        );
+        assert_eq!((d.0.as_slice(), d.1.as_slice()), (&[1, 1, 7][..], &[8, 9, 2, 2][..]));
         let mut out = [0u8; 8];
         assert_eq!(d.read_at(1, &mut out), 6);
         assert_eq!(out, [1, 7, 8, 9, 2, 2, 0, 0]);
         assert_eq!(d.write_at(6, &[5, 5]), 1, "the buffer ends first");
         assert_eq!(d.read_at(9, &mut out), 0);
         d.zero_from(4);
-        assert_eq!(
-            (d.0.as_slice(), d.1.as_slice()),
-            (&[1, 1, 7][..], &[8, 0, 0, 0][..])
-        );
+        assert_eq!((d.0.as_slice(), d.1.as_slice()), (&[1, 1, 7][..], &[8, 0, 0, 0][..]));
         d.zero_all();
         assert!(d.0.iter().chain(&d.1).all(|&b| b == 0));
     }

@@ -180,16 +180,8 @@ pub struct BlockDeviceInfo {
 impl BlockDeviceInfo {
     /// The device-specific parameter byte of the mode parameter header (SBC-4 6.5).
     pub const fn device_specific_parameter(&self) -> u8 {
-        let wp = if self.write_protect {
-            DEVICE_SPECIFIC_WP
-        } else {
-            0
-        };
-        wp | if self.dpofua {
-            DEVICE_SPECIFIC_DPOFUA
-        } else {
-            0
-        }
+        let wp = if self.write_protect { DEVICE_SPECIFIC_WP } else { 0 };
+        wp | if self.dpofua { DEVICE_SPECIFIC_DPOFUA } else { 0 }
     }
 }
 
@@ -277,10 +269,7 @@ impl ModePages {
 
     /// Replaces the current values.
     pub fn set_current(&mut self, set: PageSet) {
-        *self = ModePages {
-            defaults: self.defaults,
-            ..Self::from_sets(set, self.changeable)
-        };
+        *self = ModePages { defaults: self.defaults, ..Self::from_sets(set, self.changeable) };
     }
 
     fn values(&self, pc: PageControl) -> Result<PageSet, ModeSenseError> {
@@ -301,9 +290,7 @@ impl ModePages {
             return Err(unknown_page("MODE SENSE").into());
         }
         let set = self.values(pc)?;
-        Ok(set
-            .page(page_code)
-            .map_or(Ok(Vec::new()), AnyPage::sense_bytes)?)
+        Ok(set.page(page_code).map_or(Ok(Vec::new()), AnyPage::sense_bytes)?)
     }
 
     /// Builds the MODE SENSE(6) or MODE SENSE(10) parameter data (SPC-5 7.5): header,
@@ -328,11 +315,7 @@ impl ModePages {
         req: &ModeSenseRequest,
         device: &BlockDeviceInfo,
     ) -> Result<Vec<u8>, ModeSenseError> {
-        let what = if req.ten {
-            "MODE SENSE(10)"
-        } else {
-            "MODE SENSE(6)"
-        };
+        let what = if req.ten { "MODE SENSE(10)" } else { "MODE SENSE(6)" };
         let all = req.page_code == page_code::ALL_PAGES;
         if !all && !Self::SUPPORTED_PAGES.contains(&req.page_code) {
             return Err(unknown_page(what).into());
@@ -403,16 +386,9 @@ impl ModePages {
         parameter_list: &[u8],
         device: &BlockDeviceInfo,
     ) -> Result<ModePages> {
-        let what = if ten {
-            "MODE SELECT(10)"
-        } else {
-            "MODE SELECT(6)"
-        };
+        let what = if ten { "MODE SELECT(10)" } else { "MODE SELECT(6)" };
         let list = parameter_list;
-        let len_err = || Error::ParameterListLength {
-            what,
-            len: list.len(),
-        };
+        let len_err = || Error::ParameterListLength { what, len: list.len() };
         let invalid = |spec: &Spec, off| invalid_param(what, spec, off);
         if sp {
             return Err(Error::InvalidField {
@@ -488,19 +464,12 @@ fn invalid_param(what: &'static str, spec: &Spec, offset: usize) -> Error {
     Error::InvalidField {
         what,
         field: spec.field,
-        pointer: spec.pointer(
-            Location::ParameterList,
-            u16::try_from(offset).unwrap_or(u16::MAX),
-        ),
+        pointer: spec.pointer(Location::ParameterList, u16::try_from(offset).unwrap_or(u16::MAX)),
     }
 }
 
 fn unknown_page(what: &'static str) -> Error {
-    Error::InvalidField {
-        what,
-        field: "PAGE CODE",
-        pointer: FieldPointer::cdb_bit(2, 5),
-    }
+    Error::InvalidField { what, field: "PAGE CODE", pointer: FieldPointer::cdb_bit(2, 5) }
 }
 
 #[cfg(test)]

@@ -19,9 +19,7 @@ impl<B: BlockDevice> Emulator<B> {
         let want = self.bytes(blocks)?.min(data.len());
         let mut bufs: Vec<IoSliceMut<'_>> =
             first(data.segments(), want).map(IoSliceMut::new).collect();
-        self.dev
-            .read(lba, &mut bufs)
-            .map_err(|e| io_fail(e, false))?;
+        self.dev.read(lba, &mut bufs).map_err(|e| io_fail(e, false))?;
         drop(bufs);
         Ok(Reply::filled(data, want))
     }
@@ -35,12 +33,9 @@ impl<B: BlockDevice> Emulator<B> {
             return Err(short_data_out());
         }
         let _shared = self.shared();
-        let bufs: Vec<IoSlice<'_>> = first(data.segments(), want)
-            .map(|b| IoSlice::new(b))
-            .collect();
-        self.dev
-            .write(lba, &bufs, false)
-            .map_err(|e| io_fail(e, true))?;
+        let bufs: Vec<IoSlice<'_>> =
+            first(data.segments(), want).map(|b| IoSlice::new(b)).collect();
+        self.dev.write(lba, &bufs, false).map_err(|e| io_fail(e, true))?;
         Ok(Reply::good())
     }
 
@@ -86,9 +81,7 @@ impl<B: BlockDevice> Emulator<B> {
             Some(1) => {
                 // The blocks to compare with must all have been sent: checked before anything
                 // is read or held, whatever VERIFICATION LENGTH says.
-                let sent = blocks
-                    .checked_mul(bs as u64)
-                    .is_some_and(|n| n <= data.len() as u64);
+                let sent = blocks.checked_mul(bs as u64).is_some_and(|n| n <= data.len() as u64);
                 if !sent {
                     return Err(short_data_out());
                 }
@@ -137,9 +130,6 @@ fn first(segments: Vec<&mut [u8]>, want: usize) -> impl Iterator<Item = &mut [u8
 }
 
 fn verify_miscompare(offset: u64) -> SenseData {
-    SenseData::new(
-        SenseKey::Miscompare,
-        AdditionalSense::MISCOMPARE_DURING_VERIFY,
-    )
-    .with_information(offset)
+    SenseData::new(SenseKey::Miscompare, AdditionalSense::MISCOMPARE_DURING_VERIFY)
+        .with_information(offset)
 }

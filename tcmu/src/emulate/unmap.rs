@@ -50,9 +50,7 @@ impl<B: BlockDevice> Emulator<B> {
             while done < blocks && r.is_ok() {
                 let n = per.min(blocks - done);
                 let len = n as usize * bs;
-                r = self
-                    .dev
-                    .write(lba + done, &[IoSlice::new(&pattern[..len])], false);
+                r = self.dev.write(lba + done, &[IoSlice::new(&pattern[..len])], false);
                 done += n;
             }
             r

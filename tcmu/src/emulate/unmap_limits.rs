@@ -78,11 +78,7 @@ impl UnmapRejection {
             UnmapRejection::TooManyBlocks { .. } => "NUMBER OF LOGICAL BLOCKS",
             UnmapRejection::LbaOutOfRange { .. } => return None,
         };
-        Some(Error::InvalidField {
-            what: "UNMAP",
-            field,
-            pointer: self.field_pointer()?,
-        })
+        Some(Error::InvalidField { what: "UNMAP", field, pointer: self.field_pointer()? })
     }
 }
 

@@ -62,10 +62,8 @@ impl<B: BlockDevice> Emulator<B> {
         }
         if !parsed.header.nrcr {
             let segments = u16::try_from(parsed.segments.len()).unwrap_or(u16::MAX);
-            self.held_results().insert(
-                parsed.header.list_identifier,
-                CopyStatus::completed(segments, bytes),
-            );
+            self.held_results()
+                .insert(parsed.header.list_identifier, CopyStatus::completed(segments, bytes));
         }
         Ok(Reply::good())
     }

@@ -8,9 +8,7 @@ use tcmu_ring::sim::{SimCompletion, SimData, SimDoorbell, SimError, SimKernel};
 /// into a server thread. The hook is process-wide: one such test at a time swaps it.
 pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
     static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = HOOK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = HOOK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let r = f();
@@ -29,11 +27,7 @@ pub fn drive(
     let mut seen = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     while done.len() < total {
-        assert!(
-            Instant::now() < deadline,
-            "stalled with {} of {total} done",
-            done.len()
-        );
+        assert!(Instant::now() < deadline, "stalled with {} of {total} done", done.len());
         let mut submitted = false;
         while let Some((cdb, out, read)) = jobs.peek() {
             let data = if !out.is_empty() {

@@ -115,11 +115,7 @@ fn standard_inquiry_truncated_by_allocation_length() {
     assert!(inq.version_descriptors.is_empty());
     assert!(matches!(
         StandardInquiry::parse(&bytes[..35]),
-        Err(Error::Truncated {
-            needed: 36,
-            actual: 35,
-            ..
-        })
+        Err(Error::Truncated { needed: 36, actual: 35, .. })
     ));
 }
 
@@ -128,13 +124,7 @@ fn standard_inquiry_rejects_bad_identifiers() {
     let cases: [(&str, &str, &str, &str, u16); 6] = [
         ("LIO-ORG-X", "p", "r", "T10 VENDOR IDENTIFICATION", 8),
         ("LIÖ", "p", "r", "T10 VENDOR IDENTIFICATION", 8),
-        (
-            "v",
-            "a product that is too long",
-            "r",
-            "PRODUCT IDENTIFICATION",
-            16,
-        ),
+        ("v", "a product that is too long", "r", "PRODUCT IDENTIFICATION", 16),
         ("v", "tab\there", "r", "PRODUCT IDENTIFICATION", 16),
         ("v", "p", "00002", "PRODUCT REVISION LEVEL", 32),
         ("v", "p", "0\u{7f}", "PRODUCT REVISION LEVEL", 32),
@@ -202,10 +192,7 @@ fn standard_inquiry_emit_checks() {
     let good = StandardInquiry::disk("A", "B", "C").unwrap();
     let mut bad = good.clone();
     bad.tpgs = 4;
-    assert_eq!(
-        field_of(bad.to_vec_checked()),
-        ("TPGS", FieldPointer::data(5, Some(5)))
-    );
+    assert_eq!(field_of(bad.to_vec_checked()), ("TPGS", FieldPointer::data(5, Some(5))));
     let mut bad = good.clone();
     bad.response_data_format = 1;
     assert_eq!(field_of(bad.to_vec_checked()).0, "RESPONSE DATA FORMAT");
@@ -217,11 +204,7 @@ fn standard_inquiry_emit_checks() {
     assert_eq!(field_of(bad.to_vec_checked()).0, "PERIPHERAL DEVICE TYPE");
     assert_eq!(
         good.emit(&mut [0; 35]),
-        Err(Error::BufferTooShort {
-            what: "standard INQUIRY data",
-            needed: 36,
-            actual: 35
-        })
+        Err(Error::BufferTooShort { what: "standard INQUIRY data", needed: 36, actual: 35 })
     );
 }
 

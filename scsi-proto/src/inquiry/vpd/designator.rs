@@ -58,11 +58,8 @@ const LU: Association = Association::LogicalUnit;
 const PORT: Association = Association::TargetPort;
 
 /// The associations, by value.
-const ASSOCIATIONS: [Association; 3] = [
-    Association::LogicalUnit,
-    Association::TargetPort,
-    Association::TargetDevice,
-];
+const ASSOCIATIONS: [Association; 3] =
+    [Association::LogicalUnit, Association::TargetPort, Association::TargetDevice];
 
 layout! {
     /// The header of a designation descriptor (SPC-5 Table 573).
@@ -148,23 +145,13 @@ impl Naa {
     /// The fields and length of NAA 5h or 6h, or the bytes of any other.
     fn fields(&self) -> core::result::Result<(NaaFields, usize), &[u8]> {
         let (naa, len, company_id, vendor_specific, extension) = match *self {
-            Naa::IeeeRegistered {
-                company_id: c,
-                vendor_specific: v,
-            } => (5, 8, c, v, 0),
-            Naa::IeeeRegisteredExtended {
-                company_id: c,
-                vendor_specific: v,
-                extension: e,
-            } => (6, 16, c, v, e),
+            Naa::IeeeRegistered { company_id: c, vendor_specific: v } => (5, 8, c, v, 0),
+            Naa::IeeeRegisteredExtended { company_id: c, vendor_specific: v, extension: e } => {
+                (6, 16, c, v, e)
+            }
             Naa::Other(ref bytes) => return Err(bytes),
         };
-        let f = NaaFields {
-            naa,
-            company_id,
-            vendor_specific,
-            extension,
-        };
+        let f = NaaFields { naa, company_id, vendor_specific, extension };
         Ok((f, len))
     }
 
@@ -189,15 +176,10 @@ impl Naa {
         let f = NaaFields::read(bytes);
         let (company_id, vendor_specific) = (f.company_id, f.vendor_specific);
         Ok(match (f.naa, bytes.len()) {
-            (5, 8) => Naa::IeeeRegistered {
-                company_id,
-                vendor_specific,
-            },
-            (6, 16) => Naa::IeeeRegisteredExtended {
-                company_id,
-                vendor_specific,
-                extension: f.extension,
-            },
+            (5, 8) => Naa::IeeeRegistered { company_id, vendor_specific },
+            (6, 16) => {
+                Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension: f.extension }
+            }
             (5 | 6, _) | (_, 0) => return Err(bad_length()),
             _ => Naa::Other(bytes.to_vec()),
         })
@@ -246,18 +228,14 @@ impl DesignatorKind {
             Self::TargetPortGroup(_) => 0x5,
             Self::LogicalUnitGroup(_) => 0x6,
             Self::ScsiNameString(_) => 0x8,
-            Self::Other {
-                designator_type, ..
-            } => *designator_type,
+            Self::Other { designator_type, .. } => *designator_type,
         }
     }
 
     /// The length of the DESIGNATOR field this kind emits.
     fn len(&self) -> usize {
         match self {
-            Self::T10VendorId {
-                vendor_specific, ..
-            } => vendor_specific.len().saturating_add(8),
+            Self::T10VendorId { vendor_specific, .. } => vendor_specific.len().saturating_add(8),
             Self::Eui64(bytes) | Self::Other { bytes, .. } => bytes.len(),
             Self::Naa(naa) => naa.fields().map_or_else(<[u8]>::len, |(_, len)| len),
             Self::RelativeTargetPort(_) | Self::TargetPortGroup(_) | Self::LogicalUnitGroup(_) => 4,
@@ -269,10 +247,7 @@ impl DesignatorKind {
     /// Checks lengths and ranges, then writes into `out`: `self.len()` zeroed bytes.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         match self {
-            Self::T10VendorId {
-                vendor,
-                vendor_specific,
-            } => {
+            Self::T10VendorId { vendor, vendor_specific } => {
                 out[..8].copy_from_slice(vendor.as_bytes());
                 out[8..].copy_from_slice(vendor_specific);
             }
@@ -285,10 +260,7 @@ impl DesignatorKind {
                 check_scsi_name(name)?;
                 out[..name.len()].copy_from_slice(name.as_bytes());
             }
-            Self::Other {
-                designator_type: 0x1..=0x6 | 0x8,
-                ..
-            } => {
+            Self::Other { designator_type: 0x1..=0x6 | 0x8, .. } => {
                 let pointer = FieldPointer::data(1, Some(3));
                 return Err(invalid(WHAT, "DESIGNATOR TYPE", pointer));
             }
@@ -319,10 +291,7 @@ impl DesignatorKind {
                 let name = core::str::from_utf8(text);
                 Self::ScsiNameString(name.map_err(|_| bad_designator("SCSI NAME STRING"))?.into())
             }
-            _ => Self::Other {
-                designator_type,
-                bytes: bytes.to_vec(),
-            },
+            _ => Self::Other { designator_type, bytes: bytes.to_vec() },
         })
     }
 }
@@ -347,10 +316,7 @@ impl Designator {
     /// `vendor_specific` 36 bits.
     pub fn naa_ieee_registered(company_id: u32, vendor_specific: u64) -> Result<Self> {
         Naa::check(company_id, vendor_specific)?;
-        let naa = Naa::IeeeRegistered {
-            company_id,
-            vendor_specific,
-        };
+        let naa = Naa::IeeeRegistered { company_id, vendor_specific };
         Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
     }
 
@@ -358,11 +324,7 @@ impl Designator {
     /// 24 bits or `vendor_specific` 36 bits.
     pub fn naa_ieee_registered_extended(oui: u32, vendor_specific: u64, ext: u64) -> Result<Self> {
         Naa::check(oui, vendor_specific)?;
-        let naa = Naa::IeeeRegisteredExtended {
-            company_id: oui,
-            vendor_specific,
-            extension: ext,
-        };
+        let naa = Naa::IeeeRegisteredExtended { company_id: oui, vendor_specific, extension: ext };
         Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
     }
 
@@ -372,10 +334,7 @@ impl Designator {
     pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
         let vendor_specific = vendor_specific.to_vec();
-        let kind = DesignatorKind::T10VendorId {
-            vendor,
-            vendor_specific,
-        };
+        let kind = DesignatorKind::T10VendorId { vendor, vendor_specific };
         let d = Self::new(None, LU, kind);
         d.header().write(&mut [0; 4])?;
         Ok(d)
@@ -420,12 +379,7 @@ impl Designator {
             DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
             _ => CodeSet::Binary,
         };
-        Designator {
-            protocol_identifier: protocol,
-            code_set,
-            association,
-            designator,
-        }
+        Designator { protocol_identifier: protocol, code_set, association, designator }
     }
 
     fn header(&self) -> Header {

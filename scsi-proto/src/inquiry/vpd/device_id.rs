@@ -34,10 +34,7 @@ impl Page for DeviceIdentification {
             off += used;
         }
         let peripheral = Peripheral::read(page);
-        Ok(DeviceIdentification {
-            peripheral,
-            designators,
-        })
+        Ok(DeviceIdentification { peripheral, designators })
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {

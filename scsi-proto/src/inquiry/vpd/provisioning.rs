@@ -64,8 +64,7 @@ impl Page for LogicalBlockProvisioning {
         self.fixed().write(page)?;
         if let Some(d) = &self.provisioning_group {
             DP.put(page, 1);
-            d.emit(&mut page[Fixed::LEN..])
-                .map_err(|e| within(e, DESIGNATOR, Fixed::LEN))?;
+            d.emit(&mut page[Fixed::LEN..]).map_err(|e| within(e, DESIGNATOR, Fixed::LEN))?;
         }
         Ok(())
     }

@@ -34,10 +34,7 @@ fn lba_status() {
     let (st, bytes) = two_extents();
     assert_eq!(st.to_vec(), bytes);
     assert_eq!(LbaStatus::parse(&bytes).unwrap(), st);
-    assert_eq!(
-        LbaStatus::default().to_vec(),
-        [0x00, 0x00, 0x00, 0x04, 0, 0, 0, 0]
-    );
+    assert_eq!(LbaStatus::default().to_vec(), [0x00, 0x00, 0x00, 0x04, 0, 0, 0, 0]);
     let mut bad = bytes.clone();
     bad[3] = 0x23;
     assert_eq!(
@@ -48,22 +45,13 @@ fn lba_status() {
             pointer: FieldPointer::data(0, None)
         })
     );
-    assert!(matches!(
-        LbaStatus::parse(&bytes[..39]),
-        Err(Error::Truncated { needed: 40, .. })
-    ));
+    assert!(matches!(LbaStatus::parse(&bytes[..39]), Err(Error::Truncated { needed: 40, .. })));
     let wide = LbaStatus {
-        descriptors: vec![LbaStatusDescriptor {
-            provisioning_status: 0x10,
-            ..st.descriptors[0]
-        }],
+        descriptors: vec![LbaStatusDescriptor { provisioning_status: 0x10, ..st.descriptors[0] }],
     };
     assert!(matches!(
         wide.emit(&mut [0u8; 24]),
-        Err(Error::InvalidField {
-            field: "PROVISIONING STATUS",
-            ..
-        })
+        Err(Error::InvalidField { field: "PROVISIONING STATUS", .. })
     ));
 }
 

@@ -35,32 +35,17 @@ fn report_luns_0_5_300() {
     bad[3] = 0x17;
     assert!(matches!(
         ReportLuns::parse(&bad),
-        Err(Error::InvalidField {
-            field: "LUN LIST LENGTH",
-            ..
-        })
+        Err(Error::InvalidField { field: "LUN LIST LENGTH", .. })
     ));
-    assert!(matches!(
-        ReportLuns::parse(&want[..31]),
-        Err(Error::Truncated { needed: 32, .. })
-    ));
+    assert!(matches!(ReportLuns::parse(&want[..31]), Err(Error::Truncated { needed: 32, .. })));
 }
 
 #[test]
 fn lun_forms() {
     assert_eq!(Lun::from_index(255).unwrap().0, [0, 0xFF, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(
-        Lun::from_index(256).unwrap().0,
-        [0x41, 0x00, 0, 0, 0, 0, 0, 0]
-    );
-    assert_eq!(
-        Lun::from_index(16383).unwrap().0,
-        [0x7F, 0xFF, 0, 0, 0, 0, 0, 0]
-    );
-    assert!(matches!(
-        Lun::from_index(16384),
-        Err(Error::InvalidField { field: "LUN", .. })
-    ));
+    assert_eq!(Lun::from_index(256).unwrap().0, [0x41, 0x00, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(Lun::from_index(16383).unwrap().0, [0x7F, 0xFF, 0, 0, 0, 0, 0, 0]);
+    assert!(matches!(Lun::from_index(16384), Err(Error::InvalidField { field: "LUN", .. })));
     // Peripheral addressing on another bus, a second level, the REPORT LUNS well-known
     // LUN and extended addressing are not single-level indexes.
     assert_eq!(Lun([0x01, 0x05, 0, 0, 0, 0, 0, 0]).index(), None);

@@ -8,29 +8,17 @@ use proptest::prelude::*;
 fn read_capacity_10_hand_off() {
     // 2^32 blocks: the last LBA is FFFF_FFFFh, which is the hand-off value itself.
     let rc = ReadCapacity10Data::for_device(1 << 32, 512);
-    assert_eq!(
-        rc.to_vec(),
-        [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]
-    );
+    assert_eq!(rc.to_vec(), [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]);
     assert!(rc.needs_read_capacity_16());
     // 2^32 - 1 blocks: the last LBA FFFF_FFFEh still fits.
     let rc = ReadCapacity10Data::for_device((1 << 32) - 1, 512);
-    assert_eq!(
-        rc.to_vec(),
-        [0xFF, 0xFF, 0xFF, 0xFE, 0x00, 0x00, 0x02, 0x00]
-    );
+    assert_eq!(rc.to_vec(), [0xFF, 0xFF, 0xFF, 0xFE, 0x00, 0x00, 0x02, 0x00]);
     assert!(!rc.needs_read_capacity_16());
     // Far beyond: still the hand-off value.
-    assert_eq!(
-        ReadCapacity10Data::for_device(u64::MAX, 4096).returned_lba,
-        u32::MAX
-    );
+    assert_eq!(ReadCapacity10Data::for_device(u64::MAX, 4096).returned_lba, u32::MAX);
     // 1 GiB of 512-byte blocks.
     let rc = ReadCapacity10Data::for_device(2_097_152, 512);
-    assert_eq!(
-        rc.to_vec(),
-        [0x00, 0x1F, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]
-    );
+    assert_eq!(rc.to_vec(), [0x00, 0x1F, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]);
     // Zero blocks: documented as 0.
     assert_eq!(ReadCapacity10Data::for_device(0, 512).returned_lba, 0);
 }
@@ -100,10 +88,7 @@ fn read_capacity_16_protection_and_alignment() {
 #[test]
 fn read_capacity_16_rejects_wide_fields() {
     let mut buf = [0u8; 32];
-    let rc = ReadCapacity16Data {
-        p_i_exponent: 16,
-        ..ReadCapacity16Data::for_device(8, 512)
-    };
+    let rc = ReadCapacity16Data { p_i_exponent: 16, ..ReadCapacity16Data::for_device(8, 512) };
     assert_eq!(
         rc.emit(&mut buf),
         Err(Error::InvalidField {
@@ -112,25 +97,14 @@ fn read_capacity_16_rejects_wide_fields() {
             pointer: FieldPointer::data(13, Some(7)),
         })
     );
-    let rc = ReadCapacity16Data {
-        lowest_aligned_lba: 0x4000,
-        ..ReadCapacity16Data::for_device(8, 512)
-    };
+    let rc =
+        ReadCapacity16Data { lowest_aligned_lba: 0x4000, ..ReadCapacity16Data::for_device(8, 512) };
     assert!(matches!(
         rc.emit(&mut buf),
-        Err(Error::InvalidField {
-            field: "LOWEST ALIGNED LOGICAL BLOCK ADDRESS",
-            ..
-        })
+        Err(Error::InvalidField { field: "LOWEST ALIGNED LOGICAL BLOCK ADDRESS", .. })
     ));
     let rc = ReadCapacity16Data::for_device(8, 512).with_protection_type(9);
-    assert!(matches!(
-        rc.emit(&mut buf),
-        Err(Error::InvalidField {
-            field: "P_TYPE",
-            ..
-        })
-    ));
+    assert!(matches!(rc.emit(&mut buf), Err(Error::InvalidField { field: "P_TYPE", .. })));
     assert!(ReadCapacity16Data::parse(&[0; 31]).is_err());
 }
 
@@ -139,20 +113,18 @@ fn arb_read_capacity_16() -> impl Strategy<Value = ReadCapacity16Data> {
         (any::<u64>(), any::<u32>(), 0u8..4, 0u8..8, any::<bool>()),
         (0u8..16, 0u8..16, any::<bool>(), any::<bool>(), 0u16..0x4000),
     )
-        .prop_map(
-            |((lba, bl, rc, pt, pe), (pie, lbppbe, me, rz, lal))| ReadCapacity16Data {
-                returned_lba: lba,
-                block_length: bl,
-                rc_basis: rc,
-                p_type: pt,
-                prot_en: pe,
-                p_i_exponent: pie,
-                logical_blocks_per_physical_block_exponent: lbppbe,
-                lbpme: me,
-                lbprz: rz,
-                lowest_aligned_lba: lal,
-            },
-        )
+        .prop_map(|((lba, bl, rc, pt, pe), (pie, lbppbe, me, rz, lal))| ReadCapacity16Data {
+            returned_lba: lba,
+            block_length: bl,
+            rc_basis: rc,
+            p_type: pt,
+            prot_en: pe,
+            p_i_exponent: pie,
+            logical_blocks_per_physical_block_exponent: lbppbe,
+            lbpme: me,
+            lbprz: rz,
+            lowest_aligned_lba: lal,
+        })
 }
 
 proptest! {

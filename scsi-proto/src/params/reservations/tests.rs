@@ -7,10 +7,7 @@ use proptest::prelude::*;
 
 #[test]
 fn read_keys() {
-    let keys = ReadKeys {
-        generation: 7,
-        keys: vec![0x1122_3344_5566_7788, 0xAB],
-    };
+    let keys = ReadKeys { generation: 7, keys: vec![0x1122_3344_5566_7788, 0xAB] };
     let want = [
         0, 0, 0, 7, 0, 0, 0, 0x10, // PRGENERATION, ADDITIONAL LENGTH
         0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, //
@@ -20,27 +17,17 @@ fn read_keys() {
     assert_eq!(ReadKeys::parse(&want).unwrap(), keys);
     assert!(matches!(
         ReadKeys::parse(&[0, 0, 0, 7, 0, 0, 0, 0x0F]),
-        Err(Error::InvalidField {
-            field: "ADDITIONAL LENGTH",
-            ..
-        })
+        Err(Error::InvalidField { field: "ADDITIONAL LENGTH", .. })
     ));
 }
 
 #[test]
 fn read_reservation() {
-    let none = ReadReservation {
-        generation: 3,
-        reservation: None,
-    };
+    let none = ReadReservation { generation: 3, reservation: None };
     assert_eq!(none.to_vec(), [0, 0, 0, 3, 0, 0, 0, 0]);
     let held = ReadReservation {
         generation: 3,
-        reservation: Some(Reservation {
-            key: 0xABCD,
-            scope: 0,
-            pr_type: 5,
-        }),
+        reservation: Some(Reservation { key: 0xABCD, scope: 0, pr_type: 5 }),
     };
     let want = [
         0, 0, 0, 3, 0, 0, 0, 0x10, //
@@ -51,10 +38,7 @@ fn read_reservation() {
     assert_eq!(ReadReservation::parse(&want).unwrap(), held);
     assert!(matches!(
         ReadReservation::parse(&[0, 0, 0, 3, 0, 0, 0, 0x08]),
-        Err(Error::InvalidField {
-            field: "ADDITIONAL LENGTH",
-            ..
-        })
+        Err(Error::InvalidField { field: "ADDITIONAL LENGTH", .. })
     ));
 }
 
@@ -69,10 +53,7 @@ fn arb_read_reservation() -> impl Strategy<Value = ReadReservation> {
             }),
         ),
     )
-        .prop_map(|(generation, reservation)| ReadReservation {
-            generation,
-            reservation,
-        })
+        .prop_map(|(generation, reservation)| ReadReservation { generation, reservation })
 }
 
 proptest! {

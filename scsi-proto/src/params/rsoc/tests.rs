@@ -5,19 +5,11 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
-const READ_10: CommandDescriptor = CommandDescriptor {
-    opcode: 0x28,
-    service_action: None,
-    cdb_length: 10,
-    timeouts: None,
-};
+const READ_10: CommandDescriptor =
+    CommandDescriptor { opcode: 0x28, service_action: None, cdb_length: 10, timeouts: None };
 
-const READ_CAPACITY_16: CommandDescriptor = CommandDescriptor {
-    opcode: 0x9E,
-    service_action: Some(0x10),
-    cdb_length: 16,
-    timeouts: None,
-};
+const READ_CAPACITY_16: CommandDescriptor =
+    CommandDescriptor { opcode: 0x9E, service_action: Some(0x10), cdb_length: 16, timeouts: None };
 
 #[test]
 fn all_commands_without_timeouts() {
@@ -26,19 +18,14 @@ fn all_commands_without_timeouts() {
         0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, // READ(10)
         0x9E, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00, 0x10, // READ CAPACITY(16), SERVACTV
     ];
-    let all = AllCommands {
-        descriptors: vec![READ_10, READ_CAPACITY_16],
-    };
+    let all = AllCommands { descriptors: vec![READ_10, READ_CAPACITY_16] };
     assert_eq!(all.to_vec(), bytes);
     assert_eq!(AllCommands::parse(&bytes).unwrap(), all);
     assert!(!all.has_timeouts());
     // SERVICE ACTION is ignored without SERVACTV.
     let mut odd = bytes;
     odd[7] = 0x55;
-    assert_eq!(
-        AllCommands::parse(&odd).unwrap().descriptors[0].service_action,
-        None
-    );
+    assert_eq!(AllCommands::parse(&odd).unwrap().descriptors[0].service_action, None);
 }
 
 #[test]
@@ -95,13 +82,7 @@ fn all_commands_mixed_timeouts_rejected() {
         recommended_timeout: 2,
     };
     let mixed = AllCommands {
-        descriptors: vec![
-            CommandDescriptor {
-                timeouts: Some(t),
-                ..READ_10
-            },
-            READ_CAPACITY_16,
-        ],
+        descriptors: vec![CommandDescriptor { timeouts: Some(t), ..READ_10 }, READ_CAPACITY_16],
     };
     let mut buf = vec![0u8; mixed.buffer_len()];
     // The second descriptor starts at byte 4 + 20; its CTDP is byte 5, bit 1 of it.
@@ -145,24 +126,14 @@ fn all_commands_bad_lengths() {
     let bytes = [0, 0, 0, 8, 0x28, 0, 0, 0, 0, 0x02, 0, 10];
     assert!(matches!(
         AllCommands::parse(&bytes),
-        Err(Error::InvalidField {
-            field: "COMMAND DATA LENGTH",
-            ..
-        })
+        Err(Error::InvalidField { field: "COMMAND DATA LENGTH", .. })
     ));
     // More announced than given.
     assert!(matches!(
         AllCommands::parse(&[0, 0, 0, 16, 0x28, 0, 0, 0, 0, 0, 0, 10]),
-        Err(Error::Truncated {
-            needed: 20,
-            actual: 12,
-            ..
-        })
+        Err(Error::Truncated { needed: 20, actual: 12, .. })
     ));
-    assert_eq!(
-        AllCommands::parse(&[0, 0, 0, 0]).unwrap(),
-        AllCommands::default()
-    );
+    assert_eq!(AllCommands::parse(&[0, 0, 0, 0]).unwrap(), AllCommands::default());
 }
 
 const READ_10_USAGE: [u8; 10] = [0x28, 0xFA, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0x07];
@@ -194,10 +165,7 @@ fn one_command() {
     assert_eq!(one.to_vec(), want);
     assert_eq!(OneCommand::parse(&want).unwrap(), one);
     // CTDP set, timeouts descriptor missing.
-    assert!(matches!(
-        OneCommand::parse(&want[..14]),
-        Err(Error::Truncated { needed: 26, .. })
-    ));
+    assert!(matches!(OneCommand::parse(&want[..14]), Err(Error::Truncated { needed: 26, .. })));
 
     let unsupported = OneCommand {
         support: OneCommand::SUPPORT_NOT_SUPPORTED,
@@ -205,17 +173,8 @@ fn one_command() {
         timeouts: None,
     };
     assert_eq!(unsupported.to_vec(), [0x00, 0x01, 0x00, 0x00]);
-    let bad = OneCommand {
-        support: 8,
-        ..unsupported
-    };
-    assert!(matches!(
-        bad.emit(&mut [0u8; 4]),
-        Err(Error::InvalidField {
-            field: "SUPPORT",
-            ..
-        })
-    ));
+    let bad = OneCommand { support: 8, ..unsupported };
+    assert!(matches!(bad.emit(&mut [0u8; 4]), Err(Error::InvalidField { field: "SUPPORT", .. })));
 }
 
 const LIO_LIKE_TMF: ReportedTmf = ReportedTmf {
@@ -236,10 +195,7 @@ const LIO_LIKE_TMF: ReportedTmf = ReportedTmf {
 #[test]
 fn tmf_basic_and_extended() {
     assert_eq!(LIO_LIKE_TMF.to_vec(), [0xDC, 0x01, 0x00, 0x00]);
-    assert_eq!(
-        ReportedTmf::parse(&[0xDC, 0x01, 0x00, 0x00]).unwrap(),
-        LIO_LIKE_TMF
-    );
+    assert_eq!(ReportedTmf::parse(&[0xDC, 0x01, 0x00, 0x00]).unwrap(), LIO_LIKE_TMF);
 
     let ext = ReportedTmf {
         extended: Some(TmfTimeouts {
@@ -273,10 +229,7 @@ fn tmf_basic_and_extended() {
             pointer: FieldPointer::data(3, None)
         })
     );
-    assert!(matches!(
-        ReportedTmf::parse(&want[..15]),
-        Err(Error::Truncated { needed: 16, .. })
-    ));
+    assert!(matches!(ReportedTmf::parse(&want[..15]), Err(Error::Truncated { needed: 16, .. })));
 }
 
 fn arb_timeouts() -> impl Strategy<Value = CommandTimeouts> {
@@ -290,38 +243,24 @@ fn arb_timeouts() -> impl Strategy<Value = CommandTimeouts> {
 fn arb_all_commands() -> impl Strategy<Value = AllCommands> {
     (
         any::<bool>(),
-        vec(
-            (
-                any::<u8>(),
-                option::of(any::<u16>()),
-                any::<u16>(),
-                arb_timeouts(),
-            ),
-            0..24,
-        ),
+        vec((any::<u8>(), option::of(any::<u16>()), any::<u16>(), arb_timeouts()), 0..24),
     )
         .prop_map(|(with_t, ds)| AllCommands {
             descriptors: ds
                 .into_iter()
-                .map(
-                    |(opcode, service_action, cdb_length, t)| CommandDescriptor {
-                        opcode,
-                        service_action,
-                        cdb_length,
-                        timeouts: with_t.then_some(t),
-                    },
-                )
+                .map(|(opcode, service_action, cdb_length, t)| CommandDescriptor {
+                    opcode,
+                    service_action,
+                    cdb_length,
+                    timeouts: with_t.then_some(t),
+                })
                 .collect(),
         })
 }
 
 fn arb_one_command() -> impl Strategy<Value = OneCommand> {
     (0u8..8, vec(any::<u8>(), 0..40), option::of(arb_timeouts())).prop_map(
-        |(support, cdb_usage_data, timeouts)| OneCommand {
-            support,
-            cdb_usage_data,
-            timeouts,
-        },
+        |(support, cdb_usage_data, timeouts)| OneCommand { support, cdb_usage_data, timeouts },
     )
 }
 

@@ -14,14 +14,8 @@ pub(crate) const TWO_UNMAPS: [u8; 40] = [
 pub(crate) fn two_unmaps() -> UnmapParameterList {
     UnmapParameterList {
         descriptors: vec![
-            UnmapDescriptor {
-                lba: 0x1000,
-                number_of_blocks: 8,
-            },
-            UnmapDescriptor {
-                lba: 0x1_0000_0000,
-                number_of_blocks: 256,
-            },
+            UnmapDescriptor { lba: 0x1000, number_of_blocks: 8 },
+            UnmapDescriptor { lba: 0x1_0000_0000, number_of_blocks: 256 },
         ],
     }
 }
@@ -35,20 +29,14 @@ fn unmap_two_descriptors() {
     let list = two_unmaps();
     assert_eq!(list.to_vec(), TWO_UNMAPS);
     assert_eq!(UnmapParameterList::parse(&TWO_UNMAPS).unwrap(), list);
-    assert_eq!(
-        UnmapParameterList::parse_with_length(&TWO_UNMAPS, 40).unwrap(),
-        list
-    );
+    assert_eq!(UnmapParameterList::parse_with_length(&TWO_UNMAPS, 40).unwrap(), list);
     let it = UnmapDescriptors::new(&TWO_UNMAPS, 40).unwrap();
     assert_eq!(it.len(), 2);
     assert_eq!(it.collect::<Vec<_>>(), list.descriptors);
     // Bytes past the parameter list length are not looked at.
     let mut longer = TWO_UNMAPS.to_vec();
     longer.extend_from_slice(&[0xFF; 16]);
-    assert_eq!(
-        UnmapParameterList::parse_with_length(&longer, 40).unwrap(),
-        list
-    );
+    assert_eq!(UnmapParameterList::parse_with_length(&longer, 40).unwrap(), list);
 }
 
 #[test]
@@ -59,10 +47,7 @@ fn unmap_zero_length_is_a_no_op() {
     );
     // Whatever the buffer holds.
     assert_eq!(UnmapDescriptors::new(&TWO_UNMAPS, 0).unwrap().len(), 0);
-    assert_eq!(
-        UnmapParameterList::parse(&[]).unwrap(),
-        UnmapParameterList::default()
-    );
+    assert_eq!(UnmapParameterList::parse(&[]).unwrap(), UnmapParameterList::default());
 }
 
 #[test]
@@ -72,10 +57,7 @@ fn unmap_short_parameter_list_length() {
             UnmapParameterList::parse_with_length(&TWO_UNMAPS, len),
             Err(param_len_error(len))
         );
-        assert_eq!(
-            UnmapParameterList::parse(&TWO_UNMAPS[..len]),
-            Err(param_len_error(len))
-        );
+        assert_eq!(UnmapParameterList::parse(&TWO_UNMAPS[..len]), Err(param_len_error(len)));
     }
 }
 
@@ -85,10 +67,7 @@ fn unmap_buffer_shorter_than_length() {
         UnmapParameterList::parse_with_length(&TWO_UNMAPS[..39], 40),
         Err(param_len_error(40))
     );
-    assert_eq!(
-        UnmapParameterList::parse_with_length(&TWO_UNMAPS[..4], 8),
-        Err(param_len_error(8))
-    );
+    assert_eq!(UnmapParameterList::parse_with_length(&TWO_UNMAPS[..4], 8), Err(param_len_error(8)));
 }
 
 #[test]
@@ -101,16 +80,10 @@ fn unmap_data_length_too_small_for_descriptors() {
         pointer: FieldPointer::param(0),
     });
     assert_eq!(UnmapParameterList::parse(&bad), want);
-    assert_eq!(
-        UnmapDescriptors::new(&bad, 40).map(|_| ()),
-        want.map(|_| ())
-    );
+    assert_eq!(UnmapDescriptors::new(&bad, 40).map(|_| ()), want.map(|_| ()));
     // Zero UNMAP DATA LENGTH with no descriptors announced is empty, not an error.
     let empty = [0u8; 8];
-    assert_eq!(
-        UnmapParameterList::parse(&empty).unwrap().descriptors.len(),
-        0
-    );
+    assert_eq!(UnmapParameterList::parse(&empty).unwrap().descriptors.len(), 0);
     // A larger UNMAP DATA LENGTH than needed is accepted.
     let mut big = TWO_UNMAPS;
     big[1] = 0x30;
@@ -126,13 +99,7 @@ fn unmap_descriptors_truncated_by_length_are_ignored() {
     let list = UnmapParameterList::parse_with_length(&TWO_UNMAPS, 39).unwrap();
     assert_eq!(list.descriptors.len(), 1);
     // Header only.
-    assert_eq!(
-        UnmapParameterList::parse_with_length(&TWO_UNMAPS, 8)
-            .unwrap()
-            .descriptors
-            .len(),
-        0
-    );
+    assert_eq!(UnmapParameterList::parse_with_length(&TWO_UNMAPS, 8).unwrap().descriptors.len(), 0);
 }
 
 #[test]
@@ -147,22 +114,14 @@ fn unmap_incomplete_last_descriptor_is_ignored() {
     let mut none = TWO_UNMAPS;
     none[1] = 6;
     none[3] = 0;
-    assert!(
-        UnmapParameterList::parse(&none)
-            .unwrap()
-            .descriptors
-            .is_empty()
-    );
+    assert!(UnmapParameterList::parse(&none).unwrap().descriptors.is_empty());
 }
 
 #[test]
 fn unmap_emit_limits() {
     let full = UnmapParameterList {
         descriptors: vec![
-            UnmapDescriptor {
-                lba: 1,
-                number_of_blocks: 1
-            };
+            UnmapDescriptor { lba: 1, number_of_blocks: 1 };
             UnmapParameterList::MAX_DESCRIPTORS
         ],
     };
@@ -170,17 +129,11 @@ fn unmap_emit_limits() {
     assert_eq!(&v[..4], &[0xFF, 0xF6, 0xFF, 0xF0]);
     assert_eq!(UnmapParameterList::parse(&v).unwrap(), full);
     let mut too_many = full.clone();
-    too_many.descriptors.push(UnmapDescriptor {
-        lba: 2,
-        number_of_blocks: 2,
-    });
+    too_many.descriptors.push(UnmapDescriptor { lba: 2, number_of_blocks: 2 });
     let mut buf = vec![0u8; too_many.buffer_len()];
     assert!(matches!(
         too_many.emit(&mut buf),
-        Err(Error::InvalidField {
-            field: "UNMAP DATA LENGTH",
-            ..
-        })
+        Err(Error::InvalidField { field: "UNMAP DATA LENGTH", .. })
     ));
 }
 
@@ -190,26 +143,18 @@ fn write_same_block_length() {
     assert_eq!(write_same_block(&block, 512).unwrap(), &block[..]);
     assert_eq!(
         write_same_block(&block[..511], 512),
-        Err(Error::ParameterListLength {
-            what: "WRITE SAME",
-            len: 511
-        })
+        Err(Error::ParameterListLength { what: "WRITE SAME", len: 511 })
     );
     assert_eq!(
         write_same_block(&[0u8; 4096], 512),
-        Err(Error::ParameterListLength {
-            what: "WRITE SAME",
-            len: 4096
-        })
+        Err(Error::ParameterListLength { what: "WRITE SAME", len: 4096 })
     );
 }
 
 pub(crate) fn arb_unmap_list() -> impl Strategy<Value = UnmapParameterList> {
     vec(
-        (any::<u64>(), any::<u32>()).prop_map(|(lba, number_of_blocks)| UnmapDescriptor {
-            lba,
-            number_of_blocks,
-        }),
+        (any::<u64>(), any::<u32>())
+            .prop_map(|(lba, number_of_blocks)| UnmapDescriptor { lba, number_of_blocks }),
         0..40,
     )
     .prop_map(|descriptors| UnmapParameterList { descriptors })

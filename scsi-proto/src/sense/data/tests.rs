@@ -12,9 +12,7 @@ const TCMU_SENSE_BUFFERSIZE: usize = 96;
 const _: () = assert!(TCMU_SENSE_BUFFERSIZE <= MAX_LEN);
 
 fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
-        .collect()
+    s.split_whitespace().map(|b| u8::from_str_radix(b, 16).expect("hex byte")).collect()
 }
 
 #[test]
@@ -77,17 +75,11 @@ fn information_beyond_32_bits() {
     let s = SenseData::medium_error_read().with_information(0x1_2345_6789);
     // Fixed: VALID = 0, INFORMATION zero (SPC-5: not reportable in 4 bytes).
     let fixed = s.to_vec();
-    assert_eq!(
-        fixed,
-        hex("70 00 03 00 00 00 00 0a 00 00 00 00 11 00 00 00 00 00")
-    );
+    assert_eq!(fixed, hex("70 00 03 00 00 00 00 0a 00 00 00 00 11 00 00 00 00 00"));
     assert_eq!(SenseData::parse(&fixed).unwrap().information, None);
     // Descriptor: all eight bytes.
     let d = s.in_format(SenseFormat::Descriptor);
-    assert_eq!(
-        d.to_vec(),
-        hex("72 03 11 00 00 00 00 0c  00 0a 80 00 00 00 00 01 23 45 67 89")
-    );
+    assert_eq!(d.to_vec(), hex("72 03 11 00 00 00 00 0c  00 0a 80 00 00 00 00 01 23 45 67 89"));
     assert_roundtrip(&d);
     // COMMAND-SPECIFIC INFORMATION beyond 32 bits is emitted as zero in fixed format.
     let c = SenseData::new(SenseKey::CopyAborted, AdditionalSense::NO_ADDITIONAL_SENSE)
@@ -99,16 +91,10 @@ fn information_beyond_32_bits() {
 fn ili_and_flags() {
     let s = SenseData {
         ili: true,
-        ..SenseData::new(
-            SenseKey::IllegalRequest,
-            AdditionalSense::INVALID_FIELD_IN_CDB,
-        )
+        ..SenseData::new(SenseKey::IllegalRequest, AdditionalSense::INVALID_FIELD_IN_CDB)
     }
     .with_information(8);
-    assert_eq!(
-        s.to_vec(),
-        hex("f0 00 25 00 00 00 08 0a 00 00 00 00 24 00 00 00 00 00")
-    );
+    assert_eq!(s.to_vec(), hex("f0 00 25 00 00 00 08 0a 00 00 00 00 24 00 00 00 00 00"));
     let d = s.in_format(SenseFormat::Descriptor);
     // Information descriptor, then the block commands descriptor with ILI.
     assert_eq!(
@@ -117,10 +103,7 @@ fn ili_and_flags() {
     );
     assert_roundtrip(&d);
     // FILEMARK/EOM need the stream commands descriptor, which carries ILI too.
-    let t = SenseData {
-        filemark: true,
-        ..d
-    };
+    let t = SenseData { filemark: true, ..d };
     let bytes = t.to_vec();
     assert_eq!(&bytes[bytes.len() - 4..], &[0x04, 0x02, 0x00, 0xA0]);
     assert_roundtrip(&t);
@@ -129,10 +112,7 @@ fn ili_and_flags() {
 #[test]
 fn fru_code() {
     let s = SenseData::hardware_error(AdditionalSense::INTERNAL_TARGET_FAILURE);
-    let s = SenseData {
-        field_replaceable_unit: 0x42,
-        ..s
-    };
+    let s = SenseData { field_replaceable_unit: 0x42, ..s };
     assert_eq!(s.to_vec()[14], 0x42);
     let d = s.in_format(SenseFormat::Descriptor);
     assert_eq!(d.to_vec(), hex("72 04 44 00 00 00 00 04  03 02 00 42"));
@@ -144,10 +124,7 @@ fn linux_unit_attention() {
     // What a Linux initiator logs after a target reset.
     let b = hex("70 00 06 00 00 00 00 0a 00 00 00 00 29 00 00 00 00 00");
     let s = SenseData::parse(&b).unwrap();
-    assert_eq!(
-        s,
-        SenseData::unit_attention(AdditionalSense::POWER_ON_RESET_OR_BUS_DEVICE_RESET)
-    );
+    assert_eq!(s, SenseData::unit_attention(AdditionalSense::POWER_ON_RESET_OR_BUS_DEVICE_RESET));
     assert_eq!(s.format, SenseFormat::Fixed);
     assert!(!s.deferred);
     assert_eq!(s.to_vec(), b);
@@ -173,10 +150,7 @@ fn real_devices() {
     assert_eq!(s.key, SenseKey::MediumError);
     assert_eq!(s.additional, AdditionalSense::UNRECOVERED_READ_ERROR);
     assert_eq!(s.information, Some(0x0012_3456));
-    assert_eq!(
-        s.sense_key_specific,
-        Some(SenseKeySpecific::ActualRetryCount(3))
-    );
+    assert_eq!(s.sense_key_specific, Some(SenseKeySpecific::ActualRetryCount(3)));
 
     // Old devices: ADDITIONAL SENSE LENGTH 6, so no SKS field (bytes 14.. are garbage).
     let b = hex("70 00 02 00 00 00 00 06 00 00 00 00 04 01 ff ff ff ff");
@@ -188,10 +162,7 @@ fn real_devices() {
     // FORMAT UNIT in progress, descriptor format, deferred-free, half done.
     let b = hex("72 02 04 04 00 00 00 08 02 06 00 00 80 80 00 00");
     let s = SenseData::parse(&b).unwrap();
-    assert_eq!(
-        s.sense_key_specific,
-        Some(SenseKeySpecific::ProgressIndication(0x8000))
-    );
+    assert_eq!(s.sense_key_specific, Some(SenseKeySpecific::ProgressIndication(0x8000)));
     assert_eq!(
         s.to_string(),
         "NOT READY: LOGICAL UNIT NOT READY, FORMAT IN PROGRESS (04h/04h), progress 50%"
@@ -200,10 +171,7 @@ fn real_devices() {
 
 #[test]
 fn deferred_errors() {
-    let s = SenseData {
-        deferred: true,
-        ..SenseData::medium_error_write()
-    };
+    let s = SenseData { deferred: true, ..SenseData::medium_error_write() };
     assert_eq!(s.to_vec()[0], 0x71);
     assert_roundtrip(&s);
     let d = s.in_format(SenseFormat::Descriptor);
@@ -226,18 +194,9 @@ fn bad_response_codes() {
             "response code {rc:#x}"
         );
     }
-    assert!(matches!(
-        SenseData::parse(&[]),
-        Err(Error::Truncated { needed: 8, .. })
-    ));
-    assert!(matches!(
-        SenseData::parse(&[0x70, 0, 5]),
-        Err(Error::Truncated { .. })
-    ));
-    assert!(matches!(
-        SenseData::parse(&[0x72, 0, 5, 0, 0, 0, 0]),
-        Err(Error::Truncated { .. })
-    ));
+    assert!(matches!(SenseData::parse(&[]), Err(Error::Truncated { needed: 8, .. })));
+    assert!(matches!(SenseData::parse(&[0x70, 0, 5]), Err(Error::Truncated { .. })));
+    assert!(matches!(SenseData::parse(&[0x72, 0, 5, 0, 0, 0, 0]), Err(Error::Truncated { .. })));
 }
 
 #[test]
@@ -263,10 +222,8 @@ fn descriptor_walking() {
     );
     // Unknown and vendor specific descriptors are skipped, empty ones too; bytes past
     // the ADDITIONAL SENSE LENGTH are ignored; the first of two like descriptors wins.
-    let b = hex(
-        "72 05 24 00 00 00 00 17  80 03 aa bb cc  0a 00  02 06 00 00 cb 00 02 00  \
-         02 06 00 00 80 00 09 00  ff ff ff",
-    );
+    let b = hex("72 05 24 00 00 00 00 17  80 03 aa bb cc  0a 00  02 06 00 00 cb 00 02 00  \
+         02 06 00 00 80 00 09 00  ff ff ff");
     let s = SenseData::parse(&b).unwrap();
     assert_eq!(
         s.sense_key_specific,
@@ -280,45 +237,19 @@ fn descriptor_walking() {
 #[test]
 fn emit_needs_room() {
     let s = SenseData::lba_out_of_range();
-    assert!(matches!(
-        s.emit(&mut [0u8; 17]),
-        Err(Error::BufferTooShort { needed: 18, .. })
-    ));
+    assert!(matches!(s.emit(&mut [0u8; 17]), Err(Error::BufferTooShort { needed: 18, .. })));
     let d = SenseData::miscompare(1).in_format(SenseFormat::Descriptor);
-    assert!(matches!(
-        d.emit(&mut [0u8; 19]),
-        Err(Error::BufferTooShort { needed: 20, .. })
-    ));
+    assert!(matches!(d.emit(&mut [0u8; 19]), Err(Error::BufferTooShort { needed: 20, .. })));
 }
 
 #[test]
 fn shorthands() {
     let cases = [
-        (
-            SenseData::lba_out_of_range(),
-            SenseKey::IllegalRequest,
-            (0x21, 0x00),
-        ),
-        (
-            SenseData::invalid_opcode(),
-            SenseKey::IllegalRequest,
-            (0x20, 0x00),
-        ),
-        (
-            SenseData::medium_error_read(),
-            SenseKey::MediumError,
-            (0x11, 0x00),
-        ),
-        (
-            SenseData::medium_error_write(),
-            SenseKey::MediumError,
-            (0x0C, 0x00),
-        ),
-        (
-            SenseData::write_protected(),
-            SenseKey::DataProtect,
-            (0x27, 0x00),
-        ),
+        (SenseData::lba_out_of_range(), SenseKey::IllegalRequest, (0x21, 0x00)),
+        (SenseData::invalid_opcode(), SenseKey::IllegalRequest, (0x20, 0x00)),
+        (SenseData::medium_error_read(), SenseKey::MediumError, (0x11, 0x00)),
+        (SenseData::medium_error_write(), SenseKey::MediumError, (0x0C, 0x00)),
+        (SenseData::write_protected(), SenseKey::DataProtect, (0x27, 0x00)),
         (
             SenseData::not_ready(AdditionalSense::MEDIUM_NOT_PRESENT),
             SenseKey::NotReady,
@@ -357,28 +288,19 @@ fn from_error_mappings() {
     use AdditionalSense as A;
     use SenseKey::*;
     check_from_error(
-        Error::UnsupportedOpcode {
-            opcode: 0xC1,
-            service_action: None,
-        },
+        Error::UnsupportedOpcode { opcode: 0xC1, service_action: None },
         IllegalRequest,
         A::INVALID_COMMAND_OPERATION_CODE,
         Some([0xC0, 0x00, 0x00]),
     );
     check_from_error(
-        Error::UnsupportedOpcode {
-            opcode: 0x9E,
-            service_action: Some(0x1F),
-        },
+        Error::UnsupportedOpcode { opcode: 0x9E, service_action: Some(0x1F) },
         IllegalRequest,
         A::INVALID_FIELD_IN_CDB,
         Some([0xCC, 0x00, 0x01]),
     );
     check_from_error(
-        Error::UnsupportedOpcode {
-            opcode: 0x7F,
-            service_action: Some(0x0009),
-        },
+        Error::UnsupportedOpcode { opcode: 0x7F, service_action: Some(0x0009) },
         IllegalRequest,
         A::INVALID_FIELD_IN_CDB,
         Some([0xC0, 0x00, 0x08]),
@@ -414,12 +336,7 @@ fn from_error_mappings() {
         None,
     );
     check_from_error(
-        Error::Truncated {
-            what: "READ(16)",
-            location: Location::Cdb,
-            needed: 16,
-            actual: 10,
-        },
+        Error::Truncated { what: "READ(16)", location: Location::Cdb, needed: 16, actual: 10 },
         IllegalRequest,
         A::INVALID_FIELD_IN_CDB,
         None,
@@ -436,31 +353,19 @@ fn from_error_mappings() {
         None,
     );
     check_from_error(
-        Error::Truncated {
-            what: "INQUIRY data",
-            location: Location::Data,
-            needed: 36,
-            actual: 5,
-        },
+        Error::Truncated { what: "INQUIRY data", location: Location::Data, needed: 36, actual: 5 },
         HardwareError,
         A::INTERNAL_TARGET_FAILURE,
         None,
     );
     check_from_error(
-        Error::ParameterListLength {
-            what: "MODE SELECT(6)",
-            len: 3,
-        },
+        Error::ParameterListLength { what: "MODE SELECT(6)", len: 3 },
         IllegalRequest,
         A::PARAMETER_LIST_LENGTH_ERROR,
         None,
     );
     check_from_error(
-        Error::BufferTooShort {
-            what: "READ CAPACITY(16) data",
-            needed: 32,
-            actual: 8,
-        },
+        Error::BufferTooShort { what: "READ CAPACITY(16) data", needed: 32, actual: 8 },
         HardwareError,
         A::INTERNAL_TARGET_FAILURE,
         None,
@@ -504,25 +409,23 @@ fn arb_sense(format: SenseFormat) -> impl Strategy<Value = SenseData> {
         proptest::option::of(any::<[u8; 3]>()),
         (any::<u8>(), any::<bool>(), any::<bool>(), any::<bool>()),
     )
-        .prop_map(
-            move |((deferred, key, (asc, ascq)), information, csi, sks, flags)| {
-                let (fru, filemark, eom, ili) = flags;
-                SenseData {
-                    format,
-                    deferred,
-                    key,
-                    additional: AdditionalSense::new(asc, ascq),
-                    information,
-                    command_specific: csi,
-                    sense_key_specific: sks
-                        .and_then(|[a, b, c]| SenseKeySpecific::from_bytes(key, [a | SKSV, b, c])),
-                    field_replaceable_unit: fru,
-                    filemark,
-                    eom,
-                    ili,
-                }
-            },
-        )
+        .prop_map(move |((deferred, key, (asc, ascq)), information, csi, sks, flags)| {
+            let (fru, filemark, eom, ili) = flags;
+            SenseData {
+                format,
+                deferred,
+                key,
+                additional: AdditionalSense::new(asc, ascq),
+                information,
+                command_specific: csi,
+                sense_key_specific: sks
+                    .and_then(|[a, b, c]| SenseKeySpecific::from_bytes(key, [a | SKSV, b, c])),
+                field_replaceable_unit: fru,
+                filemark,
+                eom,
+                ili,
+            }
+        })
 }
 
 proptest! {

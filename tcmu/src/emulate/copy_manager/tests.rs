@@ -2,9 +2,7 @@ use super::*;
 use proptest::prelude::*;
 use scsi_proto::Wire;
 
-const NAA: [u8; 16] = [
-    0x60, 0x01, 0x40, 0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-];
+const NAA: [u8; 16] = [0x60, 0x01, 0x40, 0x5a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 
 const LIMITS: CopyLimits = CopyLimits {
     max_cscd_descriptors: 2,
@@ -14,10 +12,7 @@ const LIMITS: CopyLimits = CopyLimits {
 
 fn list(blocks: u16, src: u64, dst: u64) -> ExtendedCopyList {
     ExtendedCopyList {
-        header: ParameterListHeader {
-            list_identifier: 1,
-            ..ParameterListHeader::default()
-        },
+        header: ParameterListHeader { list_identifier: 1, ..ParameterListHeader::default() },
         cscds: vec![IdentificationCscd::block_device(3, &NAA, 512)],
         segments: vec![BlockToBlockSegment {
             number_of_blocks: blocks,
@@ -48,19 +43,12 @@ fn good_list_round_trips_and_plans() {
     let bytes = l.to_vec();
     assert_eq!(bytes.len(), 16 + 32 + 28);
     let p = LIMITS.parse(&bytes).unwrap();
-    assert_eq!(
-        (p.header.cscd_list_length, p.header.segment_list_length),
-        (32, 28)
-    );
+    assert_eq!((p.header.cscd_list_length, p.header.segment_list_length), (32, 28));
     assert_eq!((&p.cscds, &p.segments), (&l.cscds, &l.segments));
     assert_eq!(p.to_vec(), bytes);
     assert_eq!(
         plan(&p, &NAA, 512, 1000).unwrap(),
-        vec![CopyRange {
-            source_lba: 0,
-            destination_lba: 100,
-            blocks: 8
-        }]
+        vec![CopyRange { source_lba: 0, destination_lba: 100, blocks: 8 }]
     );
     // Zero blocks: nothing to do.
     assert!(plan(&list(0, 0, 0), &NAA, 512, 1000).unwrap().is_empty());
@@ -80,10 +68,7 @@ fn length_errors() {
             "cut at {cut}"
         );
     }
-    let small = CopyLimits {
-        max_descriptor_list_length: 59,
-        ..LIMITS
-    };
+    let small = CopyLimits { max_descriptor_list_length: 59, ..LIMITS };
     assert_eq!(sense(small.parse(&bytes)), (5, 0x1a, 0));
     let mut inline = bytes.clone();
     inline[15] = 4;
@@ -117,10 +102,7 @@ fn unsupported_types_and_fields() {
     b.extend_from_slice(&[0; 12]);
     b[11] = 20;
     let e = LIMITS.parse(&b);
-    assert_eq!(
-        e,
-        Err(XcopyRejection::UnsupportedSegmentType { offset: 48 })
-    );
+    assert_eq!(e, Err(XcopyRejection::UnsupportedSegmentType { offset: 48 }));
     assert_eq!(sense(e), (5, 0x26, 0x09));
 
     // LU ID TYPE reserved: invalid field, pointing at byte 1 bit 7 of the descriptor.
@@ -130,19 +112,14 @@ fn unsupported_types_and_fields() {
     assert_eq!((s.additional.asc, s.additional.ascq), (0x26, 0));
     assert_eq!(
         s.sense_key_specific,
-        Some(SenseKeySpecific::FieldPointer(FieldPointer::param_bit(
-            17, 7
-        )))
+        Some(SenseKeySpecific::FieldPointer(FieldPointer::param_bit(17, 7)))
     );
     // A block to block descriptor of the wrong length.
     let mut b = list(8, 0, 100).to_vec();
     b[16 + 32 + 3] = 0x14;
     b.truncate(b.len() - 4);
     b[11] = 24;
-    assert_eq!(
-        LIMITS.parse(&b),
-        Err(XcopyRejection::InvalidField(FieldPointer::param(50)))
-    );
+    assert_eq!(LIMITS.parse(&b), Err(XcopyRejection::InvalidField(FieldPointer::param(50))));
 }
 
 #[test]

@@ -13,9 +13,8 @@ const CACHING_WCE: [u8; 20] = [
     0x08, 0x12, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00,
 ];
-const CONTROL_DEFAULT: [u8; 12] = [
-    0x0A, 0x0A, 0x02, 0x10, 0x00, 0x40, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x1E,
-];
+const CONTROL_DEFAULT: [u8; 12] =
+    [0x0A, 0x0A, 0x02, 0x10, 0x00, 0x40, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x1E];
 const IEC_DEFAULT: [u8; 12] = [0x1C, 0x0A, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
@@ -23,11 +22,7 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn invalid(what: &'static str, field: &'static str, pointer: FieldPointer) -> Error {
-    Error::InvalidField {
-        what,
-        field,
-        pointer,
-    }
+    Error::InvalidField { what, field, pointer }
 }
 
 // --- proptest strategies ---
@@ -63,68 +58,29 @@ const DEV: BlockDeviceInfo = BlockDeviceInfo {
 const DEV_SHORT_BD: [u8; 8] = [0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00];
 
 fn req(ten: bool, dbd: bool, pc: PageControl, page_code: u8) -> ModeSenseRequest {
-    ModeSenseRequest {
-        ten,
-        dbd,
-        llbaa: false,
-        pc,
-        page_code,
-        subpage_code: 0,
-    }
+    ModeSenseRequest { ten, dbd, llbaa: false, pc, page_code, subpage_code: 0 }
 }
 
 #[test]
 fn sense6_caching_with_and_without_block_descriptor() {
     let m = ModePages::default();
-    let with_bd = m
-        .sense(
-            &req(false, false, PageControl::Current, page_code::CACHING),
-            &DEV,
-        )
-        .unwrap();
-    assert_eq!(
-        with_bd,
-        cat(&[&[0x1F, 0x00, 0x10, 0x08], &DEV_SHORT_BD, &CACHING_WCE])
-    );
-    let dbd = m
-        .sense(
-            &req(false, true, PageControl::Current, page_code::CACHING),
-            &DEV,
-        )
-        .unwrap();
+    let with_bd =
+        m.sense(&req(false, false, PageControl::Current, page_code::CACHING), &DEV).unwrap();
+    assert_eq!(with_bd, cat(&[&[0x1F, 0x00, 0x10, 0x08], &DEV_SHORT_BD, &CACHING_WCE]));
+    let dbd = m.sense(&req(false, true, PageControl::Current, page_code::CACHING), &DEV).unwrap();
     assert_eq!(dbd, cat(&[&[0x17, 0x00, 0x10, 0x00], &CACHING_WCE]));
 }
 
 #[test]
 fn sense10_caching_short_and_without_descriptor() {
     let m = ModePages::default();
-    let d = m
-        .sense(
-            &req(true, false, PageControl::Current, page_code::CACHING),
-            &DEV,
-        )
-        .unwrap();
+    let d = m.sense(&req(true, false, PageControl::Current, page_code::CACHING), &DEV).unwrap();
     assert_eq!(
         d,
-        cat(&[
-            &[0x00, 0x22, 0x00, 0x10, 0x00, 0x00, 0x00, 0x08],
-            &DEV_SHORT_BD,
-            &CACHING_WCE
-        ])
+        cat(&[&[0x00, 0x22, 0x00, 0x10, 0x00, 0x00, 0x00, 0x08], &DEV_SHORT_BD, &CACHING_WCE])
     );
-    let d = m
-        .sense(
-            &req(true, true, PageControl::Current, page_code::CACHING),
-            &DEV,
-        )
-        .unwrap();
-    assert_eq!(
-        d,
-        cat(&[
-            &[0x00, 0x1A, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00],
-            &CACHING_WCE
-        ])
-    );
+    let d = m.sense(&req(true, true, PageControl::Current, page_code::CACHING), &DEV).unwrap();
+    assert_eq!(d, cat(&[&[0x00, 0x1A, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00], &CACHING_WCE]));
 }
 
 #[test]
@@ -169,12 +125,7 @@ fn sense10_llbaa_long_descriptor_and_wp() {
 #[test]
 fn sense_all_pages_in_order() {
     let m = ModePages::default();
-    let d = m
-        .sense(
-            &req(false, true, PageControl::Current, page_code::ALL_PAGES),
-            &DEV,
-        )
-        .unwrap();
+    let d = m.sense(&req(false, true, PageControl::Current, page_code::ALL_PAGES), &DEV).unwrap();
     let expected = cat(&[
         &[0x3B, 0x00, 0x10, 0x00],
         &RWER_DEFAULT,
@@ -193,10 +144,7 @@ fn sense_all_pages_in_order() {
     let parsed = ModeParameters::parse(&d, true).unwrap();
     assert_eq!(
         parsed.block_descriptors,
-        [BlockDescriptor {
-            number_of_blocks: 0x20_0000,
-            block_length: 512
-        }]
+        [BlockDescriptor { number_of_blocks: 0x20_0000, block_length: 512 }]
     );
     assert!(parsed.dpofua() && !parsed.write_protect() && !parsed.long_lba);
     let codes: Vec<u8> = parsed.pages().map(|p| p.page_code).collect();
@@ -207,12 +155,8 @@ fn sense_all_pages_in_order() {
 #[test]
 fn sense_changeable_returns_masks() {
     let m = ModePages::default();
-    let d = m
-        .sense(
-            &req(false, true, PageControl::Changeable, page_code::ALL_PAGES),
-            &DEV,
-        )
-        .unwrap();
+    let d =
+        m.sense(&req(false, true, PageControl::Changeable, page_code::ALL_PAGES), &DEV).unwrap();
     let mut caching_mask = [0u8; 20];
     caching_mask[..3].copy_from_slice(&[0x08, 0x12, 0x04]);
     let expected = cat(&[
@@ -229,22 +173,14 @@ fn sense_changeable_returns_masks() {
         fixed.page(page_code::CACHING, PageControl::Changeable),
         Ok(cat(&[&[0x08, 0x12], &[0u8; 18]]))
     );
-    assert_eq!(
-        fixed.page(page_code::CONTROL, PageControl::Default),
-        Ok(CONTROL_DEFAULT.to_vec())
-    );
+    assert_eq!(fixed.page(page_code::CONTROL, PageControl::Default), Ok(CONTROL_DEFAULT.to_vec()));
 }
 
 #[test]
 fn sense_errors() {
     let m = ModePages::default();
-    let e = m
-        .sense(&req(false, false, PageControl::Current, 0x19), &DEV)
-        .unwrap_err();
-    assert_eq!(
-        e,
-        invalid("MODE SENSE(6)", "PAGE CODE", FieldPointer::cdb_bit(2, 5)).into()
-    );
+    let e = m.sense(&req(false, false, PageControl::Current, 0x19), &DEV).unwrap_err();
+    assert_eq!(e, invalid("MODE SENSE(6)", "PAGE CODE", FieldPointer::cdb_bit(2, 5)).into());
     let mut r = req(true, false, PageControl::Current, page_code::CACHING);
     r.subpage_code = 0x01;
     assert_eq!(
@@ -262,12 +198,7 @@ fn sense_errors() {
     let d = m.sense(&r, &DEV).unwrap();
     assert_eq!(&d[16..], &CACHING_WCE);
     // Saved values.
-    let e = m
-        .sense(
-            &req(false, false, PageControl::Saved, page_code::CACHING),
-            &DEV,
-        )
-        .unwrap_err();
+    let e = m.sense(&req(false, false, PageControl::Saved, page_code::CACHING), &DEV).unwrap_err();
     assert_eq!(e, ModeSenseError::SavingParametersNotSupported);
     assert_eq!(
         m.page(page_code::CONTROL, PageControl::Saved).unwrap_err(),
@@ -278,17 +209,8 @@ fn sense_errors() {
         ModeSenseError::SavingParametersNotSupported
     );
     // A short descriptor cannot hold a block length above 24 bits.
-    let huge = BlockDeviceInfo {
-        block_length: 0x0100_0000,
-        ..DEV
-    };
-    assert!(
-        m.sense(
-            &req(false, false, PageControl::Current, page_code::CACHING),
-            &huge
-        )
-        .is_err()
-    );
+    let huge = BlockDeviceInfo { block_length: 0x0100_0000, ..DEV };
+    assert!(m.sense(&req(false, false, PageControl::Current, page_code::CACHING), &huge).is_err());
 }
 
 /// MODE SELECT(6) list: header with an 8-byte block descriptor, then `page`.
@@ -301,9 +223,7 @@ fn select_accepts_wce_flip() {
     let m = ModePages::default();
     let mut page = CACHING_WCE;
     page[2] = 0x00;
-    let new = m
-        .select(false, true, false, &list6_bd(&page), &DEV)
-        .unwrap();
+    let new = m.select(false, true, false, &list6_bd(&page), &DEV).unwrap();
     assert!(!new.caching.wce);
     let mut expected = m.caching;
     expected.wce = false;
@@ -312,14 +232,8 @@ fn select_accepts_wce_flip() {
     assert_eq!(new.changeable, m.changeable);
     assert!(m.caching.wce, "self is untouched");
     // The current values report the change, the defaults do not.
-    assert_eq!(
-        new.page(page_code::CACHING, PageControl::Current),
-        Ok(page.to_vec())
-    );
-    assert_eq!(
-        new.page(page_code::CACHING, PageControl::Default),
-        Ok(CACHING_WCE.to_vec())
-    );
+    assert_eq!(new.page(page_code::CACHING, PageControl::Current), Ok(page.to_vec()));
+    assert_eq!(new.page(page_code::CACHING, PageControl::Default), Ok(CACHING_WCE.to_vec()));
 }
 
 #[test]
@@ -372,11 +286,7 @@ fn select_rejects_non_changeable_bits() {
     let list = cat(&[&[0; 8], &control]);
     assert_eq!(
         m.select(true, true, false, &list, &DEV),
-        Err(invalid(
-            "MODE SELECT(10)",
-            "QERR",
-            FieldPointer::param_bit(11, 2)
-        ))
+        Err(invalid("MODE SELECT(10)", "QERR", FieldPointer::param_bit(11, 2)))
     );
     // A reserved bit: IEC byte 2 bit 6.
     let mut iec = IEC_DEFAULT;
@@ -395,11 +305,7 @@ fn select_rejects_non_changeable_bits() {
         Err(invalid(what, "WCE", FieldPointer::param_bit(14, 2)))
     );
     // Sending the current value of a non-changeable field is fine.
-    assert!(
-        fixed
-            .select(false, true, false, &list6_bd(&CACHING_WCE), &DEV)
-            .is_ok()
-    );
+    assert!(fixed.select(false, true, false, &list6_bd(&CACHING_WCE), &DEV).is_ok());
 }
 
 #[test]
@@ -457,10 +363,7 @@ fn select_header_and_descriptor_checks() {
     assert_eq!(m.select(false, true, false, &[], &DEV), Ok(m.clone()));
     assert_eq!(m.select(false, true, false, &[0; 4], &DEV), Ok(m.clone()));
     assert_eq!(m.select(true, false, false, &[0; 8], &DEV), Ok(m.clone()));
-    assert_eq!(
-        m.select(false, true, false, &DEV_SHORT_BD[..0], &DEV),
-        Ok(m.clone())
-    );
+    assert_eq!(m.select(false, true, false, &DEV_SHORT_BD[..0], &DEV), Ok(m.clone()));
     // Header or descriptor cut short.
     assert_eq!(
         m.select(false, true, false, &[0, 0], &DEV),
@@ -486,41 +389,24 @@ fn select_header_and_descriptor_checks() {
     // Block descriptor lengths.
     assert_eq!(
         m.select(false, true, false, &[0, 0, 0, 4, 0, 0, 0, 0], &DEV),
-        Err(invalid(
-            w6,
-            "BLOCK DESCRIPTOR LENGTH",
-            FieldPointer::param(3)
-        ))
+        Err(invalid(w6, "BLOCK DESCRIPTOR LENGTH", FieldPointer::param(3)))
     );
     let short10 = cat(&[&[0, 0, 0, 0, 0, 0, 0, 16], &DEV_SHORT_BD, &DEV_SHORT_BD]);
     assert_eq!(
         m.select(true, true, false, &short10, &DEV),
-        Err(invalid(
-            w10,
-            "BLOCK DESCRIPTOR LENGTH",
-            FieldPointer::param(6)
-        ))
+        Err(invalid(w10, "BLOCK DESCRIPTOR LENGTH", FieldPointer::param(6)))
     );
     let long_with_8 = cat(&[&[0, 0, 0, 0, 1, 0, 0, 8], &DEV_SHORT_BD]);
     assert_eq!(
         m.select(true, true, false, &long_with_8, &DEV),
-        Err(invalid(
-            w10,
-            "BLOCK DESCRIPTOR LENGTH",
-            FieldPointer::param(6)
-        ))
+        Err(invalid(w10, "BLOCK DESCRIPTOR LENGTH", FieldPointer::param(6)))
     );
     // A long descriptor with the device's block length, then a page.
     let long_bd = [0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x00];
     let mut page = CACHING_WCE;
     page[2] = 0;
     let list = cat(&[&[0, 0, 0, 0, 1, 0, 0, 16], &long_bd, &page]);
-    assert!(
-        !m.select(true, true, false, &list, &DEV)
-            .unwrap()
-            .caching
-            .wce
-    );
+    assert!(!m.select(true, true, false, &list, &DEV).unwrap().caching.wce);
     // Block length changes are refused, short and long.
     let mut bd = DEV_SHORT_BD;
     bd[6] = 0x10;
@@ -534,19 +420,12 @@ fn select_header_and_descriptor_checks() {
     let list = cat(&[&[0, 0, 0, 0, 1, 0, 0, 16], &bd]);
     assert_eq!(
         m.select(true, true, false, &list, &DEV),
-        Err(invalid(
-            w10,
-            "LOGICAL BLOCK LENGTH",
-            FieldPointer::param(20)
-        ))
+        Err(invalid(w10, "LOGICAL BLOCK LENGTH", FieldPointer::param(20)))
     );
     // The number of blocks is ignored.
     let mut bd = DEV_SHORT_BD;
     bd[0] = 0xFF;
-    assert!(
-        m.select(false, true, false, &cat(&[&[0, 0, 0, 8], &bd]), &DEV)
-            .is_ok()
-    );
+    assert!(m.select(false, true, false, &cat(&[&[0, 0, 0, 8], &bd]), &DEV).is_ok());
 }
 
 #[test]
@@ -558,11 +437,7 @@ fn select_cdb_bits() {
     );
     assert_eq!(
         m.select(true, false, false, &cat(&[&[0; 8], &CACHING_WCE]), &DEV),
-        Err(invalid(
-            "MODE SELECT(10)",
-            "PF",
-            FieldPointer::cdb_bit(1, 4)
-        ))
+        Err(invalid("MODE SELECT(10)", "PF", FieldPointer::cdb_bit(1, 4)))
     );
     // PF = 0 without pages is harmless.
     assert!(m.select(false, false, false, &[0; 4], &DEV).is_ok());
@@ -572,14 +447,7 @@ fn any_request() -> impl Strategy<Value = ModeSenseRequest> {
     (
         any::<[bool; 3]>(),
         0..4u8,
-        prop_oneof![
-            Just(0x01u8),
-            Just(0x08),
-            Just(0x0A),
-            Just(0x1C),
-            Just(0x3F),
-            0..64u8
-        ],
+        prop_oneof![Just(0x01u8), Just(0x08), Just(0x0A), Just(0x1C), Just(0x3F), 0..64u8],
         prop_oneof![Just(0u8), Just(0xFF), any::<u8>()],
     )
         .prop_map(|(b, pc, page_code, subpage_code)| ModeSenseRequest {

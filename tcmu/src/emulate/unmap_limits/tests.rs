@@ -15,24 +15,16 @@ const TWO_UNMAPS: [u8; 40] = [
 fn two_unmaps() -> UnmapParameterList {
     UnmapParameterList {
         descriptors: vec![
-            UnmapDescriptor {
-                lba: 0x1000,
-                number_of_blocks: 8,
-            },
-            UnmapDescriptor {
-                lba: 0x1_0000_0000,
-                number_of_blocks: 256,
-            },
+            UnmapDescriptor { lba: 0x1000, number_of_blocks: 8 },
+            UnmapDescriptor { lba: 0x1_0000_0000, number_of_blocks: 256 },
         ],
     }
 }
 
 fn arb_unmap_list() -> impl Strategy<Value = UnmapParameterList> {
     vec(
-        (any::<u64>(), any::<u32>()).prop_map(|(lba, number_of_blocks)| UnmapDescriptor {
-            lba,
-            number_of_blocks,
-        }),
+        (any::<u64>(), any::<u32>())
+            .prop_map(|(lba, number_of_blocks)| UnmapDescriptor { lba, number_of_blocks }),
         0..40,
     )
     .prop_map(|descriptors| UnmapParameterList { descriptors })
@@ -58,10 +50,7 @@ fn unmap_validate_accepts() {
     // Validation does not consume the iterator.
     assert_eq!(it.len(), 2);
     // Ends exactly at the capacity.
-    let exact = UnmapLimits {
-        capacity_blocks: 0x1_0000_0100,
-        ..ROOMY
-    };
+    let exact = UnmapLimits { capacity_blocks: 0x1_0000_0100, ..ROOMY };
     assert_eq!(exact.check(all(&list)), Ok(()));
     // FFFF_FFFFh limits mean none.
     let unlimited = UnmapLimits {
@@ -70,23 +59,14 @@ fn unmap_validate_accepts() {
         capacity_blocks: u64::MAX,
     };
     let huge = UnmapParameterList {
-        descriptors: vec![
-            UnmapDescriptor {
-                lba: 0,
-                number_of_blocks: u32::MAX,
-            };
-            3
-        ],
+        descriptors: vec![UnmapDescriptor { lba: 0, number_of_blocks: u32::MAX }; 3],
     };
     assert_eq!(unlimited.check(all(&huge)), Ok(()));
 }
 
 #[test]
 fn unmap_too_many_descriptors() {
-    let limits = UnmapLimits {
-        max_unmap_block_descriptor_count: 1,
-        ..ROOMY
-    };
+    let limits = UnmapLimits { max_unmap_block_descriptor_count: 1, ..ROOMY };
     let r = limits.check(all(&two_unmaps())).unwrap_err();
     assert_eq!(r, UnmapRejection::TooManyDescriptors { count: 2, max: 1 });
     assert_eq!(r.field_pointer(), Some(FieldPointer::param(2)));
@@ -105,19 +85,9 @@ fn unmap_too_many_descriptors() {
 #[test]
 fn unmap_too_many_blocks_counts_the_total() {
     // 8 + 256 = 264 > 200, though each descriptor alone fits.
-    let limits = UnmapLimits {
-        max_unmap_lba_count: 200,
-        ..ROOMY
-    };
+    let limits = UnmapLimits { max_unmap_lba_count: 200, ..ROOMY };
     let r = limits.check(all(&two_unmaps())).unwrap_err();
-    assert_eq!(
-        r,
-        UnmapRejection::TooManyBlocks {
-            index: 1,
-            total: 264,
-            max: 200
-        }
-    );
+    assert_eq!(r, UnmapRejection::TooManyBlocks { index: 1, total: 264, max: 200 });
     // NUMBER OF LOGICAL BLOCKS of the second descriptor: 8 + 16 + 8.
     assert_eq!(r.field_pointer(), Some(FieldPointer::param(32)));
     assert_eq!(
@@ -128,56 +98,33 @@ fn unmap_too_many_blocks_counts_the_total() {
             pointer: FieldPointer::param(32),
         })
     );
-    let limits = UnmapLimits {
-        max_unmap_lba_count: 264,
-        ..ROOMY
-    };
+    let limits = UnmapLimits { max_unmap_lba_count: 264, ..ROOMY };
     assert_eq!(limits.check(all(&two_unmaps())), Ok(()));
 }
 
 #[test]
 fn unmap_lba_out_of_range() {
-    let limits = UnmapLimits {
-        capacity_blocks: 0x1_0000_00FF,
-        ..ROOMY
-    };
+    let limits = UnmapLimits { capacity_blocks: 0x1_0000_00FF, ..ROOMY };
     let r = limits.check(all(&two_unmaps())).unwrap_err();
     assert_eq!(
         r,
-        UnmapRejection::LbaOutOfRange {
-            index: 1,
-            lba: 0x1_0000_0000,
-            number_of_blocks: 256
-        }
+        UnmapRejection::LbaOutOfRange { index: 1, lba: 0x1_0000_0000, number_of_blocks: 256 }
     );
     assert_eq!(r.field_pointer(), None);
     assert_eq!(r.to_error(), None);
     // LBA + blocks overflowing 64 bits.
     let wrap = UnmapParameterList {
-        descriptors: vec![UnmapDescriptor {
-            lba: u64::MAX,
-            number_of_blocks: 1,
-        }],
+        descriptors: vec![UnmapDescriptor { lba: u64::MAX, number_of_blocks: 1 }],
     };
     assert!(matches!(
-        UnmapLimits {
-            capacity_blocks: u64::MAX,
-            ..ROOMY
-        }
-        .check(all(&wrap)),
+        UnmapLimits { capacity_blocks: u64::MAX, ..ROOMY }.check(all(&wrap)),
         Err(UnmapRejection::LbaOutOfRange { index: 0, .. })
     ));
     // Zero blocks at the capacity is fine; one past it is not.
     let at = |lba| UnmapParameterList {
-        descriptors: vec![UnmapDescriptor {
-            lba,
-            number_of_blocks: 0,
-        }],
+        descriptors: vec![UnmapDescriptor { lba, number_of_blocks: 0 }],
     };
-    let small = UnmapLimits {
-        capacity_blocks: 100,
-        ..ROOMY
-    };
+    let small = UnmapLimits { capacity_blocks: 100, ..ROOMY };
     assert_eq!(small.check(all(&at(100))), Ok(()));
     assert!(small.check(all(&at(101))).is_err());
 }

@@ -55,21 +55,12 @@ fn block_limits_with_and_without_thin_provisioning() {
     assert_eq!(page.maximum_atomic_transfer_length, 0x80);
     assert_eq!(page.atomic_alignment, 4);
     assert_eq!(page.atomic_transfer_length_granularity, 2);
-    assert_eq!(
-        page.maximum_atomic_transfer_length_with_atomic_boundary,
-        0x40
-    );
+    assert_eq!(page.maximum_atomic_transfer_length_with_atomic_boundary, 0x40);
     assert_eq!(page.maximum_atomic_boundary_size, 0x20);
     assert_eq!(page.to_vec(), bytes);
 
-    let bad = BlockLimits {
-        unmap_granularity_alignment: Some(0x8000_0000),
-        ..page
-    };
-    assert_eq!(
-        field_of(bad.to_vec_checked()).0,
-        "UNMAP GRANULARITY ALIGNMENT"
-    );
+    let bad = BlockLimits { unmap_granularity_alignment: Some(0x8000_0000), ..page };
+    assert_eq!(field_of(bad.to_vec_checked()).0, "UNMAP GRANULARITY ALIGNMENT");
     // Wrong page code.
     let mut b1 = bytes.clone();
     b1[1] = 0xB1;

@@ -11,13 +11,7 @@ fn block_device_characteristics_bytes() {
     bytes.resize(64, 0);
     let page = BlockDeviceCharacteristics::parse(&bytes).unwrap();
     assert_eq!(page.medium_rotation_rate, ROTATION_RATE_NON_ROTATING);
-    assert_eq!(
-        page,
-        BlockDeviceCharacteristics {
-            medium_rotation_rate: 1,
-            ..Default::default()
-        }
-    );
+    assert_eq!(page, BlockDeviceCharacteristics { medium_rotation_rate: 1, ..Default::default() });
     assert_eq!(page.to_vec(), bytes);
 
     // 7200 rpm, product type 0, WABEREQ 01b, WACEREQ 10b, 2.5", ZONED 10b, BOCS, FUAB, VBULS.
@@ -33,10 +27,7 @@ fn block_device_characteristics_bytes() {
     assert!(page.bocs && page.fuab && page.vbuls);
     assert_eq!(page.to_vec(), bytes);
     let bad = BlockDeviceCharacteristics { zoned: 4, ..page };
-    assert_eq!(
-        field_of(bad.to_vec_checked()),
-        ("ZONED", FieldPointer::data(8, Some(5)))
-    );
+    assert_eq!(field_of(bad.to_vec_checked()), ("ZONED", FieldPointer::data(8, Some(5))));
 }
 
 proptest! {

@@ -42,44 +42,28 @@ fn other_designator_types() {
     let eui = Designator::eui64(0x0011_2233_4455_6677);
     assert_eq!(
         eui.to_vec(),
-        [
-            0x01, 0x02, 0x00, 0x08, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77
-        ]
+        [0x01, 0x02, 0x00, 0x08, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]
     );
     let naa5 = Designator::naa_ieee_registered(0x001405, 0xA_BCDE_F012).unwrap();
     assert_eq!(
         naa5.to_vec(),
-        [
-            0x01, 0x03, 0x00, 0x08, 0x50, 0x01, 0x40, 0x5A, 0xBC, 0xDE, 0xF0, 0x12
-        ]
+        [0x01, 0x03, 0x00, 0x08, 0x50, 0x01, 0x40, 0x5A, 0xBC, 0xDE, 0xF0, 0x12]
     );
     let tpg = Designator::target_port_group(Some(protocol_identifier::SAS), 0x1234);
-    assert_eq!(
-        tpg.to_vec(),
-        [0x61, 0x95, 0x00, 0x04, 0x00, 0x00, 0x12, 0x34]
-    );
+    assert_eq!(tpg.to_vec(), [0x61, 0x95, 0x00, 0x04, 0x00, 0x00, 0x12, 0x34]);
     let lug = Designator::logical_unit_group(7);
-    assert_eq!(
-        lug.to_vec(),
-        [0x01, 0x06, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07]
-    );
+    assert_eq!(lug.to_vec(), [0x01, 0x06, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07]);
     // A UUID designator (type Ah) and a locally assigned NAA (3h) round trip raw.
     let uuid = [0x01, 0x0A, 0x00, 0x04, 0x10, 0x00, 0xAB, 0xCD];
     let d = Designator::parse(&uuid).unwrap();
     assert_eq!(
         d.designator,
-        DesignatorKind::Other {
-            designator_type: 0xA,
-            bytes: vec![0x10, 0x00, 0xAB, 0xCD]
-        }
+        DesignatorKind::Other { designator_type: 0xA, bytes: vec![0x10, 0x00, 0xAB, 0xCD] }
     );
     assert_eq!(d.to_vec(), uuid);
     let local = [0x01, 0x03, 0x00, 0x08, 0x31, 2, 3, 4, 5, 6, 7, 8];
     let d = Designator::parse(&local).unwrap();
-    assert_eq!(
-        d.designator,
-        DesignatorKind::Naa(Naa::Other(local[4..].to_vec()))
-    );
+    assert_eq!(d.designator, DesignatorKind::Naa(Naa::Other(local[4..].to_vec())));
     assert_eq!(d.to_vec(), local);
     // A reserved code set survives.
     let reserved = [0x0F, 0x00, 0x00, 0x01, 0x42];
@@ -91,15 +75,9 @@ fn other_designator_types() {
 #[test]
 fn designator_constructors_reject_out_of_range() {
     let e = Designator::naa_ieee_registered_extended(0x100_0000, 0, 0).unwrap_err();
-    assert_eq!(
-        field_of(e),
-        ("IEEE COMPANY_ID", FieldPointer::data(4, Some(3)))
-    );
+    assert_eq!(field_of(e), ("IEEE COMPANY_ID", FieldPointer::data(4, Some(3))));
     let e = Designator::naa_ieee_registered_extended(0x001405, 1 << 36, 0).unwrap_err();
-    assert_eq!(
-        field_of(e),
-        ("VENDOR SPECIFIC IDENTIFIER", FieldPointer::data(7, Some(3)))
-    );
+    assert_eq!(field_of(e), ("VENDOR SPECIFIC IDENTIFIER", FieldPointer::data(7, Some(3))));
     assert!(Designator::naa_ieee_registered(0xFF_FFFF, 0xF_FFFF_FFFF).is_ok());
     assert!(Designator::naa_ieee_registered(0xFF_FFFF, 0x10_0000_0000).is_err());
     assert!(Designator::t10_vendor_id("TOO-LONG-", b"").is_err());
@@ -111,10 +89,7 @@ fn designator_constructors_reject_out_of_range() {
     assert_eq!(field_of(d.to_vec_checked()).0, "DESIGNATOR LENGTH");
     d.designator = DesignatorKind::Naa(Naa::Other(vec![0x50; 8]));
     assert_eq!(field_of(d.to_vec_checked()).0, "NAA");
-    d.designator = DesignatorKind::Other {
-        designator_type: 4,
-        bytes: vec![0; 4],
-    };
+    d.designator = DesignatorKind::Other { designator_type: 4, bytes: vec![0; 4] };
     assert_eq!(field_of(d.to_vec_checked()).0, "DESIGNATOR TYPE");
     d.designator = DesignatorKind::RelativeTargetPort(1);
     d.protocol_identifier = Some(0x10);

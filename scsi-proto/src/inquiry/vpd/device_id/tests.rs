@@ -35,29 +35,20 @@ fn device_identification_decodes_field_by_field() {
     assert_eq!(t10.code_set, CodeSet::Ascii);
     assert_eq!(t10.association, Association::LogicalUnit);
     match &t10.designator {
-        DesignatorKind::T10VendorId {
-            vendor,
-            vendor_specific,
-        } => {
+        DesignatorKind::T10VendorId { vendor, vendor_specific } => {
             assert_eq!(vendor.as_str(), "LIO-ORG");
             assert_eq!(vendor_specific, b"TCMU device:0123");
         }
         other => panic!("not a T10 vendor ID: {other:?}"),
     }
-    assert_eq!(
-        *t10,
-        Designator::t10_vendor_id("LIO-ORG", b"TCMU device:0123").unwrap()
-    );
+    assert_eq!(*t10, Designator::t10_vendor_id("LIO-ORG", b"TCMU device:0123").unwrap());
 
     let port = &page.designators[2];
     assert_eq!(port.protocol_identifier, Some(protocol_identifier::ISCSI));
     assert_eq!(port.code_set, CodeSet::Binary);
     assert_eq!(port.association, Association::TargetPort);
     assert_eq!(port.designator, DesignatorKind::RelativeTargetPort(1));
-    assert_eq!(
-        *port,
-        Designator::relative_target_port(Some(protocol_identifier::ISCSI), 1)
-    );
+    assert_eq!(*port, Designator::relative_target_port(Some(protocol_identifier::ISCSI), 1));
 
     assert_eq!(page.to_vec(), bytes);
     assert_roundtrip(&page);
@@ -83,17 +74,14 @@ fn device_identification_walk_errors() {
         ("DESIGNATOR LENGTH", FieldPointer::data(7, None))
     );
     // The second descriptor overruns: pointer at its byte 3 (page offset 4 + 8 + 3).
-    let bytes = [
-        0x00, 0x83, 0x00, 0x0E, 0x01, 0x06, 0x00, 0x04, 0, 0, 0, 1, 0x01, 0x04, 0x00, 0x09, 0, 0,
-    ];
+    let bytes =
+        [0x00, 0x83, 0x00, 0x0E, 0x01, 0x06, 0x00, 0x04, 0, 0, 0, 1, 0x01, 0x04, 0x00, 0x09, 0, 0];
     assert_eq!(
         field_of(DeviceIdentification::parse(&bytes).unwrap_err()),
         ("DESIGNATOR LENGTH", FieldPointer::data(15, None))
     );
     // Two stray bytes after the last descriptor.
-    let bytes = [
-        0x00, 0x83, 0x00, 0x0A, 0x01, 0x06, 0x00, 0x04, 0, 0, 0, 1, 0, 0,
-    ];
+    let bytes = [0x00, 0x83, 0x00, 0x0A, 0x01, 0x06, 0x00, 0x04, 0, 0, 0, 1, 0, 0];
     assert_eq!(
         field_of(DeviceIdentification::parse(&bytes).unwrap_err()),
         ("PAGE LENGTH", FieldPointer::data(2, None))

@@ -50,10 +50,7 @@ fn extended_inquiry_data_of_lio_and_every_field() {
     assert_eq!(page.to_vec(), bytes);
 
     let bad = ExtendedInquiryData { spt: 8, ..page };
-    assert_eq!(
-        field_of(bad.to_vec_checked()),
-        ("SPT", FieldPointer::data(4, Some(5)))
-    );
+    assert_eq!(field_of(bad.to_vec_checked()), ("SPT", FieldPointer::data(4, Some(5))));
 }
 
 proptest! {

@@ -42,13 +42,8 @@ fn logical_block_provisioning_bytes() {
 
     // DP set but no room for the descriptor, or a descriptor overrunning the page.
     let bytes = [0x00, 0xB2, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00];
-    assert_eq!(
-        field_of(LogicalBlockProvisioning::parse(&bytes).unwrap_err()).0,
-        "PAGE LENGTH"
-    );
-    let bytes = [
-        0x00, 0xB2, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x01, 0x03, 0x00, 0x08,
-    ];
+    assert_eq!(field_of(LogicalBlockProvisioning::parse(&bytes).unwrap_err()).0, "PAGE LENGTH");
+    let bytes = [0x00, 0xB2, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x01, 0x03, 0x00, 0x08];
     assert_eq!(
         field_of(LogicalBlockProvisioning::parse(&bytes).unwrap_err()),
         ("DESIGNATOR LENGTH", FieldPointer::data(11, None))
@@ -56,10 +51,7 @@ fn logical_block_provisioning_bytes() {
     // PAGE LENGTH below 4.
     let bytes = [0x00, 0xB2, 0x00, 0x02, 0x00, 0x00];
     assert!(LogicalBlockProvisioning::parse(&bytes).is_err());
-    let bad = LogicalBlockProvisioning {
-        provisioning_type: 8,
-        ..Default::default()
-    };
+    let bad = LogicalBlockProvisioning { provisioning_type: 8, ..Default::default() };
     assert_eq!(field_of(bad.to_vec_checked()).0, "PROVISIONING TYPE");
 }
 

@@ -20,9 +20,7 @@ fn unit_serial_number_with_lio_nul_terminator() {
     assert_eq!(padded.serial(), "ABC");
     assert_eq!(
         padded.to_vec(),
-        [
-            0x00, 0x80, 0x00, 0x08, b' ', b' ', b' ', b' ', b' ', b'A', b'B', b'C'
-        ]
+        [0x00, 0x80, 0x00, 0x08, b' ', b' ', b' ', b' ', b' ', b'A', b'B', b'C']
     );
     assert!(UnitSerialNumber::right_aligned(Peripheral::DISK, "ABCDEFGHI", 8).is_err());
     assert_eq!(
