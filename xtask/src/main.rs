@@ -10,6 +10,7 @@
 //! command works on a newcomer's machine and in CI.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod conformance;
 mod crash;
 mod vm;
@@ -33,21 +34,38 @@ commands:
   crash-test [--cuts N] [--seed S]       power cuts in the VM (`tcmu serve --crash-test`): after
                                          each, every fsync'd file and every write the disk
                                          promised is on the image (default 100 cuts)
+  bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]
+                                         fio in the VM against our device, LIO's kernel fileio
+                                         and tcmu-runner: one table of ratios to fileio
+                                         (default 5 s per cell, 3 rounds; target/bench.md)
   demo                                   serve an image in the VM, mkfs, mount, use it; the
                                          image is left in target/demo.img
   help                                  this text
+
+Every command that boots a guest takes --kernel 6.1 (the default) or --kernel 6.12 (Debian's
+bookworm-backports kernel, with ublk); vm-test runs on both unless told one.
 ";
 
 /// Seconds each fuzz target runs for inside `cargo xtask test`.
 const TEST_FUZZ_SECONDS: u64 = 15;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
+    let mut args: Vec<String> = env::args().skip(1).collect();
+    let kernel = match take_kernel(&mut args) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(k) = kernel {
+        vm::use_kernel(k);
+    }
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("vm-run") => vm_run(&args[1..]),
-        Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test()),
+        Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test(kernel)),
         Some("demo") => no_extra(&args[1..]).and_then(|()| demo()),
         Some("conformance") => no_extra(&args[1..]).and_then(|()| {
             let root = root();
@@ -55,6 +73,7 @@ fn main() -> ExitCode {
             conformance::host(&root, &root.join("target/release/tcmu"))
         }),
         Some("crash-test") => crash_test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         // Run by `crash-test` inside the VM.
         Some("crash-guest") => crash::guest(&args[1..]),
         // Run by `conformance` inside the VM.
@@ -173,7 +192,8 @@ fn test(args: &[String]) -> Result<(), String> {
         cargo(&root, &["test", "-p", "iscsi-nl", "--test", "tgtd", "--", "--ignored"])
     })?;
     if !no_vm {
-        step("integration tests in a VM (real kernel)", &vm_test)?;
+        step("integration tests in a VM (Linux 6.1)", &|| vm_test(Some(vm::Kernel::V6_1)))?;
+        step("integration tests in a VM (Linux 6.12)", &|| vm_test(Some(vm::Kernel::V6_12)))?;
         step("the README's demo (cargo xtask demo)", &demo)?;
         if !no_conformance {
             step("conformance: iscsi-test-cu, ours vs the kernel's", &|| {
@@ -219,12 +239,30 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
 
 /// `cargo xtask vm-test`: the integration tests in a real kernel, then a few power cuts (one
 /// per scenario).
-fn vm_test() -> Result<(), String> {
-    match run_vm_script("tests.sh", 600)? {
-        0 => {}
-        _ => return Err("integration tests failed in the VM".into()),
-    }
-    crash::host(&root(), VM_TEST_CUTS, seed_from_clock())
+fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
+    let kernels = kernel.map_or(vm::Kernel::ALL.to_vec(), |k| vec![k]);
+    let before = vm::kernel();
+    let result = kernels.into_iter().try_for_each(|k| {
+        vm::use_kernel(k);
+        eprintln!("xtask: integration tests on Linux {}", k.name());
+        match run_vm_script("tests.sh", 600)? {
+            0 => {}
+            _ => return Err(format!("integration tests failed in the VM (Linux {})", k.name())),
+        }
+        crash::host(&root(), VM_TEST_CUTS, seed_from_clock())
+    });
+    vm::use_kernel(before);
+    result
+}
+
+/// `--kernel 6.1|6.12` anywhere before a `--`: the kernel every guest boots.
+fn take_kernel(args: &mut Vec<String>) -> Result<Option<vm::Kernel>, String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(i) = args[..end].iter().position(|a| a == "--kernel") else { return Ok(None) };
+    let value =
+        args.get(i + 1).filter(|_| i + 1 < end).cloned().ok_or("--kernel needs 6.1 or 6.12")?;
+    args.drain(i..=i + 1);
+    vm::Kernel::parse(&value).map(Some)
 }
 
 /// Power cuts inside `vm-test` (and so CI): each scenario once.
@@ -249,6 +287,26 @@ fn crash_test(args: &[String]) -> Result<(), String> {
     cargo(&root, &["build", "--release", "-p", "tcmu"])?;
     let cuts = u32::try_from(cuts).map_err(|_| "--cuts is too large".to_string())?;
     crash::host(&root, cuts, seed.unwrap_or_else(seed_from_clock))
+}
+
+/// `cargo xtask bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]`.
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut args = args.to_vec();
+    let seconds = take_number(&mut args, "--seconds")?.unwrap_or(5);
+    let runs = take_number(&mut args, "--runs")?.unwrap_or(3).max(1);
+    let list = |args: &mut Vec<String>, name: &str| -> Result<Vec<String>, String> {
+        let Some(i) = args.iter().position(|a| a == name) else { return Ok(Vec::new()) };
+        let value = args.get(i + 1).cloned().ok_or(format!("{name} needs a value"))?;
+        args.drain(i..=i + 1);
+        Ok(value.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+    };
+    let workloads = list(&mut args, "--workloads")?;
+    let devices = list(&mut args, "--devices")?;
+    no_extra(&args)?;
+    let root = root();
+    cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+    let options = bench::Options { seconds, runs, workloads, devices };
+    bench::run(&root, &root.join("target/release/tcmu"), &options)
 }
 
 /// `cargo xtask demo`: the main job (serve an image, mkfs, mount, use it) in the VM; the image

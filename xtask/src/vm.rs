@@ -1,8 +1,10 @@
-//! A QEMU guest with Debian's 6.1 kernel for the tests that need LIO (this host's kernel has
-//! no configfs, target core or UIO).
+//! A QEMU guest with a real Debian kernel for the tests that need LIO (this host's kernel has
+//! no configfs, target core or UIO): 6.1 from bookworm by default, or 6.12 from
+//! bookworm-backports (`use_kernel`), which also has ublk.
 //!
 //! Provisioning is idempotent and cached under `$HOME/.cache/tcmu-rs-vm`: the Debian packages
 //! (qemu-system-x86, busybox-static, cpio, kmod), and the newest `linux-image-6.1.*-amd64-unsigned`
+//! (or `6.12.*`, read from a private apt list so the machine's sources stay as they are)
 //! package, downloaded and extracted, never installed. The guest boots from a small busybox
 //! initramfs (about 3 s under TCG), loads the LIO modules, mounts the host's root read-only over
 //! 9p with a tmpfs overlay on top, and runs a shell script in it as root, so every host tool and
@@ -33,6 +35,9 @@ const MODULES: &[&str] = &[
     "sg",
 ];
 
+/// Modules loaded where the kernel has them: ublk (6.12; Debian's 6.1 has none).
+const OPTIONAL_MODULES: &[&str] = &["ublk_drv"];
+
 const INIT: &str = r#"#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in @MODULES@; do modprobe $m || echo "vm: modprobe $m failed"; done
@@ -42,6 +47,8 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /results || ec
 mount -t tmpfs tmp /ovl; mkdir -p /ovl/up /ovl/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/ovl/up,workdir=/ovl/work /newroot || echo "vm: overlay failed"
 for d in proc sys dev results; do mkdir -p /newroot/$d; mount -o bind /$d /newroot/$d; done
+# The guest's modules where modprobe and libkmod (tcmu-runner) look for them.
+K=/lib/modules/$(uname -r); mkdir -p /newroot$K; mount -o bind $K /newroot$K
 mount -t configfs none /newroot/sys/kernel/config 2>/dev/null
 ip link set lo up
 echo "vm: guest ready after $(cut -d' ' -f1 /proc/uptime) s"
@@ -92,6 +99,75 @@ fn sh(script: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The guest kernels: Debian's 6.1 (bookworm) and 6.12 (bookworm-backports, with ublk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// `linux-image-6.1.*-amd64-unsigned` from bookworm, the default.
+    V6_1,
+    /// `linux-image-6.12.*-amd64-unsigned` from bookworm-backports.
+    V6_12,
+}
+
+impl Kernel {
+    /// Both, in the order `vm-test` runs them.
+    pub const ALL: [Kernel; 2] = [Kernel::V6_1, Kernel::V6_12];
+
+    /// "6.1" or "6.12".
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::V6_1 => "6.1",
+            Kernel::V6_12 => "6.12",
+        }
+    }
+
+    /// From `--kernel`'s value.
+    pub fn parse(s: &str) -> Result<Kernel, String> {
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown kernel `{s}` (known: 6.1, 6.12)"))
+    }
+
+    /// The folder its package is extracted into (6.1's keeps the first harness's name).
+    fn tree(self) -> PathBuf {
+        match self {
+            Kernel::V6_1 => cache().join("kernel"),
+            Kernel::V6_12 => cache().join("kernel-6.12"),
+        }
+    }
+}
+
+/// The kernel guests boot (`use_kernel`); 6.1 unless asked.
+static KERNEL: std::sync::Mutex<Kernel> = std::sync::Mutex::new(Kernel::V6_1);
+
+/// Makes every following guest of this process boot `k`.
+pub fn use_kernel(k: Kernel) {
+    *KERNEL.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = k;
+}
+
+/// The kernel guests boot now.
+pub fn kernel() -> Kernel {
+    *KERNEL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// apt options that read bookworm-backports from a private list, for one download: the
+/// machine's own sources are left alone.
+fn backports_apt() -> Result<String, String> {
+    let dir = cache().join("apt-backports");
+    std::fs::create_dir_all(dir.join("lists/partial")).map_err(|e| e.to_string())?;
+    let list = dir.join("sources.list");
+    std::fs::write(&list, "deb http://deb.debian.org/debian bookworm-backports main\n")
+        .map_err(|e| e.to_string())?;
+    let opts = format!(
+        "-o APT::Sandbox::User=root -o Dir::Etc::sourcelist={} -o Dir::Etc::sourceparts=- \
+         -o Dir::State::Lists={}",
+        list.display(),
+        dir.join("lists").display()
+    );
+    sh(&format!("apt-get {opts} update -qq"))?;
+    Ok(opts)
+}
+
 /// Installs what the guest needs and returns (vmlinuz, kernel version, extracted tree).
 fn provision() -> Result<(PathBuf, String, PathBuf), String> {
     let tools = [
@@ -122,29 +198,45 @@ fn provision() -> Result<(PathBuf, String, PathBuf), String> {
         ))?;
     }
     let dir = cache();
-    let tree = dir.join("kernel");
+    let k = kernel();
+    let tree = k.tree();
     let existing =
         sh(&format!("ls {}/boot 2>/dev/null | grep '^vmlinuz-' | head -1", tree.display()))
             .unwrap_or_default();
     if existing.is_empty() {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let opts = match k {
+            Kernel::V6_1 => String::new(),
+            Kernel::V6_12 => backports_apt()?,
+        };
+        let pattern = match k {
+            Kernel::V6_1 => "^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$",
+            Kernel::V6_12 => "^linux-image-6\\.12\\.[0-9.+~a-z]+-amd64-unsigned$",
+        };
         let newest = || {
-            sh("apt-cache search --names-only '^linux-image-6\\.1\\.0-[0-9]+-amd64-unsigned$' \
-                | awk '{print $1}' | sort -V | tail -1")
+            sh(&format!(
+                "apt-cache {opts} search --names-only '{pattern}' | awk '{{print $1}}' | sort -V | tail -1"
+            ))
         };
         let mut pkg = newest()?;
-        if pkg.is_empty() {
+        if pkg.is_empty() && k == Kernel::V6_1 {
             // Empty package lists on a fresh machine: read them once, then look again.
             sh("apt-get update -qq")?;
             pkg = newest()?;
         }
         if pkg.is_empty() {
-            return Err("no linux-image-6.1.*-amd64-unsigned package in apt's lists".into());
+            return Err(format!(
+                "no linux-image-{}.*-amd64-unsigned package in apt's lists",
+                k.name()
+            ));
         }
         eprintln!("vm: downloading {pkg} (once)");
+        let work = dir.join(format!("download-{}", k.name()));
         sh(&format!(
-            "cd {d} && rm -rf kernel *.deb && apt-get download -qq {pkg} 2>/dev/null && dpkg-deb -x *.deb kernel",
-            d = dir.display()
+            "rm -rf {w} {t} && mkdir -p {w} && cd {w} && apt-get {opts} download -qq {pkg} 2>/dev/null \
+             && dpkg-deb -x *.deb {t} && cd / && rm -rf {w}",
+            w = work.display(),
+            t = tree.display()
         ))?;
     }
     let vmlinuz = sh(&format!("ls {}/boot/vmlinuz-* | head -1", tree.display()))?;
@@ -176,9 +268,22 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
     };
     let mut need = BTreeSet::new();
     let mut stack: Vec<String> = Vec::new();
-    for m in MODULES {
+    let builtin = std::fs::read_to_string(mods.join("modules.builtin")).unwrap_or_default();
+    let is_builtin = |name: &str| {
+        builtin.lines().any(|l| {
+            let base = l.rsplit('/').next().unwrap_or(l);
+            base.split(".ko").next().unwrap_or(base).replace('-', "_") == name
+        })
+    };
+    // Loaded by /init, in order: every module not built in.
+    let mut load: Vec<&str> = Vec::new();
+    for m in MODULES.iter().chain(OPTIONAL_MODULES) {
         match by_name(m) {
-            Some((k, _)) => stack.push(k.clone()),
+            Some((k, _)) => {
+                stack.push(k.clone());
+                load.push(m);
+            }
+            None if is_builtin(m) || OPTIONAL_MODULES.contains(m) => {}
             None => return Err(format!("module {m} not in the kernel package")),
         }
     }
@@ -197,8 +302,19 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
         }
         std::fs::copy(mods.join(k), &to).map_err(|e| format!("{k}: {e}"))?;
     }
-    for f in ["modules.dep", "modules.alias", "modules.builtin", "modules.order", "modules.softdep"]
-    {
+    // The text files for busybox's modprobe, the indexes for libkmod (tcmu-runner's lookup).
+    for f in [
+        "modules.dep",
+        "modules.alias",
+        "modules.builtin",
+        "modules.order",
+        "modules.softdep",
+        "modules.dep.bin",
+        "modules.alias.bin",
+        "modules.builtin.bin",
+        "modules.builtin.alias.bin",
+        "modules.symbols.bin",
+    ] {
         let _ = std::fs::copy(mods.join(f), target.join(f));
     }
     for d in ["bin", "proc", "sys", "dev", "host", "ovl", "newroot", "results"] {
@@ -208,14 +324,13 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
     for applet in [
         "sh", "mount", "mkdir", "modprobe", "chroot", "poweroff", "cat", "cut", "echo", "ip",
-        "sync",
+        "sync", "uname",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
             .map_err(|e| e.to_string())?;
     }
     let init = root.join("init");
-    std::fs::write(&init, INIT.replace("@MODULES@", &MODULES.join(" ")))
-        .map_err(|e| e.to_string())?;
+    std::fs::write(&init, INIT.replace("@MODULES@", &load.join(" "))).map_err(|e| e.to_string())?;
     sh(&format!("chmod +x {}", init.display()))?;
     let out = dir.join("initrd.gz");
     sh(&format!(

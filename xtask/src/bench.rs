@@ -1,0 +1,212 @@
+//! `cargo xtask bench`: one guest run of `xtask/vm/bench.sh` (fio against our device, LIO's
+//! kernel fileio backstore and tcmu-runner), printed as one table of ratios to fileio.
+//!
+//! Each round serves every device in turn and runs every workload on it; a cell's ratio is
+//! taken per round (the device against fileio in the same round), and the table shows the
+//! median with the lowest and highest. The table also goes to `target/bench.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+/// The devices, in the table's order: (name in bench.sh, column title).
+const DEVICES: &[(&str, &str)] = &[
+    ("fileio", "kernel fileio"),
+    ("ours-file", "ours, file"),
+    ("ours-mem", "ours, memory"),
+    ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
+];
+
+/// What the bench measures.
+pub struct Options {
+    /// Seconds each cell runs (after one second of ramp).
+    pub seconds: u64,
+    /// Rounds.
+    pub runs: u64,
+    /// Workload names (empty: all).
+    pub workloads: Vec<String>,
+    /// Device names (empty: all).
+    pub devices: Vec<String>,
+}
+
+/// One measured cell: (read IOPS, write IOPS, read KiB/s, write KiB/s).
+type Cell = [f64; 4];
+
+/// Runs the bench in the guest and prints the tables.
+pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
+    crate::vm::ensure_host_packages(&[("tcmu-runner", "tcmu-runner"), ("qemu-img", "qemu-utils")])?;
+    for d in &o.devices {
+        if !DEVICES.iter().any(|(name, _)| name == d) {
+            return Err(format!(
+                "unknown device `{d}` (known: fileio ours-file ours-mem tcmu-runner)"
+            ));
+        }
+    }
+    let script =
+        std::fs::read_to_string(root.join("xtask/vm/bench.sh")).map_err(|e| e.to_string())?;
+    let devices = if o.devices.is_empty() { DEVICES.len() } else { o.devices.len() } as u64;
+    let workloads = if o.workloads.is_empty() { 17 } else { o.workloads.len() } as u64;
+    let timeout = o.runs * devices * (workloads * (o.seconds + 4) + 60) + 300;
+    let text = format!(
+        "TCMU={}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\n{script}",
+        tcmu.display(),
+        o.seconds,
+        o.runs,
+        o.workloads.join(" "),
+        o.devices.join(" ")
+    );
+    let rc = crate::vm::run(&text, Duration::from_secs(timeout))?;
+    if rc != 0 {
+        return Err(format!("the bench failed in the VM (exit status {rc})"));
+    }
+    let tsv = std::fs::read_to_string(crate::vm::results_dir().join("bench.tsv"))
+        .map_err(|e| format!("the guest wrote no results: {e}"))?;
+    let table = report(&tsv, o)?;
+    print!("\n{table}");
+    let out = root.join("target/bench.md");
+    std::fs::write(&out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("xtask: the table is also in {}", out.display());
+    Ok(())
+}
+
+/// The median, lowest and highest of `v` (not empty).
+fn spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    (median, v[0], v[n - 1])
+}
+
+/// Whether a workload is measured in bytes per second (64 KiB and up) rather than IOPS.
+fn by_throughput(workload: &str) -> bool {
+    workload.starts_with("sr") || workload.starts_with("sw")
+}
+
+/// A cell's figure of merit: IOPS, or KiB/s for [`by_throughput`] workloads.
+fn merit(workload: &str, c: &Cell) -> f64 {
+    if by_throughput(workload) { c[2] + c[3] } else { c[0] + c[1] }
+}
+
+/// Builds the tables from bench.sh's output.
+fn report(tsv: &str, o: &Options) -> Result<String, String> {
+    // (device, workload) -> round -> cell; (device, key) -> values over rounds.
+    let mut cells: BTreeMap<(String, String), BTreeMap<u64, Cell>> = BTreeMap::new();
+    let mut info: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for line in tsv.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["cell", dev, name, round, rest @ ..] => {
+                let nums: Vec<f64> = rest.iter().filter_map(|s| s.parse().ok()).collect();
+                let [a, b, c, d] = nums[..] else {
+                    return Err(format!("fio gave no result for {dev} {name} round {round}"));
+                };
+                let round = round.parse().map_err(|_| format!("bad line `{line}`"))?;
+                cells
+                    .entry((dev.to_string(), name.to_string()))
+                    .or_default()
+                    .insert(round, [a, b, c, d]);
+                if !order.iter().any(|n| n == name) {
+                    order.push(name.to_string());
+                }
+            }
+            ["info", dev, _round, key, value] => {
+                let v = value.parse().map_err(|_| format!("bad line `{line}`"))?;
+                info.entry((dev.to_string(), key.to_string())).or_default().push(v);
+            }
+            _ => {}
+        }
+    }
+    let shown: Vec<&(&str, &str)> =
+        DEVICES.iter().filter(|(d, _)| cells.keys().any(|(dev, _)| dev == d)).collect();
+    let mut t = String::new();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let _ = writeln!(
+        t,
+        "`cargo xtask bench --seconds {} --runs {}` on {}: a TCG guest with 2 vCPUs, 256 MiB \
+         disks through tcm_loop, images on tmpfs, fio libaio O_DIRECT. fileio's column is its \
+         median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to fileio in the \
+         same round, median (lowest-highest) of {} rounds.\n",
+        o.seconds,
+        o.runs,
+        date.trim(),
+        o.runs
+    );
+    let _ = write!(t, "| workload |");
+    for (_, title) in &shown {
+        let _ = write!(t, " {title} |");
+    }
+    let _ = write!(t, "\n| --- |");
+    for _ in &shown {
+        let _ = write!(t, " --- |");
+    }
+    t.push('\n');
+    for name in &order {
+        let Some(reference) = cells.get(&("fileio".to_string(), name.clone())) else { continue };
+        let _ = write!(t, "| {name} |");
+        for (dev, _) in &shown {
+            let Some(rounds) = cells.get(&(dev.to_string(), name.clone())) else {
+                let _ = write!(t, " - |");
+                continue;
+            };
+            if *dev == "fileio" {
+                let mut v: Vec<f64> = rounds.values().map(|c| merit(name, c)).collect();
+                let (m, _, _) = spread(&mut v);
+                let text = if by_throughput(name) {
+                    format!("{:.0} MB/s", m * 1024.0 / 1e6)
+                } else {
+                    format!("{m:.0} IOPS")
+                };
+                let _ = write!(t, " {text} |");
+                continue;
+            }
+            let mut ratios: Vec<f64> = rounds
+                .iter()
+                .filter_map(|(r, c)| {
+                    let base = merit(name, reference.get(r)?);
+                    (base > 0.0).then(|| merit(name, c) / base)
+                })
+                .collect();
+            if ratios.is_empty() {
+                let _ = write!(t, " - |");
+                continue;
+            }
+            let (m, lo, hi) = spread(&mut ratios);
+            let _ = write!(t, " {m:.2} ({lo:.2}-{hi:.2}) |");
+        }
+        t.push('\n');
+    }
+    let _ = writeln!(
+        t,
+        "\n| per device | data area | peak server RSS | server CPU per GiB moved | guest CPU per GiB moved |\n| --- | --- | --- | --- | --- |"
+    );
+    for (dev, title) in &shown {
+        let get =
+            |key: &str| info.get(&(dev.to_string(), key.to_string())).cloned().unwrap_or_default();
+        let total = |key: &str| get(key).iter().sum::<f64>();
+        let gib = total("kib_moved") / (1024.0 * 1024.0);
+        let per_gib = |ticks: f64| {
+            if gib > 0.0 { format!("{:.2} s", ticks / 100.0 / gib) } else { "-".into() }
+        };
+        let max = |key: &str| get(key).into_iter().fold(0.0, f64::max);
+        let (area, rss) = (max("data_area_bytes"), max("rss_kib"));
+        let server = if *dev == "fileio" {
+            "- (in the kernel)".into()
+        } else {
+            per_gib(total("server_cpu_ticks"))
+        };
+        let _ = writeln!(
+            t,
+            "| {title} | {} | {} | {server} | {} |",
+            if area > 0.0 { format!("{:.0} MiB", area / 1048576.0) } else { "-".into() },
+            if rss > 0.0 { format!("{:.0} MiB", rss / 1024.0) } else { "-".into() },
+            per_gib(total("busy_cpu_ticks")),
+        );
+    }
+    Ok(t)
+}

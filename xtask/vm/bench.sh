@@ -1,0 +1,143 @@
+#!/bin/sh
+# Run as root inside the VM by `cargo xtask bench`. $TCMU is the program; $SECS (seconds per
+# cell), $RUNS (rounds), $WORKLOADS (names, space-separated; empty: all) and $DEVICES (empty:
+# all) come from xtask. Every device is a 256 MiB disk reached through tcm_loop, its image on a
+# tmpfs; fio runs libaio with O_DIRECT. One round serves each device in turn and runs every
+# workload on it, so slow drift of the guest spreads over all devices alike.
+#
+# Output, in /results/bench.tsv, one line per cell and per device:
+#   cell DEVICE WORKLOAD ROUND READ_IOPS WRITE_IOPS READ_KIB_S WRITE_KIB_S
+#   info DEVICE ROUND data_area_bytes|rss_kib|server_cpu_ticks|busy_cpu_ticks|kib_moved VALUE
+set -u
+OUT=/results/bench.tsv
+: > $OUT
+C=/sys/kernel/config/target
+SIZE=268435456
+B=/bench
+mkdir -p $B && mount -t tmpfs -o size=1200m bench $B
+modprobe target_core_file 2>/dev/null
+
+# name rw bs iodepth numjobs [extra fio options]
+ALL="rr4k-qd1:randread:4k:1:1
+rr4k-qd16:randread:4k:16:1
+rr4k-qd64:randread:4k:64:1
+rr4k-qd1-j4:randread:4k:1:4
+rr4k-qd16-j4:randread:4k:16:4
+rr4k-qd64-j4:randread:4k:64:4
+rw4k-qd1:randwrite:4k:1:1
+rw4k-qd16:randwrite:4k:16:1
+rw4k-qd64:randwrite:4k:64:1
+rw4k-qd1-j4:randwrite:4k:1:4
+rw4k-qd16-j4:randwrite:4k:16:4
+rw4k-qd64-j4:randwrite:4k:64:4
+mix70-4k-qd16:randrw:4k:16:1:--rwmixread=70
+sr64k-qd16:read:64k:16:1
+sw64k-qd16:write:64k:16:1
+sr1m-qd16:read:1m:16:1
+sw1m-qd16:write:1m:16:1"
+[ -n "${WORKLOADS:-}" ] && ALL=$(echo "$ALL" | while IFS=: read -r n rest; do
+  for w in $WORKLOADS; do [ "$w" = "$n" ] && echo "$n:$rest"; done; done)
+DEVICES=${DEVICES:-fileio ours-file ours-mem tcmu-runner}
+
+new_disk() { # waits for a disk not in $BEFORE; prints it
+  for i in $(seq 1 300); do
+    for d in $(ls /sys/block | grep '^sd'); do
+      echo " $BEFORE " | grep -q " $d " || { echo /dev/$d; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+loop_up() { # BACKSTORE_PATH: a tcm_loop LUN in front of it
+  L=$C/loopback/naa.5001405000000b01
+  mkdir -p $L/tpgt_1/lun/lun_0
+  echo -n naa.5001405000000b02 > $L/tpgt_1/nexus
+  ln -s "$1" $L/tpgt_1/lun/lun_0/bench
+}
+loop_down() {
+  L=$C/loopback/naa.5001405000000b01
+  rm -f $L/tpgt_1/lun/lun_0/bench; rmdir $L/tpgt_1/lun/lun_0 $L/tpgt_1 $L 2>/dev/null
+}
+ticks() { # PID: utime + stime
+  awk '{print $14 + $15}' /proc/$1/stat 2>/dev/null || echo 0
+}
+busy() { # every CPU's non-idle ticks
+  awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+data_area() { # backstore name: the UIO map's size
+  for u in /sys/class/uio/uio*; do
+    grep -q "/$1/" $u/name 2>/dev/null && { printf '%d\n' "$(cat $u/maps/map0/size)"; return; }
+  done
+  echo 0
+}
+
+start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
+  BEFORE=$(ls /sys/block | tr '\n' ' '); SPID=""; DEV=""
+  case $1 in
+  fileio)
+    truncate -s $SIZE $B/ref.img
+    mkdir -p $C/core/fileio_9/ref
+    echo -n "fd_dev_name=$B/ref.img,fd_dev_size=$SIZE,fd_buffered_io=1" > $C/core/fileio_9/ref/control
+    echo -n 1 > $C/core/fileio_9/ref/enable
+    loop_up $C/core/fileio_9/ref; DEV=$(new_disk) ;;
+  ours-file|ours-mem)
+    if [ $1 = ours-file ]; then "$TCMU" serve $B/ours.img --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err &
+    else "$TCMU" serve --memory --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & fi
+    SPID=$!
+    for i in $(seq 1 300); do [ -s /tmp/b.out ] && break; sleep 0.1; done
+    DEV=$(head -1 /tmp/b.out) ;;
+  tcmu-runner)
+    qemu-img create -q -f qcow2 -o compat=0.10,preallocation=full $B/r.qcow2 $SIZE
+    mkdir -p /var/log /etc/tcmu
+    tcmu-runner > /tmp/runner.log 2>&1 &
+    SPID=$!
+    sleep 1
+    mkdir -p $C/core/user_9/runner
+    echo -n "dev_size=$SIZE" > $C/core/user_9/runner/control
+    echo -n "dev_config=qcow/$B/r.qcow2" > $C/core/user_9/runner/control
+    echo -n 1 > $C/core/user_9/runner/enable
+    loop_up $C/core/user_9/runner; DEV=$(new_disk) ;;
+  esac
+  [ -b "$DEV" ] || { echo "bench: $1 gave no disk"; cat /tmp/b.err /tmp/runner.log 2>/dev/null; return 1; }
+  # Fill the disk once so reads hit written blocks (and qcow2 clusters exist).
+  dd if=/dev/zero of=$DEV bs=1M count=256 oflag=direct 2>/dev/null
+}
+stop() {
+  case $1 in
+  fileio) loop_down; rmdir $C/core/fileio_9/ref $C/core/fileio_9; rm -f $B/ref.img ;;
+  ours-*) kill -TERM $SPID; wait $SPID; rm -f $B/ours.img ;;
+  tcmu-runner)
+    loop_down; rmdir $C/core/user_9/runner $C/core/user_9
+    kill -TERM $SPID; wait $SPID; rm -f $B/r.qcow2 ;;
+  esac
+}
+
+for round in $(seq 1 $RUNS); do
+  for dev in $DEVICES; do
+    start $dev || { stop $dev; continue; }
+    t0=0; [ -n "$SPID" ] && t0=$(ticks $SPID); b0=$(busy); kib=0
+    echo "$ALL" | while IFS=: read -r name rw bs qd jobs extra; do
+      line=$(fio --name=$name --filename=$DEV --ioengine=libaio --direct=1 --rw=$rw --bs=$bs \
+        --iodepth=$qd --numjobs=$jobs --group_reporting --time_based --runtime=$SECS \
+        --ramp_time=1 --randrepeat=0 --norandommap ${extra:-} --minimal 2>/tmp/fio.err | tail -1)
+      echo "$line" | awk -F';' -v d=$dev -v n=$name -v r=$round \
+        '{print "cell", d, n, r, $8, $49, $7, $48}' >> $OUT
+      echo "$line" | awk -F';' '{print $6 + $47}' >> /tmp/kib.$round
+      echo "bench: round $round $dev $name $(tail -1 $OUT | cut -d' ' -f5-)"
+    done
+    kib=$(awk '{s += $1} END {print s + 0}' /tmp/kib.$round); rm -f /tmp/kib.$round
+    server=0; rss=0; area=0
+    if [ -n "$SPID" ]; then
+      server=$(( $(ticks $SPID) - t0 ))
+      rss=$(awk '/^VmHWM/{print $2}' /proc/$SPID/status)
+      area=$(data_area $( [ $dev = tcmu-runner ] && echo runner || echo ours))
+    fi
+    echo "info $dev $round data_area_bytes $area" >> $OUT
+    echo "info $dev $round rss_kib $rss" >> $OUT
+    echo "info $dev $round server_cpu_ticks $server" >> $OUT
+    echo "info $dev $round busy_cpu_ticks $(( $(busy) - b0 ))" >> $OUT
+    echo "info $dev $round kib_moved $kib" >> $OUT
+    stop $dev
+  done
+done
+echo "bench: done"
