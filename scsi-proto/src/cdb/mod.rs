@@ -9,7 +9,7 @@ mod field;
 mod table;
 
 pub use field::{DataDirection, Field, Kind};
-pub use table::{COMMANDS, opcode, service_action};
+pub use table::COMMANDS;
 
 use crate::Wire;
 use crate::bits::Spec;
@@ -19,14 +19,15 @@ use crate::mode::{ModeSenseRequest, PageControl};
 /// Where a CDB field sits (byte, shift, bits), read, written and pointed at by [`Spec`].
 pub type FieldSpec = Spec<Field>;
 
-const SERVICE_ACTION: Spec = Spec::new("SERVICE ACTION", 1, 0, 5);
-const SERVICE_ACTION_32: Spec = Spec::new("SERVICE ACTION", 8, 0, 16);
+/// The operation code of the variable-length CDBs (SPC-5 4.2.3).
+const VARIABLE_LENGTH: u8 = 0x7f;
 /// ADDITIONAL CDB LENGTH of a variable-length CDB: 18h for every command here.
 const ADDITIONAL_CDB_LENGTH: Spec = Spec::new("ADDITIONAL CDB LENGTH", 7, 0, 8);
 
 /// The SERVICE ACTION field of a CDB with operation code `opcode`.
 pub(crate) const fn service_action_spec(opcode: u8) -> Spec {
-    if opcode == opcode::VARIABLE_LENGTH { SERVICE_ACTION_32 } else { SERVICE_ACTION }
+    let (byte, bits) = if opcode == VARIABLE_LENGTH { (8, 16) } else { (1, 5) };
+    Spec::new("SERVICE ACTION", byte, 0, bits)
 }
 
 /// The CDB length an operation code's group gives: 0 for a reserved or vendor-specific group.
@@ -34,7 +35,7 @@ const fn group_length(op: u8) -> u8 {
     match op >> 5 {
         0 => 6,
         1 | 2 => 10,
-        3 if op == opcode::VARIABLE_LENGTH => 32,
+        3 if op == VARIABLE_LENGTH => 32,
         4 => 16,
         5 => 12,
         _ => 0,
@@ -71,19 +72,13 @@ pub struct CommandInfo {
 impl CommandInfo {
     /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES: the bits this decoder reads, with
     /// the operation code and service action themselves (CONTROL reports 00h: no NACA).
-    pub fn usage_data(&self) -> Vec<u8> {
-        let mut usage = vec![0u8; usize::from(self.cdb_length)];
+    pub fn usage_data(&'static self) -> Vec<u8> {
+        let mut usage = Command::new(self).as_bytes().to_vec();
         for spec in self.fields.iter().filter(|s| s.field != Field::Control) {
             spec.mark(&mut usage);
         }
-        if let Some(first) = usage.first_mut() {
-            *first = self.opcode;
-        }
-        if let Some(sa) = self.service_action {
-            if self.opcode == opcode::VARIABLE_LENGTH {
-                ADDITIONAL_CDB_LENGTH.mark(&mut usage);
-            }
-            service_action_spec(self.opcode).put(&mut usage, u64::from(sa));
+        if self.opcode == VARIABLE_LENGTH {
+            ADDITIONAL_CDB_LENGTH.mark(&mut usage);
         }
         usage
     }
@@ -92,11 +87,6 @@ impl CommandInfo {
     pub fn spec(&self, field: Field) -> Option<&'static FieldSpec> {
         self.fields.iter().find(|s| s.field == field)
     }
-}
-
-/// Whether `opcode` is one of those whose service action selects the command.
-fn has_service_action(opcode: u8) -> bool {
-    COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some())
 }
 
 /// The table entry for an operation code and service action.
@@ -128,14 +118,14 @@ impl Command {
         check_len("CDB", Location::Cdb, cdb, 1)?;
         let opcode = cdb[0];
         let sa = service_action_spec(opcode);
-        let service_action = if opcode == opcode::VARIABLE_LENGTH {
+        let service_action = if opcode == VARIABLE_LENGTH {
             let what = "variable-length CDB";
             check_len(what, Location::Cdb, cdb, sa.end())?;
             if ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
                 return Err(ADDITIONAL_CDB_LENGTH.invalid(what, Location::Cdb, 0));
             }
             Some(sa.get(cdb) as u16)
-        } else if has_service_action(opcode) {
+        } else if COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some()) {
             check_len("CDB", Location::Cdb, cdb, sa.end())?;
             Some(sa.get(cdb) as u16)
         } else {
@@ -163,7 +153,7 @@ impl Command {
         let mut bytes = [0u8; 32];
         bytes[0] = info.opcode;
         if let Some(sa) = info.service_action {
-            if info.opcode == opcode::VARIABLE_LENGTH {
+            if info.opcode == VARIABLE_LENGTH {
                 ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
             }
             service_action_spec(info.opcode).put(&mut bytes, u64::from(sa));
@@ -320,29 +310,21 @@ impl Command {
         self.get(Field::Protect).map(|v| v as u8)
     }
 
-    /// Which way data moves.
+    /// Which way data moves: ALLOCATION LENGTH sizes a Data-In, PARAMETER LIST LENGTH a
+    /// Data-Out; the other commands say it below.
     pub fn data_direction(&self) -> DataDirection {
         use Kind::*;
         match self.info.kind {
-            RequestSense
-            | Inquiry
-            | ModeSense
-            | ReadCapacity10
-            | ReadCapacity16
-            | Read
-            | GetLbaStatus
-            | ReportSupportedOperationCodes
-            | ReportSupportedTaskManagementFunctions
-            | ReportLuns
-            | ReadBuffer
-            | ReceiveCopyResults
-            | PersistentReserveIn => DataDirection::FromDevice,
-            Write | WriteAndVerify | CompareAndWrite | Unmap | ModeSelect | WriteBuffer
-            | ExtendedCopy | PersistentReserveOut => DataDirection::ToDevice,
+            Read | ReadCapacity10 => DataDirection::FromDevice,
+            Write | WriteAndVerify | CompareAndWrite => DataDirection::ToDevice,
             Verify if self.flag(Field::Bytchk) => DataDirection::ToDevice,
             WriteSame if !self.flag(Field::Ndob) => DataDirection::ToDevice,
             FormatUnit if self.flag(Field::Fmtdata) => DataDirection::ToDevice,
+            // RESERVE(10)/RELEASE(10) move data only when the length is not zero.
             Reserve | Release if self.flag(Field::ParameterListLength) => DataDirection::ToDevice,
+            Reserve | Release => DataDirection::None,
+            _ if self.info.spec(Field::AllocationLength).is_some() => DataDirection::FromDevice,
+            _ if self.info.spec(Field::ParameterListLength).is_some() => DataDirection::ToDevice,
             _ => DataDirection::None,
         }
     }
