@@ -118,33 +118,26 @@ impl Command {
         check_len("CDB", Location::Cdb, cdb, 1)?;
         let opcode = cdb[0];
         let sa = service_action_spec(opcode);
-        let service_action = if opcode == VARIABLE_LENGTH {
-            let what = "variable-length CDB";
+        let mut service_action = None;
+        if COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some()) {
+            let what = if opcode == VARIABLE_LENGTH { "variable-length CDB" } else { "CDB" };
             check_len(what, Location::Cdb, cdb, sa.end())?;
-            if ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
+            if opcode == VARIABLE_LENGTH && ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
                 return Err(ADDITIONAL_CDB_LENGTH.invalid(what, Location::Cdb, 0));
             }
-            Some(sa.get(cdb) as u16)
-        } else if COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some()) {
-            check_len("CDB", Location::Cdb, cdb, sa.end())?;
-            Some(sa.get(cdb) as u16)
-        } else {
-            None
-        };
-        let info = match command_info(opcode, service_action) {
-            Some(info) => info,
-            None if service_action.is_some() => return Err(sa.invalid("CDB", Location::Cdb, 0)),
-            None => {
-                return Err(Error::UnsupportedOpcode { opcode, service_action: None });
-            }
+            service_action = Some(sa.get(cdb) as u16);
+        }
+        let Some(info) = command_info(opcode, service_action) else {
+            return Err(match service_action {
+                Some(_) => sa.invalid("CDB", Location::Cdb, 0),
+                None => Error::UnsupportedOpcode { opcode, service_action: None },
+            });
         };
         let len = usize::from(info.cdb_length);
         check_len(info.name, Location::Cdb, cdb, len)?;
-        let mut bytes = [0u8; 32];
-        bytes[..len].copy_from_slice(&cdb[..len]);
-        let cmd = Command { info, bytes };
-        cmd.validate()?;
-        Ok(cmd)
+        let mut cmd = Command::new(info);
+        cmd.bytes[..len].copy_from_slice(&cdb[..len]);
+        cmd.validate().map(|()| cmd)
     }
 
     /// A command of the given table entry with every other field zero, to fill with
@@ -152,11 +145,9 @@ impl Command {
     pub fn new(info: &'static CommandInfo) -> Command {
         let mut bytes = [0u8; 32];
         bytes[0] = info.opcode;
-        if let Some(sa) = info.service_action {
-            if info.opcode == VARIABLE_LENGTH {
-                ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
-            }
-            service_action_spec(info.opcode).put(&mut bytes, u64::from(sa));
+        service_action_spec(info.opcode).put(&mut bytes, info.service_action.unwrap_or(0).into());
+        if info.opcode == VARIABLE_LENGTH {
+            ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
         }
         Command { info, bytes }
     }
@@ -164,9 +155,6 @@ impl Command {
     /// Sets a field; a value that does not fit, or a field the command lacks, is an
     /// [`Error::InvalidField`]. READ(6)/WRITE(6) write a TRANSFER LENGTH of 256 as 0.
     pub fn set(&mut self, field: Field, value: u64) -> Result<&mut Self> {
-        let Some(spec) = self.info.spec(field) else {
-            return Err(self.invalid(field));
-        };
         // READ(6)/WRITE(6) send a TRANSFER LENGTH of 256 as 0, so 0 itself is out of range.
         let six = self.is_six_byte_rw() && field == Field::TransferLength;
         let value = match value {
@@ -174,10 +162,10 @@ impl Command {
             0 if six => u64::MAX,
             _ => value,
         };
-        if value > spec.max() {
-            return Err(self.invalid(field));
+        match self.info.spec(field) {
+            Some(spec) if value <= spec.max() => spec.put(&mut self.bytes, value),
+            _ => return Err(self.invalid(field)),
         }
-        spec.put(&mut self.bytes, value);
         Ok(self)
     }
 
@@ -211,30 +199,24 @@ impl Command {
 
     /// Values the standards declare invalid.
     fn validate(&self) -> Result<()> {
-        let bad = |field: Field| Err(self.invalid(field));
-        match self.info.kind {
-            Kind::Inquiry if !self.flag(Field::Evpd) && self.flag(Field::PageCode) => {
-                bad(Field::PageCode)
-            }
-            Kind::ReadCapacity10 if !self.flag(Field::Pmi) && self.flag(Field::Lba) => {
-                bad(Field::Lba)
-            }
-            Kind::WriteSame if self.flag(Field::Anchor) && !self.flag(Field::Unmap) => {
-                bad(Field::Anchor)
-            }
+        use Field::*;
+        let bad = match self.info.kind {
+            Kind::Inquiry if !self.flag(Evpd) && self.flag(PageCode) => PageCode,
+            Kind::ReadCapacity10 if !self.flag(Pmi) && self.flag(Lba) => Lba,
+            Kind::WriteSame if self.flag(Anchor) && !self.flag(Unmap) => Anchor,
             // BYTCHK 10b is reserved; 11b (one block compared against each) is VERIFY's only.
-            Kind::Verify if self.get(Field::Bytchk) == Some(2) => bad(Field::Bytchk),
-            Kind::WriteAndVerify if self.get(Field::Bytchk).is_some_and(|v| v >= 2) => {
-                bad(Field::Bytchk)
-            }
+            Kind::Verify if self.get(Bytchk) == Some(2) => Bytchk,
+            Kind::WriteAndVerify if self.get(Bytchk).is_some_and(|v| v >= 2) => Bytchk,
             Kind::ReportSupportedOperationCodes
-                if self.get(Field::ReportingOptions).is_some_and(|v| v > 3) =>
+                if self.get(ReportingOptions).is_some_and(|v| v > 3) =>
             {
-                bad(Field::ReportingOptions)
+                ReportingOptions
             }
-            _ => Ok(()),
-        }
+            _ => return Ok(()),
+        };
+        Err(self.invalid(bad))
     }
+
     /// The table entry.
     pub fn info(&self) -> &'static CommandInfo {
         self.info
