@@ -99,32 +99,28 @@ impl Wire for AllCommands {
     fn parse(buf: &[u8]) -> Result<Self> {
         type D = CommandDescriptor;
         let body = COMMAND_DATA_LENGTH.counted(RSOC, buf, 4)?;
-        let total = body.len();
         let short = || COMMAND_DATA_LENGTH.invalid(RSOC, Location::Data, 0);
-        let mut descriptors = Vec::with_capacity((total - 4) / D::LEN);
-        let mut ctdp_all = None;
+        let mut descriptors: Vec<D> = Vec::new();
         let mut off = 4;
-        while off < total {
+        while off < body.len() {
             let d = &body[off..];
             if d.len() < D::LEN {
                 return Err(short());
             }
             let ctdp = D::CTDP.get(d) != 0;
-            if *ctdp_all.get_or_insert(ctdp) != ctdp {
+            if descriptors.first().is_some_and(|f| f.timeouts.is_some() != ctdp) {
                 return Err(D::CTDP.invalid(RSOC, Location::Data, off));
             }
             if ctdp && d.len() < D::LEN_WITH_TIMEOUTS {
                 return Err(short());
             }
-            let timeouts = match ctdp {
-                true => Some(CommandTimeouts::parse_at(body, off + D::LEN)?),
-                false => None,
-            };
             let d = CommandDescriptor {
                 opcode: D::OPCODE.get(d) as u8,
                 service_action: (D::SERVACTV.get(d) != 0).then(|| D::SERVICE_ACTION.get(d) as u16),
                 cdb_length: D::CDB_LENGTH.get(d) as u16,
-                timeouts,
+                timeouts: ctdp
+                    .then(|| CommandTimeouts::parse_at(body, off + D::LEN))
+                    .transpose()?,
             };
             off += d.descriptor_len();
             descriptors.push(d);
@@ -194,10 +190,8 @@ impl OneCommand {
 impl Wire for OneCommand {
     fn parse(buf: &[u8]) -> Result<Self> {
         let end = Self::CDB_SIZE.counted(RSOC, buf, 4)?.len();
-        let timeouts = match Self::CTDP.get(buf) != 0 {
-            true => Some(CommandTimeouts::parse_at(buf, end)?),
-            false => None,
-        };
+        let ctdp = Self::CTDP.get(buf) != 0;
+        let timeouts = ctdp.then(|| CommandTimeouts::parse_at(buf, end)).transpose()?;
         Ok(OneCommand {
             support: Self::SUPPORT.get(buf) as u8,
             cdb_usage_data: buf[4..end].to_vec(),
