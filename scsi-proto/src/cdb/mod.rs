@@ -140,8 +140,7 @@ impl Command {
         cmd.validate().map(|()| cmd)
     }
 
-    /// A command of the given table entry with every other field zero, to fill with
-    /// [`Command::set`].
+    /// A command of `info` with every other field zero, to fill with [`Command::set`].
     pub fn new(info: &'static CommandInfo) -> Command {
         let mut bytes = [0u8; 32];
         bytes[0] = info.opcode;
@@ -333,9 +332,7 @@ impl Command {
 
     /// For MODE SENSE(6)/(10): the request the `mode` module answers.
     pub fn mode_sense_request(&self) -> Option<ModeSenseRequest> {
-        if self.info.kind != Kind::ModeSense {
-            return None;
-        }
+        // Only MODE SENSE has a PC field: any other command gives `None` at it.
         Some(ModeSenseRequest {
             ten: self.info.cdb_length == 10,
             dbd: self.flag(Field::Dbd),
@@ -357,10 +354,9 @@ impl Wire for Command {
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.buffer_len();
-        crate::error::check_out(self.info.name, buf, n)?;
-        buf[..n].copy_from_slice(self.as_bytes());
-        Ok(n)
+        let out = crate::error::zeroed_out(self.info.name, buf, self.buffer_len())?;
+        out.copy_from_slice(self.as_bytes());
+        Ok(out.len())
     }
 }
 

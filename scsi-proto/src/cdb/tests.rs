@@ -219,6 +219,7 @@ fn the_table_is_consistent() {
             info.name
         );
         let c = Command::new(info);
+        assert_eq!(c.mode_sense_request().is_some(), info.kind == Kind::ModeSense, "{}", info.name);
         let mut raw = c.as_bytes().to_vec();
         if info.kind == Kind::ReadCapacity10 {
             raw[8] = 1;

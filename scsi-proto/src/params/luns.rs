@@ -29,11 +29,6 @@ impl Lun {
         }
     }
 
-    /// The ADDRESS METHOD.
-    pub fn address_method(&self) -> u8 {
-        self.0[0] >> 6
-    }
-
     /// The index of a single-level LUN of the forms [`Lun::from_index`] makes; `None` for any
     /// other.
     pub fn index(&self) -> Option<u16> {

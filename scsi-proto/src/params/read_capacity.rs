@@ -22,11 +22,6 @@ impl ReadCapacity10Data {
             block_length,
         }
     }
-
-    /// Whether READ CAPACITY (16) must be used.
-    pub fn needs_read_capacity_16(&self) -> bool {
-        self.returned_lba == u32::MAX
-    }
 }
 
 crate::bits::fixed_wire!(ReadCapacity10Data, Location::Data);

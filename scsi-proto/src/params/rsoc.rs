@@ -1,7 +1,6 @@
 //! REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter
 //! data (SPC-5 6.35, 6.37).
 
-use super::encode;
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, zeroed_out};
 use crate::{Location, Result, Wire};
@@ -180,11 +179,6 @@ impl OneCommand {
     const CTDP: Spec = Spec::new("CTDP", 1, 7, 1);
     const SUPPORT: Spec = Spec::new("SUPPORT", 1, 0, 3);
     const CDB_SIZE: Spec = Spec::new("CDB SIZE", 2, 0, 16);
-
-    /// The CTDP bit.
-    pub fn ctdp(&self) -> bool {
-        self.timeouts.is_some()
-    }
 }
 
 impl Wire for OneCommand {
@@ -200,7 +194,8 @@ impl Wire for OneCommand {
     }
 
     fn buffer_len(&self) -> usize {
-        4 + self.cdb_usage_data.len() + if self.ctdp() { CommandTimeouts::LEN } else { 0 }
+        4 + self.cdb_usage_data.len()
+            + if self.timeouts.is_some() { CommandTimeouts::LEN } else { 0 }
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -208,7 +203,7 @@ impl Wire for OneCommand {
         let out = zeroed_out(RSOC, buf, total)?;
         Self::SUPPORT.put_checked(RSOC, out, self.support.into())?;
         Self::CDB_SIZE.put_checked(RSOC, out, self.cdb_usage_data.len() as u64)?;
-        Self::CTDP.put(out, self.ctdp().into());
+        Self::CTDP.put(out, self.timeouts.is_some().into());
         let end = 4 + self.cdb_usage_data.len();
         out[4..end].copy_from_slice(&self.cdb_usage_data);
         if let Some(t) = &self.timeouts {
@@ -295,9 +290,8 @@ impl Wire for ReportedTmf {
         let out = zeroed_out(RSTMF, buf, total)?;
         self.fixed().put(out);
         if let Some(x) = &self.extended {
-            let adl = Self::EXTENDED_ADDITIONAL_LENGTH;
-            Self::ADDITIONAL_DATA_LENGTH.put(out, adl.into());
-            out[4..].copy_from_slice(&encode::<_, 12>(x, 4)?);
+            Self::ADDITIONAL_DATA_LENGTH.put(out, Self::EXTENDED_ADDITIONAL_LENGTH.into());
+            x.put(&mut out[4..]);
         }
         Ok(total)
     }
