@@ -155,7 +155,7 @@ impl Command {
     /// [`Error::InvalidField`]. READ(6)/WRITE(6) write a TRANSFER LENGTH of 256 as 0.
     pub fn set(&mut self, field: Field, value: u64) -> Result<&mut Self> {
         // READ(6)/WRITE(6) send a TRANSFER LENGTH of 256 as 0, so 0 itself is out of range.
-        let six = self.is_six_byte_rw() && field == Field::TransferLength;
+        let six = self.is_six_byte_length(field);
         let value = match value {
             256 if six => 0,
             0 if six => u64::MAX,
@@ -168,17 +168,15 @@ impl Command {
         Ok(self)
     }
 
-    fn is_six_byte_rw(&self) -> bool {
-        matches!(self.info.kind, Kind::Read | Kind::Write) && self.info.cdb_length == 6
+    fn is_six_byte_length(&self, field: Field) -> bool {
+        let rw = matches!(self.info.kind, Kind::Read | Kind::Write);
+        rw && self.info.cdb_length == 6 && field == Field::TransferLength
     }
 
     /// Raw value of a field, if the command has it.
     pub fn get(&self, field: Field) -> Option<u64> {
         let v = self.info.spec(field)?.get(&self.bytes);
-        if self.is_six_byte_rw() && field == Field::TransferLength && v == 0 {
-            return Some(256);
-        }
-        Some(v)
+        Some(if v == 0 && self.is_six_byte_length(field) { 256 } else { v })
     }
 
     fn flag(&self, field: Field) -> bool {

@@ -260,7 +260,7 @@ fn any_command() -> impl Strategy<Value = Command> {
             let mut c = Command::new(info);
             for (spec, v) in info.fields.iter().zip(values) {
                 let mut v = v & spec.max();
-                if spec.field == Field::TransferLength && c.is_six_byte_rw() {
+                if c.is_six_byte_length(spec.field) {
                     v = v % 256 + 1;
                 }
                 c.set(spec.field, v).ok()?;

@@ -113,13 +113,13 @@ impl Wire for AllCommands {
             if ctdp && d.len() < D::LEN_WITH_TIMEOUTS {
                 return Err(short());
             }
+            let timeouts =
+                ctdp.then(|| CommandTimeouts::parse_at(body, off + D::LEN)).transpose()?;
             let d = CommandDescriptor {
                 opcode: D::OPCODE.get(d) as u8,
                 service_action: (D::SERVACTV.get(d) != 0).then(|| D::SERVICE_ACTION.get(d) as u16),
                 cdb_length: D::CDB_LENGTH.get(d) as u16,
-                timeouts: ctdp
-                    .then(|| CommandTimeouts::parse_at(body, off + D::LEN))
-                    .transpose()?,
+                timeouts,
             };
             off += d.descriptor_len();
             descriptors.push(d);
@@ -194,8 +194,7 @@ impl Wire for OneCommand {
     }
 
     fn buffer_len(&self) -> usize {
-        4 + self.cdb_usage_data.len()
-            + if self.timeouts.is_some() { CommandTimeouts::LEN } else { 0 }
+        4 + self.cdb_usage_data.len() + self.timeouts.map_or(0, |t| t.buffer_len())
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -269,14 +268,13 @@ impl ReportedTmf {
 impl Wire for ReportedTmf {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
-        let adl = &Self::ADDITIONAL_DATA_LENGTH;
-        let extended = if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
-            check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
-            Some(TmfTimeouts::read(&buf[4..]))
-        } else if adl.get(buf) != 0 {
-            return Err(adl.invalid(RSTMF, Location::Data, 0));
-        } else {
-            None
+        let extended = match Self::ADDITIONAL_DATA_LENGTH.get(buf) {
+            0 => None,
+            n if n >= Self::EXTENDED_ADDITIONAL_LENGTH.into() => {
+                check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
+                Some(TmfTimeouts::read(&buf[4..]))
+            }
+            _ => return Err(Self::ADDITIONAL_DATA_LENGTH.invalid(RSTMF, Location::Data, 0)),
         };
         Ok(Self::from_fixed(TmfFlags::read(buf), extended))
     }
