@@ -132,8 +132,7 @@ layouts! {
 /// following from the operation code.
 macro_rules! commands {
     ($($kind:ident: $op:literal $(/ $sa:literal)?, $name:literal, $fields:ident;)*) => {
-        /// Every command this module decodes, one entry per operation code, service action
-        /// and size.
+        /// Every command decoded here: one entry per operation code, service action and size.
         pub const COMMANDS: &[CommandInfo] = &[$(CommandInfo {
             kind: Kind::$kind,
             opcode: $op,
