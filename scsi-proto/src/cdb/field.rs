@@ -47,8 +47,6 @@ pub enum DataDirection {
     FromDevice,
     /// Data-Out: initiator to device (WRITE, MODE SELECT, UNMAP...).
     ToDevice,
-    /// Both (none of the commands here).
-    Bidirectional,
 }
 
 /// Declares [`Field`] and its standard names from one list.

@@ -9,7 +9,7 @@ mod field;
 mod table;
 
 pub use field::{DataDirection, Field, Kind};
-pub use table::{COMMANDS, opcode, service_action};
+pub use table::COMMANDS;
 
 use crate::Wire;
 use crate::bits::Spec;
@@ -19,14 +19,15 @@ use crate::mode::{ModeSenseRequest, PageControl};
 /// Where a CDB field sits (byte, shift, bits), read, written and pointed at by [`Spec`].
 pub type FieldSpec = Spec<Field>;
 
-const SERVICE_ACTION: Spec = Spec::new("SERVICE ACTION", 1, 0, 5);
-const SERVICE_ACTION_32: Spec = Spec::new("SERVICE ACTION", 8, 0, 16);
+/// The operation code of the variable-length CDBs (SPC-5 4.2.3).
+const VARIABLE_LENGTH: u8 = 0x7f;
 /// ADDITIONAL CDB LENGTH of a variable-length CDB: 18h for every command here.
 const ADDITIONAL_CDB_LENGTH: Spec = Spec::new("ADDITIONAL CDB LENGTH", 7, 0, 8);
 
 /// The SERVICE ACTION field of a CDB with operation code `opcode`.
 pub(crate) const fn service_action_spec(opcode: u8) -> Spec {
-    if opcode == opcode::VARIABLE_LENGTH { SERVICE_ACTION_32 } else { SERVICE_ACTION }
+    let (byte, bits) = if opcode == VARIABLE_LENGTH { (8, 16) } else { (1, 5) };
+    Spec::new("SERVICE ACTION", byte, 0, bits)
 }
 
 /// The CDB length an operation code's group gives: 0 for a reserved or vendor-specific group.
@@ -34,7 +35,7 @@ const fn group_length(op: u8) -> u8 {
     match op >> 5 {
         0 => 6,
         1 | 2 => 10,
-        3 if op == opcode::VARIABLE_LENGTH => 32,
+        3 if op == VARIABLE_LENGTH => 32,
         4 => 16,
         5 => 12,
         _ => 0,
@@ -71,19 +72,13 @@ pub struct CommandInfo {
 impl CommandInfo {
     /// The CDB USAGE DATA of REPORT SUPPORTED OPERATION CODES: the bits this decoder reads, with
     /// the operation code and service action themselves (CONTROL reports 00h: no NACA).
-    pub fn usage_data(&self) -> Vec<u8> {
-        let mut usage = vec![0u8; usize::from(self.cdb_length)];
+    pub fn usage_data(&'static self) -> Vec<u8> {
+        let mut usage = Command::new(self).as_bytes().to_vec();
         for spec in self.fields.iter().filter(|s| s.field != Field::Control) {
             spec.mark(&mut usage);
         }
-        if let Some(first) = usage.first_mut() {
-            *first = self.opcode;
-        }
-        if let Some(sa) = self.service_action {
-            if self.opcode == opcode::VARIABLE_LENGTH {
-                ADDITIONAL_CDB_LENGTH.mark(&mut usage);
-            }
-            service_action_spec(self.opcode).put(&mut usage, u64::from(sa));
+        if self.opcode == VARIABLE_LENGTH {
+            ADDITIONAL_CDB_LENGTH.mark(&mut usage);
         }
         usage
     }
@@ -92,11 +87,6 @@ impl CommandInfo {
     pub fn spec(&self, field: Field) -> Option<&'static FieldSpec> {
         self.fields.iter().find(|s| s.field == field)
     }
-}
-
-/// Whether `opcode` is one of those whose service action selects the command.
-fn has_service_action(opcode: u8) -> bool {
-    COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some())
 }
 
 /// The table entry for an operation code and service action.
@@ -128,45 +118,35 @@ impl Command {
         check_len("CDB", Location::Cdb, cdb, 1)?;
         let opcode = cdb[0];
         let sa = service_action_spec(opcode);
-        let service_action = if opcode == opcode::VARIABLE_LENGTH {
-            let what = "variable-length CDB";
+        let mut service_action = None;
+        if COMMANDS.iter().any(|i| i.opcode == opcode && i.service_action.is_some()) {
+            let what = if opcode == VARIABLE_LENGTH { "variable-length CDB" } else { "CDB" };
             check_len(what, Location::Cdb, cdb, sa.end())?;
-            if ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
+            if opcode == VARIABLE_LENGTH && ADDITIONAL_CDB_LENGTH.get(cdb) != 0x18 {
                 return Err(ADDITIONAL_CDB_LENGTH.invalid(what, Location::Cdb, 0));
             }
-            Some(sa.get(cdb) as u16)
-        } else if has_service_action(opcode) {
-            check_len("CDB", Location::Cdb, cdb, sa.end())?;
-            Some(sa.get(cdb) as u16)
-        } else {
-            None
-        };
-        let info = match command_info(opcode, service_action) {
-            Some(info) => info,
-            None if service_action.is_some() => return Err(sa.invalid("CDB", Location::Cdb, 0)),
-            None => {
-                return Err(Error::UnsupportedOpcode { opcode, service_action: None });
-            }
+            service_action = Some(sa.get(cdb) as u16);
+        }
+        let Some(info) = command_info(opcode, service_action) else {
+            return Err(match service_action {
+                Some(_) => sa.invalid("CDB", Location::Cdb, 0),
+                None => Error::UnsupportedOpcode { opcode, service_action: None },
+            });
         };
         let len = usize::from(info.cdb_length);
         check_len(info.name, Location::Cdb, cdb, len)?;
-        let mut bytes = [0u8; 32];
-        bytes[..len].copy_from_slice(&cdb[..len]);
-        let cmd = Command { info, bytes };
-        cmd.validate()?;
-        Ok(cmd)
+        let mut cmd = Command::new(info);
+        cmd.bytes[..len].copy_from_slice(&cdb[..len]);
+        cmd.validate().map(|()| cmd)
     }
 
-    /// A command of the given table entry with every other field zero, to fill with
-    /// [`Command::set`].
+    /// A command of `info` with every other field zero, to fill with [`Command::set`].
     pub fn new(info: &'static CommandInfo) -> Command {
         let mut bytes = [0u8; 32];
         bytes[0] = info.opcode;
-        if let Some(sa) = info.service_action {
-            if info.opcode == opcode::VARIABLE_LENGTH {
-                ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
-            }
-            service_action_spec(info.opcode).put(&mut bytes, u64::from(sa));
+        service_action_spec(info.opcode).put(&mut bytes, info.service_action.unwrap_or(0).into());
+        if info.opcode == VARIABLE_LENGTH {
+            ADDITIONAL_CDB_LENGTH.put(&mut bytes, 0x18);
         }
         Command { info, bytes }
     }
@@ -174,34 +154,29 @@ impl Command {
     /// Sets a field; a value that does not fit, or a field the command lacks, is an
     /// [`Error::InvalidField`]. READ(6)/WRITE(6) write a TRANSFER LENGTH of 256 as 0.
     pub fn set(&mut self, field: Field, value: u64) -> Result<&mut Self> {
-        let Some(spec) = self.info.spec(field) else {
-            return Err(self.invalid(field));
-        };
         // READ(6)/WRITE(6) send a TRANSFER LENGTH of 256 as 0, so 0 itself is out of range.
-        let six = self.is_six_byte_rw() && field == Field::TransferLength;
+        let six = self.is_six_byte_length(field);
         let value = match value {
             256 if six => 0,
             0 if six => u64::MAX,
             _ => value,
         };
-        if value > spec.max() {
-            return Err(self.invalid(field));
+        match self.info.spec(field) {
+            Some(spec) if value <= spec.max() => spec.put(&mut self.bytes, value),
+            _ => return Err(self.invalid(field)),
         }
-        spec.put(&mut self.bytes, value);
         Ok(self)
     }
 
-    fn is_six_byte_rw(&self) -> bool {
-        matches!(self.info.kind, Kind::Read | Kind::Write) && self.info.cdb_length == 6
+    fn is_six_byte_length(&self, field: Field) -> bool {
+        let rw = matches!(self.info.kind, Kind::Read | Kind::Write);
+        rw && self.info.cdb_length == 6 && field == Field::TransferLength
     }
 
     /// Raw value of a field, if the command has it.
     pub fn get(&self, field: Field) -> Option<u64> {
         let v = self.info.spec(field)?.get(&self.bytes);
-        if self.is_six_byte_rw() && field == Field::TransferLength && v == 0 {
-            return Some(256);
-        }
-        Some(v)
+        Some(if v == 0 && self.is_six_byte_length(field) { 256 } else { v })
     }
 
     fn flag(&self, field: Field) -> bool {
@@ -221,30 +196,24 @@ impl Command {
 
     /// Values the standards declare invalid.
     fn validate(&self) -> Result<()> {
-        let bad = |field: Field| Err(self.invalid(field));
-        match self.info.kind {
-            Kind::Inquiry if !self.flag(Field::Evpd) && self.flag(Field::PageCode) => {
-                bad(Field::PageCode)
-            }
-            Kind::ReadCapacity10 if !self.flag(Field::Pmi) && self.flag(Field::Lba) => {
-                bad(Field::Lba)
-            }
-            Kind::WriteSame if self.flag(Field::Anchor) && !self.flag(Field::Unmap) => {
-                bad(Field::Anchor)
-            }
+        use Field::*;
+        let bad = match self.info.kind {
+            Kind::Inquiry if !self.flag(Evpd) && self.flag(PageCode) => PageCode,
+            Kind::ReadCapacity10 if !self.flag(Pmi) && self.flag(Lba) => Lba,
+            Kind::WriteSame if self.flag(Anchor) && !self.flag(Unmap) => Anchor,
             // BYTCHK 10b is reserved; 11b (one block compared against each) is VERIFY's only.
-            Kind::Verify if self.get(Field::Bytchk) == Some(2) => bad(Field::Bytchk),
-            Kind::WriteAndVerify if self.get(Field::Bytchk).is_some_and(|v| v >= 2) => {
-                bad(Field::Bytchk)
-            }
+            Kind::Verify if self.get(Bytchk) == Some(2) => Bytchk,
+            Kind::WriteAndVerify if self.get(Bytchk).is_some_and(|v| v >= 2) => Bytchk,
             Kind::ReportSupportedOperationCodes
-                if self.get(Field::ReportingOptions).is_some_and(|v| v > 3) =>
+                if self.get(ReportingOptions).is_some_and(|v| v > 3) =>
             {
-                bad(Field::ReportingOptions)
+                ReportingOptions
             }
-            _ => Ok(()),
-        }
+            _ => return Ok(()),
+        };
+        Err(self.invalid(bad))
     }
+
     /// The table entry.
     pub fn info(&self) -> &'static CommandInfo {
         self.info
@@ -320,29 +289,21 @@ impl Command {
         self.get(Field::Protect).map(|v| v as u8)
     }
 
-    /// Which way data moves.
+    /// Which way data moves: ALLOCATION LENGTH sizes a Data-In, PARAMETER LIST LENGTH a
+    /// Data-Out; the other commands say it below.
     pub fn data_direction(&self) -> DataDirection {
         use Kind::*;
         match self.info.kind {
-            RequestSense
-            | Inquiry
-            | ModeSense
-            | ReadCapacity10
-            | ReadCapacity16
-            | Read
-            | GetLbaStatus
-            | ReportSupportedOperationCodes
-            | ReportSupportedTaskManagementFunctions
-            | ReportLuns
-            | ReadBuffer
-            | ReceiveCopyResults
-            | PersistentReserveIn => DataDirection::FromDevice,
-            Write | WriteAndVerify | CompareAndWrite | Unmap | ModeSelect | WriteBuffer
-            | ExtendedCopy | PersistentReserveOut => DataDirection::ToDevice,
+            Read | ReadCapacity10 => DataDirection::FromDevice,
+            Write | WriteAndVerify | CompareAndWrite => DataDirection::ToDevice,
             Verify if self.flag(Field::Bytchk) => DataDirection::ToDevice,
             WriteSame if !self.flag(Field::Ndob) => DataDirection::ToDevice,
             FormatUnit if self.flag(Field::Fmtdata) => DataDirection::ToDevice,
+            // RESERVE(10)/RELEASE(10) move data only when the length is not zero.
             Reserve | Release if self.flag(Field::ParameterListLength) => DataDirection::ToDevice,
+            Reserve | Release => DataDirection::None,
+            _ if self.info.spec(Field::AllocationLength).is_some() => DataDirection::FromDevice,
+            _ if self.info.spec(Field::ParameterListLength).is_some() => DataDirection::ToDevice,
             _ => DataDirection::None,
         }
     }
@@ -369,9 +330,7 @@ impl Command {
 
     /// For MODE SENSE(6)/(10): the request the `mode` module answers.
     pub fn mode_sense_request(&self) -> Option<ModeSenseRequest> {
-        if self.info.kind != Kind::ModeSense {
-            return None;
-        }
+        // Only MODE SENSE has a PC field: any other command gives `None` at it.
         Some(ModeSenseRequest {
             ten: self.info.cdb_length == 10,
             dbd: self.flag(Field::Dbd),
@@ -393,10 +352,9 @@ impl Wire for Command {
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let n = self.buffer_len();
-        crate::error::check_out(self.info.name, buf, n)?;
-        buf[..n].copy_from_slice(self.as_bytes());
-        Ok(n)
+        let out = crate::error::zeroed_out(self.info.name, buf, self.buffer_len())?;
+        out.copy_from_slice(self.as_bytes());
+        Ok(out.len())
     }
 }
 

@@ -3,97 +3,6 @@
 use super::{CommandInfo, Field, FieldSpec, Kind, group_length};
 use crate::bits::Spec;
 
-/// Operation codes (CDB byte 0).
-pub mod opcode {
-    #![allow(missing_docs)]
-    pub const TEST_UNIT_READY: u8 = 0x00;
-    pub const REQUEST_SENSE: u8 = 0x03;
-    pub const FORMAT_UNIT: u8 = 0x04;
-    pub const READ_6: u8 = 0x08;
-    pub const WRITE_6: u8 = 0x0a;
-    pub const INQUIRY: u8 = 0x12;
-    pub const MODE_SELECT_6: u8 = 0x15;
-    pub const RESERVE_6: u8 = 0x16;
-    pub const RELEASE_6: u8 = 0x17;
-    pub const MODE_SENSE_6: u8 = 0x1a;
-    pub const START_STOP_UNIT: u8 = 0x1b;
-    pub const PREVENT_ALLOW_MEDIUM_REMOVAL: u8 = 0x1e;
-    pub const READ_CAPACITY_10: u8 = 0x25;
-    pub const READ_10: u8 = 0x28;
-    pub const WRITE_10: u8 = 0x2a;
-    pub const WRITE_AND_VERIFY_10: u8 = 0x2e;
-    pub const VERIFY_10: u8 = 0x2f;
-    pub const PRE_FETCH_10: u8 = 0x34;
-    pub const SYNCHRONIZE_CACHE_10: u8 = 0x35;
-    pub const WRITE_BUFFER: u8 = 0x3b;
-    pub const READ_BUFFER_10: u8 = 0x3c;
-    pub const WRITE_SAME_10: u8 = 0x41;
-    pub const UNMAP: u8 = 0x42;
-    pub const MODE_SELECT_10: u8 = 0x55;
-    pub const RESERVE_10: u8 = 0x56;
-    pub const RELEASE_10: u8 = 0x57;
-    pub const MODE_SENSE_10: u8 = 0x5a;
-    pub const PERSISTENT_RESERVE_IN: u8 = 0x5e;
-    pub const PERSISTENT_RESERVE_OUT: u8 = 0x5f;
-    pub const VARIABLE_LENGTH: u8 = 0x7f;
-    pub const EXTENDED_COPY: u8 = 0x83;
-    pub const RECEIVE_COPY_RESULTS: u8 = 0x84;
-    pub const READ_16: u8 = 0x88;
-    pub const COMPARE_AND_WRITE: u8 = 0x89;
-    pub const WRITE_16: u8 = 0x8a;
-    pub const WRITE_AND_VERIFY_16: u8 = 0x8e;
-    pub const VERIFY_16: u8 = 0x8f;
-    pub const PRE_FETCH_16: u8 = 0x90;
-    pub const SYNCHRONIZE_CACHE_16: u8 = 0x91;
-    pub const WRITE_SAME_16: u8 = 0x93;
-    pub const SERVICE_ACTION_IN_16: u8 = 0x9e;
-    pub const REPORT_LUNS: u8 = 0xa0;
-    pub const MAINTENANCE_IN: u8 = 0xa3;
-    pub const READ_12: u8 = 0xa8;
-    pub const WRITE_12: u8 = 0xaa;
-    pub const WRITE_AND_VERIFY_12: u8 = 0xae;
-    pub const VERIFY_12: u8 = 0xaf;
-}
-
-/// Service actions of the operation codes that have them.
-pub mod service_action {
-    #![allow(missing_docs)]
-    /// SERVICE ACTION IN(16).
-    pub const READ_CAPACITY_16: u16 = 0x10;
-    pub const GET_LBA_STATUS: u16 = 0x12;
-    /// MAINTENANCE IN.
-    pub const REPORT_SUPPORTED_OPERATION_CODES: u16 = 0x0c;
-    pub const REPORT_SUPPORTED_TASK_MANAGEMENT_FUNCTIONS: u16 = 0x0d;
-    /// Variable-length (7Fh) CDBs.
-    pub const READ_32: u16 = 0x0009;
-    pub const VERIFY_32: u16 = 0x000a;
-    pub const WRITE_32: u16 = 0x000b;
-    pub const WRITE_AND_VERIFY_32: u16 = 0x000c;
-    pub const WRITE_SAME_32: u16 = 0x000d;
-    /// EXTENDED COPY.
-    pub const EXTENDED_COPY_LID1: u16 = 0x00;
-    pub const EXTENDED_COPY_LID4: u16 = 0x01;
-    /// RECEIVE COPY RESULTS.
-    pub const COPY_STATUS: u16 = 0x00;
-    pub const RECEIVE_DATA: u16 = 0x01;
-    pub const OPERATING_PARAMETERS: u16 = 0x03;
-    pub const FAILED_SEGMENT_DETAILS: u16 = 0x04;
-    /// PERSISTENT RESERVE IN.
-    pub const READ_KEYS: u16 = 0x00;
-    pub const READ_RESERVATION: u16 = 0x01;
-    pub const REPORT_CAPABILITIES: u16 = 0x02;
-    pub const READ_FULL_STATUS: u16 = 0x03;
-    /// PERSISTENT RESERVE OUT.
-    pub const REGISTER: u16 = 0x00;
-    pub const RESERVE: u16 = 0x01;
-    pub const RELEASE: u16 = 0x02;
-    pub const CLEAR: u16 = 0x03;
-    pub const PREEMPT: u16 = 0x04;
-    pub const PREEMPT_AND_ABORT: u16 = 0x05;
-    pub const REGISTER_AND_IGNORE_EXISTING_KEY: u16 = 0x06;
-    pub const REGISTER_AND_MOVE: u16 = 0x07;
-}
-
 /// Declares field layouts: `NAME = [Field(byte, shift, bits), ...];`, positions as
 /// [`Spec::new`] takes them.
 macro_rules! layouts {
@@ -213,9 +122,7 @@ layouts! {
         ParameterListLength(6, 0, 24), Control(9, 0, 8),
     ];
     EXTENDED_COPY = [ParameterListLength(10, 0, 32), Control(15, 0, 8)];
-    RECEIVE_COPY_RESULTS = [
-        ListIdentifier(2, 0, 8), AllocationLength(10, 0, 32), Control(15, 0, 8),
-    ];
+    RCR = [ListIdentifier(2, 0, 8), AllocationLength(10, 0, 32), Control(15, 0, 8)];
     PR_IN = [AllocationLength(7, 0, 16), Control(9, 0, 8)];
     PR_OUT = [Scope(2, 4, 4), Type(2, 0, 4), ParameterListLength(5, 0, 32), Control(9, 0, 8)];
     RESERVE_10 = [ParameterListLength(7, 0, 16), Control(9, 0, 8)];
@@ -224,107 +131,89 @@ layouts! {
 /// Declares [`COMMANDS`]: `Kind: OPCODE [/ SERVICE_ACTION], "name", LAYOUT;`, the CDB length
 /// following from the operation code.
 macro_rules! commands {
-    ($($kind:ident: $op:ident $(/ $sa:ident)?, $name:literal, $fields:ident;)*) => {
-        /// Every command this module decodes, one entry per operation code, service action
-        /// and size.
+    ($($kind:ident: $op:literal $(/ $sa:literal)?, $name:literal, $fields:ident;)*) => {
+        /// Every command decoded here: one entry per operation code, service action and size.
         pub const COMMANDS: &[CommandInfo] = &[$(CommandInfo {
             kind: Kind::$kind,
-            opcode: opcode::$op,
+            opcode: $op,
             service_action: commands!(@sa $($sa)?),
             name: $name,
-            cdb_length: group_length(opcode::$op),
+            cdb_length: group_length($op),
             fields: $fields,
         }),*];
     };
     (@sa) => { None };
-    (@sa $sa:ident) => { Some(service_action::$sa) };
+    (@sa $sa:literal) => { Some($sa) };
 }
 
 commands! {
-    TestUnitReady: TEST_UNIT_READY, "TEST UNIT READY", CTL5;
-    RequestSense: REQUEST_SENSE, "REQUEST SENSE", REQUEST_SENSE;
-    FormatUnit: FORMAT_UNIT, "FORMAT UNIT", FORMAT_UNIT;
-    Read: READ_6, "READ(6)", RW6;
-    Write: WRITE_6, "WRITE(6)", RW6;
-    Inquiry: INQUIRY, "INQUIRY", INQUIRY;
-    ModeSelect: MODE_SELECT_6, "MODE SELECT(6)", MODE_SELECT_6;
-    Reserve: RESERVE_6, "RESERVE(6)", CTL5;
-    Release: RELEASE_6, "RELEASE(6)", CTL5;
-    ModeSense: MODE_SENSE_6, "MODE SENSE(6)", MODE_SENSE_6;
-    StartStopUnit: START_STOP_UNIT, "START STOP UNIT", START_STOP;
-    PreventAllowMediumRemoval: PREVENT_ALLOW_MEDIUM_REMOVAL,
-        "PREVENT ALLOW MEDIUM REMOVAL", PREVENT;
-    ReadCapacity10: READ_CAPACITY_10, "READ CAPACITY(10)", READ_CAPACITY_10;
-    Read: READ_10, "READ(10)", RW10;
-    Write: WRITE_10, "WRITE(10)", RW10;
-    WriteAndVerify: WRITE_AND_VERIFY_10, "WRITE AND VERIFY(10)", VERIFY10;
-    Verify: VERIFY_10, "VERIFY(10)", VERIFY10;
-    PreFetch: PRE_FETCH_10, "PRE-FETCH(10)", CACHE10;
-    SynchronizeCache: SYNCHRONIZE_CACHE_10, "SYNCHRONIZE CACHE(10)", CACHE10;
-    WriteBuffer: WRITE_BUFFER, "WRITE BUFFER", WRITE_BUFFER;
-    ReadBuffer: READ_BUFFER_10, "READ BUFFER(10)", READ_BUFFER;
-    WriteSame: WRITE_SAME_10, "WRITE SAME(10)", WRITE_SAME_10;
-    Unmap: UNMAP, "UNMAP", UNMAP;
-    ModeSelect: MODE_SELECT_10, "MODE SELECT(10)", MODE_SELECT_10;
-    Reserve: RESERVE_10, "RESERVE(10)", RESERVE_10;
-    Release: RELEASE_10, "RELEASE(10)", RESERVE_10;
-    ModeSense: MODE_SENSE_10, "MODE SENSE(10)", MODE_SENSE_10;
-    PersistentReserveIn: PERSISTENT_RESERVE_IN / READ_KEYS,
-        "PERSISTENT RESERVE IN (READ KEYS)", PR_IN;
-    PersistentReserveIn: PERSISTENT_RESERVE_IN / READ_RESERVATION,
-        "PERSISTENT RESERVE IN (READ RESERVATION)", PR_IN;
-    PersistentReserveIn: PERSISTENT_RESERVE_IN / REPORT_CAPABILITIES,
-        "PERSISTENT RESERVE IN (REPORT CAPABILITIES)", PR_IN;
-    PersistentReserveIn: PERSISTENT_RESERVE_IN / READ_FULL_STATUS,
-        "PERSISTENT RESERVE IN (READ FULL STATUS)", PR_IN;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / REGISTER,
-        "PERSISTENT RESERVE OUT (REGISTER)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / RESERVE,
-        "PERSISTENT RESERVE OUT (RESERVE)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / RELEASE,
-        "PERSISTENT RESERVE OUT (RELEASE)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / CLEAR, "PERSISTENT RESERVE OUT (CLEAR)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / PREEMPT,
-        "PERSISTENT RESERVE OUT (PREEMPT)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / PREEMPT_AND_ABORT,
-        "PERSISTENT RESERVE OUT (PREEMPT AND ABORT)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / REGISTER_AND_IGNORE_EXISTING_KEY,
+    TestUnitReady: 0x00, "TEST UNIT READY", CTL5;
+    RequestSense: 0x03, "REQUEST SENSE", REQUEST_SENSE;
+    FormatUnit: 0x04, "FORMAT UNIT", FORMAT_UNIT;
+    Read: 0x08, "READ(6)", RW6;
+    Write: 0x0a, "WRITE(6)", RW6;
+    Inquiry: 0x12, "INQUIRY", INQUIRY;
+    ModeSelect: 0x15, "MODE SELECT(6)", MODE_SELECT_6;
+    Reserve: 0x16, "RESERVE(6)", CTL5;
+    Release: 0x17, "RELEASE(6)", CTL5;
+    ModeSense: 0x1a, "MODE SENSE(6)", MODE_SENSE_6;
+    StartStopUnit: 0x1b, "START STOP UNIT", START_STOP;
+    PreventAllowMediumRemoval: 0x1e, "PREVENT ALLOW MEDIUM REMOVAL", PREVENT;
+    ReadCapacity10: 0x25, "READ CAPACITY(10)", READ_CAPACITY_10;
+    Read: 0x28, "READ(10)", RW10;
+    Write: 0x2a, "WRITE(10)", RW10;
+    WriteAndVerify: 0x2e, "WRITE AND VERIFY(10)", VERIFY10;
+    Verify: 0x2f, "VERIFY(10)", VERIFY10;
+    PreFetch: 0x34, "PRE-FETCH(10)", CACHE10;
+    SynchronizeCache: 0x35, "SYNCHRONIZE CACHE(10)", CACHE10;
+    WriteBuffer: 0x3b, "WRITE BUFFER", WRITE_BUFFER;
+    ReadBuffer: 0x3c, "READ BUFFER(10)", READ_BUFFER;
+    WriteSame: 0x41, "WRITE SAME(10)", WRITE_SAME_10;
+    Unmap: 0x42, "UNMAP", UNMAP;
+    ModeSelect: 0x55, "MODE SELECT(10)", MODE_SELECT_10;
+    Reserve: 0x56, "RESERVE(10)", RESERVE_10;
+    Release: 0x57, "RELEASE(10)", RESERVE_10;
+    ModeSense: 0x5a, "MODE SENSE(10)", MODE_SENSE_10;
+    PersistentReserveIn: 0x5e / 0x00, "PERSISTENT RESERVE IN (READ KEYS)", PR_IN;
+    PersistentReserveIn: 0x5e / 0x01, "PERSISTENT RESERVE IN (READ RESERVATION)", PR_IN;
+    PersistentReserveIn: 0x5e / 0x02, "PERSISTENT RESERVE IN (REPORT CAPABILITIES)", PR_IN;
+    PersistentReserveIn: 0x5e / 0x03, "PERSISTENT RESERVE IN (READ FULL STATUS)", PR_IN;
+    PersistentReserveOut: 0x5f / 0x00, "PERSISTENT RESERVE OUT (REGISTER)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x01, "PERSISTENT RESERVE OUT (RESERVE)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x02, "PERSISTENT RESERVE OUT (RELEASE)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x03, "PERSISTENT RESERVE OUT (CLEAR)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x04, "PERSISTENT RESERVE OUT (PREEMPT)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x05, "PERSISTENT RESERVE OUT (PREEMPT AND ABORT)", PR_OUT;
+    PersistentReserveOut: 0x5f / 0x06,
         "PERSISTENT RESERVE OUT (REGISTER AND IGNORE EXISTING KEY)", PR_OUT;
-    PersistentReserveOut: PERSISTENT_RESERVE_OUT / REGISTER_AND_MOVE,
-        "PERSISTENT RESERVE OUT (REGISTER AND MOVE)", PR_OUT;
-    Read: VARIABLE_LENGTH / READ_32, "READ(32)", RW32;
-    Verify: VARIABLE_LENGTH / VERIFY_32, "VERIFY(32)", VERIFY32;
-    Write: VARIABLE_LENGTH / WRITE_32, "WRITE(32)", RW32;
-    WriteAndVerify: VARIABLE_LENGTH / WRITE_AND_VERIFY_32, "WRITE AND VERIFY(32)", VERIFY32;
-    WriteSame: VARIABLE_LENGTH / WRITE_SAME_32, "WRITE SAME(32)", WRITE_SAME_32;
-    ExtendedCopy: EXTENDED_COPY / EXTENDED_COPY_LID1, "EXTENDED COPY(LID1)", EXTENDED_COPY;
-    ExtendedCopy: EXTENDED_COPY / EXTENDED_COPY_LID4, "EXTENDED COPY(LID4)", EXTENDED_COPY;
-    ReceiveCopyResults: RECEIVE_COPY_RESULTS / COPY_STATUS,
-        "RECEIVE COPY RESULTS (COPY STATUS)", RECEIVE_COPY_RESULTS;
-    ReceiveCopyResults: RECEIVE_COPY_RESULTS / RECEIVE_DATA,
-        "RECEIVE COPY RESULTS (RECEIVE DATA)", RECEIVE_COPY_RESULTS;
-    ReceiveCopyResults: RECEIVE_COPY_RESULTS / OPERATING_PARAMETERS,
-        "RECEIVE COPY RESULTS (OPERATING PARAMETERS)", RECEIVE_COPY_RESULTS;
-    ReceiveCopyResults: RECEIVE_COPY_RESULTS / FAILED_SEGMENT_DETAILS,
-        "RECEIVE COPY RESULTS (FAILED SEGMENT DETAILS)", RECEIVE_COPY_RESULTS;
-    Read: READ_16, "READ(16)", RW16;
-    CompareAndWrite: COMPARE_AND_WRITE, "COMPARE AND WRITE", COMPARE_AND_WRITE;
-    Write: WRITE_16, "WRITE(16)", RW16;
-    WriteAndVerify: WRITE_AND_VERIFY_16, "WRITE AND VERIFY(16)", VERIFY16;
-    Verify: VERIFY_16, "VERIFY(16)", VERIFY16;
-    PreFetch: PRE_FETCH_16, "PRE-FETCH(16)", CACHE16;
-    SynchronizeCache: SYNCHRONIZE_CACHE_16, "SYNCHRONIZE CACHE(16)", CACHE16;
-    WriteSame: WRITE_SAME_16, "WRITE SAME(16)", WRITE_SAME_16;
-    ReadCapacity16: SERVICE_ACTION_IN_16 / READ_CAPACITY_16, "READ CAPACITY(16)", READ_CAPACITY_16;
-    GetLbaStatus: SERVICE_ACTION_IN_16 / GET_LBA_STATUS, "GET LBA STATUS(16)", GET_LBA_STATUS;
-    ReportLuns: REPORT_LUNS, "REPORT LUNS", REPORT_LUNS;
-    ReportSupportedOperationCodes: MAINTENANCE_IN / REPORT_SUPPORTED_OPERATION_CODES,
-        "REPORT SUPPORTED OPERATION CODES", RSOC;
-    ReportSupportedTaskManagementFunctions:
-        MAINTENANCE_IN / REPORT_SUPPORTED_TASK_MANAGEMENT_FUNCTIONS,
+    PersistentReserveOut: 0x5f / 0x07, "PERSISTENT RESERVE OUT (REGISTER AND MOVE)", PR_OUT;
+    Read: 0x7f / 0x09, "READ(32)", RW32;
+    Verify: 0x7f / 0x0a, "VERIFY(32)", VERIFY32;
+    Write: 0x7f / 0x0b, "WRITE(32)", RW32;
+    WriteAndVerify: 0x7f / 0x0c, "WRITE AND VERIFY(32)", VERIFY32;
+    WriteSame: 0x7f / 0x0d, "WRITE SAME(32)", WRITE_SAME_32;
+    ExtendedCopy: 0x83 / 0x00, "EXTENDED COPY(LID1)", EXTENDED_COPY;
+    ExtendedCopy: 0x83 / 0x01, "EXTENDED COPY(LID4)", EXTENDED_COPY;
+    ReceiveCopyResults: 0x84 / 0x00, "RECEIVE COPY RESULTS (COPY STATUS)", RCR;
+    ReceiveCopyResults: 0x84 / 0x01, "RECEIVE COPY RESULTS (RECEIVE DATA)", RCR;
+    ReceiveCopyResults: 0x84 / 0x03, "RECEIVE COPY RESULTS (OPERATING PARAMETERS)", RCR;
+    ReceiveCopyResults: 0x84 / 0x04, "RECEIVE COPY RESULTS (FAILED SEGMENT DETAILS)", RCR;
+    Read: 0x88, "READ(16)", RW16;
+    CompareAndWrite: 0x89, "COMPARE AND WRITE", COMPARE_AND_WRITE;
+    Write: 0x8a, "WRITE(16)", RW16;
+    WriteAndVerify: 0x8e, "WRITE AND VERIFY(16)", VERIFY16;
+    Verify: 0x8f, "VERIFY(16)", VERIFY16;
+    PreFetch: 0x90, "PRE-FETCH(16)", CACHE16;
+    SynchronizeCache: 0x91, "SYNCHRONIZE CACHE(16)", CACHE16;
+    WriteSame: 0x93, "WRITE SAME(16)", WRITE_SAME_16;
+    ReadCapacity16: 0x9e / 0x10, "READ CAPACITY(16)", READ_CAPACITY_16;
+    GetLbaStatus: 0x9e / 0x12, "GET LBA STATUS(16)", GET_LBA_STATUS;
+    ReportLuns: 0xa0, "REPORT LUNS", REPORT_LUNS;
+    ReportSupportedOperationCodes: 0xa3 / 0x0c, "REPORT SUPPORTED OPERATION CODES", RSOC;
+    ReportSupportedTaskManagementFunctions: 0xa3 / 0x0d,
         "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", RSTMF;
-    Read: READ_12, "READ(12)", RW12;
-    Write: WRITE_12, "WRITE(12)", RW12;
-    WriteAndVerify: WRITE_AND_VERIFY_12, "WRITE AND VERIFY(12)", VERIFY12;
-    Verify: VERIFY_12, "VERIFY(12)", VERIFY12;
+    Read: 0xa8, "READ(12)", RW12;
+    Write: 0xaa, "WRITE(12)", RW12;
+    WriteAndVerify: 0xae, "WRITE AND VERIFY(12)", VERIFY12;
+    Verify: 0xaf, "VERIFY(12)", VERIFY12;
 }

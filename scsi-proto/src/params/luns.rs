@@ -29,21 +29,12 @@ impl Lun {
         }
     }
 
-    /// The ADDRESS METHOD.
-    pub fn address_method(&self) -> u8 {
-        self.0[0] >> 6
-    }
-
     /// The index of a single-level LUN of the forms [`Lun::from_index`] makes; `None` for any
     /// other.
     pub fn index(&self) -> Option<u16> {
-        let [b0, b1, rest @ ..] = self.0;
-        if rest != [0; 6] {
-            return None;
-        }
-        match b0 >> 6 {
-            0b00 if b0 == 0 => Some(u16::from(b1)),
-            0b01 => Some(u16::from_be_bytes([b0 & 0x3F, b1])),
+        match self.0 {
+            [0, b1, 0, 0, 0, 0, 0, 0] => Some(u16::from(b1)),
+            [b0 @ 0x40..=0x7F, b1, 0, 0, 0, 0, 0, 0] => Some(u16::from_be_bytes([b0 & 0x3F, b1])),
             _ => None,
         }
     }

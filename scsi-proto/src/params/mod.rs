@@ -26,8 +26,7 @@ use crate::{Location, Result, copy_truncated};
 /// `item`'s `N` bytes; a field too large for its place points `offset` bytes further on.
 fn encode<T: Layout, const N: usize>(item: &T, offset: usize) -> Result<[u8; N]> {
     let mut b = [0; N];
-    item.write(&mut b).map_err(|e| within(e, T::WHAT, offset))?;
-    Ok(b)
+    item.write(&mut b).map(|()| b).map_err(|e| within(e, T::WHAT, offset))
 }
 
 /// The 8-byte header of device data that is a list: its `length` field holds the list's

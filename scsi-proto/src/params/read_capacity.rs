@@ -16,16 +16,8 @@ impl ReadCapacity10Data {
     /// The data for a device of `number_of_blocks` blocks (zero blocks gives LBA 0; a target
     /// answers NOT READY instead).
     pub fn for_device(number_of_blocks: u64, block_length: u32) -> Self {
-        let last_lba = number_of_blocks.saturating_sub(1);
-        ReadCapacity10Data {
-            returned_lba: u32::try_from(last_lba).unwrap_or(u32::MAX),
-            block_length,
-        }
-    }
-
-    /// Whether READ CAPACITY (16) must be used.
-    pub fn needs_read_capacity_16(&self) -> bool {
-        self.returned_lba == u32::MAX
+        let returned_lba = u32::try_from(number_of_blocks.saturating_sub(1)).unwrap_or(u32::MAX);
+        ReadCapacity10Data { returned_lba, block_length }
     }
 }
 
@@ -63,17 +55,13 @@ impl ReadCapacity16Data {
     }
 
     /// Sets the protection type (0: none).
-    pub fn with_protection_type(mut self, protection_type: u8) -> Self {
-        self.prot_en = protection_type != 0;
-        self.p_type = protection_type.saturating_sub(1);
-        self
+    pub fn with_protection_type(self, protection_type: u8) -> Self {
+        Self { prot_en: protection_type != 0, p_type: protection_type.saturating_sub(1), ..self }
     }
 
     /// Sets LBPME and LBPRZ.
-    pub fn with_provisioning(mut self, lbpme: bool, lbprz: bool) -> Self {
-        self.lbpme = lbpme;
-        self.lbprz = lbprz;
-        self
+    pub fn with_provisioning(self, lbpme: bool, lbprz: bool) -> Self {
+        Self { lbpme, lbprz, ..self }
     }
 
     /// The protection type, if PROT_EN.

@@ -1,7 +1,6 @@
 //! REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS parameter
 //! data (SPC-5 6.35, 6.37).
 
-use super::encode;
 use crate::bits::{Layout, Spec};
 use crate::error::{check_len, zeroed_out};
 use crate::{Location, Result, Wire};
@@ -99,27 +98,23 @@ impl Wire for AllCommands {
     fn parse(buf: &[u8]) -> Result<Self> {
         type D = CommandDescriptor;
         let body = COMMAND_DATA_LENGTH.counted(RSOC, buf, 4)?;
-        let total = body.len();
         let short = || COMMAND_DATA_LENGTH.invalid(RSOC, Location::Data, 0);
-        let mut descriptors = Vec::with_capacity((total - 4) / D::LEN);
-        let mut ctdp_all = None;
+        let mut descriptors: Vec<D> = Vec::new();
         let mut off = 4;
-        while off < total {
+        while off < body.len() {
             let d = &body[off..];
             if d.len() < D::LEN {
                 return Err(short());
             }
             let ctdp = D::CTDP.get(d) != 0;
-            if *ctdp_all.get_or_insert(ctdp) != ctdp {
+            if descriptors.first().is_some_and(|f| f.timeouts.is_some() != ctdp) {
                 return Err(D::CTDP.invalid(RSOC, Location::Data, off));
             }
             if ctdp && d.len() < D::LEN_WITH_TIMEOUTS {
                 return Err(short());
             }
-            let timeouts = match ctdp {
-                true => Some(CommandTimeouts::parse_at(body, off + D::LEN)?),
-                false => None,
-            };
+            let timeouts =
+                ctdp.then(|| CommandTimeouts::parse_at(body, off + D::LEN)).transpose()?;
             let d = CommandDescriptor {
                 opcode: D::OPCODE.get(d) as u8,
                 service_action: (D::SERVACTV.get(d) != 0).then(|| D::SERVICE_ACTION.get(d) as u16),
@@ -184,20 +179,13 @@ impl OneCommand {
     const CTDP: Spec = Spec::new("CTDP", 1, 7, 1);
     const SUPPORT: Spec = Spec::new("SUPPORT", 1, 0, 3);
     const CDB_SIZE: Spec = Spec::new("CDB SIZE", 2, 0, 16);
-
-    /// The CTDP bit.
-    pub fn ctdp(&self) -> bool {
-        self.timeouts.is_some()
-    }
 }
 
 impl Wire for OneCommand {
     fn parse(buf: &[u8]) -> Result<Self> {
         let end = Self::CDB_SIZE.counted(RSOC, buf, 4)?.len();
-        let timeouts = match Self::CTDP.get(buf) != 0 {
-            true => Some(CommandTimeouts::parse_at(buf, end)?),
-            false => None,
-        };
+        let ctdp = Self::CTDP.get(buf) != 0;
+        let timeouts = ctdp.then(|| CommandTimeouts::parse_at(buf, end)).transpose()?;
         Ok(OneCommand {
             support: Self::SUPPORT.get(buf) as u8,
             cdb_usage_data: buf[4..end].to_vec(),
@@ -206,7 +194,7 @@ impl Wire for OneCommand {
     }
 
     fn buffer_len(&self) -> usize {
-        4 + self.cdb_usage_data.len() + if self.ctdp() { CommandTimeouts::LEN } else { 0 }
+        4 + self.cdb_usage_data.len() + self.timeouts.map_or(0, |t| t.buffer_len())
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
@@ -214,7 +202,7 @@ impl Wire for OneCommand {
         let out = zeroed_out(RSOC, buf, total)?;
         Self::SUPPORT.put_checked(RSOC, out, self.support.into())?;
         Self::CDB_SIZE.put_checked(RSOC, out, self.cdb_usage_data.len() as u64)?;
-        Self::CTDP.put(out, self.ctdp().into());
+        Self::CTDP.put(out, self.timeouts.is_some().into());
         let end = 4 + self.cdb_usage_data.len();
         out[4..end].copy_from_slice(&self.cdb_usage_data);
         if let Some(t) = &self.timeouts {
@@ -280,14 +268,13 @@ impl ReportedTmf {
 impl Wire for ReportedTmf {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(RSTMF, Location::Data, buf, Self::LEN)?;
-        let adl = &Self::ADDITIONAL_DATA_LENGTH;
-        let extended = if adl.get(buf) as u8 >= Self::EXTENDED_ADDITIONAL_LENGTH {
-            check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
-            Some(TmfTimeouts::read(&buf[4..]))
-        } else if adl.get(buf) != 0 {
-            return Err(adl.invalid(RSTMF, Location::Data, 0));
-        } else {
-            None
+        let extended = match Self::ADDITIONAL_DATA_LENGTH.get(buf) {
+            0 => None,
+            n if n >= Self::EXTENDED_ADDITIONAL_LENGTH.into() => {
+                check_len(RSTMF, Location::Data, buf, Self::LEN_EXTENDED)?;
+                Some(TmfTimeouts::read(&buf[4..]))
+            }
+            _ => return Err(Self::ADDITIONAL_DATA_LENGTH.invalid(RSTMF, Location::Data, 0)),
         };
         Ok(Self::from_fixed(TmfFlags::read(buf), extended))
     }
@@ -301,9 +288,8 @@ impl Wire for ReportedTmf {
         let out = zeroed_out(RSTMF, buf, total)?;
         self.fixed().put(out);
         if let Some(x) = &self.extended {
-            let adl = Self::EXTENDED_ADDITIONAL_LENGTH;
-            Self::ADDITIONAL_DATA_LENGTH.put(out, adl.into());
-            out[4..].copy_from_slice(&encode::<_, 12>(x, 4)?);
+            Self::ADDITIONAL_DATA_LENGTH.put(out, Self::EXTENDED_ADDITIONAL_LENGTH.into());
+            x.put(&mut out[4..]);
         }
         Ok(total)
     }

@@ -37,14 +37,12 @@ impl<'a> UnmapDescriptors<'a> {
             return Err(Error::ParameterListLength { what: UNMAP, len: parameter_list_length });
         }
         let list = &buf[..parameter_list_length];
-        let dl = DATA_LENGTH.get(list) as usize;
-        let bd_dl = BLOCK_DESCRIPTOR_DATA_LENGTH.get(list) as usize;
-        if bd_dl != 0 && dl < bd_dl + 6 {
+        let bd_dl = BLOCK_DESCRIPTOR_DATA_LENGTH.get(list);
+        if bd_dl != 0 && DATA_LENGTH.get(list) < bd_dl + 6 {
             return Err(DATA_LENGTH.invalid(UNMAP, Location::ParameterList, 0));
         }
-        let available = bd_dl.min(list.len() - 8);
-        let rest = list[8..8 + available].chunks_exact(UnmapDescriptor::LEN);
-        Ok(UnmapDescriptors(rest))
+        let descriptors = &list[8..8 + (bd_dl as usize).min(list.len() - 8)];
+        Ok(UnmapDescriptors(descriptors.chunks_exact(UnmapDescriptor::LEN)))
     }
 }
 

@@ -24,7 +24,7 @@ fn report_luns_0_5_300() {
     assert_eq!(back, luns);
     let idx: Vec<_> = back.luns.iter().map(Lun::index).collect();
     assert_eq!(idx, [Some(0), Some(5), Some(300)]);
-    assert_eq!(back.luns[2].address_method(), 0b01);
+    assert_eq!(back.luns[2].0[0] >> 6, 0b01); // ADDRESS METHOD: flat space
 
     // The usual first probe: 16 bytes.
     let mut out = [0xEEu8; 16];

@@ -9,11 +9,11 @@ fn read_capacity_10_hand_off() {
     // 2^32 blocks: the last LBA is FFFF_FFFFh, which is the hand-off value itself.
     let rc = ReadCapacity10Data::for_device(1 << 32, 512);
     assert_eq!(rc.to_vec(), [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x02, 0x00]);
-    assert!(rc.needs_read_capacity_16());
+    assert_eq!(rc.returned_lba, u32::MAX);
     // 2^32 - 1 blocks: the last LBA FFFF_FFFEh still fits.
     let rc = ReadCapacity10Data::for_device((1 << 32) - 1, 512);
     assert_eq!(rc.to_vec(), [0xFF, 0xFF, 0xFF, 0xFE, 0x00, 0x00, 0x02, 0x00]);
-    assert!(!rc.needs_read_capacity_16());
+    assert_ne!(rc.returned_lba, u32::MAX);
     // Far beyond: still the hand-off value.
     assert_eq!(ReadCapacity10Data::for_device(u64::MAX, 4096).returned_lba, u32::MAX);
     // 1 GiB of 512-byte blocks.
@@ -139,7 +139,7 @@ proptest! {
         if n >= 1 && n - 1 < u64::from(u32::MAX) {
             prop_assert_eq!(u64::from(rc.returned_lba), n - 1);
         } else if n > u64::from(u32::MAX) {
-            prop_assert!(rc.needs_read_capacity_16());
+            prop_assert_eq!(rc.returned_lba, u32::MAX);
         }
         prop_assert_eq!(ReadCapacity16Data::for_device(n, bl).number_of_blocks(), n.max(1));
     }

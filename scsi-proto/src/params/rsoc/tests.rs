@@ -149,7 +149,7 @@ fn one_command() {
     want.extend_from_slice(&READ_10_USAGE);
     assert_eq!(one.to_vec(), want);
     assert_eq!(OneCommand::parse(&want).unwrap(), one);
-    assert!(!one.ctdp());
+    assert!(one.timeouts.is_none());
 
     let one = OneCommand {
         timeouts: Some(CommandTimeouts {
