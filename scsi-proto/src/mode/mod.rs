@@ -2,20 +2,17 @@
 //! whose `other` bits make `parse` then `emit` give back the exact bytes.
 //! A device's pages and its MODE SENSE / MODE SELECT behaviour are `tcmu`'s emulation.
 
-mod caching;
-mod control;
-mod informational_exceptions;
+mod pages;
 mod parameters;
-mod rw_error_recovery;
 
-pub use caching::{Caching, CachingPage};
-pub use control::{Control, ControlPage};
-pub use informational_exceptions::{InformationalExceptions, InformationalExceptionsPage};
+pub use pages::{
+    Caching, CachingPage, Control, ControlPage, InformationalExceptions,
+    InformationalExceptionsPage, ReadWriteErrorRecovery, ReadWriteErrorRecoveryPage,
+};
 pub use parameters::{
     BLOCK_DESCRIPTOR_LENGTH, BlockDescriptor, LOGICAL_BLOCK_LENGTH, MODE_DATA_LENGTH, ModePageIter,
     ModeParameterHeader6, ModeParameterHeader10, ModeParameters, RawModePage, ShortBlockDescriptor,
 };
-pub use rw_error_recovery::{ReadWriteErrorRecovery, ReadWriteErrorRecoveryPage};
 
 use crate::Wire;
 use crate::bits::{Layout, Spec};
@@ -83,23 +80,19 @@ impl<F: PageFields, const N: usize> ModePage<F, N> {
         Self::read(&[])
     }
 
-    /// The bits the header and the named fields cover.
-    fn modeled() -> [u8; N] {
+    /// The bits of `b` (zero past its end) that neither the header nor a named field covers.
+    fn unmodeled(b: &[u8]) -> [u8; N] {
         const { assert!(N == F::LEN && N >= 2) };
-        let mut m = [0xFF; N];
-        for (m, f) in m.iter_mut().zip(F::mask()).skip(2) {
-            *m = f;
+        let mut other = [0; N];
+        for ((o, &x), m) in other.iter_mut().zip(b).zip(F::mask()).skip(2) {
+            *o = x & !m;
         }
-        m
+        other
     }
 
     /// Reads the page without looking at its header; bytes past `b`'s end read as zero.
     fn read(b: &[u8]) -> Self {
-        let mut other = [0; N];
-        for ((o, &x), m) in other.iter_mut().zip(b).zip(Self::modeled()) {
-            *o = x & !m;
-        }
-        ModePage { ps: PS.get(b) != 0, fields: F::read(b), other }
+        ModePage { ps: PS.get(b) != 0, fields: F::read(b), other: Self::unmodeled(b) }
     }
 }
 
@@ -126,15 +119,10 @@ impl<F, const N: usize> DerefMut for ModePage<F, N> {
 impl<F: PageFields, const N: usize> Wire for ModePage<F, N> {
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(F::WHAT, Location::Data, buf, 2)?;
-        let bad = |spec: &Spec| Err(spec.invalid(F::WHAT, Location::Data, 0));
-        if PAGE_CODE.get(buf) != u64::from(F::CODE) {
-            return bad(&PAGE_CODE);
-        }
-        if SPF.get(buf) != 0 {
-            return bad(&SPF);
-        }
-        if PAGE_LENGTH.get(buf) != u64::from(Self::PAGE_LENGTH) {
-            return bad(&PAGE_LENGTH);
+        for (spec, want) in [(PAGE_CODE, F::CODE), (SPF, 0), (PAGE_LENGTH, Self::PAGE_LENGTH)] {
+            if spec.get(buf) != u64::from(want) {
+                return Err(spec.invalid(F::WHAT, Location::Data, 0));
+            }
         }
         check_len(F::WHAT, Location::Data, buf, N)?;
         Ok(Self::read(buf))
@@ -146,9 +134,7 @@ impl<F: PageFields, const N: usize> Wire for ModePage<F, N> {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         check_out(F::WHAT, buf, N)?;
-        for ((b, &x), m) in buf.iter_mut().zip(&self.other).zip(Self::modeled()) {
-            *b = x & !m;
-        }
+        buf[..N].copy_from_slice(&Self::unmodeled(&self.other));
         PS.put(buf, self.ps.into());
         PAGE_CODE.put(buf, F::CODE.into());
         PAGE_LENGTH.put(buf, Self::PAGE_LENGTH.into());
@@ -173,17 +159,7 @@ pub enum PageControl {
 impl PageControl {
     /// Decodes the low two bits of `pc`.
     pub const fn from_bits(pc: u8) -> Self {
-        match pc & 0x03 {
-            0 => PageControl::Current,
-            1 => PageControl::Changeable,
-            2 => PageControl::Default,
-            _ => PageControl::Saved,
-        }
-    }
-
-    /// The two-bit PC field value.
-    pub const fn bits(self) -> u8 {
-        self as u8
+        [Self::Current, Self::Changeable, Self::Default, Self::Saved][(pc & 0x03) as usize]
     }
 }
 
