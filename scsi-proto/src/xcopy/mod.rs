@@ -149,12 +149,8 @@ impl ExtendedCopyList {
         };
         let mut v = vec![0; ParameterListHeader::LEN];
         header.put(&mut v);
-        for c in &self.cscds {
-            v.extend_from_slice(&c.to_bytes());
-        }
-        for s in &self.segments {
-            v.extend_from_slice(&s.to_bytes());
-        }
+        v.extend(self.cscds.iter().flat_map(IdentificationCscd::to_bytes));
+        v.extend(self.segments.iter().flat_map(BlockToBlockSegment::to_bytes));
         v
     }
 }
@@ -184,31 +180,27 @@ crate::bits::layout! {
     }
 }
 
-impl OperatingParameters {
-    const WHAT: &'static str = OpFields::WHAT;
-    const FIXED: usize = OpFields::LEN;
-    const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
-}
+/// The operating parameters' IMPLEMENTED DESCRIPTOR LIST LENGTH, the last byte of their fixed part.
+const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
 
 impl Wire for OperatingParameters {
     fn parse(buf: &[u8]) -> Result<Self> {
-        let data = Self::LIST_LENGTH.counted(Self::WHAT, buf, Self::FIXED)?;
-        let descriptors = data[Self::FIXED..].to_vec();
-        Ok(Self::from_fixed(OpFields::read(buf), descriptors))
+        let data = LIST_LENGTH.counted(OpFields::WHAT, buf, OpFields::LEN)?;
+        Ok(Self::from_fixed(OpFields::read(buf), data[OpFields::LEN..].to_vec()))
     }
 
     fn buffer_len(&self) -> usize {
-        Self::FIXED + self.implemented_descriptors.len().min(255)
+        OpFields::LEN + self.implemented_descriptors.len().min(255)
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        let out = zeroed_out(Self::WHAT, buf, len)?;
+        let out = zeroed_out(OpFields::WHAT, buf, len)?;
         AVAILABLE_DATA.put(out, (len - 4) as u64);
         self.fixed().put(out);
-        let n = len - Self::FIXED;
-        Self::LIST_LENGTH.put(out, n as u64);
-        out[Self::FIXED..].copy_from_slice(&self.implemented_descriptors[..n]);
+        let n = len - OpFields::LEN;
+        LIST_LENGTH.put(out, n as u64);
+        out[OpFields::LEN..].copy_from_slice(&self.implemented_descriptors[..n]);
         Ok(len)
     }
 }
@@ -232,18 +224,14 @@ impl CopyStatus {
     /// A copy completed after `segments` segments and `bytes` bytes (in the smallest unit
     /// the count fits).
     pub fn completed(segments: u16, bytes: u64) -> Self {
-        let mut units = 0u8;
-        let mut count = bytes;
-        while count > u64::from(u32::MAX) && units < 6 {
-            count >>= 10;
-            units += 1;
-        }
+        // Bytes (00h), else KiB (F1h), MiB (F2h), ...
+        let units = (0..6u8).find(|u| bytes >> (10 * u) <= u64::from(u32::MAX)).unwrap_or(6);
         CopyStatus {
             hdd: false,
             copy_manager_status: Self::COMPLETED,
             segments_processed: segments,
             transfer_count_units: if units == 0 { 0 } else { 0xF0 + units },
-            transfer_count: u32::try_from(count).unwrap_or(u32::MAX),
+            transfer_count: u32::try_from(bytes >> (10 * units)).unwrap_or(u32::MAX),
         }
     }
 }
