@@ -1,23 +1,29 @@
 //! The implemented mode pages: each one's named fields, PAGE CODE and length, and defaults.
 
 use super::{ModePage, PageFields, page_code};
-use crate::bits::layout;
+use crate::bits::{Layout, layout};
 
-/// Declares a page: its named fields (a `layout!` structure), their PAGE CODE, and its type.
+/// Declares a page: its named fields (a `layout!` structure), their PAGE CODE and [`Default`]
+/// values (the others zero), and its type.
 macro_rules! page {
     (
-        $(#[$doc:meta])* $page:ident, $(#[$fmeta:meta])*
-        $fields:ident: $what:literal, $code:ident, $len:literal { $($body:tt)* }
+        $(#[$doc:meta])* $page:ident, $fields:ident: $what:literal, $code:ident, $len:literal
+        { $($body:tt)* } default { $($field:ident: $value:expr),* $(,)? }
     ) => {
         layout! {
             #[doc = concat!("The named fields of [`", stringify!($page), "`].")]
             #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-            $(#[$fmeta])*
             pub struct $fields: $what, $len { $($body)* }
         }
 
         impl PageFields for $fields {
             const CODE: u8 = page_code::$code;
+        }
+
+        impl Default for $fields {
+            fn default() -> Self {
+                $fields { $($field: $value,)* ..<$fields as Layout>::read(&[]) }
+            }
         }
 
         $(#[$doc])*
@@ -27,7 +33,7 @@ macro_rules! page {
 
 page! {
     /// The Read-Write Error Recovery mode page, 01h (SBC-4 6.5); all zeros by default, as LIO.
-    ReadWriteErrorRecoveryPage, #[derive(Default)]
+    ReadWriteErrorRecoveryPage,
     ReadWriteErrorRecovery: "Read-Write Error Recovery mode page", READ_WRITE_ERROR_RECOVERY, 12 {
         awre: bool = "AWRE" (2, 7, 1),
         arre: bool = "ARRE" (2, 6, 1),
@@ -41,7 +47,7 @@ page! {
         write_retry_count: u8 = "WRITE RETRY COUNT" (8, 0, 8),
         /// Recovery time limit in milliseconds.
         recovery_time_limit: u16 = "RECOVERY TIME LIMIT" (10, 0, 16),
-    }
+    } default {}
 }
 
 page! {
@@ -68,22 +74,13 @@ page! {
         nv_dis: bool = "NV_DIS" (12, 0, 1),
         number_of_cache_segments: u8 = "NUMBER OF CACHE SEGMENTS" (13, 0, 8),
         cache_segment_size: u16 = "CACHE SEGMENT SIZE" (14, 0, 16),
-    }
+    } default { wce: true, dra: true }
 }
 
 impl CachingPage {
     /// The page this target reports: WCE = `write_cache`, DRA (no read-ahead, as LIO).
     pub fn new(write_cache: bool) -> Self {
-        let mut p = Self::cleared();
-        p.wce = write_cache;
-        p.dra = true;
-        p
-    }
-}
-
-impl Default for Caching {
-    fn default() -> Self {
-        CachingPage::new(true).fields
+        ModePage { fields: Caching { wce: write_cache, ..Caching::default() }, ..Self::cleared() }
     }
 }
 
@@ -113,18 +110,12 @@ page! {
         /// Extended self-test completion time in seconds.
         extended_self_test_completion_time: u16 =
             "EXTENDED SELF-TEST COMPLETION TIME" (10, 0, 16),
-    }
-}
-
-impl Default for Control {
-    fn default() -> Self {
-        let mut p = ControlPage::cleared();
-        p.gltsd = true;
-        p.queue_algorithm_modifier = 1;
-        p.tas = true;
-        p.busy_timeout_period = 0xFFFF;
-        p.extended_self_test_completion_time = 30;
-        p.fields
+    } default {
+        gltsd: true,
+        queue_algorithm_modifier: 1,
+        tas: true,
+        busy_timeout_period: 0xFFFF,
+        extended_self_test_completion_time: 30,
     }
 }
 
@@ -145,11 +136,5 @@ page! {
         /// Interval timer in 100 ms units.
         interval_timer: u32 = "INTERVAL TIMER" (4, 0, 32),
         report_count: u32 = "REPORT COUNT" (8, 0, 32),
-    }
-}
-
-impl Default for InformationalExceptions {
-    fn default() -> Self {
-        InformationalExceptions { dexcpt: true, ..InformationalExceptionsPage::cleared().fields }
-    }
+    } default { dexcpt: true }
 }

@@ -53,11 +53,8 @@ impl ModeParameterHeader10 {
             return self.write(buf);
         }
         if self.long_lba {
-            return Err(invalid(
-                ModeParameterHeader6::WHAT,
-                "LONGLBA",
-                FieldPointer::data(0, None),
-            ));
+            let pointer = FieldPointer::data(0, None);
+            return Err(invalid(ModeParameterHeader6::WHAT, "LONGLBA", pointer));
         }
         ModeParameterHeader6 {
             mode_data_length: self.mode_data_length,
