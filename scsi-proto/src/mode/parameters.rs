@@ -1,9 +1,6 @@
 //! Mode parameter data: header, block descriptors, pages (SPC-5 7.5, SBC-4 6.5).
 
-use super::{
-    DEVICE_SPECIFIC_DPOFUA, DEVICE_SPECIFIC_WP, PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE,
-    SUBPAGE_PAGE_LENGTH,
-};
+use super::{PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE, SUBPAGE_PAGE_LENGTH};
 use crate::bits::{Layout, Spec, layout};
 use crate::error::{FieldPointer, Location, Result, check_len, invalid, within, zeroed_out};
 
@@ -104,16 +101,12 @@ impl BlockDescriptor {
         if long {
             return self.write(b);
         }
-        ShortBlockDescriptor {
-            number_of_blocks: u32::try_from(self.number_of_blocks).unwrap_or(u32::MAX),
-            block_length: self.block_length,
-        }
-        .write(b)
+        let number_of_blocks = u32::try_from(self.number_of_blocks).unwrap_or(u32::MAX);
+        ShortBlockDescriptor { number_of_blocks, block_length: self.block_length }.write(b)
     }
 }
 
-/// Reads the short form `S` of a structure as its long form `L`, each field into the one of
-/// the same name; bytes past `buf`'s end read as zero.
+/// Reads the short form `S` of a structure as its long form `L`, each field into its namesake.
 fn widen<S: Layout, L: Layout>(buf: &[u8]) -> L {
     let mut long = vec![0; L::LEN];
     for (s, l) in S::FIELDS.iter().filter_map(|s| Some((s, L::spec(s.field)?))) {
@@ -187,16 +180,6 @@ impl ModeParameters {
         ModePageIter { rest: &self.pages }
     }
 
-    /// WP.
-    pub const fn write_protect(&self) -> bool {
-        self.device_specific_parameter & DEVICE_SPECIFIC_WP != 0
-    }
-
-    /// DPOFUA.
-    pub const fn dpofua(&self) -> bool {
-        self.device_specific_parameter & DEVICE_SPECIFIC_DPOFUA != 0
-    }
-
     /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`](crate::Error::Truncated) if
     /// cut short); the pages must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
@@ -242,7 +225,6 @@ impl ModeParameters {
         let buf = zeroed_out(what, buf, total)?;
         let desc_len = BlockDescriptor::size(self.long_lba);
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let mut off = ModeParameterHeader10::size(ten);
         ModeParameterHeader10 {
             mode_data_length: len(total - MODE_DATA_LENGTH[usize::from(ten)].nbytes()),
             medium_type: self.medium_type,
@@ -252,11 +234,11 @@ impl ModeParameters {
         }
         .write_form(buf, ten)
         .map_err(|e| within(e, what, 0))?;
-        for bd in &self.block_descriptors {
+        let offsets = (ModeParameterHeader10::size(ten)..).step_by(desc_len);
+        for (bd, off) in self.block_descriptors.iter().zip(offsets) {
             bd.write_form(&mut buf[off..], self.long_lba).map_err(|e| within(e, what, off))?;
-            off += desc_len;
         }
-        buf[off..].copy_from_slice(&self.pages);
+        buf[total - self.pages.len()..].copy_from_slice(&self.pages);
         Ok(total)
     }
 
