@@ -85,9 +85,8 @@ impl IdentificationCscd {
 
     /// Reads the descriptor in `d` (bytes past its end read as zero).
     pub fn decode(d: &[u8]) -> Self {
-        let len = DESIGNATOR_LENGTH.get(d) as usize;
-        let designator = d.get(8..8 + len).unwrap_or_default().to_vec();
-        Self::from_fixed(CscdFields::read(d), designator)
+        let designator = d.get(8..8 + DESIGNATOR_LENGTH.get(d) as usize).unwrap_or_default();
+        Self::from_fixed(CscdFields::read(d), designator.to_vec())
     }
 
     /// The 32 bytes of the descriptor (each field's low bits).
@@ -180,7 +179,6 @@ crate::bits::layout! {
     }
 }
 
-/// The operating parameters' IMPLEMENTED DESCRIPTOR LIST LENGTH, the last byte of their fixed part.
 const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
 
 impl Wire for OperatingParameters {
@@ -221,10 +219,9 @@ impl CopyStatus {
     /// COPY MANAGER STATUS: completed without errors.
     pub const COMPLETED: u8 = 0x01;
 
-    /// A copy completed after `segments` segments and `bytes` bytes (in the smallest unit
-    /// the count fits).
+    /// A copy completed after `segments` segments and `bytes` bytes, counted in bytes (00h) or
+    /// else the smallest of KiB (F1h), MiB (F2h), ... that holds the count.
     pub fn completed(segments: u16, bytes: u64) -> Self {
-        // Bytes (00h), else KiB (F1h), MiB (F2h), ...
         let units = (0..6u8).find(|u| bytes >> (10 * u) <= u64::from(u32::MAX)).unwrap_or(6);
         CopyStatus {
             hdd: false,
