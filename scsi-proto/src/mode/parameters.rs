@@ -1,11 +1,8 @@
 //! Mode parameter data: header, block descriptors, pages (SPC-5 7.5, SBC-4 6.5).
 
-use super::{
-    DEVICE_SPECIFIC_DPOFUA, DEVICE_SPECIFIC_WP, PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE,
-    SUBPAGE_PAGE_LENGTH,
-};
+use super::{PAGE_CODE, PAGE_LENGTH, PS, SPF, SUBPAGE_CODE, SUBPAGE_PAGE_LENGTH};
 use crate::bits::{Layout, Spec, layout};
-use crate::error::{FieldPointer, Location, Result, check_len, check_out, invalid, within};
+use crate::error::{FieldPointer, Location, Result, check_len, invalid, within, zeroed_out};
 
 layout! {
     /// The mode parameter header(6); lengths are wider than their fields, checked on emit.
@@ -45,17 +42,7 @@ impl ModeParameterHeader10 {
 
     /// Reads the (10) form, or the (6) form widened; bytes past `buf`'s end read as zero.
     pub fn read_form(buf: &[u8], ten: bool) -> Self {
-        if ten {
-            return Self::read(buf);
-        }
-        let h = ModeParameterHeader6::read(buf);
-        ModeParameterHeader10 {
-            mode_data_length: h.mode_data_length,
-            medium_type: h.medium_type,
-            device_specific_parameter: h.device_specific_parameter,
-            long_lba: false,
-            block_descriptor_length: h.block_descriptor_length,
-        }
+        if ten { Self::read(buf) } else { widen::<ModeParameterHeader6, _>(buf) }
     }
 
     fn write_form(&self, buf: &mut [u8], ten: bool) -> Result<()> {
@@ -107,26 +94,25 @@ impl BlockDescriptor {
 
     /// Reads the long or the short form; bytes past `b`'s end read as zero.
     pub fn read_form(b: &[u8], long: bool) -> Self {
-        if long {
-            return Self::read(b);
-        }
-        let s = ShortBlockDescriptor::read(b);
-        BlockDescriptor {
-            number_of_blocks: s.number_of_blocks.into(),
-            block_length: s.block_length,
-        }
+        if long { Self::read(b) } else { widen::<ShortBlockDescriptor, _>(b) }
     }
 
     fn write_form(&self, b: &mut [u8], long: bool) -> Result<()> {
         if long {
             return self.write(b);
         }
-        ShortBlockDescriptor {
-            number_of_blocks: u32::try_from(self.number_of_blocks).unwrap_or(u32::MAX),
-            block_length: self.block_length,
-        }
-        .write(b)
+        let number_of_blocks = u32::try_from(self.number_of_blocks).unwrap_or(u32::MAX);
+        ShortBlockDescriptor { number_of_blocks, block_length: self.block_length }.write(b)
     }
+}
+
+/// Reads the short form `S` of a structure as its long form `L`, each field into its namesake.
+fn widen<S: Layout, L: Layout>(buf: &[u8]) -> L {
+    let mut long = vec![0; L::LEN];
+    for (s, l) in S::FIELDS.iter().filter_map(|s| Some((s, L::spec(s.field)?))) {
+        l.put(&mut long, s.get(buf));
+    }
+    L::read(&long)
 }
 
 /// One mode page in raw form, as [`ModeParameters::pages`] yields it.
@@ -154,27 +140,18 @@ impl<'a> Iterator for ModePageIter<'a> {
     type Item = RawModePage<'a>;
 
     fn next(&mut self) -> Option<RawModePage<'a>> {
-        let rest = self.rest;
-        if rest.is_empty() {
-            return None;
-        }
-        // A length field past the end reads as zero: the page is then longer than `rest`.
+        // Taken, so a page cut short (or no page) ends the walk. A length field past the end
+        // reads as zero: the page is then longer than `rest`.
+        let rest = core::mem::take(&mut self.rest);
         let spf = SPF.get(rest) != 0;
-        let (subpage_code, len) = if spf {
-            (SUBPAGE_CODE.get(rest), SUBPAGE_PAGE_LENGTH.get(rest) + 4)
-        } else {
-            (0, PAGE_LENGTH.get(rest) + 2)
-        };
-        let Some((bytes, tail)) = rest.split_at_checked(len as usize) else {
-            self.rest = &[];
-            return None;
-        };
+        let len = if spf { SUBPAGE_PAGE_LENGTH.get(rest) + 4 } else { PAGE_LENGTH.get(rest) + 2 };
+        let (bytes, tail) = rest.split_at_checked(len as usize)?;
         self.rest = tail;
         Some(RawModePage {
             ps: PS.get(rest) != 0,
             spf,
             page_code: PAGE_CODE.get(rest) as u8,
-            subpage_code: subpage_code as u8,
+            subpage_code: if spf { SUBPAGE_CODE.get(rest) as u8 } else { 0 },
             bytes,
         })
     }
@@ -203,75 +180,51 @@ impl ModeParameters {
         ModePageIter { rest: &self.pages }
     }
 
-    /// WP.
-    pub const fn write_protect(&self) -> bool {
-        self.device_specific_parameter & DEVICE_SPECIFIC_WP != 0
-    }
-
-    /// DPOFUA.
-    pub const fn dpofua(&self) -> bool {
-        self.device_specific_parameter & DEVICE_SPECIFIC_DPOFUA != 0
-    }
-
     /// Parses the data up to MODE DATA LENGTH ([`Error::Truncated`](crate::Error::Truncated) if
     /// cut short); the pages must exactly fill what follows the block descriptors.
     pub fn parse(buf: &[u8], ten: bool) -> Result<Self> {
-        let what = Self::WHAT[usize::from(ten)];
-        let header_len = ModeParameterHeader10::size(ten);
+        let (t, header_len) = (usize::from(ten), ModeParameterHeader10::size(ten));
+        let (what, mdl) = (Self::WHAT[t], MODE_DATA_LENGTH[t]);
         check_len(what, Location::Data, buf, header_len)?;
-        let h = ModeParameterHeader10::read_form(buf, ten);
-        let data_len = h.mode_data_length as usize + MODE_DATA_LENGTH[usize::from(ten)].nbytes();
-        if data_len < header_len {
-            return Err(MODE_DATA_LENGTH[0].invalid(what, Location::Data, 0));
+        let data = mdl.counted(what, buf, mdl.nbytes())?;
+        if data.len() < header_len {
+            return Err(mdl.invalid(what, Location::Data, 0));
         }
-        check_len(what, Location::Data, buf, data_len)?;
-        let data = &buf[..data_len];
+        let h = ModeParameterHeader10::read_form(data, ten);
         let desc_len = BlockDescriptor::size(h.long_lba);
-        let bd_dl = &BLOCK_DESCRIPTOR_LENGTH[usize::from(ten)];
-        let bd_err = bd_dl.invalid(what, Location::Data, 0);
         let pages_start = header_len + h.block_descriptor_length as usize;
-        let descriptors = data.get(header_len..pages_start).ok_or(bd_err)?;
-        if descriptors.len() % desc_len != 0 {
-            return Err(bd_err);
-        }
-        let block_descriptors = descriptors
-            .chunks_exact(desc_len)
-            .map(|d| BlockDescriptor::read_form(d, h.long_lba))
-            .collect();
-        let pages = data.get(pages_start..).unwrap_or_default();
+        let descriptors = data.get(header_len..pages_start).filter(|d| d.len() % desc_len == 0);
+        let descriptors =
+            descriptors.ok_or(BLOCK_DESCRIPTOR_LENGTH[t].invalid(what, Location::Data, 0))?;
+        let block_descriptors =
+            descriptors.chunks_exact(desc_len).map(|d| BlockDescriptor::read_form(d, h.long_lba));
+        let pages = &data[pages_start..];
         let consumed: usize = ModePageIter { rest: pages }.map(|p| p.bytes.len()).sum();
         if consumed != pages.len() {
-            let at = pages_start + consumed;
-            return Err(PAGE_LENGTH.invalid(what, Location::Data, at));
+            return Err(PAGE_LENGTH.invalid(what, Location::Data, pages_start + consumed));
         }
         Ok(ModeParameters {
             medium_type: h.medium_type,
             device_specific_parameter: h.device_specific_parameter,
             long_lba: h.long_lba,
-            block_descriptors,
+            block_descriptors: block_descriptors.collect(),
             pages: pages.to_vec(),
         })
     }
 
     /// The number of bytes [`ModeParameters::emit`] writes.
     pub fn buffer_len(&self, ten: bool) -> usize {
-        self.block_descriptors
-            .len()
-            .saturating_mul(BlockDescriptor::size(self.long_lba))
-            .saturating_add(ModeParameterHeader10::size(ten))
-            .saturating_add(self.pages.len())
+        let bds = self.block_descriptors.len().saturating_mul(BlockDescriptor::size(self.long_lba));
+        bds.saturating_add(ModeParameterHeader10::size(ten)).saturating_add(self.pages.len())
     }
 
     /// Emits the data, or says which field cannot hold its value (LONGLBA in the (6) form).
     pub fn emit(&self, ten: bool, buf: &mut [u8]) -> Result<usize> {
         let what = Self::WHAT[usize::from(ten)];
         let total = self.buffer_len(ten);
-        check_out(what, buf, total)?;
-        let buf = &mut buf[..total];
-        buf.fill(0);
+        let buf = zeroed_out(what, buf, total)?;
         let desc_len = BlockDescriptor::size(self.long_lba);
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let mut off = ModeParameterHeader10::size(ten);
         ModeParameterHeader10 {
             mode_data_length: len(total - MODE_DATA_LENGTH[usize::from(ten)].nbytes()),
             medium_type: self.medium_type,
@@ -281,20 +234,18 @@ impl ModeParameters {
         }
         .write_form(buf, ten)
         .map_err(|e| within(e, what, 0))?;
-        for bd in &self.block_descriptors {
-            let out = buf.get_mut(off..).unwrap_or_default();
-            bd.write_form(out, self.long_lba).map_err(|e| within(e, what, off))?;
-            off += desc_len;
+        let offsets = (ModeParameterHeader10::size(ten)..).step_by(desc_len);
+        for (bd, off) in self.block_descriptors.iter().zip(offsets) {
+            bd.write_form(&mut buf[off..], self.long_lba).map_err(|e| within(e, what, off))?;
         }
-        buf.get_mut(off..).unwrap_or_default().copy_from_slice(&self.pages);
+        buf[total - self.pages.len()..].copy_from_slice(&self.pages);
         Ok(total)
     }
 
     /// Emits into a new vector of exactly [`ModeParameters::buffer_len`] bytes.
     pub fn to_vec(&self, ten: bool) -> Result<Vec<u8>> {
         let mut v = vec![0; self.buffer_len(ten)];
-        let n = self.emit(ten, &mut v)?;
-        v.truncate(n);
+        self.emit(ten, &mut v)?;
         Ok(v)
     }
 }

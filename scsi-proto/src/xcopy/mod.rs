@@ -85,9 +85,8 @@ impl IdentificationCscd {
 
     /// Reads the descriptor in `d` (bytes past its end read as zero).
     pub fn decode(d: &[u8]) -> Self {
-        let len = DESIGNATOR_LENGTH.get(d) as usize;
-        let designator = d.get(8..8 + len).unwrap_or_default().to_vec();
-        Self::from_fixed(CscdFields::read(d), designator)
+        let designator = d.get(8..8 + DESIGNATOR_LENGTH.get(d) as usize).unwrap_or_default();
+        Self::from_fixed(CscdFields::read(d), designator.to_vec())
     }
 
     /// The 32 bytes of the descriptor (each field's low bits).
@@ -149,12 +148,8 @@ impl ExtendedCopyList {
         };
         let mut v = vec![0; ParameterListHeader::LEN];
         header.put(&mut v);
-        for c in &self.cscds {
-            v.extend_from_slice(&c.to_bytes());
-        }
-        for s in &self.segments {
-            v.extend_from_slice(&s.to_bytes());
-        }
+        v.extend(self.cscds.iter().flat_map(IdentificationCscd::to_bytes));
+        v.extend(self.segments.iter().flat_map(BlockToBlockSegment::to_bytes));
         v
     }
 }
@@ -184,31 +179,26 @@ crate::bits::layout! {
     }
 }
 
-impl OperatingParameters {
-    const WHAT: &'static str = OpFields::WHAT;
-    const FIXED: usize = OpFields::LEN;
-    const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
-}
+const LIST_LENGTH: Spec = Spec::new("IMPLEMENTED DESCRIPTOR LIST LENGTH", 43, 0, 8);
 
 impl Wire for OperatingParameters {
     fn parse(buf: &[u8]) -> Result<Self> {
-        let data = Self::LIST_LENGTH.counted(Self::WHAT, buf, Self::FIXED)?;
-        let descriptors = data[Self::FIXED..].to_vec();
-        Ok(Self::from_fixed(OpFields::read(buf), descriptors))
+        let data = LIST_LENGTH.counted(OpFields::WHAT, buf, OpFields::LEN)?;
+        Ok(Self::from_fixed(OpFields::read(buf), data[OpFields::LEN..].to_vec()))
     }
 
     fn buffer_len(&self) -> usize {
-        Self::FIXED + self.implemented_descriptors.len().min(255)
+        OpFields::LEN + self.implemented_descriptors.len().min(255)
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        let out = zeroed_out(Self::WHAT, buf, len)?;
+        let out = zeroed_out(OpFields::WHAT, buf, len)?;
         AVAILABLE_DATA.put(out, (len - 4) as u64);
         self.fixed().put(out);
-        let n = len - Self::FIXED;
-        Self::LIST_LENGTH.put(out, n as u64);
-        out[Self::FIXED..].copy_from_slice(&self.implemented_descriptors[..n]);
+        let n = len - OpFields::LEN;
+        LIST_LENGTH.put(out, n as u64);
+        out[OpFields::LEN..].copy_from_slice(&self.implemented_descriptors[..n]);
         Ok(len)
     }
 }
@@ -229,21 +219,16 @@ impl CopyStatus {
     /// COPY MANAGER STATUS: completed without errors.
     pub const COMPLETED: u8 = 0x01;
 
-    /// A copy completed after `segments` segments and `bytes` bytes (in the smallest unit
-    /// the count fits).
+    /// A copy completed after `segments` segments and `bytes` bytes, counted in bytes (00h) or
+    /// else the smallest of KiB (F1h), MiB (F2h), ... that holds the count.
     pub fn completed(segments: u16, bytes: u64) -> Self {
-        let mut units = 0u8;
-        let mut count = bytes;
-        while count > u64::from(u32::MAX) && units < 6 {
-            count >>= 10;
-            units += 1;
-        }
+        let units = (0..6u8).find(|u| bytes >> (10 * u) <= u64::from(u32::MAX)).unwrap_or(6);
         CopyStatus {
             hdd: false,
             copy_manager_status: Self::COMPLETED,
             segments_processed: segments,
             transfer_count_units: if units == 0 { 0 } else { 0xF0 + units },
-            transfer_count: u32::try_from(count).unwrap_or(u32::MAX),
+            transfer_count: u32::try_from(bytes >> (10 * units)).unwrap_or(u32::MAX),
         }
     }
 }

@@ -31,7 +31,7 @@ fn mode_parameters_parse_errors() {
     // Bytes after MODE DATA LENGTH are ignored; a sub_page format page is walked.
     let d = [0x09, 0, 0x80, 0, 0x4A, 0x01, 0x00, 0x02, 0xAB, 0xCD, 0xEE];
     let p = ModeParameters::parse(&d, false).unwrap();
-    assert!(p.write_protect());
+    assert_eq!(p.device_specific_parameter, crate::mode::DEVICE_SPECIFIC_WP);
     let pages: Vec<_> = p.pages().collect();
     assert_eq!(pages.len(), 1);
     assert!(pages[0].spf && !pages[0].ps);

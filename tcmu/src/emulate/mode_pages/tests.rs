@@ -146,7 +146,7 @@ fn sense_all_pages_in_order() {
         parsed.block_descriptors,
         [BlockDescriptor { number_of_blocks: 0x20_0000, block_length: 512 }]
     );
-    assert!(parsed.dpofua() && !parsed.write_protect() && !parsed.long_lba);
+    assert!(parsed.device_specific_parameter == DEVICE_SPECIFIC_DPOFUA && !parsed.long_lba);
     let codes: Vec<u8> = parsed.pages().map(|p| p.page_code).collect();
     assert_eq!(codes, [0x01, 0x08, 0x0A, 0x1C]);
     assert_eq!(parsed.pages, &d[16..]);
