@@ -85,12 +85,6 @@ impl Value for SenseKey {
     }
 }
 
-impl From<SenseKey> for u8 {
-    fn from(key: SenseKey) -> u8 {
-        key as u8
-    }
-}
-
 impl fmt::Display for SenseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -157,41 +157,33 @@ impl SenseData {
             .with_information(offset)
     }
 
-    /// The sense data a target returns for a command this crate rejected with `e`, current and
-    /// fixed format: an unsupported opcode is INVALID COMMAND OPERATION CODE (an unsupported
-    /// service action, INVALID FIELD IN CDB at the SERVICE ACTION field); an invalid field is
-    /// INVALID FIELD IN CDB or IN PARAMETER LIST with its field pointer; a truncated CDB is
-    /// INVALID FIELD IN CDB without a pointer; a short parameter list is PARAMETER LIST LENGTH
-    /// ERROR; a fault in the target's own data or buffers is HARDWARE ERROR / INTERNAL TARGET
-    /// FAILURE.
+    /// The sense data, current and fixed format, for a command this crate rejected with `e`:
+    /// ILLEGAL REQUEST (with the field pointer where one applies), or HARDWARE ERROR / INTERNAL
+    /// TARGET FAILURE for a fault in the target's own data or buffers.
     pub const fn from_error(e: &Error) -> Self {
+        use AdditionalSense as A;
+        use Location::{Cdb, Data, ParameterList};
         match *e {
             Error::UnsupportedOpcode { service_action: None, .. } => Self::invalid_opcode(),
-            Error::UnsupportedOpcode { opcode, service_action: Some(_) } => {
-                Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Location::Cdb, 0))
+            Error::UnsupportedOpcode { opcode, .. } => {
+                Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Cdb, 0))
             }
-            Error::InvalidField { pointer, .. } => match pointer.location {
-                Location::Cdb => Self::invalid_field_in_cdb(pointer),
-                Location::ParameterList => Self::invalid_field_in_parameter_list(pointer),
-                Location::Data => Self::internal_target_failure(),
+            Error::InvalidField { pointer: p, .. } => match p.location {
+                Cdb => Self::invalid_field_in_cdb(p),
+                ParameterList => Self::invalid_field_in_parameter_list(p),
+                Data => Self::internal_target_failure(),
             },
-            Error::Truncated { location, .. } => match location {
-                Location::Cdb => Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB),
-                Location::ParameterList => {
-                    Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
-                }
-                Location::Data => Self::internal_target_failure(),
-            },
-            Error::ParameterListLength { .. } => {
-                Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
+            Error::Truncated { location: Cdb, .. } => {
+                Self::illegal_request(A::INVALID_FIELD_IN_CDB)
             }
-            Error::BufferTooShort { .. } => Self::internal_target_failure(),
+            Error::Truncated { location: ParameterList, .. }
+            | Error::ParameterListLength { .. } => {
+                Self::illegal_request(A::PARAMETER_LIST_LENGTH_ERROR)
+            }
+            Error::Truncated { location: Data, .. } | Error::BufferTooShort { .. } => {
+                Self::internal_target_failure()
+            }
         }
-    }
-
-    /// The RESPONSE CODE this sense data is emitted with (70h..=73h).
-    pub const fn response_code(&self) -> u8 {
-        self.format.response_code(self.deferred)
     }
 }
 
@@ -332,7 +324,7 @@ impl SenseData {
         let command_specific = self.command_specific.and_then(|v| u32::try_from(v).ok());
         Fixed {
             valid: information.is_some(),
-            response_code: self.response_code(),
+            response_code: self.format.response_code(self.deferred),
             filemark: self.filemark,
             eom: self.eom,
             ili: self.ili,
@@ -351,7 +343,7 @@ impl SenseData {
         let total = self.descriptor_len();
         check_out(Header::WHAT, buf, total)?;
         Header {
-            response_code: self.response_code(),
+            response_code: self.format.response_code(self.deferred),
             key: self.key,
             additional: self.additional,
             // At most 48 - 8: always fits.
@@ -381,11 +373,10 @@ impl Wire for SenseData {
         if buf.is_empty() {
             check_len("sense data", Location::Data, buf, 8)?;
         }
+        let deferred = buf[0] & 1 != 0;
         match buf[0] & 0x7F {
-            0x70 => Self::parse_fixed(buf, false),
-            0x71 => Self::parse_fixed(buf, true),
-            0x72 => Self::parse_descriptor(buf, false),
-            0x73 => Self::parse_descriptor(buf, true),
+            0x70 | 0x71 => Self::parse_fixed(buf, deferred),
+            0x72 | 0x73 => Self::parse_descriptor(buf, deferred),
             _ => Err(invalid("sense data", "RESPONSE CODE", FieldPointer::data(0, Some(6)))),
         }
     }
@@ -405,24 +396,11 @@ impl Wire for SenseData {
     }
 }
 
-impl From<&Error> for SenseData {
-    fn from(e: &Error) -> Self {
-        SenseData::from_error(e)
-    }
-}
-
-impl From<Error> for SenseData {
-    fn from(e: Error) -> Self {
-        SenseData::from_error(&e)
-    }
-}
-
 impl fmt::Display for SenseData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.deferred {
-            f.write_str("deferred ")?;
-        }
-        write!(f, "{}: {}", self.key, self.additional)?;
+        use SenseKeySpecific as S;
+        let deferred = if self.deferred { "deferred " } else { "" };
+        write!(f, "{deferred}{}: {}", self.key, self.additional)?;
         if let Some(info) = self.information {
             write!(f, ", information {info:#x}")?;
         }
@@ -430,31 +408,25 @@ impl fmt::Display for SenseData {
             write!(f, ", command-specific {csi:#x}")?;
         }
         match self.sense_key_specific {
-            Some(SenseKeySpecific::FieldPointer(p)) => write!(f, ", field at {p}")?,
-            Some(SenseKeySpecific::ActualRetryCount(n)) => write!(f, ", {n} retries")?,
-            Some(SenseKeySpecific::ProgressIndication(n)) => {
-                write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?;
+            Some(S::FieldPointer(p)) => write!(f, ", field at {p}")?,
+            Some(S::ActualRetryCount(n)) => write!(f, ", {n} retries")?,
+            Some(S::ProgressIndication(n)) => {
+                write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?
             }
-            Some(SenseKeySpecific::SegmentPointer { segment_descriptor, bit, field_pointer }) => {
-                let base =
-                    ["parameter list", "segment descriptor"][usize::from(segment_descriptor)];
+            Some(S::SegmentPointer { segment_descriptor, bit, field_pointer }) => {
+                let base = if segment_descriptor { "segment descriptor" } else { "parameter list" };
                 write!(f, ", {base} byte {field_pointer}")?;
                 if let Some(b) = bit {
                     write!(f, " bit {b}")?;
                 }
             }
-            Some(SenseKeySpecific::UnitAttentionOverflow(true)) => {
-                f.write_str(", unit attention queue overflow")?;
+            Some(S::UnitAttentionOverflow(true)) => {
+                f.write_str(", unit attention queue overflow")?
             }
-            Some(SenseKeySpecific::UnitAttentionOverflow(false)) | None => {}
-            Some(SenseKeySpecific::Other([x, y, z])) => {
-                write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?;
-            }
+            Some(S::UnitAttentionOverflow(false)) | None => {}
+            Some(S::Other([x, y, z])) => write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?,
         }
-        if self.ili {
-            f.write_str(", ILI")?;
-        }
-        Ok(())
+        f.write_str(if self.ili { ", ILI" } else { "" })
     }
 }
 

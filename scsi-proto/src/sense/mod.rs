@@ -92,28 +92,22 @@ const VALUE: Spec = Spec::new("FIELD POINTER", 1, 0, 16);
 impl SenseKeySpecific {
     /// The field's three bytes, SKSV set.
     pub fn to_bytes(&self) -> [u8; 3] {
-        let mut b = [0u8; 3];
-        let put_bit = |b: &mut [u8; 3], bit: Option<u8>| match bit {
-            Some(n) if n <= 7 => BIT.put(b, BPV | u64::from(n)),
-            _ => {}
-        };
-        match *self {
-            Self::FieldPointer(p) => {
-                CD.put(&mut b, u64::from(p.location == Location::Cdb));
-                put_bit(&mut b, p.bit);
-                VALUE.put(&mut b, u64::from(p.byte));
-            }
-            Self::ActualRetryCount(n) | Self::ProgressIndication(n) => {
-                VALUE.put(&mut b, u64::from(n));
-            }
+        // The flag at bit 6 or 5 or 0 of byte 0, the bit pointer and the 16-bit value.
+        let ((flag, set), bit, value) = match *self {
+            Self::FieldPointer(p) => ((CD, p.location == Location::Cdb), p.bit, p.byte),
+            Self::ActualRetryCount(n) | Self::ProgressIndication(n) => ((CD, false), None, n),
             Self::SegmentPointer { segment_descriptor, bit, field_pointer } => {
-                SD.put(&mut b, u64::from(segment_descriptor));
-                put_bit(&mut b, bit);
-                VALUE.put(&mut b, u64::from(field_pointer));
+                ((SD, segment_descriptor), bit, field_pointer)
             }
-            Self::UnitAttentionOverflow(overflow) => OVERFLOW.put(&mut b, u64::from(overflow)),
-            Self::Other(bytes) => b = bytes,
+            Self::UnitAttentionOverflow(overflow) => ((OVERFLOW, overflow), None, 0),
+            Self::Other([x, y, z]) => return [x | 0x80, y, z], // SKSV
+        };
+        let mut b = [0u8; 3];
+        flag.put(&mut b, u64::from(set));
+        if let Some(n @ 0..=7) = bit {
+            BIT.put(&mut b, BPV | u64::from(n));
         }
+        VALUE.put(&mut b, u64::from(value));
         SKSV.put(&mut b, 1);
         b
     }

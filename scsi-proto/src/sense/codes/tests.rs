@@ -4,7 +4,7 @@ use super::*;
 fn sense_keys() {
     for v in 0..=0x0Fu8 {
         let key = SenseKey::from_u8(v).expect("4-bit key");
-        assert_eq!(u8::from(key), v);
+        assert_eq!(key as u8, v);
     }
     assert_eq!(SenseKey::from_u8(0x0C), Some(SenseKey::Obsolete));
     assert_eq!(SenseKey::from_u8(0x05), Some(SenseKey::IllegalRequest));
