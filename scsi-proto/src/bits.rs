@@ -159,21 +159,11 @@ pub trait Value: Copy {
     fn to_bits(self) -> u64;
 }
 
-impl Value for bool {
-    fn from_bits(v: u64) -> Self {
-        v != 0
-    }
-    fn to_bits(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-macro_rules! uint_value {
-    ($($t:ty),*) => {$(
+macro_rules! value {
+    ($($t:ty: |$v:ident| $from:expr),*) => {$(
         impl Value for $t {
-            fn from_bits(v: u64) -> Self {
-                // The spec's mask keeps `v` within the field, which fits the declared type.
-                v as $t
+            fn from_bits($v: u64) -> Self {
+                $from
             }
             fn to_bits(self) -> u64 {
                 u64::from(self)
@@ -181,7 +171,8 @@ macro_rules! uint_value {
         }
     )*};
 }
-uint_value!(u8, u16, u32, u64);
+// A flag is any non-zero value; the spec's mask keeps a number within the declared type.
+value!(bool: |v| v != 0, u8: |v| v as u8, u16: |v| v as u16, u32: |v| v as u32, u64: |v| v);
 
 /// A structure declared with `layout!`: `LEN` bytes whose named fields are `FIELDS`.
 pub trait Layout: Sized {

@@ -60,11 +60,7 @@ impl FieldPointer {
 
 impl fmt::Display for FieldPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match self.location {
-            Location::Cdb => "CDB",
-            Location::ParameterList => "parameter list",
-            Location::Data => "data",
-        };
+        let place = ["CDB", "parameter list", "data"][self.location as usize];
         write!(f, "{place} byte {}", self.byte)?;
         self.bit.map_or(Ok(()), |bit| write!(f, ", bit {bit}"))
     }

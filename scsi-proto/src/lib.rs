@@ -3,21 +3,16 @@
 //! A pure crate: no I/O, no threads, and no allocation on the parse path where it can be
 //! avoided. It knows the bytes; what a device does with them belongs to the crates above.
 //!
-//! - [`cdb`]: decoding every command a disk target meets, in all its sizes, with LBA, transfer
-//!   and allocation lengths, DPO/FUA/group bits, and the exact position of any invalid field.
+//! - [`cdb`]: decoding every command a disk target meets, with the position of any invalid field.
 //! - [`sense`]: fixed and descriptor format sense data, sense keys and ASC/ASCQ codes.
 //! - [`inquiry`]: standard INQUIRY data and the VPD pages of a modern disk.
 //! - [`mode`]: mode pages, MODE SENSE data and MODE SELECT parameter lists.
-//! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
-//!   REPORT LUNS and the other parameter data.
+//! - [`params`]: READ CAPACITY, REPORT LUNS, UNMAP and the other parameter data.
 //! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
-//! - [`bits`]: `layout!` and [`bits::Spec`]: every fixed-layout header is declared once as a
-//!   struct whose fields are read and written big-endian at their standard byte and bit.
+//! - [`bits`]: `layout!` and [`bits::Spec`], which declare each fixed layout once.
 //!
-//! Variable structures are owned representations implementing [`Wire`]: `parse` checks every
-//! length before reading and never panics, `emit` never panics on a buffer of at least
-//! [`Wire::buffer_len`] bytes. Errors are [`Error`], which says which field of which structure
-//! was wrong, and converts into the sense data a target returns.
+//! Variable structures implement [`Wire`]. Errors are [`Error`], which says which field of which
+//! structure was wrong, and converts into the sense data a target returns.
 //!
 //! ```
 //! use scsi_proto::cdb::Command;

@@ -113,7 +113,7 @@ impl SenseKeySpecific {
     }
 
     /// Decodes the three bytes of the field as `key` defines them; `None` when SKSV is 0.
-    pub fn from_bytes(key: SenseKey, mut b: [u8; 3]) -> Option<Self> {
+    pub fn from_bytes(key: SenseKey, b: [u8; 3]) -> Option<Self> {
         if SKSV.get(&b) == 0 {
             return None;
         }
@@ -136,10 +136,7 @@ impl SenseKeySpecific {
                 field_pointer: value,
             },
             SenseKey::UnitAttention => Self::UnitAttentionOverflow(OVERFLOW.get(&b) != 0),
-            _ => {
-                SKSV.put(&mut b, 0);
-                Self::Other(b)
-            }
+            _ => Self::Other([b[0] & 0x7F, b[1], b[2]]), // SKSV cleared
         })
     }
 
