@@ -5,7 +5,7 @@ use core::fmt;
 use super::{AdditionalSense, FIXED_LEN, SenseFormat, SenseKey, SenseKeySpecific};
 use crate::bits::{Layout, Spec, layout};
 use crate::cdb::service_action_spec;
-use crate::error::{check_len, check_out, invalid};
+use crate::error::{check_len, invalid, zeroed_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// Sense data, fixed or descriptor format (SPC-5 4.4), such that `parse(emit(x)) == x`.
@@ -226,9 +226,9 @@ const DESCRIPTORS: [(usize, Spec); 6] = [
     (4, Spec::new("FILEMARK, EOM, ILI", 3, 5, 3)),
     (4, Spec::new("ILI", 3, 5, 1)),
 ];
-/// The information descriptor's VALID bit, which shall be one.
 /// A sense data descriptor's ADDITIONAL LENGTH.
 const DESCRIPTOR_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 1, 0, 8);
+/// The information descriptor's VALID bit, which shall be one.
 const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
 const WHAT_DESCRIPTOR: &str = "sense data descriptor";
 
@@ -259,10 +259,7 @@ impl SenseData {
         // A field the device did not send, or that an allocation length cut off, reads as zero.
         let f = Fixed::read(&buf[..buf.len().min(8 + usize::from(buf[7]))]);
         Ok(SenseData {
-            format: SenseFormat::Fixed,
             deferred,
-            key: f.key,
-            additional: f.additional,
             information: f.valid.then_some(u64::from(f.information)),
             command_specific: (f.command_specific != 0).then_some(u64::from(f.command_specific)),
             sense_key_specific: SenseKeySpecific::from_bits(f.key, u64::from(f.sks)),
@@ -270,52 +267,46 @@ impl SenseData {
             filemark: f.filemark,
             eom: f.eom,
             ili: f.ili,
+            ..SenseData::new(f.key, f.additional)
         })
     }
 
     fn parse_descriptor(buf: &[u8], deferred: bool) -> Result<Self> {
         let h = Header::parse_fixed(buf, Location::Data)?;
-        let mut sense = SenseData {
-            format: SenseFormat::Descriptor,
-            deferred,
-            ..SenseData::new(h.key, h.additional)
-        };
+        let mut sense = SenseData::new(h.key, h.additional).in_format(SenseFormat::Descriptor);
+        sense.deferred = deferred;
         let end = buf.len().min(Header::LEN + usize::from(h.additional_length));
         let mut seen = [false; DESCRIPTORS.len()];
         let mut at = Header::LEN;
         // Each step consumes at least the two header bytes, so the walk always ends.
         while at < end {
-            let rest = &buf[at..end];
-            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, rest, 2)?.len();
-            let code = usize::from(rest[0]);
+            let desc = &buf[at..end];
+            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, desc, 2)?.len();
+            let code = usize::from(desc[0]);
             // The first of like descriptors counts; other types are nothing a block target needs.
-            if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
-                if !core::mem::replace(&mut seen[code], true) {
-                    if len < needed {
-                        return Err(DESCRIPTOR_LENGTH.invalid(WHAT_DESCRIPTOR, Location::Data, at));
+            if let Some(&(needed, spec)) = DESCRIPTORS.get(code)
+                && !core::mem::replace(&mut seen[code], true)
+            {
+                if len < needed {
+                    return Err(DESCRIPTOR_LENGTH.invalid(WHAT_DESCRIPTOR, Location::Data, at));
+                }
+                let v = spec.get(desc);
+                match code {
+                    0 => sense.information = (INFORMATION_VALID.get(desc) != 0).then_some(v),
+                    1 => sense.command_specific = Some(v),
+                    2 => sense.sense_key_specific = SenseKeySpecific::from_bits(sense.key, v),
+                    3 => sense.field_replaceable_unit = v as u8,
+                    // Stream commands: FILEMARK, EOM, ILI; block commands: ILI alone.
+                    _ => {
+                        sense.filemark |= v & 4 != 0;
+                        sense.eom |= v & 2 != 0;
+                        sense.ili |= v & 1 != 0;
                     }
-                    sense.apply_descriptor(code, spec.get(rest), rest);
                 }
             }
             at += len;
         }
         Ok(sense)
-    }
-
-    /// Folds in the value of a known descriptor of type `code`.
-    fn apply_descriptor(&mut self, code: usize, v: u64, desc: &[u8]) {
-        match code {
-            0 => self.information = (INFORMATION_VALID.get(desc) != 0).then_some(v),
-            1 => self.command_specific = Some(v),
-            2 => self.sense_key_specific = SenseKeySpecific::from_bits(self.key, v),
-            3 => self.field_replaceable_unit = v as u8,
-            4 => {
-                self.filemark |= v & 4 != 0;
-                self.eom |= v & 2 != 0;
-                self.ili |= v & 1 != 0;
-            }
-            _ => self.ili |= v != 0,
-        }
     }
 
     fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
@@ -341,7 +332,7 @@ impl SenseData {
 
     fn emit_descriptor(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.descriptor_len();
-        check_out(Header::WHAT, buf, total)?;
+        let out = zeroed_out(Header::WHAT, buf, total)?;
         Header {
             response_code: self.format.response_code(self.deferred),
             key: self.key,
@@ -349,12 +340,11 @@ impl SenseData {
             // At most 48 - 8: always fits.
             additional_length: (total - Header::LEN) as u8,
         }
-        .emit_fixed(buf)?;
+        .put(out);
         let mut at = Header::LEN;
         for (code, value) in self.descriptors() {
             let (len, spec) = DESCRIPTORS[usize::from(code)];
-            let desc = &mut buf[at..at + len];
-            desc.fill(0);
+            let desc = &mut out[at..at + len];
             desc[..2].copy_from_slice(&[code, (len - 2) as u8]);
             if code == 0 {
                 INFORMATION_VALID.put(desc, 1);
