@@ -87,13 +87,7 @@ impl<K: Copy> Spec<K> {
     pub const fn pointer(&self, location: Location, offset: u16) -> FieldPointer {
         // Saturating (and at most 7) so a spec Spec::new would refuse cannot panic.
         let top = self.shift.saturating_add(self.bits).saturating_sub(1);
-        let bit = if self.bits >= 8 {
-            None
-        } else if top > 7 {
-            Some(7)
-        } else {
-            Some(top)
-        };
+        let bit = if self.bits < 8 { Some(if top > 7 { 7 } else { top }) } else { None };
         FieldPointer { location, byte: self.byte.saturating_add(offset), bit }
     }
 }

@@ -104,10 +104,8 @@ pub enum Error {
         pointer: FieldPointer,
     },
     /// An operation code (and service action) this crate does not decode.
-    #[error("unsupported operation code {opcode:#04x}{}", match service_action {
-        Some(sa) => format!(" service action {sa:#06x}"),
-        None => String::new(),
-    })]
+    #[error("unsupported operation code {opcode:#04x}{}",
+        service_action.map_or(String::new(), |sa| format!(" service action {sa:#06x}")))]
     UnsupportedOpcode {
         /// The operation code (CDB byte 0).
         opcode: u8,
