@@ -41,9 +41,12 @@ macro_rules! sense_keys {
 
             /// The name as the standard spells it, for logs.
             pub const fn name(self) -> &'static str {
-                match self {
-                    $(SenseKey::$key => $name,)*
-                }
+                [$($name),*][self as usize]
+            }
+
+            /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
+            pub fn from_u8(v: u8) -> Option<Self> {
+                Self::ALL.get(usize::from(v)).copied()
             }
         }
     };
@@ -66,13 +69,6 @@ sense_keys! {
     VolumeOverflow = 0xD "VOLUME OVERFLOW",
     Miscompare = 0xE "MISCOMPARE",
     Completed = 0xF "COMPLETED",
-}
-
-impl SenseKey {
-    /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
-    pub fn from_u8(v: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(v)).copied()
-    }
 }
 
 /// The SENSE KEY field's four bits; higher bits are ignored.
@@ -102,19 +98,17 @@ pub struct AdditionalSense {
     pub ascq: u8,
 }
 
-impl AdditionalSense {
-    /// The pair `asc`/`ascq`.
-    pub const fn new(asc: u8, ascq: u8) -> Self {
-        AdditionalSense { asc, ascq }
-    }
-}
-
 /// Defines the named ASC/ASCQ constants and their descriptions from one table, so the two
 /// cannot drift apart; a duplicated pair makes the `description` match unreachable (a lint
 /// error under `-D warnings`).
 macro_rules! additional_sense_codes {
     ($($name:ident = ($asc:literal, $ascq:literal, $desc:literal);)*) => {
         impl AdditionalSense {
+            /// The pair `asc`/`ascq`.
+            pub const fn new(asc: u8, ascq: u8) -> Self {
+                AdditionalSense { asc, ascq }
+            }
+
             $(
                 #[doc = concat!("ASC/ASCQ ", stringify!($asc), "/", stringify!($ascq), ": ", $desc, ".")]
                 pub const $name: AdditionalSense = AdditionalSense::new($asc, $ascq);
