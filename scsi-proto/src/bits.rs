@@ -190,9 +190,7 @@ pub trait Layout: Sized {
     /// The bits the named fields cover, by byte (`LEN` bytes).
     fn mask() -> Vec<u8> {
         let mut m = vec![0u8; Self::LEN];
-        for s in Self::FIELDS {
-            s.mark(&mut m);
-        }
+        Self::FIELDS.iter().for_each(|s| s.mark(&mut m));
         m
     }
 
@@ -314,14 +312,9 @@ macro_rules! layout {
             }
         }
 
+        // Every field passes Spec::new's checks and lies inside the structure.
         const _: () = {
-            // Every field lies inside the structure (building FIELDS runs Spec::new's checks).
-            let fields = <$name as $crate::bits::Layout>::FIELDS;
-            let mut i = 0;
-            while i < fields.len() {
-                assert!(fields[i].end() <= $len);
-                i += 1;
-            }
+            $(assert!($crate::bits::Spec::new($label, $byte, $shift, $bits).end() <= $len);)*
         };
     };
     // The struct, each placed field documented with its position.
