@@ -194,11 +194,6 @@ pub trait Layout: Sized {
         m
     }
 
-    /// The named field, by name.
-    fn spec(name: &str) -> Option<&'static Spec> {
-        Self::FIELDS.iter().find(|s| s.field == name)
-    }
-
     /// Parses exactly as [`Layout::read`] after checking that `buf` holds `LEN` bytes.
     fn parse_fixed(buf: &[u8], location: Location) -> Result<Self> {
         check_len(Self::WHAT, location, buf, Self::LEN)?;
@@ -231,7 +226,7 @@ pub trait Layout: Sized {
 ///
 /// A structure with owned fields besides its fixed part names a private struct `Fixed` for
 /// that part, `pub struct Name(Fixed: "what", len) { .. } + { extra: Type, .. }`: `Fixed` is
-/// the `Layout`; `Name` has `fixed()`, `from_fixed(fixed, extra..)` and `spec(name)`.
+/// the `Layout`; `Name` has `fixed()` and `from_fixed(fixed, extra..)`.
 macro_rules! layout {
     (
         $(#[$meta:meta])*
@@ -265,11 +260,6 @@ macro_rules! layout {
             /// The structure from its fixed part and its owned fields.
             fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
                 $name { $($field: f.$field,)* $($extra,)* }
-            }
-
-            /// The field of the fixed part named `name`, for its field pointer.
-            pub fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
-                <$fixed as $crate::bits::Layout>::spec(name)
             }
         }
     };

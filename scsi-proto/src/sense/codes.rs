@@ -43,11 +43,6 @@ macro_rules! sense_keys {
             pub const fn name(self) -> &'static str {
                 [$($name),*][self as usize]
             }
-
-            /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
-            pub fn from_u8(v: u8) -> Option<Self> {
-                Self::ALL.get(usize::from(v)).copied()
-            }
         }
     };
 }
