@@ -13,8 +13,7 @@ pub enum Location {
     Data,
 }
 
-/// The byte, and optionally the bit, of an offending field, for the sense-key-specific field
-/// pointer.
+/// The byte, and optionally the bit, of an offending field: the sense-key-specific field pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldPointer {
     /// CDB or parameter list.

@@ -250,8 +250,7 @@ impl SenseData {
     }
 
     fn descriptor_len(&self) -> usize {
-        let lengths = self.descriptors().map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
-        Header::LEN + lengths.sum::<usize>()
+        Header::LEN + self.descriptors().map(|(c, _)| DESCRIPTORS[usize::from(c)].0).sum::<usize>()
     }
 
     fn parse_fixed(buf: &[u8], deferred: bool) -> Result<Self> {
@@ -346,9 +345,7 @@ impl SenseData {
             let (len, spec) = DESCRIPTORS[usize::from(code)];
             let desc = &mut out[at..at + len];
             desc[..2].copy_from_slice(&[code, (len - 2) as u8]);
-            if code == 0 {
-                INFORMATION_VALID.put(desc, 1);
-            }
+            INFORMATION_VALID.put(desc, u64::from(code == 0));
             spec.put(desc, value);
             at += len;
         }
