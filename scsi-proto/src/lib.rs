@@ -1,29 +1,5 @@
-//! SCSI wire formats as a block target needs them: SPC-4/SPC-5 and SBC-3/SBC-4.
-//!
-//! A pure crate: no I/O, no threads, and no allocation on the parse path where it can be
-//! avoided. It knows the bytes; what a device does with them belongs to the crates above.
-//!
-//! - [`cdb`]: decoding every command a disk target meets, with the position of any invalid field.
-//! - [`sense`]: fixed and descriptor format sense data, sense keys and ASC/ASCQ codes.
-//! - [`inquiry`]: standard INQUIRY data and the VPD pages of a modern disk.
-//! - [`mode`]: mode pages, MODE SENSE data and MODE SELECT parameter lists.
-//! - [`params`]: READ CAPACITY, REPORT LUNS, UNMAP and the other parameter data.
-//! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
-//! - [`bits`]: `layout!` and [`bits::Spec`], which declare each fixed layout once.
-//!
-//! Variable structures implement [`Wire`]. Errors are [`Error`], which says which field of which
-//! structure was wrong, and converts into the sense data a target returns.
-//!
-//! ```
-//! use scsi_proto::cdb::Command;
-//!
-//! // READ(10) of 8 blocks at LBA 0x1234 with FUA.
-//! let cdb = [0x28, 0x08, 0x00, 0x00, 0x12, 0x34, 0x00, 0x00, 0x08, 0x00];
-//! let cmd = Command::parse(&cdb).unwrap();
-//! assert_eq!(cmd.lba(), Some(0x1234));
-//! assert_eq!(cmd.transfer_length(), Some(8));
-//! assert!(cmd.fua());
-//! ```
+// The crate's documentation is its README, whose example runs as a doc test.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod bits;
@@ -71,11 +47,6 @@ pub fn copy_truncated(data: &[u8], allocation_length: usize, out: &mut [u8]) -> 
     out[..n].copy_from_slice(&data[..n]);
     n
 }
-
-/// The README's example, compiled and run as a doc test so it stays true.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests;
