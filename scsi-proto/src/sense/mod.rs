@@ -82,9 +82,8 @@ pub enum SenseKeySpecific {
 const SKSV: Spec = Spec::new("SKSV", 0, 7, 1);
 const CD: Spec = Spec::new("C/D", 0, 6, 1);
 const SD: Spec = Spec::new("SD", 0, 5, 1);
-/// BPV (bit 3) and BIT POINTER (bits 2..0).
-const BIT: Spec = Spec::new("BPV, BIT POINTER", 0, 0, 4);
-const BPV: u64 = 0x8;
+const BPV: Spec = Spec::new("BPV", 0, 3, 1);
+const BIT_POINTER: Spec = Spec::new("BIT POINTER", 0, 0, 3);
 const OVERFLOW: Spec = Spec::new("OVERFLOW", 0, 0, 1);
 /// FIELD POINTER, ACTUAL RETRY COUNT or PROGRESS INDICATION.
 const VALUE: Spec = Spec::new("FIELD POINTER", 1, 0, 16);
@@ -105,7 +104,8 @@ impl SenseKeySpecific {
         let mut b = [0u8; 3];
         flag.put(&mut b, u64::from(set));
         if let Some(n @ 0..=7) = bit {
-            BIT.put(&mut b, BPV | u64::from(n));
+            BPV.put(&mut b, 1);
+            BIT_POINTER.put(&mut b, u64::from(n));
         }
         VALUE.put(&mut b, u64::from(value));
         SKSV.put(&mut b, 1);
@@ -118,8 +118,7 @@ impl SenseKeySpecific {
             return None;
         }
         let value = VALUE.get(&b) as u16;
-        let bit = BIT.get(&b);
-        let bit = (bit & BPV != 0).then_some((bit & !BPV) as u8);
+        let bit = (BPV.get(&b) != 0).then_some(BIT_POINTER.get(&b) as u8);
         Some(match key {
             SenseKey::IllegalRequest => Self::FieldPointer(FieldPointer {
                 location: if CD.get(&b) != 0 { Location::Cdb } else { Location::ParameterList },
