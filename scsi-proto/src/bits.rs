@@ -334,11 +334,9 @@ macro_rules! fixed_wire {
             fn parse(buf: &[u8]) -> $crate::Result<Self> {
                 <Self as $crate::bits::Layout>::parse_fixed(buf, $location)
             }
-
             fn buffer_len(&self) -> usize {
                 <Self as $crate::bits::Layout>::LEN
             }
-
             fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
                 $crate::bits::Layout::emit_fixed(self, buf)
             }

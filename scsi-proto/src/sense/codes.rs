@@ -82,9 +82,8 @@ impl fmt::Display for SenseKey {
     }
 }
 
-/// An ADDITIONAL SENSE CODE and its QUALIFIER (ASC/ASCQ): the precise condition within the
-/// sense key. Any pair parses; the constants name the ones a disk target answers, with the
-/// descriptions of the SPC-5 ASC/ASCQ assignment table.
+/// An ADDITIONAL SENSE CODE and QUALIFIER (ASC/ASCQ): the precise condition within the sense key.
+/// Any pair parses; the constants name those a disk target answers, as SPC-5's table does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AdditionalSense {
     /// ADDITIONAL SENSE CODE.

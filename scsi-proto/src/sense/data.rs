@@ -116,8 +116,7 @@ impl SenseData {
         self
     }
 
-    /// The same sense data with a field pointer in the sense key specific field (meaningful
-    /// with ILLEGAL REQUEST).
+    /// The same sense data with `pointer` as its sense key specific field (for ILLEGAL REQUEST).
     #[must_use]
     pub const fn with_field_pointer(self, pointer: FieldPointer) -> Self {
         self.with_sense_key_specific(SenseKeySpecific::FieldPointer(pointer))
@@ -130,15 +129,13 @@ impl SenseData {
         self
     }
 
-    /// ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at `pointer` (reported with C/D = 1,
-    /// whatever `pointer.location` says).
+    /// ILLEGAL REQUEST / INVALID FIELD IN CDB at `pointer`, with C/D = 1 always.
     pub const fn invalid_field_in_cdb(pointer: FieldPointer) -> Self {
         Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB)
             .with_field_pointer(FieldPointer { location: Location::Cdb, ..pointer })
     }
 
-    /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at `pointer` (reported with
-    /// C/D = 0, whatever `pointer.location` says).
+    /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST at `pointer`, with C/D = 0 always.
     pub const fn invalid_field_in_parameter_list(pointer: FieldPointer) -> Self {
         Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_PARAMETER_LIST)
             .with_field_pointer(FieldPointer { location: Location::ParameterList, ..pointer })
