@@ -68,19 +68,13 @@ impl<K: Copy> Spec<K> {
     /// would refuse).
     pub fn put(&self, buf: &mut [u8], value: u64) {
         let shl = |v: u64| v.checked_shl(self.shift.into()).unwrap_or(0);
-        let mask = shl(self.max());
-        let new = shl(value) & mask;
-        let n = self.nbytes();
-        for k in 0..n {
-            let Some(b) = buf.get_mut(self.byte as usize + k) else {
-                return;
-            };
-            // Bytes more than 64 bits up (only in a refused spec) get nothing.
-            let shr = |v: u64| {
-                u32::try_from(8 * (n - 1 - k)).map_or(0, |sh| v.checked_shr(sh).unwrap_or(0))
-            };
-            let m = shr(mask) as u8;
-            *b = (*b & !m) | (shr(new) as u8 & m);
+        let (mut mask, mut new) = (shl(self.max()), shl(value));
+        // From the last byte up; bytes more than 64 bits up (only in a refused spec) get nothing.
+        for i in (self.byte as usize..self.end()).rev() {
+            if let Some(b) = buf.get_mut(i) {
+                *b = (*b & !(mask as u8)) | (new as u8 & mask as u8);
+            }
+            (mask, new) = (mask >> 8, new >> 8);
         }
     }
 
@@ -91,17 +85,10 @@ impl<K: Copy> Spec<K> {
 
     /// The field pointer to the field in `location`, `offset` bytes into it.
     pub const fn pointer(&self, location: Location, offset: u16) -> FieldPointer {
-        FieldPointer {
-            location,
-            byte: self.byte.saturating_add(offset),
-            bit: if self.bits < 8 {
-                // Saturating (and at most 7) so a spec Spec::new would refuse cannot panic.
-                let top = self.shift.saturating_add(self.bits).saturating_sub(1);
-                Some(if top > 7 { 7 } else { top })
-            } else {
-                None
-            },
-        }
+        // Saturating (and at most 7) so a spec Spec::new would refuse cannot panic.
+        let top = self.shift.saturating_add(self.bits).saturating_sub(1);
+        let bit = if self.bits < 8 { Some(if top > 7 { 7 } else { top }) } else { None };
+        FieldPointer { location, byte: self.byte.saturating_add(offset), bit }
     }
 }
 
@@ -144,18 +131,14 @@ impl Spec {
 ///     named(<scsi_proto::xcopy::ParameterListHeader as Layout>::FIELDS, "NO SUCH FIELD");
 /// ```
 pub const fn named(fields: &[Spec], name: &str) -> Spec {
-    let mut i = 0;
+    let (mut i, n) = (0, name.as_bytes());
     while i < fields.len() {
-        let f = fields[i].field.as_bytes();
-        let n = name.as_bytes();
-        if f.len() == n.len() {
-            let mut k = 0;
-            while k < n.len() && f[k] == n[k] {
-                k += 1;
-            }
-            if k == n.len() {
-                return fields[i];
-            }
+        let (f, mut k) = (fields[i].field.as_bytes(), 0);
+        while k < n.len() && k < f.len() && f[k] == n[k] {
+            k += 1;
+        }
+        if k == n.len() && k == f.len() {
+            return fields[i];
         }
         i += 1;
     }
@@ -170,21 +153,11 @@ pub trait Value: Copy {
     fn to_bits(self) -> u64;
 }
 
-impl Value for bool {
-    fn from_bits(v: u64) -> Self {
-        v != 0
-    }
-    fn to_bits(self) -> u64 {
-        u64::from(self)
-    }
-}
-
-macro_rules! uint_value {
-    ($($t:ty),*) => {$(
+macro_rules! value {
+    ($($t:ty: |$v:ident| $from:expr),*) => {$(
         impl Value for $t {
-            fn from_bits(v: u64) -> Self {
-                // The spec's mask keeps `v` within the field, which fits the declared type.
-                v as $t
+            fn from_bits($v: u64) -> Self {
+                $from
             }
             fn to_bits(self) -> u64 {
                 u64::from(self)
@@ -192,7 +165,8 @@ macro_rules! uint_value {
         }
     )*};
 }
-uint_value!(u8, u16, u32, u64);
+// A flag is any non-zero value; the spec's mask keeps a number within the declared type.
+value!(bool: |v| v != 0, u8: |v| v as u8, u16: |v| v as u16, u32: |v| v as u32, u64: |v| v);
 
 /// A structure declared with `layout!`: `LEN` bytes whose named fields are `FIELDS`.
 pub trait Layout: Sized {
@@ -216,15 +190,8 @@ pub trait Layout: Sized {
     /// The bits the named fields cover, by byte (`LEN` bytes).
     fn mask() -> Vec<u8> {
         let mut m = vec![0u8; Self::LEN];
-        for s in Self::FIELDS {
-            s.mark(&mut m);
-        }
+        Self::FIELDS.iter().for_each(|s| s.mark(&mut m));
         m
-    }
-
-    /// The named field, by name.
-    fn spec(name: &str) -> Option<&'static Spec> {
-        Self::FIELDS.iter().find(|s| s.field == name)
     }
 
     /// Parses exactly as [`Layout::read`] after checking that `buf` holds `LEN` bytes.
@@ -259,7 +226,7 @@ pub trait Layout: Sized {
 ///
 /// A structure with owned fields besides its fixed part names a private struct `Fixed` for
 /// that part, `pub struct Name(Fixed: "what", len) { .. } + { extra: Type, .. }`: `Fixed` is
-/// the `Layout`; `Name` has `fixed()`, `from_fixed(fixed, extra..)` and `spec(name)`.
+/// the `Layout`; `Name` has `fixed()` and `from_fixed(fixed, extra..)`.
 macro_rules! layout {
     (
         $(#[$meta:meta])*
@@ -293,11 +260,6 @@ macro_rules! layout {
             /// The structure from its fixed part and its owned fields.
             fn from_fixed(f: $fixed, $($extra: $xty),*) -> Self {
                 $name { $($field: f.$field,)* $($extra,)* }
-            }
-
-            /// The field of the fixed part named `name`, for its field pointer.
-            pub fn spec(name: &str) -> Option<&'static $crate::bits::Spec> {
-                <$fixed as $crate::bits::Layout>::spec(name)
             }
         }
     };
@@ -340,16 +302,9 @@ macro_rules! layout {
             }
         }
 
+        // Every field passes Spec::new's checks and lies inside the structure.
         const _: () = {
-            // Every field lies inside the structure.
-            let fields = <$name as $crate::bits::Layout>::FIELDS;
-            let mut i = 0;
-            while i < fields.len() {
-                let f = fields[i];
-                assert!(f.end() <= $len && f.shift < 8 && f.bits >= 1 && f.bits <= 64);
-                assert!(f.shift as u32 + f.bits as u32 <= 64);
-                i += 1;
-            }
+            $(assert!($crate::bits::Spec::new($label, $byte, $shift, $bits).end() <= $len);)*
         };
     };
     // The struct, each placed field documented with its position.
@@ -379,11 +334,9 @@ macro_rules! fixed_wire {
             fn parse(buf: &[u8]) -> $crate::Result<Self> {
                 <Self as $crate::bits::Layout>::parse_fixed(buf, $location)
             }
-
             fn buffer_len(&self) -> usize {
                 <Self as $crate::bits::Layout>::LEN
             }
-
             fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
                 $crate::bits::Layout::emit_fixed(self, buf)
             }

@@ -13,8 +13,7 @@ pub enum Location {
     Data,
 }
 
-/// The byte, and optionally the bit, of an offending field, for the sense-key-specific field
-/// pointer.
+/// The byte, and optionally the bit, of an offending field: the sense-key-specific field pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldPointer {
     /// CDB or parameter list.
@@ -26,33 +25,29 @@ pub struct FieldPointer {
 }
 
 impl FieldPointer {
-    const fn at(location: Location, byte: u16, bit: Option<u8>) -> Self {
-        FieldPointer { location, byte, bit }
-    }
-
     /// A pointer to a whole-byte field of the CDB.
     pub const fn cdb(byte: u16) -> Self {
-        Self::at(Location::Cdb, byte, None)
+        FieldPointer { location: Location::Cdb, byte, bit: None }
     }
 
     /// A pointer to a bit field of the CDB whose most significant bit is `bit`.
     pub const fn cdb_bit(byte: u16, bit: u8) -> Self {
-        Self::at(Location::Cdb, byte, Some(bit))
+        FieldPointer { location: Location::Cdb, byte, bit: Some(bit) }
     }
 
     /// A pointer to a whole-byte field of the parameter list.
     pub const fn param(byte: u16) -> Self {
-        Self::at(Location::ParameterList, byte, None)
+        FieldPointer { location: Location::ParameterList, byte, bit: None }
     }
 
     /// A pointer to a bit field of the parameter list whose most significant bit is `bit`.
     pub const fn param_bit(byte: u16, bit: u8) -> Self {
-        Self::at(Location::ParameterList, byte, Some(bit))
+        FieldPointer { location: Location::ParameterList, byte, bit: Some(bit) }
     }
 
     /// A pointer into data parsed on the initiator side (never reported in sense data).
     pub const fn data(byte: u16, bit: Option<u8>) -> Self {
-        Self::at(Location::Data, byte, bit)
+        FieldPointer { location: Location::Data, byte, bit }
     }
 
     /// The same field, `offset` bytes further on: for a structure parsed at an offset inside a
@@ -64,15 +59,9 @@ impl FieldPointer {
 
 impl fmt::Display for FieldPointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match self.location {
-            Location::Cdb => "CDB",
-            Location::ParameterList => "parameter list",
-            Location::Data => "data",
-        };
-        match self.bit {
-            Some(bit) => write!(f, "{place} byte {}, bit {bit}", self.byte),
-            None => write!(f, "{place} byte {}", self.byte),
-        }
+        let place = ["CDB", "parameter list", "data"][self.location as usize];
+        write!(f, "{place} byte {}", self.byte)?;
+        self.bit.map_or(Ok(()), |bit| write!(f, ", bit {bit}"))
     }
 }
 
@@ -114,10 +103,8 @@ pub enum Error {
         pointer: FieldPointer,
     },
     /// An operation code (and service action) this crate does not decode.
-    #[error("unsupported operation code {opcode:#04x}{}", match service_action {
-        Some(sa) => format!(" service action {sa:#06x}"),
-        None => String::new(),
-    })]
+    #[error("unsupported operation code {opcode:#04x}{}",
+        service_action.map_or(String::new(), |sa| format!(" service action {sa:#06x}")))]
     UnsupportedOpcode {
         /// The operation code (CDB byte 0).
         opcode: u8,
@@ -137,27 +124,20 @@ pub enum Error {
 /// This crate's result type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-/// Checks that `buf` holds at least `needed` bytes.
-pub(crate) fn check_len(
-    what: &'static str,
-    location: Location,
-    buf: &[u8],
-    needed: usize,
-) -> Result<()> {
+/// Checks that `buf`, a CDB, parameter list or device data (`at`), holds `needed` bytes.
+pub(crate) fn check_len(what: &'static str, at: Location, buf: &[u8], needed: usize) -> Result<()> {
     if buf.len() < needed {
-        Err(Error::Truncated { what, location, needed, actual: buf.len() })
-    } else {
-        Ok(())
+        return Err(Error::Truncated { what, location: at, needed, actual: buf.len() });
     }
+    Ok(())
 }
 
 /// Checks that an output buffer can take `needed` bytes.
 pub(crate) fn check_out(what: &'static str, buf: &[u8], needed: usize) -> Result<()> {
     if buf.len() < needed {
-        Err(Error::BufferTooShort { what, needed, actual: buf.len() })
-    } else {
-        Ok(())
+        return Err(Error::BufferTooShort { what, needed, actual: buf.len() });
     }
+    Ok(())
 }
 
 /// The first `len` bytes of an output buffer, which must hold them, zeroed.
@@ -167,28 +147,19 @@ pub(crate) fn zeroed_out<'a>(
     len: usize,
 ) -> Result<&'a mut [u8]> {
     check_out(what, buf, len)?;
-    let out = &mut buf[..len];
-    out.fill(0);
-    Ok(out)
+    buf[..len].fill(0);
+    Ok(&mut buf[..len])
 }
 
-/// An [`Error::InvalidField`]: `field` of `what`, at `pointer`.
-pub(crate) const fn invalid(
-    what: &'static str,
-    field: &'static str,
-    pointer: FieldPointer,
-) -> Error {
-    Error::InvalidField { what, field, pointer }
+/// An [`Error::InvalidField`]: `field` of `what`, at `at`.
+pub(crate) const fn invalid(what: &'static str, field: &'static str, at: FieldPointer) -> Error {
+    Error::InvalidField { what, field, pointer: at }
 }
 
 /// `e`, about a part `offset` bytes into `what`, as an error about `what`.
 pub(crate) fn within(e: Error, what: &'static str, offset: usize) -> Error {
-    match e {
-        Error::InvalidField { field, pointer, .. } => {
-            invalid(what, field, pointer.shifted(ptr_byte(offset)))
-        }
-        e => e,
-    }
+    let Error::InvalidField { field, pointer, .. } = e else { return e };
+    invalid(what, field, pointer.shifted(ptr_byte(offset)))
 }
 
 /// A byte offset as a field pointer's byte; saturates (sense data cannot point past 65535).

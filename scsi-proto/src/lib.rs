@@ -1,34 +1,5 @@
-//! SCSI wire formats as a block target needs them: SPC-4/SPC-5 and SBC-3/SBC-4.
-//!
-//! A pure crate: no I/O, no threads, and no allocation on the parse path where it can be
-//! avoided. It knows the bytes; what a device does with them belongs to the crates above.
-//!
-//! - [`cdb`]: decoding every command a disk target meets, in all its sizes, with LBA, transfer
-//!   and allocation lengths, DPO/FUA/group bits, and the exact position of any invalid field.
-//! - [`sense`]: fixed and descriptor format sense data, sense keys and ASC/ASCQ codes.
-//! - [`inquiry`]: standard INQUIRY data and the VPD pages of a modern disk.
-//! - [`mode`]: mode pages, MODE SENSE data and MODE SELECT parameter lists.
-//! - [`params`]: READ CAPACITY, REPORT SUPPORTED OPERATION CODES, GET LBA STATUS, UNMAP,
-//!   REPORT LUNS and the other parameter data.
-//! - [`xcopy`]: EXTENDED COPY parameter lists and RECEIVE COPY RESULTS data.
-//! - [`bits`]: `layout!` and [`bits::Spec`]: every fixed-layout header is declared once as a
-//!   struct whose fields are read and written big-endian at their standard byte and bit.
-//!
-//! Variable structures are owned representations implementing [`Wire`]: `parse` checks every
-//! length before reading and never panics, `emit` never panics on a buffer of at least
-//! [`Wire::buffer_len`] bytes. Errors are [`Error`], which says which field of which structure
-//! was wrong, and converts into the sense data a target returns.
-//!
-//! ```
-//! use scsi_proto::cdb::Command;
-//!
-//! // READ(10) of 8 blocks at LBA 0x1234 with FUA.
-//! let cdb = [0x28, 0x08, 0x00, 0x00, 0x12, 0x34, 0x00, 0x00, 0x08, 0x00];
-//! let cmd = Command::parse(&cdb).unwrap();
-//! assert_eq!(cmd.lba(), Some(0x1234));
-//! assert_eq!(cmd.transfer_length(), Some(8));
-//! assert!(cmd.fua());
-//! ```
+// The crate's documentation is its README, whose example runs as a doc test.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod bits;
@@ -77,37 +48,7 @@ pub fn copy_truncated(data: &[u8], allocation_length: usize, out: &mut [u8]) -> 
     n
 }
 
-/// The README's example, compiled and run as a doc test so it stays true.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 #[cfg(test)]
-pub(crate) mod testutil {
-    use super::Wire;
-    use core::fmt::Debug;
-
-    /// Asserts `parse(emit(x)) == x` and that `emit` honours `buffer_len` exactly.
-    pub fn assert_roundtrip<T: Wire + PartialEq + Debug>(x: &T) {
-        let len = x.buffer_len();
-        let mut buf = vec![0xAAu8; len + 8];
-        let n = x.emit(&mut buf).expect("emit into a large enough buffer");
-        assert_eq!(n, len, "emit wrote a different length than buffer_len for {x:?}");
-        let y = T::parse(&buf[..n]).expect("parse what was emitted");
-        assert_eq!(&y, x);
-        if len > 0 {
-            assert!(x.emit(&mut vec![0u8; len - 1]).is_err(), "emit accepted a short buffer");
-        }
-    }
-}
-
+mod tests;
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn allocation_length_truncates() {
-        let mut out = [0u8; 8];
-        assert_eq!(super::copy_truncated(&[1, 2, 3, 4], 2, &mut out), 2);
-        assert_eq!(&out[..3], &[1, 2, 0]);
-        assert_eq!(super::copy_truncated(&[1, 2, 3], 100, &mut out), 3);
-    }
-}
+use tests as testutil;

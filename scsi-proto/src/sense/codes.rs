@@ -41,9 +41,7 @@ macro_rules! sense_keys {
 
             /// The name as the standard spells it, for logs.
             pub const fn name(self) -> &'static str {
-                match self {
-                    $(SenseKey::$key => $name,)*
-                }
+                [$($name),*][self as usize]
             }
         }
     };
@@ -68,13 +66,6 @@ sense_keys! {
     Completed = 0xF "COMPLETED",
 }
 
-impl SenseKey {
-    /// The sense key with value `v`, or `None` when `v` does not fit in the 4-bit field.
-    pub fn from_u8(v: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(v)).copied()
-    }
-}
-
 /// The SENSE KEY field's four bits; higher bits are ignored.
 impl Value for SenseKey {
     fn from_bits(v: u64) -> Self {
@@ -85,21 +76,14 @@ impl Value for SenseKey {
     }
 }
 
-impl From<SenseKey> for u8 {
-    fn from(key: SenseKey) -> u8 {
-        key as u8
-    }
-}
-
 impl fmt::Display for SenseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-/// An ADDITIONAL SENSE CODE and its QUALIFIER (ASC/ASCQ): the precise condition within the
-/// sense key. Any pair parses; the constants name the ones a disk target answers, with the
-/// descriptions of the SPC-5 ASC/ASCQ assignment table.
+/// An ADDITIONAL SENSE CODE and QUALIFIER (ASC/ASCQ): the precise condition within the sense key.
+/// Any pair parses; the constants name those a disk target answers, as SPC-5's table does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AdditionalSense {
     /// ADDITIONAL SENSE CODE.
@@ -108,19 +92,17 @@ pub struct AdditionalSense {
     pub ascq: u8,
 }
 
-impl AdditionalSense {
-    /// The pair `asc`/`ascq`.
-    pub const fn new(asc: u8, ascq: u8) -> Self {
-        AdditionalSense { asc, ascq }
-    }
-}
-
 /// Defines the named ASC/ASCQ constants and their descriptions from one table, so the two
 /// cannot drift apart; a duplicated pair makes the `description` match unreachable (a lint
 /// error under `-D warnings`).
 macro_rules! additional_sense_codes {
     ($($name:ident = ($asc:literal, $ascq:literal, $desc:literal);)*) => {
         impl AdditionalSense {
+            /// The pair `asc`/`ascq`.
+            pub const fn new(asc: u8, ascq: u8) -> Self {
+                AdditionalSense { asc, ascq }
+            }
+
             $(
                 #[doc = concat!("ASC/ASCQ ", stringify!($asc), "/", stringify!($ascq), ": ", $desc, ".")]
                 pub const $name: AdditionalSense = AdditionalSense::new($asc, $ascq);

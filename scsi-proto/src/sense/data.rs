@@ -5,7 +5,7 @@ use core::fmt;
 use super::{AdditionalSense, FIXED_LEN, SenseFormat, SenseKey, SenseKeySpecific};
 use crate::bits::{Layout, Spec, layout};
 use crate::cdb::service_action_spec;
-use crate::error::{check_len, check_out, invalid};
+use crate::error::{check_len, invalid, zeroed_out};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// Sense data, fixed or descriptor format (SPC-5 4.4), such that `parse(emit(x)) == x`.
@@ -116,8 +116,7 @@ impl SenseData {
         self
     }
 
-    /// The same sense data with a field pointer in the sense key specific field (meaningful
-    /// with ILLEGAL REQUEST).
+    /// The same sense data with `pointer` as its sense key specific field (for ILLEGAL REQUEST).
     #[must_use]
     pub const fn with_field_pointer(self, pointer: FieldPointer) -> Self {
         self.with_sense_key_specific(SenseKeySpecific::FieldPointer(pointer))
@@ -130,15 +129,13 @@ impl SenseData {
         self
     }
 
-    /// ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at `pointer` (reported with C/D = 1,
-    /// whatever `pointer.location` says).
+    /// ILLEGAL REQUEST / INVALID FIELD IN CDB at `pointer`, with C/D = 1 always.
     pub const fn invalid_field_in_cdb(pointer: FieldPointer) -> Self {
         Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB)
             .with_field_pointer(FieldPointer { location: Location::Cdb, ..pointer })
     }
 
-    /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST pointing at `pointer` (reported with
-    /// C/D = 0, whatever `pointer.location` says).
+    /// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST at `pointer`, with C/D = 0 always.
     pub const fn invalid_field_in_parameter_list(pointer: FieldPointer) -> Self {
         Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_PARAMETER_LIST)
             .with_field_pointer(FieldPointer { location: Location::ParameterList, ..pointer })
@@ -157,41 +154,33 @@ impl SenseData {
             .with_information(offset)
     }
 
-    /// The sense data a target returns for a command this crate rejected with `e`, current and
-    /// fixed format: an unsupported opcode is INVALID COMMAND OPERATION CODE (an unsupported
-    /// service action, INVALID FIELD IN CDB at the SERVICE ACTION field); an invalid field is
-    /// INVALID FIELD IN CDB or IN PARAMETER LIST with its field pointer; a truncated CDB is
-    /// INVALID FIELD IN CDB without a pointer; a short parameter list is PARAMETER LIST LENGTH
-    /// ERROR; a fault in the target's own data or buffers is HARDWARE ERROR / INTERNAL TARGET
-    /// FAILURE.
+    /// The sense data, current and fixed format, for a command this crate rejected with `e`:
+    /// ILLEGAL REQUEST (with the field pointer where one applies), or HARDWARE ERROR / INTERNAL
+    /// TARGET FAILURE for a fault in the target's own data or buffers.
     pub const fn from_error(e: &Error) -> Self {
+        use AdditionalSense as A;
+        use Location::{Cdb, Data, ParameterList};
         match *e {
             Error::UnsupportedOpcode { service_action: None, .. } => Self::invalid_opcode(),
-            Error::UnsupportedOpcode { opcode, service_action: Some(_) } => {
-                Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Location::Cdb, 0))
+            Error::UnsupportedOpcode { opcode, .. } => {
+                Self::invalid_field_in_cdb(service_action_spec(opcode).pointer(Cdb, 0))
             }
-            Error::InvalidField { pointer, .. } => match pointer.location {
-                Location::Cdb => Self::invalid_field_in_cdb(pointer),
-                Location::ParameterList => Self::invalid_field_in_parameter_list(pointer),
-                Location::Data => Self::internal_target_failure(),
+            Error::InvalidField { pointer: p, .. } => match p.location {
+                Cdb => Self::invalid_field_in_cdb(p),
+                ParameterList => Self::invalid_field_in_parameter_list(p),
+                Data => Self::internal_target_failure(),
             },
-            Error::Truncated { location, .. } => match location {
-                Location::Cdb => Self::illegal_request(AdditionalSense::INVALID_FIELD_IN_CDB),
-                Location::ParameterList => {
-                    Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
-                }
-                Location::Data => Self::internal_target_failure(),
-            },
-            Error::ParameterListLength { .. } => {
-                Self::illegal_request(AdditionalSense::PARAMETER_LIST_LENGTH_ERROR)
+            Error::Truncated { location: Cdb, .. } => {
+                Self::illegal_request(A::INVALID_FIELD_IN_CDB)
             }
-            Error::BufferTooShort { .. } => Self::internal_target_failure(),
+            Error::Truncated { location: ParameterList, .. }
+            | Error::ParameterListLength { .. } => {
+                Self::illegal_request(A::PARAMETER_LIST_LENGTH_ERROR)
+            }
+            Error::Truncated { location: Data, .. } | Error::BufferTooShort { .. } => {
+                Self::internal_target_failure()
+            }
         }
-    }
-
-    /// The RESPONSE CODE this sense data is emitted with (70h..=73h).
-    pub const fn response_code(&self) -> u8 {
-        self.format.response_code(self.deferred)
     }
 }
 
@@ -234,9 +223,9 @@ const DESCRIPTORS: [(usize, Spec); 6] = [
     (4, Spec::new("FILEMARK, EOM, ILI", 3, 5, 3)),
     (4, Spec::new("ILI", 3, 5, 1)),
 ];
-/// The information descriptor's VALID bit, which shall be one.
 /// A sense data descriptor's ADDITIONAL LENGTH.
 const DESCRIPTOR_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 1, 0, 8);
+/// The information descriptor's VALID bit, which shall be one.
 const INFORMATION_VALID: Spec = Spec::new("VALID", 2, 7, 1);
 const WHAT_DESCRIPTOR: &str = "sense data descriptor";
 
@@ -258,8 +247,7 @@ impl SenseData {
     }
 
     fn descriptor_len(&self) -> usize {
-        let lengths = self.descriptors().map(|(c, _)| DESCRIPTORS[usize::from(c)].0);
-        Header::LEN + lengths.sum::<usize>()
+        Header::LEN + self.descriptors().map(|(c, _)| DESCRIPTORS[usize::from(c)].0).sum::<usize>()
     }
 
     fn parse_fixed(buf: &[u8], deferred: bool) -> Result<Self> {
@@ -267,10 +255,7 @@ impl SenseData {
         // A field the device did not send, or that an allocation length cut off, reads as zero.
         let f = Fixed::read(&buf[..buf.len().min(8 + usize::from(buf[7]))]);
         Ok(SenseData {
-            format: SenseFormat::Fixed,
             deferred,
-            key: f.key,
-            additional: f.additional,
             information: f.valid.then_some(u64::from(f.information)),
             command_specific: (f.command_specific != 0).then_some(u64::from(f.command_specific)),
             sense_key_specific: SenseKeySpecific::from_bits(f.key, u64::from(f.sks)),
@@ -278,52 +263,46 @@ impl SenseData {
             filemark: f.filemark,
             eom: f.eom,
             ili: f.ili,
+            ..SenseData::new(f.key, f.additional)
         })
     }
 
     fn parse_descriptor(buf: &[u8], deferred: bool) -> Result<Self> {
         let h = Header::parse_fixed(buf, Location::Data)?;
-        let mut sense = SenseData {
-            format: SenseFormat::Descriptor,
-            deferred,
-            ..SenseData::new(h.key, h.additional)
-        };
+        let mut sense = SenseData::new(h.key, h.additional).in_format(SenseFormat::Descriptor);
+        sense.deferred = deferred;
         let end = buf.len().min(Header::LEN + usize::from(h.additional_length));
         let mut seen = [false; DESCRIPTORS.len()];
         let mut at = Header::LEN;
         // Each step consumes at least the two header bytes, so the walk always ends.
         while at < end {
-            let rest = &buf[at..end];
-            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, rest, 2)?.len();
-            let code = usize::from(rest[0]);
+            let desc = &buf[at..end];
+            let len = DESCRIPTOR_LENGTH.counted(WHAT_DESCRIPTOR, desc, 2)?.len();
+            let code = usize::from(desc[0]);
             // The first of like descriptors counts; other types are nothing a block target needs.
-            if let Some(&(needed, spec)) = DESCRIPTORS.get(code) {
-                if !core::mem::replace(&mut seen[code], true) {
-                    if len < needed {
-                        return Err(DESCRIPTOR_LENGTH.invalid(WHAT_DESCRIPTOR, Location::Data, at));
+            if let Some(&(needed, spec)) = DESCRIPTORS.get(code)
+                && !core::mem::replace(&mut seen[code], true)
+            {
+                if len < needed {
+                    return Err(DESCRIPTOR_LENGTH.invalid(WHAT_DESCRIPTOR, Location::Data, at));
+                }
+                let v = spec.get(desc);
+                match code {
+                    0 => sense.information = (INFORMATION_VALID.get(desc) != 0).then_some(v),
+                    1 => sense.command_specific = Some(v),
+                    2 => sense.sense_key_specific = SenseKeySpecific::from_bits(sense.key, v),
+                    3 => sense.field_replaceable_unit = v as u8,
+                    // Stream commands: FILEMARK, EOM, ILI; block commands: ILI alone.
+                    _ => {
+                        sense.filemark |= v & 4 != 0;
+                        sense.eom |= v & 2 != 0;
+                        sense.ili |= v & 1 != 0;
                     }
-                    sense.apply_descriptor(code, spec.get(rest), rest);
                 }
             }
             at += len;
         }
         Ok(sense)
-    }
-
-    /// Folds in the value of a known descriptor of type `code`.
-    fn apply_descriptor(&mut self, code: usize, v: u64, desc: &[u8]) {
-        match code {
-            0 => self.information = (INFORMATION_VALID.get(desc) != 0).then_some(v),
-            1 => self.command_specific = Some(v),
-            2 => self.sense_key_specific = SenseKeySpecific::from_bits(self.key, v),
-            3 => self.field_replaceable_unit = v as u8,
-            4 => {
-                self.filemark |= v & 4 != 0;
-                self.eom |= v & 2 != 0;
-                self.ili |= v & 1 != 0;
-            }
-            _ => self.ili |= v != 0,
-        }
     }
 
     fn emit_fixed(&self, buf: &mut [u8]) -> Result<usize> {
@@ -332,7 +311,7 @@ impl SenseData {
         let command_specific = self.command_specific.and_then(|v| u32::try_from(v).ok());
         Fixed {
             valid: information.is_some(),
-            response_code: self.response_code(),
+            response_code: self.format.response_code(self.deferred),
             filemark: self.filemark,
             eom: self.eom,
             ili: self.ili,
@@ -349,24 +328,21 @@ impl SenseData {
 
     fn emit_descriptor(&self, buf: &mut [u8]) -> Result<usize> {
         let total = self.descriptor_len();
-        check_out(Header::WHAT, buf, total)?;
+        let out = zeroed_out(Header::WHAT, buf, total)?;
         Header {
-            response_code: self.response_code(),
+            response_code: self.format.response_code(self.deferred),
             key: self.key,
             additional: self.additional,
             // At most 48 - 8: always fits.
             additional_length: (total - Header::LEN) as u8,
         }
-        .emit_fixed(buf)?;
+        .put(out);
         let mut at = Header::LEN;
         for (code, value) in self.descriptors() {
             let (len, spec) = DESCRIPTORS[usize::from(code)];
-            let desc = &mut buf[at..at + len];
-            desc.fill(0);
+            let desc = &mut out[at..at + len];
             desc[..2].copy_from_slice(&[code, (len - 2) as u8]);
-            if code == 0 {
-                INFORMATION_VALID.put(desc, 1);
-            }
+            INFORMATION_VALID.put(desc, u64::from(code == 0));
             spec.put(desc, value);
             at += len;
         }
@@ -381,11 +357,10 @@ impl Wire for SenseData {
         if buf.is_empty() {
             check_len("sense data", Location::Data, buf, 8)?;
         }
+        let deferred = buf[0] & 1 != 0;
         match buf[0] & 0x7F {
-            0x70 => Self::parse_fixed(buf, false),
-            0x71 => Self::parse_fixed(buf, true),
-            0x72 => Self::parse_descriptor(buf, false),
-            0x73 => Self::parse_descriptor(buf, true),
+            0x70 | 0x71 => Self::parse_fixed(buf, deferred),
+            0x72 | 0x73 => Self::parse_descriptor(buf, deferred),
             _ => Err(invalid("sense data", "RESPONSE CODE", FieldPointer::data(0, Some(6)))),
         }
     }
@@ -405,24 +380,11 @@ impl Wire for SenseData {
     }
 }
 
-impl From<&Error> for SenseData {
-    fn from(e: &Error) -> Self {
-        SenseData::from_error(e)
-    }
-}
-
-impl From<Error> for SenseData {
-    fn from(e: Error) -> Self {
-        SenseData::from_error(&e)
-    }
-}
-
 impl fmt::Display for SenseData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.deferred {
-            f.write_str("deferred ")?;
-        }
-        write!(f, "{}: {}", self.key, self.additional)?;
+        use SenseKeySpecific as S;
+        let deferred = if self.deferred { "deferred " } else { "" };
+        write!(f, "{deferred}{}: {}", self.key, self.additional)?;
         if let Some(info) = self.information {
             write!(f, ", information {info:#x}")?;
         }
@@ -430,31 +392,25 @@ impl fmt::Display for SenseData {
             write!(f, ", command-specific {csi:#x}")?;
         }
         match self.sense_key_specific {
-            Some(SenseKeySpecific::FieldPointer(p)) => write!(f, ", field at {p}")?,
-            Some(SenseKeySpecific::ActualRetryCount(n)) => write!(f, ", {n} retries")?,
-            Some(SenseKeySpecific::ProgressIndication(n)) => {
-                write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?;
+            Some(S::FieldPointer(p)) => write!(f, ", field at {p}")?,
+            Some(S::ActualRetryCount(n)) => write!(f, ", {n} retries")?,
+            Some(S::ProgressIndication(n)) => {
+                write!(f, ", progress {}%", u32::from(n) * 100 / 65536)?
             }
-            Some(SenseKeySpecific::SegmentPointer { segment_descriptor, bit, field_pointer }) => {
-                let base =
-                    ["parameter list", "segment descriptor"][usize::from(segment_descriptor)];
+            Some(S::SegmentPointer { segment_descriptor, bit, field_pointer }) => {
+                let base = if segment_descriptor { "segment descriptor" } else { "parameter list" };
                 write!(f, ", {base} byte {field_pointer}")?;
                 if let Some(b) = bit {
                     write!(f, " bit {b}")?;
                 }
             }
-            Some(SenseKeySpecific::UnitAttentionOverflow(true)) => {
-                f.write_str(", unit attention queue overflow")?;
+            Some(S::UnitAttentionOverflow(true)) => {
+                f.write_str(", unit attention queue overflow")?
             }
-            Some(SenseKeySpecific::UnitAttentionOverflow(false)) | None => {}
-            Some(SenseKeySpecific::Other([x, y, z])) => {
-                write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?;
-            }
+            Some(S::UnitAttentionOverflow(false)) | None => {}
+            Some(S::Other([x, y, z])) => write!(f, ", sense key specific {x:02x}{y:02x}{z:02x}")?,
         }
-        if self.ili {
-            f.write_str(", ILI")?;
-        }
-        Ok(())
+        f.write_str(if self.ili { ", ILI" } else { "" })
     }
 }
 

@@ -82,9 +82,8 @@ pub enum SenseKeySpecific {
 const SKSV: Spec = Spec::new("SKSV", 0, 7, 1);
 const CD: Spec = Spec::new("C/D", 0, 6, 1);
 const SD: Spec = Spec::new("SD", 0, 5, 1);
-/// BPV (bit 3) and BIT POINTER (bits 2..0).
-const BIT: Spec = Spec::new("BPV, BIT POINTER", 0, 0, 4);
-const BPV: u64 = 0x8;
+const BPV: Spec = Spec::new("BPV", 0, 3, 1);
+const BIT_POINTER: Spec = Spec::new("BIT POINTER", 0, 0, 3);
 const OVERFLOW: Spec = Spec::new("OVERFLOW", 0, 0, 1);
 /// FIELD POINTER, ACTUAL RETRY COUNT or PROGRESS INDICATION.
 const VALUE: Spec = Spec::new("FIELD POINTER", 1, 0, 16);
@@ -92,40 +91,34 @@ const VALUE: Spec = Spec::new("FIELD POINTER", 1, 0, 16);
 impl SenseKeySpecific {
     /// The field's three bytes, SKSV set.
     pub fn to_bytes(&self) -> [u8; 3] {
-        let mut b = [0u8; 3];
-        let put_bit = |b: &mut [u8; 3], bit: Option<u8>| match bit {
-            Some(n) if n <= 7 => BIT.put(b, BPV | u64::from(n)),
-            _ => {}
-        };
-        match *self {
-            Self::FieldPointer(p) => {
-                CD.put(&mut b, u64::from(p.location == Location::Cdb));
-                put_bit(&mut b, p.bit);
-                VALUE.put(&mut b, u64::from(p.byte));
-            }
-            Self::ActualRetryCount(n) | Self::ProgressIndication(n) => {
-                VALUE.put(&mut b, u64::from(n));
-            }
+        // The flag at bit 6 or 5 or 0 of byte 0, the bit pointer and the 16-bit value.
+        let ((flag, set), bit, value) = match *self {
+            Self::FieldPointer(p) => ((CD, p.location == Location::Cdb), p.bit, p.byte),
+            Self::ActualRetryCount(n) | Self::ProgressIndication(n) => ((CD, false), None, n),
             Self::SegmentPointer { segment_descriptor, bit, field_pointer } => {
-                SD.put(&mut b, u64::from(segment_descriptor));
-                put_bit(&mut b, bit);
-                VALUE.put(&mut b, u64::from(field_pointer));
+                ((SD, segment_descriptor), bit, field_pointer)
             }
-            Self::UnitAttentionOverflow(overflow) => OVERFLOW.put(&mut b, u64::from(overflow)),
-            Self::Other(bytes) => b = bytes,
+            Self::UnitAttentionOverflow(overflow) => ((OVERFLOW, overflow), None, 0),
+            Self::Other([x, y, z]) => return [x | 0x80, y, z], // SKSV
+        };
+        let mut b = [0u8; 3];
+        flag.put(&mut b, u64::from(set));
+        if let Some(n @ 0..=7) = bit {
+            BPV.put(&mut b, 1);
+            BIT_POINTER.put(&mut b, u64::from(n));
         }
+        VALUE.put(&mut b, u64::from(value));
         SKSV.put(&mut b, 1);
         b
     }
 
     /// Decodes the three bytes of the field as `key` defines them; `None` when SKSV is 0.
-    pub fn from_bytes(key: SenseKey, mut b: [u8; 3]) -> Option<Self> {
+    pub fn from_bytes(key: SenseKey, b: [u8; 3]) -> Option<Self> {
         if SKSV.get(&b) == 0 {
             return None;
         }
         let value = VALUE.get(&b) as u16;
-        let bit = BIT.get(&b);
-        let bit = (bit & BPV != 0).then_some((bit & !BPV) as u8);
+        let bit = (BPV.get(&b) != 0).then_some(BIT_POINTER.get(&b) as u8);
         Some(match key {
             SenseKey::IllegalRequest => Self::FieldPointer(FieldPointer {
                 location: if CD.get(&b) != 0 { Location::Cdb } else { Location::ParameterList },
@@ -142,10 +135,7 @@ impl SenseKeySpecific {
                 field_pointer: value,
             },
             SenseKey::UnitAttention => Self::UnitAttentionOverflow(OVERFLOW.get(&b) != 0),
-            _ => {
-                SKSV.put(&mut b, 0);
-                Self::Other(b)
-            }
+            _ => Self::Other([b[0] & 0x7F, b[1], b[2]]), // SKSV cleared
         })
     }
 

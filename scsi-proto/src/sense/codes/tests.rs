@@ -2,13 +2,11 @@ use super::*;
 
 #[test]
 fn sense_keys() {
-    for v in 0..=0x0Fu8 {
-        let key = SenseKey::from_u8(v).expect("4-bit key");
-        assert_eq!(u8::from(key), v);
+    for (v, key) in SenseKey::ALL.into_iter().enumerate() {
+        assert_eq!(usize::from(key as u8), v);
     }
-    assert_eq!(SenseKey::from_u8(0x0C), Some(SenseKey::Obsolete));
-    assert_eq!(SenseKey::from_u8(0x05), Some(SenseKey::IllegalRequest));
-    assert_eq!(SenseKey::from_u8(0x10), None);
+    assert_eq!(SenseKey::ALL[0x0C], SenseKey::Obsolete);
+    assert_eq!(SenseKey::ALL[0x05], SenseKey::IllegalRequest);
     assert_eq!(SenseKey::IllegalRequest.to_string(), "ILLEGAL REQUEST");
 }
 
