@@ -7,7 +7,7 @@
 //! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
 use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_out, within};
+use crate::error::{check_out, within, zeroed_out};
 use crate::{Location, Result, Wire};
 
 /// Public constants, one documented line each.
@@ -69,7 +69,7 @@ pub mod protocol_identifier {
     }
 }
 
-/// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
+/// A VPD page's name and its bytes; `vpd_pages!` gives it `PAGE_CODE` and [`Wire`].
 trait Page: Sized {
     /// What errors name.
     const NAME: &'static str;
@@ -81,52 +81,22 @@ trait Page: Sized {
     fn write_page(&self, page: &mut [u8]) -> Result<()>;
 }
 
-/// `PAGE_CODE` and [`Wire`] for a [`Page`] with a `peripheral` field.
-macro_rules! vpd_page {
-    ($t:ty, $code:literal) => {
-        impl $t {
-            /// The page code.
-            pub const PAGE_CODE: u8 = $code;
-        }
+/// A page declared whole with `layout!`, header included: parsed leniently, emitted with PAGE
+/// LENGTH `LEN - 4`.
+impl<T: Layout> Page for T {
+    const NAME: &'static str = T::WHAT;
 
-        impl $crate::Wire for $t {
-            fn parse(buf: &[u8]) -> $crate::Result<Self> {
-                $crate::inquiry::parse_vpd($code, buf)
-            }
+    fn body_len(&self) -> usize {
+        T::LEN - VpdHeader::LEN
+    }
 
-            fn buffer_len(&self) -> usize {
-                $crate::inquiry::Page::body_len(self).saturating_add(4)
-            }
+    fn read_page(page: &[u8]) -> Result<Self> {
+        Ok(T::read(page))
+    }
 
-            fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                $crate::inquiry::emit_vpd(self, $code, self.peripheral, buf)
-            }
-        }
-    };
-}
-
-/// [`vpd_page!`] for a page declared whole with `layout!`, header included: parsed leniently,
-/// emitted with PAGE LENGTH `LEN - 4`.
-macro_rules! fixed_vpd {
-    ($t:ty, $code:literal) => {
-        impl $crate::inquiry::Page for $t {
-            const NAME: &'static str = <$t as $crate::bits::Layout>::WHAT;
-
-            fn body_len(&self) -> usize {
-                <$t as $crate::bits::Layout>::LEN - 4
-            }
-
-            fn read_page(page: &[u8]) -> $crate::Result<Self> {
-                Ok($crate::bits::Layout::read(page))
-            }
-
-            fn write_page(&self, page: &mut [u8]) -> $crate::Result<()> {
-                $crate::bits::Layout::write(self, page)
-            }
-        }
-
-        vpd_page!($t, $code);
-    };
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
+        self.write(page)
+    }
 }
 
 mod standard;
@@ -240,50 +210,59 @@ layout! {
 const PAGE_CODE: &Spec = &VpdHeader::FIELDS[1];
 const PAGE_LENGTH: &Spec = &VpdHeader::FIELDS[2];
 
-/// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
+/// A VPD page's header and the whole page, PAGE LENGTH bytes after it, which `buf` must hold.
 fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
     let page = PAGE_LENGTH.counted(what, buf, VpdHeader::LEN)?;
-    Ok((VpdHeader::read(page), &page[VpdHeader::LEN..]))
+    Ok((VpdHeader::read(page), page))
 }
 
-/// Parses page `code`.
-fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
-    let (header, body) = parse_any(T::NAME, buf)?;
-    if header.page_code != code {
-        return Err(PAGE_CODE.invalid(T::NAME, Location::Data, 0));
-    }
-    T::read_page(&buf[..VpdHeader::LEN + body.len()])
-}
-
-/// Emits `page` with page code `code` and byte 0 `peripheral`.
-fn emit_vpd<T: Page>(page: &T, code: u8, peripheral: Peripheral, buf: &mut [u8]) -> Result<usize> {
-    let len = emit_page(T::NAME, code, peripheral, page.body_len(), buf)?;
-    page.write_page(&mut buf[..len])?;
-    Ok(len)
-}
-
-/// Writes the header of a page with `body_len` zeroed bytes after it; returns its length.
-fn emit_page(
+/// Writes the header of a page with `body_len` zeroed bytes after it; returns the page.
+fn emit_page<'a>(
     what: &'static str,
-    code: u8,
+    page_code: u8,
     peripheral: Peripheral,
     body_len: usize,
-    buf: &mut [u8],
-) -> Result<usize> {
-    let len = body_len.saturating_add(VpdHeader::LEN);
-    check_out(what, buf, len)?;
+    buf: &'a mut [u8],
+) -> Result<&'a mut [u8]> {
+    let page = zeroed_out(what, buf, body_len.saturating_add(VpdHeader::LEN))?;
     peripheral.check(what)?;
     let page_length =
         u16::try_from(body_len).map_err(|_| PAGE_LENGTH.invalid(what, Location::Data, 0))?;
-    buf[..len].fill(0);
-    let header = VpdHeader { peripheral, page_code: code, page_length };
-    header.write(buf)?;
-    Ok(len)
+    VpdHeader { peripheral, page_code, page_length }.write(page)?;
+    Ok(page)
 }
 
-/// Declares [`VpdPage`] with one variant per page type (named like it) and its dispatch.
+/// Gives each [`Page`] its `PAGE_CODE` and [`Wire`], and declares [`VpdPage`] with one variant
+/// per page type (named like it).
 macro_rules! vpd_pages {
-    ($($page:ident,)*) => {
+    ($($page:ident = $code:literal,)*) => {
+        $(
+            impl $page {
+                /// The page code.
+                pub const PAGE_CODE: u8 = $code;
+            }
+
+            impl Wire for $page {
+                fn parse(buf: &[u8]) -> Result<Self> {
+                    let (header, page) = parse_any(Self::NAME, buf)?;
+                    if header.page_code != $code {
+                        return Err(PAGE_CODE.invalid(Self::NAME, Location::Data, 0));
+                    }
+                    Self::read_page(page)
+                }
+
+                fn buffer_len(&self) -> usize {
+                    self.body_len().saturating_add(VpdHeader::LEN)
+                }
+
+                fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+                    let page = emit_page(Self::NAME, $code, self.peripheral, self.body_len(), buf)?;
+                    self.write_page(page)?;
+                    Ok(page.len())
+                }
+            }
+        )*
+
         /// Any VPD page, decoded by page code. Pages B0h..B2h are decoded as the SBC-4 pages
         /// whatever the peripheral device type (this crate serves disks).
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,13 +280,13 @@ macro_rules! vpd_pages {
         }
 
         /// Page codes [`VpdPage`] decodes into their own variants.
-        const KNOWN_PAGE_CODES: &[u8] = &[$($page::PAGE_CODE),*];
+        const KNOWN_PAGE_CODES: &[u8] = &[$($code),*];
 
         impl VpdPage {
             /// The PAGE CODE.
             pub fn page_code(&self) -> u8 {
                 match self {
-                    $(VpdPage::$page(_) => $page::PAGE_CODE,)*
+                    $(VpdPage::$page(_) => $code,)*
                     VpdPage::Unknown { page_code, .. } => *page_code,
                 }
             }
@@ -315,13 +294,13 @@ macro_rules! vpd_pages {
 
         impl Wire for VpdPage {
             fn parse(buf: &[u8]) -> Result<Self> {
-                let (header, body) = parse_any("VPD page", buf)?;
+                let (header, page) = parse_any("VPD page", buf)?;
                 Ok(match header.page_code {
-                    $($page::PAGE_CODE => VpdPage::$page($page::parse(buf)?),)*
+                    $($code => VpdPage::$page($page::parse(buf)?),)*
                     page_code => VpdPage::Unknown {
                         peripheral: header.peripheral,
                         page_code,
-                        data: body.to_vec(),
+                        data: page[VpdHeader::LEN..].to_vec(),
                     },
                 })
             }
@@ -342,9 +321,9 @@ macro_rules! vpd_pages {
                         if KNOWN_PAGE_CODES.contains(page_code) {
                             return Err(PAGE_CODE.invalid(WHAT, Location::Data, 0));
                         }
-                        let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
-                        buf[VpdHeader::LEN..len].copy_from_slice(data);
-                        Ok(len)
+                        let page = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
+                        page[VpdHeader::LEN..].copy_from_slice(data);
+                        Ok(page.len())
                     }
                 }
             }
@@ -353,13 +332,13 @@ macro_rules! vpd_pages {
 }
 
 vpd_pages! {
-    SupportedVpdPages,
-    UnitSerialNumber,
-    DeviceIdentification,
-    ExtendedInquiryData,
-    BlockLimits,
-    BlockDeviceCharacteristics,
-    LogicalBlockProvisioning,
+    SupportedVpdPages = 0x00,
+    UnitSerialNumber = 0x80,
+    DeviceIdentification = 0x83,
+    ExtendedInquiryData = 0x86,
+    BlockLimits = 0xB0,
+    BlockDeviceCharacteristics = 0xB1,
+    LogicalBlockProvisioning = 0xB2,
 }
 
 #[cfg(test)]

@@ -52,7 +52,5 @@ layout! {
     }
 }
 
-fixed_vpd!(BlockLimits, 0xB0);
-
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,5 @@ layout! {
     }
 }
 
-fixed_vpd!(BlockDeviceCharacteristics, 0xB1);
-
 #[cfg(test)]
 mod tests;

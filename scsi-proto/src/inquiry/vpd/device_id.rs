@@ -46,7 +46,5 @@ impl Page for DeviceIdentification {
     }
 }
 
-vpd_page!(DeviceIdentification, 0x83);
-
 #[cfg(test)]
 mod tests;

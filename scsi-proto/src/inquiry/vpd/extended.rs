@@ -38,7 +38,5 @@ layout! {
     }
 }
 
-fixed_vpd!(ExtendedInquiryData, 0x86);
-
 #[cfg(test)]
 mod tests;

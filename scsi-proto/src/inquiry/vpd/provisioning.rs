@@ -70,7 +70,5 @@ impl Page for LogicalBlockProvisioning {
     }
 }
 
-vpd_page!(LogicalBlockProvisioning, 0xB2);
-
 #[cfg(test)]
 mod tests;

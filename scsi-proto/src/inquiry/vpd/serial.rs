@@ -71,7 +71,5 @@ impl Page for UnitSerialNumber {
     }
 }
 
-vpd_page!(UnitSerialNumber, 0x80);
-
 #[cfg(test)]
 mod tests;

@@ -33,7 +33,5 @@ impl Page for SupportedVpdPages {
     }
 }
 
-vpd_page!(SupportedVpdPages, 0x00);
-
 #[cfg(test)]
 mod tests;
