@@ -1,7 +1,7 @@
 //! Designation descriptors (SPC-5 7.7.6.1).
 
 use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_len, check_out, invalid, within};
+use crate::error::{invalid, within, zeroed_out};
 use crate::inquiry::{AsciiField, PAGE_LENGTH};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
@@ -54,9 +54,6 @@ pub enum Association {
     TargetDevice,
 }
 
-const LU: Association = Association::LogicalUnit;
-const PORT: Association = Association::TargetPort;
-
 /// The associations, by value.
 const ASSOCIATIONS: [Association; 3] =
     [Association::LogicalUnit, Association::TargetPort, Association::TargetDevice];
@@ -87,9 +84,6 @@ layout! {
 /// The identifier of the 4-byte designators of types 4h, 5h and 6h.
 const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
 
-/// The longest SCSI name string designator that fits DESIGNATOR LENGTH (not SPC-5's 256).
-const SCSI_NAME_MAX_LEN: usize = 252;
-
 fn bad_length() -> Error {
     invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None))
 }
@@ -97,13 +91,6 @@ fn bad_length() -> Error {
 /// The error for a field at the start of the designator (byte 4 of the descriptor).
 fn bad_designator(field: &'static str) -> Error {
     invalid(WHAT, field, FieldPointer::data(4, None))
-}
-
-fn check_scsi_name(name: &str) -> Result<()> {
-    if name.len() >= SCSI_NAME_MAX_LEN || name.contains('\0') {
-        return Err(bad_designator("SCSI NAME STRING"));
-    }
-    Ok(())
 }
 
 /// NAA designator formats (SPC-5 7.7.6.6).
@@ -130,56 +117,46 @@ pub enum Naa {
 }
 
 impl Naa {
-    /// Checks the ranges of the fields NAA 5h and 6h share; the pointers are in the descriptor.
-    fn check(company_id: u32, vendor_specific: u64) -> Result<()> {
+    /// The designator's length.
+    fn len(&self) -> usize {
+        match self {
+            Naa::IeeeRegistered { .. } => 8,
+            Naa::IeeeRegisteredExtended { .. } => 16,
+            Naa::Other(bytes) => bytes.len(),
+        }
+    }
+
+    /// Checks the fields' ranges (the pointers are in the descriptor) and writes `out`.
+    fn write(&self, out: &mut [u8]) -> Result<()> {
+        let (naa, company_id, vendor_specific, extension) = match *self {
+            Naa::IeeeRegistered { company_id: c, vendor_specific: v } => (5, c, v, 0),
+            Naa::IeeeRegisteredExtended { company_id: c, vendor_specific: v, extension: e } => {
+                (6, c, v, e)
+            }
+            // An empty one has no NAA field; a 5h/6h one would parse as the typed variant.
+            Naa::Other(ref bytes) if matches!(bytes[..], [] | [0x50..=0x6F, ..]) => {
+                return Err(invalid(WHAT, "NAA", FieldPointer::data(4, Some(7))));
+            }
+            Naa::Other(ref bytes) => {
+                out.copy_from_slice(bytes);
+                return Ok(());
+            }
+        };
         let (field, byte) = if company_id > 0xFF_FFFF {
             ("IEEE COMPANY_ID", 4)
         } else if vendor_specific > 0xF_FFFF_FFFF {
             ("VENDOR SPECIFIC IDENTIFIER", 7)
         } else {
-            return Ok(());
+            return NaaFields { naa, company_id, vendor_specific, extension }.write(out);
         };
         Err(invalid(WHAT, field, FieldPointer::data(byte, Some(3))))
     }
 
-    /// The fields and length of NAA 5h or 6h, or the bytes of any other.
-    fn fields(&self) -> core::result::Result<(NaaFields, usize), &[u8]> {
-        let (naa, len, company_id, vendor_specific, extension) = match *self {
-            Naa::IeeeRegistered { company_id: c, vendor_specific: v } => (5, 8, c, v, 0),
-            Naa::IeeeRegisteredExtended { company_id: c, vendor_specific: v, extension: e } => {
-                (6, 16, c, v, e)
-            }
-            Naa::Other(ref bytes) => return Err(bytes),
-        };
-        let f = NaaFields { naa, company_id, vendor_specific, extension };
-        Ok((f, len))
-    }
-
-    fn write(&self, out: &mut [u8]) -> Result<()> {
-        match self.fields() {
-            Ok((f, _)) => {
-                Naa::check(f.company_id, f.vendor_specific)?;
-                f.write(out)
-            }
-            // An empty one has no NAA field; a 5h/6h one would parse as the typed variant.
-            Err([] | [0x50..=0x6F, ..]) => {
-                Err(invalid(WHAT, "NAA", FieldPointer::data(4, Some(7))))
-            }
-            Err(bytes) => {
-                out.copy_from_slice(bytes);
-                Ok(())
-            }
-        }
-    }
-
     fn read(bytes: &[u8]) -> Result<Self> {
-        let f = NaaFields::read(bytes);
-        let (company_id, vendor_specific) = (f.company_id, f.vendor_specific);
-        Ok(match (f.naa, bytes.len()) {
+        let NaaFields { naa, company_id, vendor_specific, extension } = NaaFields::read(bytes);
+        Ok(match (naa, bytes.len()) {
             (5, 8) => Naa::IeeeRegistered { company_id, vendor_specific },
-            (6, 16) => {
-                Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension: f.extension }
-            }
+            (6, 16) => Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension },
             (5 | 6, _) | (_, 0) => return Err(bad_length()),
             _ => Naa::Other(bytes.to_vec()),
         })
@@ -220,27 +197,23 @@ pub enum DesignatorKind {
 impl DesignatorKind {
     /// The DESIGNATOR TYPE code.
     pub fn designator_type(&self) -> u8 {
-        match self {
-            Self::T10VendorId { .. } => 0x1,
-            Self::Eui64(_) => 0x2,
-            Self::Naa(_) => 0x3,
-            Self::RelativeTargetPort(_) => 0x4,
-            Self::TargetPortGroup(_) => 0x5,
-            Self::LogicalUnitGroup(_) => 0x6,
-            Self::ScsiNameString(_) => 0x8,
-            Self::Other { designator_type, .. } => *designator_type,
-        }
+        self.type_and_len().0
     }
 
-    /// The length of the DESIGNATOR field this kind emits.
-    fn len(&self) -> usize {
+    /// DESIGNATOR TYPE and the length of the DESIGNATOR field this kind emits.
+    fn type_and_len(&self) -> (u8, usize) {
         match self {
-            Self::T10VendorId { vendor_specific, .. } => vendor_specific.len().saturating_add(8),
-            Self::Eui64(bytes) | Self::Other { bytes, .. } => bytes.len(),
-            Self::Naa(naa) => naa.fields().map_or_else(<[u8]>::len, |(_, len)| len),
-            Self::RelativeTargetPort(_) | Self::TargetPortGroup(_) | Self::LogicalUnitGroup(_) => 4,
+            Self::T10VendorId { vendor_specific, .. } => {
+                (1, vendor_specific.len().saturating_add(8))
+            }
+            Self::Eui64(bytes) => (2, bytes.len()),
+            Self::Naa(naa) => (3, naa.len()),
+            Self::RelativeTargetPort(_) => (4, 4),
+            Self::TargetPortGroup(_) => (5, 4),
+            Self::LogicalUnitGroup(_) => (6, 4),
             // The string, at least one NUL, padded to a multiple of four.
-            Self::ScsiNameString(name) => name.len().saturating_add(1).next_multiple_of(4),
+            Self::ScsiNameString(name) => (8, name.len().saturating_add(1).next_multiple_of(4)),
+            Self::Other { designator_type, bytes } => (*designator_type, bytes.len()),
         }
     }
 
@@ -256,10 +229,11 @@ impl DesignatorKind {
             Self::RelativeTargetPort(v) | Self::TargetPortGroup(v) | Self::LogicalUnitGroup(v) => {
                 SHORT_IDENTIFIER.put(out, u64::from(*v));
             }
-            Self::ScsiNameString(name) => {
-                check_scsi_name(name)?;
-                out[..name.len()].copy_from_slice(name.as_bytes());
+            // The longest that fits DESIGNATOR LENGTH with its NUL (not SPC-5's 256).
+            Self::ScsiNameString(name) if name.len() > 251 || name.contains('\0') => {
+                return Err(bad_designator("SCSI NAME STRING"));
             }
+            Self::ScsiNameString(name) => out[..name.len()].copy_from_slice(name.as_bytes()),
             Self::Other { designator_type: 0x1..=0x6 | 0x8, .. } => {
                 let pointer = FieldPointer::data(1, Some(3));
                 return Err(invalid(WHAT, "DESIGNATOR TYPE", pointer));
@@ -312,20 +286,30 @@ pub struct Designator {
 }
 
 impl Designator {
-    /// An NAA 5h designator of the logical unit. Fails if `company_id` exceeds 24 bits or
-    /// `vendor_specific` 36 bits.
-    pub fn naa_ieee_registered(company_id: u32, vendor_specific: u64) -> Result<Self> {
-        Naa::check(company_id, vendor_specific)?;
-        let naa = Naa::IeeeRegistered { company_id, vendor_specific };
-        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
+    /// A designator with PIV set when `protocol` is given and the code set its kind uses
+    /// (ASCII, UTF-8 or binary). Fails, naming the field, where emit would: on a value out of
+    /// its field's range, a designator too long, or one parse would decode otherwise.
+    pub fn new(
+        protocol: Option<u8>,
+        association: Association,
+        kind: DesignatorKind,
+    ) -> Result<Self> {
+        let code_set = match kind {
+            DesignatorKind::T10VendorId { .. } => CodeSet::Ascii,
+            DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
+            _ => CodeSet::Binary,
+        };
+        let d =
+            Designator { protocol_identifier: protocol, code_set, association, designator: kind };
+        d.emit(&mut vec![0; d.buffer_len()])?;
+        Ok(d)
     }
 
     /// An NAA 6h designator of the logical unit, the form LIO reports. Fails if `oui` exceeds
     /// 24 bits or `vendor_specific` 36 bits.
     pub fn naa_ieee_registered_extended(oui: u32, vendor_specific: u64, ext: u64) -> Result<Self> {
-        Naa::check(oui, vendor_specific)?;
         let naa = Naa::IeeeRegisteredExtended { company_id: oui, vendor_specific, extension: ext };
-        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
+        Self::new(None, Association::LogicalUnit, DesignatorKind::Naa(naa))
     }
 
     /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes,
@@ -333,70 +317,14 @@ impl Designator {
     /// the designator exceeds 255 bytes.
     pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
-        let vendor_specific = vendor_specific.to_vec();
-        let kind = DesignatorKind::T10VendorId { vendor, vendor_specific };
-        let d = Self::new(None, LU, kind);
-        d.header().write(&mut [0; 4])?;
-        Ok(d)
-    }
-
-    /// An 8-byte EUI-64 designator of the logical unit.
-    pub fn eui64(id: u64) -> Self {
-        Self::new(None, LU, DesignatorKind::Eui64(id.to_be_bytes().to_vec()))
-    }
-
-    /// A relative target port identifier, with PIV set when `protocol` is given.
-    pub fn relative_target_port(protocol: Option<u8>, id: u16) -> Self {
-        Self::new(protocol, PORT, DesignatorKind::RelativeTargetPort(id))
-    }
-
-    /// A target port group identifier.
-    pub fn target_port_group(protocol: Option<u8>, id: u16) -> Self {
-        Self::new(protocol, PORT, DesignatorKind::TargetPortGroup(id))
-    }
-
-    /// A logical unit group identifier.
-    pub fn logical_unit_group(id: u16) -> Self {
-        Self::new(None, LU, DesignatorKind::LogicalUnitGroup(id))
-    }
-
-    /// A SCSI name string designator, such as an iSCSI name. Fails if `name` contains a NUL or
-    /// is longer than 251 bytes.
-    pub fn scsi_name_string(
-        protocol: Option<u8>,
-        association: Association,
-        name: &str,
-    ) -> Result<Self> {
-        check_scsi_name(name)?;
-        let kind = DesignatorKind::ScsiNameString(name.to_owned());
-        Ok(Self::new(protocol, association, kind))
-    }
-
-    /// A designator with the code set its kind uses: ASCII, UTF-8 or binary.
-    fn new(protocol: Option<u8>, association: Association, designator: DesignatorKind) -> Self {
-        let code_set = match designator {
-            DesignatorKind::T10VendorId { .. } => CodeSet::Ascii,
-            DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
-            _ => CodeSet::Binary,
-        };
-        Designator { protocol_identifier: protocol, code_set, association, designator }
-    }
-
-    fn header(&self) -> Header {
-        Header {
-            protocol_identifier: self.protocol_identifier.unwrap_or(0),
-            code_set: self.code_set,
-            piv: self.protocol_identifier.is_some(),
-            association: self.association as u8,
-            designator_type: self.designator.designator_type(),
-            designator_length: u16::try_from(self.designator.len()).unwrap_or(u16::MAX),
-        }
+        let kind =
+            DesignatorKind::T10VendorId { vendor, vendor_specific: vendor_specific.to_vec() };
+        Self::new(None, Association::LogicalUnit, kind)
     }
 
     /// The descriptor at the start of `buf` and its length; an overrun is an invalid
     /// DESIGNATOR LENGTH.
     pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
-        check_len(WHAT, Location::Data, buf, Header::LEN)?;
         let h = Header::read(buf);
         let end = Header::LEN + usize::from(h.designator_length);
         let bytes = buf.get(Header::LEN..end).ok_or_else(bad_length)?;
@@ -428,16 +356,23 @@ impl Wire for Designator {
     }
 
     fn buffer_len(&self) -> usize {
-        self.designator.len().saturating_add(Header::LEN)
+        self.designator.type_and_len().1.saturating_add(Header::LEN)
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        check_out(WHAT, buf, len)?;
-        buf[..len].fill(0);
-        self.header().write(buf)?;
-        self.designator.write(&mut buf[Header::LEN..len])?;
-        Ok(len)
+        let (designator_type, len) = self.designator.type_and_len();
+        let out = zeroed_out(WHAT, buf, len.saturating_add(Header::LEN))?;
+        let header = Header {
+            protocol_identifier: self.protocol_identifier.unwrap_or(0),
+            code_set: self.code_set,
+            piv: self.protocol_identifier.is_some(),
+            association: self.association as u8,
+            designator_type,
+            designator_length: u16::try_from(len).unwrap_or(u16::MAX),
+        };
+        header.write(out)?;
+        self.designator.write(&mut out[Header::LEN..])?;
+        Ok(out.len())
     }
 }
 

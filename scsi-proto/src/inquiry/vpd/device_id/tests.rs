@@ -48,7 +48,15 @@ fn device_identification_decodes_field_by_field() {
     assert_eq!(port.code_set, CodeSet::Binary);
     assert_eq!(port.association, Association::TargetPort);
     assert_eq!(port.designator, DesignatorKind::RelativeTargetPort(1));
-    assert_eq!(*port, Designator::relative_target_port(Some(protocol_identifier::ISCSI), 1));
+    assert_eq!(
+        *port,
+        Designator::new(
+            Some(protocol_identifier::ISCSI),
+            Association::TargetPort,
+            DesignatorKind::RelativeTargetPort(1)
+        )
+        .unwrap()
+    );
 
     assert_eq!(page.to_vec(), bytes);
     assert_roundtrip(&page);
