@@ -50,22 +50,14 @@ pub mod version_descriptor {
     }
 }
 
-/// PROTOCOL IDENTIFIER values (SPC-5 Table 488), for designation descriptors with PIV set.
+/// PROTOCOL IDENTIFIER values (SPC-5 Table 488) of LIO's fabrics, for designators with PIV set.
 pub mod protocol_identifier {
     consts! { u8;
         FCP = 0x0, "Fibre Channel.";
-        SPI = 0x1, "Parallel SCSI (obsolete).";
-        SSA = 0x2, "SSA.";
         SBP = 0x3, "IEEE 1394.";
         SRP = 0x4, "SCSI RDMA Protocol.";
         ISCSI = 0x5, "iSCSI.";
         SAS = 0x6, "SAS Serial SCSI Protocol.";
-        ADT = 0x7, "Automation/Drive Interface.";
-        ATA = 0x8, "AT Attachment Interface.";
-        UAS = 0x9, "USB Attached SCSI.";
-        SOP = 0xA, "SCSI over PCI Express.";
-        PCIE = 0xB, "PCI Express protocols.";
-        NONE = 0xF, "No specific protocol.";
     }
 }
 
@@ -103,19 +95,8 @@ mod standard;
 mod vpd;
 
 pub use standard::StandardInquiry;
-pub use vpd::block_limits::BlockLimits;
-pub use vpd::characteristics::{
-    BlockDeviceCharacteristics, ROTATION_RATE_NON_ROTATING, ROTATION_RATE_NOT_REPORTED,
-};
-pub use vpd::designator::{Association, CodeSet, Designator, DesignatorKind, Naa};
-pub use vpd::device_id::DeviceIdentification;
-pub use vpd::extended::ExtendedInquiryData;
-pub use vpd::provisioning::{
-    LogicalBlockProvisioning, PROVISIONING_TYPE_NOT_REPORTED, PROVISIONING_TYPE_RESOURCE,
-    PROVISIONING_TYPE_THIN,
-};
-pub use vpd::serial::UnitSerialNumber;
-pub use vpd::supported::SupportedVpdPages;
+pub use vpd::{block_limits::*, characteristics::*, designator::*, device_id::*, extended::*};
+pub use vpd::{provisioning::*, serial::*, supported::*};
 
 layout! {
     /// Byte 0 of standard INQUIRY data and of every VPD page (SPC-5 6.7.2). The default is

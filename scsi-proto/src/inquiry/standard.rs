@@ -1,9 +1,9 @@
 //! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
 
 use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, TPGS_NOT_SUPPORTED, VERSION_SPC5};
-use crate::bits::{Layout, Spec};
+use crate::bits::{Layout, Spec, named};
 use crate::error::{check_len, check_out, invalid};
-use crate::{Error, FieldPointer, Location, Result, Wire};
+use crate::{FieldPointer, Location, Result, Wire};
 
 const WHAT: &str = "standard INQUIRY data";
 /// Without the optional fields.
@@ -18,30 +18,20 @@ const fn version_descriptor(i: usize) -> Spec {
     Spec::new("VERSION DESCRIPTOR", 58 + 2 * i as u16, 0, 16)
 }
 
-/// The identification fields: name and first byte.
-const VENDOR: (&str, u16) = ("T10 VENDOR IDENTIFICATION", 8);
-const PRODUCT: (&str, u16) = ("PRODUCT IDENTIFICATION", 16);
-const REVISION: (&str, u16) = ("PRODUCT REVISION LEVEL", 32);
+/// An identification field: its name and first byte.
+type Ident = (&'static str, u16);
+const VENDOR: Ident = ("T10 VENDOR IDENTIFICATION", 8);
+const PRODUCT: Ident = ("PRODUCT IDENTIFICATION", 16);
+const REVISION: Ident = ("PRODUCT REVISION LEVEL", 32);
 
 /// `field`, or the error naming the identification field `at`.
-fn ascii<const N: usize>(
-    field: Option<AsciiField<N>>,
-    at: (&'static str, u16),
-) -> Result<AsciiField<N>> {
+fn ascii<const N: usize>(field: Option<AsciiField<N>>, at: Ident) -> Result<AsciiField<N>> {
     field.ok_or(invalid(WHAT, at.0, FieldPointer::data(at.1, None)))
 }
 
-fn bad_format() -> Error {
-    invalid(WHAT, "RESPONSE DATA FORMAT", FieldPointer::data(3, Some(3)))
-}
-
-/// The ASCII field at `at` in `raw`.
-fn read_ascii<const N: usize>(
-    raw: &[u8; FULL_LEN],
-    at: (&'static str, u16),
-) -> Result<AsciiField<N>> {
-    let bytes = raw[usize::from(at.1)..].first_chunk();
-    ascii(bytes.and_then(|b| AsciiField::from_bytes(*b)), at)
+/// The identification field `at` in `raw`.
+fn read_ascii<const N: usize>(raw: &[u8], at: Ident) -> Result<AsciiField<N>> {
+    ascii(raw[usize::from(at.1)..].first_chunk().copied().and_then(AsciiField::from_bytes), at)
 }
 
 crate::bits::layout! {
@@ -83,6 +73,9 @@ crate::bits::layout! {
     }
 }
 
+/// RESPONSE DATA FORMAT, which must be [`RESPONSE_DATA_FORMAT`].
+const FORMAT: Spec = named(Flags::FIELDS, "RESPONSE DATA FORMAT");
+
 impl StandardInquiry {
     /// A connected disk claiming SPC-5 with CMDQUE set, the identification fields space-padded,
     /// every other field zero. Fails, naming the field, on a string too long for its field or
@@ -104,21 +97,6 @@ impl StandardInquiry {
             Vec::new(),
         ))
     }
-
-    /// T10 VENDOR IDENTIFICATION without its padding.
-    pub fn vendor_identification(&self) -> &str {
-        self.vendor_identification.as_str()
-    }
-
-    /// PRODUCT IDENTIFICATION without its padding.
-    pub fn product_identification(&self) -> &str {
-        self.product_identification.as_str()
-    }
-
-    /// PRODUCT REVISION LEVEL without its padding.
-    pub fn product_revision_level(&self) -> &str {
-        self.product_revision_level.as_str()
-    }
 }
 
 impl Wire for StandardInquiry {
@@ -132,7 +110,7 @@ impl Wire for StandardInquiry {
         raw[..end].copy_from_slice(&buf[..end]);
         let flags = Flags::read(&raw);
         if flags.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(bad_format());
+            return Err(FORMAT.invalid(WHAT, Location::Data, 0));
         }
         // Only whole descriptors that were actually sent count.
         let present = (end.saturating_sub(version_descriptor(0).byte.into()) / 2)
@@ -166,11 +144,14 @@ impl Wire for StandardInquiry {
         check_out(WHAT, buf, len)?;
         self.peripheral.check(WHAT)?;
         if self.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(bad_format());
+            return Err(FORMAT.invalid(WHAT, Location::Data, 0));
         }
         if self.version_descriptors.len() > MAX_VERSION_DESCRIPTORS {
-            let end = version_descriptor(MAX_VERSION_DESCRIPTORS);
-            return Err(invalid(WHAT, end.field, FieldPointer::data(end.byte, None)));
+            return Err(version_descriptor(MAX_VERSION_DESCRIPTORS).invalid(
+                WHAT,
+                Location::Data,
+                0,
+            ));
         }
         let mut raw = [0u8; FULL_LEN];
         self.fixed().write(&mut raw)?;
