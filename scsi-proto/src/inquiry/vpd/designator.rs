@@ -84,9 +84,7 @@ layout! {
 /// The identifier of the 4-byte designators of types 4h, 5h and 6h.
 const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
 
-fn bad_length() -> Error {
-    invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None))
-}
+const BAD_LENGTH: Error = invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None));
 
 /// The error for a field at the start of the designator (byte 4 of the descriptor).
 fn bad_designator(field: &'static str) -> Error {
@@ -157,7 +155,7 @@ impl Naa {
         Ok(match (naa, bytes.len()) {
             (5, 8) => Naa::IeeeRegistered { company_id, vendor_specific },
             (6, 16) => Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension },
-            (5 | 6, _) | (_, 0) => return Err(bad_length()),
+            (5 | 6, _) | (_, 0) => return Err(BAD_LENGTH),
             _ => Naa::Other(bytes.to_vec()),
         })
     }
@@ -224,7 +222,7 @@ impl DesignatorKind {
                 out[..8].copy_from_slice(vendor.as_bytes());
                 out[8..].copy_from_slice(vendor_specific);
             }
-            Self::Eui64(bytes) if !matches!(bytes.len(), 8 | 12 | 16) => return Err(bad_length()),
+            Self::Eui64(bytes) if !matches!(bytes.len(), 8 | 12 | 16) => return Err(BAD_LENGTH),
             Self::Naa(naa) => naa.write(out)?,
             Self::RelativeTargetPort(v) | Self::TargetPortGroup(v) | Self::LogicalUnitGroup(v) => {
                 SHORT_IDENTIFIER.put(out, u64::from(*v));
@@ -258,7 +256,7 @@ impl DesignatorKind {
             (0x4, 4) => Self::RelativeTargetPort(SHORT_IDENTIFIER.get(bytes) as u16),
             (0x5, 4) => Self::TargetPortGroup(SHORT_IDENTIFIER.get(bytes) as u16),
             (0x6, 4) => Self::LogicalUnitGroup(SHORT_IDENTIFIER.get(bytes) as u16),
-            (0x1 | 0x2 | 0x4..=0x6, _) => return Err(bad_length()),
+            (0x1 | 0x2 | 0x4..=0x6, _) => return Err(BAD_LENGTH),
             (0x8, _) => {
                 // NUL-terminated, NUL-padded; tolerate a missing terminator.
                 let text = bytes.split(|&c| c == 0).next().unwrap_or(&[]);
@@ -327,7 +325,7 @@ impl Designator {
     pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
         let h = Header::read(buf);
         let end = Header::LEN + usize::from(h.designator_length);
-        let bytes = buf.get(Header::LEN..end).ok_or_else(bad_length)?;
+        let bytes = buf.get(Header::LEN..end).ok_or(BAD_LENGTH)?;
         let association = ASSOCIATIONS.get(usize::from(h.association)).copied();
         let pointer = FieldPointer::data(1, Some(5));
         let designator = Designator {

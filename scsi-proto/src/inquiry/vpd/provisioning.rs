@@ -52,12 +52,8 @@ impl Page for LogicalBlockProvisioning {
         if page.len() < Fixed::LEN {
             return Err(PAGE_LENGTH.invalid(Fixed::WHAT, Location::Data, 0));
         }
-        let provisioning_group = if DP.get(page) == 1 {
-            Some(Designator::read_at(page, Fixed::LEN, Fixed::WHAT)?.0)
-        } else {
-            None
-        };
-        Ok(Self::from_fixed(Fixed::read(page), provisioning_group))
+        let group = (DP.get(page) == 1).then(|| Designator::read_at(page, Fixed::LEN, Fixed::WHAT));
+        Ok(Self::from_fixed(Fixed::read(page), group.transpose()?.map(|(d, _)| d)))
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {

@@ -15,16 +15,14 @@ pub struct UnitSerialNumber {
     serial: Vec<u8>,
 }
 
-fn bad_serial() -> Error {
-    let pointer = FieldPointer::data(4, None);
-    invalid(UnitSerialNumber::NAME, "PRODUCT SERIAL NUMBER", pointer)
-}
+const BAD_SERIAL: Error =
+    invalid(UnitSerialNumber::NAME, "PRODUCT SERIAL NUMBER", FieldPointer::data(4, None));
 
 impl UnitSerialNumber {
     /// A serial number of exactly `serial`'s bytes, which must be printable ASCII.
     pub fn new(peripheral: Peripheral, serial: &str) -> Result<Self> {
         if serial.contains('\0') {
-            return Err(bad_serial());
+            return Err(BAD_SERIAL);
         }
         Self::from_bytes(peripheral, serial.as_bytes())
     }
@@ -32,14 +30,14 @@ impl UnitSerialNumber {
     /// A serial number right-aligned in a field of `width` bytes, padded with leading spaces.
     /// Fails if `serial` is longer than `width` or not printable ASCII.
     pub fn right_aligned(peripheral: Peripheral, serial: &str, width: usize) -> Result<Self> {
-        let pad = width.checked_sub(serial.len()).ok_or_else(bad_serial)?;
+        let pad = width.checked_sub(serial.len()).ok_or(BAD_SERIAL)?;
         Self::new(peripheral, &format!("{}{serial}", " ".repeat(pad)))
     }
 
     /// A serial number from its wire bytes: printable ASCII optionally followed by NULs.
     pub fn from_bytes(peripheral: Peripheral, bytes: &[u8]) -> Result<Self> {
         let serial = is_ascii_data(bytes).then(|| bytes.to_vec());
-        let serial = serial.ok_or_else(bad_serial)?;
+        let serial = serial.ok_or(BAD_SERIAL)?;
         Ok(UnitSerialNumber { peripheral, serial })
     }
 

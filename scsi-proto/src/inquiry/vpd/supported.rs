@@ -22,9 +22,7 @@ impl Page for SupportedVpdPages {
     }
 
     fn read_page(page: &[u8]) -> Result<Self> {
-        let peripheral = Peripheral::read(page);
-        let pages = page[4..].to_vec();
-        Ok(SupportedVpdPages { peripheral, pages })
+        Ok(SupportedVpdPages { peripheral: Peripheral::read(page), pages: page[4..].to_vec() })
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {
