@@ -50,6 +50,15 @@ pub mod version_descriptor {
     }
 }
 
+/// CODE SET values of a designation descriptor (SPC-5 7.7.6.1); 0h and 4h..=Fh are reserved.
+pub mod code_set {
+    consts! { u8;
+        BINARY = 0x1, "Binary values.";
+        ASCII = 0x2, "Printable ASCII.";
+        UTF8 = 0x3, "UTF-8.";
+    }
+}
+
 /// PROTOCOL IDENTIFIER values (SPC-5 Table 488) of LIO's fabrics, for designators with PIV set.
 pub mod protocol_identifier {
     consts! { u8;

@@ -129,13 +129,7 @@ pub(crate) fn designator_kind() -> impl Strategy<Value = DesignatorKind> {
 pub(crate) fn designator() -> impl Strategy<Value = Designator> {
     (
         proptest::option::of(0u8..16),
-        prop_oneof![
-            Just(CodeSet::Binary),
-            Just(CodeSet::Ascii),
-            Just(CodeSet::Utf8),
-            Just(CodeSet::Reserved(0)),
-            (4u8..16).prop_map(CodeSet::Reserved),
-        ],
+        0u8..16,
         prop_oneof![
             Just(Association::LogicalUnit),
             Just(Association::TargetPort),

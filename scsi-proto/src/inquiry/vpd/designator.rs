@@ -1,47 +1,12 @@
 //! Designation descriptors (SPC-5 7.7.6.1).
 
-use crate::bits::{Layout, Spec, Value, layout};
+use crate::bits::{Layout, Spec, layout};
 use crate::error::{invalid, within, zeroed_out};
-use crate::inquiry::{AsciiField, PAGE_LENGTH};
+use crate::inquiry::{AsciiField, PAGE_LENGTH, code_set};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
 pub(super) const WHAT: &str = "designation descriptor";
-
-/// CODE SET of a designation descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CodeSet {
-    /// 1h.
-    Binary,
-    /// 2h: printable ASCII.
-    Ascii,
-    /// 3h.
-    Utf8,
-    /// 0h or 4h..=Fh (emit refuses any other).
-    Reserved(u8),
-}
-
-impl Value for CodeSet {
-    fn from_bits(v: u64) -> Self {
-        match v {
-            1 => CodeSet::Binary,
-            2 => CodeSet::Ascii,
-            3 => CodeSet::Utf8,
-            other => CodeSet::Reserved(other as u8),
-        }
-    }
-
-    /// A `Reserved` value that is not a reserved code yields one too large for the field.
-    fn to_bits(self) -> u64 {
-        match self {
-            CodeSet::Binary => 1,
-            CodeSet::Ascii => 2,
-            CodeSet::Utf8 => 3,
-            CodeSet::Reserved(v @ (0 | 4..=15)) => v.into(),
-            CodeSet::Reserved(_) => u64::MAX,
-        }
-    }
-}
 
 /// ASSOCIATION of a designation descriptor; 11b is reserved and rejected by parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +27,7 @@ layout! {
     /// The header of a designation descriptor (SPC-5 Table 573).
     struct Header: "designation descriptor", 4 {
         protocol_identifier: u8 = "PROTOCOL IDENTIFIER" (0, 4, 4),
-        code_set: CodeSet = "CODE SET" (0, 0, 4),
+        code_set: u8 = "CODE SET" (0, 0, 4),
         piv: bool = "PIV" (1, 7, 1),
         association: u8 = "ASSOCIATION" (1, 4, 2),
         designator_type: u8 = "DESIGNATOR TYPE" (1, 0, 4),
@@ -275,8 +240,8 @@ pub struct Designator {
     /// PROTOCOL IDENTIFIER ([`protocol_identifier`](crate::inquiry::protocol_identifier)) when
     /// PIV is set; with PIV clear the field is ignored on parse and written as zero.
     pub protocol_identifier: Option<u8>,
-    /// CODE SET.
-    pub code_set: CodeSet,
+    /// CODE SET ([`code_set`](crate::inquiry::code_set)), 4 bits.
+    pub code_set: u8,
     /// ASSOCIATION.
     pub association: Association,
     /// DESIGNATOR TYPE and DESIGNATOR.
@@ -293,9 +258,9 @@ impl Designator {
         kind: DesignatorKind,
     ) -> Result<Self> {
         let code_set = match kind {
-            DesignatorKind::T10VendorId { .. } => CodeSet::Ascii,
-            DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
-            _ => CodeSet::Binary,
+            DesignatorKind::T10VendorId { .. } => code_set::ASCII,
+            DesignatorKind::ScsiNameString(_) => code_set::UTF8,
+            _ => code_set::BINARY,
         };
         let d =
             Designator { protocol_identifier: protocol, code_set, association, designator: kind };

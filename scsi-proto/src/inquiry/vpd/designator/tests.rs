@@ -82,7 +82,7 @@ fn other_designator_types() {
     // A reserved code set survives.
     let reserved = [0x0F, 0x00, 0x00, 0x01, 0x42];
     let d = Designator::parse(&reserved).unwrap();
-    assert_eq!(d.code_set, CodeSet::Reserved(0xF));
+    assert_eq!(d.code_set, 0xF);
     assert_eq!(d.to_vec(), reserved);
 }
 
@@ -109,7 +109,7 @@ fn designator_constructors_reject_out_of_range() {
     d.protocol_identifier = Some(0x10);
     assert_eq!(field_of(d.to_vec_checked()).0, "PROTOCOL IDENTIFIER");
     d.protocol_identifier = None;
-    d.code_set = CodeSet::Reserved(2);
+    d.code_set = 0x10;
     assert_eq!(field_of(d.to_vec_checked()).0, "CODE SET");
 }
 
