@@ -70,7 +70,7 @@ pub mod protocol_identifier {
     }
 }
 
-/// A VPD page's name and its bytes; `vpd_pages!` gives it `PAGE_CODE` and [`Wire`].
+/// A VPD page's name and its bytes; `vpd_pages!` makes it [`Wire`].
 trait Page: Sized {
     /// What errors name.
     const NAME: &'static str;
@@ -222,16 +222,11 @@ fn emit_page<'a>(
     Ok(page)
 }
 
-/// Gives each [`Page`] its `PAGE_CODE` and [`Wire`], and declares [`VpdPage`] with one variant
+/// Makes each [`Page`] [`Wire`] with its page code, and declares [`VpdPage`] with one variant
 /// per page type (named like it).
 macro_rules! vpd_pages {
     ($($page:ident = $code:literal,)*) => {
         $(
-            impl $page {
-                /// The page code.
-                pub const PAGE_CODE: u8 = $code;
-            }
-
             impl Wire for $page {
                 fn parse(buf: &[u8]) -> Result<Self> {
                     let (header, page) = parse_any(Self::NAME, buf)?;

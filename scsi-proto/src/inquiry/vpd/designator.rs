@@ -158,11 +158,6 @@ pub enum DesignatorKind {
 }
 
 impl DesignatorKind {
-    /// The DESIGNATOR TYPE code.
-    pub fn designator_type(&self) -> u8 {
-        self.type_and_len().0
-    }
-
     /// DESIGNATOR TYPE and the length of the DESIGNATOR field this kind emits.
     fn type_and_len(&self) -> (u8, usize) {
         match self {

@@ -27,17 +27,9 @@ impl UnitSerialNumber {
         Self::from_bytes(peripheral, serial.as_bytes())
     }
 
-    /// A serial number right-aligned in a field of `width` bytes, padded with leading spaces.
-    /// Fails if `serial` is longer than `width` or not printable ASCII.
-    pub fn right_aligned(peripheral: Peripheral, serial: &str, width: usize) -> Result<Self> {
-        let pad = width.checked_sub(serial.len()).ok_or(BAD_SERIAL)?;
-        Self::new(peripheral, &format!("{}{serial}", " ".repeat(pad)))
-    }
-
     /// A serial number from its wire bytes: printable ASCII optionally followed by NULs.
     pub fn from_bytes(peripheral: Peripheral, bytes: &[u8]) -> Result<Self> {
-        let serial = is_ascii_data(bytes).then(|| bytes.to_vec());
-        let serial = serial.ok_or(BAD_SERIAL)?;
+        let serial = is_ascii_data(bytes).then(|| bytes.to_vec()).ok_or(BAD_SERIAL)?;
         Ok(UnitSerialNumber { peripheral, serial })
     }
 

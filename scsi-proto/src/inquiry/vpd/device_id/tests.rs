@@ -15,7 +15,7 @@ fn device_identification_decodes_field_by_field() {
     assert_eq!(naa.protocol_identifier, None);
     assert_eq!(naa.code_set, code_set::BINARY);
     assert_eq!(naa.association, Association::LogicalUnit);
-    assert_eq!(naa.designator.designator_type(), 3);
+    assert_eq!(naa.to_vec()[1] & 0x0F, 3, "DESIGNATOR TYPE");
     assert_eq!(
         naa.designator,
         DesignatorKind::Naa(Naa::IeeeRegisteredExtended {
