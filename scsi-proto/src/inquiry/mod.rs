@@ -148,9 +148,7 @@ impl Value for Peripheral {
 
 /// SPC-5 4.3.1: printable ASCII (20h..=7Eh), optionally followed by NULs only.
 fn is_ascii_data(bytes: &[u8]) -> bool {
-    let text = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    let (text, nuls) = bytes.split_at(text);
-    text.iter().all(|c| (0x20..=0x7E).contains(c)) && nuls.iter().all(|&c| c == 0)
+    bytes.iter().skip_while(|c| (0x20..=0x7E).contains(*c)).all(|&c| c == 0)
 }
 
 /// The text of validated ASCII data, without its NUL terminator (empty for anything else).

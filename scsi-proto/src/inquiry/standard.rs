@@ -1,6 +1,6 @@
 //! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
 
-use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, TPGS_NOT_SUPPORTED, VERSION_SPC5};
+use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, VERSION_SPC5};
 use crate::bits::{Layout, Spec, named};
 use crate::error::{check_len, check_out, invalid};
 use crate::{FieldPointer, Location, Result, Wire};
@@ -84,7 +84,6 @@ impl StandardInquiry {
         let flags = Flags {
             version: VERSION_SPC5,
             response_data_format: RESPONSE_DATA_FORMAT,
-            tpgs: TPGS_NOT_SUPPORTED,
             cmdque: true,
             ..Flags::read(&[])
         };
@@ -104,8 +103,7 @@ impl Wire for StandardInquiry {
     /// LENGTH reach (the data may be truncated by ALLOCATION LENGTH).
     fn parse(buf: &[u8]) -> Result<Self> {
         check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
-        let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;
-        let end = buf.len().min(additional_length + 5).clamp(SHORT_LEN, FULL_LEN);
+        let end = buf.len().min(ADDITIONAL_LENGTH.get(buf) as usize + 5).clamp(SHORT_LEN, FULL_LEN);
         let mut raw = [0u8; FULL_LEN];
         raw[..end].copy_from_slice(&buf[..end]);
         let flags = Flags::read(&raw);
@@ -120,23 +118,19 @@ impl Wire for StandardInquiry {
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }
-        let vendor_specific = *raw[36..].first_chunk().unwrap_or(&[0; 20]);
         Ok(Self::from_fixed(
             flags,
             read_ascii(&raw, VENDOR)?,
             read_ascii(&raw, PRODUCT)?,
             read_ascii(&raw, REVISION)?,
-            vendor_specific,
+            *raw[36..].first_chunk().unwrap_or(&[0; 20]),
             version_descriptors,
         ))
     }
 
     fn buffer_len(&self) -> usize {
-        if self.version_descriptors.is_empty() && self.vendor_specific == [0; 20] {
-            SHORT_LEN
-        } else {
-            FULL_LEN
-        }
+        let optional = !self.version_descriptors.is_empty() || self.vendor_specific != [0; 20];
+        if optional { FULL_LEN } else { SHORT_LEN }
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {

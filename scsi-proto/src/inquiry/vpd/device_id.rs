@@ -19,8 +19,7 @@ impl Page for DeviceIdentification {
     const NAME: &'static str = "Device Identification VPD page";
 
     fn body_len(&self) -> usize {
-        let lens = self.designators.iter().map(Wire::buffer_len);
-        lens.fold(0, usize::saturating_add)
+        self.designators.iter().map(Wire::buffer_len).fold(0, usize::saturating_add)
     }
 
     /// Each descriptor must fit inside PAGE LENGTH (an overrun is an invalid DESIGNATOR
@@ -33,8 +32,7 @@ impl Page for DeviceIdentification {
             designators.push(d);
             off += used;
         }
-        let peripheral = Peripheral::read(page);
-        Ok(DeviceIdentification { peripheral, designators })
+        Ok(DeviceIdentification { peripheral: Peripheral::read(page), designators })
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {
