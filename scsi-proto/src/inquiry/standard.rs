@@ -11,7 +11,7 @@ const SHORT_LEN: usize = 36;
 /// Through the version descriptors and reserved bytes 74..96, as LIO emits it.
 const FULL_LEN: usize = 96;
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
-const MAX_VERSION_DESCRIPTORS: usize = 8;
+const MAX_DESCRIPTORS: usize = 8;
 
 /// The `i`th VERSION DESCRIPTOR field.
 const fn version_descriptor(i: usize) -> Spec {
@@ -110,11 +110,9 @@ impl Wire for StandardInquiry {
         if flags.response_data_format != RESPONSE_DATA_FORMAT {
             return Err(FORMAT.invalid(WHAT, Location::Data, 0));
         }
-        // Only whole descriptors that were actually sent count.
-        let present = (end.saturating_sub(version_descriptor(0).byte.into()) / 2)
-            .min(MAX_VERSION_DESCRIPTORS);
-        let mut version_descriptors: Vec<u16> =
-            (0..present).map(|i| version_descriptor(i).get(&raw) as u16).collect();
+        // Only whole descriptors that were actually sent count; trailing zero ones are unused.
+        let sent = (0..MAX_DESCRIPTORS).map(version_descriptor).take_while(|d| d.end() <= end);
+        let mut version_descriptors: Vec<u16> = sent.map(|d| d.get(&raw) as u16).collect();
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }
@@ -140,12 +138,9 @@ impl Wire for StandardInquiry {
         if self.response_data_format != RESPONSE_DATA_FORMAT {
             return Err(FORMAT.invalid(WHAT, Location::Data, 0));
         }
-        if self.version_descriptors.len() > MAX_VERSION_DESCRIPTORS {
-            return Err(version_descriptor(MAX_VERSION_DESCRIPTORS).invalid(
-                WHAT,
-                Location::Data,
-                0,
-            ));
+        if self.version_descriptors.len() > MAX_DESCRIPTORS {
+            let past_last = version_descriptor(MAX_DESCRIPTORS);
+            return Err(past_last.invalid(WHAT, Location::Data, 0));
         }
         let mut raw = [0u8; FULL_LEN];
         self.fixed().write(&mut raw)?;
