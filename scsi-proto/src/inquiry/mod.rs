@@ -151,11 +151,6 @@ fn is_ascii_data(bytes: &[u8]) -> bool {
     bytes.iter().skip_while(|c| (0x20..=0x7E).contains(*c)).all(|&c| c == 0)
 }
 
-/// The text of validated ASCII data, without its NUL terminator (empty for anything else).
-fn ascii_text(bytes: &[u8]) -> &str {
-    core::str::from_utf8(bytes).unwrap_or("").trim_end_matches('\0')
-}
-
 /// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
 /// IDENTIFICATION: printable ASCII padded with spaces or NULs, checked when built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -181,7 +176,7 @@ impl<const N: usize> AsciiField<N> {
 
     /// The text without its trailing padding (spaces or NULs).
     pub fn as_str(&self) -> &str {
-        ascii_text(&self.0).trim_end_matches(' ')
+        core::str::from_utf8(&self.0).unwrap_or("").trim_end_matches(['\0', ' '])
     }
 }
 

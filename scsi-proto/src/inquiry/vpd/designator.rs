@@ -80,15 +80,6 @@ pub enum Naa {
 }
 
 impl Naa {
-    /// The designator's length.
-    fn len(&self) -> usize {
-        match self {
-            Naa::IeeeRegistered { .. } => 8,
-            Naa::IeeeRegisteredExtended { .. } => 16,
-            Naa::Other(bytes) => bytes.len(),
-        }
-    }
-
     /// Checks the fields' ranges (the pointers are in the descriptor) and writes `out`.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         let (naa, company_id, vendor_specific, extension) = match *self {
@@ -161,16 +152,16 @@ impl DesignatorKind {
     /// DESIGNATOR TYPE and the length of the DESIGNATOR field this kind emits.
     fn type_and_len(&self) -> (u8, usize) {
         match self {
-            Self::T10VendorId { vendor_specific, .. } => {
-                (1, vendor_specific.len().saturating_add(8))
-            }
+            Self::T10VendorId { vendor_specific, .. } => (1, 8 + vendor_specific.len()),
             Self::Eui64(bytes) => (2, bytes.len()),
-            Self::Naa(naa) => (3, naa.len()),
+            Self::Naa(Naa::IeeeRegistered { .. }) => (3, 8),
+            Self::Naa(Naa::IeeeRegisteredExtended { .. }) => (3, 16),
+            Self::Naa(Naa::Other(bytes)) => (3, bytes.len()),
             Self::RelativeTargetPort(_) => (4, 4),
             Self::TargetPortGroup(_) => (5, 4),
             Self::LogicalUnitGroup(_) => (6, 4),
             // The string, at least one NUL, padded to a multiple of four.
-            Self::ScsiNameString(name) => (8, name.len().saturating_add(1).next_multiple_of(4)),
+            Self::ScsiNameString(name) => (8, (name.len() + 1).next_multiple_of(4)),
             Self::Other { designator_type, bytes } => (*designator_type, bytes.len()),
         }
     }
@@ -250,15 +241,14 @@ impl Designator {
     pub fn new(
         protocol: Option<u8>,
         association: Association,
-        kind: DesignatorKind,
+        designator: DesignatorKind,
     ) -> Result<Self> {
-        let code_set = match kind {
+        let code_set = match designator {
             DesignatorKind::T10VendorId { .. } => code_set::ASCII,
             DesignatorKind::ScsiNameString(_) => code_set::UTF8,
             _ => code_set::BINARY,
         };
-        let d =
-            Designator { protocol_identifier: protocol, code_set, association, designator: kind };
+        let d = Designator { protocol_identifier: protocol, code_set, association, designator };
         d.emit(&mut vec![0; d.buffer_len()])?;
         Ok(d)
     }

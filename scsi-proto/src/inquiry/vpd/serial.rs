@@ -2,7 +2,7 @@
 
 use crate::bits::Layout;
 use crate::error::invalid;
-use crate::inquiry::{Page, Peripheral, ascii_text, is_ascii_data};
+use crate::inquiry::{Page, Peripheral, is_ascii_data};
 use crate::{Error, FieldPointer, Result};
 
 /// Unit Serial Number VPD page, 80h: PRODUCT SERIAL NUMBER, right-aligned ASCII data of any
@@ -40,7 +40,7 @@ impl UnitSerialNumber {
 
     /// The serial number without its padding: leading spaces and trailing NULs and spaces.
     pub fn serial(&self) -> &str {
-        ascii_text(&self.serial).trim_matches(' ')
+        core::str::from_utf8(&self.serial).unwrap_or("").trim_end_matches('\0').trim_matches(' ')
     }
 }
 
