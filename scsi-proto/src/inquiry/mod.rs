@@ -193,12 +193,6 @@ layout! {
 const PAGE_CODE: &Spec = &VpdHeader::FIELDS[1];
 const PAGE_LENGTH: &Spec = &VpdHeader::FIELDS[2];
 
-/// A VPD page's header and the whole page, PAGE LENGTH bytes after it, which `buf` must hold.
-fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
-    let page = PAGE_LENGTH.counted(what, buf, VpdHeader::LEN)?;
-    Ok((VpdHeader::read(page), page))
-}
-
 /// Writes the header of a page with `body_len` zeroed bytes after it; returns the page.
 fn emit_page<'a>(
     what: &'static str,
@@ -222,8 +216,8 @@ macro_rules! vpd_pages {
         $(
             impl Wire for $page {
                 fn parse(buf: &[u8]) -> Result<Self> {
-                    let (header, page) = parse_any(Self::NAME, buf)?;
-                    if header.page_code != $code {
+                    let page = PAGE_LENGTH.counted(Self::NAME, buf, VpdHeader::LEN)?;
+                    if VpdHeader::read(page).page_code != $code {
                         return Err(PAGE_CODE.invalid(Self::NAME, Location::Data, 0));
                     }
                     Self::read_page(page)
@@ -272,7 +266,8 @@ macro_rules! vpd_pages {
 
         impl Wire for VpdPage {
             fn parse(buf: &[u8]) -> Result<Self> {
-                let (header, page) = parse_any("VPD page", buf)?;
+                let page = PAGE_LENGTH.counted(VpdHeader::WHAT, buf, VpdHeader::LEN)?;
+                let header = VpdHeader::read(page);
                 Ok(match header.page_code {
                     $($code => VpdPage::$page($page::parse(buf)?),)*
                     page_code => VpdPage::Unknown {
@@ -294,12 +289,12 @@ macro_rules! vpd_pages {
                 match self {
                     $(VpdPage::$page(p) => p.emit(buf),)*
                     VpdPage::Unknown { peripheral, page_code, data } => {
-                        const WHAT: &str = "VPD page";
-                        check_out(WHAT, buf, self.buffer_len())?;
+                        check_out(VpdHeader::WHAT, buf, self.buffer_len())?;
                         if KNOWN_PAGE_CODES.contains(page_code) {
-                            return Err(PAGE_CODE.invalid(WHAT, Location::Data, 0));
+                            return Err(PAGE_CODE.invalid(VpdHeader::WHAT, Location::Data, 0));
                         }
-                        let page = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
+                        let len = data.len();
+                        let page = emit_page(VpdHeader::WHAT, *page_code, *peripheral, len, buf)?;
                         page[VpdHeader::LEN..].copy_from_slice(data);
                         Ok(page.len())
                     }
