@@ -1,5 +1,3 @@
-//! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
-
 use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, VERSION_SPC5};
 use crate::bits::{Layout, Spec, named};
 use crate::error::{check_len, check_out, invalid};
@@ -35,9 +33,9 @@ fn read_ascii<const N: usize>(raw: &[u8], at: Ident) -> Result<AsciiField<N>> {
 }
 
 crate::bits::layout! {
-    /// Standard INQUIRY data, emitted as 36 bytes, or as 96 (like LIO) with version descriptors
-    /// or vendor specific data. Obsolete and vendor specific bits of bytes 6 and 7, and bytes
-    /// past 96, are ignored by parse and emitted as zero.
+    /// Standard INQUIRY data (SPC-5 6.7.2, Table 148), emitted as 36 bytes, or as 96 (like LIO)
+    /// with version descriptors or vendor specific data. Obsolete and vendor specific bits of bytes
+    /// 6 and 7, and bytes past 96, are ignored by parse and emitted as zero.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),

@@ -1,5 +1,3 @@
-//! Block Device Characteristics VPD page, B1h (SBC-4 6.6.2, Table 231).
-
 use crate::bits::layout;
 use crate::inquiry::Peripheral;
 
@@ -10,7 +8,7 @@ pub const ROTATION_RATE_NOT_REPORTED: u16 = 0x0000;
 pub const ROTATION_RATE_NON_ROTATING: u16 = 0x0001;
 
 layout! {
-    /// Block Device Characteristics VPD page, B1h (SBC-4 6.6.2).
+    /// Block Device Characteristics VPD page, B1h (SBC-4 6.6.2, Table 231).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct BlockDeviceCharacteristics: "Block Device Characteristics VPD page", 64 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),

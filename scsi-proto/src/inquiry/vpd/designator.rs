@@ -1,5 +1,3 @@
-//! Designation descriptors (SPC-5 7.7.6.1).
-
 use crate::bits::{Layout, Spec, layout};
 use crate::error::{invalid, within, zeroed_out};
 use crate::inquiry::{AsciiField, PAGE_LENGTH, code_set};

@@ -1,12 +1,10 @@
-//! Device Identification VPD page, 83h (SPC-5 7.7.6).
-
 use super::designator::{Designator, WHAT};
 use crate::bits::Layout;
 use crate::error::within;
 use crate::inquiry::{Page, Peripheral, VpdHeader};
 use crate::{Result, Wire};
 
-/// Device Identification VPD page, 83h: a list of designation descriptors.
+/// Device Identification VPD page, 83h (SPC-5 7.7.6): a list of designation descriptors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentification {
     /// Byte 0.

@@ -1,11 +1,9 @@
-//! Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7, Table 590).
-
 use crate::bits::layout;
 use crate::inquiry::Peripheral;
 
 layout! {
-    /// Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7): the fields a disk target uses; every
-    /// other field is ignored on parse and emitted as zero.
+    /// Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7, Table 590): the fields a disk target uses;
+    /// every other field is ignored on parse and emitted as zero.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ExtendedInquiryData: "Extended INQUIRY Data VPD page", 64 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),

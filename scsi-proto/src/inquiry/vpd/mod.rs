@@ -1,5 +1,4 @@
-//! The VPD pages, one file each; [`VpdPage`](super::VpdPage) and the header they share are in
-//! the parent module.
+//! The VPD pages, one file each; [`VpdPage`](super::VpdPage) and their header are in the parent.
 
 pub mod block_limits;
 pub mod characteristics;

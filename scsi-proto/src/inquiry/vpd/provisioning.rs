@@ -1,5 +1,3 @@
-//! Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6, Table 240).
-
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
 use crate::error::within;
@@ -18,7 +16,7 @@ pub const PROVISIONING_TYPE_THIN: u8 = 0b010;
 const DP: Spec = Spec::new("DP", 5, 0, 1);
 
 crate::bits::layout! {
-    /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
+    /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6, Table 240).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),

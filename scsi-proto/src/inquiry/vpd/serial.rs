@@ -1,12 +1,10 @@
-//! Unit Serial Number VPD page, 80h (SPC-5 7.7.18).
-
 use crate::bits::Layout;
 use crate::error::invalid;
 use crate::inquiry::{Page, Peripheral, is_ascii_data};
 use crate::{Error, FieldPointer, Result};
 
-/// Unit Serial Number VPD page, 80h: PRODUCT SERIAL NUMBER, right-aligned ASCII data of any
-/// length, kept as its wire bytes: printable ASCII, optionally followed by NULs (LIO appends
+/// Unit Serial Number VPD page, 80h (SPC-5 7.7.18): PRODUCT SERIAL NUMBER, right-aligned ASCII data
+/// of any length, kept as its wire bytes: printable ASCII, optionally followed by NULs (LIO appends
 /// one NUL, and it round-trips).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitSerialNumber {

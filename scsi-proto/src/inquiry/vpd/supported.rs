@@ -1,11 +1,9 @@
-//! Supported VPD Pages VPD page, 00h (SPC-5 7.7.16).
-
 use crate::Result;
 use crate::bits::Layout;
 use crate::inquiry::{Page, Peripheral};
 
-/// Supported VPD Pages VPD page, 00h: the page codes the device returns, in ascending order
-/// (not enforced).
+/// Supported VPD Pages VPD page, 00h (SPC-5 7.7.16): the page codes the device returns, in
+/// ascending order (not enforced).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupportedVpdPages {
     /// Byte 0.
