@@ -33,8 +33,7 @@ consts! { u8;
     TPGS_BOTH = 0b11, "TPGS: implicit and explicit ALUA (LIO's default port group).";
 }
 
-/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux's
-/// `enum scsi_version_descriptor` and sg3_utils).
+/// VERSION DESCRIPTOR values, "no version claimed" (as Linux's scsi_version_descriptor, sg3_utils).
 pub mod version_descriptor {
     consts! { u16;
         SAM5 = 0x00A0, "SAM-5.";
@@ -82,8 +81,7 @@ trait Page: Sized {
     fn write_page(&self, page: &mut [u8]) -> Result<()>;
 }
 
-/// A page declared whole with `layout!`, header included: parsed leniently, emitted with PAGE
-/// LENGTH `LEN - 4`.
+/// A page declared whole with `layout!`, header included: parsed leniently, emitted whole.
 impl<T: Layout> Page for T {
     const NAME: &'static str = T::WHAT;
 
@@ -121,12 +119,11 @@ layout! {
 
 impl Peripheral {
     /// A connected direct access block device: qualifier 000b, device type 00h.
-    pub const DISK: Peripheral =
-        Peripheral { qualifier: QUALIFIER_CONNECTED, device_type: DEVICE_TYPE_DISK };
+    pub const DISK: Self = Self { qualifier: QUALIFIER_CONNECTED, device_type: DEVICE_TYPE_DISK };
 
     /// What a device server reports for a LUN it does not have: qualifier 011b, type 1Fh.
-    pub const NO_LUN: Peripheral =
-        Peripheral { qualifier: QUALIFIER_NOT_SUPPORTED, device_type: DEVICE_TYPE_UNKNOWN };
+    pub const NO_LUN: Self =
+        Self { qualifier: QUALIFIER_NOT_SUPPORTED, device_type: DEVICE_TYPE_UNKNOWN };
 
     /// Checks that both fields fit their bits, naming the field and the structure `what`.
     fn check(self, what: &'static str) -> Result<()> {
@@ -209,8 +206,7 @@ fn emit_page<'a>(
     Ok(page)
 }
 
-/// Makes each [`Page`] [`Wire`] with its page code, and declares [`VpdPage`] with one variant
-/// per page type (named like it).
+/// Makes each [`Page`] [`Wire`] with its page code; declares [`VpdPage`], a variant per page.
 macro_rules! vpd_pages {
     ($($page:ident = $code:literal,)*) => {
         $(

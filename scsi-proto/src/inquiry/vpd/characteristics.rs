@@ -3,8 +3,7 @@ use crate::inquiry::Peripheral;
 
 /// MEDIUM ROTATION RATE 0000h: not reported.
 pub const ROTATION_RATE_NOT_REPORTED: u16 = 0x0000;
-/// MEDIUM ROTATION RATE 0001h: non-rotating medium (solid state); what LIO reports with
-/// `is_nonrot`.
+/// MEDIUM ROTATION RATE 0001h: non-rotating (solid state) medium, as LIO reports `is_nonrot`.
 pub const ROTATION_RATE_NON_ROTATING: u16 = 0x0001;
 
 layout! {

@@ -182,8 +182,7 @@ impl DesignatorKind {
             }
             Self::ScsiNameString(name) => out[..name.len()].copy_from_slice(name.as_bytes()),
             Self::Other { designator_type: 0x1..=0x6 | 0x8, .. } => {
-                let pointer = FieldPointer::data(1, Some(3));
-                return Err(invalid(WHAT, "DESIGNATOR TYPE", pointer));
+                return Err(invalid(WHAT, "DESIGNATOR TYPE", FieldPointer::data(1, Some(3))));
             }
             Self::Eui64(bytes) | Self::Other { bytes, .. } => out.copy_from_slice(bytes),
         }
@@ -259,12 +258,11 @@ impl Designator {
     }
 
     /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes,
-    /// then `vendor_specific`. Fails if `vendor` is not printable ASCII of at most 8 bytes or
-    /// the designator exceeds 255 bytes.
-    pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
+    /// then `specific`. Fails if `vendor` is not printable ASCII of at most 8 bytes or the
+    /// designator exceeds 255 bytes.
+    pub fn t10_vendor_id(vendor: &str, specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
-        let kind =
-            DesignatorKind::T10VendorId { vendor, vendor_specific: vendor_specific.to_vec() };
+        let kind = DesignatorKind::T10VendorId { vendor, vendor_specific: specific.to_vec() };
         Self::new(None, Association::LogicalUnit, kind)
     }
 

@@ -11,8 +11,7 @@ pub const PROVISIONING_TYPE_RESOURCE: u8 = 0b001;
 /// PROVISIONING TYPE 010b: thin provisioned.
 pub const PROVISIONING_TYPE_THIN: u8 = 0b010;
 
-/// DP: a provisioning group descriptor follows the fixed part; set exactly when
-/// `provisioning_group` is `Some`.
+/// DP: a provisioning group descriptor follows; set exactly when `provisioning_group` is `Some`.
 const DP: Spec = Spec::new("DP", 5, 0, 1);
 
 crate::bits::layout! {

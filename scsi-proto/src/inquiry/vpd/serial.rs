@@ -31,11 +31,6 @@ impl UnitSerialNumber {
         Ok(UnitSerialNumber { peripheral, serial })
     }
 
-    /// The PRODUCT SERIAL NUMBER field as on the wire, padding and NULs included.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.serial
-    }
-
     /// The serial number without its padding: leading spaces and trailing NULs and spaces.
     pub fn serial(&self) -> &str {
         core::str::from_utf8(&self.serial).unwrap_or("").trim_end_matches('\0').trim_matches(' ')
