@@ -49,15 +49,6 @@ pub mod version_descriptor {
     }
 }
 
-/// CODE SET values of a designation descriptor (SPC-5 7.7.6.1); 0h and 4h..=Fh are reserved.
-pub mod code_set {
-    consts! { u8;
-        BINARY = 0x1, "Binary values.";
-        ASCII = 0x2, "Printable ASCII.";
-        UTF8 = 0x3, "UTF-8.";
-    }
-}
-
 /// PROTOCOL IDENTIFIER values (SPC-5 Table 488) of LIO's fabrics, for designators with PIV set.
 pub mod protocol_identifier {
     consts! { u8;
@@ -284,13 +275,12 @@ macro_rules! vpd_pages {
             fn emit(&self, buf: &mut [u8]) -> Result<usize> {
                 match self {
                     $(VpdPage::$page(p) => p.emit(buf),)*
-                    VpdPage::Unknown { peripheral, page_code, data } => {
+                    VpdPage::Unknown { peripheral: p, page_code, data } => {
                         check_out(VpdHeader::WHAT, buf, self.buffer_len())?;
                         if KNOWN_PAGE_CODES.contains(page_code) {
                             return Err(PAGE_CODE.invalid(VpdHeader::WHAT, Location::Data, 0));
                         }
-                        let len = data.len();
-                        let page = emit_page(VpdHeader::WHAT, *page_code, *peripheral, len, buf)?;
+                        let page = emit_page(VpdHeader::WHAT, *page_code, *p, data.len(), buf)?;
                         page[VpdHeader::LEN..].copy_from_slice(data);
                         Ok(page.len())
                     }

@@ -75,9 +75,8 @@ crate::bits::layout! {
 const FORMAT: Spec = named(Flags::FIELDS, "RESPONSE DATA FORMAT");
 
 impl StandardInquiry {
-    /// A connected disk claiming SPC-5 with CMDQUE set, the identification fields space-padded,
-    /// every other field zero. Fails, naming the field, on a string too long for its field or
-    /// not printable ASCII.
+    /// A connected disk claiming SPC-5 with CMDQUE set, identification fields space-padded, all
+    /// else zero. Fails, naming the field, on text too long for its field or not printable ASCII.
     pub fn disk(vendor: &str, product: &str, revision: &str) -> Result<Self> {
         let flags = Flags {
             version: VERSION_SPC5,

@@ -1,10 +1,16 @@
 use crate::bits::{Layout, Spec, layout};
 use crate::error::{invalid, within, zeroed_out};
-use crate::inquiry::{AsciiField, PAGE_LENGTH, code_set};
+use crate::inquiry::{AsciiField, PAGE_LENGTH};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
 pub(super) const WHAT: &str = "designation descriptor";
+
+consts! { u8;
+    CODE_SET_BINARY = 0x1, "CODE SET: binary values.";
+    CODE_SET_ASCII = 0x2, "CODE SET: printable ASCII.";
+    CODE_SET_UTF8 = 0x3, "CODE SET: UTF-8 (0h and 4h..=Fh are reserved).";
+}
 
 /// ASSOCIATION of a designation descriptor; 11b is reserved and rejected by parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,10 +22,6 @@ pub enum Association {
     /// 10b: the SCSI target device containing the logical unit.
     TargetDevice,
 }
-
-/// The associations, by value.
-const ASSOCIATIONS: [Association; 3] =
-    [Association::LogicalUnit, Association::TargetPort, Association::TargetDevice];
 
 layout! {
     /// The header of a designation descriptor (SPC-5 Table 573).
@@ -216,14 +218,13 @@ impl DesignatorKind {
     }
 }
 
-/// A designation descriptor (SPC-5 7.7.6.1), of the Device Identification VPD page or a
-/// provisioning group.
+/// A designation descriptor (SPC-5 7.7.6.1) of a Device Identification page or provisioning group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Designator {
     /// PROTOCOL IDENTIFIER ([`protocol_identifier`](crate::inquiry::protocol_identifier)) when
     /// PIV is set; with PIV clear the field is ignored on parse and written as zero.
     pub protocol_identifier: Option<u8>,
-    /// CODE SET ([`code_set`](crate::inquiry::code_set)), 4 bits.
+    /// CODE SET (`CODE_SET_*`), 4 bits.
     pub code_set: u8,
     /// ASSOCIATION.
     pub association: Association,
@@ -232,18 +233,17 @@ pub struct Designator {
 }
 
 impl Designator {
-    /// A designator with PIV set when `protocol` is given and the code set its kind uses
-    /// (ASCII, UTF-8 or binary). Fails, naming the field, where emit would: on a value out of
-    /// its field's range, a designator too long, or one parse would decode otherwise.
+    /// A designator, PIV set when `protocol` is given, in the code set its kind uses. Fails,
+    /// naming the field, where emit would: on a value out of range or one parse reads otherwise.
     pub fn new(
         protocol: Option<u8>,
         association: Association,
         designator: DesignatorKind,
     ) -> Result<Self> {
         let code_set = match designator {
-            DesignatorKind::T10VendorId { .. } => code_set::ASCII,
-            DesignatorKind::ScsiNameString(_) => code_set::UTF8,
-            _ => code_set::BINARY,
+            DesignatorKind::T10VendorId { .. } => CODE_SET_ASCII,
+            DesignatorKind::ScsiNameString(_) => CODE_SET_UTF8,
+            _ => CODE_SET_BINARY,
         };
         let d = Designator { protocol_identifier: protocol, code_set, association, designator };
         d.emit(&mut vec![0; d.buffer_len()])?;
@@ -257,9 +257,8 @@ impl Designator {
         Self::new(None, Association::LogicalUnit, DesignatorKind::Naa(naa))
     }
 
-    /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes,
-    /// then `specific`. Fails if `vendor` is not printable ASCII of at most 8 bytes or the
-    /// designator exceeds 255 bytes.
+    /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes, then
+    /// `specific`. Fails on a `vendor` not printable ASCII of at most 8 bytes, or over 255 in all.
     pub fn t10_vendor_id(vendor: &str, specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
         let kind = DesignatorKind::T10VendorId { vendor, vendor_specific: specific.to_vec() };
@@ -272,12 +271,15 @@ impl Designator {
         let h = Header::read(buf);
         let end = Header::LEN + usize::from(h.designator_length);
         let bytes = buf.get(Header::LEN..end).ok_or(BAD_LENGTH)?;
-        let association = ASSOCIATIONS.get(usize::from(h.association)).copied();
-        let pointer = FieldPointer::data(1, Some(5));
         let designator = Designator {
             protocol_identifier: h.piv.then_some(h.protocol_identifier),
             code_set: h.code_set,
-            association: association.ok_or(invalid(WHAT, "ASSOCIATION", pointer))?,
+            association: match h.association {
+                0 => Association::LogicalUnit,
+                1 => Association::TargetPort,
+                2 => Association::TargetDevice,
+                _ => return Err(invalid(WHAT, "ASSOCIATION", FieldPointer::data(1, Some(5)))),
+            },
             designator: DesignatorKind::read(h.designator_type, bytes)?,
         };
         Ok((designator, end))

@@ -1,5 +1,3 @@
-//! The VPD pages, one file each; [`VpdPage`](super::VpdPage) and their header are in the parent.
-
 pub mod block_limits;
 pub mod characteristics;
 pub mod designator;
