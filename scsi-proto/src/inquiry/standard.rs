@@ -3,13 +3,14 @@ use crate::bits::{Layout, Spec, named};
 use crate::error::{check_len, check_out, invalid};
 use crate::{FieldPointer, Location, Result, Wire};
 
-const WHAT: &str = "standard INQUIRY data";
 /// Without the optional fields.
 const SHORT_LEN: usize = 36;
 /// Through the version descriptors and reserved bytes 74..96, as LIO emits it.
 const FULL_LEN: usize = 96;
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
 const MAX_DESCRIPTORS: usize = 8;
+/// RESPONSE DATA FORMAT, which must be [`RESPONSE_DATA_FORMAT`].
+const FORMAT: Spec = named(Flags::FIELDS, "RESPONSE DATA FORMAT");
 
 /// The `i`th VERSION DESCRIPTOR field.
 const fn version_descriptor(i: usize) -> Spec {
@@ -24,7 +25,7 @@ const REVISION: Ident = ("PRODUCT REVISION LEVEL", 32);
 
 /// `field`, or the error naming the identification field `at`.
 fn ascii<const N: usize>(field: Option<AsciiField<N>>, at: Ident) -> Result<AsciiField<N>> {
-    field.ok_or(invalid(WHAT, at.0, FieldPointer::data(at.1, None)))
+    field.ok_or(invalid(Flags::WHAT, at.0, FieldPointer::data(at.1, None)))
 }
 
 /// The identification field `at` in `raw`.
@@ -71,9 +72,6 @@ crate::bits::layout! {
     }
 }
 
-/// RESPONSE DATA FORMAT, which must be [`RESPONSE_DATA_FORMAT`].
-const FORMAT: Spec = named(Flags::FIELDS, "RESPONSE DATA FORMAT");
-
 impl StandardInquiry {
     /// A connected disk claiming SPC-5 with CMDQUE set, identification fields space-padded, all
     /// else zero. Fails, naming the field, on text too long for its field or not printable ASCII.
@@ -99,13 +97,13 @@ impl Wire for StandardInquiry {
     /// Parses at least 36 bytes; optional fields as far as both the buffer and ADDITIONAL
     /// LENGTH reach (the data may be truncated by ALLOCATION LENGTH).
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
+        check_len(Flags::WHAT, Location::Data, buf, SHORT_LEN)?;
         let end = buf.len().min(ADDITIONAL_LENGTH.get(buf) as usize + 5).clamp(SHORT_LEN, FULL_LEN);
         let mut raw = [0u8; FULL_LEN];
         raw[..end].copy_from_slice(&buf[..end]);
         let flags = Flags::read(&raw);
         if flags.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(FORMAT.invalid(WHAT, Location::Data, 0));
+            return Err(FORMAT.invalid(Flags::WHAT, Location::Data, 0));
         }
         // Only whole descriptors that were actually sent count; trailing zero ones are unused.
         let sent = (0..MAX_DESCRIPTORS).map(version_descriptor).take_while(|d| d.end() <= end);
@@ -130,14 +128,14 @@ impl Wire for StandardInquiry {
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        check_out(WHAT, buf, len)?;
-        self.peripheral.check(WHAT)?;
+        check_out(Flags::WHAT, buf, len)?;
+        self.peripheral.check(Flags::WHAT)?;
         if self.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(FORMAT.invalid(WHAT, Location::Data, 0));
+            return Err(FORMAT.invalid(Flags::WHAT, Location::Data, 0));
         }
         if self.version_descriptors.len() > MAX_DESCRIPTORS {
             let past_last = version_descriptor(MAX_DESCRIPTORS);
-            return Err(past_last.invalid(WHAT, Location::Data, 0));
+            return Err(past_last.invalid(Flags::WHAT, Location::Data, 0));
         }
         let mut raw = [0u8; FULL_LEN];
         self.fixed().write(&mut raw)?;

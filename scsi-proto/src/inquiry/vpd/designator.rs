@@ -166,7 +166,7 @@ impl DesignatorKind {
         }
     }
 
-    /// Checks lengths and ranges, then writes into `out`: `self.len()` zeroed bytes.
+    /// Checks lengths and ranges, then writes into `out`, zeroed and as long as `type_and_len`.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         match self {
             Self::T10VendorId { vendor, vendor_specific } => {

@@ -39,8 +39,7 @@ impl Page for LogicalBlockProvisioning {
     const NAME: &'static str = Fixed::WHAT;
 
     fn body_len(&self) -> usize {
-        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
-        (Fixed::LEN - VpdHeader::LEN).saturating_add(descriptor)
+        self.provisioning_group.as_ref().map_or(0, Wire::buffer_len) + (Fixed::LEN - VpdHeader::LEN)
     }
 
     /// PAGE LENGTH must be at least 4; with DP set, a designation descriptor must follow
