@@ -33,7 +33,7 @@ consts! { u8;
     TPGS_BOTH = 0b11, "TPGS: implicit and explicit ALUA (LIO's default port group).";
 }
 
-/// VERSION DESCRIPTOR values, "no version claimed" (as Linux's scsi_version_descriptor, sg3_utils).
+/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux and sg3_utils).
 pub mod version_descriptor {
     consts! { u16;
         SAM5 = 0x00A0, "SAM-5.";
