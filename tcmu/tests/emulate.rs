@@ -40,7 +40,7 @@ fn identity_and_capacity() {
     let std = d.ok(&[0x12, 0, 0, 0, 0xff, 0], Data::Read(255));
     let inq = StandardInquiry::parse(&std).unwrap();
     assert_eq!(
-        (inq.vendor_identification(), inq.product_identification()),
+        (inq.vendor_identification.as_str(), inq.product_identification.as_str()),
         ("TCMU-RS", "Rust TCMU disk")
     );
     assert!(inq.cmdque);

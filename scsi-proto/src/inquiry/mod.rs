@@ -7,7 +7,7 @@
 //! writes PAGE LENGTH 3Ch. Errors point into the data ([`Location::Data`]), for logs and tests.
 
 use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_out, within};
+use crate::error::{check_out, within, zeroed_out};
 use crate::{Location, Result, Wire};
 
 /// Public constants, one documented line each.
@@ -33,8 +33,7 @@ consts! { u8;
     TPGS_BOTH = 0b11, "TPGS: implicit and explicit ALUA (LIO's default port group).";
 }
 
-/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux's
-/// `enum scsi_version_descriptor` and sg3_utils).
+/// VERSION DESCRIPTOR values, "no version claimed" (checked against Linux and sg3_utils).
 pub mod version_descriptor {
     consts! { u16;
         SAM5 = 0x00A0, "SAM-5.";
@@ -50,26 +49,18 @@ pub mod version_descriptor {
     }
 }
 
-/// PROTOCOL IDENTIFIER values (SPC-5 Table 488), for designation descriptors with PIV set.
+/// PROTOCOL IDENTIFIER values (SPC-5 Table 488) of LIO's fabrics, for designators with PIV set.
 pub mod protocol_identifier {
     consts! { u8;
         FCP = 0x0, "Fibre Channel.";
-        SPI = 0x1, "Parallel SCSI (obsolete).";
-        SSA = 0x2, "SSA.";
         SBP = 0x3, "IEEE 1394.";
         SRP = 0x4, "SCSI RDMA Protocol.";
         ISCSI = 0x5, "iSCSI.";
         SAS = 0x6, "SAS Serial SCSI Protocol.";
-        ADT = 0x7, "Automation/Drive Interface.";
-        ATA = 0x8, "AT Attachment Interface.";
-        UAS = 0x9, "USB Attached SCSI.";
-        SOP = 0xA, "SCSI over PCI Express.";
-        PCIE = 0xB, "PCI Express protocols.";
-        NONE = 0xF, "No specific protocol.";
     }
 }
 
-/// A VPD page's name and its bytes; [`vpd_page!`] makes it [`Wire`].
+/// A VPD page's name and its bytes; `vpd_pages!` makes it [`Wire`].
 trait Page: Sized {
     /// What errors name.
     const NAME: &'static str;
@@ -81,71 +72,29 @@ trait Page: Sized {
     fn write_page(&self, page: &mut [u8]) -> Result<()>;
 }
 
-/// `PAGE_CODE` and [`Wire`] for a [`Page`] with a `peripheral` field.
-macro_rules! vpd_page {
-    ($t:ty, $code:literal) => {
-        impl $t {
-            /// The page code.
-            pub const PAGE_CODE: u8 = $code;
-        }
+/// A page declared whole with `layout!`, header included: parsed leniently, emitted whole.
+impl<T: Layout> Page for T {
+    const NAME: &'static str = T::WHAT;
 
-        impl $crate::Wire for $t {
-            fn parse(buf: &[u8]) -> $crate::Result<Self> {
-                $crate::inquiry::parse_vpd($code, buf)
-            }
+    fn body_len(&self) -> usize {
+        T::LEN - VpdHeader::LEN
+    }
 
-            fn buffer_len(&self) -> usize {
-                $crate::inquiry::Page::body_len(self).saturating_add(4)
-            }
+    fn read_page(page: &[u8]) -> Result<Self> {
+        Ok(T::read(page))
+    }
 
-            fn emit(&self, buf: &mut [u8]) -> $crate::Result<usize> {
-                $crate::inquiry::emit_vpd(self, $code, self.peripheral, buf)
-            }
-        }
-    };
-}
-
-/// [`vpd_page!`] for a page declared whole with `layout!`, header included: parsed leniently,
-/// emitted with PAGE LENGTH `LEN - 4`.
-macro_rules! fixed_vpd {
-    ($t:ty, $code:literal) => {
-        impl $crate::inquiry::Page for $t {
-            const NAME: &'static str = <$t as $crate::bits::Layout>::WHAT;
-
-            fn body_len(&self) -> usize {
-                <$t as $crate::bits::Layout>::LEN - 4
-            }
-
-            fn read_page(page: &[u8]) -> $crate::Result<Self> {
-                Ok($crate::bits::Layout::read(page))
-            }
-
-            fn write_page(&self, page: &mut [u8]) -> $crate::Result<()> {
-                $crate::bits::Layout::write(self, page)
-            }
-        }
-
-        vpd_page!($t, $code);
-    };
+    fn write_page(&self, page: &mut [u8]) -> Result<()> {
+        self.write(page)
+    }
 }
 
 mod standard;
 mod vpd;
 
 pub use standard::StandardInquiry;
-pub use vpd::block_limits::BlockLimits;
-pub use vpd::characteristics::{
-    BlockDeviceCharacteristics, ROTATION_RATE_NON_ROTATING, ROTATION_RATE_NOT_REPORTED,
-};
-pub use vpd::designator::{Association, CodeSet, Designator, DesignatorKind, Naa};
-pub use vpd::device_id::DeviceIdentification;
-pub use vpd::extended::ExtendedInquiryData;
-pub use vpd::provisioning::{
-    LogicalBlockProvisioning, PROVISIONING_TYPE_NOT_REPORTED, PROVISIONING_TYPE_RESOURCE,
-    PROVISIONING_TYPE_THIN,
-};
-pub use vpd::serial::UnitSerialNumber;
-pub use vpd::supported::SupportedVpdPages;
+pub use vpd::{block_limits::*, characteristics::*, designator::*, device_id::*, extended::*};
+pub use vpd::{provisioning::*, serial::*, supported::*};
 
 layout! {
     /// Byte 0 of standard INQUIRY data and of every VPD page (SPC-5 6.7.2). The default is
@@ -161,12 +110,11 @@ layout! {
 
 impl Peripheral {
     /// A connected direct access block device: qualifier 000b, device type 00h.
-    pub const DISK: Peripheral =
-        Peripheral { qualifier: QUALIFIER_CONNECTED, device_type: DEVICE_TYPE_DISK };
+    pub const DISK: Self = Self { qualifier: QUALIFIER_CONNECTED, device_type: DEVICE_TYPE_DISK };
 
     /// What a device server reports for a LUN it does not have: qualifier 011b, type 1Fh.
-    pub const NO_LUN: Peripheral =
-        Peripheral { qualifier: QUALIFIER_NOT_SUPPORTED, device_type: DEVICE_TYPE_UNKNOWN };
+    pub const NO_LUN: Self =
+        Self { qualifier: QUALIFIER_NOT_SUPPORTED, device_type: DEVICE_TYPE_UNKNOWN };
 
     /// Checks that both fields fit their bits, naming the field and the structure `what`.
     fn check(self, what: &'static str) -> Result<()> {
@@ -188,14 +136,7 @@ impl Value for Peripheral {
 
 /// SPC-5 4.3.1: printable ASCII (20h..=7Eh), optionally followed by NULs only.
 fn is_ascii_data(bytes: &[u8]) -> bool {
-    let text = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
-    let (text, nuls) = bytes.split_at(text);
-    text.iter().all(|c| (0x20..=0x7E).contains(c)) && nuls.iter().all(|&c| c == 0)
-}
-
-/// The text of validated ASCII data, without its NUL terminator (empty for anything else).
-fn ascii_text(bytes: &[u8]) -> &str {
-    core::str::from_utf8(bytes).unwrap_or("").trim_end_matches('\0')
+    bytes.iter().skip_while(|c| (0x20..=0x7E).contains(*c)).all(|&c| c == 0)
 }
 
 /// A fixed-width, left-aligned ASCII data field (SPC-5 4.3.1) such as T10 VENDOR
@@ -223,7 +164,7 @@ impl<const N: usize> AsciiField<N> {
 
     /// The text without its trailing padding (spaces or NULs).
     pub fn as_str(&self) -> &str {
-        ascii_text(&self.0).trim_end_matches(' ')
+        core::str::from_utf8(&self.0).unwrap_or("").trim_end_matches(['\0', ' '])
     }
 }
 
@@ -240,50 +181,47 @@ layout! {
 const PAGE_CODE: &Spec = &VpdHeader::FIELDS[1];
 const PAGE_LENGTH: &Spec = &VpdHeader::FIELDS[2];
 
-/// A VPD page's header and the PAGE LENGTH bytes after it, which `buf` must hold.
-fn parse_any<'a>(what: &'static str, buf: &'a [u8]) -> Result<(VpdHeader, &'a [u8])> {
-    let page = PAGE_LENGTH.counted(what, buf, VpdHeader::LEN)?;
-    Ok((VpdHeader::read(page), &page[VpdHeader::LEN..]))
-}
-
-/// Parses page `code`.
-fn parse_vpd<T: Page>(code: u8, buf: &[u8]) -> Result<T> {
-    let (header, body) = parse_any(T::NAME, buf)?;
-    if header.page_code != code {
-        return Err(PAGE_CODE.invalid(T::NAME, Location::Data, 0));
-    }
-    T::read_page(&buf[..VpdHeader::LEN + body.len()])
-}
-
-/// Emits `page` with page code `code` and byte 0 `peripheral`.
-fn emit_vpd<T: Page>(page: &T, code: u8, peripheral: Peripheral, buf: &mut [u8]) -> Result<usize> {
-    let len = emit_page(T::NAME, code, peripheral, page.body_len(), buf)?;
-    page.write_page(&mut buf[..len])?;
-    Ok(len)
-}
-
-/// Writes the header of a page with `body_len` zeroed bytes after it; returns its length.
-fn emit_page(
+/// Writes the header of a page with `body_len` zeroed bytes after it; returns the page.
+fn emit_page<'a>(
     what: &'static str,
-    code: u8,
+    page_code: u8,
     peripheral: Peripheral,
     body_len: usize,
-    buf: &mut [u8],
-) -> Result<usize> {
-    let len = body_len.saturating_add(VpdHeader::LEN);
-    check_out(what, buf, len)?;
+    buf: &'a mut [u8],
+) -> Result<&'a mut [u8]> {
+    let page = zeroed_out(what, buf, body_len.saturating_add(VpdHeader::LEN))?;
     peripheral.check(what)?;
     let page_length =
         u16::try_from(body_len).map_err(|_| PAGE_LENGTH.invalid(what, Location::Data, 0))?;
-    buf[..len].fill(0);
-    let header = VpdHeader { peripheral, page_code: code, page_length };
-    header.write(buf)?;
-    Ok(len)
+    VpdHeader { peripheral, page_code, page_length }.write(page)?;
+    Ok(page)
 }
 
-/// Declares [`VpdPage`] with one variant per page type (named like it) and its dispatch.
+/// Makes each [`Page`] [`Wire`] with its page code; declares [`VpdPage`], a variant per page.
 macro_rules! vpd_pages {
-    ($($page:ident,)*) => {
+    ($($page:ident = $code:literal,)*) => {
+        $(
+            impl Wire for $page {
+                fn parse(buf: &[u8]) -> Result<Self> {
+                    let page = PAGE_LENGTH.counted(Self::NAME, buf, VpdHeader::LEN)?;
+                    if VpdHeader::read(page).page_code != $code {
+                        return Err(PAGE_CODE.invalid(Self::NAME, Location::Data, 0));
+                    }
+                    Self::read_page(page)
+                }
+
+                fn buffer_len(&self) -> usize {
+                    self.body_len().saturating_add(VpdHeader::LEN)
+                }
+
+                fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+                    let page = emit_page(Self::NAME, $code, self.peripheral, self.body_len(), buf)?;
+                    self.write_page(page)?;
+                    Ok(page.len())
+                }
+            }
+        )*
+
         /// Any VPD page, decoded by page code. Pages B0h..B2h are decoded as the SBC-4 pages
         /// whatever the peripheral device type (this crate serves disks).
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,13 +239,13 @@ macro_rules! vpd_pages {
         }
 
         /// Page codes [`VpdPage`] decodes into their own variants.
-        const KNOWN_PAGE_CODES: &[u8] = &[$($page::PAGE_CODE),*];
+        const KNOWN_PAGE_CODES: &[u8] = &[$($code),*];
 
         impl VpdPage {
             /// The PAGE CODE.
             pub fn page_code(&self) -> u8 {
                 match self {
-                    $(VpdPage::$page(_) => $page::PAGE_CODE,)*
+                    $(VpdPage::$page(_) => $code,)*
                     VpdPage::Unknown { page_code, .. } => *page_code,
                 }
             }
@@ -315,13 +253,14 @@ macro_rules! vpd_pages {
 
         impl Wire for VpdPage {
             fn parse(buf: &[u8]) -> Result<Self> {
-                let (header, body) = parse_any("VPD page", buf)?;
+                let page = PAGE_LENGTH.counted(VpdHeader::WHAT, buf, VpdHeader::LEN)?;
+                let header = VpdHeader::read(page);
                 Ok(match header.page_code {
-                    $($page::PAGE_CODE => VpdPage::$page($page::parse(buf)?),)*
+                    $($code => VpdPage::$page($page::parse(buf)?),)*
                     page_code => VpdPage::Unknown {
                         peripheral: header.peripheral,
                         page_code,
-                        data: body.to_vec(),
+                        data: page[VpdHeader::LEN..].to_vec(),
                     },
                 })
             }
@@ -336,15 +275,14 @@ macro_rules! vpd_pages {
             fn emit(&self, buf: &mut [u8]) -> Result<usize> {
                 match self {
                     $(VpdPage::$page(p) => p.emit(buf),)*
-                    VpdPage::Unknown { peripheral, page_code, data } => {
-                        const WHAT: &str = "VPD page";
-                        check_out(WHAT, buf, self.buffer_len())?;
+                    VpdPage::Unknown { peripheral: p, page_code, data } => {
+                        check_out(VpdHeader::WHAT, buf, self.buffer_len())?;
                         if KNOWN_PAGE_CODES.contains(page_code) {
-                            return Err(PAGE_CODE.invalid(WHAT, Location::Data, 0));
+                            return Err(PAGE_CODE.invalid(VpdHeader::WHAT, Location::Data, 0));
                         }
-                        let len = emit_page(WHAT, *page_code, *peripheral, data.len(), buf)?;
-                        buf[VpdHeader::LEN..len].copy_from_slice(data);
-                        Ok(len)
+                        let page = emit_page(VpdHeader::WHAT, *page_code, *p, data.len(), buf)?;
+                        page[VpdHeader::LEN..].copy_from_slice(data);
+                        Ok(page.len())
                     }
                 }
             }
@@ -353,13 +291,13 @@ macro_rules! vpd_pages {
 }
 
 vpd_pages! {
-    SupportedVpdPages,
-    UnitSerialNumber,
-    DeviceIdentification,
-    ExtendedInquiryData,
-    BlockLimits,
-    BlockDeviceCharacteristics,
-    LogicalBlockProvisioning,
+    SupportedVpdPages = 0x00,
+    UnitSerialNumber = 0x80,
+    DeviceIdentification = 0x83,
+    ExtendedInquiryData = 0x86,
+    BlockLimits = 0xB0,
+    BlockDeviceCharacteristics = 0xB1,
+    LogicalBlockProvisioning = 0xB2,
 }
 
 #[cfg(test)]

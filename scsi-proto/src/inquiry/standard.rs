@@ -1,53 +1,42 @@
-//! Standard INQUIRY data (SPC-5 6.7.2, Table 148).
-
-use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, TPGS_NOT_SUPPORTED, VERSION_SPC5};
-use crate::bits::{Layout, Spec};
+use super::{AsciiField, Peripheral, RESPONSE_DATA_FORMAT, VERSION_SPC5};
+use crate::bits::{Layout, Spec, named};
 use crate::error::{check_len, check_out, invalid};
-use crate::{Error, FieldPointer, Location, Result, Wire};
+use crate::{FieldPointer, Location, Result, Wire};
 
-const WHAT: &str = "standard INQUIRY data";
 /// Without the optional fields.
 const SHORT_LEN: usize = 36;
 /// Through the version descriptors and reserved bytes 74..96, as LIO emits it.
 const FULL_LEN: usize = 96;
 const ADDITIONAL_LENGTH: Spec = Spec::new("ADDITIONAL LENGTH", 4, 0, 8);
-const MAX_VERSION_DESCRIPTORS: usize = 8;
+const MAX_DESCRIPTORS: usize = 8;
+/// RESPONSE DATA FORMAT, which must be [`RESPONSE_DATA_FORMAT`].
+const FORMAT: Spec = named(Flags::FIELDS, "RESPONSE DATA FORMAT");
 
 /// The `i`th VERSION DESCRIPTOR field.
 const fn version_descriptor(i: usize) -> Spec {
     Spec::new("VERSION DESCRIPTOR", 58 + 2 * i as u16, 0, 16)
 }
 
-/// The identification fields: name and first byte.
-const VENDOR: (&str, u16) = ("T10 VENDOR IDENTIFICATION", 8);
-const PRODUCT: (&str, u16) = ("PRODUCT IDENTIFICATION", 16);
-const REVISION: (&str, u16) = ("PRODUCT REVISION LEVEL", 32);
+/// An identification field: its name and first byte.
+type Ident = (&'static str, u16);
+const VENDOR: Ident = ("T10 VENDOR IDENTIFICATION", 8);
+const PRODUCT: Ident = ("PRODUCT IDENTIFICATION", 16);
+const REVISION: Ident = ("PRODUCT REVISION LEVEL", 32);
 
 /// `field`, or the error naming the identification field `at`.
-fn ascii<const N: usize>(
-    field: Option<AsciiField<N>>,
-    at: (&'static str, u16),
-) -> Result<AsciiField<N>> {
-    field.ok_or(invalid(WHAT, at.0, FieldPointer::data(at.1, None)))
+fn ascii<const N: usize>(field: Option<AsciiField<N>>, at: Ident) -> Result<AsciiField<N>> {
+    field.ok_or(invalid(Flags::WHAT, at.0, FieldPointer::data(at.1, None)))
 }
 
-fn bad_format() -> Error {
-    invalid(WHAT, "RESPONSE DATA FORMAT", FieldPointer::data(3, Some(3)))
-}
-
-/// The ASCII field at `at` in `raw`.
-fn read_ascii<const N: usize>(
-    raw: &[u8; FULL_LEN],
-    at: (&'static str, u16),
-) -> Result<AsciiField<N>> {
-    let bytes = raw[usize::from(at.1)..].first_chunk();
-    ascii(bytes.and_then(|b| AsciiField::from_bytes(*b)), at)
+/// The identification field `at` in `raw`.
+fn read_ascii<const N: usize>(raw: &[u8], at: Ident) -> Result<AsciiField<N>> {
+    ascii(raw[usize::from(at.1)..].first_chunk().copied().and_then(AsciiField::from_bytes), at)
 }
 
 crate::bits::layout! {
-    /// Standard INQUIRY data, emitted as 36 bytes, or as 96 (like LIO) with version descriptors
-    /// or vendor specific data. Obsolete and vendor specific bits of bytes 6 and 7, and bytes
-    /// past 96, are ignored by parse and emitted as zero.
+    /// Standard INQUIRY data (SPC-5 6.7.2, Table 148), emitted as 36 bytes, or as 96 (like LIO)
+    /// with version descriptors or vendor specific data. Obsolete and vendor specific bits of bytes
+    /// 6 and 7, and bytes past 96, are ignored by parse and emitted as zero.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct StandardInquiry (Flags: "standard INQUIRY data", 8) {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -84,14 +73,12 @@ crate::bits::layout! {
 }
 
 impl StandardInquiry {
-    /// A connected disk claiming SPC-5 with CMDQUE set, the identification fields space-padded,
-    /// every other field zero. Fails, naming the field, on a string too long for its field or
-    /// not printable ASCII.
+    /// A connected disk claiming SPC-5 with CMDQUE set, identification fields space-padded, all
+    /// else zero. Fails, naming the field, on text too long for its field or not printable ASCII.
     pub fn disk(vendor: &str, product: &str, revision: &str) -> Result<Self> {
         let flags = Flags {
             version: VERSION_SPC5,
             response_data_format: RESPONSE_DATA_FORMAT,
-            tpgs: TPGS_NOT_SUPPORTED,
             cmdque: true,
             ..Flags::read(&[])
         };
@@ -104,73 +91,51 @@ impl StandardInquiry {
             Vec::new(),
         ))
     }
-
-    /// T10 VENDOR IDENTIFICATION without its padding.
-    pub fn vendor_identification(&self) -> &str {
-        self.vendor_identification.as_str()
-    }
-
-    /// PRODUCT IDENTIFICATION without its padding.
-    pub fn product_identification(&self) -> &str {
-        self.product_identification.as_str()
-    }
-
-    /// PRODUCT REVISION LEVEL without its padding.
-    pub fn product_revision_level(&self) -> &str {
-        self.product_revision_level.as_str()
-    }
 }
 
 impl Wire for StandardInquiry {
     /// Parses at least 36 bytes; optional fields as far as both the buffer and ADDITIONAL
     /// LENGTH reach (the data may be truncated by ALLOCATION LENGTH).
     fn parse(buf: &[u8]) -> Result<Self> {
-        check_len(WHAT, Location::Data, buf, SHORT_LEN)?;
-        let additional_length = ADDITIONAL_LENGTH.get(buf) as usize;
-        let end = buf.len().min(additional_length + 5).clamp(SHORT_LEN, FULL_LEN);
+        check_len(Flags::WHAT, Location::Data, buf, SHORT_LEN)?;
+        let end = buf.len().min(ADDITIONAL_LENGTH.get(buf) as usize + 5).clamp(SHORT_LEN, FULL_LEN);
         let mut raw = [0u8; FULL_LEN];
         raw[..end].copy_from_slice(&buf[..end]);
         let flags = Flags::read(&raw);
         if flags.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(bad_format());
+            return Err(FORMAT.invalid(Flags::WHAT, Location::Data, 0));
         }
-        // Only whole descriptors that were actually sent count.
-        let present = (end.saturating_sub(version_descriptor(0).byte.into()) / 2)
-            .min(MAX_VERSION_DESCRIPTORS);
-        let mut version_descriptors: Vec<u16> =
-            (0..present).map(|i| version_descriptor(i).get(&raw) as u16).collect();
+        // Only whole descriptors that were actually sent count; trailing zero ones are unused.
+        let sent = (0..MAX_DESCRIPTORS).map(version_descriptor).take_while(|d| d.end() <= end);
+        let mut version_descriptors: Vec<u16> = sent.map(|d| d.get(&raw) as u16).collect();
         while version_descriptors.last() == Some(&0) {
             version_descriptors.pop();
         }
-        let vendor_specific = *raw[36..].first_chunk().unwrap_or(&[0; 20]);
         Ok(Self::from_fixed(
             flags,
             read_ascii(&raw, VENDOR)?,
             read_ascii(&raw, PRODUCT)?,
             read_ascii(&raw, REVISION)?,
-            vendor_specific,
+            *raw[36..].first_chunk().unwrap_or(&[0; 20]),
             version_descriptors,
         ))
     }
 
     fn buffer_len(&self) -> usize {
-        if self.version_descriptors.is_empty() && self.vendor_specific == [0; 20] {
-            SHORT_LEN
-        } else {
-            FULL_LEN
-        }
+        let optional = !self.version_descriptors.is_empty() || self.vendor_specific != [0; 20];
+        if optional { FULL_LEN } else { SHORT_LEN }
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let len = self.buffer_len();
-        check_out(WHAT, buf, len)?;
-        self.peripheral.check(WHAT)?;
+        check_out(Flags::WHAT, buf, len)?;
+        self.peripheral.check(Flags::WHAT)?;
         if self.response_data_format != RESPONSE_DATA_FORMAT {
-            return Err(bad_format());
+            return Err(FORMAT.invalid(Flags::WHAT, Location::Data, 0));
         }
-        if self.version_descriptors.len() > MAX_VERSION_DESCRIPTORS {
-            let end = version_descriptor(MAX_VERSION_DESCRIPTORS);
-            return Err(invalid(WHAT, end.field, FieldPointer::data(end.byte, None)));
+        if self.version_descriptors.len() > MAX_DESCRIPTORS {
+            let past_last = version_descriptor(MAX_DESCRIPTORS);
+            return Err(past_last.invalid(Flags::WHAT, Location::Data, 0));
         }
         let mut raw = [0u8; FULL_LEN];
         self.fixed().write(&mut raw)?;

@@ -26,6 +26,12 @@ impl<T: Wire> EmitChecked for T {
     }
 }
 
+/// An NAA 5h designator of the logical unit.
+pub(crate) fn naa5(company_id: u32, vendor_specific: u64) -> crate::Result<Designator> {
+    let naa = Naa::IeeeRegistered { company_id, vendor_specific };
+    Designator::new(None, Association::LogicalUnit, DesignatorKind::Naa(naa))
+}
+
 /// A Device Identification page as LIO builds it for an iSCSI LUN: an NAA 6h designator of
 /// the logical unit (company id 001405h), a T10 vendor ID designator ("LIO-ORG " then
 /// product:serial) and the relative target port identifier with PIV and protocol iSCSI.
@@ -123,13 +129,7 @@ pub(crate) fn designator_kind() -> impl Strategy<Value = DesignatorKind> {
 pub(crate) fn designator() -> impl Strategy<Value = Designator> {
     (
         proptest::option::of(0u8..16),
-        prop_oneof![
-            Just(CodeSet::Binary),
-            Just(CodeSet::Ascii),
-            Just(CodeSet::Utf8),
-            Just(CodeSet::Reserved(0)),
-            (4u8..16).prop_map(CodeSet::Reserved),
-        ],
+        0u8..16,
         prop_oneof![
             Just(Association::LogicalUnit),
             Just(Association::TargetPort),

@@ -44,9 +44,9 @@ fn lio_standard_inquiry_decodes_field_by_field() {
     assert!(inq.third_party_copy && !inq.protect);
     assert!(!inq.encserv && !inq.multip);
     assert!(inq.cmdque);
-    assert_eq!(inq.vendor_identification(), "LIO-ORG");
-    assert_eq!(inq.product_identification(), "TCMU device");
-    assert_eq!(inq.product_revision_level(), "0002");
+    assert_eq!(inq.vendor_identification.as_str(), "LIO-ORG");
+    assert_eq!(inq.product_identification.as_str(), "TCMU device");
+    assert_eq!(inq.product_revision_level.as_str(), "0002");
     assert_eq!(inq.vendor_identification.as_bytes(), b"LIO-ORG ");
     assert_eq!(inq.vendor_specific, [0; 20]);
     assert_eq!(
@@ -86,7 +86,7 @@ fn short_standard_inquiry_is_36_bytes_and_padded() {
     expected.extend_from_slice(b"LIO     disk            1   ");
     assert_eq!(bytes, expected);
     assert_eq!(inq.vendor_identification.as_bytes(), b"LIO     ");
-    assert_eq!(inq.vendor_identification(), "LIO");
+    assert_eq!(inq.vendor_identification.as_str(), "LIO");
     assert_roundtrip(&inq);
 
     // Vendor specific data alone selects the long form too.
@@ -104,7 +104,7 @@ fn standard_inquiry_truncated_by_allocation_length() {
     let bytes = lio_tcmu_inquiry();
     let inq = StandardInquiry::parse(&bytes[..36]).unwrap();
     assert!(inq.version_descriptors.is_empty());
-    assert_eq!(inq.vendor_identification(), "LIO-ORG");
+    assert_eq!(inq.vendor_identification.as_str(), "LIO-ORG");
     // Half of descriptor 2 sent: only whole descriptors count.
     let inq = StandardInquiry::parse(&bytes[..61]).unwrap();
     assert_eq!(inq.version_descriptors, [version_descriptor::SAM5]);
@@ -143,7 +143,7 @@ fn standard_inquiry_rejects_bad_identifiers() {
     }
     // Exactly full fields are fine.
     let inq = StandardInquiry::disk("12345678", "0123456789abcdef", "wxyz").unwrap();
-    assert_eq!(inq.product_identification(), "0123456789abcdef");
+    assert_eq!(inq.product_identification.as_str(), "0123456789abcdef");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn standard_inquiry_parse_checks() {
     let mut bytes = lio_tcmu_inquiry();
     bytes[11..16].fill(0);
     let inq = StandardInquiry::parse(&bytes).unwrap();
-    assert_eq!(inq.vendor_identification(), "LIO");
+    assert_eq!(inq.vendor_identification.as_str(), "LIO");
     assert_roundtrip(&inq);
     bytes[13] = b'X';
     assert!(StandardInquiry::parse(&bytes).is_err());

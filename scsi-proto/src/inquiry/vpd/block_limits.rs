@@ -1,5 +1,3 @@
-//! Block Limits VPD page, B0h (SBC-4 6.6.4, Table 236).
-
 use crate::bits::{Value, layout};
 use crate::inquiry::Peripheral;
 
@@ -23,8 +21,8 @@ impl Value for Option<u32> {
 }
 
 layout! {
-    /// Block Limits VPD page, B0h (SBC-4 6.6.4). Lengths are in logical blocks; zero means
-    /// "not reported" / "no limit" as SBC-4 says for each field.
+    /// Block Limits VPD page, B0h (SBC-4 6.6.4, Table 236). Lengths are in logical blocks; zero
+    /// means "not reported" / "no limit" as SBC-4 says for each field.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct BlockLimits: "Block Limits VPD page", 64 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -51,8 +49,6 @@ layout! {
         maximum_atomic_boundary_size: u32 = "MAXIMUM ATOMIC BOUNDARY SIZE" (60, 0, 32),
     }
 }
-
-fixed_vpd!(BlockLimits, 0xB0);
 
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,13 @@
-//! Block Device Characteristics VPD page, B1h (SBC-4 6.6.2, Table 231).
-
 use crate::bits::layout;
 use crate::inquiry::Peripheral;
 
 /// MEDIUM ROTATION RATE 0000h: not reported.
 pub const ROTATION_RATE_NOT_REPORTED: u16 = 0x0000;
-/// MEDIUM ROTATION RATE 0001h: non-rotating medium (solid state); what LIO reports with
-/// `is_nonrot`.
+/// MEDIUM ROTATION RATE 0001h: non-rotating (solid state) medium, as LIO reports `is_nonrot`.
 pub const ROTATION_RATE_NON_ROTATING: u16 = 0x0001;
 
 layout! {
-    /// Block Device Characteristics VPD page, B1h (SBC-4 6.6.2).
+    /// Block Device Characteristics VPD page, B1h (SBC-4 6.6.2, Table 231).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct BlockDeviceCharacteristics: "Block Device Characteristics VPD page", 64 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -26,8 +23,6 @@ layout! {
         vbuls: bool = "VBULS" (8, 0, 1),
     }
 }
-
-fixed_vpd!(BlockDeviceCharacteristics, 0xB1);
 
 #[cfg(test)]
 mod tests;

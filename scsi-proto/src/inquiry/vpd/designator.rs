@@ -1,46 +1,15 @@
-//! Designation descriptors (SPC-5 7.7.6.1).
-
-use crate::bits::{Layout, Spec, Value, layout};
-use crate::error::{check_len, check_out, invalid, within};
+use crate::bits::{Layout, Spec, layout};
+use crate::error::{invalid, within, zeroed_out};
 use crate::inquiry::{AsciiField, PAGE_LENGTH};
 use crate::{Error, FieldPointer, Location, Result, Wire};
 
 /// What a designation descriptor's errors name.
 pub(super) const WHAT: &str = "designation descriptor";
 
-/// CODE SET of a designation descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CodeSet {
-    /// 1h.
-    Binary,
-    /// 2h: printable ASCII.
-    Ascii,
-    /// 3h.
-    Utf8,
-    /// 0h or 4h..=Fh (emit refuses any other).
-    Reserved(u8),
-}
-
-impl Value for CodeSet {
-    fn from_bits(v: u64) -> Self {
-        match v {
-            1 => CodeSet::Binary,
-            2 => CodeSet::Ascii,
-            3 => CodeSet::Utf8,
-            other => CodeSet::Reserved(other as u8),
-        }
-    }
-
-    /// A `Reserved` value that is not a reserved code yields one too large for the field.
-    fn to_bits(self) -> u64 {
-        match self {
-            CodeSet::Binary => 1,
-            CodeSet::Ascii => 2,
-            CodeSet::Utf8 => 3,
-            CodeSet::Reserved(v @ (0 | 4..=15)) => v.into(),
-            CodeSet::Reserved(_) => u64::MAX,
-        }
-    }
+consts! { u8;
+    CODE_SET_BINARY = 0x1, "CODE SET: binary values.";
+    CODE_SET_ASCII = 0x2, "CODE SET: printable ASCII.";
+    CODE_SET_UTF8 = 0x3, "CODE SET: UTF-8 (0h and 4h..=Fh are reserved).";
 }
 
 /// ASSOCIATION of a designation descriptor; 11b is reserved and rejected by parse.
@@ -54,18 +23,11 @@ pub enum Association {
     TargetDevice,
 }
 
-const LU: Association = Association::LogicalUnit;
-const PORT: Association = Association::TargetPort;
-
-/// The associations, by value.
-const ASSOCIATIONS: [Association; 3] =
-    [Association::LogicalUnit, Association::TargetPort, Association::TargetDevice];
-
 layout! {
     /// The header of a designation descriptor (SPC-5 Table 573).
     struct Header: "designation descriptor", 4 {
         protocol_identifier: u8 = "PROTOCOL IDENTIFIER" (0, 4, 4),
-        code_set: CodeSet = "CODE SET" (0, 0, 4),
+        code_set: u8 = "CODE SET" (0, 0, 4),
         piv: bool = "PIV" (1, 7, 1),
         association: u8 = "ASSOCIATION" (1, 4, 2),
         designator_type: u8 = "DESIGNATOR TYPE" (1, 0, 4),
@@ -87,23 +49,11 @@ layout! {
 /// The identifier of the 4-byte designators of types 4h, 5h and 6h.
 const SHORT_IDENTIFIER: Spec = Spec::new("IDENTIFIER", 2, 0, 16);
 
-/// The longest SCSI name string designator that fits DESIGNATOR LENGTH (not SPC-5's 256).
-const SCSI_NAME_MAX_LEN: usize = 252;
-
-fn bad_length() -> Error {
-    invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None))
-}
+const BAD_LENGTH: Error = invalid(WHAT, "DESIGNATOR LENGTH", FieldPointer::data(3, None));
 
 /// The error for a field at the start of the designator (byte 4 of the descriptor).
 fn bad_designator(field: &'static str) -> Error {
     invalid(WHAT, field, FieldPointer::data(4, None))
-}
-
-fn check_scsi_name(name: &str) -> Result<()> {
-    if name.len() >= SCSI_NAME_MAX_LEN || name.contains('\0') {
-        return Err(bad_designator("SCSI NAME STRING"));
-    }
-    Ok(())
 }
 
 /// NAA designator formats (SPC-5 7.7.6.6).
@@ -130,57 +80,38 @@ pub enum Naa {
 }
 
 impl Naa {
-    /// Checks the ranges of the fields NAA 5h and 6h share; the pointers are in the descriptor.
-    fn check(company_id: u32, vendor_specific: u64) -> Result<()> {
+    /// Checks the fields' ranges (the pointers are in the descriptor) and writes `out`.
+    fn write(&self, out: &mut [u8]) -> Result<()> {
+        let (naa, company_id, vendor_specific, extension) = match *self {
+            Naa::IeeeRegistered { company_id: c, vendor_specific: v } => (5, c, v, 0),
+            Naa::IeeeRegisteredExtended { company_id: c, vendor_specific: v, extension: e } => {
+                (6, c, v, e)
+            }
+            // An empty one has no NAA field; a 5h/6h one would parse as the typed variant.
+            Naa::Other(ref bytes) if matches!(bytes[..], [] | [0x50..=0x6F, ..]) => {
+                return Err(invalid(WHAT, "NAA", FieldPointer::data(4, Some(7))));
+            }
+            Naa::Other(ref bytes) => {
+                out.copy_from_slice(bytes);
+                return Ok(());
+            }
+        };
         let (field, byte) = if company_id > 0xFF_FFFF {
             ("IEEE COMPANY_ID", 4)
         } else if vendor_specific > 0xF_FFFF_FFFF {
             ("VENDOR SPECIFIC IDENTIFIER", 7)
         } else {
-            return Ok(());
+            return NaaFields { naa, company_id, vendor_specific, extension }.write(out);
         };
         Err(invalid(WHAT, field, FieldPointer::data(byte, Some(3))))
     }
 
-    /// The fields and length of NAA 5h or 6h, or the bytes of any other.
-    fn fields(&self) -> core::result::Result<(NaaFields, usize), &[u8]> {
-        let (naa, len, company_id, vendor_specific, extension) = match *self {
-            Naa::IeeeRegistered { company_id: c, vendor_specific: v } => (5, 8, c, v, 0),
-            Naa::IeeeRegisteredExtended { company_id: c, vendor_specific: v, extension: e } => {
-                (6, 16, c, v, e)
-            }
-            Naa::Other(ref bytes) => return Err(bytes),
-        };
-        let f = NaaFields { naa, company_id, vendor_specific, extension };
-        Ok((f, len))
-    }
-
-    fn write(&self, out: &mut [u8]) -> Result<()> {
-        match self.fields() {
-            Ok((f, _)) => {
-                Naa::check(f.company_id, f.vendor_specific)?;
-                f.write(out)
-            }
-            // An empty one has no NAA field; a 5h/6h one would parse as the typed variant.
-            Err([] | [0x50..=0x6F, ..]) => {
-                Err(invalid(WHAT, "NAA", FieldPointer::data(4, Some(7))))
-            }
-            Err(bytes) => {
-                out.copy_from_slice(bytes);
-                Ok(())
-            }
-        }
-    }
-
     fn read(bytes: &[u8]) -> Result<Self> {
-        let f = NaaFields::read(bytes);
-        let (company_id, vendor_specific) = (f.company_id, f.vendor_specific);
-        Ok(match (f.naa, bytes.len()) {
+        let NaaFields { naa, company_id, vendor_specific, extension } = NaaFields::read(bytes);
+        Ok(match (naa, bytes.len()) {
             (5, 8) => Naa::IeeeRegistered { company_id, vendor_specific },
-            (6, 16) => {
-                Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension: f.extension }
-            }
-            (5 | 6, _) | (_, 0) => return Err(bad_length()),
+            (6, 16) => Naa::IeeeRegisteredExtended { company_id, vendor_specific, extension },
+            (5 | 6, _) | (_, 0) => return Err(BAD_LENGTH),
             _ => Naa::Other(bytes.to_vec()),
         })
     }
@@ -218,51 +149,42 @@ pub enum DesignatorKind {
 }
 
 impl DesignatorKind {
-    /// The DESIGNATOR TYPE code.
-    pub fn designator_type(&self) -> u8 {
+    /// DESIGNATOR TYPE and the length of the DESIGNATOR field this kind emits.
+    fn type_and_len(&self) -> (u8, usize) {
         match self {
-            Self::T10VendorId { .. } => 0x1,
-            Self::Eui64(_) => 0x2,
-            Self::Naa(_) => 0x3,
-            Self::RelativeTargetPort(_) => 0x4,
-            Self::TargetPortGroup(_) => 0x5,
-            Self::LogicalUnitGroup(_) => 0x6,
-            Self::ScsiNameString(_) => 0x8,
-            Self::Other { designator_type, .. } => *designator_type,
-        }
-    }
-
-    /// The length of the DESIGNATOR field this kind emits.
-    fn len(&self) -> usize {
-        match self {
-            Self::T10VendorId { vendor_specific, .. } => vendor_specific.len().saturating_add(8),
-            Self::Eui64(bytes) | Self::Other { bytes, .. } => bytes.len(),
-            Self::Naa(naa) => naa.fields().map_or_else(<[u8]>::len, |(_, len)| len),
-            Self::RelativeTargetPort(_) | Self::TargetPortGroup(_) | Self::LogicalUnitGroup(_) => 4,
+            Self::T10VendorId { vendor_specific, .. } => (1, 8 + vendor_specific.len()),
+            Self::Eui64(bytes) => (2, bytes.len()),
+            Self::Naa(Naa::IeeeRegistered { .. }) => (3, 8),
+            Self::Naa(Naa::IeeeRegisteredExtended { .. }) => (3, 16),
+            Self::Naa(Naa::Other(bytes)) => (3, bytes.len()),
+            Self::RelativeTargetPort(_) => (4, 4),
+            Self::TargetPortGroup(_) => (5, 4),
+            Self::LogicalUnitGroup(_) => (6, 4),
             // The string, at least one NUL, padded to a multiple of four.
-            Self::ScsiNameString(name) => name.len().saturating_add(1).next_multiple_of(4),
+            Self::ScsiNameString(name) => (8, (name.len() + 1).next_multiple_of(4)),
+            Self::Other { designator_type, bytes } => (*designator_type, bytes.len()),
         }
     }
 
-    /// Checks lengths and ranges, then writes into `out`: `self.len()` zeroed bytes.
+    /// Checks lengths and ranges, then writes into `out`, zeroed and as long as `type_and_len`.
     fn write(&self, out: &mut [u8]) -> Result<()> {
         match self {
             Self::T10VendorId { vendor, vendor_specific } => {
                 out[..8].copy_from_slice(vendor.as_bytes());
                 out[8..].copy_from_slice(vendor_specific);
             }
-            Self::Eui64(bytes) if !matches!(bytes.len(), 8 | 12 | 16) => return Err(bad_length()),
+            Self::Eui64(bytes) if !matches!(bytes.len(), 8 | 12 | 16) => return Err(BAD_LENGTH),
             Self::Naa(naa) => naa.write(out)?,
             Self::RelativeTargetPort(v) | Self::TargetPortGroup(v) | Self::LogicalUnitGroup(v) => {
                 SHORT_IDENTIFIER.put(out, u64::from(*v));
             }
-            Self::ScsiNameString(name) => {
-                check_scsi_name(name)?;
-                out[..name.len()].copy_from_slice(name.as_bytes());
+            // The longest that fits DESIGNATOR LENGTH with its NUL (not SPC-5's 256).
+            Self::ScsiNameString(name) if name.len() > 251 || name.contains('\0') => {
+                return Err(bad_designator("SCSI NAME STRING"));
             }
+            Self::ScsiNameString(name) => out[..name.len()].copy_from_slice(name.as_bytes()),
             Self::Other { designator_type: 0x1..=0x6 | 0x8, .. } => {
-                let pointer = FieldPointer::data(1, Some(3));
-                return Err(invalid(WHAT, "DESIGNATOR TYPE", pointer));
+                return Err(invalid(WHAT, "DESIGNATOR TYPE", FieldPointer::data(1, Some(3))));
             }
             Self::Eui64(bytes) | Self::Other { bytes, .. } => out.copy_from_slice(bytes),
         }
@@ -284,7 +206,7 @@ impl DesignatorKind {
             (0x4, 4) => Self::RelativeTargetPort(SHORT_IDENTIFIER.get(bytes) as u16),
             (0x5, 4) => Self::TargetPortGroup(SHORT_IDENTIFIER.get(bytes) as u16),
             (0x6, 4) => Self::LogicalUnitGroup(SHORT_IDENTIFIER.get(bytes) as u16),
-            (0x1 | 0x2 | 0x4..=0x6, _) => return Err(bad_length()),
+            (0x1 | 0x2 | 0x4..=0x6, _) => return Err(BAD_LENGTH),
             (0x8, _) => {
                 // NUL-terminated, NUL-padded; tolerate a missing terminator.
                 let text = bytes.split(|&c| c == 0).next().unwrap_or(&[]);
@@ -296,15 +218,14 @@ impl DesignatorKind {
     }
 }
 
-/// A designation descriptor (SPC-5 7.7.6.1), of the Device Identification VPD page or a
-/// provisioning group.
+/// A designation descriptor (SPC-5 7.7.6.1) of a Device Identification page or provisioning group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Designator {
     /// PROTOCOL IDENTIFIER ([`protocol_identifier`](crate::inquiry::protocol_identifier)) when
     /// PIV is set; with PIV clear the field is ignored on parse and written as zero.
     pub protocol_identifier: Option<u8>,
-    /// CODE SET.
-    pub code_set: CodeSet,
+    /// CODE SET (`CODE_SET_*`), 4 bits.
+    pub code_set: u8,
     /// ASSOCIATION.
     pub association: Association,
     /// DESIGNATOR TYPE and DESIGNATOR.
@@ -312,100 +233,53 @@ pub struct Designator {
 }
 
 impl Designator {
-    /// An NAA 5h designator of the logical unit. Fails if `company_id` exceeds 24 bits or
-    /// `vendor_specific` 36 bits.
-    pub fn naa_ieee_registered(company_id: u32, vendor_specific: u64) -> Result<Self> {
-        Naa::check(company_id, vendor_specific)?;
-        let naa = Naa::IeeeRegistered { company_id, vendor_specific };
-        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
+    /// A designator, PIV set when `protocol` is given, in the code set its kind uses. Fails,
+    /// naming the field, where emit would: on a value out of range or one parse reads otherwise.
+    pub fn new(
+        protocol: Option<u8>,
+        association: Association,
+        designator: DesignatorKind,
+    ) -> Result<Self> {
+        let code_set = match designator {
+            DesignatorKind::T10VendorId { .. } => CODE_SET_ASCII,
+            DesignatorKind::ScsiNameString(_) => CODE_SET_UTF8,
+            _ => CODE_SET_BINARY,
+        };
+        let d = Designator { protocol_identifier: protocol, code_set, association, designator };
+        d.emit(&mut vec![0; d.buffer_len()])?;
+        Ok(d)
     }
 
     /// An NAA 6h designator of the logical unit, the form LIO reports. Fails if `oui` exceeds
     /// 24 bits or `vendor_specific` 36 bits.
     pub fn naa_ieee_registered_extended(oui: u32, vendor_specific: u64, ext: u64) -> Result<Self> {
-        Naa::check(oui, vendor_specific)?;
         let naa = Naa::IeeeRegisteredExtended { company_id: oui, vendor_specific, extension: ext };
-        Ok(Self::new(None, LU, DesignatorKind::Naa(naa)))
+        Self::new(None, Association::LogicalUnit, DesignatorKind::Naa(naa))
     }
 
-    /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes,
-    /// then `vendor_specific`. Fails if `vendor` is not printable ASCII of at most 8 bytes or
-    /// the designator exceeds 255 bytes.
-    pub fn t10_vendor_id(vendor: &str, vendor_specific: &[u8]) -> Result<Self> {
+    /// A T10 vendor ID based designator of the logical unit: `vendor` space-padded to 8 bytes, then
+    /// `specific`. Fails on a `vendor` not printable ASCII of at most 8 bytes, or over 255 in all.
+    pub fn t10_vendor_id(vendor: &str, specific: &[u8]) -> Result<Self> {
         let vendor = AsciiField::new(vendor).ok_or(bad_designator("T10 VENDOR IDENTIFICATION"))?;
-        let vendor_specific = vendor_specific.to_vec();
-        let kind = DesignatorKind::T10VendorId { vendor, vendor_specific };
-        let d = Self::new(None, LU, kind);
-        d.header().write(&mut [0; 4])?;
-        Ok(d)
-    }
-
-    /// An 8-byte EUI-64 designator of the logical unit.
-    pub fn eui64(id: u64) -> Self {
-        Self::new(None, LU, DesignatorKind::Eui64(id.to_be_bytes().to_vec()))
-    }
-
-    /// A relative target port identifier, with PIV set when `protocol` is given.
-    pub fn relative_target_port(protocol: Option<u8>, id: u16) -> Self {
-        Self::new(protocol, PORT, DesignatorKind::RelativeTargetPort(id))
-    }
-
-    /// A target port group identifier.
-    pub fn target_port_group(protocol: Option<u8>, id: u16) -> Self {
-        Self::new(protocol, PORT, DesignatorKind::TargetPortGroup(id))
-    }
-
-    /// A logical unit group identifier.
-    pub fn logical_unit_group(id: u16) -> Self {
-        Self::new(None, LU, DesignatorKind::LogicalUnitGroup(id))
-    }
-
-    /// A SCSI name string designator, such as an iSCSI name. Fails if `name` contains a NUL or
-    /// is longer than 251 bytes.
-    pub fn scsi_name_string(
-        protocol: Option<u8>,
-        association: Association,
-        name: &str,
-    ) -> Result<Self> {
-        check_scsi_name(name)?;
-        let kind = DesignatorKind::ScsiNameString(name.to_owned());
-        Ok(Self::new(protocol, association, kind))
-    }
-
-    /// A designator with the code set its kind uses: ASCII, UTF-8 or binary.
-    fn new(protocol: Option<u8>, association: Association, designator: DesignatorKind) -> Self {
-        let code_set = match designator {
-            DesignatorKind::T10VendorId { .. } => CodeSet::Ascii,
-            DesignatorKind::ScsiNameString(_) => CodeSet::Utf8,
-            _ => CodeSet::Binary,
-        };
-        Designator { protocol_identifier: protocol, code_set, association, designator }
-    }
-
-    fn header(&self) -> Header {
-        Header {
-            protocol_identifier: self.protocol_identifier.unwrap_or(0),
-            code_set: self.code_set,
-            piv: self.protocol_identifier.is_some(),
-            association: self.association as u8,
-            designator_type: self.designator.designator_type(),
-            designator_length: u16::try_from(self.designator.len()).unwrap_or(u16::MAX),
-        }
+        let kind = DesignatorKind::T10VendorId { vendor, vendor_specific: specific.to_vec() };
+        Self::new(None, Association::LogicalUnit, kind)
     }
 
     /// The descriptor at the start of `buf` and its length; an overrun is an invalid
     /// DESIGNATOR LENGTH.
     pub(super) fn read(buf: &[u8]) -> Result<(Self, usize)> {
-        check_len(WHAT, Location::Data, buf, Header::LEN)?;
         let h = Header::read(buf);
         let end = Header::LEN + usize::from(h.designator_length);
-        let bytes = buf.get(Header::LEN..end).ok_or_else(bad_length)?;
-        let association = ASSOCIATIONS.get(usize::from(h.association)).copied();
-        let pointer = FieldPointer::data(1, Some(5));
+        let bytes = buf.get(Header::LEN..end).ok_or(BAD_LENGTH)?;
         let designator = Designator {
             protocol_identifier: h.piv.then_some(h.protocol_identifier),
             code_set: h.code_set,
-            association: association.ok_or(invalid(WHAT, "ASSOCIATION", pointer))?,
+            association: match h.association {
+                0 => Association::LogicalUnit,
+                1 => Association::TargetPort,
+                2 => Association::TargetDevice,
+                _ => return Err(invalid(WHAT, "ASSOCIATION", FieldPointer::data(1, Some(5)))),
+            },
             designator: DesignatorKind::read(h.designator_type, bytes)?,
         };
         Ok((designator, end))
@@ -428,16 +302,23 @@ impl Wire for Designator {
     }
 
     fn buffer_len(&self) -> usize {
-        self.designator.len().saturating_add(Header::LEN)
+        self.designator.type_and_len().1.saturating_add(Header::LEN)
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let len = self.buffer_len();
-        check_out(WHAT, buf, len)?;
-        buf[..len].fill(0);
-        self.header().write(buf)?;
-        self.designator.write(&mut buf[Header::LEN..len])?;
-        Ok(len)
+        let (designator_type, len) = self.designator.type_and_len();
+        let out = zeroed_out(WHAT, buf, len.saturating_add(Header::LEN))?;
+        let header = Header {
+            protocol_identifier: self.protocol_identifier.unwrap_or(0),
+            code_set: self.code_set,
+            piv: self.protocol_identifier.is_some(),
+            association: self.association as u8,
+            designator_type,
+            designator_length: u16::try_from(len).unwrap_or(u16::MAX),
+        };
+        header.write(out)?;
+        self.designator.write(&mut out[Header::LEN..])?;
+        Ok(out.len())
     }
 }
 

@@ -1,12 +1,10 @@
-//! Device Identification VPD page, 83h (SPC-5 7.7.6).
-
 use super::designator::{Designator, WHAT};
 use crate::bits::Layout;
 use crate::error::within;
 use crate::inquiry::{Page, Peripheral, VpdHeader};
 use crate::{Result, Wire};
 
-/// Device Identification VPD page, 83h: a list of designation descriptors.
+/// Device Identification VPD page, 83h (SPC-5 7.7.6): a list of designation descriptors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentification {
     /// Byte 0.
@@ -19,8 +17,7 @@ impl Page for DeviceIdentification {
     const NAME: &'static str = "Device Identification VPD page";
 
     fn body_len(&self) -> usize {
-        let lens = self.designators.iter().map(Wire::buffer_len);
-        lens.fold(0, usize::saturating_add)
+        self.designators.iter().map(Wire::buffer_len).fold(0, usize::saturating_add)
     }
 
     /// Each descriptor must fit inside PAGE LENGTH (an overrun is an invalid DESIGNATOR
@@ -33,8 +30,7 @@ impl Page for DeviceIdentification {
             designators.push(d);
             off += used;
         }
-        let peripheral = Peripheral::read(page);
-        Ok(DeviceIdentification { peripheral, designators })
+        Ok(DeviceIdentification { peripheral: Peripheral::read(page), designators })
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {
@@ -45,8 +41,6 @@ impl Page for DeviceIdentification {
         Ok(())
     }
 }
-
-vpd_page!(DeviceIdentification, 0x83);
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,9 @@
-//! Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7, Table 590).
-
 use crate::bits::layout;
 use crate::inquiry::Peripheral;
 
 layout! {
-    /// Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7): the fields a disk target uses; every
-    /// other field is ignored on parse and emitted as zero.
+    /// Extended INQUIRY Data VPD page, 86h (SPC-5 7.7.7, Table 590): the fields a disk target uses;
+    /// every other field is ignored on parse and emitted as zero.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ExtendedInquiryData: "Extended INQUIRY Data VPD page", 64 {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -37,8 +35,6 @@ layout! {
             "MAXIMUM SUPPORTED SENSE DATA LENGTH" (13, 0, 8),
     }
 }
-
-fixed_vpd!(ExtendedInquiryData, 0x86);
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,3 @@
-//! The VPD pages, one file each; [`VpdPage`](super::VpdPage) and the header they share are in
-//! the parent module.
-
 pub mod block_limits;
 pub mod characteristics;
 pub mod designator;

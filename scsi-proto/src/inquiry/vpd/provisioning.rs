@@ -1,5 +1,3 @@
-//! Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6, Table 240).
-
 use super::designator::{Designator, WHAT as DESIGNATOR};
 use crate::bits::{Layout, Spec};
 use crate::error::within;
@@ -13,12 +11,11 @@ pub const PROVISIONING_TYPE_RESOURCE: u8 = 0b001;
 /// PROVISIONING TYPE 010b: thin provisioned.
 pub const PROVISIONING_TYPE_THIN: u8 = 0b010;
 
-/// DP: a provisioning group descriptor follows the fixed part; set exactly when
-/// `provisioning_group` is `Some`.
+/// DP: a provisioning group descriptor follows; set exactly when `provisioning_group` is `Some`.
 const DP: Spec = Spec::new("DP", 5, 0, 1);
 
 crate::bits::layout! {
-    /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6).
+    /// Logical Block Provisioning VPD page, B2h (SBC-4 6.6.6, Table 240).
     #[derive(Debug, Clone, PartialEq, Eq, Default)]
     pub struct LogicalBlockProvisioning (Fixed: "Logical Block Provisioning VPD page", 8) {
         peripheral: Peripheral = "PERIPHERAL" (0, 0, 8),
@@ -42,8 +39,7 @@ impl Page for LogicalBlockProvisioning {
     const NAME: &'static str = Fixed::WHAT;
 
     fn body_len(&self) -> usize {
-        let descriptor = self.provisioning_group.as_ref().map_or(0, Wire::buffer_len);
-        (Fixed::LEN - VpdHeader::LEN).saturating_add(descriptor)
+        self.provisioning_group.as_ref().map_or(0, Wire::buffer_len) + (Fixed::LEN - VpdHeader::LEN)
     }
 
     /// PAGE LENGTH must be at least 4; with DP set, a designation descriptor must follow
@@ -52,12 +48,8 @@ impl Page for LogicalBlockProvisioning {
         if page.len() < Fixed::LEN {
             return Err(PAGE_LENGTH.invalid(Fixed::WHAT, Location::Data, 0));
         }
-        let provisioning_group = if DP.get(page) == 1 {
-            Some(Designator::read_at(page, Fixed::LEN, Fixed::WHAT)?.0)
-        } else {
-            None
-        };
-        Ok(Self::from_fixed(Fixed::read(page), provisioning_group))
+        let group = (DP.get(page) == 1).then(|| Designator::read_at(page, Fixed::LEN, Fixed::WHAT));
+        Ok(Self::from_fixed(Fixed::read(page), group.transpose()?.map(|(d, _)| d)))
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {
@@ -69,8 +61,6 @@ impl Page for LogicalBlockProvisioning {
         Ok(())
     }
 }
-
-vpd_page!(LogicalBlockProvisioning, 0xB2);
 
 #[cfg(test)]
 mod tests;

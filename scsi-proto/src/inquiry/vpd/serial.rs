@@ -1,12 +1,10 @@
-//! Unit Serial Number VPD page, 80h (SPC-5 7.7.18).
-
 use crate::bits::Layout;
 use crate::error::invalid;
-use crate::inquiry::{Page, Peripheral, ascii_text, is_ascii_data};
+use crate::inquiry::{Page, Peripheral, is_ascii_data};
 use crate::{Error, FieldPointer, Result};
 
-/// Unit Serial Number VPD page, 80h: PRODUCT SERIAL NUMBER, right-aligned ASCII data of any
-/// length, kept as its wire bytes: printable ASCII, optionally followed by NULs (LIO appends
+/// Unit Serial Number VPD page, 80h (SPC-5 7.7.18): PRODUCT SERIAL NUMBER, right-aligned ASCII data
+/// of any length, kept as its wire bytes: printable ASCII, optionally followed by NULs (LIO appends
 /// one NUL, and it round-trips).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitSerialNumber {
@@ -15,42 +13,27 @@ pub struct UnitSerialNumber {
     serial: Vec<u8>,
 }
 
-fn bad_serial() -> Error {
-    let pointer = FieldPointer::data(4, None);
-    invalid(UnitSerialNumber::NAME, "PRODUCT SERIAL NUMBER", pointer)
-}
+const BAD_SERIAL: Error =
+    invalid(UnitSerialNumber::NAME, "PRODUCT SERIAL NUMBER", FieldPointer::data(4, None));
 
 impl UnitSerialNumber {
     /// A serial number of exactly `serial`'s bytes, which must be printable ASCII.
     pub fn new(peripheral: Peripheral, serial: &str) -> Result<Self> {
         if serial.contains('\0') {
-            return Err(bad_serial());
+            return Err(BAD_SERIAL);
         }
         Self::from_bytes(peripheral, serial.as_bytes())
     }
 
-    /// A serial number right-aligned in a field of `width` bytes, padded with leading spaces.
-    /// Fails if `serial` is longer than `width` or not printable ASCII.
-    pub fn right_aligned(peripheral: Peripheral, serial: &str, width: usize) -> Result<Self> {
-        let pad = width.checked_sub(serial.len()).ok_or_else(bad_serial)?;
-        Self::new(peripheral, &format!("{}{serial}", " ".repeat(pad)))
-    }
-
     /// A serial number from its wire bytes: printable ASCII optionally followed by NULs.
     pub fn from_bytes(peripheral: Peripheral, bytes: &[u8]) -> Result<Self> {
-        let serial = is_ascii_data(bytes).then(|| bytes.to_vec());
-        let serial = serial.ok_or_else(bad_serial)?;
+        let serial = is_ascii_data(bytes).then(|| bytes.to_vec()).ok_or(BAD_SERIAL)?;
         Ok(UnitSerialNumber { peripheral, serial })
-    }
-
-    /// The PRODUCT SERIAL NUMBER field as on the wire, padding and NULs included.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.serial
     }
 
     /// The serial number without its padding: leading spaces and trailing NULs and spaces.
     pub fn serial(&self) -> &str {
-        ascii_text(&self.serial).trim_matches(' ')
+        core::str::from_utf8(&self.serial).unwrap_or("").trim_end_matches('\0').trim_matches(' ')
     }
 }
 
@@ -70,8 +53,6 @@ impl Page for UnitSerialNumber {
         Ok(())
     }
 }
-
-vpd_page!(UnitSerialNumber, 0x80);
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,9 @@
-//! Supported VPD Pages VPD page, 00h (SPC-5 7.7.16).
-
 use crate::Result;
 use crate::bits::Layout;
 use crate::inquiry::{Page, Peripheral};
 
-/// Supported VPD Pages VPD page, 00h: the page codes the device returns, in ascending order
-/// (not enforced).
+/// Supported VPD Pages VPD page, 00h (SPC-5 7.7.16): the page codes the device returns, in
+/// ascending order (not enforced).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupportedVpdPages {
     /// Byte 0.
@@ -22,9 +20,7 @@ impl Page for SupportedVpdPages {
     }
 
     fn read_page(page: &[u8]) -> Result<Self> {
-        let peripheral = Peripheral::read(page);
-        let pages = page[4..].to_vec();
-        Ok(SupportedVpdPages { peripheral, pages })
+        Ok(SupportedVpdPages { peripheral: Peripheral::read(page), pages: page[4..].to_vec() })
     }
 
     fn write_page(&self, page: &mut [u8]) -> Result<()> {
@@ -32,8 +28,6 @@ impl Page for SupportedVpdPages {
         Ok(())
     }
 }
-
-vpd_page!(SupportedVpdPages, 0x00);
 
 #[cfg(test)]
 mod tests;

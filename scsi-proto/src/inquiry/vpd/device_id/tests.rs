@@ -13,9 +13,9 @@ fn device_identification_decodes_field_by_field() {
 
     let naa = &page.designators[0];
     assert_eq!(naa.protocol_identifier, None);
-    assert_eq!(naa.code_set, CodeSet::Binary);
+    assert_eq!(naa.code_set, CODE_SET_BINARY);
     assert_eq!(naa.association, Association::LogicalUnit);
-    assert_eq!(naa.designator.designator_type(), 3);
+    assert_eq!(naa.to_vec()[1] & 0x0F, 3, "DESIGNATOR TYPE");
     assert_eq!(
         naa.designator,
         DesignatorKind::Naa(Naa::IeeeRegisteredExtended {
@@ -32,7 +32,7 @@ fn device_identification_decodes_field_by_field() {
 
     let t10 = &page.designators[1];
     assert_eq!(t10.protocol_identifier, None);
-    assert_eq!(t10.code_set, CodeSet::Ascii);
+    assert_eq!(t10.code_set, CODE_SET_ASCII);
     assert_eq!(t10.association, Association::LogicalUnit);
     match &t10.designator {
         DesignatorKind::T10VendorId { vendor, vendor_specific } => {
@@ -45,10 +45,18 @@ fn device_identification_decodes_field_by_field() {
 
     let port = &page.designators[2];
     assert_eq!(port.protocol_identifier, Some(protocol_identifier::ISCSI));
-    assert_eq!(port.code_set, CodeSet::Binary);
+    assert_eq!(port.code_set, CODE_SET_BINARY);
     assert_eq!(port.association, Association::TargetPort);
     assert_eq!(port.designator, DesignatorKind::RelativeTargetPort(1));
-    assert_eq!(*port, Designator::relative_target_port(Some(protocol_identifier::ISCSI), 1));
+    assert_eq!(
+        *port,
+        Designator::new(
+            Some(protocol_identifier::ISCSI),
+            Association::TargetPort,
+            DesignatorKind::RelativeTargetPort(1)
+        )
+        .unwrap()
+    );
 
     assert_eq!(page.to_vec(), bytes);
     assert_roundtrip(&page);

@@ -34,10 +34,7 @@ fn logical_block_provisioning_bytes() {
     assert_eq!(page.minimum_percentage, 10);
     assert_eq!(page.provisioning_type, PROVISIONING_TYPE_THIN);
     assert_eq!(page.threshold_percentage, 0x50);
-    assert_eq!(
-        page.provisioning_group,
-        Some(Designator::naa_ieee_registered(0x001405, 0xA_BCDE_F012).unwrap())
-    );
+    assert_eq!(page.provisioning_group, Some(naa5(0x001405, 0xA_BCDE_F012).unwrap()));
     assert_eq!(page.to_vec(), bytes);
 
     // DP set but no room for the descriptor, or a descriptor overrunning the page.

@@ -12,17 +12,15 @@ fn unit_serial_number_with_lio_nul_terminator() {
     bytes.push(0);
     let page = UnitSerialNumber::parse(&bytes).unwrap();
     assert_eq!(page.serial(), serial);
-    assert_eq!(page.as_bytes().len(), 37);
+    assert_eq!(page.to_vec().len(), 4 + 37);
     assert_eq!(page.to_vec(), bytes);
 
-    let padded = UnitSerialNumber::right_aligned(Peripheral::DISK, "ABC", 8).unwrap();
-    assert_eq!(padded.as_bytes(), b"     ABC");
+    let padded = UnitSerialNumber::new(Peripheral::DISK, "     ABC").unwrap();
     assert_eq!(padded.serial(), "ABC");
     assert_eq!(
         padded.to_vec(),
         [0x00, 0x80, 0x00, 0x08, b' ', b' ', b' ', b' ', b' ', b'A', b'B', b'C']
     );
-    assert!(UnitSerialNumber::right_aligned(Peripheral::DISK, "ABCDEFGHI", 8).is_err());
     assert_eq!(
         field_of(UnitSerialNumber::new(Peripheral::DISK, "serial\n").unwrap_err()),
         ("PRODUCT SERIAL NUMBER", FieldPointer::data(4, None))
