@@ -109,8 +109,10 @@ impl BlockDescriptor {
 /// Reads the short form `S` of a structure as its long form `L`, each field into its namesake.
 fn widen<S: Layout, L: Layout>(buf: &[u8]) -> L {
     let mut long = vec![0; L::LEN];
-    for (s, l) in S::FIELDS.iter().filter_map(|s| Some((s, L::spec(s.field)?))) {
-        l.put(&mut long, s.get(buf));
+    for s in S::FIELDS {
+        if let Some(l) = L::FIELDS.iter().find(|l| l.field == s.field) {
+            l.put(&mut long, s.get(buf));
+        }
     }
     L::read(&long)
 }
