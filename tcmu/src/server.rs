@@ -1,16 +1,19 @@
-//! Serving a ring: one thread takes commands off the ring and puts them in one queue that
-//! every worker thread takes from (so a slow command holds up no other while a worker is
-//! free); the workers execute them and complete them as they finish (out of order when the
-//! kernel allows).
-//! The workers run a [`LogicalUnit`] (a [`Handler`] in front of the emulation); the ring
-//! thread passes task management notifications to it. A handler that panics answers that one
-//! command with CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE; the device stays up.
+//! Serving a ring: a few threads (the workers and the serving thread) take turns to lead. The
+//! leader waits for the kernel, takes commands off the ring and puts them in one queue that
+//! every other thread takes from (so a slow command holds up no other while a thread is
+//! free); commands are completed as they finish (out of order when the kernel allows). A lone
+//! command on an idle device is run by the leader itself, after handing the lead to an idle
+//! thread: at a queue depth of one a command then costs no thread hand-off.
+//! The threads run a [`LogicalUnit`] (a [`Handler`] in front of the emulation); the leader
+//! passes task management notifications to it, in ring order. A handler that panics answers
+//! that one command with CHECK CONDITION, HARDWARE ERROR, INTERNAL TARGET FAILURE; the device
+//! stays up.
 //!
 //! A command still queued when the device's `cmd_time_out` has (nearly) passed since it was
 //! taken off the ring is answered CHECK CONDITION, ABORTED COMMAND, COMMAND TIMEOUT BEFORE
 //! PROCESSING without running: the kernel has already failed it to the initiator, which
 //! retries, and running it now could overwrite what the retry or a later write put there.
-//! The check is made as a worker takes the command, right before the handler runs; a command
+//! The check is made right before the handler would run; a command
 //! that started in time and then blocks (a stuck backend) can still finish after the kernel
 //! failed it, and its write then lands late: a running command cannot be recalled.
 //!
@@ -25,11 +28,11 @@ use scsi_proto::sense::{AdditionalSense, SenseData};
 use std::collections::HashSet;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 pub use tcmu_ring::Doorbell;
 use tcmu_ring::{Entry, Response, Ring, RingError, Tmr, Uio};
 
@@ -171,10 +174,10 @@ fn too_late() -> Response {
     Response::check_condition(&sense.to_vec())
 }
 
-/// A command with the moment it was taken off the ring.
+/// A command with the moment it was taken off the ring ([`coarse_now`]).
 struct Taken {
     cmd: tcmu_ring::RingCommand,
-    at: Instant,
+    at: Duration,
 }
 
 impl Server {
@@ -280,8 +283,8 @@ impl Drop for Server {
     }
 }
 
-/// The ring thread: take, dispatch, wait. Returns when asked to stop, or on its own on a fatal
-/// ring error or a failed doorbell.
+/// The serving loop: starts the workers and takes part with them (see [`participate`]) until
+/// asked to stop, or on its own on a fatal ring error or a failed doorbell.
 fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     ring: Arc<Mutex<Ring>>,
     doorbell: Arc<D>,
@@ -291,24 +294,28 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
 ) -> Result<(), ServeError> {
     let threads = options.threads.max(1);
     let late = options.cmd_time_out.map(late_after);
-    // One queue all the workers take from: a command goes to whichever worker is free first,
-    // never behind a slow command while another worker idles.
-    let (queue, rx) = mpsc::channel::<Taken>();
+    // One queue every thread takes from: a command goes to whichever thread is free first,
+    // never behind a slow command while another idles.
+    let (queue, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
-    let aborted = Arc::new(Aborted::default());
+    let shared = Arc::new(Shared::default());
     let mut workers = Vec::with_capacity(threads);
     let mut spawn_error = None;
     for i in 0..threads {
-        let (rx, ring, doorbell, handler, aborted) = (
+        let (rx, ring, doorbell, handler, shared, queue, stop) = (
             Arc::clone(&rx),
             Arc::clone(&ring),
             Arc::clone(&doorbell),
             Arc::clone(&handler),
-            Arc::clone(&aborted),
+            Arc::clone(&shared),
+            queue.clone(),
+            Arc::clone(&stop),
         );
-        let w = std::thread::Builder::new()
-            .name(format!("tcmu-worker-{i}"))
-            .spawn(move || worker(&rx, ring, doorbell, handler, late, &aborted));
+        let w = std::thread::Builder::new().name(format!("tcmu-worker-{i}")).spawn(move || {
+            let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
+            let taker = Taker { run, shared: &shared, queue, stop: &stop };
+            participate(&rx, &taker, false);
+        });
         match w {
             Ok(w) => workers.push(w),
             Err(e) => {
@@ -316,18 +323,36 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
             }
         }
     }
-    drop(rx);
-    let result = match spawn_error {
-        // No worker: nothing could answer the kernel.
-        Some(e) if workers.is_empty() => Err(ServeError::Thread(e)),
-        _ => take_and_dispatch(&ring, &*doorbell, &*handler, &queue, &aborted, &stop),
-    };
-    // The workers run what is queued, then find the queue closed and end.
-    drop(queue);
+    if let Some(e) = spawn_error.filter(|_| workers.is_empty()) {
+        // No worker: this thread alone would serialise everything behind a slow command.
+        return Err(ServeError::Thread(e));
+    }
+    let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
+    let taker = Taker { run, shared: &shared, queue, stop: &stop };
+    participate(&rx, &taker, true);
     for w in workers {
         let _ = w.join();
     }
-    result
+    let fatal = shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).take();
+    fatal.map_or(Ok(()), Err)
+}
+
+/// What the threads are sent.
+enum Job {
+    /// Run a command.
+    Run(Taken),
+    /// Lead: take commands off the ring (the leader that sends this runs one itself).
+    Lead,
+}
+
+/// What the threads share.
+#[derive(Default)]
+struct Shared {
+    aborted: Aborted,
+    /// Commands queued or running.
+    busy: AtomicUsize,
+    /// Why serving ended on its own, recorded by the leader that found out.
+    fatal: Mutex<Option<ServeError>>,
 }
 
 /// The ids of queued commands a task management notice named (the kernel has already failed
@@ -364,24 +389,29 @@ impl Aborted {
     }
 }
 
-/// What the ring thread took off the ring, in order: commands for the workers, task
-/// management for the handler.
+/// What was taken off the ring, in order: commands for the workers, task management for the
+/// handler.
 enum Took {
     Command(Taken),
     Tmr(Tmr),
 }
 
-/// The ring thread's loop, until a stop request or an error. Task management notifications
-/// go to the handler on this thread, after the commands taken before them were queued.
-fn take_and_dispatch<H: Execute, D: Doorbell>(
-    ring: &Mutex<Ring>,
-    doorbell: &D,
-    handler: &H,
-    queue: &mpsc::Sender<Taken>,
-    aborted: &Aborted,
-    stop: &AtomicBool,
-) -> Result<(), ServeError> {
-    while !stop.load(Ordering::Acquire) {
+/// What takes entries off the ring and dispatches them (the leader), and runs commands.
+struct Taker<'a, H, D> {
+    run: Runner<'a, H, D>,
+    shared: &'a Shared,
+    queue: mpsc::Sender<Job>,
+    stop: &'a AtomicBool,
+}
+
+impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
+    /// Takes what the ring holds and dispatches it: commands to the workers, task management
+    /// notices to the handler (after the commands taken before them were queued). Returns the
+    /// lone command it kept to run itself when the device was otherwise idle, and
+    /// whether it found nothing.
+    fn take_batch(&self) -> Result<(Option<Taken>, bool), ServeError> {
+        let Runner { ring, doorbell, handler, .. } = self.run;
+        let shared = self.shared;
         let mut taken = Vec::new();
         {
             // A panic while the ring was held may have left it half updated: stop serving it.
@@ -392,7 +422,7 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
             loop {
                 match ring.next_entry() {
                     Ok(Some(Entry::Command(cmd))) => {
-                        taken.push(Took::Command(Taken { cmd, at: Instant::now() }))
+                        taken.push(Took::Command(Taken { cmd, at: coarse_now() }))
                     }
                     Ok(Some(Entry::Tmr(tmr))) => taken.push(Took::Tmr(tmr)),
                     Ok(None) => break,
@@ -413,16 +443,28 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
             }
         }
         let idle = taken.is_empty();
+        // A lone command on an idle device is kept to run on this thread: handing it to
+        // another would only add a thread wake-up to its latency (what a queue depth of one is
+        // made of).
+        let keep = matches!(taken.as_slice(), [Took::Command(_)])
+            && shared.busy.load(Ordering::Acquire) == 0;
+        let mut kept = None;
         for took in taken {
             match took {
-                // Fails only once every worker has ended, which they do only when it is closed.
+                Took::Command(cmd) if keep => {
+                    shared.aborted.take(cmd.cmd.id());
+                    shared.busy.fetch_add(1, Ordering::AcqRel);
+                    kept = Some(cmd);
+                }
+                // Fails only once every worker has ended, which they do only when told to.
                 Took::Command(cmd) => {
-                    aborted.take(cmd.cmd.id());
-                    let _ = queue.send(cmd);
+                    shared.aborted.take(cmd.cmd.id());
+                    shared.busy.fetch_add(1, Ordering::AcqRel);
+                    let _ = self.queue.send(Job::Run(cmd));
                 }
                 // A handler that panics here loses the notice, not the ring thread.
                 Took::Tmr(tmr) => {
-                    aborted.record(&tmr.cmd_ids);
+                    shared.aborted.record(&tmr.cmd_ids);
                     let delivered =
                         catch_unwind(AssertUnwindSafe(|| handler.task_management(&tmr)));
                     if delivered.is_err() {
@@ -431,41 +473,122 @@ fn take_and_dispatch<H: Execute, D: Doorbell>(
                 }
             }
         }
-        if idle {
-            doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
-        }
+        Ok((kept, idle))
     }
-    Ok(())
 }
 
-/// A worker: takes commands from the shared queue until it is closed and empty, runs each
-/// (unless task management aborted it while queued, or it is already too late, when `late` is
-/// set) and completes it.
-fn worker<H: Execute, D: Doorbell>(
-    queue: &Mutex<mpsc::Receiver<Taken>>,
-    ring: Arc<Mutex<Ring>>,
-    doorbell: Arc<D>,
-    handler: Arc<H>,
-    late: Option<Duration>,
-    aborted: &Aborted,
+/// One thread's part in serving: the workers and the serving thread alike. One of them at a
+/// time leads: it waits on the doorbell, takes what the ring holds and queues the commands
+/// for the others. When it finds a lone command on an otherwise idle device, it hands the
+/// lead to an idle thread (a `Lead` job, the queue being empty) and runs the command itself:
+/// the wake-up of the next leader overlaps the command instead of adding to its latency, and
+/// a slow command never keeps the ring from being served while another thread is free. The
+/// others run queued commands. Once the stop is asked for (or a fatal error found), every
+/// thread runs what is still queued and ends.
+fn participate<H: Execute, D: Doorbell>(
+    queue: &Mutex<mpsc::Receiver<Job>>,
+    t: &Taker<'_, H, D>,
+    mut leading: bool,
 ) {
     loop {
-        // The queue's lock is held only while waiting for the next command (a guard in a
-        // `while let` would hold it through the command, one worker at a time). Nothing
-        // panics while holding it.
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(Taken { mut cmd, at }) = next else {
-            return;
+        let stopping = t.stop.load(Ordering::Acquire);
+        if leading && !stopping {
+            let led = t.take_batch().and_then(|(kept, idle)| {
+                if let Some(cmd) = kept {
+                    leading = false;
+                    let _ = t.queue.send(Job::Lead);
+                    let ran = t.run.run(cmd, &t.shared.aborted);
+                    t.shared.busy.fetch_sub(1, Ordering::AcqRel);
+                    if !ran {
+                        return Err(ServeError::Panicked(
+                            "a thread panicked while it held the ring",
+                        ));
+                    }
+                } else if idle {
+                    t.run.doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = led {
+                t.fail(e);
+            }
+            continue;
+        }
+        // The queue's lock is held only while waiting for the next job (a guard in a
+        // `while let` would hold it through the command, one thread at a time). Nothing
+        // panics while holding it. Once stopping, what is queued is run and the thread ends.
+        let next = {
+            let rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if stopping {
+                rx.try_recv().map_err(|_| true)
+            } else {
+                rx.recv_timeout(POLL).map_err(|e| e == mpsc::RecvTimeoutError::Disconnected)
+            }
         };
+        match next {
+            Ok(Job::Run(cmd)) => {
+                let ran = t.run.run(cmd, &t.shared.aborted);
+                t.shared.busy.fetch_sub(1, Ordering::AcqRel);
+                if !ran {
+                    // The ring's lock is poisoned: nothing can be completed any more.
+                    t.fail(ServeError::Panicked("a thread panicked while it held the ring"));
+                }
+            }
+            Ok(Job::Lead) => leading = true,
+            // Time to look at the stop request again.
+            Err(false) => {}
+            Err(true) => return,
+        }
+    }
+}
+
+impl<H, D> Taker<'_, H, D> {
+    /// Records why serving ends (the first reason counts) and stops every thread.
+    fn fail(&self, e: ServeError) {
+        self.shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// A coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`, read from the vDSO without touching a
+/// clock source: in guests whose clock source is an emulated HPET, a precise reading is a
+/// trapped device access costing more than a whole command). Its few milliseconds of
+/// resolution are plenty for time-outs of seconds.
+fn coarse_now() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// What runs a command and completes it on the ring: shared by the workers and the ring thread.
+struct Runner<'a, H, D> {
+    ring: &'a Mutex<Ring>,
+    doorbell: &'a D,
+    handler: &'a H,
+    late: Option<Duration>,
+}
+
+impl<H, D> Clone for Runner<'_, H, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H, D> Copy for Runner<'_, H, D> {}
+
+impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
+    /// Runs `cmd` (unless task management aborted it while queued, or it is already too late,
+    /// when `late` is set) and completes it. False if the ring can no longer be completed on.
+    fn run(&self, Taken { mut cmd, at }: Taken, aborted: &Aborted) -> bool {
         // Checked right before the handler would run: the time it waited in the queue counts.
-        let waited = at.elapsed();
+        let waited = coarse_now().saturating_sub(at);
         let rsp = if aborted.take(cmd.id()) {
             tracing::info!(
                 id = cmd.id(),
                 "not run: aborted by task management while queued; answered ABORTED COMMAND"
             );
             too_late()
-        } else if late.is_some_and(|late| waited >= late) {
+        } else if self.late.is_some_and(|late| waited >= late) {
             tracing::warn!(
                 id = cmd.id(),
                 opcode = cmd.cdb().first().copied().unwrap_or(0),
@@ -475,7 +598,7 @@ fn worker<H: Execute, D: Doorbell>(
             );
             too_late()
         } else {
-            catch_unwind(AssertUnwindSafe(|| handler.execute(&mut cmd))).unwrap_or_else(|_| {
+            catch_unwind(AssertUnwindSafe(|| self.handler.execute(&mut cmd))).unwrap_or_else(|_| {
                 // A failed command carries nothing back: not what the handler half wrote, nor
                 // another command's bytes (the Data-In buffers, a bidirectional one's too).
                 let data = cmd.parts_mut().1;
@@ -484,11 +607,12 @@ fn worker<H: Execute, D: Doorbell>(
                 Response::internal_target_failure()
             })
         };
-        let Ok(mut ring) = ring.lock() else { return };
+        let Ok(mut ring) = self.ring.lock() else { return false };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);
         if ring.flush() {
-            let _ = doorbell.notify();
+            let _ = self.doorbell.notify();
         }
+        true
     }
 }
