@@ -244,6 +244,11 @@ impl DeviceIdentity {
     }
 }
 
+/// The data area a device asks for by default, in MiB: 64 commands of 1 MiB in flight at once
+/// (the kernel sends at most `hw_queue_depth`, 128, and tcm_loop's disks send at most 1.25 MiB
+/// each), where the kernel's default of 1 GiB per device is what tcmu-runner users complain of.
+pub const DEFAULT_DATA_AREA_MB: u32 = 64;
+
 /// The TCMU backstore `core/user_HBA/NAME` and how its ring is served.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -254,7 +259,9 @@ pub struct Backstore {
     pub hba: u32,
     /// Worker threads (default 4; at least one runs).
     pub threads: usize,
-    /// The kernel's data area for this device, in MiB (default: the kernel's, 1024 on 6.1).
+    /// The kernel's data area for this device, in MiB: the shared memory every command's data
+    /// passes through (default [`DEFAULT_DATA_AREA_MB`]; `None`: the kernel's own default,
+    /// 1024 on 6.1). When it is full, further commands wait in the kernel until some complete.
     pub max_data_area_mb: Option<u32>,
     /// How long the kernel waits for a command before failing it, in seconds (default 30;
     /// 0: forever). A command still queued here that long after it was taken off the ring
@@ -277,7 +284,7 @@ impl Backstore {
             name: name.to_string(),
             hba: 1,
             threads: 4,
-            max_data_area_mb: None,
+            max_data_area_mb: Some(DEFAULT_DATA_AREA_MB),
             cmd_time_out: 30,
             lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
             configfs: None,

@@ -47,7 +47,8 @@ pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, NullDisk, ReadO
 pub use cleanup::{CleanupReport, cleanup};
 pub use crash::{CutReport, Keep, PowerSwitch, VolatileCache};
 pub use device::{
-    Backstore, Device, DeviceBuilder, DeviceError, DeviceIdentity, Export, IscsiExport, Loopback,
+    Backstore, DEFAULT_DATA_AREA_MB, Device, DeviceBuilder, DeviceError, DeviceIdentity, Export,
+    IscsiExport, Loopback,
 };
 pub use emulate::{CommandData, Emulator, Identity, Reply};
 pub use handler::{

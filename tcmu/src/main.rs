@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 4)]
     threads: usize,
+    /// The kernel's data area for the device, in MiB: the shared memory the commands' data
+    /// passes through; when it is full, further commands wait in the kernel.
+    #[arg(long, default_value_t = tcmu::DEFAULT_DATA_AREA_MB, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    data_area_mb: u32,
     /// N of configfs `core/user_N`.
     #[arg(long, default_value_t = 1)]
     hba: u32,
@@ -322,8 +326,11 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let signals = block_signals(&stop_signals)?;
 
-    let mut builder =
-        DeviceBuilder::new(&name).hba(hba).threads(threads).cmd_time_out(args.cmd_time_out);
+    let mut builder = DeviceBuilder::new(&name)
+        .hba(hba)
+        .threads(threads)
+        .cmd_time_out(args.cmd_time_out)
+        .max_data_area_mb(args.data_area_mb);
     if let Some(node) = &args.node {
         builder = builder.loopback(tcmu::Loopback::new().node(node));
     }

@@ -131,7 +131,7 @@ fn a_device_comes_up_serves_and_goes_away() {
     let store = dir.join("target/core/user_1/d0");
     assert_eq!(
         fs::read_to_string(store.join("control")).unwrap(),
-        "dev_size=1048576dev_config=tcmu-rs/d0hw_block_size=512nl_reply_supported=-1"
+        "dev_size=1048576dev_config=tcmu-rs/d0hw_block_size=512max_data_area_mb=64nl_reply_supported=-1"
     );
     assert_eq!(fs::read_to_string(store.join("attrib/cmd_time_out")).unwrap(), "30");
     assert!(
