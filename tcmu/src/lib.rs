@@ -21,8 +21,8 @@
 //!   (vendor, product, serial, write cache), its [`Backstore`] settings (the UIO ring served)
 //!   and its [`Export`]s (a loopback LUN and its disk, an iSCSI target); [`Device`] tears it
 //!   down in reverse.
-//! - [`server`]: the serving loop: a ring thread, worker threads completing out of order, a
-//!   handler panic answered with CHECK CONDITION.
+//! - [`server`]: the serving loop: threads that take turns to take commands off the ring and
+//!   run them, completing out of order, a handler panic answered with CHECK CONDITION.
 //!
 //! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a

@@ -36,7 +36,7 @@ use std::time::Duration;
 pub use tcmu_ring::Doorbell;
 use tcmu_ring::{Entry, Response, Ring, RingError, Tmr, Uio};
 
-/// What the ring thread and the workers run: a [`LogicalUnit`] (through the ring adapter), or
+/// What the serving threads run: a [`LogicalUnit`] (through the ring adapter), or
 /// the answer of a ring whose server is gone.
 pub(crate) trait Execute: Send + Sync {
     /// Executes one command taken off the ring and says how it ended.
@@ -131,7 +131,8 @@ pub struct Server {
     finished: Arc<Finished>,
 }
 
-/// How long the ring thread sleeps in the doorbell before checking for a stop request.
+/// How long the leader sleeps in the doorbell (and the others in the queue) before checking
+/// for a stop request.
 const POLL: Duration = Duration::from_millis(100);
 
 /// How a [`Server`] runs.
@@ -356,10 +357,10 @@ struct Shared {
 }
 
 /// The ids of queued commands a task management notice named (the kernel has already failed
-/// them): a worker answers such a command without running it. Updated by the ring thread in
+/// them): such a command is answered without running. Updated by the leader in
 /// ring order: a notice adds the ids it names, and a command taken later under one of them (the
-/// kernel reuses an id once its command completed) removes it; a worker removes the id of the
-/// command it takes. At most 65536 ids. `pending` mirrors "the set is not empty" (written
+/// kernel reuses an id once its command completed) removes it; the thread that runs a command
+/// removes its id. At most 65536 ids. `pending` mirrors "the set is not empty" (written
 /// under the lock), so a command takes the lock only while some abort is pending: none in the
 /// common case.
 #[derive(Default)]
