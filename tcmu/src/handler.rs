@@ -49,12 +49,13 @@ pub trait Handler: Send + Sync {
     fn handle(&self, cmd: &mut ScsiCmd<'_>) -> Action;
 
     /// A task management function the initiator sent (ABORT TASK, LOGICAL UNIT RESET...),
-    /// called by the serving thread that leads (takes commands off the ring). Informational: the kernel has already aborted the commands
-    /// it names. Those still queued (not yet taken by a worker) are answered ABORTED COMMAND
-    /// without reaching [`Handler::handle`]; those already running are completed as they
-    /// finish (a handler may use this to end long work on them early). Sent by the kernel only when
-    /// [`Handler::wants_task_management`] is true. No command is taken off the ring until it
-    /// returns: keep it short. Default: ignored.
+    /// called by the serving thread that leads (takes commands off the ring). Informational:
+    /// the kernel has already aborted the commands it names. Those still queued (not yet
+    /// running) are answered ABORTED COMMAND without reaching [`Handler::handle`]; those
+    /// already running are completed as they finish (a handler may use this to end long work
+    /// on them early). Sent by the kernel only when [`Handler::wants_task_management`] is
+    /// true. No command is taken off the ring until it returns: keep it short. Default:
+    /// ignored.
     fn task_management(&self, tmf: &TaskManagement) {
         let _ = tmf;
     }

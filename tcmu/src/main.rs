@@ -90,8 +90,10 @@ struct ServeArgs {
     #[arg(long, default_value_t = 4)]
     threads: usize,
     /// The kernel's data area for the device, in MiB: the shared memory the commands' data
-    /// passes through; when it is full, further commands wait in the kernel.
-    #[arg(long, default_value_t = tcmu::DEFAULT_DATA_AREA_MB, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    /// passes through; when it is full, further commands wait in the kernel. At least 4: the
+    /// kernel fails a command larger than the whole data area (Linux sends up to 1.25 MiB
+    /// through tcm_loop).
+    #[arg(long, default_value_t = tcmu::DEFAULT_DATA_AREA_MB, value_parser = clap::value_parser!(u32).range(4..=65536))]
     data_area_mb: u32,
     /// N of configfs `core/user_N`.
     #[arg(long, default_value_t = 1)]

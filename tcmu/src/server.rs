@@ -332,7 +332,9 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     let taker = Taker { run, shared: &shared, queue, stop: &stop };
     participate(&rx, &taker, true);
     for w in workers {
-        let _ = w.join();
+        if w.join().is_err() {
+            taker.fail(ServeError::Panicked("a serving thread panicked"));
+        }
     }
     let fatal = shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).take();
     fatal.map_or(Ok(()), Err)
@@ -491,6 +493,17 @@ fn participate<H: Execute, D: Doorbell>(
     t: &Taker<'_, H, D>,
     mut leading: bool,
 ) {
+    // A panic outside the handler (which is caught) may leave the lead with a dead thread:
+    // stop serving, and say why.
+    struct FailOnPanic<'a, 'b, H, D>(&'a Taker<'b, H, D>);
+    impl<H, D> Drop for FailOnPanic<'_, '_, H, D> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.fail(ServeError::Panicked("a serving thread panicked"));
+            }
+        }
+    }
+    let _guard = FailOnPanic(t);
     loop {
         let stopping = t.stop.load(Ordering::Acquire);
         if leading && !stopping {
@@ -498,9 +511,7 @@ fn participate<H: Execute, D: Doorbell>(
                 if let Some(cmd) = kept {
                     leading = false;
                     let _ = t.queue.send(Job::Lead);
-                    let ran = t.run.run(cmd, &t.shared.aborted);
-                    t.shared.busy.fetch_sub(1, Ordering::AcqRel);
-                    if !ran {
+                    if !t.run.run(cmd, t.shared) {
                         return Err(ServeError::Panicked(
                             "a thread panicked while it held the ring",
                         ));
@@ -520,7 +531,8 @@ fn participate<H: Execute, D: Doorbell>(
         // panics while holding it. Once stopping, what is queued is run and the thread ends.
         let next = {
             let rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            if stopping {
+            // Looked at again: the wait for the lock may have been long.
+            if stopping || t.stop.load(Ordering::Acquire) {
                 rx.try_recv().map_err(|_| true)
             } else {
                 rx.recv_timeout(POLL).map_err(|e| e == mpsc::RecvTimeoutError::Disconnected)
@@ -528,9 +540,7 @@ fn participate<H: Execute, D: Doorbell>(
         };
         match next {
             Ok(Job::Run(cmd)) => {
-                let ran = t.run.run(cmd, &t.shared.aborted);
-                t.shared.busy.fetch_sub(1, Ordering::AcqRel);
-                if !ran {
+                if !t.run.run(cmd, t.shared) {
                     // The ring's lock is poisoned: nothing can be completed any more.
                     t.fail(ServeError::Panicked("a thread panicked while it held the ring"));
                 }
@@ -579,8 +589,11 @@ impl<H, D> Copy for Runner<'_, H, D> {}
 
 impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
     /// Runs `cmd` (unless task management aborted it while queued, or it is already too late,
-    /// when `late` is set) and completes it. False if the ring can no longer be completed on.
-    fn run(&self, Taken { mut cmd, at }: Taken, aborted: &Aborted) -> bool {
+    /// when `late` is set) and completes it, counting it out of `busy` first (so the next
+    /// command, which the completion lets the initiator send, finds the device idle). False if
+    /// the ring can no longer be completed on.
+    fn run(&self, Taken { mut cmd, at }: Taken, shared: &Shared) -> bool {
+        let aborted = &shared.aborted;
         // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = coarse_now().saturating_sub(at);
         let rsp = if aborted.take(cmd.id()) {
@@ -608,6 +621,7 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
                 Response::internal_target_failure()
             })
         };
+        shared.busy.fetch_sub(1, Ordering::AcqRel);
         let Ok(mut ring) = self.ring.lock() else { return false };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);

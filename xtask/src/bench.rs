@@ -16,7 +16,11 @@ const DEVICES: &[(&str, &str)] = &[
     ("ours-file", "ours, file"),
     ("ours-mem", "ours, memory"),
     ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
+    ("ublk", "ublk loop (rublk 0.2.15)"),
 ];
+
+/// rublk, the ublk loop target the 6.12 guest measures: built from crates.io into the cache.
+const RUBLK_VERSION: &str = "0.2.15";
 
 /// What the bench measures.
 pub struct Options {
@@ -45,11 +49,14 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
     }
     let script =
         std::fs::read_to_string(root.join("xtask/vm/bench.sh")).map_err(|e| e.to_string())?;
+    // ublk needs 6.12 (Debian's 6.1 has no ublk_drv).
+    let rublk =
+        if crate::vm::kernel() == crate::vm::Kernel::V6_12 { rublk()? } else { String::new() };
     let devices = if o.devices.is_empty() { DEVICES.len() } else { o.devices.len() } as u64;
     let workloads = if o.workloads.is_empty() { 17 } else { o.workloads.len() } as u64;
     let timeout = o.runs * devices * (workloads * (o.seconds + 4) + 60) + 300;
     let text = format!(
-        "TCMU={}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\n{script}",
+        "TCMU={}\nRUBLK={rublk}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\n{script}",
         tcmu.display(),
         o.seconds,
         o.runs,
@@ -62,12 +69,35 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
     }
     let tsv = std::fs::read_to_string(crate::vm::results_dir().join("bench.tsv"))
         .map_err(|e| format!("the guest wrote no results: {e}"))?;
+    // The raw numbers are kept beside the table (the guest's folder goes with the next run).
+    let raw = root.join("target/bench.tsv");
+    std::fs::write(&raw, &tsv).map_err(|e| format!("{}: {e}", raw.display()))?;
     let table = report(&tsv, o)?;
     print!("\n{table}");
     let out = root.join("target/bench.md");
     std::fs::write(&out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
     eprintln!("xtask: the table is also in {}", out.display());
     Ok(())
+}
+
+/// Builds rublk (without its GPU target) into the VM cache once; its path.
+fn rublk() -> Result<String, String> {
+    let dir = crate::vm::cache().join(format!("rublk-{RUBLK_VERSION}"));
+    let bin = dir.join("bin/rublk");
+    if !bin.exists() {
+        eprintln!("xtask: building rublk {RUBLK_VERSION} from crates.io (once)");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["install", "--locked", "--no-default-features", "--version", RUBLK_VERSION])
+            .arg("--root")
+            .arg(&dir)
+            .arg("rublk")
+            .status()
+            .map_err(|e| format!("cannot run cargo install: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo install rublk failed ({status})"));
+        }
+    }
+    Ok(bin.display().to_string())
 }
 
 /// The median, lowest and highest of `v` (not empty).
@@ -100,7 +130,9 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
             ["cell", dev, name, round, rest @ ..] => {
                 let nums: Vec<f64> = rest.iter().filter_map(|s| s.parse().ok()).collect();
                 let [a, b, c, d] = nums[..] else {
-                    return Err(format!("fio gave no result for {dev} {name} round {round}"));
+                    // The cell shows "-": the other cells still count.
+                    eprintln!("xtask: fio gave no result for {dev} {name} round {round}");
+                    continue;
                 };
                 let round = round.parse().map_err(|_| format!("bad line `{line}`"))?;
                 cells

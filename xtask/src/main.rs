@@ -27,7 +27,7 @@ commands:
   test [--fuzz-seconds N] [--no-fuzz] [--no-vm] [--no-conformance]
                                          fmt, clippy, tests, the VM tests, a short run of every fuzz target
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
-  vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM with Debian's 6.1 kernel
+  vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM (Debian's 6.1 kernel, or --kernel)
   vm-test                                build `tcmu` and run the integration tests in the VM
   conformance                            libiscsi's iscsi-test-cu against our devices and the
                                          kernel's fileio in the VM; writes docs/conformance.md
@@ -292,7 +292,7 @@ fn crash_test(args: &[String]) -> Result<(), String> {
 /// `cargo xtask bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]`.
 fn bench(args: &[String]) -> Result<(), String> {
     let mut args = args.to_vec();
-    let seconds = take_number(&mut args, "--seconds")?.unwrap_or(5);
+    let seconds = take_number(&mut args, "--seconds")?.unwrap_or(5).max(1);
     let runs = take_number(&mut args, "--runs")?.unwrap_or(3).max(1);
     let list = |args: &mut Vec<String>, name: &str| -> Result<Vec<String>, String> {
         let Some(i) = args.iter().position(|a| a == name) else { return Ok(Vec::new()) };

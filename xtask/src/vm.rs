@@ -58,7 +58,8 @@ sync
 poweroff -f
 "#;
 
-fn cache() -> PathBuf {
+/// The folder everything the guests need is cached in.
+pub fn cache() -> PathBuf {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
     home.join(".cache/tcmu-rs-vm")
 }

@@ -37,7 +37,9 @@ sr1m-qd16:read:1m:16:1
 sw1m-qd16:write:1m:16:1"
 [ -n "${WORKLOADS:-}" ] && ALL=$(echo "$ALL" | while IFS=: read -r n rest; do
   for w in $WORKLOADS; do [ "$w" = "$n" ] && echo "$n:$rest"; done; done)
-DEVICES=${DEVICES:-fileio ours-file ours-mem tcmu-runner}
+# ublk (6.12 and later): rublk's loop target on the same kind of image, where xtask built it.
+UBLK=""; [ -e /dev/ublk-control ] && [ -x "${RUBLK:-}" ] && UBLK=ublk
+DEVICES=${DEVICES:-fileio ours-file ours-mem tcmu-runner $UBLK}
 
 new_disk() { # waits for a disk not in $BEFORE; prints it
   for i in $(seq 1 300); do
@@ -64,11 +66,8 @@ ticks() { # PID: utime + stime
 busy() { # every CPU's non-idle ticks
   awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
-data_area() { # backstore name: the UIO map's size
-  for u in /sys/class/uio/uio*; do
-    grep -q "/$1/" $u/name 2>/dev/null && { printf '%d\n' "$(cat $u/maps/map0/size)"; return; }
-  done
-  echo 0
+data_area() { # core/user_N/NAME: its data area in bytes
+  echo $(( $(cat $C/core/$1/attrib/max_data_area_mb 2>/dev/null || echo 0) * 1048576 ))
 }
 
 start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
@@ -81,6 +80,7 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     echo -n 1 > $C/core/fileio_9/ref/enable
     loop_up $C/core/fileio_9/ref; DEV=$(new_disk) ;;
   ours-file|ours-mem)
+    rm -f /tmp/b.out /tmp/b.err
     if [ $1 = ours-file ]; then "$TCMU" serve $B/ours.img --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err &
     else "$TCMU" serve --memory --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & fi
     SPID=$!
@@ -97,6 +97,12 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     echo -n "dev_config=qcow/$B/r.qcow2" > $C/core/user_9/runner/control
     echo -n 1 > $C/core/user_9/runner/enable
     loop_up $C/core/user_9/runner; DEV=$(new_disk) ;;
+  ublk)
+    truncate -s $SIZE $B/ublk.img
+    # Buffered, as our file backend and fileio are; one queue per vCPU.
+    "$RUBLK" add loop -n 0 -q 2 --buffered-io -f $B/ublk.img > /tmp/ublk.out 2>&1
+    for i in $(seq 1 100); do [ -b /dev/ublkb0 ] && break; sleep 0.1; done
+    SPID=$(pgrep -n rublk); DEV=/dev/ublkb0 ;;
   esac
   [ -b "$DEV" ] || { echo "bench: $1 gave no disk"; cat /tmp/b.err /tmp/runner.log 2>/dev/null; return 1; }
   # Fill the disk once so reads hit written blocks (and qcow2 clusters exist).
@@ -109,6 +115,7 @@ stop() {
   tcmu-runner)
     loop_down; rmdir $C/core/user_9/runner $C/core/user_9
     kill -TERM $SPID; wait $SPID; rm -f $B/r.qcow2 ;;
+  ublk) "$RUBLK" del -n 0; rm -f $B/ublk.img ;;
   esac
 }
 
@@ -130,7 +137,7 @@ for round in $(seq 1 $RUNS); do
     if [ -n "$SPID" ]; then
       server=$(( $(ticks $SPID) - t0 ))
       rss=$(awk '/^VmHWM/{print $2}' /proc/$SPID/status)
-      area=$(data_area $( [ $dev = tcmu-runner ] && echo runner || echo ours))
+      case $dev in ours-*) area=$(data_area user_1/ours) ;; tcmu-runner) area=$(data_area user_9/runner) ;; esac
     fi
     echo "info $dev $round data_area_bytes $area" >> $OUT
     echo "info $dev $round rss_kib $rss" >> $OUT
