@@ -85,6 +85,14 @@ fn rublk() -> Result<String, String> {
     let dir = crate::vm::cache().join(format!("rublk-{RUBLK_VERSION}"));
     let bin = dir.join("bin/rublk");
     if !bin.exists() {
+        // libublk's bindings are generated with bindgen, which loads libclang.
+        let libclang = std::process::Command::new("sh")
+            .args(["-c", "ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !libclang {
+            crate::vm::ensure_host_packages(&[("/nonexistent/libclang", "libclang-dev")])?;
+        }
         eprintln!("xtask: building rublk {RUBLK_VERSION} from crates.io (once)");
         let status = std::process::Command::new(env!("CARGO"))
             .args(["install", "--locked", "--no-default-features", "--version", RUBLK_VERSION])
@@ -160,13 +168,14 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
         .unwrap_or_default();
     let _ = writeln!(
         t,
-        "`cargo xtask bench --seconds {} --runs {}` on {}: a TCG guest with 2 vCPUs, 256 MiB \
+        "`cargo xtask bench --seconds {} --runs {}` on {}: a TCG guest (Linux {}) with 2 vCPUs, 256 MiB \
          disks through tcm_loop, images on tmpfs, fio libaio O_DIRECT. fileio's column is its \
          median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to fileio in the \
          same round, median (lowest-highest) of {} rounds.\n",
         o.seconds,
         o.runs,
         date.trim(),
+        crate::vm::kernel().name(),
         o.runs
     );
     let _ = write!(t, "| workload |");
