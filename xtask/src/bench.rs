@@ -132,10 +132,13 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
     let mut cells: BTreeMap<(String, String), BTreeMap<u64, Cell>> = BTreeMap::new();
     let mut info: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
+    // Every device measured, including one whose cells all failed (its column shows "-").
+    let mut seen = std::collections::BTreeSet::new();
     for line in tsv.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
             ["cell", dev, name, round, rest @ ..] => {
+                seen.insert(dev.to_string());
                 let nums: Vec<f64> = rest.iter().filter_map(|s| s.parse().ok()).collect();
                 let [a, b, c, d] = nums[..] else {
                     // The cell shows "-": the other cells still count.
@@ -158,8 +161,7 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
             _ => {}
         }
     }
-    let shown: Vec<&(&str, &str)> =
-        DEVICES.iter().filter(|(d, _)| cells.keys().any(|(dev, _)| dev == d)).collect();
+    let shown: Vec<&(&str, &str)> = DEVICES.iter().filter(|(d, _)| seen.contains(*d)).collect();
     let mut t = String::new();
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -250,4 +252,50 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
         );
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options { seconds: 4, runs: 3, workloads: Vec::new(), devices: Vec::new() }
+    }
+
+    #[test]
+    fn ratios_are_per_round_with_the_median_and_the_spread() {
+        // fileio: 1000, 2000, 4000 IOPS; ours: 500, 500, 3000 => ratios 0.5, 0.25, 0.75.
+        let tsv = "\
+cell fileio rr4k-qd1 1 1000 0 4000 0
+cell fileio rr4k-qd1 2 2000 0 8000 0
+cell fileio rr4k-qd1 3 4000 0 16000 0
+cell ours-file rr4k-qd1 1 500 0 2000 0
+cell ours-file rr4k-qd1 2 500 0 2000 0
+cell ours-file rr4k-qd1 3 3000 0 12000 0
+cell fileio sr1m-qd16 1 10 0 1000000 0
+cell ours-file sr1m-qd16 1 5 0 250000 0
+info ours-file 1 data_area_bytes 67108864
+info ours-file 1 rss_kib 20480
+info ours-file 1 server_cpu_ticks 200
+info ours-file 1 busy_cpu_ticks 400
+info ours-file 1 kib_moved 2097152
+";
+        let t = report(tsv, &options()).unwrap();
+        assert!(t.contains("| rr4k-qd1 | 2000 IOPS | 0.50 (0.25-0.75) |"), "{t}");
+        // Throughput in MB/s (KiB/s x 1024 / 1e6), and the ratio of bytes per second.
+        assert!(t.contains("| sr1m-qd16 | 1024 MB/s | 0.25 (0.25-0.25) |"), "{t}");
+        // 2 GiB moved, 2 s of server CPU, 4 s of guest CPU.
+        assert!(t.contains("| ours, file | 64 MiB | 20 MiB | 1.00 s | 2.00 s |"), "{t}");
+    }
+
+    #[test]
+    fn a_cell_fio_gave_nothing_for_is_left_out() {
+        let tsv = "\
+cell fileio rr4k-qd1 1 1000 0 4000 0
+cell ours-file rr4k-qd1 1
+cell ours-mem rr4k-qd1 1 800 0 3200 0
+";
+        let t = report(tsv, &options()).unwrap();
+        assert!(t.contains("| rr4k-qd1 | 1000 IOPS | - | 0.80 (0.80-0.80) |"), "{t}");
+    }
 }
