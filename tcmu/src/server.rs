@@ -413,7 +413,7 @@ impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
     /// lone command it kept to run itself when the device was otherwise idle, and
     /// whether it found nothing.
     fn take_batch(&self) -> Result<(Option<Taken>, bool), ServeError> {
-        let Runner { ring, doorbell, handler, .. } = self.run;
+        let Runner { ring, doorbell, handler, .. } = &self.run;
         let shared = self.shared;
         let mut taken = Vec::new();
         {
@@ -454,16 +454,15 @@ impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
         let mut kept = None;
         for took in taken {
             match took {
-                Took::Command(cmd) if keep => {
-                    shared.aborted.take(cmd.cmd.id());
-                    shared.busy.fetch_add(1, Ordering::AcqRel);
-                    kept = Some(cmd);
-                }
-                // Fails only once every worker has ended, which they do only when told to.
                 Took::Command(cmd) => {
                     shared.aborted.take(cmd.cmd.id());
                     shared.busy.fetch_add(1, Ordering::AcqRel);
-                    let _ = self.queue.send(Job::Run(cmd));
+                    if keep {
+                        kept = Some(cmd);
+                    } else {
+                        // Cannot fail: this thread holds the receiver too.
+                        let _ = self.queue.send(Job::Run(cmd));
+                    }
                 }
                 // A handler that panics here loses the notice, not the ring thread.
                 Took::Tmr(tmr) => {
@@ -511,11 +510,7 @@ fn participate<H: Execute, D: Doorbell>(
                 if let Some(cmd) = kept {
                     leading = false;
                     let _ = t.queue.send(Job::Lead);
-                    if !t.run.run(cmd, t.shared) {
-                        return Err(ServeError::Panicked(
-                            "a thread panicked while it held the ring",
-                        ));
-                    }
+                    t.execute(cmd);
                 } else if idle {
                     t.run.doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
                 }
@@ -539,16 +534,21 @@ fn participate<H: Execute, D: Doorbell>(
             }
         };
         match next {
-            Ok(Job::Run(cmd)) => {
-                if !t.run.run(cmd, t.shared) {
-                    // The ring's lock is poisoned: nothing can be completed any more.
-                    t.fail(ServeError::Panicked("a thread panicked while it held the ring"));
-                }
-            }
+            Ok(Job::Run(cmd)) => t.execute(cmd),
             Ok(Job::Lead) => leading = true,
             // Time to look at the stop request again.
             Err(false) => {}
             Err(true) => return,
+        }
+    }
+}
+
+impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
+    /// Runs and completes `cmd`; if the ring's lock is poisoned (nothing can be completed any
+    /// more), serving ends.
+    fn execute(&self, cmd: Taken) {
+        if !self.run.run(cmd, self.shared) {
+            self.fail(ServeError::Panicked("a thread panicked while it held the ring"));
         }
     }
 }
@@ -578,14 +578,6 @@ struct Runner<'a, H, D> {
     handler: &'a H,
     late: Option<Duration>,
 }
-
-impl<H, D> Clone for Runner<'_, H, D> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<H, D> Copy for Runner<'_, H, D> {}
 
 impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
     /// Runs `cmd` (unless task management aborted it while queued, or it is already too late,
