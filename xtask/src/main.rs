@@ -124,18 +124,22 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<(), String> {
     run(dir, env!("CARGO"), args, &[])
 }
 
+/// Takes `NAME VALUE` out of `args`, looking only before a `--` (what follows is a guest's
+/// command).
+fn take_value(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(i) = args[..end].iter().position(|a| a == name) else { return Ok(None) };
+    let value = args.get(i + 1).filter(|_| i + 1 < end).cloned();
+    let value = value.ok_or_else(|| format!("{name} needs a value"))?;
+    args.drain(i..=i + 1);
+    Ok(Some(value))
+}
+
 /// Parses `--name N` from `args`, removing both words.
 fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<u64>, String> {
-    let Some(i) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    let value = args
-        .get(i + 1)
-        .ok_or_else(|| format!("{name} needs a number"))?
-        .parse()
-        .map_err(|_| format!("{name} needs a whole number of seconds"))?;
-    args.drain(i..i + 2);
-    Ok(Some(value))
+    take_value(args, name)?
+        .map(|v| v.parse().map_err(|_| format!("{name} needs a whole number")))
+        .transpose()
 }
 
 fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
@@ -257,12 +261,7 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
 
 /// `--kernel 6.1|6.12` anywhere before a `--`: the kernel every guest boots.
 fn take_kernel(args: &mut Vec<String>) -> Result<Option<vm::Kernel>, String> {
-    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
-    let Some(i) = args[..end].iter().position(|a| a == "--kernel") else { return Ok(None) };
-    let value =
-        args.get(i + 1).filter(|_| i + 1 < end).cloned().ok_or("--kernel needs 6.1 or 6.12")?;
-    args.drain(i..=i + 1);
-    vm::Kernel::parse(&value).map(Some)
+    take_value(args, "--kernel")?.map(|v| vm::Kernel::parse(&v)).transpose()
 }
 
 /// Power cuts inside `vm-test` (and so CI): each scenario once.
@@ -295,9 +294,7 @@ fn bench(args: &[String]) -> Result<(), String> {
     let seconds = take_number(&mut args, "--seconds")?.unwrap_or(5).max(1);
     let runs = take_number(&mut args, "--runs")?.unwrap_or(3).max(1);
     let list = |args: &mut Vec<String>, name: &str| -> Result<Vec<String>, String> {
-        let Some(i) = args.iter().position(|a| a == name) else { return Ok(Vec::new()) };
-        let value = args.get(i + 1).cloned().ok_or(format!("{name} needs a value"))?;
-        args.drain(i..=i + 1);
+        let value = take_value(args, name)?.unwrap_or_default();
         Ok(value.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
     };
     let workloads = list(&mut args, "--workloads")?;
