@@ -239,6 +239,12 @@ impl PowerSwitch {
         };
         for (lba, entry) in cache {
             let kept = rng.as_mut().is_some_and(|r| splitmix(r) & 1 == 1);
+            tracing::debug!(
+                lba,
+                blocks = entry.blocks(),
+                kept,
+                "volatile cache: dropped or kept at the cut"
+            );
             if kept && persist(&*self.inner, lba, &entry).is_ok() {
                 report.kept += entry.blocks();
             } else {
@@ -407,6 +413,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         let mut state = self.powered()?;
         let bs = self.block_len();
         let total: usize = bufs.iter().map(|b| b.len()).sum();
+        tracing::debug!(lba, blocks = total / bs.max(1), fua, "volatile cache: write");
         if total % bs != 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a write of part of a block"));
         }
@@ -431,6 +438,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
 
     fn flush(&self) -> io::Result<()> {
         let mut state = self.powered()?;
+        tracing::debug!(dirty = state.dirty_blocks(), "volatile cache: flush");
         write_back(&*self.inner, &mut state)?;
         self.inner.flush()
     }
@@ -441,6 +449,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
             return Err(io::ErrorKind::Unsupported.into());
         }
         self.check_range(lba, blocks)?;
+        tracing::debug!(lba, blocks, "volatile cache: discard");
         if blocks == 0 {
             return Ok(());
         }
@@ -454,6 +463,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         let mut state = self.powered()?;
         self.check_range(lba, blocks)?;
+        tracing::debug!(lba, blocks, "volatile cache: write zeroes");
         if blocks == 0 {
             return Ok(());
         }

@@ -446,6 +446,13 @@ impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
             }
         }
         let idle = taken.is_empty();
+        if !idle {
+            tracing::debug!(
+                taken = taken.len(),
+                busy = shared.busy.load(Ordering::Relaxed),
+                "took"
+            );
+        }
         // A lone command on an idle device is kept to run on this thread: handing it to
         // another would only add a thread wake-up to its latency (what a queue depth of one is
         // made of).
@@ -588,6 +595,7 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
         let aborted = &shared.aborted;
         // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = coarse_now().saturating_sub(at);
+        tracing::debug!(id = cmd.id(), cdb = ?cmd.cdb(), "command");
         let rsp = if aborted.take(cmd.id()) {
             tracing::info!(
                 id = cmd.id(),
@@ -616,6 +624,7 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
         shared.busy.fetch_sub(1, Ordering::AcqRel);
         let Ok(mut ring) = self.ring.lock() else { return false };
         // The command came from this ring and is completed once: this cannot fail.
+        tracing::debug!(id = cmd.id(), status = rsp.status, "completed");
         let _ = ring.complete(cmd, rsp);
         if ring.flush() {
             let _ = self.doorbell.notify();

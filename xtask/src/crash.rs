@@ -37,7 +37,7 @@ const SCENARIOS: [Scenario; 4] =
     [Scenario::Ext4, Scenario::DirectWce0, Scenario::CachedSync, Scenario::DsyncFua];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scenario {
+pub enum Scenario {
     Ext4,
     DirectWce0,
     CachedSync,
@@ -53,14 +53,24 @@ impl Scenario {
             Scenario::DsyncFua => "dsync-fua",
         }
     }
+
+    /// The scenario called `name`.
+    pub fn parse(name: &str) -> Result<Scenario, String> {
+        SCENARIOS.into_iter().find(|s| s.name() == name).ok_or_else(|| {
+            let names: Vec<_> = SCENARIOS.iter().map(|s| s.name()).collect();
+            format!("no scenario {name:?} (there are {})", names.join(", "))
+        })
+    }
 }
 
-/// `cargo xtask crash-test`: builds `tcmu`, boots the VM and runs `cuts` power cuts in it.
-pub fn host(root: &Path, cuts: u32, seed: u64) -> Result<(), String> {
+/// `cargo xtask crash-test`: boots the VM and runs `cuts` power cuts in it (`tcmu` built
+/// already), of every scenario in turn or of `only` one.
+pub fn host(root: &Path, cuts: u32, seed: u64, only: Option<Scenario>) -> Result<(), String> {
     let tcmu = root.join("target/release/tcmu");
     let xtask = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
+    let only = only.map_or(String::new(), |s| format!(" --scenario {}", s.name()));
     let script = format!(
-        "{} crash-guest --tcmu {} --cuts {cuts} --seed {seed}\n",
+        "{} crash-guest --tcmu {} --cuts {cuts} --seed {seed}{only}\n",
         xtask.display(),
         tcmu.display()
     );
@@ -110,6 +120,7 @@ pub fn guest(args: &[String]) -> Result<(), String> {
     let mut tcmu = None;
     let mut cuts = 4u32;
     let mut seed = 1u64;
+    let mut only = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
@@ -117,6 +128,7 @@ pub fn guest(args: &[String]) -> Result<(), String> {
             "--tcmu" => tcmu = Some(PathBuf::from(value()?)),
             "--cuts" => cuts = value()?.parse().map_err(|e| format!("--cuts: {e}"))?,
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--scenario" => only = Some(Scenario::parse(value()?)?),
             other => return Err(format!("crash-guest: unexpected argument {other}")),
         }
     }
@@ -132,7 +144,7 @@ pub fn guest(args: &[String]) -> Result<(), String> {
     let mut failed = 0;
     let start = Instant::now();
     for i in 0..cuts {
-        let scenario = SCENARIOS[i as usize % SCENARIOS.len()];
+        let scenario = only.unwrap_or(SCENARIOS[i as usize % SCENARIOS.len()]);
         // Every other cut keeps a random subset, so each scenario meets both kinds in turn.
         // The seed decides where the alternation starts, so runs with different seeds (CI's
         // four cuts) meet both kinds in every scenario over time.
@@ -184,6 +196,9 @@ fn serve(tcmu: &Path, image: &Path, name: &str, extra: &[&str]) -> Result<Served
     let out = PathBuf::from(format!("/tmp/{name}.out"));
     let err = PathBuf::from(format!("/tmp/{name}.err"));
     let child = Command::new(tcmu)
+        // Each operation on the volatile cache, for a failure's report.
+        .env("RUST_LOG", "info,tcmu::crash=debug,tcmu::server=debug,tcmu::emulate=debug")
+        .env("NO_COLOR", "1")
         .arg("serve")
         .arg(image)
         .args(["--name", name, "--cmd-time-out", "10"])
@@ -327,6 +342,11 @@ fn one_cut(
         return Err(format!("the workload stopped before the cut: {why}"));
     }
     let cut_after = started.elapsed();
+    let cut_clock = clock();
+    // Marked before the signal: a command that ended before this ended before the cut.
+    if let Ok(mut l) = log.lock() {
+        l.cut = true;
+    }
     served.signal("USR1")?;
     let cut_at = Instant::now();
     let st = served.wait(30)?;
@@ -363,9 +383,15 @@ fn one_cut(
         .unwrap_or("")
         .to_string();
     let summary = match scenario {
-        Scenario::Ext4 => check_ext4(tcmu, &image, &name, &log)?,
-        _ => check_blocks(&image, &log)?,
-    };
+        Scenario::Ext4 => check_ext4(tcmu, &image, &name, &log),
+        _ => check_blocks(&image, &log),
+    }
+    .map_err(|e| {
+        // What the server did last, to tell a lost promise's story.
+        let lines: Vec<&str> = said.lines().collect();
+        let last = lines[lines.len().saturating_sub(40)..].join("\n    ");
+        format!("{e}\n  the cut came at {cut_clock}; the server's log ends:\n    {last}")
+    })?;
     let _ = std::fs::remove_file(&image);
     Ok(format!(
         "cut after {} ms and {} promises; dead disk removed {} ms later, workload ended {} ms \
@@ -391,6 +417,27 @@ struct Log {
     blocks: Vec<BlockState>,
     /// Operations whose completion promised durability.
     promised: u64,
+    /// Blocks: each command issued, by number ("UNMAP 4288+53, promise 40").
+    ops: HashMap<u64, String>,
+    /// Blocks: the promises a SYNCHRONIZE CACHE made, by number.
+    syncs: Vec<u64>,
+    /// Whether the power cut has been (or is about to be) signalled.
+    ///
+    /// A command sent through SG_IO (the sg3_utils tools) that ends after this is set is not
+    /// taken as a promise, whatever it says: while a disk is being removed, SG_IO can report
+    /// success for a command that never reached the target. Seen on Linux 6.12: an UNMAP issued
+    /// 16 ms before the cut, never received by the server (its log has it serve nothing after
+    /// the command before), ended with GOOD 450 ms after the cut, while `tcmu cleanup` removed
+    /// the dead disk. Writes through the block layer (O_DIRECT, fsync) report such failures as
+    /// errors, so their success is always believed.
+    cut: bool,
+}
+
+impl Log {
+    /// What command `seq` was, for a report.
+    fn what(&self, seq: u64) -> &str {
+        self.ops.get(&seq).map_or("not issued by this workload", String::as_str)
+    }
 }
 
 fn ext4_workload(disk: &Path, mount: &Path, log: &Mutex<Log>, seed: u64) -> String {
@@ -600,9 +647,11 @@ const MAGIC: u64 = 0x7463_6d75_6372_7368; // "tcmucrsh"
 struct BlockState {
     /// What the last promised command left (None: zeroes, as the image started).
     done: Option<Content>,
+    /// The command whose promise set `done` (None: nothing promised yet).
+    done_by: Option<u64>,
     /// Later contents that may or may not have reached the medium (completed without a
-    /// promise, or in flight at the cut).
-    maybe: Vec<Option<Content>>,
+    /// promise, or in flight at the cut), with the command that wrote each.
+    maybe: Vec<(u64, Option<Content>)>,
 }
 
 /// A stamped block: written by command `seq`, tagged with an LBA.
@@ -627,6 +676,10 @@ fn stamp(c: Content) -> [u8; BLOCK] {
 
 /// One block workload command: the blocks it covers and what it puts there.
 struct BlockOp {
+    /// The command's number in the workload (what its stamps carry).
+    seq: u64,
+    /// What it is, for a failure's report: "UNMAP 4288+53".
+    what: String,
     lba: u64,
     blocks: u64,
     /// Per block: None for zeroes.
@@ -662,6 +715,8 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 // An O_DIRECT write of stamped blocks, 4 KiB to 64 KiB.
                 let blocks = rng.range(1, 17) * 8;
                 let op = BlockOp {
+                    seq,
+                    what: format!("O_DIRECT write {lba}+{blocks}"),
                     lba,
                     blocks,
                     content: Box::new(move |b| Some(Content { seq, tag: b })),
@@ -679,24 +734,28 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 // WRITE SAME(16) of a stamped block, or of zeroes with UNMAP.
                 let blocks = rng.range(1, 129);
                 let zero = rng.range(0, 3) == 0;
-                let op = BlockOp {
-                    lba,
-                    blocks,
-                    content: Box::new(move |_| (!zero).then_some(Content { seq, tag: lba })),
-                };
                 let block = if zero { [0u8; BLOCK] } else { stamp(Content { seq, tag: lba }) };
                 // Zeroes by UNMAP (the data-out block is zeroes) or by NDOB (no data-out
                 // block); data by WRITE SAME(10) or (16).
                 let how = match (zero, rng.range(0, 2)) {
-                    (true, 0) => format!("--16 --unmap --in={scratch}"),
-                    (true, _) => "--16 --ndob".to_string(),
-                    (false, 0) => format!("--10 --in={scratch}"),
-                    (false, _) => format!("--16 --in={scratch}"),
+                    (true, 0) => "--16 --unmap",
+                    (true, _) => "--16 --ndob",
+                    (false, 0) => "--10",
+                    (false, _) => "--16",
+                };
+                let input =
+                    if how.ends_with("ndob") { String::new() } else { format!("--in={scratch}") };
+                let op = BlockOp {
+                    seq,
+                    what: format!("WRITE SAME {how} {lba}+{blocks}"),
+                    lba,
+                    blocks,
+                    content: Box::new(move |_| (!zero).then_some(Content { seq, tag: lba })),
                 };
                 run_block_op(log, op, |op| {
                     std::fs::write(&scratch, block).map_err(|e| e.to_string())?;
                     sh(&format!(
-                        "sg_write_same {how} --lba={} --num={} {}",
+                        "sg_write_same {how} {input} --lba={} --num={} {}",
                         op.lba,
                         op.blocks,
                         disk.display()
@@ -707,7 +766,13 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
             7 => {
                 // UNMAP.
                 let blocks = rng.range(1, 129);
-                let op = BlockOp { lba, blocks, content: Box::new(|_| None) };
+                let op = BlockOp {
+                    seq,
+                    what: format!("UNMAP {lba}+{blocks}"),
+                    lba,
+                    blocks,
+                    content: Box::new(|_| None),
+                };
                 run_block_op(log, op, |op| {
                     sh(&format!(
                         "sg_unmap --force --lba={} --num={} {}",
@@ -725,12 +790,18 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                     Ok(l) => (lba..lba + blocks)
                         .map(|b| {
                             let s = &l.blocks[b as usize];
-                            s.maybe.last().copied().unwrap_or(s.done)
+                            s.maybe.last().map_or(s.done, |m| m.1)
                         })
                         .collect(),
                     Err(_) => return "log poisoned".into(),
                 };
+                fua = rng.range(0, 2) == 0;
                 let op = BlockOp {
+                    seq,
+                    what: format!(
+                        "COMPARE AND WRITE {lba}+{blocks}{}",
+                        if fua { " FUA" } else { "" }
+                    ),
                     lba,
                     blocks,
                     content: Box::new(move |b| Some(Content { seq, tag: b })),
@@ -742,7 +813,6 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 for b in lba..lba + blocks {
                     both.extend_from_slice(&stamp(Content { seq, tag: b }));
                 }
-                fua = rng.range(0, 2) == 0;
                 run_block_op(log, op, |op| {
                     std::fs::write(&scratch, &both).map_err(|e| e.to_string())?;
                     sh(&format!(
@@ -761,14 +831,16 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
             Err(e) => return e,
         };
         if promise_each || fua {
-            promise(log, Some(&op));
+            promise_ended(log, &op, if kind < 5 { Route::BlockLayer } else { Route::SgIo });
         }
         if !promise_each && seq % 3 == 0 {
             // SYNCHRONIZE CACHE: everything completed before it is promised.
             if let Err(e) = sh(&format!("sg_sync {}", disk.display())) {
                 return e;
             }
-            promise(log, None);
+            if !cut_signalled(log) {
+                promise(log, None);
+            }
         }
     }
     unreachable!("the loop ends on the first error")
@@ -784,11 +856,47 @@ fn run_block_op(
         let mut l = log.lock().map_err(|_| "log poisoned")?;
         for b in op.lba..op.lba + op.blocks {
             let c = (op.content)(b);
-            l.blocks[b as usize].maybe.push(c);
+            l.blocks[b as usize].maybe.push((op.seq, c));
         }
+        l.ops.insert(op.seq, format!("{}, issued {}", op.what, clock()));
     }
-    f(&op)?;
+    let r = f(&op);
+    if let Ok(mut l) = log.lock()
+        && let Some(what) = l.ops.get_mut(&op.seq)
+    {
+        what.push_str(&format!(", ended {}", clock()));
+    }
+    r?;
     Ok(op)
+}
+
+/// How a command reached the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Through the block layer (O_DIRECT): its success is always believed.
+    BlockLayer,
+    /// Through SG_IO (sg3_utils): its success is believed only before the cut ([`Log::cut`]).
+    SgIo,
+}
+
+/// Records the promise of `op`, which ended well, unless it came by SG_IO after the cut.
+fn promise_ended(log: &Mutex<Log>, op: &BlockOp, route: Route) {
+    if route == Route::BlockLayer || !cut_signalled(log) {
+        promise(log, Some(op));
+    }
+}
+
+/// Whether the cut has been signalled (see [`Log::cut`]).
+fn cut_signalled(log: &Mutex<Log>) -> bool {
+    log.lock().map_or(true, |l| l.cut)
+}
+
+/// The time of day (UTC) to the microsecond, as the server's log has it: to line the
+/// workload's commands up with what the server did.
+fn clock() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let s = t.as_secs() % 86400;
+    format!("{:02}:{:02}:{:02}.{:06}", s / 3600, s / 60 % 60, s % 60, t.subsec_micros())
 }
 
 /// Records a promise: `op`'s blocks hold its content (it completed with FUA or no write
@@ -796,21 +904,28 @@ fn run_block_op(
 fn promise(log: &Mutex<Log>, op: Option<&BlockOp>) {
     let Ok(mut l) = log.lock() else { return };
     l.promised += 1;
+    let n = l.promised;
     match op {
         Some(op) => {
             for b in op.lba..op.lba + op.blocks {
                 let s = &mut l.blocks[b as usize];
                 s.done = (op.content)(b);
+                s.done_by = Some(op.seq);
                 s.maybe.clear();
+            }
+            if let Some(what) = l.ops.get_mut(&op.seq) {
+                what.push_str(&format!(", promise {n}"));
             }
         }
         None => {
             for s in &mut l.blocks {
-                if let Some(last) = s.maybe.pop() {
+                if let Some((seq, last)) = s.maybe.pop() {
                     s.done = last;
+                    s.done_by = Some(seq);
                     s.maybe.clear();
                 }
             }
+            l.syncs.push(n);
         }
     }
 }
@@ -836,30 +951,41 @@ fn check_blocks(image: &Path, log: &Log) -> Result<String, String> {
         if is(&s.done) {
             continue;
         }
-        if s.maybe.iter().any(is) {
+        if s.maybe.iter().any(|m| is(&m.1)) {
             later += 1;
             continue;
         }
+        let word = |i: usize| u64::from_le_bytes(got[i..i + 8].try_into().unwrap_or_default());
         let found = if got.iter().all(|&x| x == 0) {
             "zeroes".to_string()
-        } else if got[..8] == MAGIC.to_le_bytes() {
-            format!(
-                "command {}'s block for {}",
-                u64::from_le_bytes(got[8..16].try_into().unwrap_or_default()),
-                u64::from_le_bytes(got[16..24].try_into().unwrap_or_default())
-            )
+        } else if word(0) == MAGIC {
+            format!("command {}'s block for {} ({})", word(8), word(16), log.what(word(8)))
         } else {
             "unrecognised bytes".to_string()
         };
-        problems.push(format!(
-            "block {b}: promised {:?}, found {found}",
-            s.done.map(|c| (c.seq, c.tag))
-        ));
+        let promised = match s.done {
+            None => "zeroes".to_string(),
+            Some(c) => format!("command {}'s block for {}", c.seq, c.tag),
+        };
+        let by = s.done_by.map_or("the image as created".into(), |seq| {
+            format!("command {seq} ({})", log.what(seq))
+        });
+        problems.push(format!("block {b}: promised {promised} by {by}, found {found}"));
     }
     if !problems.is_empty() {
         let n = problems.len();
         problems.truncate(6);
-        return Err(format!("{n} blocks lost what was promised: {}", problems.join("; ")));
+        let syncs = if log.syncs.is_empty() {
+            String::new()
+        } else {
+            format!("; SYNCHRONIZE CACHE made promises {:?}", log.syncs)
+        };
+        return Err(format!(
+            "{n} blocks lost what was promised: {}{syncs}; {} commands issued, the last {}",
+            problems.join("; "),
+            log.ops.len(),
+            log.ops.keys().max().map_or("none".into(), |&s| format!("{s} ({})", log.what(s)))
+        ));
     }
     Ok(format!("{promised_blocks} promised blocks intact ({later} hold later, unpromised writes)"))
 }
@@ -873,7 +999,13 @@ mod tests {
     }
 
     fn op(lba: u64, blocks: u64, seq: u64) -> BlockOp {
-        BlockOp { lba, blocks, content: Box::new(move |b| Some(Content { seq, tag: b })) }
+        BlockOp {
+            seq,
+            what: format!("write {lba}+{blocks}"),
+            lba,
+            blocks,
+            content: Box::new(move |b| Some(Content { seq, tag: b })),
+        }
     }
 
     /// An image of the region with `fill(lba)` in each block.
@@ -898,6 +1030,12 @@ mod tests {
         let lost = image("lost", |_| None);
         let e = check_blocks(&lost, &l).unwrap_err();
         assert!(e.contains("8 blocks lost"), "{e}");
+        assert!(
+            e.contains(
+                "block 8: promised command 1's block for 8 by command 1 (write 8+8, issued "
+            ) && e.contains(", promise 1), found zeroes"),
+            "{e}"
+        );
         let torn = image("torn", |b| (8..12).contains(&b).then_some(Content { seq: 1, tag: b }));
         assert!(check_blocks(&torn, &l).is_err(), "half a promised write is a lost promise");
         for p in [good, lost, torn] {
@@ -927,6 +1065,31 @@ mod tests {
         let wrong = image("wrong", |b| (b < 10).then_some(Content { seq: 1, tag: b }));
         assert!(check_blocks(&wrong, &l).is_err());
         for p in [mixed, wrong] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    #[test]
+    fn an_sg_io_success_after_the_cut_promises_nothing() {
+        let log = Mutex::new(log());
+        let w = run_block_op(&log, op(0, 8, 1), |_| Ok(())).unwrap();
+        promise_ended(&log, &w, Route::SgIo);
+        log.lock().unwrap().cut = true;
+        let late = run_block_op(&log, op(0, 8, 2), |_| Ok(())).unwrap();
+        promise_ended(&log, &late, Route::SgIo);
+        let l = log.lock().unwrap();
+        assert_eq!(l.promised, 1, "the SG_IO command ended before the cut is promised");
+        let first = image("first", |b| (b < 8).then_some(Content { seq: 1, tag: b }));
+        assert!(check_blocks(&first, &l).is_ok(), "the late command may not have landed");
+        let none = image("none", |_| None);
+        assert!(check_blocks(&none, &l).is_err());
+        drop(l);
+        let direct = run_block_op(&log, op(0, 8, 3), |_| Ok(())).unwrap();
+        promise_ended(&log, &direct, Route::BlockLayer);
+        let l = log.lock().unwrap();
+        assert_eq!(l.promised, 2, "a block-layer write is believed after the cut too");
+        assert!(check_blocks(&first, &l).is_err());
+        for p in [first, none] {
             let _ = std::fs::remove_file(p);
         }
     }

@@ -31,9 +31,12 @@ commands:
   vm-test                                build `tcmu` and run the integration tests in the VM
   conformance                            libiscsi's iscsi-test-cu against our devices and the
                                          kernel's fileio in the VM; writes docs/conformance.md
-  crash-test [--cuts N] [--seed S]       power cuts in the VM (`tcmu serve --crash-test`): after
+  crash-test [--cuts N] [--seed S] [--scenario NAME]
+                                         power cuts in the VM (`tcmu serve --crash-test`): after
                                          each, every fsync'd file and every write the disk
-                                         promised is on the image (default 100 cuts)
+                                         promised is on the image (default 100 cuts, the
+                                         scenarios ext4, direct-wce0, cached-sync, dsync-fua
+                                         in turn, or only NAME)
   bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]
                                          fio in the VM against our device, LIO's kernel fileio
                                          and tcmu-runner: one table of ratios to fileio
@@ -253,7 +256,7 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
             0 => {}
             _ => return Err(format!("integration tests failed in the VM (Linux {})", k.name())),
         }
-        crash::host(&root(), VM_TEST_CUTS, seed_from_clock())
+        crash::host(&root(), VM_TEST_CUTS, seed_from_clock(k), None)
     });
     vm::use_kernel(before);
     result
@@ -268,24 +271,30 @@ fn take_kernel(args: &mut Vec<String>) -> Result<Option<vm::Kernel>, String> {
 const VM_TEST_CUTS: u32 = 4;
 
 /// A seed for randomised tests, printed so a failure can be replayed with `--seed`.
-fn seed_from_clock() -> u64 {
+fn seed_from_clock(kernel: vm::Kernel) -> u64 {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_secs());
-    eprintln!("xtask: power-cut seed {seed} (replay with `cargo xtask crash-test --seed {seed}`)");
+    let kernel = kernel.name();
+    eprintln!(
+        "xtask: power-cut seed {seed} (replay with `cargo xtask crash-test --kernel {kernel} \
+         --seed {seed}`)"
+    );
     seed
 }
 
-/// `cargo xtask crash-test [--cuts N] [--seed S]`.
+/// `cargo xtask crash-test [--cuts N] [--seed S] [--scenario NAME]`.
 fn crash_test(args: &[String]) -> Result<(), String> {
     let mut args = args.to_vec();
     let cuts = take_number(&mut args, "--cuts")?.unwrap_or(100);
     let seed = take_number(&mut args, "--seed")?;
+    let only =
+        take_value(&mut args, "--scenario")?.map(|s| crash::Scenario::parse(&s)).transpose()?;
     no_extra(&args)?;
     let root = root();
     cargo(&root, &["build", "--release", "-p", "tcmu"])?;
     let cuts = u32::try_from(cuts).map_err(|_| "--cuts is too large".to_string())?;
-    crash::host(&root, cuts, seed.unwrap_or_else(seed_from_clock))
+    crash::host(&root, cuts, seed.unwrap_or_else(|| seed_from_clock(vm::kernel())), only)
 }
 
 /// `cargo xtask bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]`.

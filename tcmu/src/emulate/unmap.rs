@@ -62,8 +62,9 @@ impl<B: BlockDevice> Emulator<B> {
     pub(super) fn unmap(&self, cmd: &Command, data: &mut dyn CommandData) -> Outcome {
         self.check_writable()?;
         let pll = cmd.parameter_list_length().unwrap_or(0) as usize;
-        let list = self.parameter_list(cmd, data);
-        let list = UnmapParameterList::parse_with_length(&list, pll)?;
+        let bytes = self.parameter_list(cmd, data);
+        let list = UnmapParameterList::parse_with_length(&bytes, pll)?;
+        tracing::debug!(pll, data = data.len(), ?bytes, ?list, "UNMAP");
         let limits = UnmapLimits {
             max_unmap_lba_count: MAX_UNMAP_BLOCKS,
             max_unmap_block_descriptor_count: MAX_UNMAP_DESCRIPTORS,
