@@ -14,6 +14,7 @@ use std::time::Duration;
 const DEVICES: &[(&str, &str)] = &[
     ("fileio", "kernel fileio"),
     ("ours-file", "ours, file"),
+    ("ours-direct", "ours, file, --direct"),
     ("ours-mem", "ours, memory"),
     ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
     ("ublk", "ublk loop (rublk 0.2.15)"),
@@ -30,8 +31,11 @@ pub struct Options {
     pub runs: u64,
     /// Workload names (empty: all).
     pub workloads: Vec<String>,
-    /// Device names (empty: all).
+    /// Device names (empty: all but ours-direct).
     pub devices: Vec<String>,
+    /// Images on an ext4 file system on a virtio disk (a raw file in the VM cache, opened by
+    /// QEMU with O_DIRECT), not on tmpfs: where O_DIRECT means something.
+    pub disk: bool,
 }
 
 /// One measured cell: (read IOPS, write IOPS, read KiB/s, write KiB/s).
@@ -42,9 +46,8 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
     crate::vm::ensure_host_packages(&[("tcmu-runner", "tcmu-runner"), ("qemu-img", "qemu-utils")])?;
     for d in &o.devices {
         if !DEVICES.iter().any(|(name, _)| name == d) {
-            return Err(format!(
-                "unknown device `{d}` (known: fileio ours-file ours-mem tcmu-runner)"
-            ));
+            let known: Vec<&str> = DEVICES.iter().map(|(name, _)| *name).collect();
+            return Err(format!("unknown device `{d}` (known: {})", known.join(" ")));
         }
     }
     let script =
@@ -63,7 +66,20 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
         o.workloads.join(" "),
         o.devices.join(" ")
     );
-    let rc = crate::vm::run(&text, Duration::from_secs(timeout))?;
+    let text = if o.disk {
+        let raw = crate::vm::cache().join("bench-disk.raw");
+        // Sparse: 2 GiB of room for the images, nothing kept between runs.
+        std::fs::File::create(&raw)
+            .and_then(|f| f.set_len(2 << 30))
+            .map_err(|e| format!("{}: {e}", raw.display()))?;
+        crate::vm::use_disk(Some(raw));
+        format!("DISK=1\n{text}")
+    } else {
+        text
+    };
+    let rc = crate::vm::run(&text, Duration::from_secs(timeout));
+    crate::vm::use_disk(None);
+    let rc = rc?;
     if rc != 0 {
         return Err(format!("the bench failed in the VM (exit status {rc})"));
     }
@@ -171,13 +187,14 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
     let _ = writeln!(
         t,
         "`cargo xtask bench --seconds {} --runs {}` on {}: a TCG guest (Linux {}) with 2 vCPUs, 256 MiB \
-         disks through tcm_loop, images on tmpfs, fio libaio O_DIRECT. fileio's column is its \
+         disks through tcm_loop, images on {}, fio libaio O_DIRECT. fileio's column is its \
          median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to fileio in the \
          same round, median (lowest-highest) of {} rounds.\n",
         o.seconds,
         o.runs,
         date.trim(),
         crate::vm::kernel().name(),
+        if o.disk { "ext4 on a virtio disk (QEMU cache=none)" } else { "tmpfs" },
         o.runs
     );
     let _ = write!(t, "| workload |");
@@ -259,7 +276,7 @@ mod tests {
     use super::*;
 
     fn options() -> Options {
-        Options { seconds: 4, runs: 3, workloads: Vec::new(), devices: Vec::new() }
+        Options { seconds: 4, runs: 3, workloads: Vec::new(), devices: Vec::new(), disk: false }
     }
 
     #[test]

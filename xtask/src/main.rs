@@ -37,7 +37,7 @@ commands:
                                          promised is on the image (default 100 cuts, the
                                          scenarios ext4, direct-wce0, cached-sync, dsync-fua
                                          in turn, or only NAME)
-  bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B]
+  bench [--seconds N] [--runs N] [--workloads A,B] [--devices A,B] [--disk]
                                          fio in the VM against our device, LIO's kernel fileio
                                          and tcmu-runner: one table of ratios to fileio
                                          (default 5 s per cell, 3 rounds; target/bench.md)
@@ -308,10 +308,11 @@ fn bench(args: &[String]) -> Result<(), String> {
     };
     let workloads = list(&mut args, "--workloads")?;
     let devices = list(&mut args, "--devices")?;
+    let disk = take_flag(&mut args, "--disk");
     no_extra(&args)?;
     let root = root();
     cargo(&root, &["build", "--release", "-p", "tcmu"])?;
-    let options = bench::Options { seconds, runs, workloads, devices };
+    let options = bench::Options { seconds, runs, workloads, devices, disk };
     bench::run(&root, &root.join("target/release/tcmu"), &options)
 }
 

@@ -146,6 +146,14 @@ pub fn use_kernel(k: Kernel) {
     *KERNEL.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = k;
 }
 
+static DISK: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Gives every following guest of this process `raw` (a raw image on the host) as its
+/// virtio disk `/dev/vda` (host page cache bypassed), or none.
+pub fn use_disk(raw: Option<PathBuf>) {
+    *DISK.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = raw;
+}
+
 /// The kernel guests boot now.
 pub fn kernel() -> Kernel {
     *KERNEL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -395,6 +403,13 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
         ])
         .arg("-virtfs")
         .arg(format!("local,path={},mount_tag=results,security_model=none", results.display()))
+        .args(DISK.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().flat_map(
+            |raw| {
+                let drive =
+                    format!("file={},if=virtio,format=raw,cache=none,aio=threads", raw.display());
+                ["-drive".to_string(), drive]
+            },
+        ))
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Run as root inside the VM by `cargo xtask bench`. $TCMU is the program; $SECS (seconds per
-# cell), $RUNS (rounds), $WORKLOADS (names, space-separated; empty: all) and $DEVICES (empty:
-# all) come from xtask. Every device is a 256 MiB disk reached through tcm_loop, its image on a
-# tmpfs; fio runs libaio with O_DIRECT. One round serves each device in turn and runs every
+# cell), $RUNS (rounds), $WORKLOADS (names, space-separated; empty: all), $DEVICES (empty:
+# all but ours-direct) and $DISK (1: the images on ext4 on the virtio disk /dev/vda) come from
+# xtask. Every device is a 256 MiB disk reached through tcm_loop, its image on a tmpfs (or that
+# disk); fio runs libaio with O_DIRECT. One round serves each device in turn and runs every
 # workload on it, so slow drift of the guest spreads over all devices alike.
 #
 # Output, in /results/bench.tsv, one line per cell and per device:
@@ -14,7 +15,13 @@ OUT=/results/bench.tsv
 C=/sys/kernel/config/target
 SIZE=268435456
 B=/bench
-mkdir -p $B && mount -t tmpfs -o size=1200m bench $B
+mkdir -p $B
+if [ "${DISK:-0}" = 1 ]; then
+  # --disk: the images on ext4 on the guest's virtio disk.
+  modprobe virtio_blk 2>/dev/null
+  for i in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.1; done
+  mkfs.ext4 -q -F /dev/vda && mount /dev/vda $B || { echo "bench: no virtio disk"; exit 1; }
+else mount -t tmpfs -o size=1200m bench $B; fi
 modprobe target_core_file 2>/dev/null
 
 # name rw bs iodepth numjobs [extra fio options]
@@ -79,10 +86,13 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     echo -n "fd_dev_name=$B/ref.img,fd_dev_size=$SIZE,fd_buffered_io=1" > $C/core/fileio_9/ref/control
     echo -n 1 > $C/core/fileio_9/ref/enable
     loop_up $C/core/fileio_9/ref; DEV=$(new_disk) ;;
-  ours-file|ours-mem)
+  ours-file|ours-direct|ours-mem)
     rm -f /tmp/b.out /tmp/b.err
-    if [ $1 = ours-file ]; then "$TCMU" serve $B/ours.img --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err &
-    else "$TCMU" serve --memory --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & fi
+    case $1 in
+    ours-file) "$TCMU" serve $B/ours.img --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & ;;
+    ours-direct) "$TCMU" serve $B/ours.img --size $SIZE --direct --name ours > /tmp/b.out 2> /tmp/b.err & ;;
+    *) "$TCMU" serve --memory --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & ;;
+    esac
     SPID=$!
     for i in $(seq 1 300); do [ -s /tmp/b.out ] && break; sleep 0.1; done
     DEV=$(head -1 /tmp/b.out) ;;
