@@ -354,6 +354,9 @@ struct Shared {
     aborted: Aborted,
     /// Commands queued or running.
     busy: AtomicUsize,
+    /// Threads about to complete a command (waiting for the ring's lock, or holding it): the
+    /// last of them rings the doorbell for all.
+    completing: AtomicUsize,
     /// Why serving ended on its own, recorded by the leader that found out.
     fatal: Mutex<Option<ServeError>>,
 }
@@ -622,11 +625,18 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
             })
         };
         shared.busy.fetch_sub(1, Ordering::AcqRel);
-        let Ok(mut ring) = self.ring.lock() else { return false };
+        shared.completing.fetch_add(1, Ordering::AcqRel);
+        let Ok(mut ring) = self.ring.lock() else {
+            shared.completing.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        };
         // The command came from this ring and is completed once: this cannot fail.
         tracing::debug!(id = cmd.id(), status = rsp.status, "completed");
         let _ = ring.complete(cmd, rsp);
-        if ring.flush() {
+        // Completions are batched: while another thread waits to complete (it counted itself
+        // before this one counts itself out), the tail and the doorbell are left to it, and one
+        // doorbell write carries both. The last one always writes: none is left unannounced.
+        if shared.completing.fetch_sub(1, Ordering::AcqRel) == 1 && ring.flush() {
             let _ = self.doorbell.notify();
         }
         true
