@@ -326,7 +326,8 @@ struct Aligned {
 impl Aligned {
     fn new(len: usize) -> Aligned {
         let raw = vec![0u8; len + DIRECT_ALIGN];
-        let at = raw.as_ptr().align_offset(DIRECT_ALIGN).min(DIRECT_ALIGN);
+        let addr = raw.as_ptr() as usize;
+        let at = (DIRECT_ALIGN - addr % DIRECT_ALIGN) % DIRECT_ALIGN;
         Aligned { raw, at, len }
     }
 
@@ -532,30 +533,9 @@ impl FileDisk {
     }
 }
 
-impl BlockDevice for FileDisk {
-    fn block_size(&self) -> u32 {
-        self.block_size
-    }
-
-    fn num_blocks(&self) -> u64 {
-        self.num_blocks
-    }
-
-    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
-        if self.direct && !direct_ready(bufs.iter().map(|b| &**b), self.block_size) {
-            if total(bufs) % self.block_size as usize != 0 {
-                return Err(part_of_a_block());
-            }
-            let mut bounce = Aligned::new(total(bufs));
-            self.read(lba, &mut [IoSliceMut::new(bounce.bytes())])?;
-            let mut from: &[u8] = bounce.bytes();
-            for b in bufs.iter_mut() {
-                let (head, rest) = from.split_at(b.len());
-                b.copy_from_slice(head);
-                from = rest;
-            }
-            return Ok(());
-        }
+impl FileDisk {
+    /// `preadv` into `bufs` from block `lba`, whole (zeroes past the end of a file cut short).
+    fn preadv_at(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
         let mut off = byte_range(lba, total(bufs), self.block_size, self.num_blocks)? as i64;
         let mut bufs: &mut [IoSliceMut<'_>] = bufs;
         while !bufs.is_empty() {
@@ -573,20 +553,9 @@ impl BlockDevice for FileDisk {
         Ok(())
     }
 
-    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+    /// `pwritev` of `bufs` at block `lba`, whole, then `fdatasync` for `fua`.
+    fn pwritev_at(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
         let len = bufs.iter().map(|b| b.len()).sum();
-        if self.direct && !direct_ready(bufs.iter().map(|b| &**b), self.block_size) {
-            if len % self.block_size as usize != 0 {
-                return Err(part_of_a_block());
-            }
-            let mut bounce = Aligned::new(len);
-            let mut at = 0;
-            for b in bufs {
-                bounce.bytes()[at..at + b.len()].copy_from_slice(b);
-                at += b.len();
-            }
-            return self.write(lba, &[IoSlice::new(bounce.bytes())], fua);
-        }
         let mut off = byte_range(lba, len, self.block_size, self.num_blocks)? as i64;
         let mut owned: Vec<IoSlice<'_>> = bufs.to_vec();
         let mut bufs: &mut [IoSlice<'_>] = &mut owned;
@@ -599,6 +568,52 @@ impl BlockDevice for FileDisk {
             IoSlice::advance_slices(&mut bufs, n);
         }
         if fua { self.file.sync_data() } else { Ok(()) }
+    }
+}
+
+impl BlockDevice for FileDisk {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.num_blocks
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        if self.direct && !direct_ready(bufs.iter().map(|b| &**b), self.block_size) {
+            // Whole blocks into an aligned buffer. A buffer shorter than whole blocks (the
+            // kernel may give less than the CDB names) gets the first bytes, as without
+            // O_DIRECT.
+            let bs = self.block_size as usize;
+            let mut bounce = Aligned::new(total(bufs).div_ceil(bs) * bs);
+            self.preadv_at(lba, &mut [IoSliceMut::new(bounce.bytes())])?;
+            let mut from: &[u8] = bounce.bytes();
+            for b in bufs.iter_mut() {
+                let (head, rest) = from.split_at(b.len());
+                b.copy_from_slice(head);
+                from = rest;
+            }
+            return Ok(());
+        }
+        self.preadv_at(lba, bufs)
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if self.direct && !direct_ready(bufs.iter().map(|b| &**b), self.block_size) {
+            if len % self.block_size as usize != 0 {
+                return Err(part_of_a_block());
+            }
+            let mut bounce = Aligned::new(len);
+            let mut at = 0;
+            for b in bufs {
+                bounce.bytes()[at..at + b.len()].copy_from_slice(b);
+                at += b.len();
+            }
+            return self.pwritev_at(lba, &[IoSlice::new(bounce.bytes())], fua);
+        }
+        self.pwritev_at(lba, bufs, fua)
     }
 
     fn flush(&self) -> io::Result<()> {
@@ -665,7 +680,8 @@ impl BlockDevice for FileDisk {
     }
 
     fn write_cache(&self) -> bool {
-        // Writes land in the page cache until fdatasync.
+        // Writes land in the page cache (or, with O_DIRECT, in the disk's cache and unwritten
+        // file-system metadata) until fdatasync.
         true
     }
 }
@@ -673,14 +689,18 @@ impl BlockDevice for FileDisk {
 impl FileDisk {
     /// Reads bytes at a byte offset, for tests and tools.
     pub fn read_bytes_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        if !self.direct {
+        if !self.direct || buf.is_empty() {
             return self.file.read_exact_at(buf, offset);
         }
         // O_DIRECT reads whole blocks into aligned memory.
         let bs = u64::from(self.block_size);
         let first = offset / bs * bs;
-        let end = (offset + buf.len() as u64).div_ceil(bs) * bs;
-        let mut bounce = Aligned::new((end - first) as usize);
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .and_then(|e| e.div_ceil(bs).checked_mul(bs))
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        let len = usize::try_from(end - first).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut bounce = Aligned::new(len);
         self.file.read_exact_at(bounce.bytes(), first)?;
         let skip = (offset - first) as usize;
         buf.copy_from_slice(&bounce.bytes()[skip..skip + buf.len()]);
@@ -938,11 +958,14 @@ mod tests {
         }
     }
 
-    /// /tmp on an ext4 (or any file system with O_DIRECT): the data goes to the file whatever
-    /// the buffers' alignment, and reads come back through unaligned buffers too.
+    /// An image beside the build's output (the project's own file system, not a tmpfs that may
+    /// refuse O_DIRECT): the data goes to the file whatever the buffers' alignment, and reads
+    /// come back through unaligned and short buffers too.
     #[test]
     fn a_direct_image_takes_aligned_and_unaligned_buffers() {
-        let path = temp("direct");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../target/tcmu-backend-direct-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
         let disk = FileDisk::create(&path, 64 << 10, 512).unwrap().direct().unwrap();
         assert!(disk.direct);
         // Aligned (as the ring's data area is), one block into it; and unaligned, split.
@@ -966,6 +989,12 @@ mod tests {
         let mut some = [0u8; 10];
         disk.read_bytes_at(&mut some, 40 * 512 - 5).unwrap();
         assert_eq!(some, [0, 0, 0, 0, 0, 0x5A, 0x5A, 0x5A, 0x5A, 0x5A]);
+        assert!(disk.read_bytes_at(&mut some, u64::MAX - 3).is_err(), "no overflow");
+        // A buffer shorter than the block it reads (a kernel may give less than the CDB
+        // names): its first bytes, as without O_DIRECT, not an error.
+        let mut short = Aligned::new(100);
+        disk.read(40, &mut [IoSliceMut::new(short.bytes())]).unwrap();
+        assert!(short.bytes().iter().all(|&b| b == 0x5A));
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -88,7 +88,8 @@ struct ServeArgs {
     read_only: bool,
     /// Read and write the image with O_DIRECT: data moves between the disk and the kernel's
     /// data area with no copy here and no page cache (for an image on a real disk; tmpfs
-    /// before Linux 6.6 refuses it). Flushes still reach the disk.
+    /// before Linux 6.6 refuses it, and some file systems quietly buffer such I/O anyway).
+    /// Flushes still reach the disk.
     #[arg(long, conflicts_with = "memory")]
     direct: bool,
     /// Worker threads.
@@ -121,7 +122,7 @@ struct ServeArgs {
     #[arg(long)]
     serial: Option<String>,
     /// Report a volatile write cache (true) or none (false); default: what the image has
-    /// (a file goes through the page cache, so true).
+    /// (a file goes through the page cache, or with --direct the disk's cache, so true).
     #[arg(long)]
     write_cache: Option<bool>,
     /// Also export the disk through LIO's iSCSI fabric as LUN 0 of this target IQN.

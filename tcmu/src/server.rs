@@ -625,13 +625,13 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
             })
         };
         shared.busy.fetch_sub(1, Ordering::AcqRel);
+        tracing::debug!(id = cmd.id(), status = rsp.status, "completed");
         shared.completing.fetch_add(1, Ordering::AcqRel);
         let Ok(mut ring) = self.ring.lock() else {
             shared.completing.fetch_sub(1, Ordering::AcqRel);
             return false;
         };
         // The command came from this ring and is completed once: this cannot fail.
-        tracing::debug!(id = cmd.id(), status = rsp.status, "completed");
         let _ = ring.complete(cmd, rsp);
         // Completions are batched: while another thread waits to complete (it counted itself
         // before this one counts itself out), the tail and the doorbell are left to it, and one

@@ -50,6 +50,11 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
             return Err(format!("unknown device `{d}` (known: {})", known.join(" ")));
         }
     }
+    if o.devices.iter().any(|d| d == "ours-direct") && !o.disk {
+        return Err("ours-direct reads its image with O_DIRECT: it needs --disk (tmpfs has no \
+                    O_DIRECT before Linux 6.6)"
+            .into());
+    }
     let script =
         std::fs::read_to_string(root.join("xtask/vm/bench.sh")).map_err(|e| e.to_string())?;
     // ublk needs 6.12 (Debian's 6.1 has no ublk_drv).

@@ -38,9 +38,13 @@ const SCENARIOS: [Scenario; 4] =
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
+    /// Write cache on; ext4 with fsync'd files.
     Ext4,
+    /// No write cache; O_DIRECT writes and sg3_utils commands.
     DirectWce0,
+    /// Write cache on; the same mix with SYNCHRONIZE CACHE every third command.
     CachedSync,
+    /// Write cache on; O_DIRECT | O_DSYNC writes (FUA).
     DsyncFua,
 }
 
@@ -388,9 +392,15 @@ fn one_cut(
     }
     .map_err(|e| {
         // What the server did last, to tell a lost promise's story.
-        let lines: Vec<&str> = said.lines().collect();
+        // The cut's own lines (one per cached entry) would crowd out the commands before it.
+        let at_cut = "dropped or kept at the cut";
+        let lines: Vec<&str> = said.lines().filter(|l| !l.contains(at_cut)).collect();
+        let dropped = said.lines().count() - lines.len();
         let last = lines[lines.len().saturating_sub(40)..].join("\n    ");
-        format!("{e}\n  the cut came at {cut_clock}; the server's log ends:\n    {last}")
+        format!(
+            "{e}\n  the cut came at {cut_clock}; the server's log ends ({dropped} lines of \
+             cached entries {at_cut} left out):\n    {last}"
+        )
     })?;
     let _ = std::fs::remove_file(&image);
     Ok(format!(
@@ -680,6 +690,8 @@ struct BlockOp {
     seq: u64,
     /// What it is, for a failure's report: "UNMAP 4288+53".
     what: String,
+    /// How it reached the disk.
+    route: Route,
     lba: u64,
     blocks: u64,
     /// Per block: None for zeroes.
@@ -717,6 +729,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 let op = BlockOp {
                     seq,
                     what: format!("O_DIRECT write {lba}+{blocks}"),
+                    route: Route::BlockLayer,
                     lba,
                     blocks,
                     content: Box::new(move |b| Some(Content { seq, tag: b })),
@@ -748,6 +761,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 let op = BlockOp {
                     seq,
                     what: format!("WRITE SAME {how} {lba}+{blocks}"),
+                    route: Route::SgIo,
                     lba,
                     blocks,
                     content: Box::new(move |_| (!zero).then_some(Content { seq, tag: lba })),
@@ -769,6 +783,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 let op = BlockOp {
                     seq,
                     what: format!("UNMAP {lba}+{blocks}"),
+                    route: Route::SgIo,
                     lba,
                     blocks,
                     content: Box::new(|_| None),
@@ -802,6 +817,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                         "COMPARE AND WRITE {lba}+{blocks}{}",
                         if fua { " FUA" } else { "" }
                     ),
+                    route: Route::SgIo,
                     lba,
                     blocks,
                     content: Box::new(move |b| Some(Content { seq, tag: b })),
@@ -831,7 +847,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
             Err(e) => return e,
         };
         if promise_each || fua {
-            promise_ended(log, &op, if kind < 5 { Route::BlockLayer } else { Route::SgIo });
+            promise_ended(log, &op);
         }
         if !promise_each && seq % 3 == 0 {
             // SYNCHRONIZE CACHE: everything completed before it is promised.
@@ -880,8 +896,8 @@ enum Route {
 }
 
 /// Records the promise of `op`, which ended well, unless it came by SG_IO after the cut.
-fn promise_ended(log: &Mutex<Log>, op: &BlockOp, route: Route) {
-    if route == Route::BlockLayer || !cut_signalled(log) {
+fn promise_ended(log: &Mutex<Log>, op: &BlockOp) {
+    if op.route == Route::BlockLayer || !cut_signalled(log) {
         promise(log, Some(op));
     }
 }
@@ -1002,6 +1018,7 @@ mod tests {
         BlockOp {
             seq,
             what: format!("write {lba}+{blocks}"),
+            route: Route::SgIo,
             lba,
             blocks,
             content: Box::new(move |b| Some(Content { seq, tag: b })),
@@ -1073,10 +1090,10 @@ mod tests {
     fn an_sg_io_success_after_the_cut_promises_nothing() {
         let log = Mutex::new(log());
         let w = run_block_op(&log, op(0, 8, 1), |_| Ok(())).unwrap();
-        promise_ended(&log, &w, Route::SgIo);
+        promise_ended(&log, &w);
         log.lock().unwrap().cut = true;
         let late = run_block_op(&log, op(0, 8, 2), |_| Ok(())).unwrap();
-        promise_ended(&log, &late, Route::SgIo);
+        promise_ended(&log, &late);
         let l = log.lock().unwrap();
         assert_eq!(l.promised, 1, "the SG_IO command ended before the cut is promised");
         let first = image("first", |b| (b < 8).then_some(Content { seq: 1, tag: b }));
@@ -1084,8 +1101,9 @@ mod tests {
         let none = image("none", |_| None);
         assert!(check_blocks(&none, &l).is_err());
         drop(l);
-        let direct = run_block_op(&log, op(0, 8, 3), |_| Ok(())).unwrap();
-        promise_ended(&log, &direct, Route::BlockLayer);
+        let direct = BlockOp { route: Route::BlockLayer, ..op(0, 8, 3) };
+        let direct = run_block_op(&log, direct, |_| Ok(())).unwrap();
+        promise_ended(&log, &direct);
         let l = log.lock().unwrap();
         assert_eq!(l.promised, 2, "a block-layer write is believed after the cut too");
         assert!(check_blocks(&first, &l).is_err());
