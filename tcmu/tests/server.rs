@@ -499,3 +499,42 @@ fn each_completion_is_announced_without_waiting_for_the_next_poll() {
     assert!(waits[15] < std::time::Duration::from_millis(20), "median {:?}", waits[15]);
     server.stop().unwrap();
 }
+
+/// Many commands at once, completed by several threads together: every batch of completions
+/// is announced (the kernel looks at the tail only when notified), none waits for the
+/// leader's next look a tenth of a second later.
+#[test]
+fn concurrent_completions_are_all_announced() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
+        MemoryDisk::new(4096, 512).unwrap(),
+        Identity::for_name("batch"),
+    )));
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&emu), 8);
+    let mut seen = 0;
+    let mut slow = 0;
+    for round in 0..100u32 {
+        for i in 0..12u32 {
+            let cdb = rw10(0x2a, (round % 8) * 96 + i * 8, 1);
+            sim.submit(&cdb, SimData::Write(&[round as u8; 512])).unwrap();
+        }
+        let t = std::time::Instant::now();
+        bell.kick();
+        let mut done = 0;
+        while done < 12 {
+            assert!(t.elapsed() < std::time::Duration::from_secs(10), "round {round} stalled");
+            let now = bell.wait_notified(seen, std::time::Duration::from_secs(10));
+            if now > seen {
+                seen = now;
+                done += sim.reap().unwrap().len();
+            }
+        }
+        if t.elapsed() >= std::time::Duration::from_millis(90) {
+            slow += 1;
+        }
+    }
+    assert!(slow <= 10, "{slow} of 100 rounds waited for the leader's poll");
+    server.stop().unwrap();
+}
