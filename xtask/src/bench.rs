@@ -191,12 +191,13 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
         .unwrap_or_default();
     let _ = writeln!(
         t,
-        "`cargo xtask bench --seconds {} --runs {}` on {}: a TCG guest (Linux {}) with 2 vCPUs, 256 MiB \
+        "`cargo xtask bench --seconds {} --runs {}{}` on {}: a TCG guest (Linux {}) with 2 vCPUs, 256 MiB \
          disks through tcm_loop, images on {}, fio libaio O_DIRECT. fileio's column is its \
          median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to fileio in the \
          same round, median (lowest-highest) of {} rounds.\n",
         o.seconds,
         o.runs,
+        if o.disk { " --disk" } else { "" },
         date.trim(),
         crate::vm::kernel().name(),
         if o.disk { "ext4 on a virtio disk (QEMU cache=none)" } else { "tmpfs" },

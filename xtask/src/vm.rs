@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 /// Modules the guest loads, in order (their dependencies come along).
 const MODULES: &[&str] = &[
     "virtio_pci",
+    // The bench's --disk.
+    "virtio_blk",
     "9pnet_virtio",
     "9p",
     "overlay",

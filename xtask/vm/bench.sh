@@ -18,7 +18,6 @@ B=/bench
 mkdir -p $B
 if [ "${DISK:-0}" = 1 ]; then
   # --disk: the images on ext4 on the guest's virtio disk.
-  modprobe virtio_blk 2>/dev/null
   for i in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.1; done
   mkfs.ext4 -q -F /dev/vda && mount /dev/vda $B || { echo "bench: no virtio disk"; exit 1; }
 else mount -t tmpfs -o size=1200m bench $B; fi
