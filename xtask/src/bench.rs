@@ -197,7 +197,20 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
          same round, median (lowest-highest) of {} rounds.\n",
         o.seconds,
         o.runs,
-        if o.disk { " --disk" } else { "" },
+        [
+            if o.disk { " --disk".to_string() } else { String::new() },
+            if o.workloads.is_empty() {
+                String::new()
+            } else {
+                format!(" --workloads {}", o.workloads.join(","))
+            },
+            if o.devices.is_empty() {
+                String::new()
+            } else {
+                format!(" --devices {}", o.devices.join(","))
+            },
+        ]
+        .concat(),
         date.trim(),
         crate::vm::kernel().name(),
         if o.disk { "ext4 on a virtio disk (QEMU cache=none)" } else { "tmpfs" },
