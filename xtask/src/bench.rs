@@ -38,6 +38,11 @@ pub struct Options {
     pub disk: bool,
 }
 
+/// ` NAME A,B` for a list option given, nothing for one left out.
+fn list_option(name: &str, values: &[String]) -> String {
+    if values.is_empty() { String::new() } else { format!(" {name} {}", values.join(",")) }
+}
+
 /// One measured cell: (read IOPS, write IOPS, read KiB/s, write KiB/s).
 type Cell = [f64; 4];
 
@@ -63,25 +68,23 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
     let devices = if o.devices.is_empty() { DEVICES.len() } else { o.devices.len() } as u64;
     let workloads = if o.workloads.is_empty() { 17 } else { o.workloads.len() } as u64;
     let timeout = o.runs * devices * (workloads * (o.seconds + 4) + 60) + 300;
-    let text = format!(
-        "TCMU={}\nRUBLK={rublk}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\n{script}",
-        tcmu.display(),
-        o.seconds,
-        o.runs,
-        o.workloads.join(" "),
-        o.devices.join(" ")
-    );
-    let text = if o.disk {
+    if o.disk {
         let raw = crate::vm::cache().join("bench-disk.raw");
         // Sparse: 2 GiB of room for the images, nothing kept between runs.
         std::fs::File::create(&raw)
             .and_then(|f| f.set_len(2 << 30))
             .map_err(|e| format!("{}: {e}", raw.display()))?;
         crate::vm::use_disk(Some(raw));
-        format!("DISK=1\n{text}")
-    } else {
-        text
-    };
+    }
+    let text = format!(
+        "TCMU={}\nRUBLK={rublk}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\nDISK={}\n{script}",
+        tcmu.display(),
+        o.seconds,
+        o.runs,
+        o.workloads.join(" "),
+        o.devices.join(" "),
+        u8::from(o.disk)
+    );
     let rc = crate::vm::run(&text, Duration::from_secs(timeout));
     crate::vm::use_disk(None);
     let rc = rc?;
@@ -199,16 +202,8 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
         o.runs,
         [
             if o.disk { " --disk".to_string() } else { String::new() },
-            if o.workloads.is_empty() {
-                String::new()
-            } else {
-                format!(" --workloads {}", o.workloads.join(","))
-            },
-            if o.devices.is_empty() {
-                String::new()
-            } else {
-                format!(" --devices {}", o.devices.join(","))
-            },
+            list_option("--workloads", &o.workloads),
+            list_option("--devices", &o.devices),
         ]
         .concat(),
         date.trim(),

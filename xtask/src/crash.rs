@@ -750,14 +750,13 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
                 let block = if zero { [0u8; BLOCK] } else { stamp(Content { seq, tag: lba }) };
                 // Zeroes by UNMAP (the data-out block is zeroes) or by NDOB (no data-out
                 // block); data by WRITE SAME(10) or (16).
-                let how = match (zero, rng.range(0, 2)) {
-                    (true, 0) => "--16 --unmap",
-                    (true, _) => "--16 --ndob",
-                    (false, 0) => "--10",
-                    (false, _) => "--16",
+                let (how, data_out) = match (zero, rng.range(0, 2)) {
+                    (true, 0) => ("--16 --unmap", true),
+                    (true, _) => ("--16 --ndob", false),
+                    (false, 0) => ("--10", true),
+                    (false, _) => ("--16", true),
                 };
-                let input =
-                    if how.ends_with("ndob") { String::new() } else { format!("--in={scratch}") };
+                let input = if data_out { format!("--in={scratch}") } else { String::new() };
                 let op = BlockOp {
                     seq,
                     what: format!("WRITE SAME {how} {lba}+{blocks}"),
@@ -854,7 +853,7 @@ fn block_workload(disk: &Path, scenario: Scenario, log: &Mutex<Log>, seed: u64) 
             if let Err(e) = sh(&format!("sg_sync {}", disk.display())) {
                 return e;
             }
-            if !cut_signalled(log) {
+            if believed(log, Route::SgIo) {
                 promise(log, None);
             }
         }
@@ -897,14 +896,15 @@ enum Route {
 
 /// Records the promise of `op`, which ended well, unless it came by SG_IO after the cut.
 fn promise_ended(log: &Mutex<Log>, op: &BlockOp) {
-    if op.route == Route::BlockLayer || !cut_signalled(log) {
+    if believed(log, op.route) {
         promise(log, Some(op));
     }
 }
 
-/// Whether the cut has been signalled (see [`Log::cut`]).
-fn cut_signalled(log: &Mutex<Log>) -> bool {
-    log.lock().map_or(true, |l| l.cut)
+/// Whether a command that came by `route` and ended well now is taken at its word: always
+/// through the block layer, through SG_IO only before the cut was signalled ([`Log::cut`]).
+fn believed(log: &Mutex<Log>, route: Route) -> bool {
+    route == Route::BlockLayer || !log.lock().map_or(true, |l| l.cut)
 }
 
 /// The time of day (UTC) to the microsecond, as the server's log has it: to line the

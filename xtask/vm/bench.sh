@@ -88,10 +88,11 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
   ours-file|ours-direct|ours-mem)
     rm -f /tmp/b.out /tmp/b.err
     case $1 in
-    ours-file) "$TCMU" serve $B/ours.img --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & ;;
-    ours-direct) "$TCMU" serve $B/ours.img --size $SIZE --direct --name ours > /tmp/b.out 2> /tmp/b.err & ;;
-    *) "$TCMU" serve --memory --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err & ;;
+    ours-file) WHAT=$B/ours.img ;;
+    ours-direct) WHAT="$B/ours.img --direct" ;;
+    *) WHAT=--memory ;;
     esac
+    "$TCMU" serve $WHAT --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err &
     SPID=$!
     for i in $(seq 1 300); do [ -s /tmp/b.out ] && break; sleep 0.1; done
     DEV=$(head -1 /tmp/b.out) ;;
