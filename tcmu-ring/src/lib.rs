@@ -31,5 +31,7 @@ pub struct ReadmeDoctests;
 pub use doorbell::Doorbell;
 pub use layout::MailboxFlags;
 pub use region::SharedRegion;
-pub use ring::{DataBuffers, Entry, Geometry, Response, Ring, RingCommand, RingError, Tmr};
+pub use ring::{
+    DataBuffers, Entry, Geometry, HeadWatch, Response, Ring, RingCommand, RingError, Tmr,
+};
 pub use uio::{Uio, UioError, UioInfo};

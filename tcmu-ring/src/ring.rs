@@ -411,6 +411,27 @@ struct Slot {
 
 static RING_SERIAL: AtomicU64 = AtomicU64::new(1);
 
+/// A look at the ring's `cmd_head` from a point in its consumption ([`Ring::head_watch`]), for
+/// a consumer that busy-polls before it sleeps on the doorbell: one atomic load, no lock.
+#[derive(Debug, Clone)]
+pub struct HeadWatch {
+    region: Arc<SharedRegion>,
+    /// The ring offset of the next entry to take when the watch was made.
+    seen: u32,
+}
+
+impl HeadWatch {
+    /// True once the kernel has moved `cmd_head` past where the watch was made (an entry to
+    /// take, or a corrupt head that taking will report).
+    pub fn published(&self) -> bool {
+        // Acquire as in `Ring::next_entry`; the mailbox word is in bounds and aligned (checked
+        // when the ring was built), so the `None` arm is never taken: it says "look".
+        self.region
+            .atomic_u32(MB_CMD_HEAD)
+            .is_none_or(|head| head.load(Ordering::Acquire) != self.seen)
+    }
+}
+
 /// The consumer side of a TCMU command ring over a [`SharedRegion`].
 pub struct Ring {
     region: Arc<SharedRegion>,
@@ -575,6 +596,12 @@ impl Ring {
         let buf = buf.get_mut(..n)?;
         self.region.read(off, buf)?;
         T::read_from_bytes(buf).ok()
+    }
+
+    /// A [`HeadWatch`] from the entries taken so far: it tells, without this ring (or the lock
+    /// a server keeps it under), whether the kernel has published another since.
+    pub fn head_watch(&self) -> HeadWatch {
+        HeadWatch { region: Arc::clone(&self.region), seen: self.next }
     }
 
     /// Takes the next entry the kernel has published, or `None` when the ring is empty.

@@ -226,6 +226,26 @@ fn tmr_entries_are_yielded_and_passed() {
 }
 
 #[test]
+fn a_head_watch_sees_entries_published_after_it_was_made() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let mut ring = Ring::new(sim.region()).unwrap();
+    let empty = ring.head_watch();
+    assert!(!empty.published());
+    sim.submit(&[0, 0, 0, 0, 0, 0], SimData::None).unwrap();
+    assert!(empty.published(), "a command published after the watch was made");
+    let Some(Entry::Command(cmd)) = ring.next_entry().unwrap() else { panic!("a command") };
+    // Made after the command was taken: nothing new since.
+    let taken = ring.head_watch();
+    assert!(!taken.published());
+    ring.complete(cmd, Response::good()).unwrap();
+    ring.flush();
+    sim.reap().unwrap();
+    assert!(!taken.published(), "completions do not move the head");
+    sim.submit_tmr(TmrType::AbortTask, &[1]).unwrap();
+    assert!(taken.published(), "a task management entry is published too");
+}
+
+#[test]
 fn one_consumer_per_mapping() {
     let mut sim = SimKernel::new(SimConfig::small()).unwrap();
     let mut ring = Ring::new(sim.region()).unwrap();

@@ -259,6 +259,9 @@ pub struct Backstore {
     pub hba: u32,
     /// Worker threads (default 4; at least one runs).
     pub threads: usize,
+    /// The busy-polling window (default zero: never poll; see
+    /// [`ServeOptions::poll`](crate::server::ServeOptions::poll)).
+    pub poll: Duration,
     /// The kernel's data area for this device, in MiB: the shared memory every command's data
     /// passes through (default [`DEFAULT_DATA_AREA_MB`]; `None`: the kernel's own default,
     /// 1024 on 6.1). When it is full, further commands wait in the kernel until some complete.
@@ -284,6 +287,7 @@ impl Backstore {
             name: name.to_string(),
             hba: 1,
             threads: 4,
+            poll: Duration::ZERO,
             max_data_area_mb: Some(DEFAULT_DATA_AREA_MB),
             cmd_time_out: 30,
             lock_dir: PathBuf::from(DEVICE_LOCK_DIR),
@@ -471,6 +475,12 @@ impl DeviceBuilder {
         self
     }
 
+    /// The busy-polling window (see [`Backstore::poll`]).
+    pub fn poll(mut self, window: Duration) -> Self {
+        self.backstore.poll = window;
+        self
+    }
+
     /// The kernel's data area in MiB (see [`Backstore::max_data_area_mb`]).
     pub fn max_data_area_mb(mut self, mb: u32) -> Self {
         self.backstore.max_data_area_mb = Some(mb);
@@ -580,7 +590,8 @@ impl DeviceBuilder {
         let (ring, doorbell) = open(&info)?;
         device.uio = Some(info);
         let options = ServeOptions::new(b.threads)
-            .cmd_time_out(Duration::from_secs(u64::from(b.cmd_time_out)));
+            .cmd_time_out(Duration::from_secs(u64::from(b.cmd_time_out)))
+            .poll(b.poll);
         device.server = Some(Server::spawn_with(ring, doorbell, Arc::new(unit), options));
 
         let Some(store) = &device.store else {

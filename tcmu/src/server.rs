@@ -32,9 +32,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 pub use tcmu_ring::Doorbell;
-use tcmu_ring::{Entry, Response, Ring, RingError, Tmr, Uio};
+use tcmu_ring::{Entry, HeadWatch, Response, Ring, RingError, Tmr, Uio};
 
 /// What the serving threads run: a [`LogicalUnit`] (through the ring adapter), or
 /// the answer of a ring whose server is gone.
@@ -144,12 +144,28 @@ pub struct ServeOptions {
     /// The device's `cmd_time_out`, after which the kernel fails a command itself; `None`
     /// when it never does (LIO's `cmd_time_out` 0).
     pub cmd_time_out: Option<Duration>,
+    /// Busy-polling: how long the ring thread watches the ring for the next command before it
+    /// sleeps on the doorbell, while commands keep coming that quickly (zero: never). See
+    /// [`ServeOptions::poll`].
+    pub poll: Duration,
 }
 
 impl ServeOptions {
-    /// `threads` workers, no command time-out.
+    /// `threads` workers, no command time-out, no busy-polling.
     pub fn new(threads: usize) -> Self {
-        ServeOptions { threads: threads.max(1), cmd_time_out: None }
+        ServeOptions { threads: threads.max(1), cmd_time_out: None, poll: Duration::ZERO }
+    }
+
+    /// Busy-polls the ring for up to `window` before sleeping on the doorbell, while commands
+    /// arrive within `window` of each other: a command found that way skips the kernel's
+    /// wake-up of a sleeping thread, which is most of a queue depth of one's latency. It costs
+    /// CPU: while such a stream lasts, the gaps between its commands are spent polling (the
+    /// thread yields the CPU at each look). Once a window passes with nothing, polling stops
+    /// until a command again comes within `window` of the ring going idle. Zero (the
+    /// default): never poll.
+    pub fn poll(mut self, window: Duration) -> Self {
+        self.poll = window;
+        self
     }
 
     /// The device's `cmd_time_out` (zero: none). Commands that waited nearly that long since
@@ -314,7 +330,7 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
         );
         let w = std::thread::Builder::new().name(format!("tcmu-worker-{i}")).spawn(move || {
             let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
-            let taker = Taker { run, shared: &shared, queue, stop: &stop };
+            let taker = Taker { run, shared: &shared, queue, stop: &stop, poll: options.poll };
             participate(&rx, &taker, false);
         });
         match w {
@@ -329,7 +345,7 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
         return Err(ServeError::Thread(e));
     }
     let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
-    let taker = Taker { run, shared: &shared, queue, stop: &stop };
+    let taker = Taker { run, shared: &shared, queue, stop: &stop, poll: options.poll };
     participate(&rx, &taker, true);
     for w in workers {
         if w.join().is_err() {
@@ -359,6 +375,9 @@ struct Shared {
     completing: AtomicUsize,
     /// Why serving ended on its own, recorded by the leader that found out.
     fatal: Mutex<Option<ServeError>>,
+    /// Commands are coming within the busy-polling window of each other: the leader polls the
+    /// ring before it sleeps (see [`ServeOptions::poll`]).
+    streaming: AtomicBool,
 }
 
 /// The ids of queued commands a task management notice named (the kernel has already failed
@@ -408,14 +427,16 @@ struct Taker<'a, H, D> {
     shared: &'a Shared,
     queue: mpsc::Sender<Job>,
     stop: &'a AtomicBool,
+    /// The busy-polling window ([`ServeOptions::poll`]).
+    poll: Duration,
 }
 
 impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
     /// Takes what the ring holds and dispatches it: commands to the workers, task management
     /// notices to the handler (after the commands taken before them were queued). Returns the
-    /// lone command it kept to run itself when the device was otherwise idle, and
-    /// whether it found nothing.
-    fn take_batch(&self) -> Result<(Option<Taken>, bool), ServeError> {
+    /// lone command it kept to run itself when the device was otherwise idle, and, when it
+    /// found nothing, a watch on the ring from there.
+    fn take_batch(&self) -> Result<(Option<Taken>, Option<HeadWatch>), ServeError> {
         let Runner { ring, doorbell, handler, .. } = &self.run;
         let shared = self.shared;
         let mut taken = Vec::new();
@@ -447,15 +468,11 @@ impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
             if let Some(e) = fatal {
                 return Err(e.into());
             }
+            if taken.is_empty() {
+                return Ok((None, Some(ring.head_watch())));
+            }
         }
-        let idle = taken.is_empty();
-        if !idle {
-            tracing::debug!(
-                taken = taken.len(),
-                busy = shared.busy.load(Ordering::Relaxed),
-                "took"
-            );
-        }
+        tracing::debug!(taken = taken.len(), busy = shared.busy.load(Ordering::Relaxed), "took");
         // A lone command on an idle device is kept to run on this thread: handing it to
         // another would only add a thread wake-up to its latency (what a queue depth of one is
         // made of).
@@ -485,7 +502,37 @@ impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
                 }
             }
         }
-        Ok((kept, idle))
+        Ok((kept, None))
+    }
+
+    /// Waits for the kernel to publish entries: busy-polls `watch` first while commands come
+    /// quickly (see [`ServeOptions::poll`]), then sleeps on the doorbell (up to [`POLL`]).
+    fn wait_for_entries(&self, watch: &HeadWatch) -> Result<(), ServeError> {
+        let window = self.poll;
+        if window.is_zero() {
+            self.run.doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
+            return Ok(());
+        }
+        let streaming = &self.shared.streaming;
+        let idle_since = Instant::now();
+        if streaming.load(Ordering::Relaxed) {
+            loop {
+                if watch.published() {
+                    return Ok(());
+                }
+                if idle_since.elapsed() >= window || self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            // A window went by with nothing: the stream has ended.
+            streaming.store(false, Ordering::Relaxed);
+        }
+        let signalled = self.run.doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
+        if signalled && idle_since.elapsed() < window {
+            streaming.store(true, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
@@ -521,8 +568,8 @@ fn participate<H: Execute, D: Doorbell>(
                     leading = false;
                     let _ = t.queue.send(Job::Lead);
                     t.execute(cmd);
-                } else if idle {
-                    t.run.doorbell.wait(POLL).map_err(ServeError::Doorbell)?;
+                } else if let Some(watch) = idle {
+                    t.wait_for_entries(&watch)?;
                 }
                 Ok(())
             });

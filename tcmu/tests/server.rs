@@ -538,3 +538,69 @@ fn concurrent_completions_are_all_announced() {
     assert!(slow <= 10, "{slow} of 100 rounds waited for the leader's poll");
     server.stop().unwrap();
 }
+
+/// A server that busy-polls, its first command already served (so commands are coming).
+fn polling_server(window: std::time::Duration) -> (SimKernel, Arc<SimDoorbell>, Server, u64) {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let emu = Arc::new(LogicalUnit::emulated(Emulator::new(
+        MemoryDisk::new(4096, 512).unwrap(),
+        Identity::for_name("poll"),
+    )));
+    let options = ServeOptions::new(2).poll(window);
+    let server =
+        Server::spawn_with(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), emu, options);
+    let first = drive(&mut sim, &bell, vec![(rw10(0x28, 0, 1), Vec::new(), 512)]);
+    assert_eq!(first[0].status, 0);
+    let seen = bell.wait_notified(0, std::time::Duration::ZERO);
+    (sim, bell, server, seen)
+}
+
+/// Submits a READ without ringing the doorbell and waits for its completion; how long it took.
+fn unannounced_read(
+    sim: &mut SimKernel,
+    bell: &SimDoorbell,
+    seen: &mut u64,
+) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    sim.submit(&rw10(0x28, 8, 1), SimData::Read(512)).unwrap();
+    loop {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "the read never completed");
+        let now = bell.wait_notified(*seen, std::time::Duration::from_secs(10));
+        if now > *seen {
+            *seen = now;
+            if !sim.reap().unwrap().is_empty() {
+                return t.elapsed();
+            }
+        }
+    }
+}
+
+/// While commands keep coming, the leader finds each by polling the ring: no sleep on the
+/// doorbell, no wait for its own look a tenth of a second later.
+#[test]
+fn busy_polling_finds_a_stream_of_commands_without_the_doorbell() {
+    let (mut sim, bell, server, mut seen) = polling_server(std::time::Duration::from_secs(2));
+    let waits = bell.waits();
+    let mut took: Vec<_> = (0..20).map(|_| unannounced_read(&mut sim, &bell, &mut seen)).collect();
+    let slept = bell.waits() - waits;
+    took.sort();
+    assert!(slept <= 2, "the leader slept {slept} times on the doorbell during the stream");
+    assert!(took[10] < std::time::Duration::from_millis(50), "median {:?}", took[10]);
+    server.stop().unwrap();
+}
+
+/// Once commands stop coming, polling stops: the leader sleeps on the doorbell again (about
+/// ten times a second, each sleep ended by its time-out), not polling a window between each.
+#[test]
+fn busy_polling_stops_when_the_commands_stop() {
+    let window = std::time::Duration::from_millis(300);
+    let (mut sim, bell, server, mut seen) = polling_server(window);
+    unannounced_read(&mut sim, &bell, &mut seen);
+    std::thread::sleep(window);
+    let waits = bell.waits();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let slept = bell.waits() - waits;
+    assert!(slept >= 6, "{slept} sleeps on the doorbell in 1.2 s of quiet");
+    server.stop().unwrap();
+}

@@ -16,6 +16,7 @@ const DEVICES: &[(&str, &str)] = &[
     ("ours-file", "ours, file"),
     ("ours-direct", "ours, file, --direct"),
     ("ours-mem", "ours, memory"),
+    ("ours-poll", "ours, file, --poll-us 2000"),
     ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
     ("ublk", "ublk loop (rublk 0.2.15)"),
 ];

@@ -45,7 +45,7 @@ sw1m-qd16:write:1m:16:1"
   for w in $WORKLOADS; do [ "$w" = "$n" ] && echo "$n:$rest"; done; done)
 # ublk (6.12 and later): rublk's loop target on the same kind of image, where xtask built it.
 UBLK=""; [ -e /dev/ublk-control ] && [ -x "${RUBLK:-}" ] && UBLK=ublk
-DEVICES=${DEVICES:-fileio ours-file ours-mem tcmu-runner $UBLK}
+DEVICES=${DEVICES:-fileio ours-file ours-mem ours-poll tcmu-runner $UBLK}
 
 new_disk() { # waits for a disk not in $BEFORE; prints it
   for i in $(seq 1 300); do
@@ -85,11 +85,12 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     echo -n "fd_dev_name=$B/ref.img,fd_dev_size=$SIZE,fd_buffered_io=1" > $C/core/fileio_9/ref/control
     echo -n 1 > $C/core/fileio_9/ref/enable
     loop_up $C/core/fileio_9/ref; DEV=$(new_disk) ;;
-  ours-file|ours-direct|ours-mem)
+  ours-file|ours-direct|ours-mem|ours-poll)
     rm -f /tmp/b.out /tmp/b.err
     case $1 in
     ours-file) WHAT=$B/ours.img ;;
     ours-direct) WHAT="$B/ours.img --direct" ;;
+    ours-poll) WHAT="$B/ours.img --poll-us 2000" ;;
     *) WHAT=--memory ;;
     esac
     "$TCMU" serve $WHAT --size $SIZE --name ours > /tmp/b.out 2> /tmp/b.err &
