@@ -14,6 +14,9 @@
 //! - [`configfs`]: [`ConfigFs`], listing ([`Inventory`]) and the cleanup of our leftovers.
 //! - [`backstores`]: TCMU user backstores ([`UserBackstore`]) and kernel `fileio` ones.
 //! - [`fabrics`]: loopback and iSCSI targets, sharing one TPG type ([`Tpg`]) for their LUNs.
+//! - [`genl`]: the kernel's TCM-USER generic netlink family, for a daemon serving TCMU devices
+//!   ("runner mode"): device events ([`parse_events`], [`TcmuNetlink`]), their replies, and
+//!   the module's netlink recovery parameters ([`ModuleParams`]).
 //! - `fs` (private): the file-system helpers: names ([`check_name`]), attributes, folders,
 //!   waiting.
 //!
@@ -42,6 +45,7 @@ pub mod configfs;
 mod error;
 pub mod fabrics;
 mod fs;
+pub mod genl;
 
 pub use backstores::{
     CONFIG_PREFIX, FileioBackstore, StorageObject, UserBackstore, UserBackstoreSpec,
@@ -50,3 +54,7 @@ pub use configfs::{CONFIGFS_TARGET, ConfigFs, Inventory};
 pub use error::{Error, Result};
 pub use fabrics::{IscsiAccess, IscsiTarget, LoopbackTarget, Tpg, naa_wwn};
 pub use fs::check_name;
+pub use genl::{
+    DeviceEvent, EventKind, GenlError, ModuleParams, Reconfig, Replied, TcmuNetlink, UioName,
+    encode_reply, encode_set_features, parse_events, parse_uio_name,
+};
