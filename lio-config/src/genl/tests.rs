@@ -403,6 +403,23 @@ fn nlctrl_answers_on_the_control_socket() {
     assert!(matches!(e, GenlError::ModuleNotLoaded), "{e}");
 }
 
+/// The control path against the kernel, without TCM-USER: the kernel acknowledges a message
+/// of type 0 (below `NLMSG_MIN_TYPE`) without acting on it, so a "family" of 0 gets each
+/// request sent and its ACK read.
+#[test]
+fn requests_are_sent_and_their_acks_read() {
+    let nl = TcmuNetlink { family: 0, ..unjoined() };
+    assert!(nl.set_features(true).unwrap());
+    let ev = event(EventKind::Removed, "tcm-user/1/d0", 0, 7);
+    assert_eq!(nl.reply(&ev, 0).unwrap(), Replied::Accepted);
+    assert_eq!(nl.reply_to(3, 7, -95).unwrap(), Replied::Accepted);
+    // No reply exists to anything but an event: nothing is sent.
+    for cmd in [0, 4, 7, 255] {
+        let e = nl.reply_to(cmd, 7, 0).unwrap_err();
+        assert!(matches!(e, GenlError::BadEvent { device_id: Some(7), .. }), "{cmd}: {e}");
+    }
+}
+
 #[test]
 fn silence_is_no_events() {
     let nl = unjoined();
