@@ -242,6 +242,15 @@ impl UserBackstore {
         self.tree.write_attr(&self.path.join("action").join(name), value)
     }
 
+    /// The unit serial number of `wwn/vpd_unit_serial` (targetcli writes a UUID there), without
+    /// the kernel's "T10 VPD Unit Serial Number: " label; `None` when unset or unreadable.
+    pub fn unit_serial(&self) -> Option<String> {
+        let text = fs::read_to_string(self.path.join("wwn/vpd_unit_serial")).ok()?;
+        let text = text.trim();
+        let serial = text.strip_prefix("T10 VPD Unit Serial Number:").unwrap_or(text).trim();
+        (!serial.is_empty()).then(|| serial.to_string())
+    }
+
     /// The `dev_config` the kernel reports in `info` ("... Config: X ...").
     pub fn config(&self) -> Option<String> {
         let info = fs::read_to_string(self.path.join("info")).ok()?;

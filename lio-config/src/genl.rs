@@ -237,8 +237,8 @@ pub enum Reconfig {
 pub struct DeviceEvent {
     /// What is asked.
     pub kind: EventKind,
-    /// TCMU_ATTR_DEVICE: the UIO name, `tcm-user/<hba>/<name>/<dev_config>` (see
-    /// [`parse_uio_name`]).
+    /// TCMU_ATTR_DEVICE: the UIO name, `tcm-user/<hba>/<name>/<dev_config>` (taken apart by
+    /// `tcmu_ring::uio::TcmuName`).
     pub uio_name: String,
     /// TCMU_ATTR_MINOR: the device is `/dev/uio<minor>`.
     pub minor: u32,
@@ -539,43 +539,6 @@ pub fn encode_set_features(family: u16, reply_supported: bool, seq: u32) -> Vec<
 
 // ---------------------------------------------------------------------------------------------
 // UIO names
-
-/// A TCMU device's UIO name, `tcm-user/<hba>/<device>/<config>`, taken apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UioName {
-    /// N of the configfs folder `core/user_N`.
-    pub hba: u32,
-    /// The backstore's name.
-    pub device: String,
-    /// The dev_config, which may be empty (the name then ends after the device).
-    pub config: String,
-}
-
-impl UioName {
-    /// The handler the config names: up to its first '/' (all of it if there is none).
-    /// Compare it exactly: tcmu-runner's prefix comparison lets "fil" pick "file".
-    pub fn subtype(&self) -> &str {
-        self.config.split('/').next().unwrap_or("")
-    }
-}
-
-/// Takes a UIO name apart, as the kernel builds it (an event's DEVICE, or
-/// `/sys/class/uio/uioN/name` without its trailing newline). `None` unless it starts with
-/// `tcm-user/`, the hba is decimal digits that fit a u32, and the device name is not empty.
-pub fn parse_uio_name(name: &str) -> Option<UioName> {
-    let rest = name.strip_prefix("tcm-user/")?;
-    let (hba, rest) = rest.split_once('/')?;
-    // `u32::from_str` would also take a leading '+'.
-    if hba.is_empty() || !hba.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let hba = hba.parse().ok()?;
-    let (device, config) = rest.split_once('/').unwrap_or((rest, ""));
-    if device.is_empty() {
-        return None;
-    }
-    Some(UioName { hba, device: device.to_string(), config: config.to_string() })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Kernel answers on the control socket

@@ -55,6 +55,6 @@ pub use error::{Error, Result};
 pub use fabrics::{IscsiAccess, IscsiTarget, LoopbackTarget, Tpg, naa_wwn};
 pub use fs::check_name;
 pub use genl::{
-    DeviceEvent, EventKind, GenlError, ModuleParams, Reconfig, Replied, TcmuNetlink, UioName,
-    encode_reply, encode_set_features, parse_events, parse_uio_name,
+    DeviceEvent, EventKind, GenlError, ModuleParams, Reconfig, Replied, TcmuNetlink, encode_reply,
+    encode_set_features, parse_events,
 };

@@ -60,21 +60,36 @@ pub struct TcmuName {
     pub hba: u32,
     /// The backstore's name.
     pub device: String,
-    /// The `dev_config` string (it may contain `/`).
+    /// The `dev_config` string (it may contain `/`; empty when the device has none, and the
+    /// kernel's name then ends after the device).
     pub config: String,
 }
 
 impl TcmuName {
-    /// Parses a UIO name; `None` if it is not a TCMU device's.
+    /// Parses a UIO name; `None` if it is not a TCMU device's (the HBA in plain decimal
+    /// digits, a device name not empty).
     pub fn parse(name: &str) -> Option<TcmuName> {
         let rest = name.strip_prefix("tcm-user/")?;
         let (hba, rest) = rest.split_once('/')?;
-        let (device, config) = rest.split_once('/')?;
+        // `u32::from_str` would also take a leading '+'.
+        if hba.is_empty() || !hba.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (device, config) = rest.split_once('/').unwrap_or((rest, ""));
+        if device.is_empty() {
+            return None;
+        }
         Some(TcmuName {
             hba: hba.parse().ok()?,
             device: device.to_string(),
             config: config.to_string(),
         })
+    }
+
+    /// The handler subtype its config names: the config up to its first `/` (tcmu-runner's
+    /// `<subtype>/<config>`), to be compared exactly.
+    pub fn subtype(&self) -> &str {
+        self.config.split('/').next().unwrap_or("")
     }
 }
 
@@ -317,9 +332,30 @@ mod tests {
             (n.hba, n.device.as_str(), n.config.as_str()),
             (1, "disk0", "tcmu-rs/img/with/slashes")
         );
-        assert_eq!(TcmuName::parse("uio_pdrv_genirq"), None);
-        assert_eq!(TcmuName::parse("tcm-user/x/disk0/cfg"), None);
-        assert_eq!(TcmuName::parse("tcm-user/1/disk0"), None);
+        assert_eq!(n.subtype(), "tcmu-rs");
+        let n = TcmuName::parse("tcm-user/0/disk0").unwrap();
+        assert_eq!((n.config.as_str(), n.subtype()), ("", ""), "no dev_config");
+        let n = TcmuName::parse("tcm-user/0/disk0/").unwrap();
+        assert_eq!((n.config.as_str(), n.subtype()), ("", ""));
+        assert_eq!(TcmuName::parse("tcm-user/1/d/rbd").unwrap().subtype(), "rbd");
+        for bad in [
+            "",
+            "uio_pdrv_genirq",
+            "tcm-user",
+            "tcm-user/",
+            "tcm-user/1",
+            "tcm-user/1/",
+            "tcm-user/1//file",
+            "tcm-user//d/file",
+            "tcm-user/x/d/file",
+            "tcm-user/+1/d/file",
+            "tcm-user/-1/d/file",
+            "tcm-user/4294967296/d/file",
+            "tcm-userx/1/d/file",
+            "/tcm-user/1/d/file",
+        ] {
+            assert_eq!(TcmuName::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

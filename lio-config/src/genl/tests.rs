@@ -274,36 +274,6 @@ fn set_features_bytes() {
     assert_eq!(encode_set_features(0x1a, false, 9)[24], 0);
 }
 
-#[test]
-fn uio_names() {
-    let n = parse_uio_name("tcm-user/12/disk0/file/img/x").unwrap();
-    assert_eq!((n.hba, n.device.as_str(), n.config.as_str()), (12, "disk0", "file/img/x"));
-    assert_eq!(n.subtype(), "file");
-    let n = parse_uio_name("tcm-user/0/disk0").unwrap();
-    assert_eq!((n.config.as_str(), n.subtype()), ("", ""));
-    let n = parse_uio_name("tcm-user/0/disk0/").unwrap();
-    assert_eq!((n.config.as_str(), n.subtype()), ("", ""));
-    assert_eq!(parse_uio_name("tcm-user/1/d/rbd").unwrap().subtype(), "rbd");
-    for bad in [
-        "",
-        "tcm-user",
-        "tcm-user/",
-        "tcm-user/1",
-        "tcm-user/1/",
-        "tcm-user/1//file",
-        "tcm-user//d/file",
-        "tcm-user/x/d/file",
-        "tcm-user/+1/d/file",
-        "tcm-user/-1/d/file",
-        "tcm-user/4294967296/d/file",
-        "tcm-userx/1/d/file",
-        "uio/1/d/file",
-        "/tcm-user/1/d/file",
-    ] {
-        assert_eq!(parse_uio_name(bad), None, "{bad:?}");
-    }
-}
-
 /// nlctrl's answer to GETFAMILY as the kernel builds it (`ctrl_fill_info`), with an attribute
 /// kind newer than this code.
 fn family_answer(groups: &[(&str, u32)]) -> Vec<u8> {
