@@ -878,6 +878,54 @@ pub(crate) mod locks {
     }
 }
 
+/// A boxed device is a device: handlers chosen at run time (the runner's subtypes) hand back
+/// `Box<dyn BlockDevice>`. Every method is forwarded, so the box behaves as what it holds.
+impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
+    fn block_size(&self) -> u32 {
+        (**self).block_size()
+    }
+
+    fn num_blocks(&self) -> u64 {
+        (**self).num_blocks()
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        (**self).read(lba, bufs)
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        (**self).write(lba, bufs, fua)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        (**self).discard(lba, blocks)
+    }
+
+    fn supports_discard(&self) -> bool {
+        (**self).supports_discard()
+    }
+
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        (**self).write_zeroes(lba, blocks)
+    }
+
+    fn read_only(&self) -> bool {
+        (**self).read_only()
+    }
+
+    fn allocation(&self, lba: u64) -> io::Result<Option<Allocation>> {
+        (**self).allocation(lba)
+    }
+
+    fn write_cache(&self) -> bool {
+        (**self).write_cache()
+    }
+}
+
 /// Wraps a device so it refuses writes and reports itself write-protected.
 #[derive(Debug)]
 pub struct ReadOnly<B>(pub B);

@@ -46,6 +46,12 @@ pub(crate) enum CliError {
     /// LIO's configfs could not be read.
     #[error(transparent)]
     ConfigFs(#[from] lio_config::Error),
+    /// `tcmu runner` could not start or stopped on an error.
+    #[error(transparent)]
+    Runner(#[from] tcmu::runner::RunnerError),
+    /// `tcmu runner --check` refused the config.
+    #[error("{0}")]
+    Check(String),
     /// The stop signals could not be set up or read.
     #[error("{what}: {source}")]
     Signals { what: &'static str, source: nix::errno::Errno },

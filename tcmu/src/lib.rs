@@ -24,6 +24,9 @@
 //! - [`server`]: the serving loop: threads that take turns to take commands off the ring and
 //!   run them, completing out of order, a handler panic answered with CHECK CONDITION.
 //!
+//! - [`runner`]: runner mode, a drop-in for tcmu-runner: serves the devices other tools make
+//!   (targetcli's `user:` backstores) by the [`runner::Subtype`] their config names, told of
+//!   them over the kernel's `TCM-USER` netlink family, and takes them back after a restart.
 //! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
 //!   device whose power [`PowerSwitch::cut`] cuts.
@@ -41,6 +44,7 @@ pub mod device;
 pub mod emulate;
 pub mod handler;
 mod ring_adapter;
+pub mod runner;
 pub mod server;
 
 pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, NullDisk, ReadOnly};

@@ -61,6 +61,33 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// A drop-in for tcmu-runner: serve the TCMU devices other tools make (targetcli's
+    /// `user:file` and `user:mem` backstores), chosen by their config string
+    /// `<subtype>/<config>`, until SIGINT, SIGTERM or SIGHUP.
+    ///
+    /// It takes tcmu-runner's lock file (/run/tcmu.lock), so it refuses to start beside it,
+    /// naming it. Started again after a crash (even SIGKILL in the middle of I/O), it takes
+    /// every device back; commands in flight are failed BUSY and retried by the initiator.
+    /// Devices made by `tcmu serve` are left to their own process.
+    Runner(RunnerArgs),
+}
+
+#[derive(clap::Args)]
+struct RunnerArgs {
+    /// Serving threads per device.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// Busy-poll each ring for up to this many microseconds between the commands of a stream
+    /// (see `tcmu serve --poll-us`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    poll_us: u64,
+    /// The lock file shared with tcmu-runner.
+    #[arg(long, default_value = tcmu::runner::LOCK_FILE)]
+    lock_file: PathBuf,
+    /// Only check CONFIG (`<subtype>/<config>`, as targetcli's CheckConfig is given it) and
+    /// exit: 0 if a subtype serves it, 1 with the reason if not.
+    #[arg(long, value_name = "CONFIG")]
+    check: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -567,6 +594,36 @@ fn cleanup(force: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `tcmu runner`: the daemon until a stop signal, or `--check`.
+fn runner(args: RunnerArgs) -> Result<(), CliError> {
+    let mut options = tcmu::runner::RunnerOptions::default();
+    options.threads = args.threads.max(1);
+    options.poll = std::time::Duration::from_micros(args.poll_us);
+    options.lock_file = args.lock_file;
+    let runner = tcmu::runner::Runner::new(options);
+    if let Some(config) = args.check {
+        runner.check(&config).map_err(CliError::Check)?;
+        println!("{config}: ok");
+        return Ok(());
+    }
+    // Blocked before any thread starts, so every thread inherits the mask and the signals
+    // reach only the signalfd.
+    let signals = block_signals(STOP_SIGNALS)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            if let Ok(Some(info)) = signals.read_signal() {
+                tracing::info!(signal = info.ssi_signo, "stopping");
+            }
+            stop.store(true, std::sync::atomic::Ordering::Release);
+        })
+    };
+    let r = runner.run(&stop);
+    drop(watcher);
+    r.map_err(CliError::from)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -584,6 +641,7 @@ fn main() -> ExitCode {
         Cmd::List => list(),
         Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd).map_err(CliError::from),
         Cmd::Cleanup { force } => cleanup(force),
+        Cmd::Runner(args) => runner(args),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,9 +252,10 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
     let result = kernels.into_iter().try_for_each(|k| {
         vm::use_kernel(k);
         eprintln!("xtask: integration tests on Linux {}", k.name());
-        match run_vm_script("tests.sh", 600)? {
-            0 => {}
-            _ => return Err(format!("integration tests failed in the VM (Linux {})", k.name())),
+        for script in ["tests.sh", "runner.sh"] {
+            if run_vm_script(script, 600)? != 0 {
+                return Err(format!("{script} failed in the VM (Linux {})", k.name()));
+            }
         }
         crash::host(&root(), VM_TEST_CUTS, seed_from_clock(k), None)
     });

@@ -1,0 +1,603 @@
+//! Runner mode: a daemon that serves the TCMU devices other tools make (targetcli, rtslib,
+//! ceph-iscsi, a shell writing configfs), as tcmu-runner does, each by the [`Subtype`] its
+//! `dev_config` names (`<subtype>/<config>`).
+//!
+//! The kernel tells the daemon about devices over the generic-netlink family `TCM-USER`
+//! ([`lio_config::genl`]): a device added (its `enable` written) waits until the daemon
+//! replies, so a device no subtype claims is refused with an error (`enable` fails with
+//! ENOENT), never left waiting. Devices made by `tcmu serve` (config `tcmu-rs/...`) are served by
+//! their own process and left alone.
+//!
+//! Start-up follows the sequence the kernel was built for, so a daemon killed in the middle of
+//! I/O and started again takes every device back with no failed I/O: netlink blocked (and any
+//! command pending from the dead daemon's time failed), then for every existing device: blocked,
+//! its ring reset (in-flight commands completed BUSY, which the initiator retries), its
+//! handler opened again, unblocked; then netlink unblocked. The lock file is tcmu-runner's own
+//! (`/run/tcmu.lock`), so the two never run at once.
+
+use crate::backend::{BlockDevice, FileDisk, MemoryDisk};
+use crate::device::DeviceIdentity;
+use crate::handler::{EmulationOnly, LogicalUnit};
+use crate::server::{ServeOptions, Server};
+use lio_config::genl::{DeviceEvent, EventKind, ModuleParams, Reconfig, TcmuNetlink};
+use lio_config::{CONFIG_PREFIX, ConfigFs};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tcmu_ring::uio::{SYSFS_CLASS_UIO, TcmuName, UioInfo};
+use tcmu_ring::{Ring, Uio};
+
+/// The lock file tcmu-runner takes (an `fcntl` write lock on the whole file): taken here too,
+/// so the two daemons never serve the same devices at once.
+pub const LOCK_FILE: &str = "/run/tcmu.lock";
+
+/// How long the event loop waits for netlink before it looks for a stop request and for
+/// devices whose serving ended on its own.
+const TICK: Duration = Duration::from_millis(200);
+
+/// A kind of device the runner serves, chosen by the subtype of the device's `dev_config`
+/// (`<subtype>/<config>`, compared exactly), as tcmu-runner's handler plugins are. A program
+/// can register its own next to the built-in [`FileSubtype`] and [`MemorySubtype`].
+pub trait Subtype: Send + Sync {
+    /// The subtype (`file`, `mem`, ...).
+    fn name(&self) -> &str;
+    /// What the config after `<subtype>/` means, shown by targetcli's `help create`.
+    fn description(&self) -> &str;
+    /// Checks a config (the part after `<subtype>/`) without opening anything that lasts;
+    /// the reason is shown to the user who asked.
+    fn check_config(&self, config: &str) -> Result<(), String>;
+    /// Opens the device's disk: `device.size` bytes in blocks of `device.block_size`.
+    fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String>;
+}
+
+/// A device the kernel asks the runner to serve, as its configfs folder describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerDevice {
+    /// N of `core/user_N`.
+    pub hba: u32,
+    /// The backstore's name.
+    pub name: String,
+    /// The config after `<subtype>/`.
+    pub config: String,
+    /// The size the kernel was given (`dev_size`), in bytes.
+    pub size: u64,
+    /// The logical block size (`hw_block_size`).
+    pub block_size: u32,
+}
+
+/// `file/<path>`: a raw image, created sparse at the device's size when missing; an existing
+/// image must have exactly that size (a shorter or longer one is refused rather than grown or
+/// cut silently).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileSubtype;
+
+impl Subtype for FileSubtype {
+    fn name(&self) -> &str {
+        "file"
+    }
+
+    fn description(&self) -> &str {
+        "The path of a raw image file (created, sparse, if missing)."
+    }
+
+    fn check_config(&self, config: &str) -> Result<(), String> {
+        let path = Path::new(config);
+        if !path.is_absolute() {
+            return Err(format!("{config:?} is not an absolute path"));
+        }
+        match std::fs::metadata(path) {
+            Ok(m)
+                if m.is_file()
+                    || std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(format!("{config} is not a regular file or a block device")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+                Some(dir) if dir.is_dir() => Ok(()),
+                _ => Err(format!("{config}: its folder does not exist")),
+            },
+            Err(e) => Err(format!("{config}: {e}")),
+        }
+    }
+
+    fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        self.check_config(&device.config)?;
+        let path = Path::new(&device.config);
+        let disk = if path.exists() {
+            FileDisk::open(path, device.block_size, false)
+        } else {
+            FileDisk::create(path, device.size, device.block_size)
+        }
+        .map_err(|e| e.to_string())?;
+        let bytes = disk.num_blocks().saturating_mul(u64::from(disk.block_size()));
+        if bytes != device.size {
+            return Err(format!(
+                "{} holds {bytes} bytes but the device is {} bytes: resize one to the other",
+                device.config, device.size
+            ));
+        }
+        Ok(Box::new(disk))
+    }
+}
+
+/// `mem/<anything>`: a disk in memory, zeroed, gone when the daemon stops (for tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MemorySubtype;
+
+impl Subtype for MemorySubtype {
+    fn name(&self) -> &str {
+        "mem"
+    }
+
+    fn description(&self) -> &str {
+        "Any label: a zeroed disk in the daemon's memory, lost when it stops."
+    }
+
+    fn check_config(&self, _config: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        let blocks = device.size / u64::from(device.block_size.max(1));
+        MemoryDisk::new(blocks, device.block_size)
+            .map(|d| Box::new(d) as Box<dyn BlockDevice>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Why the runner could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunnerError {
+    /// Another daemon holds the lock file.
+    #[error("{holder} holds {path}: only one TCMU daemon may run at a time (stop it first)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as well as can be told ("tcmu-runner (pid 812)").
+        holder: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("{path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The netlink family could not be used.
+    #[error(transparent)]
+    Netlink(#[from] lio_config::genl::GenlError),
+    /// configfs could not be used.
+    #[error(transparent)]
+    Config(#[from] lio_config::Error),
+}
+
+/// How the runner serves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunnerOptions {
+    /// Serving threads per device.
+    pub threads: usize,
+    /// Busy-polling window per device ([`ServeOptions::poll`]).
+    pub poll: Duration,
+    /// The lock file (default [`LOCK_FILE`]).
+    pub lock_file: PathBuf,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions { threads: 4, poll: Duration::ZERO, lock_file: PathBuf::from(LOCK_FILE) }
+    }
+}
+
+/// The daemon: the subtypes it serves and the devices it serves now.
+pub struct Runner {
+    subtypes: Vec<Arc<dyn Subtype>>,
+    options: RunnerOptions,
+    /// By UIO minor.
+    served: HashMap<u32, Served>,
+}
+
+/// A device being served.
+struct Served {
+    name: String,
+    server: Server,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.subtypes.iter().map(|s| s.name().to_string()).collect();
+        f.debug_struct("Runner")
+            .field("subtypes", &names)
+            .field("served", &self.served.len())
+            .finish()
+    }
+}
+
+impl Runner {
+    /// A runner with the built-in subtypes (`file`, `mem`).
+    pub fn new(options: RunnerOptions) -> Self {
+        let mut r = Runner { subtypes: Vec::new(), options, served: HashMap::new() };
+        r.register(FileSubtype);
+        r.register(MemorySubtype);
+        r
+    }
+
+    /// Adds a subtype (replacing a registered one of the same name).
+    pub fn register(&mut self, subtype: impl Subtype + 'static) {
+        self.subtypes.retain(|s| s.name() != subtype.name());
+        self.subtypes.push(Arc::new(subtype));
+    }
+
+    /// The registered subtypes.
+    pub fn subtypes(&self) -> impl Iterator<Item = &dyn Subtype> {
+        self.subtypes.iter().map(|s| &**s)
+    }
+
+    /// The subtype a `dev_config` names (`<subtype>/<config>`, compared exactly) and the config
+    /// after it.
+    fn subtype_of<'a>(&self, dev_config: &'a str) -> Option<(Arc<dyn Subtype>, &'a str)> {
+        let (name, config) = dev_config.split_once('/').unwrap_or((dev_config, ""));
+        self.subtypes.iter().find(|s| s.name() == name).map(|s| (Arc::clone(s), config))
+    }
+
+    /// Checks a `dev_config` as targetcli's CheckConfig does: a known subtype whose config it
+    /// accepts.
+    pub fn check(&self, dev_config: &str) -> Result<(), String> {
+        match self.subtype_of(dev_config) {
+            Some((s, config)) => s.check_config(config),
+            None => Err(self.unknown(dev_config)),
+        }
+    }
+
+    fn unknown(&self, dev_config: &str) -> String {
+        let subtype = dev_config.split('/').next().unwrap_or("");
+        let known: Vec<_> = self.subtypes.iter().map(|s| s.name()).collect();
+        format!("no handler for subtype {subtype:?} (this runner serves: {})", known.join(", "))
+    }
+
+    /// Runs until `stop` is set: takes the lock, takes back the devices that exist, then
+    /// serves what the kernel adds and stops serving what it removes. On the way out every
+    /// device is blocked, its serving stopped, and unblocked (commands wait in the kernel for
+    /// the next daemon).
+    pub fn run(mut self, stop: &AtomicBool) -> Result<(), RunnerError> {
+        let _lock = take_lock(&self.options.lock_file)?;
+        let cfs = ConfigFs::system()?;
+        let params = ModuleParams::system();
+        // Blocked, netlink fails the commands that would wait for a reply (EAGAIN) rather than
+        // queueing them for a daemon that is still taking its devices back.
+        let blocked = match params.block_netlink(true) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("netlink not blocked during start-up (an old kernel?): {e}");
+                false
+            }
+        };
+        if blocked {
+            // Commands the dead daemon left waiting fail (EINTR) instead of waiting forever.
+            if let Err(e) = params.reset_netlink() {
+                tracing::debug!("reset_netlink: {e}");
+            }
+        }
+        let netlink = TcmuNetlink::open()?;
+        if !netlink.set_features(true)? {
+            tracing::warn!("the kernel does not wait for replies: devices are served unchecked");
+        }
+        self.recover(&cfs);
+        if blocked && let Err(e) = params.block_netlink(false) {
+            tracing::error!("netlink left blocked: {e}");
+        }
+        tracing::info!(subtypes = ?self.subtypes().map(|s| s.name()).collect::<Vec<_>>(), "serving");
+        while !stop.load(Ordering::Acquire) {
+            match netlink.recv(TICK) {
+                Ok(events) => {
+                    for event in events {
+                        match event {
+                            Ok(ev) => self.handle(&cfs, &netlink, &ev),
+                            Err(e) => tracing::warn!("unusable netlink message: {e}"),
+                        }
+                    }
+                }
+                Err(lio_config::genl::GenlError::Overrun) => {
+                    tracing::warn!("netlink events lost (receive buffer overrun): looking again");
+                    self.recover(&cfs);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            self.reap();
+        }
+        self.shutdown(&cfs);
+        Ok(())
+    }
+
+    /// Answers one event: serves an added device, stops serving a removed one, refuses what
+    /// it cannot do; always replies, so nothing waits in the kernel.
+    fn handle(&mut self, cfs: &ConfigFs, netlink: &TcmuNetlink, ev: &DeviceEvent) {
+        let status = match &ev.kind {
+            EventKind::Added => self.added(cfs, ev),
+            EventKind::Removed => {
+                if let Some(s) = self.served.remove(&ev.minor) {
+                    tracing::info!(device = %s.name, "removed by the kernel: no longer served");
+                    if let Err(e) = s.server.stop() {
+                        tracing::debug!(device = %s.name, "serving ended: {e}");
+                    }
+                }
+                0
+            }
+            EventKind::Reconfig(what) => {
+                let what = match what {
+                    Reconfig::Config(c) => format!("dev_config {c:?}"),
+                    Reconfig::Size(n) => format!("size {n}"),
+                    Reconfig::WriteCache(on) => format!("write cache {on}"),
+                    Reconfig::Unknown => "an unknown setting".to_string(),
+                };
+                tracing::warn!(uio = %ev.uio_name, "refused a change of {what}: not supported");
+                -nix::libc::EOPNOTSUPP
+            }
+        };
+        match netlink.reply(ev, status) {
+            Ok(_) => {}
+            Err(e) => tracing::error!(uio = %ev.uio_name, "could not reply to the kernel: {e}"),
+        }
+    }
+
+    /// Serves an added device; the status for the kernel (0 or a negative errno).
+    fn added(&mut self, cfs: &ConfigFs, ev: &DeviceEvent) -> i32 {
+        let Some(name) = TcmuName::parse(&ev.uio_name) else {
+            tracing::warn!(uio = %ev.uio_name, "refused: not a TCMU device name");
+            return -nix::libc::EINVAL;
+        };
+        if name.config.starts_with(CONFIG_PREFIX) {
+            // `tcmu serve` serves it itself.
+            return 0;
+        }
+        match self.serve(cfs, ev.minor, &name) {
+            Ok(()) => 0,
+            Err((errno, why)) => {
+                tracing::error!(device = %label(&name), "refused: {why}");
+                -errno
+            }
+        }
+    }
+
+    /// Opens the device's subtype and starts serving its ring.
+    fn serve(&mut self, cfs: &ConfigFs, minor: u32, name: &TcmuName) -> Result<(), (i32, String)> {
+        use nix::libc::{EBUSY, EINVAL, EIO, ENOENT};
+        if self.served.contains_key(&minor) {
+            return Ok(());
+        }
+        let Some((subtype, config)) = self.subtype_of(&name.config) else {
+            return Err((ENOENT, self.unknown(&name.config)));
+        };
+        let store = cfs.user_backstore(name.hba, &name.device);
+        let attr = |a: &str| store.attribute(a).map_err(|e| (EINVAL, e.to_string()));
+        let parse = |a: &str| -> Result<u64, (i32, String)> {
+            let v = attr(a)?;
+            v.trim().parse().map_err(|_| (EINVAL, format!("attrib/{a} reads {v:?}")))
+        };
+        let size = parse("dev_size")?;
+        let block_size = u32::try_from(parse("hw_block_size")?).unwrap_or(0);
+        let write_cache = parse("emulate_write_cache").unwrap_or(0) != 0;
+        let cmd_time_out = parse("cmd_time_out").unwrap_or(30);
+        let device = RunnerDevice {
+            hba: name.hba,
+            name: name.device.clone(),
+            config: config.to_string(),
+            size,
+            block_size,
+        };
+        let disk = subtype.open(&device).map_err(|e| (EIO, e))?;
+        let identity = DeviceIdentity {
+            serial: store.unit_serial().filter(|s| s.len() <= 64),
+            write_cache: Some(write_cache),
+            ..DeviceIdentity::default()
+        };
+        let emulator =
+            identity.emulator(&name.device, disk).map_err(|e| (EINVAL, e.to_string()))?;
+        let unit = Arc::new(LogicalUnit::new(EmulationOnly, emulator));
+        let info =
+            UioInfo::read(Path::new(SYSFS_CLASS_UIO), minor).map_err(|e| (EIO, e.to_string()))?;
+        let uio = Uio::open(Path::new("/dev"), info).map_err(|e| {
+            let busy = matches!(&e, tcmu_ring::UioError::Io { source, .. } if source.raw_os_error() == Some(EBUSY));
+            (if busy { EBUSY } else { EIO }, e.to_string())
+        })?;
+        let ring = Ring::new(uio.region()).map_err(|e| (EIO, e.to_string()))?;
+        let options = ServeOptions::new(self.options.threads)
+            .cmd_time_out(Duration::from_secs(cmd_time_out))
+            .poll(self.options.poll);
+        let server = Server::spawn_with(ring, Arc::new(uio), unit, options);
+        tracing::info!(device = %label(name), minor, size, block_size, write_cache, "serving");
+        self.served.insert(minor, Served { name: label(name), server });
+        Ok(())
+    }
+
+    /// Takes back every device that exists and that a registered subtype serves: blocked, its
+    /// ring reset (in-flight commands completed BUSY, retried by the initiator), served,
+    /// unblocked. Devices of `tcmu serve`, of unknown subtypes, or already served are left.
+    fn recover(&mut self, cfs: &ConfigFs) {
+        let infos = match UioInfo::list(Path::new(SYSFS_CLASS_UIO)) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!("cannot list the UIO devices: {e}");
+                return;
+            }
+        };
+        for info in infos {
+            let Some(name) = info.tcmu_name() else { continue };
+            if self.served.contains_key(&info.index) || name.config.starts_with(CONFIG_PREFIX) {
+                continue;
+            }
+            if self.subtype_of(&name.config).is_none() {
+                tracing::warn!(device = %label(&name), "left alone: {}", self.unknown(&name.config));
+                continue;
+            }
+            let store = cfs.user_backstore(name.hba, &name.device);
+            let blocked = store.action("block_dev", "1").is_ok();
+            if blocked && let Err(e) = store.action("reset_ring", "1") {
+                tracing::warn!(device = %label(&name), "reset_ring: {e}");
+            }
+            match self.serve(cfs, info.index, &name) {
+                Ok(()) => tracing::info!(device = %label(&name), "taken back"),
+                Err((_, why)) => tracing::error!(device = %label(&name), "not served: {why}"),
+            }
+            if blocked && let Err(e) = store.action("block_dev", "0") {
+                tracing::error!(device = %label(&name), "left blocked: {e}");
+            }
+        }
+    }
+
+    /// Forgets devices whose serving ended on its own (removed while netlink was blocked, or
+    /// a broken ring).
+    fn reap(&mut self) {
+        let ended: Vec<u32> =
+            self.served.iter().filter(|(_, s)| s.server.is_finished()).map(|(m, _)| *m).collect();
+        for minor in ended {
+            if let Some(s) = self.served.remove(&minor) {
+                match s.server.stop() {
+                    Ok(()) => tracing::info!(device = %s.name, "serving ended"),
+                    Err(e) => tracing::warn!(device = %s.name, "serving ended: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Stops serving every device: blocked first (commands the kernel holds wait for the
+    /// next daemon), serving stopped, unblocked.
+    fn shutdown(&mut self, cfs: &ConfigFs) {
+        for (_, s) in self.served.drain() {
+            let store = s
+                .name
+                .strip_prefix("user_")
+                .and_then(|r| r.split_once('/'))
+                .and_then(|(hba, dev)| Some(cfs.user_backstore(hba.parse().ok()?, dev)));
+            let blocked = store.as_ref().is_some_and(|st| st.action("block_dev", "1").is_ok());
+            if let Err(e) = s.server.stop() {
+                tracing::debug!(device = %s.name, "serving ended: {e}");
+            }
+            if let Some(st) = store.filter(|_| blocked)
+                && let Err(e) = st.action("block_dev", "0")
+            {
+                tracing::warn!(device = %s.name, "left blocked: {e}");
+            }
+            tracing::info!(device = %s.name, "no longer served");
+        }
+    }
+}
+
+/// `user_N/NAME`, as logs and targetcli name a backstore.
+fn label(name: &TcmuName) -> String {
+    format!("user_{}/{}", name.hba, name.device)
+}
+
+/// Takes tcmu-runner's lock file (an open file description lock, which conflicts with the
+/// `fcntl` record lock tcmu-runner takes): held while the returned file is open.
+fn take_lock(path: &Path) -> Result<File, RunnerError> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+    let err = |source| RunnerError::Lock { path: path.to_path_buf(), source };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(err)?;
+    let whole = |kind: libc::c_int| libc::flock {
+        l_type: kind as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    match fcntl(&file, FcntlArg::F_OFD_SETLK(&whole(libc::F_WRLCK))) {
+        Ok(_) => Ok(file),
+        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => {
+            let mut probe = whole(libc::F_WRLCK);
+            let holder = match fcntl(&file, FcntlArg::F_OFD_GETLK(&mut probe)) {
+                // A record lock names its process; an open file description lock does not.
+                Ok(_) if probe.l_pid > 0 => {
+                    let comm = std::fs::read_to_string(format!("/proc/{}/comm", probe.l_pid))
+                        .unwrap_or_default();
+                    format!("{} (pid {})", comm.trim(), probe.l_pid)
+                }
+                _ => "another TCMU daemon (tcmu runner)".to_string(),
+            };
+            Err(RunnerError::Locked { path: path.to_path_buf(), holder })
+        }
+        Err(e) => Err(err(e.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtypes_are_matched_exactly_not_by_prefix() {
+        let r = Runner::new(RunnerOptions::default());
+        assert!(r.check("mem/x").is_ok());
+        assert!(r.check("mem").is_ok(), "an empty config is the subtype's to judge");
+        let e = r.check("me/x").unwrap_err();
+        assert!(e.contains("no handler for subtype \"me\""), "{e}");
+        let e = r.check("memory/x").unwrap_err();
+        assert!(e.contains("\"memory\"") && e.contains("file, mem"), "{e}");
+        assert!(r.check("").is_err());
+    }
+
+    #[test]
+    fn file_configs_are_checked_before_anything_is_made() {
+        let r = Runner::new(RunnerOptions::default());
+        let dir = std::env::temp_dir();
+        assert!(r.check(&format!("file/{}/new.img", dir.display())).is_ok());
+        assert!(r.check("file/relative.img").unwrap_err().contains("not an absolute path"));
+        assert!(
+            r.check("file//no/such/folder/a.img").unwrap_err().contains("folder does not exist")
+        );
+        assert!(
+            r.check(&format!("file/{}", dir.display())).unwrap_err().contains("not a regular file")
+        );
+    }
+
+    #[test]
+    fn a_file_image_is_made_at_the_device_size_and_must_keep_it() {
+        let dir = std::env::temp_dir().join(format!("tcmu-runner-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("a.img");
+        let dev = RunnerDevice {
+            hba: 1,
+            name: "a".into(),
+            config: img.display().to_string(),
+            size: 1 << 20,
+            block_size: 512,
+        };
+        let disk = FileSubtype.open(&dev).unwrap();
+        assert_eq!(disk.num_blocks(), 2048);
+        assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20);
+        drop(disk);
+        let bigger = RunnerDevice { size: 2 << 20, ..dev };
+        let e = FileSubtype.open(&bigger).err().unwrap();
+        assert!(e.contains("holds 1048576 bytes but the device is 2097152"), "{e}");
+        assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_runner_is_refused_while_the_lock_is_held() {
+        let path = std::env::temp_dir().join(format!("tcmu-runner-lock-{}", std::process::id()));
+        let held = take_lock(&path).unwrap();
+        match take_lock(&path) {
+            Err(RunnerError::Locked { holder, .. }) => {
+                assert!(holder.contains("tcmu runner"), "{holder}")
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(held);
+        take_lock(&path).expect("free once the holder closed it");
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# Runner mode, run as root inside the VM by `cargo xtask vm-test` after tests.sh; $TCMU is the
+# program. Devices are made the way targetcli makes them (configfs writes: dev_config,
+# dev_size, enable), by a shell, while `tcmu runner` serves them; each check prints PASS or
+# FAIL and the last line counts them.
+pass=0; fail=0
+check() { if eval "$2"; then echo "PASS $1"; pass=$((pass+1)); else echo "FAIL $1"; fail=$((fail+1)); fi; }
+modprobe target_core_user; modprobe tcm_loop
+C=/sys/kernel/config/target
+WWN=naa.5001405000000077
+mkdir -p /tmp/rn
+
+# mkstore NAME CONFIG SIZE: core/user_7/NAME made and enabled as targetcli does; enable's
+# status (it waits for the daemon's reply; a time-out is a hang).
+mkstore() {
+  mkdir -p $C/core/user_7/$1 || return 1
+  echo -n "dev_config=$2" > $C/core/user_7/$1/control
+  echo -n "dev_size=$3" > $C/core/user_7/$1/control
+  timeout 20 sh -c "echo -n 1 > $C/core/user_7/$1/enable"
+}
+# lun NAME: links it as LUN 0 of a loopback target and prints its new disk.
+lun() {
+  before=$(ls /sys/block | tr '\n' ' ')
+  mkdir -p $C/loopback/$WWN/tpgt_1/lun/lun_0
+  echo -n $WWN > $C/loopback/$WWN/tpgt_1/nexus 2>/dev/null
+  ln -s $C/core/user_7/$1 $C/loopback/$WWN/tpgt_1/lun/lun_0/$1
+  for i in $(seq 1 100); do
+    for d in $(ls /sys/block); do
+      case " $before " in *" $d "*) ;; *) case $d in sd*) echo /dev/$d; return 0 ;; esac ;; esac
+    done
+    sleep 0.1
+  done
+  return 1
+}
+unlun() {
+  rm -f $C/loopback/$WWN/tpgt_1/lun/lun_0/* 2>/dev/null
+  rmdir $C/loopback/$WWN/tpgt_1/lun/lun_0 $C/loopback/$WWN/tpgt_1 $C/loopback/$WWN 2>/dev/null
+}
+start_runner() { # LOG: starts it, sets RP; true once it serves
+  NO_COLOR=1 "$TCMU" runner > "$1" 2>&1 &
+  RP=$!
+  for i in $(seq 1 100); do grep -q "serving subtypes" "$1" && return 0; sleep 0.1; done
+  return 1
+}
+
+check "runner --check accepts file/<absolute path>" '"$TCMU" runner --check file//tmp/rn/x.img >/dev/null'
+out=$("$TCMU" runner --check nosuch/x 2>&1); rc=$?
+check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, mem)"'
+
+check "the runner starts" 'start_runner /tmp/rn/r1.log'
+mkstore r1 file//tmp/rn/r1.img 67108864; rc=$?
+check "a user:file backstore made by hand is taken: enable returns 0" '[ $rc -eq 0 ] && [ "$(cat $C/core/user_7/r1/enable)" = 1 ]'
+check "its image is created at the device size" '[ "$(stat -c %s /tmp/rn/r1.img)" = 67108864 ]'
+D1=$(lun r1)
+check "a loopback LUN gives a 64 MiB disk" '[ -b "$D1" ] && [ "$(cat /sys/block/$(basename $D1)/size)" = 131072 ]'
+head -c 4194304 /dev/urandom > /tmp/rn/pat
+dd if=/tmp/rn/pat of="$D1" bs=1M seek=3 oflag=direct conv=fsync 2>/dev/null
+check "bytes written to the disk are in the image" 'dd if=/tmp/rn/r1.img bs=1M skip=3 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
+
+mkstore bad nosuch/thing 16777216; rc=$?
+check "an unknown subtype: enable fails at once (no hang), and the log says why" '[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "no handler for subtype \"nosuch\"" /tmp/rn/r1.log'
+rmdir $C/core/user_7/bad 2>/dev/null
+mkstore m1 mem/scratch 16777216; rc=$?
+check "a user:mem backstore is served too" '[ $rc -eq 0 ] && grep -q "user_7/m1" /tmp/rn/r1.log'
+rmdir $C/core/user_7/m1
+sleep 0.5
+check "removing a backstore stops its serving" 'grep -q "no longer served device=user_7/m1" /tmp/rn/r1.log'
+
+# SIGKILL in the middle of verified I/O, three times: the next runner takes the device back
+# (blocked, ring reset: in-flight commands BUSY, which the initiator retries); fio sees no
+# error and every block verifies.
+# fio passes follow one another until the five kills are done (the one running then finishes).
+rm -f /tmp/rn/enough
+( pass=0; while [ ! -e /tmp/rn/enough ]; do pass=$((pass+1))
+    fio --name=k$pass --filename="$D1" --ioengine=libaio --direct=1 --rw=randwrite --bs=64k \
+        --iodepth=8 --size=48m --verify=crc32c --verify_fatal=1 --do_verify=1 \
+        --output=/tmp/rn/fio$pass.out > /dev/null 2>&1 || exit 1
+  done ) &
+FP=$!
+kills=0; restarted=0
+for n in 1 2 3 4 5; do
+  sleep 3
+  kill -0 $FP 2>/dev/null || break # a failed fio pass ends the loop
+  kill -KILL $RP; wait $RP 2>/dev/null; kills=$((kills+1))
+  sleep 1
+  start_runner /tmp/rn/r$((n+1)).log && grep -q "taken back device=user_7/r1" /tmp/rn/r$((n+1)).log && restarted=$((restarted+1))
+done
+touch /tmp/rn/enough
+wait $FP; frc=$?
+passes=$(ls /tmp/rn/fio*.out | wc -l)
+check "SIGKILLed mid-I/O and started again ($kills times): every device taken back" '[ $kills -eq 5 ] && [ $restarted -eq $kills ]'
+check "... and fio ($passes passes) ends with no I/O error and no verify error" '[ $frc -eq 0 ] && [ $(cat /tmp/rn/fio*.out | grep -c "err= 0") -eq $passes ] && ! cat /tmp/rn/fio*.out | grep -qi "verify.*bad\|crc32c.*wanted"'
+
+# One daemon at a time, whichever started first.
+out=$("$TCMU" runner 2>&1); rc=$?
+check "a second runner is refused while one runs" '[ $rc -eq 1 ] && echo "$out" | grep -q "holds /run/tcmu.lock"'
+unlun; rmdir $C/core/user_7/r1 2>/dev/null
+sleep 0.5
+check "deleting the served backstore stops its serving" 'cat /tmp/rn/r*.log | grep -q "no longer served device=user_7/r1"'
+if command -v tcmu-runner > /dev/null; then
+  timeout 10 tcmu-runner > /tmp/rn/tr1.log 2>&1; trc=$?
+  check "tcmu-runner refuses to start beside the runner" '[ $trc -ne 0 ] && [ $trc -ne 124 ]'
+fi
+kill -TERM $RP; wait $RP; rc=$?
+check "the runner stops on SIGTERM with status 0" '[ $rc -eq 0 ]'
+if command -v tcmu-runner > /dev/null; then
+  mkdir -p /var/log /etc/tcmu
+  tcmu-runner > /tmp/rn/tr2.log 2>&1 &
+  TP=$!
+  sleep 2
+  out=$("$TCMU" runner 2>&1); rc=$?
+  check "the runner refuses to start beside tcmu-runner, naming it" '[ $rc -eq 1 ] && echo "$out" | grep -q "tcmu-runner (pid $TP) holds /run/tcmu.lock"'
+  kill -TERM $TP; wait $TP 2>/dev/null
+fi
+rmdir $C/core/user_7 2>/dev/null
+check "nothing is left" '[ ! -e $C/core/user_7 ] && [ ! -e $C/loopback/$WWN ]'
+
+echo "vm-test (runner): $pass passed, $fail failed"
+[ $fail -eq 0 ]
