@@ -30,6 +30,11 @@ pub struct UserBackstoreSpec {
     /// `qfull_time_out`, `emulate_write_cache`, `emulate_tpu`, `emulate_tpws`,
     /// `max_unmap_lba_count`).
     pub attributes: Vec<(String, String)>,
+    /// Served by a netlink daemon (`tcmu runner`, tcmu-runner) rather than by the process
+    /// that makes it: `enable` then waits for the daemon's reply, as it does for targetcli's
+    /// backstores. Off (the default), `nl_reply_supported=-1` is written, so `enable` never
+    /// waits.
+    pub daemon: bool,
 }
 
 impl UserBackstoreSpec {
@@ -43,6 +48,7 @@ impl UserBackstoreSpec {
             block_size: 512,
             max_data_area_mb: None,
             attributes: Vec::new(),
+            daemon: false,
         }
     }
 
@@ -65,7 +71,8 @@ impl ConfigFs {
     }
 
     /// Creates and enables a TCMU backstore: `mkdir`, the `control` tokens (size, config, block
-    /// size, data area, `nl_reply_supported=-1` so `enable` never waits for a netlink daemon),
+    /// size, data area, `nl_reply_supported=-1` so `enable` never waits for a netlink daemon,
+    /// unless [`UserBackstoreSpec::daemon`]),
     /// `enable`, then the attributes. On any failure what was made is removed again.
     pub fn create_user_backstore(&self, spec: &UserBackstoreSpec) -> Result<UserBackstore> {
         check_name(&spec.name)?;
@@ -86,7 +93,9 @@ impl ConfigFs {
             if let Some(mb) = spec.max_data_area_mb {
                 write(&format!("max_data_area_mb={mb}"))?;
             }
-            write("nl_reply_supported=-1")?;
+            if !spec.daemon {
+                write("nl_reply_supported=-1")?;
+            }
             self.tree.write_attr(&store.path.join("enable"), "1")?;
             for (name, value) in &spec.attributes {
                 store.set_attribute(name, value)?;

@@ -32,6 +32,20 @@ impl Drop for Tree {
 }
 
 #[test]
+fn a_daemon_served_backstore_lets_enable_wait_for_the_daemon() {
+    let t = Tree::new("daemon");
+    let mut spec = UserBackstoreSpec::new(2, "d0", 1 << 20, "file//tmp/d0.img");
+    spec.daemon = true;
+    t.cfs.create_user_backstore(&spec).unwrap();
+    assert_eq!(
+        t.read("core/user_2/d0/control"),
+        "dev_size=1048576dev_config=file//tmp/d0.imghw_block_size=512",
+        "no nl_reply_supported=-1: the kernel waits for the daemon's reply"
+    );
+    assert_eq!(t.read("core/user_2/d0/enable"), "1");
+}
+
+#[test]
 fn user_backstore_sequence() {
     let t = Tree::new("user");
     let spec = UserBackstoreSpec::new(1, "disk0", 64 << 20, "tcmu-rs/disk0")

@@ -39,6 +39,7 @@ pub struct Run {
 pub const RUNS: &[Run] = &[
     Run { key: "file-loop", device: "ours-file", route: "loop", tests: "SCSI" },
     Run { key: "memory-loop", device: "ours-memory", route: "loop", tests: "SCSI" },
+    Run { key: "runner-loop", device: "ours-runner", route: "loop", tests: "SCSI" },
     Run { key: "kernel-loop", device: "kernel-fileio", route: "loop", tests: "SCSI" },
     Run { key: "file-iscsi", device: "ours-file", route: "iscsi", tests: "SCSI" },
     Run { key: "memory-iscsi", device: "ours-memory", route: "iscsi", tests: "SCSI" },
@@ -79,6 +80,30 @@ fn serve(tcmu: &Path, args: &[&str], name: &'static str) -> Result<Served, Strin
         return Err(format!("tcmu serve {name} printed no disk"));
     }
     Ok(Served { child, disk, name })
+}
+
+/// Starts `tcmu runner`, its log in `out/runner.log`, and waits until it serves.
+fn start_runner(tcmu: &Path, out: &Path) -> Result<Child, String> {
+    let log_path = out.join("runner.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = Command::new(tcmu)
+        .arg("runner")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", tcmu.display()))?;
+    for _ in 0..100 {
+        if std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("serving subtypes")) {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("tcmu runner exited with {status}; see {}", log_path.display()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    Err(format!("tcmu runner did not start within 10 s; see {}", log_path.display()))
 }
 
 fn stop(mut s: Served) -> Result<(), String> {
@@ -202,6 +227,18 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
     let lo = cfs.create_loopback(&lio_config::naa_wwn(0xc0_ffee)).map_err(|e| e.to_string())?;
     lo.add_lun(0, &kernel[0]).map_err(|e| e.to_string())?;
     let kernel_disk = lo.wait_for_disk(0, Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    // A backstore made as targetcli makes one (its config `file/<image>`, enable waiting for
+    // the daemon's reply), served by `tcmu runner`.
+    let mut runner = start_runner(tcmu, out)?;
+    let mut spec =
+        lio_config::UserBackstoreSpec::new(3, "crunner", SIZE, "file//tmp/conf-runner.img");
+    spec.daemon = true;
+    let runner_store = cfs.create_user_backstore(&spec).map_err(|e| e.to_string())?;
+    let runner_lo =
+        cfs.create_loopback(&lio_config::naa_wwn(0xc0_ffef)).map_err(|e| e.to_string())?;
+    runner_lo.add_lun(0, &runner_store).map_err(|e| e.to_string())?;
+    let runner_disk =
+        runner_lo.wait_for_disk(0, Duration::from_secs(30)).map_err(|e| e.to_string())?;
 
     let store = |s: &Served| cfs.user_backstore(1, s.name);
     let rw = cfs.create_iscsi(IQN_RW, "127.0.0.1:3260").map_err(|e| e.to_string())?;
@@ -221,6 +258,7 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
         match run.key {
             "file-loop" => file_loop.disk.display().to_string(),
             "memory-loop" => memory_loop.disk.display().to_string(),
+            "runner-loop" => runner_disk.display().to_string(),
             "kernel-loop" => kernel_disk.display().to_string(),
             "file-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/0"),
             "memory-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/1"),
@@ -254,11 +292,18 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
     let _ = ro_t.remove();
     let _ = rw.remove();
     let _ = lo.remove();
+    let _ = runner_lo.remove();
+    let _ = runner_store.remove();
+    let _ = Command::new("kill").args(["-TERM", &runner.id().to_string()]).status();
+    let runner_status = runner.wait().map_err(|e| e.to_string())?;
     for k in &kernel {
         let _ = k.remove();
     }
     for s in [file_loop, memory_loop, file_iscsi, memory_iscsi, ro] {
         stop(s)?;
+    }
+    if !runner_status.success() {
+        return Err(format!("tcmu runner exited with {runner_status}"));
     }
     match failures.into_inner().unwrap_or_default().first() {
         Some(e) => Err(e.clone()),
@@ -332,6 +377,7 @@ pub fn parse_log(log: &str) -> BTreeMap<String, Outcome> {
 pub const COMPARISONS: &[(&str, &str)] = &[
     ("file-loop", "kernel-loop"),
     ("memory-loop", "kernel-loop"),
+    ("runner-loop", "kernel-loop"),
     ("file-iscsi", "kernel-iscsi"),
     ("memory-iscsi", "kernel-iscsi"),
     ("ro-iscsi", "kernel-ro-iscsi"),
