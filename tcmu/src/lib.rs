@@ -30,6 +30,9 @@
 //! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
 //!   device whose power [`PowerSwitch::cut`] cuts.
+//! - `dbus` (feature `dbus`, on with `cli`): `org.kernel.TCMUService1` on the system bus, the
+//!   service targetcli asks which `user:` backstores exist and whether a `create`'s
+//!   configuration string is valid.
 #![forbid(unsafe_code)]
 
 /// The README's example, compiled and run as a doc test.
@@ -40,6 +43,8 @@ pub struct ReadmeDoctests;
 pub mod backend;
 pub mod cleanup;
 pub mod crash;
+#[cfg(feature = "dbus")]
+pub mod dbus;
 pub mod device;
 pub mod emulate;
 pub mod handler;

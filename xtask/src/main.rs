@@ -193,7 +193,11 @@ fn test(args: &[String]) -> Result<(), String> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
-    step("unit and property tests", &|| cargo(&root, &["test", "--workspace"]))?;
+    step("unit and property tests", &|| {
+        // tcmu's tests/dbus.rs runs a private dbus-daemon.
+        vm::ensure_host_packages(&[("dbus-daemon", "dbus-daemon")])?;
+        cargo(&root, &["test", "--workspace"])
+    })?;
     step("iSCSI login and discovery against tgtd", &|| {
         vm::ensure_host_packages(&[("tgtd", "tgt")])?;
         cargo(&root, &["test", "-p", "iscsi-nl", "--test", "tgtd", "--", "--ignored"])
