@@ -207,6 +207,11 @@ pub struct Runner {
 struct Served {
     name: String,
     server: Server,
+    /// What it was opened with: a RECONFIG to these same values (targetcli's restoreconfig
+    /// writes every attribute again) changes nothing and is accepted.
+    dev_config: String,
+    size: u64,
+    write_cache: bool,
 }
 
 impl std::fmt::Debug for Runner {
@@ -292,6 +297,8 @@ impl Runner {
         if blocked && let Err(e) = params.block_netlink(false) {
             tracing::error!("netlink left blocked: {e}");
         }
+        #[cfg(feature = "dbus")]
+        let _dbus = self.announce();
         tracing::info!(subtypes = ?self.subtypes().map(|s| s.name()).collect::<Vec<_>>(), "serving");
         while !stop.load(Ordering::Acquire) {
             match netlink.recv(TICK) {
@@ -315,6 +322,42 @@ impl Runner {
         Ok(())
     }
 
+    /// Offers the subtypes on the system bus as tcmu-runner does (`org.kernel.TCMUService1`,
+    /// what targetcli lists as `user:<subtype>` backstores and asks to check a config). Without
+    /// a bus, or not allowed on it, the devices are still served: only targetcli is blind.
+    #[cfg(feature = "dbus")]
+    fn announce(&self) -> Option<crate::dbus::DbusService> {
+        use crate::dbus::{BUS_NAME, DbusHandler, DbusService};
+        let handlers = self
+            .subtypes
+            .iter()
+            .map(|s| {
+                let subtype = Arc::clone(s);
+                DbusHandler {
+                    subtype: s.name().to_string(),
+                    description: s.description().to_string(),
+                    // targetcli sends `<subtype>/<config>`.
+                    check: Arc::new(move |cfg: &str| match cfg.split_once('/') {
+                        Some((name, config)) if name == subtype.name() => {
+                            subtype.check_config(config)
+                        }
+                        _ => Err(format!("{cfg:?} is not a {} config", subtype.name())),
+                    }),
+                }
+            })
+            .collect();
+        match DbusService::start(handlers) {
+            Ok(service) => {
+                tracing::info!("on the system bus as {BUS_NAME}");
+                Some(service)
+            }
+            Err(e) => {
+                tracing::warn!("not on D-Bus (targetcli will not list user: backstores): {e}");
+                None
+            }
+        }
+    }
+
     /// Answers one event: serves an added device, stops serving a removed one, refuses what
     /// it cannot do; always replies, so nothing waits in the kernel.
     fn handle(&mut self, cfs: &ConfigFs, netlink: &TcmuNetlink, ev: &DeviceEvent) {
@@ -329,21 +372,34 @@ impl Runner {
                 }
                 0
             }
-            EventKind::Reconfig(what) => {
-                let what = match what {
-                    Reconfig::Config(c) => format!("dev_config {c:?}"),
-                    Reconfig::Size(n) => format!("size {n}"),
-                    Reconfig::WriteCache(on) => format!("write cache {on}"),
-                    Reconfig::Unknown => "an unknown setting".to_string(),
-                };
-                tracing::warn!(uio = %ev.uio_name, "refused a change of {what}: not supported");
-                -nix::libc::EOPNOTSUPP
-            }
+            EventKind::Reconfig(what) => self.reconfig(ev, what),
         };
         match netlink.reply(ev, status) {
             Ok(_) => {}
             Err(e) => tracing::error!(uio = %ev.uio_name, "could not reply to the kernel: {e}"),
         }
+    }
+
+    /// Answers a RECONFIG: the value the device already has is accepted (nothing changes);
+    /// a change while served is refused (EOPNOTSUPP: the kernel keeps the old value and the
+    /// configfs write fails), as is any change to a device not served here (ENODEV).
+    fn reconfig(&self, ev: &DeviceEvent, what: &Reconfig) -> i32 {
+        let Some(s) = self.served.get(&ev.minor) else {
+            tracing::warn!(uio = %ev.uio_name, "refused a change to a device not served here");
+            return -nix::libc::ENODEV;
+        };
+        let (same, what) = match what {
+            Reconfig::Config(c) => (*c == s.dev_config, format!("dev_config {c:?}")),
+            Reconfig::Size(n) => (*n == s.size, format!("size {n}")),
+            Reconfig::WriteCache(on) => (*on == s.write_cache, format!("write cache {on}")),
+            Reconfig::Unknown => (false, "an unknown setting".to_string()),
+        };
+        if same {
+            tracing::debug!(device = %s.name, "{what}: unchanged");
+            return 0;
+        }
+        tracing::warn!(device = %s.name, "refused a change of {what} while served: not supported");
+        -nix::libc::EOPNOTSUPP
     }
 
     /// Serves an added device; the status for the kernel (0 or a negative errno).
@@ -412,7 +468,9 @@ impl Runner {
             .poll(self.options.poll);
         let server = Server::spawn_with(ring, Arc::new(uio), unit, options);
         tracing::info!(device = %label(name), minor, size, block_size, write_cache, "serving");
-        self.served.insert(minor, Served { name: label(name), server });
+        let dev_config = name.config.clone();
+        self.served
+            .insert(minor, Served { name: label(name), server, dev_config, size, write_cache });
         Ok(())
     }
 

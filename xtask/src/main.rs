@@ -251,6 +251,13 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
 /// `cargo xtask vm-test`: the integration tests in a real kernel, then a few power cuts (one
 /// per scenario).
 fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
+    // runner.sh: targetcli drives `tcmu runner` over a system bus; tcmu-runner is the other
+    // daemon it must not run beside.
+    vm::ensure_host_packages(&[
+        ("targetcli", "targetcli-fb"),
+        ("dbus-daemon", "dbus-daemon"),
+        ("tcmu-runner", "tcmu-runner"),
+    ])?;
     let kernels = kernel.map_or(vm::Kernel::ALL.to_vec(), |k| vec![k]);
     let before = vm::kernel();
     let result = kernels.into_iter().try_for_each(|k| {

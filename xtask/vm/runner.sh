@@ -57,6 +57,10 @@ head -c 4194304 /dev/urandom > /tmp/rn/pat
 dd if=/tmp/rn/pat of="$D1" bs=1M seek=3 oflag=direct conv=fsync 2>/dev/null
 check "bytes written to the disk are in the image" 'dd if=/tmp/rn/r1.img bs=1M skip=3 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
 
+sh -c "echo -n 67108864 > $C/core/user_7/r1/attrib/dev_size" 2>/dev/null; same=$?
+sh -c "echo -n 33554432 > $C/core/user_7/r1/attrib/dev_size" 2>/dev/null; other=$?
+check "a RECONFIG to the value it has is accepted, a change while served refused" '[ $same -eq 0 ] && [ $other -ne 0 ] && [ "$(cat $C/core/user_7/r1/attrib/dev_size)" = 67108864 ] && grep -q "refused a change of size 33554432 while served" /tmp/rn/r1.log'
+
 mkstore bad nosuch/thing 16777216; rc=$?
 check "an unknown subtype: enable fails at once (no hang), and the log says why" '[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "no handler for subtype \"nosuch\"" /tmp/rn/r1.log'
 rmdir $C/core/user_7/bad 2>/dev/null
@@ -97,6 +101,7 @@ check "a second runner is refused while one runs" '[ $rc -eq 1 ] && echo "$out" 
 unlun; rmdir $C/core/user_7/r1 2>/dev/null
 sleep 0.5
 check "deleting the served backstore stops its serving" 'cat /tmp/rn/r*.log | grep -q "no longer served device=user_7/r1"'
+check "tcmu-runner is installed (xtask installs it)" 'command -v tcmu-runner > /dev/null'
 if command -v tcmu-runner > /dev/null; then
   timeout 10 tcmu-runner > /tmp/rn/tr1.log 2>&1; trc=$?
   check "tcmu-runner refuses to start beside the runner" '[ $trc -ne 0 ] && [ $trc -ne 124 ]'
@@ -114,6 +119,44 @@ if command -v tcmu-runner > /dev/null; then
 fi
 rmdir $C/core/user_7 2>/dev/null
 check "nothing is left" '[ ! -e $C/core/user_7 ] && [ ! -e $C/loopback/$WWN ]'
+
+# targetcli drives it, through a system D-Bus that knows only our policy file (no service
+# activation, so an installed tcmu-runner is never started behind the test's back).
+ROOT=${TCMU%/target/release/tcmu}
+tcli() { targetcli "$@" > /tmp/rn/tcli.out 2>&1; }
+mkdir -p /run/dbus /tmp/dbus-system.d
+cp "$ROOT/tcmu/dbus/org.kernel.TCMUService1.conf" /tmp/dbus-system.d/
+dbus-daemon --config-file="$ROOT/xtask/vm/dbus-system.conf" --fork --print-pid > /tmp/rn/dbus.pid
+check "the runner starts with a system bus and owns org.kernel.TCMUService1" 'start_runner /tmp/rn/t1.log && grep -q "org.kernel.TCMUService1" /tmp/rn/t1.log && ! grep -qi "d-bus.*fail\|not on d-bus" /tmp/rn/t1.log'
+tcli /backstores/user:file create name=ta size=64M cfgstring=/tmp/rn/ta.img; rc=$?
+check "targetcli: user:file create (CheckConfig, enable answered)" '[ $rc -eq 0 ] && [ "$(cat $C/core/user_*/ta/enable)" = 1 ] && [ "$(stat -c %s /tmp/rn/ta.img)" = 67108864 ]'
+tcli /backstores/user:mem create name=tm size=16M cfgstring=scratch; rc=$?
+check "targetcli: user:mem create" '[ $rc -eq 0 ]'
+targetcli ls /backstores > /tmp/rn/ls.out 2>&1
+check "targetcli ls shows both, under their handlers" 'grep -q "user:file" /tmp/rn/ls.out && grep -q "ta .*/tmp/rn/ta.img (64.0MiB)" /tmp/rn/ls.out && grep -q "user:mem" /tmp/rn/ls.out && grep -q "tm .*scratch (16.0MiB)" /tmp/rn/ls.out'
+tcli /backstores/user:file create name=tb size=16M cfgstring=relative.img; rc=$?
+check "targetcli: a config the handler refuses is reported, nothing made" '[ $rc -ne 0 ] && grep -q "cfgstring invalid: .*not an absolute path" /tmp/rn/tcli.out && ! ls -d $C/core/user_*/tb 2>/dev/null'
+W2=naa.5001405000000078
+tcli /loopback create $W2
+before=$(ls /sys/block | tr '\n' ' ')
+tcli /loopback/$W2/luns create /backstores/user:file/ta
+DT=""; for i in $(seq 1 100); do for d in $(ls /sys/block); do case " $before " in *" $d "*) ;; *) case $d in sd*) DT=/dev/$d ;; esac ;; esac; done; [ -n "$DT" ] && break; sleep 0.1; done
+dd if=/tmp/rn/pat of="$DT" bs=1M seek=5 oflag=direct conv=fsync 2>/dev/null
+check "targetcli's loopback LUN gives the disk; its bytes reach the image" '[ -b "$DT" ] && dd if=/tmp/rn/ta.img bs=1M skip=5 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
+tcli saveconfig /tmp/rn/saved.json
+kill -TERM $RP; wait $RP
+tcli clearconfig confirm=True
+check "saveconfig, runner stopped, clearconfig: the disk is gone" '[ -s /tmp/rn/saved.json ] && [ ! -b "$DT" ] && ! ls -d $C/core/user_*/ta 2>/dev/null'
+start_runner /tmp/rn/t2.log
+before=$(ls /sys/block | tr '\n' ' ')
+tcli restoreconfig /tmp/rn/saved.json; rc=$?
+DT=""; for i in $(seq 1 100); do for d in $(ls /sys/block); do case " $before " in *" $d "*) ;; *) case $d in sd*) DT=/dev/$d ;; esac ;; esac; done; [ -n "$DT" ] && break; sleep 0.1; done
+check "restoreconfig: the devices come back, served, the data intact" '[ $rc -eq 0 ] && [ -b "$DT" ] && dd if="$DT" bs=1M skip=5 count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/rn/pat && grep -q "serving device=user_.*/ta" /tmp/rn/t2.log'
+tcli clearconfig confirm=True; rc=$?
+check "targetcli clearconfig removes them; the runner stops serving them" '[ $rc -eq 0 ] && ! ls -d $C/core/user_* 2>/dev/null && grep -q "no longer served device=user_.*/ta" /tmp/rn/t2.log'
+kill -TERM $RP; wait $RP; rc=$?
+check "the runner stops on SIGTERM with status 0 (and leaves the bus)" '[ $rc -eq 0 ]'
+kill $(cat /tmp/rn/dbus.pid) 2>/dev/null
 
 echo "vm-test (runner): $pass passed, $fail failed"
 [ $fail -eq 0 ]
