@@ -355,7 +355,8 @@ fn part_of_a_block() -> io::Error {
 /// number of blocks long.
 fn direct_ready<'a>(bufs: impl Iterator<Item = &'a [u8]>, block_size: u32) -> bool {
     let bs = block_size as usize;
-    bufs.into_iter().all(|b| (b.as_ptr() as usize) % DIRECT_ALIGN == 0 && b.len() % bs == 0)
+    bufs.into_iter()
+        .all(|b| (b.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN) && b.len().is_multiple_of(bs))
 }
 
 /// `err` with the path it concerns, keeping its kind.
@@ -420,7 +421,7 @@ impl FileDisk {
         if !is_valid_block_size(block_size) {
             return Err(bad_block_size(block_size));
         }
-        if size == 0 || size % u64::from(block_size) != 0 {
+        if size == 0 || !size.is_multiple_of(u64::from(block_size)) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("size {size} is not a positive multiple of the block size {block_size}"),

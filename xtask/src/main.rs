@@ -193,7 +193,11 @@ fn test(args: &[String]) -> Result<(), String> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
-    step("unit and property tests", &|| cargo(&root, &["test", "--workspace"]))?;
+    step("unit and property tests", &|| {
+        // tcmu's qcow2 tests check its images with qemu-img and qemu-io.
+        vm::ensure_host_packages(&[("qemu-img", "qemu-utils"), ("qemu-io", "qemu-utils")])?;
+        cargo(&root, &["test", "--workspace"])
+    })?;
     step("iSCSI login and discovery against tgtd", &|| {
         vm::ensure_host_packages(&[("tgtd", "tgt")])?;
         cargo(&root, &["test", "-p", "iscsi-nl", "--test", "tgtd", "--", "--ignored"])
