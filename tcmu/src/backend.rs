@@ -30,7 +30,7 @@ pub fn is_valid_block_size(block_size: u32) -> bool {
 }
 
 /// The error for a block size [`is_valid_block_size`] refuses.
-fn bad_block_size(block_size: u32) -> io::Error {
+pub(crate) fn bad_block_size(block_size: u32) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!(
@@ -84,17 +84,7 @@ pub trait BlockDevice: Send + Sync {
 
     /// Writes zeroes over `blocks` blocks from `lba` (WRITE SAME of a zero block).
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let bs = u64::from(self.block_size());
-        let chunk = vec![0u8; 1 << 20];
-        let per_chunk = (chunk.len() as u64 / bs).max(1);
-        let mut done = 0;
-        while done < blocks {
-            let n = per_chunk.min(blocks - done);
-            let len = usize::try_from(n * bs).map_err(|_| io::ErrorKind::InvalidInput)?;
-            self.write(lba + done, &[IoSlice::new(&chunk[..len.min(chunk.len())])], false)?;
-            done += n;
-        }
-        Ok(())
+        write_zero_buffers(self, lba, blocks)
     }
 
     /// Whether writes are refused (the device reports itself write-protected).
@@ -117,11 +107,32 @@ pub trait BlockDevice: Send + Sync {
     }
 }
 
-fn total(bufs: &[IoSliceMut<'_>]) -> usize {
+/// [`BlockDevice::write_zeroes`] by writing buffers of zeroes, 1 MiB at a time: the default,
+/// and what a device falls back on when it has no cheaper way.
+pub(crate) fn write_zero_buffers<D: BlockDevice + ?Sized>(
+    disk: &D,
+    lba: u64,
+    blocks: u64,
+) -> io::Result<()> {
+    let bs = u64::from(disk.block_size());
+    let chunk = vec![0u8; 1 << 20];
+    let per_chunk = (chunk.len() as u64 / bs).max(1);
+    let mut done = 0;
+    while done < blocks {
+        let n = per_chunk.min(blocks - done);
+        let len = usize::try_from(n * bs).map_err(|_| io::ErrorKind::InvalidInput)?;
+        disk.write(lba + done, &[IoSlice::new(&chunk[..len.min(chunk.len())])], false)?;
+        done += n;
+    }
+    Ok(())
+}
+
+pub(crate) fn total(bufs: &[IoSliceMut<'_>]) -> usize {
     bufs.iter().map(|b| b.len()).sum()
 }
 
-fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize> {
+/// The byte offset of block `lba`, if `len` bytes from it fit in `capacity` blocks of `bs`.
+pub(crate) fn byte_range(lba: u64, len: usize, bs: u32, capacity: u64) -> io::Result<usize> {
     let start = lba.checked_mul(u64::from(bs)).ok_or(io::ErrorKind::InvalidInput)?;
     let end = start.checked_add(len as u64).ok_or(io::ErrorKind::InvalidInput)?;
     if end > capacity.saturating_mul(u64::from(bs)) {
@@ -344,11 +355,12 @@ fn part_of_a_block() -> io::Error {
 /// number of blocks long.
 fn direct_ready<'a>(bufs: impl Iterator<Item = &'a [u8]>, block_size: u32) -> bool {
     let bs = block_size as usize;
-    bufs.into_iter().all(|b| (b.as_ptr() as usize) % DIRECT_ALIGN == 0 && b.len() % bs == 0)
+    bufs.into_iter()
+        .all(|b| (b.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN) && b.len().is_multiple_of(bs))
 }
 
 /// `err` with the path it concerns, keeping its kind.
-fn at(path: &Path, err: io::Error) -> io::Error {
+pub(crate) fn at(path: &Path, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
 
@@ -367,7 +379,27 @@ fn image_in_use(path: &Path, read_only: bool, id: Option<(u64, u64)>) -> io::Err
     )
 }
 
-fn not_a_disk(path: &Path) -> io::Error {
+/// Locks `file`, the image at `path`, for serving (see [`FileDisk`]): read-write excludes
+/// every other server, QEMU and qemu-nbd; read-only shares with other readers. The error names
+/// the path and, when `/proc` shows it, the process holding the image. Every image this crate
+/// serves, whatever its format, is locked through here.
+pub(crate) fn lock_or_refuse(path: &Path, file: File, read_only: bool) -> io::Result<File> {
+    match locks::lock_image(&file, read_only) {
+        Ok(()) => Ok(file),
+        Err(locks::LockError::Conflict) => {
+            let id = locks::file_id(&file);
+            // Closing our descriptor drops the locks it took, so only the others' remain.
+            drop(file);
+            Err(image_in_use(path, read_only, id))
+        }
+        Err(locks::LockError::Os(e)) => Err(io::Error::new(
+            e.kind(),
+            format!("{}: cannot lock it against a second server: {e}", path.display()),
+        )),
+    }
+}
+
+pub(crate) fn not_a_disk(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!("{} is not a regular file or a block device", path.display()),
@@ -389,7 +421,7 @@ impl FileDisk {
         if !is_valid_block_size(block_size) {
             return Err(bad_block_size(block_size));
         }
-        if size == 0 || size % u64::from(block_size) != 0 {
+        if size == 0 || !size.is_multiple_of(u64::from(block_size)) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("size {size} is not a positive multiple of the block size {block_size}"),
@@ -438,7 +470,7 @@ impl FileDisk {
         if block_device && !read_only {
             options.custom_flags(nix::libc::O_EXCL);
         }
-        let mut file = options.open(path).map_err(|e| {
+        let file = options.open(path).map_err(|e| {
             if block_device && e.raw_os_error() == Some(nix::libc::EBUSY) {
                 io::Error::new(
                     e.kind(),
@@ -457,21 +489,7 @@ impl FileDisk {
             return Err(not_a_disk(path));
         }
         // Locked before anything is changed (grown) or read.
-        match locks::lock_image(&file, read_only) {
-            Ok(()) => {}
-            Err(locks::LockError::Conflict) => {
-                let id = locks::file_id(&file);
-                // Closing our descriptor drops the locks it took, so only the others' remain.
-                drop(file);
-                return Err(image_in_use(path, read_only, id));
-            }
-            Err(locks::LockError::Os(e)) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("{}: cannot lock it against a second server: {e}", path.display()),
-                ));
-            }
-        }
+        let mut file = lock_or_refuse(path, file, read_only)?;
         if let Some(size) = grow_to
             && kind.is_file()
             && file.metadata().map_err(|e| at(path, e))?.len() < size

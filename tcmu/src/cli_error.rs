@@ -34,6 +34,12 @@ pub(crate) enum CliError {
     /// A memory disk of no whole number of blocks.
     #[error("--size {size} is not a positive multiple of the block size {block_size}")]
     MemorySize { size: u64, block_size: u32 },
+    /// --direct with a qcow2 image.
+    #[error(
+        "{0} is a qcow2 image: --direct is for raw images and block devices only (a qcow2 \
+         image is read and written through the page cache; leave out --direct)"
+    )]
+    Qcow2Direct(String),
     /// --size with --read-only.
     #[error("--size creates or grows the image; it cannot go with --read-only")]
     SizeReadOnly,

@@ -414,7 +414,7 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         let bs = self.block_len();
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         tracing::debug!(lba, blocks = total / bs.max(1), fua, "volatile cache: write");
-        if total % bs != 0 {
+        if !total.is_multiple_of(bs) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a write of part of a block"));
         }
         let blocks = (total / bs) as u64;

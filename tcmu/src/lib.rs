@@ -13,6 +13,8 @@
 //!   [`TaskManagement`] notices, and [`LogicalUnit`]: a handler in front of the emulation.
 //! - [`backend`]: the block-level [`BlockDevice`] trait, [`MemoryDisk`], [`FileDisk`] and the
 //!   [`ReadOnly`] wrapper.
+//! - [`qcow2`]: [`Qcow2Disk`], a disk in a qcow2 image (QEMU's sparse, copy-on-write format,
+//!   with backing files), read and written through the `imago` library.
 //! - [`emulate`]: the SBC command set emulated on top of a `BlockDevice`: every command the
 //!   kernel hands to a TCMU device, answered from the command's own buffers. It knows no ring:
 //!   it reads and fills any [`CommandData`] (a byte vector, or the ring's buffers) and returns
@@ -48,6 +50,7 @@ pub mod dbus;
 pub mod device;
 pub mod emulate;
 pub mod handler;
+pub mod qcow2;
 mod ring_adapter;
 pub mod runner;
 pub mod server;
@@ -63,6 +66,7 @@ pub use emulate::{CommandData, Emulator, Identity, Reply};
 pub use handler::{
     Action, EmulationOnly, Handler, LogicalUnit, ScsiCmd, TaskFunction, TaskManagement,
 };
+pub use qcow2::Qcow2Disk;
 /// The SCSI bytes a handler reads and answers with.
 pub use scsi_proto;
 pub use scsi_proto::cdb::{Command, DataDirection, Kind};

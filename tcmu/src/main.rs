@@ -13,8 +13,8 @@ use nix::sys::signalfd::SignalFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tcmu::{
-    BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, ReadOnly,
-    VolatileCache,
+    BlockDevice, Device, DeviceBuilder, FileDisk, Keep, MemoryDisk, PowerSwitch, Qcow2Disk,
+    ReadOnly, VolatileCache,
 };
 
 #[derive(Parser)]
@@ -92,14 +92,17 @@ struct RunnerArgs {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// The image file or block device.
+    /// The image file or block device. A file that starts with the qcow2 magic is served as a
+    /// qcow2 image (with its backing chain), whatever its name; with --size, a missing
+    /// path ending in `.qcow2` is created as a qcow2 image, any other as a raw one.
     #[arg(required_unless_present = "memory")]
     image: Option<PathBuf>,
     /// Serve a disk held in memory (of --size bytes, zeroed; gone on exit) instead of an image.
     #[arg(long, conflicts_with = "image", requires = "size")]
     memory: bool,
     /// Create the image with this size if it is missing, or grow it (never shrinks):
-    /// bytes, or with a K, M, G or T suffix (powers of 1024).
+    /// bytes, or with a K, M, G or T suffix (powers of 1024). A qcow2 image is only created,
+    /// never grown (qemu-img resize does that).
     #[arg(long)]
     size: Option<String>,
     /// The backstore's name (default: the image's file name).
@@ -276,6 +279,7 @@ fn parse_size(s: &str) -> Result<u64, SizeError> {
 /// What `serve` serves.
 enum Disk {
     File(FileDisk),
+    Qcow2(Qcow2Disk),
     Memory(MemoryDisk),
 }
 
@@ -346,14 +350,21 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(CliError::Disk)?)
         }
         (Some(image), size) => {
-            // The errors name the image.
-            let disk = match size {
-                Some(_) if read_only => return Err(CliError::SizeReadOnly),
-                Some(size) => FileDisk::create(image, size, block_size),
-                None => FileDisk::open(image, block_size, read_only),
-            };
-            let disk = if args.direct { disk.and_then(FileDisk::direct) } else { disk };
-            Disk::File(disk.map_err(CliError::Disk)?)
+            let new_qcow2 = size.is_some()
+                && !image.exists()
+                && image.extension().is_some_and(|e| e == "qcow2");
+            if new_qcow2 || tcmu::qcow2::is_qcow2(image).map_err(CliError::Disk)? {
+                Disk::Qcow2(open_qcow2(image, size, block_size, read_only, args.direct)?)
+            } else {
+                // The errors name the image.
+                let disk = match size {
+                    Some(_) if read_only => return Err(CliError::SizeReadOnly),
+                    Some(size) => FileDisk::create(image, size, block_size),
+                    None => FileDisk::open(image, block_size, read_only),
+                };
+                let disk = if args.direct { disk.and_then(FileDisk::direct) } else { disk };
+                Disk::File(disk.map_err(CliError::Disk)?)
+            }
         }
     };
 
@@ -392,6 +403,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let (device, crash) = match disk {
         Disk::File(d) => start(builder, d, read_only, args.crash_test),
+        Disk::Qcow2(d) => start(builder, d, read_only, args.crash_test),
         Disk::Memory(d) => start(builder, d, read_only, args.crash_test),
     }?;
     match device.disk() {
@@ -434,6 +446,25 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         (Ok(()), Ok(())) => Ok(()),
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
         (Err(e), Err(w)) => Err(CliError::Both(Box::new(e), Box::new(w))),
+    }
+}
+
+/// Opens the qcow2 image `image`, or with a size creates it (it must be missing: a qcow2
+/// image is neither grown nor overwritten here).
+fn open_qcow2(
+    image: &Path,
+    size: Option<u64>,
+    block_size: u32,
+    read_only: bool,
+    direct: bool,
+) -> Result<Qcow2Disk, CliError> {
+    if direct {
+        return Err(CliError::Qcow2Direct(image.display().to_string()));
+    }
+    match size {
+        Some(_) if read_only => Err(CliError::SizeReadOnly),
+        Some(size) => Qcow2Disk::create(image, size, block_size).map_err(CliError::Disk),
+        None => Qcow2Disk::open(image, block_size, read_only).map_err(CliError::Disk),
     }
 }
 

@@ -142,3 +142,34 @@ fn crash_test_goes_with_neither_memory_nor_read_only() {
     }
     std::fs::remove_file(&img).unwrap();
 }
+
+/// `tcmu serve` finds a qcow2 image by its magic, not its name; `--size` makes a new qcow2
+/// image only for a missing path ending in `.qcow2`; `--direct` is refused for qcow2. (The
+/// image is opened before LIO is looked for, so this runs on any host.)
+#[test]
+fn qcow2_images_are_found_by_their_magic_and_made_by_their_name() {
+    let dir = std::env::temp_dir().join(format!("tcmu-cli-qcow2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let new = dir.join("new.qcow2");
+    let _ = tcmu(&["serve", new.to_str().unwrap(), "--size", "1M"]);
+    let bytes = std::fs::read(&new).unwrap();
+    assert_eq!(&bytes[..4], b"QFI\xfb", "a qcow2 image was made");
+    assert!(bytes.len() < 1 << 20, "sparse: {} bytes", bytes.len());
+    // Named otherwise, it is still qcow2: --direct is refused, naming it.
+    let renamed = dir.join("disk.img");
+    std::fs::rename(&new, &renamed).unwrap();
+    let (ok, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--direct"]);
+    assert!(!ok && err.contains("qcow2") && err.contains("--direct"), "{err}");
+    assert!(err.contains(renamed.to_str().unwrap()), "{err}");
+    // A qcow2 image is not grown (nor overwritten as raw).
+    let (ok, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--size", "2M"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(&renamed).unwrap(), bytes);
+    // A missing path with another ending is still made raw.
+    let raw = dir.join("raw.img");
+    let _ = tcmu(&["serve", raw.to_str().unwrap(), "--size", "1M"]);
+    assert_eq!(std::fs::metadata(&raw).unwrap().len(), 1 << 20);
+    assert_ne!(&std::fs::read(&raw).unwrap()[..4], b"QFI\xfb");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -194,8 +194,13 @@ fn test(args: &[String]) -> Result<(), String> {
         )
     })?;
     step("unit and property tests", &|| {
-        // tcmu's tests/dbus.rs runs a private dbus-daemon.
-        vm::ensure_host_packages(&[("dbus-daemon", "dbus-daemon")])?;
+        // tcmu's tests/dbus.rs runs a private dbus-daemon; its qcow2 tests check images with
+        // qemu-img and qemu-io.
+        vm::ensure_host_packages(&[
+            ("dbus-daemon", "dbus-daemon"),
+            ("qemu-img", "qemu-utils"),
+            ("qemu-io", "qemu-utils"),
+        ])?;
         cargo(&root, &["test", "--workspace"])
     })?;
     step("iSCSI login and discovery against tgtd", &|| {
