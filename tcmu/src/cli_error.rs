@@ -40,6 +40,13 @@ pub(crate) enum CliError {
          image is read and written through the page cache; leave out --direct)"
     )]
     Qcow2Direct(String),
+    /// --size on an image served raw that holds a qcow2 header.
+    #[error(
+        "{0} holds a qcow2 image but is served raw (its name does not end in .qcow2): --size \
+         would grow it as raw; pass --format qcow2 to serve it as qcow2 (qemu-img resize grows \
+         a qcow2 image)"
+    )]
+    GrowQcow2AsRaw(String),
     /// --size with --read-only.
     #[error("--size creates or grows the image; it cannot go with --read-only")]
     SizeReadOnly,

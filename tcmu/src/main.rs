@@ -90,13 +90,27 @@ struct RunnerArgs {
     check: Option<String>,
 }
 
+/// An image's format (`tcmu serve --format`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The disk's bytes, as they are.
+    Raw,
+    /// A qcow2 image (QEMU's format), read and written through the imago library.
+    Qcow2,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// The image file or block device. A file that starts with the qcow2 magic is served as a
-    /// qcow2 image (with its backing chain), whatever its name; with --size, a missing
-    /// path ending in `.qcow2` is created as a qcow2 image, any other as a raw one.
+    /// The image file or block device: raw, or qcow2 (with its backing chain) when its name
+    /// ends in `.qcow2` or --format says so. With --size, a missing path is created in that
+    /// format.
     #[arg(required_unless_present = "memory")]
     image: Option<PathBuf>,
+    /// The image's format (default: qcow2 for a name ending in `.qcow2`, raw otherwise). The
+    /// content is never probed: a raw disk whose user wrote a qcow2 header into it stays raw,
+    /// so that header cannot make the server open other files as its backing chain.
+    #[arg(long, value_enum, conflicts_with = "memory")]
+    format: Option<Format>,
     /// Serve a disk held in memory (of --size bytes, zeroed; gone on exit) instead of an image.
     #[arg(long, conflicts_with = "image", requires = "size")]
     memory: bool,
@@ -350,12 +364,24 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(CliError::Disk)?)
         }
         (Some(image), size) => {
-            let new_qcow2 = size.is_some()
-                && !image.exists()
-                && image.extension().is_some_and(|e| e == "qcow2");
-            if new_qcow2 || tcmu::qcow2::is_qcow2(image).map_err(CliError::Disk)? {
+            let by_name = if image.extension().is_some_and(|e| e == "qcow2") {
+                Format::Qcow2
+            } else {
+                Format::Raw
+            };
+            if args.format.unwrap_or(by_name) == Format::Qcow2 {
                 Disk::Qcow2(open_qcow2(image, size, block_size, read_only, args.direct)?)
             } else {
+                if tcmu::qcow2::is_qcow2(image).map_err(CliError::Disk)? {
+                    if size.is_some() {
+                        return Err(CliError::GrowQcow2AsRaw(image.display().to_string()));
+                    }
+                    tracing::warn!(
+                        image = %image.display(),
+                        "the image starts with a qcow2 header but is served raw (its name does \
+                         not end in .qcow2); pass --format qcow2 to serve it as qcow2"
+                    );
+                }
                 // The errors name the image.
                 let disk = match size {
                     Some(_) if read_only => return Err(CliError::SizeReadOnly),

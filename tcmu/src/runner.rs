@@ -124,6 +124,62 @@ impl Subtype for FileSubtype {
     }
 }
 
+/// `qcow2/<path>` (and `qcow/<path>`, tcmu-runner's name for it): a qcow2 image with its
+/// backing chain, created (qcow2 v3, sparse) at the device's size when missing; an existing
+/// image's virtual size must be the device's.
+#[derive(Debug, Clone, Copy)]
+pub struct Qcow2Subtype {
+    name: &'static str,
+}
+
+impl Qcow2Subtype {
+    /// The subtype `qcow2`.
+    pub const QCOW2: Qcow2Subtype = Qcow2Subtype { name: "qcow2" };
+    /// The same under tcmu-runner's name, `qcow`, so its saved configurations keep working.
+    pub const QCOW: Qcow2Subtype = Qcow2Subtype { name: "qcow" };
+}
+
+impl Subtype for Qcow2Subtype {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn description(&self) -> &str {
+        "The path of a qcow2 image (created, qcow2 v3, if missing); its backing chain is used."
+    }
+
+    fn check_config(&self, config: &str) -> Result<(), String> {
+        FileSubtype.check_config(config)?;
+        let path = Path::new(config);
+        match crate::qcow2::is_qcow2(path) {
+            Ok(true) => Ok(()),
+            Ok(false) if !path.exists() => Ok(()),
+            Ok(false) => Err(format!("{config} is not a qcow2 image")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        self.check_config(&device.config)?;
+        let path = Path::new(&device.config);
+        let disk = if path.exists() {
+            crate::qcow2::Qcow2Disk::open(path, device.block_size, false)
+        } else {
+            crate::qcow2::Qcow2Disk::create(path, device.size, device.block_size)
+        }
+        .map_err(|e| e.to_string())?;
+        let bytes = disk.num_blocks().saturating_mul(u64::from(disk.block_size()));
+        if bytes != device.size {
+            return Err(format!(
+                "{} is a {bytes}-byte image but the device is {} bytes: resize one to the \
+                 other (qemu-img resize)",
+                device.config, device.size
+            ));
+        }
+        Ok(Box::new(disk))
+    }
+}
+
 /// `mem/<anything>`: a disk in memory, zeroed, gone when the daemon stops (for tests).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MemorySubtype;
@@ -225,10 +281,12 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner with the built-in subtypes (`file`, `mem`).
+    /// A runner with the built-in subtypes (`file`, `qcow2`, `qcow`, `mem`).
     pub fn new(options: RunnerOptions) -> Self {
         let mut r = Runner { subtypes: Vec::new(), options, served: HashMap::new() };
         r.register(FileSubtype);
+        r.register(Qcow2Subtype::QCOW2);
+        r.register(Qcow2Subtype::QCOW);
         r.register(MemorySubtype);
         r
     }
@@ -603,7 +661,7 @@ mod tests {
         let e = r.check("me/x").unwrap_err();
         assert!(e.contains("no handler for subtype \"me\""), "{e}");
         let e = r.check("memory/x").unwrap_err();
-        assert!(e.contains("\"memory\"") && e.contains("file, mem"), "{e}");
+        assert!(e.contains("\"memory\"") && e.contains("file, qcow2, qcow, mem"), "{e}");
         assert!(r.check("").is_err());
     }
 
@@ -641,6 +699,34 @@ mod tests {
         let e = FileSubtype.open(&bigger).err().unwrap();
         assert!(e.contains("holds 1048576 bytes but the device is 2097152"), "{e}");
         assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_qcow2_image_is_made_at_the_device_size_and_a_raw_one_refused() {
+        let dir = std::env::temp_dir().join(format!("tcmu-runner-qcow2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("a.qcow2");
+        let dev = RunnerDevice {
+            hba: 1,
+            name: "a".into(),
+            config: img.display().to_string(),
+            size: 4 << 20,
+            block_size: 512,
+        };
+        let disk = Qcow2Subtype::QCOW2.open(&dev).unwrap();
+        assert_eq!(disk.num_blocks(), 8192);
+        drop(disk);
+        assert!(crate::qcow2::is_qcow2(&img).unwrap());
+        let e =
+            Qcow2Subtype::QCOW.open(&RunnerDevice { size: 8 << 20, ..dev.clone() }).err().unwrap();
+        assert!(e.contains("is a 4194304-byte image but the device is 8388608"), "{e}");
+        let raw = dir.join("raw.img");
+        std::fs::write(&raw, vec![0u8; 4096]).unwrap();
+        let r = Runner::new(RunnerOptions::default());
+        let e = r.check(&format!("qcow2/{}", raw.display())).unwrap_err();
+        assert!(e.contains("is not a qcow2 image"), "{e}");
+        assert!(r.check(&format!("qcow/{}", img.display())).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -143,11 +143,13 @@ fn crash_test_goes_with_neither_memory_nor_read_only() {
     std::fs::remove_file(&img).unwrap();
 }
 
-/// `tcmu serve` finds a qcow2 image by its magic, not its name; `--size` makes a new qcow2
-/// image only for a missing path ending in `.qcow2`; `--direct` is refused for qcow2. (The
-/// image is opened before LIO is looked for, so this runs on any host.)
+/// `tcmu serve` takes an image's format from its name (`.qcow2`) or `--format`, never from
+/// its content: `--size` makes a new qcow2 image for a missing `.qcow2` path; a qcow2 image
+/// named otherwise is raw unless `--format qcow2`, and is not grown as raw; `--direct` is
+/// refused for qcow2. (The image is opened before LIO is looked for, so this runs on any
+/// host.)
 #[test]
-fn qcow2_images_are_found_by_their_magic_and_made_by_their_name() {
+fn qcow2_images_are_chosen_by_name_or_format_never_by_content() {
     let dir = std::env::temp_dir().join(format!("tcmu-cli-qcow2-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -156,14 +158,22 @@ fn qcow2_images_are_found_by_their_magic_and_made_by_their_name() {
     let bytes = std::fs::read(&new).unwrap();
     assert_eq!(&bytes[..4], b"QFI\xfb", "a qcow2 image was made");
     assert!(bytes.len() < 1 << 20, "sparse: {} bytes", bytes.len());
-    // Named otherwise, it is still qcow2: --direct is refused, naming it.
+    let (ok, _, err) = tcmu(&["serve", new.to_str().unwrap(), "--direct"]);
+    assert!(!ok && err.contains("qcow2") && err.contains("--direct"), "{err}");
+    // Named otherwise, it is raw: not grown as raw, and qcow2 only when asked.
     let renamed = dir.join("disk.img");
     std::fs::rename(&new, &renamed).unwrap();
-    let (ok, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--direct"]);
-    assert!(!ok && err.contains("qcow2") && err.contains("--direct"), "{err}");
-    assert!(err.contains(renamed.to_str().unwrap()), "{err}");
-    // A qcow2 image is not grown (nor overwritten as raw).
     let (ok, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--size", "2M"]);
+    assert!(!ok && err.contains("holds a qcow2 image but is served raw"), "{err}");
+    assert_eq!(std::fs::read(&renamed).unwrap(), bytes);
+    let (ok, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--format", "qcow2", "--direct"]);
+    assert!(!ok && err.contains("is a qcow2 image: --direct"), "{err}");
+    assert!(err.contains(renamed.to_str().unwrap()), "{err}");
+    // Served raw (it fails later, at LIO, on a host without it): warned, not probed.
+    let (_, _, err) = tcmu(&["serve", renamed.to_str().unwrap(), "--direct"]);
+    assert!(!err.contains("is a qcow2 image: --direct"), "{err}");
+    let (ok, _, err) =
+        tcmu(&["serve", renamed.to_str().unwrap(), "--format", "qcow2", "--size", "2M"]);
     assert!(!ok && err.contains("already exists"), "{err}");
     assert_eq!(std::fs::read(&renamed).unwrap(), bytes);
     // A missing path with another ending is still made raw.

@@ -45,7 +45,7 @@ start_runner() { # LOG: starts it, sets RP; true once it serves
 
 check "runner --check accepts file/<absolute path>" '"$TCMU" runner --check file//tmp/rn/x.img >/dev/null'
 out=$("$TCMU" runner --check nosuch/x 2>&1); rc=$?
-check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, mem)"'
+check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, qcow2, qcow, mem)"'
 
 check "the runner starts" 'start_runner /tmp/rn/r1.log'
 mkstore r1 file//tmp/rn/r1.img 67108864; rc=$?
@@ -143,17 +143,25 @@ tcli /loopback/$W2/luns create /backstores/user:file/ta
 DT=""; for i in $(seq 1 100); do for d in $(ls /sys/block); do case " $before " in *" $d "*) ;; *) case $d in sd*) DT=/dev/$d ;; esac ;; esac; done; [ -n "$DT" ] && break; sleep 0.1; done
 dd if=/tmp/rn/pat of="$DT" bs=1M seek=5 oflag=direct conv=fsync 2>/dev/null
 check "targetcli's loopback LUN gives the disk; its bytes reach the image" '[ -b "$DT" ] && dd if=/tmp/rn/ta.img bs=1M skip=5 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
+# disk_of SECTORS: the new sd disk of that size (up to 10 s).
+disk_of() { for i in $(seq 1 100); do for d in /sys/block/sd*; do [ "$(cat $d/size 2>/dev/null)" = "$1" ] && { echo /dev/${d##*/}; return 0; }; done; sleep 0.1; done; return 1; }
+tcli /backstores/user:qcow2 create name=tq size=32M cfgstring=/tmp/rn/tq.qcow2; rc=$?
+tcli /loopback/$W2/luns create /backstores/user:qcow2/tq
+DQ=$(disk_of 65536)
+dd if=/tmp/rn/pat of="$DQ" bs=1M seek=2 oflag=direct conv=fsync 2>/dev/null; wrc=$?
+check "targetcli: user:qcow2 create, a LUN, the disk takes writes" '[ $rc -eq 0 ] && [ -b "$DQ" ] && [ $wrc -eq 0 ] && head -c 4 /tmp/rn/tq.qcow2 | grep -q QFI'
 tcli saveconfig /tmp/rn/saved.json
 kill -TERM $RP; wait $RP
+qemu-img convert -O raw /tmp/rn/tq.qcow2 /tmp/rn/tq.raw
+check "the qcow2 image checks clean, and qemu-img reads the bytes written" 'qemu-img check /tmp/rn/tq.qcow2 > /dev/null 2>&1 && dd if=/tmp/rn/tq.raw bs=1M skip=2 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
 tcli clearconfig confirm=True
 check "saveconfig, runner stopped, clearconfig: the disk is gone" '[ -s /tmp/rn/saved.json ] && [ ! -b "$DT" ] && ! ls -d $C/core/user_*/ta 2>/dev/null'
 start_runner /tmp/rn/t2.log
-before=$(ls /sys/block | tr '\n' ' ')
 tcli restoreconfig /tmp/rn/saved.json; rc=$?
-DT=""; for i in $(seq 1 100); do for d in $(ls /sys/block); do case " $before " in *" $d "*) ;; *) case $d in sd*) DT=/dev/$d ;; esac ;; esac; done; [ -n "$DT" ] && break; sleep 0.1; done
-check "restoreconfig: the devices come back, served, the data intact" '[ $rc -eq 0 ] && [ -b "$DT" ] && dd if="$DT" bs=1M skip=5 count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/rn/pat && grep -q "serving device=user_.*/ta" /tmp/rn/t2.log'
+DT=$(disk_of 131072); DQ=$(disk_of 65536)
+check "restoreconfig: the devices come back, served, the data intact" '[ $rc -eq 0 ] && [ -b "$DT" ] && dd if="$DT" bs=1M skip=5 count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/rn/pat && [ -b "$DQ" ] && dd if="$DQ" bs=1M skip=2 count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/rn/pat && grep -q "serving device=user_.*/ta" /tmp/rn/t2.log'
 tcli clearconfig confirm=True; rc=$?
-check "targetcli clearconfig removes them; the runner stops serving them" '[ $rc -eq 0 ] && ! ls -d $C/core/user_* 2>/dev/null && grep -q "no longer served device=user_.*/ta" /tmp/rn/t2.log'
+check "targetcli clearconfig removes them; the runner stops serving them" '[ $rc -eq 0 ] && ! ls -d $C/core/user_* 2>/dev/null && grep -q "no longer served device=user_.*/ta" /tmp/rn/t2.log && grep -q "no longer served device=user_.*/tq" /tmp/rn/t2.log'
 kill -TERM $RP; wait $RP; rc=$?
 check "the runner stops on SIGTERM with status 0 (and leaves the bus)" '[ $rc -eq 0 ]'
 kill $(cat /tmp/rn/dbus.pid) 2>/dev/null
