@@ -9,6 +9,7 @@ modprobe target_core_user; modprobe tcm_loop
 C=/sys/kernel/config/target
 WWN=naa.5001405000000077
 mkdir -p /tmp/rn
+head -c 4194304 /dev/urandom > /tmp/rn/pat
 
 # mkstore NAME CONFIG SIZE: core/user_7/NAME made and enabled as targetcli does; enable's
 # status (it waits for the daemon's reply; a time-out is a hang).
@@ -47,13 +48,20 @@ check "runner --check accepts file/<absolute path>" '"$TCMU" runner --check file
 out=$("$TCMU" runner --check nosuch/x 2>&1); rc=$?
 check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, qcow2, qcow, mem)"'
 
+# A device `tcmu serve` serves is its own: the runner starts beside it and leaves it alone.
+"$TCMU" serve /tmp/rn/own.img --size 16M --name own > /tmp/rn/own.out 2> /tmp/rn/own.err &
+SP=$!
+for i in $(seq 1 200); do [ -s /tmp/rn/own.out ] && break; sleep 0.1; done
+DS=$(head -1 /tmp/rn/own.out)
 check "the runner starts" 'start_runner /tmp/rn/r1.log'
+check "a device of tcmu serve is left to it, and keeps working" '[ -b "$DS" ] && ! grep -q "user_1/own" /tmp/rn/r1.log && dd if=/tmp/rn/pat of="$DS" bs=1M count=4 oflag=direct 2>/dev/null && dd if="$DS" bs=1M count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/rn/pat'
+kill -TERM $SP; wait $SP; src=$?
+check "... and stops on its own terms" '[ $src -eq 0 ] && [ ! -e $C/core/user_1/own ]'
 mkstore r1 file//tmp/rn/r1.img 67108864; rc=$?
 check "a user:file backstore made by hand is taken: enable returns 0" '[ $rc -eq 0 ] && [ "$(cat $C/core/user_7/r1/enable)" = 1 ]'
 check "its image is created at the device size" '[ "$(stat -c %s /tmp/rn/r1.img)" = 67108864 ]'
 D1=$(lun r1)
 check "a loopback LUN gives a 64 MiB disk" '[ -b "$D1" ] && [ "$(cat /sys/block/$(basename $D1)/size)" = 131072 ]'
-head -c 4194304 /dev/urandom > /tmp/rn/pat
 dd if=/tmp/rn/pat of="$D1" bs=1M seek=3 oflag=direct conv=fsync 2>/dev/null
 check "bytes written to the disk are in the image" 'dd if=/tmp/rn/r1.img bs=1M skip=3 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
 
