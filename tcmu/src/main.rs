@@ -74,13 +74,18 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct RunnerArgs {
-    /// Serving threads per device.
-    #[arg(long, default_value_t = 4)]
-    threads: usize,
+    /// Serving threads per device [default: the config file's `threads`, or 4].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    threads: Option<u64>,
     /// Busy-poll each ring for up to this many microseconds between the commands of a stream
-    /// (see `tcmu serve --poll-us`).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
-    poll_us: u64,
+    /// (see `tcmu serve --poll-us`) [default: the config file's `poll_us`, or 0].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    poll_us: Option<u64>,
+    /// The config file: `key = value` lines (`log_level`, `threads`, `poll_us`, `file.create`,
+    /// `qcow2.create`); the command line wins over it, RUST_LOG over its `log_level`. The
+    /// default path may be missing; a path given must exist.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// The lock file shared with tcmu-runner.
     #[arg(long, default_value = tcmu::runner::LOCK_FILE)]
     lock_file: PathBuf,
@@ -652,11 +657,14 @@ fn cleanup(force: bool) -> Result<(), CliError> {
 }
 
 /// `tcmu runner`: the daemon until a stop signal, or `--check`.
-fn runner(args: RunnerArgs) -> Result<(), CliError> {
+fn runner(args: RunnerArgs, config: tcmu::runner::RunnerConfig) -> Result<(), CliError> {
     let mut options = tcmu::runner::RunnerOptions::default();
-    options.threads = args.threads.max(1);
-    options.poll = std::time::Duration::from_micros(args.poll_us);
+    options.threads =
+        args.threads.and_then(|t| usize::try_from(t).ok()).or(config.threads).unwrap_or(4);
+    options.poll = std::time::Duration::from_micros(args.poll_us.or(config.poll_us).unwrap_or(0));
     options.lock_file = args.lock_file;
+    options.file_create = config.file_create.unwrap_or(true);
+    options.qcow2_create = config.qcow2_create.unwrap_or(true);
     let runner = tcmu::runner::Runner::new(options);
     if let Some(config) = args.check {
         runner.check(&config).map_err(CliError::Check)?;
@@ -681,7 +689,29 @@ fn runner(args: RunnerArgs) -> Result<(), CliError> {
     r.map_err(CliError::from)
 }
 
+/// Where `tcmu runner` looks for its config file when none is named.
+const RUNNER_CONFIG: &str = "/etc/tcmu/tcmu-rs-runner.conf";
+
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The runner's config file may set the log level: read before logging starts.
+    let runner_config = match &cli.command {
+        Cmd::Runner(args) => {
+            let (path, optional) = match &args.config {
+                Some(p) => (p.clone(), false),
+                None => (PathBuf::from(RUNNER_CONFIG), true),
+            };
+            match tcmu::runner::RunnerConfig::read(&path, optional) {
+                Ok(c) => c.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("tcmu: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => tcmu::runner::RunnerConfig::default(),
+    };
+    let level = runner_config.log_level.clone().unwrap_or_else(|| "info".to_string());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // A log line to a terminal that went away (EIO after a hang-up) must not become a
@@ -689,16 +719,15 @@ fn main() -> ExitCode {
         .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
-    let cli = Cli::parse();
     let r = match cli.command {
         Cmd::Serve(args) => serve(*args),
         Cmd::List => list(),
         Cmd::Iscsi(cmd) => iscsi_cmd::run(cmd).map_err(CliError::from),
         Cmd::Cleanup { force } => cleanup(force),
-        Cmd::Runner(args) => runner(args),
+        Cmd::Runner(args) => runner(args, runner_config),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,8 +71,57 @@ pub struct RunnerDevice {
 /// `file/<path>`: a raw image, created sparse at the device's size when missing; an existing
 /// image must have exactly that size (a shorter or longer one is refused rather than grown or
 /// cut silently).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FileSubtype;
+#[derive(Debug, Clone, Copy)]
+pub struct FileSubtype {
+    /// Create a missing image (default); off, a config naming a missing file is refused, so
+    /// a mistyped path never makes a stray image.
+    pub create: bool,
+}
+
+impl Default for FileSubtype {
+    fn default() -> Self {
+        FileSubtype { create: true }
+    }
+}
+
+/// The checks of a config naming an image: an absolute path to a regular file or block
+/// device, or (when `create`) a missing file in an existing folder.
+fn check_image_path(config: &str, create: bool) -> Result<(), String> {
+    let path = Path::new(config);
+    if !path.is_absolute() {
+        return Err(format!("{config:?} is not an absolute path"));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() || std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()) => {
+            Ok(())
+        }
+        Ok(_) => Err(format!("{config} is not a regular file or a block device")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => {
+            Err(format!("{config} does not exist (this runner creates no images)"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+            Some(dir) if dir.is_dir() => Ok(()),
+            _ => Err(format!("{config}: its folder does not exist")),
+        },
+        Err(e) => Err(format!("{config}: {e}")),
+    }
+}
+
+/// An opened disk must hold exactly the device's size: a shorter or longer image is refused
+/// rather than grown or cut silently.
+fn check_size(
+    disk: Box<dyn BlockDevice>,
+    device: &RunnerDevice,
+) -> Result<Box<dyn BlockDevice>, String> {
+    let bytes = disk.num_blocks().saturating_mul(u64::from(disk.block_size()));
+    if bytes != device.size {
+        return Err(format!(
+            "{} holds {bytes} bytes but the device is {} bytes: resize one to the other",
+            device.config, device.size
+        ));
+    }
+    Ok(disk)
+}
 
 impl Subtype for FileSubtype {
     fn name(&self) -> &str {
@@ -84,24 +133,7 @@ impl Subtype for FileSubtype {
     }
 
     fn check_config(&self, config: &str) -> Result<(), String> {
-        let path = Path::new(config);
-        if !path.is_absolute() {
-            return Err(format!("{config:?} is not an absolute path"));
-        }
-        match std::fs::metadata(path) {
-            Ok(m)
-                if m.is_file()
-                    || std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()) =>
-            {
-                Ok(())
-            }
-            Ok(_) => Err(format!("{config} is not a regular file or a block device")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
-                Some(dir) if dir.is_dir() => Ok(()),
-                _ => Err(format!("{config}: its folder does not exist")),
-            },
-            Err(e) => Err(format!("{config}: {e}")),
-        }
+        check_image_path(config, self.create)
     }
 
     fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
@@ -113,14 +145,7 @@ impl Subtype for FileSubtype {
             FileDisk::create(path, device.size, device.block_size)
         }
         .map_err(|e| e.to_string())?;
-        let bytes = disk.num_blocks().saturating_mul(u64::from(disk.block_size()));
-        if bytes != device.size {
-            return Err(format!(
-                "{} holds {bytes} bytes but the device is {} bytes: resize one to the other",
-                device.config, device.size
-            ));
-        }
-        Ok(Box::new(disk))
+        check_size(Box::new(disk), device)
     }
 }
 
@@ -130,13 +155,15 @@ impl Subtype for FileSubtype {
 #[derive(Debug, Clone, Copy)]
 pub struct Qcow2Subtype {
     name: &'static str,
+    /// Create a missing image (default); off, a config naming a missing file is refused.
+    pub create: bool,
 }
 
 impl Qcow2Subtype {
     /// The subtype `qcow2`.
-    pub const QCOW2: Qcow2Subtype = Qcow2Subtype { name: "qcow2" };
+    pub const QCOW2: Qcow2Subtype = Qcow2Subtype { name: "qcow2", create: true };
     /// The same under tcmu-runner's name, `qcow`, so its saved configurations keep working.
-    pub const QCOW: Qcow2Subtype = Qcow2Subtype { name: "qcow" };
+    pub const QCOW: Qcow2Subtype = Qcow2Subtype { name: "qcow", create: true };
 }
 
 impl Subtype for Qcow2Subtype {
@@ -149,7 +176,7 @@ impl Subtype for Qcow2Subtype {
     }
 
     fn check_config(&self, config: &str) -> Result<(), String> {
-        FileSubtype.check_config(config)?;
+        check_image_path(config, self.create)?;
         let path = Path::new(config);
         match crate::qcow2::is_qcow2(path) {
             Ok(true) => Ok(()),
@@ -168,15 +195,7 @@ impl Subtype for Qcow2Subtype {
             crate::qcow2::Qcow2Disk::create(path, device.size, device.block_size)
         }
         .map_err(|e| e.to_string())?;
-        let bytes = disk.num_blocks().saturating_mul(u64::from(disk.block_size()));
-        if bytes != device.size {
-            return Err(format!(
-                "{} is a {bytes}-byte image but the device is {} bytes: resize one to the \
-                 other (qemu-img resize)",
-                device.config, device.size
-            ));
-        }
-        Ok(Box::new(disk))
+        check_size(Box::new(disk), device)
     }
 }
 
@@ -202,6 +221,96 @@ impl Subtype for MemorySubtype {
         MemoryDisk::new(blocks, device.block_size)
             .map(|d| Box::new(d) as Box<dyn BlockDevice>)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// What a runner's config file says (`tcmu runner --config`): `key = value` lines, `#`
+/// comments. Keys: `log_level` (`error`, `warn`, `info`, `debug`, `trace`, or tcmu-runner's
+/// 0-5 from `/etc/tcmu/tcmu.conf`), `threads` (1-64), `poll_us` (0-1000000), `file.create`
+/// and `qcow2.create` (`true`/`false`: whether a missing image is created). A setting left
+/// out is `None`: the command line or the default decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunnerConfig {
+    /// A `tracing` level name.
+    pub log_level: Option<String>,
+    /// Serving threads per device.
+    pub threads: Option<usize>,
+    /// Busy-polling window, in microseconds.
+    pub poll_us: Option<u64>,
+    /// Whether the `file` subtype creates a missing image.
+    pub file_create: Option<bool>,
+    /// Whether the `qcow2` (and `qcow`) subtype creates a missing image.
+    pub qcow2_create: Option<bool>,
+}
+
+impl RunnerConfig {
+    /// Parses a config file's text; an error names the line and what is wrong with it.
+    pub fn parse(text: &str) -> Result<RunnerConfig, String> {
+        let mut c = RunnerConfig::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = |what: String| format!("line {}: {what}", n + 1);
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(at(format!("{line:?} is not `key = value`")));
+            };
+            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+            let number = |max: u64| -> Result<u64, String> {
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| *v <= max)
+                    .ok_or_else(|| at(format!("{key} = {value:?}: a number from 0 to {max}")))
+            };
+            let boolean = || match value {
+                "true" | "yes" | "1" => Ok(true),
+                "false" | "no" | "0" => Ok(false),
+                _ => Err(at(format!("{key} = {value:?}: true or false"))),
+            };
+            match key {
+                "log_level" => {
+                    let level = match value {
+                        "0" | "1" | "error" => "error",
+                        "2" | "warn" => "warn",
+                        "3" | "info" => "info",
+                        "4" | "debug" => "debug",
+                        "5" | "trace" => "trace",
+                        _ => {
+                            return Err(at(format!(
+                                "log_level = {value:?}: error, warn, info, debug, trace or 0-5"
+                            )));
+                        }
+                    };
+                    c.log_level = Some(level.to_string());
+                }
+                "threads" => {
+                    let t = number(64)?;
+                    if t == 0 {
+                        return Err(at("threads = 0: at least one".to_string()));
+                    }
+                    c.threads = usize::try_from(t).ok();
+                }
+                "poll_us" => c.poll_us = Some(number(1_000_000)?),
+                "file.create" => c.file_create = Some(boolean()?),
+                "qcow2.create" => c.qcow2_create = Some(boolean()?),
+                _ => return Err(at(format!("unknown setting {key:?}"))),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads and parses `path`; `Ok(None)` when it does not exist and `optional`.
+    pub fn read(path: &Path, optional: bool) -> Result<Option<RunnerConfig>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                RunnerConfig::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+            }
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
     }
 }
 
@@ -243,11 +352,21 @@ pub struct RunnerOptions {
     pub poll: Duration,
     /// The lock file (default [`LOCK_FILE`]).
     pub lock_file: PathBuf,
+    /// Whether the built-in `file` subtype creates missing images (default true).
+    pub file_create: bool,
+    /// Whether the built-in `qcow2`/`qcow` subtypes create missing images (default true).
+    pub qcow2_create: bool,
 }
 
 impl Default for RunnerOptions {
     fn default() -> Self {
-        RunnerOptions { threads: 4, poll: Duration::ZERO, lock_file: PathBuf::from(LOCK_FILE) }
+        RunnerOptions {
+            threads: 4,
+            poll: Duration::ZERO,
+            lock_file: PathBuf::from(LOCK_FILE),
+            file_create: true,
+            qcow2_create: true,
+        }
     }
 }
 
@@ -284,9 +403,10 @@ impl Runner {
     /// A runner with the built-in subtypes (`file`, `qcow2`, `qcow`, `mem`).
     pub fn new(options: RunnerOptions) -> Self {
         let mut r = Runner { subtypes: Vec::new(), options, served: HashMap::new() };
-        r.register(FileSubtype);
-        r.register(Qcow2Subtype::QCOW2);
-        r.register(Qcow2Subtype::QCOW);
+        let (file_create, qcow2_create) = (r.options.file_create, r.options.qcow2_create);
+        r.register(FileSubtype { create: file_create });
+        r.register(Qcow2Subtype { create: qcow2_create, ..Qcow2Subtype::QCOW2 });
+        r.register(Qcow2Subtype { create: qcow2_create, ..Qcow2Subtype::QCOW });
         r.register(MemorySubtype);
         r
     }
@@ -691,12 +811,12 @@ mod tests {
             size: 1 << 20,
             block_size: 512,
         };
-        let disk = FileSubtype.open(&dev).unwrap();
+        let disk = FileSubtype::default().open(&dev).unwrap();
         assert_eq!(disk.num_blocks(), 2048);
         assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20);
         drop(disk);
         let bigger = RunnerDevice { size: 2 << 20, ..dev };
-        let e = FileSubtype.open(&bigger).err().unwrap();
+        let e = FileSubtype::default().open(&bigger).err().unwrap();
         assert!(e.contains("holds 1048576 bytes but the device is 2097152"), "{e}");
         assert_eq!(std::fs::metadata(&img).unwrap().len(), 1 << 20, "not grown");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -720,7 +840,7 @@ mod tests {
         assert!(crate::qcow2::is_qcow2(&img).unwrap());
         let e =
             Qcow2Subtype::QCOW.open(&RunnerDevice { size: 8 << 20, ..dev.clone() }).err().unwrap();
-        assert!(e.contains("is a 4194304-byte image but the device is 8388608"), "{e}");
+        assert!(e.contains("holds 4194304 bytes but the device is 8388608"), "{e}");
         let raw = dir.join("raw.img");
         std::fs::write(&raw, vec![0u8; 4096]).unwrap();
         let r = Runner::new(RunnerOptions::default());
@@ -728,6 +848,55 @@ mod tests {
         assert!(e.contains("is not a qcow2 image"), "{e}");
         assert!(r.check(&format!("qcow/{}", img.display())).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_config_file_is_read_and_its_mistakes_named() {
+        let c = RunnerConfig::parse(
+            "# tcmu runner\nlog_level = 4\nthreads=8 # per device\n\npoll_us = 2000\n\
+             file.create = false\nqcow2.create = yes\n",
+        )
+        .unwrap();
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!((c.threads, c.poll_us), (Some(8), Some(2000)));
+        assert_eq!((c.file_create, c.qcow2_create), (Some(false), Some(true)));
+        assert_eq!(RunnerConfig::parse("").unwrap(), RunnerConfig::default());
+        assert_eq!(
+            RunnerConfig::parse("log_level = warn").unwrap().log_level.as_deref(),
+            Some("warn")
+        );
+        for (text, says) in [
+            ("threads = 0", "line 1: threads = 0"),
+            ("\nthreads = 65", "line 2: threads = \"65\": a number from 0 to 64"),
+            ("poll_us = -1", "poll_us"),
+            ("log_level = loud", "log_level = \"loud\""),
+            ("file.create = maybe", "true or false"),
+            ("colour = blue", "unknown setting \"colour\""),
+            ("threads", "is not `key = value`"),
+        ] {
+            let e = RunnerConfig::parse(text).unwrap_err();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+        let missing = std::env::temp_dir().join("tcmu-no-such-runner.conf");
+        assert_eq!(RunnerConfig::read(&missing, true).unwrap(), None);
+        assert!(RunnerConfig::read(&missing, false).is_err());
+    }
+
+    #[test]
+    fn a_runner_that_creates_no_images_refuses_a_missing_one() {
+        let options =
+            RunnerOptions { file_create: false, qcow2_create: false, ..Default::default() };
+        let r = Runner::new(options);
+        let dir = std::env::temp_dir();
+        for sub in ["file", "qcow2", "qcow"] {
+            let e = r.check(&format!("{sub}/{}/tcmu-no-such.img", dir.display())).unwrap_err();
+            assert!(e.contains("does not exist (this runner creates no images)"), "{sub}: {e}");
+        }
+        assert!(
+            Runner::new(RunnerOptions::default())
+                .check(&format!("file/{}/tcmu-no-such.img", dir.display()))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -183,3 +183,27 @@ fn qcow2_images_are_chosen_by_name_or_format_never_by_content() {
     assert_ne!(&std::fs::read(&raw).unwrap()[..4], b"QFI\xfb");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `tcmu runner --config`: a mistake in the file stops it with the line named; its handler
+/// options reach `--check` (no kernel needed for either).
+#[test]
+fn the_runner_reads_its_config_file() {
+    let dir = std::env::temp_dir().join(format!("tcmu-cli-runner-conf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("runner.conf");
+    let missing = format!("file/{}/missing.img", dir.display());
+    std::fs::write(&conf, "log_level = 3\nthreads = 2\ncolour = blue\n").unwrap();
+    let (ok, _, err) = tcmu(&["runner", "--config", conf.to_str().unwrap(), "--check", &missing]);
+    assert!(!ok && err.contains("line 3: unknown setting \"colour\""), "{err}");
+    std::fs::write(&conf, "# no new images\nfile.create = false\n").unwrap();
+    let (ok, _, err) = tcmu(&["runner", "--config", conf.to_str().unwrap(), "--check", &missing]);
+    assert!(!ok && err.contains("does not exist (this runner creates no images)"), "{err}");
+    std::fs::write(&conf, "file.create = true\n").unwrap();
+    let (ok, out, err) = tcmu(&["runner", "--config", conf.to_str().unwrap(), "--check", &missing]);
+    assert!(ok && out.contains(": ok"), "{out} {err}");
+    let (ok, _, err) =
+        tcmu(&["runner", "--config", dir.join("nope.conf").to_str().unwrap(), "--check", &missing]);
+    assert!(!ok && err.contains("nope.conf"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
