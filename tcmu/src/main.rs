@@ -63,7 +63,7 @@ enum Cmd {
     },
     /// A drop-in for tcmu-runner: serve the TCMU devices other tools make (targetcli's
     /// `user:file` and `user:mem` backstores), chosen by their config string
-    /// `<subtype>/<config>`, until SIGINT, SIGTERM or SIGHUP.
+    /// `<subtype>/<config>`, until SIGINT or SIGTERM (SIGHUP is logged and ignored).
     ///
     /// It takes tcmu-runner's lock file (/run/tcmu.lock), so it refuses to start beside it,
     /// naming it. Started again after a crash (even SIGKILL in the middle of I/O), it takes
@@ -678,8 +678,23 @@ fn runner(args: RunnerArgs, config: tcmu::runner::RunnerConfig) -> Result<(), Cl
     let watcher = {
         let stop = std::sync::Arc::clone(&stop);
         std::thread::spawn(move || {
-            if let Ok(Some(info)) = signals.read_signal() {
-                tracing::info!(signal = info.ssi_signo, "stopping");
+            loop {
+                match signals.read_signal() {
+                    // A hang-up (a service manager's reload, a closed terminal) is not a stop:
+                    // the devices stay served, as tcmu-runner's do.
+                    Ok(Some(info)) if info.ssi_signo == Signal::SIGHUP as u32 => {
+                        tracing::info!("SIGHUP: nothing to reload; still serving");
+                    }
+                    Ok(Some(info)) => {
+                        tracing::info!(signal = info.ssi_signo, "stopping");
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!("reading signals: {e}; stopping");
+                        break;
+                    }
+                }
             }
             stop.store(true, std::sync::atomic::Ordering::Release);
         })

@@ -66,6 +66,9 @@ pub struct RunnerDevice {
     pub size: u64,
     /// The logical block size (`hw_block_size`).
     pub block_size: u32,
+    /// Whether a missing image may be created: true for a device the kernel adds now, false
+    /// for one taken back at start, whose image must already exist.
+    pub may_create: bool,
 }
 
 /// `file/<path>`: a raw image, created sparse at the device's size when missing; an existing
@@ -96,9 +99,10 @@ fn check_image_path(config: &str, create: bool) -> Result<(), String> {
             Ok(())
         }
         Ok(_) => Err(format!("{config} is not a regular file or a block device")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => {
-            Err(format!("{config} does not exist (this runner creates no images)"))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(format!(
+            "{config} does not exist (not created: file.create or qcow2.create is off, or \
+                 the device existed before this start and its image should too)"
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
             Some(dir) if dir.is_dir() => Ok(()),
             _ => Err(format!("{config}: its folder does not exist")),
@@ -137,7 +141,7 @@ impl Subtype for FileSubtype {
     }
 
     fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
-        self.check_config(&device.config)?;
+        check_image_path(&device.config, self.create && device.may_create)?;
         let path = Path::new(&device.config);
         let disk = if path.exists() {
             FileDisk::open(path, device.block_size, false)
@@ -187,6 +191,7 @@ impl Subtype for Qcow2Subtype {
     }
 
     fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        check_image_path(&device.config, self.create && device.may_create)?;
         self.check_config(&device.config)?;
         let path = Path::new(&device.config);
         let disk = if path.exists() {
@@ -217,6 +222,18 @@ impl Subtype for MemorySubtype {
     }
 
     fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        // The size comes from configfs: one larger than the memory free now is refused rather
+        // than an allocation that would abort the daemon and every device it serves.
+        let available = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| mem_available(&m))
+            .unwrap_or(0);
+        if device.size > available {
+            return Err(format!(
+                "a memory disk of {} bytes: only {available} bytes of memory are available",
+                device.size
+            ));
+        }
         let blocks = device.size / u64::from(device.block_size.max(1));
         MemoryDisk::new(blocks, device.block_size)
             .map(|d| Box::new(d) as Box<dyn BlockDevice>)
@@ -312,6 +329,12 @@ impl RunnerConfig {
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
+}
+
+/// `MemAvailable` of a `/proc/meminfo` text, in bytes.
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let kib = meminfo.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    kib.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?.checked_mul(1024)
 }
 
 /// Why the runner could not start or stopped.
@@ -461,43 +484,97 @@ impl Runner {
                 false
             }
         };
+        let unblock = || {
+            if blocked && let Err(e) = params.block_netlink(false) {
+                tracing::error!("netlink left blocked: {e}");
+            }
+        };
         if blocked {
             // Commands the dead daemon left waiting fail (EINTR) instead of waiting forever.
             if let Err(e) = params.reset_netlink() {
                 tracing::debug!("reset_netlink: {e}");
             }
         }
-        let netlink = TcmuNetlink::open()?;
-        if !netlink.set_features(true)? {
-            tracing::warn!("the kernel does not wait for replies: devices are served unchecked");
-        }
-        self.recover(&cfs);
-        if blocked && let Err(e) = params.block_netlink(false) {
-            tracing::error!("netlink left blocked: {e}");
-        }
+        let netlink = match TcmuNetlink::open().and_then(|n| n.set_features(true).map(|r| (n, r))) {
+            Ok((n, replies)) => {
+                if !replies {
+                    tracing::warn!(
+                        "the kernel does not wait for replies: devices served unchecked"
+                    );
+                }
+                n
+            }
+            Err(e) => {
+                unblock();
+                return Err(e.into());
+            }
+        };
+        self.recover(&cfs, false);
+        // On the bus before netlink opens: meanwhile a new device's `enable` fails at once
+        // (EAGAIN), where an event this thread could not answer yet would hold it.
         #[cfg(feature = "dbus")]
         let _dbus = self.announce();
+        unblock();
         tracing::info!(subtypes = ?self.subtypes().map(|s| s.name()).collect::<Vec<_>>(), "serving");
+        let mut result = Ok(());
         while !stop.load(Ordering::Acquire) {
             match netlink.recv(TICK) {
-                Ok(events) => {
-                    for event in events {
-                        match event {
-                            Ok(ev) => self.handle(&cfs, &netlink, &ev),
-                            Err(e) => tracing::warn!("unusable netlink message: {e}"),
-                        }
-                    }
-                }
+                Ok(events) => self.answer(&cfs, &netlink, events),
                 Err(lio_config::genl::GenlError::Overrun) => {
                     tracing::warn!("netlink events lost (receive buffer overrun): looking again");
-                    self.recover(&cfs);
+                    self.recover(&cfs, false);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
             }
-            self.reap();
+            if self.reap() {
+                // A device whose serving ended on its own (a broken ring) is taken back, as
+                // at start; one the kernel removed is gone from the list.
+                self.recover(&cfs, false);
+            }
         }
         self.shutdown(&cfs);
-        Ok(())
+        // What came meanwhile is answered, so no configfs write waits for the next daemon.
+        if let Ok(events) = netlink.recv(Duration::ZERO) {
+            for ev in events.into_iter().flatten() {
+                let status = match ev.kind {
+                    EventKind::Removed => 0,
+                    _ => -nix::libc::EAGAIN,
+                };
+                if let Err(e) = netlink.reply(&ev, status) {
+                    tracing::error!(uio = %ev.uio_name, "could not reply to the kernel: {e}");
+                }
+            }
+        }
+        result
+    }
+
+    /// Answers every event of a datagram; one that could not be read whole but names its
+    /// device is refused (EINVAL), so its configfs writer does not wait forever.
+    fn answer(
+        &mut self,
+        cfs: &ConfigFs,
+        netlink: &TcmuNetlink,
+        events: Vec<Result<DeviceEvent, lio_config::genl::GenlError>>,
+    ) {
+        for event in events {
+            match event {
+                Ok(ev) => self.handle(cfs, netlink, &ev),
+                Err(lio_config::genl::GenlError::BadEvent {
+                    command,
+                    device_id: Some(id),
+                    reason,
+                }) => {
+                    tracing::warn!(device_id = id, "refused an unreadable event: {reason}");
+                    if let Err(e) = netlink.reply_to(command, id, -nix::libc::EINVAL) {
+                        tracing::error!(device_id = id, "could not reply to the kernel: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("unusable netlink message: {e}"),
+            }
+        }
     }
 
     /// Offers the subtypes on the system bus as tcmu-runner does (`org.kernel.TCMUService1`,
@@ -590,7 +667,7 @@ impl Runner {
             // `tcmu serve` serves it itself.
             return 0;
         }
-        match self.serve(cfs, ev.minor, &name) {
+        match self.serve(cfs, ev.minor, &name, true) {
             Ok(()) => 0,
             Err((errno, why)) => {
                 tracing::error!(device = %label(&name), "refused: {why}");
@@ -600,10 +677,23 @@ impl Runner {
     }
 
     /// Opens the device's subtype and starts serving its ring.
-    fn serve(&mut self, cfs: &ConfigFs, minor: u32, name: &TcmuName) -> Result<(), (i32, String)> {
+    fn serve(
+        &mut self,
+        cfs: &ConfigFs,
+        minor: u32,
+        name: &TcmuName,
+        may_create: bool,
+    ) -> Result<(), (i32, String)> {
         use nix::libc::{EBUSY, EINVAL, EIO, ENOENT};
-        if self.served.contains_key(&minor) {
-            return Ok(());
+        if let Some(s) = self.served.get(&minor) {
+            if s.name == label(name) && s.dev_config == name.config && !s.server.is_finished() {
+                return Ok(());
+            }
+            // The minor went to another device (a REMOVED we never saw), or serving ended.
+            if let Some(old) = self.served.remove(&minor) {
+                tracing::info!(device = %old.name, "no longer served: its UIO device is reused");
+                let _ = old.server.stop();
+            }
         }
         let Some((subtype, config)) = self.subtype_of(&name.config) else {
             return Err((ENOENT, self.unknown(&name.config)));
@@ -624,6 +714,7 @@ impl Runner {
             config: config.to_string(),
             size,
             block_size,
+            may_create,
         };
         let disk = subtype.open(&device).map_err(|e| (EIO, e))?;
         let identity = DeviceIdentity {
@@ -655,7 +746,10 @@ impl Runner {
     /// Takes back every device that exists and that a registered subtype serves: blocked, its
     /// ring reset (in-flight commands completed BUSY, retried by the initiator), served,
     /// unblocked. Devices of `tcmu serve`, of unknown subtypes, or already served are left.
-    fn recover(&mut self, cfs: &ConfigFs) {
+    /// A missing image is not created here (`may_create` false): a device that existed before
+    /// has its data somewhere, perhaps on a file system not mounted yet, and a blank image in
+    /// its place would hand the initiator zeroes and take its writes.
+    fn recover(&mut self, cfs: &ConfigFs, may_create: bool) {
         let infos = match UioInfo::list(Path::new(SYSFS_CLASS_UIO)) {
             Ok(i) => i,
             Err(e) => {
@@ -677,7 +771,7 @@ impl Runner {
             if blocked && let Err(e) = store.action("reset_ring", "1") {
                 tracing::warn!(device = %label(&name), "reset_ring: {e}");
             }
-            match self.serve(cfs, info.index, &name) {
+            match self.serve(cfs, info.index, &name, may_create) {
                 Ok(()) => tracing::info!(device = %label(&name), "taken back"),
                 Err((_, why)) => tracing::error!(device = %label(&name), "not served: {why}"),
             }
@@ -689,9 +783,10 @@ impl Runner {
 
     /// Forgets devices whose serving ended on its own (removed while netlink was blocked, or
     /// a broken ring).
-    fn reap(&mut self) {
+    fn reap(&mut self) -> bool {
         let ended: Vec<u32> =
             self.served.iter().filter(|(_, s)| s.server.is_finished()).map(|(m, _)| *m).collect();
+        let any = !ended.is_empty();
         for minor in ended {
             if let Some(s) = self.served.remove(&minor) {
                 match s.server.stop() {
@@ -700,6 +795,7 @@ impl Runner {
                 }
             }
         }
+        any
     }
 
     /// Stops serving every device: blocked first (commands the kernel holds wait for the
@@ -810,6 +906,7 @@ mod tests {
             config: img.display().to_string(),
             size: 1 << 20,
             block_size: 512,
+            may_create: true,
         };
         let disk = FileSubtype::default().open(&dev).unwrap();
         assert_eq!(disk.num_blocks(), 2048);
@@ -833,6 +930,7 @@ mod tests {
             config: img.display().to_string(),
             size: 4 << 20,
             block_size: 512,
+            may_create: true,
         };
         let disk = Qcow2Subtype::QCOW2.open(&dev).unwrap();
         assert_eq!(disk.num_blocks(), 8192);
@@ -890,13 +988,54 @@ mod tests {
         let dir = std::env::temp_dir();
         for sub in ["file", "qcow2", "qcow"] {
             let e = r.check(&format!("{sub}/{}/tcmu-no-such.img", dir.display())).unwrap_err();
-            assert!(e.contains("does not exist (this runner creates no images)"), "{sub}: {e}");
+            assert!(e.contains("does not exist (not created"), "{sub}: {e}");
         }
         assert!(
             Runner::new(RunnerOptions::default())
                 .check(&format!("file/{}/tcmu-no-such.img", dir.display()))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_device_taken_back_never_gets_a_new_image() {
+        let dir = std::env::temp_dir().join(format!("tcmu-runner-back-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("gone.img");
+        let dev = RunnerDevice {
+            hba: 1,
+            name: "gone".into(),
+            config: img.display().to_string(),
+            size: 1 << 20,
+            block_size: 512,
+            may_create: false,
+        };
+        let e = FileSubtype::default().open(&dev).err().unwrap();
+        assert!(e.contains("does not exist"), "{e}");
+        let qimg = dir.join("gone.qcow2");
+        let qdev = RunnerDevice { config: qimg.display().to_string(), ..dev };
+        let e = Qcow2Subtype::QCOW2.open(&qdev).err().unwrap();
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(!img.exists() && !qimg.exists(), "nothing made");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_memory_disk_larger_than_free_memory_is_refused() {
+        assert_eq!(mem_available("MemTotal: 100 kB\nMemAvailable:    2048 kB\n"), Some(2 << 20));
+        assert_eq!(mem_available("MemAvailable: lots\n"), None);
+        assert_eq!(mem_available(""), None);
+        let dev = RunnerDevice {
+            hba: 1,
+            name: "m".into(),
+            config: String::new(),
+            size: 1 << 60,
+            block_size: 512,
+            may_create: true,
+        };
+        let e = MemorySubtype.open(&dev).err().unwrap();
+        assert!(e.contains("bytes of memory are available"), "{e}");
+        assert!(MemorySubtype.open(&RunnerDevice { size: 1 << 20, ..dev }).is_ok());
     }
 
     #[test]

@@ -104,24 +104,27 @@ check "SIGKILLed mid-I/O and started again ($kills times): every device taken ba
 check "... and fio ($passes passes) ends with no I/O error and no verify error" '[ $frc -eq 0 ] && [ $(cat /tmp/rn/fio*.out | grep -c "err= 0") -eq $passes ] && ! cat /tmp/rn/fio*.out | grep -qi "verify.*bad\|crc32c.*wanted"'
 
 # One daemon at a time, whichever started first.
-out=$("$TCMU" runner 2>&1); rc=$?
+out=$(timeout 20 "$TCMU" runner 2>&1); rc=$?
 check "a second runner is refused while one runs" '[ $rc -eq 1 ] && echo "$out" | grep -q "holds /run/tcmu.lock"'
 unlun; rmdir $C/core/user_7/r1 2>/dev/null
 sleep 0.5
 check "deleting the served backstore stops its serving" 'cat /tmp/rn/r*.log | grep -q "no longer served device=user_7/r1"'
 check "tcmu-runner is installed (xtask installs it)" 'command -v tcmu-runner > /dev/null'
+mkdir -p /var/log /etc/tcmu
 if command -v tcmu-runner > /dev/null; then
   timeout 10 tcmu-runner > /tmp/rn/tr1.log 2>&1; trc=$?
-  check "tcmu-runner refuses to start beside the runner" '[ $trc -ne 0 ] && [ $trc -ne 124 ]'
+  check "tcmu-runner refuses to start beside the runner, saying so" '[ $trc -ne 0 ] && [ $trc -ne 124 ] && cat /tmp/rn/tr1.log /var/log/tcmu-runner.log 2>/dev/null | grep -q "already running"'
 fi
+kill -HUP $RP; sleep 0.5
+check "SIGHUP leaves the runner serving" 'kill -0 $RP && cat /tmp/rn/r*.log | grep -q "SIGHUP: nothing to reload"'
+
 kill -TERM $RP; wait $RP; rc=$?
 check "the runner stops on SIGTERM with status 0" '[ $rc -eq 0 ]'
 if command -v tcmu-runner > /dev/null; then
-  mkdir -p /var/log /etc/tcmu
   tcmu-runner > /tmp/rn/tr2.log 2>&1 &
   TP=$!
   sleep 2
-  out=$("$TCMU" runner 2>&1); rc=$?
+  out=$(timeout 20 "$TCMU" runner 2>&1); rc=$?
   check "the runner refuses to start beside tcmu-runner, naming it" '[ $rc -eq 1 ] && echo "$out" | grep -q "tcmu-runner (pid $TP) holds /run/tcmu.lock"'
   kill -TERM $TP; wait $TP 2>/dev/null
 fi
