@@ -198,6 +198,11 @@ impl ChainGate {
             ));
         }
         let ahead = std::fs::metadata(&path).map_err(|e| at(&path, e))?;
+        // An image's header names its backing file: a device (a host disk, /dev/mem) or
+        // other special file is never opened for it.
+        if !ahead.is_file() {
+            return Err(refused(&path, "a backing file must be a regular file"));
+        }
         if self.seen.borrow().contains(&(ahead.dev(), ahead.ino())) {
             return Err(refused(&path, "the backing chain loops back to this image"));
         }
@@ -208,6 +213,10 @@ impl ChainGate {
             ));
         }
         let (file, id) = open_locked(&path, true)?;
+        // Checked again on what was opened: the path may have been swapped meanwhile.
+        if !file.metadata().map_err(|e| at(&path, e))?.is_file() {
+            return Err(refused(&path, "a backing file must be a regular file"));
+        }
         // A loop made of hard links or a file swapped meanwhile: checked on what was opened.
         if self.seen.borrow().contains(&id) {
             return Err(refused(&path, "the backing chain loops back to this image"));

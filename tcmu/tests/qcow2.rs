@@ -577,4 +577,18 @@ fn a_backing_chain_that_loops_or_names_a_data_file_is_refused() {
     );
     let msg = Qcow2Disk::open(&d, BS as u32, false).unwrap_err().to_string();
     assert!(msg.contains("external data file"), "{msg}");
+    // A header naming a device as its backing file (a host disk read through the guest's
+    // unallocated clusters) is refused before anything is opened.
+    let dev = dir.path("disk-node");
+    let made = std::process::Command::new("mknod").args([s(&dev), "b", "7", "250"]).status();
+    assert!(made.is_ok_and(|st| st.success()), "mknod (these tests run as root)");
+    let e = dir.path("e.qcow2");
+    qemu_ok(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", "-u", "-b", "disk-node", "-F", "raw", s(&e), "1M"],
+    );
+    for read_only in [true, false] {
+        let msg = Qcow2Disk::open(&e, BS as u32, read_only).unwrap_err().to_string();
+        assert!(msg.contains("a backing file must be a regular file"), "{msg}");
+    }
 }
