@@ -62,7 +62,7 @@ enum Cmd {
         force: bool,
     },
     /// A drop-in for tcmu-runner: serve the TCMU devices other tools make (targetcli's
-    /// `user:file` and `user:mem` backstores), chosen by their config string
+    /// `user:file`, `user:qcow2` and `user:mem` backstores), chosen by their config string
     /// `<subtype>/<config>`, until SIGINT or SIGTERM (SIGHUP is logged and ignored).
     ///
     /// It takes tcmu-runner's lock file (/run/tcmu.lock), so it refuses to start beside it,
