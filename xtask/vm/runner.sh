@@ -48,6 +48,18 @@ check "runner --check accepts file/<absolute path>" '"$TCMU" runner --check file
 out=$("$TCMU" runner --check nosuch/x 2>&1); rc=$?
 check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, qcow2, qcow, mem)"'
 
+# The qcow2 handler behind `tcmu serve` too: a new image made by its name, its bytes checked
+# by qemu-img once the server has stopped.
+"$TCMU" serve /tmp/rn/s.qcow2 --size 16M --name sq > /tmp/rn/sq.out 2> /tmp/rn/sq.err &
+QP=$!
+for i in $(seq 1 200); do [ -s /tmp/rn/sq.out ] && break; sleep 0.1; done
+DQS=$(head -1 /tmp/rn/sq.out); up=0; [ -b "$DQS" ] && up=1
+dd if=/tmp/rn/pat of="$DQS" bs=1M seek=1 oflag=direct conv=fsync 2>/dev/null; wrc=$?
+kill -TERM $QP; wait $QP; qrc=$?
+qemu-img convert -O raw /tmp/rn/s.qcow2 /tmp/rn/s.raw 2>/dev/null
+check "tcmu serve disk.qcow2: a qcow2 disk whose bytes qemu-img reads back" '[ $up = 1 ] && [ $wrc -eq 0 ] && [ $qrc -eq 0 ] && qemu-img check /tmp/rn/s.qcow2 >/dev/null 2>&1 && dd if=/tmp/rn/s.raw bs=1M skip=1 count=4 2>/dev/null | cmp -s - /tmp/rn/pat'
+[ $up = 1 ] || cat /tmp/rn/sq.err
+
 # A device `tcmu serve` serves is its own: the runner starts beside it and leaves it alone.
 "$TCMU" serve /tmp/rn/own.img --size 16M --name own > /tmp/rn/own.out 2> /tmp/rn/own.err &
 SP=$!
@@ -131,6 +143,8 @@ fi
 rmdir $C/core/user_7 2>/dev/null
 check "nothing is left" '[ ! -e $C/core/user_7 ] && [ ! -e $C/loopback/$WWN ]'
 
+
+
 # targetcli drives it, through a system D-Bus that knows only our policy file (no service
 # activation, so an installed tcmu-runner is never started behind the test's back).
 ROOT=${TCMU%/target/release/tcmu}
@@ -161,6 +175,8 @@ tcli /loopback/$W2/luns create /backstores/user:qcow2/tq
 DQ=$(disk_of 65536)
 dd if=/tmp/rn/pat of="$DQ" bs=1M seek=2 oflag=direct conv=fsync 2>/dev/null; wrc=$?
 check "targetcli: user:qcow2 create, a LUN, the disk takes writes" '[ $rc -eq 0 ] && [ -b "$DQ" ] && [ $wrc -eq 0 ] && head -c 4 /tmp/rn/tq.qcow2 | grep -q QFI'
+tcli /backstores/user:mem delete tm; rc=$?
+check "targetcli: delete removes a backstore and the runner stops serving it" '[ $rc -eq 0 ] && ! ls -d $C/core/user_*/tm 2>/dev/null && sleep 0.5 && grep -q "no longer served device=user_.*/tm" /tmp/rn/t1.log'
 tcli saveconfig /tmp/rn/saved.json
 kill -TERM $RP; wait $RP
 qemu-img convert -O raw /tmp/rn/tq.qcow2 /tmp/rn/tq.raw
