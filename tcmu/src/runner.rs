@@ -20,7 +20,7 @@ use crate::device::DeviceIdentity;
 use crate::handler::{EmulationOnly, LogicalUnit};
 use crate::server::{ServeOptions, Server};
 use lio_config::genl::{DeviceEvent, EventKind, ModuleParams, Reconfig, TcmuNetlink};
-use lio_config::{CONFIG_PREFIX, ConfigFs};
+use lio_config::{CONFIG_PREFIX, ConfigFs, UserBackstore};
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -404,6 +404,8 @@ pub struct Runner {
 /// A device being served.
 struct Served {
     name: String,
+    /// Its backstore, blocked around the stop at shutdown.
+    store: UserBackstore,
     server: Server,
     /// What it was opened with: a RECONFIG to these same values (targetcli's restoreconfig
     /// writes every attribute again) changes nothing and is accepted.
@@ -535,7 +537,7 @@ impl Runner {
                 self.recover(&cfs, false);
             }
         }
-        self.shutdown(&cfs);
+        self.shutdown();
         // What came meanwhile is answered, so no configfs write waits for the next daemon.
         if let Ok(events) = netlink.recv(Duration::ZERO) {
             for ev in events.into_iter().flatten() {
@@ -738,8 +740,10 @@ impl Runner {
         let server = Server::spawn_with(ring, Arc::new(uio), unit, options);
         tracing::info!(device = %label(name), minor, size, block_size, write_cache, "serving");
         let dev_config = name.config.clone();
-        self.served
-            .insert(minor, Served { name: label(name), server, dev_config, size, write_cache });
+        self.served.insert(
+            minor,
+            Served { name: label(name), store, server, dev_config, size, write_cache },
+        );
         Ok(())
     }
 
@@ -800,20 +804,13 @@ impl Runner {
 
     /// Stops serving every device: blocked first (commands the kernel holds wait for the
     /// next daemon), serving stopped, unblocked.
-    fn shutdown(&mut self, cfs: &ConfigFs) {
+    fn shutdown(&mut self) {
         for (_, s) in self.served.drain() {
-            let store = s
-                .name
-                .strip_prefix("user_")
-                .and_then(|r| r.split_once('/'))
-                .and_then(|(hba, dev)| Some(cfs.user_backstore(hba.parse().ok()?, dev)));
-            let blocked = store.as_ref().is_some_and(|st| st.action("block_dev", "1").is_ok());
+            let blocked = s.store.action("block_dev", "1").is_ok();
             if let Err(e) = s.server.stop() {
                 tracing::debug!(device = %s.name, "serving ended: {e}");
             }
-            if let Some(st) = store.filter(|_| blocked)
-                && let Err(e) = st.action("block_dev", "0")
-            {
+            if blocked && let Err(e) = s.store.action("block_dev", "0") {
                 tracing::warn!(device = %s.name, "left blocked: {e}");
             }
             tracing::info!(device = %s.name, "no longer served");
