@@ -50,6 +50,15 @@ pub(crate) enum CliError {
     /// --size with --read-only.
     #[error("--size creates or grows the image; it cannot go with --read-only")]
     SizeReadOnly,
+    /// An `rbd:` image with an option for image files.
+    #[error(
+        "--size, --format and --direct are for image files: an RBD image is created and resized \
+         with `rbd create` / `rbd resize`"
+    )]
+    RbdFileOptions,
+    /// An `rbd:` argument that does not parse.
+    #[error("{0}: {1}")]
+    Rbd(String, ceph_rbd::SpecError),
     /// The image (or memory) could not be opened or made; the error names the image.
     #[error(transparent)]
     Disk(io::Error),

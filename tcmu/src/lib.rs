@@ -32,6 +32,8 @@
 //! - [`mod@cleanup`]: removes what a crashed run left, answering the dead device's ring meanwhile.
 //! - [`crash`]: power-cut testing: [`VolatileCache`], a volatile write cache in front of a
 //!   device whose power [`PowerSwitch::cut`] cuts.
+//! - `rbd` (feature `rbd`, on with `cli`): [`rbd::RbdDisk`], a disk in a Ceph RBD image through
+//!   librbd, loaded at run time.
 //! - `dbus` (feature `dbus`, on with `cli`): `org.kernel.TCMUService1` on the system bus, the
 //!   service targetcli asks which `user:` backstores exist and whether a `create`'s
 //!   configuration string is valid.
@@ -51,6 +53,8 @@ pub mod device;
 pub mod emulate;
 pub mod handler;
 pub mod qcow2;
+#[cfg(feature = "rbd")]
+pub mod rbd;
 mod ring_adapter;
 pub mod runner;
 pub mod server;

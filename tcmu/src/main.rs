@@ -108,7 +108,10 @@ enum Format {
 struct ServeArgs {
     /// The image file or block device: raw, or qcow2 (with its backing chain) when its name
     /// ends in `.qcow2` or --format says so. With --size, a missing path is created in that
-    /// format.
+    /// format. Or a Ceph RBD image: `rbd:POOL/[NAMESPACE/]IMAGE[@OPTIONS]`, OPTIONS being
+    /// comma-separated `conf=PATH` (default: $CEPH_CONF, /etc/ceph/ceph.conf),
+    /// `id=CLIENT` (default admin), `keyring=PATH` and `osd_op_timeout=SECONDS`; never a key
+    /// itself (needs librbd1 installed; a file whose name starts with `rbd:` is `./rbd:...`).
     #[arg(required_unless_present = "memory")]
     image: Option<PathBuf>,
     /// The image's format (default: qcow2 for a name ending in `.qcow2`, raw otherwise). The
@@ -141,9 +144,10 @@ struct ServeArgs {
     /// Flushes still reach the disk.
     #[arg(long, conflicts_with = "memory")]
     direct: bool,
-    /// Worker threads.
-    #[arg(long, default_value_t = 4)]
-    threads: usize,
+    /// Worker threads: the commands run at once (default 4; 16 for an RBD image, whose
+    /// commands mostly wait on the network).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Busy-poll the ring for up to this many microseconds before sleeping, while commands
     /// come that quickly (0: never). Cuts the latency of a queue depth of one by a thread
     /// wake-up; costs CPU while such a stream lasts. At most one second.
@@ -300,6 +304,15 @@ enum Disk {
     File(FileDisk),
     Qcow2(Qcow2Disk),
     Memory(MemoryDisk),
+    Rbd(tcmu::rbd::RbdDisk),
+}
+
+/// The image a `rbd:` argument names (`rbd:POOL/[NAMESPACE/]IMAGE[@OPTIONS]`), if it is one.
+fn rbd_spec(image: &std::path::Path) -> Option<Result<ceph_rbd::ImageSpec, CliError>> {
+    let s = image.to_str()?.strip_prefix("rbd:")?;
+    // Named without its options: a refused one may be a secret, which is not echoed.
+    let name = s.split('@').next().unwrap_or_default();
+    Some(ceph_rbd::ImageSpec::parse(s).map_err(|e| CliError::Rbd(format!("rbd:{name}"), e)))
 }
 
 /// `--crash-test`'s handle on the served disk's volatile cache.
@@ -349,9 +362,14 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         Some(image) => image.display().to_string(),
         None => "memory".to_string(),
     };
+    let rbd = image.as_deref().and_then(rbd_spec).transpose()?;
     let name = match (name, &image) {
         (Some(n), _) => n,
         (None, None) => "memory".to_string(),
+        (None, Some(_)) if rbd.is_some() => {
+            let image = rbd.as_ref().map_or("rbd", |s| s.image.as_str());
+            image.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+        }
         (None, Some(image)) => image
             .file_stem()
             .and_then(|s| s.to_str())
@@ -367,6 +385,14 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
                 return Err(CliError::MemorySize { size, block_size });
             }
             Disk::Memory(MemoryDisk::new(blocks, block_size).map_err(CliError::Disk)?)
+        }
+        (Some(_), size) if rbd.is_some() => {
+            if size.is_some() || args.format.is_some() || args.direct {
+                return Err(CliError::RbdFileOptions);
+            }
+            let spec = rbd.as_ref().ok_or(CliError::RbdFileOptions)?;
+            let disk = tcmu::rbd::RbdDisk::open(spec, block_size, read_only);
+            Disk::Rbd(disk.map_err(CliError::Disk)?)
         }
         (Some(image), size) => {
             let by_name = if image.extension().is_some_and(|e| e == "qcow2") {
@@ -408,6 +434,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let signals = block_signals(&stop_signals)?;
 
+    let threads = threads.unwrap_or(if matches!(disk, Disk::Rbd(_)) { 16 } else { 4 });
     let mut builder = DeviceBuilder::new(&name)
         .hba(hba)
         .threads(threads)
@@ -436,6 +463,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         Disk::File(d) => start(builder, d, read_only, args.crash_test),
         Disk::Qcow2(d) => start(builder, d, read_only, args.crash_test),
         Disk::Memory(d) => start(builder, d, read_only, args.crash_test),
+        Disk::Rbd(d) => start(builder, d, read_only, args.crash_test),
     }?;
     match device.disk() {
         Some(d) => println!("{}", d.display()),

@@ -204,6 +204,37 @@ impl Subtype for Qcow2Subtype {
     }
 }
 
+/// `rbd/POOL/[NAMESPACE/]IMAGE[;OPTION]...`: a Ceph RBD image, in tcmu-runner's form
+/// (options `osd_op_timeout=SECONDS`, `conf=PATH`, `id=CLIENT`, and `keyring=PATH`, which
+/// tcmu-runner lacks). The image must exist and have the device's size (`rbd create` makes
+/// it); librbd is loaded when the first one is opened.
+#[cfg(feature = "rbd")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RbdSubtype;
+
+#[cfg(feature = "rbd")]
+impl Subtype for RbdSubtype {
+    fn name(&self) -> &str {
+        "rbd"
+    }
+
+    fn description(&self) -> &str {
+        "POOL/IMAGE or POOL/NAMESPACE/IMAGE of an existing Ceph RBD image, then optional \
+         ;osd_op_timeout=SECONDS ;conf=CEPH_CONF_PATH ;id=CLIENT_ID ;keyring=PATH"
+    }
+
+    fn check_config(&self, config: &str) -> Result<(), String> {
+        ceph_rbd::ImageSpec::parse_runner(config).map(drop).map_err(|e| e.to_string())
+    }
+
+    fn open(&self, device: &RunnerDevice) -> Result<Box<dyn BlockDevice>, String> {
+        let spec = ceph_rbd::ImageSpec::parse_runner(&device.config).map_err(|e| e.to_string())?;
+        let disk = crate::rbd::RbdDisk::open(&spec, device.block_size, false)
+            .map_err(|e| e.to_string())?;
+        check_size(Box::new(disk), device)
+    }
+}
+
 /// `mem/<anything>`: a disk in memory, zeroed, gone when the daemon stops (for tests).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MemorySubtype;
@@ -425,7 +456,8 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner with the built-in subtypes (`file`, `qcow2`, `qcow`, `mem`).
+    /// A runner with the built-in subtypes (`file`, `qcow2`, `qcow`, `mem`, and `rbd` with
+    /// feature `rbd`).
     pub fn new(options: RunnerOptions) -> Self {
         let mut r = Runner { subtypes: Vec::new(), options, served: HashMap::new() };
         let (file_create, qcow2_create) = (r.options.file_create, r.options.qcow2_create);
@@ -433,6 +465,8 @@ impl Runner {
         r.register(Qcow2Subtype { create: qcow2_create, ..Qcow2Subtype::QCOW2 });
         r.register(Qcow2Subtype { create: qcow2_create, ..Qcow2Subtype::QCOW });
         r.register(MemorySubtype);
+        #[cfg(feature = "rbd")]
+        r.register(RbdSubtype);
         r
     }
 
@@ -865,6 +899,27 @@ fn take_lock(path: &Path) -> Result<File, RunnerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "rbd")]
+    #[test]
+    fn rbd_configs_in_tcmu_runner_form() {
+        let r = Runner::new(RunnerOptions::default());
+        let rbd = r.subtypes.iter().find(|s| s.name() == "rbd").expect("registered");
+        for ok in
+            ["rbd/img", "rbd/ns/img;osd_op_timeout=30", "p/i;conf=/etc/ceph/ceph.conf;id=admin"]
+        {
+            assert_eq!(rbd.check_config(ok), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("img", "POOL/IMAGE"),
+            ("p/i;key=AQB", "keyring"),
+            ("p/i;osd_op_timeout=soon", "osd_op_timeout"),
+            ("p/i;rbd_cache=false", "unknown option"),
+        ] {
+            let e = rbd.check_config(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn subtypes_are_matched_exactly_not_by_prefix() {

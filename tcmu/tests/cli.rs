@@ -207,3 +207,43 @@ fn the_runner_reads_its_config_file() {
     assert!(!ok && err.contains("nope.conf"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn rbd_specs_are_checked_and_a_missing_librbd_is_named() {
+    // Parsed before anything is opened: a secret or an unknown option never reaches Ceph.
+    for (spec, says) in [
+        ("rbd:rbd/disk@key=AQBsecret", "keyring=PATH"),
+        ("rbd:rbd/disk@mon_host=1.2.3.4", "unknown option"),
+        ("rbd:justapool", "POOL/IMAGE"),
+    ] {
+        let (ok, _, err) = tcmu(&["serve", spec]);
+        assert!(!ok, "{spec}");
+        assert!(err.contains(says), "{spec}: {err}");
+        assert!(!err.contains("AQBsecret"), "the secret is not echoed: {err}");
+    }
+    let (ok, _, err) = tcmu(&["serve", "rbd:rbd/disk", "--size", "1G"]);
+    assert!(!ok && err.contains("rbd create"), "{err}");
+
+    // Without librbd (hidden in a private mount namespace: /dev/null bound over it), the
+    // program names the library and the package. Needs root and unshare; skipped without.
+    let lib = Command::new("sh")
+        .args(["-c", "ldconfig -p | sed -n 's/.*librbd.so.1 .*=> //p' | head -1"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let hide =
+        if lib.is_empty() { String::new() } else { format!("mount --bind /dev/null {lib} && ") };
+    let script = format!("{hide}exec \"$0\" serve rbd:rbd/disk");
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, env!("CARGO_BIN_EXE_tcmu")])
+        .output();
+    let out = out.ok().filter(|o| !String::from_utf8_lossy(&o.stderr).contains("unshare:"));
+    let Some(out) = out else {
+        eprintln!("skipped: unshare -m is not available here (needs root)");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("librbd.so.1 cannot be loaded"), "{err}");
+    assert!(err.contains("apt install librbd1"), "{err}");
+}

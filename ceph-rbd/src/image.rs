@@ -1,0 +1,403 @@
+//! The safe handles: a connected [`Cluster`] and an open [`Image`], every call into the C
+//! libraries with the reason it is sound beside it.
+
+use crate::sys::{self, Api, CompletionT, ImageT, IoctxT, Iovec, RadosT};
+use crate::{ClusterOptions, Error, Result};
+use std::ffi::{CString, c_int};
+use std::io::{IoSlice, IoSliceMut};
+use std::ptr;
+use std::sync::Arc;
+
+/// The most iovecs one librbd call takes (librbd refuses more than `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+/// A C string of `what`, refused if it holds a NUL byte.
+fn c_string(what: &'static str, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::InvalidName { what, name: s.escape_debug().to_string() })
+}
+
+/// A negative errno return as an error, for `op`.
+fn check(op: &'static str, r: isize) -> Result<usize> {
+    if r < 0 {
+        let errno = i32::try_from(r.unsigned_abs()).unwrap_or(i32::MAX);
+        Err(Error::Os { op, errno })
+    } else {
+        Ok(r.unsigned_abs())
+    }
+}
+
+/// The cluster connection, shared by the images opened through it and shut down after the
+/// last of them closes.
+struct Connection {
+    api: &'static Api,
+    handle: RadosT,
+}
+
+// SAFETY: a `rados_t` is documented thread-safe (librados serialises what it shares); the
+// handle is only shut down in `Drop`, when no other reference exists.
+unsafe impl Send for Connection {}
+// SAFETY: as above: every call made through a shared `&Connection` is one librados allows
+// from several threads at once (`rados_ioctx_create`).
+unsafe impl Sync for Connection {}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // SAFETY: `handle` came from `rados_create2`, and this is the last reference: every
+        // I/O context and image made through it holds an `Arc` to it and is gone.
+        unsafe { (self.api.rados_shutdown)(self.handle) }
+    }
+}
+
+/// A connection to a Ceph cluster (a `rados_t`), through which images are opened.
+#[derive(Clone)]
+pub struct Cluster {
+    conn: Arc<Connection>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connects as `options` say: its config file (or Ceph's default search: `$CEPH_CONF`,
+    /// `/etc/ceph/ceph.conf`...), client id, keyring, and the time-outs. Fails with
+    /// [`Error::Missing`] when librbd is not installed.
+    pub fn connect(options: &ClusterOptions) -> Result<Cluster> {
+        let api = sys::api()?;
+        let cluster_name = c_string("cluster name", "ceph")?;
+        let client = c_string("client id", &format!("client.{}", options.id()))?;
+        let mut handle: RadosT = ptr::null_mut();
+        // SAFETY: the out-pointer is a live local; both names are NUL-terminated and outlive
+        // the call; flags 0.
+        let r =
+            unsafe { (api.rados_create2)(&mut handle, cluster_name.as_ptr(), client.as_ptr(), 0) };
+        check("rados_create2", r as isize)?;
+        // From here the connection is shut down on any error, by its `Drop`.
+        let conn = Connection { api, handle };
+        let conf = options.conf().map(|p| c_string("config file", &p.to_string_lossy()));
+        let conf = conf.transpose()?;
+        // SAFETY: `handle` is a created, unconnected cluster; the path is NUL-terminated (or
+        // NULL: Ceph's default search) and outlives the call.
+        let r = unsafe {
+            (api.rados_conf_read_file)(handle, conf.as_ref().map_or(ptr::null(), |c| c.as_ptr()))
+        };
+        check("rados_conf_read_file", r as isize)?;
+        for (key, value) in options.settings() {
+            let (k, v) = (c_string("option", &key)?, c_string("option value", &value)?);
+            // SAFETY: as above; both strings are NUL-terminated and outlive the call.
+            let r = unsafe { (api.rados_conf_set)(handle, k.as_ptr(), v.as_ptr()) };
+            if r < 0 {
+                return Err(Error::Setting { key, value, errno: -r });
+            }
+        }
+        // SAFETY: `handle` is configured and not yet connected.
+        let r = unsafe { (api.rados_connect)(handle) };
+        check("rados_connect", r as isize)?;
+        Ok(Cluster { conn: Arc::new(conn) })
+    }
+
+    /// Opens image `name` in `pool` (and RADOS namespace `namespace`, when given), for reading
+    /// and writing, or only reading.
+    pub fn open(
+        &self,
+        pool: &str,
+        namespace: Option<&str>,
+        name: &str,
+        read_only: bool,
+    ) -> Result<Image> {
+        let api = self.conn.api;
+        let pool_c = c_string("pool", pool)?;
+        let mut ioctx: IoctxT = ptr::null_mut();
+        // SAFETY: the cluster is connected and stays so (this `Cluster` holds it); the pool
+        // name is NUL-terminated and outlives the call; the out-pointer is a live local.
+        let r = unsafe { (api.rados_ioctx_create)(self.conn.handle, pool_c.as_ptr(), &mut ioctx) };
+        check("rados_ioctx_create", r as isize).map_err(|e| e.in_pool(pool))?;
+        let ctx = IoContext { conn: Arc::clone(&self.conn), handle: ioctx };
+        if let Some(ns) = namespace {
+            let ns = c_string("namespace", ns)?;
+            // SAFETY: `ioctx` is live and not yet shared with any other thread; the namespace is
+            // NUL-terminated and copied by librados.
+            unsafe { (api.rados_ioctx_set_namespace)(ctx.handle, ns.as_ptr()) };
+        }
+        let name_c = c_string("image", name)?;
+        let mut image: ImageT = ptr::null_mut();
+        let open = if read_only { api.rbd_open_read_only } else { api.rbd_open };
+        // SAFETY: `ioctx` is live (held by `ctx`, which the image keeps); the name is
+        // NUL-terminated; a NULL snapshot name opens the image's head; the out-pointer is a
+        // live local.
+        let r = unsafe { open(ctx.handle, name_c.as_ptr(), &mut image, ptr::null()) };
+        check("rbd_open", r as isize).map_err(|e| e.in_pool(pool))?;
+        Ok(Image { ctx, handle: image })
+    }
+}
+
+/// A pool's I/O context, kept while an image opened in it is open.
+struct IoContext {
+    conn: Arc<Connection>,
+    handle: IoctxT,
+}
+
+impl Drop for IoContext {
+    fn drop(&mut self) {
+        // SAFETY: the context came from `rados_ioctx_create` on a cluster still connected
+        // (`conn` is dropped after this runs), and the image opened in it is closed (the
+        // `Image` closes it in its own `Drop`, before its fields drop).
+        unsafe { (self.conn.api.rados_ioctx_destroy)(self.handle) }
+    }
+}
+
+/// An open RBD image (`rbd_image_t`). Every I/O call is made with librbd's asynchronous API
+/// and waited for; many threads may call at once, each with its own operation in flight.
+pub struct Image {
+    ctx: IoContext,
+    handle: ImageT,
+}
+
+// SAFETY: librbd's image handle is used by many threads at once by design (tcmu-runner and
+// QEMU issue `rbd_aio_*` on one handle from several threads); it is closed only in `Drop`.
+unsafe impl Send for Image {}
+// SAFETY: every method taking `&self` is an `rbd_aio_*` call, `rbd_get_size`,
+// `rbd_get_features` or `rbd_resize`, which librbd serialises internally.
+unsafe impl Sync for Image {}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        // SAFETY: `handle` is an open image; no operation is in flight (each method waits for
+        // its own before returning, and `Drop` has `&mut self`). librbd flushes its cache on
+        // close; an error there cannot be returned from `Drop` (call `flush` first to see it).
+        let _ = unsafe { (self.api().rbd_close)(self.handle) };
+    }
+}
+
+/// An `rbd_completion_t`, released when dropped (after it completed).
+struct Completion {
+    api: &'static Api,
+    handle: CompletionT,
+    /// Whether an operation was started on it (and so must be waited for before release).
+    started: bool,
+}
+
+impl Completion {
+    fn new(api: &'static Api) -> Result<Completion> {
+        let mut handle: CompletionT = ptr::null_mut();
+        // SAFETY: no callback (completion is waited for), no argument; the out-pointer is a
+        // live local.
+        let r = unsafe { (api.rbd_aio_create_completion)(ptr::null_mut(), None, &mut handle) };
+        check("rbd_aio_create_completion", r as isize)?;
+        Ok(Completion { api, handle, started: false })
+    }
+
+    /// Waits for the operation and returns its result.
+    fn wait(mut self, op: &'static str) -> Result<usize> {
+        // SAFETY: an operation was started on this completion; waiting is allowed once.
+        unsafe { (self.api.rbd_aio_wait_for_complete)(self.handle) };
+        self.started = false;
+        // SAFETY: the completion is complete.
+        let r = unsafe { (self.api.rbd_aio_get_return_value)(self.handle) };
+        check(op, r)
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.started {
+            // An operation still uses it and its buffers: wait before they may be freed.
+            // SAFETY: as in `wait`.
+            unsafe { (self.api.rbd_aio_wait_for_complete)(self.handle) };
+        }
+        // SAFETY: created by `rbd_aio_create_completion`, complete or never started, released
+        // once.
+        unsafe { (self.api.rbd_aio_release)(self.handle) }
+    }
+}
+
+impl Image {
+    fn api(&self) -> &'static Api {
+        self.ctx.conn.api
+    }
+
+    /// Starts an operation with `start` (given a fresh completion) and waits for it.
+    ///
+    /// # Safety
+    /// `start` must start at most one librbd operation on the completion it is given, every
+    /// buffer that operation uses must stay valid until this function returns, and it must
+    /// return the start call's result.
+    unsafe fn run(
+        &self,
+        op: &'static str,
+        start: impl FnOnce(ImageT, CompletionT) -> isize,
+    ) -> Result<usize> {
+        let mut c = Completion::new(self.api())?;
+        let r = start(self.handle, c.handle);
+        if r < 0 {
+            // Not started: nothing to wait for.
+            return check(op, r);
+        }
+        c.started = true;
+        c.wait(op)
+    }
+
+    /// The image's size in bytes, as librbd knows it now (it follows a resize made elsewhere).
+    pub fn size(&self) -> Result<u64> {
+        let mut size = 0u64;
+        // SAFETY: the image is open; the out-pointer is a live local.
+        let r = unsafe { (self.api().rbd_get_size)(self.handle, &mut size) };
+        check("rbd_get_size", r as isize)?;
+        Ok(size)
+    }
+
+    /// The image's feature bits (`RBD_FEATURE_*`).
+    pub fn features(&self) -> Result<u64> {
+        let mut features = 0u64;
+        // SAFETY: the image is open; the out-pointer is a live local.
+        let r = unsafe { (self.api().rbd_get_features)(self.handle, &mut features) };
+        check("rbd_get_features", r as isize)?;
+        Ok(features)
+    }
+
+    /// Fills `bufs`, in order, from byte `offset`. A read past the image's end fails.
+    pub fn read(&self, mut offset: u64, bufs: &mut [IoSliceMut<'_>]) -> Result<()> {
+        let api = self.api();
+        for chunk in bufs.chunks_mut(IOV_MAX) {
+            let want: usize = chunk.iter().map(|b| b.len()).sum();
+            let iov = chunk.as_mut_ptr().cast::<Iovec>();
+            let n = c_int::try_from(chunk.len()).unwrap_or(c_int::MAX);
+            // SAFETY: `IoSliceMut` is ABI-compatible with `struct iovec`; the slices are
+            // borrowed mutably for this whole call, which waits for the operation; one
+            // operation is started.
+            let got = unsafe {
+                self.run("rbd_aio_readv", |img, c| {
+                    (api.rbd_aio_readv)(img, iov, n, offset, c) as isize
+                })
+            }?;
+            if got != want {
+                return Err(Error::Short { op: "rbd_aio_readv", want, got });
+            }
+            offset += want as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes `bufs`, in order, from byte `offset` (into librbd's cache when it has one: see
+    /// [`Image::flush`]).
+    pub fn write(&self, mut offset: u64, bufs: &[IoSlice<'_>]) -> Result<()> {
+        let api = self.api();
+        for chunk in bufs.chunks(IOV_MAX) {
+            let want: usize = chunk.iter().map(|b| b.len()).sum();
+            let iov = chunk.as_ptr().cast::<Iovec>();
+            let n = c_int::try_from(chunk.len()).unwrap_or(c_int::MAX);
+            // SAFETY: `IoSlice` is ABI-compatible with `struct iovec`; librbd only reads the
+            // buffers, borrowed for this whole call, which waits for the operation.
+            unsafe {
+                self.run("rbd_aio_writev", |img, c| {
+                    (api.rbd_aio_writev)(img, iov, n, offset, c) as isize
+                })
+            }?;
+            offset += want as u64;
+        }
+        Ok(())
+    }
+
+    /// Makes every completed write durable in the cluster (librbd's cache written back).
+    pub fn flush(&self) -> Result<()> {
+        let api = self.api();
+        // SAFETY: one operation, no buffer.
+        unsafe { self.run("rbd_aio_flush", |img, c| (api.rbd_aio_flush)(img, c) as isize) }
+            .map(drop)
+    }
+
+    /// Discards `len` bytes from `offset`. Whole objects are freed; what a partial discard
+    /// leaves depends on the cluster's `rbd_skip_partial_discard` (it may keep the old bytes):
+    /// use [`Image::write_zeroes`] where zeroes must be read back.
+    pub fn discard(&self, offset: u64, len: u64) -> Result<()> {
+        let api = self.api();
+        // SAFETY: one operation, no buffer.
+        unsafe {
+            self.run("rbd_aio_discard", |img, c| {
+                (api.rbd_aio_discard)(img, offset, len, c) as isize
+            })
+        }
+        .map(drop)
+    }
+
+    /// Writes zeroes over `len` bytes from `offset`, freeing whole objects where it can; they
+    /// read back as zeroes.
+    pub fn write_zeroes(&self, offset: u64, len: usize) -> Result<()> {
+        let api = self.api();
+        // SAFETY: one operation, no buffer; flags 0 (zero whatever is there).
+        unsafe {
+            self.run("rbd_aio_write_zeroes", |img, c| {
+                (api.rbd_aio_write_zeroes)(img, offset, len, c, 0, 0) as isize
+            })
+        }
+        .map(drop)
+    }
+
+    /// Writes `pattern` repeatedly over `len` bytes from `offset` (`len` a multiple of the
+    /// pattern's length).
+    pub fn write_same(&self, offset: u64, len: usize, pattern: &[u8]) -> Result<()> {
+        if pattern.is_empty() || len % pattern.len() != 0 {
+            return Err(Error::Os { op: "rbd_aio_writesame", errno: 22 });
+        }
+        let api = self.api();
+        let (buf, plen) = (pattern.as_ptr().cast(), pattern.len());
+        // SAFETY: the pattern is borrowed for this whole call, which waits; librbd reads it.
+        unsafe {
+            self.run("rbd_aio_writesame", |img, c| {
+                (api.rbd_aio_writesame)(img, offset, len, buf, plen, c, 0) as isize
+            })
+        }
+        .map(drop)
+    }
+
+    /// Writes `data` at `offset` if the bytes there equal `compare` (of the same length), as
+    /// one operation the cluster makes atomic: `Ok(None)` when written, `Ok(Some(at))` when
+    /// they differ, `at` being the first differing byte's offset from `offset`.
+    pub fn compare_and_write(
+        &self,
+        offset: u64,
+        compare: &[u8],
+        data: &[u8],
+    ) -> Result<Option<u64>> {
+        if compare.len() != data.len() {
+            return Err(Error::Os { op: "rbd_aio_compare_and_write", errno: 22 });
+        }
+        let api = self.api();
+        let mut mismatch = 0u64;
+        let at: *mut u64 = &mut mismatch;
+        let (cmp, buf, len) = (compare.as_ptr().cast(), data.as_ptr().cast(), data.len());
+        // SAFETY: both buffers and the mismatch offset are borrowed for this whole call,
+        // which waits for the operation; librbd reads the buffers and writes the offset.
+        let r = unsafe {
+            self.run("rbd_aio_compare_and_write", |img, c| {
+                (api.rbd_aio_compare_and_write)(img, offset, len, cmp, buf, c, at, 0)
+            })
+        };
+        match r {
+            Ok(_) => Ok(None),
+            // EILSEQ: the compare failed, and `mismatch` is the image offset where.
+            Err(Error::Os { errno: 84, .. }) => Ok(Some(mismatch.saturating_sub(offset))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes the image's size (growing it reads as zeroes; shrinking it drops data).
+    pub fn resize(&self, size: u64) -> Result<()> {
+        // SAFETY: the image is open; librbd serialises a resize with the I/O in flight.
+        let r = unsafe { (self.api().rbd_resize)(self.handle, size) };
+        check("rbd_resize", r as isize).map(drop)
+    }
+}
+
+/// Whether librbd can be loaded here, and if not, why (the message names the library).
+pub fn available() -> Result<()> {
+    sys::api().map(drop)
+}

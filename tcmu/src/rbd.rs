@@ -1,0 +1,151 @@
+//! [`RbdDisk`]: a disk in a Ceph RBD image, through librbd (the `ceph-rbd` crate, which loads
+//! librbd at run time). Feature `rbd` (on in `cli`).
+//!
+//! How SCSI maps onto it:
+//! - READ / WRITE are `rbd_aio_readv` / `rbd_aio_writev` straight between the ring's buffers
+//!   and librbd, one operation in flight per serving thread;
+//! - the write cache is librbd's (`rbd cache`, on by default): the disk reports one (WCE=1),
+//!   SYNCHRONIZE CACHE and FUA are `rbd_aio_flush`, after which the data is in the cluster
+//!   (as many copies as the pool keeps);
+//! - UNMAP and WRITE SAME with UNMAP are `rbd_aio_write_zeroes`, which frees whole objects
+//!   and zeroes partial ones: what was unmapped reads back as zeroes (LBPRZ holds), whatever
+//!   the cluster's `rbd_skip_partial_discard` (a plain discard of less than an object may
+//!   leave the old bytes);
+//! - WRITE SAME of zeroes is `rbd_aio_write_zeroes` too.
+//!
+//! The size is read when the image is opened; an image grown or shrunk while served keeps the
+//! size it had until it is served again.
+#![forbid(unsafe_code)]
+
+use crate::backend::{BlockDevice, bad_block_size, byte_range, is_valid_block_size};
+use ceph_rbd::{Cluster, Image, ImageSpec};
+use std::io::{self, IoSlice, IoSliceMut};
+
+pub use ceph_rbd::{ClusterOptions, SpecError};
+
+/// The most bytes one `rbd_aio_write_zeroes` is asked to zero (an UNMAP may name a whole
+/// disk; the operation is split so that none runs for minutes).
+const ZERO_CHUNK: u64 = 1 << 30;
+
+/// A disk in a Ceph RBD image.
+#[derive(Debug)]
+pub struct RbdDisk {
+    image: Image,
+    name: String,
+    block_size: u32,
+    num_blocks: u64,
+    read_only: bool,
+}
+
+impl RbdDisk {
+    /// Connects to the cluster `spec` names and opens its image, as a disk of `block_size`-byte
+    /// blocks (the image's size must be a whole number of them), for writing unless
+    /// `read_only`. Errors name the image; librbd missing is [`io::ErrorKind::NotFound`]
+    /// with what to install.
+    pub fn open(spec: &ImageSpec, block_size: u32, read_only: bool) -> io::Result<RbdDisk> {
+        if !is_valid_block_size(block_size) {
+            return Err(bad_block_size(block_size));
+        }
+        let name = spec.name();
+        let at = |e: ceph_rbd::Error| {
+            let e = io::Error::from(e);
+            io::Error::new(e.kind(), format!("rbd:{name}: {e}"))
+        };
+        let cluster = Cluster::connect(&spec.cluster).map_err(at)?;
+        let image = cluster
+            .open(&spec.pool, spec.namespace.as_deref(), &spec.image, read_only)
+            .map_err(at)?;
+        let size = image.size().map_err(at)?;
+        let bs = u64::from(block_size);
+        if size == 0 || size % bs != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "rbd:{name}: its size, {size} bytes, is not a whole number of {block_size}-byte \
+                     blocks"
+                ),
+            ));
+        }
+        Ok(RbdDisk { image, name, block_size, num_blocks: size / bs, read_only })
+    }
+
+    /// `POOL/[NAMESPACE/]IMAGE`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The open image, for what the disk does not do itself.
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+
+    fn offset(&self, lba: u64, len: usize) -> io::Result<u64> {
+        byte_range(lba, len, self.block_size, self.num_blocks)?;
+        Ok(lba * u64::from(self.block_size))
+    }
+
+    fn refuse_write(&self) -> io::Result<()> {
+        if self.read_only { Err(io::ErrorKind::PermissionDenied.into()) } else { Ok(()) }
+    }
+}
+
+impl BlockDevice for RbdDisk {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.num_blocks
+    }
+
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        let len = crate::backend::total(bufs);
+        let offset = self.offset(lba, len)?;
+        Ok(self.image.read(offset, bufs)?)
+    }
+
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        self.refuse_write()?;
+        let len = bufs.iter().map(|b| b.len()).sum();
+        let offset = self.offset(lba, len)?;
+        self.image.write(offset, bufs)?;
+        if fua {
+            self.image.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        Ok(self.image.flush()?)
+    }
+
+    /// Zeroes the blocks, freeing whole objects (see the module's notes: a discard alone would
+    /// not guarantee zeroes).
+    fn discard(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.write_zeroes(lba, blocks)
+    }
+
+    fn supports_discard(&self) -> bool {
+        !self.read_only
+    }
+
+    fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        self.refuse_write()?;
+        let bs = u64::from(self.block_size);
+        if lba.checked_add(blocks).is_none_or(|end| end > self.num_blocks) {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        let (mut offset, end) = (lba * bs, (lba + blocks) * bs);
+        while offset < end {
+            let n = (end - offset).min(ZERO_CHUNK);
+            // At most 1 GiB: fits a usize.
+            self.image.write_zeroes(offset, n as usize)?;
+            offset += n;
+        }
+        Ok(())
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+}

@@ -1,0 +1,212 @@
+//! `RbdDisk` against a real (single-node, throwaway) Ceph cluster: what it writes is read back
+//! by another client (`rbd export`, a separate process with its own cache, so the bytes are the
+//! cluster's), FUA and flush put writes in the cluster while the disk's own cache holds the
+//! rest, unmapped blocks read back as zeroes, errors name the image, and the `tcmu` program
+//! says what is missing without librbd.
+//!
+//! The cluster is started by `xtask/ceph/cluster.sh` in a folder of the build's temporary
+//! directory and stopped at the end (or the one `$TCMU_TEST_CEPH_CONF` names is used). It
+//! needs Ceph's daemons (Debian: ceph-mon, ceph-osd, ceph-common, which `cargo xtask test`
+//! installs); without them the test fails, saying so.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tcmu::BlockDevice;
+use tcmu::rbd::RbdDisk;
+
+const BS: u32 = 512;
+const MIB: u64 = 1 << 20;
+
+/// A cluster for the test: started here (stopped when dropped), or the one the environment
+/// names.
+struct Ceph {
+    conf: PathBuf,
+    started: Option<PathBuf>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/ceph/cluster.sh")
+}
+
+impl Ceph {
+    fn get() -> Ceph {
+        if let Some(conf) = std::env::var_os("TCMU_TEST_CEPH_CONF") {
+            return Ceph { conf: conf.into(), started: None };
+        }
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ceph-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // Ports of our own: never a real cluster's (3300 / 6789) on the same host.
+        let base = 20_000 + (std::process::id() % 10_000) * 2;
+        let out = Command::new("sh")
+            .arg(script())
+            .args(["up"])
+            .arg(&dir)
+            .env("CEPH_MON_PORT_V2", base.to_string())
+            .env("CEPH_MON_PORT_V1", (base + 1).to_string())
+            .output()
+            .expect("sh runs");
+        assert!(
+            out.status.success(),
+            "starting a test cluster failed (these tests need Ceph's daemons: Debian \
+             ceph-mon ceph-osd ceph-common, which `cargo xtask test` installs):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ceph { conf: dir.join("ceph.conf"), started: Some(dir) }
+    }
+
+    fn dir(&self) -> &Path {
+        self.conf.parent().unwrap()
+    }
+
+    /// Runs `rbd` as the admin client; its stdout. Fails the test if it fails.
+    fn rbd(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("rbd")
+            .arg("--conf")
+            .arg(&self.conf)
+            .args(args)
+            .output()
+            .expect("rbd runs");
+        assert!(out.status.success(), "rbd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// The image's bytes, as a separate client reads them from the cluster.
+    fn export(&self, image: &str) -> Vec<u8> {
+        self.rbd(&["export", &format!("rbd/{image}"), "-"])
+    }
+
+    /// The spec of `image` for the non-admin client `tcmu`, with a config whose client cache
+    /// keeps writes until a flush (so a missing flush shows).
+    fn spec(&self, image: &str) -> ceph_rbd::ImageSpec {
+        let conf = self.dir().join("client-cache.conf");
+        let mut text = std::fs::read_to_string(&self.conf).unwrap();
+        text.push_str(
+            "\n[client]\nrbd cache = true\nrbd cache policy = writeback\n\
+             rbd cache writethrough until flush = false\nrbd cache max dirty age = 600\n",
+        );
+        std::fs::write(&conf, text).unwrap();
+        let keyring = self.dir().join("client.tcmu.keyring");
+        ceph_rbd::ImageSpec::parse(&format!(
+            "rbd/{image}@conf={},id=tcmu,keyring={}",
+            conf.display(),
+            keyring.display()
+        ))
+        .unwrap()
+    }
+}
+
+impl Drop for Ceph {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.started {
+            let _ = Command::new("sh").arg(script()).arg("down").arg(dir).status();
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+fn write(disk: &RbdDisk, lba: u64, data: &[u8], fua: bool) {
+    disk.write(lba, &[IoSlice::new(data)], fua).unwrap();
+}
+
+fn read(disk: &RbdDisk, lba: u64, len: usize) -> Vec<u8> {
+    let (mut a, mut b) = (vec![0u8; len / 2], vec![0u8; len - len / 2]);
+    disk.read(lba, &mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)]).unwrap();
+    a.extend_from_slice(&b);
+    a
+}
+
+fn at(image: &[u8], lba: u64, len: usize) -> &[u8] {
+    let start = (lba * u64::from(BS)) as usize;
+    &image[start..start + len]
+}
+
+#[test]
+fn rbd_disk_against_a_cluster() {
+    let ceph = Ceph::get();
+    // Names of this run's own, in a cluster another run may share.
+    let t1 = &format!("t1-{}", std::process::id());
+    let odd = &format!("odd-{}", std::process::id());
+    ceph.rbd(&["create", "--size", "16M", &format!("rbd/{t1}")]);
+    let disk = RbdDisk::open(&ceph.spec(t1), BS, false).unwrap();
+    assert_eq!(disk.num_blocks(), 16 * MIB / u64::from(BS));
+    assert_eq!(disk.name(), format!("rbd/{t1}"));
+    assert!(disk.write_cache(), "librbd's cache is a volatile write cache: WCE=1");
+
+    // Written through two buffers, read back through two others, here and by another client
+    // once flushed.
+    let a = pattern(1, 64 << 10);
+    write(&disk, 8, &a, false);
+    assert!(read(&disk, 8, a.len()) == a, "read back");
+    disk.flush().unwrap();
+    assert!(at(&ceph.export(t1), 8, a.len()) == &a[..], "a flushed write is in the cluster");
+
+    // Without a flush, this client's cache may hold it (here it does: the dirty age is 10
+    // minutes); with FUA, it is in the cluster when the write returns.
+    let b = pattern(2, 4096);
+    write(&disk, 1000, &b, false);
+    assert!(at(&ceph.export(t1), 1000, b.len()) != &b[..], "the cache holds unflushed writes");
+    let c = pattern(3, 4096);
+    write(&disk, 2000, &c, true);
+    assert!(at(&ceph.export(t1), 2000, c.len()) == &c[..], "a FUA write is in the cluster");
+
+    // Unmapped blocks read back as zeroes: a whole 4 MiB object and a part of one (which a
+    // plain discard would leave as it was).
+    let whole = pattern(4, 4 * MIB as usize);
+    write(&disk, 4 * MIB / u64::from(BS), &whole, false);
+    write(&disk, 16, &pattern(5, 8192), false);
+    disk.flush().unwrap();
+    disk.discard(4 * MIB / u64::from(BS), 4 * MIB / u64::from(BS)).unwrap();
+    disk.discard(16 + 2, 8).unwrap();
+    disk.flush().unwrap();
+    let img = ceph.export(t1);
+    assert!(at(&img, 4 * MIB / u64::from(BS), whole.len()).iter().all(|&x| x == 0));
+    assert!(at(&img, 18, 8 * BS as usize).iter().all(|&x| x == 0), "a partial unmap zeroes");
+    assert!(at(&img, 16, 1024) == &pattern(5, 8192)[..1024], "what is around it stays");
+    assert!(at(&img, 26, 1024) == &pattern(5, 8192)[5120..6144]);
+    assert!(read(&disk, 18, 4096).iter().all(|&x| x == 0));
+
+    // WRITE SAME of zeroes.
+    disk.write_zeroes(8, 16).unwrap();
+    disk.flush().unwrap();
+    assert!(at(&ceph.export(t1), 8, 16 * BS as usize).iter().all(|&x| x == 0));
+    assert!(at(&ceph.export(t1), 40, 512) == &a[32 * 512..33 * 512], "what is past it stays");
+
+    // Out of range: refused before librbd sees it.
+    assert!(disk.read(disk.num_blocks(), &mut [IoSliceMut::new(&mut [0u8; 512])]).is_err());
+    assert!(disk.write_zeroes(disk.num_blocks() - 1, 2).is_err());
+    drop(disk);
+
+    // Read-only: writes refused (write-protected), reads served.
+    let ro = RbdDisk::open(&ceph.spec(t1), BS, true).unwrap();
+    assert!(read(&ro, 2000, 4096) == c);
+    let e = ro.write(0, &[IoSlice::new(&[0u8; 512])], false).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(!ro.supports_discard());
+    drop(ro);
+
+    // Errors name the image: missing, or a size that is not a whole number of blocks.
+    let e = RbdDisk::open(&ceph.spec("nope"), BS, false).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("rbd:rbd/nope"), "{e}");
+    ceph.rbd(&["create", "--size", "1M", &format!("rbd/{odd}")]);
+    let spec = ceph.spec(odd);
+    let cluster = ceph_rbd::Cluster::connect(&spec.cluster).unwrap();
+    let image = cluster.open("rbd", None, odd, false).unwrap();
+    image.resize(MIB + 512).unwrap();
+    assert_eq!(image.size().unwrap(), MIB + 512);
+    drop(image);
+    let e = RbdDisk::open(&spec, 4096, false).unwrap_err();
+    assert!(e.to_string().contains("not a whole number of 4096-byte blocks"), "{e}");
+    assert_eq!(RbdDisk::open(&spec, 512, false).unwrap().num_blocks(), 2049);
+    // A client whose key is not in the keyring it names is refused, not hung.
+    let mut spec = ceph.spec(t1);
+    spec.cluster = spec.cluster.with_id("nobody");
+    let e = RbdDisk::open(&spec, BS, false).unwrap_err();
+    assert!(e.to_string().contains("rados_connect"), "{e}");
+}
