@@ -19,7 +19,14 @@ const DEVICES: &[(&str, &str)] = &[
     ("ours-poll", "ours, file, --poll-us 2000"),
     ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
     ("ublk", "ublk loop (rublk 0.2.15)"),
+    ("rbd-bench", "rbd bench (librbd alone)"),
+    ("ours-rbd", "ours, rbd"),
+    ("runner-rbd", "tcmu-runner 1.5.4, rbd"),
 ];
+
+/// The devices on a Ceph cluster, whose table is in ratios to `rbd bench` (when asked for
+/// without fileio).
+const RBD_REFERENCE: &str = "rbd-bench";
 
 /// rublk, the ublk loop target the 6.12 guest measures: built from crates.io into the cache.
 const RUBLK_VERSION: &str = "0.2.15";
@@ -67,6 +74,9 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
     let rublk =
         if crate::vm::kernel() == crate::vm::Kernel::V6_12 { rublk()? } else { String::new() };
     let devices = if o.devices.is_empty() { DEVICES.len() } else { o.devices.len() } as u64;
+    if o.devices.iter().any(|d| d.contains("rbd")) {
+        crate::ensure_ceph()?;
+    }
     let workloads = if o.workloads.is_empty() { 17 } else { o.workloads.len() } as u64;
     let timeout = o.runs * devices * (workloads * (o.seconds + 4) + 60) + 300;
     if o.disk {
@@ -78,8 +88,9 @@ pub fn run(root: &Path, tcmu: &Path, o: &Options) -> Result<(), String> {
         crate::vm::use_disk(Some(raw));
     }
     let text = format!(
-        "TCMU={}\nRUBLK={rublk}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\nDISK={}\n{script}",
+        "TCMU={}\nCEPH_SCRIPT={}\nRUBLK={rublk}\nSECS={}\nRUNS={}\nWORKLOADS='{}'\nDEVICES='{}'\nDISK={}\n{script}",
         tcmu.display(),
+        root.join("xtask/ceph/cluster.sh").display(),
         o.seconds,
         o.runs,
         o.workloads.join(" "),
@@ -187,6 +198,12 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
         }
     }
     let shown: Vec<&(&str, &str)> = DEVICES.iter().filter(|(d, _)| seen.contains(*d)).collect();
+    // Ratios to fileio; on a Ceph-only run, to `rbd bench`.
+    let base = if !seen.contains("fileio") && seen.contains(RBD_REFERENCE) {
+        RBD_REFERENCE
+    } else {
+        "fileio"
+    };
     let mut t = String::new();
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -196,8 +213,8 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
     let _ = writeln!(
         t,
         "`cargo xtask bench --seconds {} --runs {}{}` on {}: a TCG guest (Linux {}) with 2 vCPUs, 256 MiB \
-         disks through tcm_loop, images on {}, fio libaio O_DIRECT. fileio's column is its \
-         median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to fileio in the \
+         disks through tcm_loop, images on {}, fio libaio O_DIRECT. {base}'s column is its \
+         median (IOPS, or MB/s for 64 KiB and 1 MiB); the others are ratios to {base} in the \
          same round, median (lowest-highest) of {} rounds.\n",
         o.seconds,
         o.runs,
@@ -222,14 +239,14 @@ fn report(tsv: &str, o: &Options) -> Result<String, String> {
     }
     t.push('\n');
     for name in &order {
-        let Some(reference) = cells.get(&("fileio".to_string(), name.clone())) else { continue };
+        let Some(reference) = cells.get(&(base.to_string(), name.clone())) else { continue };
         let _ = write!(t, "| {name} |");
         for (dev, _) in &shown {
             let Some(rounds) = cells.get(&(dev.to_string(), name.clone())) else {
                 let _ = write!(t, " - |");
                 continue;
             };
-            if *dev == "fileio" {
+            if *dev == base {
                 let mut v: Vec<f64> = rounds.values().map(|c| merit(name, c)).collect();
                 let (m, _, _) = spread(&mut v);
                 let text = if by_throughput(name) {

@@ -201,6 +201,8 @@ fn test(args: &[String]) -> Result<(), String> {
             ("qemu-img", "qemu-utils"),
             ("qemu-io", "qemu-utils"),
         ])?;
+        // tcmu's tests/rbd.rs starts a throwaway Ceph cluster.
+        ensure_ceph()?;
         cargo(&root, &["test", "--workspace"])
     })?;
     step("iSCSI login and discovery against tgtd", &|| {
@@ -249,7 +251,13 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     let examples = root.join("target/release/examples");
     let path = root.join("xtask/vm").join(script);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = format!("TCMU={}\nEXAMPLES={}\n{text}", tcmu.display(), examples.display());
+    let ceph = root.join("xtask/ceph/cluster.sh");
+    let text = format!(
+        "TCMU={}\nEXAMPLES={}\nCEPH_SCRIPT={}\n{text}",
+        tcmu.display(),
+        examples.display(),
+        ceph.display()
+    );
     vm::run(&text, std::time::Duration::from_secs(timeout_secs))
 }
 
@@ -263,12 +271,15 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
         ("dbus-daemon", "dbus-daemon"),
         ("tcmu-runner", "tcmu-runner"),
     ])?;
+    ensure_ceph()?;
     let kernels = kernel.map_or(vm::Kernel::ALL.to_vec(), |k| vec![k]);
     let before = vm::kernel();
     let result = kernels.into_iter().try_for_each(|k| {
         vm::use_kernel(k);
         eprintln!("xtask: integration tests on Linux {}", k.name());
-        for script in ["tests.sh", "runner.sh"] {
+        // rbd.sh starts a Ceph cluster in the guest (half a minute): on one kernel only.
+        let rbd = (k == vm::Kernel::V6_1).then_some("rbd.sh");
+        for script in ["tests.sh", "runner.sh"].into_iter().chain(rbd) {
             if run_vm_script(script, 600)? != 0 {
                 return Err(format!("{script} failed in the VM (Linux {})", k.name()));
             }
@@ -277,6 +288,13 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
     });
     vm::use_kernel(before);
     result
+}
+
+/// Installs Ceph's monitor, OSD and command-line tools (for the single-node clusters of the
+/// RBD tests, on the host and in the guest, which runs the host's programs) when missing.
+fn ensure_ceph() -> Result<(), String> {
+    let root = root();
+    run(&root, "sh", &["xtask/ceph/cluster.sh", "install"], &[])
 }
 
 /// `--kernel 6.1|6.12` anywhere before a `--`: the kernel every guest boots.

@@ -393,7 +393,7 @@ pub fn run(script: &str, timeout: Duration) -> Result<i32, String> {
     let log = std::fs::File::create(&console).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut qemu = Command::new("qemu-system-x86_64")
-        .args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2", "-m", "2048"])
+        .args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2", "-m", "3072"])
         .arg("-kernel")
         .arg(&vmlinuz)
         .arg("-initrd")

@@ -46,7 +46,36 @@ sw1m-qd16:write:1m:16:1"
 # ublk (6.12 and later): rublk's loop target on the same kind of image, where xtask built it.
 UBLK=""; [ -e /dev/ublk-control ] && [ -x "${RUBLK:-}" ] && UBLK=ublk
 DEVICES=${DEVICES:-fileio ours-file ours-mem ours-poll tcmu-runner $UBLK}
-
+# The RBD devices (asked for by name) share one single-node Ceph cluster in the guest, started
+# by the project's script ($CEPH_SCRIPT): `rbd-bench` is librbd alone (`rbd bench`, no SCSI),
+# `ours-rbd` our server, `runner-rbd` tcmu-runner's rbd handler, each on a fresh 256 MiB image.
+case " $DEVICES " in *" ours-rbd "*|*" runner-rbd "*|*" rbd-bench "*)
+  sh "$CEPH_SCRIPT" up /tmp/bceph 2048 > /dev/null || { echo "bench: no Ceph cluster"; exit 1; }
+  export CEPH_CONF=/tmp/bceph/ceph.conf ;;
+esac
+# rbd_bench RW BS QD JOBS: `rbd bench` on rbd/bench for about $SECS seconds, printed as a fio
+# --minimal line would hold it (fields 7, 8, 48, 49: read KiB/s, read IOPS, write KiB/s,
+# write IOPS).
+rbd_bench() {
+  case $1 in
+  randread) t=read; p=rand ;; randwrite) t=write; p=rand ;;
+  read) t=read; p=seq ;; write) t=write; p=seq ;; *) t=readwrite; p=rand ;;
+  esac
+  case $2 in *k) kib=${2%k} ;; *m) kib=$(( ${2%m} * 1024 )) ;; esac
+  # A total that takes about $SECS seconds at the guest's usual rates (rbd bench has no timer).
+  if [ $kib -le 4 ]; then total=$(( SECS * 1500 * kib )); else total=$(( SECS * 60 * 1024 )); fi
+  rbd bench --io-type $t --io-size ${kib}K --io-threads $(( $3 * $4 )) --io-pattern $p \
+      --rw-mix-read 70 --io-total ${total}K rbd/bench 2>/dev/null | awk -v t=$t -v k=$kib '
+    /^elapsed:/ { all = $6 } /^read_ops:/ { r = $4 } /^write_ops:/ { w = $4 }
+    END {
+      if (t == "read") r = all; else if (t == "write") w = all
+      line = "rbd"; for (i = 2; i <= 49; i++) f[i] = 0
+      f[7] = sprintf("%d", r * k); f[8] = sprintf("%d", r)
+      f[48] = sprintf("%d", w * k); f[49] = sprintf("%d", w)
+      for (i = 2; i <= 49; i++) line = line ";" f[i]
+      print line
+    }'
+}
 new_disk() { # waits for a disk not in $BEFORE; prints it
   for i in $(seq 1 300); do
     for d in $(ls /sys/block | grep '^sd'); do
@@ -97,6 +126,27 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     SPID=$!
     for i in $(seq 1 300); do [ -s /tmp/b.out ] && break; sleep 0.1; done
     DEV=$(head -1 /tmp/b.out) ;;
+  ours-rbd)
+    rbd create --size 256M rbd/bench
+    "$TCMU" serve rbd:rbd/bench --name ours > /tmp/b.out 2> /tmp/b.err &
+    SPID=$!
+    for i in $(seq 1 300); do [ -s /tmp/b.out ] && break; sleep 0.1; done
+    DEV=$(head -1 /tmp/b.out) ;;
+  runner-rbd)
+    rbd create --size 256M rbd/bench
+    mkdir -p /var/log /etc/tcmu
+    tcmu-runner > /tmp/runner.log 2>&1 &
+    SPID=$!
+    sleep 1
+    mkdir -p $C/core/user_9/runner
+    echo -n "dev_size=$SIZE" > $C/core/user_9/runner/control
+    echo -n "dev_config=rbd/rbd/bench;conf=$CEPH_CONF" > $C/core/user_9/runner/control
+    echo -n 1 > $C/core/user_9/runner/enable
+    loop_up $C/core/user_9/runner; DEV=$(new_disk) ;;
+  rbd-bench)
+    rbd create --size 256M rbd/bench
+    rbd bench --io-type write --io-size 4M --io-total 256M rbd/bench > /dev/null 2>&1
+    return 0 ;;
   tcmu-runner)
     qemu-img create -q -f qcow2 -o compat=0.10,preallocation=full $B/r.qcow2 $SIZE
     mkdir -p /var/log /etc/tcmu
@@ -122,7 +172,12 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
 stop() {
   case $1 in
   fileio) loop_down; rmdir $C/core/fileio_9/ref $C/core/fileio_9; rm -f $B/ref.img ;;
+  ours-rbd) kill -TERM $SPID; wait $SPID; rbd rm rbd/bench > /dev/null 2>&1 ;;
   ours-*) kill -TERM $SPID; wait $SPID; rm -f $B/ours.img ;;
+  rbd-bench) rbd rm rbd/bench > /dev/null 2>&1 ;;
+  runner-rbd)
+    loop_down; rmdir $C/core/user_9/runner $C/core/user_9
+    kill -TERM $SPID; wait $SPID; rbd rm rbd/bench > /dev/null 2>&1 ;;
   tcmu-runner)
     loop_down; rmdir $C/core/user_9/runner $C/core/user_9
     kill -TERM $SPID; wait $SPID; rm -f $B/r.qcow2 ;;
@@ -135,9 +190,11 @@ for round in $(seq 1 $RUNS); do
     start $dev || { stop $dev; continue; }
     t0=0; [ -n "$SPID" ] && t0=$(ticks $SPID); b0=$(busy); kib=0
     echo "$ALL" | while IFS=: read -r name rw bs qd jobs extra; do
+      if [ $dev = rbd-bench ]; then line=$(rbd_bench $rw $bs $qd $jobs); else
       line=$(fio --name=$name --filename=$DEV --ioengine=libaio --direct=1 --rw=$rw --bs=$bs \
         --iodepth=$qd --numjobs=$jobs --group_reporting --time_based --runtime=$SECS \
         --ramp_time=1 --randrepeat=0 --norandommap ${extra:-} --minimal 2>/tmp/fio.err | tail -1)
+      fi
       echo "$line" | awk -F';' -v d=$dev -v n=$name -v r=$round \
         '{print "cell", d, n, r, $8, $49, $7, $48}' >> $OUT
       echo "$line" | awk -F';' '{print $6 + $47}' >> /tmp/kib.$round
@@ -148,7 +205,7 @@ for round in $(seq 1 $RUNS); do
     if [ -n "$SPID" ]; then
       server=$(( $(ticks $SPID) - t0 ))
       rss=$(awk '/^VmHWM/{print $2}' /proc/$SPID/status)
-      case $dev in ours-*) area=$(data_area user_1/ours) ;; tcmu-runner) area=$(data_area user_9/runner) ;; esac
+      case $dev in ours-*) area=$(data_area user_1/ours) ;; tcmu-runner|runner-rbd) area=$(data_area user_9/runner) ;; esac
     fi
     echo "info $dev $round data_area_bytes $area" >> $OUT
     echo "info $dev $round rss_kib $rss" >> $OUT
@@ -158,4 +215,5 @@ for round in $(seq 1 $RUNS); do
     stop $dev
   done
 done
+[ -d /tmp/bceph ] && sh "$CEPH_SCRIPT" down /tmp/bceph
 echo "bench: done"

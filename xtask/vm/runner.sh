@@ -46,7 +46,7 @@ start_runner() { # LOG: starts it, sets RP; true once it serves
 
 check "runner --check accepts file/<absolute path>" '"$TCMU" runner --check file//tmp/rn/x.img >/dev/null'
 out=$("$TCMU" runner --check nosuch/x 2>&1); rc=$?
-check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, qcow2, qcow, mem)"'
+check "runner --check refuses an unknown subtype, naming what it serves" '[ $rc -eq 1 ] && echo "$out" | grep -q "no handler for subtype \"nosuch\" (this runner serves: file, qcow2, qcow, mem, rbd)"'
 
 # The qcow2 handler behind `tcmu serve` too: a new image made by its name, its bytes checked
 # by qemu-img once the server has stopped.

@@ -1,0 +1,149 @@
+#!/bin/sh
+# A throwaway single-node Ceph cluster for the RBD tests, on the host and in the guest (which
+# runs the host's programs): one monitor, one OSD keeping its objects in memory (memstore), no
+# manager, pool `rbd` of size 1, cephx on, everything on 127.0.0.1 and under one folder.
+#
+#   sh xtask/ceph/cluster.sh install          apt-get Ceph's monitor, OSD and tools if missing
+#   sh xtask/ceph/cluster.sh up DIR [MIB]     start one in DIR (MIB: the OSD's memory, 1024);
+#                                             prints CEPH_CONF=DIR/ceph.conf on stdout
+#   sh xtask/ceph/cluster.sh down DIR         stop the one in DIR (only its own processes)
+#
+# Clients: `rbd --conf DIR/ceph.conf ...` as client.admin; client.tcmu (caps: profile rbd) has
+# its key in DIR/client.tcmu.keyring. CEPH_MON_PORT_V2 / CEPH_MON_PORT_V1 (default 3300 / 6789)
+# move the monitor, so that two clusters (or a real one) can coexist.
+set -eu
+
+say() { echo "ceph-cluster: $*" >&2; }
+
+install() {
+  command -v ceph-mon > /dev/null && command -v ceph-osd > /dev/null && command -v rbd > /dev/null \
+    && return 0
+  say "installing ceph-mon ceph-osd ceph-common (once)"
+  pkgs="ceph-mon ceph-osd ceph-common"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs > /dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y -qq --no-install-recommends $pkgs > /dev/null; }
+}
+
+# stop_pid NAME: SIGTERM the daemon whose pid file DIR/run/NAME.pid names (if it is that
+# daemon), up to 10 s, then SIGKILL.
+stop_pid() {
+  f=$D/run/$1.pid
+  [ -s "$f" ] || return 0
+  pid=$(cat "$f")
+  if grep -q "ceph" /proc/$pid/cmdline 2> /dev/null; then
+    kill -TERM "$pid" 2> /dev/null || true
+    i=0
+    while kill -0 "$pid" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$pid" 2> /dev/null || true
+  fi
+  rm -f "$f"
+}
+
+down() {
+  [ -d "$D" ] || return 0
+  stop_pid osd.0
+  stop_pid mon.a
+}
+
+# fail MESSAGE LOG: says why, with the end of the log, stops what started, exits 1.
+fail() {
+  say "$1"
+  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 15 "$2" >&2
+  down
+  exit 1
+}
+
+# wait_for SECONDS COMMAND...: true once COMMAND succeeds, false after SECONDS.
+wait_for() {
+  n=$(($1 * 2)); shift
+  while [ $n -gt 0 ]; do "$@" > /dev/null 2>&1 && return 0; sleep 0.5; n=$((n - 1)); done
+  return 1
+}
+
+up() {
+  mib=${1:-1024}
+  if [ -s "$D/run/mon.a.pid" ] && kill -0 "$(cat "$D/run/mon.a.pid")" 2> /dev/null; then
+    say "$D already holds a running cluster (stop it with: sh $0 down $D)"; exit 1
+  fi
+  command -v ceph-mon > /dev/null || { say "ceph-mon is missing: sh $0 install"; exit 1; }
+  # Only a folder of ours (or an empty one) is reused: never a user's.
+  if [ -d "$D" ] && [ -n "$(ls -A "$D")" ] && [ ! -f "$D/ceph.conf" ]; then
+    say "$D is not empty and holds no cluster of ours: give an empty or new folder"; exit 1
+  fi
+  rm -rf "$D"
+  mkdir -p "$D/mon" "$D/osd" "$D/run"
+  v2=${CEPH_MON_PORT_V2:-3300}; v1=${CEPH_MON_PORT_V1:-6789}
+  addr="[v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]"
+  fsid=$(cat /proc/sys/kernel/random/uuid)
+  cat > "$D/ceph.conf" << EOF
+[global]
+fsid = $fsid
+mon host = $addr
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+auth cluster required = cephx
+auth service required = cephx
+auth client required = cephx
+keyring = $D/keyring
+run dir = $D/run
+admin socket = $D/run/\$name.asok
+pid file = $D/run/\$name.pid
+log file = $D/\$name.log
+mon data = $D/mon
+osd data = $D/osd
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+mon data avail warn = 1
+mon data avail crit = 0
+mon mgr mkfs grace = 1000000000
+osd objectstore = memstore
+memstore device bytes = $((mib * 1048576))
+memstore page set = true
+osd op num shards = 2
+osd op num threads per shard = 1
+osd min pg log entries = 100
+osd max pg log entries = 500
+EOF
+  export CEPH_CONF="$D/ceph.conf"
+  ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' > /dev/null
+  ceph-authtool "$D/keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' \
+    --cap mgr 'allow *' > /dev/null
+  monmaptool --create --fsid "$fsid" --addv a "$addr" "$D/monmap" > /dev/null
+  ceph-mon -i a --mkfs --monmap "$D/monmap" --keyring "$D/keyring" 2> "$D/mkfs.log" \
+    || fail "the monitor's mkfs failed" "$D/mkfs.log"
+  ceph-mon -i a 2> "$D/mon.start.log" || fail "the monitor did not start" "$D/mon.a.log"
+  wait_for 60 ceph -s --connect-timeout 5 || fail "the monitor does not answer" "$D/mon.a.log"
+  uuid=$(cat /proc/sys/kernel/random/uuid)
+  id=$(ceph osd new "$uuid") || fail "ceph osd new failed" "$D/mon.a.log"
+  [ "$id" = 0 ] || fail "the new OSD is osd.$id, not osd.0"
+  ceph auth get-or-create osd.0 mon 'allow profile osd' osd 'allow *' mgr 'allow profile osd' \
+    >> "$D/keyring"
+  ceph-osd -i 0 --mkfs --osd-uuid "$uuid" > "$D/osd.mkfs.log" 2>&1 \
+    || fail "the OSD's mkfs failed" "$D/osd.mkfs.log"
+  ceph-osd -i 0 2> "$D/osd.start.log" || fail "the OSD did not start" "$D/osd.0.log"
+  ceph osd pool create rbd 8 8 > /dev/null 2>&1 || fail "creating pool rbd failed" "$D/mon.a.log"
+  wait_for 120 rbd pool init rbd || fail "rbd pool init failed" "$D/osd.0.log"
+  ceph auth get-or-create client.tcmu mon 'profile rbd' osd 'profile rbd' \
+    -o "$D/client.tcmu.keyring" 2> /dev/null || fail "creating client.tcmu failed"
+  # Usable once an image can be made and removed.
+  wait_for 120 sh -c 'rbd create --size 4M rbd/probe && rbd rm rbd/probe' \
+    || fail "images cannot be created" "$D/osd.0.log"
+  echo "CEPH_CONF=$D/ceph.conf"
+}
+
+cmd=${1:-}
+case $cmd in
+install) install ;;
+up | down)
+  [ -n "${2:-}" ] || { say "usage: $0 $cmd DIR"; exit 2; }
+  case $2 in /*) D=$2 ;; *) D=$(pwd)/$2 ;; esac
+  if [ "$cmd" = up ]; then up "${3:-}"; else down; fi ;;
+*) say "usage: $0 install | up DIR [MIB] | down DIR"; exit 2 ;;
+esac
