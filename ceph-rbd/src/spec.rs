@@ -155,21 +155,26 @@ impl ImageSpec {
     pub fn parse(s: &str) -> Result<ImageSpec, SpecError> {
         let (name, options) = s.split_once('@').unwrap_or((s, ""));
         let options = options.split(',').filter(|o| !o.is_empty());
-        ImageSpec::build(name, options)
+        ImageSpec::build(name, options, false)
     }
 
     /// Parses tcmu-runner's form, the configuration of a `user:rbd` backstore after `rbd/`:
     /// `POOL/[NAMESPACE/]IMAGE` then `;NAME=VALUE` options (`osd_op_timeout`, `conf`, `id`,
-    /// and `keyring`, which tcmu-runner lacks).
+    /// and `keyring`, which tcmu-runner lacks; `tcmur_cmd_time_out`, which ceph-iscsi adds for
+    /// tcmu-runner itself, is accepted and left to the kernel's `cmd_time_out`). Unlike
+    /// tcmu-runner, an unknown option is refused rather than ignored, and a namespace is
+    /// allowed.
     pub fn parse_runner(s: &str) -> Result<ImageSpec, SpecError> {
         let mut parts = s.split(';');
         let name = parts.next().unwrap_or_default();
-        ImageSpec::build(name, parts.filter(|o| !o.is_empty()))
+        ImageSpec::build(name, parts.filter(|o| !o.is_empty()), true)
     }
 
+    /// `runner`: tcmu-runner's form, which may also carry `tcmur_cmd_time_out`.
     fn build<'a>(
         name: &str,
         options: impl Iterator<Item = &'a str>,
+        runner: bool,
     ) -> Result<ImageSpec, SpecError> {
         let fields: Vec<&str> = name.split('/').collect();
         let (pool, namespace, image) = match fields.as_slice() {
@@ -208,6 +213,11 @@ impl ImageSpec {
                         return Err(bad());
                     }
                     cluster.osd_op_timeout = Some(Duration::from_secs(secs));
+                }
+                // tcmu-runner's own per-device option, which ceph-iscsi appends; it strips it
+                // before its handler sees the rest. Here the kernel's cmd_time_out governs.
+                "tcmur_cmd_time_out" if runner => {
+                    value.parse::<u32>().map_err(|_| bad())?;
                 }
                 "key" | "secret" | "password" | "keyfile_contents" => {
                     return Err(SpecError::Secret(key.into()));
@@ -261,6 +271,8 @@ mod tests {
         assert_eq!(r.cluster.conf(), Some(Path::new("/c/ceph.conf")));
         assert_eq!(r.cluster.id(), "tcmu");
         assert_eq!(r.image, "d");
+        assert!(ImageSpec::parse_runner("p/i;tcmur_cmd_time_out=30").is_ok());
+        assert!(ImageSpec::parse("p/i@tcmur_cmd_time_out=30").is_err(), "runner form only");
         let settings = r.cluster.settings();
         assert!(settings.contains(&("rados_osd_op_timeout".into(), "30".into())));
     }

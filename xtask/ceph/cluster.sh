@@ -98,6 +98,9 @@ osd pool default pg num = 8
 osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
 osd crush chooseleaf type = 0
+# The OSD's place in the CRUSH map, named here: the guest's host name is "(none)", which the
+# monitor refuses as a CRUSH location.
+crush location = root=default host=ceph-test
 mon allow pool size one = true
 mon warn on pool no redundancy = false
 mon data avail warn = 1

@@ -40,9 +40,9 @@ pub const RUNS: &[Run] = &[
     Run { key: "file-loop", device: "ours-file", route: "loop", tests: "SCSI" },
     Run { key: "memory-loop", device: "ours-memory", route: "loop", tests: "SCSI" },
     Run { key: "runner-loop", device: "ours-runner", route: "loop", tests: "SCSI" },
+    Run { key: "rbd-loop", device: "ours-rbd", route: "loop", tests: "SCSI" },
     Run { key: "kernel-loop", device: "kernel-fileio", route: "loop", tests: "SCSI" },
     Run { key: "file-iscsi", device: "ours-file", route: "iscsi", tests: "SCSI" },
-    Run { key: "memory-iscsi", device: "ours-memory", route: "iscsi", tests: "SCSI" },
     Run { key: "kernel-iscsi", device: "kernel-fileio", route: "iscsi", tests: "SCSI" },
     Run { key: "ro-iscsi", device: "ours-file-ro", route: "iscsi", tests: "SCSI.ReadOnly" },
     Run {
@@ -217,7 +217,13 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
     let file_loop = serve(tcmu, &["/tmp/conf-file-loop.img", "--size", &size_arg], "cfileloop")?;
     let memory_loop = serve(tcmu, &["--memory", "--size", &size_arg], "cmemloop")?;
     let file_iscsi = serve(tcmu, &["/tmp/conf-file-iscsi.img", "--size", &size_arg], "cfileiscsi")?;
-    let memory_iscsi = serve(tcmu, &["--memory", "--size", &size_arg], "cmemiscsi")?;
+    // An RBD image on a single-node Ceph cluster started here (its objects in memory).
+    let ceph_dir = Path::new("/tmp/conf-ceph");
+    let ceph = crate::root().join("xtask/ceph/cluster.sh");
+    sh(&format!("sh {} up {} 1024 > /dev/null", ceph.display(), ceph_dir.display()))?;
+    let conf = ceph_dir.join("ceph.conf");
+    sh(&format!("rbd --conf {} create --size {size_arg} rbd/conf", conf.display()))?;
+    let rbd = serve(tcmu, &[&format!("rbd:rbd/conf@conf={}", conf.display())], "crbd")?;
     let ro = serve(tcmu, &[&arg(&image("ro")?), "--read-only"], "cro")?;
     let mut kernel = Vec::new();
     for name in ["kloop", "kiscsi", "kro"] {
@@ -243,7 +249,6 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
     let store = |s: &Served| cfs.user_backstore(1, s.name);
     let rw = cfs.create_iscsi(IQN_RW, "127.0.0.1:3260").map_err(|e| e.to_string())?;
     rw.add_lun(0, &store(&file_iscsi)).map_err(|e| e.to_string())?;
-    rw.add_lun(1, &store(&memory_iscsi)).map_err(|e| e.to_string())?;
     rw.add_lun(2, &kernel[1]).map_err(|e| e.to_string())?;
     rw.set_access(&IscsiAccess::Open).map_err(|e| e.to_string())?;
     rw.enable().map_err(|e| e.to_string())?;
@@ -259,9 +264,9 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
             "file-loop" => file_loop.disk.display().to_string(),
             "memory-loop" => memory_loop.disk.display().to_string(),
             "runner-loop" => runner_disk.display().to_string(),
+            "rbd-loop" => rbd.disk.display().to_string(),
             "kernel-loop" => kernel_disk.display().to_string(),
             "file-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/0"),
-            "memory-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/1"),
             "kernel-iscsi" => format!("iscsi://127.0.0.1:3260/{IQN_RW}/2"),
             "ro-iscsi" => format!("iscsi://127.0.0.1:3261/{IQN_RO}/0"),
             _ => format!("iscsi://127.0.0.1:3261/{IQN_RO}/1"),
@@ -299,9 +304,10 @@ pub fn guest(tcmu: &Path, out: &Path) -> Result<(), String> {
     for k in &kernel {
         let _ = k.remove();
     }
-    for s in [file_loop, memory_loop, file_iscsi, memory_iscsi, ro] {
+    for s in [file_loop, memory_loop, file_iscsi, ro, rbd] {
         stop(s)?;
     }
+    sh(&format!("sh {} down {}", ceph.display(), ceph_dir.display()))?;
     if !runner_status.success() {
         return Err(format!("tcmu runner exited with {runner_status}"));
     }
@@ -378,8 +384,8 @@ pub const COMPARISONS: &[(&str, &str)] = &[
     ("file-loop", "kernel-loop"),
     ("memory-loop", "kernel-loop"),
     ("runner-loop", "kernel-loop"),
+    ("rbd-loop", "kernel-loop"),
     ("file-iscsi", "kernel-iscsi"),
-    ("memory-iscsi", "kernel-iscsi"),
     ("ro-iscsi", "kernel-ro-iscsi"),
 ];
 
