@@ -87,6 +87,13 @@ pub trait BlockDevice: Send + Sync {
         write_zero_buffers(self, lba, blocks)
     }
 
+    /// Writes `block` (one logical block) over `blocks` blocks from `lba` (WRITE SAME of a
+    /// block that is not all zeroes). Default: the block repeated in a buffer of up to 1 MiB,
+    /// written as many times as it takes.
+    fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
+        write_same_buffers(self, lba, blocks, block)
+    }
+
     /// Whether writes are refused (the device reports itself write-protected).
     fn read_only(&self) -> bool {
         false
@@ -122,6 +129,27 @@ pub(crate) fn write_zero_buffers<D: BlockDevice + ?Sized>(
         let n = per_chunk.min(blocks - done);
         let len = usize::try_from(n * bs).map_err(|_| io::ErrorKind::InvalidInput)?;
         disk.write(lba + done, &[IoSlice::new(&chunk[..len.min(chunk.len())])], false)?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// [`BlockDevice::write_same`] by writing `block` repeated in a buffer of up to 1 MiB: the
+/// default.
+pub(crate) fn write_same_buffers<D: BlockDevice + ?Sized>(
+    disk: &D,
+    lba: u64,
+    blocks: u64,
+    block: &[u8],
+) -> io::Result<()> {
+    let bs = block.len().max(1);
+    let per = (((1 << 20) / bs).max(1) as u64).min(blocks);
+    let pattern: Vec<u8> = block.repeat(per as usize);
+    let mut done = 0u64;
+    while done < blocks {
+        let n = per.min(blocks - done);
+        let len = n as usize * bs;
+        disk.write(lba + done, &[IoSlice::new(&pattern[..len])], false)?;
         done += n;
     }
     Ok(())

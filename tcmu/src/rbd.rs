@@ -11,7 +11,8 @@
 //!   and zeroes partial ones: what was unmapped reads back as zeroes (LBPRZ holds), whatever
 //!   the cluster's `rbd_skip_partial_discard` (a plain discard of less than an object may
 //!   leave the old bytes);
-//! - WRITE SAME of zeroes is `rbd_aio_write_zeroes` too.
+//! - WRITE SAME of zeroes is `rbd_aio_write_zeroes` too, of any other block
+//!   `rbd_aio_writesame` (the block crosses the network once).
 //!
 //! The size is read when the image is opened; an image grown or shrunk while served keeps the
 //! size it had until it is served again.
@@ -141,6 +142,24 @@ impl BlockDevice for RbdDisk {
             // At most 1 GiB: fits a usize.
             self.image.write_zeroes(offset, n as usize)?;
             offset += n;
+        }
+        Ok(())
+    }
+
+    /// `rbd_aio_writesame`: the block is sent once, and the cluster writes it over the range.
+    fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
+        self.refuse_write()?;
+        let bs = u64::from(self.block_size);
+        if block.len() as u64 != bs || lba.checked_add(blocks).is_none_or(|e| e > self.num_blocks) {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        // In pieces of at most 1 GiB, a whole number of blocks (each fits a usize).
+        let per = (ZERO_CHUNK / bs).max(1);
+        let mut done = 0;
+        while done < blocks {
+            let n = per.min(blocks - done);
+            self.image.write_same((lba + done) * bs, (n * bs) as usize, block)?;
+            done += n;
         }
         Ok(())
     }

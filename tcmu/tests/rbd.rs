@@ -177,6 +177,15 @@ fn rbd_disk_against_a_cluster() {
     assert!(at(&ceph.export(t1), 8, 16 * BS as usize).iter().all(|&x| x == 0));
     assert!(at(&ceph.export(t1), 40, 512) == &a[32 * 512..33 * 512], "what is past it stays");
 
+    // WRITE SAME of another block: the block over the range, nothing past it.
+    let block = pattern(6, BS as usize);
+    disk.write_same(300, 40, &block).unwrap();
+    disk.flush().unwrap();
+    let img = ceph.export(t1);
+    assert!(at(&img, 300, 40 * BS as usize).chunks(BS as usize).all(|c| c == &block[..]));
+    assert!(at(&img, 340, BS as usize).iter().all(|&x| x == 0), "past the range: untouched");
+    assert!(at(&img, 299, BS as usize).iter().all(|&x| x == 0), "before it: untouched");
+
     // Out of range: refused before librbd sees it.
     assert!(disk.read(disk.num_blocks(), &mut [IoSliceMut::new(&mut [0u8; 512])]).is_err());
     assert!(disk.write_zeroes(disk.num_blocks() - 1, 2).is_err());

@@ -2,14 +2,13 @@
 
 use super::unmap_limits::UnmapLimits;
 use super::{
-    COPY_CHUNK, CommandData, Emulator, Fail, MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS,
-    MAX_WRITE_SAME, Outcome, Reply, illegal_field, io_fail, short_data_out,
+    CommandData, Emulator, Fail, MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME, Outcome,
+    Reply, illegal_field, io_fail, short_data_out,
 };
 use crate::backend::BlockDevice;
 use scsi_proto::cdb::{Command, Field};
 use scsi_proto::params::UnmapParameterList;
 use scsi_proto::sense::SenseData;
-use std::io::IoSlice;
 
 impl<B: BlockDevice> Emulator<B> {
     pub(super) fn write_same(&self, cmd: &Command, data: &mut dyn CommandData) -> Outcome {
@@ -41,19 +40,7 @@ impl<B: BlockDevice> Emulator<B> {
         } else if zero {
             self.dev.write_zeroes(lba, blocks)
         } else {
-            // The block repeated over at most COPY_CHUNK bytes (and no more than the range),
-            // written as many times as it takes.
-            let per = ((COPY_CHUNK / bs.max(1)).max(1) as u64).min(blocks);
-            let pattern: Vec<u8> = block.repeat(per as usize);
-            let mut done = 0u64;
-            let mut r = Ok(());
-            while done < blocks && r.is_ok() {
-                let n = per.min(blocks - done);
-                let len = n as usize * bs;
-                r = self.dev.write(lba + done, &[IoSlice::new(&pattern[..len])], false);
-                done += n;
-            }
-            r
+            self.dev.write_same(lba, blocks, &block)
         };
         r.map_err(|e| io_fail(e, true))?;
         Ok(Reply::good())
