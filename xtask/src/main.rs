@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("vm-run") => vm_run(&args[1..]),
-        Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test(kernel)),
+        Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test(kernel, false)),
         Some("demo") => no_extra(&args[1..]).and_then(|()| demo()),
         Some("conformance") => no_extra(&args[1..]).and_then(|()| {
             let root = root();
@@ -210,8 +210,8 @@ fn test(args: &[String]) -> Result<(), String> {
         cargo(&root, &["test", "-p", "iscsi-nl", "--test", "tgtd", "--", "--ignored"])
     })?;
     if !no_vm {
-        step("integration tests in a VM (Linux 6.1)", &|| vm_test(Some(vm::Kernel::V6_1)))?;
-        step("integration tests in a VM (Linux 6.12)", &|| vm_test(Some(vm::Kernel::V6_12)))?;
+        step("integration tests in a VM (Linux 6.1)", &|| vm_test(Some(vm::Kernel::V6_1), false))?;
+        step("integration tests in a VM (Linux 6.12)", &|| vm_test(Some(vm::Kernel::V6_12), true))?;
         step("the README's demo (cargo xtask demo)", &demo)?;
         if !no_conformance {
             step("conformance: iscsi-test-cu, ours vs the kernel's", &|| {
@@ -245,6 +245,11 @@ fn vm_run(args: &[String]) -> Result<(), String> {
 /// Builds `tcmu` and its examples and runs `xtask/vm/SCRIPT` in the VM with `$TCMU` (the
 /// program) and `$EXAMPLES` (the examples' folder) set; the script's exit status.
 fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
+    run_vm_script_with(script, "", timeout_secs)
+}
+
+/// [`run_vm_script`] with `env` (shell assignments, one per line) set before the script.
+fn run_vm_script_with(script: &str, env: &str, timeout_secs: u64) -> Result<i32, String> {
     let root = root();
     cargo(&root, &["build", "--release", "-p", "tcmu", "--bins", "--examples"])?;
     let tcmu = root.join("target/release/tcmu");
@@ -253,7 +258,7 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let ceph = root.join("xtask/ceph/cluster.sh");
     let text = format!(
-        "TCMU={}\nEXAMPLES={}\nCEPH_SCRIPT={}\n{text}",
+        "TCMU={}\nEXAMPLES={}\nCEPH_SCRIPT={}\n{env}\n{text}",
         tcmu.display(),
         examples.display(),
         ceph.display()
@@ -263,7 +268,10 @@ fn run_vm_script(script: &str, timeout_secs: u64) -> Result<i32, String> {
 
 /// `cargo xtask vm-test`: the integration tests in a real kernel, then a few power cuts (one
 /// per scenario).
-fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
+///
+/// `short`: every kernel of this call is a second one (see below). Without `--kernel`, the
+/// second kernel's run is short.
+fn vm_test(kernel: Option<vm::Kernel>, short: bool) -> Result<(), String> {
     // runner.sh: targetcli drives `tcmu runner` over a system bus; tcmu-runner is the other
     // daemon it must not run beside.
     vm::ensure_host_packages(&[
@@ -274,13 +282,16 @@ fn vm_test(kernel: Option<vm::Kernel>) -> Result<(), String> {
     ensure_ceph()?;
     let kernels = kernel.map_or(vm::Kernel::ALL.to_vec(), |k| vec![k]);
     let before = vm::kernel();
-    let result = kernels.into_iter().try_for_each(|k| {
+    let result = kernels.into_iter().enumerate().try_for_each(|(i, k)| {
         vm::use_kernel(k);
         eprintln!("xtask: integration tests on Linux {}", k.name());
-        // rbd.sh starts a Ceph cluster in the guest (half a minute): on one kernel only.
-        let rbd = (k == vm::Kernel::V6_1).then_some("rbd.sh");
+        // On the second kernel, what does not depend on it is cut short: rbd.sh (a Ceph
+        // cluster in the guest) is not run, runner.sh kills twice and leaves targetcli out.
+        let full = !short && i == 0;
+        let rbd = full.then_some("rbd.sh");
+        let env = if full { "" } else { "RUNNER_KILLS=2\nRUNNER_TARGETCLI=0" };
         for script in ["tests.sh", "runner.sh"].into_iter().chain(rbd) {
-            if run_vm_script(script, 600)? != 0 {
+            if run_vm_script_with(script, env, 600)? != 0 {
                 return Err(format!("{script} failed in the VM (Linux {})", k.name()));
             }
         }
