@@ -377,6 +377,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             .ok_or_else(|| CliError::NoName(what.clone()))?,
     };
     let size = size.as_deref().map(parse_size).transpose()?;
+    // The signals are blocked in every thread (the serving threads inherit this mask) and
+    // read from a signalfd by `wait_for_stop`, so the device is always torn down. Blocked
+    // before the disk is opened: librbd starts threads of its own as it connects, and a
+    // thread that left SIGTERM unblocked would take it and end the process with no teardown
+    // (and librbd's cache unwritten). With --crash-test, SIGUSR1 cuts the power (no teardown:
+    // the disk is left dead).
+    let mut stop_signals = STOP_SIGNALS.to_vec();
+    if args.crash_test {
+        stop_signals.push(Signal::SIGUSR1);
+    }
+    let signals = block_signals(&stop_signals)?;
     let disk = match (&image, size) {
         (None, size) => {
             let size = size.unwrap_or(0);
@@ -424,15 +435,6 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             }
         }
     };
-
-    // The signals are blocked in every thread (the serving threads inherit this mask) and
-    // read from a signalfd by `wait_for_stop`, so the device is always torn down. With
-    // --crash-test, SIGUSR1 cuts the power (no teardown: the disk is left dead).
-    let mut stop_signals = STOP_SIGNALS.to_vec();
-    if args.crash_test {
-        stop_signals.push(Signal::SIGUSR1);
-    }
-    let signals = block_signals(&stop_signals)?;
 
     let threads = threads.unwrap_or(if matches!(disk, Disk::Rbd(_)) { 16 } else { 4 });
     let mut builder = DeviceBuilder::new(&name)

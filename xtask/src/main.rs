@@ -29,8 +29,9 @@ commands:
   fuzz [--seconds N] [TARGET...]        run fuzz targets (all of them by default, 60 s each)
   vm-run [--timeout S] -- COMMAND...     run COMMAND as root in a VM (Debian's 6.1 kernel, or --kernel)
   vm-test                                build `tcmu` and run the integration tests in the VM
-  conformance                            libiscsi's iscsi-test-cu against our devices and the
+  conformance [--rbd]                    libiscsi's iscsi-test-cu against our devices and the
                                          kernel's fileio in the VM; writes docs/conformance.md
+                                         (--rbd: also an RBD image on a guest Ceph, ~10 min more)
   crash-test [--cuts N] [--seed S] [--scenario NAME]
                                          power cuts in the VM (`tcmu serve --crash-test`): after
                                          each, every fsync'd file and every write the disk
@@ -70,19 +71,29 @@ fn main() -> ExitCode {
         Some("vm-run") => vm_run(&args[1..]),
         Some("vm-test") => no_extra(&args[1..]).and_then(|()| vm_test(kernel, false)),
         Some("demo") => no_extra(&args[1..]).and_then(|()| demo()),
-        Some("conformance") => no_extra(&args[1..]).and_then(|()| {
-            let root = root();
-            cargo(&root, &["build", "--release", "-p", "tcmu"])?;
-            conformance::host(&root, &root.join("target/release/tcmu"))
-        }),
+        Some("conformance") => {
+            let mut rest = args[1..].to_vec();
+            let rbd = take_flag(&mut rest, "--rbd");
+            no_extra(&rest).and_then(|()| {
+                let root = root();
+                cargo(&root, &["build", "--release", "-p", "tcmu"])?;
+                if rbd {
+                    ensure_ceph()?;
+                }
+                conformance::host(&root, &root.join("target/release/tcmu"), rbd)
+            })
+        }
         Some("crash-test") => crash_test(&args[1..]),
         Some("bench") => bench(&args[1..]),
         // Run by `crash-test` inside the VM.
         Some("crash-guest") => crash::guest(&args[1..]),
         // Run by `conformance` inside the VM.
         Some("conformance-guest") => match &args[1..] {
-            [tcmu, out] => conformance::guest(Path::new(tcmu), Path::new(out)),
-            _ => Err("usage: conformance-guest TCMU OUT_DIR".into()),
+            [tcmu, out] => conformance::guest(Path::new(tcmu), Path::new(out), false),
+            [tcmu, out, flag] if flag == "--rbd" => {
+                conformance::guest(Path::new(tcmu), Path::new(out), true)
+            }
+            _ => Err("usage: conformance-guest TCMU OUT_DIR [--rbd]".into()),
         },
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
@@ -215,7 +226,7 @@ fn test(args: &[String]) -> Result<(), String> {
         step("the README's demo (cargo xtask demo)", &demo)?;
         if !no_conformance {
             step("conformance: iscsi-test-cu, ours vs the kernel's", &|| {
-                conformance::host(&root, &root.join("target/release/tcmu"))
+                conformance::host(&root, &root.join("target/release/tcmu"), false)
             })?;
         }
     }

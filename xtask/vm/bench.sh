@@ -105,6 +105,17 @@ data_area() { # core/user_N/NAME: its data area in bytes
   echo $(( $(cat $C/core/$1/attrib/max_data_area_mb 2>/dev/null || echo 0) * 1048576 ))
 }
 
+tcmu_runner() { # CONFIG: tcmu-runner serving a user_9/runner backstore of CONFIG; sets SPID, DEV
+  mkdir -p /var/log /etc/tcmu
+  tcmu-runner > /tmp/runner.log 2>&1 &
+  SPID=$!
+  sleep 1
+  mkdir -p $C/core/user_9/runner
+  echo -n "dev_size=$SIZE" > $C/core/user_9/runner/control
+  echo -n "dev_config=$1" > $C/core/user_9/runner/control
+  echo -n 1 > $C/core/user_9/runner/enable
+  loop_up $C/core/user_9/runner; DEV=$(new_disk)
+}
 start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
   BEFORE=$(ls /sys/block | tr '\n' ' '); SPID=""; DEV=""
   case $1 in
@@ -134,30 +145,14 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
     DEV=$(head -1 /tmp/b.out) ;;
   runner-rbd)
     rbd create --size 256M rbd/bench
-    mkdir -p /var/log /etc/tcmu
-    tcmu-runner > /tmp/runner.log 2>&1 &
-    SPID=$!
-    sleep 1
-    mkdir -p $C/core/user_9/runner
-    echo -n "dev_size=$SIZE" > $C/core/user_9/runner/control
-    echo -n "dev_config=rbd/rbd/bench;conf=$CEPH_CONF" > $C/core/user_9/runner/control
-    echo -n 1 > $C/core/user_9/runner/enable
-    loop_up $C/core/user_9/runner; DEV=$(new_disk) ;;
+    tcmu_runner "rbd/rbd/bench;conf=$CEPH_CONF" ;;
   rbd-bench)
     rbd create --size 256M rbd/bench
     rbd bench --io-type write --io-size 4M --io-total 256M rbd/bench > /dev/null 2>&1
     return 0 ;;
   tcmu-runner)
     qemu-img create -q -f qcow2 -o compat=0.10,preallocation=full $B/r.qcow2 $SIZE
-    mkdir -p /var/log /etc/tcmu
-    tcmu-runner > /tmp/runner.log 2>&1 &
-    SPID=$!
-    sleep 1
-    mkdir -p $C/core/user_9/runner
-    echo -n "dev_size=$SIZE" > $C/core/user_9/runner/control
-    echo -n "dev_config=qcow/$B/r.qcow2" > $C/core/user_9/runner/control
-    echo -n 1 > $C/core/user_9/runner/enable
-    loop_up $C/core/user_9/runner; DEV=$(new_disk) ;;
+    tcmu_runner "qcow/$B/r.qcow2" ;;
   ublk)
     truncate -s $SIZE $B/ublk.img
     # Buffered, as our file backend and fileio are; one queue per vCPU.

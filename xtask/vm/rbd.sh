@@ -83,6 +83,15 @@ check "SIGKILL of the server: all $synced flushed 64 KiB writes are in the clust
 timeout 60 "$TCMU" cleanup > $R/cleanup.out 2>&1
 check "tcmu cleanup removes the dead server's device" '! [ -e $C/core/user_1/d1 ] && ! [ -b "$D1" ]'
 
+# SIGTERM (and SIGINT) stop the server as the file device's do: the device removed, status
+# 0, and what librbd's cache held written to the cluster.
+rbd create --size 64M rbd/d4
+serve d4 "rbd:rbd/d4@id=tcmu,keyring=$KR" || cat $R/d4.err
+D4=$DEV
+dd if=$R/pat of=$D4 bs=1M seek=4 oflag=direct 2>/dev/null
+kill -TERM $SP; wait $SP; trc=$?
+check "SIGTERM: status 0, the device gone, its unflushed writes in the cluster" '[ $trc -eq 0 ] && ! [ -e $C/core/user_1/d4 ] && ! [ -b "$D4" ] && export_at d4 4 4 | cmp -s - $R/pat'
+
 # The runner's rbd subtype, in tcmu-runner's configuration form, as targetcli writes it.
 rbd create --size 64M rbd/d2
 NO_COLOR=1 "$TCMU" runner > $R/runner.log 2>&1 &
