@@ -8,7 +8,8 @@ use std::io::{IoSlice, IoSliceMut};
 use std::ptr;
 use std::sync::Arc;
 
-/// The most iovecs one librbd call takes (librbd refuses more than `IOV_MAX`).
+/// The most iovecs one librbd call is given (the system's `IOV_MAX`): longer lists are sent
+/// in pieces.
 const IOV_MAX: usize = 1024;
 
 /// A C string of `what`, refused if it holds a NUL byte.
@@ -314,9 +315,9 @@ impl Image {
             .map(drop)
     }
 
-    /// Discards `len` bytes from `offset`. Whole objects are freed; what a partial discard
-    /// leaves depends on the cluster's `rbd_skip_partial_discard` (it may keep the old bytes):
-    /// use [`Image::write_zeroes`] where zeroes must be read back.
+    /// Discards `len` bytes from `offset`. Whole objects are freed; a discard of part of an
+    /// object smaller than the image's `rbd_discard_granularity_bytes` (64 KiB by default)
+    /// may keep the old bytes: use [`Image::write_zeroes`] where zeroes must be read back.
     pub fn discard(&self, offset: u64, len: u64) -> Result<()> {
         let api = self.api();
         // SAFETY: one operation, no buffer.
@@ -356,37 +357,6 @@ impl Image {
             })
         }
         .map(drop)
-    }
-
-    /// Writes `data` at `offset` if the bytes there equal `compare` (of the same length), as
-    /// one operation the cluster makes atomic: `Ok(None)` when written, `Ok(Some(at))` when
-    /// they differ, `at` being the first differing byte's offset from `offset`.
-    pub fn compare_and_write(
-        &self,
-        offset: u64,
-        compare: &[u8],
-        data: &[u8],
-    ) -> Result<Option<u64>> {
-        if compare.len() != data.len() {
-            return Err(Error::Os { op: "rbd_aio_compare_and_write", errno: 22 });
-        }
-        let api = self.api();
-        let mut mismatch = 0u64;
-        let at: *mut u64 = &mut mismatch;
-        let (cmp, buf, len) = (compare.as_ptr().cast(), data.as_ptr().cast(), data.len());
-        // SAFETY: both buffers and the mismatch offset are borrowed for this whole call,
-        // which waits for the operation; librbd reads the buffers and writes the offset.
-        let r = unsafe {
-            self.run("rbd_aio_compare_and_write", |img, c| {
-                (api.rbd_aio_compare_and_write)(img, offset, len, cmp, buf, c, at, 0)
-            })
-        };
-        match r {
-            Ok(_) => Ok(None),
-            // EILSEQ: the compare failed, and `mismatch` is the image offset where.
-            Err(Error::Os { errno: 84, .. }) => Ok(Some(mismatch.saturating_sub(offset))),
-            Err(e) => Err(e),
-        }
     }
 
     /// Changes the image's size (growing it reads as zeroes; shrinking it drops data).

@@ -1,5 +1,5 @@
 //! A small, safe binding to Ceph's librbd: connect to a cluster, open an image, read, write,
-//! flush, discard, write zeroes, write a pattern, compare and write atomically, resize.
+//! flush, discard, write zeroes, write a pattern, resize.
 //!
 //! librbd and librados are opened at run time (`librbd.so.1`, `librados.so.2`, from Debian's
 //! `librbd1` and `librados2`), not linked: a program built with this crate starts on any
@@ -36,7 +36,7 @@ mod spec;
 mod sys;
 
 pub use image::{Cluster, Image, available};
-pub use spec::{ClusterOptions, ImageSpec, SpecError};
+pub use spec::{ClusterOptions, ImageSpec, MIN_OSD_OP_TIMEOUT, SpecError};
 
 /// `RBD_FEATURE_EXCLUSIVE_LOCK`: the image has an exclusive lock, which one client holds to
 /// write.

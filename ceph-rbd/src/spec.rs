@@ -63,7 +63,8 @@ impl ClusterOptions {
     }
 
     /// How long an OSD operation may take before librados fails it (`None`: never, Ceph's
-    /// default). tcmu-runner's `osd_op_timeout`.
+    /// default). tcmu-runner's `osd_op_timeout`; a value under [`MIN_OSD_OP_TIMEOUT`] is
+    /// raised to it when applied.
     pub fn osd_op_timeout(&self) -> Option<Duration> {
         self.osd_op_timeout
     }
@@ -95,7 +96,8 @@ impl ClusterOptions {
             s.push(("keyring".into(), k.to_string_lossy().into_owned()));
         }
         if let Some(t) = self.osd_op_timeout {
-            s.push(("rados_osd_op_timeout".into(), t.as_secs().max(1).to_string()));
+            let t = t.max(MIN_OSD_OP_TIMEOUT);
+            s.push(("rados_osd_op_timeout".into(), t.as_secs().to_string()));
         }
         s
     }
@@ -118,7 +120,8 @@ pub struct ImageSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
-    /// Not `POOL/IMAGE` or `POOL/NAMESPACE/IMAGE`.
+    /// Not `POOL/IMAGE` or `POOL/NAMESPACE/IMAGE` (the name shown up to the first `;`, `,` or
+    /// `@`: what follows may be a secret given the wrong way).
     #[error("{0:?}: expected POOL/IMAGE or POOL/NAMESPACE/IMAGE")]
     Name(String),
     /// An option this crate does not know.
@@ -140,6 +143,16 @@ pub enum SpecError {
 
 /// The longest name (pool, namespace, image) accepted. Ceph's own limits are smaller.
 const MAX_NAME: usize = 4096;
+
+/// A name as an error shows it: up to the first `;`, `,` or `@`.
+fn shown(name: &str) -> String {
+    name.split([';', ',', '@']).next().unwrap_or_default().into()
+}
+
+/// The shortest `osd_op_timeout` applied: below the time the cluster takes to notice a dead
+/// OSD (heartbeat grace 20 s + interval 6 s by default), operations would fail during an
+/// ordinary fail-over that a longer wait rides out. tcmu-runner raises it the same way.
+pub const MIN_OSD_OP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
@@ -180,10 +193,10 @@ impl ImageSpec {
         let (pool, namespace, image) = match fields.as_slice() {
             [pool, image] => (*pool, None, *image),
             [pool, ns, image] => (*pool, Some(*ns), *image),
-            _ => return Err(SpecError::Name(name.into())),
+            _ => return Err(SpecError::Name(shown(name))),
         };
         if !valid_name(pool) || !valid_name(image) || namespace.is_some_and(|n| !valid_name(n)) {
-            return Err(SpecError::Name(name.into()));
+            return Err(SpecError::Name(shown(name)));
         }
         let mut cluster = ClusterOptions::default();
         let mut seen: Vec<&str> = Vec::new();
@@ -275,6 +288,8 @@ mod tests {
         assert!(ImageSpec::parse("p/i@tcmur_cmd_time_out=30").is_err(), "runner form only");
         let settings = r.cluster.settings();
         assert!(settings.contains(&("rados_osd_op_timeout".into(), "30".into())));
+        let low = ImageSpec::parse("r/i@osd_op_timeout=1").unwrap().cluster.settings();
+        assert!(low.contains(&("rados_osd_op_timeout".into(), "30".into())), "raised to 30 s");
     }
 
     #[test]
@@ -286,6 +301,13 @@ mod tests {
             );
         }
         assert_eq!(ImageSpec::parse("r/i@key=AQB"), Err(SpecError::Secret("key".into())));
+        // A secret given with the wrong separator is not echoed.
+        for bad in ["rbd/disk;key=AQBsecret", "rbd/disk,key=AQBsecret", "a/b/c/d;key=AQBsecret"] {
+            let e = ImageSpec::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("AQBsecret"), "{e}");
+        }
+        let e = ImageSpec::parse_runner("p/i@key=AQBsecret").unwrap_err().to_string();
+        assert!(!e.contains("AQBsecret"), "{e}");
         assert_eq!(
             ImageSpec::parse_runner("r/i;secret=x"),
             Err(SpecError::Secret("secret".into()))

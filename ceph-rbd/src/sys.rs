@@ -63,16 +63,6 @@ pub(crate) struct Api {
         unsafe extern "C" fn(ImageT, u64, usize, CompletionT, c_int, c_int) -> c_int,
     pub rbd_aio_writesame:
         unsafe extern "C" fn(ImageT, u64, usize, *const c_char, usize, CompletionT, c_int) -> c_int,
-    pub rbd_aio_compare_and_write: unsafe extern "C" fn(
-        ImageT,
-        u64,
-        usize,
-        *const c_char,
-        *const c_char,
-        CompletionT,
-        *mut u64,
-        c_int,
-    ) -> isize,
     pub rbd_resize: unsafe extern "C" fn(ImageT, u64) -> c_int,
 }
 
@@ -153,7 +143,6 @@ fn load() -> Result<Api, Error> {
         rbd_aio_discard: load!(rbd, "librbd.so.1", rbd_aio_discard),
         rbd_aio_write_zeroes: load!(rbd, "librbd.so.1", rbd_aio_write_zeroes),
         rbd_aio_writesame: load!(rbd, "librbd.so.1", rbd_aio_writesame),
-        rbd_aio_compare_and_write: load!(rbd, "librbd.so.1", rbd_aio_compare_and_write),
         rbd_resize: load!(rbd, "librbd.so.1", rbd_resize),
         _rados: rados,
         _rbd: rbd,

@@ -311,7 +311,7 @@ enum Disk {
 fn rbd_spec(image: &std::path::Path) -> Option<Result<ceph_rbd::ImageSpec, CliError>> {
     let s = image.to_str()?.strip_prefix("rbd:")?;
     // Named without its options: a refused one may be a secret, which is not echoed.
-    let name = s.split('@').next().unwrap_or_default();
+    let name = s.split(['@', ';', ',']).next().unwrap_or_default();
     Some(ceph_rbd::ImageSpec::parse(s).map_err(|e| CliError::Rbd(format!("rbd:{name}"), e)))
 }
 

@@ -4,9 +4,14 @@
 //! How SCSI maps onto it:
 //! - READ / WRITE are `rbd_aio_readv` / `rbd_aio_writev` straight between the ring's buffers
 //!   and librbd, one operation in flight per serving thread;
-//! - the write cache is librbd's (`rbd cache`, on by default): the disk reports one (WCE=1),
-//!   SYNCHRONIZE CACHE and FUA are `rbd_aio_flush`, after which the data is in the cluster
-//!   (as many copies as the pool keeps);
+//! - the write cache is librbd's (`rbd cache`, on by default; with its default policy,
+//!   `writearound`, a write is acknowledged before the cluster has it; with `writeback` it is
+//!   held): the disk reports a volatile cache (WCE=1), and SYNCHRONIZE CACHE and FUA are
+//!   `rbd_aio_flush`, after which the data is in the cluster (as many copies as the pool
+//!   keeps);
+//! - errors that pass (a cluster time-out, a blocklisted client, a lost lock, a dropped
+//!   connection) are answered NOT READY, BECOMING READY, which Linux retries; others MEDIUM
+//!   ERROR;
 //! - UNMAP and WRITE SAME with UNMAP are `rbd_aio_write_zeroes`, which frees whole objects
 //!   and zeroes partial ones: what was unmapped reads back as zeroes (LBPRZ holds), whatever
 //!   the cluster's `rbd_skip_partial_discard` (a plain discard of less than an object may
@@ -14,8 +19,9 @@
 //! - WRITE SAME of zeroes is `rbd_aio_write_zeroes` too, of any other block
 //!   `rbd_aio_writesame` (the block crosses the network once).
 //!
-//! The size is read when the image is opened; an image grown or shrunk while served keeps the
-//! size it had until it is served again.
+//! The size is read when the image is opened: an image grown while served keeps the size it
+//! had until it is served again; one shrunk while served refuses writes past its new end
+//! (NOT READY, LOGICAL UNIT COMMUNICATION FAILURE), rather than letting librbd cut them short.
 #![forbid(unsafe_code)]
 
 use crate::backend::{BlockDevice, bad_block_size, byte_range, is_valid_block_size};
@@ -27,6 +33,20 @@ pub use ceph_rbd::{ClusterOptions, SpecError};
 /// The most bytes one `rbd_aio_write_zeroes` is asked to zero (an UNMAP may name a whole
 /// disk; the operation is split so that none runs for minutes).
 const ZERO_CHUNK: u64 = 1 << 30;
+
+/// librbd's error as an `io::Error`, a transient one (the cluster timed out, this client was
+/// blocklisted or lost the image's lock, the connection dropped) of kind `ResourceBusy`, which
+/// the emulation answers NOT READY, BECOMING READY, so the initiator retries rather than
+/// taking it for a bad block.
+fn io_error(e: ceph_rbd::Error) -> io::Error {
+    // ETIMEDOUT, ESHUTDOWN (blocklisted), EROFS (the exclusive lock lost), ENOTCONN, EAGAIN,
+    // EBUSY, ECONNRESET.
+    const TRANSIENT: [i32; 7] = [110, 108, 30, 107, 11, 16, 104];
+    match e.errno() {
+        Some(errno) if TRANSIENT.contains(&errno) => io::Error::new(io::ErrorKind::ResourceBusy, e),
+        _ => e.into(),
+    }
+}
 
 /// A disk in a Ceph RBD image.
 #[derive(Debug)]
@@ -85,8 +105,38 @@ impl RbdDisk {
         Ok(lba * u64::from(self.block_size))
     }
 
-    fn refuse_write(&self) -> io::Result<()> {
-        if self.read_only { Err(io::ErrorKind::PermissionDenied.into()) } else { Ok(()) }
+    /// Refuses a write on a read-only disk, or one reaching past the image's end as librbd
+    /// knows it now: an image shrunk while served (`rbd resize --allow-shrink`) would otherwise
+    /// take a write across its new end short, and report success.
+    fn check_write(&self, lba: u64, blocks: u64) -> io::Result<()> {
+        if self.read_only {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        let bs = u64::from(self.block_size);
+        let end = lba.checked_add(blocks).filter(|&e| e <= self.num_blocks);
+        let end = end.ok_or(io::ErrorKind::InvalidInput)?;
+        let size = self.image.size().map_err(io_error)?;
+        if end * bs > size {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!(
+                    "rbd:{}: the image shrank to {size} bytes while served (it was {} bytes)",
+                    self.name,
+                    self.num_blocks * bs
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RbdDisk {
+    /// Writes librbd's cache back before the image closes, so that an error doing so is
+    /// logged (closing the image would write it back too, and drop the error).
+    fn drop(&mut self) {
+        if let Err(e) = self.image.flush() {
+            tracing::error!(image = %self.name, error = %e, "writing librbd's cache back failed");
+        }
     }
 }
 
@@ -102,22 +152,22 @@ impl BlockDevice for RbdDisk {
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
         let len = crate::backend::total(bufs);
         let offset = self.offset(lba, len)?;
-        Ok(self.image.read(offset, bufs)?)
+        self.image.read(offset, bufs).map_err(io_error)
     }
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
-        self.refuse_write()?;
-        let len = bufs.iter().map(|b| b.len()).sum();
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
         let offset = self.offset(lba, len)?;
-        self.image.write(offset, bufs)?;
+        self.check_write(lba, (len as u64).div_ceil(u64::from(self.block_size)))?;
+        self.image.write(offset, bufs).map_err(io_error)?;
         if fua {
-            self.image.flush()?;
+            self.image.flush().map_err(io_error)?;
         }
         Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {
-        Ok(self.image.flush()?)
+        self.image.flush().map_err(io_error)
     }
 
     /// Zeroes the blocks, freeing whole objects (see the module's notes: a discard alone would
@@ -131,16 +181,13 @@ impl BlockDevice for RbdDisk {
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        self.refuse_write()?;
+        self.check_write(lba, blocks)?;
         let bs = u64::from(self.block_size);
-        if lba.checked_add(blocks).is_none_or(|end| end > self.num_blocks) {
-            return Err(io::ErrorKind::InvalidInput.into());
-        }
         let (mut offset, end) = (lba * bs, (lba + blocks) * bs);
         while offset < end {
             let n = (end - offset).min(ZERO_CHUNK);
             // At most 1 GiB: fits a usize.
-            self.image.write_zeroes(offset, n as usize)?;
+            self.image.write_zeroes(offset, n as usize).map_err(io_error)?;
             offset += n;
         }
         Ok(())
@@ -148,9 +195,9 @@ impl BlockDevice for RbdDisk {
 
     /// `rbd_aio_writesame`: the block is sent once, and the cluster writes it over the range.
     fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
-        self.refuse_write()?;
+        self.check_write(lba, blocks)?;
         let bs = u64::from(self.block_size);
-        if block.len() as u64 != bs || lba.checked_add(blocks).is_none_or(|e| e > self.num_blocks) {
+        if block.len() as u64 != bs {
             return Err(io::ErrorKind::InvalidInput.into());
         }
         // In pieces of at most 1 GiB, a whole number of blocks (each fits a usize).
@@ -158,7 +205,8 @@ impl BlockDevice for RbdDisk {
         let mut done = 0;
         while done < blocks {
             let n = per.min(blocks - done);
-            self.image.write_same((lba + done) * bs, (n * bs) as usize, block)?;
+            let len = (n * bs) as usize;
+            self.image.write_same((lba + done) * bs, len, block).map_err(io_error)?;
             done += n;
         }
         Ok(())

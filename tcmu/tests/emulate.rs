@@ -489,11 +489,14 @@ fn a_copy_that_fails_part_way_is_copy_aborted() {
 /// `VolatileCache` answers after its power was cut), or with another error when `gone` is off.
 struct Vanished {
     gone: bool,
+    busy: bool,
 }
 
 impl Vanished {
     fn error(&self) -> std::io::Error {
-        if self.gone {
+        if self.busy {
+            std::io::Error::new(std::io::ErrorKind::ResourceBusy, "the cluster is failing over")
+        } else if self.gone {
             std::io::Error::new(std::io::ErrorKind::NotConnected, "the disk has lost power")
         } else {
             std::io::Error::other("bad sector")
@@ -540,10 +543,14 @@ fn a_disk_that_lost_power_is_not_ready_not_bad_media() {
     // NOT READY, LOGICAL UNIT COMMUNICATION FAILURE: a vanished disk, as `tcmu cleanup`
     // answers a dead ring; not MEDIUM ERROR, which a file system takes for bad blocks.
     let not_ready = (0x02, 0x08, 0x00);
-    let mut d = vec_disk(Vanished { gone: true });
+    let mut d = vec_disk(Vanished { gone: true, busy: false });
     assert_eq!(io_failures(&mut d), vec![not_ready; 4]);
+    // A backend briefly unreachable (an RBD cluster failing over): NOT READY, BECOMING READY,
+    // which Linux retries.
+    let mut d = vec_disk(Vanished { gone: false, busy: true });
+    assert_eq!(io_failures(&mut d), vec![(0x02, 0x04, 0x01); 4]);
     // Any other I/O error stays a medium error.
-    let mut d = vec_disk(Vanished { gone: false });
+    let mut d = vec_disk(Vanished { gone: false, busy: false });
     let (read, write) = ((0x03, 0x11, 0x00), (0x03, 0x0c, 0x00));
     assert_eq!(io_failures(&mut d), vec![read, write, write, write]);
     // The power-cut test device after its cut.

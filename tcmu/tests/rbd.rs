@@ -5,7 +5,8 @@
 //! says what is missing without librbd.
 //!
 //! The cluster is started by `xtask/ceph/cluster.sh` in a folder of the build's temporary
-//! directory and stopped at the end (or the one `$TCMU_TEST_CEPH_CONF` names is used). It
+//! directory, on ports of its own, and stopped at the end (and a cluster an interrupted run
+//! left there is stopped at the start): the test never touches another cluster. It
 //! needs Ceph's daemons (Debian: ceph-mon, ceph-osd, ceph-common, which `cargo xtask test`
 //! installs); without them the test fails, saying so.
 
@@ -18,11 +19,10 @@ use tcmu::rbd::RbdDisk;
 const BS: u32 = 512;
 const MIB: u64 = 1 << 20;
 
-/// A cluster for the test: started here (stopped when dropped), or the one the environment
-/// names.
+/// The test's own cluster, stopped when dropped.
 struct Ceph {
     conf: PathBuf,
-    started: Option<PathBuf>,
+    dir: PathBuf,
 }
 
 fn script() -> PathBuf {
@@ -30,13 +30,16 @@ fn script() -> PathBuf {
 }
 
 impl Ceph {
-    fn get() -> Ceph {
-        if let Some(conf) = std::env::var_os("TCMU_TEST_CEPH_CONF") {
-            return Ceph { conf: conf.into(), started: None };
+    fn start() -> Ceph {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Clusters of runs that were interrupted (no Drop ran) are stopped and removed.
+        for old in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            if old.file_name().to_string_lossy().starts_with("ceph-") {
+                let _ = Command::new("sh").arg(script()).arg("down").arg(old.path()).status();
+                let _ = std::fs::remove_dir_all(old.path());
+            }
         }
-        let dir =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ceph-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tmp.join(format!("ceph-{}", std::process::id()));
         // Ports of our own: never a real cluster's (3300 / 6789) on the same host.
         let base = 20_000 + (std::process::id() % 10_000) * 2;
         let out = Command::new("sh")
@@ -53,11 +56,11 @@ impl Ceph {
              ceph-mon ceph-osd ceph-common, which `cargo xtask test` installs):\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Ceph { conf: dir.join("ceph.conf"), started: Some(dir) }
+        Ceph { conf: dir.join("ceph.conf"), dir }
     }
 
     fn dir(&self) -> &Path {
-        self.conf.parent().unwrap()
+        &self.dir
     }
 
     /// Runs `rbd` as the admin client; its stdout. Fails the test if it fails.
@@ -99,10 +102,8 @@ impl Ceph {
 
 impl Drop for Ceph {
     fn drop(&mut self) {
-        if let Some(dir) = &self.started {
-            let _ = Command::new("sh").arg(script()).arg("down").arg(dir).status();
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = Command::new("sh").arg(script()).arg("down").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -128,15 +129,12 @@ fn at(image: &[u8], lba: u64, len: usize) -> &[u8] {
 
 #[test]
 fn rbd_disk_against_a_cluster() {
-    let ceph = Ceph::get();
-    // Names of this run's own, in a cluster another run may share.
-    let t1 = &format!("t1-{}", std::process::id());
-    let odd = &format!("odd-{}", std::process::id());
+    let ceph = Ceph::start();
+    let (t1, odd) = ("t1", "odd");
     ceph.rbd(&["create", "--size", "16M", &format!("rbd/{t1}")]);
     let disk = RbdDisk::open(&ceph.spec(t1), BS, false).unwrap();
     assert_eq!(disk.num_blocks(), 16 * MIB / u64::from(BS));
     assert_eq!(disk.name(), format!("rbd/{t1}"));
-    assert!(disk.write_cache(), "librbd's cache is a volatile write cache: WCE=1");
 
     // Written through two buffers, read back through two others, here and by another client
     // once flushed.
@@ -185,6 +183,20 @@ fn rbd_disk_against_a_cluster() {
     assert!(at(&img, 300, 40 * BS as usize).chunks(BS as usize).all(|c| c == &block[..]));
     assert!(at(&img, 340, BS as usize).iter().all(|&x| x == 0), "past the range: untouched");
     assert!(at(&img, 299, BS as usize).iter().all(|&x| x == 0), "before it: untouched");
+
+    // An image shrunk while served: a write across its new end is refused (librbd would cut
+    // it short and report success), one before it still lands.
+    let cluster = ceph_rbd::Cluster::connect(&ceph.spec(t1).cluster).unwrap();
+    let other = cluster.open("rbd", None, t1, false).unwrap();
+    other.resize(15 * MIB).unwrap();
+    drop(other);
+    let end = 15 * MIB / u64::from(BS);
+    let e = disk.write(end - 4, &[IoSlice::new(&[7u8; 4096])], false).unwrap_err();
+    assert!(e.to_string().contains("shrank"), "{e}");
+    assert!(disk.write_zeroes(end - 1, 2).is_err());
+    assert!(disk.write_same(end - 1, 2, &[1u8; 512]).is_err());
+    write(&disk, end - 8, &[9u8; 4096], true);
+    assert!(at(&ceph.export(t1), end - 8, 4096).iter().all(|&x| x == 9));
 
     // Out of range: refused before librbd sees it.
     assert!(disk.read(disk.num_blocks(), &mut [IoSliceMut::new(&mut [0u8; 512])]).is_err());

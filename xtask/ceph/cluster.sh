@@ -31,7 +31,9 @@ ours() {
   [ -s "$f" ] || return 1
   pid=$(cat "$f")
   case $pid in '' | *[!0-9]*) return 1 ;; esac
-  grep -q ceph "/proc/$pid/cmdline" 2> /dev/null || return 1
+  # Started by `up` with `-c DIR/ceph.conf`: a process without that argument (a real daemon
+  # whose pid a stale file names) is never ours.
+  tr '\0' '\n' < "/proc/$pid/cmdline" 2> /dev/null | grep -qxF "$D/ceph.conf" || return 1
   echo "$pid"
 }
 
@@ -89,6 +91,7 @@ up() {
   : > "$D/.cluster-sh"
   # From here on, any failure (a `fail` or a command that `set -e` stops at) stops what started.
   trap 'rc=$?; if [ $rc -ne 0 ]; then say "failed: stopping what started in $D"; down; fi' EXIT
+  trap 'exit 130' INT TERM HUP
   v2=${CEPH_MON_PORT_V2:-3300}; v1=${CEPH_MON_PORT_V1:-6789}
   addr="[v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]"
   fsid=$(uuidgen 2> /dev/null || cat /proc/sys/kernel/random/uuid)
@@ -138,11 +141,11 @@ EOF
   ceph-authtool "$D/keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' \
     --cap mgr 'allow *' > /dev/null
   monmaptool --create --fsid "$fsid" --addv a "$addr" "$D/monmap" > /dev/null
-  ceph-mon -i a --mkfs --monmap "$D/monmap" --keyring "$D/keyring" > "$D/mon.mkfs.log" 2>&1 \
+  ceph-mon -c "$D/ceph.conf" -i a --mkfs --monmap "$D/monmap" --keyring "$D/keyring" > "$D/mon.mkfs.log" 2>&1 \
     || fail "the monitor's mkfs failed" "$D/mon.mkfs.log"
   # The daemons fork; their output goes to files, never to the caller's stdout (a pipe that a
   # forked daemon kept open would hold `$(cluster.sh up ...)` until the daemon exits).
-  ceph-mon -i a > "$D/mon.start.log" 2>&1 < /dev/null \
+  ceph-mon -c "$D/ceph.conf" -i a > "$D/mon.start.log" 2>&1 < /dev/null \
     || fail "the monitor did not start (port $v2 or $v1 taken?)" "$D/mon.a.log"
   wait_for 60 ceph -s --connect-timeout 10 \
     || fail "the monitor does not answer 'ceph -s' after 60 s" "$D/mon.a.log"
@@ -151,19 +154,20 @@ EOF
   [ "$id" = 0 ] || fail "the new OSD is osd.$id, not osd.0"
   timeout 60 ceph auth get-or-create osd.0 mon 'allow profile osd' osd 'allow *' \
     mgr 'allow profile osd' >> "$D/keyring" || fail "no key for osd.0" "$D/mon.a.log"
-  ceph-osd -i 0 --mkfs --osd-uuid "$uuid" > "$D/osd.mkfs.log" 2>&1 \
+  ceph-osd -c "$D/ceph.conf" -i 0 --mkfs --osd-uuid "$uuid" > "$D/osd.mkfs.log" 2>&1 \
     || fail "the OSD's mkfs failed" "$D/osd.mkfs.log"
-  ceph-osd -i 0 > "$D/osd.start.log" 2>&1 < /dev/null || fail "the OSD did not start" "$D/osd.0.log"
+  ceph-osd -c "$D/ceph.conf" -i 0 > "$D/osd.start.log" 2>&1 < /dev/null || fail "the OSD did not start" "$D/osd.0.log"
   timeout 60 ceph osd pool create rbd 8 8 > /dev/null 2>&1 \
     || fail "creating pool rbd failed" "$D/mon.a.log"
   wait_for 120 rbd pool init rbd || fail "'rbd pool init rbd' failed for 120 s" "$D/osd.0.log"
   timeout 60 ceph auth get-or-create client.tcmu mon 'profile rbd' osd 'profile rbd' \
     -o "$D/client.tcmu.keyring" 2> /dev/null || fail "creating client.tcmu failed" "$D/mon.a.log"
   # Usable once client.tcmu (what the tests use) can make and remove an image.
-  tcmu="--id tcmu --keyring $D/client.tcmu.keyring"
-  wait_for 120 sh -c "rbd $tcmu rm rbd/probe > /dev/null 2>&1; rbd $tcmu create --size 4M rbd/probe && rbd $tcmu rm rbd/probe" \
+  wait_for 120 sh -c 'k=$1/client.tcmu.keyring; rbd --id tcmu --keyring "$k" rm rbd/probe \
+      > /dev/null 2>&1; rbd --id tcmu --keyring "$k" create --size 4M rbd/probe \
+      && rbd --id tcmu --keyring "$k" rm rbd/probe' _ "$D" \
     || fail "client.tcmu cannot create and remove an image for 120 s" "$D/osd.0.log"
-  trap - EXIT
+  trap - EXIT INT TERM HUP
   echo "CEPH_CONF=$D/ceph.conf"
 }
 

@@ -53,12 +53,20 @@ fio --name=v --filename=$D1 --ioengine=libaio --direct=1 --rw=randwrite --bs=4k 
 check "fio 4 KiB random writes at QD16 with crc32c verify: no error" '[ $frc -eq 0 ] && grep -q "err= 0" $R/fio.out'
 grep -h "IOPS" $R/fio.out | head -2
 
-# UNMAP (blkdiscard): the blocks read back as zeroes from the cluster.
-blkdiscard -f -o $((200 << 20)) -l $((4 << 20)) $D1; drc=$?
+# UNMAP (blkdiscard): the blocks read back as zeroes from the cluster, a whole 4 MiB object
+# and 1 MiB inside another (which a plain discard of part of an object would leave as it
+# was), and the bytes around them stay. The pattern is written and checked first (mkfs
+# discarded this range already).
+dd if=$R/pat of=$D1 bs=1M seek=200 oflag=direct conv=fsync 2>/dev/null
+dd if=$R/pat of=$D1 bs=1M seek=208 oflag=direct conv=fsync 2>/dev/null
+before=0; export_at d1 200 4 | cmp -s - $R/pat && export_at d1 208 4 | cmp -s - $R/pat && before=1
+blkdiscard -f -o $((200 << 20)) -l $((4 << 20)) $D1 && blkdiscard -f -o $((209 << 20)) -l $((1 << 20)) $D1; drc=$?
 # Unmapped blocks pass through librbd's cache like writes: SYNCHRONIZE CACHE puts them in the
 # cluster.
 sg_sync $D1
-check "blkdiscard: the range reads back as zeroes from the cluster" '[ $drc -eq 0 ] && export_at d1 200 4 | cmp -s - $R/zero'
+head -c 1048576 /dev/zero > $R/zero1
+dd if=$R/pat of=$R/pat0 bs=1M count=1 2>/dev/null; dd if=$R/pat of=$R/pat23 bs=1M skip=2 count=2 2>/dev/null
+check "blkdiscard: a whole object and 1 MiB inside another read back as zeroes from the cluster, the rest kept" '[ $before = 1 ] && [ $drc -eq 0 ] && export_at d1 200 4 | cmp -s - $R/zero && export_at d1 209 1 | cmp -s - $R/zero1 && export_at d1 208 1 | cmp -s - $R/pat0 && export_at d1 210 2 | cmp -s - $R/pat23'
 
 # The power cut: writes acknowledged with a flush (O_DIRECT + fsync: FUA or SYNCHRONIZE
 # CACHE) are in the cluster after the server is SIGKILLed (librbd's cache dies with it);
@@ -106,7 +114,7 @@ mkdir -p $C/core/user_7/d3
 echo -n "dev_config=rbd/rbd/d2;id=tcmu;keyring=$KR" > $C/core/user_7/d3/control
 echo -n "dev_size=33554432" > $C/core/user_7/d3/control
 timeout 60 sh -c "echo -n 1 > $C/core/user_7/d3/enable" 2>/dev/null; erc=$?
-check "... one whose size differs from the image's is refused" '[ $erc -ne 0 ]'
+check "... one whose size differs from the image's is refused at once (not a time-out)" '[ $erc -ne 0 ] && [ $erc -ne 124 ] && grep -q "holds 67108864 bytes but the device is 33554432 bytes" $R/runner.log'
 rmdir $C/core/user_7/d3 2>/dev/null
 WWN=naa.5001405000000078
 before=$(ls /sys/block | tr '\n' ' ')

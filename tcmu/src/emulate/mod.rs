@@ -293,6 +293,8 @@ fn illegal_field(cmd: &Command, field: Field) -> Fail {
 }
 
 /// The sense of a failed read, write or flush: WRITE PROTECTED for `PermissionDenied`; NOT
+/// READY, LOGICAL UNIT IS IN PROCESS OF BECOMING READY for `TimedOut` and `ResourceBusy` (a
+/// backend that is briefly unreachable: retried); NOT
 /// READY, LOGICAL UNIT COMMUNICATION FAILURE for `NotConnected` (the device is gone: a
 /// [`crate::VolatileCache`] whose power was cut answers so; a file system must see a vanished
 /// disk, as `tcmu cleanup` answers a dead ring, not bad blocks); MEDIUM ERROR otherwise.
@@ -301,6 +303,11 @@ fn io_fail(e: io::Error, write: bool) -> Fail {
         SenseData::write_protected()
     } else if e.kind() == io::ErrorKind::NotConnected {
         SenseData::not_ready(AdditionalSense::LUN_COMMUNICATION_FAILURE)
+    } else if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::ResourceBusy) {
+        // A backend that will answer again (a cluster failing over): NOT READY, LOGICAL UNIT
+        // IS IN PROCESS OF BECOMING READY, which Linux retries after a delay, where a medium
+        // error would reach the file system as a bad block.
+        SenseData::not_ready(AdditionalSense::LUN_BECOMING_READY)
     } else if write {
         SenseData::medium_error_write()
     } else {
