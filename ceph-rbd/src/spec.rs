@@ -62,9 +62,9 @@ impl ClusterOptions {
         self
     }
 
-    /// How long an OSD operation may take before librados fails it (`None`: never, Ceph's
-    /// default). tcmu-runner's `osd_op_timeout`; a value under [`MIN_OSD_OP_TIMEOUT`] is
-    /// raised to it when applied.
+    /// How long an OSD operation may take before librados fails it, as given (`None`:
+    /// [`MIN_OSD_OP_TIMEOUT`] is applied). tcmu-runner's `osd_op_timeout`; a value under
+    /// [`MIN_OSD_OP_TIMEOUT`] is raised to it when applied, as tcmu-runner does.
     pub fn osd_op_timeout(&self) -> Option<Duration> {
         self.osd_op_timeout
     }
@@ -95,10 +95,9 @@ impl ClusterOptions {
         if let Some(k) = &self.keyring {
             s.push(("keyring".into(), k.to_string_lossy().into_owned()));
         }
-        if let Some(t) = self.osd_op_timeout {
-            let t = t.max(MIN_OSD_OP_TIMEOUT);
-            s.push(("rados_osd_op_timeout".into(), t.as_secs().to_string()));
-        }
+        // Always set: Ceph's default (0) waits for ever, holding the command as long.
+        let t = self.osd_op_timeout.unwrap_or(MIN_OSD_OP_TIMEOUT).max(MIN_OSD_OP_TIMEOUT);
+        s.push(("rados_osd_op_timeout".into(), t.as_secs().to_string()));
         s
     }
 }
@@ -133,7 +132,8 @@ pub enum SpecError {
          list, configfs): give a keyring file instead (keyring=PATH)"
     )]
     Secret(String),
-    /// An option without `=`, or with a value that does not parse.
+    /// An option without `=`, or with a value that does not parse (named by its NAME only:
+    /// the value may be a secret given the wrong way).
     #[error("option {0:?}: expected NAME=VALUE with a valid value")]
     BadOption(String),
     /// The same option twice.
@@ -201,12 +201,13 @@ impl ImageSpec {
         let mut cluster = ClusterOptions::default();
         let mut seen: Vec<&str> = Vec::new();
         for opt in options {
-            let (key, value) =
-                opt.split_once('=').ok_or_else(|| SpecError::BadOption(opt.into()))?;
+            let (key, value) = opt
+                .split_once('=')
+                .ok_or_else(|| SpecError::BadOption("(no NAME=VALUE)".into()))?;
             if seen.contains(&key) {
                 return Err(SpecError::Repeated(key.into()));
             }
-            let bad = || SpecError::BadOption(opt.into());
+            let bad = || SpecError::BadOption(shown(key));
             if value.is_empty() || value.contains('\0') {
                 return Err(bad());
             }
@@ -306,8 +307,16 @@ mod tests {
             let e = ImageSpec::parse(bad).unwrap_err().to_string();
             assert!(!e.contains("AQBsecret"), "{e}");
         }
-        let e = ImageSpec::parse_runner("p/i@key=AQBsecret").unwrap_err().to_string();
-        assert!(!e.contains("AQBsecret"), "{e}");
+        for bad in ["p/i@key=AQBsecret", "p/i;id=tcmu,key=AQBsecret", "p/i;AQBsecret"] {
+            let e = ImageSpec::parse_runner(bad).unwrap_err().to_string();
+            assert!(!e.contains("AQBsecret"), "{e}");
+        }
+        for bad in ["rbd/disk@id=tcmu;key=AQBsecret", "rbd/disk@AQBsecret"] {
+            let e = ImageSpec::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("AQBsecret"), "{e}");
+        }
+        let default = ImageSpec::parse("r/i").unwrap().cluster.settings();
+        assert!(default.contains(&("rados_osd_op_timeout".into(), "30".into())), "never unbounded");
         assert_eq!(
             ImageSpec::parse_runner("r/i;secret=x"),
             Err(SpecError::Secret("secret".into()))

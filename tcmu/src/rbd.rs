@@ -9,9 +9,10 @@
 //!   held): the disk reports a volatile cache (WCE=1), and SYNCHRONIZE CACHE and FUA are
 //!   `rbd_aio_flush`, after which the data is in the cluster (as many copies as the pool
 //!   keeps);
-//! - errors that pass (a cluster time-out, a blocklisted client, a lost lock, a dropped
-//!   connection) are answered NOT READY, BECOMING READY, which Linux retries; others MEDIUM
-//!   ERROR;
+//! - errors that pass (a cluster time-out, a dropped connection) are answered NOT READY,
+//!   BECOMING READY, which Linux retries; this client blocklisted NOT READY, LOGICAL UNIT
+//!   COMMUNICATION FAILURE (it does not reconnect yet); EROFS WRITE PROTECTED; others MEDIUM
+//!   ERROR. Operations time out after `osd_op_timeout` (30 s unless set longer);
 //! - UNMAP and WRITE SAME with UNMAP are `rbd_aio_write_zeroes`, which frees whole objects
 //!   and zeroes partial ones: what was unmapped reads back as zeroes (LBPRZ holds), whatever
 //!   the cluster's `rbd_skip_partial_discard` (a plain discard of less than an object may
@@ -34,18 +35,22 @@ pub use ceph_rbd::{ClusterOptions, SpecError};
 /// disk; the operation is split so that none runs for minutes).
 const ZERO_CHUNK: u64 = 1 << 30;
 
-/// librbd's error as an `io::Error`, a transient one (the cluster timed out, this client was
-/// blocklisted or lost the image's lock, the connection dropped) of kind `ResourceBusy`, which
-/// the emulation answers NOT READY, BECOMING READY, so the initiator retries rather than
-/// taking it for a bad block.
+/// librbd's error as an `io::Error`: a passing one (the cluster timed out, the connection
+/// dropped, try again) of kind `ResourceBusy`, which the emulation answers NOT READY,
+/// BECOMING READY, so the initiator retries rather than taking it for a bad block. This
+/// client blocklisted (ESHUTDOWN) does not pass until it reconnects, which `RbdDisk` does not
+/// do yet: NOT READY, LOGICAL UNIT COMMUNICATION FAILURE (`NotConnected`), failed at once;
+/// EROFS (the exclusive lock refused, a non-primary image) is WRITE PROTECTED.
 fn io_error(e: ceph_rbd::Error) -> io::Error {
-    // ETIMEDOUT, ESHUTDOWN (blocklisted), EROFS (the exclusive lock lost), ENOTCONN, EAGAIN,
-    // EBUSY, ECONNRESET.
-    const TRANSIENT: [i32; 7] = [110, 108, 30, 107, 11, 16, 104];
-    match e.errno() {
-        Some(errno) if TRANSIENT.contains(&errno) => io::Error::new(io::ErrorKind::ResourceBusy, e),
-        _ => e.into(),
-    }
+    // ETIMEDOUT, ENOTCONN, ECONNRESET, EAGAIN, EBUSY.
+    const PASSING: [i32; 5] = [110, 107, 104, 11, 16];
+    let kind = match e.errno() {
+        Some(errno) if PASSING.contains(&errno) => io::ErrorKind::ResourceBusy,
+        Some(108) => io::ErrorKind::NotConnected,
+        Some(30) => io::ErrorKind::PermissionDenied,
+        _ => return e.into(),
+    };
+    io::Error::new(kind, e)
 }
 
 /// A disk in a Ceph RBD image.
@@ -112,6 +117,12 @@ impl RbdDisk {
         if self.read_only {
             return Err(io::ErrorKind::PermissionDenied.into());
         }
+        self.check_size(lba, blocks)
+    }
+
+    /// Refuses I/O reaching past the image's end as librbd knows it now (NOT READY: the image
+    /// shrank while served). A shrink between this check and the I/O can still cut it short.
+    fn check_size(&self, lba: u64, blocks: u64) -> io::Result<()> {
         let bs = u64::from(self.block_size);
         let end = lba.checked_add(blocks).filter(|&e| e <= self.num_blocks);
         let end = end.ok_or(io::ErrorKind::InvalidInput)?;
@@ -152,7 +163,15 @@ impl BlockDevice for RbdDisk {
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
         let len = crate::backend::total(bufs);
         let offset = self.offset(lba, len)?;
-        self.image.read(offset, bufs).map_err(io_error)
+        match self.image.read(offset, bufs) {
+            // librbd cuts a read past the end of an image shrunk while served short.
+            Err(ceph_rbd::Error::Short { .. }) => {
+                let blocks = (len as u64).div_ceil(u64::from(self.block_size));
+                self.check_size(lba, blocks)?;
+                Err(io::Error::other(format!("rbd:{}: a short read", self.name)))
+            }
+            r => r.map_err(io_error),
+        }
     }
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
@@ -214,5 +233,25 @@ impl BlockDevice for RbdDisk {
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passing_cluster_errors_are_retried_and_the_others_not() {
+        let kind = |errno| io_error(ceph_rbd::Error::Os { op: "rbd_aio_writev", errno }).kind();
+        for passing in [110, 107, 104, 11, 16] {
+            assert_eq!(kind(passing), io::ErrorKind::ResourceBusy, "errno {passing}");
+        }
+        assert_eq!(kind(108), io::ErrorKind::NotConnected, "blocklisted: no endless retries");
+        assert_eq!(kind(30), io::ErrorKind::PermissionDenied);
+        let eio = kind(5);
+        assert!(
+            ![io::ErrorKind::ResourceBusy, io::ErrorKind::NotConnected].contains(&eio),
+            "EIO stays a medium error: {eio:?}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! The cluster is started by `xtask/ceph/cluster.sh` in a folder of the build's temporary
 //! directory, on ports of its own, and stopped at the end (and a cluster an interrupted run
-//! left there is stopped at the start): the test never touches another cluster. It
+//! left there, its process gone, is stopped at the start). It
 //! needs Ceph's daemons (Debian: ceph-mon, ceph-osd, ceph-common, which `cargo xtask test`
 //! installs); without them the test fails, saying so.
 
@@ -32,9 +32,12 @@ fn script() -> PathBuf {
 impl Ceph {
     fn start() -> Ceph {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Clusters of runs that were interrupted (no Drop ran) are stopped and removed.
+        // Clusters of runs that were interrupted (no Drop ran: their process is gone) are
+        // stopped and removed; a running test's cluster is left alone.
         for old in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
-            if old.file_name().to_string_lossy().starts_with("ceph-") {
+            let name = old.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("ceph-").and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
                 let _ = Command::new("sh").arg(script()).arg("down").arg(old.path()).status();
                 let _ = std::fs::remove_dir_all(old.path());
             }
@@ -135,6 +138,7 @@ fn rbd_disk_against_a_cluster() {
     let disk = RbdDisk::open(&ceph.spec(t1), BS, false).unwrap();
     assert_eq!(disk.num_blocks(), 16 * MIB / u64::from(BS));
     assert_eq!(disk.name(), format!("rbd/{t1}"));
+    assert!(disk.write_cache(), "librbd's cache is a volatile write cache: WCE=1");
 
     // Written through two buffers, read back through two others, here and by another client
     // once flushed.
@@ -193,15 +197,28 @@ fn rbd_disk_against_a_cluster() {
     let end = 15 * MIB / u64::from(BS);
     let e = disk.write(end - 4, &[IoSlice::new(&[7u8; 4096])], false).unwrap_err();
     assert!(e.to_string().contains("shrank"), "{e}");
-    assert!(disk.write_zeroes(end - 1, 2).is_err());
-    assert!(disk.write_same(end - 1, 2, &[1u8; 512]).is_err());
+    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+    let kind = |r: std::io::Result<()>| r.unwrap_err().kind();
+    assert_eq!(kind(disk.write_zeroes(end - 1, 2)), std::io::ErrorKind::NotConnected);
+    assert_eq!(kind(disk.write_same(end - 1, 2, &[1u8; 512])), std::io::ErrorKind::NotConnected);
+    let mut buf = [0u8; 4096];
+    assert_eq!(
+        kind(disk.read(end - 4, &mut [IoSliceMut::new(&mut buf)])),
+        std::io::ErrorKind::NotConnected,
+        "a read past the new end too"
+    );
     write(&disk, end - 8, &[9u8; 4096], true);
     assert!(at(&ceph.export(t1), end - 8, 4096).iter().all(|&x| x == 9));
 
     // Out of range: refused before librbd sees it.
     assert!(disk.read(disk.num_blocks(), &mut [IoSliceMut::new(&mut [0u8; 512])]).is_err());
     assert!(disk.write_zeroes(disk.num_blocks() - 1, 2).is_err());
+    // Closing writes the cache back: an unflushed write is in the cluster once the disk is gone.
+    let last = pattern(8, 4096);
+    write(&disk, 500, &last, false);
+    assert!(at(&ceph.export(t1), 500, 4096) != &last[..], "held in the cache until then");
     drop(disk);
+    assert!(at(&ceph.export(t1), 500, 4096) == &last[..], "written back at close");
 
     // Read-only: writes refused (write-protected), reads served.
     let ro = RbdDisk::open(&ceph.spec(t1), BS, true).unwrap();

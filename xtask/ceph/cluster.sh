@@ -33,7 +33,7 @@ ours() {
   case $pid in '' | *[!0-9]*) return 1 ;; esac
   # Started by `up` with `-c DIR/ceph.conf`: a process without that argument (a real daemon
   # whose pid a stale file names) is never ours.
-  tr '\0' '\n' < "/proc/$pid/cmdline" 2> /dev/null | grep -qxF "$D/ceph.conf" || return 1
+  tr '\0' '\n' 2> /dev/null < "/proc/$pid/cmdline" | grep -qxF "$D/ceph.conf" || return 1
   echo "$pid"
 }
 
@@ -177,6 +177,8 @@ install) do_install ;;
 up | down)
   [ -n "${2:-}" ] || { say "usage: $0 $cmd DIR"; exit 2; }
   case $2 in /*) D=$2 ;; *) D=$(pwd)/$2 ;; esac
+  # One spelling of the folder (the daemons are recognised by their `-c DIR/ceph.conf`).
+  while [ "$D" != / ] && [ "${D%/}" != "$D" ]; do D=${D%/}; done
   if [ "$cmd" = up ]; then up "${3:-}"; else down; fi ;;
 *) say "usage: $0 install | up DIR [SIZE_MB] | down DIR"; exit 2 ;;
 esac
