@@ -959,6 +959,10 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
         (**self).write_zeroes(lba, blocks)
     }
 
+    fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
+        (**self).write_same(lba, blocks, block)
+    }
+
     fn read_only(&self) -> bool {
         (**self).read_only()
     }
@@ -1016,6 +1020,42 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_box_forwards_write_same_to_what_it_holds() {
+        use super::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // A device with a write_same of its own, which counts its calls.
+        struct Own(MemoryDisk, std::sync::Arc<AtomicUsize>);
+        impl BlockDevice for Own {
+            fn block_size(&self) -> u32 {
+                self.0.block_size()
+            }
+            fn num_blocks(&self) -> u64 {
+                self.0.num_blocks()
+            }
+            fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+                self.0.read(lba, bufs)
+            }
+            fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+                self.0.write(lba, bufs, fua)
+            }
+            fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
+                self.1.fetch_add(1, Ordering::Relaxed);
+                write_same_buffers(&self.0, lba, blocks, block)
+            }
+        }
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let own = Own(MemoryDisk::new(16, 512).unwrap(), std::sync::Arc::clone(&calls));
+        let boxed: Box<dyn BlockDevice> = Box::new(own);
+        boxed.write_same(2, 4, &[7u8; 512]).unwrap();
+        let mut back = vec![0u8; 4 * 512];
+        boxed.read(2, &mut [IoSliceMut::new(&mut back)]).unwrap();
+        assert!(back.iter().all(|&b| b == 7));
+        // Reached through the box (a runner subtype's disk): its own write_same ran, not the
+        // default's loop of writes.
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+
     use super::*;
 
     /// Poisons the disk's lock the way a panicking thread would.
