@@ -1,5 +1,6 @@
 //! The block-level handler trait and the backends shipped with it.
 
+use scsi_proto::params::AccessState;
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
@@ -111,6 +112,13 @@ pub trait BlockDevice: Send + Sync {
     /// flush). Reported in the Caching mode page (WCE).
     fn write_cache(&self) -> bool {
         true
+    }
+
+    /// The asymmetric access state of this gateway's target port group, reported by REPORT
+    /// TARGET PORT GROUPS when the device is served with port groups
+    /// ([`crate::Emulator::with_port_groups`]). Default: active/optimized.
+    fn access_state(&self) -> AccessState {
+        AccessState::ActiveOptimized
     }
 }
 
@@ -974,6 +982,10 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
     fn write_cache(&self) -> bool {
         (**self).write_cache()
     }
+
+    fn access_state(&self) -> AccessState {
+        (**self).access_state()
+    }
 }
 
 /// Wraps a device so it refuses writes and reports itself write-protected.
@@ -1007,6 +1019,10 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn read_only(&self) -> bool {
         true
+    }
+
+    fn access_state(&self) -> AccessState {
+        self.0.access_state()
     }
 
     fn write_cache(&self) -> bool {

@@ -470,6 +470,10 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         self.cache(&mut state, lba, Cached::Zeroes(blocks))
     }
 
+    fn access_state(&self) -> scsi_proto::params::AccessState {
+        self.inner.access_state()
+    }
+
     fn read_only(&self) -> bool {
         self.inner.read_only()
     }

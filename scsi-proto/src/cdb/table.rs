@@ -103,6 +103,7 @@ layouts! {
         RequestedServiceAction(4, 0, 16), AllocationLength(6, 0, 32), Control(11, 0, 8),
     ];
     RSTMF = [Repd(2, 7, 1), AllocationLength(6, 0, 32), Control(11, 0, 8)];
+    RTPG = [ParameterDataFormat(1, 5, 3), AllocationLength(6, 0, 32), Control(11, 0, 8)];
     START_STOP = [
         Immed(1, 0, 1), PowerConditionModifier(3, 0, 4), PowerCondition(4, 4, 4),
         NoFlush(4, 2, 1), Loej(4, 1, 1), Start(4, 0, 1), Control(5, 0, 8),
@@ -209,6 +210,7 @@ commands! {
     ReadCapacity16: 0x9e / 0x10, "READ CAPACITY(16)", READ_CAPACITY_16;
     GetLbaStatus: 0x9e / 0x12, "GET LBA STATUS(16)", GET_LBA_STATUS;
     ReportLuns: 0xa0, "REPORT LUNS", REPORT_LUNS;
+    ReportTargetPortGroups: 0xa3 / 0x0a, "REPORT TARGET PORT GROUPS", RTPG;
     ReportSupportedOperationCodes: 0xa3 / 0x0c, "REPORT SUPPORTED OPERATION CODES", RSOC;
     ReportSupportedTaskManagementFunctions: 0xa3 / 0x0d,
         "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", RSTMF;

@@ -305,3 +305,15 @@ proptest! {
         }
     }
 }
+
+/// REPORT TARGET PORT GROUPS as Linux's scsi_dh_alua sends it: extended header asked for.
+#[test]
+fn report_target_port_groups() {
+    let c = parse("a3 2a 00 00 00 00 00 00 10 00 00 00").unwrap();
+    assert_eq!(c.kind(), Kind::ReportTargetPortGroups);
+    assert_eq!(c.get(Field::ParameterDataFormat), Some(1));
+    assert_eq!(c.get(Field::AllocationLength), Some(4096));
+    assert_eq!(c.allocation_length(), Some(4096));
+    let plain = parse("a3 0a 00 00 00 00 00 00 00 ff 00 00").unwrap();
+    assert_eq!(plain.get(Field::ParameterDataFormat), Some(0));
+}

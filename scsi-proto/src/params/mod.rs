@@ -5,6 +5,7 @@
 
 mod lba_status;
 mod luns;
+mod port_groups;
 mod read_capacity;
 mod reservations;
 mod rsoc;
@@ -12,6 +13,7 @@ mod unmap;
 
 pub use lba_status::{LbaStatus, LbaStatusDescriptor};
 pub use luns::{Lun, ReportLuns};
+pub use port_groups::{AccessState, TargetPortGroup, TargetPortGroups};
 pub use read_capacity::{ReadCapacity10Data, ReadCapacity16Data};
 pub use reservations::{ReadKeys, ReadReservation, Reservation};
 pub use rsoc::{

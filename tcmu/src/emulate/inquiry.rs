@@ -8,9 +8,9 @@ use crate::backend::BlockDevice;
 use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, Field};
 use scsi_proto::inquiry::{
-    BlockDeviceCharacteristics, BlockLimits, Designator, DeviceIdentification, ExtendedInquiryData,
-    LogicalBlockProvisioning, Peripheral, StandardInquiry, SupportedVpdPages, UnitSerialNumber,
-    version_descriptor,
+    Association, BlockDeviceCharacteristics, BlockLimits, Designator, DesignatorKind,
+    DeviceIdentification, ExtendedInquiryData, LogicalBlockProvisioning, Peripheral,
+    StandardInquiry, SupportedVpdPages, TPGS_IMPLICIT, UnitSerialNumber, version_descriptor,
 };
 
 impl<B: BlockDevice> Emulator<B> {
@@ -21,6 +21,9 @@ impl<B: BlockDevice> Emulator<B> {
             std.version = 0x06; // SPC-4
             std.cmdque = true;
             std.hisup = true;
+            if self.port_groups.is_some() {
+                std.tpgs = TPGS_IMPLICIT;
+            }
             std.version_descriptors =
                 vec![version_descriptor::SAM5, version_descriptor::SPC4, version_descriptor::SBC3];
             return self.data_in(cmd, &std.to_vec(), data);
@@ -35,14 +38,28 @@ impl<B: BlockDevice> Emulator<B> {
             }
             .to_vec(),
             0x80 => UnitSerialNumber::new(p, &self.id.serial)?.to_vec(),
-            0x83 => DeviceIdentification {
-                peripheral: p,
-                designators: vec![
+            0x83 => {
+                let mut designators = vec![
                     Designator::naa_ieee_registered_extended(OUI, self.id.naa_id, 0)?,
                     Designator::t10_vendor_id(&self.id.vendor, self.id.serial.as_bytes())?,
-                ],
+                ];
+                if let Some(pg) = &self.port_groups {
+                    // The port the command came through and its group: how an initiator
+                    // (Linux's scsi_dh_alua) tells which group a path belongs to.
+                    let port = Association::TargetPort;
+                    designators.push(Designator::new(
+                        None,
+                        port,
+                        DesignatorKind::RelativeTargetPort(pg.group),
+                    )?);
+                    designators.push(Designator::new(
+                        None,
+                        port,
+                        DesignatorKind::TargetPortGroup(pg.group),
+                    )?);
+                }
+                DeviceIdentification { peripheral: p, designators }.to_vec()
             }
-            .to_vec(),
             0x86 => ExtendedInquiryData {
                 peripheral: p,
                 headsup: true,

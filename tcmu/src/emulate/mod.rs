@@ -34,6 +34,7 @@
 //! [`BlockDevice::write`] (it passes `false`): discards and zeroing have no such flag, a
 //! command of many writes would sync each one, and the flush covers them all at once.
 
+pub mod alua;
 mod capacity;
 mod caw;
 pub mod copy_manager;
@@ -249,6 +250,8 @@ pub struct Emulator<B> {
     /// The status of completed EXTENDED COPY commands whose results are held (NRCR = 0), by
     /// list identifier, until RECEIVE COPY RESULTS COPY STATUS returns them.
     copy_results: Mutex<HashMap<u8, CopyStatus>>,
+    /// The target port groups, when the device is one of several gateways (ALUA).
+    port_groups: Option<alua::PortGroups>,
 }
 
 /// Why a command failed, before it becomes sense data.
@@ -336,7 +339,16 @@ impl<B: BlockDevice> Emulator<B> {
             mode: Mutex::new(ModePages::new(wce, wce)),
             io: RwLock::new(()),
             copy_results: Mutex::new(HashMap::new()),
+            port_groups: None,
         }
+    }
+
+    /// The same emulator reporting implicit asymmetric access (ALUA) through these target
+    /// port groups: TPGS 01b in INQUIRY, the port and its group in VPD 83h, and REPORT
+    /// TARGET PORT GROUPS with the state [`BlockDevice::access_state`] gives.
+    pub fn with_port_groups(mut self, groups: alua::PortGroups) -> Emulator<B> {
+        self.port_groups = Some(groups);
+        self
     }
 
     /// The same emulator reporting WCE = `on` in the Caching mode page, whatever the backend
@@ -444,8 +456,19 @@ impl<B: BlockDevice> Emulator<B> {
             ReportSupportedOperationCodes => Op::answers(Self::report_opcodes),
             ReportSupportedTaskManagementFunctions => Op::answers(Self::report_tmf),
             ReportLuns => Op::answers(Self::report_luns),
-            Unmap | ExtendedCopy | ReceiveCopyResults | ReadBuffer | WriteBuffer
-            | PersistentReserveIn | PersistentReserveOut | Reserve | Release => None,
+            ReportTargetPortGroups if self.port_groups.is_some() => {
+                Op::answers(Self::report_target_port_groups)
+            }
+            ReportTargetPortGroups
+            | Unmap
+            | ExtendedCopy
+            | ReceiveCopyResults
+            | ReadBuffer
+            | WriteBuffer
+            | PersistentReserveIn
+            | PersistentReserveOut
+            | Reserve
+            | Release => None,
         }
     }
 
