@@ -160,7 +160,8 @@ pub struct Image {
 // QEMU issue `rbd_aio_*` on one handle from several threads); it is closed only in `Drop`.
 unsafe impl Send for Image {}
 // SAFETY: every method taking `&self` is an `rbd_aio_*` call, `rbd_get_size`,
-// `rbd_get_features` or `rbd_resize`, which librbd serialises internally.
+// `rbd_get_features`, `rbd_get_id`, `rbd_resize` or one of the exclusive lock calls, which
+// librbd serialises internally (the image context's own locks).
 unsafe impl Sync for Image {}
 
 impl std::fmt::Debug for Image {
@@ -357,6 +358,82 @@ impl Image {
             })
         }
         .map(drop)
+    }
+
+    /// The image's id in its pool (fixed for the image's life, unlike its name: the same for
+    /// every client).
+    pub fn id(&self) -> Result<String> {
+        let mut buf = [0u8; 128];
+        // SAFETY: the image is open; the buffer and its length are a live local's; librbd
+        // writes a NUL-terminated id into it, or fails with ERANGE if it does not fit.
+        let r = unsafe { (self.api().rbd_get_id)(self.handle, buf.as_mut_ptr().cast(), buf.len()) };
+        check("rbd_get_id", r as isize)?;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+    }
+
+    /// Whether this client holds the image's exclusive lock (needs the `exclusive-lock`
+    /// feature).
+    pub fn is_lock_owner(&self) -> Result<bool> {
+        let mut owner: c_int = 0;
+        // SAFETY: the image is open; the out-pointer is a live local.
+        let r = unsafe { (self.api().rbd_is_exclusive_lock_owner)(self.handle, &mut owner) };
+        check("rbd_is_exclusive_lock_owner", r as isize)?;
+        Ok(owner != 0)
+    }
+
+    /// The clients holding the exclusive lock (their addresses, as Ceph names them): empty
+    /// when it is free.
+    pub fn lock_owners(&self) -> Result<Vec<String>> {
+        const MAX: usize = 8;
+        let mut owners: [*mut std::ffi::c_char; MAX] = [ptr::null_mut(); MAX];
+        let mut count = MAX;
+        let mut mode: sys::LockMode = sys::LOCK_MODE_EXCLUSIVE;
+        // SAFETY: the image is open; `owners` has room for `count` pointers, which librbd
+        // fills with strings it allocates (freed below with the cleanup call it provides),
+        // setting `count` to how many; ERANGE (more owners than room) fills none.
+        let r = unsafe {
+            (self.api().rbd_lock_get_owners)(
+                self.handle,
+                &mut mode,
+                owners.as_mut_ptr(),
+                &mut count,
+            )
+        };
+        if r == -2 {
+            return Ok(Vec::new()); // ENOENT: nobody holds it
+        }
+        check("rbd_lock_get_owners", r as isize)?;
+        let count = count.min(MAX);
+        let list = owners[..count]
+            .iter()
+            // SAFETY: each of the first `count` pointers is a NUL-terminated string from
+            // librbd, alive until the cleanup call below.
+            .map(|&p| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
+            .collect();
+        // SAFETY: the `count` strings librbd allocated, freed once, by its own function.
+        unsafe { (self.api().rbd_lock_get_owners_cleanup)(owners.as_mut_ptr(), count) };
+        Ok(list)
+    }
+
+    /// Breaks `owner`'s exclusive lock; Ceph blocklists that client (with its default
+    /// `rbd_blocklist_on_break_lock`), so nothing it still sends is written.
+    pub fn break_lock(&self, owner: &str) -> Result<()> {
+        let owner_c = c_string("lock owner", owner)?;
+        // SAFETY: the image is open; the owner is NUL-terminated and outlives the call.
+        let r = unsafe {
+            (self.api().rbd_lock_break)(self.handle, sys::LOCK_MODE_EXCLUSIVE, owner_c.as_ptr())
+        };
+        check("rbd_lock_break", r as isize).map(drop)
+    }
+
+    /// Takes the exclusive lock and keeps it: librbd no longer hands it over when another
+    /// client asks (that client's writes fail until it breaks the lock). Fails when another
+    /// client holds it.
+    pub fn acquire_lock(&self) -> Result<()> {
+        // SAFETY: the image is open; the mode is one of the enum's values.
+        let r = unsafe { (self.api().rbd_lock_acquire)(self.handle, sys::LOCK_MODE_EXCLUSIVE) };
+        check("rbd_lock_acquire", r as isize).map(drop)
     }
 
     /// Changes the image's size (growing it reads as zeroes; shrinking it drops data).

@@ -13,6 +13,7 @@ pub struct ClusterOptions {
     keyring: Option<PathBuf>,
     osd_op_timeout: Option<Duration>,
     connect_timeout: Duration,
+    rbd_cache: Option<bool>,
 }
 
 impl Default for ClusterOptions {
@@ -23,6 +24,7 @@ impl Default for ClusterOptions {
             keyring: None,
             osd_op_timeout: None,
             connect_timeout: Duration::from_secs(30),
+            rbd_cache: None,
         }
     }
 }
@@ -98,7 +100,17 @@ impl ClusterOptions {
         // Always set: Ceph's default (0) waits for ever, holding the command as long.
         let t = self.osd_op_timeout.unwrap_or(MIN_OSD_OP_TIMEOUT).max(MIN_OSD_OP_TIMEOUT);
         s.push(("rados_osd_op_timeout".into(), t.as_secs().to_string()));
+        if let Some(on) = self.rbd_cache {
+            s.push(("rbd_cache".into(), on.to_string()));
+        }
         s
+    }
+
+    /// Turns librbd's cache on or off whatever the config file says (`None`: as it says). A
+    /// gateway that may fail over turns it off: a write it acknowledged must be in the
+    /// cluster, where the other gateway reads it.
+    pub fn set_rbd_cache(&mut self, on: Option<bool>) {
+        self.rbd_cache = on;
     }
 }
 

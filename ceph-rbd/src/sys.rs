@@ -17,6 +17,12 @@ pub(crate) type CompletionT = *mut c_void;
 /// `rbd_callback_t`.
 pub(crate) type CallbackT = Option<unsafe extern "C" fn(CompletionT, *mut c_void)>;
 
+/// `rbd_lock_mode_t`, a C enum of `int` size (its values fit an `int`, so the compiler gives
+/// it `int`'s representation on every Linux ABI).
+pub(crate) type LockMode = c_int;
+/// `RBD_LOCK_MODE_EXCLUSIVE`.
+pub(crate) const LOCK_MODE_EXCLUSIVE: LockMode = 0;
+
 /// `struct iovec`, as librbd's `*v` calls take it. `std::io::IoSlice` and `IoSliceMut` are
 /// documented to be ABI-compatible with it on Unix, so slices of them are passed as is.
 #[repr(C)]
@@ -64,6 +70,13 @@ pub(crate) struct Api {
     pub rbd_aio_writesame:
         unsafe extern "C" fn(ImageT, u64, usize, *const c_char, usize, CompletionT, c_int) -> c_int,
     pub rbd_resize: unsafe extern "C" fn(ImageT, u64) -> c_int,
+    pub rbd_get_id: unsafe extern "C" fn(ImageT, *mut c_char, usize) -> c_int,
+    pub rbd_is_exclusive_lock_owner: unsafe extern "C" fn(ImageT, *mut c_int) -> c_int,
+    pub rbd_lock_acquire: unsafe extern "C" fn(ImageT, LockMode) -> c_int,
+    pub rbd_lock_get_owners:
+        unsafe extern "C" fn(ImageT, *mut LockMode, *mut *mut c_char, *mut usize) -> c_int,
+    pub rbd_lock_get_owners_cleanup: unsafe extern "C" fn(*mut *mut c_char, usize),
+    pub rbd_lock_break: unsafe extern "C" fn(ImageT, LockMode, *const c_char) -> c_int,
 }
 
 static API: OnceLock<Result<Api, Error>> = OnceLock::new();
@@ -113,7 +126,7 @@ fn load() -> Result<Api, Error> {
     // name in librados.h / librbd.h of Ceph 16 (Pacific) and later, which have not changed
     // since they were introduced: `rados_t`, `rados_ioctx_t`, `rbd_image_t` and
     // `rbd_completion_t` are `void *`, `size_t` is `usize`, `ssize_t` is `isize`, `int` is
-    // `c_int`, `struct iovec` is `Iovec`.
+    // `c_int`, `struct iovec` is `Iovec`, `rbd_lock_mode_t` is `LockMode`.
     macro_rules! load {
         ($lib:expr, $name:literal, $field:ident) => {
             unsafe { sym(&$lib, $name, stringify!($field))? }
@@ -144,6 +157,12 @@ fn load() -> Result<Api, Error> {
         rbd_aio_write_zeroes: load!(rbd, "librbd.so.1", rbd_aio_write_zeroes),
         rbd_aio_writesame: load!(rbd, "librbd.so.1", rbd_aio_writesame),
         rbd_resize: load!(rbd, "librbd.so.1", rbd_resize),
+        rbd_get_id: load!(rbd, "librbd.so.1", rbd_get_id),
+        rbd_is_exclusive_lock_owner: load!(rbd, "librbd.so.1", rbd_is_exclusive_lock_owner),
+        rbd_lock_acquire: load!(rbd, "librbd.so.1", rbd_lock_acquire),
+        rbd_lock_get_owners: load!(rbd, "librbd.so.1", rbd_lock_get_owners),
+        rbd_lock_get_owners_cleanup: load!(rbd, "librbd.so.1", rbd_lock_get_owners_cleanup),
+        rbd_lock_break: load!(rbd, "librbd.so.1", rbd_lock_break),
         _rados: rados,
         _rbd: rbd,
     })

@@ -56,6 +56,17 @@ pub(crate) enum CliError {
          with `rbd create` / `rbd resize`"
     )]
     RbdFileOptions,
+    /// `--alua-group` for something other than a writable RBD image served without
+    /// --crash-test.
+    #[error(
+        "--alua-group serves an RBD image as one of several gateways (the image's exclusive lock \
+         decides which writes): it needs an rbd: image, and neither --read-only, --crash-test \
+         nor --write-cache"
+    )]
+    AluaNeedsRbd,
+    /// Target port groups that cannot be reported.
+    #[error("--alua-group / --alua-peers: {0}")]
+    PortGroups(#[from] tcmu::emulate::alua::PortGroupsError),
     /// An `rbd:` argument that does not parse.
     #[error("{0}: {1}")]
     Rbd(String, ceph_rbd::SpecError),

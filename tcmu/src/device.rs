@@ -7,6 +7,7 @@
 //! backstore made but not yet enabled looks abandoned) or torn down for a leftover.
 
 use crate::backend::{BlockDevice, locks};
+use crate::emulate::alua::PortGroups;
 use crate::emulate::{Emulator, Identity};
 use crate::handler::{EmulationOnly, Handler, LogicalUnit};
 use crate::server::{Doorbell, ServeError, ServeOptions, Server};
@@ -211,13 +212,20 @@ pub struct DeviceIdentity {
     /// Whether the disk reports a volatile write cache (WCE in the Caching mode page), so the
     /// kernel sends SYNCHRONIZE CACHE (default: what the [`BlockDevice`] says).
     pub write_cache: Option<bool>,
+    /// The name the default serial number and NAA identifier are derived from (default: the
+    /// device's name). Devices given the same seed report the same logical unit: two
+    /// gateways serving one image through two ports, which multipath groups.
+    pub seed: Option<String>,
+    /// Implicit asymmetric access through these target port groups (ALUA: see
+    /// [`Emulator::with_port_groups`]); default none.
+    pub port_groups: Option<PortGroups>,
 }
 
 impl DeviceIdentity {
     /// The identity INQUIRY reports for device `name`: [`Identity::for_name`] with the vendor,
     /// product and serial given here; [`DeviceError::BadIdentity`] for one SCSI cannot carry.
     pub fn resolve(&self, name: &str) -> Result<Identity, DeviceError> {
-        let mut id = Identity::for_name(name);
+        let mut id = Identity::for_name(self.seed.as_deref().unwrap_or(name));
         for (what, value, max, field) in [
             ("vendor", &self.vendor, 8, &mut id.vendor),
             ("product", &self.product, 16, &mut id.product),
@@ -237,8 +245,12 @@ impl DeviceIdentity {
     /// The emulation of `dev` as device `name`, with this identity and write cache.
     pub fn emulator<B: BlockDevice>(&self, name: &str, dev: B) -> Result<Emulator<B>, DeviceError> {
         let emu = Emulator::new(dev, self.resolve(name)?);
-        Ok(match self.write_cache {
+        let emu = match self.write_cache {
             Some(on) => emu.with_write_cache(on),
+            None => emu,
+        };
+        Ok(match &self.port_groups {
+            Some(groups) => emu.with_port_groups(groups.clone()),
             None => emu,
         })
     }
@@ -460,6 +472,18 @@ impl DeviceBuilder {
     /// Whether the disk reports a volatile write cache (see [`DeviceIdentity::write_cache`]).
     pub fn write_cache(mut self, on: bool) -> Self {
         self.identity.write_cache = Some(on);
+        self
+    }
+
+    /// The seed of the default serial and NAA (see [`DeviceIdentity::seed`]).
+    pub fn identity_seed(mut self, seed: &str) -> Self {
+        self.identity.seed = Some(seed.to_string());
+        self
+    }
+
+    /// Implicit ALUA through these target port groups (see [`DeviceIdentity::port_groups`]).
+    pub fn port_groups(mut self, groups: PortGroups) -> Self {
+        self.identity.port_groups = Some(groups);
         self
     }
 

@@ -183,6 +183,17 @@ struct ServeArgs {
     /// (a file goes through the page cache, or with --direct the disk's cache, so true).
     #[arg(long)]
     write_cache: Option<bool>,
+    /// Serve an RBD image as one of several gateways, through this target port group (1 to
+    /// 65535, one per gateway): implicit ALUA, active/optimized while this gateway holds the
+    /// image's exclusive lock, active/non-optimized otherwise; a write arriving without the
+    /// lock takes it over (the holder is blocklisted). The lock is taken at start if free.
+    /// librbd's cache is off; the serial number and NAA come from the image's id, so every
+    /// gateway of the image reports the same disk and multipath groups their paths.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    alua_group: Option<u16>,
+    /// The other gateways' target port groups (comma-separated), reported beside this one.
+    #[arg(long, requires = "alua_group", value_delimiter = ',')]
+    alua_peers: Vec<u16>,
     /// Also export the disk through LIO's iSCSI fabric as LUN 0 of this target IQN.
     #[arg(long)]
     iscsi: Option<String>,
@@ -387,6 +398,13 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.crash_test {
         stop_signals.push(Signal::SIGUSR1);
     }
+    let gateway = match args.alua_group {
+        Some(_) if rbd.is_none() || read_only || args.crash_test || args.write_cache.is_some() => {
+            return Err(CliError::AluaNeedsRbd);
+        }
+        Some(group) => Some(tcmu::emulate::alua::PortGroups::new(group, args.alua_peers.clone())?),
+        None => None,
+    };
     let signals = block_signals(&stop_signals)?;
     let disk = match (&image, size) {
         (None, size) => {
@@ -402,7 +420,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
                 return Err(CliError::RbdFileOptions);
             }
             let spec = rbd.as_ref().ok_or(CliError::RbdFileOptions)?;
-            let disk = tcmu::rbd::RbdDisk::open(spec, block_size, read_only);
+            let disk = match args.alua_group {
+                Some(_) => tcmu::rbd::RbdDisk::open_gateway(spec, block_size),
+                None => tcmu::rbd::RbdDisk::open(spec, block_size, read_only),
+            };
             Disk::Rbd(disk.map_err(CliError::Disk)?)
         }
         (Some(image), size) => {
@@ -460,6 +481,11 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     if let Some(export) = export {
         builder = builder.iscsi(export);
+    }
+    if let (Some(groups), Disk::Rbd(d)) = (gateway, &disk) {
+        let seed = d.identity_seed().map_err(CliError::Disk)?;
+        tracing::info!(seed, group = groups.group, peers = ?groups.peers, "serving as a gateway");
+        builder = builder.identity_seed(&seed).port_groups(groups);
     }
     let (device, crash) = match disk {
         Disk::File(d) => start(builder, d, read_only, args.crash_test),

@@ -20,6 +20,23 @@
 //! - WRITE SAME of zeroes is `rbd_aio_write_zeroes` too, of any other block
 //!   `rbd_aio_writesame` (the block crosses the network once).
 //!
+//! # Gateways
+//!
+//! [`RbdDisk::open_gateway`] opens the image as one of several gateways serving it, each
+//! through its own target port group (ALUA, implicit): librbd's cache is off and no volatile
+//! cache is reported (a write acknowledged is in the cluster, where the next gateway reads
+//! it); the image's exclusive lock decides which gateway writes. A gateway takes the lock at
+//! start if nobody holds it, and reports itself active/optimized while it holds it,
+//! active/non-optimized otherwise ([`BlockDevice::access_state`]): Linux sends no I/O to a
+//! standby port of an implicit-only device, so a standby gateway would never learn that the
+//! initiator lost its other path. A gateway that receives a write without the lock takes it
+//! over: it breaks the holder's lock, which makes Ceph blocklist the holder (whatever it
+//! still sends is refused: a gateway that comes back cannot write stale data), then takes
+//! the lock; the write waits meanwhile. Reads need no lock (librbd's cache is off: they come
+//! from the cluster), so an initiator reading its partition table through every path moves
+//! nothing. A gateway that finds itself blocklisted reports its group unavailable and fails
+//! every command (it does not reconnect: restart it, and it joins as non-optimized).
+//!
 //! The size is read when the image is opened: an image grown while served keeps the size it
 //! had until it is served again; one shrunk while served refuses writes past its new end
 //! (NOT READY, LOGICAL UNIT COMMUNICATION FAILURE), rather than letting librbd cut them short.
@@ -27,7 +44,11 @@
 
 use crate::backend::{BlockDevice, bad_block_size, byte_range, is_valid_block_size};
 use ceph_rbd::{Cluster, Image, ImageSpec};
+use scsi_proto::params::AccessState;
 use std::io::{self, IoSlice, IoSliceMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 pub use ceph_rbd::{ClusterOptions, SpecError};
 
@@ -53,6 +74,21 @@ fn io_error(e: ceph_rbd::Error) -> io::Error {
     io::Error::new(kind, e)
 }
 
+/// `RBD_FEATURE_EXCLUSIVE_LOCK`.
+const FEATURE_EXCLUSIVE_LOCK: u64 = 1 << 2;
+/// ESHUTDOWN: this client is blocklisted.
+const ESHUTDOWN: i32 = 108;
+
+/// A gateway's share of the image (see the module's notes).
+#[derive(Debug, Default)]
+struct Gateway {
+    /// Held while the lock is taken over, so that one write does it and the others wait.
+    takeover: Mutex<()>,
+    /// Set when the cluster answered ESHUTDOWN: another gateway took the lock and Ceph
+    /// blocklisted this client.
+    fenced: AtomicBool,
+}
+
 /// A disk in a Ceph RBD image.
 #[derive(Debug)]
 pub struct RbdDisk {
@@ -61,6 +97,7 @@ pub struct RbdDisk {
     block_size: u32,
     num_blocks: u64,
     read_only: bool,
+    gateway: Option<Gateway>,
 }
 
 impl RbdDisk {
@@ -92,7 +129,103 @@ impl RbdDisk {
                 ),
             ));
         }
-        Ok(RbdDisk { image, name, block_size, num_blocks: size / bs, read_only })
+        Ok(RbdDisk { image, name, block_size, num_blocks: size / bs, read_only, gateway: None })
+    }
+
+    /// Opens the image as one of several gateways serving it (see the module's notes):
+    /// librbd's cache off whatever the Ceph config says, no volatile cache reported, the
+    /// exclusive lock taken if nobody holds it. The image needs the `exclusive-lock` feature.
+    pub fn open_gateway(spec: &ImageSpec, block_size: u32) -> io::Result<RbdDisk> {
+        let mut spec = spec.clone();
+        spec.cluster.set_rbd_cache(Some(false));
+        let mut disk = RbdDisk::open(&spec, block_size, false)?;
+        let name = disk.name.clone();
+        let features = disk.image.features().map_err(io_error)?;
+        if features & FEATURE_EXCLUSIVE_LOCK == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "rbd:{name}: the image has no exclusive-lock feature, which gateways need to                      decide which of them writes (rbd feature enable {name} exclusive-lock)"
+                ),
+            ));
+        }
+        disk.gateway = Some(Gateway::default());
+        match disk.image.lock_owners() {
+            Ok(owners) if owners.is_empty() => match disk.image.acquire_lock() {
+                Ok(()) => tracing::info!(image = %name, "took the free exclusive lock"),
+                // Another gateway took it first: this one is non-optimized.
+                Err(e) => tracing::info!(image = %name, error = %e, "the lock went elsewhere"),
+            },
+            Ok(owners) => tracing::info!(image = %name, ?owners, "the lock is held elsewhere"),
+            Err(e) => {
+                let msg = format!("rbd:{name}: {e}");
+                return Err(io::Error::new(io_error(e).kind(), msg));
+            }
+        }
+        Ok(disk)
+    }
+
+    /// The seed two gateways of one image derive the same identity from (serial number and
+    /// NAA): `rbd:POOL/[NAMESPACE/]ID`, the image's id being fixed for its life, unlike its
+    /// name.
+    pub fn identity_seed(&self) -> io::Result<String> {
+        let id = self.image.id().map_err(io_error)?;
+        // The name without the image's own: `POOL` or `POOL/NAMESPACE`.
+        let place = self.name.rsplit_once('/').map_or("", |(place, _)| place);
+        Ok(format!("rbd:{place}/{id}"))
+    }
+
+    /// A librbd error as an `io::Error`, noting a gateway's fencing (see [`io_error`]).
+    fn fail(&self, e: ceph_rbd::Error) -> io::Error {
+        if let (Some(gw), Some(ESHUTDOWN)) = (&self.gateway, e.errno()) {
+            if !gw.fenced.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    image = %self.name,
+                    "this gateway was blocklisted (another took the lock over): every command \
+                     now fails; restart it to serve again"
+                );
+            }
+        }
+        io_error(e)
+    }
+
+    /// For a gateway, makes sure this client holds the exclusive lock before a write, taking
+    /// it over if another holds it (see the module's notes). Failures are passing ones (NOT
+    /// READY, BECOMING READY: the initiator retries), except being blocklisted.
+    fn take_lock(&self) -> io::Result<()> {
+        let Some(gw) = &self.gateway else { return Ok(()) };
+        if self.image.is_lock_owner().map_err(|e| self.fail(e))? {
+            return Ok(());
+        }
+        let _one = gw.takeover.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.image.is_lock_owner().map_err(|e| self.fail(e))? {
+            return Ok(());
+        }
+        let passing = |e: ceph_rbd::Error| {
+            let e = self.fail(e);
+            match e.kind() {
+                io::ErrorKind::NotConnected => e,
+                kind => io::Error::new(io::ErrorKind::ResourceBusy, format!("{kind}: {e}")),
+            }
+        };
+        let start = Instant::now();
+        for owner in self.image.lock_owners().map_err(passing)? {
+            tracing::warn!(
+                image = %self.name, %owner,
+                "a write came without the lock: breaking the holder's lock (Ceph blocklists it)"
+            );
+            // ENOENT / EBUSY: the holder let go or changed meanwhile; acquiring says the rest.
+            if let Err(e) = self.image.break_lock(&owner) {
+                tracing::warn!(image = %self.name, %owner, error = %e, "breaking the lock");
+            }
+        }
+        self.image.acquire_lock().map_err(passing)?;
+        tracing::warn!(
+            image = %self.name,
+            ms = start.elapsed().as_millis() as u64,
+            "took the exclusive lock over: this gateway is active/optimized"
+        );
+        Ok(())
     }
 
     /// `POOL/[NAMESPACE/]IMAGE`.
@@ -126,7 +259,7 @@ impl RbdDisk {
         let bs = u64::from(self.block_size);
         let end = lba.checked_add(blocks).filter(|&e| e <= self.num_blocks);
         let end = end.ok_or(io::ErrorKind::InvalidInput)?;
-        let size = self.image.size().map_err(io_error)?;
+        let size = self.image.size().map_err(|e| self.fail(e))?;
         if end * bs > size {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -170,7 +303,7 @@ impl BlockDevice for RbdDisk {
                 self.check_size(lba, blocks)?;
                 Err(io::Error::other(format!("rbd:{}: a short read", self.name)))
             }
-            r => r.map_err(io_error),
+            r => r.map_err(|e| self.fail(e)),
         }
     }
 
@@ -178,15 +311,16 @@ impl BlockDevice for RbdDisk {
         let len: usize = bufs.iter().map(|b| b.len()).sum();
         let offset = self.offset(lba, len)?;
         self.check_write(lba, (len as u64).div_ceil(u64::from(self.block_size)))?;
-        self.image.write(offset, bufs).map_err(io_error)?;
+        self.take_lock()?;
+        self.image.write(offset, bufs).map_err(|e| self.fail(e))?;
         if fua {
-            self.image.flush().map_err(io_error)?;
+            self.image.flush().map_err(|e| self.fail(e))?;
         }
         Ok(())
     }
 
     fn flush(&self) -> io::Result<()> {
-        self.image.flush().map_err(io_error)
+        self.image.flush().map_err(|e| self.fail(e))
     }
 
     /// Zeroes the blocks, freeing whole objects (see the module's notes: a discard alone would
@@ -201,12 +335,13 @@ impl BlockDevice for RbdDisk {
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         self.check_write(lba, blocks)?;
+        self.take_lock()?;
         let bs = u64::from(self.block_size);
         let (mut offset, end) = (lba * bs, (lba + blocks) * bs);
         while offset < end {
             let n = (end - offset).min(ZERO_CHUNK);
             // At most 1 GiB: fits a usize.
-            self.image.write_zeroes(offset, n as usize).map_err(io_error)?;
+            self.image.write_zeroes(offset, n as usize).map_err(|e| self.fail(e))?;
             offset += n;
         }
         Ok(())
@@ -215,6 +350,7 @@ impl BlockDevice for RbdDisk {
     /// `rbd_aio_writesame`: the block is sent once, and the cluster writes it over the range.
     fn write_same(&self, lba: u64, blocks: u64, block: &[u8]) -> io::Result<()> {
         self.check_write(lba, blocks)?;
+        self.take_lock()?;
         let bs = u64::from(self.block_size);
         if block.len() as u64 != bs {
             return Err(io::ErrorKind::InvalidInput.into());
@@ -225,7 +361,7 @@ impl BlockDevice for RbdDisk {
         while done < blocks {
             let n = per.min(blocks - done);
             let len = (n * bs) as usize;
-            self.image.write_same((lba + done) * bs, len, block).map_err(io_error)?;
+            self.image.write_same((lba + done) * bs, len, block).map_err(|e| self.fail(e))?;
             done += n;
         }
         Ok(())
@@ -233,6 +369,28 @@ impl BlockDevice for RbdDisk {
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// A gateway's cache is off: a write is in the cluster when it completes.
+    fn write_cache(&self) -> bool {
+        self.gateway.is_none()
+    }
+
+    /// A gateway: active/optimized while it holds the lock, unavailable once blocklisted,
+    /// active/non-optimized otherwise. A lone disk: active/optimized.
+    fn access_state(&self) -> AccessState {
+        match &self.gateway {
+            None => AccessState::ActiveOptimized,
+            Some(gw) if gw.fenced.load(Ordering::Relaxed) => AccessState::Unavailable,
+            Some(_) => match self.image.is_lock_owner() {
+                Ok(true) => AccessState::ActiveOptimized,
+                Ok(false) => AccessState::ActiveNonOptimized,
+                Err(e) => {
+                    let _ = self.fail(e);
+                    AccessState::ActiveNonOptimized
+                }
+            },
+        }
     }
 }
 

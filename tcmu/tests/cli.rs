@@ -225,6 +225,17 @@ fn rbd_specs_are_checked_and_a_missing_librbd_is_named() {
     }
     let (ok, _, err) = tcmu(&["serve", "rbd:rbd/disk", "--size", "1G"]);
     assert!(!ok && err.contains("rbd create"), "{err}");
+    // Gateways: RBD only, writable, groups checked; refused before anything is made.
+    for (args, says) in [
+        (&["serve", "--memory", "--size", "1M", "--alua-group", "1"][..], "needs an rbd: image"),
+        (&["serve", "rbd:rbd/disk", "--alua-group", "1", "--read-only"], "needs an rbd: image"),
+        (&["serve", "rbd:rbd/disk", "--alua-group", "2", "--alua-peers", "1,2"], "given twice"),
+        (&["serve", "rbd:rbd/disk", "--alua-group", "0"], "0"),
+        (&["serve", "rbd:rbd/disk", "--alua-peers", "2"], "--alua-group"),
+    ] {
+        let (ok, _, err) = tcmu(args);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
 
     // Without librbd (every librbd.so.1 the loader knows hidden in a private mount namespace:
     // /dev/null bound over it), the program names the library and the package. Needs root and

@@ -78,6 +78,18 @@ impl Ceph {
         out.stdout
     }
 
+    /// Runs `ceph` as the admin client; its stdout.
+    fn rbd_admin(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("ceph")
+            .arg("--conf")
+            .arg(&self.conf)
+            .args(args)
+            .output()
+            .expect("ceph runs");
+        assert!(out.status.success(), "ceph {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
     /// The image's bytes, as a separate client reads them from the cluster.
     fn export(&self, image: &str) -> Vec<u8> {
         self.rbd(&["export", &format!("rbd/{image}"), "-"])
@@ -247,4 +259,58 @@ fn rbd_disk_against_a_cluster() {
     spec.cluster = spec.cluster.with_id("nobody");
     let e = RbdDisk::open(&spec, BS, false).unwrap_err();
     assert!(e.to_string().contains("rados_connect"), "{e}");
+
+    gateways(&ceph);
+}
+
+/// Two gateways of one image (two clients, as two gateway processes are): the first takes
+/// the free lock and is active/optimized; the second reads without moving it; a write on the
+/// second takes the lock over, and Ceph fences the first: its next write fails, its group is
+/// unavailable, and the cluster holds the second's bytes, not the first's late write.
+fn gateways(ceph: &Ceph) {
+    use scsi_proto::params::AccessState;
+    use std::io::ErrorKind;
+    let gw = "gw";
+    ceph.rbd(&["create", "--size", "8M", &format!("rbd/{gw}")]);
+    // Gateway mode turns librbd's cache off whatever the config says (the spec's says
+    // writeback): what a gateway acknowledged must be in the cluster.
+    let a = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
+    let b = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
+    assert_eq!(a.identity_seed().unwrap(), b.identity_seed().unwrap());
+    assert!(a.identity_seed().unwrap().starts_with("rbd:rbd/"));
+    assert!(!a.write_cache() && !b.write_cache(), "no volatile cache is reported");
+    assert_eq!(a.access_state(), AccessState::ActiveOptimized, "the free lock is taken at start");
+    assert_eq!(b.access_state(), AccessState::ActiveNonOptimized);
+
+    let (x, y, z) = (pattern(1, 4096), pattern(2, 4096), pattern(3, 4096));
+    write(&a, 0, &x, false);
+    assert!(at(&ceph.export(gw), 0, 4096) == x, "no flush needed: the cache is off");
+    // Reads move nothing (an initiator reads its partition table through every path).
+    assert!(read(&b, 0, 4096) == x);
+    assert_eq!(b.access_state(), AccessState::ActiveNonOptimized);
+    assert_eq!(a.access_state(), AccessState::ActiveOptimized);
+
+    // A write on the second gateway: it takes the lock over.
+    write(&b, 8, &y, false);
+    assert_eq!(b.access_state(), AccessState::ActiveOptimized);
+    let blocklist = String::from_utf8(ceph.rbd_admin(&["osd", "blocklist", "ls"])).unwrap();
+    assert!(blocklist.lines().any(|l| l.contains(':')), "the old holder is blocklisted");
+    // The first gateway is fenced: its write fails as a lost device and never lands.
+    let e = a.write(16, &[IoSlice::new(&z)], false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotConnected, "{e}");
+    assert_eq!(a.access_state(), AccessState::Unavailable);
+    let image = ceph.export(gw);
+    assert!(at(&image, 0, 4096) == x && at(&image, 8, 4096) == y);
+    assert!(at(&image, 16, 4096).iter().all(|&b| b == 0), "the fenced gateway's write landed");
+    // A gateway started again (a new client) joins without the lock.
+    drop(a);
+    let again = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
+    assert_eq!(again.access_state(), AccessState::ActiveNonOptimized);
+    assert!(read(&again, 8, 4096) == y);
+    drop((again, b));
+
+    // Without the exclusive-lock feature there is no deciding who writes: refused.
+    ceph.rbd(&["create", "--size", "1M", "--image-feature", "layering", "rbd/nolock"]);
+    let e = RbdDisk::open_gateway(&ceph.spec("nolock"), BS).unwrap_err();
+    assert!(e.to_string().contains("exclusive-lock"), "{e}");
 }
