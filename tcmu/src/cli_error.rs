@@ -65,7 +65,7 @@ pub(crate) enum CliError {
     )]
     AluaNeedsRbd,
     /// Target port groups that cannot be reported.
-    #[error("--alua-group / --alua-peers: {0}")]
+    #[error("--alua-group: {0}")]
     PortGroups(#[from] tcmu::emulate::alua::PortGroupsError),
     /// An `rbd:` argument that does not parse.
     #[error("{0}: {1}")]

@@ -191,9 +191,6 @@ struct ServeArgs {
     /// gateway of the image reports the same disk and multipath groups their paths.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     alua_group: Option<u16>,
-    /// The other gateways' target port groups (comma-separated), reported beside this one.
-    #[arg(long, requires = "alua_group", value_delimiter = ',')]
-    alua_peers: Vec<u16>,
     /// Also export the disk through LIO's iSCSI fabric as LUN 0 of this target IQN.
     #[arg(long)]
     iscsi: Option<String>,
@@ -402,7 +399,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         Some(_) if rbd.is_none() || read_only || args.crash_test || args.write_cache.is_some() => {
             return Err(CliError::AluaNeedsRbd);
         }
-        Some(group) => Some(tcmu::emulate::alua::PortGroups::new(group, args.alua_peers.clone())?),
+        Some(group) => Some(tcmu::emulate::alua::PortGroups::new(group)?),
         None => None,
     };
     let signals = block_signals(&stop_signals)?;
@@ -484,7 +481,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     if let (Some(groups), Disk::Rbd(d)) = (gateway, &disk) {
         let seed = d.identity_seed().map_err(CliError::Disk)?;
-        tracing::info!(seed, group = groups.group, peers = ?groups.peers, "serving as a gateway");
+        tracing::info!(seed, group = groups.group, "serving as a gateway");
         builder = builder.identity_seed(&seed).port_groups(groups);
     }
     let (device, crash) = match disk {

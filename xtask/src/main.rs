@@ -269,10 +269,11 @@ fn run_vm_script_with(script: &str, env: &str, timeout_secs: u64) -> Result<i32,
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let ceph = root.join("xtask/ceph/cluster.sh");
     let text = format!(
-        "TCMU={}\nEXAMPLES={}\nCEPH_SCRIPT={}\n{env}\n{text}",
+        "TCMU={}\nEXAMPLES={}\nCEPH_SCRIPT={}\nVM_SCRIPTS={}\n{env}\n{text}",
         tcmu.display(),
         examples.display(),
-        ceph.display()
+        ceph.display(),
+        root.join("xtask/vm").display()
     );
     vm::run(&text, std::time::Duration::from_secs(timeout_secs))
 }
@@ -289,6 +290,8 @@ fn vm_test(kernel: Option<vm::Kernel>, short: bool) -> Result<(), String> {
         ("targetcli", "targetcli-fb"),
         ("dbus-daemon", "dbus-daemon"),
         ("tcmu-runner", "tcmu-runner"),
+        // rbd.sh's gateways: multipathd over the two iSCSI paths.
+        ("multipathd", "multipath-tools"),
     ])?;
     ensure_ceph()?;
     let kernels = kernel.map_or(vm::Kernel::ALL.to_vec(), |k| vec![k]);

@@ -35,6 +35,11 @@ const MODULES: &[&str] = &[
     "iscsi_tcp",
     "sd_mod",
     "sg",
+    // The gateways' failover (rbd.sh): multipath over the ALUA state of each path.
+    "scsi_dh_alua",
+    "dm_multipath",
+    "dm_round_robin",
+    "dm_service_time",
 ];
 
 /// Modules loaded where the kernel has them: ublk (6.12; Debian's 6.1 has none).

@@ -133,6 +133,9 @@ rmdir $C/loopback/$WWN/tpgt_1/lun/lun_0 $C/loopback/$WWN/tpgt_1 $C/loopback/$WWN
 rmdir $C/core/user_7/d2
 kill -TERM $RP; wait $RP
 
+# Two gateways of one image failing over under fio (gateways.sh, beside this script).
+. "$VM_SCRIPTS/gateways.sh"
+
 sh "$CEPH_SCRIPT" down $R/ceph
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

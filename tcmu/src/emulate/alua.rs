@@ -2,7 +2,7 @@
 //! several gateways, one target port group each, whose access states the device decides
 //! ([`BlockDevice::access_state`]: an RBD gateway is active/optimized while it holds the
 //! image's exclusive lock). INQUIRY reports TPGS 01b, VPD 83h the port's relative target port
-//! and target port group, and REPORT TARGET PORT GROUPS the groups.
+//! and target port group, and REPORT TARGET PORT GROUPS this port's group.
 
 use super::{CommandData, Emulator, Outcome, illegal_field};
 use crate::backend::BlockDevice;
@@ -10,15 +10,18 @@ use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, Field};
 use scsi_proto::params::{AccessState, TargetPortGroup, TargetPortGroups};
 
-/// The target port groups of a logical unit served through several gateways: this gateway's
-/// group (its one port has the same relative target port identifier) and the others'.
+/// This gateway's target port group, of a logical unit served through several gateways, one
+/// group (of one port) each.
+///
+/// Only this group is reported: a gateway cannot know another's state, and Linux
+/// (scsi_dh_alua) takes every group's state from whichever path reported it last, so a
+/// gateway reporting its peer non-optimized would demote the peer that holds the lock. Each
+/// path's initiator asks that path's gateway about its own group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortGroups {
-    /// This gateway's target port group, also its relative target port identifier (1 to
-    /// 65535: 0 is reserved for the relative port).
+    /// This gateway's target port group, also its port's relative target port identifier
+    /// (1 to 65535: relative port 0 is reserved).
     pub group: u16,
-    /// The other gateways' groups (each with one port of the same number).
-    pub peers: Vec<u16>,
 }
 
 /// Why a [`PortGroups`] cannot be reported.
@@ -28,31 +31,15 @@ pub enum PortGroupsError {
     /// Group 0 (relative target port 0 is reserved).
     #[error("target port group 0 is reserved: groups are 1 to 65535")]
     Zero,
-    /// A group given twice.
-    #[error("target port group {0} is given twice")]
-    Repeated(u16),
-    /// More groups than one response can list in reason.
-    #[error("at most 32 target port groups")]
-    TooMany,
 }
 
 impl PortGroups {
-    /// Checks the groups: none is 0, none repeats, at most 32.
-    pub fn new(group: u16, peers: Vec<u16>) -> Result<PortGroups, PortGroupsError> {
-        if peers.len() >= 32 {
-            return Err(PortGroupsError::TooMany);
+    /// This gateway's group: not 0.
+    pub fn new(group: u16) -> Result<PortGroups, PortGroupsError> {
+        if group == 0 {
+            return Err(PortGroupsError::Zero);
         }
-        let mut seen = Vec::with_capacity(peers.len() + 1);
-        for g in std::iter::once(group).chain(peers.iter().copied()) {
-            if g == 0 {
-                return Err(PortGroupsError::Zero);
-            }
-            if seen.contains(&g) {
-                return Err(PortGroupsError::Repeated(g));
-            }
-            seen.push(g);
-        }
-        Ok(PortGroups { group, peers })
+        Ok(PortGroups { group })
     }
 }
 
@@ -61,9 +48,8 @@ impl PortGroups {
 const IMPLICIT_TRANSITION_TIME: u8 = 30;
 
 impl<B: BlockDevice> Emulator<B> {
-    /// REPORT TARGET PORT GROUPS: this gateway's group in the state the device gives, the
-    /// others active/non-optimized (a gateway cannot know another's state; each initiator path
-    /// asks its own gateway about its own group, and any gateway takes I/O, taking the lock).
+    /// REPORT TARGET PORT GROUPS: this gateway's group in the state the device gives (see
+    /// [`PortGroups`] for why only it).
     pub(super) fn report_target_port_groups(
         &self,
         cmd: &Command,
@@ -79,6 +65,7 @@ impl<B: BlockDevice> Emulator<B> {
         };
         let supported = TargetPortGroup::SUP_ACTIVE_OPTIMIZED
             | TargetPortGroup::SUP_ACTIVE_NON_OPTIMIZED
+            | TargetPortGroup::SUP_UNAVAILABLE
             | TargetPortGroup::SUP_TRANSITIONING;
         let group = |group: u16, state: AccessState| TargetPortGroup {
             pref: false,
@@ -88,8 +75,7 @@ impl<B: BlockDevice> Emulator<B> {
             status_code: 0,
             ports: vec![group],
         };
-        let mut groups = vec![group(pg.group, self.dev.access_state())];
-        groups.extend(pg.peers.iter().map(|&p| group(p, AccessState::ActiveNonOptimized)));
+        let groups = vec![group(pg.group, self.dev.access_state())];
         let rtpg = TargetPortGroups {
             extended,
             implicit_transition_time: if extended { IMPLICIT_TRANSITION_TIME } else { 0 },
@@ -153,22 +139,16 @@ mod tests {
 
     #[test]
     fn report_target_port_groups_follows_the_lock() {
-        let emu = gateway(Some(PortGroups::new(2, vec![1, 3]).unwrap()));
+        let emu = gateway(Some(PortGroups::new(2).unwrap()));
         let (reply, data) = rtpg(&emu, 1);
-        assert_eq!((reply.status, reply.read_len), (0, Some(8 + 3 * 12)));
+        assert_eq!((reply.status, reply.read_len), (0, Some(8 + 12)));
         let got = TargetPortGroups::parse(&data).unwrap();
         assert!(got.extended);
         assert_eq!(got.implicit_transition_time, IMPLICIT_TRANSITION_TIME);
         let states: Vec<_> =
             got.groups.iter().map(|g| (g.group, g.state, g.ports.clone())).collect();
-        assert_eq!(
-            states,
-            [
-                (2, AccessState::ActiveOptimized, vec![2]),
-                (1, AccessState::ActiveNonOptimized, vec![1]),
-                (3, AccessState::ActiveNonOptimized, vec![3]),
-            ]
-        );
+        // Only this group: a peer's state is not this gateway's to report.
+        assert_eq!(states, [(2, AccessState::ActiveOptimized, vec![2])]);
         // The lock lost (another gateway took it): this group is active/non-optimized.
         emu.device().owner.store(false, Ordering::Relaxed);
         let (_, data) = rtpg(&emu, 0);
@@ -183,7 +163,7 @@ mod tests {
 
     #[test]
     fn inquiry_reports_the_port_and_its_group() {
-        let emu = gateway(Some(PortGroups::new(7, vec![8]).unwrap()));
+        let emu = gateway(Some(PortGroups::new(7).unwrap()));
         let mut std = vec![0; 96];
         assert_eq!(emu.execute(&[0x12, 0, 0, 0, 96, 0], &mut std).status, 0);
         assert_eq!(StandardInquiry::parse(&std).unwrap().tpgs, scsi_proto::inquiry::TPGS_IMPLICIT);
@@ -212,14 +192,12 @@ mod tests {
         assert_eq!(StandardInquiry::parse(&std).unwrap().tpgs, 0);
         let info = scsi_proto::cdb::command_info(0xa3, Some(0x0a)).unwrap();
         assert!(!emu.supports(info));
-        assert!(gateway(Some(PortGroups::new(1, vec![2]).unwrap())).supports(info));
+        assert!(gateway(Some(PortGroups::new(1).unwrap())).supports(info));
     }
 
     #[test]
     fn groups_are_checked() {
-        assert_eq!(PortGroups::new(0, vec![1]), Err(PortGroupsError::Zero));
-        assert_eq!(PortGroups::new(1, vec![2, 0]), Err(PortGroupsError::Zero));
-        assert_eq!(PortGroups::new(1, vec![2, 1]), Err(PortGroupsError::Repeated(1)));
-        assert_eq!(PortGroups::new(1, (2..40).collect()), Err(PortGroupsError::TooMany));
+        assert_eq!(PortGroups::new(0), Err(PortGroupsError::Zero));
+        assert_eq!(PortGroups::new(65535).map(|g| g.group), Ok(65535));
     }
 }
