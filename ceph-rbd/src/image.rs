@@ -407,13 +407,37 @@ impl Image {
         let count = count.min(MAX);
         let list = owners[..count]
             .iter()
-            // SAFETY: each of the first `count` pointers is a NUL-terminated string from
-            // librbd, alive until the cleanup call below.
+            .filter(|p| !p.is_null())
+            // SAFETY: each of the first `count` pointers is NULL (skipped) or a NUL-terminated
+            // string from librbd, alive until the cleanup call below.
             .map(|&p| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
             .collect();
         // SAFETY: the `count` strings librbd allocated, freed once, by its own function.
         unsafe { (self.api().rbd_lock_get_owners_cleanup)(owners.as_mut_ptr(), count) };
         Ok(list)
+    }
+
+    /// The image's metadata `key` (`None` when it has none): for instance `conf_rbd_cache`,
+    /// an override of a librbd setting for this image.
+    pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        let key_c = c_string("metadata key", key)?;
+        let api = self.api();
+        // SAFETY: the image is open; the key is NUL-terminated; `value` has `len` bytes.
+        read_value("rbd_metadata_get", |value, len| unsafe {
+            (api.rbd_metadata_get)(self.handle, key_c.as_ptr(), value, len)
+        })
+    }
+
+    /// The metadata `key` of the image's pool (`None` when it has none): for instance
+    /// `conf_rbd_cache`, an override of a librbd setting for every image of the pool.
+    pub fn pool_metadata(&self, key: &str) -> Result<Option<String>> {
+        let key_c = c_string("metadata key", key)?;
+        let api = self.api();
+        // SAFETY: the pool's I/O context is live (the image holds it); the key is
+        // NUL-terminated; `value` has `len` bytes.
+        read_value("rbd_pool_metadata_get", |value, len| unsafe {
+            (api.rbd_pool_metadata_get)(self.ctx.handle, key_c.as_ptr(), value, len)
+        })
     }
 
     /// Breaks `owner`'s exclusive lock; Ceph blocklists that client (with its default
@@ -442,6 +466,25 @@ impl Image {
         let r = unsafe { (self.api().rbd_resize)(self.handle, size) };
         check("rbd_resize", r as isize).map(drop)
     }
+}
+
+/// A string value read by `get(buffer, length in/out)`, librbd's metadata calls: `None` for
+/// ENOENT; values longer than 4 KiB are refused (ERANGE), not retried with a buffer librbd
+/// sizes.
+fn read_value(
+    op: &'static str,
+    get: impl FnOnce(*mut std::ffi::c_char, *mut usize) -> c_int,
+) -> Result<Option<String>> {
+    let mut buf = [0u8; 4096];
+    let mut len = buf.len();
+    let r = get(buf.as_mut_ptr().cast(), &mut len);
+    if r == -2 {
+        return Ok(None);
+    }
+    check(op, r as isize)?;
+    let len = len.min(buf.len());
+    let end = buf[..len].iter().position(|&b| b == 0).unwrap_or(len);
+    Ok(Some(String::from_utf8_lossy(&buf[..end]).into_owned()))
 }
 
 /// Whether librbd can be loaded here, and if not, why (the message names the library).

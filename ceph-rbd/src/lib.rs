@@ -36,7 +36,7 @@ mod spec;
 mod sys;
 
 pub use image::{Cluster, Image, available};
-pub use spec::{ClusterOptions, ImageSpec, MIN_OSD_OP_TIMEOUT, SpecError};
+pub use spec::{ClusterOptions, GATEWAY_SETTINGS, ImageSpec, MIN_OSD_OP_TIMEOUT, SpecError};
 
 /// `RBD_FEATURE_EXCLUSIVE_LOCK`: the image has an exclusive lock, which one client holds to
 /// write.

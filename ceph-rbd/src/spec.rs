@@ -13,7 +13,7 @@ pub struct ClusterOptions {
     keyring: Option<PathBuf>,
     osd_op_timeout: Option<Duration>,
     connect_timeout: Duration,
-    rbd_cache: Option<bool>,
+    gateway: bool,
 }
 
 impl Default for ClusterOptions {
@@ -24,7 +24,7 @@ impl Default for ClusterOptions {
             keyring: None,
             osd_op_timeout: None,
             connect_timeout: Duration::from_secs(30),
-            rbd_cache: None,
+            gateway: false,
         }
     }
 }
@@ -100,19 +100,26 @@ impl ClusterOptions {
         // Always set: Ceph's default (0) waits for ever, holding the command as long.
         let t = self.osd_op_timeout.unwrap_or(MIN_OSD_OP_TIMEOUT).max(MIN_OSD_OP_TIMEOUT);
         s.push(("rados_osd_op_timeout".into(), t.as_secs().to_string()));
-        if let Some(on) = self.rbd_cache {
-            s.push(("rbd_cache".into(), on.to_string()));
+        if self.gateway {
+            s.extend(GATEWAY_SETTINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         }
         s
     }
 
-    /// Turns librbd's cache on or off whatever the config file says (`None`: as it says). A
-    /// gateway that may fail over turns it off: a write it acknowledged must be in the
-    /// cluster, where the other gateway reads it.
-    pub fn set_rbd_cache(&mut self, on: Option<bool>) {
-        self.rbd_cache = on;
+    /// Connects as one of several gateways of an image, whatever the config file says
+    /// ([`GATEWAY_SETTINGS`]): librbd's cache off (a write acknowledged must be in the
+    /// cluster, where the next gateway reads it), no cache plugin, and breaking a lock
+    /// blocklists its holder (so a gateway that lost the lock can write nothing more).
+    pub fn set_gateway(&mut self, on: bool) {
+        self.gateway = on;
     }
 }
+
+/// The settings a gateway connects with (see [`ClusterOptions::set_gateway`]), as librbd
+/// spells them. A pool or image override of any of them is refused when the image is
+/// opened as a gateway (it would win over these).
+pub const GATEWAY_SETTINGS: [(&str, &str); 3] =
+    [("rbd_cache", "false"), ("rbd_plugins", ""), ("rbd_blocklist_on_break_lock", "true")];
 
 /// An image and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]

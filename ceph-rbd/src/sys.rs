@@ -77,6 +77,10 @@ pub(crate) struct Api {
         unsafe extern "C" fn(ImageT, *mut LockMode, *mut *mut c_char, *mut usize) -> c_int,
     pub rbd_lock_get_owners_cleanup: unsafe extern "C" fn(*mut *mut c_char, usize),
     pub rbd_lock_break: unsafe extern "C" fn(ImageT, LockMode, *const c_char) -> c_int,
+    pub rbd_metadata_get:
+        unsafe extern "C" fn(ImageT, *const c_char, *mut c_char, *mut usize) -> c_int,
+    pub rbd_pool_metadata_get:
+        unsafe extern "C" fn(IoctxT, *const c_char, *mut c_char, *mut usize) -> c_int,
 }
 
 static API: OnceLock<Result<Api, Error>> = OnceLock::new();
@@ -163,6 +167,8 @@ fn load() -> Result<Api, Error> {
         rbd_lock_get_owners: load!(rbd, "librbd.so.1", rbd_lock_get_owners),
         rbd_lock_get_owners_cleanup: load!(rbd, "librbd.so.1", rbd_lock_get_owners_cleanup),
         rbd_lock_break: load!(rbd, "librbd.so.1", rbd_lock_break),
+        rbd_metadata_get: load!(rbd, "librbd.so.1", rbd_metadata_get),
+        rbd_pool_metadata_get: load!(rbd, "librbd.so.1", rbd_pool_metadata_get),
         _rados: rados,
         _rbd: rbd,
     })

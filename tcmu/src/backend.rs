@@ -114,6 +114,14 @@ pub trait BlockDevice: Send + Sync {
         true
     }
 
+    /// Called by the emulation before a command that reads, then writes what it read decides
+    /// (COMPARE AND WRITE), so that a device that must claim the medium before writing (an
+    /// RBD gateway taking the image's lock) claims it before the read: no other writer can
+    /// then land between the compare and the write. Default: nothing to do.
+    fn prepare_write(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// The asymmetric access state of this gateway's target port group, reported by REPORT
     /// TARGET PORT GROUPS when the device is served with port groups
     /// ([`crate::Emulator::with_port_groups`]). Default: active/optimized.
@@ -983,6 +991,10 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
         (**self).write_cache()
     }
 
+    fn prepare_write(&self) -> io::Result<()> {
+        (**self).prepare_write()
+    }
+
     fn access_state(&self) -> AccessState {
         (**self).access_state()
     }
@@ -1019,6 +1031,10 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn read_only(&self) -> bool {
         true
+    }
+
+    fn prepare_write(&self) -> io::Result<()> {
+        Err(io::ErrorKind::PermissionDenied.into())
     }
 
     fn access_state(&self) -> AccessState {

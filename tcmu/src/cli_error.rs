@@ -60,8 +60,8 @@ pub(crate) enum CliError {
     /// --crash-test.
     #[error(
         "--alua-group serves an RBD image as one of several gateways (the image's exclusive lock \
-         decides which writes): it needs an rbd: image, and neither --read-only, --crash-test \
-         nor --write-cache"
+         decides which writes) through LIO's iSCSI fabric: it needs an rbd: image and --iscsi, \
+         and none of --read-only, --crash-test, --write-cache or --node (no local disk)"
     )]
     AluaNeedsRbd,
     /// Target port groups that cannot be reported.

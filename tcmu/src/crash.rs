@@ -470,6 +470,10 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         self.cache(&mut state, lba, Cached::Zeroes(blocks))
     }
 
+    fn prepare_write(&self) -> io::Result<()> {
+        self.inner.prepare_write()
+    }
+
     fn access_state(&self) -> scsi_proto::params::AccessState {
         self.inner.access_state()
     }

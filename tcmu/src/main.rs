@@ -396,7 +396,14 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         stop_signals.push(Signal::SIGUSR1);
     }
     let gateway = match args.alua_group {
-        Some(_) if rbd.is_none() || read_only || args.crash_test || args.write_cache.is_some() => {
+        Some(_)
+            if rbd.is_none()
+                || read_only
+                || args.crash_test
+                || args.write_cache.is_some()
+                || args.iscsi.is_none()
+                || args.node.is_some() =>
+        {
             return Err(CliError::AluaNeedsRbd);
         }
         Some(group) => Some(tcmu::emulate::alua::PortGroups::new(group)?),
@@ -476,12 +483,16 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(on) = args.write_cache {
         builder = builder.write_cache(on);
     }
+    let export_list: Vec<tcmu::Export> = export.iter().cloned().map(tcmu::Export::Iscsi).collect();
     if let Some(export) = export {
         builder = builder.iscsi(export);
     }
     if let (Some(groups), Disk::Rbd(d)) = (gateway, &disk) {
+        // The iSCSI export only: a local loopback disk of the shared image would let a local
+        // writer (a mount, the host's own multipath) take the lock from the gateway in use.
+        builder = builder.exports(export_list.clone());
         let seed = d.identity_seed().map_err(CliError::Disk)?;
-        tracing::info!(seed, group = groups.group, "serving as a gateway");
+        tracing::info!(seed, group = groups.group(), "serving as a gateway");
         builder = builder.identity_seed(&seed).port_groups(groups);
     }
     let (device, crash) = match disk {

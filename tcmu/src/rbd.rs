@@ -79,13 +79,21 @@ const FEATURE_EXCLUSIVE_LOCK: u64 = 1 << 2;
 /// ESHUTDOWN: this client is blocklisted.
 const ESHUTDOWN: i32 = 108;
 
+/// EROFS: a write refused for want of the exclusive lock.
+const EROFS: i32 = 30;
+
 /// A gateway's share of the image (see the module's notes).
 #[derive(Debug, Default)]
 struct Gateway {
     /// Held while the lock is taken over, so that one write does it and the others wait.
     takeover: Mutex<()>,
+    /// Whether this client took the lock and has not heard that it lost it. Asking librbd
+    /// (`rbd_is_exclusive_lock_owner`) costs a round trip to the cluster, too much for every
+    /// write; a write made after losing the lock is refused by the cluster anyway (this
+    /// client blocklisted, or librbd refusing with EROFS), which clears this.
+    owner: AtomicBool,
     /// Set when the cluster answered ESHUTDOWN: another gateway took the lock and Ceph
-    /// blocklisted this client.
+    /// blocklisted this client. Every command then fails, reads too.
     fenced: AtomicBool,
 }
 
@@ -137,9 +145,31 @@ impl RbdDisk {
     /// exclusive lock taken if nobody holds it. The image needs the `exclusive-lock` feature.
     pub fn open_gateway(spec: &ImageSpec, block_size: u32) -> io::Result<RbdDisk> {
         let mut spec = spec.clone();
-        spec.cluster.set_rbd_cache(Some(false));
+        spec.cluster.set_gateway(true);
         let mut disk = RbdDisk::open(&spec, block_size, false)?;
         let name = disk.name.clone();
+        // A pool's or the image's own override of a gateway setting wins over the client's:
+        // refused, naming it (a cache on would lose acknowledged writes in a failover).
+        for (key, want) in ceph_rbd::GATEWAY_SETTINGS {
+            let meta = format!("conf_{key}");
+            let at = |e: ceph_rbd::Error| {
+                let msg = format!("rbd:{name}: {e}");
+                io::Error::new(io_error(e).kind(), msg)
+            };
+            let image = disk.image.metadata(&meta).map_err(at)?.map(|v| ("image", v));
+            let pool = disk.image.pool_metadata(&meta).map_err(at)?.map(|v| ("pool", v));
+            for (level, value) in image.into_iter().chain(pool) {
+                if value != want {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "rbd:{name}: the {level}'s setting {key}={value} overrides what a \
+                             gateway needs ({key}={want:?}); remove it (rbd config {level} rm ...)"
+                        ),
+                    ));
+                }
+            }
+        }
         let features = disk.image.features().map_err(io_error)?;
         if features & FEATURE_EXCLUSIVE_LOCK == 0 {
             return Err(io::Error::new(
@@ -152,7 +182,10 @@ impl RbdDisk {
         disk.gateway = Some(Gateway::default());
         match disk.image.lock_owners() {
             Ok(owners) if owners.is_empty() => match disk.image.acquire_lock() {
-                Ok(()) => tracing::info!(image = %name, "took the free exclusive lock"),
+                Ok(()) => {
+                    disk.set_owner(true);
+                    tracing::info!(image = %name, "took the free exclusive lock");
+                }
                 // Another gateway took it first: this one is non-optimized.
                 Err(e) => tracing::info!(image = %name, error = %e, "the lock went elsewhere"),
             },
@@ -175,10 +208,31 @@ impl RbdDisk {
         Ok(format!("rbd:{place}/{id}"))
     }
 
-    /// A librbd error as an `io::Error`, noting a gateway's fencing (see [`io_error`]).
+    fn set_owner(&self, owner: bool) {
+        if let Some(gw) = &self.gateway {
+            gw.owner.store(owner, Ordering::SeqCst);
+        }
+    }
+
+    /// A gateway blocklisted: every command fails, as a device gone.
+    fn check_fenced(&self) -> io::Result<()> {
+        match &self.gateway {
+            Some(gw) if gw.fenced.load(Ordering::SeqCst) => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("rbd:{}: this gateway was blocklisted (another took the lock)", self.name),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A librbd error as an `io::Error`, noting a gateway's fencing or lost lock (see
+    /// [`io_error`]).
     fn fail(&self, e: ceph_rbd::Error) -> io::Error {
+        if matches!(e.errno(), Some(ESHUTDOWN | EROFS)) {
+            self.set_owner(false);
+        }
         if let (Some(gw), Some(ESHUTDOWN)) = (&self.gateway, e.errno()) {
-            if !gw.fenced.swap(true, Ordering::Relaxed) {
+            if !gw.fenced.swap(true, Ordering::SeqCst) {
                 tracing::error!(
                     image = %self.name,
                     "this gateway was blocklisted (another took the lock over): every command \
@@ -194,11 +248,13 @@ impl RbdDisk {
     /// READY, BECOMING READY: the initiator retries), except being blocklisted.
     fn take_lock(&self) -> io::Result<()> {
         let Some(gw) = &self.gateway else { return Ok(()) };
-        if self.image.is_lock_owner().map_err(|e| self.fail(e))? {
+        self.check_fenced()?;
+        if gw.owner.load(Ordering::SeqCst) {
             return Ok(());
         }
         let _one = gw.takeover.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.image.is_lock_owner().map_err(|e| self.fail(e))? {
+        self.check_fenced()?;
+        if gw.owner.load(Ordering::SeqCst) {
             return Ok(());
         }
         let passing = |e: ceph_rbd::Error| {
@@ -214,12 +270,26 @@ impl RbdDisk {
                 image = %self.name, %owner,
                 "a write came without the lock: breaking the holder's lock (Ceph blocklists it)"
             );
-            // ENOENT / EBUSY: the holder let go or changed meanwhile; acquiring says the rest.
-            if let Err(e) = self.image.break_lock(&owner) {
-                tracing::warn!(image = %self.name, %owner, error = %e, "breaking the lock");
+            match self.image.break_lock(&owner) {
+                Ok(()) => {}
+                // ENOENT / EBUSY: the holder let go or changed meanwhile; acquiring says the
+                // rest.
+                Err(e) if matches!(e.errno(), Some(2 | 16)) => {
+                    tracing::info!(image = %self.name, %owner, error = %e, "breaking the lock");
+                }
+                // EPERM (a client without the `osd blocklist` capability: `profile rbd` has
+                // it) and the rest: this gateway cannot take over; its path fails.
+                Err(e) => {
+                    tracing::error!(image = %self.name, %owner, error = %e, "cannot break the lock");
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        format!("rbd:{}: breaking {owner}'s lock: {e}", self.name),
+                    ));
+                }
             }
         }
         self.image.acquire_lock().map_err(passing)?;
+        self.set_owner(true);
         tracing::warn!(
             image = %self.name,
             ms = start.elapsed().as_millis() as u64,
@@ -294,6 +364,7 @@ impl BlockDevice for RbdDisk {
     }
 
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        self.check_fenced()?;
         let len = crate::backend::total(bufs);
         let offset = self.offset(lba, len)?;
         match self.image.read(offset, bufs) {
@@ -371,6 +442,14 @@ impl BlockDevice for RbdDisk {
         self.read_only
     }
 
+    /// A gateway takes the lock before COMPARE AND WRITE reads.
+    fn prepare_write(&self) -> io::Result<()> {
+        if self.read_only {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        self.take_lock()
+    }
+
     /// A gateway's cache is off: a write is in the cluster when it completes.
     fn write_cache(&self) -> bool {
         self.gateway.is_none()
@@ -382,9 +461,13 @@ impl BlockDevice for RbdDisk {
         match &self.gateway {
             None => AccessState::ActiveOptimized,
             Some(gw) if gw.fenced.load(Ordering::Relaxed) => AccessState::Unavailable,
+            // Asked of the cluster (a round trip: REPORT TARGET PORT GROUPS is rare).
             Some(_) => match self.image.is_lock_owner() {
                 Ok(true) => AccessState::ActiveOptimized,
-                Ok(false) => AccessState::ActiveNonOptimized,
+                Ok(false) => {
+                    self.set_owner(false);
+                    AccessState::ActiveNonOptimized
+                }
                 Err(e) => {
                     let _ = self.fail(e);
                     AccessState::ActiveNonOptimized

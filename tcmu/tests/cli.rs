@@ -225,14 +225,23 @@ fn rbd_specs_are_checked_and_a_missing_librbd_is_named() {
     }
     let (ok, _, err) = tcmu(&["serve", "rbd:rbd/disk", "--size", "1G"]);
     assert!(!ok && err.contains("rbd create"), "{err}");
-    // Gateways: RBD only, writable, groups checked; refused before anything is made.
+    // Gateways: RBD only, through iSCSI, writable, no local disk, groups checked; refused
+    // before anything is made.
+    let gw = ["serve", "rbd:rbd/disk", "--iscsi", "iqn.2026-12.x:gw", "--alua-group", "1"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { gw.iter().chain(extra).copied().collect() };
+    let needs = "needs an rbd: image and --iscsi";
     for (args, says) in [
-        (&["serve", "--memory", "--size", "1M", "--alua-group", "1"][..], "needs an rbd: image"),
-        (&["serve", "rbd:rbd/disk", "--alua-group", "1", "--read-only"], "needs an rbd: image"),
-        (&["serve", "rbd:rbd/disk", "--alua-group", "0"], "0"),
-        (&["serve", "rbd:rbd/disk", "--alua-group", "70000"], "70000"),
+        (vec!["serve", "--memory", "--size", "1M", "--alua-group", "1"], needs),
+        (vec!["serve", "rbd:rbd/disk", "--alua-group", "1"], needs),
+        (with(&["--read-only"]), needs),
+        (with(&["--crash-test"]), needs),
+        (with(&["--write-cache", "true"]), needs),
+        (with(&["--node", "/tmp/gw-node"]), needs),
+        (vec!["serve", "rbd:rbd/disk", "--alua-group", "0"], "0 is not in 1..=65535"),
+        (vec!["serve", "rbd:rbd/disk", "--alua-group", "70000"], "70000 is not in 1..=65535"),
     ] {
-        let (ok, _, err) = tcmu(args);
+        let (ok, _, err) = tcmu(&args);
         assert!(!ok && err.contains(says), "{args:?}: {err}");
     }
 

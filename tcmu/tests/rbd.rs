@@ -79,7 +79,7 @@ impl Ceph {
     }
 
     /// Runs `ceph` as the admin client; its stdout.
-    fn rbd_admin(&self, args: &[&str]) -> Vec<u8> {
+    fn ceph_cmd(&self, args: &[&str]) -> Vec<u8> {
         let out = Command::new("ceph")
             .arg("--conf")
             .arg(&self.conf)
@@ -290,11 +290,13 @@ fn gateways(ceph: &Ceph) {
     assert_eq!(b.access_state(), AccessState::ActiveNonOptimized);
     assert_eq!(a.access_state(), AccessState::ActiveOptimized);
 
-    // A write on the second gateway: it takes the lock over.
+    // A write on the second gateway: it takes the lock over, and Ceph blocklists the first.
+    let holder = a.image().lock_owners().unwrap();
+    assert_eq!(holder.len(), 1);
     write(&b, 8, &y, false);
     assert_eq!(b.access_state(), AccessState::ActiveOptimized);
-    let blocklist = String::from_utf8(ceph.rbd_admin(&["osd", "blocklist", "ls"])).unwrap();
-    assert!(blocklist.lines().any(|l| l.contains(':')), "the old holder is blocklisted");
+    let blocklist = String::from_utf8(ceph.ceph_cmd(&["osd", "blocklist", "ls"])).unwrap();
+    assert!(blocklist.contains(&holder[0]), "{} not in the blocklist: {blocklist}", holder[0]);
     // The first gateway is fenced: its write fails as a lost device and never lands.
     let e = a.write(16, &[IoSlice::new(&z)], false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotConnected, "{e}");
@@ -302,12 +304,41 @@ fn gateways(ceph: &Ceph) {
     let image = ceph.export(gw);
     assert!(at(&image, 0, 4096) == x && at(&image, 8, 4096) == y);
     assert!(at(&image, 16, 4096).iter().all(|&b| b == 0), "the fenced gateway's write landed");
+    // Fenced, it reads nothing either (the cluster may still serve its reads).
+    let mut buf = [0u8; 512];
+    assert_eq!(
+        a.read(0, &mut [IoSliceMut::new(&mut buf)]).unwrap_err().kind(),
+        ErrorKind::NotConnected
+    );
     // A gateway started again (a new client) joins without the lock.
     drop(a);
     let again = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
     assert_eq!(again.access_state(), AccessState::ActiveNonOptimized);
     assert!(read(&again, 8, 4096) == y);
-    drop((again, b));
+    // COMPARE AND WRITE on a gateway without the lock takes it before comparing (so no other
+    // gateway's write lands between its compare and its write): even one that miscompares.
+    let emu = tcmu::Emulator::new(again, tcmu::Identity::for_name("gw"));
+    let mut data = vec![0xa5u8; 2 * 512]; // compares 0xa5 with block 8 (y): a miscompare
+    let caw = [0x89, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0];
+    let reply = emu.execute(&caw, &mut data);
+    assert_eq!(reply.status, 2, "a miscompare");
+    assert_eq!(reply.sense.map(|s| s.key), Some(tcmu::SenseKey::Miscompare));
+    assert_eq!(emu.device().access_state(), AccessState::ActiveOptimized, "the lock came first");
+    let e = b.write(24, &[IoSlice::new(&z)], false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotConnected, "the former holder is fenced: {e}");
+    assert!(at(&ceph.export(gw), 8, 4096) == y, "the miscompare wrote nothing");
+    drop((emu, b));
+
+    // A pool or image override of a gateway setting is refused, naming it.
+    ceph.rbd(&["config", "image", "set", "rbd/gw", "rbd_cache", "true"]);
+    let e = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap_err();
+    assert!(e.to_string().contains("image's setting rbd_cache=true"), "{e}");
+    ceph.rbd(&["config", "image", "rm", "rbd/gw", "rbd_cache"]);
+    ceph.rbd(&["config", "pool", "set", "rbd", "rbd_blocklist_on_break_lock", "false"]);
+    let e = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap_err();
+    assert!(e.to_string().contains("pool's setting rbd_blocklist_on_break_lock=false"), "{e}");
+    ceph.rbd(&["config", "pool", "rm", "rbd", "rbd_blocklist_on_break_lock"]);
+    RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
 
     // Without the exclusive-lock feature there is no deciding who writes: refused.
     ceph.rbd(&["create", "--size", "1M", "--image-feature", "layering", "rbd/nolock"]);

@@ -8,7 +8,7 @@ for m in dm_multipath dm_round_robin dm_service_time scsi_dh_alua iscsi_tcp; do 
 G=$R/gw; mkdir -p $G /etc/multipath /etc/iscsi /run/lock/iscsi /var/lib/iscsi
 rbd create --size 128M rbd/gw
 gw() { # NAME GROUP PORT: serves rbd/gw as a gateway exported on 127.0.0.1:PORT
-  "$TCMU" serve "rbd:rbd/gw@id=tcmu,keyring=$KR" --name $1 --hba 9 --alua-group $2 \
+  NO_COLOR=1 "$TCMU" serve "rbd:rbd/gw@id=tcmu,keyring=$KR" --name $1 --hba 9 --alua-group $2 \
     --iscsi iqn.2026-12.rs.tcmu:$1 --portal 127.0.0.1:$3 --cmd-time-out 5 > $G/$1.out 2> $G/$1.err &
   eval "P_$1=$!"
   for i in $(seq 1 300); do [ -s $G/$1.out ] && break; sleep 0.1; done
@@ -72,7 +72,7 @@ devices {
 	}
 }
 CONF
-multipathd -s > $G/multipathd.log 2>&1 &
+multipathd -d -s > $G/multipathd.log 2>&1 &
 MP=$!
 MAP=
 for i in $(seq 1 150); do
@@ -106,7 +106,9 @@ after=$(fio_bw 5)
 echo "gateways: failover (SIGKILL of A to B holding the lock) $(( (t1 - t0) / 1000000 )) ms; 4k QD16 random writes ${before} KiB/s before, ${after} KiB/s after"
 grep -h "clat.*max\|lat (msec)\|err=" $G/fio.out | head -4
 check "fio crc32c verify running through the SIGKILL of the active gateway: no error" '[ $running = 1 ] && [ $frc -eq 0 ] && grep -q "err= 0" $G/fio.out'
-check "B took the lock over and blocklisted A; B is active/optimized" 'grep -q "took the exclusive lock over" $G/gwb.err && ceph osd blocklist ls 2>/dev/null | grep -q . && state_of $SB | grep -qi "active/optimized"'
+# A's address, as B named it when it broke A's lock.
+ADDR=$(sed -n 's/.*breaking the holder.s lock.*owner=\([^ ]*\).*/\1/p' $G/gwb.err | head -1)
+check "B took the lock over and blocklisted A ($ADDR); B is active/optimized" '[ -n "$ADDR" ] && grep -q "took the exclusive lock over" $G/gwb.err && ceph osd blocklist ls 2>/dev/null | grep -qF "$ADDR" && state_of $SB | grep -qi "active/optimized"'
 multipath -ll > $G/mp-after.txt 2>&1
 
 # A restarted (its dead device cleaned up first) joins active/non-optimized; the lock stays.
@@ -124,4 +126,4 @@ fi
 dmsetup remove $MAP 2>/dev/null; kill $MP 2>/dev/null; wait $MP 2>/dev/null
 iscsiadm -m node --logoutall=all > /dev/null 2>&1; kill $(pidof iscsid) 2>/dev/null
 udevadm control --exit 2>/dev/null
-kill -TERM $P_gwa $P_gwb; wait $P_gwa; wait $P_gwb
+for p in ${P_gwa:-} ${P_gwb:-}; do kill -TERM $p; wait $p; done

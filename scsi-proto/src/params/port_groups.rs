@@ -23,6 +23,8 @@ pub enum AccessState {
     Standby,
     /// 3h: unavailable.
     Unavailable,
+    /// 4h: logical block dependent.
+    LbaDependent,
     /// Eh: offline.
     Offline,
     /// Fh: transitioning between two states.
@@ -37,6 +39,7 @@ impl AccessState {
             Self::ActiveNonOptimized => 0x1,
             Self::Standby => 0x2,
             Self::Unavailable => 0x3,
+            Self::LbaDependent => 0x4,
             Self::Offline => 0xE,
             Self::Transitioning => 0xF,
         }
@@ -49,6 +52,7 @@ impl AccessState {
             0x1 => Self::ActiveNonOptimized,
             0x2 => Self::Standby,
             0x3 => Self::Unavailable,
+            0x4 => Self::LbaDependent,
             0xE => Self::Offline,
             0xF => Self::Transitioning,
             _ => return None,
@@ -80,6 +84,8 @@ impl TargetPortGroup {
     pub const SUP_TRANSITIONING: u8 = 0x80;
     /// O_SUP: offline supported.
     pub const SUP_OFFLINE: u8 = 0x40;
+    /// LBD_SUP: logical block dependent supported.
+    pub const SUP_LBA_DEPENDENT: u8 = 0x10;
     /// U_SUP: unavailable supported.
     pub const SUP_UNAVAILABLE: u8 = 0x08;
     /// S_SUP: standby supported.

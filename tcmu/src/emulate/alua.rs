@@ -19,9 +19,7 @@ use scsi_proto::params::{AccessState, TargetPortGroup, TargetPortGroups};
 /// path's initiator asks that path's gateway about its own group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortGroups {
-    /// This gateway's target port group, also its port's relative target port identifier
-    /// (1 to 65535: relative port 0 is reserved).
-    pub group: u16,
+    group: u16,
 }
 
 /// Why a [`PortGroups`] cannot be reported.
@@ -34,12 +32,18 @@ pub enum PortGroupsError {
 }
 
 impl PortGroups {
-    /// This gateway's group: not 0.
+    /// This gateway's group, also its port's relative target port identifier: 1 to 65535
+    /// (relative port 0 is reserved).
     pub fn new(group: u16) -> Result<PortGroups, PortGroupsError> {
         if group == 0 {
             return Err(PortGroupsError::Zero);
         }
         Ok(PortGroups { group })
+    }
+
+    /// This gateway's group (and its port's relative target port identifier).
+    pub fn group(&self) -> u16 {
+        self.group
     }
 }
 
@@ -198,6 +202,6 @@ mod tests {
     #[test]
     fn groups_are_checked() {
         assert_eq!(PortGroups::new(0), Err(PortGroupsError::Zero));
-        assert_eq!(PortGroups::new(65535).map(|g| g.group), Ok(65535));
+        assert_eq!(PortGroups::new(65535).map(|g| g.group()), Ok(65535));
     }
 }

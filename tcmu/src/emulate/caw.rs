@@ -30,7 +30,10 @@ impl<B: BlockDevice> Emulator<B> {
             return Err(short_data_out());
         }
         let (verify, write) = both.split_at(len);
-        // Exclusive: no other write lands between the compare and the write.
+        // A device that claims the medium before writing (an RBD gateway's lock) claims it
+        // before the read: no other gateway's write lands between the compare and the write.
+        self.dev.prepare_write().map_err(|e| io_fail(e, true))?;
+        // Exclusive: no other write of this process lands between the compare and the write.
         let _exclusive = self.exclusive();
         let found = self.compare(lba, blocks, |off, buf| {
             copy_prefix(buf, verify.get(off as usize..).unwrap_or_default());

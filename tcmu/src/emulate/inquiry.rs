@@ -50,12 +50,12 @@ impl<B: BlockDevice> Emulator<B> {
                     designators.push(Designator::new(
                         None,
                         port,
-                        DesignatorKind::RelativeTargetPort(pg.group),
+                        DesignatorKind::RelativeTargetPort(pg.group()),
                     )?);
                     designators.push(Designator::new(
                         None,
                         port,
-                        DesignatorKind::TargetPortGroup(pg.group),
+                        DesignatorKind::TargetPortGroup(pg.group()),
                     )?);
                 }
                 DeviceIdentification { peripheral: p, designators }.to_vec()

@@ -65,7 +65,7 @@ fn bad_data_is_an_error() {
     assert!(matches!(TargetPortGroups::parse(&bad), Err(Error::Truncated { .. })));
     // A reserved state.
     let mut bad = want.clone();
-    bad[8] = 0x05;
+    bad[8] = 0x05; // 5h to Dh are reserved
     assert!(matches!(
         TargetPortGroups::parse(&bad),
         Err(Error::InvalidField { field: "ASYMMETRIC ACCESS STATE", .. })
