@@ -25,7 +25,10 @@
 //! [`RbdDisk::open_gateway`] opens the image as one of several gateways serving it, each
 //! through its own target port group (ALUA, implicit): librbd's cache is off and no volatile
 //! cache is reported (a write acknowledged is in the cluster, where the next gateway reads
-//! it); the image's exclusive lock decides which gateway writes. A gateway takes the lock at
+//! it), breaking a lock blocklists its holder (both forced; a pool or image override of
+//! either refused at open); the image's exclusive lock decides which gateway writes.
+//! COMPARE AND WRITE takes the lock before it compares ([`BlockDevice::prepare_write`]), so
+//! it is atomic across gateways: another can write only after fencing this one. A gateway takes the lock at
 //! start if nobody holds it, and reports itself active/optimized while it holds it,
 //! active/non-optimized otherwise ([`BlockDevice::access_state`]): Linux sends no I/O to a
 //! standby port of an implicit-only device, so a standby gateway would never learn that the

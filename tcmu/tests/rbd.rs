@@ -66,28 +66,23 @@ impl Ceph {
         &self.dir
     }
 
-    /// Runs `rbd` as the admin client; its stdout. Fails the test if it fails.
-    fn rbd(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("rbd")
+    /// Runs `program` (`rbd`, `ceph`) as the admin client; its stdout. Fails the test if it
+    /// fails.
+    fn admin(&self, program: &str, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(program)
             .arg("--conf")
             .arg(&self.conf)
             .args(args)
             .output()
-            .expect("rbd runs");
-        assert!(out.status.success(), "rbd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            .expect("the Ceph tools run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{program} {args:?}: {err}");
         out.stdout
     }
 
-    /// Runs `ceph` as the admin client; its stdout.
-    fn ceph_cmd(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("ceph")
-            .arg("--conf")
-            .arg(&self.conf)
-            .args(args)
-            .output()
-            .expect("ceph runs");
-        assert!(out.status.success(), "ceph {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
+    /// Runs `rbd` as the admin client; its stdout.
+    fn rbd(&self, args: &[&str]) -> Vec<u8> {
+        self.admin("rbd", args)
     }
 
     /// The image's bytes, as a separate client reads them from the cluster.
@@ -295,7 +290,7 @@ fn gateways(ceph: &Ceph) {
     assert_eq!(holder.len(), 1);
     write(&b, 8, &y, false);
     assert_eq!(b.access_state(), AccessState::ActiveOptimized);
-    let blocklist = String::from_utf8(ceph.ceph_cmd(&["osd", "blocklist", "ls"])).unwrap();
+    let blocklist = String::from_utf8(ceph.admin("ceph", &["osd", "blocklist", "ls"])).unwrap();
     assert!(blocklist.contains(&holder[0]), "{} not in the blocklist: {blocklist}", holder[0]);
     // The first gateway is fenced: its write fails as a lost device and never lands.
     let e = a.write(16, &[IoSlice::new(&z)], false).unwrap_err();
