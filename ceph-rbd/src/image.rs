@@ -130,7 +130,7 @@ impl Cluster {
         // live local.
         let r = unsafe { open(ctx.handle, name_c.as_ptr(), &mut image, ptr::null()) };
         check("rbd_open", r as isize).map_err(|e| e.in_pool(pool))?;
-        Ok(Image { ctx, handle: image })
+        Ok(Image { ctx, handle: image, pool: pool.to_string() })
     }
 }
 
@@ -154,6 +154,8 @@ impl Drop for IoContext {
 pub struct Image {
     ctx: IoContext,
     handle: ImageT,
+    /// The pool's name, for a context of its own (see [`Image::pool_metadata`]).
+    pool: String,
 }
 
 // SAFETY: librbd's image handle is used by many threads at once by design (tcmu-runner and
@@ -430,13 +432,24 @@ impl Image {
 
     /// The metadata `key` of the image's pool (`None` when it has none): for instance
     /// `conf_rbd_cache`, an override of a librbd setting for every image of the pool.
+    /// Read through a context of its own in the pool's default namespace, where librbd keeps
+    /// (and reads) a pool's settings whatever namespace the image is in.
     pub fn pool_metadata(&self, key: &str) -> Result<Option<String>> {
         let key_c = c_string("metadata key", key)?;
         let api = self.api();
-        // SAFETY: the pool's I/O context is live (the image holds it); the key is
-        // NUL-terminated; `value` has `len` bytes.
+        let pool_c = c_string("pool", &self.pool)?;
+        let mut handle: IoctxT = ptr::null_mut();
+        let conn = &self.ctx.conn;
+        // SAFETY: the cluster is connected (the image's context holds it); the pool name is
+        // NUL-terminated and outlives the call; the out-pointer is a live local.
+        let r = unsafe { (api.rados_ioctx_create)(conn.handle, pool_c.as_ptr(), &mut handle) };
+        check("rados_ioctx_create", r as isize)?;
+        // Destroyed when dropped; never shared with another thread.
+        let ctx = IoContext { conn: Arc::clone(conn), handle };
+        // SAFETY: `ctx` is live and this thread's alone; the key is NUL-terminated; `value`
+        // has `len` bytes.
         read_value("rbd_pool_metadata_get", |value, len| unsafe {
-            (api.rbd_pool_metadata_get)(self.ctx.handle, key_c.as_ptr(), value, len)
+            (api.rbd_pool_metadata_get)(ctx.handle, key_c.as_ptr(), value, len)
         })
     }
 

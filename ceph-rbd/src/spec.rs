@@ -118,8 +118,16 @@ impl ClusterOptions {
 /// The settings a gateway connects with (see [`ClusterOptions::set_gateway`]), as librbd
 /// spells them. A pool or image override of any of them is refused when the image is
 /// opened as a gateway (it would win over these).
-pub const GATEWAY_SETTINGS: [(&str, &str); 3] =
-    [("rbd_cache", "false"), ("rbd_plugins", ""), ("rbd_blocklist_on_break_lock", "true")];
+/// (`rbd_blocklist_expire_seconds` 0: the cluster's default, an hour, which outlasts any
+/// write a fenced gateway still holds; copy-on-read off: a read on a gateway without the lock
+/// must not need it.)
+pub const GATEWAY_SETTINGS: [(&str, &str); 5] = [
+    ("rbd_cache", "false"),
+    ("rbd_plugins", ""),
+    ("rbd_blocklist_on_break_lock", "true"),
+    ("rbd_blocklist_expire_seconds", "0"),
+    ("rbd_clone_copy_on_read", "false"),
+];
 
 /// An image and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,7 +38,10 @@
 //! the lock; the write waits meanwhile. Reads need no lock (librbd's cache is off: they come
 //! from the cluster), so an initiator reading its partition table through every path moves
 //! nothing. A gateway that finds itself blocklisted reports its group unavailable and fails
-//! every command (it does not reconnect: restart it, and it joins as non-optimized).
+//! every command (it does not reconnect: restart it, and it joins as non-optimized). Images
+//! with the journaling feature are refused (their reads need the lock too), copy-on-read is
+//! forced off, and a gateway without the lock does not flush (nothing of its own to write
+//! back; a flush could make librbd ask for the lock).
 //!
 //! The size is read when the image is opened: an image grown while served keeps the size it
 //! had until it is served again; one shrunk while served refuses writes past its new end
@@ -79,6 +82,8 @@ fn io_error(e: ceph_rbd::Error) -> io::Error {
 
 /// `RBD_FEATURE_EXCLUSIVE_LOCK`.
 const FEATURE_EXCLUSIVE_LOCK: u64 = 1 << 2;
+/// `RBD_FEATURE_JOURNALING`.
+const FEATURE_JOURNALING: u64 = 1 << 6;
 /// ESHUTDOWN: this client is blocklisted.
 const ESHUTDOWN: i32 = 108;
 
@@ -178,7 +183,19 @@ impl RbdDisk {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "rbd:{name}: the image has no exclusive-lock feature, which gateways need to                      decide which of them writes (rbd feature enable {name} exclusive-lock)"
+                    "rbd:{name}: the image has no exclusive-lock feature, which gateways need to \
+                     decide which of them writes (rbd feature enable {name} exclusive-lock)"
+                ),
+            ));
+        }
+        if features & FEATURE_JOURNALING != 0 {
+            // A journaled image needs the lock for reads too: a gateway without it could
+            // not serve them.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "rbd:{name}: the image has the journaling feature, which gateways do not \
+                     serve (rbd feature disable {name} journaling)"
                 ),
             ));
         }
@@ -209,6 +226,12 @@ impl RbdDisk {
         // The name without the image's own: `POOL` or `POOL/NAMESPACE`.
         let place = self.name.rsplit_once('/').map_or("", |(place, _)| place);
         Ok(format!("rbd:{place}/{id}"))
+    }
+
+    /// A gateway without the lock has nothing of its own to flush (its cache is off, and it
+    /// writes only once it holds the lock), and a flush could make librbd ask for the lock.
+    fn flush_needed(&self) -> bool {
+        self.gateway.as_ref().is_none_or(|gw| gw.owner.load(Ordering::SeqCst))
     }
 
     fn set_owner(&self, owner: bool) {
@@ -260,6 +283,12 @@ impl RbdDisk {
         if gw.owner.load(Ordering::SeqCst) {
             return Ok(());
         }
+        // The flag may be stale the other way (a report of the state raced a takeover):
+        // librbd is asked before anything is broken, so this client never breaks its own lock.
+        if self.image.is_lock_owner().map_err(|e| self.fail(e))? {
+            self.set_owner(true);
+            return Ok(());
+        }
         let passing = |e: ceph_rbd::Error| {
             let e = self.fail(e);
             match e.kind() {
@@ -275,9 +304,9 @@ impl RbdDisk {
             );
             match self.image.break_lock(&owner) {
                 Ok(()) => {}
-                // ENOENT / EBUSY: the holder let go or changed meanwhile; acquiring says the
-                // rest.
-                Err(e) if matches!(e.errno(), Some(2 | 16)) => {
+                // ENOENT / EBUSY / EAGAIN: the holder let go or changed meanwhile; acquiring
+                // says the rest.
+                Err(e) if matches!(e.errno(), Some(2 | 16 | 11)) => {
                     tracing::info!(image = %self.name, %owner, error = %e, "breaking the lock");
                 }
                 // EPERM (a client without the `osd blocklist` capability: `profile rbd` has
@@ -351,6 +380,9 @@ impl Drop for RbdDisk {
     /// Writes librbd's cache back before the image closes, so that an error doing so is
     /// logged (closing the image would write it back too, and drop the error).
     fn drop(&mut self) {
+        if !self.flush_needed() {
+            return;
+        }
         if let Err(e) = self.image.flush() {
             tracing::error!(image = %self.name, error = %e, "writing librbd's cache back failed");
         }
@@ -394,6 +426,9 @@ impl BlockDevice for RbdDisk {
     }
 
     fn flush(&self) -> io::Result<()> {
+        if !self.flush_needed() {
+            return self.check_fenced();
+        }
         self.image.flush().map_err(|e| self.fail(e))
     }
 
@@ -465,15 +500,22 @@ impl BlockDevice for RbdDisk {
             None => AccessState::ActiveOptimized,
             Some(gw) if gw.fenced.load(Ordering::Relaxed) => AccessState::Unavailable,
             // Asked of the cluster (a round trip: REPORT TARGET PORT GROUPS is rare).
-            Some(_) => match self.image.is_lock_owner() {
-                Ok(true) => AccessState::ActiveOptimized,
+            Some(gw) => match self.image.is_lock_owner() {
+                Ok(true) => {
+                    self.set_owner(true);
+                    AccessState::ActiveOptimized
+                }
                 Ok(false) => {
                     self.set_owner(false);
                     AccessState::ActiveNonOptimized
                 }
                 Err(e) => {
                     let _ = self.fail(e);
-                    AccessState::ActiveNonOptimized
+                    if gw.fenced.load(Ordering::SeqCst) {
+                        AccessState::Unavailable
+                    } else {
+                        AccessState::ActiveNonOptimized
+                    }
                 }
             },
         }

@@ -332,8 +332,27 @@ fn gateways(ceph: &Ceph) {
     ceph.rbd(&["config", "pool", "set", "rbd", "rbd_blocklist_on_break_lock", "false"]);
     let e = RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap_err();
     assert!(e.to_string().contains("pool's setting rbd_blocklist_on_break_lock=false"), "{e}");
+    // The pool's settings hold for an image in a namespace too (librbd reads them from the
+    // pool's default namespace).
+    ceph.rbd(&["namespace", "create", "rbd/ns1"]);
+    ceph.rbd(&["create", "--size", "1M", "rbd/ns1/gwns"]);
+    let mut spec = ceph.spec(gw);
+    spec.namespace = Some("ns1".into());
+    spec.image = "gwns".into();
+    let e = RbdDisk::open_gateway(&spec, BS).unwrap_err();
+    assert!(e.to_string().contains("pool's setting rbd_blocklist_on_break_lock=false"), "{e}");
     ceph.rbd(&["config", "pool", "rm", "rbd", "rbd_blocklist_on_break_lock"]);
+    RbdDisk::open_gateway(&spec, BS).unwrap();
+    ceph.rbd(&["config", "pool", "set", "rbd", "rbd_blocklist_expire_seconds", "5"]);
+    let e = RbdDisk::open_gateway(&spec, BS).unwrap_err();
+    assert!(e.to_string().contains("pool's setting rbd_blocklist_expire_seconds=5"), "{e}");
+    ceph.rbd(&["config", "pool", "rm", "rbd", "rbd_blocklist_expire_seconds"]);
     RbdDisk::open_gateway(&ceph.spec(gw), BS).unwrap();
+    // A journaled image needs the lock to read: refused.
+    let features = "layering,exclusive-lock,journaling";
+    ceph.rbd(&["create", "--size", "1M", "--image-feature", features, "rbd/journaled"]);
+    let e = RbdDisk::open_gateway(&ceph.spec("journaled"), BS).unwrap_err();
+    assert!(e.to_string().contains("journaling"), "{e}");
 
     // Without the exclusive-lock feature there is no deciding who writes: refused.
     ceph.rbd(&["create", "--size", "1M", "--image-feature", "layering", "rbd/nolock"]);

@@ -8,6 +8,7 @@ for m in dm_multipath dm_round_robin dm_service_time scsi_dh_alua iscsi_tcp; do 
 G=$R/gw; mkdir -p $G /etc/multipath /etc/iscsi /run/lock/iscsi /var/lib/iscsi
 rbd create --size 128M rbd/gw
 gw() { # NAME GROUP PORT: serves rbd/gw as a gateway exported on 127.0.0.1:PORT
+  rm -f $G/$1.out
   NO_COLOR=1 "$TCMU" serve "rbd:rbd/gw@id=tcmu,keyring=$KR" --name $1 --hba 9 --alua-group $2 \
     --iscsi iqn.2026-12.rs.tcmu:$1 --portal 127.0.0.1:$3 --cmd-time-out 5 > $G/$1.out 2> $G/$1.err &
   eval "P_$1=$!"
@@ -40,8 +41,8 @@ check "open-iscsi logs in to both: one disk each, one identity (VPD 83h)" '[ -n 
 check "REPORT TARGET PORT GROUPS: A active/optimized, B active/non-optimized" 'state_of $SA | grep -qi "active/optimized" && state_of $SB | grep -qi "active/non optimized"'
 sg_rtpg -d /dev/$SA > $G/rtpg-a.txt 2>&1; sg_rtpg -d /dev/$SB > $G/rtpg-b.txt 2>&1
 
-# multipathd, with udev for the disks' identities; only iSCSI paths (the loopback disks the
-# servers also make are left alone).
+# multipathd, with udev for the disks' identities; only iSCSI paths (any other disk of the
+# guest is left alone).
 # (udevadm refuses to work in a chroot, as the guest's script runs, unless told to go on.)
 export SYSTEMD_IGNORE_CHROOT=1
 /lib/systemd/systemd-udevd --daemon 2>/dev/null
