@@ -483,14 +483,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(on) = args.write_cache {
         builder = builder.write_cache(on);
     }
-    let export_list: Vec<tcmu::Export> = export.iter().cloned().map(tcmu::Export::Iscsi).collect();
-    if let Some(export) = export {
-        builder = builder.iscsi(export);
+    match export {
+        // A gateway (which needs --iscsi): the iSCSI export only, as a local loopback disk of
+        // the shared image would let a local writer (a mount, the host's own multipath) take
+        // the lock from the gateway in use.
+        Some(export) if gateway.is_some() => {
+            builder = builder.exports([tcmu::Export::Iscsi(export)]);
+        }
+        Some(export) => builder = builder.iscsi(export),
+        None => {}
     }
     if let (Some(groups), Disk::Rbd(d)) = (gateway, &disk) {
-        // The iSCSI export only: a local loopback disk of the shared image would let a local
-        // writer (a mount, the host's own multipath) take the lock from the gateway in use.
-        builder = builder.exports(export_list.clone());
         let seed = d.identity_seed().map_err(CliError::Disk)?;
         tracing::info!(seed, group = groups.group(), "serving as a gateway");
         builder = builder.identity_seed(&seed).port_groups(groups);
