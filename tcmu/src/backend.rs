@@ -423,12 +423,25 @@ fn image_in_use(path: &Path, read_only: bool, id: Option<(u64, u64)>) -> io::Err
     )
 }
 
+/// How long a conflicting lock on an image is waited out before the image is called in use.
+pub(crate) const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Locks `file`, the image at `path`, for serving (see [`FileDisk`]): read-write excludes
 /// every other server, QEMU and qemu-nbd; read-only shares with other readers. The error names
 /// the path and, when `/proc` shows it, the process holding the image. Every image this crate
 /// serves, whatever its format, is locked through here.
+///
+/// A conflict is looked at again for up to [`LOCK_GRACE`] before it is reported: a lock this
+/// process dropped (an image it closed) lives on for a moment in a child another thread has
+/// just forked, until the child calls `exec` and its copy of the descriptor closes.
 pub(crate) fn lock_or_refuse(path: &Path, file: File, read_only: bool) -> io::Result<File> {
-    match locks::lock_image(&file, read_only) {
+    let mut result = locks::lock_image(&file, read_only);
+    let start = std::time::Instant::now();
+    while matches!(result, Err(locks::LockError::Conflict)) && start.elapsed() < LOCK_GRACE {
+        std::thread::sleep(LOCK_GRACE / 10);
+        result = locks::lock_image(&file, read_only);
+    }
+    match result {
         Ok(()) => Ok(file),
         Err(locks::LockError::Conflict) => {
             let id = locks::file_id(&file);
@@ -1204,23 +1217,6 @@ mod tests {
         std::fs::remove_file(&fifo).unwrap();
     }
 
-    /// Opens an image just released. A process another test spawns at that moment holds a
-    /// copy of the released descriptor (and so its lock) from its fork to its exec: wait that
-    /// out.
-    fn reopen(path: &Path, read_only: bool) -> FileDisk {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            match FileDisk::open(path, 512, read_only) {
-                Ok(d) => return d,
-                Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
-                    assert!(std::time::Instant::now() < deadline, "{e}");
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    }
-
     #[test]
     fn an_image_has_one_writer_or_many_readers() {
         let path = temp("lock");
@@ -1237,13 +1233,41 @@ mod tests {
         assert!(FileDisk::create(&path, 2 << 20, 512).is_err());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20);
         drop(first);
-        let reader = reopen(&path, true);
+        let reader = FileDisk::open(&path, 512, true).unwrap();
         let second_reader = FileDisk::open(&path, 512, true).unwrap();
         let msg = FileDisk::open(&path, 512, false).unwrap_err().to_string();
         assert!(msg.contains("never with a writer") || msg.contains("one writer"), "{msg}");
         drop((reader, second_reader));
-        let writer = reopen(&path, false);
+        let writer = FileDisk::open(&path, 512, false).unwrap();
         drop(writer);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_a_moment_in_a_forked_child_is_waited_out() {
+        let path = temp("fork-window");
+        let first = FileDisk::create(&path, 1 << 20, 512).unwrap();
+        // What a child forked by another thread holds until its exec: a copy of the
+        // descriptor, and with it the lock.
+        let copy = first.file.try_clone().unwrap();
+        drop(first);
+        let held = std::time::Duration::from_millis(60);
+        let child = std::thread::spawn(move || {
+            std::thread::sleep(held);
+            drop(copy);
+        });
+        let start = std::time::Instant::now();
+        let second = FileDisk::open(&path, 512, false).unwrap();
+        assert!(start.elapsed() >= held / 2, "the copy was gone before the open");
+        child.join().unwrap();
+        // A lock held longer than the grace is a writer in use, and refused.
+        let copy = second.file.try_clone().unwrap();
+        drop(second);
+        let start = std::time::Instant::now();
+        let e = FileDisk::open(&path, 512, true).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy, "{e}");
+        assert!(start.elapsed() >= LOCK_GRACE, "refused before the grace ran out");
+        drop(copy);
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -1288,7 +1312,7 @@ mod tests {
         drop(qemu.stdin.take());
         let _ = qemu.wait();
         assert!(msg.contains(&format!("process {} (qemu-io", qemu.id())), "{msg}");
-        drop(reopen(&path, false));
+        drop(FileDisk::open(&path, 512, false).unwrap());
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -9,7 +9,6 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 use tcmu::{Allocation, BlockDevice, Qcow2Disk};
 
 const BS: usize = 512;
@@ -79,22 +78,6 @@ fn qemu_raw(image: &Path, dir: &Scratch) -> Vec<u8> {
     let bytes = std::fs::read(&raw).unwrap();
     std::fs::remove_file(&raw).unwrap();
     bytes
-}
-
-/// Opens an image just closed. Another test's child process holds a copy of the closed
-/// descriptor (and so its lock) from its fork to its exec: that is waited out.
-fn reopen(path: &Path, read_only: bool) -> Qcow2Disk {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match Qcow2Disk::open(path, BS as u32, read_only) {
-            Ok(d) => return d,
-            Err(e) if e.kind() == io::ErrorKind::ResourceBusy => {
-                assert!(Instant::now() < deadline, "{e}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
 }
 
 fn read_all(disk: &dyn BlockDevice) -> Vec<u8> {
@@ -183,7 +166,7 @@ fn eight_threads_write_and_every_byte_reads_back_here_and_in_qemu() {
     same("before closing", &read_all(&disk), &want);
     drop(disk);
 
-    let disk = reopen(&path, true);
+    let disk = Qcow2Disk::open(&path, BS as u32, true).unwrap();
     same("reopened", &read_all(&disk), &want);
     drop(disk);
     check_clean(&path);
@@ -412,12 +395,12 @@ fn a_second_writer_is_refused() {
     assert!(!out.status.success() && err.contains("lock"), "{err}");
     drop(first);
     // Readers share; a writer is then refused.
-    let reader = reopen(&path, true);
+    let reader = Qcow2Disk::open(&path, BS as u32, true).unwrap();
     let second = Qcow2Disk::open(&path, BS as u32, true).unwrap();
     assert!(Qcow2Disk::open(&path, BS as u32, false).is_err());
     assert!(reader.read_only() && reader.write(0, &[IoSlice::new(&[0; BS])], false).is_err());
     drop((reader, second));
-    drop(reopen(&path, false));
+    drop(Qcow2Disk::open(&path, BS as u32, false).unwrap());
 }
 
 #[test]
@@ -431,7 +414,7 @@ fn sizes_that_are_not_whole_blocks_are_refused() {
     assert!(msg.contains("less than one block"), "{msg}");
     let msg = Qcow2Disk::open(&path, 1000, false).unwrap_err().to_string();
     assert!(msg.contains("block size 1000"), "{msg}");
-    assert_eq!(reopen(&path, false).num_blocks(), 10);
+    assert_eq!(Qcow2Disk::open(&path, BS as u32, false).unwrap().num_blocks(), 10);
 }
 
 /// The header of a fresh small image, with one field changed.
@@ -476,7 +459,7 @@ fn damaged_images_are_refused_without_a_panic() {
     let mut image = std::fs::read(&good).unwrap();
     // One written cluster, so there is an L1 and an L2 table to damage.
     {
-        let disk = reopen(&good, false);
+        let disk = Qcow2Disk::open(&good, BS as u32, false).unwrap();
         disk.write(0, &[IoSlice::new(&[9; BS])], false).unwrap();
         drop(disk);
         image = std::fs::read(&good).unwrap_or(image);
