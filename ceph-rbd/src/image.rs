@@ -258,6 +258,25 @@ impl Image {
         Ok(size)
     }
 
+    /// The bytes a discard must cover, from a multiple of them, to free whole objects: the
+    /// object size times the stripe count (one object set; the object size without fancy
+    /// striping). A discard of less is a write of zeroes into an object.
+    pub fn discard_unit(&self) -> Result<u64> {
+        let api = self.api();
+        let mut info = sys::ImageInfo::default();
+        // SAFETY: the image is open; `info` is a live local of the size passed, which librbd
+        // checks against its own `rbd_image_info_t` before it writes.
+        let r = unsafe {
+            (api.rbd_stat)(self.handle, &mut info, std::mem::size_of::<sys::ImageInfo>())
+        };
+        check("rbd_stat", r as isize)?;
+        let mut count = 0u64;
+        // SAFETY: the image is open; the out-pointer is a live local.
+        let r = unsafe { (api.rbd_get_stripe_count)(self.handle, &mut count) };
+        check("rbd_get_stripe_count", r as isize)?;
+        Ok(info.obj_size.saturating_mul(count.max(1)))
+    }
+
     /// The image's feature bits (`RBD_FEATURE_*`).
     pub fn features(&self) -> Result<u64> {
         let mut features = 0u64;

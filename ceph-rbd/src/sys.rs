@@ -31,6 +31,33 @@ pub(crate) struct Iovec {
     _len: usize,
 }
 
+/// `rbd_image_info_t`, what `rbd_stat` fills (`RBD_MAX_BLOCK_NAME_SIZE` 24,
+/// `RBD_MAX_IMAGE_NAME_SIZE` 96); only `obj_size` is read.
+#[repr(C)]
+pub(crate) struct ImageInfo {
+    pub size: u64,
+    pub obj_size: u64,
+    pub num_objs: u64,
+    pub order: c_int,
+    pub block_name_prefix: [c_char; 24],
+    pub parent_pool: i64,
+    pub parent_name: [c_char; 96],
+}
+
+impl Default for ImageInfo {
+    fn default() -> ImageInfo {
+        ImageInfo {
+            size: 0,
+            obj_size: 0,
+            num_objs: 0,
+            order: 0,
+            block_name_prefix: [0; 24],
+            parent_pool: 0,
+            parent_name: [0; 96],
+        }
+    }
+}
+
 /// The library names looked for: the sonames Debian's librados2 and librbd1 install.
 pub(crate) const LIBRADOS: &str = "librados.so.2";
 pub(crate) const LIBRBD: &str = "librbd.so.1";
@@ -55,6 +82,8 @@ pub(crate) struct Api {
     pub rbd_close: unsafe extern "C" fn(ImageT) -> c_int,
     pub rbd_get_size: unsafe extern "C" fn(ImageT, *mut u64) -> c_int,
     pub rbd_get_features: unsafe extern "C" fn(ImageT, *mut u64) -> c_int,
+    pub rbd_stat: unsafe extern "C" fn(ImageT, *mut ImageInfo, usize) -> c_int,
+    pub rbd_get_stripe_count: unsafe extern "C" fn(ImageT, *mut u64) -> c_int,
     pub rbd_aio_create_completion:
         unsafe extern "C" fn(*mut c_void, CallbackT, *mut CompletionT) -> c_int,
     pub rbd_aio_release: unsafe extern "C" fn(CompletionT),
@@ -150,6 +179,8 @@ fn load() -> Result<Api, Error> {
         rbd_close: load!(rbd, "librbd.so.1", rbd_close),
         rbd_get_size: load!(rbd, "librbd.so.1", rbd_get_size),
         rbd_get_features: load!(rbd, "librbd.so.1", rbd_get_features),
+        rbd_stat: load!(rbd, "librbd.so.1", rbd_stat),
+        rbd_get_stripe_count: load!(rbd, "librbd.so.1", rbd_get_stripe_count),
         rbd_aio_create_completion: load!(rbd, "librbd.so.1", rbd_aio_create_completion),
         rbd_aio_release: load!(rbd, "librbd.so.1", rbd_aio_release),
         rbd_aio_wait_for_complete: load!(rbd, "librbd.so.1", rbd_aio_wait_for_complete),

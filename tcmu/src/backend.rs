@@ -83,6 +83,15 @@ pub trait BlockDevice: Send + Sync {
         false
     }
 
+    /// The blocks a discard frees storage in units of, counted from LBA 0: a discard of part
+    /// of a unit still reads back as zeroes, but frees nothing (an RBD object, a qcow2
+    /// cluster). Reported in the Block Limits VPD page (OPTIMAL UNMAP GRANULARITY, with the
+    /// alignment 0), from which Linux takes the disk's `discard_granularity`, so `fstrim`
+    /// and file systems send whole units. Default: 1.
+    fn discard_granularity(&self) -> u64 {
+        1
+    }
+
     /// Writes zeroes over `blocks` blocks from `lba` (WRITE SAME of a zero block).
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         write_zero_buffers(self, lba, blocks)
@@ -982,6 +991,10 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
 
     fn supports_discard(&self) -> bool {
         (**self).supports_discard()
+    }
+
+    fn discard_granularity(&self) -> u64 {
+        (**self).discard_granularity()
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {

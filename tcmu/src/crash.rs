@@ -460,6 +460,10 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         self.inner.supports_discard()
     }
 
+    fn discard_granularity(&self) -> u64 {
+        self.inner.discard_granularity()
+    }
+
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         let mut state = self.powered()?;
         self.check_range(lba, blocks)?;

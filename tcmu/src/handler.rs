@@ -325,6 +325,11 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
         // An undecoded command's direction is unknown: treated as Data-In, as zeroing what the
         // handler did not fill is harmless for a Data-Out or data-less one.
         let direction = command.map_or(DataDirection::FromDevice, Command::data_direction);
+        // A pending unit attention (the capacity changed) comes before the handler, as before
+        // the emulation: the initiator must learn of it before any command runs.
+        if let Some(reply) = self.emulator.unit_attention(command, data) {
+            return reply;
+        }
         let mut cmd = ScsiCmd::new(id, cdb, command, block_size, data);
         match self.handler.handle(&mut cmd) {
             Action::Reply(mut reply) => {

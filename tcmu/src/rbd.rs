@@ -43,16 +43,19 @@
 //! forced off, and a gateway without the lock does not flush (nothing of its own to write
 //! back; a flush could make librbd ask for the lock).
 //!
-//! The size is read when the image is opened: an image grown while served keeps the size it
-//! had until it is served again; one shrunk while served refuses writes past its new end
-//! (NOT READY, LOGICAL UNIT COMMUNICATION FAILURE), rather than letting librbd cut them short.
+//! The size is librbd's at every command ([`BlockDevice::num_blocks`] asks `rbd_get_size`,
+//! which answers from memory: librbd watches the image's header and re-reads it when another
+//! client resized the image). An image grown or shrunk while served (`rbd resize`) is a new
+//! capacity at once: the emulation reports CAPACITY DATA HAS CHANGED to the next command, and
+//! I/O past the new end is refused (LOGICAL BLOCK ADDRESS OUT OF RANGE) rather than cut short
+//! by librbd. A size that is not a whole number of blocks ends at the last whole block.
 #![forbid(unsafe_code)]
 
 use crate::backend::{BlockDevice, bad_block_size, byte_range, is_valid_block_size};
 use ceph_rbd::{Cluster, Image, ImageSpec};
 use scsi_proto::params::AccessState;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -111,7 +114,10 @@ pub struct RbdDisk {
     image: Image,
     name: String,
     block_size: u32,
-    num_blocks: u64,
+    /// The size, in blocks, librbd last gave (kept for when it cannot answer).
+    blocks: AtomicU64,
+    /// The blocks a discard frees whole objects in units of (see [`Image::discard_unit`]).
+    discard_blocks: u64,
     read_only: bool,
     gateway: Option<Gateway>,
 }
@@ -145,7 +151,9 @@ impl RbdDisk {
                 ),
             ));
         }
-        Ok(RbdDisk { image, name, block_size, num_blocks: size / bs, read_only, gateway: None })
+        let blocks = AtomicU64::new(size / bs);
+        let discard_blocks = (image.discard_unit().map_err(at)? / bs).max(1);
+        Ok(RbdDisk { image, name, block_size, blocks, discard_blocks, read_only, gateway: None })
     }
 
     /// Opens the image as one of several gateways serving it (see the module's notes):
@@ -341,38 +349,24 @@ impl RbdDisk {
     }
 
     fn offset(&self, lba: u64, len: usize) -> io::Result<u64> {
-        byte_range(lba, len, self.block_size, self.num_blocks)?;
+        byte_range(lba, len, self.block_size, self.num_blocks())?;
         Ok(lba * u64::from(self.block_size))
     }
 
     /// Refuses a write on a read-only disk, or one reaching past the image's end as librbd
-    /// knows it now: an image shrunk while served (`rbd resize --allow-shrink`) would otherwise
-    /// take a write across its new end short, and report success.
+    /// knows it now (an image shrunk while served would take a write across its new end
+    /// short, and report success).
     fn check_write(&self, lba: u64, blocks: u64) -> io::Result<()> {
         if self.read_only {
             return Err(io::ErrorKind::PermissionDenied.into());
         }
-        self.check_size(lba, blocks)
-    }
-
-    /// Refuses I/O reaching past the image's end as librbd knows it now (NOT READY: the image
-    /// shrank while served). A shrink between this check and the I/O can still cut it short.
-    fn check_size(&self, lba: u64, blocks: u64) -> io::Result<()> {
-        let bs = u64::from(self.block_size);
-        let end = lba.checked_add(blocks).filter(|&e| e <= self.num_blocks);
-        let end = end.ok_or(io::ErrorKind::InvalidInput)?;
-        let size = self.image.size().map_err(|e| self.fail(e))?;
-        if end * bs > size {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                format!(
-                    "rbd:{}: the image shrank to {size} bytes while served (it was {} bytes)",
-                    self.name,
-                    self.num_blocks * bs
-                ),
-            ));
+        match lba.checked_add(blocks) {
+            Some(end) if end <= self.num_blocks() => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("rbd:{}: blocks {lba}+{blocks} are past the image's end", self.name),
+            )),
         }
-        Ok(())
     }
 }
 
@@ -394,8 +388,17 @@ impl BlockDevice for RbdDisk {
         self.block_size
     }
 
+    /// The image's size now, as librbd knows it (see the module's notes); the last size
+    /// seen when librbd cannot say (this client blocklisted).
     fn num_blocks(&self) -> u64 {
-        self.num_blocks
+        match self.image.size() {
+            Ok(size) => {
+                let blocks = size / u64::from(self.block_size);
+                self.blocks.store(blocks, Ordering::Relaxed);
+                blocks
+            }
+            Err(_) => self.blocks.load(Ordering::Relaxed),
+        }
     }
 
     fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
@@ -403,12 +406,12 @@ impl BlockDevice for RbdDisk {
         let len = crate::backend::total(bufs);
         let offset = self.offset(lba, len)?;
         match self.image.read(offset, bufs) {
-            // librbd cuts a read past the end of an image shrunk while served short.
-            Err(ceph_rbd::Error::Short { .. }) => {
-                let blocks = (len as u64).div_ceil(u64::from(self.block_size));
-                self.check_size(lba, blocks)?;
-                Err(io::Error::other(format!("rbd:{}: a short read", self.name)))
-            }
+            // librbd cuts a read past the end of an image shrunk meanwhile short.
+            Err(ceph_rbd::Error::Short { .. }) => Err(io::Error::other(format!(
+                "rbd:{}: a read of {len} bytes at block {lba} came back short (the image \
+                 shrank?)",
+                self.name
+            ))),
             r => r.map_err(|e| self.fail(e)),
         }
     }
@@ -440,6 +443,12 @@ impl BlockDevice for RbdDisk {
 
     fn supports_discard(&self) -> bool {
         !self.read_only
+    }
+
+    /// An object (an object set with fancy striping): a discard of part of one writes
+    /// zeroes, of a whole one deletes it.
+    fn discard_granularity(&self) -> u64 {
+        self.discard_blocks
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {

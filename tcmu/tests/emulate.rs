@@ -599,3 +599,50 @@ fn a_data_in_buffer_larger_than_the_answer_gets_zeroes_not_stale_bytes() {
     assert_eq!((c.status, c.read_len, &c.buf[..]), (0, None, &data[..]));
     assert_ne!(data[0], STALE);
 }
+
+/// A memory disk that frees storage in units of `unit` blocks, as an RBD image frees objects.
+struct Granular {
+    disk: MemoryDisk,
+    unit: u64,
+}
+
+impl BlockDevice for Granular {
+    fn block_size(&self) -> u32 {
+        self.disk.block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.disk.num_blocks()
+    }
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> std::io::Result<()> {
+        self.disk.read(lba, bufs)
+    }
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> std::io::Result<()> {
+        self.disk.write(lba, bufs, fua)
+    }
+    fn discard(&self, lba: u64, blocks: u64) -> std::io::Result<()> {
+        self.disk.discard(lba, blocks)
+    }
+    fn supports_discard(&self) -> bool {
+        true
+    }
+    fn discard_granularity(&self) -> u64 {
+        self.unit
+    }
+}
+
+#[test]
+fn block_limits_report_the_discard_granularity_aligned_at_zero() {
+    let limits = |dev: Granular| {
+        let mut d = vec_disk(dev);
+        let page = d.ok(&[0x12, 1, 0xb0, 0, 0xff, 0], Data::Read(255));
+        let Ok(VpdPage::BlockLimits(b)) = VpdPage::parse(&page) else { panic!("VPD B0h") };
+        (b.optimal_unmap_granularity, b.unmap_granularity_alignment)
+    };
+    let disk = || MemoryDisk::new(64, 512).unwrap();
+    // 4 MiB objects of 512-byte blocks.
+    assert_eq!(limits(Granular { disk: disk(), unit: 8192 }), (8192, Some(0)));
+    // No unit: one block, no alignment claimed.
+    assert_eq!(limits(Granular { disk: disk(), unit: 1 }), (1, None));
+    // A unit too large for the field: the largest power of two that fits.
+    assert_eq!(limits(Granular { disk: disk(), unit: 1 << 40 }), (1 << 31, Some(0)));
+}

@@ -195,23 +195,24 @@ fn rbd_disk_against_a_cluster() {
     assert!(at(&img, 340, BS as usize).iter().all(|&x| x == 0), "past the range: untouched");
     assert!(at(&img, 299, BS as usize).iter().all(|&x| x == 0), "before it: untouched");
 
-    // An image shrunk while served: a write across its new end is refused (librbd would cut
-    // it short and report success), one before it still lands.
+    // An image shrunk while served: the disk's size follows at once (librbd re-reads the
+    // header), a write across its new end is refused (librbd would cut it short and report
+    // success), one before it still lands.
     let cluster = ceph_rbd::Cluster::connect(&ceph.spec(t1).cluster).unwrap();
     let other = cluster.open("rbd", None, t1, false).unwrap();
     other.resize(15 * MIB).unwrap();
     drop(other);
     let end = 15 * MIB / u64::from(BS);
+    assert_eq!(disk.num_blocks(), end);
     let e = disk.write(end - 4, &[IoSlice::new(&[7u8; 4096])], false).unwrap_err();
-    assert!(e.to_string().contains("shrank"), "{e}");
-    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
     let kind = |r: std::io::Result<()>| r.unwrap_err().kind();
-    assert_eq!(kind(disk.write_zeroes(end - 1, 2)), std::io::ErrorKind::NotConnected);
-    assert_eq!(kind(disk.write_same(end - 1, 2, &[1u8; 512])), std::io::ErrorKind::NotConnected);
+    assert_eq!(kind(disk.write_zeroes(end - 1, 2)), std::io::ErrorKind::InvalidInput);
+    assert_eq!(kind(disk.write_same(end - 1, 2, &[1u8; 512])), std::io::ErrorKind::InvalidInput);
     let mut buf = [0u8; 4096];
     assert_eq!(
         kind(disk.read(end - 4, &mut [IoSliceMut::new(&mut buf)])),
-        std::io::ErrorKind::NotConnected,
+        std::io::ErrorKind::InvalidInput,
         "a read past the new end too"
     );
     write(&disk, end - 8, &[9u8; 4096], true);
@@ -249,13 +250,83 @@ fn rbd_disk_against_a_cluster() {
     let e = RbdDisk::open(&spec, 4096, false).unwrap_err();
     assert!(e.to_string().contains("not a whole number of 4096-byte blocks"), "{e}");
     assert_eq!(RbdDisk::open(&spec, 512, false).unwrap().num_blocks(), 2049);
+    // The discard unit (an object; an object set with fancy striping), in blocks.
+    let t1_disk = RbdDisk::open(&ceph.spec(t1), BS, false).unwrap();
+    assert_eq!(t1_disk.discard_granularity(), 4 * MIB / u64::from(BS), "4 MiB objects");
+    drop(t1_disk);
+    let striped = "striped";
+    ceph.rbd(&[
+        "create",
+        "--size",
+        "8M",
+        "--object-size",
+        "1M",
+        "--stripe-unit",
+        "256K",
+        "--stripe-count",
+        "2",
+        &format!("rbd/{striped}"),
+    ]);
+    let s_disk = RbdDisk::open(&ceph.spec(striped), 4096, false).unwrap();
+    assert_eq!(s_disk.discard_granularity(), 2 * MIB / 4096, "two 1 MiB objects a set");
+    drop(s_disk);
     // A client whose key is not in the keyring it names is refused, not hung.
     let mut spec = ceph.spec(t1);
     spec.cluster = spec.cluster.with_id("nobody");
     let e = RbdDisk::open(&spec, BS, false).unwrap_err();
     assert!(e.to_string().contains("rados_connect"), "{e}");
 
+    resized_while_served(&ceph);
     gateways(&ceph);
+}
+
+/// An image resized (`rbd resize`, another process) while a device serves it: the next
+/// command is answered CAPACITY DATA HAS CHANGED, once; READ CAPACITY then gives the new
+/// size; a write past the old end lands in the cluster; after a shrink, a write across the
+/// new end is LOGICAL BLOCK ADDRESS OUT OF RANGE.
+fn resized_while_served(ceph: &Ceph) {
+    use tcmu::{AdditionalSense, Emulator, Identity, Reply, SenseKey};
+    let name = "resized";
+    ceph.rbd(&["create", "--size", "8M", &format!("rbd/{name}")]);
+    let emu = Emulator::new(
+        RbdDisk::open(&ceph.spec(name), BS, false).unwrap(),
+        Identity::for_name(name),
+    );
+    let tur = || emu.execute(&[0u8; 6], &mut Vec::new());
+    let sense = |r: Reply| r.sense.map(|s| (s.key, s.additional));
+    let changed = Some((SenseKey::UnitAttention, AdditionalSense::CAPACITY_DATA_HAS_CHANGED));
+    let last_lba = || {
+        let mut data = vec![0u8; 32];
+        let reply =
+            emu.execute(&[0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], &mut data);
+        assert_eq!(reply, Reply::good());
+        u64::from_be_bytes(data[..8].try_into().unwrap())
+    };
+    assert_eq!(tur(), Reply::good());
+    assert_eq!(last_lba(), 8 * MIB / u64::from(BS) - 1);
+
+    ceph.rbd(&["resize", "--size", "12M", &format!("rbd/{name}")]);
+    assert_eq!(sense(tur()), changed, "a grown image is reported");
+    assert_eq!(tur(), Reply::good(), "once");
+    assert_eq!(last_lba(), 12 * MIB / u64::from(BS) - 1);
+    // WRITE (16), FUA, of 8 blocks at 10 MiB: past the old end.
+    let lba = 10 * MIB / u64::from(BS);
+    let mut cdb = [0u8; 16];
+    cdb[0] = 0x8a;
+    cdb[1] = 0x08;
+    cdb[2..10].copy_from_slice(&lba.to_be_bytes());
+    cdb[13] = 8;
+    let data = pattern(11, 4096);
+    assert_eq!(emu.execute(&cdb, &mut data.clone()), Reply::good());
+    assert!(at(&ceph.export(name), lba, 4096) == &data[..], "written past the old end");
+
+    ceph.rbd(&["resize", "--size", "6M", "--allow-shrink", &format!("rbd/{name}")]);
+    assert_eq!(sense(tur()), changed, "a shrunk image is reported");
+    cdb[2..10].copy_from_slice(&(6 * MIB / u64::from(BS) - 4).to_be_bytes());
+    let reply = emu.execute(&cdb, &mut data.clone());
+    let out_of_range = (SenseKey::IllegalRequest, AdditionalSense::LBA_OUT_OF_RANGE);
+    assert_eq!(sense(reply), Some(out_of_range), "a write across the new end");
+    assert_eq!(last_lba(), 6 * MIB / u64::from(BS) - 1);
 }
 
 /// Two gateways of one image (two clients, as two gateway processes are): the first takes

@@ -39,6 +39,8 @@ rbd create --size 256M rbd/d1
 check "tcmu serve rbd:rbd/d1 (client tcmu, its keyring) gives a 256 MiB disk" 'serve d1 "rbd:rbd/d1@id=tcmu,keyring=$KR" && [ "$(cat /sys/block/$(basename $DEV)/size)" = 524288 ]'
 [ -b "$DEV" ] || cat $R/d1.err
 D1=$DEV; P1=$SP
+# Block Limits' OPTIMAL UNMAP GRANULARITY is an object: Linux sends discards in whole ones.
+check "the kernel's discard granularity is the image's 4 MiB object" '[ "$(cat /sys/block/$(basename $D1)/queue/discard_granularity)" = 4194304 ]'
 
 dd if=$R/pat of=$D1 bs=1M seek=200 oflag=direct conv=fsync 2>/dev/null
 check "bytes written and synced are in the cluster" 'export_at d1 200 4 | cmp -s - $R/pat'
@@ -96,6 +98,18 @@ check "tcmu cleanup removes the dead server's device" '! [ -e $C/core/user_1/d1 
 rbd create --size 64M rbd/d4
 serve d4 "rbd:rbd/d4@id=tcmu,keyring=$KR" || cat $R/d4.err
 D4=$DEV
+# Resized while served (`rbd resize`, another client): the next command is answered UNIT
+# ATTENTION, CAPACITY DATA HAS CHANGED (sg_turs exits 6), once; a rescan gives the kernel the
+# new size, and a write past the old end lands in the cluster.
+rbd resize --size 96M rbd/d4 > /dev/null 2>&1; zrc=$?
+sg_turs -v $D4 > $R/turs1 2>&1; t1=$?
+sg_turs $D4 > /dev/null 2>&1; t2=$?
+echo 1 > /sys/block/$(basename $D4)/device/rescan
+dd if=$R/pat of=$D4 bs=1M seek=90 oflag=direct conv=fsync 2>/dev/null; wrc=$?
+check "rbd resize while served: UNIT ATTENTION, CAPACITY DATA HAS CHANGED once, the new size after a rescan, a write past the old end in the cluster" \
+  '[ $zrc -eq 0 ] && [ $t1 -eq 6 ] && grep -qi "capacity data has changed" $R/turs1 && [ $t2 -eq 0 ] && [ "$(blockdev --getsize64 $D4)" = 100663296 ] && [ $wrc -eq 0 ] && export_at d4 90 4 | cmp -s - $R/pat'
+[ $t1 -eq 6 ] || { echo "sg_turs: $t1 $t2"; cat $R/turs1; }
+# Written without a flush: SIGTERM must write it back.
 dd if=$R/pat of=$D4 bs=1M seek=4 oflag=direct 2>/dev/null
 kill -TERM $SP; wait $SP; trc=$?
 check "SIGTERM: status 0, the device gone, its unflushed writes in the cluster" '[ $trc -eq 0 ] && ! [ -e $C/core/user_1/d4 ] && ! [ -b "$D4" ] && export_at d4 4 4 | cmp -s - $R/pat'

@@ -30,6 +30,9 @@ impl<B: BlockDevice> Emulator<B> {
         }
         let p = Peripheral::DISK;
         let thin = self.dev.supports_discard();
+        // The field is 32 bits wide; a unit that does not fit is reported as the largest
+        // that does (a power of two, as units are).
+        let granularity = u32::try_from(self.dev.discard_granularity().max(1)).unwrap_or(1 << 31);
         let page = cmd.get(Field::PageCode).unwrap_or(0) as u8;
         let bytes = match page {
             0x00 => SupportedVpdPages {
@@ -76,7 +79,8 @@ impl<B: BlockDevice> Emulator<B> {
                 maximum_transfer_length: 0,
                 maximum_unmap_lba_count: if thin { MAX_UNMAP_BLOCKS } else { 0 },
                 maximum_unmap_block_descriptor_count: if thin { MAX_UNMAP_DESCRIPTORS } else { 0 },
-                optimal_unmap_granularity: if thin { 1 } else { 0 },
+                optimal_unmap_granularity: if thin { granularity } else { 0 },
+                unmap_granularity_alignment: (thin && granularity > 1).then_some(0),
                 maximum_write_same_length: MAX_WRITE_SAME,
                 ..BlockLimits::default()
             }

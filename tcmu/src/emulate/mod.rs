@@ -35,6 +35,7 @@
 //! command of many writes would sync each one, and the flush covers them all at once.
 
 pub mod alua;
+mod attention;
 mod capacity;
 mod caw;
 pub mod copy_manager;
@@ -252,6 +253,8 @@ pub struct Emulator<B> {
     copy_results: Mutex<HashMap<u8, CopyStatus>>,
     /// The target port groups, when the device is one of several gateways (ALUA).
     port_groups: Option<alua::PortGroups>,
+    /// The unit attention conditions not yet reported, and what they are noticed from.
+    attentions: attention::Attentions,
 }
 
 /// Why a command failed, before it becomes sense data.
@@ -334,12 +337,13 @@ impl<B: BlockDevice> Emulator<B> {
     pub fn new(dev: B, id: Identity) -> Emulator<B> {
         let wce = dev.write_cache();
         Emulator {
-            dev,
             id,
             mode: Mutex::new(ModePages::new(wce, wce)),
             io: RwLock::new(()),
             copy_results: Mutex::new(HashMap::new()),
             port_groups: None,
+            attentions: attention::Attentions::new(dev.num_blocks()),
+            dev,
         }
     }
 
@@ -387,6 +391,9 @@ impl<B: BlockDevice> Emulator<B> {
         decoded: scsi_proto::Result<Command>,
         data: &mut dyn CommandData,
     ) -> Reply {
+        if let Some(reply) = self.unit_attention(decoded.as_ref().ok(), data) {
+            return reply;
+        }
         let (outcome, direction) = match decoded {
             Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
             Err(e) => (Err(e.into()), None),
