@@ -6,7 +6,7 @@ use crate::{ClusterOptions, Error, Result};
 use std::ffi::{CString, c_int};
 use std::io::{IoSlice, IoSliceMut};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// The most iovecs one librbd call is given (the system's `IOV_MAX`): longer lists are sent
 /// in pieces.
@@ -130,7 +130,8 @@ impl Cluster {
         // live local.
         let r = unsafe { open(ctx.handle, name_c.as_ptr(), &mut image, ptr::null()) };
         check("rbd_open", r as isize).map_err(|e| e.in_pool(pool))?;
-        Ok(Image { ctx, handle: image, pool: pool.to_string() })
+        let in_flight = Arc::new(InFlight::default());
+        Ok(Image { ctx, handle: image, in_flight, pool: pool.to_string() })
     }
 }
 
@@ -154,6 +155,8 @@ impl Drop for IoContext {
 pub struct Image {
     ctx: IoContext,
     handle: ImageT,
+    /// The operations started with `start_*` and not yet ended.
+    in_flight: Arc<InFlight>,
     /// The pool's name, for a context of its own (see [`Image::pool_metadata`]).
     pool: String,
 }
@@ -174,11 +177,95 @@ impl std::fmt::Debug for Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
+        // What was started and not yet ended uses the handle and its buffers: waited for.
+        self.in_flight.wait_idle();
         // SAFETY: `handle` is an open image; no operation is in flight (each method waits for
-        // its own before returning, and `Drop` has `&mut self`). librbd flushes its cache on
-        // close; an error there cannot be returned from `Drop` (call `flush` first to see it).
+        // its own before returning, `Drop` has `&mut self`, and every started one has ended:
+        // the wait above). librbd flushes its cache on close; an error there cannot be
+        // returned from `Drop` (call `flush` first to see it).
         let _ = unsafe { (self.api().rbd_close)(self.handle) };
     }
+}
+
+/// How many started operations have not ended, and a condition to wait for none.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    fn leave(&self) {
+        let mut n = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self) {
+        let n = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let _n = self.idle.wait_while(n, |n| *n > 0).unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Buffers an operation started with [`Image::start_read`] or [`Image::start_write`] owns
+/// until it ends, and hands back to its callback.
+pub trait AioBuffers: Send + 'static {
+    /// The segments, in order. Asked once, as the operation starts; the operation then keeps
+    /// the value (boxed, so it does not move) and touches it no more until it ends, so the
+    /// memory the segments cover stays where it is.
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>>;
+}
+
+/// An operation started with a callback: what the callback needs, boxed and handed to librbd
+/// as its argument.
+struct Started<B, F> {
+    api: &'static Api,
+    op: &'static str,
+    /// The bytes a read must return (reads only).
+    want: Option<usize>,
+    /// The segments of `bufs` as iovecs: librbd keeps a pointer to this list (a read
+    /// scatters into it as it ends), so it lives, unmoved, as long as the operation.
+    iov: Vec<Iovec>,
+    bufs: B,
+    done: F,
+    in_flight: Arc<InFlight>,
+}
+
+/// librbd's completion callback for a [`Started`] of these types: takes the box back,
+/// releases the completion, passes the result and the buffers on, and counts it ended.
+///
+/// # Safety
+/// `arg` must be a `Box<Started<B, F>>` turned into a raw pointer, given to librbd with one
+/// operation on `c`, which calls this once, when the operation has ended.
+unsafe extern "C" fn on_complete<B, F>(c: CompletionT, arg: *mut std::ffi::c_void)
+where
+    B: AioBuffers,
+    F: FnOnce(Result<()>, B) + Send + 'static,
+{
+    // SAFETY: as the contract says, `arg` is the box given to librbd, taken back once.
+    let started = unsafe { Box::from_raw(arg.cast::<Started<B, F>>()) };
+    let Started { api, op, want, iov, bufs, done, in_flight } = *started;
+    // The operation has ended: librbd no longer reads the list.
+    drop(iov);
+    // SAFETY: `c` is the completion of the operation that has just ended; released once,
+    // after its value is read.
+    let r = unsafe { (api.rbd_aio_get_return_value)(c) };
+    // SAFETY: as above.
+    unsafe { (api.rbd_aio_release)(c) };
+    let result = check(op, r).and_then(|got| match want {
+        Some(want) if got != want => Err(Error::Short { op, want, got }),
+        _ => Ok(()),
+    });
+    // A panic must not unwind into librbd (it would abort the process): the callback's
+    // panic is dropped here, and whatever it held with it.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(result, bufs)));
+    in_flight.leave();
 }
 
 /// An `rbd_completion_t`, released when dropped (after it completed).
@@ -327,6 +414,111 @@ impl Image {
             offset += want as u64;
         }
         Ok(())
+    }
+
+    /// Starts reading into `bufs` from byte `offset`, and returns: `done` gets the result
+    /// (a read cut short is [`Error::Short`]) and the buffers back when the read ends, on a
+    /// librbd thread, or at once on this one if it could not start (more than 1024 segments
+    /// among them). `done` runs where librbd delivers its completions: it must not wait for
+    /// long, and must not drop this image (its `Drop` waits for the operations started).
+    pub fn start_read<B, F>(&self, offset: u64, bufs: B, done: F)
+    where
+        B: AioBuffers,
+        F: FnOnce(Result<()>, B) + Send + 'static,
+    {
+        self.start("rbd_aio_readv", offset, bufs, done, true);
+    }
+
+    /// Starts writing `bufs` from byte `offset` (into librbd's cache when it has one), and
+    /// returns; `done` as for [`Image::start_read`]. librbd only reads the buffers.
+    pub fn start_write<B, F>(&self, offset: u64, bufs: B, done: F)
+    where
+        B: AioBuffers,
+        F: FnOnce(Result<()>, B) + Send + 'static,
+    {
+        self.start("rbd_aio_writev", offset, bufs, done, false);
+    }
+
+    /// Starts [`Image::flush`] and returns; `done` gets its result, as for
+    /// [`Image::start_read`].
+    pub fn start_flush<F>(&self, done: F)
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        struct NoBuffers;
+        impl AioBuffers for NoBuffers {
+            fn segments(&mut self) -> Vec<IoSliceMut<'_>> {
+                Vec::new()
+            }
+        }
+        self.start("rbd_aio_flush", 0, NoBuffers, move |r, _| done(r), false);
+    }
+
+    fn start<B, F>(&self, op: &'static str, offset: u64, bufs: B, done: F, read: bool)
+    where
+        B: AioBuffers,
+        F: FnOnce(Result<()>, B) + Send + 'static,
+    {
+        let api = self.api();
+        let in_flight = Arc::clone(&self.in_flight);
+        // Boxed before the segments are asked for: they may lie in the value itself, which
+        // must not move from then on.
+        let mut started =
+            Box::new(Started { api, op, want: None, iov: Vec::new(), bufs, done, in_flight });
+        let want = {
+            let segs = started.bufs.segments();
+            let want: usize = segs.iter().map(|s| s.len()).sum();
+            // The pointers and lengths are kept; the borrow of the value ends here.
+            started.iov = segs.into_iter().map(Iovec::from_slice).collect();
+            want
+        };
+        let count = started.iov.len();
+        if op != "rbd_aio_flush" && (count == 0 || count > IOV_MAX) {
+            let Started { bufs, done, .. } = *started;
+            done(Err(Error::Os { op, errno: 22 }), bufs);
+            return;
+        }
+        started.want = read.then_some(want);
+        // The list's heap buffer: it stays where it is while the box lives (the vector is
+        // not touched again until `on_complete`).
+        let iov_ptr = started.iov.as_ptr();
+        let mut c: CompletionT = ptr::null_mut();
+        let arg = Box::into_raw(started);
+        // SAFETY: `arg` is a live box of the type `on_complete::<B, F>` takes back; the
+        // out-pointer is a live local.
+        let r = unsafe {
+            (api.rbd_aio_create_completion)(arg.cast(), Some(on_complete::<B, F>), &mut c)
+        };
+        if r < 0 {
+            // SAFETY: no completion was made: the box was not handed to librbd.
+            let Started { bufs, done, .. } = *unsafe { Box::from_raw(arg) };
+            done(check("rbd_aio_create_completion", r as isize).map(drop), bufs);
+            return;
+        }
+        self.in_flight.enter();
+        let iovcnt = count as c_int;
+        // SAFETY: the image is open (and stays so: `Drop` waits for what was started); one
+        // operation on the fresh completion `c`; the iovecs describe memory of the boxed
+        // buffers, and the list itself is the box's: nothing touches or moves either until
+        // `on_complete` takes the box back after the operation ended (librbd keeps the
+        // list's address for a read, and may keep a write's buffers without copying them).
+        let r = unsafe {
+            match op {
+                "rbd_aio_readv" => (api.rbd_aio_readv)(self.handle, iov_ptr, iovcnt, offset, c),
+                "rbd_aio_writev" => (api.rbd_aio_writev)(self.handle, iov_ptr, iovcnt, offset, c),
+                _ => (api.rbd_aio_flush)(self.handle, c),
+            }
+        };
+        if r < 0 {
+            // Not started: librbd will not call back.
+            // SAFETY: the completion was made here and no operation uses it; the box was
+            // not handed on to anything that ran.
+            unsafe { (api.rbd_aio_release)(c) };
+            // SAFETY: as above: taken back once.
+            let Started { bufs, done, .. } = *unsafe { Box::from_raw(arg) };
+            self.in_flight.leave();
+            done(check(op, r as isize).map(drop), bufs);
+        }
     }
 
     /// Makes every completed write durable in the cluster (librbd's cache written back).

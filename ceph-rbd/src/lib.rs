@@ -35,7 +35,7 @@ mod spec;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use image::{Cluster, Image, available};
+pub use image::{AioBuffers, Cluster, Image, available};
 pub use spec::{ClusterOptions, GATEWAY_SETTINGS, ImageSpec, MIN_OSD_OP_TIMEOUT, SpecError};
 
 /// `RBD_FEATURE_EXCLUSIVE_LOCK`: the image has an exclusive lock, which one client holds to

@@ -31,6 +31,14 @@ pub(crate) struct Iovec {
     _len: usize,
 }
 
+impl Iovec {
+    /// The address and length of a segment (making them is safe; using them is the caller's
+    /// to argue).
+    pub(crate) fn from_slice(mut s: std::io::IoSliceMut<'_>) -> Iovec {
+        Iovec { _base: s.as_mut_ptr().cast(), _len: s.len() }
+    }
+}
+
 /// `rbd_image_info_t`, what `rbd_stat` fills (`RBD_MAX_BLOCK_NAME_SIZE` 24,
 /// `RBD_MAX_IMAGE_NAME_SIZE` 96); only `obj_size` is read.
 #[repr(C)]

@@ -131,12 +131,70 @@ pub trait BlockDevice: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`BlockDevice::start_read`] (or, for `write`, [`BlockDevice::start_write`] as
+    /// `durable` asks) returns without waiting for the I/O: the emulation then hands READ and
+    /// WRITE to them, and a serving thread is free again as soon as the I/O is started, so
+    /// many commands are in flight without a thread for each. Default: false (the emulation
+    /// calls [`BlockDevice::read`] and [`BlockDevice::write`] on a serving thread).
+    fn starts_io(&self, write: bool, durable: bool) -> bool {
+        let _ = (write, durable);
+        false
+    }
+
+    /// Reads into `req`'s segments from `lba` and finishes `req` ([`IoRequest::finish`])
+    /// with the result: without waiting, on the thread the I/O ends on, for a device whose
+    /// [`BlockDevice::starts_io`] says so. Default: [`BlockDevice::read`], then the finish,
+    /// on this thread.
+    fn start_read(&self, lba: u64, mut req: Box<dyn IoRequest>) {
+        let result = self.read(lba, &mut req.segments());
+        req.finish(result);
+    }
+
+    /// Writes `req`'s segments from `lba` and finishes `req`, as [`BlockDevice::start_read`]
+    /// reads; with `durable`, what was written is on stable storage before `req` finishes
+    /// without an error (FUA, or no write cache). Default: [`BlockDevice::write`] (and
+    /// [`BlockDevice::flush`] when durable), then the finish, on this thread.
+    fn start_write(&self, lba: u64, mut req: Box<dyn IoRequest>, durable: bool) {
+        let result = {
+            let segments = req.segments();
+            let bufs: Vec<IoSlice<'_>> = segments.iter().map(|s| IoSlice::new(s)).collect();
+            self.write(lba, &bufs, false)
+        };
+        let result = result.and_then(|()| if durable { self.flush() } else { Ok(()) });
+        req.finish(result);
+    }
+
     /// The asymmetric access state of this gateway's target port group, reported by REPORT
     /// TARGET PORT GROUPS when the device is served with port groups
     /// ([`crate::Emulator::with_port_groups`]). Default: active/optimized.
     fn access_state(&self) -> AccessState {
         AccessState::ActiveOptimized
     }
+}
+
+/// A command's I/O handed to a device that does it asynchronously
+/// ([`BlockDevice::start_read`], [`BlockDevice::start_write`]): the command's buffers, and
+/// what ends the command.
+///
+/// Dropped without being finished (a device that lost it, a panic), it ends its command as
+/// failed, so that no command is left waiting forever.
+pub trait IoRequest: Send + 'static {
+    /// The bytes to read or write: the segments' total.
+    fn len(&self) -> usize;
+
+    /// Whether there is nothing to move.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The segments, in order: what a read fills, what a write takes. Their memory stays
+    /// where it is while the request lives, and nothing else touches it.
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>>;
+
+    /// Ends the command with the I/O's result (an error is answered as
+    /// [`BlockDevice::read`]'s or [`BlockDevice::write`]'s would be). It does not block for
+    /// long: it may run on a thread of the device's library that delivers completions.
+    fn finish(self: Box<Self>, result: io::Result<()>);
 }
 
 /// [`BlockDevice::write_zeroes`] by writing buffers of zeroes, 1 MiB at a time: the default,
@@ -997,6 +1055,18 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
         (**self).discard_granularity()
     }
 
+    fn starts_io(&self, write: bool, durable: bool) -> bool {
+        (**self).starts_io(write, durable)
+    }
+
+    fn start_read(&self, lba: u64, req: Box<dyn IoRequest>) {
+        (**self).start_read(lba, req)
+    }
+
+    fn start_write(&self, lba: u64, req: Box<dyn IoRequest>, durable: bool) {
+        (**self).start_write(lba, req, durable)
+    }
+
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {
         (**self).write_zeroes(lba, blocks)
     }
@@ -1045,6 +1115,18 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn write(&self, _lba: u64, _bufs: &[IoSlice<'_>], _fua: bool) -> io::Result<()> {
         Err(io::ErrorKind::PermissionDenied.into())
+    }
+
+    fn starts_io(&self, write: bool, _durable: bool) -> bool {
+        !write && self.0.starts_io(false, false)
+    }
+
+    fn start_read(&self, lba: u64, req: Box<dyn IoRequest>) {
+        self.0.start_read(lba, req)
+    }
+
+    fn start_write(&self, _lba: u64, req: Box<dyn IoRequest>, _durable: bool) {
+        req.finish(Err(io::ErrorKind::PermissionDenied.into()));
     }
 
     fn discard(&self, _lba: u64, _blocks: u64) -> io::Result<()> {

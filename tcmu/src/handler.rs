@@ -297,6 +297,14 @@ impl<B: BlockDevice> LogicalUnit<EmulationOnly, B> {
     }
 }
 
+/// What [`LogicalUnit::decide`] found: the command's reply, or that the emulation runs it.
+pub(crate) enum Decided {
+    /// Answered (a unit attention, or the handler's reply).
+    Reply(Reply),
+    /// Declined by the handler: the emulation runs the command, as decoded (or refused).
+    Emulate(scsi_proto::Result<Command>),
+}
+
 impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     /// `handler`, with `emulator` answering what it declines.
     pub fn new(handler: H, emulator: Emulator<B>) -> Self {
@@ -318,6 +326,15 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     /// emulation answers it CHECK CONDITION with the reason. Works on any [`CommandData`]: a
     /// handler can be tested on byte vectors.
     pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
+        match self.decide(id, cdb, data) {
+            Decided::Reply(reply) => reply,
+            Decided::Emulate(decoded) => self.emulator.execute_decoded(decoded, data),
+        }
+    }
+
+    /// What comes before the emulation: decodes `cdb`, looks for a pending unit attention,
+    /// and lets the handler answer (its reply cleaned up) or decline.
+    pub(crate) fn decide(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Decided {
         // Decoded once: the handler sees it, and the emulation takes it if the handler declines.
         let decoded = Command::parse(cdb);
         let command = decoded.as_ref().ok();
@@ -328,7 +345,7 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
         // A pending unit attention (the capacity changed) comes before the handler, as before
         // the emulation: the initiator must learn of it before any command runs.
         if let Some(reply) = self.emulator.unit_attention(command, data) {
-            return reply;
+            return Decided::Reply(reply);
         }
         let mut cmd = ScsiCmd::new(id, cdb, command, block_size, data);
         match self.handler.handle(&mut cmd) {
@@ -352,9 +369,9 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
                 }
                 let format = self.emulator.sense_format();
                 reply.sense = reply.sense.map(|s| s.in_format(format));
-                reply
+                Decided::Reply(reply)
             }
-            Action::Emulate => self.emulator.execute_decoded(decoded, data),
+            Action::Emulate => Decided::Emulate(decoded),
         }
     }
 

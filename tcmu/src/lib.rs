@@ -59,7 +59,7 @@ mod ring_adapter;
 pub mod runner;
 pub mod server;
 
-pub use backend::{Allocation, BlockDevice, FileDisk, MemoryDisk, NullDisk, ReadOnly};
+pub use backend::{Allocation, BlockDevice, FileDisk, IoRequest, MemoryDisk, NullDisk, ReadOnly};
 pub use cleanup::{CleanupReport, cleanup};
 pub use crash::{CutReport, Keep, PowerSwitch, VolatileCache};
 pub use device::{

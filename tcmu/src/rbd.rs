@@ -51,12 +51,12 @@
 //! by librbd. A size that is not a whole number of blocks ends at the last whole block.
 #![forbid(unsafe_code)]
 
-use crate::backend::{BlockDevice, bad_block_size, byte_range, is_valid_block_size};
+use crate::backend::{BlockDevice, IoRequest, bad_block_size, byte_range, is_valid_block_size};
 use ceph_rbd::{Cluster, Image, ImageSpec};
 use scsi_proto::params::AccessState;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 pub use ceph_rbd::{ClusterOptions, SpecError};
@@ -93,6 +93,33 @@ const ESHUTDOWN: i32 = 108;
 /// EROFS: a write refused for want of the exclusive lock.
 const EROFS: i32 = 30;
 
+/// A librbd error as an `io::Error` (see [`io_error`]), noting in `gateway`, if the disk is
+/// one, that it lost the lock or was fenced.
+fn failed(gateway: Option<&Gateway>, name: &str, e: ceph_rbd::Error) -> io::Error {
+    if let Some(gw) = gateway {
+        if matches!(e.errno(), Some(ESHUTDOWN | EROFS)) {
+            gw.owner.store(false, Ordering::SeqCst);
+        }
+        if e.errno() == Some(ESHUTDOWN) && !gw.fenced.swap(true, Ordering::SeqCst) {
+            tracing::error!(
+                image = %name,
+                "this gateway was blocklisted (another took the lock over): every command now \
+                 fails; restart it to serve again"
+            );
+        }
+    }
+    io_error(e)
+}
+
+/// An [`IoRequest`] as librbd's asynchronous calls take their buffers.
+struct Request(Box<dyn IoRequest>);
+
+impl ceph_rbd::AioBuffers for Request {
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>> {
+        self.0.segments()
+    }
+}
+
 /// A gateway's share of the image (see the module's notes).
 #[derive(Debug, Default)]
 struct Gateway {
@@ -119,7 +146,7 @@ pub struct RbdDisk {
     /// The blocks a discard frees whole objects in units of (see [`Image::discard_unit`]).
     discard_blocks: u64,
     read_only: bool,
-    gateway: Option<Gateway>,
+    gateway: Option<Arc<Gateway>>,
 }
 
 impl RbdDisk {
@@ -207,7 +234,7 @@ impl RbdDisk {
                 ),
             ));
         }
-        disk.gateway = Some(Gateway::default());
+        disk.gateway = Some(Arc::default());
         match disk.image.lock_owners() {
             Ok(owners) if owners.is_empty() => match disk.image.acquire_lock() {
                 Ok(()) => {
@@ -262,19 +289,7 @@ impl RbdDisk {
     /// A librbd error as an `io::Error`, noting a gateway's fencing or lost lock (see
     /// [`io_error`]).
     fn fail(&self, e: ceph_rbd::Error) -> io::Error {
-        if matches!(e.errno(), Some(ESHUTDOWN | EROFS)) {
-            self.set_owner(false);
-        }
-        if let (Some(gw), Some(ESHUTDOWN)) = (&self.gateway, e.errno()) {
-            if !gw.fenced.swap(true, Ordering::SeqCst) {
-                tracing::error!(
-                    image = %self.name,
-                    "this gateway was blocklisted (another took the lock over): every command \
-                     now fails; restart it to serve again"
-                );
-            }
-        }
-        io_error(e)
+        failed(self.gateway.as_deref(), &self.name, e)
     }
 
     /// For a gateway, makes sure this client holds the exclusive lock before a write, taking
@@ -487,6 +502,56 @@ impl BlockDevice for RbdDisk {
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Reads, and writes librbd's cache does not hold until a flush (a durable write with
+    /// the cache on is written, then flushed, by a serving thread).
+    fn starts_io(&self, write: bool, durable: bool) -> bool {
+        !write || !(self.read_only || (durable && self.write_cache()))
+    }
+
+    /// `rbd_aio_readv` straight into the command's buffers; the request is finished from
+    /// librbd's completion.
+    fn start_read(&self, lba: u64, req: Box<dyn IoRequest>) {
+        if let Err(e) = self.check_fenced() {
+            return req.finish(Err(e));
+        }
+        let offset = match self.offset(lba, req.len()) {
+            Ok(offset) => offset,
+            Err(e) => return req.finish(Err(e)),
+        };
+        let (gateway, name) = (self.gateway.clone(), self.name.clone());
+        self.image.start_read(offset, Request(req), move |result, Request(req)| {
+            req.finish(result.map_err(|e| failed(gateway.as_deref(), &name, e)));
+        });
+    }
+
+    /// `rbd_aio_writev` straight from the command's buffers, after a gateway made sure it
+    /// holds the lock (which may wait: this runs on a serving thread). A durable write with
+    /// librbd's cache on is written, then flushed, before it finishes.
+    fn start_write(&self, lba: u64, req: Box<dyn IoRequest>, durable: bool) {
+        let blocks = (req.len() as u64).div_ceil(u64::from(self.block_size));
+        if let Err(e) = self.check_write(lba, blocks).and_then(|()| self.take_lock()) {
+            return req.finish(Err(e));
+        }
+        let offset = match self.offset(lba, req.len()) {
+            Ok(offset) => offset,
+            Err(e) => return req.finish(Err(e)),
+        };
+        if durable && self.write_cache() {
+            // Not started this way (see `starts_io`): written and flushed here.
+            let mut req = req;
+            let result = {
+                let segments = req.segments();
+                let bufs: Vec<IoSlice<'_>> = segments.iter().map(|s| IoSlice::new(s)).collect();
+                self.image.write(offset, &bufs).and_then(|()| self.image.flush())
+            };
+            return req.finish(result.map_err(|e| self.fail(e)));
+        }
+        let (gateway, name) = (self.gateway.clone(), self.name.clone());
+        self.image.start_write(offset, Request(req), move |result, Request(req)| {
+            req.finish(result.map_err(|e| failed(gateway.as_deref(), &name, e)));
+        });
     }
 
     /// A gateway takes the lock before COMPARE AND WRITE reads.

@@ -3,9 +3,12 @@
 //! [`TaskManagement`] notice.
 
 use crate::backend::BlockDevice;
+use crate::emulate::Started;
 use crate::emulate::{CommandData, Reply};
+use crate::handler::Decided;
 use crate::handler::{Handler, LogicalUnit, TaskFunction, TaskManagement};
-use crate::server::Execute;
+use crate::server::{Execute, Finisher};
+use std::io::IoSliceMut;
 use tcmu_ring::layout::TmrType;
 use tcmu_ring::{DataBuffers, Response, Tmr};
 
@@ -16,8 +19,50 @@ impl<H: Handler, B: BlockDevice> Execute for LogicalUnit<H, B> {
         LogicalUnit::execute(self, id, cdb, data).into()
     }
 
+    /// As [`LogicalUnit::execute`], but a READ or WRITE the emulation can start without
+    /// waiting is started, and completed on the ring when its I/O ends.
+    fn dispatch(&self, mut done: Finisher) {
+        let cmd = done.command_mut();
+        let id = cmd.id();
+        let (cdb, data) = cmd.parts_mut();
+        let decoded = match self.decide(id, cdb, data) {
+            Decided::Reply(reply) => return done.finish(reply.into()),
+            Decided::Emulate(decoded) => decoded,
+        };
+        let emulator = self.emulator();
+        if let Ok(command) = &decoded {
+            if let Some(plan) = emulator.plan_start(command, data.len()) {
+                return emulator.start(plan, Box::new(OnRing(done)));
+            }
+        }
+        let reply = emulator.execute_decoded(decoded, data);
+        done.finish(reply.into());
+    }
+
     fn task_management(&self, tmr: &Tmr) {
         LogicalUnit::task_management(self, &tmr.into());
+    }
+}
+
+/// A ring command run without waiting: its buffers are the ring's, and its reply completes it
+/// on the ring.
+struct OnRing(Finisher);
+
+impl Started for OnRing {
+    fn len(&self) -> usize {
+        self.0.command().data().len()
+    }
+
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>> {
+        self.0.command_mut().data_mut().io_slices_mut()
+    }
+
+    fn zero_all(&mut self) {
+        CommandData::zero_all(self.0.command_mut().data_mut());
+    }
+
+    fn reply(self: Box<Self>, reply: Reply) {
+        self.0.finish(reply.into());
     }
 }
 

@@ -41,8 +41,65 @@ use tcmu_ring::{Entry, HeadWatch, Response, Ring, RingError, Tmr, Uio};
 pub(crate) trait Execute: Send + Sync {
     /// Executes one command taken off the ring and says how it ended.
     fn execute(&self, cmd: &mut tcmu_ring::RingCommand) -> Response;
+    /// Runs the command `done` holds and ends it with its response: here, or later on
+    /// another thread for a command started without waiting (see `emulate/start.rs`).
+    /// Default: [`Execute::execute`], here.
+    fn dispatch(&self, mut done: Finisher) {
+        let rsp = self.execute(done.command_mut());
+        done.finish(rsp);
+    }
     /// Passes on a task management notification.
     fn task_management(&self, tmr: &Tmr);
+}
+
+/// Completes commands on the ring, for the commands' [`Finisher`]s.
+trait Complete: Send + Sync {
+    /// Completes `cmd` with `rsp` and tells the kernel.
+    fn complete(&self, cmd: tcmu_ring::RingCommand, rsp: Response);
+}
+
+/// A command being run, and the means to end it on the ring: once, with
+/// [`Finisher::finish`], from any thread. Dropped unfinished (a panic while it ran, a device
+/// that lost it) it ends its command as failed, its buffers zeroed: no command is left for the
+/// kernel to time out.
+pub(crate) struct Finisher {
+    /// `None` once finished.
+    cmd: Option<tcmu_ring::RingCommand>,
+    completer: Arc<dyn Complete>,
+}
+
+impl Finisher {
+    /// The command.
+    pub(crate) fn command(&self) -> &tcmu_ring::RingCommand {
+        // Only `finish` (which takes `self`) and `Drop` take it out.
+        self.cmd.as_ref().unwrap_or_else(|| unreachable!("a finisher holds its command"))
+    }
+
+    /// The command, to change.
+    pub(crate) fn command_mut(&mut self) -> &mut tcmu_ring::RingCommand {
+        // Only `finish` (which takes `self`) and `Drop` take it out.
+        self.cmd.as_mut().unwrap_or_else(|| unreachable!("a finisher holds its command"))
+    }
+
+    /// Ends the command with `rsp`.
+    pub(crate) fn finish(mut self, rsp: Response) {
+        if let Some(cmd) = self.cmd.take() {
+            self.completer.complete(cmd, rsp);
+        }
+    }
+}
+
+impl Drop for Finisher {
+    fn drop(&mut self) {
+        if let Some(mut cmd) = self.cmd.take() {
+            // A failed command carries nothing back: not what was half written, nor another
+            // command's bytes (the Data-In buffers, a bidirectional one's too).
+            let data = cmd.parts_mut().1;
+            data.zero_from(0);
+            data.zero_bidi();
+            self.completer.complete(cmd, Response::internal_target_failure());
+        }
+    }
 }
 
 /// Answers every command CHECK CONDITION, NOT READY, LOGICAL UNIT COMMUNICATION FAILURE, as
@@ -316,10 +373,16 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     let (queue, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     let shared = Arc::new(Shared::default());
+    let completer: Arc<dyn Complete> = Arc::new(Completer {
+        ring: Arc::clone(&ring),
+        doorbell: Arc::clone(&doorbell),
+        shared: Arc::clone(&shared),
+        stop: Arc::clone(&stop),
+    });
     let mut workers = Vec::with_capacity(threads);
     let mut spawn_error = None;
     for i in 0..threads {
-        let (rx, ring, doorbell, handler, shared, queue, stop) = (
+        let (rx, ring, doorbell, handler, shared, queue, stop, completer) = (
             Arc::clone(&rx),
             Arc::clone(&ring),
             Arc::clone(&doorbell),
@@ -327,9 +390,16 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
             Arc::clone(&shared),
             queue.clone(),
             Arc::clone(&stop),
+            Arc::clone(&completer),
         );
         let w = std::thread::Builder::new().name(format!("tcmu-worker-{i}")).spawn(move || {
-            let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
+            let run = Runner {
+                ring: &ring,
+                doorbell: &*doorbell,
+                handler: &*handler,
+                late,
+                completer: &completer,
+            };
             let taker = Taker { run, shared: &shared, queue, stop: &stop, poll: options.poll };
             participate(&rx, &taker, false);
         });
@@ -344,13 +414,24 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
         // No worker: this thread alone would serialise everything behind a slow command.
         return Err(ServeError::Thread(e));
     }
-    let run = Runner { ring: &ring, doorbell: &*doorbell, handler: &*handler, late };
+    let run = Runner {
+        ring: &ring,
+        doorbell: &*doorbell,
+        handler: &*handler,
+        late,
+        completer: &completer,
+    };
     let taker = Taker { run, shared: &shared, queue, stop: &stop, poll: options.poll };
     participate(&rx, &taker, true);
     for w in workers {
         if w.join().is_err() {
             taker.fail(ServeError::Panicked("a serving thread panicked"));
         }
+    }
+    // Commands started without waiting may still be in flight: their buffers are the ring's,
+    // which must not be reset or unmapped under them. Their completions end them on the ring.
+    while shared.busy.load(Ordering::Acquire) > 0 {
+        std::thread::sleep(Duration::from_millis(1));
     }
     let fatal = shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).take();
     fatal.map_or(Ok(()), Err)
@@ -601,12 +682,10 @@ fn participate<H: Execute, D: Doorbell>(
 }
 
 impl<H: Execute, D: Doorbell> Taker<'_, H, D> {
-    /// Runs and completes `cmd`; if the ring's lock is poisoned (nothing can be completed any
-    /// more), serving ends.
+    /// Runs `cmd`, which is completed when it ends (here, or later for a command started
+    /// without waiting).
     fn execute(&self, cmd: Taken) {
-        if !self.run.run(cmd, self.shared) {
-            self.fail(ServeError::Panicked("a thread panicked while it held the ring"));
-        }
+        self.run.run(cmd, self.shared);
     }
 }
 
@@ -634,49 +713,66 @@ struct Runner<'a, H, D> {
     doorbell: &'a D,
     handler: &'a H,
     late: Option<Duration>,
+    completer: &'a Arc<dyn Complete>,
 }
 
 impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
     /// Runs `cmd` (unless task management aborted it while queued, or it is already too late,
-    /// when `late` is set) and completes it, counting it out of `busy` first (so the next
-    /// command, which the completion lets the initiator send, finds the device idle). False if
-    /// the ring can no longer be completed on.
-    fn run(&self, Taken { mut cmd, at }: Taken, shared: &Shared) -> bool {
+    /// when `late` is set); it is completed when it ends, here or on another thread.
+    fn run(&self, Taken { cmd, at }: Taken, shared: &Shared) {
         let aborted = &shared.aborted;
         // Checked right before the handler would run: the time it waited in the queue counts.
         let waited = coarse_now().saturating_sub(at);
         tracing::debug!(id = cmd.id(), cdb = ?cmd.cdb(), "command");
-        let rsp = if aborted.take(cmd.id()) {
+        let (id, opcode) = (cmd.id(), cmd.cdb().first().copied().unwrap_or(0));
+        let done = Finisher { cmd: Some(cmd), completer: Arc::clone(self.completer) };
+        if aborted.take(id) {
             tracing::info!(
-                id = cmd.id(),
+                id,
                 "not run: aborted by task management while queued; answered ABORTED COMMAND"
             );
-            too_late()
+            done.finish(too_late());
         } else if self.late.is_some_and(|late| waited >= late) {
             tracing::warn!(
-                id = cmd.id(),
-                opcode = cmd.cdb().first().copied().unwrap_or(0),
+                id,
+                opcode,
                 ?waited,
                 "not run: queued past the device's cmd_time_out (the kernel has failed it and \
                  the initiator retries); answered ABORTED COMMAND"
             );
-            too_late()
+            done.finish(too_late());
         } else {
-            catch_unwind(AssertUnwindSafe(|| self.handler.execute(&mut cmd))).unwrap_or_else(|_| {
-                // A failed command carries nothing back: not what the handler half wrote, nor
-                // another command's bytes (the Data-In buffers, a bidirectional one's too).
-                let data = cmd.parts_mut().1;
-                data.zero_from(0);
-                data.zero_bidi();
-                Response::internal_target_failure()
-            })
-        };
+            // A panic drops the finisher, which ends the command as failed (HARDWARE ERROR,
+            // INTERNAL TARGET FAILURE).
+            let _ = catch_unwind(AssertUnwindSafe(|| self.handler.dispatch(done)));
+        }
+    }
+}
+
+/// What ends commands on the ring, from any thread: the ring, the kernel's doorbell, and the
+/// serving loop's state.
+struct Completer<D> {
+    ring: Arc<Mutex<Ring>>,
+    doorbell: Arc<D>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<D: Doorbell> Complete for Completer<D> {
+    /// Completes `cmd`, counting it out of `busy` first (so the next command, which the
+    /// completion lets the initiator send, finds the device idle). If the ring's lock is
+    /// poisoned (nothing can be completed any more), serving ends.
+    fn complete(&self, cmd: tcmu_ring::RingCommand, rsp: Response) {
+        let shared = &*self.shared;
         shared.busy.fetch_sub(1, Ordering::AcqRel);
         tracing::debug!(id = cmd.id(), status = rsp.status, "completed");
         shared.completing.fetch_add(1, Ordering::AcqRel);
         let Ok(mut ring) = self.ring.lock() else {
             shared.completing.fetch_sub(1, Ordering::AcqRel);
-            return false;
+            let e = ServeError::Panicked("a thread panicked while it held the ring");
+            shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+            self.stop.store(true, Ordering::Release);
+            return;
         };
         // The command came from this ring and is completed once: this cannot fail.
         let _ = ring.complete(cmd, rsp);
@@ -686,6 +782,5 @@ impl<H: Execute, D: Doorbell> Runner<'_, H, D> {
         if shared.completing.fetch_sub(1, Ordering::AcqRel) == 1 && ring.flush() {
             let _ = self.doorbell.notify();
         }
-        true
     }
 }

@@ -277,7 +277,82 @@ fn rbd_disk_against_a_cluster() {
     assert!(e.to_string().contains("rados_connect"), "{e}");
 
     resized_while_served(&ceph);
+    started_io(&ceph);
     gateways(&ceph);
+}
+
+/// A request for `RbdDisk::start_read` / `start_write`: a buffer, and a channel its result
+/// and the buffer go to.
+struct Req(Vec<u8>, usize, std::sync::mpsc::Sender<(usize, std::io::Result<()>, Vec<u8>)>);
+
+impl tcmu::IoRequest for Req {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>> {
+        // Two segments: the command's buffers are scattered.
+        let (a, b) = self.0.split_at_mut(4096);
+        vec![IoSliceMut::new(a), IoSliceMut::new(b)]
+    }
+    fn finish(self: Box<Self>, result: std::io::Result<()>) {
+        let Req(buf, i, tx) = *self;
+        let _ = tx.send((i, result, buf));
+    }
+}
+
+/// Reads and writes started without waiting: 32 of each in flight at once from this one
+/// thread, each finished from librbd's completion; the bytes in the cluster.
+fn started_io(ceph: &Ceph) {
+    let name = "started";
+    ceph.rbd(&["create", "--size", "8M", &format!("rbd/{name}")]);
+    let disk = RbdDisk::open(&ceph.spec(name), BS, false).unwrap();
+    assert!(disk.starts_io(false, false) && disk.starts_io(true, false));
+    // A durable write with librbd's cache on is written and flushed by a serving thread.
+    assert!(!disk.starts_io(true, true));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let chunk = 64 << 10;
+    for i in 0..32 {
+        let lba = (i * chunk / BS as usize) as u64;
+        disk.start_write(lba, Box::new(Req(pattern(i as u8, chunk), i, tx.clone())), false);
+    }
+    let mut done = 0;
+    while done < 32 {
+        let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+        assert!(result.is_ok(), "write {i}: {result:?}");
+        done += 1;
+    }
+    disk.flush().unwrap();
+    let img = ceph.export(name);
+    for i in 0..32 {
+        let lba = (i * chunk / BS as usize) as u64;
+        assert!(at(&img, lba, chunk) == &pattern(i as u8, chunk)[..], "write {i} in the cluster");
+    }
+    for i in 0..32 {
+        let lba = (i * chunk / BS as usize) as u64;
+        disk.start_read(lba, Box::new(Req(vec![0; chunk], i, tx.clone())));
+    }
+    for _ in 0..32 {
+        let (i, result, buf) = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+        assert!(result.is_ok(), "read {i}: {result:?}");
+        let want = pattern(i as u8, chunk);
+        let diff = buf.iter().zip(&want).position(|(a, b)| a != b);
+        assert!(
+            diff.is_none(),
+            "read {i}: first difference at {diff:?}: {:?} vs {:?}",
+            &buf[..8],
+            &want[..8]
+        );
+    }
+    // Past the end: finished with the error at once, nothing started.
+    disk.start_read(disk.num_blocks() - 1, Box::new(Req(vec![0; chunk], 99, tx.clone())));
+    let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!((i, result.unwrap_err().kind()), (99, std::io::ErrorKind::InvalidInput));
+    // Closing waits for what was started: none left in flight, the last write in the cluster.
+    disk.start_write(0, Box::new(Req(pattern(77, chunk), 100, tx)), false);
+    drop(disk);
+    let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert!(i == 100 && result.is_ok());
+    assert!(at(&ceph.export(name), 0, chunk) == &pattern(77, chunk)[..]);
 }
 
 /// An image resized (`rbd resize`, another process) while a device serves it: the next

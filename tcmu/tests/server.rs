@@ -604,3 +604,137 @@ fn busy_polling_stops_when_the_commands_stop() {
     assert!(slept >= 6, "{slept} sleeps on the doorbell in 1.2 s of quiet");
     server.stop().unwrap();
 }
+
+/// A memory disk whose reads and writes are done later on a thread of their own, as a network
+/// block device's library does them: started without waiting. It counts the most it had in
+/// flight at once, and can drop writes unfinished.
+struct Remote {
+    disk: Arc<MemoryDisk>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+    durable: std::sync::atomic::AtomicUsize,
+    lose_writes: bool,
+}
+
+impl Remote {
+    fn new(lose_writes: bool) -> Remote {
+        Remote {
+            disk: Arc::new(MemoryDisk::new(4096, 512).unwrap()),
+            in_flight: Arc::default(),
+            most: Arc::default(),
+            durable: Default::default(),
+            lose_writes,
+        }
+    }
+
+    /// Runs `io` on the disk 20 ms from now, on another thread, then finishes `req`.
+    fn later(
+        &self,
+        mut req: Box<dyn tcmu::IoRequest>,
+        io: impl FnOnce(&MemoryDisk, &mut dyn tcmu::IoRequest) -> io::Result<()> + Send + 'static,
+    ) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        let (disk, in_flight) = (Arc::clone(&self.disk), Arc::clone(&self.in_flight));
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let result = io(&disk, &mut *req);
+            in_flight.fetch_sub(1, SeqCst);
+            req.finish(result);
+        });
+    }
+}
+
+impl BlockDevice for Remote {
+    fn block_size(&self) -> u32 {
+        512
+    }
+    fn num_blocks(&self) -> u64 {
+        self.disk.num_blocks()
+    }
+    fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        self.disk.read(lba, bufs)
+    }
+    fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+        self.disk.write(lba, bufs, fua)
+    }
+    fn starts_io(&self, _write: bool, _durable: bool) -> bool {
+        true
+    }
+    fn start_read(&self, lba: u64, req: Box<dyn tcmu::IoRequest>) {
+        self.later(req, move |disk, req| disk.read(lba, &mut req.segments()));
+    }
+    fn start_write(&self, lba: u64, req: Box<dyn tcmu::IoRequest>, durable: bool) {
+        self.durable.fetch_add(usize::from(durable), std::sync::atomic::Ordering::SeqCst);
+        if self.lose_writes {
+            // Dropped unfinished: the command must still end (failed), not hang.
+            return drop(req);
+        }
+        self.later(req, move |disk, req| {
+            let segs = req.segments();
+            let bufs: Vec<IoSlice<'_>> = segs.iter().map(|s| IoSlice::new(s)).collect();
+            disk.write(lba, &bufs, false)
+        });
+    }
+}
+
+#[test]
+fn one_serving_thread_keeps_many_commands_in_flight_on_a_device_that_starts_its_io() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = Arc::new(LogicalUnit::emulated(Emulator::new(
+        Remote::new(false),
+        Identity::for_name("remote"),
+    )));
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&unit), 1);
+    let pattern = |i: u32| -> Vec<u8> { (0..2048).map(|k| (i as usize * 13 + k) as u8).collect() };
+    let writes = (0..64u32).map(|i| (rw10(0x2a, i * 4, 4), pattern(i), 0)).collect();
+    for c in drive(&mut sim, &bell, writes) {
+        assert_eq!(c.status, 0);
+    }
+    let device = unit.emulator().device();
+    let most = device.most.load(std::sync::atomic::Ordering::SeqCst);
+    // One thread waiting on each 20 ms write would have had one in flight at a time.
+    assert!(most >= 8, "at most {most} in flight at once");
+    let image = device.disk.snapshot();
+    for i in 0..64u32 {
+        let at = i as usize * 4 * 512;
+        assert!(image[at..at + 2048] == pattern(i)[..], "write {i}");
+    }
+    let reads = (0..64u32).map(|i| (rw10(0x28, i * 4, 4), Vec::new(), 2048)).collect();
+    let mut seen = std::collections::HashSet::new();
+    for c in drive(&mut sim, &bell, reads) {
+        assert_eq!(c.status, 0);
+        let i = (0..64u32).find(|&i| pattern(i) == c.data_in).expect("a written pattern");
+        assert!(seen.insert(i));
+    }
+    assert_eq!(seen.len(), 64);
+    // The write cache is on: plain writes were not asked to be durable; a FUA one is.
+    assert_eq!(device.durable.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let mut fua = rw10(0x2a, 0, 1);
+    fua[1] = 0x08;
+    let done = drive(&mut sim, &bell, vec![(fua, vec![1u8; 512], 0)]);
+    assert_eq!(done[0].status, 0);
+    assert_eq!(device.durable.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.stop().unwrap();
+}
+
+#[test]
+fn a_started_write_the_device_drops_unfinished_fails_and_the_device_serves_on() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let unit = Arc::new(LogicalUnit::emulated(Emulator::new(
+        Remote::new(true),
+        Identity::for_name("lossy"),
+    )));
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&unit), 1);
+    let done = drive(&mut sim, &bell, vec![(rw10(0x2a, 8, 1), vec![7u8; 512], 0)]);
+    // CHECK CONDITION, MEDIUM ERROR, WRITE ERROR: the write may not be on the medium.
+    assert_eq!((done[0].status, done[0].sense.get(2).map(|k| k & 0x0f)), (2, Some(3)));
+    let done = drive(&mut sim, &bell, vec![(rw10(0x28, 8, 1), Vec::new(), 512)]);
+    assert_eq!(done[0].status, 0, "reads still served");
+    server.stop().unwrap();
+}

@@ -35,6 +35,8 @@ impl<B: BlockDevice> Emulator<B> {
         self.dev.prepare_write().map_err(|e| io_fail(e, true))?;
         // Exclusive: no other write of this process lands between the compare and the write.
         let _exclusive = self.exclusive();
+        // Nor one started earlier without waiting and still in flight.
+        self.writes_in_flight.wait_idle();
         let found = self.compare(lba, blocks, |off, buf| {
             copy_prefix(buf, verify.get(off as usize..).unwrap_or_default());
         })?;

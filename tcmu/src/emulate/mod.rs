@@ -44,6 +44,7 @@ mod misc;
 mod mode;
 pub mod mode_pages;
 mod rw;
+mod start;
 mod unmap;
 pub mod unmap_limits;
 mod xcopy;
@@ -54,6 +55,7 @@ use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, CommandInfo, DataDirection, Field, Kind};
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat};
 use scsi_proto::xcopy::CopyStatus;
+pub(crate) use start::Started;
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -255,6 +257,8 @@ pub struct Emulator<B> {
     port_groups: Option<alua::PortGroups>,
     /// The unit attention conditions not yet reported, and what they are noticed from.
     attentions: attention::Attentions,
+    /// The writes started without waiting ([`Emulator::start`]) and not yet ended.
+    writes_in_flight: std::sync::Arc<start::WritesInFlight>,
 }
 
 /// Why a command failed, before it becomes sense data.
@@ -343,6 +347,7 @@ impl<B: BlockDevice> Emulator<B> {
             copy_results: Mutex::new(HashMap::new()),
             port_groups: None,
             attentions: attention::Attentions::new(dev.num_blocks()),
+            writes_in_flight: Default::default(),
             dev,
         }
     }
