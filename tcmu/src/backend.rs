@@ -170,6 +170,14 @@ pub trait BlockDevice: Send + Sync {
     fn access_state(&self) -> AccessState {
         AccessState::ActiveOptimized
     }
+
+    /// A count that moves whenever [`BlockDevice::access_state`] may have changed: read at
+    /// every command of a device served with port groups (so it must be cheap: an atomic, no
+    /// round trip), which then reports ASYMMETRIC ACCESS STATE CHANGED once, and the
+    /// initiator asks REPORT TARGET PORT GROUPS again. Default: 0 (never changes).
+    fn access_state_changes(&self) -> u64 {
+        0
+    }
 }
 
 /// A command's I/O handed to a device that does it asynchronously
@@ -1055,6 +1063,10 @@ impl<B: BlockDevice + ?Sized> BlockDevice for Box<B> {
         (**self).discard_granularity()
     }
 
+    fn access_state_changes(&self) -> u64 {
+        (**self).access_state_changes()
+    }
+
     fn starts_io(&self, write: bool, durable: bool) -> bool {
         (**self).starts_io(write, durable)
     }
@@ -1147,6 +1159,10 @@ impl<B: BlockDevice> BlockDevice for ReadOnly<B> {
 
     fn access_state(&self) -> AccessState {
         self.0.access_state()
+    }
+
+    fn access_state_changes(&self) -> u64 {
+        self.0.access_state_changes()
     }
 
     fn write_cache(&self) -> bool {

@@ -482,6 +482,10 @@ impl<B: BlockDevice> BlockDevice for VolatileCache<B> {
         self.inner.access_state()
     }
 
+    fn access_state_changes(&self) -> u64 {
+        self.inner.access_state_changes()
+    }
+
     fn read_only(&self) -> bool {
         self.inner.read_only()
     }

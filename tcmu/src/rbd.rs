@@ -98,9 +98,9 @@ const EROFS: i32 = 30;
 fn failed(gateway: Option<&Gateway>, name: &str, e: ceph_rbd::Error) -> io::Error {
     if let Some(gw) = gateway {
         if matches!(e.errno(), Some(ESHUTDOWN | EROFS)) {
-            gw.owner.store(false, Ordering::SeqCst);
+            gw.set_owner(false);
         }
-        if e.errno() == Some(ESHUTDOWN) && !gw.fenced.swap(true, Ordering::SeqCst) {
+        if e.errno() == Some(ESHUTDOWN) && gw.fence() {
             tracing::error!(
                 image = %name,
                 "this gateway was blocklisted (another took the lock over): every command now \
@@ -133,6 +133,27 @@ struct Gateway {
     /// Set when the cluster answered ESHUTDOWN: another gateway took the lock and Ceph
     /// blocklisted this client. Every command then fails, reads too.
     fenced: AtomicBool,
+    /// Counts the changes of `owner` and `fenced`: what the access state is reported from
+    /// ([`BlockDevice::access_state_changes`]).
+    changes: AtomicU64,
+}
+
+impl Gateway {
+    /// Notes whether this client holds the lock.
+    fn set_owner(&self, owner: bool) {
+        if self.owner.swap(owner, Ordering::SeqCst) != owner {
+            self.changes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Notes that this client was blocklisted; true the first time.
+    fn fence(&self) -> bool {
+        let first = !self.fenced.swap(true, Ordering::SeqCst);
+        if first {
+            self.changes.fetch_add(1, Ordering::SeqCst);
+        }
+        first
+    }
 }
 
 /// A disk in a Ceph RBD image.
@@ -271,7 +292,7 @@ impl RbdDisk {
 
     fn set_owner(&self, owner: bool) {
         if let Some(gw) = &self.gateway {
-            gw.owner.store(owner, Ordering::SeqCst);
+            gw.set_owner(owner);
         }
     }
 
@@ -565,6 +586,11 @@ impl BlockDevice for RbdDisk {
     /// A gateway's cache is off: a write is in the cluster when it completes.
     fn write_cache(&self) -> bool {
         self.gateway.is_none()
+    }
+
+    /// Moves when this gateway takes or loses the lock, or is blocklisted.
+    fn access_state_changes(&self) -> u64 {
+        self.gateway.as_ref().map_or(0, |gw| gw.changes.load(Ordering::SeqCst))
     }
 
     /// A gateway: active/optimized while it holds the lock, unavailable once blocklisted,

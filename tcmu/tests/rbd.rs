@@ -434,13 +434,17 @@ fn gateways(ceph: &Ceph) {
     // A write on the second gateway: it takes the lock over, and Ceph blocklists the first.
     let holder = a.image().lock_owners().unwrap();
     assert_eq!(holder.len(), 1);
+    let (a_changes, b_changes) = (a.access_state_changes(), b.access_state_changes());
     write(&b, 8, &y, false);
+    // The change is counted (it becomes ASYMMETRIC ACCESS STATE CHANGED to the initiator).
+    assert_ne!(b.access_state_changes(), b_changes, "the takeover is a state change");
     assert_eq!(b.access_state(), AccessState::ActiveOptimized);
     let blocklist = String::from_utf8(ceph.admin("ceph", &["osd", "blocklist", "ls"])).unwrap();
     assert!(blocklist.contains(&holder[0]), "{} not in the blocklist: {blocklist}", holder[0]);
     // The first gateway is fenced: its write fails as a lost device and never lands.
     let e = a.write(16, &[IoSlice::new(&z)], false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotConnected, "{e}");
+    assert_ne!(a.access_state_changes(), a_changes, "being fenced is a state change");
     assert_eq!(a.access_state(), AccessState::Unavailable);
     let image = ceph.export(gw);
     assert!(at(&image, 0, 4096) == x && at(&image, 8, 4096) == y);

@@ -1,10 +1,14 @@
-//! Unit attention: a change the initiator did not ask for (the capacity, here), reported once
-//! as CHECK CONDITION, UNIT ATTENTION to the next command, as SPC-5 5.14 has it.
+//! Unit attention: a change the initiator did not ask for (the capacity; a gateway's
+//! asymmetric access state), reported once as CHECK CONDITION, UNIT ATTENTION to the next
+//! command, as SPC-5 5.14 has it.
 //!
 //! The device looks for changes itself, at every command: it compares the backend's
 //! [`BlockDevice::num_blocks`] with what it last saw, so a backend whose size changes while
 //! it is served (an RBD image resized by `rbd resize`) needs nothing more than to report its
-//! new size. A condition is held until a command takes it: INQUIRY and REPORT LUNS leave it
+//! new size; and, for a device served with port groups (ALUA), the backend's
+//! [`BlockDevice::access_state_changes`], which an RBD gateway moves when it takes or loses
+//! the image's lock: ASYMMETRIC ACCESS STATE CHANGED, on which Linux's `scsi_dh_alua` asks
+//! REPORT TARGET PORT GROUPS again (and retries the command). A condition is held until a command takes it: INQUIRY and REPORT LUNS leave it
 //! (they run as usual), REQUEST SENSE returns it as its sense data (GOOD), any other command
 //! is answered with it and not run. Linux's sd then logs `Capacity data has changed`, sends
 //! a `SDEV_UA=CAPACITY_DATA_HAS_CHANGED` uevent and retries the command; the disk's size is
@@ -24,20 +28,29 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// A unit attention condition waiting to be reported: one bit of [`Attentions::pending`].
 const CAPACITY_CHANGED: u8 = 1 << 0;
+/// The target port group's asymmetric access state may have changed.
+const ACCESS_STATE_CHANGED: u8 = 1 << 1;
 
 /// What the device last saw of its backend, and the conditions not yet reported.
 #[derive(Debug)]
 pub(super) struct Attentions {
     /// The capacity, in blocks, the device last reported or saw.
     blocks: AtomicU64,
+    /// The backend's [`BlockDevice::access_state_changes`] last seen.
+    state_changes: AtomicU64,
     /// The conditions waiting, one bit each.
     pending: AtomicU8,
 }
 
 impl Attentions {
-    /// Nothing pending; the capacity as the backend reports it now.
-    pub(super) fn new(blocks: u64) -> Attentions {
-        Attentions { blocks: AtomicU64::new(blocks), pending: AtomicU8::new(0) }
+    /// Nothing pending; the capacity and access state changes as the backend reports them
+    /// now.
+    pub(super) fn new(blocks: u64, state_changes: u64) -> Attentions {
+        Attentions {
+            blocks: AtomicU64::new(blocks),
+            state_changes: AtomicU64::new(state_changes),
+            pending: AtomicU8::new(0),
+        }
     }
 
     /// Notes a capacity of `blocks`: a change from the last one seen raises CAPACITY DATA
@@ -45,6 +58,14 @@ impl Attentions {
     fn see_capacity(&self, blocks: u64) {
         if self.blocks.swap(blocks, Ordering::AcqRel) != blocks {
             self.pending.fetch_or(CAPACITY_CHANGED, Ordering::AcqRel);
+        }
+    }
+
+    /// Notes the backend's count of access state changes: a move raises ASYMMETRIC ACCESS
+    /// STATE CHANGED.
+    fn see_state_changes(&self, changes: u64) {
+        if self.state_changes.swap(changes, Ordering::AcqRel) != changes {
+            self.pending.fetch_or(ACCESS_STATE_CHANGED, Ordering::AcqRel);
         }
     }
 
@@ -71,6 +92,7 @@ impl Attentions {
 fn sense_of(bit: u8) -> AdditionalSense {
     match bit {
         CAPACITY_CHANGED => AdditionalSense::CAPACITY_DATA_HAS_CHANGED,
+        ACCESS_STATE_CHANGED => AdditionalSense::ASYMMETRIC_ACCESS_STATE_CHANGED,
         // Every bit set is one of the above.
         _ => AdditionalSense::PARAMETERS_CHANGED,
     }
@@ -87,6 +109,9 @@ impl<B: BlockDevice> Emulator<B> {
         data: &mut dyn CommandData,
     ) -> Option<Reply> {
         self.attentions.see_capacity(self.dev.num_blocks());
+        if self.port_groups.is_some() {
+            self.attentions.see_state_changes(self.dev.access_state_changes());
+        }
         let kind = cmd.map(Command::kind);
         if matches!(kind, Some(Kind::Inquiry | Kind::ReportLuns)) {
             return None;
@@ -214,6 +239,45 @@ mod tests {
         assert_eq!((sense_of(&reply), lu.handler().0.load(Ordering::Relaxed)), (CHANGED, 0));
         assert_eq!(lu.execute(2, &TEST_UNIT_READY, &mut Vec::new()), Reply::good());
         assert_eq!(lu.handler().0.load(Ordering::Relaxed), 1);
+    }
+
+    /// A disk whose access state changes count the test moves.
+    struct Gateway(MemoryDisk, AtomicU64);
+
+    impl BlockDevice for Gateway {
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn num_blocks(&self) -> u64 {
+            self.0.num_blocks()
+        }
+        fn read(&self, lba: u64, bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+            self.0.read(lba, bufs)
+        }
+        fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
+            self.0.write(lba, bufs, fua)
+        }
+        fn access_state_changes(&self) -> u64 {
+            self.1.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn a_gateway_s_access_state_change_is_reported_once_with_port_groups_only() {
+        use crate::emulate::alua::PortGroups;
+        let disk = || Gateway(MemoryDisk::new(8, 512).unwrap(), AtomicU64::new(3));
+        let alua = Emulator::new(disk(), Identity::for_name("gw"))
+            .with_port_groups(PortGroups::new(1).unwrap());
+        assert_eq!(alua.execute(&TEST_UNIT_READY, &mut Vec::new()), Reply::good());
+        alua.device().1.store(4, Ordering::Relaxed);
+        let changed =
+            Some((SenseKey::UnitAttention, AdditionalSense::ASYMMETRIC_ACCESS_STATE_CHANGED));
+        assert_eq!(sense_of(&alua.execute(&TEST_UNIT_READY, &mut Vec::new())), changed);
+        assert_eq!(alua.execute(&TEST_UNIT_READY, &mut Vec::new()), Reply::good());
+        // Without port groups the device reports no access state, nor its changes.
+        let plain = Emulator::new(disk(), Identity::for_name("plain"));
+        plain.device().1.store(9, Ordering::Relaxed);
+        assert_eq!(plain.execute(&TEST_UNIT_READY, &mut Vec::new()), Reply::good());
     }
 
     #[test]

@@ -346,7 +346,7 @@ impl<B: BlockDevice> Emulator<B> {
             io: RwLock::new(()),
             copy_results: Mutex::new(HashMap::new()),
             port_groups: None,
-            attentions: attention::Attentions::new(dev.num_blocks()),
+            attentions: attention::Attentions::new(dev.num_blocks(), dev.access_state_changes()),
             writes_in_flight: Default::default(),
             dev,
         }
