@@ -273,6 +273,8 @@ pub struct Qcow2Disk {
     read_only: bool,
     /// The qcow2 version: discard to zero needs 3.
     version: u32,
+    /// The cluster size, in bytes: a discard frees whole clusters.
+    cluster_size: u64,
 }
 
 impl std::fmt::Debug for Qcow2Disk {
@@ -349,6 +351,7 @@ impl Qcow2Disk {
             num_blocks: size / bs,
             read_only,
             version: header.version,
+            cluster_size: 1 << header.cluster_bits,
         })
     }
 
@@ -412,6 +415,7 @@ impl Qcow2Disk {
             num_blocks: size / u64::from(block_size),
             read_only: false,
             version: 3,
+            cluster_size: CLUSTER_SIZE as u64,
         })
     }
 
@@ -520,6 +524,11 @@ impl BlockDevice for Qcow2Disk {
     fn supports_discard(&self) -> bool {
         // Version 2 has no zero flag: `imago` cannot discard there.
         !self.read_only && self.version >= 3
+    }
+
+    /// A cluster: a discard of part of one writes zeroes into it, of a whole one frees it.
+    fn discard_granularity(&self) -> u64 {
+        (self.cluster_size / u64::from(self.block_size)).max(1)
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u64) -> io::Result<()> {

@@ -221,6 +221,16 @@ fn discard_reads_zeroes_and_qemu_sees_the_clusters_gone() {
     let disk = Qcow2Disk::create(&path, 4 << 20, BS as u32).unwrap();
     let mb = (1 << 20) / BS as u64; // blocks in 1 MiB
     let cluster = (64 << 10) / BS as u64;
+    // Discards free whole clusters: the unit reported to the kernel, as the header says.
+    assert_eq!(disk.discard_granularity(), cluster);
+    let small = dir.path("small.qcow2");
+    qemu_ok(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", s(&small), "1M"],
+    );
+    let opened = Qcow2Disk::open(&small, BS as u32, false).unwrap();
+    assert_eq!(opened.discard_granularity(), 4096 / BS as u64);
+    drop(opened);
     disk.write(mb, &[IoSlice::new(&vec![0xd7; 1 << 20])], false).unwrap();
     // Two whole clusters, and three blocks inside another.
     disk.discard(mb + cluster, 2 * cluster).unwrap();
