@@ -177,7 +177,8 @@ impl std::fmt::Debug for Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
-        // What was started and not yet ended uses the handle and its buffers: waited for.
+        // What was started and not yet ended uses the handle and its buffers: waited for
+        // (librbd's close waits for its callbacks too; this does not rely on it).
         self.in_flight.wait_idle();
         // SAFETY: `handle` is an open image; no operation is in flight (each method waits for
         // its own before returning, `Drop` has `&mut self`, and every started one has ended:
@@ -461,29 +462,36 @@ impl Image {
     {
         let api = self.api();
         let in_flight = Arc::clone(&self.in_flight);
-        // Boxed before the segments are asked for: they may lie in the value itself, which
-        // must not move from then on.
-        let mut started =
-            Box::new(Started { api, op, want: None, iov: Vec::new(), bufs, done, in_flight });
-        let want = {
+        // Boxed, and the box's ownership turned into a pointer, before the segments are asked
+        // for: they may lie in the value itself, which must not move (nor its box be moved)
+        // from then on.
+        let arg = Box::into_raw(Box::new(Started {
+            api,
+            op,
+            want: None,
+            iov: Vec::new(),
+            bufs,
+            done,
+            in_flight,
+        }));
+        let (count, iov_ptr) = {
+            // SAFETY: `arg` came from `Box::into_raw` just above and nothing else refers to
+            // it: this is the only reference, and it ends with this block.
+            let started = unsafe { &mut *arg };
             let segs = started.bufs.segments();
             let want: usize = segs.iter().map(|s| s.len()).sum();
-            // The pointers and lengths are kept; the borrow of the value ends here.
+            // The pointers and lengths are kept; the borrow of the buffers ends here.
             started.iov = segs.into_iter().map(Iovec::from_slice).collect();
-            want
+            started.want = read.then_some(want);
+            (started.iov.len(), started.iov.as_ptr())
         };
-        let count = started.iov.len();
         if op != "rbd_aio_flush" && (count == 0 || count > IOV_MAX) {
-            let Started { bufs, done, .. } = *started;
+            // SAFETY: the box was not handed to librbd: taken back once.
+            let Started { bufs, done, .. } = *unsafe { Box::from_raw(arg) };
             done(Err(Error::Os { op, errno: 22 }), bufs);
             return;
         }
-        started.want = read.then_some(want);
-        // The list's heap buffer: it stays where it is while the box lives (the vector is
-        // not touched again until `on_complete`).
-        let iov_ptr = started.iov.as_ptr();
         let mut c: CompletionT = ptr::null_mut();
-        let arg = Box::into_raw(started);
         // SAFETY: `arg` is a live box of the type `on_complete::<B, F>` takes back; the
         // out-pointer is a live local.
         let r = unsafe {

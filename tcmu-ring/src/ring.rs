@@ -225,6 +225,11 @@ impl DataBuffers {
         self.len() == 0
     }
 
+    /// How many segments (iovecs) the main buffers are in.
+    pub fn segment_count(&self) -> usize {
+        self.main().len()
+    }
+
     /// Total length of the bidirectional Data-In buffers.
     pub fn bidi_len(&self) -> usize {
         self.bidi().iter().map(|r| r.len()).sum()

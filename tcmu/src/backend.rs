@@ -84,10 +84,11 @@ pub trait BlockDevice: Send + Sync {
     }
 
     /// The blocks a discard frees storage in units of, counted from LBA 0: a discard of part
-    /// of a unit still reads back as zeroes, but frees nothing (an RBD object, a qcow2
-    /// cluster). Reported in the Block Limits VPD page (OPTIMAL UNMAP GRANULARITY, with the
-    /// alignment 0), from which Linux takes the disk's `discard_granularity`, so `fstrim`
-    /// and file systems send whole units. Default: 1.
+    /// of a unit still reads back as zeroes, but is written as zeroes rather than freed (an
+    /// RBD object, a qcow2 cluster). Reported in the Block Limits VPD page (OPTIMAL UNMAP
+    /// GRANULARITY, with the alignment 0), from which Linux takes the disk's
+    /// `discard_granularity`, so `fstrim` and file systems send whole units (and `fstrim`
+    /// passes over free extents smaller than one). Default: 1.
     fn discard_granularity(&self) -> u64 {
         1
     }
@@ -195,7 +196,8 @@ pub trait IoRequest: Send + 'static {
         self.len() == 0
     }
 
-    /// The segments, in order: what a read fills, what a write takes. Their memory stays
+    /// The segments, in order: what a read fills, what a write takes; at most 1024 of them
+    /// ([`crate::emulate::MAX_SEGMENTS`]) when the emulation made the request. Their memory stays
     /// where it is while the request lives, and nothing else touches it.
     fn segments(&mut self) -> Vec<IoSliceMut<'_>>;
 

@@ -328,7 +328,7 @@ impl<H: Handler, B: BlockDevice> LogicalUnit<H, B> {
     pub fn execute(&self, id: u16, cdb: &[u8], data: &mut dyn CommandData) -> Reply {
         match self.decide(id, cdb, data) {
             Decided::Reply(reply) => reply,
-            Decided::Emulate(decoded) => self.emulator.execute_decoded(decoded, data),
+            Decided::Emulate(decoded) => self.emulator.execute_attended(decoded, data),
         }
     }
 

@@ -48,7 +48,11 @@
 //! client resized the image). An image grown or shrunk while served (`rbd resize`) is a new
 //! capacity at once: the emulation reports CAPACITY DATA HAS CHANGED to the next command, and
 //! I/O past the new end is refused (LOGICAL BLOCK ADDRESS OUT OF RANGE) rather than cut short
-//! by librbd. A size that is not a whole number of blocks ends at the last whole block.
+//! by librbd. A size that is not a whole number of blocks ends at the last whole block. A
+//! shrink that lands between the emulation's range check and the I/O is still a race: the
+//! disk's own check then refuses it (MEDIUM ERROR), and a write already in flight across the
+//! new end is cut short by librbd, which reports it as done (a write's result carries no
+//! length). Shrink an image only when nothing writes past its new end.
 #![forbid(unsafe_code)]
 
 use crate::backend::{BlockDevice, IoRequest, bad_block_size, byte_range, is_valid_block_size};
@@ -392,6 +396,14 @@ impl RbdDisk {
     /// Refuses a write on a read-only disk, or one reaching past the image's end as librbd
     /// knows it now (an image shrunk while served would take a write across its new end
     /// short, and report success).
+    fn write_offset(&self, lba: u64, len: usize) -> io::Result<u64> {
+        if self.read_only {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        self.offset(lba, len)
+    }
+
+    /// As [`RbdDisk::write_offset`], for `blocks` blocks from `lba`.
     fn check_write(&self, lba: u64, blocks: u64) -> io::Result<()> {
         if self.read_only {
             return Err(io::ErrorKind::PermissionDenied.into());
@@ -454,8 +466,7 @@ impl BlockDevice for RbdDisk {
 
     fn write(&self, lba: u64, bufs: &[IoSlice<'_>], fua: bool) -> io::Result<()> {
         let len: usize = bufs.iter().map(|b| b.len()).sum();
-        let offset = self.offset(lba, len)?;
-        self.check_write(lba, (len as u64).div_ceil(u64::from(self.block_size)))?;
+        let offset = self.write_offset(lba, len)?;
         self.take_lock()?;
         self.image.write(offset, bufs).map_err(|e| self.fail(e))?;
         if fua {
@@ -551,14 +562,11 @@ impl BlockDevice for RbdDisk {
     /// holds the lock (which may wait: this runs on a serving thread). A durable write with
     /// librbd's cache on is written, then flushed, before it finishes.
     fn start_write(&self, lba: u64, req: Box<dyn IoRequest>, durable: bool) {
-        let blocks = (req.len() as u64).div_ceil(u64::from(self.block_size));
-        if let Err(e) = self.check_write(lba, blocks).and_then(|()| self.take_lock()) {
-            return req.finish(Err(e));
-        }
-        let offset = match self.offset(lba, req.len()) {
-            Ok(offset) => offset,
-            Err(e) => return req.finish(Err(e)),
-        };
+        let offset =
+            match self.write_offset(lba, req.len()).and_then(|o| Ok((o, self.take_lock()?))) {
+                Ok((offset, ())) => offset,
+                Err(e) => return req.finish(Err(e)),
+            };
         if durable && self.write_cache() {
             // Not started this way (see `starts_io`): written and flushed here.
             let mut req = req;

@@ -31,11 +31,11 @@ impl<H: Handler, B: BlockDevice> Execute for LogicalUnit<H, B> {
         };
         let emulator = self.emulator();
         if let Ok(command) = &decoded {
-            if let Some(plan) = emulator.plan_start(command, data.len()) {
+            if let Some(plan) = emulator.plan_start(command, data.len(), data.segment_count()) {
                 return emulator.start(plan, Box::new(OnRing(done)));
             }
         }
-        let reply = emulator.execute_decoded(decoded, data);
+        let reply = emulator.execute_attended(decoded, data);
         done.finish(reply.into());
     }
 

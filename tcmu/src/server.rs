@@ -429,8 +429,10 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
         }
     }
     // Commands started without waiting may still be in flight: their buffers are the ring's,
-    // which must not be reset or unmapped under them. Their completions end them on the ring.
-    while shared.busy.load(Ordering::Acquire) > 0 {
+    // which must not be reset or unmapped under them. Each holds a finisher, which holds the
+    // completer until it has completed its command on the ring and is gone; the workers'
+    // own references went with them.
+    while Arc::strong_count(&completer) > 1 {
         std::thread::sleep(Duration::from_millis(1));
     }
     let fatal = shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -449,7 +451,8 @@ enum Job {
 #[derive(Default)]
 struct Shared {
     aborted: Aborted,
-    /// Commands queued or running.
+    /// Commands queued or running (a command started without waiting runs until its I/O
+    /// ends); counted out as their completion begins.
     busy: AtomicUsize,
     /// Threads about to complete a command (waiting for the ring's lock, or holding it): the
     /// last of them rings the doorbell for all.

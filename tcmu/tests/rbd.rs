@@ -347,12 +347,43 @@ fn started_io(ceph: &Ceph) {
     disk.start_read(disk.num_blocks() - 1, Box::new(Req(vec![0; chunk], 99, tx.clone())));
     let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     assert_eq!((i, result.unwrap_err().kind()), (99, std::io::ErrorKind::InvalidInput));
-    // Closing waits for what was started: none left in flight, the last write in the cluster.
-    disk.start_write(0, Box::new(Req(pattern(77, chunk), 100, tx)), false);
-    drop(disk);
+    // Closing waits for what was started, its completion included: a request whose finish
+    // is held keeps the close waiting until it is let go (librbd's close waits for its
+    // callbacks; `Image`'s `Drop` waits too, should a librbd not).
+    let (hold, held) = std::sync::mpsc::channel::<()>();
+    disk.start_write(0, Box::new(Held(Req(pattern(77, chunk), 100, tx), held)), false);
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let closer = {
+        let closed = std::sync::Arc::clone(&closed);
+        std::thread::spawn(move || {
+            drop(disk);
+            closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!closed.load(std::sync::atomic::Ordering::SeqCst), "closed under a finish running");
+    hold.send(()).unwrap();
+    closer.join().unwrap();
     let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     assert!(i == 100 && result.is_ok());
     assert!(at(&ceph.export(name), 0, chunk) == &pattern(77, chunk)[..]);
+}
+
+/// A request whose finish waits until the test lets it go.
+struct Held(Req, std::sync::mpsc::Receiver<()>);
+
+impl tcmu::IoRequest for Held {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn segments(&mut self) -> Vec<IoSliceMut<'_>> {
+        self.0.segments()
+    }
+    fn finish(self: Box<Self>, result: std::io::Result<()>) {
+        let Held(req, held) = *self;
+        let _ = held.recv_timeout(std::time::Duration::from_secs(30));
+        Box::new(req).finish(result);
+    }
 }
 
 /// An image resized (`rbd resize`, another process) while a device serves it: the next

@@ -614,6 +614,7 @@ struct Remote {
     most: Arc<std::sync::atomic::AtomicUsize>,
     durable: std::sync::atomic::AtomicUsize,
     lose_writes: bool,
+    delay: std::time::Duration,
 }
 
 impl Remote {
@@ -624,10 +625,11 @@ impl Remote {
             most: Arc::default(),
             durable: Default::default(),
             lose_writes,
+            delay: std::time::Duration::from_millis(20),
         }
     }
 
-    /// Runs `io` on the disk 20 ms from now, on another thread, then finishes `req`.
+    /// Runs `io` on the disk `delay` from now, on another thread, then finishes `req`.
     fn later(
         &self,
         mut req: Box<dyn tcmu::IoRequest>,
@@ -637,8 +639,9 @@ impl Remote {
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.most.fetch_max(now, SeqCst);
         let (disk, in_flight) = (Arc::clone(&self.disk), Arc::clone(&self.in_flight));
+        let delay = self.delay;
         std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(delay);
             let result = io(&disk, &mut *req);
             in_flight.fetch_sub(1, SeqCst);
             req.finish(result);
@@ -737,4 +740,28 @@ fn a_started_write_the_device_drops_unfinished_fails_and_the_device_serves_on() 
     let done = drive(&mut sim, &bell, vec![(rw10(0x28, 8, 1), Vec::new(), 512)]);
     assert_eq!(done[0].status, 0, "reads still served");
     server.stop().unwrap();
+}
+
+#[test]
+fn stopping_waits_for_the_commands_in_flight_and_completes_them() {
+    let mut sim = SimKernel::new(SimConfig::small()).unwrap();
+    let bell = Arc::new(SimDoorbell::default());
+    let remote = Remote { delay: std::time::Duration::from_millis(300), ..Remote::new(false) };
+    let unit = Arc::new(LogicalUnit::emulated(Emulator::new(remote, Identity::for_name("stop"))));
+    let server =
+        Server::spawn(Ring::new(sim.region()).unwrap(), Arc::clone(&bell), Arc::clone(&unit), 1);
+    sim.submit(&rw10(0x2a, 0, 1), SimData::Write(&[5u8; 512])).unwrap();
+    bell.kick();
+    let in_flight = &unit.emulator().device().in_flight;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the write never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Stopped while the write is in flight: stop returns once it has been completed on the
+    // ring (its buffers are the ring's, which the owner resets or unmaps next).
+    server.stop().unwrap();
+    let done = sim.reap().unwrap();
+    assert_eq!(done.len(), 1, "the write in flight was completed before stop returned");
+    assert_eq!(done[0].status, 0);
 }

@@ -55,6 +55,7 @@ use scsi_proto::Wire;
 use scsi_proto::cdb::{Command, CommandInfo, DataDirection, Field, Kind};
 use scsi_proto::sense::{AdditionalSense, SenseData, SenseFormat};
 use scsi_proto::xcopy::CopyStatus;
+pub use start::MAX_SEGMENTS;
 pub(crate) use start::Started;
 use std::collections::HashMap;
 use std::io;
@@ -399,6 +400,16 @@ impl<B: BlockDevice> Emulator<B> {
         if let Some(reply) = self.unit_attention(decoded.as_ref().ok(), data) {
             return reply;
         }
+        self.execute_attended(decoded, data)
+    }
+
+    /// [`Emulator::execute_decoded`] once a pending unit attention was looked at (by
+    /// `LogicalUnit::decide`, before the handler).
+    pub(crate) fn execute_attended(
+        &self,
+        decoded: scsi_proto::Result<Command>,
+        data: &mut dyn CommandData,
+    ) -> Reply {
         let (outcome, direction) = match decoded {
             Ok(cmd) => (self.dispatch(&cmd, data), Some(cmd.data_direction())),
             Err(e) => (Err(e.into()), None),
@@ -586,10 +597,10 @@ impl<B: BlockDevice> Emulator<B> {
     fn range(&self, cmd: &Command) -> Result<(u64, u64), Fail> {
         let lba = cmd.lba().unwrap_or(0);
         let blocks = u64::from(cmd.transfer_length().unwrap_or(0));
+        // Asked once: a device's size may change while it is served.
+        let capacity = self.dev.num_blocks();
         match lba.checked_add(blocks) {
-            Some(end) if end <= self.dev.num_blocks() && lba <= self.dev.num_blocks() => {
-                Ok((lba, blocks))
-            }
+            Some(end) if end <= capacity && lba <= capacity => Ok((lba, blocks)),
             _ => Err(Fail::Sense(SenseData::lba_out_of_range())),
         }
     }

@@ -16,6 +16,11 @@ use scsi_proto::sense::SenseFormat;
 use std::io::{self, IoSliceMut};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+/// The most segments a request handed to [`BlockDevice::start_read`] or
+/// [`BlockDevice::start_write`] has (the system's `IOV_MAX`, which librbd's vectored calls
+/// refuse to exceed): a command in more runs on a serving thread, which splits it.
+pub const MAX_SEGMENTS: usize = 1024;
+
 /// A command run asynchronously, from the emulation's side: its buffers, and where its reply
 /// goes. Implemented for ring commands by the ring adapter.
 pub(crate) trait Started: Send + 'static {
@@ -115,10 +120,13 @@ pub(crate) struct Plan {
 }
 
 impl<B: BlockDevice> Emulator<B> {
-    /// Whether `cmd`, whose buffer is `len` bytes, is a plain READ or WRITE the device starts
-    /// without waiting (see the module's notes), and how; `None`: it runs as usual. A pending
-    /// unit attention must have been looked at before.
-    pub(crate) fn plan_start(&self, cmd: &Command, len: usize) -> Option<Plan> {
+    /// Whether `cmd`, whose buffer is `len` bytes in `segments` pieces, is a plain READ or
+    /// WRITE the device starts without waiting (see the module's notes), and how; `None`: it
+    /// runs as usual. A pending unit attention must have been looked at before.
+    pub(crate) fn plan_start(&self, cmd: &Command, len: usize, segments: usize) -> Option<Plan> {
+        if segments > MAX_SEGMENTS {
+            return None;
+        }
         let write = match cmd.kind() {
             Kind::Read => false,
             Kind::Write => true,
@@ -227,7 +235,7 @@ mod tests {
         let disk = Gated { disk: MemoryDisk::new(16, 512).unwrap(), held: Mutex::default() };
         let emu = Arc::new(Emulator::new(disk, Identity::for_name("caw")));
         let write = Command::parse(&[0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
-        let plan = emu.plan_start(&write, 512).expect("a plain WRITE is started");
+        let plan = emu.plan_start(&write, 512, 1).expect("a plain WRITE is started");
         let (tx, written) = mpsc::channel();
         emu.start(plan, Box::new(Sent(vec![1; 512], tx)));
         // COMPARE AND WRITE expecting what the write in flight carries.
@@ -252,7 +260,8 @@ mod tests {
     fn only_plain_reads_and_writes_of_exactly_their_blocks_are_started() {
         let disk = Gated { disk: MemoryDisk::new(16, 512).unwrap(), held: Mutex::default() };
         let emu = Emulator::new(disk, Identity::for_name("plan"));
-        let plan = |cdb: &[u8], len| emu.plan_start(&Command::parse(cdb).unwrap(), len).is_some();
+        let plan =
+            |cdb: &[u8], len| emu.plan_start(&Command::parse(cdb).unwrap(), len, 1).is_some();
         assert!(plan(&[0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0], 1024), "READ(10)");
         assert!(!plan(&[0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0], 1536), "a longer buffer");
         assert!(!plan(&[0x28, 0, 0, 0, 0, 1, 0, 0, 0, 0], 0), "no blocks");
@@ -260,5 +269,8 @@ mod tests {
         assert!(!plan(&[0x28, 0, 0, 0, 0, 15, 0, 0, 2, 0], 1024), "past the end");
         assert!(!plan(&[0x2e, 0, 0, 0, 0, 1, 0, 0, 1, 0], 512), "WRITE AND VERIFY");
         assert!(!plan(&[0x2f, 0, 0, 0, 0, 1, 0, 0, 1, 0], 0), "VERIFY");
+        let read = Command::parse(&[0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0]).unwrap();
+        assert!(emu.plan_start(&read, 1024, MAX_SEGMENTS).is_some());
+        assert!(emu.plan_start(&read, 1024, MAX_SEGMENTS + 1).is_none(), "too many segments");
     }
 }
