@@ -51,7 +51,7 @@ bookworm-backports kernel, with ublk); vm-test runs on both unless told one.
 ";
 
 /// Seconds each fuzz target runs for inside `cargo xtask test`.
-const TEST_FUZZ_SECONDS: u64 = 15;
+const TEST_FUZZ_SECONDS: u64 = 8;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = env::args().skip(1).collect();
