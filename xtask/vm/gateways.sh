@@ -3,7 +3,8 @@
 # LIO's iSCSI fabric on two portals; open-iscsi logs in to both and multipathd groups the two
 # paths (same serial and NAA: the image's id) by their ALUA state. fio writes with crc32c
 # verify while A, holding the lock, is SIGKILLed: its path fails, B takes the lock over
-# (blocklisting A), fio ends with no error; A restarted joins active/non-optimized.
+# (blocklisting A), fio ends with no error; A restarted joins active/non-optimized. Then the
+# same with our own initiator (`tcmu iscsi login`) and B, now the holder, SIGKILLed.
 for m in dm_multipath dm_round_robin dm_service_time scsi_dh_alua iscsi_tcp; do modprobe $m 2>/dev/null; done
 G=$R/gw; mkdir -p $G /etc/multipath /etc/iscsi /run/lock/iscsi /var/lib/iscsi
 rbd create --size 128M rbd/gw
@@ -123,8 +124,39 @@ check "A restarted rejoins non-optimized; B keeps the lock (prio 50 active)" '[ 
 dd if=$DM bs=1M count=24 iflag=direct 2>/dev/null > $G/via-mp
 check "the map's first 24 MiB are the cluster's (rbd export)" 'export_at gw 0 24 | cmp -s - $G/via-mp'
 
+# The same with our own initiator: open-iscsi logs out, `tcmu iscsi login` logs in to both
+# gateways (no iscsid), multipathd makes the map again, and fio verifies through the SIGKILL
+# of B, which now holds the lock: A takes it over.
+dmsetup remove $MAP 2>/dev/null
+iscsiadm -m node --logoutall=all > /dev/null 2>&1; kill $(pidof iscsid) 2>/dev/null
+for t in gwa:3260 gwb:3261; do
+  "$TCMU" iscsi login "iscsi://127.0.0.1:${t#*:}/iqn.2026-12.rs.tcmu:${t%%:*}/0" > $G/login-${t%%:*}.out 2>&1
+done
+MAP=
+for i in $(seq 1 150); do
+  MAP=$(dmsetup ls --target multipath 2>/dev/null | awk '$2 ~ /^\(/ {print $1; exit}')
+  [ -n "$MAP" ] && [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2
+done
+multipath -ll > $G/mp-ours.txt 2>&1
+DM=/dev/mapper/$MAP
+fio --name=v --filename=$DM --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
+    --size=24m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=$G/fio-ours.out > /dev/null 2>&1 &
+FP=$!
+sleep 3
+running=0; kill -0 $FP 2>/dev/null && running=1
+t0=$(date +%s%N)
+kill -KILL $P_gwb; wait $P_gwb 2>/dev/null
+for i in $(seq 1 600); do grep -q "took the exclusive lock over" $G/gwa.err && break; sleep 0.1; done
+t1=$(date +%s%N)
+wait $FP; frc=$?
+echo "gateways, our initiator: failover (SIGKILL of B to A holding the lock) $(( (t1 - t0) / 1000000 )) ms"
+check "our initiator (tcmu iscsi login) to both, multipathd: fio crc32c verify through the SIGKILL of B, A takes the lock over, no error" '[ -n "$MAP" ] && grep -q "prio=50 status=active" $G/mp-ours.txt && [ $running = 1 ] && [ $frc -eq 0 ] && grep -q "err= 0" $G/fio-ours.out && grep -q "took the exclusive lock over" $G/gwa.err'
+[ $frc -eq 0 ] || { cat $G/login-gwa.out $G/login-gwb.out $G/mp-ours.txt; grep -h "err=" $G/fio-ours.out; }
+
 fi
 dmsetup remove $MAP 2>/dev/null; kill $MP 2>/dev/null; wait $MP 2>/dev/null
+"$TCMU" iscsi logout --all > /dev/null 2>&1
 iscsiadm -m node --logoutall=all > /dev/null 2>&1; kill $(pidof iscsid) 2>/dev/null
 udevadm control --exit 2>/dev/null
-for p in ${P_gwa:-} ${P_gwb:-}; do kill -TERM $p; wait $p; done
+for p in ${P_gwa:-} ${P_gwb:-}; do kill -TERM $p 2>/dev/null; wait $p; done
+timeout 60 "$TCMU" cleanup > /dev/null 2>&1
