@@ -137,6 +137,10 @@ pub trait BlockDevice: Send + Sync {
     /// WRITE to them, and a serving thread is free again as soon as the I/O is started, so
     /// many commands are in flight without a thread for each. Default: false (the emulation
     /// calls [`BlockDevice::read`] and [`BlockDevice::write`] on a serving thread).
+    ///
+    /// A device that says so finishes (or drops) every request it was handed by itself,
+    /// without waiting to be dropped: stopping a server waits for them
+    /// ([`crate::Server::stop`]).
     fn starts_io(&self, write: bool, durable: bool) -> bool {
         let _ = (write, durable);
         false

@@ -596,7 +596,9 @@ impl BlockDevice for RbdDisk {
         self.gateway.is_none()
     }
 
-    /// Moves when this gateway takes or loses the lock, or is blocklisted.
+    /// Moves when this gateway takes or loses the lock, or is blocklisted (also when a REPORT
+    /// TARGET PORT GROUPS, which asks the cluster, corrects what the gateway believed: the
+    /// next command then reports the change, and the initiator asks once more).
     fn access_state_changes(&self) -> u64 {
         self.gateway.as_ref().map_or(0, |gw| gw.changes.load(Ordering::SeqCst))
     }

@@ -317,8 +317,12 @@ impl Server {
         Server { stop, thread, finished }
     }
 
-    /// Stops taking commands, lets the workers finish what they hold, and joins the threads.
-    /// Returns why the loop had ended, if it ended on its own on an error.
+    /// Stops taking commands, lets the workers finish what they hold, waits for the I/O a
+    /// device started without waiting to end (every such command is completed on the ring
+    /// before this returns: a device must finish or drop its requests without waiting to be
+    /// dropped itself, or this waits for ever; it says what it waits for every 5 s), and
+    /// joins the threads. Returns why the loop had ended, if it ended on its own on an
+    /// error.
     pub fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown()
     }
@@ -432,7 +436,18 @@ fn serve<H: Execute + 'static, D: Doorbell + 'static>(
     // which must not be reset or unmapped under them. Each holds a finisher, which holds the
     // completer until it has completed its command on the ring and is gone; the workers'
     // own references went with them.
+    let waiting_since = Instant::now();
+    let mut said = Duration::ZERO;
     while Arc::strong_count(&completer) > 1 {
+        let waited = waiting_since.elapsed();
+        if waited >= said + Duration::from_secs(5) {
+            said = waited;
+            tracing::warn!(
+                in_flight = Arc::strong_count(&completer) - 1,
+                ?waited,
+                "stopping: waiting for commands whose I/O the device started and has not ended"
+            );
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     let fatal = shared.fatal.lock().unwrap_or_else(PoisonError::into_inner).take();

@@ -643,6 +643,9 @@ fn block_limits_report_the_discard_granularity_aligned_at_zero() {
     assert_eq!(limits(Granular { disk: disk(), unit: 8192 }), (8192, Some(0)));
     // No unit: one block, no alignment claimed.
     assert_eq!(limits(Granular { disk: disk(), unit: 1 }), (1, None));
-    // A unit too large for the field: the largest power of two that fits.
-    assert_eq!(limits(Granular { disk: disk(), unit: 1 << 40 }), (1 << 31, Some(0)));
+    // A unit larger than MAXIMUM UNMAP LBA COUNT: that count (the kernel splits discards at
+    // granularity multiples, and cannot below it).
+    assert_eq!(limits(Granular { disk: disk(), unit: 1 << 40 }), (1 << 20, Some(0)));
+    // Not a power of two (three 4 MiB objects a set): the largest power of two dividing it.
+    assert_eq!(limits(Granular { disk: disk(), unit: 3 * 8192 }), (8192, Some(0)));
 }

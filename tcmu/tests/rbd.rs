@@ -343,6 +343,12 @@ fn started_io(ceph: &Ceph) {
             &want[..8]
         );
     }
+    // A flush started without waiting.
+    let (flushed_tx, flushed) = std::sync::mpsc::channel();
+    disk.image().start_flush(move |r| {
+        let _ = flushed_tx.send(r.is_ok());
+    });
+    assert_eq!(flushed.recv_timeout(std::time::Duration::from_secs(30)), Ok(true));
     // Past the end: finished with the error at once, nothing started.
     disk.start_read(disk.num_blocks() - 1, Box::new(Req(vec![0; chunk], 99, tx.clone())));
     let (i, result, _) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();

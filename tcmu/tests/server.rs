@@ -759,7 +759,9 @@ fn stopping_waits_for_the_commands_in_flight_and_completes_them() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     // Stopped while the write is in flight: stop returns once it has been completed on the
-    // ring (its buffers are the ring's, which the owner resets or unmaps next).
+    // ring (its buffers are the ring's, which the owner resets or unmaps next). This shows
+    // that stop waits; that it waits until the completion is over, not only begun, is the
+    // completer's reference count (`serve`), which no test here can time.
     server.stop().unwrap();
     let done = sim.reap().unwrap();
     assert_eq!(done.len(), 1, "the write in flight was completed before stop returned");

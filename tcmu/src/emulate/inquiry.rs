@@ -30,9 +30,13 @@ impl<B: BlockDevice> Emulator<B> {
         }
         let p = Peripheral::DISK;
         let thin = self.dev.supports_discard();
-        // The field is 32 bits wide; a unit that does not fit is reported as the largest
-        // that does (a power of two, as units are).
-        let granularity = u32::try_from(self.dev.discard_granularity().max(1)).unwrap_or(1 << 31);
+        // Linux splits discards at multiples of the granularity with power-of-two arithmetic,
+        // and cannot split below MAXIMUM UNMAP LBA COUNT: the largest power of two that
+        // divides the device's unit (an RBD object set of three 4 MiB objects: 4 MiB), at
+        // most that count.
+        let unit = self.dev.discard_granularity().max(1);
+        let granularity = (1u64 << unit.trailing_zeros()).min(u64::from(MAX_UNMAP_BLOCKS));
+        let granularity = u32::try_from(granularity).unwrap_or(MAX_UNMAP_BLOCKS);
         let page = cmd.get(Field::PageCode).unwrap_or(0) as u8;
         let bytes = match page {
             0x00 => SupportedVpdPages {
