@@ -30,6 +30,27 @@ sd_of() { # IQN: the sd disk of the session to that target
 state_of() { # SD: the access state its own gateway reports for its own group
   sg_rtpg -d /dev/$1 2>/dev/null | grep -m1 "access state" | sed 's/.*(\(.*\))/\1/'
 }
+wait_map() { # sets MAP: the multipath map, once both its paths are active and ready
+  MAP=
+  for i in $(seq 1 150); do
+    MAP=$(dmsetup ls --target multipath 2>/dev/null | awk '$2 ~ /^\(/ {print $1; exit}')
+    [ -n "$MAP" ] && [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2
+  done
+}
+failover() { # OUT VICTIM SURVIVOR: fio with crc32c verify on $DM into $G/OUT while gateway
+  # VICTIM (holding the lock) is SIGKILLed; sets running, frc and ms (until SURVIVOR holds it)
+  fio --name=v --filename=$DM --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
+      --size=24m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=$G/$1 > /dev/null 2>&1 &
+  FP=$!
+  sleep 3
+  running=0; kill -0 $FP 2>/dev/null && running=1
+  t0=$(date +%s%N)
+  eval "kill -KILL \$P_$2; wait \$P_$2 2>/dev/null"
+  for i in $(seq 1 600); do grep -q "took the exclusive lock over" $G/$3.err && break; sleep 0.1; done
+  t1=$(date +%s%N)
+  wait $FP; frc=$?
+  ms=$(( (t1 - t0) / 1000000 ))
+}
 gw gwa 1 3260 && gw gwb 2 3261; grc=$?
 check "two gateways of rbd/gw serve (A took the free lock)" '[ $grc -eq 0 ] && grep -q "took the free exclusive lock" $G/gwa.err && ! grep -q "took the free" $G/gwb.err'
 [ $grc -eq 0 ] || { cat $G/gwa.err $G/gwb.err; }
@@ -76,11 +97,7 @@ devices {
 CONF
 multipathd -d -s > $G/multipathd.log 2>&1 &
 MP=$!
-MAP=
-for i in $(seq 1 150); do
-  MAP=$(dmsetup ls --target multipath 2>/dev/null | awk '$2 ~ /^\(/ {print $1; exit}')
-  [ -n "$MAP" ] && [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2
-done
+wait_map
 multipath -ll > $G/mp-before.txt 2>&1
 check "multipathd groups the two paths: A's group prio 50 active, B's prio 10" '[ -n "$MAP" ] && grep -q "prio=50 status=active" $G/mp-before.txt && grep -q "prio=10 status=enabled" $G/mp-before.txt'
 [ -n "$MAP" ] || { multipath -v3 -d > $G/mp-debug.log 2>&1; grep -i -E "blacklist|wwid|uid|protocol|sd[a-z]|error|fail" $G/mp-debug.log | head -60; tail -20 $G/multipathd.log; }
@@ -94,18 +111,9 @@ fio_bw() { # SECONDS: 4 KiB random writes at QD16 on the map; KiB/s
       --size=32m --time_based --runtime=$1 --output-format=terse 2>/dev/null | awk -F';' '{print $48}'
 }
 before=$(fio_bw 5)
-fio --name=v --filename=$DM --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
-    --size=24m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=$G/fio.out > /dev/null 2>&1 &
-FP=$!
-sleep 3
-running=0; kill -0 $FP 2>/dev/null && running=1
-t0=$(date +%s%N)
-kill -KILL $P_gwa; wait $P_gwa 2>/dev/null
-for i in $(seq 1 600); do grep -q "took the exclusive lock over" $G/gwb.err && break; sleep 0.1; done
-t1=$(date +%s%N)
-wait $FP; frc=$?
+failover fio.out gwa gwb
 after=$(fio_bw 5)
-echo "gateways: failover (SIGKILL of A to B holding the lock) $(( (t1 - t0) / 1000000 )) ms; 4k QD16 random writes ${before} KiB/s before, ${after} KiB/s after"
+echo "gateways: failover (SIGKILL of A to B holding the lock) $ms ms; 4k QD16 random writes ${before} KiB/s before, ${after} KiB/s after"
 grep -h "clat.*max\|lat (msec)\|err=" $G/fio.out | head -4
 check "fio crc32c verify running through the SIGKILL of the active gateway: no error" '[ $running = 1 ] && [ $frc -eq 0 ] && grep -q "err= 0" $G/fio.out'
 # A's address, as B named it when it broke A's lock.
@@ -132,24 +140,11 @@ iscsiadm -m node --logoutall=all > /dev/null 2>&1; kill $(pidof iscsid) 2>/dev/n
 for t in gwa:3260 gwb:3261; do
   "$TCMU" iscsi login "iscsi://127.0.0.1:${t#*:}/iqn.2026-12.rs.tcmu:${t%%:*}/0" > $G/login-${t%%:*}.out 2>&1
 done
-MAP=
-for i in $(seq 1 150); do
-  MAP=$(dmsetup ls --target multipath 2>/dev/null | awk '$2 ~ /^\(/ {print $1; exit}')
-  [ -n "$MAP" ] && [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2
-done
+wait_map
 multipath -ll > $G/mp-ours.txt 2>&1
 DM=/dev/mapper/$MAP
-fio --name=v --filename=$DM --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
-    --size=24m --verify=crc32c --verify_fatal=1 --do_verify=1 --output=$G/fio-ours.out > /dev/null 2>&1 &
-FP=$!
-sleep 3
-running=0; kill -0 $FP 2>/dev/null && running=1
-t0=$(date +%s%N)
-kill -KILL $P_gwb; wait $P_gwb 2>/dev/null
-for i in $(seq 1 600); do grep -q "took the exclusive lock over" $G/gwa.err && break; sleep 0.1; done
-t1=$(date +%s%N)
-wait $FP; frc=$?
-echo "gateways, our initiator: failover (SIGKILL of B to A holding the lock) $(( (t1 - t0) / 1000000 )) ms"
+failover fio-ours.out gwb gwa
+echo "gateways, our initiator: failover (SIGKILL of B to A holding the lock) $ms ms"
 check "our initiator (tcmu iscsi login) to both, multipathd: fio crc32c verify through the SIGKILL of B, A takes the lock over, no error" '[ -n "$MAP" ] && grep -q "prio=50 status=active" $G/mp-ours.txt && [ $running = 1 ] && [ $frc -eq 0 ] && grep -q "err= 0" $G/fio-ours.out && grep -q "took the exclusive lock over" $G/gwa.err'
 [ $frc -eq 0 ] || { cat $G/login-gwa.out $G/login-gwb.out $G/mp-ours.txt; grep -h "err=" $G/fio-ours.out; }
 
