@@ -37,6 +37,14 @@ wait_map() { # sets MAP: the multipath map, once both its paths are active and r
     [ -n "$MAP" ] && [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2
   done
 }
+settled() { # OUT: `multipath -ll` into $G/OUT once the holder's group (prio 50) is active and
+  # the other's (prio 10) enabled: multipathd sets both at its next checks (up to 30 s)
+  for i in $(seq 1 150); do
+    multipath -ll > $G/$1 2>&1
+    grep -q "prio=50 status=active" $G/$1 && grep -q "prio=10 status=enabled" $G/$1 && break
+    sleep 0.2
+  done
+}
 failover() { # OUT VICTIM SURVIVOR: fio with crc32c verify on $DM into $G/OUT while gateway
   # VICTIM (holding the lock) is SIGKILLed; sets running, frc and ms (until SURVIVOR holds it)
   fio --name=v --filename=$DM --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
@@ -98,8 +106,9 @@ CONF
 multipathd -d -s > $G/multipathd.log 2>&1 &
 MP=$!
 wait_map
-multipath -ll > $G/mp-before.txt 2>&1
+settled mp-before.txt
 check "multipathd groups the two paths: A's group prio 50 active, B's prio 10" '[ -n "$MAP" ] && grep -q "prio=50 status=active" $G/mp-before.txt && grep -q "prio=10 status=enabled" $G/mp-before.txt'
+grep -q "prio=50 status=active" $G/mp-before.txt || { cat $G/mp-before.txt; sg_rtpg -d /dev/$SA; sg_rtpg -d /dev/$SB; tail -30 $G/multipathd.log; grep -i "lock\|warn" $G/gwa.err $G/gwb.err | tail; }
 [ -n "$MAP" ] || { multipath -v3 -d > $G/mp-debug.log 2>&1; grep -i -E "blacklist|wwid|uid|protocol|sd[a-z]|error|fail" $G/mp-debug.log | head -60; tail -20 $G/multipathd.log; }
 DM=/dev/mapper/$MAP
 if [ -z "$MAP" ]; then
@@ -126,7 +135,7 @@ timeout 60 "$TCMU" cleanup > $G/cleanup.out 2>&1
 gw gwa 1 3260; arc=$?
 for i in $(seq 1 200); do [ "$(multipath -ll 2>/dev/null | grep -c 'active ready')" = 2 ] && break; sleep 0.2; done
 SA=$(sd_of iqn.2026-12.rs.tcmu:gwa)
-multipath -ll > $G/mp-rejoined.txt 2>&1
+settled mp-rejoined.txt
 check "A restarted rejoins non-optimized; B keeps the lock (prio 50 active)" '[ $arc -eq 0 ] && ! grep -q "took the free" $G/gwa.err && state_of $SA | grep -qi "active/non optimized" && [ "$(grep -c "active ready" $G/mp-rejoined.txt)" = 2 ] && grep -q "prio=50 status=active" $G/mp-rejoined.txt'
 # What the initiator sees is what the cluster holds (read below every cache: another client).
 dd if=$DM bs=1M count=24 iflag=direct 2>/dev/null > $G/via-mp
@@ -141,7 +150,7 @@ for t in gwa:3260 gwb:3261; do
   "$TCMU" iscsi login "iscsi://127.0.0.1:${t#*:}/iqn.2026-12.rs.tcmu:${t%%:*}/0" > $G/login-${t%%:*}.out 2>&1
 done
 wait_map
-multipath -ll > $G/mp-ours.txt 2>&1
+settled mp-ours.txt
 DM=/dev/mapper/$MAP
 failover fio-ours.out gwb gwa
 echo "gateways, our initiator: failover (SIGKILL of B to A holding the lock) $ms ms"
