@@ -20,6 +20,8 @@ const DEVICES: &[(&str, &str)] = &[
     ("tcmu-runner", "tcmu-runner 1.5.4, qcow2"),
     ("ublk", "ublk loop (rublk 0.2.15)"),
     ("rbd-bench", "rbd bench (librbd alone)"),
+    ("fio-rbd", "fio's rbd engine (librbd, no block layer)"),
+    ("krbd", "kernel rbd driver (no user space)"),
     ("ours-rbd", "ours, rbd"),
     ("runner-rbd", "tcmu-runner 1.5.4, rbd"),
 ];

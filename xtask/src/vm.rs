@@ -45,6 +45,10 @@ const MODULES: &[&str] = &[
 /// Modules loaded where the kernel has them: ublk (6.12; Debian's 6.1 has none).
 const OPTIONAL_MODULES: &[&str] = &["ublk_drv"];
 
+/// Modules put in the guest (with their dependencies) for a script to load when it wants them:
+/// the kernel's rbd driver, the bench's `krbd` bound.
+const ON_DEMAND_MODULES: &[&str] = &["rbd"];
+
 const INIT: &str = r#"#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in @MODULES@; do modprobe $m || echo "vm: modprobe $m failed"; done
@@ -301,6 +305,11 @@ fn initramfs(tree: &Path, version: &str) -> Result<PathBuf, String> {
             }
             None if is_builtin(m) || OPTIONAL_MODULES.contains(m) => {}
             None => return Err(format!("module {m} not in the kernel package")),
+        }
+    }
+    for m in ON_DEMAND_MODULES {
+        if let Some((k, _)) = by_name(m) {
+            stack.push(k.clone());
         }
     }
     while let Some(k) = stack.pop() {

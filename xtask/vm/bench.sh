@@ -48,8 +48,10 @@ UBLK=""; [ -e /dev/ublk-control ] && [ -x "${RUBLK:-}" ] && UBLK=ublk
 DEVICES=${DEVICES:-fileio ours-file ours-mem ours-poll tcmu-runner $UBLK}
 # The RBD devices (asked for by name) share one single-node Ceph cluster in the guest, started
 # by the project's script ($CEPH_SCRIPT): `rbd-bench` is librbd alone (`rbd bench`, no SCSI),
-# `ours-rbd` our server, `runner-rbd` tcmu-runner's rbd handler, each on a fresh 256 MiB image.
-case " $DEVICES " in *" ours-rbd "*|*" runner-rbd "*|*" rbd-bench "*)
+# `ours-rbd` our server, `runner-rbd` tcmu-runner's rbd handler, each on a fresh 256 MiB image;
+# two bounds for any block device on this cluster: `fio-rbd` is fio's own librbd engine (fio's
+# cost, no block layer) and `krbd` the kernel's rbd driver (the block layer, no user space).
+case " $DEVICES " in *" ours-rbd "*|*" runner-rbd "*|*" rbd-bench "*|*" krbd "*|*" fio-rbd "*)
   sh "$CEPH_SCRIPT" up /tmp/bceph 2048 > /dev/null || { echo "bench: no Ceph cluster"; exit 1; }
   export CEPH_CONF=/tmp/bceph/ceph.conf ;;
 esac
@@ -146,10 +148,17 @@ start() { # DEVICE: sets DEV and SPID (the serving process, or empty)
   runner-rbd)
     rbd create --size 256M rbd/bench
     tcmu_runner "rbd/rbd/bench;conf=$CEPH_CONF" ;;
-  rbd-bench)
+  rbd-bench|fio-rbd)
     rbd create --size 256M rbd/bench
     rbd bench --io-type write --io-size 4M --io-total 256M rbd/bench > /dev/null 2>&1
     return 0 ;;
+  krbd)
+    rbd create --size 256M rbd/bench
+    modprobe rbd
+    # msgr2 in crc mode, as librbd speaks it by default here; noudev: the guest runs no udev
+    # (rbd would wait for it forever), devtmpfs makes the node.
+    rbd device map -o ms_mode=prefer-crc,noudev rbd/bench > /dev/null 2> /tmp/b.err
+    DEV=/dev/rbd$(ls /sys/bus/rbd/devices 2>/dev/null | head -1) ;;
   tcmu-runner)
     qemu-img create -q -f qcow2 -o compat=0.10,preallocation=full $B/r.qcow2 $SIZE
     tcmu_runner "qcow/$B/r.qcow2" ;;
@@ -169,7 +178,8 @@ stop() {
   fileio) loop_down; rmdir $C/core/fileio_9/ref $C/core/fileio_9; rm -f $B/ref.img ;;
   ours-rbd) kill -TERM $SPID; wait $SPID; rbd rm rbd/bench > /dev/null 2>&1 ;;
   ours-*) kill -TERM $SPID; wait $SPID; rm -f $B/ours.img ;;
-  rbd-bench) rbd rm rbd/bench > /dev/null 2>&1 ;;
+  rbd-bench|fio-rbd) rbd rm rbd/bench > /dev/null 2>&1 ;;
+  krbd) rbd device unmap -o noudev rbd/bench; rbd rm rbd/bench > /dev/null 2>&1 ;;
   runner-rbd)
     loop_down; rmdir $C/core/user_9/runner $C/core/user_9
     kill -TERM $SPID; wait $SPID; rbd rm rbd/bench > /dev/null 2>&1 ;;
@@ -186,7 +196,9 @@ for round in $(seq 1 $RUNS); do
     t0=0; [ -n "$SPID" ] && t0=$(ticks $SPID); b0=$(busy); kib=0
     echo "$ALL" | while IFS=: read -r name rw bs qd jobs extra; do
       if [ $dev = rbd-bench ]; then line=$(rbd_bench $rw $bs $qd $jobs); else
-      line=$(fio --name=$name --filename=$DEV --ioengine=libaio --direct=1 --rw=$rw --bs=$bs \
+      if [ $dev = fio-rbd ]; then target="--ioengine=rbd --clientname=admin --pool=rbd --rbdname=bench"
+      else target="--filename=$DEV --ioengine=libaio --direct=1"; fi
+      line=$(fio --name=$name $target --rw=$rw --bs=$bs \
         --iodepth=$qd --numjobs=$jobs --group_reporting --time_based --runtime=$SECS \
         --ramp_time=1 --randrepeat=0 --norandommap ${extra:-} --minimal 2>/tmp/fio.err | tail -1)
       fi
