@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use crate::chap::Credentials;
 use crate::connect::{self, LoggedIn};
-use crate::kernel::{self, FoundSession, HandOff, KernelSession};
-use crate::login::LoginConfig;
+use crate::kernel::{self, FoundSession, HandOff, KernelSession, Timeouts};
+use crate::login::{LoginConfig, Session};
 use crate::netlink::NetlinkError;
 use crate::netlink::codes::IscsiErr;
 use crate::netlink::socket::IscsiNetlink;
@@ -106,6 +106,10 @@ pub struct AttachOptions {
     pub force: bool,
     /// Where the sessions made are noted ([`DEFAULT_STATE_DIR`]).
     pub state_dir: PathBuf,
+    /// The kernel's timers for the session: the replacement time-out (how long I/O is held
+    /// while the connection is down before it fails; see [`crate::Supervisor`]) and the
+    /// NOP-Out interval and time-out that find a dead link. iscsid's defaults: 120, 5, 5 s.
+    pub timeouts: Timeouts,
 }
 
 impl Default for AttachOptions {
@@ -121,6 +125,7 @@ impl Default for AttachOptions {
             scheduler: None,
             force: false,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct AttachedDisk {
     pub session: KernelSession,
     /// The address logged in to (after any redirection).
     pub portal: SocketAddr,
+    /// The login's outcome: the ISID and TSIH, the negotiated parameters.
+    pub negotiated: Session,
 }
 
 /// Why [`attach`] failed.
@@ -285,10 +292,7 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
     let handle = kernel::transport_handle(sysfs, "tcp").map_err(AttachError::NoTransport)?;
     let mut nl = IscsiNetlink::open(handle, options.timeout).map_err(AttachError::Netlink)?;
     let isid = connect::random_isid().map_err(AttachError::Isid)?;
-    let initiator = options.initiator_name.clone();
-    let mut cfg = LoginConfig::normal(initiator.clone(), isid, url.target.clone());
-    cfg.chap = options.chap.clone();
-    cfg.mutual_chap = options.mutual_chap.clone();
+    let cfg = login_config(&url, isid, options);
     let stream = connect::connect(&url.portal, options.timeout)
         .map_err(|source| AttachError::Connect { portal: url.portal.clone(), source })?;
     let LoggedIn { stream, session } = connect::login(stream, cfg)
@@ -301,10 +305,7 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
                 .and_then(|mut a| a.next().ok_or_else(|| io::Error::other("no address")))
         })
         .map_err(AttachError::Peer)?;
-    let mut hand_off = HandOff::new(url.target.clone(), initiator, portal);
-    if let Some(depth) = options.queue_depth {
-        hand_off.queue_depth = depth;
-    }
+    let hand_off = hand_off_for(&url, portal, options);
     let ks = kernel::hand_off(&mut nl, &session, stream.as_raw_fd(), &hand_off)
         .map_err(AttachError::HandOff)?;
     // The kernel holds its own reference to the socket now.
@@ -342,7 +343,25 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
     if let Err(e) = tune(&disk, options.queue_depth, options.scheduler.as_deref()) {
         tracing::warn!("{e}");
     }
-    Ok(AttachedDisk { disk, disks, url, session: ks, portal })
+    Ok(AttachedDisk { disk, disks, url, session: ks, portal, negotiated: session })
+}
+
+/// The login [`attach`] makes for `url` with `isid` (and a recovery makes again).
+pub(crate) fn login_config(url: &IscsiUrl, isid: [u8; 6], options: &AttachOptions) -> LoginConfig {
+    let mut cfg = LoginConfig::normal(options.initiator_name.clone(), isid, url.target.clone());
+    cfg.chap = options.chap.clone();
+    cfg.mutual_chap = options.mutual_chap.clone();
+    cfg
+}
+
+/// What [`attach`] gives the kernel besides the session.
+pub(crate) fn hand_off_for(url: &IscsiUrl, portal: SocketAddr, options: &AttachOptions) -> HandOff {
+    let mut hand_off = HandOff::new(url.target.clone(), options.initiator_name.clone(), portal);
+    if let Some(depth) = options.queue_depth {
+        hand_off.queue_depth = depth;
+    }
+    hand_off.timeouts = options.timeouts;
+    hand_off
 }
 
 /// Our InitiatorName: `/etc/iscsi/initiatorname.iscsi`'s (open-iscsi's), else one made from

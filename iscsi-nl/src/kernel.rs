@@ -170,6 +170,17 @@ fn connect(
         transport_eph: fd,
         is_leading: true,
     })?;
+    restart(nl, session, target, ks)
+}
+
+/// The end of a hand-off, and of a recovery's re-login ([`crate::supervise`]): `SET_PARAM` for
+/// every parameter of `session` on the bound connection `ks`, then `START_CONN`.
+pub fn restart(
+    nl: &mut IscsiNetlink,
+    session: &Session,
+    target: &HandOff,
+    ks: &KernelSession,
+) -> Result<(), NetlinkError> {
     let params = kernel_params(
         session,
         &target.target_name,

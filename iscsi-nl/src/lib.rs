@@ -54,6 +54,7 @@ pub mod keys;
 pub mod login;
 pub mod netlink;
 pub mod pdu;
+pub mod supervise;
 pub mod text;
 
 pub use attach::{
@@ -61,6 +62,7 @@ pub use attach::{
     Detached, Detaching, IscsiUrl, SessionProblem, Sessions, attach, default_initiator_name,
     detach,
 };
+pub use supervise::Supervisor;
 
 // Every parser on arbitrary bytes, for the cargo-fuzz target `iscsi_pdu`: built only under
 // `--cfg fuzzing` (which cargo-fuzz sets) and for this crate's tests, so it is no public API.

@@ -6,7 +6,24 @@ use clap::Subcommand;
 use iscsi_nl::chap::Credentials;
 use iscsi_nl::{AttachError, AttachOptions, DetachError, DetachOptions, Sessions};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use iscsi_nl::Supervisor;
+use iscsi_nl::kernel::Timeouts;
+use nix::sys::signal::{SigSet, Signal};
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (threads started later inherit it), for
+/// a thread that waits for them.
+fn block_stop_signals() -> Result<SigSet, Error> {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set.thread_block().map_err(|e| Error::Supervise(e.into()))?;
+    Ok(set)
+}
 
 /// The environment variable holding our CHAP secret.
 const SECRET_ENV: &str = "TCMU_CHAP_SECRET";
@@ -25,8 +42,10 @@ pub enum IscsiCmd {
     },
     /// Log in to iscsi://HOST[:PORT]/IQN/LUN, give the session to the kernel, print the disk.
     ///
-    /// Nothing reconnects afterwards: if the connection fails, I/O fails after the kernel's
-    /// recovery time-out (120 s); log out and in again.
+    /// With --stay the command stays in the foreground and brings the connection back after
+    /// a network fault (I/O is held meanwhile, up to --replacement-timeout) until SIGINT or
+    /// SIGTERM; the session stays up when it ends. Without it nothing reconnects: if the
+    /// connection fails, I/O fails after the replacement time-out; log out and in again.
     Login {
         /// iscsi://HOST[:PORT]/TARGET-IQN/LUN
         url: String,
@@ -42,6 +61,11 @@ pub enum IscsiCmd {
         /// multipath, corrupt file systems mounted on both).
         #[arg(long)]
         force: bool,
+        /// Stay in the foreground and reconnect the session whenever its connection fails.
+        #[arg(long)]
+        stay: bool,
+        #[command(flatten)]
+        timers: Timers,
     },
     /// End the sessions `tcmu iscsi login` made to TARGET-IQN (or all of them with --all);
     /// their disks go. A disk that is mounted or held (LVM, md) stops it.
@@ -55,6 +79,32 @@ pub enum IscsiCmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// The session's timers in the kernel.
+#[derive(clap::Args)]
+pub struct Timers {
+    /// Seconds I/O is held while the connection is down before it fails (iscsid's
+    /// replacement_timeout).
+    #[arg(long, default_value_t = 120)]
+    replacement_timeout: u32,
+    /// Seconds without traffic before the kernel pings the target with a NOP-Out (0: never).
+    #[arg(long, default_value_t = 5)]
+    noop_interval: u32,
+    /// Seconds a NOP-Out waits for its answer before the connection is called dead.
+    #[arg(long, default_value_t = 5)]
+    noop_timeout: u32,
+}
+
+impl Timers {
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            recovery: self.replacement_timeout,
+            noop_out_interval: self.noop_interval,
+            noop_out_timeout: self.noop_timeout,
+            ..Timeouts::default()
+        }
+    }
 }
 
 /// Who we are and how we prove it.
@@ -110,6 +160,9 @@ pub enum Error {
     /// `logout` with neither a target nor --all.
     #[error("name a target, or --all")]
     NothingNamed,
+    /// `login --stay` could not watch the session (it is up).
+    #[error("watching the session: {0}")]
+    Supervise(#[source] std::io::Error),
 }
 
 impl From<AttachError> for Error {
@@ -206,7 +259,7 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
             }
             Ok(())
         }
-        IscsiCmd::Login { url, auth, queue_depth, scheduler, force } => {
+        IscsiCmd::Login { url, auth, queue_depth, scheduler, force, stay, timers } => {
             let (chap, mutual_chap) = auth.credentials()?;
             let options = AttachOptions {
                 initiator_name: auth.initiator_name(),
@@ -216,10 +269,34 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 queue_depth,
                 scheduler,
                 force,
+                timeouts: timers.timeouts(),
                 ..AttachOptions::default()
             };
+            // Blocked before anything else runs, so only the waiting thread takes them.
+            let signals = if stay { Some(block_stop_signals()?) } else { None };
             let attached = iscsi_nl::attach(&url, &options)?;
             println!("{}", attached.disk.display());
+            let Some(signals) = signals else {
+                return Ok(());
+            };
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let mut supervisor = Supervisor::new(options.timeout).map_err(Error::Supervise)?;
+            supervisor.watch_attached(&attached, &options);
+            tracing::info!(
+                "watching session {} to {} ({}); SIGINT or SIGTERM stops watching",
+                attached.session.sid,
+                attached.url.target,
+                attached.disk.display()
+            );
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                if let Ok(sig) = signals.wait() {
+                    tracing::info!("{sig}: no longer watching; the session stays up");
+                }
+                flag.store(true, Ordering::Relaxed);
+            });
+            supervisor.run(&stop).map_err(Error::Supervise)?;
             Ok(())
         }
         IscsiCmd::Logout { target, all, force } => {

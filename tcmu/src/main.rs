@@ -799,6 +799,8 @@ fn main() -> ExitCode {
         // A log line to a terminal that went away (EIO after a hang-up) must not become a
         // panic in the middle of a teardown.
         .log_internal_errors(false)
+        // Colours for a terminal only: logs kept in files stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),

@@ -46,8 +46,9 @@ const MODULES: &[&str] = &[
 const OPTIONAL_MODULES: &[&str] = &["ublk_drv"];
 
 /// Modules put in the guest (with their dependencies) for a script to load when it wants them:
-/// the kernel's rbd driver, the bench's `krbd` bound.
-const ON_DEMAND_MODULES: &[&str] = &["rbd"];
+/// the kernel's rbd driver (the bench's `krbd` bound), and the socket diagnostics `ss -K`
+/// needs to reset a connection (the initiator's recovery test).
+const ON_DEMAND_MODULES: &[&str] = &["rbd", "tcp_diag"];
 
 const INIT: &str = r#"#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev

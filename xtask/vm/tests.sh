@@ -189,6 +189,9 @@ kill $(pidof iscsid) 2>/dev/null
 kill -TERM $PI; wait $PI; rc=$?
 check "the served iSCSI target goes with tcmu serve" '[ $rc -eq 0 ] && [ ! -e /sys/kernel/config/target/iscsi/$IQN ] && [ -z "$(ls /sys/class/iscsi_session 2>/dev/null)" ]'
 
+# The initiator's connection recovery (recover.sh, beside this script).
+. "$VM_SCRIPTS/recover.sh"
+
 # The library's examples, as a user runs them: each serves a real disk until SIGTERM.
 serve_example() { # NAME ARGS...: starts it, sets EP (pid) and ED (its disk)
   n=$1; shift

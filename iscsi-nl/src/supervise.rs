@@ -1,0 +1,413 @@
+//! Connection recovery without iscsid: a [`Supervisor`] listens on NETLINK_ISCSI for the
+//! connection errors of the sessions it watches and brings each back (RFC 7143 error recovery
+//! level 0, as iscsid does), so the disk keeps its name and I/O is held, not failed, while the
+//! target is away for less than the replacement time-out.
+//!
+//! On `ISCSI_KEVENT_CONN_ERROR` for a watched session:
+//!
+//! 1. `STOP_CONN` with [`StopConnFlag::Recover`]: the kernel blocks the disk and holds its I/O
+//!    for the session's recovery time-out ([`crate::kernel::Timeouts::recovery`], iscsid's
+//!    `replacement_timeout`), then fails it.
+//! 2. After DefaultTime2Wait, a new TCP connection to the portal, tried again with back-off
+//!    (after 1 s, then every 2 s, as iscsid retries every 3 s) until it is up; past the recovery time-out the kernel
+//!    fails I/O, and the supervisor goes on trying (the disk comes back for new I/O then).
+//! 3. `BIND_CONN` of the new socket to the same kernel connection, then the login **through
+//!    the kernel** (`SEND_PDU`, answers as `RECV_PDU` events): the kernel stamps the login with
+//!    its own CmdSN, which is where the new session on the target must start. The login has the
+//!    session's ISID and TSIH 0: the target reinstates the session (RFC 7143 6.3.5, ends what
+//!    is left of the old one) and I/O goes on where the kernel left it.
+//! 4. Every negotiated parameter set again (the new StatSN, digests), then `START_CONN`: the
+//!    kernel unblocks the disk and retries what was in flight.
+//!
+//! CHAP credentials are kept in memory for these logins only; they are never written or
+//! logged. What happens is logged with `tracing` (warn for the failure, info for the return).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::attach::{self, AttachOptions, AttachedDisk};
+use crate::chap::OsRandom;
+use crate::kernel::{self, HandOff, KernelSession};
+use crate::login::{Login, LoginConfig, LoginError, Session, Step};
+use crate::netlink::uevent::Event;
+use crate::netlink::{IscsiErr, IscsiNetlink, NetlinkError, Request, StopConnFlag};
+use crate::pdu::{Bhs, Pdu, PduError};
+
+/// How often [`Supervisor::run`] looks at its stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+/// The longest wait between two reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Why one attempt to bring a connection back failed (the supervisor tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    /// The portal could not be reached.
+    #[error("connecting to {portal}: {source}")]
+    Connect {
+        /// The portal.
+        portal: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// A netlink step failed.
+    #[error("{0}")]
+    Netlink(#[from] NetlinkError),
+    /// Waiting for the kernel's events failed.
+    #[error("reading kernel events: {0}")]
+    Events(#[source] io::Error),
+    /// The login was refused or broke.
+    #[error("login: {0}")]
+    Login(#[from] LoginError),
+    /// A login PDU could not be built or the target's answer read.
+    #[error("login PDU: {0}")]
+    Pdu(#[from] PduError),
+    /// The target did not answer a login request in time.
+    #[error("no login response within {0:?}")]
+    NoAnswer(Duration),
+    /// The connection failed again during the login.
+    #[error("the connection failed again during the login ({0})")]
+    FailedAgain(String),
+    /// The target redirected the login; a recovery logs in to the same portal only.
+    #[error("the target redirects to {address}:{port}; not followed during recovery")]
+    Redirected {
+        /// Where to.
+        address: String,
+        /// Its port.
+        port: u16,
+    },
+}
+
+/// One watched session: what its re-logins need, kept in memory only.
+struct Watched {
+    session: KernelSession,
+    portal: SocketAddr,
+    login: LoginConfig,
+    hand_off: HandOff,
+    /// DefaultTime2Wait as negotiated, in seconds.
+    time2wait: u16,
+}
+
+impl fmt::Debug for Watched {
+    /// The login's credentials are redacted by [`LoginConfig`]'s own `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watched")
+            .field("session", &self.session)
+            .field("portal", &self.portal)
+            .field("target", &self.hand_off.target_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Watches sessions and brings their connections back; see the [module documentation](self).
+///
+/// Only one program should recover a session: iscsid, if it runs, gets the same events.
+#[derive(Debug)]
+pub struct Supervisor {
+    nl: IscsiNetlink,
+    watched: Vec<Watched>,
+    /// Kernel events read while waiting for something else, oldest first.
+    queued: VecDeque<Event>,
+    /// How long one connection attempt and one login answer may take.
+    timeout: Duration,
+}
+
+impl Supervisor {
+    /// A supervisor on its own NETLINK_ISCSI socket for the `tcp` transport (root and the
+    /// `iscsi_tcp` module needed). `timeout` bounds each connection attempt and each login
+    /// answer.
+    pub fn new(timeout: Duration) -> io::Result<Supervisor> {
+        let handle = kernel::transport_handle(std::path::Path::new("/sys"), "tcp")?;
+        let nl = IscsiNetlink::open(handle, timeout)?;
+        Ok(Supervisor { nl, watched: Vec::new(), queued: VecDeque::new(), timeout })
+    }
+
+    /// Watches `session` (logged in to `portal` with `login`, handed to the kernel with
+    /// `hand_off`): a later connection error is recovered with a login like `login`, with the
+    /// same ISID and TSIH 0.
+    pub fn watch(
+        &mut self,
+        session: KernelSession,
+        portal: SocketAddr,
+        login: LoginConfig,
+        hand_off: HandOff,
+        time2wait: u16,
+    ) {
+        self.watched.retain(|w| w.session.sid != session.sid);
+        self.watched.push(Watched { session, portal, login, hand_off, time2wait });
+    }
+
+    /// Watches a session [`crate::attach`] made with `options` (which keeps its CHAP
+    /// credentials, in memory, for the re-logins).
+    pub fn watch_attached(&mut self, disk: &AttachedDisk, options: &AttachOptions) {
+        let login = attach::login_config(&disk.url, disk.negotiated.isid, options);
+        let hand_off = attach::hand_off_for(&disk.url, disk.portal, options);
+        let time2wait = disk.negotiated.params.default_time2wait;
+        self.watch(disk.session, disk.portal, login, hand_off, time2wait);
+    }
+
+    /// The sessions watched.
+    pub fn sessions(&self) -> impl Iterator<Item = &KernelSession> {
+        self.watched.iter().map(|w| &w.session)
+    }
+
+    /// Runs until `stop` is set: every connection error of a watched session is recovered
+    /// (see the [module documentation](self)); a session destroyed by someone else is no
+    /// longer watched. Fails only when the netlink socket does.
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            let event = match self.queued.pop_front() {
+                Some(e) => Some(e),
+                None => self.nl.wait_event(STOP_CHECK)?,
+            };
+            match event {
+                Some(Event::ConnError { sid, cid, error }) => {
+                    if let Some(i) = self.watched.iter().position(|w| w.session.sid == sid) {
+                        self.recover(i, cid, error, stop);
+                    }
+                }
+                Some(Event::SessionDestroyed { sid, .. })
+                    if self.watched.iter().any(|w| w.session.sid == sid) =>
+                {
+                    tracing::info!("session {sid} ended; no longer watched");
+                    self.watched.retain(|w| w.session.sid != sid);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings watched session `i` back after the kernel reported `error` on connection `cid`.
+    fn recover(&mut self, i: usize, cid: u32, error: u32, stop: &AtomicBool) {
+        let sid = self.watched[i].session.sid;
+        let started = Instant::now();
+        let recovery = Duration::from_secs(u64::from(self.watched[i].hand_off.timeouts.recovery));
+        tracing::warn!(
+            "session {sid} to {} at {}: connection {cid} failed ({}); reconnecting, I/O held \
+             for up to {}s",
+            self.watched[i].hand_off.target_name,
+            self.watched[i].portal,
+            error_name(error),
+            recovery.as_secs(),
+        );
+        let mut wait = Duration::from_secs(u64::from(self.watched[i].time2wait));
+        let mut backoff = Duration::from_secs(1);
+        let mut attempts = 0u32;
+        let mut told_timeout = false;
+        loop {
+            if sleep_unless(wait, stop) {
+                tracing::info!("session {sid}: stopped while reconnecting");
+                return;
+            }
+            attempts += 1;
+            match self.reinstate(i) {
+                Ok(()) => break,
+                Err(e) => {
+                    let gone = started.elapsed();
+                    if gone >= recovery && !told_timeout {
+                        told_timeout = true;
+                        tracing::warn!(
+                            "session {sid}: not back after {}s (the replacement time-out): the \
+                             kernel fails its I/O until it is; still trying",
+                            gone.as_secs()
+                        );
+                    }
+                    tracing::warn!("session {sid}: attempt {attempts} failed: {e}");
+                    wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        // Errors the kernel reported for the old connection before it came back are stale.
+        self.queued.retain(|e| !matches!(e, Event::ConnError { sid: s, .. } if *s == sid));
+        let took = started.elapsed();
+        if took >= recovery {
+            tracing::warn!(
+                "session {sid}: connection back after {:.1}s (attempt {attempts}); I/O issued \
+                 after the replacement time-out failed",
+                took.as_secs_f64()
+            );
+        } else {
+            tracing::info!(
+                "session {sid}: connection back after {:.1}s (attempt {attempts}); held I/O \
+                 goes on",
+                took.as_secs_f64()
+            );
+        }
+    }
+
+    /// One attempt: stop (recover), connect, bind, log in through the kernel, set the
+    /// parameters, start.
+    fn reinstate(&mut self, i: usize) -> Result<(), RecoverError> {
+        let w = &self.watched[i];
+        let ks = w.session;
+        // The kernel stops a failed connection itself, but it takes no new socket until user
+        // space has stopped it too; a stop of an already stopped connection is harmless.
+        let _ = self.nl.request(&Request::StopConn {
+            sid: ks.sid,
+            cid: ks.cid,
+            flag: StopConnFlag::Recover,
+        });
+        let stream = TcpStream::connect_timeout(&w.portal, self.timeout)
+            .map_err(|source| RecoverError::Connect { portal: w.portal, source })?;
+        let _ = stream.set_nodelay(true);
+        let fd = u64::try_from(stream.as_raw_fd()).unwrap_or(0);
+        self.nl.request(&Request::BindConn {
+            sid: ks.sid,
+            cid: ks.cid,
+            transport_eph: fd,
+            is_leading: true,
+        })?;
+        let login = w.login.clone();
+        let session = self.kernel_login(ks, login)?;
+        let w = &self.watched[i];
+        kernel::restart(&mut self.nl, &session, &w.hand_off, &ks)?;
+        // The kernel holds its own reference to the socket from BIND_CONN on.
+        drop(stream);
+        Ok(())
+    }
+
+    /// Runs the login machine over the kernel's connection: each request goes out with
+    /// `SEND_PDU` (the kernel fills in its task tag and CmdSN), each answer comes back as a
+    /// `RECV_PDU` event.
+    fn kernel_login(
+        &mut self,
+        ks: KernelSession,
+        cfg: LoginConfig,
+    ) -> Result<Session, RecoverError> {
+        let itt = cfg.itt;
+        let (mut machine, first) = Login::new(cfg, OsRandom)?;
+        let mut out = vec![first];
+        loop {
+            for pdu in out.drain(..) {
+                let (bhs, _, data) = pdu.to_parts()?;
+                self.nl.request(&Request::SendPdu {
+                    sid: ks.sid,
+                    cid: ks.cid,
+                    header: *bhs.as_bytes(),
+                    data: data.to_vec(),
+                })?;
+            }
+            let answer = self.next_pdu(ks)?;
+            let mut pdu = answer_pdu(&answer)?;
+            // The kernel matched the answer to its own task tag; ours is what the machine
+            // checks.
+            if let Pdu::LoginResponse(r) = &mut pdu {
+                r.itt = itt;
+            }
+            match machine.receive(pdu)? {
+                Step::Send(next) => out = next,
+                Step::Done(session) => return Ok(*session),
+                Step::Redirect { address, port, .. } => {
+                    return Err(RecoverError::Redirected { address, port });
+                }
+            }
+        }
+    }
+
+    /// Waits for the kernel to pass up a PDU of session `ks`; other events are queued for
+    /// [`Supervisor::run`].
+    fn next_pdu(&mut self, ks: KernelSession) -> Result<Vec<u8>, RecoverError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RecoverError::NoAnswer(self.timeout));
+            }
+            match self.nl.wait_event(left).map_err(RecoverError::Events)? {
+                Some(Event::RecvPdu { sid, pdu, .. }) if sid == ks.sid => return Ok(pdu),
+                Some(Event::ConnError { sid, error, .. }) if sid == ks.sid => {
+                    return Err(RecoverError::FailedAgain(error_name(error)));
+                }
+                Some(other) => self.queued.push_back(other),
+                None => return Err(RecoverError::NoAnswer(self.timeout)),
+            }
+        }
+    }
+}
+
+/// A PDU the kernel passed up: its 48-byte header, then its data segment (unpadded).
+pub(crate) fn answer_pdu(bytes: &[u8]) -> Result<Pdu, PduError> {
+    let bhs = Bhs::parse(bytes)?;
+    let rest = bytes.get(Bhs::LEN..).unwrap_or(&[]);
+    let ahs_len = bhs.ahs_len().min(rest.len());
+    let (ahs, rest) = rest.split_at(ahs_len);
+    let data_len = usize::try_from(bhs.data_segment_length()).unwrap_or(usize::MAX);
+    let data = &rest[..data_len.min(rest.len())];
+    Pdu::parse(&bhs, ahs, data)
+}
+
+/// The kernel's `ISCSI_ERR_*` name for `code`, or the number.
+fn error_name(code: u32) -> String {
+    IscsiErr::from_code(code)
+        .map(|e| e.c_name().to_string())
+        .unwrap_or_else(|| format!("error {code}"))
+}
+
+/// Sleeps `d` in short steps; true when `stop` was set meanwhile.
+fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        thread::sleep(left.min(STOP_CHECK));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::LoginResponse;
+    use crate::pdu::Stage;
+
+    /// A Login Response as the kernel passes it up: header then data, no padding.
+    fn passed_up(resp: &LoginResponse) -> Vec<u8> {
+        let pdu = Pdu::LoginResponse(resp.clone());
+        let (bhs, _, data) = pdu.to_parts().unwrap();
+        let mut bytes = bhs.as_bytes().to_vec();
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn a_pdu_passed_up_by_the_kernel_is_read_back_whole() {
+        let resp = LoginResponse {
+            transit: true,
+            csg: Stage::LoginOperationalNegotiation,
+            nsg: Stage::FullFeaturePhase,
+            isid: [0x80, 1, 2, 3, 0, 0],
+            tsih: 7,
+            itt: 0x1234,
+            stat_sn: 41,
+            exp_cmd_sn: 9,
+            max_cmd_sn: 40,
+            data: b"MaxBurstLength=262144\0HeaderDigest=None\0".to_vec(),
+            ..LoginResponse::default()
+        };
+        assert_eq!(answer_pdu(&passed_up(&resp)).unwrap(), Pdu::LoginResponse(resp));
+    }
+
+    #[test]
+    fn a_short_or_cut_pdu_is_an_error_or_its_data_is_cut_never_a_panic() {
+        let resp = LoginResponse { data: b"TargetAlias=x\0".to_vec(), ..LoginResponse::default() };
+        let bytes = passed_up(&resp);
+        assert!(answer_pdu(&bytes[..47]).is_err());
+        assert!(answer_pdu(&[]).is_err());
+        // A data segment shorter than the header says: what is there, no more.
+        match answer_pdu(&bytes[..bytes.len() - 3]) {
+            Ok(Pdu::LoginResponse(r)) => assert_eq!(r.data, b"TargetAlias"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
