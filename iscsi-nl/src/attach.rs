@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use crate::chap::Credentials;
 use crate::connect::{self, LoggedIn};
 use crate::kernel::{self, FoundSession, HandOff, KernelSession, Timeouts};
+use crate::keys::SessionParams;
 use crate::login::{LoginConfig, Session};
 use crate::netlink::NetlinkError;
 use crate::netlink::codes::IscsiErr;
@@ -110,6 +111,24 @@ pub struct AttachOptions {
     /// while the connection is down before it fails; see [`crate::Supervisor`]) and the
     /// NOP-Out interval and time-out that find a dead link. iscsid's defaults: 120, 5, 5 s.
     pub timeouts: Timeouts,
+    /// The operational keys the login offers; the target's answers decide (shown by
+    /// `tcmu iscsi list`). RFC 7143's defaults unless changed: MaxRecvDataSegmentLength
+    /// (declared: the largest data segment the target may send us), FirstBurstLength,
+    /// MaxBurstLength, InitialR2T, ImmediateData, DataPDUInOrder, DataSequenceInOrder...
+    pub offers: SessionParams,
+    /// The HeaderDigest offer: `None`, `CRC32C`, or a preference list such as `CRC32C,None`.
+    pub header_digest: String,
+    /// The DataDigest offer, as `header_digest`.
+    pub data_digest: String,
+    /// The largest data segment the kernel sends: at most the target's
+    /// MaxRecvDataSegmentLength, which it is when `None`.
+    pub max_xmit_data_segment_length: Option<u32>,
+    /// The most commands outstanding in the session (the kernel's `cmds_max`, 128 when
+    /// `None`; the kernel rounds it to a power of two).
+    pub cmds_max: Option<u16>,
+    /// Re-read the disk's partition table once it is up (`blockdev --rereadpt`), for a disk
+    /// whose partitions changed since the kernel last read them.
+    pub reread_partitions: bool,
 }
 
 impl Default for AttachOptions {
@@ -126,6 +145,12 @@ impl Default for AttachOptions {
             force: false,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             timeouts: Timeouts::default(),
+            offers: SessionParams::default(),
+            header_digest: "None".into(),
+            data_digest: "None".into(),
+            max_xmit_data_segment_length: None,
+            cmds_max: None,
+            reread_partitions: false,
         }
     }
 }
@@ -343,6 +368,9 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
     if let Err(e) = tune(&disk, options.queue_depth, options.scheduler.as_deref()) {
         tracing::warn!("{e}");
     }
+    if options.reread_partitions {
+        reread_partitions(&disk);
+    }
     Ok(AttachedDisk { disk, disks, url, session: ks, portal, negotiated: session })
 }
 
@@ -351,6 +379,9 @@ pub(crate) fn login_config(url: &IscsiUrl, isid: [u8; 6], options: &AttachOption
     let mut cfg = LoginConfig::normal(options.initiator_name.clone(), isid, url.target.clone());
     cfg.chap = options.chap.clone();
     cfg.mutual_chap = options.mutual_chap.clone();
+    cfg.offers = options.offers.clone();
+    cfg.header_digest = options.header_digest.clone();
+    cfg.data_digest = options.data_digest.clone();
     cfg
 }
 
@@ -360,7 +391,11 @@ pub(crate) fn hand_off_for(url: &IscsiUrl, portal: SocketAddr, options: &AttachO
     if let Some(depth) = options.queue_depth {
         hand_off.queue_depth = depth;
     }
+    if let Some(n) = options.cmds_max {
+        hand_off.cmds_max = n;
+    }
     hand_off.timeouts = options.timeouts;
+    hand_off.max_xmit_data_segment_length = options.max_xmit_data_segment_length;
     hand_off
 }
 
@@ -413,6 +448,19 @@ fn tune(disk: &Path, queue_depth: Option<u16>, scheduler: Option<&str>) -> Resul
     Ok(())
 }
 
+/// `blockdev --rereadpt DISK`; a failure is a warning.
+fn reread_partitions(disk: &Path) {
+    match std::process::Command::new("blockdev").arg("--rereadpt").arg(disk).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => tracing::warn!(
+            "blockdev --rereadpt {}: {}",
+            disk.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => tracing::warn!("blockdev --rereadpt {}: {e}", disk.display()),
+    }
+}
+
 /// The LUN of `disk` (a `/dev/sdX`) when it belongs to SCSI host `host_no`: the last number
 /// of its SCSI address `H:C:T:L`.
 fn lun_of(sysfs: &Path, host_no: u32, disk: &Path) -> Option<u64> {
@@ -426,7 +474,7 @@ fn lun_of(sysfs: &Path, host_no: u32, disk: &Path) -> Option<u64> {
 }
 
 /// The state file of session `sid`.
-fn state_file(state_dir: &Path, sid: u32) -> PathBuf {
+pub(crate) fn state_file(state_dir: &Path, sid: u32) -> PathBuf {
     state_dir.join(format!("session{sid}"))
 }
 

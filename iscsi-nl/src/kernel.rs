@@ -72,6 +72,9 @@ pub struct HandOff {
     pub queue_depth: u16,
     /// The kernel's timers.
     pub timeouts: Timeouts,
+    /// The largest data segment the kernel sends, when smaller than the target's
+    /// MaxRecvDataSegmentLength.
+    pub max_xmit_data_segment_length: Option<u32>,
 }
 
 impl HandOff {
@@ -89,6 +92,7 @@ impl HandOff {
             cmds_max: 128,
             queue_depth: 32,
             timeouts: Timeouts::default(),
+            max_xmit_data_segment_length: None,
         }
     }
 }
@@ -181,6 +185,14 @@ pub fn restart(
     target: &HandOff,
     ks: &KernelSession,
 ) -> Result<(), NetlinkError> {
+    let mut capped;
+    let mut session = session;
+    if let Some(most) = target.max_xmit_data_segment_length {
+        capped = session.clone();
+        let theirs = &mut capped.params.target_max_recv_data_segment_length;
+        *theirs = (*theirs).min(most);
+        session = &capped;
+    }
     let params = kernel_params(
         session,
         &target.target_name,

@@ -51,6 +51,7 @@ pub mod connect;
 pub mod discovery;
 pub mod kernel;
 pub mod keys;
+pub mod list;
 pub mod login;
 pub mod netlink;
 pub mod pdu;
@@ -62,6 +63,7 @@ pub use attach::{
     Detached, Detaching, IscsiUrl, SessionProblem, Sessions, attach, default_initiator_name,
     detach,
 };
+pub use list::{ListedSession, list_sessions};
 pub use supervise::Supervisor;
 
 // Every parser on arbitrary bytes, for the cargo-fuzz target `iscsi_pdu`: built only under

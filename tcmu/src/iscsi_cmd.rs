@@ -66,7 +66,12 @@ pub enum IscsiCmd {
         stay: bool,
         #[command(flatten)]
         timers: Timers,
+        #[command(flatten)]
+        session: SessionOpts,
     },
+    /// List the kernel's iSCSI sessions: target, portal, disks, state, and the negotiated
+    /// parameters (ours, made by `tcmu iscsi login`, and others').
+    List,
     /// End the sessions `tcmu iscsi login` made to TARGET-IQN (or all of them with --all);
     /// their disks go. A disk that is mounted or held (LVM, md) stops it.
     Logout {
@@ -79,6 +84,91 @@ pub enum IscsiCmd {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// Yes or No, as RFC 7143 writes booleans.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum YesNo {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+}
+
+/// What the login offers; the target's answers decide (`tcmu iscsi list` shows them).
+#[derive(clap::Args)]
+pub struct SessionOpts {
+    /// HeaderDigest offer: None, CRC32C, or a preference list such as CRC32C,None.
+    #[arg(long, default_value = "None")]
+    header_digest: String,
+    /// DataDigest offer, as --header-digest.
+    #[arg(long, default_value = "None")]
+    data_digest: String,
+    /// The largest data segment the target may send us (MaxRecvDataSegmentLength, 512 to
+    /// 16777215; 8192 by default).
+    #[arg(long)]
+    max_recv_data_segment_length: Option<u32>,
+    /// The largest data segment we send (at most the target's MaxRecvDataSegmentLength).
+    #[arg(long)]
+    max_xmit_data_segment_length: Option<u32>,
+    /// FirstBurstLength offer (65536 by default).
+    #[arg(long)]
+    first_burst_length: Option<u32>,
+    /// MaxBurstLength offer (262144 by default).
+    #[arg(long)]
+    max_burst_length: Option<u32>,
+    /// InitialR2T offer (Yes by default).
+    #[arg(long, value_enum)]
+    initial_r2t: Option<YesNo>,
+    /// ImmediateData offer (Yes by default).
+    #[arg(long, value_enum)]
+    immediate_data: Option<YesNo>,
+    /// DataPDUInOrder offer (Yes by default).
+    #[arg(long, value_enum)]
+    data_pdu_in_order: Option<YesNo>,
+    /// DataSequenceInOrder offer (Yes by default).
+    #[arg(long, value_enum)]
+    data_sequence_in_order: Option<YesNo>,
+    /// The most commands outstanding in the session (128 by default).
+    #[arg(long)]
+    cmds_max: Option<u16>,
+    /// Re-read the disk's partition table once it is up.
+    #[arg(long)]
+    reread_partitions: bool,
+}
+
+impl SessionOpts {
+    /// Puts these choices into `options`.
+    fn apply(&self, options: &mut AttachOptions) {
+        let o = &mut options.offers;
+        let yes = |v: YesNo| matches!(v, YesNo::Yes);
+        if let Some(n) = self.max_recv_data_segment_length {
+            o.max_recv_data_segment_length = n;
+        }
+        if let Some(n) = self.first_burst_length {
+            o.first_burst_length = n;
+        }
+        if let Some(n) = self.max_burst_length {
+            o.max_burst_length = n;
+        }
+        if let Some(v) = self.initial_r2t {
+            o.initial_r2t = yes(v);
+        }
+        if let Some(v) = self.immediate_data {
+            o.immediate_data = yes(v);
+        }
+        if let Some(v) = self.data_pdu_in_order {
+            o.data_pdu_in_order = yes(v);
+        }
+        if let Some(v) = self.data_sequence_in_order {
+            o.data_sequence_in_order = yes(v);
+        }
+        options.header_digest = self.header_digest.clone();
+        options.data_digest = self.data_digest.clone();
+        options.max_xmit_data_segment_length = self.max_xmit_data_segment_length;
+        options.cmds_max = self.cmds_max;
+        options.reread_partitions = self.reread_partitions;
+    }
 }
 
 /// The session's timers in the kernel.
@@ -160,6 +250,9 @@ pub enum Error {
     /// `logout` with neither a target nor --all.
     #[error("name a target, or --all")]
     NothingNamed,
+    /// `list` could not read the sessions.
+    #[error("reading the kernel's iSCSI sessions: {0}")]
+    List(#[source] std::io::Error),
     /// `login --stay` could not watch the session (it is up).
     #[error("watching the session: {0}")]
     Supervise(#[source] std::io::Error),
@@ -259,9 +352,9 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
             }
             Ok(())
         }
-        IscsiCmd::Login { url, auth, queue_depth, scheduler, force, stay, timers } => {
+        IscsiCmd::Login { url, auth, queue_depth, scheduler, force, stay, timers, session } => {
             let (chap, mutual_chap) = auth.credentials()?;
-            let options = AttachOptions {
+            let mut options = AttachOptions {
                 initiator_name: auth.initiator_name(),
                 chap,
                 mutual_chap,
@@ -272,6 +365,7 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 timeouts: timers.timeouts(),
                 ..AttachOptions::default()
             };
+            session.apply(&mut options);
             // Blocked before anything else runs, so only the waiting thread takes them.
             let signals = if stay { Some(block_stop_signals()?) } else { None };
             let attached = iscsi_nl::attach(&url, &options)?;
@@ -297,6 +391,26 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 flag.store(true, Ordering::Relaxed);
             });
             supervisor.run(&stop).map_err(Error::Supervise)?;
+            Ok(())
+        }
+        IscsiCmd::List => {
+            let sessions = iscsi_nl::list_sessions(
+                std::path::Path::new("/sys"),
+                std::path::Path::new(iscsi_nl::DEFAULT_STATE_DIR),
+            )
+            .map_err(Error::List)?;
+            for s in &sessions {
+                let disks: Vec<String> = s.disks.iter().map(|d| d.display().to_string()).collect();
+                let disks = if disks.is_empty() { "-".to_string() } else { disks.join(",") };
+                let who = if s.ours { "tcmu" } else { "other" };
+                println!(
+                    "session {} {} {} {disks} {} {who}",
+                    s.session.sid, s.target, s.portal, s.state
+                );
+                let params: Vec<String> =
+                    s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("  {}", params.join(" "));
+            }
             Ok(())
         }
         IscsiCmd::Logout { target, all, force } => {

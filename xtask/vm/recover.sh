@@ -17,7 +17,7 @@ stay() { # REPLACEMENT_SECONDS: logs in with --stay in the background; sets PSTA
   rm -f /tmp/stay.out
   TCMU_CHAP_SECRET=recover-secret-1234 "$TCMU" iscsi login iscsi://127.0.0.1/$RIQN/0 \
     --initiator $RINI --chap-user recuser --stay --replacement-timeout $1 \
-    --noop-interval 2 --noop-timeout 2 > /tmp/stay.out 2>>/tmp/stay.err &
+    --noop-interval 2 --noop-timeout 2 $OPTS > /tmp/stay.out 2>>/tmp/stay.err &
   PSTAY=$!
   for i in $(seq 1 300); do [ -s /tmp/stay.out ] && break; sleep 0.1; done
   RD=$(head -1 /tmp/stay.out)
@@ -30,8 +30,19 @@ cut() { # SECONDS: the portal gone and the connection reset, for that long
 }
 backs() { grep -c "connection back after" /tmp/stay.err; }
 rm -f /tmp/stay.err /tmp/cuts.log
+# Digests on header and data, and the session options: what LIO agreed to is what the kernel
+# runs with, and `tcmu iscsi list` shows it.
+OPTS="--header-digest CRC32C --data-digest CRC32C --max-recv-data-segment-length 65536 --max-burst-length 131072 --first-burst-length 32768 --immediate-data no --cmds-max 64"
 stay 40
 check "login --stay prints the disk and keeps running" '[ -b "$RD" ] && kill -0 $PSTAY'
+listed() {
+  "$TCMU" iscsi list > /tmp/ilist.out 2>&1
+  grep -q "^session [0-9]* $RIQN 127.0.0.1:3260 $RD LOGGED_IN tcmu$" /tmp/ilist.out &&
+  for kv in HeaderDigest=CRC32C DataDigest=CRC32C MaxRecvDataSegmentLength=65536 MaxBurstLength=131072 FirstBurstLength=32768 ImmediateData=No replacement_timeout=40 noop_out_interval=2 noop_out_timeout=2; do
+    grep -q " $kv\( \|\$\)" /tmp/ilist.out || { echo "recover: no $kv in:"; cat /tmp/ilist.out; return 1; }
+  done
+}
+check "tcmu iscsi list: the session, its disk, digests on, the options as negotiated" 'listed'
 fio --name=rec --filename="$RD" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
   --size=32m --time_based --runtime=55 --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
   --do_verify=1 --output=/tmp/rec.fio > /dev/null 2>&1 &
@@ -47,6 +58,7 @@ echo "recover: fio ran $(( $(date +%s) - t0 )) s; the cuts:"; cat /tmp/cuts.log
 echo "recover: the supervisor said:"; cat /tmp/stay.err
 check "fio with crc32c verify runs through three cuts (5, 8, 12 s) with no error" '[ $frc -eq 0 ] && ! grep -qE "err=[ ]*[1-9]|verify: bad" /tmp/rec.fio'
 check "the supervisor saw each cut and brought the connection back on the same disk" '[ "$(grep -c "failed (ISCSI_ERR" /tmp/stay.err)" -ge 3 ] && [ "$(backs)" -ge 3 ] && [ "$(head -1 /tmp/stay.out)" = "$RD" ] && [ -b "$RD" ] && [ "$(ls /sys/class/iscsi_session | wc -l)" = 1 ]'
+check "... and after the cuts the same again (digests and options set on each new connection)" 'listed'
 check "the CHAP secret is nowhere in the supervisor's output" '! grep -q recover-secret /tmp/stay.err /tmp/stay.out'
 # The bytes fio left are the image's own (read below the initiator: the TCMU image file).
 dd if="$RD" bs=1M count=32 iflag=direct 2>/dev/null | md5sum > /tmp/rec.via
@@ -54,6 +66,7 @@ check "what the iSCSI disk reads is the image's bytes" 'dd if=/tmp/rec.img bs=1M
 kill -TERM $PSTAY; wait $PSTAY; src=$?
 check "SIGTERM ends the supervisor, the session stays" '[ $src -eq 0 ] && [ -b "$RD" ]'
 "$TCMU" iscsi logout $RIQN > /dev/null 2>&1
+OPTS=""
 # A cut longer than the replacement time-out: I/O fails (an error, not a hang), then the
 # target comes back and so does the disk.
 stay 6
@@ -67,5 +80,31 @@ check "a cut past --replacement-timeout 6 fails the write in 6-20 s, and the log
 check "... and when the target is back the disk serves again" 'grep -q "I/O issued after the replacement time-out failed" /tmp/stay.err && dd if="$RD" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null'
 kill -TERM $PSTAY; wait $PSTAY
 "$TCMU" iscsi logout $RIQN > /dev/null 2>&1
+kill -TERM $PREC; wait $PREC
+
+# Time to a usable disk: `tcmu iscsi login` against open-iscsi's `iscsiadm --login` with iscsid
+# running (same target, same CHAP), each until its disk is there; printed for the README.
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+"$TCMU" serve /tmp/rec.img --name rec --iscsi $RIQN --chap-initiator $RINI --chap-user recuser > /tmp/rec.out 2>/tmp/rec.err &
+PREC=$!
+for i in $(seq 1 200); do [ -s /tmp/rec.out ] && break; sleep 0.1; done
+t=$(ms); RD=$(TCMU_CHAP_SECRET=recover-secret-1234 "$TCMU" iscsi login iscsi://127.0.0.1/$RIQN/0 --initiator $RINI --chap-user recuser 2>/dev/null)
+ours=$(( $(ms) - t )); ours_ok=0; [ -b "$RD" ] && ours_ok=1
+"$TCMU" iscsi logout $RIQN > /dev/null 2>&1
+mkdir -p /etc/iscsi /run/lock/iscsi /var/lib/iscsi
+echo "InitiatorName=$RINI" > /etc/iscsi/initiatorname.iscsi
+iscsid 2>/dev/null; sleep 1
+iscsiadm -m discovery -t st -p 127.0.0.1 > /dev/null 2>&1
+radm() { iscsiadm -m node -T $RIQN -p 127.0.0.1 -o update -n "$1" -v "$2"; }
+radm node.session.auth.authmethod CHAP; radm node.session.auth.username recuser; radm node.session.auth.password recover-secret-1234
+disk_up() { ls /sys/class/iscsi_session/session*/device/target*/*/block 2>/dev/null | grep -q sd; }
+t=$(ms); iscsiadm -m node -T $RIQN -p 127.0.0.1 --login > /dev/null 2>&1
+for i in $(seq 1 500); do disk_up && break; sleep 0.01; done
+theirs=$(( $(ms) - t ))
+echo "recover: login to a usable disk: tcmu iscsi login $ours ms, iscsiadm --login $theirs ms"
+check "both initiators give the disk (login times printed above)" '[ $ours_ok = 1 ] && disk_up'
+iscsiadm -m node -T $RIQN -p 127.0.0.1 --logout > /dev/null 2>&1
+iscsiadm -m node -T $RIQN -p 127.0.0.1 -o delete > /dev/null 2>&1
+kill $(pidof iscsid) 2>/dev/null
 kill -TERM $PREC; wait $PREC
 unset TCMU_TARGET_CHAP_SECRET
