@@ -335,7 +335,7 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
         .map_err(AttachError::HandOff)?;
     // The kernel holds its own reference to the socket now.
     drop(stream);
-    remember(&options.state_dir, ks.sid, &url.target);
+    remember(&options.state_dir, ks.sid, &url.target, isid);
     let up = |problem| AttachError::SessionUp { target: url.target.clone(), sid: ks.sid, problem };
     kernel::scan_and_find_disks(sysfs, ks.host_no, options.timeout)
         .map_err(|source| up(SessionProblem::Scan { host_no: ks.host_no, source }))?;
@@ -478,10 +478,12 @@ pub(crate) fn state_file(state_dir: &Path, sid: u32) -> PathBuf {
     state_dir.join(format!("session{sid}"))
 }
 
-/// Notes that we made session `sid` to `target`; a failure is a warning.
-fn remember(state_dir: &Path, sid: u32, target: &str) {
+/// Notes that we made session `sid` to `target` with `isid` (two lines: the target, then
+/// `isid` and 12 hex digits, for `tcmu iscsi supervise`'s re-logins); a failure is a warning.
+fn remember(state_dir: &Path, sid: u32, target: &str, isid: [u8; 6]) {
+    let text = format!("{target}\nisid {}\n", kernel::isid_hex(isid));
     let r = std::fs::create_dir_all(state_dir)
-        .and_then(|()| std::fs::write(state_file(state_dir, sid), target));
+        .and_then(|()| std::fs::write(state_file(state_dir, sid), text));
     if let Err(e) = r {
         tracing::warn!("cannot note session {sid} in {}: {e}", state_dir.display());
     }
@@ -489,8 +491,30 @@ fn remember(state_dir: &Path, sid: u32, target: &str) {
 
 /// Whether we made session `sid`, to `target` (a reused session number to another target
 /// is not ours).
-fn made_by_us(state_dir: &Path, sid: u32, target: &str) -> bool {
-    std::fs::read_to_string(state_file(state_dir, sid)).is_ok_and(|t| t == target)
+pub(crate) fn made_by_us(state_dir: &Path, sid: u32, target: &str) -> bool {
+    noted(state_dir, sid).is_some_and(|(t, _)| t == target)
+}
+
+/// What [`remember`] noted of session `sid`: the target, and the ISID when noted.
+pub(crate) fn noted(state_dir: &Path, sid: u32) -> Option<(String, Option<[u8; 6]>)> {
+    let text = std::fs::read_to_string(state_file(state_dir, sid)).ok()?;
+    let mut lines = text.lines();
+    let target = lines.next()?.to_string();
+    let isid = lines.find_map(|l| l.strip_prefix("isid ")).and_then(parse_isid);
+    Some((target, isid))
+}
+
+/// 12 hex digits as an ISID.
+fn parse_isid(hex: &str) -> Option<[u8; 6]> {
+    let hex = hex.trim();
+    if hex.len() != 12 || !hex.is_ascii() {
+        return None;
+    }
+    let mut isid = [0u8; 6];
+    for (i, b) in isid.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(isid)
 }
 
 fn forget(state_dir: &Path, sid: u32) {

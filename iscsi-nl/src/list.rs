@@ -6,6 +6,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::attach::made_by_us;
+#[cfg(test)]
 use crate::attach::state_file;
 use crate::kernel::{self, KernelSession};
 
@@ -79,8 +81,7 @@ pub fn list_sessions(sysfs: &Path, state_dir: &Path) -> io::Result<Vec<ListedSes
             portal,
             state: read(&sess, "state").unwrap_or_else(|| "unknown".into()),
             disks: kernel::find_disks(sysfs, ks.host_no).unwrap_or_default(),
-            ours: fs::read_to_string(state_file(state_dir, ks.sid))
-                .is_ok_and(|t| t == found.target_name),
+            ours: made_by_us(state_dir, ks.sid, &found.target_name),
             target: found.target_name,
             params,
         });

@@ -27,13 +27,15 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::attach::{self, AttachOptions, AttachedDisk};
-use crate::chap::OsRandom;
-use crate::kernel::{self, HandOff, KernelSession};
+use crate::chap::{Credentials, OsRandom};
+use crate::kernel::{self, HandOff, KernelSession, Timeouts};
+use crate::keys::SessionParams;
 use crate::login::{Login, LoginConfig, LoginError, Session, Step};
 use crate::netlink::uevent::Event;
 use crate::netlink::{IscsiErr, IscsiNetlink, NetlinkError, Request, StopConnFlag};
@@ -151,6 +153,52 @@ impl Supervisor {
         self.watch(disk.session, disk.portal, login, hand_off, time2wait);
     }
 
+    /// Watches every session `tcmu iscsi login` ([`crate::attach`]) noted in `state_dir` and
+    /// not watched yet, as another process made it: the re-login is built from what sysfs
+    /// shows of the session (portal, names, the negotiated values offered again, the timers)
+    /// and the noted ISID, with these CHAP credentials (kept in memory only). Returns the
+    /// sessions newly watched.
+    pub fn watch_noted(
+        &mut self,
+        sysfs: &Path,
+        state_dir: &Path,
+        chap: Option<&Credentials>,
+        mutual_chap: Option<&Credentials>,
+    ) -> io::Result<Vec<KernelSession>> {
+        let sessions = kernel::sessions(sysfs)?;
+        // A session gone without its event (ended while nobody listened) is watched no more.
+        self.watched.retain(|w| sessions.iter().any(|s| s.session == w.session));
+        let mut added = Vec::new();
+        for found in sessions {
+            let ks = found.session;
+            if self.watched.iter().any(|w| w.session.sid == ks.sid) {
+                continue;
+            }
+            let Some((target, Some(isid))) = attach::noted(state_dir, ks.sid) else {
+                continue;
+            };
+            if target != found.target_name {
+                continue;
+            }
+            let Some(seen) = Seen::read(sysfs, ks) else {
+                tracing::warn!("session {}: its portal is not in sysfs; not watched", ks.sid);
+                continue;
+            };
+            let mut login = LoginConfig::normal(seen.initiator.clone(), isid, target.clone());
+            login.chap = chap.cloned();
+            login.mutual_chap = mutual_chap.cloned();
+            login.offers = seen.offers.clone();
+            login.header_digest = seen.header_digest.into();
+            login.data_digest = seen.data_digest.into();
+            let mut hand_off = HandOff::new(target, seen.initiator, seen.portal);
+            hand_off.timeouts = seen.timeouts;
+            hand_off.max_xmit_data_segment_length = seen.max_xmit;
+            self.watch(ks, seen.portal, login, hand_off, DEFAULT_TIME2WAIT);
+            added.push(ks);
+        }
+        Ok(added)
+    }
+
     /// The sessions watched.
     pub fn sessions(&self) -> impl Iterator<Item = &KernelSession> {
         self.watched.iter().map(|w| &w.session)
@@ -161,24 +209,31 @@ impl Supervisor {
     /// longer watched. Fails only when the netlink socket does.
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         while !stop.load(Ordering::Relaxed) {
-            let event = match self.queued.pop_front() {
-                Some(e) => Some(e),
-                None => self.nl.wait_event(STOP_CHECK)?,
-            };
-            match event {
-                Some(Event::ConnError { sid, cid, error }) => {
-                    if let Some(i) = self.watched.iter().position(|w| w.session.sid == sid) {
-                        self.recover(i, cid, error, stop);
-                    }
+            self.step(STOP_CHECK, stop)?;
+        }
+        Ok(())
+    }
+
+    /// Waits up to `wait` for one kernel event and handles it (a connection error of a
+    /// watched session is recovered before this returns, unless `stop` is set meanwhile).
+    pub fn step(&mut self, wait: Duration, stop: &AtomicBool) -> io::Result<()> {
+        let event = match self.queued.pop_front() {
+            Some(e) => Some(e),
+            None => self.nl.wait_event(wait)?,
+        };
+        match event {
+            Some(Event::ConnError { sid, cid, error }) => {
+                if let Some(i) = self.watched.iter().position(|w| w.session.sid == sid) {
+                    self.recover(i, cid, error, stop);
                 }
-                Some(Event::SessionDestroyed { sid, .. })
-                    if self.watched.iter().any(|w| w.session.sid == sid) =>
-                {
-                    tracing::info!("session {sid} ended; no longer watched");
-                    self.watched.retain(|w| w.session.sid != sid);
-                }
-                _ => {}
             }
+            Some(Event::SessionDestroyed { sid, .. })
+                if self.watched.iter().any(|w| w.session.sid == sid) =>
+            {
+                tracing::info!("session {sid} ended; no longer watched");
+                self.watched.retain(|w| w.session.sid != sid);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -329,6 +384,68 @@ impl Supervisor {
                 None => return Err(RecoverError::NoAnswer(self.timeout)),
             }
         }
+    }
+}
+
+/// DefaultTime2Wait when the negotiated value is not known (RFC 7143's default).
+const DEFAULT_TIME2WAIT: u16 = 2;
+
+/// What sysfs shows of a session, for a re-login built without its first login.
+struct Seen {
+    portal: SocketAddr,
+    initiator: String,
+    offers: SessionParams,
+    header_digest: &'static str,
+    data_digest: &'static str,
+    max_xmit: Option<u32>,
+    timeouts: Timeouts,
+}
+
+impl Seen {
+    /// Reads `class/iscsi_session/session<sid>` and its connection; `None` without a portal.
+    fn read(sysfs: &Path, ks: KernelSession) -> Option<Seen> {
+        let sess = sysfs.join(format!("class/iscsi_session/session{}", ks.sid));
+        let conn = sysfs.join(format!("class/iscsi_connection/connection{}:{}", ks.sid, ks.cid));
+        let text = |p: std::path::PathBuf| {
+            std::fs::read_to_string(p).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        };
+        let num = |p: std::path::PathBuf| text(p).and_then(|s| s.parse::<u32>().ok());
+        let flag = |p: std::path::PathBuf, default: bool| num(p).map_or(default, |n| n != 0);
+        let digest = |p| if flag(p, false) { "CRC32C" } else { "None" };
+        let address: std::net::IpAddr = text(conn.join("persistent_address"))?.parse().ok()?;
+        let port = text(conn.join("persistent_port"))?.parse().ok()?;
+        let mut offers = SessionParams::default();
+        let o = &mut offers;
+        if let Some(n) = num(conn.join("max_recv_dlength")) {
+            o.max_recv_data_segment_length = n;
+        }
+        if let Some(n) = num(sess.join("first_burst_len")) {
+            o.first_burst_length = n;
+        }
+        if let Some(n) = num(sess.join("max_burst_len")) {
+            o.max_burst_length = n;
+        }
+        o.initial_r2t = flag(sess.join("initial_r2t"), o.initial_r2t);
+        o.immediate_data = flag(sess.join("immediate_data"), o.immediate_data);
+        o.data_pdu_in_order = flag(sess.join("data_pdu_in_order"), o.data_pdu_in_order);
+        o.data_sequence_in_order = flag(sess.join("data_seq_in_order"), o.data_sequence_in_order);
+        let defaults = Timeouts::default();
+        let timeouts = Timeouts {
+            recovery: num(sess.join("recovery_tmo")).unwrap_or(defaults.recovery),
+            noop_out_interval: num(conn.join("recv_tmo")).unwrap_or(defaults.noop_out_interval),
+            noop_out_timeout: num(conn.join("ping_tmo")).unwrap_or(defaults.noop_out_timeout),
+            ..defaults
+        };
+        Some(Seen {
+            portal: SocketAddr::new(address, port),
+            initiator: text(sess.join("initiatorname"))
+                .unwrap_or_else(crate::default_initiator_name),
+            offers,
+            header_digest: digest(conn.join("header_digest")),
+            data_digest: digest(conn.join("data_digest")),
+            max_xmit: num(conn.join("max_xmit_dlength")),
+            timeouts,
+        })
     }
 }
 

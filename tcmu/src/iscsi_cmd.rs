@@ -5,7 +5,7 @@
 use clap::Subcommand;
 use iscsi_nl::chap::Credentials;
 use iscsi_nl::{AttachError, AttachOptions, DetachError, DetachOptions, Sessions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,6 +13,22 @@ use std::time::Duration;
 use iscsi_nl::Supervisor;
 use iscsi_nl::kernel::Timeouts;
 use nix::sys::signal::{SigSet, Signal};
+
+/// How often `tcmu iscsi supervise` looks for new sessions.
+const RESCAN: Duration = Duration::from_secs(3);
+
+/// A flag a thread sets when one of the blocked `signals` arrives.
+fn stop_on_signals(signals: SigSet) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        if let Ok(sig) = signals.wait() {
+            tracing::info!("{sig}: no longer watching; the sessions stay up");
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}
 
 /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (threads started later inherit it), for
 /// a thread that waits for them.
@@ -68,6 +84,15 @@ pub enum IscsiCmd {
         timers: Timers,
         #[command(flatten)]
         session: SessionOpts,
+    },
+    /// Watch every session `tcmu iscsi login` made (now and later) and reconnect each whenever
+    /// its connection fails, until SIGINT or SIGTERM: `login --stay` as a service, for
+    /// sessions logged in without it. The CHAP options are used for every re-login (the
+    /// secret stays in memory). Run one supervisor per session: iscsid or a `login --stay`
+    /// of the same session would race it.
+    Supervise {
+        #[command(flatten)]
+        auth: Auth,
     },
     /// List the kernel's iSCSI sessions: target, portal, disks, state, and the negotiated
     /// parameters (ours, made by `tcmu iscsi login`, and others').
@@ -382,15 +407,28 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 attached.url.target,
                 attached.disk.display()
             );
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                if let Ok(sig) = signals.wait() {
-                    tracing::info!("{sig}: no longer watching; the session stays up");
-                }
-                flag.store(true, Ordering::Relaxed);
-            });
+            let stop = stop_on_signals(signals);
             supervisor.run(&stop).map_err(Error::Supervise)?;
+            Ok(())
+        }
+        IscsiCmd::Supervise { auth } => {
+            let (chap, mutual_chap) = auth.credentials()?;
+            let stop = stop_on_signals(block_stop_signals()?);
+            let mut supervisor = Supervisor::new(auth.timeout()).map_err(Error::Supervise)?;
+            let (sysfs, state) = (Path::new("/sys"), Path::new(iscsi_nl::DEFAULT_STATE_DIR));
+            tracing::info!("watching the sessions tcmu iscsi login makes; SIGINT or SIGTERM stops");
+            while !stop.load(Ordering::Relaxed) {
+                let added = supervisor
+                    .watch_noted(sysfs, state, chap.as_ref(), mutual_chap.as_ref())
+                    .map_err(Error::Supervise)?;
+                for ks in added {
+                    tracing::info!("watching session {}", ks.sid);
+                }
+                let rescan = std::time::Instant::now() + RESCAN;
+                while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < rescan {
+                    supervisor.step(Duration::from_millis(200), &stop).map_err(Error::Supervise)?;
+                }
+            }
             Ok(())
         }
         IscsiCmd::List => {

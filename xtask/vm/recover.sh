@@ -80,6 +80,23 @@ check "a cut past --replacement-timeout 6 fails the write in 6-20 s, and the log
 check "... and when the target is back the disk serves again" 'grep -q "I/O issued after the replacement time-out failed" /tmp/stay.err && dd if="$RD" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null'
 kill -TERM $PSTAY; wait $PSTAY
 "$TCMU" iscsi logout $RIQN > /dev/null 2>&1
+
+# `tcmu iscsi supervise`, the service: a session a plain `tcmu iscsi login` made (digests on)
+# is found and brought back through a cut, from what sysfs and the state directory hold.
+RD=$(TCMU_CHAP_SECRET=recover-secret-1234 "$TCMU" iscsi login iscsi://127.0.0.1/$RIQN/0 --initiator $RINI --chap-user recuser --header-digest CRC32C --data-digest CRC32C --replacement-timeout 30 2>/dev/null)
+TCMU_CHAP_SECRET=recover-secret-1234 "$TCMU" iscsi supervise --chap-user recuser 2> /tmp/sup.err &
+PSUP=$!
+for i in $(seq 1 100); do grep -q "watching session [0-9]" /tmp/sup.err && break; sleep 0.1; done
+fio --name=sup --filename="$RD" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
+  --size=16m --time_based --runtime=15 --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+  --do_verify=1 --output=/tmp/sup.fio > /dev/null 2>&1 &
+PFIO=$!
+sleep 3; cut 5
+wait $PFIO; frc=$?
+cat /tmp/sup.err
+check "tcmu iscsi supervise brings a plain login's session back: fio verify through a 5 s cut, digests on again" '[ -b "$RD" ] && [ $frc -eq 0 ] && grep -q "connection back after" /tmp/sup.err && "$TCMU" iscsi list | grep -q "HeaderDigest=CRC32C DataDigest=CRC32C" && ! grep -q recover-secret /tmp/sup.err'
+kill -TERM $PSUP; wait $PSUP
+"$TCMU" iscsi logout $RIQN > /dev/null 2>&1
 kill -TERM $PREC; wait $PREC
 
 # Time to a usable disk: `tcmu iscsi login` against open-iscsi's `iscsiadm --login` with iscsid

@@ -46,8 +46,16 @@ fn initiator_names() {
 fn the_state_dir_tells_our_sessions() {
     let dir = scratch("state");
     let state = dir.join("iscsi");
-    remember(&state, 4, "iqn.x:a");
+    remember(&state, 4, "iqn.x:a", [0x80, 0x12, 0x34, 0x56, 0, 0x0a]);
     assert!(made_by_us(&state, 4, "iqn.x:a"));
+    // The ISID is noted for the supervisor's re-logins; a note without one (older) reads.
+    let isid = Some([0x80, 0x12, 0x34, 0x56, 0, 0x0a]);
+    assert_eq!(noted(&state, 4), Some(("iqn.x:a".to_string(), isid)));
+    fs::write(state.join("session6"), "iqn.x:c").unwrap();
+    assert_eq!(noted(&state, 6), Some(("iqn.x:c".to_string(), None)));
+    assert!(made_by_us(&state, 6, "iqn.x:c"));
+    fs::write(state.join("session7"), "iqn.x:d\nisid 80123456zz0a\n").unwrap();
+    assert_eq!(noted(&state, 7), Some(("iqn.x:d".to_string(), None)));
     // A reused session number to another target, or one never noted, is not ours.
     assert!(!made_by_us(&state, 4, "iqn.x:b"));
     assert!(!made_by_us(&state, 5, "iqn.x:a"));
