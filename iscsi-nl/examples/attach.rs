@@ -1,4 +1,5 @@
-//! Attach an iSCSI LUN as a local disk, wait for Enter, detach it.
+//! Attach an iSCSI LUN as a local disk, keep its connection up (a `Supervisor` reconnects it
+//! whenever it fails) until Enter, detach it.
 //!
 //! ```sh
 //! sudo modprobe iscsi_tcp
@@ -11,8 +12,10 @@
 
 #![forbid(unsafe_code)]
 
-use iscsi_nl::{AttachOptions, DetachOptions, Sessions};
+use iscsi_nl::{AttachOptions, DetachOptions, Sessions, Supervisor};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {
@@ -41,8 +44,16 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
         attached.session.host_no,
         attached.portal,
     );
+    // The supervisor logs in again after a network fault; the disk keeps its name.
+    let mut supervisor = Supervisor::new(options.timeout)?;
+    supervisor.watch_attached(&attached, &options);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let watching = std::thread::spawn(move || supervisor.run(&flag));
     println!("press Enter to detach");
     std::io::stdin().read_line(&mut String::new())?;
+    stop.store(true, Ordering::Relaxed);
+    watching.join().map_err(|_| "the supervisor panicked")??;
     for gone in iscsi_nl::detach(Sessions::To(&attached.url.target), &DetachOptions::default())? {
         let gone = gone?;
         let ack = if gone.acknowledged { ", the target acknowledged" } else { "" };
