@@ -34,6 +34,9 @@ fn main() -> ExitCode {
 fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let options = AttachOptions::default();
     println!("logging in to {url} as {}", options.initiator_name);
+    // The supervisor listens before the login, so no connection error is missed; it logs in
+    // again after a network fault, and the disk keeps its name.
+    let mut supervisor = Supervisor::new(options.timeout)?;
     let attached = iscsi_nl::attach(url, &options)?;
     println!(
         "{} is LUN {} of {} (session {}, SCSI host {}, portal {})",
@@ -44,8 +47,6 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
         attached.session.host_no,
         attached.portal,
     );
-    // The supervisor logs in again after a network fault; the disk keeps its name.
-    let mut supervisor = Supervisor::new(options.timeout)?;
     supervisor.watch_attached(&attached, &options);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

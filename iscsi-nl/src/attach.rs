@@ -507,7 +507,7 @@ pub(crate) fn noted(state_dir: &Path, sid: u32) -> Option<(String, Option<[u8; 6
 /// 12 hex digits as an ISID.
 fn parse_isid(hex: &str) -> Option<[u8; 6]> {
     let hex = hex.trim();
-    if hex.len() != 12 || !hex.is_ascii() {
+    if hex.len() != 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut isid = [0u8; 6];
@@ -515,6 +515,33 @@ fn parse_isid(hex: &str) -> Option<[u8; 6]> {
         *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(isid)
+}
+
+/// Claims session `sid` for this process's supervisor: its state file's `supervisor PID`
+/// line says who brings the session back (see [`claimed_by_another`]). A failure is a
+/// warning.
+pub(crate) fn claim(state_dir: &Path, sid: u32) {
+    let path = state_file(state_dir, sid);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let mut kept: String =
+        text.lines().filter(|l| !l.starts_with("supervisor ")).map(|l| format!("{l}\n")).collect();
+    kept.push_str(&format!("supervisor {}\n", std::process::id()));
+    if let Err(e) = std::fs::write(&path, kept) {
+        tracing::warn!("cannot claim session {sid} in {}: {e}", path.display());
+    }
+}
+
+/// Whether another live process claimed session `sid` ([`claim`]).
+pub(crate) fn claimed_by_another(state_dir: &Path, sid: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(state_file(state_dir, sid)) else {
+        return false;
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("supervisor "))
+        .filter_map(|p| p.trim().parse::<u32>().ok())
+        .any(|pid| pid != std::process::id() && Path::new("/proc").join(pid.to_string()).exists())
 }
 
 fn forget(state_dir: &Path, sid: u32) {

@@ -73,7 +73,7 @@ pub struct HandOff {
     /// The kernel's timers.
     pub timeouts: Timeouts,
     /// The largest data segment the kernel sends, when smaller than the target's
-    /// MaxRecvDataSegmentLength.
+    /// MaxRecvDataSegmentLength (at least 512).
     pub max_xmit_data_segment_length: Option<u32>,
 }
 
@@ -190,7 +190,9 @@ pub fn restart(
     if let Some(most) = target.max_xmit_data_segment_length {
         capped = session.clone();
         let theirs = &mut capped.params.target_max_recv_data_segment_length;
-        *theirs = (*theirs).min(most);
+        // Never below RFC 7143's smallest MaxRecvDataSegmentLength: with 0 the kernel sends no
+        // data at all.
+        *theirs = (*theirs).min(most.max(512));
         session = &capped;
     }
     let params = kernel_params(

@@ -27,9 +27,8 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::attach::{self, AttachOptions, AttachedDisk};
@@ -43,6 +42,8 @@ use crate::pdu::{Bhs, Pdu, PduError};
 
 /// How often [`Supervisor::run`] looks at its stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(200);
+/// `ENOBUFS` on Linux: a netlink socket that had to drop messages.
+const ENOBUFS: i32 = 105;
 /// The longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -93,6 +94,23 @@ struct Watched {
     hand_off: HandOff,
     /// DefaultTime2Wait as negotiated, in seconds.
     time2wait: u16,
+    /// Where it is being brought back, when it is.
+    recovering: Option<Recovering>,
+}
+
+/// A recovery under way.
+#[derive(Debug, Clone, Copy)]
+struct Recovering {
+    /// When the connection failed.
+    started: Instant,
+    /// When the next attempt is due.
+    next: Instant,
+    /// The wait after the next failed attempt.
+    backoff: Duration,
+    /// Attempts made.
+    attempts: u32,
+    /// Whether the log has said the replacement time-out passed.
+    told_timeout: bool,
 }
 
 impl fmt::Debug for Watched {
@@ -102,16 +120,22 @@ impl fmt::Debug for Watched {
             .field("session", &self.session)
             .field("portal", &self.portal)
             .field("target", &self.hand_off.target_name)
+            .field("recovering", &self.recovering)
             .finish_non_exhaustive()
     }
 }
 
 /// Watches sessions and brings their connections back; see the [module documentation](self).
 ///
-/// Only one program should recover a session: iscsid, if it runs, gets the same events.
+/// Recoveries of several sessions go on side by side: [`Supervisor::step`] makes the attempts
+/// that are due and reads the kernel's events in between. Only one program should recover a
+/// session: iscsid, if it runs, gets the same events; a session a supervisor watches is
+/// claimed in its state file, and [`Supervisor::watch_noted`] leaves sessions claimed by
+/// another live process alone.
 #[derive(Debug)]
 pub struct Supervisor {
     nl: IscsiNetlink,
+    sysfs: PathBuf,
     watched: Vec<Watched>,
     /// Kernel events read while waiting for something else, oldest first.
     queued: VecDeque<Event>,
@@ -122,16 +146,19 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor on its own NETLINK_ISCSI socket for the `tcp` transport (root and the
     /// `iscsi_tcp` module needed). `timeout` bounds each connection attempt and each login
-    /// answer.
+    /// answer. Make it before the sessions it is to watch are logged in, so no connection
+    /// error is missed in between.
     pub fn new(timeout: Duration) -> io::Result<Supervisor> {
-        let handle = kernel::transport_handle(std::path::Path::new("/sys"), "tcp")?;
+        let sysfs = PathBuf::from("/sys");
+        let handle = kernel::transport_handle(&sysfs, "tcp")?;
         let nl = IscsiNetlink::open(handle, timeout)?;
-        Ok(Supervisor { nl, watched: Vec::new(), queued: VecDeque::new(), timeout })
+        Ok(Supervisor { nl, sysfs, watched: Vec::new(), queued: VecDeque::new(), timeout })
     }
 
     /// Watches `session` (logged in to `portal` with `login`, handed to the kernel with
     /// `hand_off`): a later connection error is recovered with a login like `login`, with the
-    /// same ISID and TSIH 0.
+    /// same ISID and TSIH 0. A session already failed (its sysfs state `FAILED`: the error
+    /// came before anybody watched) is recovered at once.
     pub fn watch(
         &mut self,
         session: KernelSession,
@@ -141,31 +168,38 @@ impl Supervisor {
         time2wait: u16,
     ) {
         self.watched.retain(|w| w.session.sid != session.sid);
-        self.watched.push(Watched { session, portal, login, hand_off, time2wait });
+        let w = Watched { session, portal, login, hand_off, time2wait, recovering: None };
+        self.watched.push(w);
+        let i = self.watched.len() - 1;
+        if self.sysfs_state(session.sid).as_deref() == Some("FAILED") {
+            self.start_recovery(i, None);
+        }
     }
 
     /// Watches a session [`crate::attach`] made with `options` (which keeps its CHAP
-    /// credentials, in memory, for the re-logins).
+    /// credentials, in memory, for the re-logins), and claims it in `options.state_dir`.
     pub fn watch_attached(&mut self, disk: &AttachedDisk, options: &AttachOptions) {
         let login = attach::login_config(&disk.url, disk.negotiated.isid, options);
         let hand_off = attach::hand_off_for(&disk.url, disk.portal, options);
         let time2wait = disk.negotiated.params.default_time2wait;
+        attach::claim(&options.state_dir, disk.session.sid);
         self.watch(disk.session, disk.portal, login, hand_off, time2wait);
     }
 
     /// Watches every session `tcmu iscsi login` ([`crate::attach`]) noted in `state_dir` and
     /// not watched yet, as another process made it: the re-login is built from what sysfs
     /// shows of the session (portal, names, the negotiated values offered again, the timers)
-    /// and the noted ISID, with these CHAP credentials (kept in memory only). Returns the
-    /// sessions newly watched.
+    /// and the noted ISID, with these CHAP credentials (kept in memory only). Sessions another
+    /// live process claimed (a `login --stay`, another supervisor) are left alone; the ones
+    /// taken are claimed. Sessions that ended are no longer watched. Returns the sessions
+    /// newly watched.
     pub fn watch_noted(
         &mut self,
-        sysfs: &Path,
         state_dir: &Path,
         chap: Option<&Credentials>,
         mutual_chap: Option<&Credentials>,
     ) -> io::Result<Vec<KernelSession>> {
-        let sessions = kernel::sessions(sysfs)?;
+        let sessions = kernel::sessions(&self.sysfs)?;
         // A session gone without its event (ended while nobody listened) is watched no more.
         self.watched.retain(|w| sessions.iter().any(|s| s.session == w.session));
         let mut added = Vec::new();
@@ -174,13 +208,17 @@ impl Supervisor {
             if self.watched.iter().any(|w| w.session.sid == ks.sid) {
                 continue;
             }
-            let Some((target, Some(isid))) = attach::noted(state_dir, ks.sid) else {
+            let Some((target, isid)) = attach::noted(state_dir, ks.sid) else {
                 continue;
             };
-            if target != found.target_name {
+            if target != found.target_name || attach::claimed_by_another(state_dir, ks.sid) {
                 continue;
             }
-            let Some(seen) = Seen::read(sysfs, ks) else {
+            let Some(isid) = isid else {
+                tracing::warn!("session {}: no ISID noted; not watched", ks.sid);
+                continue;
+            };
+            let Some(seen) = Seen::read(&self.sysfs, ks) else {
                 tracing::warn!("session {}: its portal is not in sysfs; not watched", ks.sid);
                 continue;
             };
@@ -193,7 +231,8 @@ impl Supervisor {
             let mut hand_off = HandOff::new(target, seen.initiator, seen.portal);
             hand_off.timeouts = seen.timeouts;
             hand_off.max_xmit_data_segment_length = seen.max_xmit;
-            self.watch(ks, seen.portal, login, hand_off, DEFAULT_TIME2WAIT);
+            attach::claim(state_dir, ks.sid);
+            self.watch(ks, seen.portal, login, hand_off, seen.time2wait);
             added.push(ks);
         }
         Ok(added)
@@ -204,27 +243,67 @@ impl Supervisor {
         self.watched.iter().map(|w| &w.session)
     }
 
-    /// Runs until `stop` is set: every connection error of a watched session is recovered
-    /// (see the [module documentation](self)); a session destroyed by someone else is no
-    /// longer watched. Fails only when the netlink socket does.
+    /// Runs until `stop` is set or no session is left to watch (each ended: logged out, or
+    /// gone from sysfs): [`Supervisor::step`] over and over. Fails only when the netlink
+    /// socket does.
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
-        while !stop.load(Ordering::Relaxed) {
-            self.step(STOP_CHECK, stop)?;
+        while !stop.load(Ordering::Relaxed) && !self.watched.is_empty() {
+            self.step(STOP_CHECK)?;
         }
         Ok(())
     }
 
-    /// Waits up to `wait` for one kernel event and handles it (a connection error of a
-    /// watched session is recovered before this returns, unless `stop` is set meanwhile).
-    pub fn step(&mut self, wait: Duration, stop: &AtomicBool) -> io::Result<()> {
+    /// Makes the reconnection attempts that are due (each bounded by the supervisor's
+    /// time-out), then waits up to `wait` (less when another attempt falls due sooner) for
+    /// one kernel event and handles it: a connection error of a watched session starts its
+    /// recovery, a destroyed session is watched no more. Events the socket had to drop
+    /// (`ENOBUFS`) are made up for by looking at the watched sessions' states in sysfs.
+    pub fn step(&mut self, wait: Duration) -> io::Result<()> {
+        let now = Instant::now();
+        let due: Vec<u32> = self
+            .watched
+            .iter()
+            .filter(|w| w.recovering.is_some_and(|r| r.next <= now))
+            .map(|w| w.session.sid)
+            .collect();
+        for sid in due {
+            if let Some(i) = self.watched.iter().position(|w| w.session.sid == sid) {
+                self.attempt(i);
+            }
+        }
+        let now = Instant::now();
+        let wait = self
+            .watched
+            .iter()
+            .filter_map(|w| w.recovering.map(|r| r.next.saturating_duration_since(now)))
+            .fold(wait, Duration::min);
         let event = match self.queued.pop_front() {
             Some(e) => Some(e),
-            None => self.nl.wait_event(wait)?,
+            None => match self.nl.wait_event(wait) {
+                Ok(e) => e,
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => {
+                    tracing::warn!(
+                        "kernel events were lost (the socket overflowed); looking at sysfs"
+                    );
+                    for i in 0..self.watched.len() {
+                        let w = &self.watched[i];
+                        if w.recovering.is_none()
+                            && self.sysfs_state(w.session.sid).as_deref() == Some("FAILED")
+                        {
+                            self.start_recovery(i, None);
+                        }
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            },
         };
         match event {
-            Some(Event::ConnError { sid, cid, error }) => {
-                if let Some(i) = self.watched.iter().position(|w| w.session.sid == sid) {
-                    self.recover(i, cid, error, stop);
+            Some(Event::ConnError { sid, error, .. }) => {
+                if let Some(i) =
+                    self.watched.iter().position(|w| w.session.sid == sid && w.recovering.is_none())
+                {
+                    self.start_recovery(i, Some(error));
                 }
             }
             Some(Event::SessionDestroyed { sid, .. })
@@ -238,62 +317,89 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Brings watched session `i` back after the kernel reported `error` on connection `cid`.
-    fn recover(&mut self, i: usize, cid: u32, error: u32, stop: &AtomicBool) {
-        let sid = self.watched[i].session.sid;
-        let started = Instant::now();
-        let recovery = Duration::from_secs(u64::from(self.watched[i].hand_off.timeouts.recovery));
+    /// The sysfs `state` of session `sid` (`LOGGED_IN`, `FAILED`, `FREE`), if it exists.
+    fn sysfs_state(&self, sid: u32) -> Option<String> {
+        let path = self.sysfs.join(format!("class/iscsi_session/session{sid}/state"));
+        std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    }
+
+    /// Watched session `i` lost its connection (`error`, the kernel's code, when reported):
+    /// the first attempt comes after DefaultTime2Wait (at most the replacement time-out).
+    fn start_recovery(&mut self, i: usize, error: Option<u32>) {
+        let w = &mut self.watched[i];
+        let recovery = Duration::from_secs(u64::from(w.hand_off.timeouts.recovery));
+        let why = error.map_or_else(|| "found failed".to_string(), error_name);
         tracing::warn!(
-            "session {sid} to {} at {}: connection {cid} failed ({}); reconnecting, I/O held \
-             for up to {}s",
-            self.watched[i].hand_off.target_name,
-            self.watched[i].portal,
-            error_name(error),
+            "session {} to {} at {}: connection {} failed ({why}); reconnecting, I/O held for \
+             up to {}s",
+            w.session.sid,
+            w.hand_off.target_name,
+            w.portal,
+            w.session.cid,
             recovery.as_secs(),
         );
-        let mut wait = Duration::from_secs(u64::from(self.watched[i].time2wait));
-        let mut backoff = Duration::from_secs(1);
-        let mut attempts = 0u32;
-        let mut told_timeout = false;
-        loop {
-            if sleep_unless(wait, stop) {
-                tracing::info!("session {sid}: stopped while reconnecting");
-                return;
-            }
-            attempts += 1;
-            match self.reinstate(i) {
-                Ok(()) => break,
-                Err(e) => {
-                    let gone = started.elapsed();
-                    if gone >= recovery && !told_timeout {
-                        told_timeout = true;
-                        tracing::warn!(
-                            "session {sid}: not back after {}s (the replacement time-out): the \
-                             kernel fails its I/O until it is; still trying",
-                            gone.as_secs()
-                        );
-                    }
-                    tracing::warn!("session {sid}: attempt {attempts} failed: {e}");
-                    wait = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+        let now = Instant::now();
+        let first = Duration::from_secs(u64::from(w.time2wait)).min(recovery);
+        w.recovering = Some(Recovering {
+            started: now,
+            next: now + first,
+            backoff: Duration::from_secs(1),
+            attempts: 0,
+            told_timeout: false,
+        });
+    }
+
+    /// One attempt for watched session `i`; a session gone from sysfs is watched no more.
+    fn attempt(&mut self, i: usize) {
+        let sid = self.watched[i].session.sid;
+        if self.sysfs_state(sid).is_none() {
+            tracing::info!("session {sid} is gone; no longer watched");
+            self.watched.remove(i);
+            return;
+        }
+        let result = self.reinstate(i);
+        let w = &mut self.watched[i];
+        let Some(mut r) = w.recovering else {
+            return;
+        };
+        r.attempts += 1;
+        let took = r.started.elapsed();
+        let recovery = Duration::from_secs(u64::from(w.hand_off.timeouts.recovery));
+        match result {
+            Ok(()) => {
+                w.recovering = None;
+                // Errors the kernel reported for the old connection are stale now.
+                self.queued.retain(|e| !matches!(e, Event::ConnError { sid: s, .. } if *s == sid));
+                if took >= recovery {
+                    tracing::warn!(
+                        "session {sid}: connection back after {:.1}s (attempt {}); I/O issued \
+                         after the replacement time-out failed",
+                        took.as_secs_f64(),
+                        r.attempts
+                    );
+                } else {
+                    tracing::info!(
+                        "session {sid}: connection back after {:.1}s (attempt {}); held I/O \
+                         goes on",
+                        took.as_secs_f64(),
+                        r.attempts
+                    );
                 }
             }
-        }
-        // Errors the kernel reported for the old connection before it came back are stale.
-        self.queued.retain(|e| !matches!(e, Event::ConnError { sid: s, .. } if *s == sid));
-        let took = started.elapsed();
-        if took >= recovery {
-            tracing::warn!(
-                "session {sid}: connection back after {:.1}s (attempt {attempts}); I/O issued \
-                 after the replacement time-out failed",
-                took.as_secs_f64()
-            );
-        } else {
-            tracing::info!(
-                "session {sid}: connection back after {:.1}s (attempt {attempts}); held I/O \
-                 goes on",
-                took.as_secs_f64()
-            );
+            Err(e) => {
+                if took >= recovery && !r.told_timeout {
+                    r.told_timeout = true;
+                    tracing::warn!(
+                        "session {sid}: not back after {}s (the replacement time-out): the \
+                         kernel fails its I/O until it is; still trying",
+                        took.as_secs()
+                    );
+                }
+                tracing::warn!("session {sid}: attempt {} failed: {e}", r.attempts);
+                r.next = Instant::now() + r.backoff;
+                r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+                w.recovering = Some(r);
+            }
         }
     }
 
@@ -309,10 +415,16 @@ impl Supervisor {
             cid: ks.cid,
             flag: StopConnFlag::Recover,
         });
+        // What the old connection, or an attempt that timed out, left behind is not an answer
+        // to this attempt's login.
+        self.drain(ks.sid)?;
+        let w = &self.watched[i];
         let stream = TcpStream::connect_timeout(&w.portal, self.timeout)
             .map_err(|source| RecoverError::Connect { portal: w.portal, source })?;
         let _ = stream.set_nodelay(true);
-        let fd = u64::try_from(stream.as_raw_fd()).unwrap_or(0);
+        let fd = u64::try_from(stream.as_raw_fd()).map_err(|_| {
+            RecoverError::Events(io::Error::new(io::ErrorKind::InvalidInput, "negative descriptor"))
+        })?;
         self.nl.request(&Request::BindConn {
             sid: ks.sid,
             cid: ks.cid,
@@ -366,6 +478,23 @@ impl Supervisor {
         }
     }
 
+    /// Drops the PDUs and connection errors of session `sid` the kernel has sent so far; other
+    /// events are queued for [`Supervisor::step`].
+    fn drain(&mut self, sid: u32) -> Result<(), RecoverError> {
+        self.queued.retain(|e| {
+            !matches!(e, Event::RecvPdu { sid: s, .. } | Event::ConnError { sid: s, .. } if *s == sid)
+        });
+        while let Some(e) =
+            self.nl.wait_event(Duration::from_millis(1)).map_err(RecoverError::Events)?
+        {
+            match e {
+                Event::RecvPdu { sid: s, .. } | Event::ConnError { sid: s, .. } if s == sid => {}
+                other => self.queued.push_back(other),
+            }
+        }
+        Ok(())
+    }
+
     /// Waits for the kernel to pass up a PDU of session `ks`; other events are queued for
     /// [`Supervisor::run`].
     fn next_pdu(&mut self, ks: KernelSession) -> Result<Vec<u8>, RecoverError> {
@@ -393,6 +522,7 @@ const DEFAULT_TIME2WAIT: u16 = 2;
 /// What sysfs shows of a session, for a re-login built without its first login.
 struct Seen {
     portal: SocketAddr,
+    time2wait: u16,
     initiator: String,
     offers: SessionParams,
     header_digest: &'static str,
@@ -438,6 +568,9 @@ impl Seen {
         };
         Some(Seen {
             portal: SocketAddr::new(address, port),
+            time2wait: text(sess.join("def_time2wait"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(DEFAULT_TIME2WAIT),
             initiator: text(sess.join("initiatorname"))
                 .unwrap_or_else(crate::default_initiator_name),
             offers,
@@ -466,22 +599,6 @@ fn error_name(code: u32) -> String {
         .map(|e| e.c_name().to_string())
         .unwrap_or_else(|| format!("error {code}"))
 }
-
-/// Sleeps `d` in short steps; true when `stop` was set meanwhile.
-fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
-    let until = Instant::now() + d;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        thread::sleep(left.min(STOP_CHECK));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,10 @@ fn stop_on_signals(signals: SigSet) -> Arc<AtomicBool> {
     let flag = Arc::clone(&stop);
     std::thread::spawn(move || {
         if let Ok(sig) = signals.wait() {
-            tracing::info!("{sig}: no longer watching; the sessions stay up");
+            tracing::info!(
+                "{sig}: no longer watching; the sessions stay up (one not reconnected yet fails \
+                 its I/O after its replacement time-out)"
+            );
         }
         flag.store(true, Ordering::Relaxed);
     });
@@ -131,16 +134,17 @@ pub struct SessionOpts {
     data_digest: String,
     /// The largest data segment the target may send us (MaxRecvDataSegmentLength, 512 to
     /// 16777215; 8192 by default).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16_777_215))]
     max_recv_data_segment_length: Option<u32>,
-    /// The largest data segment we send (at most the target's MaxRecvDataSegmentLength).
-    #[arg(long)]
+    /// The largest data segment we send (512 to 16777215; at most the target's
+    /// MaxRecvDataSegmentLength).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16_777_215))]
     max_xmit_data_segment_length: Option<u32>,
-    /// FirstBurstLength offer (65536 by default).
-    #[arg(long)]
+    /// FirstBurstLength offer (512 to 16777215; 65536 by default).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16_777_215))]
     first_burst_length: Option<u32>,
-    /// MaxBurstLength offer (262144 by default).
-    #[arg(long)]
+    /// MaxBurstLength offer (512 to 16777215; 262144 by default).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(512..=16_777_215))]
     max_burst_length: Option<u32>,
     /// InitialR2T offer (Yes by default).
     #[arg(long, value_enum)]
@@ -154,8 +158,9 @@ pub struct SessionOpts {
     /// DataSequenceInOrder offer (Yes by default).
     #[arg(long, value_enum)]
     data_sequence_in_order: Option<YesNo>,
-    /// The most commands outstanding in the session (128 by default).
-    #[arg(long)]
+    /// The most commands outstanding in the session (16 to 4096, rounded down to a power of
+    /// two by the kernel; 128 by default).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(16..=4096))]
     cmds_max: Option<u16>,
     /// Re-read the disk's partition table once it is up.
     #[arg(long)]
@@ -391,15 +396,20 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 ..AttachOptions::default()
             };
             session.apply(&mut options);
-            // Blocked before anything else runs, so only the waiting thread takes them.
-            let signals = if stay { Some(block_stop_signals()?) } else { None };
+            // Blocked before anything else runs, so only the waiting thread takes them; the
+            // supervisor listens before the login, so no connection error is missed.
+            let watch = if stay {
+                let signals = block_stop_signals()?;
+                Some((signals, Supervisor::new(options.timeout).map_err(Error::Supervise)?))
+            } else {
+                None
+            };
             let attached = iscsi_nl::attach(&url, &options)?;
             println!("{}", attached.disk.display());
-            let Some(signals) = signals else {
+            let Some((signals, mut supervisor)) = watch else {
                 return Ok(());
             };
             let _ = std::io::Write::flush(&mut std::io::stdout());
-            let mut supervisor = Supervisor::new(options.timeout).map_err(Error::Supervise)?;
             supervisor.watch_attached(&attached, &options);
             tracing::info!(
                 "watching session {} to {} ({}); SIGINT or SIGTERM stops watching",
@@ -409,24 +419,27 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
             );
             let stop = stop_on_signals(signals);
             supervisor.run(&stop).map_err(Error::Supervise)?;
+            if !stop.load(Ordering::Relaxed) {
+                tracing::info!("session {} ended; nothing left to watch", attached.session.sid);
+            }
             Ok(())
         }
         IscsiCmd::Supervise { auth } => {
             let (chap, mutual_chap) = auth.credentials()?;
             let stop = stop_on_signals(block_stop_signals()?);
             let mut supervisor = Supervisor::new(auth.timeout()).map_err(Error::Supervise)?;
-            let (sysfs, state) = (Path::new("/sys"), Path::new(iscsi_nl::DEFAULT_STATE_DIR));
+            let state = Path::new(iscsi_nl::DEFAULT_STATE_DIR);
             tracing::info!("watching the sessions tcmu iscsi login makes; SIGINT or SIGTERM stops");
             while !stop.load(Ordering::Relaxed) {
                 let added = supervisor
-                    .watch_noted(sysfs, state, chap.as_ref(), mutual_chap.as_ref())
+                    .watch_noted(state, chap.as_ref(), mutual_chap.as_ref())
                     .map_err(Error::Supervise)?;
                 for ks in added {
                     tracing::info!("watching session {}", ks.sid);
                 }
                 let rescan = std::time::Instant::now() + RESCAN;
                 while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < rescan {
-                    supervisor.step(Duration::from_millis(200), &stop).map_err(Error::Supervise)?;
+                    supervisor.step(Duration::from_millis(200)).map_err(Error::Supervise)?;
                 }
             }
             Ok(())

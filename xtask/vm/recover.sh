@@ -22,7 +22,7 @@ stay() { # REPLACEMENT_SECONDS: logs in with --stay in the background; sets PSTA
   for i in $(seq 1 300); do [ -s /tmp/stay.out ] && break; sleep 0.1; done
   RD=$(head -1 /tmp/stay.out)
 }
-cut() { # SECONDS: the portal gone and the connection reset, for that long
+cut_link() { # SECONDS: the portal gone and the connection reset, for that long
   rmdir $NP
   ss -K dst 127.0.0.1 dport = :3260 >> /tmp/cuts.log 2>&1
   sleep $1
@@ -43,23 +43,26 @@ listed() {
   done
 }
 check "tcmu iscsi list: the session, its disk, digests on, the options as negotiated" 'listed'
+"$TCMU" iscsi supervise 2> /tmp/sup0.err &
+P0=$!; sleep 2; kill -TERM $P0; wait $P0
+check "tcmu iscsi supervise leaves the session login --stay watches alone" 'grep -q "watching the sessions" /tmp/sup0.err && ! grep -q "watching session [0-9]" /tmp/sup0.err'
 fio --name=rec --filename="$RD" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
   --size=32m --time_based --runtime=55 --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
   --do_verify=1 --output=/tmp/rec.fio > /dev/null 2>&1 &
 PFIO=$!
 t0=$(date +%s)
-sleep 4; cut 5
+sleep 4; cut_link 5
 for i in $(seq 1 60); do [ "$(backs)" -ge 1 ] && break; sleep 0.5; done
-sleep 3; cut 8
+sleep 3; cut_link 8
 for i in $(seq 1 60); do [ "$(backs)" -ge 2 ] && break; sleep 0.5; done
-sleep 3; cut 12
+sleep 3; cut_link 12
 wait $PFIO; frc=$?
 echo "recover: fio ran $(( $(date +%s) - t0 )) s; the cuts:"; cat /tmp/cuts.log
 echo "recover: the supervisor said:"; cat /tmp/stay.err
 check "fio with crc32c verify runs through three cuts (5, 8, 12 s) with no error" '[ $frc -eq 0 ] && ! grep -qE "err=[ ]*[1-9]|verify: bad" /tmp/rec.fio'
 check "the supervisor saw each cut and brought the connection back on the same disk" '[ "$(grep -c "failed (ISCSI_ERR" /tmp/stay.err)" -ge 3 ] && [ "$(backs)" -ge 3 ] && [ "$(head -1 /tmp/stay.out)" = "$RD" ] && [ -b "$RD" ] && [ "$(ls /sys/class/iscsi_session | wc -l)" = 1 ]'
 check "... and after the cuts the same again (digests and options set on each new connection)" 'listed'
-check "the CHAP secret is nowhere in the supervisor's output" '! grep -q recover-secret /tmp/stay.err /tmp/stay.out'
+check "the CHAP secret is nowhere in the supervisor's output or the state directory" '! grep -rq recover-secret /tmp/stay.err /tmp/stay.out /run/tcmu-rs'
 # The bytes fio left are the image's own (read below the initiator: the TCMU image file).
 dd if="$RD" bs=1M count=32 iflag=direct 2>/dev/null | md5sum > /tmp/rec.via
 check "what the iSCSI disk reads is the image's bytes" 'dd if=/tmp/rec.img bs=1M count=32 2>/dev/null | md5sum | cmp -s - /tmp/rec.via'
@@ -78,8 +81,11 @@ sleep 4; mkdir $NP
 for i in $(seq 1 60); do grep -q "I/O issued after the replacement time-out failed" /tmp/stay.err && break; sleep 0.5; done
 check "a cut past --replacement-timeout 6 fails the write in 6-20 s, and the log says so" '[ $drc -ne 0 ] && [ $took -ge 5 ] && [ $took -le 20 ] && grep -q "not back after .*replacement time-out" /tmp/stay.err'
 check "... and when the target is back the disk serves again" 'grep -q "I/O issued after the replacement time-out failed" /tmp/stay.err && dd if="$RD" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null'
-kill -TERM $PSTAY; wait $PSTAY
+# Logged out by someone else, the session is not chased: login --stay ends by itself.
 "$TCMU" iscsi logout $RIQN > /dev/null 2>&1
+for i in $(seq 1 100); do kill -0 $PSTAY 2>/dev/null || break; sleep 0.1; done
+kill -0 $PSTAY 2>/dev/null && kill -TERM $PSTAY; wait $PSTAY; src=$?
+check "a logout elsewhere ends login --stay (nothing left to watch), exit 0" '[ $src -eq 0 ] && grep -q "nothing left to watch" /tmp/stay.err'
 
 # `tcmu iscsi supervise`, the service: a session a plain `tcmu iscsi login` made (digests on)
 # is found and brought back through a cut, from what sysfs and the state directory hold.
@@ -91,7 +97,7 @@ fio --name=sup --filename="$RD" --ioengine=libaio --direct=1 --rw=randwrite --bs
   --size=16m --time_based --runtime=15 --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
   --do_verify=1 --output=/tmp/sup.fio > /dev/null 2>&1 &
 PFIO=$!
-sleep 3; cut 5
+sleep 3; cut_link 5
 wait $PFIO; frc=$?
 cat /tmp/sup.err
 check "tcmu iscsi supervise brings a plain login's session back: fio verify through a 5 s cut, digests on again" '[ -b "$RD" ] && [ $frc -eq 0 ] && grep -q "connection back after" /tmp/sup.err && "$TCMU" iscsi list | grep -q "HeaderDigest=CRC32C DataDigest=CRC32C" && ! grep -q recover-secret /tmp/sup.err'

@@ -56,6 +56,17 @@ fn the_state_dir_tells_our_sessions() {
     assert!(made_by_us(&state, 6, "iqn.x:c"));
     fs::write(state.join("session7"), "iqn.x:d\nisid 80123456zz0a\n").unwrap();
     assert_eq!(noted(&state, 7), Some(("iqn.x:d".to_string(), None)));
+    fs::write(state.join("session8"), "iqn.x:e\nisid +f123456780a\n").unwrap();
+    assert_eq!(noted(&state, 8), Some(("iqn.x:e".to_string(), None)));
+    // A claim by this process is not another's; one by a live other process (pid 1) is; one
+    // by a process that is gone is not.
+    claim(&state, 4);
+    assert!(!claimed_by_another(&state, 4));
+    assert!(made_by_us(&state, 4, "iqn.x:a"));
+    fs::write(state.join("session9"), "iqn.x:f\nsupervisor 1\n").unwrap();
+    assert!(claimed_by_another(&state, 9));
+    fs::write(state.join("session9"), "iqn.x:f\nsupervisor 4194304999\n").unwrap();
+    assert!(!claimed_by_another(&state, 9));
     // A reused session number to another target, or one never noted, is not ours.
     assert!(!made_by_us(&state, 4, "iqn.x:b"));
     assert!(!made_by_us(&state, 5, "iqn.x:a"));
