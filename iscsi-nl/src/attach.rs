@@ -129,6 +129,10 @@ pub struct AttachOptions {
     /// Re-read the disk's partition table once it is up (`blockdev --rereadpt`), for a disk
     /// whose partitions changed since the kernel last read them.
     pub reread_partitions: bool,
+    /// This process will watch the session with a [`crate::Supervisor`]: it is claimed in the
+    /// state directory as it is noted, so `tcmu iscsi supervise` leaves it alone from the
+    /// start.
+    pub supervised: bool,
 }
 
 impl Default for AttachOptions {
@@ -151,6 +155,7 @@ impl Default for AttachOptions {
             max_xmit_data_segment_length: None,
             cmds_max: None,
             reread_partitions: false,
+            supervised: false,
         }
     }
 }
@@ -335,7 +340,7 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
         .map_err(AttachError::HandOff)?;
     // The kernel holds its own reference to the socket now.
     drop(stream);
-    remember(&options.state_dir, ks.sid, &url.target, isid);
+    remember(&options.state_dir, ks.sid, &url.target, isid, options.supervised);
     let up = |problem| AttachError::SessionUp { target: url.target.clone(), sid: ks.sid, problem };
     kernel::scan_and_find_disks(sysfs, ks.host_no, options.timeout)
         .map_err(|source| up(SessionProblem::Scan { host_no: ks.host_no, source }))?;
@@ -479,9 +484,13 @@ pub(crate) fn state_file(state_dir: &Path, sid: u32) -> PathBuf {
 }
 
 /// Notes that we made session `sid` to `target` with `isid` (two lines: the target, then
-/// `isid` and 12 hex digits, for `tcmu iscsi supervise`'s re-logins); a failure is a warning.
-fn remember(state_dir: &Path, sid: u32, target: &str, isid: [u8; 6]) {
-    let text = format!("{target}\nisid {}\n", kernel::isid_hex(isid));
+/// `isid` and 12 hex digits, for `tcmu iscsi supervise`'s re-logins), claimed by this process
+/// when it is to supervise the session ([`claim`]); a failure is a warning.
+fn remember(state_dir: &Path, sid: u32, target: &str, isid: [u8; 6], supervised: bool) {
+    let mut text = format!("{target}\nisid {}\n", kernel::isid_hex(isid));
+    if supervised {
+        text.push_str(&format!("supervisor {}\n", std::process::id()));
+    }
     let r = std::fs::create_dir_all(state_dir)
         .and_then(|()| std::fs::write(state_file(state_dir, sid), text));
     if let Err(e) = r {
@@ -520,15 +529,22 @@ fn parse_isid(hex: &str) -> Option<[u8; 6]> {
 /// Claims session `sid` for this process's supervisor: its state file's `supervisor PID`
 /// line says who brings the session back (see [`claimed_by_another`]). A failure is a
 /// warning.
+///
+/// The line is appended (never the file rewritten, so a logout's removal of the file is not
+/// undone, and readers never see it half written); lines of processes that are gone are
+/// ignored.
 pub(crate) fn claim(state_dir: &Path, sid: u32) {
+    use std::io::Write as _;
     let path = state_file(state_dir, sid);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let line = format!("supervisor {}\n", std::process::id());
+    if std::fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| format!("{l}\n") == line)) {
         return;
-    };
-    let mut kept: String =
-        text.lines().filter(|l| !l.starts_with("supervisor ")).map(|l| format!("{l}\n")).collect();
-    kept.push_str(&format!("supervisor {}\n", std::process::id()));
-    if let Err(e) = std::fs::write(&path, kept) {
+    }
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = appended {
         tracing::warn!("cannot claim session {sid} in {}: {e}", path.display());
     }
 }

@@ -42,8 +42,15 @@ use crate::pdu::{Bhs, Pdu, PduError};
 
 /// How often [`Supervisor::run`] looks at its stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(200);
-/// `ENOBUFS` on Linux: a netlink socket that had to drop messages.
-const ENOBUFS: i32 = 105;
+/// `ENOBUFS`: a netlink socket that had to drop messages.
+const ENOBUFS: i32 = nix::errno::Errno::ENOBUFS as i32;
+/// The longest a recovery's TCP connect waits (less when the supervisor's time-out is less):
+/// an attempt blocks the others, so a portal that drops connection requests must not hold
+/// them long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The wait between attempts once the target said no for a reason that waiting alone does
+/// not mend (authentication or authorization failed, target not found or removed).
+const REFUSED_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -84,6 +91,26 @@ pub enum RecoverError {
         /// Its port.
         port: u16,
     },
+}
+
+impl RecoverError {
+    /// Whether the target refused the login for a reason waiting alone does not mend
+    /// (credentials, access, the target itself): tried again less often.
+    pub fn is_refusal(&self) -> bool {
+        use crate::login::StatusError as S;
+        matches!(
+            self,
+            RecoverError::Login(
+                LoginError::Chap(_)
+                    | LoginError::Status(
+                        S::AuthenticationFailed
+                            | S::AuthorizationFailed
+                            | S::NotFound
+                            | S::TargetRemoved
+                    )
+            )
+        )
+    }
 }
 
 /// One watched session: what its re-logins need, kept in memory only.
@@ -128,7 +155,9 @@ impl fmt::Debug for Watched {
 /// Watches sessions and brings their connections back; see the [module documentation](self).
 ///
 /// Recoveries of several sessions go on side by side: [`Supervisor::step`] makes the attempts
-/// that are due and reads the kernel's events in between. Only one program should recover a
+/// that are due and reads the kernel's events in between. One attempt blocks the others while
+/// it runs: at most 5 s for the TCP connection, and the supervisor's time-out for each login
+/// answer. Only one program should recover a
 /// session: iscsid, if it runs, gets the same events; a session a supervisor watches is
 /// claimed in its state file, and [`Supervisor::watch_noted`] leaves sessions claimed by
 /// another live process alone.
@@ -170,9 +199,28 @@ impl Supervisor {
         self.watched.retain(|w| w.session.sid != session.sid);
         let w = Watched { session, portal, login, hand_off, time2wait, recovering: None };
         self.watched.push(w);
-        let i = self.watched.len() - 1;
-        if self.sysfs_state(session.sid).as_deref() == Some("FAILED") {
-            self.start_recovery(i, None);
+        self.resync();
+    }
+
+    /// Brings the watched sessions in line with sysfs, for errors or ends the supervisor did
+    /// not hear of (before it watched, or lost when its socket overflowed): a session gone is
+    /// watched no more, one `FAILED` and not being recovered is recovered.
+    pub fn resync(&mut self) {
+        let mut i = 0;
+        while i < self.watched.len() {
+            let sid = self.watched[i].session.sid;
+            match self.sysfs_state(sid).as_deref() {
+                None => {
+                    tracing::info!("session {sid} is gone; no longer watched");
+                    self.watched.remove(i);
+                    continue;
+                }
+                Some("FAILED") if self.watched[i].recovering.is_none() => {
+                    self.start_recovery(i, None);
+                }
+                _ => {}
+            }
+            i += 1;
         }
     }
 
@@ -200,8 +248,11 @@ impl Supervisor {
         mutual_chap: Option<&Credentials>,
     ) -> io::Result<Vec<KernelSession>> {
         let sessions = kernel::sessions(&self.sysfs)?;
-        // A session gone without its event (ended while nobody listened) is watched no more.
+        // A session gone without its event is watched no more; one another live process has
+        // claimed since is left to it.
         self.watched.retain(|w| sessions.iter().any(|s| s.session == w.session));
+        self.watched.retain(|w| !attach::claimed_by_another(state_dir, w.session.sid));
+        self.resync();
         let mut added = Vec::new();
         for found in sessions {
             let ks = found.session;
@@ -285,14 +336,7 @@ impl Supervisor {
                     tracing::warn!(
                         "kernel events were lost (the socket overflowed); looking at sysfs"
                     );
-                    for i in 0..self.watched.len() {
-                        let w = &self.watched[i];
-                        if w.recovering.is_none()
-                            && self.sysfs_state(w.session.sid).as_deref() == Some("FAILED")
-                        {
-                            self.start_recovery(i, None);
-                        }
-                    }
+                    self.resync();
                     None
                 }
                 Err(e) => return Err(e),
@@ -396,8 +440,12 @@ impl Supervisor {
                     );
                 }
                 tracing::warn!("session {sid}: attempt {} failed: {e}", r.attempts);
-                r.next = Instant::now() + r.backoff;
-                r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+                if e.is_refusal() {
+                    r.next = Instant::now() + REFUSED_BACKOFF;
+                } else {
+                    r.next = Instant::now() + r.backoff;
+                    r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+                }
                 w.recovering = Some(r);
             }
         }
@@ -419,7 +467,7 @@ impl Supervisor {
         // to this attempt's login.
         self.drain(ks.sid)?;
         let w = &self.watched[i];
-        let stream = TcpStream::connect_timeout(&w.portal, self.timeout)
+        let stream = TcpStream::connect_timeout(&w.portal, self.timeout.min(CONNECT_TIMEOUT))
             .map_err(|source| RecoverError::Connect { portal: w.portal, source })?;
         let _ = stream.set_nodelay(true);
         let fd = u64::try_from(stream.as_raw_fd()).map_err(|_| {
@@ -630,6 +678,63 @@ mod tests {
             ..LoginResponse::default()
         };
         assert_eq!(answer_pdu(&passed_up(&resp)).unwrap(), Pdu::LoginResponse(resp));
+    }
+
+    /// Writes `files` (name, content) under `dir`.
+    fn put(dir: &Path, files: &[(&str, &str)]) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (f, v) in files {
+            std::fs::write(dir.join(f), v).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_session_seen_in_sysfs_gives_the_re_login_its_values() {
+        let root = std::env::temp_dir().join(format!("iscsi-seen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let ks = KernelSession { host_no: 7, sid: 3, cid: 0 };
+        let sess = root.join("class/iscsi_session/session3");
+        let conn = root.join("class/iscsi_connection/connection3:0");
+        // No portal yet: nothing to log in to.
+        assert!(Seen::read(&root, ks).is_none());
+        put(
+            &sess,
+            &[
+                ("initiatorname", "iqn.x:ini\n"),
+                ("first_burst_len", "32768\n"),
+                ("max_burst_len", "131072\n"),
+                ("initial_r2t", "0\n"),
+                ("immediate_data", "1\n"),
+                ("def_time2wait", "5\n"),
+                ("recovery_tmo", "40\n"),
+            ],
+        );
+        put(
+            &conn,
+            &[
+                ("persistent_address", "fd00::7\n"),
+                ("persistent_port", "3261\n"),
+                ("header_digest", "1\n"),
+                ("data_digest", "0\n"),
+                ("max_recv_dlength", "65536\n"),
+                ("max_xmit_dlength", "garbage\n"),
+                ("recv_tmo", "2\n"),
+                ("ping_tmo", "3\n"),
+            ],
+        );
+        let seen = Seen::read(&root, ks).unwrap();
+        assert_eq!(seen.portal, "[fd00::7]:3261".parse().unwrap());
+        assert_eq!((seen.initiator.as_str(), seen.time2wait), ("iqn.x:ini", 5));
+        assert_eq!((seen.header_digest, seen.data_digest), ("CRC32C", "None"));
+        let o = &seen.offers;
+        assert_eq!((o.max_recv_data_segment_length, o.first_burst_length), (65536, 32768));
+        assert_eq!(o.max_burst_length, 131072);
+        assert!(!o.initial_r2t && o.immediate_data && o.data_pdu_in_order);
+        // A value that does not parse is left out, never a panic.
+        assert_eq!(seen.max_xmit, None);
+        let t = seen.timeouts;
+        assert_eq!((t.recovery, t.noop_out_interval, t.noop_out_timeout), (40, 2, 3));
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

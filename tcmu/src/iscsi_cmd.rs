@@ -40,7 +40,7 @@ fn block_stop_signals() -> Result<SigSet, Error> {
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(sig);
     }
-    set.thread_block().map_err(|e| Error::Supervise(e.into()))?;
+    set.thread_block().map_err(|e| Error::StartSupervisor(e.into()))?;
     Ok(set)
 }
 
@@ -63,7 +63,8 @@ pub enum IscsiCmd {
     ///
     /// With --stay the command stays in the foreground and brings the connection back after
     /// a network fault (I/O is held meanwhile, up to --replacement-timeout) until SIGINT or
-    /// SIGTERM; the session stays up when it ends. Without it nothing reconnects: if the
+    /// SIGTERM (one during the login takes effect once the disk is there) or the session is
+    /// logged out; the session stays up when it ends. Without it nothing reconnects: if the
     /// connection fails, I/O fails after the replacement time-out; log out and in again.
     Login {
         /// iscsi://HOST[:PORT]/TARGET-IQN/LUN
@@ -206,13 +207,13 @@ impl SessionOpts {
 pub struct Timers {
     /// Seconds I/O is held while the connection is down before it fails (iscsid's
     /// replacement_timeout).
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
     replacement_timeout: u32,
     /// Seconds without traffic before the kernel pings the target with a NOP-Out (0: never).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
     noop_interval: u32,
     /// Seconds a NOP-Out waits for its answer before the connection is called dead.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
     noop_timeout: u32,
 }
 
@@ -283,8 +284,11 @@ pub enum Error {
     /// `list` could not read the sessions.
     #[error("reading the kernel's iSCSI sessions: {0}")]
     List(#[source] std::io::Error),
-    /// `login --stay` could not watch the session (it is up).
-    #[error("watching the session: {0}")]
+    /// The supervisor could not start (no login was made, or the session is up unwatched).
+    #[error("starting the supervisor: {0}")]
+    StartSupervisor(#[source] std::io::Error),
+    /// The supervisor's netlink socket failed: the sessions are up, no longer watched.
+    #[error("the sessions are up but no longer watched: {0}")]
     Supervise(#[source] std::io::Error),
 }
 
@@ -396,11 +400,12 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
                 ..AttachOptions::default()
             };
             session.apply(&mut options);
+            options.supervised = stay;
             // Blocked before anything else runs, so only the waiting thread takes them; the
             // supervisor listens before the login, so no connection error is missed.
             let watch = if stay {
                 let signals = block_stop_signals()?;
-                Some((signals, Supervisor::new(options.timeout).map_err(Error::Supervise)?))
+                Some((signals, Supervisor::new(options.timeout).map_err(Error::StartSupervisor)?))
             } else {
                 None
             };
@@ -427,7 +432,7 @@ pub fn run(cmd: IscsiCmd) -> Result<(), Error> {
         IscsiCmd::Supervise { auth } => {
             let (chap, mutual_chap) = auth.credentials()?;
             let stop = stop_on_signals(block_stop_signals()?);
-            let mut supervisor = Supervisor::new(auth.timeout()).map_err(Error::Supervise)?;
+            let mut supervisor = Supervisor::new(auth.timeout()).map_err(Error::StartSupervisor)?;
             let state = Path::new(iscsi_nl::DEFAULT_STATE_DIR);
             tracing::info!("watching the sessions tcmu iscsi login makes; SIGINT or SIGTERM stops");
             while !stop.load(Ordering::Relaxed) {

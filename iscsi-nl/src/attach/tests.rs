@@ -46,7 +46,7 @@ fn initiator_names() {
 fn the_state_dir_tells_our_sessions() {
     let dir = scratch("state");
     let state = dir.join("iscsi");
-    remember(&state, 4, "iqn.x:a", [0x80, 0x12, 0x34, 0x56, 0, 0x0a]);
+    remember(&state, 4, "iqn.x:a", [0x80, 0x12, 0x34, 0x56, 0, 0x0a], false);
     assert!(made_by_us(&state, 4, "iqn.x:a"));
     // The ISID is noted for the supervisor's re-logins; a note without one (older) reads.
     let isid = Some([0x80, 0x12, 0x34, 0x56, 0, 0x0a]);
@@ -61,7 +61,14 @@ fn the_state_dir_tells_our_sessions() {
     // A claim by this process is not another's; one by a live other process (pid 1) is; one
     // by a process that is gone is not.
     claim(&state, 4);
+    claim(&state, 4);
     assert!(!claimed_by_another(&state, 4));
+    let me = format!("supervisor {}", std::process::id());
+    let text = fs::read_to_string(state.join("session4")).unwrap();
+    assert_eq!(text.lines().filter(|l| *l == me).count(), 1, "{text}");
+    // A claim never brings back a file a logout removed.
+    claim(&state, 5);
+    assert!(!state.join("session5").exists());
     assert!(made_by_us(&state, 4, "iqn.x:a"));
     fs::write(state.join("session9"), "iqn.x:f\nsupervisor 1\n").unwrap();
     assert!(claimed_by_another(&state, 9));
