@@ -46,21 +46,27 @@ check "tcmu iscsi list: the session, its disk, digests on, the options as negoti
 "$TCMU" iscsi supervise 2> /tmp/sup0.err &
 P0=$!; sleep 2; kill -TERM $P0; wait $P0
 check "tcmu iscsi supervise leaves the session login --stay watches alone" 'grep -q "watching the sessions" /tmp/sup0.err && ! grep -q "watching session [0-9]" /tmp/sup0.err'
+# The cuts, in seconds ($RECOVER_CUTS: the second kernel's short run makes one); fio runs
+# through all of them and 10 s more.
+CUTS=${RECOVER_CUTS:-5 8 12}
+NCUTS=$(echo $CUTS | wc -w)
+runtime=14; for c in $CUTS; do runtime=$(( runtime + c + 5 )); done
 fio --name=rec --filename="$RD" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
-  --size=32m --time_based --runtime=55 --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
+  --size=32m --time_based --runtime=$runtime --verify=crc32c --verify_backlog=256 --verify_fatal=1 \
   --do_verify=1 --output=/tmp/rec.fio > /dev/null 2>&1 &
 PFIO=$!
 t0=$(date +%s)
-sleep 4; cut_link 5
-for i in $(seq 1 60); do [ "$(backs)" -ge 1 ] && break; sleep 0.5; done
-sleep 3; cut_link 8
-for i in $(seq 1 60); do [ "$(backs)" -ge 2 ] && break; sleep 0.5; done
-sleep 3; cut_link 12
+sleep 4; n=0
+for c in $CUTS; do
+  cut_link $c; n=$((n+1))
+  for i in $(seq 1 60); do [ "$(backs)" -ge $n ] && break; sleep 0.5; done
+  sleep 3
+done
 wait $PFIO; frc=$?
 echo "recover: fio ran $(( $(date +%s) - t0 )) s; the cuts:"; cat /tmp/cuts.log
 echo "recover: the supervisor said:"; cat /tmp/stay.err
-check "fio with crc32c verify runs through three cuts (5, 8, 12 s) with no error" '[ $frc -eq 0 ] && ! grep -qE "err=[ ]*[1-9]|verify: bad" /tmp/rec.fio'
-check "the supervisor saw each cut and brought the connection back on the same disk" '[ "$(grep -c "failed (ISCSI_ERR" /tmp/stay.err)" -ge 3 ] && [ "$(backs)" -ge 3 ] && [ "$(head -1 /tmp/stay.out)" = "$RD" ] && [ -b "$RD" ] && [ "$(ls /sys/class/iscsi_session | wc -l)" = 1 ]'
+check "fio with crc32c verify runs through cuts of $CUTS s with no error" '[ $frc -eq 0 ] && ! grep -qE "err=[ ]*[1-9]|verify: bad" /tmp/rec.fio'
+check "the supervisor saw each cut and brought the connection back on the same disk" '[ "$(grep -c "failed (ISCSI_ERR" /tmp/stay.err)" -ge $NCUTS ] && [ "$(backs)" -ge $NCUTS ] && [ "$(head -1 /tmp/stay.out)" = "$RD" ] && [ -b "$RD" ] && [ "$(ls /sys/class/iscsi_session | wc -l)" = 1 ]'
 check "... and after the cuts the same again (digests and options set on each new connection)" 'listed'
 check "the CHAP secret is nowhere in the supervisor's output or the state directory" '! grep -rq recover-secret /tmp/stay.err /tmp/stay.out /run/tcmu-rs'
 # The bytes fio left are the image's own (read below the initiator: the TCMU image file).
