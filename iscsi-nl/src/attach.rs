@@ -34,7 +34,6 @@ use crate::kernel::{self, FoundSession, HandOff, KernelSession, Timeouts};
 use crate::keys::SessionParams;
 use crate::login::{LoginConfig, Session};
 use crate::netlink::NetlinkError;
-use crate::netlink::codes::IscsiErr;
 use crate::netlink::socket::IscsiNetlink;
 use crate::netlink::uevent::Event;
 
@@ -361,9 +360,7 @@ pub fn attach(url: &str, options: &AttachOptions) -> Result<AttachedDisk, Attach
         if let Event::ConnError { sid, cid, error } = event
             && sid == ks.sid
         {
-            let error = IscsiErr::from_code(error)
-                .map(|e| e.c_name().to_string())
-                .unwrap_or_else(|| format!("error {error}"));
+            let error = crate::supervise::error_name(error);
             return Err(up(SessionProblem::ConnectionFailed { sid, cid, error }));
         }
     }

@@ -116,8 +116,8 @@ impl RecoverError {
 /// One watched session: what its re-logins need, kept in memory only.
 struct Watched {
     session: KernelSession,
-    portal: SocketAddr,
     login: LoginConfig,
+    /// The names, the portal logged in to (`hand_off.portal`) and the kernel's settings.
     hand_off: HandOff,
     /// DefaultTime2Wait as negotiated, in seconds.
     time2wait: u16,
@@ -145,7 +145,7 @@ impl fmt::Debug for Watched {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Watched")
             .field("session", &self.session)
-            .field("portal", &self.portal)
+            .field("portal", &self.hand_off.portal)
             .field("target", &self.hand_off.target_name)
             .field("recovering", &self.recovering)
             .finish_non_exhaustive()
@@ -184,20 +184,19 @@ impl Supervisor {
         Ok(Supervisor { nl, sysfs, watched: Vec::new(), queued: VecDeque::new(), timeout })
     }
 
-    /// Watches `session` (logged in to `portal` with `login`, handed to the kernel with
-    /// `hand_off`): a later connection error is recovered with a login like `login`, with the
+    /// Watches `session` (logged in with `login` to `hand_off.portal`, handed to the kernel
+    /// with `hand_off`): a later connection error is recovered with a login like `login`, with the
     /// same ISID and TSIH 0. A session already failed (its sysfs state `FAILED`: the error
     /// came before anybody watched) is recovered at once.
     pub fn watch(
         &mut self,
         session: KernelSession,
-        portal: SocketAddr,
         login: LoginConfig,
         hand_off: HandOff,
         time2wait: u16,
     ) {
         self.watched.retain(|w| w.session.sid != session.sid);
-        let w = Watched { session, portal, login, hand_off, time2wait, recovering: None };
+        let w = Watched { session, login, hand_off, time2wait, recovering: None };
         self.watched.push(w);
         self.resync();
     }
@@ -231,7 +230,7 @@ impl Supervisor {
         let hand_off = attach::hand_off_for(&disk.url, disk.portal, options);
         let time2wait = disk.negotiated.params.default_time2wait;
         attach::claim(&options.state_dir, disk.session.sid);
-        self.watch(disk.session, disk.portal, login, hand_off, time2wait);
+        self.watch(disk.session, login, hand_off, time2wait);
     }
 
     /// Watches every session `tcmu iscsi login` ([`crate::attach`]) noted in `state_dir` and
@@ -283,7 +282,7 @@ impl Supervisor {
             hand_off.timeouts = seen.timeouts;
             hand_off.max_xmit_data_segment_length = seen.max_xmit;
             attach::claim(state_dir, ks.sid);
-            self.watch(ks, seen.portal, login, hand_off, seen.time2wait);
+            self.watch(ks, login, hand_off, seen.time2wait);
             added.push(ks);
         }
         Ok(added)
@@ -378,7 +377,7 @@ impl Supervisor {
              up to {}s",
             w.session.sid,
             w.hand_off.target_name,
-            w.portal,
+            w.hand_off.portal,
             w.session.cid,
             recovery.as_secs(),
         );
@@ -467,8 +466,9 @@ impl Supervisor {
         // to this attempt's login.
         self.drain(ks.sid)?;
         let w = &self.watched[i];
-        let stream = TcpStream::connect_timeout(&w.portal, self.timeout.min(CONNECT_TIMEOUT))
-            .map_err(|source| RecoverError::Connect { portal: w.portal, source })?;
+        let portal = w.hand_off.portal;
+        let stream = TcpStream::connect_timeout(&portal, self.timeout.min(CONNECT_TIMEOUT))
+            .map_err(|source| RecoverError::Connect { portal, source })?;
         let _ = stream.set_nodelay(true);
         let fd = u64::try_from(stream.as_raw_fd()).map_err(|_| {
             RecoverError::Events(io::Error::new(io::ErrorKind::InvalidInput, "negative descriptor"))
@@ -642,7 +642,7 @@ pub(crate) fn answer_pdu(bytes: &[u8]) -> Result<Pdu, PduError> {
 }
 
 /// The kernel's `ISCSI_ERR_*` name for `code`, or the number.
-fn error_name(code: u32) -> String {
+pub(crate) fn error_name(code: u32) -> String {
     IscsiErr::from_code(code)
         .map(|e| e.c_name().to_string())
         .unwrap_or_else(|| format!("error {code}"))

@@ -12,36 +12,43 @@ use std::time::Duration;
 
 use iscsi_nl::Supervisor;
 use iscsi_nl::kernel::Timeouts;
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
 
 /// How often `tcmu iscsi supervise` looks for new sessions.
 const RESCAN: Duration = Duration::from_secs(3);
 
-/// A flag a thread sets when one of the blocked `signals` arrives.
-fn stop_on_signals(signals: SigSet) -> Arc<AtomicBool> {
+/// A flag a thread sets when one of the signals `signals` was made for arrives.
+fn stop_on_signals(signals: SignalFd) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     std::thread::spawn(move || {
-        if let Ok(sig) = signals.wait() {
-            tracing::info!(
-                "{sig}: no longer watching; the sessions stay up (one not reconnected yet fails \
-                 its I/O after its replacement time-out)"
-            );
+        loop {
+            match signals.read_signal() {
+                Ok(Some(info)) => {
+                    let signo = i32::try_from(info.ssi_signo).unwrap_or(-1);
+                    let name = nix::sys::signal::Signal::try_from(signo)
+                        .map_or_else(|_| format!("signal {signo}"), |s| s.to_string());
+                    tracing::info!(
+                        "{name}: no longer watching; the sessions stay up (one not reconnected \
+                         yet fails its I/O after its replacement time-out)"
+                    );
+                    break;
+                }
+                Ok(None) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
         }
         flag.store(true, Ordering::Relaxed);
     });
     stop
 }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (threads started later inherit it), for
-/// a thread that waits for them.
-fn block_stop_signals() -> Result<SigSet, Error> {
-    let mut set = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(sig);
-    }
-    set.thread_block().map_err(|e| Error::StartSupervisor(e.into()))?;
-    Ok(set)
+/// `tcmu serve`'s stop signals (SIGINT, SIGTERM, SIGHUP), blocked in this thread (threads
+/// started later inherit it) and read from a signalfd, with its rule: a signal the parent set
+/// to be ignored (`nohup`'s SIGHUP) stays ignored.
+fn block_stop_signals() -> Result<SignalFd, Error> {
+    crate::block_signals(crate::STOP_SIGNALS)
+        .map_err(|e| Error::StartSupervisor(std::io::Error::other(e.to_string())))
 }
 
 /// The environment variable holding our CHAP secret.
