@@ -677,7 +677,11 @@ mod tests {
             data: b"MaxBurstLength=262144\0HeaderDigest=None\0".to_vec(),
             ..LoginResponse::default()
         };
-        assert_eq!(answer_pdu(&passed_up(&resp)).unwrap(), Pdu::LoginResponse(resp));
+        assert_eq!(answer_pdu(&passed_up(&resp)).unwrap(), Pdu::LoginResponse(resp.clone()));
+        // Bytes past the data segment (padding) are not part of it.
+        let mut padded = passed_up(&resp);
+        padded.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(answer_pdu(&padded).unwrap(), Pdu::LoginResponse(resp));
     }
 
     /// Writes `files` (name, content) under `dir`.
